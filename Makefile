@@ -1,0 +1,46 @@
+# Andon's two commands: `make demo` and `make test`. Both create .venv if it is missing and
+# install what they need from the package registries only.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DATA ?= var/demo
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: demo test install browser bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Browser tests drive Debian's chromium (never a browser download). Install it when missing,
+# as root with apt-get; without it the browser tests skip and say why.
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will skip"; \
+	  else echo "warning: $(CHROMIUM) missing and not root; browser tests will skip"; fi; \
+	fi
+
+demo: install
+	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon demo
+	@echo "Andon demo on http://127.0.0.1:8000  (Ctrl-C to stop)"
+	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon serve --host 127.0.0.1 --port 8000
+
+test: install browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	@if [ -d benchmarks ] && ls benchmarks/*.py >/dev/null 2>&1; then \
+	  for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done; \
+	else echo "no benchmarks yet"; fi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    name = "andon.api"
+    label = "andon_api"
+    verbose_name = "REST API"

@@ -1,0 +1,172 @@
+"""The `andon` command line.
+
+Platform commands run inside Django (settings from the environment). Modules add their own
+subcommand groups (`andon fhir …`, `andon ecqm …`) by naming a module in MODULE_COMMANDS that
+has `register(subparsers)`; a group whose module does not exist yet is simply not offered.
+Analytics groups must not need Django, so Django is set up only for the commands that use it.
+"""
+
+import argparse
+import getpass
+import importlib
+import os
+import subprocess
+import sys
+
+MODULE_COMMANDS = {
+    "fhir": "andon.analytics.fhir.cli",
+    "ecqm": "andon.analytics.cql.cli",
+}
+
+
+def _django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "andon.settings")
+    import django
+
+    django.setup()
+
+
+def _call(name, *args, **options):
+    _django()
+    from django.core.management import call_command
+
+    call_command(name, *args, **options)
+
+
+def cmd_serve(args):
+    """Serve the web application with gunicorn (static files through whitenoise)."""
+    _django()
+    if args.migrate:
+        _call("migrate", interactive=False, verbosity=0)
+    command = [
+        sys.executable, "-m", "gunicorn", "andon.wsgi:application",
+        "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
+        "--access-logfile", "-", "--forwarded-allow-ips", args.forwarded_allow_ips,
+    ]
+    return subprocess.call(command)
+
+
+def cmd_worker(args):
+    options = {"batch": args.batch, "interval": args.interval}
+    _call("db_worker", **options)
+
+
+def cmd_migrate(args):
+    _call("migrate", interactive=False, verbosity=1 if args.verbose else 0)
+    print("Database is up to date.")
+
+
+def cmd_createuser(args):
+    _django()
+    from django.core.exceptions import ValidationError
+
+    from andon.platform import content
+
+    password = args.password_stdin and sys.stdin.readline().rstrip("\n")
+    if not password and sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    try:
+        user = content.create_user_from_cli(args.username, email=args.email, password=password or None,
+                                            grants=args.role, admin=args.admin)
+    except (ValidationError, LookupError) as error:
+        print(f"andon createuser: {_message(error)}", file=sys.stderr)
+        return 2
+    print(f"Created {user.username}" + (f" with {', '.join(args.role)}" if args.role else ""))
+    return 0
+
+
+def cmd_demo(args):
+    _django()
+    from django.conf import settings
+
+    from andon.platform import demo
+
+    if not settings.DEMO:
+        print("andon demo: refused. The demo hospital has known passwords; set ANDON_DEMO=1 "
+              "(as `make demo` does) to load it, never on a real installation.", file=sys.stderr)
+        return 2
+    _call("migrate", interactive=False, verbosity=0)
+    logins = demo.load_demo_hospital()
+    demo.print_logins(logins)
+    return 0
+
+
+def cmd_load_content(args):
+    _django()
+    from andon.platform import content
+
+    try:
+        summary = content.load_content(args.paths or ["content"])
+    except content.ContentError as error:
+        print(f"andon load-content: {error}", file=sys.stderr)
+        return 2
+    for kind, count in sorted(summary.items()):
+        print(f"{kind}: {count} file{'s' if count != 1 else ''} loaded")
+    return 0
+
+
+def _message(error) -> str:
+    if hasattr(error, "message_dict"):
+        return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in error.message_dict.items())
+    if hasattr(error, "messages"):
+        return " ".join(error.messages)
+    return str(error)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="andon", description="Andon: hospital quality and patient safety.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the web application")
+    serve.add_argument("--host", default=os.environ.get("ANDON_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("ANDON_PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve.set_defaults(run=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run background jobs")
+    worker.add_argument("--batch", action="store_true", help="run the queued jobs, then stop")
+    worker.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    worker.set_defaults(run=cmd_worker)
+
+    migrate = commands.add_parser("migrate", help="create or update the database tables")
+    migrate.add_argument("-v", "--verbose", action="store_true")
+    migrate.set_defaults(run=cmd_migrate)
+
+    createuser = commands.add_parser("createuser", help="create a user account")
+    createuser.add_argument("username")
+    createuser.add_argument("--email", default="")
+    createuser.add_argument("--role", action="append", default=[], metavar="ROLE[@SCOPE]",
+                            help="grant a role; SCOPE is a facility code or FACILITY/UNIT code "
+                                 "(default: the whole organisation). Repeatable.")
+    createuser.add_argument("--admin", action="store_true",
+                            help="administrator of the organisation, with access to the admin site")
+    createuser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    createuser.set_defaults(run=cmd_createuser)
+
+    demo = commands.add_parser("demo", help="load the demo hospital and print its logins (ANDON_DEMO=1 only)")
+    demo.set_defaults(run=cmd_demo)
+
+    load = commands.add_parser("load-content", help="load content files (organisation, taxonomies, measures)")
+    load.add_argument("paths", nargs="*", help="content folders or files (default: ./content)")
+    load.set_defaults(run=cmd_load_content)
+
+    for name, module_path in MODULE_COMMANDS.items():
+        try:
+            module = importlib.import_module(module_path)
+        except ModuleNotFoundError as missing:
+            if missing.name and module_path.startswith(missing.name):
+                continue  # that module has not been built yet
+            raise
+        module.register(commands.add_parser(name, help=module.__doc__.strip().splitlines()[0]))
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+
+
+class PlatformConfig(AppConfig):
+    name = "andon.platform"
+    label = "platform"
+    verbose_name = "Platform"
+
+    def ready(self):
+        from . import audit, models, services, work
+
+        audit.protect_trail()
+        audit.register(models.Organisation)
+        audit.register(models.Facility)
+        audit.register(models.Unit, exclude_fields=["path"])
+        audit.register(
+            models.User,
+            exclude_fields=["last_login"],
+            mask_fields=["password"],
+        )
+        audit.register(models.RoleGrant)
+        audit.register(models.RoleSetting)
+        audit.register(models.AccessToken, exclude_fields=["token_hash", "last_used_at"])
+        services.register_work_provider(work.platform_work)

@@ -1,0 +1,172 @@
+"""Content loading: files under `content/<kind>/` (YAML or JSON) go to the loader of their kind.
+
+The platform's own kind is `organisation`: a health system, its facilities and unit trees,
+upserted by code so that loading the same file twice changes nothing. Modules add loaders for
+their kinds (taxonomies, measures, views) with `register_loader`. Each file loads in one
+transaction: a file with an error loads nothing, and the error names the file and the field.
+"""
+
+import json
+from pathlib import Path
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from tqdm import tqdm
+
+from . import services
+from .models import Facility, Organisation, Unit
+from .roles import Role
+
+
+class ContentError(Exception):
+    pass
+
+
+LOADERS = {}
+
+
+def register_loader(kind: str, loader) -> None:
+    """`loader(data, source)` loads one parsed file; raise ContentError naming the field."""
+    LOADERS[kind] = loader
+
+
+def read_file(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except UnicodeDecodeError as error:
+        raise ContentError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ContentError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from None
+
+
+def content_files(paths) -> list[tuple[str, Path]]:
+    """(kind, file) pairs: a folder's sub-folders name the kind; a file's parent folder does."""
+    found = []
+    for given in map(Path, paths):
+        if not given.exists():
+            raise ContentError(f"{given}: no such file or folder")
+        if given.is_file():
+            candidates = [given]
+        elif given.name in LOADERS:
+            candidates = sorted(given.rglob("*"))
+        else:
+            candidates = sorted(p for kind in LOADERS for p in (given / kind).rglob("*"))
+        found.extend((_kind_of(p, given), p) for p in candidates if p.suffix in (".yaml", ".yml", ".json"))
+    return found
+
+
+def _kind_of(path: Path, root: Path) -> str:
+    for folder in [path.parent, *path.parents]:
+        if folder.name in LOADERS:
+            return folder.name
+        if folder == root.parent:
+            break
+    raise ContentError(f"{path}: not under a folder named for a kind of content ({', '.join(sorted(LOADERS))})")
+
+
+def load_content(paths) -> dict[str, int]:
+    summary: dict[str, int] = {}
+    files = content_files(paths)
+    for kind, path in tqdm(files, desc="Loading content", unit="file", disable=not files):
+        data = read_file(path)
+        with transaction.atomic():
+            LOADERS[kind](data, str(path))
+        summary[kind] = summary.get(kind, 0) + 1
+    return summary
+
+
+# --- organisation --------------------------------------------------------------------------
+
+def _field(mapping, key, where, *, required=True, default=None):
+    if not isinstance(mapping, dict):
+        raise ContentError(f"{where}: expected a mapping, found {type(mapping).__name__}")
+    value = mapping.get(key, default)
+    if required and (value is None or value == ""):
+        raise ContentError(f"{where}.{key}: required")
+    return value
+
+
+def load_organisation(data, source: str) -> Organisation:
+    org_data = _field(data, "organisation", source)
+    name = _field(org_data, "name", f"{source}: organisation")
+    organisation, _ = Organisation.objects.get_or_create(name=name)
+    _update(organisation, short_name=org_data.get("short_name", ""))
+    for i, facility_data in enumerate(_field(data, "facilities", source, default=[]) or []):
+        where = f"{source}: facilities[{i}]"
+        facility, _ = Facility.objects.get_or_create(
+            organisation=organisation, code=_field(facility_data, "code", where),
+            defaults={"name": _field(facility_data, "name", where)},
+        )
+        _update(facility, name=_field(facility_data, "name", where))
+        _load_units(facility, None, facility_data.get("units") or [], where)
+    return organisation
+
+
+def _load_units(facility, parent, units_data, where):
+    if not isinstance(units_data, list):
+        raise ContentError(f"{where}.units: expected a list")
+    for i, unit_data in enumerate(units_data):
+        here = f"{where}.units[{i}]"
+        code = _field(unit_data, "code", here)
+        kind = unit_data.get("kind", Unit.Kind.WARD)
+        if kind not in Unit.Kind.values:
+            raise ContentError(f"{here}.kind: {kind!r} is not one of {', '.join(Unit.Kind.values)}")
+        unit = Unit.objects.filter(facility=facility, code=code).first() or Unit(facility=facility, code=code)
+        try:
+            _update(unit, name=_field(unit_data, "name", here), kind=kind, parent=parent)
+        except ValidationError as error:
+            raise ContentError(f"{here}: {'; '.join(error.messages)}") from None
+        _load_units(facility, unit, unit_data.get("units") or [], here)
+
+
+def _update(instance, **values) -> None:
+    """Save only when something changed, so a reload writes no audit entries."""
+    changed = instance.pk is None or any(getattr(instance, k) != v for k, v in values.items())
+    for key, value in values.items():
+        setattr(instance, key, value)
+    if changed:
+        instance.full_clean(exclude=["path"], validate_unique=False)
+        instance.save()
+
+
+register_loader("organisation", load_organisation)
+
+
+# --- users from the command line -------------------------------------------------------------
+
+def resolve_scope(text: str | None):
+    """"" -> the organisation; "FAC" -> a facility; "FAC/UNIT" -> a unit (by codes)."""
+    organisations = list(Organisation.objects.all()[:2])
+    if len(organisations) != 1:
+        raise LookupError("scopes need exactly one organisation; load one with `andon load-content`")
+    organisation = organisations[0]
+    if not text:
+        return organisation
+    facility_code, _, unit_code = text.partition("/")
+    facility = Facility.objects.filter(organisation=organisation, code=facility_code).first()
+    if facility is None:
+        raise LookupError(f"no facility with code {facility_code!r}")
+    if not unit_code:
+        return facility
+    unit = Unit.objects.filter(facility=facility, code=unit_code).first()
+    if unit is None:
+        raise LookupError(f"no unit with code {unit_code!r} in {facility.code}")
+    return unit
+
+
+@transaction.atomic
+def create_user_from_cli(username, *, email="", password=None, grants=(), admin=False):
+    parsed = []
+    for grant in grants:
+        role_text, _, scope_text = grant.partition("@")
+        if role_text not in Role.values:
+            raise LookupError(f"unknown role {role_text!r}; roles: {', '.join(Role.values)}")
+        parsed.append((role_text, resolve_scope(scope_text)))
+    if admin:
+        parsed.append((Role.ADMINISTRATOR, resolve_scope("")))
+    user = services.create_user(username, email=email, password=password, is_admin_site_staff=admin)
+    for role, scope in parsed:
+        services.grant_role(user, role, scope)
+    return user

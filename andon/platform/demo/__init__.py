@@ -1,0 +1,83 @@
+"""The demo hospital: made-up organisation and people with known passwords.
+
+Its accounts carry `is_demo`, and `auth.may_sign_in` refuses them unless ANDON_DEMO is on, so
+they cannot be used on a real installation even if loaded there by mistake.
+"""
+
+from pathlib import Path
+
+from allauth.mfa.totp.internal.auth import TOTP
+from django.db import transaction
+from tqdm import tqdm
+
+from andon.platform import content, services
+from andon.platform.models import User
+from andon.platform.roles import Role
+from andon.platform.security import mfa_enabled
+
+DEMO_PASSWORD = "andon-demo-2026"
+# The demo administrator signs in with a second factor; this made-up secret is printed by
+# `make demo` so that any authenticator app (or `oathtool --totp -b`) can produce codes.
+DEMO_ADMIN_TOTP_SECRET = "MFXGI33OEBSGK3LPEBQWI3LJNYQDEZTB"
+ORGANISATION_FILE = Path(__file__).with_name("organisation.yaml")
+
+# username, first name, last name, job title, [(role, scope)], admin site
+PEOPLE = [
+    ("nurse.ana", "Ana", "Alvarez", "Registered nurse", [(Role.STAFF_REPORTER, "rgh/4w")], False),
+    ("nurse.ben", "Ben", "Okafor", "Critical care nurse", [(Role.STAFF_REPORTER, "rgh/icu")], False),
+    ("nurse.chloe", "Chloe", "Martin", "Staff nurse", [(Role.STAFF_REPORTER, "lch/2a")], False),
+    ("pharm.dev", "Dev", "Patel", "Clinical pharmacist", [(Role.STAFF_REPORTER, "rgh/pharmacy")], False),
+    ("dr.evans", "Rhys", "Evans", "Emergency physician", [(Role.STAFF_REPORTER, "rgh/ed")], False),
+    ("mgr.fatima", "Fatima", "Hassan", "Nurse manager, Medicine", [(Role.UNIT_MANAGER, "rgh/medicine")], False),
+    ("mgr.george", "George", "Nowak", "Ward manager, 2A", [(Role.UNIT_MANAGER, "lch/2a")], False),
+    ("pso.hana", "Hana", "Kim", "Patient safety officer", [(Role.PATIENT_SAFETY_OFFICER, "")], False),
+    ("pso.ivan", "Ivan", "Petrov", "Patient safety officer, Lakeside", [(Role.PATIENT_SAFETY_OFFICER, "lch")], False),
+    ("analyst.jo", "Jo", "Williams", "Quality analyst", [(Role.QUALITY_ANALYST, "")], False),
+    ("analyst.kai", "Kai", "Tanaka", "Quality analyst, Riverside General", [(Role.QUALITY_ANALYST, "rgh")], False),
+    ("compliance.lee", "Lee", "Chen", "Accreditation specialist", [(Role.COMPLIANCE_SPECIALIST, "")], False),
+    ("auditor.mia", "Mia", "Rossi", "Clinical audit coordinator", [(Role.CLINICAL_AUDITOR, "")], False),
+    ("risk.noah", "Noah", "Brown", "Risk manager", [(Role.RISK_MANAGER, "")], False),
+    ("cqo.olivia", "Olivia", "Grant", "Chief Quality Officer", [(Role.CQO, "")], False),
+    ("cmo.peter", "Peter", "Singh", "Chief Medical Officer", [(Role.CMO, "")], False),
+    ("mso.quinn", "Quinn", "Adams", "Medical staff coordinator", [(Role.MEDICAL_STAFF_OFFICE, "")], False),
+    ("board.rosa", "Rosa", "Diaz", "Board member, quality committee", [(Role.BOARD_MEMBER, "")], False),
+    ("board.sam", "Sam", "Lewis", "Board member", [(Role.BOARD_MEMBER, "")], False),
+    ("admin.tess", "Tess", "Moreau", "Systems administrator", [(Role.ADMINISTRATOR, "")], True),
+]
+
+
+@transaction.atomic
+def load_demo_hospital() -> list[dict]:
+    """Load (or refresh) the demo hospital; returns the logins to print."""
+    content.load_organisation(content.read_file(ORGANISATION_FILE), str(ORGANISATION_FILE))
+    logins = []
+    for username, first, last, title, grants, admin_site in tqdm(PEOPLE, desc="Demo people", unit="person"):
+        user = User.objects.filter(username=username).first() or services.create_user(
+            username, email=f"{username}@riverside.example", first_name=first, last_name=last,
+            job_title=title, is_admin_site_staff=admin_site, is_demo=True,
+            password=DEMO_PASSWORD, check_password=False,
+        )
+        for role, scope in grants:
+            services.grant_role(user, role, content.resolve_scope(scope))
+        if admin_site and not mfa_enabled(user):
+            TOTP.activate(user, DEMO_ADMIN_TOTP_SECRET)
+        logins.append({
+            "username": username, "name": f"{first} {last}",
+            "roles": ", ".join(f"{Role(role).label} @ {scope or 'whole organisation'}" for role, scope in grants),
+            "totp": DEMO_ADMIN_TOTP_SECRET if admin_site else "",
+        })
+    return logins
+
+
+def print_logins(logins: list[dict]) -> None:
+    print("\nDemo hospital: Riverside Health System (made-up data)")
+    print(f"Every demo account's password: {DEMO_PASSWORD}\n")
+    width = max(len(login["username"]) for login in logins)
+    for login in logins:
+        print(f"  {login['username']:<{width}}  {login['roles']}")
+    for login in logins:
+        if login["totp"]:
+            print(f"\n{login['username']} also signs in with a one-time code (two-factor).")
+            print(f"  TOTP secret: {login['totp']}  (e.g. `oathtool --totp -b {login['totp']}`)")
+    print()
+

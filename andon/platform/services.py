@@ -1,0 +1,169 @@
+"""The platform's door: what other modules, pages, the API and the command line call to change
+people, grants, tokens and settings. Each function does one change, validated and audited."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from . import permissions
+from .models import AccessToken, Facility, Job, Organisation, RoleGrant, RoleSetting, Unit, User, hash_token
+from .roles import Role
+
+
+@transaction.atomic
+def create_user(
+    username: str,
+    *,
+    email: str = "",
+    password: str | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    job_title: str = "",
+    is_admin_site_staff: bool = False,
+    is_demo: bool = False,
+    check_password: bool = True,
+) -> User:
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": f"A user named {username!r} already exists."})
+    user = User(
+        username=username, email=email, first_name=first_name, last_name=last_name,
+        job_title=job_title, is_staff=is_admin_site_staff, is_superuser=is_admin_site_staff,
+        is_demo=is_demo,
+    )
+    if password:
+        if check_password:
+            validate_password(password, user)
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+def grant_role(user: User, role: Role | str, scope: Organisation | Facility | Unit) -> RoleGrant:
+    """Grant a role over an organisation, a facility, or a unit and its children."""
+    role = Role(role)
+    if isinstance(scope, Unit):
+        fields = {"organisation": scope.facility.organisation, "facility": scope.facility, "unit": scope}
+    elif isinstance(scope, Facility):
+        fields = {"organisation": scope.organisation, "facility": scope, "unit": None}
+    elif isinstance(scope, Organisation):
+        fields = {"organisation": scope, "facility": None, "unit": None}
+    else:
+        raise TypeError(f"a role is granted over an organisation, facility or unit, not {scope!r}")
+    grant, _ = RoleGrant.objects.get_or_create(user=user, role=role, **fields)
+    permissions.forget_grants(user)
+    return grant
+
+
+def revoke_role(grant: RoleGrant) -> None:
+    user = grant.user
+    grant.delete()
+    permissions.forget_grants(user)
+
+
+def set_mfa_required(role: Role | str, required: bool) -> RoleSetting:
+    setting, _ = RoleSetting.objects.get_or_create(role=Role(role))
+    if setting.mfa_required != required:
+        setting.mfa_required = required
+        setting.save()
+    return setting
+
+
+def issue_token(user: User, name: str, expires_at=None) -> tuple[AccessToken, str]:
+    permissions.check(user, "platform.manage_own_tokens")
+    if not name.strip():
+        raise ValidationError({"name": "Give the token a name that says what it is for."})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "The expiry date must be in the future."})
+    return AccessToken.issue(user, name.strip()[:100], expires_at)
+
+
+def revoke_token(user: User, token: AccessToken) -> None:
+    if token.user_id != user.pk:
+        raise permissions.PermissionDenied("a token can be revoked only by its owner")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def user_for_token(raw: str) -> User | None:
+    """The active user behind a raw token, or None; marks the token used."""
+    if not raw or not raw.startswith(AccessToken.PREFIX):
+        return None
+    token = AccessToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
+    if token is None or not token.is_active:
+        return None
+    from .auth import may_sign_in
+
+    if not may_sign_in(token.user):
+        return None
+    # Written with update(): the time of use is bookkeeping, not a change worth an audit entry.
+    AccessToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user
+
+
+def organisation_trees(user) -> list[dict]:
+    """The organisations a user belongs to, each with its facilities and their unit trees:
+    [{"organisation": o, "facilities": [{"facility": f, "units": [{"unit": u, "children": [...]}]}]}]"""
+    organisation_ids = {grant.organisation_id for grant in permissions.active_grants(user)}
+    trees = []
+    for organisation in Organisation.objects.filter(pk__in=organisation_ids):
+        facilities = []
+        for facility in organisation.facilities.all():
+            facilities.append({"facility": facility, "units": unit_tree(facility.units.filter(active=True))})
+        trees.append({"organisation": organisation, "facilities": facilities})
+    return trees
+
+
+def units_of(organisation_ids):
+    return Unit.objects.filter(facility__organisation_id__in=organisation_ids, active=True).select_related("facility")
+
+
+def unit_tree(units) -> list[dict]:
+    """Nest units (any queryset) by parent; a unit whose parent is not in the set is a root."""
+    nodes = {unit.pk: {"unit": unit, "children": []} for unit in units.order_by("path")}
+    roots = []
+    for node in nodes.values():
+        parent = nodes.get(node["unit"].parent_id)
+        (parent["children"] if parent else roots).append(node)
+    for node in nodes.values():
+        node["children"].sort(key=lambda child: child["unit"].name)
+    roots.sort(key=lambda root: root["unit"].name)
+    return roots
+
+
+def visible_jobs(user):
+    jobs = Job.objects.select_related("requested_by")
+    if permissions.can(user, "platform.view_all_jobs"):
+        return jobs
+    return jobs.filter(requested_by=user)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One line of a person's "my work" list on the home page."""
+
+    title: str
+    url: str
+    kind: str  # "due", "review" or "alert"
+    detail: str = ""
+
+
+# Modules add a function user -> list[WorkItem] here (from their AppConfig.ready).
+WORK_PROVIDERS = []
+
+
+def register_work_provider(provider) -> None:
+    WORK_PROVIDERS.append(provider)
+
+
+def work_for(user) -> list[WorkItem]:
+    items = []
+    for provider in WORK_PROVIDERS:
+        items.extend(provider(user))
+    return items

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "platform"
+
+urlpatterns = [
+    path("organisation/", views.organisation, name="organisation"),
+    path("jobs/", views.jobs, name="jobs"),
+    path("jobs/<int:pk>/", views.job_detail, name="job"),
+    path("jobs/<int:pk>/download/", views.job_download, name="job_download"),
+    path("audit/", views.audit_trail, name="audit"),
+    path("audit/export/", views.audit_export, name="audit_export"),
+    path("account/tokens/", views.tokens, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+]

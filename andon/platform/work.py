@@ -1,0 +1,43 @@
+"""The platform's lines on the home page's "my work" list."""
+
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from . import permissions, security
+from .models import AccessToken, Job
+from .services import WorkItem
+
+_RECENT = timedelta(days=7)
+_TOKEN_WARNING = timedelta(days=14)
+
+
+def platform_work(user) -> list[WorkItem]:
+    now = timezone.now()
+    items = []
+    jobs = Job.objects.filter(created_at__gte=now - _RECENT)
+    if not permissions.can(user, "platform.view_all_jobs"):
+        jobs = jobs.filter(requested_by=user)
+    for job in jobs.filter(status=Job.Status.FAILED)[:10]:
+        items.append(WorkItem(f"Job failed: {job.title}", reverse("platform:job", args=[job.pk]), "alert", job.error[:200]))
+    for job in jobs.filter(requested_by=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])[:10]:
+        items.append(WorkItem(f"Job {job.get_status_display().lower()}: {job.title}", reverse("platform:job", args=[job.pk]), "review"))
+    expiring = AccessToken.objects.filter(
+        user=user, revoked_at=None, expires_at__gt=now, expires_at__lte=now + _TOKEN_WARNING
+    )
+    for token in expiring:
+        items.append(WorkItem(f"API token “{token.name}” expires {token.expires_at:%Y-%m-%d}", reverse("platform:tokens"), "due"))
+    if permissions.can(user, "platform.manage_people"):
+        items.extend(_people_without_required_mfa())
+    return items
+
+
+def _people_without_required_mfa() -> list[WorkItem]:
+    return [
+        WorkItem(
+            f"{person} has not set up two-factor sign-in, which their role requires",
+            reverse("admin:platform_user_change", args=[person.pk]), "review",
+        )
+        for person in security.people_missing_required_mfa()[:50]
+    ]

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from andon.api.api import api
+from andon.web import views as web_views
+
+urlpatterns = [
+    path("", web_views.home, name="home"),
+    path("health", web_views.health, name="health"),
+    path("", include("andon.platform.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+]

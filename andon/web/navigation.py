@@ -1,0 +1,46 @@
+"""The navigation bar: one entry per module page, shown to those the policy lets in.
+
+Modules add their entries with `add` from their AppConfig.ready, so the shell never needs to
+know which modules exist.
+"""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from andon.platform.permissions import can
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    url_name: str
+    permission: str
+    icon: str
+    section: str = "main"  # "main" (the bar) or "admin" (the administration menu)
+
+
+ENTRIES: list[NavEntry] = [
+    NavEntry("Home", "home", "platform.view_home", "house"),
+    NavEntry("Organisation", "platform:organisation", "platform.view_organisation", "diagram-3"),
+    NavEntry("Jobs", "platform:jobs", "platform.view_own_jobs", "hourglass-split"),
+    NavEntry("Audit trail", "platform:audit", "platform.view_audit", "journal-text", "admin"),
+    NavEntry("API tokens", "platform:tokens", "platform.manage_own_tokens", "key", "account"),
+]
+
+
+def add(entry: NavEntry) -> None:
+    ENTRIES.append(entry)
+
+
+def entries_for(user, current_path: str) -> dict[str, list[dict]]:
+    sections: dict[str, list[dict]] = {}
+    for entry in ENTRIES:
+        if not can(user, entry.permission):
+            continue
+        url = reverse(entry.url_name)
+        active = current_path == url if url == "/" else current_path.startswith(url)
+        sections.setdefault(entry.section, []).append(
+            {"label": entry.label, "url": url, "icon": entry.icon, "active": active}
+        )
+    return sections

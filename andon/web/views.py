@@ -1,0 +1,30 @@
+"""The shell's own pages: the home page ("my work") and the health check."""
+
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from andon.platform import permissions, services
+from andon.platform.permissions import public, requires
+
+
+@requires("platform.view_home")
+def home(request):
+    grants = permissions.active_grants(request.user)
+    items = services.work_for(request.user)
+    return render(request, "web/home.html", {
+        "grants": grants,
+        "due": [item for item in items if item.kind == "due"],
+        "review": [item for item in items if item.kind == "review"],
+        "alerts": [item for item in items if item.kind == "alert"],
+    })
+
+
+@public
+@never_cache
+def health(request):
+    """For load balancers and `make demo`: the app answers and its database does."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
