@@ -34,8 +34,11 @@ demo: install
 	@echo "Andon demo on http://127.0.0.1:8000  (Ctrl-C to stop)"
 	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon serve --host 127.0.0.1 --port 8000
 
+# Tests keep their files (secret key, exports) in their own data directory; DATABASE_URL picks
+# the database (SQLite by default; .ci/run also runs the suite on PostgreSQL).
+TEST_DATA ?= var/test
 test: install browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	@if [ -d benchmarks ] && ls benchmarks/*.py >/dev/null 2>&1; then \

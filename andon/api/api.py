@@ -10,7 +10,7 @@ from datetime import date, datetime
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Router, Schema
+from ninja import NinjaAPI, Router, Schema, Status
 from ninja.pagination import paginate
 from ninja.security import HttpBearer, django_auth
 
@@ -185,7 +185,7 @@ def audit_entries(request, action: int | None = None, model: str | None = None, 
 def audit_export(request, filters: AuditExportIn):
     data = {key: (value.isoformat() if hasattr(value, "isoformat") else value)
             for key, value in filters.dict().items() if value not in (None, "")}
-    return 202, start_job(export_audit_trail, "Export of the audit trail", request.user, data)
+    return Status(202, start_job(export_audit_trail, "Export of the audit trail", request.user, data))
 
 
 api.add_router("/", platform)

@@ -33,4 +33,5 @@ def mfa_enabled(user) -> bool:
 
 def session_passed_mfa(request) -> bool:
     """Whether this session's sign-in included a second factor."""
-    return any(record.get("method") == "mfa" for record in get_authentication_records(request))
+    records = get_authentication_records(request, request.user)
+    return any(record.get("method") == "mfa" for record in records)

@@ -1,0 +1,71 @@
+"""Fixtures shared by the suite: a hospital loaded through the real content loader, and people
+holding roles over scopes."""
+
+import pytest
+
+from andon.platform import content, services
+from andon.platform.demo import ORGANISATION_FILE
+from andon.platform.models import Facility, Organisation, Unit
+from andon.platform.roles import Role
+
+
+class Hospital:
+    """The demo organisation's structure, by code: hospital.unit("rgh/4w")."""
+
+    def __init__(self, organisation: Organisation):
+        self.organisation = organisation
+
+    def facility(self, code: str) -> Facility:
+        return Facility.objects.get(organisation=self.organisation, code=code)
+
+    def unit(self, path: str) -> Unit:
+        facility_code, unit_code = path.split("/")
+        return Unit.objects.get(facility__organisation=self.organisation, facility__code=facility_code, code=unit_code)
+
+    def scope(self, text: str):
+        """"" -> organisation, "rgh" -> facility, "rgh/4w" -> unit."""
+        if not text:
+            return self.organisation
+        return self.unit(text) if "/" in text else self.facility(text)
+
+
+@pytest.fixture
+def hospital(db) -> Hospital:
+    organisation = content.load_organisation(content.read_file(ORGANISATION_FILE), str(ORGANISATION_FILE))
+    return Hospital(organisation)
+
+
+@pytest.fixture
+def make_user(hospital):
+    """make_user(Role.UNIT_MANAGER, "rgh/medicine") -> a user holding that role over that scope."""
+    counter = iter(range(1, 10_000))
+
+    def make(*roles_and_scopes, username=None, password=None, **fields):
+        pairs = list(roles_and_scopes)
+        if pairs and not isinstance(pairs[0], tuple):
+            pairs = [(pairs[0], pairs[1] if len(pairs) > 1 else "")]
+        name = username or f"user{next(counter)}"
+        user = services.create_user(name, email=f"{name}@example.org", password=password,
+                                    check_password=False, **fields)
+        for role, scope in pairs:
+            services.grant_role(user, Role(role), hospital.scope(scope))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def sign_in_with_mfa(client):
+    """Sign a user in as if they had passed the TOTP step (enrolling them first)."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    def sign_in(user):
+        TOTP.activate(user, generate_totp_secret())
+        client.force_login(user)
+        session = client.session
+        session["account_authentication_methods"] = [{"method": "mfa", "type": "totp", "at": 0}]
+        session["account_authentication_methods_user"] = str(user.pk)
+        session.save()
+        return client
+
+    return sign_in
