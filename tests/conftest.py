@@ -69,3 +69,13 @@ def sign_in_with_mfa(client):
         return client
 
     return sign_in
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttling counters and used one-time codes live in the cache: start each test clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

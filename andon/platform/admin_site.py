@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import render
+from django.urls import reverse
 
 from .security import session_passed_mfa
 
@@ -16,7 +18,9 @@ class AndonAdminSite(admin.AdminSite):
 
     def login(self, request, extra_context=None):
         # One sign-in page for the whole app (allauth's), with its throttling and two-factor step.
-        return redirect_to_login(request.GET.get("next", self.index_url()))
-
-    def index_url(self):
-        return "/admin/"
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
+        # Signed in, but not as staff or not with a second factor: sending them to the sign-in
+        # page would loop, so say what is missing.
+        response = render(request, "platform/admin_refused.html", {"is_staff": request.user.is_staff}, status=403)
+        return response

@@ -24,3 +24,16 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request):
         # Accounts are created by administrators (`andon createuser`, the admin site).
         return False
+
+
+def axes_username(request, credentials=None) -> str:
+    """The name a sign-in attempt was for, as django-axes counts failures.
+
+    allauth passes `username` or `email` in the credentials, while the form field is `login`;
+    lower-cased so that "Nurse.Ana" and "nurse.ana" share one counter.
+    """
+    credentials = credentials or {}
+    typed = credentials.get("username") or credentials.get("email")
+    if not typed and request is not None:
+        typed = getattr(request, "POST", {}).get("login")
+    return (typed or "").strip().lower()

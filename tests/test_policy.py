@@ -1,0 +1,96 @@
+"""The policy's scopes: a grant over a unit covers its children and nothing else; over a
+facility, that facility; over the organisation, everything in it."""
+
+import pytest
+
+from andon.platform import permissions, services
+from andon.platform.models import Unit
+from andon.platform.roles import CAPABILITIES, Role
+
+
+def test_unit_grant_covers_the_unit_and_its_children_only(hospital, make_user):
+    manager = make_user(Role.UNIT_MANAGER, "rgh/medicine")
+    # A capability unit managers hold, checked against objects in and out of scope.
+    capability = "platform.view_organisation"
+    assert permissions.can(manager, capability, hospital.unit("rgh/medicine"))
+    assert permissions.can(manager, capability, hospital.unit("rgh/4w"))
+    assert permissions.can(manager, capability, hospital.unit("rgh/5e"))
+    assert not permissions.can(manager, capability, hospital.unit("rgh/icu"))
+    assert not permissions.can(manager, capability, hospital.unit("lch/2a"))
+    assert not permissions.can(manager, capability, hospital.facility("rgh"))
+    assert not permissions.can(manager, capability, hospital.organisation)
+
+
+def test_facility_grant_covers_its_units_not_the_other_facility(hospital, make_user):
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "lch")
+    capability = "platform.view_organisation"
+    assert permissions.can(officer, capability, hospital.unit("lch/2a"))
+    assert permissions.can(officer, capability, hospital.unit("lch/rehab"))
+    assert permissions.can(officer, capability, hospital.facility("lch"))
+    assert not permissions.can(officer, capability, hospital.facility("rgh"))
+    assert not permissions.can(officer, capability, hospital.unit("rgh/4w"))
+    assert not permissions.can(officer, capability, hospital.organisation)
+
+
+def test_units_where_matches_can_for_every_unit(hospital, make_user):
+    user = make_user(Role.UNIT_MANAGER, "rgh/surgery")
+    services.grant_role(user, Role.UNIT_MANAGER, hospital.unit("lch/2a"))
+    visible = set(permissions.units_where(user, "platform.view_organisation").values_list("code", "facility__code"))
+    assert visible == {("surgery", "rgh"), ("theatres", "rgh"), ("6n", "rgh"), ("2a", "lch")}
+    for unit in Unit.objects.all():
+        assert permissions.can(user, "platform.view_organisation", unit) == ((unit.code, unit.facility.code) in visible)
+
+
+def test_organisation_grant_covers_everything_in_the_organisation(hospital, make_user):
+    cqo = make_user(Role.CQO, "")
+    assert permissions.units_where(cqo, "platform.view_organisation").count() == Unit.objects.count()
+
+
+def test_a_grant_without_the_capability_gives_nothing(hospital, make_user):
+    reporter = make_user(Role.STAFF_REPORTER, "")
+    assert not permissions.can(reporter, "platform.view_audit")
+    assert permissions.units_where(reporter, "platform.view_audit").count() == 0
+
+
+def test_inactive_and_signed_out_users_may_do_nothing(hospital, make_user):
+    from django.contrib.auth.models import AnonymousUser
+
+    admin = make_user(Role.ADMINISTRATOR, "")
+    admin.is_active = False
+    admin.save()
+    assert not any(permissions.can(admin, capability) for capability in CAPABILITIES)
+    assert not any(permissions.can(AnonymousUser(), capability) for capability in CAPABILITIES)
+
+
+def test_unknown_permissions_are_errors_not_silent_denials(make_user):
+    user = make_user(Role.ADMINISTRATOR, "")
+    with pytest.raises(KeyError):
+        permissions.can(user, "platform.view_everything")
+    with pytest.raises(KeyError):
+        permissions.requires("platform.view_everything")
+
+
+def test_moving_a_unit_moves_its_subtree_and_the_scopes_follow(hospital, make_user):
+    manager = make_user(Role.UNIT_MANAGER, "rgh/critical-care")
+    ward = hospital.unit("rgh/6n")
+    assert not permissions.can(manager, "platform.view_organisation", ward)
+    surgery = hospital.unit("rgh/surgery")
+    surgery.parent = hospital.unit("rgh/critical-care")
+    surgery.save()
+    ward.refresh_from_db()
+    assert ward.path.startswith(hospital.unit("rgh/critical-care").path)
+    permissions.forget_grants(manager)
+    assert permissions.can(manager, "platform.view_organisation", ward)
+
+
+def test_a_unit_cannot_be_moved_under_itself_or_into_another_facility(hospital):
+    from django.core.exceptions import ValidationError
+
+    medicine = hospital.unit("rgh/medicine")
+    medicine.parent = hospital.unit("rgh/4w")
+    with pytest.raises(ValidationError, match="under itself"):
+        medicine.save()
+    other = hospital.unit("rgh/ed")
+    other.parent = hospital.unit("lch/medicine")
+    with pytest.raises(ValidationError, match="same facility"):
+        other.save()

@@ -1,0 +1,177 @@
+"""Sign-in security: Argon2, throttling, demo accounts, two-factor with recovery codes, session
+lifetime, CSRF, secure headers and the content security policy."""
+
+import re
+import time
+
+import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.test import Client
+from django.urls import reverse
+
+from andon.platform import services
+from andon.platform.roles import Role
+
+PASSWORD = "correct horse battery staple 7"
+
+
+def _sign_in(client, username, password=PASSWORD):
+    return client.post(reverse("account_login"), {"login": username, "password": password})
+
+
+def test_passwords_are_hashed_with_argon2(make_user):
+    user = make_user(Role.STAFF_REPORTER, "rgh/4w", password=PASSWORD)
+    assert user.password.startswith("argon2$")
+    assert user.check_password(PASSWORD)
+
+
+def test_sign_in_with_password_reaches_home(client, make_user):
+    make_user(Role.STAFF_REPORTER, "rgh/4w", username="nurse", password=PASSWORD)
+    response = _sign_in(client, "nurse")
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+    assert "Staff reporter" in client.get(reverse("home")).content.decode()
+
+
+def test_repeated_failures_lock_the_account_even_for_the_right_password(client, make_user, settings):
+    make_user(Role.STAFF_REPORTER, "rgh/4w", username="target", password=PASSWORD)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = _sign_in(client, "target", "wrong password")
+        assert response.status_code in (200, 429)
+    response = _sign_in(client, "target")
+    assert response.status_code == 429
+    assert "Sign-in locked" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_demo_accounts_sign_in_only_in_demo_mode(client, make_user, settings):
+    make_user(Role.STAFF_REPORTER, "rgh/4w", username="demo.nurse", password=PASSWORD, is_demo=True)
+    settings.DEMO = False
+    assert _sign_in(client, "demo.nurse").status_code == 200  # the form again, with an error
+    assert "_auth_user_id" not in client.session
+    settings.DEMO = True
+    assert _sign_in(Client(), "demo.nurse").status_code == 302
+
+
+def test_a_demo_session_stops_working_when_demo_mode_is_turned_off(client, make_user, settings):
+    settings.DEMO = True
+    make_user(Role.STAFF_REPORTER, "rgh/4w", username="demo.nurse", password=PASSWORD, is_demo=True)
+    _sign_in(client, "demo.nurse")
+    assert client.get(reverse("home")).status_code == 200
+    settings.DEMO = False
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+
+
+def _current_code(secret):
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+def test_two_factor_sign_in_with_totp_then_with_a_recovery_code(make_user):
+    user = make_user(Role.QUALITY_ANALYST, "", username="analyst", password=PASSWORD)
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    codes = RecoveryCodes.activate(user).get_unused_codes()
+
+    client = Client()
+    response = _sign_in(client, "analyst")
+    assert response["Location"] == reverse("mfa_authenticate")
+    assert client.get(reverse("home")).status_code == 302  # not signed in yet
+    response = client.post(reverse("mfa_authenticate"), {"code": "000000" if _current_code(secret) != "000000" else "111111"})
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+    response = client.post(reverse("mfa_authenticate"), {"code": _current_code(secret)})
+    assert response.status_code == 302 and client.get(reverse("home")).status_code == 200
+
+    other = Client()
+    _sign_in(other, "analyst")
+    response = other.post(reverse("mfa_authenticate"), {"code": codes[0]})
+    assert response.status_code == 302 and other.get(reverse("home")).status_code == 200
+    assert codes[0] not in RecoveryCodes(Authenticator.objects.get(user=user, type="recovery_codes")).get_unused_codes()
+
+
+def test_roles_marked_by_an_administrator_must_set_up_two_factor(client, make_user):
+    user = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    client.force_login(user)
+    assert client.get(reverse("home")).status_code == 200
+    services.set_mfa_required(Role.PATIENT_SAFETY_OFFICER, True)
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp")
+    assert client.get(reverse("mfa_activate_totp")).status_code == 200  # the way out stays open
+    TOTP.activate(user, generate_totp_secret())
+    assert client.get(reverse("home")).status_code == 200
+
+
+def test_admin_site_requires_a_two_factor_session(client, make_user, sign_in_with_mfa):
+    admin = make_user(Role.ADMINISTRATOR, "", is_admin_site_staff=True)
+    TOTP.activate(admin, generate_totp_secret())
+    client.force_login(admin)  # a session without the second factor
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 403 and "sign in again with your one-time code" in response.content.decode()
+    anonymous = Client().get("/admin/", follow=True)
+    assert anonymous.redirect_chain[-1][0].startswith(reverse("account_login"))
+    other_admin = make_user(Role.ADMINISTRATOR, "", is_admin_site_staff=True)
+    response = sign_in_with_mfa(other_admin).get("/admin/")
+    assert response.status_code == 200 and "Andon administration" in response.content.decode()
+
+
+def test_non_staff_never_reach_the_admin_site(make_user, sign_in_with_mfa):
+    cqo = make_user(Role.CQO, "")
+    response = sign_in_with_mfa(cqo).get("/admin/", follow=True)
+    assert response.status_code == 403 and "for administrators" in response.content.decode()
+
+
+def test_sessions_end_after_their_absolute_lifetime(client, make_user, settings):
+    user = make_user(Role.STAFF_REPORTER, "rgh/4w")
+    client.force_login(user)
+    assert client.get(reverse("home")).status_code == 200
+    session = client.session
+    session["andon_session_started"] = time.time() - settings.SESSION_ABSOLUTE_SECONDS - 1
+    session.save()
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert client.get(reverse("home")).status_code == 302  # signed out, not just redirected once
+
+
+def test_idle_sessions_expire(settings):
+    assert settings.SESSION_SAVE_EVERY_REQUEST and settings.SESSION_COOKIE_AGE <= 3600
+
+
+def test_posts_without_a_csrf_token_are_refused(make_user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user(Role.QUALITY_ANALYST, ""))
+    response = client.post(reverse("platform:tokens"), {"name": "x", "expires_in_days": 30})
+    assert response.status_code == 403
+
+
+def test_pages_send_secure_headers_and_a_strict_content_security_policy(client, make_user):
+    client.force_login(make_user(Role.ADMINISTRATOR, ""))
+    response = client.get(reverse("home"))
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.parametrize("url_name", ["home", "platform:organisation", "platform:jobs", "platform:audit",
+                                      "platform:tokens", "account_login", "mfa_index"])
+def test_pages_have_no_inline_scripts_or_styles(client, make_user, url_name):
+    if url_name != "account_login":
+        client.force_login(make_user(Role.ADMINISTRATOR, ""))
+    page = client.get(reverse(url_name)).content.decode()
+    for tag in re.findall(r"<script\b[^>]*>", page):
+        assert "src=" in tag or 'type="application/json"' in tag, tag
+    assert re.search(r"<style\b", page) is None
+    assert re.search(r"\sstyle=", page) is None
+    assert re.search(r"\son[a-z]+=", page) is None  # no inline event handlers
+
+
+def test_self_sign_up_is_closed(client, db):
+    response = client.post(reverse("account_signup"), {"username": "intruder", "email": "i@example.org",
+                                                       "password1": PASSWORD, "password2": PASSWORD})
+    from andon.platform.models import User
+
+    assert not User.objects.filter(username="intruder").exists()
+    assert response.status_code in (200, 302)
