@@ -105,14 +105,20 @@ class PageProblems:
         self.problems.append(f"uncaught exception: {error}")
 
 
-@pytest.fixture
-def page(context):
-    """pytest-playwright's page, failing the test on console errors and CSP violations."""
-    page = context.new_page()
+def watch(page) -> PageProblems:
+    """Start collecting the page's console errors, exceptions and CSP violations."""
     watcher = PageProblems()
     page.add_init_script(CSP_LISTENER)
     page.on("console", watcher.on_console)
     page.on("pageerror", watcher.on_pageerror)
+    return watcher
+
+
+@pytest.fixture
+def page(context):
+    """pytest-playwright's page, failing the test on console errors and CSP violations."""
+    page = context.new_page()
+    watcher = watch(page)
     page.set_default_timeout(10_000)
     yield page
     if watcher.problems:
