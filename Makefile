@@ -32,7 +32,7 @@ browser:
 demo: install
 	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon demo
 	@echo "Andon demo on http://127.0.0.1:8000  (Ctrl-C to stop)"
-	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon serve --host 127.0.0.1 --port 8000
+	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon serve --host 127.0.0.1 --port 8000 --with-worker
 
 # Tests keep their files (secret key, exports) in their own data directory; DATABASE_URL picks
 # the database (SQLite by default; .ci/run also runs the suite on PostgreSQL).

@@ -43,7 +43,13 @@ def cmd_serve(args):
         "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
         "--access-logfile", "-", "--forwarded-allow-ips", args.forwarded_allow_ips,
     ]
-    return subprocess.call(command)
+    worker = subprocess.Popen([sys.executable, "-m", "andon.cli", "worker"]) if args.with_worker else None
+    try:
+        return subprocess.call(command)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
 
 
 def cmd_worker(args):
@@ -123,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=2)
     serve.add_argument("--forwarded-allow-ips", default="127.0.0.1")
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve.add_argument("--with-worker", action="store_true", help="also run a background-job worker")
     serve.set_defaults(run=cmd_serve)
 
     worker = commands.add_parser("worker", help="run background jobs")
