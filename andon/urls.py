@@ -7,6 +7,7 @@ from andon.web import views as web_views
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("health", web_views.health, name="health"),
+    path("favicon.ico", web_views.favicon, name="favicon"),
     path("", include("andon.platform.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

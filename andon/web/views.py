@@ -2,7 +2,8 @@
 
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
 from andon.platform import permissions, services
@@ -19,6 +20,12 @@ def home(request):
         "review": [item for item in items if item.kind == "review"],
         "alerts": [item for item in items if item.kind == "alert"],
     })
+
+
+@public
+def favicon(request):
+    # Browsers ask for /favicon.ico on pages that do not link an icon (the admin, the API docs).
+    return redirect(static("andon/favicon.svg"), permanent=True)
 
 
 @public

@@ -81,12 +81,6 @@ def demo(live_server, settings, transactional_db):
     return live_server.url
 
 
-# Requests the browser makes on its own, not the page: chromium asks for /favicon.ico once per
-# browser, and the 404 shows up as a console error in whichever test comes first. (Andon has no
-# favicon yet; once base.html links one, this allowance can go.)
-BROWSER_OWN_REQUESTS = ("/favicon.ico",)
-
-
 class PageProblems:
     """Console errors, uncaught exceptions and CSP violations seen by one page."""
 
@@ -97,8 +91,6 @@ class PageProblems:
         if message.type != "error":
             return
         url = (message.location or {}).get("url", "")
-        if url.endswith(BROWSER_OWN_REQUESTS) and "404" in message.text:
-            return
         self.problems.append(f"console error: {message.text} ({url})")
 
     def on_pageerror(self, error):

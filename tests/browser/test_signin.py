@@ -18,7 +18,7 @@ def sign_in(page: Page, base_url: str, username: str, password: str = DEMO_PASSW
     """From a signed-out browser: open the site, get sent to sign-in, submit the form."""
     page.goto(base_url)
     expect(page).to_have_url(re.compile(re.escape(base_url) + SIGN_IN_FOR_HOME.pattern))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Sign In")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to Andon")
     page.locator("input[name=login]").fill(username)
     page.locator("input[name=password]").fill(password)
     page.get_by_role("button", name="Sign In").click()
@@ -52,7 +52,7 @@ def sign_out(page: Page, base_url: str) -> None:
     # And the session is really gone: the home page asks for sign-in again.
     page.goto(base_url + "/")
     expect(page).to_have_url(re.compile(re.escape(base_url) + SIGN_IN_FOR_HOME.pattern))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Sign In")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to Andon")
 
 
 def test_staff_reporter_signs_in_and_out_at_desktop_size(page: Page, demo):
@@ -129,7 +129,7 @@ def test_administrator_signs_in_with_a_one_time_code(page: Page, demo):
 
 def test_first_tab_on_sign_in_focuses_the_skip_link(page: Page, demo):
     page.goto(demo + "/accounts/login/")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Sign In")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to Andon")
     skip = page.get_by_role("link", name="Skip to main content")
 
     page.keyboard.press("Tab")
@@ -145,7 +145,7 @@ def test_wrong_password_shows_an_error_and_stays_on_sign_in(page: Page, demo):
     sign_in(page, demo, "nurse.ana", password="not-the-password")
 
     expect(page).to_have_url(re.compile(re.escape(demo) + r"/accounts/login/"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Sign In")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to Andon")
     expect(page.locator("main")).to_contain_text(
         "The username and/or password you specified are not correct."
     )
