@@ -228,6 +228,7 @@ TASKS = {
 # Audit trail: typed JSON before/after values, secrets masked.
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_INCLUDE_ALL_MODELS = False
+AUDITLOG_MASK_CALLABLE = "andon.platform.audit.mask_secret"
 
 LOGGING = {
     "version": 1,

@@ -15,7 +15,8 @@ class PlatformConfig(AppConfig):
         audit.register(models.Unit, exclude_fields=["path"])
         audit.register(
             models.User,
-            exclude_fields=["last_login"],
+            include_fields=["username", "first_name", "last_name", "email", "job_title", "password",
+                            "is_active", "is_staff", "is_superuser", "is_demo"],
             mask_fields=["password"],
         )
         audit.register(models.RoleGrant)

@@ -18,6 +18,12 @@ class AuditTrailIsAppendOnly(Exception):
     """Raised on any attempt to change or remove an audit record."""
 
 
+def mask_secret(value) -> str:
+    """Masked fields (password hashes) show that they changed, never any part of the value.
+    (auditlog's default mask keeps the second half of the string.)"""
+    return "********" if value else ""
+
+
 def register(model, **options) -> None:
     """Put a domain model under the audit trail (call from the module's AppConfig.ready)."""
     auditlog.register(model, **options)

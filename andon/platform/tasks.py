@@ -22,4 +22,5 @@ def export_audit_trail(job, filters: dict):
 
     name = f"audit-trail-{job.id}.csv"
     count = write_csv(exports_dir() / name, AUDIT_COLUMNS, rows())
+    job.progress(count, count, f"Wrote {count} audit entries")
     return {"file": name, "rows": count}
