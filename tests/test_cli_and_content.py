@@ -5,7 +5,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from auditlog.models import LogEntry
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from andon import cli
 from andon.platform import content
@@ -129,3 +132,24 @@ def test_unknown_content_folders_and_missing_paths_are_reported(db, tmp_path):
     stray.write_text("a: 1\n")
     with pytest.raises(content.ContentError, match="not under a folder named for a kind"):
         content.load_content([stray])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=300).map(str.encode),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                 lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
+                     ["organisation", "facilities", "units", "name", "code", "kind"]), inner, max_size=4),
+                 max_leaves=12).map(lambda value: yaml.safe_dump(value).encode()),
+))
+def test_any_malformed_organisation_file_is_refused_cleanly_and_stores_nothing(db, tmp_path, junk):
+    path = tmp_path / "organisation" / "junk.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(junk)
+    before = (Organisation.objects.count(), Facility.objects.count(), Unit.objects.count())
+    try:
+        content.load_content([path])
+    except content.ContentError as error:
+        assert str(path) in str(error)
+        assert (Organisation.objects.count(), Facility.objects.count(), Unit.objects.count()) == before

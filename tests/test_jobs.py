@@ -3,6 +3,7 @@ job page with progress and errors."""
 
 import csv
 
+import pytest
 from auditlog.models import LogEntry
 from django.core.management import call_command
 from django.urls import reverse
@@ -10,6 +11,10 @@ from django.urls import reverse
 from andon.platform.jobs import JobFailed, job_task, start_job
 from andon.platform.models import Job
 from andon.platform.roles import Role
+
+# The worker commits and checks its connections as in production, so these tests run with
+# real transactions rather than inside one rolled-back test transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @job_task

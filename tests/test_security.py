@@ -175,3 +175,18 @@ def test_self_sign_up_is_closed(client, db):
 
     assert not User.objects.filter(username="intruder").exists()
     assert response.status_code in (200, 302)
+
+
+def test_every_demo_account_signs_in_in_demo_mode(db, settings):
+    """What `make demo` promises: each printed login works (the administrator with a code)."""
+    from andon.platform.demo import DEMO_ADMIN_TOTP_SECRET, DEMO_PASSWORD, PEOPLE, load_demo_hospital
+
+    settings.DEMO = True
+    load_demo_hospital()
+    for username, *_ in PEOPLE:
+        client = Client()
+        response = _sign_in(client, username, DEMO_PASSWORD)
+        if response["Location"] == reverse("mfa_authenticate"):
+            response = client.post(reverse("mfa_authenticate"), {"code": _current_code(DEMO_ADMIN_TOTP_SECRET)})
+        assert response.status_code == 302 and response["Location"] == reverse("home"), username
+        assert client.get(reverse("home")).status_code == 200, username

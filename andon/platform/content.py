@@ -79,56 +79,78 @@ def load_content(paths) -> dict[str, int]:
 
 # --- organisation --------------------------------------------------------------------------
 
-def _field(mapping, key, where, *, required=True, default=None):
-    if not isinstance(mapping, dict):
-        raise ContentError(f"{where}: expected a mapping, found {type(mapping).__name__}")
-    value = mapping.get(key, default)
-    if required and (value is None or value == ""):
-        raise ContentError(f"{where}.{key}: required")
+def _mapping(value, where) -> dict:
+    if not isinstance(value, dict):
+        raise ContentError(f"{where}: expected a mapping, found {type(value).__name__}")
     return value
 
 
+def _list(value, where) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ContentError(f"{where}: expected a list, found {type(value).__name__}")
+    return value
+
+
+def _text(mapping, key, where, *, required=True) -> str:
+    """A text field; a number is taken as text (YAML reads `code: 2` as a number)."""
+    value = mapping.get(key)
+    if value is None or value == "":
+        if required:
+            raise ContentError(f"{where}.{key}: required")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ContentError(f"{where}.{key}: expected text, found {type(value).__name__}")
+    return str(value).strip()
+
+
 def load_organisation(data, source: str) -> Organisation:
-    org_data = _field(data, "organisation", source)
-    name = _field(org_data, "name", f"{source}: organisation")
-    organisation, _ = Organisation.objects.get_or_create(name=name)
-    _update(organisation, short_name=org_data.get("short_name", ""))
-    for i, facility_data in enumerate(_field(data, "facilities", source, default=[]) or []):
+    data = _mapping(data, source)
+    org_data = _mapping(data.get("organisation"), f"{source}: organisation")
+    where = f"{source}: organisation"
+    name = _text(org_data, "name", where)
+    organisation = Organisation.objects.filter(name=name).first() or Organisation(name=name)
+    _update(organisation, where, short_name=_text(org_data, "short_name", where, required=False))
+    for i, facility_data in enumerate(_list(data.get("facilities"), f"{source}: facilities")):
         where = f"{source}: facilities[{i}]"
-        facility, _ = Facility.objects.get_or_create(
-            organisation=organisation, code=_field(facility_data, "code", where),
-            defaults={"name": _field(facility_data, "name", where)},
+        facility_data = _mapping(facility_data, where)
+        code = _text(facility_data, "code", where)
+        facility = Facility.objects.filter(organisation=organisation, code=code).first() or Facility(
+            organisation=organisation, code=code
         )
-        _update(facility, name=_field(facility_data, "name", where))
-        _load_units(facility, None, facility_data.get("units") or [], where)
+        _update(facility, where, name=_text(facility_data, "name", where))
+        _load_units(facility, None, facility_data.get("units"), where)
     return organisation
 
 
 def _load_units(facility, parent, units_data, where):
-    if not isinstance(units_data, list):
-        raise ContentError(f"{where}.units: expected a list")
-    for i, unit_data in enumerate(units_data):
+    for i, unit_data in enumerate(_list(units_data, f"{where}.units")):
         here = f"{where}.units[{i}]"
-        code = _field(unit_data, "code", here)
-        kind = unit_data.get("kind", Unit.Kind.WARD)
+        unit_data = _mapping(unit_data, here)
+        code = _text(unit_data, "code", here)
+        kind = _text(unit_data, "kind", here, required=False) or Unit.Kind.WARD
         if kind not in Unit.Kind.values:
             raise ContentError(f"{here}.kind: {kind!r} is not one of {', '.join(Unit.Kind.values)}")
         unit = Unit.objects.filter(facility=facility, code=code).first() or Unit(facility=facility, code=code)
-        try:
-            _update(unit, name=_field(unit_data, "name", here), kind=kind, parent=parent)
-        except ValidationError as error:
-            raise ContentError(f"{here}: {'; '.join(error.messages)}") from None
-        _load_units(facility, unit, unit_data.get("units") or [], here)
+        _update(unit, here, name=_text(unit_data, "name", here), kind=kind, parent=parent)
+        _load_units(facility, unit, unit_data.get("units"), here)
 
 
-def _update(instance, **values) -> None:
-    """Save only when something changed, so a reload writes no audit entries."""
+def _update(instance, where: str, **values) -> None:
+    """Validate and save, only when something changed, so a reload writes no audit entries."""
     changed = instance.pk is None or any(getattr(instance, k) != v for k, v in values.items())
     for key, value in values.items():
         setattr(instance, key, value)
-    if changed:
+    if not changed:
+        return
+    try:
         instance.full_clean(exclude=["path"], validate_unique=False)
         instance.save()
+    except ValidationError as error:
+        details = getattr(error, "message_dict", None)
+        text = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in details.items()) if details else "; ".join(error.messages)
+        raise ContentError(f"{where}: {text}") from None
 
 
 register_loader("organisation", load_organisation)

@@ -6,6 +6,7 @@ they cannot be used on a real installation even if loaded there by mistake.
 
 from pathlib import Path
 
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.db import transaction
 from tqdm import tqdm
@@ -61,6 +62,7 @@ def load_demo_hospital() -> list[dict]:
             services.grant_role(user, role, content.resolve_scope(scope))
         if admin_site and not mfa_enabled(user):
             TOTP.activate(user, DEMO_ADMIN_TOTP_SECRET)
+            RecoveryCodes.activate(user)  # as allauth does when someone enrols through the pages
         logins.append({
             "username": username, "name": f"{first} {last}",
             "roles": ", ".join(f"{Role(role).label} @ {scope or 'whole organisation'}" for role, scope in grants),
