@@ -115,7 +115,7 @@ def test_every_page_is_in_the_matrix_and_declares_its_permission():
 
 def test_every_api_operation_is_in_the_matrix_and_declares_its_permission():
     assert set(_api_operations()) == set(API)
-    for router_prefix, router in api._routers:
+    for _prefix, router in api._routers:
         for path_view in router.path_operations.values():
             for operation in path_view.operations:
                 assert hasattr(operation.view_func, "andon_permission"), operation.view_func
@@ -199,3 +199,15 @@ def test_job_of_someone_else_is_refused_through_the_api(client, make_user):
     _, raw = services.issue_token(nosy, "nosy")
     response = client.get(f"/api/v1/jobs/{job.pk}", headers={"Authorization": f"Bearer {raw}"})
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("role", list(Role), ids=[role.value for role in Role])
+def test_admin_site_matrix(make_user, sign_in_with_mfa, role):
+    """The admin site is for the administrator role only, even for accounts flagged as staff
+    and signed in with a second factor (the flag alone does not make an administrator)."""
+    user = make_user(role, "", is_admin_site_staff=True)
+    response = sign_in_with_mfa(user).get("/admin/", follow=True)
+    if role in ADMIN:
+        assert response.status_code == 200 and b"Andon administration" in response.content
+    else:
+        assert response.status_code == 403 and b"for administrators" in response.content

@@ -71,3 +71,11 @@ def test_static_assets_are_served_locally(client, make_user):
     page = client.get(reverse("home")).content.decode()
     assert "/static/vendor/bootstrap/bootstrap.min.css" in page and "/static/vendor/htmx/htmx.min.js" in page
     assert "cdn" not in page.lower() and "https://" not in page
+
+
+def test_refusals_and_missing_pages_use_the_shell_and_say_what_to_do(client, make_user):
+    client.force_login(make_user(Role.STAFF_REPORTER, "rgh/4w"))
+    refused = client.get(reverse("platform:audit"))
+    assert refused.status_code == 403 and "You do not have access to this page" in refused.content.decode()
+    missing = client.get("/no-such-page/")
+    assert missing.status_code == 404 and "Page not found" in missing.content.decode()

@@ -5,6 +5,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 from django.urls import reverse
 
+from .permissions import can
 from .security import session_passed_mfa
 
 
@@ -14,7 +15,13 @@ class AndonAdminSite(admin.AdminSite):
     index_title = "Organisation, people and settings"
 
     def has_permission(self, request):
-        return super().has_permission(request) and session_passed_mfa(request)
+        # Django's own check (active staff), the policy's (the administrator role), and a
+        # session that passed the second factor.
+        return (
+            super().has_permission(request)
+            and can(request.user, "platform.use_admin_site")
+            and session_passed_mfa(request)
+        )
 
     def login(self, request, extra_context=None):
         # One sign-in page for the whole app (allauth's), with its throttling and two-factor step.
@@ -22,5 +29,5 @@ class AndonAdminSite(admin.AdminSite):
             return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
         # Signed in, but not as staff or not with a second factor: sending them to the sign-in
         # page would loop, so say what is missing.
-        response = render(request, "platform/admin_refused.html", {"is_staff": request.user.is_staff}, status=403)
-        return response
+        may_administer = request.user.is_staff and can(request.user, "platform.use_admin_site")
+        return render(request, "platform/admin_refused.html", {"may_administer": may_administer}, status=403)

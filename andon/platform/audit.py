@@ -48,7 +48,7 @@ def entries_for(instance):
 
 
 def _refuse_change(sender, instance, **kwargs):
-    if instance.pk is not None and not getattr(instance, "_state").adding:
+    if instance.pk is not None and not instance._state.adding:
         raise AuditTrailIsAppendOnly("audit records cannot be changed")
 
 

@@ -38,6 +38,7 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "platform.view_own_jobs": ALL_ROLES,
     "platform.manage_own_tokens": API_TOKEN_ROLES,
     # Administration.
+    "platform.use_admin_site": frozenset({Role.ADMINISTRATOR}),
     "platform.manage_people": frozenset({Role.ADMINISTRATOR}),
     "platform.manage_organisation": frozenset({Role.ADMINISTRATOR}),
     "platform.view_audit": frozenset({Role.ADMINISTRATOR}),
