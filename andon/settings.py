@@ -4,6 +4,7 @@ Every setting comes from the environment with a safe default, so that a fresh cl
 with nothing set and production sets only what differs. See README.md, "Configuration".
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -18,13 +19,25 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _secret_key() -> str:
-    """The key from SECRET_KEY, or one generated once and kept (mode 0600) in the data dir."""
+    """The key from SECRET_KEY, or one generated once and kept (mode 0600) in the data dir.
+
+    Several server processes may start at once on a fresh data dir: the key is written whole to
+    a private file and linked into place, so the first to link wins and all read the same key.
+    """
     if env.str("SECRET_KEY", default=""):
         return env.str("SECRET_KEY")
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
-        key_file.touch(mode=0o600)
-        key_file.write_text(secrets.token_urlsafe(50))
+        draft = DATA_DIR / f".secret_key.{os.getpid()}"
+        descriptor = os.open(draft, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return key_file.read_text().strip()
 
 

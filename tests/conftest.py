@@ -42,7 +42,7 @@ def make_user(hospital):
 
     def make(*roles_and_scopes, username=None, password=None, **fields):
         pairs = list(roles_and_scopes)
-        if pairs and not isinstance(pairs[0], tuple):
+        if pairs and not isinstance(pairs[0], tuple):  # make_user(role, scope) or make_user(role)
             pairs = [(pairs[0], pairs[1] if len(pairs) > 1 else "")]
         name = username or f"user{next(counter)}"
         user = services.create_user(name, email=f"{name}@example.org", password=password,

@@ -94,3 +94,41 @@ def test_a_unit_cannot_be_moved_under_itself_or_into_another_facility(hospital):
     other.parent = hospital.unit("lch/medicine")
     with pytest.raises(ValidationError, match="same facility"):
         other.save()
+
+
+def test_a_grant_fills_its_wider_scope_from_the_narrowest_and_refuses_contradictions(hospital, make_user):
+    from django.core.exceptions import ValidationError
+
+    from andon.platform.models import RoleGrant
+
+    user = make_user()
+    grant = RoleGrant(user=user, role=Role.UNIT_MANAGER, unit=hospital.unit("lch/2a"))
+    grant.save()
+    assert (grant.facility.code, grant.organisation) == ("lch", hospital.organisation)
+    wrong = RoleGrant(user=user, role=Role.UNIT_MANAGER, unit=hospital.unit("lch/rehab"), facility=hospital.facility("rgh"))
+    with pytest.raises(ValidationError, match="must belong to the grant's facility"):
+        wrong.save()
+    with pytest.raises(ValidationError, match="Choose the scope"):
+        RoleGrant(user=user, role=Role.CQO).save()
+
+
+def test_role_grants_are_made_in_the_admin_site_by_unit_alone(hospital, make_user, sign_in_with_mfa):
+    from django.urls import reverse
+
+    admin = make_user(Role.ADMINISTRATOR, "", is_admin_site_staff=True)
+    client = sign_in_with_mfa(admin)
+    person = make_user(username="nurse.new", first_name="New", last_name="Nurse")
+    url = reverse("admin:platform_user_change", args=[person.pk])
+    form = client.get(url).context["adminform"].form
+    data = {key: value for key, value in form.initial.items() if value is not None and key not in ("groups", "user_permissions", "password", "last_login", "date_joined")}
+    data.update({
+        "date_joined_0": "2026-11-01", "date_joined_1": "08:00:00",
+        "role_grants-TOTAL_FORMS": "1", "role_grants-INITIAL_FORMS": "0",
+        "role_grants-MIN_NUM_FORMS": "0", "role_grants-MAX_NUM_FORMS": "1000",
+        "role_grants-0-role": Role.STAFF_REPORTER, "role_grants-0-unit": hospital.unit("rgh/icu").pk,
+        "role_grants-0-granted_at_0": "2026-11-01", "role_grants-0-granted_at_1": "08:00:00",
+    })
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    grant = person.role_grants.get()
+    assert (grant.role, grant.unit.code, grant.facility.code) == (Role.STAFF_REPORTER, "icu", "rgh")

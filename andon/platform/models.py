@@ -125,9 +125,10 @@ class RoleGrant(models.Model):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_grants")
     role = models.CharField(max_length=40, choices=Role.choices)
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT)
+    # The scope is the narrowest of these that is set; the wider ones are filled in from it.
+    organisation = models.ForeignKey(Organisation, blank=True, on_delete=models.PROTECT)
     facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.PROTECT)
-    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT)
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, help_text="Includes its children")
     granted_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -152,14 +153,18 @@ class RoleGrant(models.Model):
         return self.organisation.name
 
     def clean(self):
-        if self.unit_id and self.facility_id != self.unit.facility_id:
-            raise ValidationError({"unit": "The unit must belong to the grant's facility."})
-        if self.facility_id and self.facility.organisation_id != self.organisation_id:
-            raise ValidationError({"facility": "The facility must belong to the grant's organisation."})
+        if self.unit_id:
+            if self.facility_id and self.facility_id != self.unit.facility_id:
+                raise ValidationError({"unit": "The unit must belong to the grant's facility."})
+            self.facility = self.unit.facility
+        if self.facility_id:
+            if self.organisation_id and self.organisation_id != self.facility.organisation_id:
+                raise ValidationError({"facility": "The facility must belong to the grant's organisation."})
+            self.organisation = self.facility.organisation
+        if not self.organisation_id:
+            raise ValidationError("Choose the scope: an organisation, a facility or a unit.")
 
     def save(self, *args, **kwargs):
-        if self.unit_id and not self.facility_id:
-            self.facility_id = self.unit.facility_id
         self.clean()
         super().save(*args, **kwargs)
 
