@@ -5,14 +5,18 @@ the pages, with their session (CSRF-checked). Every handler is guarded by the sa
 the pages, through `permissions.requires`. Modules add their routers with `api.add_router`.
 """
 
+import re
 from datetime import date, datetime
+from typing import Annotated, Literal
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Router, Schema, Status
-from ninja.pagination import paginate
+from ninja import Field, NinjaAPI, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer, django_auth
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import Field as PydanticField
 
 from andon.platform import audit, permissions, services
 from andon.platform.jobs import start_job
@@ -46,8 +50,42 @@ def permission_denied(request, exc):
     return api.create_response(request, {"detail": "You are not permitted to do this."}, status=403)
 
 
+class Pages(LimitOffsetPagination):
+    """limit/offset paging with bounds, so a huge offset is a 422, not a database overflow."""
+
+    class Input(Schema):
+        limit: int = Field(50, ge=1, le=500)
+        offset: int = Field(0, ge=0, le=10_000_000)
+
+
+def _iso_date(value):
+    # Pydantic would also take a number of seconds since 1970 ("0"); the API takes dates only.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    if not isinstance(value, str | date):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+AuditAction = Literal["create", "update", "delete", "access"]
+
+
 class ErrorOut(Schema):
     detail: str
+
+
+class ValidationErrorOut(Schema):
+    detail: list[dict]
+
+
+def documented(ok_schema, status: int = 200, *, not_found: bool = False) -> dict:
+    """The responses of an operation: its own, and the refusals every operation can give."""
+    responses = {status: ok_schema, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
+    if not_found:
+        responses[404] = ErrorOut
+    return responses
 
 
 class GrantOut(Schema):
@@ -103,13 +141,17 @@ class AuditEntryOut(Schema):
     additional_data: dict | None
 
 
-class AuditExportIn(Schema):
-    action: int | None = None
-    model: str | None = None
-    actor: str | None = None
-    object_pk: str | None = None
-    since: date | None = None
-    until: date | None = None
+class AuditExportIn(BaseModel):
+    # A plain pydantic model: ninja's Schema would read attributes off any JSON value (a list,
+    # a string) and take it as "no filters". Unknown fields are refused, not ignored.
+    model_config = ConfigDict(extra="forbid")
+
+    action: AuditAction | None = None
+    model: Annotated[str, PydanticField(max_length=100)] | None = None
+    actor: Annotated[str, PydanticField(max_length=150)] | None = None
+    object_pk: Annotated[str, PydanticField(max_length=64)] | None = None
+    since: IsoDate | None = None
+    until: IsoDate | None = None
 
 
 class MappedQuery:
@@ -129,7 +171,7 @@ class MappedQuery:
 platform = Router(tags=["platform"])
 
 
-@platform.get("/me", response=MeOut, summary="Who the caller is, and their role grants")
+@platform.get("/me", response=documented(MeOut), summary="Who the caller is, and their role grants")
 @requires("platform.view_home")
 def me(request):
     user = request.user
@@ -143,9 +185,9 @@ def me(request):
     return MeOut(id=user.pk, username=user.username, name=user.get_full_name(), email=user.email, grants=grants)
 
 
-@platform.get("/units", response=list[UnitOut], summary="Units of the caller's organisations")
+@platform.get("/units", response=documented(list[UnitOut]), summary="Units of the caller's organisations")
 @requires("platform.view_organisation")
-@paginate
+@paginate(Pages)
 def units(request):
     trees = services.organisation_trees(request.user)
     organisation_ids = [tree["organisation"].pk for tree in trees]
@@ -156,14 +198,14 @@ def units(request):
     ]
 
 
-@platform.get("/jobs", response=list[JobOut], summary="Background jobs the caller may see")
+@platform.get("/jobs", response=documented(list[JobOut]), summary="Background jobs the caller may see")
 @requires("platform.view_own_jobs")
-@paginate
+@paginate(Pages)
 def jobs(request):
     return services.visible_jobs(request.user)
 
 
-@platform.get("/jobs/{job_id}", response={200: JobOut, 403: ErrorOut, 404: ErrorOut}, summary="One job's progress")
+@platform.get("/jobs/{job_id}", response=documented(JobOut, not_found=True), summary="One job's progress")
 @requires("platform.view_own_jobs")
 def job(request, job_id: int):
     found = get_object_or_404(Job, pk=job_id)
@@ -171,20 +213,21 @@ def job(request, job_id: int):
     return found
 
 
-@platform.get("/audit", response=list[AuditEntryOut], summary="Audit trail entries, newest first")
+@platform.get("/audit", response=documented(list[AuditEntryOut]), summary="Audit trail entries, newest first")
 @requires("platform.view_audit")
-@paginate
-def audit_entries(request, action: int | None = None, model: str | None = None, actor: str | None = None,
-                  object_pk: str | None = None, since: date | None = None, until: date | None = None):
-    entries = audit.search(action=action, model=model, actor=actor, object_pk=object_pk, since=since, until=until)
+@paginate(Pages)
+def audit_entries(request, action: AuditAction | None = None, model: str | None = None, actor: str | None = None,
+                  object_pk: str | None = None, since: IsoDate | None = None, until: IsoDate | None = None):
+    entries = audit.search(action=audit.action_code(action), model=model, actor=actor, object_pk=object_pk, since=since, until=until)
     return MappedQuery(entries, audit.as_row)
 
 
-@platform.post("/audit/exports", response={202: JobOut}, summary="Start a CSV export of the audit trail")
+@platform.post("/audit/exports", response=documented(JobOut, 202), summary="Start a CSV export of the audit trail")
 @requires("platform.export_audit")
 def audit_export(request, filters: AuditExportIn):
-    data = {key: (value.isoformat() if hasattr(value, "isoformat") else value)
-            for key, value in filters.dict().items() if value not in (None, "")}
+    data = filters.model_dump(mode="json", exclude_none=True)
+    if "action" in data:
+        data["action"] = audit.action_code(data["action"])
     return Status(202, start_job(export_audit_trail, "Export of the audit trail", request.user, data))
 
 

@@ -61,7 +61,21 @@ def protect_trail() -> None:
     pre_delete.connect(_refuse_delete, sender=LogEntry, dispatch_uid="andon-audit-append-only-delete")
 
 
-ACTION_NAMES = {value: str(label) for value, label in LogEntry.Action.choices}
+# Stable names for the API and exports (the library's labels are translatable).
+ACTION_NAMES = {
+    LogEntry.Action.CREATE: "create",
+    LogEntry.Action.UPDATE: "update",
+    LogEntry.Action.DELETE: "delete",
+    LogEntry.Action.ACCESS: "access",
+}
+
+
+def action_code(name: str | None) -> int | None:
+    """"update" -> LogEntry.Action.UPDATE; the API names actions, the table numbers them."""
+    if name is None:
+        return None
+    codes = {label: value for value, label in ACTION_NAMES.items()}
+    return codes[name]
 
 
 def search(*, action=None, model=None, actor=None, object_pk=None, since=None, until=None):
