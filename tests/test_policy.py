@@ -8,28 +8,33 @@ from andon.platform.models import Unit
 from andon.platform.roles import CAPABILITIES, Role
 
 
-def test_unit_grant_covers_the_unit_and_its_children_only(hospital, make_user):
-    manager = make_user(Role.UNIT_MANAGER, "rgh/medicine")
-    # A capability unit managers hold, checked against objects in and out of scope.
-    capability = "platform.view_organisation"
-    assert permissions.can(manager, capability, hospital.unit("rgh/medicine"))
-    assert permissions.can(manager, capability, hospital.unit("rgh/4w"))
-    assert permissions.can(manager, capability, hospital.unit("rgh/5e"))
-    assert not permissions.can(manager, capability, hospital.unit("rgh/icu"))
-    assert not permissions.can(manager, capability, hospital.unit("lch/2a"))
-    assert not permissions.can(manager, capability, hospital.facility("rgh"))
-    assert not permissions.can(manager, capability, hospital.organisation)
+# (role, scope of the grant) -> objects inside and outside that scope ("" is the organisation,
+# "rgh" a facility, "rgh/4w" a unit).
+SCOPE_CASES = {
+    "unit grant covers the unit and its children only": (
+        Role.UNIT_MANAGER, "rgh/medicine",
+        ["rgh/medicine", "rgh/4w", "rgh/5e"],
+        ["rgh/icu", "lch/2a", "lch/medicine", "rgh", ""],
+    ),
+    "facility grant covers its units, not the other facility": (
+        Role.PATIENT_SAFETY_OFFICER, "lch",
+        ["lch/2a", "lch/rehab", "lch"],
+        ["rgh", "rgh/4w", ""],
+    ),
+    "organisation grant covers everything in it": (
+        Role.CQO, "",
+        ["rgh/4w", "lch/2a", "rgh", "lch", ""],
+        [],
+    ),
+}
 
 
-def test_facility_grant_covers_its_units_not_the_other_facility(hospital, make_user):
-    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "lch")
-    capability = "platform.view_organisation"
-    assert permissions.can(officer, capability, hospital.unit("lch/2a"))
-    assert permissions.can(officer, capability, hospital.unit("lch/rehab"))
-    assert permissions.can(officer, capability, hospital.facility("lch"))
-    assert not permissions.can(officer, capability, hospital.facility("rgh"))
-    assert not permissions.can(officer, capability, hospital.unit("rgh/4w"))
-    assert not permissions.can(officer, capability, hospital.organisation)
+@pytest.mark.parametrize(("role", "scope", "inside", "outside"), SCOPE_CASES.values(), ids=SCOPE_CASES.keys())
+def test_a_grant_covers_exactly_its_scope(hospital, make_user, role, scope, inside, outside):
+    user = make_user(role, scope)
+    capability = "platform.view_organisation"  # held by every role, so only the scope decides
+    assert [where for where in inside if not permissions.can(user, capability, hospital.scope(where))] == []
+    assert [where for where in outside if permissions.can(user, capability, hospital.scope(where))] == []
 
 
 def test_units_where_matches_can_for_every_unit(hospital, make_user):
@@ -41,7 +46,7 @@ def test_units_where_matches_can_for_every_unit(hospital, make_user):
         assert permissions.can(user, "platform.view_organisation", unit) == ((unit.code, unit.facility.code) in visible)
 
 
-def test_organisation_grant_covers_everything_in_the_organisation(hospital, make_user):
+def test_organisation_grant_covers_every_unit_in_the_organisation(hospital, make_user):
     cqo = make_user(Role.CQO, "")
     assert permissions.units_where(cqo, "platform.view_organisation").count() == Unit.objects.count()
 
