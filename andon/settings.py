@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "andon.platform",
+    "andon.safety",
+    "andon.actions",
     "andon.api",
     "ninja",
 ]
@@ -230,6 +232,19 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="andon@localhost")
+# The address people use to reach Andon, for links in e-mails.
+ANDON_BASE_URL = env.str("ANDON_BASE_URL", default="http://127.0.0.1:8000")
+
+# Safety events (DOMAIN.md §2-3; the deadlines are configurable because sources differ).
+ANDON_RCA_START_HOURS = env.int("ANDON_RCA_START_HOURS", default=72)
+ANDON_RCA_COMPLETE_DAYS = env.int("ANDON_RCA_COMPLETE_DAYS", default=45)
+# The Joint Commission counts 45 business days; older manuals and the VA, calendar days.
+ANDON_RCA_BUSINESS_DAYS = env.bool("ANDON_RCA_BUSINESS_DAYS", default=False)
+ANDON_FEEDBACK_DAYS = env.int("ANDON_FEEDBACK_DAYS", default=14)
+ANDON_ATTACHMENT_MAX_BYTES = env.int("ANDON_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ANDON_ATTACHMENT_TYPES = env.list("ANDON_ATTACHMENT_TYPES", default=[
+    "image/jpeg", "image/png", "application/pdf", "text/plain",
+])
 
 # Background jobs: django-tasks with the database backend, run by `andon worker`.
 TASKS = {

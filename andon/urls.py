@@ -9,6 +9,8 @@ urlpatterns = [
     path("health", web_views.health, name="health"),
     path("favicon.ico", web_views.favicon, name="favicon"),
     path("", include("andon.platform.urls")),
+    path("", include("andon.safety.urls")),
+    path("", include("andon.actions.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

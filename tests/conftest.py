@@ -79,3 +79,14 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def safety_taxonomy(db):
+    """The shipped safety-event taxonomy, loaded through the content loader."""
+    from pathlib import Path
+
+    from andon.safety import taxonomy
+
+    content.load_content([Path(__file__).resolve().parent.parent / "content" / "taxonomies"])
+    return taxonomy.current()

@@ -6,6 +6,7 @@ import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from andon.api.api import api
 from andon.platform.models import AccessToken
@@ -23,8 +24,12 @@ schema.app = get_wsgi_application()
 # Derandomized: the same examples on every run, so CI is reproducible; raise max_examples to
 # hunt locally.
 @settings(max_examples=50, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_openapi_document(case, make_user):
-    # An administrator's token reaches every operation; the permission matrix covers the others.
-    admin = make_user(Role.ADMINISTRATOR, "")
-    _, raw = AccessToken.issue(admin, "schemathesis")
-    case.call_and_validate(headers={"Authorization": f"Bearer {raw}"})
+def test_api_conforms_to_its_openapi_document(case, make_user, safety_taxonomy):
+    # One person holding every role over the whole organisation reaches every operation; the
+    # permission matrix covers who else may.
+    everyone = make_user(*[(role, "") for role in Role])
+    _, raw = AccessToken.issue(everyone, "schemathesis")
+    # A request can fit the schema and still be refused by the domain's rules (a unit that does
+    # not exist, an incident without harm): that 422 is right, so "schema-valid data must be
+    # accepted" is not checked. Every other check is.
+    case.call_and_validate(headers={"Authorization": f"Bearer {raw}"}, excluded_checks=[positive_data_acceptance])

@@ -21,6 +21,21 @@ ALL = frozenset(Role)
 ADMIN = frozenset({Role.ADMINISTRATOR})
 TOKEN_HOLDERS = ALL - {Role.STAFF_REPORTER, Role.BOARD_MEMBER}
 PUBLIC = None  # open to anyone, signed in or not
+# Actions (CAPA): quality and safety roles manage them in scope; leadership decides (RCA²).
+ACTION_VIEWERS = frozenset({
+    Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+    Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO,
+})
+ACTION_MANAGERS = ACTION_VIEWERS
+ACTION_APPROVERS = frozenset({Role.CQO, Role.CMO})
+# Safety events are patient safety work product (DOMAIN.md §9): least privilege.
+SAFETY_OFFICER = frozenset({Role.PATIENT_SAFETY_OFFICER})
+SEE_EVENTS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
+FEEDBACK_STATS = frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
+CONDUCT_REVIEWERS = frozenset({Role.CMO, Role.MEDICAL_STAFF_OFFICE})
+AGGREGATES = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER,
+                        Role.CQO, Role.CMO, Role.BOARD_MEMBER})
+EXPORTERS = frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 
 
 @dataclass
@@ -47,11 +62,120 @@ def own_export(user, other):
     return [job.pk], {}
 
 
+def _fall_report(unit, **overrides):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.safety import services as safety
+
+    fields = dict(kind="incident", category="fall", unit_id=unit.pk, occurred_at=timezone.now() - timedelta(hours=1),
+                  narrative="Found on the floor.", harm="none", details={"injury_level": "none"})
+    fields.update(overrides)
+    return safety.Report(**fields)
+
+
+def own_report(user, other):
+    from andon.platform.models import Unit
+    from andon.safety import services as safety
+
+    event, _ = safety.submit_report(user, _fall_report(Unit.objects.get(code="4w")))
+    return [event.pk], {}
+
+
+def others_report(user, other):
+    from andon.platform.models import Unit
+    from andon.safety import services as safety
+
+    event, _ = safety.submit_report(other, _fall_report(Unit.objects.get(code="4w")))
+    return [event.pk], {}
+
+
+def others_report_in_triage(user, other):
+    from andon.platform.models import Unit
+    from andon.safety import services as safety
+
+    event, _ = safety.submit_report(other, _fall_report(Unit.objects.get(code="4w")))
+    officer = services.create_user(f"triager-for-{user.pk}")
+    services.grant_role(officer, Role.PATIENT_SAFETY_OFFICER, Unit.objects.get(code="4w").facility.organisation)
+    safety.triage(officer, event, safety.Triage(category="fall", harm="none", sac_severity="minor",
+                                                sac_probability="remote", sentinel=False, review="none", reason="x"))
+    return [event.pk], {}
+
+
+def others_report_under_rca(user, other):
+    """An event triaged to an RCA whose analysis has started (by an organisation-wide officer)."""
+    from andon.platform.models import Unit
+    from andon.safety import rca
+    from andon.safety import services as safety
+
+    event, _ = safety.submit_report(other, _fall_report(Unit.objects.get(code="4w")))
+    officer = services.create_user(f"rca-lead-for-{user.pk}")
+    services.grant_role(officer, Role.PATIENT_SAFETY_OFFICER, Unit.objects.get(code="4w").facility.organisation)
+    event = safety.triage(officer, event, safety.Triage(category="fall", harm="none", sac_severity="catastrophic",
+                                                        sac_probability="remote", sentinel=False, review="rca",
+                                                        reason="x"))
+    investigation = rca.start_investigation(officer, event)
+    rca.add_root_cause(officer, investigation, "Alarm fatigue.")
+    return [event.pk], {}
+
+
+def others_report_for_rca(user, other):
+    args, data = others_report_under_rca(user, other)
+    from andon.safety.models import Investigation
+
+    Investigation.objects.filter(event_id=args[0]).delete()
+    return args, data
+
+
+def others_report_with_attachment(user, other):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from andon.platform.models import Unit
+    from andon.safety import services as safety
+
+    photo = SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n" + b"0" * 50, content_type="image/png")
+    event, _ = safety.submit_report(other, _fall_report(Unit.objects.get(code="4w")),
+                                    [safety.Upload(photo.name, photo.content_type, photo.size, photo)])
+    return [event.pk, event.attachments.get().pk], {}
+
+
 def own_token(user, other):
     from andon.platform.models import AccessToken
 
     token, _ = AccessToken.issue(user, "matrix")
     return [token.pk], {}
+
+
+def _action(owner, status="planned"):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.actions.models import Action
+    from andon.platform.models import Unit
+
+    return Action.objects.create(
+        title="Matrix action", unit=Unit.objects.get(facility__code="rgh", code="4w"), owner=owner, created_by=owner,
+        status=status, due_date=timezone.localdate() + timedelta(days=30), strength="stronger", measure="m",
+    )
+
+
+def own_action(user, other):
+    return [_action(user).pk], {}
+
+
+def owning_an_action(user, other):
+    _action(user)
+    return [], {}
+
+
+def others_action(user, other):
+    return [_action(other).pk], {}
+
+
+def others_done_action(user, other):
+    return [_action(other, status="done").pk], {}
 
 
 # url name -> expectation. Pages guarded against one object are listed once per kind of object.
@@ -67,20 +191,140 @@ PAGES = {
     "platform:audit_export": Case(ADMIN, method="post"),
     "platform:tokens": Case(TOKEN_HOLDERS),
     "platform:token_revoke": Case(TOKEN_HOLDERS, method="post", setup=own_token),
+    # Reporting: every member of staff; the receipt page: anyone with a code.
+    "safety:report": Case(ALL),
+    "safety:category_fields": Case(ALL, data={"category": "fall"}),
+    "safety:save_draft": Case(ALL, method="post", data={"narrative": "draft"}),
+    "safety:my_reports": Case(ALL),
+    "safety:my_report": Case(ALL, setup=own_report),
+    "safety:receipt": Case(PUBLIC),
+    "safety:conduct_concern": Case(ALL),
+    # Patient safety officers, managers and leaders, within their scope.
+    "safety:triage_queue": Case(SAFETY_OFFICER),
+    "safety:event_list": Case(SEE_EVENTS),
+    "safety:event": Case(SEE_EVENTS, setup=others_report),
+    "safety:triage_event": Case(SAFETY_OFFICER, method="post", setup=others_report, data={
+        "category": "fall", "harm": "none", "sac_severity": "minor", "sac_probability": "remote",
+        "review": "none", "reason": "matrix"}),
+    "safety:move_event": Case(SAFETY_OFFICER, method="post", setup=others_report_in_triage, data={
+        "action": "close", "reason": "matrix", "closing_summary": "Thank you for reporting."}),
+    "safety:attachment": Case(SEE_EVENTS, setup=others_report_with_attachment),
+    "safety:feedback_stats": Case(FEEDBACK_STATS),
+    "safety:conduct_concerns": Case(CONDUCT_REVIEWERS),
+    # Root cause analysis: those who see the event read it; officers (and the team) work on it.
+    "safety:investigation": Case(SEE_EVENTS, setup=others_report_under_rca),
+    "safety:fishbone_svg": Case(SEE_EVENTS, setup=others_report_under_rca),
+    "safety:start_investigation": Case(SAFETY_OFFICER, method="post", setup=others_report_for_rca),
+    "safety:add_to_investigation": Case(SAFETY_OFFICER, method="post",
+                                        setup=lambda u, o: (others_report_under_rca(u, o)[0] + ["fact"], {}),
+                                        data={"at": "2026-01-05T10:00", "fact": "Alarm was off."}),
+    "safety:complete_investigation": Case(SAFETY_OFFICER, method="post", setup=others_report_under_rca,
+                                          data={"reason": "Analysis approved"}),
+    # Analysis shows counts only (board members included); export and import are narrower.
+    "safety:analysis": Case(AGGREGATES),
+    "safety:pareto_svg": Case(AGGREGATES, setup=lambda user, other: (["category"], {})),
+    "safety:export_csv": Case(EXPORTERS),
+    "safety:import_events": Case(SAFETY_OFFICER),
+    # Actions: people with the capability, over the action's unit.
+    "actions:list": Case(ACTION_VIEWERS),
+    "actions:new": Case(ACTION_MANAGERS),
+    "actions:detail": Case(ACTION_VIEWERS, setup=others_action),
+    "actions:edit": Case(ACTION_MANAGERS, setup=others_action),
+    "actions:status": Case(ACTION_MANAGERS, method="post", setup=others_action, data={"status": "in_progress"}),
+    "actions:decision": Case(ACTION_APPROVERS, method="post", setup=others_action, data={"decision": "approved"}),
+    "actions:effectiveness": Case(ACTION_MANAGERS, method="post", setup=others_done_action,
+                                  data={"result": "effective", "checked_on": "2026-01-05"}),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
     "platform:job (someone else's)": ("platform:job", Case(ADMIN, setup=others_job)),
+    # The reporter may open their own report even without the capability to see events.
+    "safety:event (own report)": ("safety:event", Case(ALL, setup=own_report)),
+    # The owner of an action sees it and moves it along whatever their role; editing needs the role.
+    "actions:list (owning an action)": ("actions:list", Case(ALL, setup=owning_an_action)),
+    "actions:detail (own)": ("actions:detail", Case(ALL, setup=own_action)),
+    "actions:status (own)": ("actions:status", Case(ALL, method="post", setup=own_action, data={"status": "in_progress"})),
+    "actions:edit (own)": ("actions:edit", Case(ACTION_MANAGERS, setup=own_action)),
 }
 
-# (method, path) -> allowed roles; paths as in the OpenAPI document.
+@dataclass
+class ApiCase:
+    allowed: frozenset
+    # setup(user, other, hospital) -> {path parameter: value}
+    setup: object = None
+    body: dict = field(default_factory=dict)
+
+
+def api_own_job(user, other, hospital):
+    return {"job_id": Job.objects.create(task_name="t", title="Own job", requested_by=user).pk}
+
+
+def api_others_event(user, other, hospital):
+    from andon.safety import services as safety
+
+    event, _ = safety.submit_report(other, _fall_report(hospital.unit("rgh/4w")))
+    return {"event_id": event.pk}
+
+
+def api_event_in_triage(user, other, hospital):
+    from andon.platform.roles import Role as R
+    from andon.safety import services as safety
+
+    event, _ = safety.submit_report(other, _fall_report(hospital.unit("rgh/4w")))
+    officer = services.create_user(f"officer-for-{user.pk}")
+    services.grant_role(officer, R.PATIENT_SAFETY_OFFICER, hospital.organisation)
+    safety.triage(officer, event, safety.Triage(category="fall", harm="none", sac_severity="minor",
+                                                sac_probability="remote", sentinel=False, review="none", reason="x"))
+    return {"event_id": event.pk}
+
+
+def api_report_body(hospital):
+    return {"kind": "near_miss", "category": "other", "unit_id": hospital.unit("rgh/4w").pk,
+            "occurred_at": "2026-01-05T10:00:00Z", "narrative": "Spill on the corridor floor."}
+
+
+def api_others_action(user, other, hospital):
+    return {"action_id": _action(other).pk}
+
+
+def api_action_body(hospital):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    owner = services.create_user(f"owner-{timezone.now().timestamp()}")
+    services.grant_role(owner, Role.STAFF_REPORTER, hospital.unit("rgh/4w"))
+    return {"title": "Matrix action", "unit_id": hospital.unit("rgh/4w").pk, "owner_id": owner.pk,
+            "due_date": (timezone.localdate() + timedelta(days=30)).isoformat(), "strength": "weaker", "measure": "m"}
+
+
+# (method, path) -> expectation; paths as in the OpenAPI document.
 API = {
-    ("GET", "/api/v1/me"): ALL,
-    ("GET", "/api/v1/units"): ALL,
-    ("GET", "/api/v1/jobs"): ALL,
-    ("GET", "/api/v1/jobs/{job_id}"): ALL,
-    ("GET", "/api/v1/audit"): ADMIN,
-    ("POST", "/api/v1/audit/exports"): ADMIN,
+    ("GET", "/api/v1/me"): ApiCase(ALL),
+    ("GET", "/api/v1/units"): ApiCase(ALL),
+    ("GET", "/api/v1/jobs"): ApiCase(ALL),
+    ("GET", "/api/v1/jobs/{job_id}"): ApiCase(ALL, setup=api_own_job),
+    ("GET", "/api/v1/audit"): ApiCase(ADMIN),
+    ("POST", "/api/v1/audit/exports"): ApiCase(ADMIN),
+    ("POST", "/api/v1/safety/events"): ApiCase(ALL, body=api_report_body),
+    ("GET", "/api/v1/safety/events"): ApiCase(ALL),
+    ("GET", "/api/v1/safety/events/{event_id}"): ApiCase(SEE_EVENTS, setup=api_others_event),
+    ("GET", "/api/v1/safety/triage-queue"): ApiCase(SAFETY_OFFICER),
+    ("POST", "/api/v1/safety/events/{event_id}/triage"): ApiCase(SAFETY_OFFICER, setup=api_others_event, body={
+        "category": "fall", "harm": "none", "sac_severity": "minor", "sac_probability": "remote",
+        "review": "none", "reason": "matrix"}),
+    ("POST", "/api/v1/safety/events/{event_id}/moves"): ApiCase(SAFETY_OFFICER, setup=api_event_in_triage, body={
+        "action": "close", "reason": "matrix", "closing_summary": "Thank you for reporting."}),
+    ("GET", "/api/v1/safety/feedback-share"): ApiCase(FEEDBACK_STATS),
+    ("POST", "/api/v1/safety/conduct-concerns"): ApiCase(ALL, body=lambda hospital: {
+        "unit_id": hospital.unit("rgh/4w").pk, "about": "A colleague", "narrative": "Shouted at a patient."}),
+    ("GET", "/api/v1/actions"): ApiCase(ACTION_VIEWERS),
+    ("POST", "/api/v1/actions"): ApiCase(ACTION_MANAGERS, body=api_action_body),
+    ("GET", "/api/v1/actions/{action_id}"): ApiCase(ACTION_VIEWERS, setup=api_others_action),
+    ("POST", "/api/v1/actions/{action_id}/status"): ApiCase(ACTION_MANAGERS, setup=api_others_action,
+                                                            body={"status": "in_progress"}),
+    ("POST", "/api/v1/actions/{action_id}/decision"): ApiCase(ACTION_APPROVERS, setup=api_others_action,
+                                                              body={"approve": True}),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
@@ -142,7 +386,7 @@ PAGE_CELLS = [(name, case, role) for name, case in PAGES.items() for role in Rol
 
 
 @pytest.mark.parametrize(("label", "case", "role"), PAGE_CELLS, ids=[f"{c[0]}-{c[2].value}" for c in PAGE_CELLS])
-def test_page_matrix(client, make_user, label, case, role, settings, tmp_path):
+def test_page_matrix(client, make_user, safety_taxonomy, label, case, role, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     name = OBJECT_CASES[label][0] if label in OBJECT_CASES else label
     user, other = make_user(role, ""), make_user(Role.STAFF_REPORTER, "rgh/4w")
@@ -152,7 +396,7 @@ def test_page_matrix(client, make_user, label, case, role, settings, tmp_path):
 
 
 @pytest.mark.parametrize("name", list(PAGES))
-def test_signed_out_visitors_are_sent_to_sign_in(client, make_user, name, settings, tmp_path):
+def test_signed_out_visitors_are_sent_to_sign_in(client, make_user, safety_taxonomy, name, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     case = PAGES[name]
     someone = make_user(Role.STAFF_REPORTER, "rgh/4w")
@@ -167,28 +411,29 @@ API_CELLS = [(method, path, role) for (method, path), _ in API.items() for role 
 
 
 @pytest.mark.parametrize(("method", "path", "role"), API_CELLS, ids=[f"{m} {p}-{r.value}" for m, p, r in API_CELLS])
-def test_api_matrix_with_a_personal_token(client, make_user, method, path, role):
-    user = make_user(role, "")
+def test_api_matrix_with_a_personal_token(client, hospital, make_user, safety_taxonomy, method, path, role):
+    case = API[(method, path)]
+    user, other = make_user(role, ""), make_user(Role.STAFF_REPORTER, "rgh/4w")
     # Tokens are for TOKEN_HOLDERS; the API's rules are tested for every role, so the token is
     # issued directly (the page that issues them has its own row above).
     from andon.platform.models import AccessToken
 
     _, raw = AccessToken.issue(user, "matrix")
-    job = Job.objects.create(task_name="t", title="Own job", requested_by=user)
-    url = path.replace("{job_id}", str(job.pk))
+    url = path.format(**(case.setup(user, other, hospital) if case.setup else {}))
     headers = {"Authorization": f"Bearer {raw}"}
     if method == "GET":
         response = client.get(url, headers=headers)
     else:
-        response = client.post(url, {}, content_type="application/json", headers=headers)
-    allowed = role in API[(method, path)]
-    expected = (200, 202) if allowed else (403,)
+        body = case.body(hospital) if callable(case.body) else case.body
+        response = client.post(url, body, content_type="application/json", headers=headers)
+    allowed = role in case.allowed
+    expected = (200, 201, 202) if allowed else (403,)
     assert response.status_code in expected, f"{method} {path} as {role.value}: {response.status_code} {response.content[:200]}"
 
 
 @pytest.mark.parametrize(("method", "path"), list(API))
 def test_api_refuses_callers_without_credentials(client, method, path):
-    url = path.replace("{job_id}", "1")
+    url = path.replace("{job_id}", "1").replace("{event_id}", "1").replace("{action_id}", "1")
     response = client.get(url) if method == "GET" else client.post(url, {}, content_type="application/json")
     assert response.status_code == 401
 

@@ -7,7 +7,6 @@ from andon.platform import permissions, services
 from andon.platform.models import Unit
 from andon.platform.roles import CAPABILITIES, Role
 
-
 # (role, scope of the grant) -> objects inside and outside that scope ("" is the organisation,
 # "rgh" a facility, "rgh/4w" a unit).
 SCOPE_CASES = {

@@ -5,17 +5,17 @@ the pages, with their session (CSRF-checked). Every handler is guarded by the sa
 the pages, through `permissions.requires`. Modules add their routers with `api.add_router`.
 """
 
-import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
+from auditlog.context import auditlog_value
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
-from ninja import Field, NinjaAPI, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import NinjaAPI, Router, Schema, Status
+from ninja.pagination import paginate
 from ninja.security import HttpBearer, django_auth
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from andon.platform import audit, permissions, services
@@ -24,13 +24,21 @@ from andon.platform.models import Job
 from andon.platform.permissions import requires
 from andon.platform.tasks import export_audit_trail
 
+from .common import ErrorOut, IsoDate, MappedQuery, Pages, documented  # noqa: F401  (re-exported)
+
+AuditAction = Literal["create", "update", "delete", "access"]
+
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request, token):
         user = services.user_for_token(token)
         if user is not None:
-            # Handlers and the policy read request.user, whichever way the caller signed in.
+            # Handlers and the policy read request.user, whichever way the caller signed in;
+            # the audit trail's context was filled by its middleware before this ran.
             request.user = user
+            context = auditlog_value.get(None)
+            if context is not None:
+                context["actor"] = user
         return user
 
 
@@ -48,44 +56,6 @@ api = NinjaAPI(
 @api.exception_handler(PermissionDenied)
 def permission_denied(request, exc):
     return api.create_response(request, {"detail": "You are not permitted to do this."}, status=403)
-
-
-class Pages(LimitOffsetPagination):
-    """limit/offset paging with bounds, so a huge offset is a 422, not a database overflow."""
-
-    class Input(Schema):
-        limit: int = Field(50, ge=1, le=500)
-        offset: int = Field(0, ge=0, le=10_000_000)
-
-
-def _iso_date(value):
-    # Pydantic would also take a number of seconds since 1970 ("0"); the API takes dates only.
-    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("expected a date as YYYY-MM-DD")
-    if not isinstance(value, str | date):
-        raise ValueError("expected a date as YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-
-AuditAction = Literal["create", "update", "delete", "access"]
-
-
-class ErrorOut(Schema):
-    detail: str
-
-
-class ValidationErrorOut(Schema):
-    detail: list[dict]
-
-
-def documented(ok_schema, status: int = 200, *, not_found: bool = False) -> dict:
-    """The responses of an operation: its own, and the refusals every operation can give."""
-    responses = {status: ok_schema, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
-    if not_found:
-        responses[404] = ErrorOut
-    return responses
 
 
 class GrantOut(Schema):
@@ -154,20 +124,6 @@ class AuditExportIn(BaseModel):
     until: IsoDate | None = None
 
 
-class MappedQuery:
-    """A queryset whose rows are mapped lazily: the paginator counts and slices in SQL, and only
-    the page's rows are turned into records."""
-
-    def __init__(self, queryset, mapper):
-        self.queryset, self.mapper = queryset, mapper
-
-    def __len__(self):
-        return self.queryset.count()
-
-    def __getitem__(self, window: slice):
-        return [self.mapper(row) for row in self.queryset[window]]
-
-
 platform = Router(tags=["platform"])
 
 
@@ -232,3 +188,10 @@ def audit_export(request, filters: AuditExportIn):
 
 
 api.add_router("/", platform)
+
+# Module routers (imported last: they use andon.api.common, never this module).
+from andon.actions.api import router as actions_router  # noqa: E402
+from andon.safety.api import router as safety_router  # noqa: E402
+
+api.add_router("/safety/", safety_router)
+api.add_router("/", actions_router)

@@ -21,5 +21,6 @@ class PlatformConfig(AppConfig):
         )
         audit.register(models.RoleGrant)
         audit.register(models.RoleSetting)
+        audit.register(models.ContentDocument, exclude_fields=["document"])
         audit.register(models.AccessToken, exclude_fields=["token_hash", "last_used_at"])
         services.register_work_provider(work.platform_work)

@@ -9,8 +9,15 @@ and the guards below refuse saves of existing entries and deletes. On PostgreSQL
 (migration 0002) refuses UPDATE and DELETE in the database itself.
 """
 
+import time
+from contextlib import contextmanager
+from functools import partial, wraps
+
+from auditlog.context import _set_extra_data, auditlog_value
+from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
+from django.conf import settings
 from django.db.models.signals import pre_delete, pre_save
 
 
@@ -41,6 +48,66 @@ def record_read(instance, *, actor=None, reason: str = "") -> LogEntry:
     if reason:
         fields["additional_data"] = {"reason": reason[:500]}
     return LogEntry.objects.log_create(instance, force_log=True, **fields)
+
+
+@contextmanager
+def acting_as(user):
+    """Entries written inside name `user` as the actor, in a request or not (an API call signed
+    in with a token, a background job, another module's code).
+
+    auditlog keeps the actor in a context variable that its middleware fills for page requests;
+    this puts `user` in (keeping the request's address) and restores the previous context on
+    the way out, which auditlog's own set_actor does not do.
+    """
+    current = auditlog_value.get(None)
+    duid = ("andon-acting-as", id(user), time.monotonic_ns())
+    token = auditlog_value.set({**(current or {}), "actor": user, "signal_duid": duid})
+    pre_save.connect(partial(_set_extra_data, signal_duid=duid), sender=LogEntry, dispatch_uid=duid, weak=False)
+    try:
+        yield
+    finally:
+        pre_save.disconnect(sender=LogEntry, dispatch_uid=duid)
+        auditlog_value.reset(token)
+
+
+def changes_by_user(service):
+    """Decorate a service whose first argument is the acting user: its writes are audited as
+    that user's, however it was called."""
+
+    @wraps(service)
+    def run(user, *args, **kwargs):
+        with acting_as(user):
+            return service(user, *args, **kwargs)
+
+    return run
+
+
+@contextmanager
+def without_requester():
+    """Audit entries written inside carry no actor, address or correlation id, even within a
+    signed-in request (anonymous safety reports).
+
+    auditlog's middleware keeps the request's actor in a context variable and fills it into
+    every entry; this swaps in an empty context and restores the request's on the way out.
+    """
+    token = auditlog_value.set({"signal_duid": ("andon-without-requester", time.time())})
+    try:
+        yield
+    finally:
+        auditlog_value.reset(token)
+
+
+def record_unattributed(instance, action, *, when=None, reason: str = "") -> LogEntry:
+    """Write one entry with no actor, no address and (optionally) a coarsened time."""
+    changes = None
+    if action == LogEntry.Action.CREATE:
+        changes = model_instance_diff(None, instance, use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES)
+    fields = {"action": action, "changes": changes, "actor": None, "remote_addr": None, "remote_port": None,
+              "cid": None, "additional_data": {"unattributed": True, **({"reason": reason} if reason else {})}}
+    if when is not None:
+        fields["timestamp"] = when
+    with without_requester():
+        return LogEntry.objects.log_create(instance, force_log=True, **fields)
 
 
 def entries_for(instance):

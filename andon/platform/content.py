@@ -15,7 +15,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from . import services
-from .models import Facility, Organisation, Unit
+from .models import ContentDocument, Facility, Organisation, Unit
 from .roles import Role
 
 
@@ -29,6 +29,23 @@ LOADERS = {}
 def register_loader(kind: str, loader) -> None:
     """`loader(data, source)` loads one parsed file; raise ContentError naming the field."""
     LOADERS[kind] = loader
+
+
+def store_document(kind: str, key: str, version: str, title: str, document) -> "ContentDocument":
+    """Keep a validated content document; reloading the same version changes nothing, and a
+    changed document under an existing version is refused (versions are immutable)."""
+    existing = ContentDocument.objects.filter(kind=kind, key=key, version=version).first()
+    if existing is not None:
+        if existing.document != document:
+            raise ContentError(f"{kind}/{key} version {version} is already loaded with different content; "
+                               "give the changed file a new version")
+        return existing
+    return ContentDocument.objects.create(kind=kind, key=key, version=version, title=title, document=document)
+
+
+def current_document(kind: str, key: str) -> "ContentDocument | None":
+    """The most recently loaded version of a document."""
+    return ContentDocument.objects.filter(kind=kind, key=key).order_by("-loaded_at", "-pk").first()
 
 
 def read_file(path: Path):

@@ -272,3 +272,45 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class ContentDocument(models.Model):
+    """A versioned content file (a taxonomy, a framework) as loaded by `andon load-content`.
+
+    Modules validate their kind of document and keep it here; records that used a document
+    keep its version, so a new version never changes the meaning of old records.
+    """
+
+    kind = models.CharField(max_length=40)
+    key = models.SlugField(max_length=100)
+    version = models.CharField(max_length=40)
+    title = models.CharField(max_length=200, blank=True)
+    document = models.JSONField()
+    loaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "key", "-loaded_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key", "version"], name="content_document_version_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}/{self.key} {self.version}"
+
+
+class Notification(models.Model):
+    """A message to one person in the app (and by e-mail when it was sent with one)."""
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    title = models.CharField(max_length=200)
+    body = models.TextField(max_length=4000, blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["recipient", "read_at"])]
+
+    def __str__(self):
+        return self.title

@@ -27,6 +27,10 @@ ALL_ROLES = frozenset(Role)
 # Roles whose work is integration or analysis may hold personal API tokens. Board members see
 # aggregates only and staff reporters report through the pages, so neither needs a token.
 API_TOKEN_ROLES = ALL_ROLES - {Role.STAFF_REPORTER, Role.BOARD_MEMBER}
+ACTION_ROLES = frozenset({
+    Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+    Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO,
+})
 
 # capability -> roles that hold it. Scope (organisation, facility, unit subtree) is applied
 # by the policy, not here.
@@ -45,6 +49,27 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "platform.export_audit": frozenset({Role.ADMINISTRATOR}),
     "platform.view_all_jobs": frozenset({Role.ADMINISTRATOR}),
     "platform.manage_role_settings": frozenset({Role.ADMINISTRATOR}),
+    # Safety events (patient safety work product: least privilege, DOMAIN.md §9).
+    "safety.report": ALL_ROLES,
+    "safety.raise_conduct_concern": ALL_ROLES,
+    "safety.view_events": frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
+    "safety.view_reporter": frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
+    "safety.triage": frozenset({Role.PATIENT_SAFETY_OFFICER}),
+    "safety.manage_workflow": frozenset({Role.PATIENT_SAFETY_OFFICER}),
+    "safety.investigate": frozenset({Role.PATIENT_SAFETY_OFFICER}),
+    "safety.view_aggregates": frozenset({
+        Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER,
+        Role.CQO, Role.CMO, Role.BOARD_MEMBER,
+    }),
+    "safety.view_feedback_stats": frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
+    "safety.export_events": frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
+    "safety.import_events": frozenset({Role.PATIENT_SAFETY_OFFICER}),
+    "safety.review_conduct_concerns": frozenset({Role.CMO, Role.MEDICAL_STAFF_OFFICE}),
+    # Actions (CAPA), scoped by the action's unit; leadership decides (RCA²: the CEO approves or
+    # rejects each action). Owners reach their own actions through object rules (actions/rules.py).
+    "actions.view": ACTION_ROLES,
+    "actions.manage": ACTION_ROLES,
+    "actions.approve": frozenset({Role.CQO, Role.CMO}),
 }
 
 

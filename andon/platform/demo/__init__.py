@@ -21,6 +21,8 @@ DEMO_PASSWORD = "andon-demo-2026"
 # `make demo` so that any authenticator app (or `oathtool --totp -b`) can produce codes.
 DEMO_ADMIN_TOTP_SECRET = "MFXGI33OEBSGK3LPEBQWI3LJNYQDEZTB"
 ORGANISATION_FILE = Path(__file__).with_name("organisation.yaml")
+# The repository's shipped content (taxonomies, and later measures and views).
+SHIPPED_CONTENT = Path(__file__).resolve().parents[3] / "content"
 
 # username, first name, last name, job title, [(role, scope)], admin site
 PEOPLE = [
@@ -51,6 +53,8 @@ PEOPLE = [
 def load_demo_hospital() -> list[dict]:
     """Load (or refresh) the demo hospital; returns the logins to print."""
     content.load_organisation(content.read_file(ORGANISATION_FILE), str(ORGANISATION_FILE))
+    if SHIPPED_CONTENT.is_dir():
+        content.load_content([SHIPPED_CONTENT])
     logins = []
     for username, first, last, title, grants, admin_site in tqdm(PEOPLE, desc="Demo people", unit="person"):
         user = User.objects.filter(username=username).first() or services.create_user(

@@ -1,0 +1,159 @@
+"""Action pages: list, create, detail (status, decision, effectiveness), edit. Thin: parse, ask, render."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from andon.platform import audit, permissions
+from andon.platform.permissions import requires
+
+from . import services
+from .forms import ActionForm, DecisionForm, EffectivenessForm, FilterForm, StatusForm, add_errors
+from .models import OPEN_STATUSES, Action, Status
+
+
+def _action(request, pk) -> Action:
+    action = get_object_or_404(Action.objects.select_related("unit__facility", "owner", "approved_by", "created_by"), pk=pk)
+    permissions.check(request.user, "actions.view_action", action)
+    return action
+
+
+@requires("actions.use")
+def action_list(request):
+    today = timezone.localdate()
+    form = FilterForm(request.GET or None)
+    actions = services.visible_actions(request.user)
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["status"] == "open":
+            actions = actions.filter(status__in=OPEN_STATUSES)
+        elif data["status"]:
+            actions = actions.filter(status=data["status"])
+        if data["strength"]:
+            actions = actions.filter(strength=data["strength"])
+        if data["overdue"]:
+            actions = services.overdue(actions, today)
+        if data["mine"]:
+            actions = actions.filter(owner=request.user)
+    page = Paginator(actions.order_by("due_date", "pk"), 50).get_page(request.GET.get("page"))
+    return render(request, "actions/list.html", {
+        "form": form, "page": page, "today": today,
+        "may_create": permissions.units_where(request.user, "actions.manage").exists(),
+    })
+
+
+@requires("actions.manage")
+def action_new(request):
+    form = ActionForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            action = services.create_action(request.user, **form.service_fields())
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, "The action is recorded and awaits a decision.")
+            return redirect("actions:detail", pk=action.pk)
+    return render(request, "actions/form.html", {"form": form, "action": None})
+
+
+@requires("actions.use")
+def action_detail(request, pk):
+    action = _action(request, pk)
+    return render(request, "actions/detail.html", _detail_context(request, action))
+
+
+def _detail_context(request, action, **forms):
+    user = request.user
+    may_set_status = permissions.can(user, "actions.set_status", action)
+    may_manage = permissions.can(user, "actions.manage", action)
+    status_form = forms.get("status_form") or StatusForm(action=action, may_govern=may_manage)
+    return {
+        "action": action,
+        "today": timezone.localdate(),
+        "is_overdue": action.is_overdue(),
+        "may_edit": may_manage,
+        "may_set_status": may_set_status and bool(status_form.fields["status"].choices),
+        "may_decide": permissions.can(user, "actions.approve", action) and action.status != Status.CANCELLED,
+        "may_record_effectiveness": may_manage and action.status == Status.DONE,
+        "status_form": status_form,
+        "decision_form": forms.get("decision_form") or DecisionForm(),
+        "effectiveness_form": forms.get("effectiveness_form") or EffectivenessForm(initial={"checked_on": timezone.localdate()}),
+        "history": audit.entries_for(action)[:50] if permissions.can(user, "actions.view", action) else [],
+    }
+
+
+@requires("actions.manage")
+def action_edit(request, pk):
+    action = _action(request, pk)
+    permissions.check(request.user, "actions.manage", action)
+    initial = {name: getattr(action, name) for name in ("title", "description", "unit", "owner", "due_date", "strength", "measure")}
+    form = ActionForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_action(request.user, action, **form.service_fields())
+        except ValidationError as error:
+            add_errors(form, error)
+            action.refresh_from_db()
+        else:
+            messages.success(request, "The action is saved.")
+            return redirect("actions:detail", pk=action.pk)
+    return render(request, "actions/form.html", {"form": form, "action": action})
+
+
+@require_POST
+@requires("actions.use")
+def action_status(request, pk):
+    action = _action(request, pk)
+    permissions.check(request.user, "actions.set_status", action)
+    form = StatusForm(request.POST, action=action, may_govern=permissions.can(request.user, "actions.manage", action))
+    if form.is_valid():
+        try:
+            services.set_status(request.user, action, form.cleaned_data["status"], form.cleaned_data["note"])
+        except ValidationError as error:
+            add_errors(form, error)
+            action.refresh_from_db()
+        else:
+            messages.success(request, f"The action is now {action.get_status_display().lower()}.")
+            return redirect("actions:detail", pk=action.pk)
+    return render(request, "actions/detail.html", _detail_context(request, action, status_form=form), status=400)
+
+
+@require_POST
+@requires("actions.approve")
+def action_decision(request, pk):
+    action = _action(request, pk)
+    permissions.check(request.user, "actions.approve", action)
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        approve = form.cleaned_data["decision"] == "approved"
+        try:
+            services.decide(request.user, action, approve, form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_errors(form, error)
+            action.refresh_from_db()
+        else:
+            messages.success(request, "The action is approved." if approve else "The action is rejected.")
+            return redirect("actions:detail", pk=action.pk)
+    return render(request, "actions/detail.html", _detail_context(request, action, decision_form=form), status=400)
+
+
+@require_POST
+@requires("actions.manage")
+def action_effectiveness(request, pk):
+    action = _action(request, pk)
+    permissions.check(request.user, "actions.manage", action)
+    form = EffectivenessForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.record_effectiveness(request.user, action, data["result"], data["note"], data["checked_on"])
+        except ValidationError as error:
+            add_errors(form, error)
+            action.refresh_from_db()
+        else:
+            messages.success(request, "The effectiveness check is recorded.")
+            return redirect("actions:detail", pk=action.pk)
+    return render(request, "actions/detail.html", _detail_context(request, action, effectiveness_form=form), status=400)

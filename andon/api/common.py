@@ -1,0 +1,62 @@
+"""What every API router shares: refusals documented alike, bounded paging, strict dates.
+
+Module routers import from here (not from andon.api.api, which imports them)."""
+
+import re
+from datetime import date
+from typing import Annotated
+
+from ninja import Field, Schema
+from ninja.pagination import LimitOffsetPagination
+from pydantic import BeforeValidator
+
+
+class Pages(LimitOffsetPagination):
+    """limit/offset paging with bounds, so a huge offset is a 422, not a database overflow."""
+
+    class Input(Schema):
+        limit: int = Field(50, ge=1, le=500)
+        offset: int = Field(0, ge=0, le=10_000_000)
+
+
+def _iso_date(value):
+    # Pydantic would also take a number of seconds since 1970 ("0"); the API takes dates only.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    if not isinstance(value, str | date):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class ValidationErrorOut(Schema):
+    detail: list[dict]
+
+
+def documented(ok_schema, status: int = 200, *, not_found: bool = False) -> dict:
+    """The responses of an operation: its own, and the refusals every operation can give."""
+    responses = {status: ok_schema, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
+    if not_found:
+        responses[404] = ErrorOut
+    return responses
+
+
+class MappedQuery:
+    """A queryset whose rows are mapped lazily: the paginator counts and slices in SQL, and only
+    the page's rows are turned into records."""
+
+    def __init__(self, queryset, mapper):
+        self.queryset, self.mapper = queryset, mapper
+
+    def __len__(self):
+        return self.queryset.count()
+
+    def __getitem__(self, window: slice):
+        return [self.mapper(row) for row in self.queryset[window]]
+
+

@@ -1,0 +1,344 @@
+"""Counting safety events for the analysis pages: counts by category, harm, unit, month and
+kind, Pareto ordering, and the Pareto chart as SVG.
+
+Aggregates only: nothing here returns a narrative, a reference or anything else that names an
+event, so the results may be shown to everyone with `safety.view_aggregates` (board members
+included). Months and date filters are UTC calendar days and months.
+
+The de-identified export (`record_export`, `export_row`) lives here too: it checks the
+capability, fixes the set of events and writes the audit entries before the view streams it.
+
+`pareto(rows)` is generic over (label, count) rows so that other dimensions (contributing
+factors, with the RCA module) can reuse it and the chart.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from xml.sax.saxutils import escape
+
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.db.models.functions import TruncMonth
+
+from andon.platform import audit, permissions
+from andon.platform.models import Facility, Organisation, Unit
+
+from .models import KINDS_WITH_HARM, SAFETY_KINDS, Kind, SafetyEvent
+
+AGGREGATES = "safety.view_aggregates"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the viewer narrowed the events to. Dates are inclusive UTC days; a unit includes
+    the units below it."""
+
+    since: date | None = None
+    until: date | None = None
+    facility: Facility | None = None
+    unit: Unit | None = None
+
+    def as_query(self) -> dict:
+        """The filters as query-string parameters (for the chart and the CSV links)."""
+        query = {}
+        if self.since:
+            query["from"] = self.since.isoformat()
+        if self.until:
+            query["to"] = self.until.isoformat()
+        if self.facility:
+            query["facility"] = str(self.facility.pk)
+        if self.unit:
+            query["unit"] = str(self.unit.pk)
+        return query
+
+
+@dataclass(frozen=True)
+class ParetoRow:
+    label: str
+    count: int
+    cumulative: int
+    cumulative_percent: float  # 0..100
+
+
+def utc_day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def events_in_scope(user, capability: str = AGGREGATES):
+    """Events in the units where the user holds `capability` (by unit, never by reporter)."""
+    return SafetyEvent.objects.filter(unit__in=permissions.units_where(user, capability))
+
+
+def apply_filters(events, filters: Filters):
+    if filters.since:
+        events = events.filter(occurred_at__gte=utc_day_start(filters.since))
+    if filters.until:
+        events = events.filter(occurred_at__lt=utc_day_start(filters.until + timedelta(days=1)))
+    if filters.facility:
+        events = events.filter(unit__facility=filters.facility)
+    if filters.unit:
+        events = events.filter(unit__path__startswith=filters.unit.path)
+    return events
+
+
+def safety_events_only(events):
+    """Excellent-care reports are recognition, not safety events: they are counted by kind only."""
+    return events.filter(kind__in=[str(kind) for kind in SAFETY_KINDS])
+
+
+def pareto(rows) -> list[ParetoRow]:
+    """Rows of (label, count) in Pareto order: descending count, ties by label; with the
+    cumulative count and cumulative percent of the total."""
+    ordered = sorted(((str(label), int(count)) for label, count in rows), key=lambda row: (-row[1], row[0]))
+    total = sum(count for _, count in ordered)
+    result, running = [], 0
+    for label, count in ordered:
+        running += count
+        result.append(ParetoRow(label, count, running, (100.0 * running / total) if total else 0.0))
+    return result
+
+
+def _counts(events, field: str) -> dict:
+    return {row[field]: row["n"] for row in events.order_by().values(field).annotate(n=Count("pk"))}
+
+
+def by_category(events, taxonomy) -> list[ParetoRow]:
+    """Categories with at least one event, labelled from the taxonomy, in Pareto order."""
+    counts = _counts(events, "category")
+    return pareto((taxonomy.category_label(code), n) for code, n in counts.items())
+
+
+def by_harm(events, taxonomy) -> list[tuple[str, int]]:
+    """Incidents by harm, in the order of the harm scale (every level, zero included); codes
+    no longer on the scale follow."""
+    incidents = events.filter(kind__in=[str(kind) for kind in KINDS_WITH_HARM])
+    counts = _counts(incidents, "harm")
+    rows = [(level["label"], counts.pop(level["code"], 0)) for level in taxonomy.harm_scale]
+    rows += [(taxonomy.harm_label(code) or "Not recorded", n) for code, n in sorted(counts.items())]
+    return rows
+
+
+def by_unit(events) -> list[tuple[str, int]]:
+    """Units with at least one event: descending count, ties by label."""
+    counts = _counts(events, "unit")
+    units = Unit.objects.select_related("facility").in_bulk(list(counts))
+    rows = [(f"{units[pk].facility.code}/{units[pk].code} · {units[pk].name}", n) for pk, n in counts.items()]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def by_month(events) -> list[tuple[date, int]]:
+    """Events by UTC calendar month of occurrence, from the first month to the last with
+    events, months without events included (count 0)."""
+    counts = {}
+    for row in (events.order_by().annotate(month=TruncMonth("occurred_at", tzinfo=UTC))
+                .values("month").annotate(n=Count("pk"))):
+        month = row["month"]
+        key = date(month.year, month.month, 1)
+        counts[key] = counts.get(key, 0) + row["n"]
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    rows, month = [], first
+    while month <= last:
+        rows.append((month, counts.get(month, 0)))
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return rows
+
+
+def by_kind(events) -> list[tuple[str, int]]:
+    """Every kind of report, in the order of the form, zero included."""
+    counts = _counts(events, "kind")
+    return [(label, counts.get(code, 0)) for code, label in Kind.choices]
+
+
+@dataclass(frozen=True)
+class Summary:
+    total_reports: int  # every kind, excellent care included
+    safety_events: int  # the events counted by category, harm, unit and month
+    categories: list
+    harm: list
+    units: list
+    months: list
+    kinds: list
+
+
+def summarise(events, taxonomy) -> Summary:
+    """Every table of the analysis page for an already scoped and filtered queryset."""
+    safety = safety_events_only(events)
+    return Summary(
+        total_reports=events.count(), safety_events=safety.count(),
+        categories=by_category(safety, taxonomy), harm=by_harm(safety, taxonomy), units=by_unit(safety),
+        months=by_month(safety), kinds=by_kind(events),
+    )
+
+
+def category_pareto(events, taxonomy) -> list[ParetoRow]:
+    return by_category(safety_events_only(events), taxonomy)
+
+
+def describe(filters: Filters) -> str:
+    """The filters in words, for the audit trail and the chart's title."""
+    parts = []
+    if filters.since:
+        parts.append(f"from {filters.since.isoformat()}")
+    if filters.until:
+        parts.append(f"to {filters.until.isoformat()}")
+    if filters.facility:
+        parts.append(f"facility {filters.facility.code}")
+    if filters.unit:
+        parts.append(f"unit {filters.unit.facility.code}/{filters.unit.code} and below")
+    return ", ".join(parts) or "no filters"
+
+
+def filter_choices(user, capability: str = AGGREGATES):
+    """(facilities, units) the viewer may narrow to: those of their scope."""
+    units = permissions.units_where(user, capability).select_related("facility").order_by("facility__code", "path")
+    facilities = Facility.objects.filter(Q(units__in=units)).distinct().order_by("code")
+    return facilities, units
+
+
+# --- export (de-identified: no reporter) ---------------------------------------------------------
+
+EXPORT = "safety.export_events"
+EXPORT_COLUMNS = [
+    "reference", "kind", "category", "category_label", "unit", "facility", "occurred_at", "reported_at", "harm",
+    "status", "sac_scheme", "sac_score", "is_sentinel", "review", "narrative", "details",
+]
+# Below this many events every exported event gets its own read entry in the audit trail (so
+# "who has read event X" includes exports); above it only the summary entry is written.
+PER_EVENT_AUDIT_LIMIT = 10_000
+
+
+def _iso(moment) -> str:
+    return moment.astimezone(UTC).isoformat() if moment else ""
+
+
+def export_row(event, taxonomy) -> dict:
+    return {
+        "reference": event.reference, "kind": event.kind, "category": event.category,
+        "category_label": taxonomy.category_label(event.category), "unit": event.unit.code,
+        "facility": event.unit.facility.code, "occurred_at": _iso(event.occurred_at),
+        "reported_at": _iso(event.reported_at), "harm": event.harm, "status": event.status,
+        "sac_scheme": event.sac_scheme, "sac_score": event.sac_score,
+        "is_sentinel": "true" if event.is_sentinel else "false", "review": event.review,
+        "narrative": event.narrative, "details": event.details or {},
+    }
+
+
+@transaction.atomic
+def record_export(user, filters: Filters):
+    """Check, fix the set of events to export and record the export in the audit trail.
+
+    Returns (count, queryset) for streaming. The set is fixed by its highest id so that events
+    reported while the file streams are neither sent nor left out of the trail. One entry on the
+    organisation says who exported how many events with which filters; below
+    PER_EVENT_AUDIT_LIMIT each event also gets its own read entry.
+    """
+    permissions.check(user, EXPORT)
+    events = apply_filters(events_in_scope(user, EXPORT), filters)
+    last = events.aggregate(last=Max("pk"))["last"]
+    events = events.filter(pk__lte=last) if last is not None else events.none()
+    count = events.count()
+    reason = f"exported {count} safety events ({describe(filters)})"
+    units = permissions.units_where(user, EXPORT)
+    for organisation in Organisation.objects.filter(facilities__units__in=units).distinct():
+        audit.record_read(organisation, actor=user, reason=reason)
+    if count < PER_EVENT_AUDIT_LIMIT:
+        for event in events.only("pk", "reference").order_by("pk").iterator(chunk_size=2000):
+            audit.record_read(event, actor=user, reason=reason)
+    return count, events.select_related("unit", "unit__facility").order_by("occurred_at", "pk")
+
+
+# --- the chart ---------------------------------------------------------------------------------
+
+WIDTH, HEIGHT = 760, 420
+LEFT, RIGHT, TOP, BOTTOM = 56, 56, 36, 130
+BAR_FILL, LINE_COLOUR, REFERENCE_COLOUR, AXIS_COLOUR = "#0d6efd", "#dc3545", "#6c757d", "#212529"
+LABEL_CHARACTERS = 22
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARACTERS else label[: LABEL_CHARACTERS - 1] + "…"
+
+
+def _nice_ceiling(value: int) -> int:
+    """A round top for the count axis (1, 2, 5 × 10ⁿ steps), with four or five ticks."""
+    if value <= 0:
+        return 1
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if value <= factor * step * 5:
+                top = factor * step
+                return -(-value // top) * top
+        step *= 10
+
+
+def pareto_svg(rows: list[ParetoRow], title: str) -> str:
+    """A Pareto chart: bars in descending order, the cumulative percent as a line with points,
+    an 80% reference line, both axes labelled, and a <title> and <desc> for screen readers.
+
+    Only presentation attributes (no style attributes), so the page's CSP accepts it.
+    """
+    total = rows[-1].cumulative if rows else 0
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    base = TOP + plot_h
+    top_count = _nice_ceiling(max((row.count for row in rows), default=0))
+    summary = "; ".join(f"{row.label}: {row.count} ({row.cumulative_percent:.1f}% cumulative)" for row in rows)
+    desc = (f"Pareto chart of {total} events. " + (summary + "." if rows else "No events match the filters."))
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
+        f'role="img" aria-labelledby="chart-title chart-desc" font-family="system-ui, sans-serif" font-size="12">',
+        f'<title id="chart-title">{escape(title)}</title>',
+        f'<desc id="chart-desc">{escape(desc)}</desc>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
+        f'<text x="{WIDTH / 2:.1f}" y="20" text-anchor="middle" font-size="14" font-weight="bold" '
+        f'fill="{AXIS_COLOUR}">{escape(title)}</text>',
+    ]
+    # Axes, ticks and gridlines.
+    out.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base}" stroke="{AXIS_COLOUR}" stroke-width="1"/>')
+    out.append(f'<line x1="{LEFT + plot_w}" y1="{TOP}" x2="{LEFT + plot_w}" y2="{base}" stroke="{AXIS_COLOUR}" '
+               f'stroke-width="1"/>')
+    out.append(f'<line x1="{LEFT}" y1="{base}" x2="{LEFT + plot_w}" y2="{base}" stroke="{AXIS_COLOUR}" stroke-width="1"/>')
+    ticks = 5
+    for i in range(ticks + 1):
+        y = base - plot_h * i / ticks
+        count = top_count * i / ticks
+        count_text = f"{count:.0f}" if count == int(count) else f"{count:.1f}"
+        out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + plot_w}" y2="{y:.1f}" stroke="#dee2e6" stroke-width="1"/>')
+        out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{AXIS_COLOUR}">{count_text}</text>')
+        out.append(f'<text x="{LEFT + plot_w + 6}" y="{y + 4:.1f}" text-anchor="start" fill="{AXIS_COLOUR}">'
+                   f'{100 * i // ticks}%</text>')
+    out.append(f'<text x="14" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" fill="{AXIS_COLOUR}" '
+               f'transform="rotate(-90 14 {TOP + plot_h / 2:.1f})">Number of events</text>')
+    out.append(f'<text x="{WIDTH - 12}" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" fill="{AXIS_COLOUR}" '
+               f'transform="rotate(90 {WIDTH - 12} {TOP + plot_h / 2:.1f})">Cumulative percent</text>')
+    if not rows:
+        out.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" '
+                   f'fill="{AXIS_COLOUR}">No events match the filters</text>')
+    else:
+        slot = plot_w / len(rows)
+        bar_w = slot * 0.7
+        points = []
+        for i, row in enumerate(rows):
+            x = LEFT + slot * i + (slot - bar_w) / 2
+            h = plot_h * row.count / top_count
+            centre = LEFT + slot * (i + 0.5)
+            out.append(f'<rect class="bar" x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                       f'fill="{BAR_FILL}"><title>{escape(f"{row.label}: {row.count}")}</title></rect>')
+            label_y = base + 12
+            out.append(f'<text x="{centre:.1f}" y="{label_y}" text-anchor="end" fill="{AXIS_COLOUR}" '
+                       f'transform="rotate(-40 {centre:.1f} {label_y})">{escape(_short(row.label))}</text>')
+            points.append((centre, base - plot_h * row.cumulative_percent / 100))
+        out.append(f'<polyline class="cumulative" points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in points)}" '
+                   f'fill="none" stroke="{LINE_COLOUR}" stroke-width="2"/>')
+        for (x, y), row in zip(points, rows, strict=True):
+            out.append(f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{LINE_COLOUR}">'
+                       f'<title>{escape(f"{row.label}: {row.cumulative_percent:.1f}% cumulative")}</title></circle>')
+    y80 = base - plot_h * 0.8
+    out.append(f'<line class="reference" x1="{LEFT}" y1="{y80:.1f}" x2="{LEFT + plot_w}" y2="{y80:.1f}" '
+               f'stroke="{REFERENCE_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4"/>')
+    out.append(f'<text x="{LEFT + plot_w - 4}" y="{y80 - 4:.1f}" text-anchor="end" fill="{REFERENCE_COLOUR}">80%</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+

@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+
+
+class SafetyConfig(AppConfig):
+    name = "andon.safety"
+    label = "safety"
+    verbose_name = "Patient safety events"
+
+    def ready(self):
+        from andon.platform import audit, content, services
+        from andon.web import navigation
+
+        from . import models, rules, taxonomy, work  # noqa: F401  (rules registers the object rules)
+
+        audit.register(models.SafetyEvent, exclude_fields=["receipt_hash"])
+        audit.register(models.Transition)
+        audit.register(models.ReporterMessage)
+        audit.register(models.Attachment)
+        audit.register(models.ConductConcern)
+        for model in (models.Investigation, models.TeamMember, models.TimelineEntry, models.WhyChain,
+                      models.ContributingFactor, models.RootCause):
+            audit.register(model)
+        content.register_loader("taxonomies", taxonomy.load_taxonomy_file)
+        navigation.add(navigation.NavEntry("Report", "safety:report", "safety.report", "exclamation-triangle"))
+        navigation.add(navigation.NavEntry("Triage", "safety:triage_queue", "safety.triage", "inboxes"))
+        navigation.add(navigation.NavEntry("Events", "safety:event_list", "safety.view_events", "list-ul"))
+        navigation.add(navigation.NavEntry("Analysis", "safety:analysis", "safety.view_aggregates", "bar-chart"))
+        services.register_work_provider(work.safety_work)

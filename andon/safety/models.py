@@ -1,0 +1,287 @@
+"""Safety events: reports, their workflow, triage, feedback to the reporter, drafts,
+attachments, and the separate route for conduct concerns (just culture)."""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from andon.platform.models import Unit
+
+NARRATIVE_MAX = 10_000
+
+
+class Kind(models.TextChoices):
+    INCIDENT = "incident", "Incident (reached the patient)"
+    NEAR_MISS = "near_miss", "Near miss (did not reach the patient)"
+    UNSAFE_CONDITION = "unsafe_condition", "Unsafe condition (no patient involved)"
+    GOOD_CATCH = "good_catch", "Good catch (someone stopped an error)"
+    EXCELLENT_CARE = "excellent_care", "Excellent care (recognise a colleague)"
+
+
+# Kinds that name harm on the AHRQ scale; the others score potential severity in triage.
+KINDS_WITH_HARM = {Kind.INCIDENT}
+# Kinds that are safety events (they go to triage); excellent-care reports are recognition.
+SAFETY_KINDS = {Kind.INCIDENT, Kind.NEAR_MISS, Kind.UNSAFE_CONDITION, Kind.GOOD_CATCH}
+
+
+class Status(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    TRIAGE = "triage", "In triage"
+    REVIEW = "review", "Under review"
+    INVESTIGATION = "investigation", "Under investigation (RCA)"
+    ACTION_PLANNING = "action_planning", "Action planning"
+    CLOSED = "closed", "Closed"
+
+
+class Review(models.TextChoices):
+    NONE = "none", "No further review"
+    LOCAL = "local", "Local review by the unit"
+    AGGREGATED = "aggregated", "Aggregated review (with similar events)"
+    RCA = "rca", "Root cause analysis (RCA²)"
+
+
+def hash_receipt(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+class Source(models.TextChoices):
+    REPORT = "report", "Reported in Andon"
+    IMPORT = "import", "Imported from an earlier system"
+
+
+class SafetyEvent(FSMModelMixin, models.Model):
+    """One report of a safety event, and what became of it.
+
+    For an anonymous report `reporter` is empty and `reported_at` keeps only the day, so that
+    neither the row nor its time can be matched against sign-ins or server logs.
+    """
+
+    reference = models.CharField(max_length=20, unique=True, editable=False, null=True)
+    # Imported historical events count in analysis but are not triaged nor owed feedback.
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.REPORT)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    category = models.CharField(max_length=40, help_text="As confirmed in triage")
+    # The reporter's category: `details` answer its fields, whatever triage decides.
+    reported_category = models.CharField(max_length=40)
+    taxonomy_version = models.CharField(max_length=40)
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="safety_events")
+    occurred_at = models.DateTimeField()
+    reported_at = models.DateTimeField()
+    narrative = models.TextField(max_length=NARRATIVE_MAX)
+    immediate_action = models.TextField(max_length=2000, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    harm = models.CharField(max_length=20, blank=True)
+
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="reported_events")
+    is_anonymous = models.BooleanField(default=False)
+    reporter_shares_identity = models.BooleanField(
+        default=False, help_text="The reporter agreed that the unit manager may see who reported")
+    receipt_hash = models.CharField(max_length=64, blank=True, db_index=True)
+
+    status = FSMField(default=Status.SUBMITTED, choices=Status.choices, protected=True)
+    sac_scheme = models.CharField(max_length=20, blank=True)
+    sac_severity = models.CharField(max_length=20, blank=True)
+    sac_probability = models.CharField(max_length=20, blank=True)
+    sac_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_sentinel = models.BooleanField(default=False)
+    review = models.CharField(max_length=20, choices=Review.choices, blank=True)
+    triaged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    triaged_at = models.DateTimeField(null=True, blank=True)
+    rca_start_due = models.DateTimeField(null=True, blank=True)
+    rca_complete_due = models.DateTimeField(null=True, blank=True)
+    rca_started_at = models.DateTimeField(null=True, blank=True)
+    closing_summary = models.TextField(blank=True, help_text="Written for the reporter")
+    first_feedback_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-reported_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "reported_at"]),
+            models.Index(fields=["unit", "reported_at"]),
+            models.Index(fields=["category", "reported_at"]),
+        ]
+
+    def __str__(self):
+        return self.reference or f"event {self.pk}"
+
+    @property
+    def is_safety_event(self) -> bool:
+        return self.kind in SAFETY_KINDS
+
+    def issue_receipt(self) -> str:
+        """A code the reporter keeps to follow the report; only its hash is stored."""
+        code = "-".join(secrets.token_hex(2).upper() for _ in range(4))
+        self.receipt_hash = hash_receipt(code)
+        return code
+
+    # The workflow. Guards on who may do each are in services (the policy); these say only
+    # which moves exist.
+    @transition(field=status, source=Status.SUBMITTED, target=Status.TRIAGE)
+    def start_triage(self):
+        pass
+
+    @transition(field=status, source=Status.TRIAGE, target=Status.REVIEW)
+    def send_to_review(self):
+        pass
+
+    @transition(field=status, source=Status.TRIAGE, target=Status.INVESTIGATION)
+    def send_to_investigation(self):
+        pass
+
+    @transition(field=status, source=[Status.REVIEW, Status.INVESTIGATION], target=Status.ACTION_PLANNING)
+    def plan_actions(self):
+        pass
+
+    @transition(field=status, source=[Status.TRIAGE, Status.REVIEW, Status.ACTION_PLANNING], target=Status.CLOSED)
+    def close(self):
+        self.closed_at = timezone.now()
+
+    @transition(field=status, source=Status.CLOSED, target=Status.TRIAGE)
+    def reopen(self):
+        self.closed_at = None
+
+
+class Transition(models.Model):
+    """Every move of an event through the workflow: who, when, why."""
+
+    event = models.ForeignKey(SafetyEvent, on_delete=models.CASCADE, related_name="transitions")
+    source = models.CharField(max_length=20, choices=Status.choices)
+    target = models.CharField(max_length=20, choices=Status.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(max_length=2000)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+
+class ReporterMessage(models.Model):
+    """What the reporter is told: status changes and the closing summary."""
+
+    event = models.ForeignKey(SafetyEvent, on_delete=models.CASCADE, related_name="reporter_messages")
+    text = models.TextField(max_length=4000)
+    is_closing_summary = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+
+class ReportDraft(models.Model):
+    """A report being written, private to its author and never audited: if it is then sent
+    anonymously, nothing of the draft may remain to tie the report to its author."""
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_drafts")
+    data = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+
+def attachment_path(instance, filename):
+    # A random name: the uploaded file's own name is kept in the row, not in the path.
+    return f"safety/{secrets.token_hex(16)}"
+
+
+class Attachment(models.Model):
+    event = models.ForeignKey(SafetyEvent, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+
+class ConductConcern(models.Model):
+    """A concern about an individual's conduct (just culture): kept apart from safety events,
+    seen only by those who handle accountability, never in the safety queue."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    about = models.CharField(max_length=200, help_text="Who the concern is about (name and role)")
+    narrative = models.TextField(max_length=NARRATIVE_MAX)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    raised_at = models.DateTimeField(default=timezone.now)
+
+
+class Investigation(models.Model):
+    """The root cause analysis (RCA²) of one event: team, facts, whys, factors, root causes."""
+
+    event = models.OneToOneField(SafetyEvent, on_delete=models.CASCADE, related_name="investigation")
+    started_at = models.DateTimeField(default=timezone.now)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    related_events = models.ManyToManyField(SafetyEvent, blank=True, related_name="+")
+
+    def __str__(self):
+        return f"RCA for {self.event}"
+
+    @property
+    def unit(self):
+        # The policy scopes an investigation by its event's unit.
+        return self.event.unit
+
+
+class TeamMember(models.Model):
+    class Part(models.TextChoices):
+        LEAD = "lead", "Lead"
+        EXPERT = "expert", "Subject-matter expert"
+        SAFETY = "safety", "Safety-science leader"
+        PATIENT = "patient", "Patient representative"
+        MEMBER = "member", "Member"
+
+    investigation = models.ForeignKey(Investigation, on_delete=models.CASCADE, related_name="team")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    part = models.CharField(max_length=20, choices=Part.choices, default=Part.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["investigation", "person"], name="team_member_once")]
+
+
+class TimelineEntry(models.Model):
+    investigation = models.ForeignKey(Investigation, on_delete=models.CASCADE, related_name="timeline")
+    at = models.DateTimeField()
+    fact = models.TextField(max_length=2000)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+
+class WhyChain(models.Model):
+    """A 5-whys chain: a problem and the successive answers to "why?"."""
+
+    investigation = models.ForeignKey(Investigation, on_delete=models.CASCADE, related_name="why_chains")
+    problem = models.TextField(max_length=1000)
+    whys = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["pk"]
+
+
+class ContributingFactor(models.Model):
+    investigation = models.ForeignKey(Investigation, on_delete=models.CASCADE, related_name="factors")
+    category = models.CharField(max_length=40)
+    description = models.TextField(max_length=1000)
+
+    class Meta:
+        ordering = ["category", "pk"]
+
+
+class RootCause(models.Model):
+    investigation = models.ForeignKey(Investigation, on_delete=models.CASCADE, related_name="root_causes")
+    statement = models.TextField(max_length=2000)
+
+    class Meta:
+        ordering = ["pk"]

@@ -1,0 +1,151 @@
+"""Root cause analysis (RCA²): starting one, its team, the timeline of facts, 5-whys chains,
+contributing factors by fishbone category, root-cause statements, related and similar events,
+and completing it (which moves the event to action planning). DOMAIN.md §3.
+"""
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from andon.platform import audit, permissions
+from andon.platform.models import User
+
+from . import taxonomy
+from .models import (
+    ContributingFactor,
+    Investigation,
+    Review,
+    RootCause,
+    SafetyEvent,
+    Status,
+    TeamMember,
+    TimelineEntry,
+    WhyChain,
+)
+
+SIMILAR_WINDOW = timedelta(days=180)
+MAX_WHYS = 7
+
+
+def _text(value: str, field: str, limit: int) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError({field: "Required."})
+    if len(text) > limit:
+        raise ValidationError({field: f"At most {limit:,} characters."})
+    return text
+
+
+@audit.changes_by_user
+@transaction.atomic
+def start_investigation(user, event: SafetyEvent) -> Investigation:
+    """Open the RCA of an event sent to investigation; records when it started (for the 72 h)."""
+    permissions.check(user, "safety.investigate", event)
+    if event.status != Status.INVESTIGATION or event.review != Review.RCA:
+        raise ValidationError({"event": "Only an event under investigation (RCA) has a root cause analysis."})
+    investigation, created = Investigation.objects.get_or_create(event=event, defaults={"started_by": user})
+    if created:
+        SafetyEvent.objects.filter(pk=event.pk).update(rca_started_at=investigation.started_at)
+        event.rca_started_at = investigation.started_at
+        TeamMember.objects.create(investigation=investigation, person=user, part=TeamMember.Part.LEAD)
+    return investigation
+
+
+def _editable(user, investigation: Investigation) -> None:
+    permissions.check(user, "safety.edit_investigation", investigation)
+    if investigation.completed_at is not None:
+        raise ValidationError({"investigation": "The investigation is complete; reopen the event to change it."})
+
+
+@audit.changes_by_user
+def add_team_member(user, investigation: Investigation, person: User, part: str) -> TeamMember:
+    permissions.check(user, "safety.investigate", investigation)
+    if part not in TeamMember.Part.values:
+        raise ValidationError({"part": "Choose the member's part."})
+    if not person.is_active:
+        raise ValidationError({"person": "Choose an active member of staff."})
+    member, _ = TeamMember.objects.update_or_create(investigation=investigation, person=person, defaults={"part": part})
+    return member
+
+
+@audit.changes_by_user
+def add_fact(user, investigation: Investigation, at, fact: str) -> TimelineEntry:
+    _editable(user, investigation)
+    if at is None:
+        raise ValidationError({"at": "Say when."})
+    return TimelineEntry.objects.create(investigation=investigation, at=at, fact=_text(fact, "fact", 2000))
+
+
+@audit.changes_by_user
+def add_why_chain(user, investigation: Investigation, problem: str, whys: list[str]) -> WhyChain:
+    _editable(user, investigation)
+    answers = [w.strip() for w in whys if w and w.strip()]
+    if not answers:
+        raise ValidationError({"whys": "Give at least one answer to “why?”."})
+    if len(answers) > MAX_WHYS:
+        raise ValidationError({"whys": f"At most {MAX_WHYS} whys."})
+    if any(len(w) > 500 for w in answers):
+        raise ValidationError({"whys": "Each answer at most 500 characters."})
+    return WhyChain.objects.create(investigation=investigation, problem=_text(problem, "problem", 1000), whys=answers)
+
+
+@audit.changes_by_user
+def add_factor(user, investigation: Investigation, category: str, description: str) -> ContributingFactor:
+    _editable(user, investigation)
+    bones = {c["code"] for c in taxonomy.version(investigation.event.taxonomy_version).factor_categories}
+    if category not in bones:
+        raise ValidationError({"category": f"Choose one of: {', '.join(sorted(bones))}."})
+    return ContributingFactor.objects.create(investigation=investigation, category=category,
+                                             description=_text(description, "description", 1000))
+
+
+@audit.changes_by_user
+def add_root_cause(user, investigation: Investigation, statement: str) -> RootCause:
+    _editable(user, investigation)
+    return RootCause.objects.create(investigation=investigation, statement=_text(statement, "statement", 2000))
+
+
+@audit.changes_by_user
+def link_related(user, investigation: Investigation, other: SafetyEvent) -> None:
+    _editable(user, investigation)
+    if other.pk == investigation.event_id:
+        raise ValidationError({"related": "An event is not related to itself."})
+    permissions.check(user, "safety.view_event", other)
+    investigation.related_events.add(other)
+
+
+def similar_events(user, event: SafetyEvent, limit: int = 10):
+    """Events of the same category in the same facility within 180 days, that the user may see:
+    candidates for an aggregated review or for linking to the RCA."""
+    from .services import events_visible_to
+
+    window = (event.occurred_at - SIMILAR_WINDOW, event.occurred_at + SIMILAR_WINDOW)
+    return (events_visible_to(user).filter(category=event.category, unit__facility=event.unit.facility_id,
+                                           occurred_at__range=window)
+            .exclude(pk=event.pk).order_by("-occurred_at")[:limit])
+
+
+@audit.changes_by_user
+@transaction.atomic
+def complete_investigation(user, investigation: Investigation, reason: str) -> Investigation:
+    """Finish the analysis: it needs at least one root cause; the event moves to action planning."""
+    from .services import move
+
+    permissions.check(user, "safety.investigate", investigation)
+    if not investigation.root_causes.exists():
+        raise ValidationError({"root_causes": "State at least one root cause before completing the analysis."})
+    move(user, investigation.event, "plan_actions", reason)
+    investigation.completed_at = timezone.now()
+    investigation.save(update_fields=["completed_at"])
+    return investigation
+
+
+def fishbone(investigation: Investigation) -> list[dict]:
+    """[{code, label, factors: [description, …]}] for every bone, in the taxonomy's order."""
+    bones = taxonomy.version(investigation.event.taxonomy_version).factor_categories
+    by_bone = {}
+    for factor in investigation.factors.all():
+        by_bone.setdefault(factor.category, []).append(factor.description)
+    return [{"code": b["code"], "label": b["label"], "factors": by_bone.get(b["code"], [])} for b in bones]

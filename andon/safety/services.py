@@ -1,0 +1,467 @@
+"""The safety module's door: reporting, triage, the workflow, feedback to the reporter and
+conduct concerns. Pages, the API and other modules change safety records only through here.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from auditlog.context import disable_auditlog
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from andon.platform import audit, permissions
+from andon.platform.models import Unit, User
+from andon.platform.notifications import notify
+
+from . import sac, taxonomy
+from .models import (
+    KINDS_WITH_HARM,
+    NARRATIVE_MAX,
+    SAFETY_KINDS,
+    Attachment,
+    ConductConcern,
+    Kind,
+    ReportDraft,
+    ReporterMessage,
+    Review,
+    SafetyEvent,
+    Source,
+    Status,
+    Transition,
+    hash_receipt,
+)
+
+# Plain words for the reporter about each step (DOMAIN.md §9: feedback without the analysis).
+REPORTER_STATUS_TEXT = {
+    Status.TRIAGE: "A patient safety officer is reading your report.",
+    Status.REVIEW: "Your report is being reviewed, with the unit or with similar reports.",
+    Status.INVESTIGATION: "Your report is being investigated in depth (a root cause analysis).",
+    Status.ACTION_PLANNING: "The review is done; actions to prevent a repeat are being planned.",
+    Status.CLOSED: "The review of your report is complete.",
+}
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+@dataclass
+class Report:
+    """What a reporter sends. `details` are the category's own answers (from the taxonomy)."""
+
+    kind: str
+    category: str
+    unit_id: int | None
+    occurred_at: datetime | None
+    narrative: str
+    harm: str = ""
+    details: dict | None = None
+    immediate_action: str = ""
+    anonymous: bool = False
+    share_identity: bool = False
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    content_type: str
+    size: int
+    file: object  # a Django File
+
+
+def check_report(report: Report, uploads=()) -> tuple[dict, dict]:
+    """Every problem with a report at once: ({field: message}, cleaned details)."""
+    errors: dict[str, str] = {}
+    if report.kind not in Kind.values:
+        errors["kind"] = "Choose what kind of report this is."
+    tax = taxonomy.current()
+    if tax.category(report.category) is None:
+        errors["category"] = "Choose a category."
+    if not report.unit_id or not Unit.objects.filter(pk=report.unit_id, active=True).exists():
+        errors["unit"] = "Choose the unit where it happened."
+    if report.occurred_at is None:
+        errors["occurred_at"] = "Say when it happened."
+    elif report.occurred_at > timezone.now() + CLOCK_SKEW:
+        errors["occurred_at"] = "The time is in the future."
+    narrative = (report.narrative or "").strip()
+    if not narrative:
+        errors["narrative"] = "Say what happened."
+    elif len(narrative) > NARRATIVE_MAX:
+        errors["narrative"] = f"At most {NARRATIVE_MAX:,} characters ({len(narrative):,} given)."
+    if len(report.immediate_action or "") > 2000:
+        errors["immediate_action"] = "At most 2,000 characters."
+    harm_codes = [h["code"] for h in tax.harm_scale]
+    if report.kind in KINDS_WITH_HARM:
+        if report.harm not in harm_codes:
+            errors["harm"] = "An incident reached the patient: choose the harm (or Unknown)."
+    elif report.harm:
+        errors["harm"] = "Only incidents (that reached the patient) have harm."
+    if report.anonymous and report.share_identity:
+        errors["share_identity"] = "An anonymous report cannot also share the reporter's name."
+    details, detail_errors = ({}, {})
+    if "category" not in errors:
+        details, detail_errors = tax.clean_details(report.category, report.details or {})
+    errors.update({f"details.{field}": message for field, message in detail_errors.items()})
+    errors.update(_check_uploads(uploads))
+    return errors, details
+
+
+def _check_uploads(uploads) -> dict:
+    errors = {}
+    if len(uploads) > 5:
+        errors["attachments"] = "At most 5 attachments."
+    for upload in uploads:
+        if upload.size > settings.ANDON_ATTACHMENT_MAX_BYTES:
+            limit = settings.ANDON_ATTACHMENT_MAX_BYTES // (1024 * 1024)
+            errors["attachments"] = f"{upload.name}: larger than {limit} MB."
+        elif upload.content_type not in settings.ANDON_ATTACHMENT_TYPES:
+            errors["attachments"] = f"{upload.name}: only {', '.join(settings.ANDON_ATTACHMENT_TYPES)} files."
+    return errors
+
+
+@transaction.atomic
+def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = None) -> tuple[SafetyEvent, str]:
+    """Store a report; returns the event and, for an anonymous report, its receipt code.
+
+    Nothing is stored when anything is wrong (ValidationError with every problem).
+    """
+    permissions.check(user, "safety.report")
+    errors, details = check_report(report, uploads)
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    event = SafetyEvent(
+        kind=report.kind, category=report.category, reported_category=report.category,
+        taxonomy_version=taxonomy.current().version,
+        unit_id=report.unit_id, occurred_at=report.occurred_at, narrative=report.narrative.strip(),
+        immediate_action=(report.immediate_action or "").strip(), details=details, harm=report.harm or "",
+        is_anonymous=report.anonymous, reporter_shares_identity=report.share_identity,
+    )
+    receipt = ""
+    if report.anonymous:
+        receipt = _store_anonymously(event, uploads, now)
+    else:
+        event.reporter = user
+        event.reported_at = now
+        with audit.acting_as(user):
+            event.save()
+            _set_reference(event)
+            _attach(event, uploads, now)
+        _notify_new_event(event)
+    if draft is not None:
+        ReportDraft.objects.filter(pk=draft.pk, author=user).delete()
+    return event, receipt
+
+
+def _store_anonymously(event: SafetyEvent, uploads, now) -> str:
+    """Write an anonymous report with nothing that ties it to the session that sent it.
+
+    The request's user and address are in auditlog's context, so the audit entries are written
+    here by hand with no actor and no address. Every stored time keeps only the day: an exact
+    time could be matched against sign-ins or server logs. No notification goes out now (its
+    time would be exact too); the triage queue and the officers' home pages list the report.
+    """
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    event.reported_at = day
+    receipt = event.issue_receipt()
+    with disable_auditlog():
+        event.save()
+        _set_reference(event)
+        attachments = _attach(event, uploads, day)
+    for record in [event, *attachments]:
+        audit.record_unattributed(record, LogEntry.Action.CREATE, when=day, reason="anonymous report")
+    return receipt
+
+
+def _set_reference(event: SafetyEvent) -> None:
+    event.reference = f"EV-{event.reported_at:%Y}-{event.pk:06d}"
+    SafetyEvent.objects.filter(pk=event.pk).update(reference=event.reference)
+
+
+def _attach(event, uploads, when) -> list[Attachment]:
+    return [
+        Attachment.objects.create(event=event, file=upload.file, name=upload.name[:200],
+                                  content_type=upload.content_type, size=upload.size, uploaded_at=when)
+        for upload in uploads
+    ]
+
+
+def safety_officers_for(unit: Unit):
+    """People who triage events of this unit (patient safety officers whose scope covers it)."""
+    candidates = User.objects.filter(is_active=True, role_grants__role="patient_safety_officer").distinct()
+    return [person for person in candidates if permissions.can(person, "safety.triage", unit)]
+
+
+def _notify_new_event(event: SafetyEvent) -> None:
+    notify(
+        safety_officers_for(event.unit), f"New safety report {event.reference} to triage",
+        body="A new safety report is waiting for triage. Open Andon to read it.",
+        url=reverse("safety:event", args=[event.pk]),
+    )
+
+
+# --- drafts ------------------------------------------------------------------------------------
+
+def save_draft(user, data: dict, draft: ReportDraft | None = None) -> ReportDraft:
+    permissions.check(user, "safety.report")
+    if draft is not None and draft.author_id != user.pk:
+        raise permissions.PermissionDenied("a draft belongs to its author")
+    allowed = {"kind", "category", "unit", "occurred_at", "narrative", "harm", "immediate_action",
+               "anonymous", "share_identity", "details"}
+    clean = {key: value for key, value in data.items() if key in allowed}
+    if len(str(clean)) > 4 * NARRATIVE_MAX:
+        raise ValidationError({"narrative": "The draft is too long."})
+    if draft is None:
+        return ReportDraft.objects.create(author=user, data=clean)
+    draft.data = clean
+    draft.save(update_fields=["data", "updated_at"])
+    return draft
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+def events_visible_to(user):
+    """Events a user may open: their own reports, and events in their scope."""
+    own = Q(reporter=user)
+    in_scope = Q(unit__in=permissions.units_where(user, "safety.view_events"))
+    return SafetyEvent.objects.filter(own | in_scope).select_related("unit", "unit__facility")
+
+
+def open_event(user, event: SafetyEvent, reason: str = "viewed") -> SafetyEvent:
+    """Check and record the read of a confidential event (every read is audited)."""
+    permissions.check(user, "safety.view_event", event)
+    audit.record_read(event, actor=user, reason=reason)
+    return event
+
+
+def event_for_receipt(code: str) -> SafetyEvent | None:
+    """The anonymous reporter's way back to their report; the read is audited without a reader."""
+    event = SafetyEvent.objects.filter(receipt_hash=hash_receipt(code or ""), is_anonymous=True).first()
+    if event is not None:
+        audit.record_unattributed(event, LogEntry.Action.ACCESS, when=timezone.now().replace(
+            hour=0, minute=0, second=0, microsecond=0), reason="read with the receipt code")
+    return event
+
+
+def triage_queue(user):
+    # Excellent-care reports are recognition, not safety events: they go to unit managers.
+    units = permissions.units_where(user, "safety.triage")
+    return (SafetyEvent.objects.filter(unit__in=units, status__in=[Status.SUBMITTED, Status.TRIAGE],
+                                       kind__in=SAFETY_KINDS, source=Source.REPORT)
+            .select_related("unit", "unit__facility").order_by("reported_at", "pk"))
+
+
+# --- triage and workflow ------------------------------------------------------------------------
+
+@dataclass
+class Triage:
+    category: str
+    harm: str
+    sac_severity: str
+    sac_probability: str
+    sentinel: bool
+    review: str
+    reason: str
+
+
+def rca_deadlines(start: datetime) -> tuple[datetime, datetime]:
+    """When an RCA must start and be complete, counted from the decision to do one."""
+    start_due = start + timedelta(hours=settings.ANDON_RCA_START_HOURS)
+    days = settings.ANDON_RCA_COMPLETE_DAYS
+    if not settings.ANDON_RCA_BUSINESS_DAYS:
+        return start_due, start + timedelta(days=days)
+    complete = start
+    while days:
+        complete += timedelta(days=1)
+        if complete.weekday() < 5:
+            days -= 1
+    return start_due, complete
+
+
+@audit.changes_by_user
+@transaction.atomic
+def triage(user, event: SafetyEvent, decision: Triage) -> SafetyEvent:
+    """Confirm category and harm, score the SAC, flag a sentinel event and choose the review."""
+    permissions.check(user, "safety.triage", event)
+    event = SafetyEvent.objects.select_for_update().get(pk=event.pk)
+    errors = {}
+    tax = taxonomy.current()
+    if tax.category(decision.category) is None:
+        errors["category"] = "Choose a category."
+    if event.kind in KINDS_WITH_HARM and decision.harm not in [h["code"] for h in tax.harm_scale]:
+        errors["harm"] = "Confirm the harm."
+    score = None
+    if not decision.sac_severity or not decision.sac_probability:
+        errors["sac"] = "Choose the severity and the probability."
+    else:
+        try:
+            score = sac.score(decision.sac_severity, decision.sac_probability)
+        except ValueError as problem:
+            errors["sac"] = str(problem)
+    if decision.review not in Review.values:
+        errors["review"] = "Choose the review."
+    elif sac.requires_rca(score, decision.sentinel) and decision.review != Review.RCA:
+        errors["review"] = "A SAC 3 or sentinel event requires a root cause analysis."
+    if not decision.reason.strip():
+        errors["reason"] = "Say why (it is kept in the event's history)."
+    if errors:
+        raise ValidationError(errors)
+    if event.status == Status.SUBMITTED:
+        _move(event, user, "start_triage", "Triage started.")
+    now = timezone.now()
+    event.category = decision.category
+    event.harm = decision.harm if event.kind in KINDS_WITH_HARM else ""
+    event.sac_scheme, event.sac_severity, event.sac_probability = sac.SCHEME, decision.sac_severity, decision.sac_probability
+    event.sac_score, event.is_sentinel, event.review = score, decision.sentinel, decision.review
+    event.triaged_by, event.triaged_at = user, now
+    if decision.review == Review.RCA:
+        event.rca_start_due, event.rca_complete_due = rca_deadlines(now)
+    else:  # a re-triage after reopening may drop an earlier RCA decision
+        event.rca_start_due = event.rca_complete_due = event.rca_started_at = None
+    event.save()
+    if decision.review in (Review.LOCAL, Review.AGGREGATED):
+        _move(event, user, "send_to_review", decision.reason)
+    elif decision.review == Review.RCA:
+        _move(event, user, "send_to_investigation", decision.reason)
+    return event
+
+
+STEP_NAMES = {"start_triage": "start triage on", "send_to_review": "send to review",
+              "send_to_investigation": "send to investigation", "plan_actions": "plan actions for",
+              "close": "close", "reopen": "reopen"}
+MOVES = {
+    "plan_actions": "safety.manage_workflow",
+    "close": "safety.manage_workflow",
+    "reopen": "safety.manage_workflow",
+    "start_triage": "safety.triage",
+}
+
+
+@audit.changes_by_user
+@transaction.atomic
+def move(user, event: SafetyEvent, action: str, reason: str, closing_summary: str = "") -> SafetyEvent:
+    """Move an event along the workflow (plan actions, close, reopen), with who and why."""
+    if action not in MOVES:
+        raise ValidationError({"action": f"unknown step {action!r}"})
+    permissions.check(user, MOVES[action], event)
+    event = SafetyEvent.objects.select_for_update().get(pk=event.pk)
+    errors = {}
+    if not reason.strip():
+        errors["reason"] = "Say why (it is kept in the event's history)."
+    if action == "close" and not closing_summary.strip():
+        errors["closing_summary"] = "Write the closing summary for the reporter."
+    if errors:
+        raise ValidationError(errors)
+    if action == "close":
+        event.closing_summary = closing_summary.strip()
+    _move(event, user, action, reason)
+    if action == "close":
+        tell_reporter(event, event.closing_summary, closing=True)
+    return event
+
+
+def _move(event: SafetyEvent, user, action: str, reason: str) -> None:
+    step = getattr(event, action)
+    if not _can_proceed(step):
+        raise ValidationError({"action": f"You cannot {STEP_NAMES[action]} an event that is "
+                                         f"{event.get_status_display().lower()}."})
+    source = event.status
+    step()
+    event.save()
+    Transition.objects.create(event=event, source=source, target=event.status, by=user, reason=reason.strip()[:2000])
+    if event.status != Status.CLOSED:
+        tell_reporter(event, REPORTER_STATUS_TEXT[event.status])
+
+
+def _can_proceed(step) -> bool:
+    from django_fsm import can_proceed
+
+    return can_proceed(step)
+
+
+def tell_reporter(event: SafetyEvent, text: str, closing: bool = False) -> ReporterMessage:
+    """Feedback to the reporter: kept with the event (read with the receipt when anonymous)
+    and, for a named reporter, sent as a notification."""
+    message = ReporterMessage.objects.create(event=event, text=text, is_closing_summary=closing)
+    if event.first_feedback_at is None:
+        event.first_feedback_at = message.created_at
+        SafetyEvent.objects.filter(pk=event.pk).update(first_feedback_at=message.created_at)
+    if event.reporter_id:
+        notify([event.reporter], f"Update on your report {event.reference}", body=text,
+               url=reverse("safety:my_report", args=[event.pk]))
+    return message
+
+
+def feedback_share(events, days: int | None = None, now=None) -> tuple[int, int]:
+    """(reports with feedback within `days` of reporting, reports old enough to judge).
+
+    A report younger than the window without feedback yet is not counted either way.
+    """
+    days = settings.ANDON_FEEDBACK_DAYS if days is None else days
+    now = now or timezone.now()
+    window = timedelta(days=days)
+    judged = met = 0
+    for reported_at, first in events.filter(source=Source.REPORT).values_list("reported_at", "first_feedback_at"):
+        if first is not None and first - reported_at <= window:
+            judged += 1
+            met += 1
+        elif now - reported_at > window:
+            judged += 1
+    return met, judged
+
+
+def overdue_rcas(events, now=None):
+    """Events whose RCA has not started, or not finished, by its deadline."""
+    now = now or timezone.now()
+    late_start = Q(rca_start_due__lt=now, rca_started_at=None, status=Status.INVESTIGATION)
+    late_finish = Q(rca_complete_due__lt=now, status=Status.INVESTIGATION)
+    return events.filter(late_start | late_finish)
+
+
+# --- just culture -----------------------------------------------------------------------------
+
+@audit.changes_by_user
+def raise_conduct_concern(user, *, unit_id, about: str, narrative: str) -> ConductConcern:
+    permissions.check(user, "safety.raise_conduct_concern")
+    errors = {}
+    if not Unit.objects.filter(pk=unit_id or 0, active=True).exists():
+        errors["unit"] = "Choose the unit."
+    if not (about or "").strip():
+        errors["about"] = "Say who the concern is about."
+    if not (narrative or "").strip():
+        errors["narrative"] = "Describe the conduct."
+    elif len(narrative) > NARRATIVE_MAX:
+        errors["narrative"] = f"At most {NARRATIVE_MAX:,} characters."
+    if errors:
+        raise ValidationError(errors)
+    concern = ConductConcern.objects.create(raised_by=user, unit_id=unit_id, about=about.strip()[:200],
+                                            narrative=narrative.strip())
+    reviewers = User.objects.filter(is_active=True, role_grants__role__in=["cmo", "medical_staff_office"]).distinct()
+    notify([p for p in reviewers if permissions.can(p, "safety.review_conduct_concerns", concern.unit)],
+           "A conduct concern was raised", body="A concern about an individual's conduct needs review.",
+           url=reverse("safety:conduct_concerns"))
+    return concern
+
+
+# --- actions from an RCA (the shared action tracker) --------------------------------------------
+
+def actions_for_investigation(investigation) -> dict:
+    """The RCA's actions (not cancelled) and the share that are stronger or intermediate."""
+    from andon.actions import services as actions
+
+    items = list(actions.actions_for_source(investigation).exclude(status="cancelled").order_by("due_date", "pk"))
+    share = actions.strength_share(items).share
+    return {"items": items, "strong_share_percent": None if share is None else round(100 * share)}
+
+
+def add_rca_action(user, investigation, *, title, owner, due_date, strength, measure, description=""):
+    """An action from an RCA, in the shared tracker, scoped to the event's unit."""
+    from andon.actions import services as actions
+
+    permissions.check(user, "safety.edit_investigation", investigation)
+    return actions.create_action(
+        user, source=investigation, source_label=f"RCA for {investigation.event.reference}",
+        unit=investigation.event.unit, owner=owner, title=title, description=description,
+        due_date=due_date, strength=strength, measure=measure)

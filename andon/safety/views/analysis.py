@@ -1,0 +1,177 @@
+"""Analysis of safety events (aggregates only), the Pareto chart, the de-identified CSV export
+and the import of historical events. Thin: parse, ask `analysis` / `imports`, render.
+
+The analysis page and the chart show counts and labels only, never a narrative, a reference or
+anything that names an event or a person: board members see them.
+"""
+
+import csv
+from datetime import date
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from andon.platform.exports import spreadsheet_safe
+from andon.platform.permissions import can, requires
+
+from .. import analysis as counting
+from .. import imports, taxonomy
+
+PARETO_DIMENSIONS = {"category": "Safety events by category"}
+PROBLEMS_SHOWN = 1000
+
+
+class FilterForm(forms.Form):
+    """From and to (inclusive UTC days), facility and unit, limited to the viewer's scope."""
+
+    def __init__(self, data, *, user, capability):
+        super().__init__(data)
+        facilities, units = counting.filter_choices(user, capability)
+        date_widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        self.fields["from"] = forms.DateField(required=False, label="From", widget=date_widget)
+        self.fields["to"] = forms.DateField(required=False, label="To", widget=date_widget)
+        self.fields["facility"] = forms.ModelChoiceField(facilities, required=False, empty_label="All facilities")
+        self.fields["unit"] = forms.ModelChoiceField(units, required=False, empty_label="All units")
+        self.fields["unit"].label_from_instance = lambda unit: f"{unit.facility.code}/{unit.code} · {unit.name}"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("from") and data.get("to") and data["from"] > data["to"]:
+            self.add_error("to", "The end comes before the start.")
+        return data
+
+    def filters(self) -> counting.Filters:
+        data = self.cleaned_data
+        return counting.Filters(since=data.get("from"), until=data.get("to"), facility=data.get("facility"),
+                                unit=data.get("unit"))
+
+
+def _filters(request, capability):
+    """(form, Filters or None when the query string is wrong)."""
+    form = FilterForm(request.GET or None, user=request.user, capability=capability)
+    if not form.is_bound:
+        return form, counting.Filters()
+    return form, (form.filters() if form.is_valid() else None)
+
+
+@requires("safety.view_aggregates")
+def analysis(request):
+    form, filters = _filters(request, counting.AGGREGATES)
+    context = {"form": form, "summary": None}
+    if filters is not None:
+        events = counting.apply_filters(counting.events_in_scope(request.user), filters)
+        query = urlencode(filters.as_query())
+        context.update({
+            "summary": counting.summarise(events, taxonomy.current()),
+            "described": counting.describe(filters),
+            "chart_url": reverse("safety:pareto_svg", args=["category"]) + (f"?{query}" if query else ""),
+            "export_url": reverse("safety:export_csv") + (f"?{query}" if query else ""),
+            "may_export": can(request.user, counting.EXPORT),
+            "may_import": can(request.user, imports.CAPABILITY),
+        })
+    return render(request, "safety/analysis/index.html", context)
+
+
+@requires("safety.view_aggregates")
+def pareto_svg(request, dimension):
+    if dimension not in PARETO_DIMENSIONS:
+        raise Http404("no such chart")
+    _, filters = _filters(request, counting.AGGREGATES)
+    if filters is None:
+        return HttpResponseBadRequest("Wrong filters.", content_type="text/plain")
+    events = counting.apply_filters(counting.events_in_scope(request.user), filters)
+    rows = counting.category_pareto(events, taxonomy.current())
+    title = f"{PARETO_DIMENSIONS[dimension]} ({counting.describe(filters)})"
+    response = HttpResponse(counting.pareto_svg(rows, title), content_type="image/svg+xml; charset=utf-8")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@requires("safety.export_events")
+def export_csv(request):
+    _, filters = _filters(request, counting.EXPORT)
+    if filters is None:
+        return HttpResponseBadRequest("Wrong filters.", content_type="text/plain")
+    count, events = counting.record_export(request.user, filters)
+    tax = taxonomy.current()
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(counting.EXPORT_COLUMNS)
+        for event in events.iterator(chunk_size=2000):
+            row = counting.export_row(event, tax)
+            yield writer.writerow([spreadsheet_safe(row[column]) for column in counting.EXPORT_COLUMNS])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="safety-events-{date.today():%Y-%m-%d}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Andon-Rows"] = str(count)
+    return response
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text=(
+        f"UTF-8 CSV, at most {imports.MAX_BYTES // (1024 * 1024)} MB and {imports.MAX_ROWS:,} events. Columns: "
+        f"{', '.join(imports.REQUIRED_COLUMNS)}; optionally {', '.join(imports.OPTIONAL_COLUMNS)}."))
+
+
+@requires("safety.import_events")
+def import_events(request):
+    if request.method != "POST":
+        return _import_page(request, ImportForm())
+    if request.POST.get("token"):
+        return _accept(request)
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _import_page(request, form)
+    upload = form.cleaned_data["file"]
+    try:
+        if upload.size > imports.MAX_BYTES:
+            raise imports.ImportFileError(
+                f"The file is larger than {imports.MAX_BYTES // (1024 * 1024)} MB ({upload.size:,} bytes).")
+        data = upload.read()
+        outcome = imports.import_file(request.user, data)
+    except imports.ImportFileError as problem:
+        form.add_error("file", str(problem))
+        return _import_page(request, form)
+    if outcome.checked.problems:
+        return _import_page(request, ImportForm(), checked=outcome.checked, token=imports.stash(request.user, data),
+                            name=upload.name)
+    messages.success(request, f"Imported {len(outcome.stored)} historical events.")
+    return redirect("safety:import_events")
+
+
+def _accept(request):
+    token = request.POST["token"]
+    try:
+        data = imports.unstash(request.user, token)
+        if request.POST.get("accept_valid") != "1":
+            imports.discard(request.user, token)
+            messages.info(request, "Nothing was imported.")
+            return redirect("safety:import_events")
+        outcome = imports.import_file(request.user, data, accept_valid=True)
+    except imports.ImportFileError as problem:
+        return _import_page(request, ImportForm(), error=str(problem))
+    imports.discard(request.user, token)
+    skipped = outcome.checked.invalid_rows
+    messages.success(request, f"Imported {len(outcome.stored)} historical events; {skipped} row"
+                              f"{'s' if skipped != 1 else ''} with problems left out.")
+    return redirect("safety:import_events")
+
+
+def _import_page(request, form, checked=None, token="", name="", error=""):
+    context = {"form": form, "checked": checked, "token": token, "name": name, "error": error,
+               "columns": imports.COLUMNS, "max_rows": imports.MAX_ROWS}
+    if checked is not None:
+        context.update({"problems": checked.problems[:PROBLEMS_SHOWN],
+                        "more_problems": max(0, len(checked.problems) - PROBLEMS_SHOWN)})
+    return render(request, "safety/analysis/import.html", context)

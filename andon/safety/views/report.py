@@ -1,0 +1,291 @@
+"""The reporter's pages: the report form (with its category's fields and drafts), the reporter's
+own reports and their feedback, the anonymous reporter's receipt page, and the separate route
+for conduct concerns. Thin: parse, ask the services, render.
+
+An anonymous report leaves nothing in the session: its receipt is rendered in the response to
+the submission (no redirect, no message), and the response is not cached.
+"""
+
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Max
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from andon.platform import audit
+from andon.platform.models import ContentDocument
+from andon.platform.permissions import public, requires
+
+from .. import services, taxonomy
+from ..forms import (
+    DRAFT_FIELDS,
+    MAX_ATTACHMENTS,
+    ConductConcernForm,
+    ReceiptForm,
+    ReportForm,
+    add_service_errors,
+    attachment_accept,
+    default_unit,
+    detail_fields,
+    local_now,
+    posted_details,
+)
+from ..models import KINDS_WITH_HARM, Kind, ReportDraft, SafetyEvent, Status
+
+PAGE_SIZE = 20
+FORM = "safety/report/form.html"
+# What the reporter reads about each step: plain words, none of the analysis (DOMAIN.md §9).
+REPORTER_STATUS = {
+    Status.SUBMITTED: "Received",
+    Status.TRIAGE: "Being read by the patient safety team",
+    Status.REVIEW: "Under review",
+    Status.INVESTIGATION: "Under in-depth review",
+    Status.ACTION_PLANNING: "Actions being planned",
+    Status.CLOSED: "Review complete",
+}
+
+
+def _no_store(response):
+    add_never_cache_headers(response)
+    return response
+
+
+def _taxonomy_missing(request):
+    return render(request, "safety/report/taxonomy_missing.html", status=503)
+
+
+def _latest_draft(user) -> ReportDraft | None:
+    # One draft per person: the latest one is the one the form works on.
+    return ReportDraft.objects.filter(author=user).order_by("-updated_at", "-pk").first()
+
+
+def _draft_data(post) -> dict:
+    data = {name: post.get(name, "") for name in DRAFT_FIELDS}
+    data["anonymous"] = bool(post.get("anonymous"))
+    data["share_identity"] = bool(post.get("share_identity")) and not data["anonymous"]
+    data["details"] = {key.removeprefix("details."): value for key, value in post.items()
+                       if key.startswith("details.") and value != ""}
+    return data
+
+
+def _initial_from_draft(data: dict) -> dict:
+    initial = {name: data.get(name, "") for name in DRAFT_FIELDS}
+    initial["anonymous"] = bool(data.get("anonymous"))
+    initial["share_identity"] = bool(data.get("share_identity"))
+    return initial
+
+
+def _render_form(request, form, tax, details=None, *, draft_saved_at=None, restored_at=None, status=200):
+    category = tax.category(form.category_code())
+    context = {
+        "form": form, "kinds_with_harm": [str(k) for k in KINDS_WITH_HARM],
+        "detail_rows": detail_fields(category, details, getattr(form, "detail_errors", {})),
+        "category": category, "draft_saved_at": draft_saved_at, "restored_at": restored_at,
+        "accept": attachment_accept(), "max_attachments": MAX_ATTACHMENTS,
+        "max_megabytes": settings.ANDON_ATTACHMENT_MAX_BYTES // (1024 * 1024) or 1,
+        "attachment_types": settings.ANDON_ATTACHMENT_TYPES,
+    }
+    return render(request, FORM, context, status=status)
+
+
+@requires("safety.report")
+@require_http_methods(["GET", "POST"])
+def report(request):
+    try:
+        tax = taxonomy.current()
+    except taxonomy.TaxonomyMissing:
+        return _taxonomy_missing(request)
+    user = request.user
+    draft = _latest_draft(user)
+    if request.method == "GET":
+        if draft is not None and not request.GET.get("new"):
+            form = ReportForm(initial=_initial_from_draft(draft.data), user=user, taxonomy=tax)
+            return _render_form(request, form, tax, draft.data.get("details") or {}, restored_at=draft.updated_at)
+        form = ReportForm(initial={"unit": default_unit(user), "occurred_at": local_now()}, user=user, taxonomy=tax)
+        return _render_form(request, form, tax)
+
+    if "save_draft" in request.POST:
+        data = _draft_data(request.POST)
+        try:
+            draft = services.save_draft(user, data, draft)
+        except ValidationError as problem:
+            form = ReportForm(request.POST, user=user, taxonomy=tax)
+            form.is_valid()
+            add_service_errors(form, problem)
+            return _render_form(request, form, tax, data["details"], status=400)
+        form = ReportForm(initial=_initial_from_draft(draft.data), user=user, taxonomy=tax)
+        return _render_form(request, form, tax, draft.data.get("details") or {}, draft_saved_at=draft.updated_at)
+
+    form = ReportForm(request.POST, user=user, taxonomy=tax)
+    parsed = form.is_valid()
+    clean = form.cleaned_data
+    category = tax.category(form.category_code())
+    details = posted_details(request.POST, category)
+    anonymous = bool(clean.get("anonymous"))
+    the_report = services.Report(
+        kind=clean.get("kind") or "", category=clean.get("category") or "",
+        unit_id=int(clean["unit"]) if clean.get("unit") else None, occurred_at=clean.get("occurred_at"),
+        narrative=clean.get("narrative") or "", harm=clean.get("harm") or "", details=details,
+        immediate_action=clean.get("immediate_action") or "", anonymous=anonymous,
+        share_identity=bool(clean.get("share_identity")) and not anonymous,  # ignored when anonymous
+    )
+    uploads = [services.Upload(f.name, f.content_type, f.size, f) for f in request.FILES.getlist("attachments")]
+    try:
+        if not parsed:  # the parsing's messages, and every other problem the service sees
+            errors, _ = services.check_report(the_report, uploads)
+            raise ValidationError(errors or {})
+        event, receipt = services.submit_report(user, the_report, uploads, draft)
+    except ValidationError as problem:
+        if getattr(problem, "error_dict", None):
+            add_service_errors(form, problem)
+        return _render_form(request, form, tax, details, status=400)
+    if the_report.anonymous:
+        return _no_store(render(request, "safety/report/receipt_issued.html",
+                                {"reference": event.reference, "receipt": receipt}))
+    return redirect("safety:my_report", pk=event.pk)
+
+
+@requires("safety.report")
+@require_GET
+def category_fields(request):
+    try:
+        tax = taxonomy.current()
+    except taxonomy.TaxonomyMissing:
+        return _taxonomy_missing(request)
+    category = tax.category(request.GET.get("category", ""))
+    return render(request, "safety/report/_category_fields.html",
+                  {"category": category, "detail_rows": detail_fields(category)})
+
+
+@requires("safety.report")
+@require_POST
+def save_draft(request):
+    """Autosave (htmx, every 30 s while the reporter types): a small status fragment."""
+    try:
+        draft = services.save_draft(request.user, _draft_data(request.POST), _latest_draft(request.user))
+    except ValidationError as problem:
+        return render(request, "safety/report/_draft_status.html", {"problem": " ".join(problem.messages)})
+    return render(request, "safety/report/_draft_status.html", {"draft_saved_at": draft.updated_at})
+
+
+# --- the reporter's own reports -----------------------------------------------------------------
+
+def _taxonomy_of(event):
+    try:
+        return taxonomy.version(event.taxonomy_version)
+    except ContentDocument.DoesNotExist:
+        try:
+            return taxonomy.current()
+        except taxonomy.TaxonomyMissing:
+            return None
+
+
+def _report_context(event) -> dict:
+    """What the reporter may read: their report and the feedback; no triage internals."""
+    tax = _taxonomy_of(event)
+    category = tax.category(event.category) if tax else None
+    details = []
+    for spec in (category or {}).get("fields", []):
+        if spec["code"] in event.details:
+            value = event.details[spec["code"]]
+            if spec["type"] == "boolean":
+                shown = "Yes" if value else "No"
+            elif spec["type"] == "choice":
+                shown = tax.choice_label(event.category, spec["code"], value)
+            else:
+                shown = str(value)
+            details.append((spec["label"], shown))
+    return {
+        "event": event,
+        "kind_label": Kind(event.kind).label if event.kind in Kind.values else event.kind,
+        "category_label": tax.category_label(event.category) if tax else event.category,
+        "harm_label": tax.harm_label(event.harm) if (tax and event.harm) else "",
+        "details": details,
+        "status_label": REPORTER_STATUS.get(event.status, event.get_status_display()),
+        "feedback": list(event.reporter_messages.all()),
+        "attachment_names": [a.name for a in event.attachments.all()],
+    }
+
+
+def _last_read(user, event):
+    """When the reporter last opened the report (open_event audits every read)."""
+    return (audit.entries_for(event).filter(action=LogEntry.Action.ACCESS, actor=user)
+            .order_by("-timestamp").values_list("timestamp", flat=True).first())
+
+
+@requires("safety.report")
+@require_GET
+def my_reports(request):
+    user = request.user
+    events = (services.events_visible_to(user).filter(reporter=user)
+              .annotate(last_feedback=Max("reporter_messages__created_at"), feedback_count=Count("reporter_messages"))
+              .order_by("-reported_at", "-pk"))
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    try:
+        tax = taxonomy.current()
+    except taxonomy.TaxonomyMissing:
+        tax = None
+    rows = []
+    for event in page:
+        read = _last_read(user, event) if event.last_feedback else None
+        rows.append({
+            "event": event,
+            "category_label": tax.category_label(event.category) if tax else event.category,
+            "status_label": REPORTER_STATUS.get(event.status, event.get_status_display()),
+            "new_feedback": bool(event.last_feedback and (read is None or event.last_feedback > read)),
+        })
+    return render(request, "safety/report/my_reports.html", {"page": page, "rows": rows})
+
+
+@requires("safety.report")
+@require_GET
+def my_report(request, pk):
+    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"),
+                              pk=pk, reporter=request.user)
+    services.open_event(request.user, event, reason="reporter read own report")
+    return render(request, "safety/report/my_report.html", _report_context(event))
+
+
+# --- the anonymous reporter's way back ----------------------------------------------------------
+
+@public
+@require_http_methods(["GET", "POST"])
+def receipt(request):
+    context = {"form": ReceiptForm(), "looked_up": False}
+    if request.method == "POST":
+        form = ReceiptForm(request.POST)
+        # Always one lookup, whatever was typed: a malformed code costs the same as a wrong one.
+        event = services.event_for_receipt(form.cleaned_data["code"] if form.is_valid() else "")
+        context["looked_up"] = True
+        if event is not None:
+            context.update(_report_context(event))
+        else:
+            context["event"] = None
+    return _no_store(render(request, "safety/report/receipt.html", context))
+
+
+# --- just culture: conduct concerns go elsewhere ------------------------------------------------
+
+@requires("safety.report")
+@require_http_methods(["GET", "POST"])
+def conduct_concern(request):
+    user = request.user
+    if request.method == "POST":
+        form = ConductConcernForm(request.POST, user=user)
+        form.is_valid()
+        clean = form.cleaned_data
+        try:
+            services.raise_conduct_concern(
+                user, unit_id=int(clean["unit"]) if clean.get("unit") else None,
+                about=clean.get("about") or "", narrative=clean.get("narrative") or "")
+        except ValidationError as problem:
+            add_service_errors(form, problem)
+        else:
+            if not form.errors:
+                return redirect(f"{request.path}?sent=1")
+        return render(request, "safety/report/conduct.html", {"form": form}, status=400)
+    form = ConductConcernForm(initial={"unit": default_unit(user)}, user=user)
+    return render(request, "safety/report/conduct.html", {"form": form, "sent": bool(request.GET.get("sent"))})

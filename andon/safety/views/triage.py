@@ -1,0 +1,295 @@
+"""The officers' pages: the triage queue, the event list, one event (triage and workflow),
+attachments, feedback statistics and conduct concerns. Thin: parse, ask the services, render.
+
+Every read of an event goes through `services.open_event` (the policy, then the audit record);
+lists are not audited per row, except conduct concerns, which are sensitive in themselves.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from andon.platform import audit, permissions
+from andon.platform.models import ContentDocument
+from andon.platform.permissions import can, requires
+
+from .. import sac, services, taxonomy
+from ..models import Attachment, ConductConcern, SafetyEvent, Status
+from ..officer_forms import OFFICER_MOVES, EventFilterForm, MoveForm, TriageForm
+
+PAGE_SIZE = 50
+WAITING_DAYS = 3  # a report waiting longer than this for triage stands out in the queue
+ANONYMOUS, HIDDEN = "Anonymous", "Hidden (confidential)"
+
+
+def _page(request, items, per_page=PAGE_SIZE):
+    return Paginator(items, per_page).get_page(request.GET.get("page"))
+
+
+def _event(pk) -> SafetyEvent:
+    return get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility", "reporter", "triaged_by"),
+                             pk=pk)
+
+
+def _taxonomy_of(event):
+    """The taxonomy the event was reported with (so an old report keeps its meaning)."""
+    try:
+        return taxonomy.version(event.taxonomy_version)
+    except ContentDocument.DoesNotExist:  # the version was removed: the current one rather than fail
+        return taxonomy.current()
+
+
+def _taxonomies():
+    """`_taxonomy_of` for the rows of one page, reading each version once."""
+    seen = {}
+
+    def taxonomy_of(event):
+        if event.taxonomy_version not in seen:
+            seen[event.taxonomy_version] = _taxonomy_of(event)
+        return seen[event.taxonomy_version]
+
+    return taxonomy_of
+
+
+def reporter_label(user, event) -> str:
+    if can(user, "safety.see_reporter", event):
+        person = event.reporter
+        return (person.get_full_name() or person.username) if person else ANONYMOUS
+    return ANONYMOUS if event.is_anonymous else HIDDEN
+
+
+def _labels(event, tax, current):
+    """Category, harm and detail labels: from the event's own taxonomy version, then the current
+    one (triage may choose a category that is newer than the report)."""
+    def category_label(code):
+        label = tax.category_label(code)
+        return current.category_label(code) if label == code else label
+
+    specs = {}
+    for category in [tax.category(event.category), *tax.categories]:
+        for spec in (category or {}).get("fields", []):
+            specs.setdefault(spec["code"], spec)
+    details = []
+    for code, value in (event.details or {}).items():
+        spec = specs.get(code, {"label": code, "type": "text"})
+        if spec["type"] == "choice":
+            shown = next((c["label"] for c in spec["choices"] if c["code"] == value), str(value))
+        elif spec["type"] == "boolean":
+            shown = "Yes" if value else "No"
+        else:
+            shown = str(value)
+        details.append((spec.get("label", code), shown))
+    return category_label(event.category), tax.harm_label(event.harm) if event.harm else "", details
+
+
+def _overdue(event, now):
+    """Which RCA deadlines are past (the same test as services.overdue_rcas, for one event)."""
+    running = event.status == Status.INVESTIGATION
+    return {
+        "start": bool(running and event.rca_start_due and event.rca_start_due < now and event.rca_started_at is None),
+        "complete": bool(running and event.rca_complete_due and event.rca_complete_due < now),
+    }
+
+
+def _moves(event):
+    available = {t.name for t in event.get_available_status_transitions()}
+    return [name for name in OFFICER_MOVES if name in available]
+
+
+def _event_context(request, event, *, triage_form=None, move_form=None):
+    user = request.user
+    tax, current = _taxonomy_of(event), taxonomy.current()
+    category_label, harm_label, details = _labels(event, tax, current)
+    may_triage = can(user, "safety.triage", event) and event.status in (Status.SUBMITTED, Status.TRIAGE)
+    may_move = can(user, "safety.manage_workflow", event)
+    moves = _moves(event) if may_move else []
+    if may_triage and triage_form is None:
+        triage_form = TriageForm(initial=TriageForm.initial_for(event), taxonomy=current, kind=event.kind)
+    if moves and move_form is None:
+        move_form = MoveForm()
+        move_form.offer(moves)
+    return {
+        "event": event,
+        "category_label": category_label,
+        "harm_label": harm_label,
+        "details": details,
+        "reporter": reporter_label(user, event),
+        "attachments": event.attachments.order_by("uploaded_at", "pk"),
+        "transitions": event.transitions.select_related("by"),
+        "reporter_messages": event.reporter_messages.all(),
+        "overdue": _overdue(event, timezone.now()),
+        "triage_form": triage_form if may_triage else None,
+        # A refused step is shown with its errors even when no step is possible any more.
+        "move_form": move_form if may_move and (moves or move_form is not None) else None,
+        "sac_matrix": _sac_matrix(),
+        "sac_severity": sac.SEVERITIES.get(event.sac_severity, event.sac_severity),
+        "sac_probability": sac.PROBABILITIES.get(event.sac_probability, event.sac_probability),
+    }
+
+
+def _sac_matrix():
+    severities = list(sac.SEVERITIES)
+    return {
+        "severities": [s.capitalize() for s in severities],
+        "rows": [(p.capitalize(), [sac.MATRIX[p][s] for s in severities]) for p in sac.PROBABILITIES],
+    }
+
+
+# --- the queue and the list ---------------------------------------------------------------------
+
+@requires("safety.triage")
+def triage_queue(request):
+    page = _page(request, services.triage_queue(request.user))
+    now = timezone.now()
+    taxonomy_of = _taxonomies()
+    rows = []
+    for event in page:
+        tax = taxonomy_of(event)
+        waiting = (now - event.reported_at).days
+        rows.append({"event": event, "category": tax.category_label(event.category),
+                     "harm": tax.harm_label(event.harm) if event.harm else "",
+                     "waiting": waiting, "late": waiting > WAITING_DAYS})
+    return render(request, "safety/officer/queue.html",
+                  {"page": page, "rows": rows, "waiting_days": WAITING_DAYS})
+
+
+@requires("safety.view_events")
+def event_list(request):
+    user = request.user
+    units = permissions.units_where(user, "safety.view_events").select_related("facility").order_by(
+        "facility__code", "path")
+    current = taxonomy.current()
+    form = EventFilterForm(request.GET or None, taxonomy=current, units=units)
+    events = form.apply(services.events_visible_to(user)).order_by("-reported_at", "-pk")
+    if form.is_valid() and form.cleaned_data["overdue"]:
+        events = services.overdue_rcas(events)
+    page = _page(request, events)
+    late = set(services.overdue_rcas(SafetyEvent.objects.filter(pk__in=[e.pk for e in page]))
+               .values_list("pk", flat=True))
+    now = timezone.now()
+    taxonomy_of = _taxonomies()
+    rows = []
+    for event in page:
+        tax = taxonomy_of(event)
+        rows.append({"event": event, "category": tax.category_label(event.category),
+                     "overdue": _overdue(event, now) if event.pk in late else None})
+    return render(request, "safety/officer/events.html", {"form": form, "page": page, "rows": rows})
+
+
+# --- one event ------------------------------------------------------------------------------------
+
+@requires("safety.report")
+def event(request, pk):
+    event = _event(pk)
+    if not can(request.user, "safety.view_events", event) and event.reporter_id == request.user.pk:
+        # A reporter reads their own report on the reporter's page: feedback without the analysis.
+        return redirect("safety:my_report", pk=event.pk)
+    services.open_event(request.user, event)
+    return render(request, "safety/officer/event.html", _event_context(request, event))
+
+
+@require_POST
+@requires("safety.triage")
+def triage_event(request, pk):
+    event = _event(pk)
+    permissions.check(request.user, "safety.triage", event)
+    form = TriageForm(request.POST, taxonomy=taxonomy.current(), kind=event.kind)
+    if form.is_valid():
+        try:
+            services.triage(request.user, event, form.decision())
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, "The triage is recorded.")
+            return redirect("safety:event", pk=event.pk)
+    services.open_event(request.user, event, reason="triage")
+    return render(request, "safety/officer/event.html", _event_context(request, event, triage_form=form), status=400)
+
+
+@require_POST
+@requires("safety.manage_workflow")
+def move_event(request, pk):
+    event = _event(pk)
+    permissions.check(request.user, "safety.manage_workflow", event)
+    form = MoveForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            event = services.move(request.user, event, data["action"], data["reason"], data["closing_summary"])
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, f"The event is now {event.get_status_display().lower()}.")
+            return redirect("safety:event", pk=event.pk)
+    services.open_event(request.user, event, reason="workflow")
+    form.offer(_moves(event))
+    return render(request, "safety/officer/event.html", _event_context(request, event, move_form=form), status=400)
+
+
+@requires("safety.report")
+def attachment(request, pk, attachment_pk):
+    event = _event(pk)
+    permissions.check(request.user, "safety.view_event", event)
+    item = get_object_or_404(Attachment, pk=attachment_pk, event=event)
+    if not item.file:
+        raise Http404("The file is missing.")
+    audit.record_read(item, actor=request.user, reason="downloaded attachment")
+    return FileResponse(item.file.open("rb"), as_attachment=True, filename=item.name, content_type=item.content_type)
+
+
+# --- statistics and conduct concerns ------------------------------------------------------------
+
+def _month_starts(now, count=12):
+    """The first instant of this month and the `count - 1` before it, oldest first."""
+    local = timezone.localtime(now)
+    year, month = local.year, local.month
+    starts = []
+    for _ in range(count):
+        starts.append(timezone.make_aware(datetime(year, month, 1)))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return list(reversed(starts))
+
+
+def _share(events, now):
+    met, judged = services.feedback_share(events, now=now)
+    return {"met": met, "judged": judged, "percent": round(100 * met / judged) if judged else None}
+
+
+@requires("safety.view_feedback_stats")
+def feedback_stats(request):
+    now = timezone.now()
+    units = permissions.units_where(request.user, "safety.view_feedback_stats")
+    starts = _month_starts(now)
+    events = SafetyEvent.objects.filter(unit__in=units, reported_at__gte=starts[0])
+    months = []
+    for start, end in zip(starts, [*starts[1:], None], strict=True):
+        in_month = events.filter(reported_at__gte=start)
+        if end is not None:
+            in_month = in_month.filter(reported_at__lt=end)
+        months.append({"month": start, **_share(in_month, now)})
+    by_unit = []
+    unit_ids = set(events.values_list("unit_id", flat=True))
+    for unit in units.filter(pk__in=unit_ids).select_related("facility").order_by("facility__code", "path"):
+        by_unit.append({"unit": unit, **_share(events.filter(unit=unit), now)})
+    return render(request, "safety/officer/feedback.html", {
+        "overall": _share(events, now), "months": months, "by_unit": by_unit,
+        "days": settings.ANDON_FEEDBACK_DAYS, "since": starts[0],
+    })
+
+
+@requires("safety.review_conduct_concerns")
+def conduct_concerns(request):
+    units = permissions.units_where(request.user, "safety.review_conduct_concerns")
+    concerns = (ConductConcern.objects.filter(unit__in=units).select_related("raised_by", "unit", "unit__facility")
+                .order_by("-raised_at", "-pk"))
+    page = _page(request, concerns)
+    for concern in page:
+        audit.record_read(concern, actor=request.user, reason="conduct concern list")
+    return render(request, "safety/officer/conduct_concerns.html", {"page": page})

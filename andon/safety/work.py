@@ -1,0 +1,28 @@
+"""The safety module's lines on the home page."""
+
+from django.urls import reverse
+
+from andon.platform import permissions
+from andon.platform.services import WorkItem
+
+from . import services
+from .models import Status
+
+
+def safety_work(user) -> list[WorkItem]:
+    items = []
+    if permissions.can(user, "safety.triage"):
+        queue = services.triage_queue(user)
+        waiting = queue.filter(status=Status.SUBMITTED).count()
+        if waiting:
+            items.append(WorkItem(f"{waiting} new safety report{'s' if waiting != 1 else ''} to triage",
+                                  reverse("safety:triage_queue"), "review"))
+        for event in services.overdue_rcas(services.events_visible_to(user))[:20]:
+            items.append(WorkItem(f"RCA overdue: {event.reference}", reverse("safety:event", args=[event.pk]), "alert",
+                                  f"start due {event.rca_start_due:%Y-%m-%d}, complete due {event.rca_complete_due:%Y-%m-%d}"))
+    unread = (services.ReporterMessage.objects.filter(event__reporter=user)
+              .order_by("-created_at")[:5] if permissions.can(user, "safety.report") else [])
+    for message in unread:
+        items.append(WorkItem(f"Feedback on your report {message.event.reference}",
+                              reverse("safety:my_report", args=[message.event_id]), "review", message.text[:200]))
+    return items

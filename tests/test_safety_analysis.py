@@ -1,0 +1,405 @@
+"""Safety analysis: counts and Pareto against an independent computation, month buckets, scope,
+the aggregate-only page, the SVG chart, the de-identified CSV export and the import of
+historical events."""
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from auditlog.models import LogEntry
+from django.urls import reverse
+from django.utils import timezone
+
+from andon.platform.roles import Role
+from andon.safety import analysis, imports
+from andon.safety.models import SafetyEvent
+
+SVG = "{http://www.w3.org/2000/svg}"
+DETAILS = {"fall": {"injury_level": "none"}, "medication": {"ncc_merp": "C", "process_stage": "administering"},
+           "other": {}}
+
+
+def make_event(hospital, category="fall", *, unit="rgh/4w", kind="incident", harm="none", when=None,
+               narrative="Patient found on the floor", reporter=None):
+    when = when or datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+    event = SafetyEvent.objects.create(
+        kind=kind, category=category, taxonomy_version="2026.1", unit=hospital.unit(unit), occurred_at=when,
+        reported_at=when, narrative=narrative, harm=harm if kind == "incident" else "",
+        details=DETAILS.get(category, {}), reporter=reporter)
+    SafetyEvent.objects.filter(pk=event.pk).update(reference=f"EV-{when:%Y}-{event.pk:06d}")
+    event.refresh_from_db()
+    return event
+
+
+@pytest.fixture
+def dataset(hospital, safety_taxonomy):
+    """5 falls, 3 medication events and 2 others, over three units and two months."""
+    events = []
+    for i in range(5):
+        events.append(make_event(hospital, "fall", unit="rgh/4w" if i < 3 else "rgh/5e",
+                                 when=datetime(2025, 1, 31, 23, 30, tzinfo=UTC) if i == 0 else None))
+    for _ in range(3):
+        events.append(make_event(hospital, "medication", unit="rgh/icu", harm="mild"))
+    events.append(make_event(hospital, "other", unit="lch/2a", kind="near_miss"))
+    events.append(make_event(hospital, "other", unit="rgh/4w", kind="unsafe_condition",
+                             when=datetime(2025, 5, 1, 0, 0, tzinfo=UTC)))
+    return events
+
+
+# --- counting ----------------------------------------------------------------------------------
+
+def test_pareto_orders_and_accumulates():
+    rows = analysis.pareto([("Other", 2), ("Fall", 5), ("Medication", 3)])
+    assert [(r.label, r.count, r.cumulative, r.cumulative_percent) for r in rows] == [
+        ("Fall", 5, 5, 50.0), ("Medication", 3, 8, 80.0), ("Other", 2, 10, 100.0)]
+
+
+def test_pareto_breaks_ties_by_label_and_handles_nothing():
+    assert [r.label for r in analysis.pareto([("b", 2), ("c", 3), ("a", 2)])] == ["c", "a", "b"]
+    assert analysis.pareto([]) == []
+
+
+def test_counts_match_an_independent_computation(dataset, safety_taxonomy, make_user):
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    summary = analysis.summarise(analysis.events_in_scope(officer), safety_taxonomy)
+    expected = Counter(safety_taxonomy.category_label(e.category) for e in dataset)
+    total = sum(expected.values())
+    running, independent = 0, []
+    for label, count in sorted(expected.items(), key=lambda item: (-item[1], item[0])):
+        running += count
+        independent.append((label, count, running, round(100 * running / total, 6)))
+    assert [(r.label, r.count, r.cumulative, round(r.cumulative_percent, 6)) for r in summary.categories] == independent
+    assert [r.cumulative_percent for r in summary.categories] == [50.0, 80.0, 100.0]
+    assert summary.safety_events == summary.total_reports == 10
+    harm = dict(summary.harm)
+    assert harm["No harm"] == 5 and harm["Mild harm"] == 3 and sum(harm.values()) == 8  # incidents only
+    assert dict(summary.kinds) == {"Incident (reached the patient)": 8, "Near miss (did not reach the patient)": 1,
+                                   "Unsafe condition (no patient involved)": 1,
+                                   "Good catch (someone stopped an error)": 0,
+                                   "Excellent care (recognise a colleague)": 0}
+    units = dict(summary.units)
+    assert units == {"rgh/4w · 4 West Medical": 4, "rgh/icu · Intensive Care Unit": 3,
+                     "rgh/5e · 5 East Cardiology": 2, "lch/2a · 2A Medical": 1}
+
+
+def test_month_buckets_are_utc_calendar_months_with_gaps_filled(dataset, make_user):
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    months = analysis.by_month(analysis.events_in_scope(officer))
+    # 23:30 UTC on 31 January stays in January; nothing in April is still a row.
+    assert months == [(date(2025, 1, 1), 1), (date(2025, 2, 1), 0), (date(2025, 3, 1), 8), (date(2025, 4, 1), 0),
+                      (date(2025, 5, 1), 1)]
+
+
+def test_date_and_unit_filters(dataset, hospital, make_user):
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    events = analysis.events_in_scope(officer)
+    march = analysis.apply_filters(events, analysis.Filters(since=date(2025, 2, 1), until=date(2025, 4, 30)))
+    assert march.count() == 8
+    # "to" is inclusive: the event at 00:00 on 1 May counts on 1 May, not on 30 April.
+    assert analysis.apply_filters(events, analysis.Filters(until=date(2025, 4, 30))).count() == 9
+    assert analysis.apply_filters(events, analysis.Filters(since=date(2025, 5, 1))).count() == 1
+    medicine = analysis.apply_filters(events, analysis.Filters(unit=hospital.unit("rgh/medicine")))
+    assert medicine.count() == 6
+    assert analysis.apply_filters(events, analysis.Filters(facility=hospital.facility("lch"))).count() == 1
+
+
+def test_excellent_care_is_counted_by_kind_only(hospital, safety_taxonomy, make_user):
+    make_event(hospital, "fall")
+    make_event(hospital, "other", kind="excellent_care")
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    summary = analysis.summarise(analysis.events_in_scope(officer), safety_taxonomy)
+    assert (summary.total_reports, summary.safety_events) == (2, 1)
+    assert [r.label for r in summary.categories] == ["Fall"]
+    assert dict(summary.kinds)["Excellent care (recognise a colleague)"] == 1
+
+
+def test_a_unit_manager_counts_only_their_units(dataset, make_user, safety_taxonomy):
+    manager = make_user(Role.UNIT_MANAGER, "rgh/medicine")
+    summary = analysis.summarise(analysis.events_in_scope(manager), safety_taxonomy)
+    assert summary.safety_events == 6  # 4 on rgh/4w and 2 on rgh/5e
+    assert dict(summary.units) == {"rgh/4w · 4 West Medical": 4, "rgh/5e · 5 East Cardiology": 2}
+    assert [(r.label, r.count) for r in summary.categories] == [("Fall", 5), ("Other", 1)]
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+def test_board_member_sees_counts_but_no_event(client, dataset, make_user):
+    dataset[0].narrative = "SECRET-NARRATIVE Mrs Example fell"
+    dataset[0].save()
+    board = make_user(Role.BOARD_MEMBER, "")
+    client.force_login(board)
+    response = client.get(reverse("safety:analysis"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Medication or other substance" in page and "80.0%" in page
+    assert "SECRET-NARRATIVE" not in page and "Patient found" not in page
+    for event in dataset:
+        assert event.reference not in page
+    assert reverse("safety:pareto_svg", args=["category"]) in page
+    assert reverse("safety:export_csv") not in page  # board members cannot export
+    assert " style=" not in page and "<script>" not in page
+
+
+def test_page_links_the_chart_and_the_export_with_the_same_filters(client, dataset, make_user, hospital):
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    client.force_login(officer)
+    unit = hospital.unit("rgh/medicine").pk
+    response = client.get(reverse("safety:analysis"), {"from": "2025-03-01", "to": "2025-03-31", "unit": unit})
+    page = response.content.decode()
+    query = f"from=2025-03-01&amp;to=2025-03-31&amp;unit={unit}"
+    assert f'{reverse("safety:pareto_svg", args=["category"])}?{query}' in page
+    assert f'{reverse("safety:export_csv")}?{query}' in page
+    assert response.context["summary"].safety_events == 4  # 2 on 4w and 2 on 5e in March
+
+
+def test_wrong_filters_show_an_error(client, dataset, make_user):
+    client.force_login(make_user(Role.QUALITY_ANALYST, ""))
+    response = client.get(reverse("safety:analysis"), {"from": "2025-05-01", "to": "2025-01-01"})
+    assert response.status_code == 200 and response.context["summary"] is None
+    assert "The end comes before the start." in response.content.decode()
+
+
+def test_a_manager_cannot_filter_to_a_unit_outside_their_scope(client, dataset, make_user, hospital):
+    client.force_login(make_user(Role.UNIT_MANAGER, "rgh/medicine"))
+    response = client.get(reverse("safety:analysis"), {"unit": hospital.unit("rgh/icu").pk})
+    assert response.context["summary"] is None
+
+
+# --- the chart ---------------------------------------------------------------------------------
+
+def test_pareto_svg_is_well_formed_with_one_bar_per_category(client, dataset, make_user):
+    client.force_login(make_user(Role.BOARD_MEMBER, ""))
+    response = client.get(reverse("safety:pareto_svg", args=["category"]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("image/svg+xml")
+    root = ET.fromstring(response.content)
+    assert root.tag == f"{SVG}svg"
+    assert root.find(f"{SVG}title").text.startswith("Safety events by category")
+    assert "Fall: 5 (50.0% cumulative)" in root.find(f"{SVG}desc").text
+    bars = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "bar"]
+    assert len(bars) == 3
+    heights = [float(bar.get("height")) for bar in bars]
+    assert heights == sorted(heights, reverse=True)
+    assert len([c for c in root.iter(f"{SVG}circle") if c.get("class") == "point"]) == 3
+    assert any(line.get("class") == "reference" for line in root.iter(f"{SVG}line"))
+    assert all(element.get("style") is None for element in root.iter())
+    assert b"SECRET" not in response.content and b"Patient found" not in response.content
+
+
+def test_pareto_svg_filters_escapes_and_refuses_unknown_dimensions(client, dataset, make_user, hospital):
+    client.force_login(make_user(Role.QUALITY_ANALYST, ""))
+    response = client.get(reverse("safety:pareto_svg", args=["category"]), {"facility": hospital.facility("lch").pk})
+    root = ET.fromstring(response.content)
+    assert len([r for r in root.iter(f"{SVG}rect") if r.get("class") == "bar"]) == 1
+    assert client.get(reverse("safety:pareto_svg", args=["harm"])).status_code == 404
+    empty = client.get(reverse("safety:pareto_svg", args=["category"]), {"from": "2030-01-01"})
+    assert [r for r in ET.fromstring(empty.content).iter(f"{SVG}rect") if r.get("class") == "bar"] == []
+    # Labels are escaped text.
+    svg = analysis.pareto_svg(analysis.pareto([("<b>&\"x\"</b>", 1)]), "T <&>")
+    assert ET.fromstring(svg).find(f"{SVG}title").text == "T <&>"
+
+
+# --- export ------------------------------------------------------------------------------------
+
+def _csv(response):
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_export_is_deidentified_and_defuses_formulas(client, hospital, safety_taxonomy, make_user):
+    reporter = make_user(Role.STAFF_REPORTER, "rgh/4w", username="reporter-name")
+    event = make_event(hospital, "fall", narrative="=HYPERLINK(\"http://evil\")", reporter=reporter)
+    make_event(hospital, "medication", unit="lch/2a", harm="mild")
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    client.force_login(officer)
+    response = client.get(reverse("safety:export_csv"), {"facility": hospital.facility("rgh").pk})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = _csv(response)
+    assert list(rows[0]) == analysis.EXPORT_COLUMNS
+    assert not any("reporter" in column for column in rows[0])
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["narrative"] == "'=HYPERLINK(\"http://evil\")"
+    assert row["reference"] == event.reference and row["category_label"] == "Fall"
+    assert (row["unit"], row["facility"], row["is_sentinel"]) == ("4w", "rgh", "false")
+    assert json.loads(row["details"]) == {"injury_level": "none"}
+    assert row["occurred_at"] == "2025-03-10T12:00:00+00:00"
+    body = "".join(row.values())
+    assert "reporter-name" not in body
+    # The export is in the audit trail: a summary entry and a read of the event.
+    reads = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, actor=officer)
+    assert reads.filter(object_pk=str(event.pk), content_type__model="safetyevent").count() == 1
+    assert reads.filter(content_type__model="organisation",
+                        additional_data__reason__startswith="exported 1 safety events").count() == 1
+
+
+def test_export_is_refused_to_analysts_and_board(client, dataset, make_user):
+    for role in (Role.QUALITY_ANALYST, Role.BOARD_MEMBER, Role.UNIT_MANAGER):
+        client.force_login(make_user(role, ""))
+        assert client.get(reverse("safety:export_csv")).status_code == 403
+
+
+def test_export_scope_follows_the_export_capability(client, dataset, make_user):
+    client.force_login(make_user(Role.CQO, "lch"))
+    assert len(_csv(client.get(reverse("safety:export_csv")))) == 1
+
+
+# --- import ------------------------------------------------------------------------------------
+
+HEADER = "kind,category,unit,occurred_at,narrative,harm,details,reference_external\n"
+GOOD_ROWS = [
+    'incident,fall,rgh/4w,2024-02-03,Found on the floor,none,"{""injury_level"": ""none""}",OLD-1\n',
+    'near_miss,medication,rgh/icu,2024-02-04T10:15:00Z,Wrong dose caught,,"{""ncc_merp"": ""B"", ""process_stage"": ""dispensing""}",OLD-2\n',
+    "unsafe_condition,other,lch/2a,2024-03-01T08:00,Wet floor,,,\n",
+]
+
+
+def _upload(client, text, name="events.csv", encoding="utf-8"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = text.encode(encoding) if isinstance(text, str) else text
+    return client.post(reverse("safety:import_events"), {"file": SimpleUploadedFile(name, data, "text/csv")})
+
+
+@pytest.fixture
+def importer(client, hospital, safety_taxonomy, make_user, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    client.force_login(officer)
+    return officer
+
+
+def test_a_clean_file_stores_every_event(client, importer, hospital):
+    response = _upload(client, "\ufeff" + HEADER + "".join(GOOD_ROWS))
+    assert response.status_code == 302
+    events = SafetyEvent.objects.order_by("occurred_at")
+    assert events.count() == 3
+    first = events[0]
+    assert (first.kind, first.category, first.unit, first.harm) == ("incident", "fall", hospital.unit("rgh/4w"), "none")
+    assert first.reporter is None and not first.is_anonymous and first.status == "submitted"
+    assert first.occurred_at == first.reported_at == timezone.make_aware(datetime(2024, 2, 3))
+    assert first.details == {"injury_level": "none", "reference_external": "OLD-1"}
+    assert first.reference == f"EV-2024-{first.pk:06d}"
+    assert events[1].occurred_at == datetime(2024, 2, 4, 10, 15, tzinfo=UTC)
+    created = LogEntry.objects.filter(action=LogEntry.Action.CREATE, content_type__model="safetyevent")
+    assert created.count() == 3 and set(created.values_list("actor", flat=True)) == {importer.pk}
+
+
+BAD_ROWS = [
+    "incident,fall,rgh/nowhere,2024-02-05,Slipped,none,\"{\"\"injury_level\"\": \"\"none\"\"}\",\n",  # bad unit
+    "incident,castle,rgh/4w,05/02/2024,Something,lots,,\n",  # bad category, date and harm
+]
+
+
+def test_a_file_with_bad_rows_stores_nothing_and_reports_each_problem(client, importer, safety_taxonomy):
+    text = HEADER + GOOD_ROWS[0] + BAD_ROWS[0] + GOOD_ROWS[1] + BAD_ROWS[1] + GOOD_ROWS[2]
+    response = _upload(client, text)
+    assert response.status_code == 200
+    assert SafetyEvent.objects.count() == 0
+    problems = [(p.row, p.field, p.reason) for p in response.context["problems"]]
+    categories = ", ".join(c["code"] for c in safety_taxonomy.categories)
+    assert problems == [
+        (3, "unit", "'rgh/nowhere' is not a unit you may import into (FACILITY/UNIT, e.g. rgh/4w)."),
+        (5, "occurred_at", "'05/02/2024' is not an ISO 8601 date or date and time (e.g. 2025-03-14 or "
+                           "2025-03-14T09:30)."),
+        (5, "category", f"'castle' is not a category; one of {categories}."),
+        (5, "harm", "An incident reached the patient: choose the harm (or Unknown). Given 'lots'; one of "
+                    "death, severe, moderate, mild, none, unknown."),
+    ]
+    checked = response.context["checked"]
+    assert (len(checked.valid), checked.invalid_rows, checked.rows) == (3, 2, 5)
+    page = response.content.decode()
+    assert "Import the 3 valid rows" in page
+    token = response.context["token"]
+    # Accepting stores the valid rows only.
+    response = client.post(reverse("safety:import_events"), {"token": token, "accept_valid": "1"})
+    assert response.status_code == 302
+    assert sorted(SafetyEvent.objects.values_list("details__reference_external", flat=True), key=str) == [
+        None, "OLD-1", "OLD-2"]
+    # The kept file is gone: the same acceptance cannot import twice.
+    response = client.post(reverse("safety:import_events"), {"token": token, "accept_valid": "1"})
+    assert "no longer available" in response.content.decode() and SafetyEvent.objects.count() == 3
+
+
+def test_someone_else_cannot_accept_my_file(client, importer, make_user):
+    response = _upload(client, HEADER + GOOD_ROWS[0] + BAD_ROWS[0])
+    token = response.context["token"]
+    client.force_login(make_user(Role.PATIENT_SAFETY_OFFICER, ""))
+    response = client.post(reverse("safety:import_events"), {"token": token, "accept_valid": "1"})
+    assert "no longer available" in response.content.decode() and SafetyEvent.objects.count() == 0
+    response = client.post(reverse("safety:import_events"), {"token": "../../etc/passwd", "accept_valid": "1"})
+    assert "no longer available" in response.content.decode()
+
+
+def test_reporting_rules_apply_to_each_row(client, importer):
+    future = (timezone.now() + timedelta(days=2)).date().isoformat()
+    rows = [
+        f"incident,fall,rgh/4w,{future},Later,none,\"{{\"\"injury_level\"\": \"\"none\"\"}}\",\n",
+        "incident,fall,rgh/4w,2024-01-01,No details,none,,\n",
+        "near_miss,fall,rgh/4w,2024-01-01,Harm on a near miss,mild,\"{\"\"injury_level\"\": \"\"none\"\"}\",\n",
+        "incident,fall,rgh/4w,2024-01-01,,none,\"[1]\",\n",
+        "incident,fall,rgh/4w,2024-01-01,Dup,none,\"{\"\"injury_level\"\": \"\"none\"\"}\",X\n",
+        "incident,fall,rgh/4w,2024-01-01,Dup,none,\"{\"\"injury_level\"\": \"\"none\"\"}\",X\n",
+        "incident,fall,rgh/4w\n",
+    ]
+    response = _upload(client, HEADER + "".join(rows))
+    problems = [(p.row, p.field) for p in response.context["problems"]]
+    assert problems == [(2, "occurred_at"), (3, "details.injury_level"), (4, "harm"), (5, "details"),
+                        (5, "narrative"), (7, "reference_external"), (8, "")]
+    assert SafetyEvent.objects.count() == 0
+
+
+def test_an_external_reference_is_imported_once(client, importer):
+    assert _upload(client, HEADER + GOOD_ROWS[0]).status_code == 302
+    response = _upload(client, HEADER + GOOD_ROWS[0])
+    assert [(p.row, p.field, p.reason) for p in response.context["problems"]] == [
+        (2, "reference_external", "'OLD-1' has already been imported.")]
+    assert SafetyEvent.objects.count() == 1
+
+
+def test_a_unit_outside_the_importers_scope_is_refused(client, hospital, safety_taxonomy, make_user, settings,
+                                                       tmp_path):
+    settings.DATA_DIR = tmp_path
+    client.force_login(make_user(Role.PATIENT_SAFETY_OFFICER, "lch"))
+    response = _upload(client, HEADER + GOOD_ROWS[0] + GOOD_ROWS[2])
+    assert [(p.row, p.field) for p in response.context["problems"]] == [(2, "unit")]
+    assert SafetyEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "The submitted file is empty."),  # Django's own check
+    (b"  \n\n", "The file is empty."),
+    (HEADER.encode(), "The file has a header but no events."),
+    (("kind,category,unit,occurred_at,narrative,harm\nincident,fall,rgh/4w,2024-01-01,Tomb\u00e9,none\n")
+     .encode("latin-1"), "The file is not UTF-8 text: byte 0xe9 on line 2"),
+    (b"kind,category,unit,occurred_at,narrative\nincident,fall,rgh/4w,2024-01-01,x\n",
+     "Row 1 (the header): missing column: harm."),
+    (b"kind,category,unit,occurred_at,narrative,harm,patient\nincident,fall,rgh/4w,2024-01-01,x,none,Smith\n",
+     "Row 1 (the header): unknown column: patient."),
+    (b"kind,kind,category,unit,occurred_at,narrative,harm\n", "Row 1: column kind appear"),
+])
+def test_unreadable_files_are_refused_whole(client, importer, content, message):
+    response = _upload(client, content)
+    assert response.status_code == 200
+    assert SafetyEvent.objects.count() == 0
+    errors = " ".join(response.context["form"].errors.get("file", []))
+    assert message in errors, errors
+
+
+def test_size_and_row_limits(client, importer, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_ROWS", 2)
+    response = _upload(client, HEADER + "".join(GOOD_ROWS))
+    assert "at most 2 at once" in " ".join(response.context["form"].errors["file"])
+    monkeypatch.setattr(imports, "MAX_BYTES", 100)
+    response = _upload(client, HEADER + "".join(GOOD_ROWS))
+    assert "larger than" in " ".join(response.context["form"].errors["file"])
+    assert SafetyEvent.objects.count() == 0
+
+
+def test_only_patient_safety_officers_import(client, hospital, safety_taxonomy, make_user):
+    for role in (Role.CQO, Role.QUALITY_ANALYST, Role.BOARD_MEMBER):
+        client.force_login(make_user(role, ""))
+        assert client.get(reverse("safety:import_events")).status_code == 403

@@ -1,0 +1,104 @@
+"""Root cause analysis: starting, the findings, the fishbone, completion."""
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from andon.platform.roles import Role
+from andon.safety import rca, services
+from andon.safety.models import Review, Status, TeamMember
+
+
+@pytest.fixture
+def investigated(hospital, make_user, safety_taxonomy):
+    nurse = make_user(Role.STAFF_REPORTER, "rgh/4w")
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "", username="pso")
+    event, _ = services.submit_report(nurse, services.Report(
+        kind="incident", category="fall", unit_id=hospital.unit("rgh/4w").pk,
+        occurred_at=timezone.now() - timedelta(hours=5), narrative="Fall at night; hip fracture.",
+        harm="severe", details={"injury_level": "major"}))
+    event = services.triage(officer, event, services.Triage(
+        category="fall", harm="severe", sac_severity="catastrophic", sac_probability="occasional",
+        sentinel=True, review=Review.RCA, reason="Fall with fracture is a sentinel event"))
+    return event, officer
+
+
+def test_an_rca_runs_from_start_to_action_planning(investigated, make_user):
+    event, officer = investigated
+    investigation = rca.start_investigation(officer, event)
+    event.refresh_from_db()
+    assert event.rca_started_at == investigation.started_at
+    assert [(m.person, m.part) for m in investigation.team.all()] == [(officer, TeamMember.Part.LEAD)]
+    expert = make_user(Role.STAFF_REPORTER, "rgh/icu", username="expert")
+    rca.add_team_member(officer, investigation, expert, TeamMember.Part.EXPERT)
+    # A team member works on the analysis without being a safety officer.
+    rca.add_fact(expert, investigation, event.occurred_at, "Bed alarm was off.")
+    rca.add_why_chain(officer, investigation, "Why was the alarm off?", ["Alarm fatigue", "Too many false alarms", ""])
+    rca.add_factor(officer, investigation, "environment", "Bed alarm switched off")
+    rca.add_factor(officer, investigation, "communication", "Handover omitted fall risk")
+    with pytest.raises(ValidationError, match="root cause"):
+        rca.complete_investigation(officer, investigation, "done")
+    rca.add_root_cause(officer, investigation, "Alarm fatigue led staff to disable bed alarms, so the fall went unnoticed.")
+    rca.complete_investigation(officer, investigation, "Analysis approved")
+    event.refresh_from_db()
+    assert event.status == Status.ACTION_PLANNING and investigation.completed_at is not None
+    assert investigation.why_chains.get().whys == ["Alarm fatigue", "Too many false alarms"]
+    bones = {b["code"]: b["factors"] for b in rca.fishbone(investigation)}
+    assert bones["environment"] == ["Bed alarm switched off"] and bones["training"] == []
+    with pytest.raises(ValidationError, match="complete"):
+        rca.add_fact(officer, investigation, timezone.now(), "late fact")
+
+
+def test_outsiders_cannot_work_on_an_rca_and_bad_findings_are_refused(investigated, make_user):
+    event, officer = investigated
+    investigation = rca.start_investigation(officer, event)
+    with pytest.raises(PermissionDenied):
+        rca.add_fact(make_user(Role.STAFF_REPORTER, "rgh/4w"), investigation, timezone.now(), "x")
+    with pytest.raises(ValidationError, match="Choose one of"):
+        rca.add_factor(officer, investigation, "astrology", "Mercury in retrograde")
+    with pytest.raises(ValidationError):
+        rca.add_why_chain(officer, investigation, "Why?", [" "])
+    with pytest.raises(ValidationError):
+        rca.add_why_chain(officer, investigation, "Why?", [str(i) for i in range(8)])
+    with pytest.raises(ValidationError):
+        rca.link_related(officer, investigation, event)
+
+
+def test_only_events_under_investigation_get_an_rca(hospital, make_user, safety_taxonomy):
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    event, _ = services.submit_report(make_user(Role.STAFF_REPORTER, "rgh/4w"), services.Report(
+        kind="near_miss", category="other", unit_id=hospital.unit("rgh/4w").pk, occurred_at=timezone.now(),
+        narrative="Spill."))
+    with pytest.raises(ValidationError, match="under investigation"):
+        rca.start_investigation(officer, event)
+
+
+def test_the_fishbone_page_and_svg(client, investigated):
+    event, officer = investigated
+    investigation = rca.start_investigation(officer, event)
+    rca.add_factor(officer, investigation, "rules", "Falls bundle <not> applied")
+    client.force_login(officer)
+    page = client.get(reverse("safety:investigation", args=[event.pk]))
+    assert page.status_code == 200 and "Falls bundle &lt;not&gt; applied" in page.content.decode()
+    svg = client.get(reverse("safety:fishbone_svg", args=[event.pk]))
+    assert svg["Content-Type"] == "image/svg+xml"
+    tree = ET.fromstring(svg.content)
+    texts = [t.text for t in tree.iter("{http://www.w3.org/2000/svg}text")]
+    assert "• Falls bundle <not> applied" in texts and any("Rules, policies" in (t or "") for t in texts)
+    assert b"style=" not in svg.content
+
+
+def test_similar_events_are_offered(investigated, hospital, make_user):
+    event, officer = investigated
+    nurse = make_user(Role.STAFF_REPORTER, "rgh/5e")
+    similar, _ = services.submit_report(nurse, services.Report(
+        kind="near_miss", category="fall", unit_id=hospital.unit("rgh/5e").pk, occurred_at=timezone.now(),
+        narrative="Near fall.", details={"injury_level": "none"}))
+    services.submit_report(nurse, services.Report(
+        kind="near_miss", category="fall", unit_id=hospital.unit("lch/2a").pk, occurred_at=timezone.now(),
+        narrative="Near fall at the other hospital.", details={"injury_level": "none"}))
+    assert list(rca.similar_events(officer, event)) == [similar]
