@@ -7,9 +7,10 @@ class SafetyConfig(AppConfig):
     verbose_name = "Patient safety events"
 
     def ready(self):
-        from andon.platform import audit, content, services
+        from andon.platform import audit, content, demo, services
         from andon.web import navigation
 
+        from . import demo as safety_demo
         from . import models, rules, taxonomy, work  # noqa: F401  (rules registers the object rules)
 
         audit.register(models.SafetyEvent, exclude_fields=["receipt_hash"])
@@ -26,3 +27,4 @@ class SafetyConfig(AppConfig):
         navigation.add(navigation.NavEntry("Events", "safety:event_list", "safety.view_events", "list-ul"))
         navigation.add(navigation.NavEntry("Analysis", "safety:analysis", "safety.view_aggregates", "bar-chart"))
         services.register_work_provider(work.safety_work)
+        demo.register_demo_loader(safety_demo.load_demo_events)

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from andon.platform import content, services
 from andon.platform.models import User
+from andon.platform.notifications import without_email
 from andon.platform.roles import Role
 from andon.platform.security import mfa_enabled
 
@@ -49,6 +50,14 @@ PEOPLE = [
 ]
 
 
+# Modules add demo records of their own (called after the people exist): fn() -> None.
+DEMO_LOADERS = []
+
+
+def register_demo_loader(loader) -> None:
+    DEMO_LOADERS.append(loader)
+
+
 @transaction.atomic
 def load_demo_hospital() -> list[dict]:
     """Load (or refresh) the demo hospital; returns the logins to print."""
@@ -72,6 +81,9 @@ def load_demo_hospital() -> list[dict]:
             "roles": ", ".join(f"{Role(role).label} @ {scope or 'whole organisation'}" for role, scope in grants),
             "totp": DEMO_ADMIN_TOTP_SECRET if admin_site else "",
         })
+    with without_email():
+        for loader in DEMO_LOADERS:
+            loader()
     return logins
 
 
