@@ -101,3 +101,34 @@ def test_the_receipt_code_finds_the_report_and_its_feedback_without_naming_a_rea
     assert [m.text for m in event.reporter_messages.all()] == ["Thank you: cylinder racks have been ordered."]
     assert officer  # the officer sees the event in the queue without a notification
     assert list(services.triage_queue(officer)) == [event]
+
+
+def test_an_anonymous_report_through_the_page_is_unlinkable_too(hospital, make_user, safety_taxonomy, caplog, client):
+    """The same, end to end through the report page: a real session, a real address, the
+    middleware's audit context, a draft saved first."""
+    from django.urls import reverse
+
+    nurse = make_user(Role.STAFF_REPORTER, "rgh/4w", username="nurse.ben", first_name="Ben", last_name="Okafor")
+    client.force_login(nurse)
+    session_key = client.session.session_key
+    client.post(reverse("safety:report"), {"save_draft": "1", "narrative": "Ben's draft"}, REMOTE_ADDR=ADDRESS)
+    assert ReportDraft.objects.filter(author=nurse).exists()
+    caplog.set_level(logging.DEBUG)
+    response = client.post(reverse("safety:report"), {
+        "kind": "near_miss", "unit": hospital.unit("rgh/4w").pk, "occurred_at": "2026-01-05T10:00",
+        "narrative": "Two patients with the same surname in adjacent beds; wrong wristband printed.",
+        "category": "other", "anonymous": "on",
+    }, REMOTE_ADDR=ADDRESS)
+    assert response.status_code == 200
+    event = SafetyEvent.objects.get()
+    page = response.content.decode()
+    assert event.reference in page and event.is_anonymous and event.reporter is None
+    identifiers = {nurse.username, nurse.email, "Okafor", ADDRESS, session_key}
+    for row in _rows_linked_to(event):
+        for field, value in _values(row):
+            assert not (isinstance(field, models.ForeignKey) and field.related_model is type(nurse) and value), field
+            assert not any(identifier in str(value) for identifier in identifiers), f"{type(row).__name__}.{field.name}"
+    assert not ReportDraft.objects.exists()
+    assert "_messages" not in client.session  # nothing about the report kept in the session
+    for record in caplog.records:
+        assert not any(identifier in record.getMessage() for identifier in identifiers)
