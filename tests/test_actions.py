@@ -664,3 +664,21 @@ def test_api_operations_are_documented_and_guarded():
             for operation in path_view.operations:
                 assert hasattr(operation.view_func, "andon_permission"), operation.view_func
 
+
+
+def test_the_owner_is_told_of_a_new_action(hospital, make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.actions import services as action_services
+    from andon.platform.models import Notification
+
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    owner = make_user(Role.UNIT_MANAGER, "rgh/medicine")
+    action = action_services.create_action(
+        officer, unit=hospital.unit("rgh/4w"), owner=owner, title="Bed alarms on every night",
+        due_date=timezone.localdate() + timedelta(days=10), strength="stronger", measure="Falls per 1,000 bed days")
+    told = Notification.objects.get(recipient=owner)
+    assert told.title == "Action assigned to you: Bed alarms on every night"
+    assert told.url == f"/actions/{action.pk}/"

@@ -10,10 +10,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from andon.platform import audit, permissions
 from andon.platform.models import RoleGrant, Unit, User
+from andon.platform.notifications import notify
 
 from .models import OPEN_STATUSES, Action, Approval, Effectiveness, Status, Strength
 
@@ -186,6 +188,10 @@ def create_action(user, *, source=None, source_label: str = "", unit, owner, tit
         action.source_label = action.source_label or str(source)[:200]
     with audit.acting_as(user):
         action.save()
+    if owner.pk != user.pk:
+        notify([owner], f"Action assigned to you: {action.title}",
+               body=f"Due {action.due_date:%Y-%m-%d}. {action.source_label}".strip(),
+               url=reverse("actions:detail", args=[action.pk]))
     return action
 
 

@@ -13,7 +13,6 @@ from django.db import transaction
 
 from .models import Notification
 
-
 _sending_email = ContextVar("andon_sending_email", default=True)
 
 
