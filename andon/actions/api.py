@@ -17,7 +17,7 @@ from ninja.pagination import paginate
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
-from andon.api.common import IsoDate, Pages, documented
+from andon.api.common import IsoDate, Pages, documented, refused
 from andon.platform import permissions
 from andon.platform.models import Unit, User
 from andon.platform.permissions import requires
@@ -102,16 +102,6 @@ class DecisionIn(Body):
     reason: Annotated[str, PydanticField(max_length=2000)] = ""
 
 
-def _refused(error: ValidationError):
-    """A service's ValidationError as a 422 in the shape of the API's other validation errors."""
-    if hasattr(error, "error_dict"):
-        detail = [{"loc": ["body", field], "msg": message, "type": "value_error"}
-                  for field, messages in error.message_dict.items() for message in messages]
-    else:
-        detail = [{"loc": ["body"], "msg": message, "type": "value_error"} for message in error.messages]
-    return Status(422, {"detail": detail})
-
-
 def _visible(request, action_id: int) -> Action:
     action = get_object_or_404(Action.objects.select_related("unit", "owner", "source_type"), pk=action_id)
     permissions.check(request.user, "actions.view_action", action)
@@ -152,7 +142,7 @@ def create_action(request, payload: ActionIn):
     try:
         action = services.create_action(request.user, unit=unit, owner=owner, **data)
     except ValidationError as error:
-        return _refused(error)
+        return refused(error)
     return Status(201, action)
 
 
@@ -164,7 +154,7 @@ def set_status(request, action_id: int, payload: StatusIn):
     try:
         return services.set_status(request.user, action, payload.status, payload.note)
     except ValidationError as error:
-        return _refused(error)
+        return refused(error)
 
 
 @router.post("/actions/{action_id}/decision", response=documented(ActionOut, not_found=True),
@@ -175,4 +165,4 @@ def decide(request, action_id: int, payload: DecisionIn):
     try:
         return services.decide(request.user, action, payload.approve, payload.reason)
     except ValidationError as error:
-        return _refused(error)
+        return refused(error)

@@ -6,7 +6,8 @@ import re
 from datetime import date
 from typing import Annotated
 
-from ninja import Field, Schema
+from django.core.exceptions import ValidationError
+from ninja import Field, Schema, Status
 from ninja.pagination import LimitOffsetPagination
 from pydantic import BeforeValidator
 
@@ -60,3 +61,13 @@ class MappedQuery:
         return [self.mapper(row) for row in self.queryset[window]]
 
 
+
+
+def refused(error: ValidationError):
+    """A service's ValidationError as a 422 in the shape of the API's other validation errors."""
+    if hasattr(error, "error_dict"):
+        detail = [{"loc": ["body", field], "msg": message, "type": "value_error"}
+                  for field, messages in error.message_dict.items() for message in messages]
+    else:
+        detail = [{"loc": ["body"], "msg": message, "type": "value_error"} for message in error.messages]
+    return Status(422, {"detail": detail})

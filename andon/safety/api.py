@@ -15,7 +15,7 @@ from ninja.pagination import paginate
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
-from andon.api.common import MappedQuery, Pages, documented
+from andon.api.common import MappedQuery, Pages, documented, refused
 from andon.platform import permissions
 from andon.platform.permissions import requires
 
@@ -157,13 +157,6 @@ def _detail(user, event: SafetyEvent) -> dict:
     }
 
 
-def _refused(error: ValidationError):
-    """A service's ValidationError as the API's 422, with the field names it gave."""
-    detail = [{"loc": ["body", field], "msg": " ".join(messages)} for field, messages in error.message_dict.items()] \
-        if hasattr(error, "error_dict") else [{"loc": ["body"], "msg": " ".join(error.messages)}]
-    return Status(422, {"detail": detail})
-
-
 @router.post("/events", response=documented(EventOut, 201), summary="Report a safety event (named)")
 @requires("safety.report")
 def report(request, payload: ReportIn):
@@ -177,7 +170,7 @@ def report(request, payload: ReportIn):
     except taxonomy.TaxonomyMissing as missing:
         raise HttpError(400, str(missing)) from None
     except ValidationError as error:
-        return _refused(error)
+        return refused(error)
     return Status(201, _detail(request.user, event))
 
 
@@ -218,7 +211,7 @@ def triage(request, event_id: int, payload: TriageIn):
     try:
         updated = services.triage(request.user, found, services.Triage(**payload.model_dump()))
     except ValidationError as error:
-        return _refused(error)
+        return refused(error)
     return _detail(request.user, updated)
 
 
@@ -230,7 +223,7 @@ def move(request, event_id: int, payload: MoveIn):
     try:
         updated = services.move(request.user, found, payload.action, payload.reason, payload.closing_summary)
     except ValidationError as error:
-        return _refused(error)
+        return refused(error)
     return _detail(request.user, updated)
 
 
@@ -253,5 +246,5 @@ def conduct_concern(request, payload: ConcernIn):
     try:
         concern = services.raise_conduct_concern(request.user, **payload.model_dump())
     except ValidationError as error:
-        return _refused(error)
+        return refused(error)
     return Status(201, concern)
