@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from auditlog.models import LogEntry
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 
@@ -123,6 +124,100 @@ def test_a_unit_manager_counts_only_their_units(dataset, make_user, safety_taxon
     assert summary.safety_events == 6  # 4 on rgh/4w and 2 on rgh/5e
     assert dict(summary.units) == {"rgh/4w · 4 West Medical": 4, "rgh/5e · 5 East Cardiology": 2}
     assert [(r.label, r.count) for r in summary.categories] == [("Fall", 5), ("Other", 1)]
+
+
+# --- contributing factors -----------------------------------------------------------------------
+
+FACTORS = [  # (event index in `dataset`, fishbone category, description)
+    (0, "communication", "Handover did not mention the falls risk"),
+    (0, "environment", "Call bell out of reach"),
+    (1, "communication", "No bedside handover at night"),
+    (1, "communication", "Bed alarm status not passed on"),
+    (1, "rules", "Falls policy silent on night checks"),
+    (5, "communication", "Allergy not read back"),  # a medication event in rgh/icu
+    (9, "barriers", "Unsafe condition: no sign on the wet floor"),  # rgh/4w, in May
+]
+
+
+@pytest.fixture
+def rcas(dataset, make_user):
+    from andon.safety.models import ContributingFactor, Investigation
+
+    lead = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    investigations = {}
+    for index, category, description in FACTORS:
+        if index not in investigations:
+            investigations[index] = Investigation.objects.create(event=dataset[index], started_by=lead)
+        ContributingFactor.objects.create(investigation=investigations[index], category=category,
+                                          description=description)
+    investigations[0].completed_at = timezone.now()
+    investigations[0].save()
+    return investigations
+
+
+def _independent_factor_pareto(taxonomy, rows):
+    counts = Counter(taxonomy.factor_label(category) for _, category, _ in rows)
+    rcas = {label: len({i for i, c, _ in rows if taxonomy.factor_label(c) == label}) for label in counts}
+    total, running, expected = sum(counts.values()), 0, []
+    for label, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        running += count
+        expected.append((label, count, running, round(100 * running / total, 6), rcas[label]))
+    return expected
+
+
+def test_factor_pareto_matches_an_independent_count(rcas, dataset, safety_taxonomy, make_user):
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    found = analysis.analyse(officer, analysis.Filters())
+    assert (found.factors.investigations, found.factors.completed, found.factors.factors) == (4, 1, 7)
+    assert [(r.label, r.count, r.cumulative, round(r.cumulative_percent, 6), r.investigations)
+            for r in found.factors.rows] == _independent_factor_pareto(safety_taxonomy, FACTORS)
+    assert found.factors.rows[0].label == "Human factors: communication"
+    assert (found.factors.rows[0].count, found.factors.rows[0].investigations) == (4, 3)
+
+
+def test_factor_pareto_follows_the_filters_and_the_scope(rcas, dataset, hospital, safety_taxonomy, make_user):
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    may = analysis.analyse(officer, analysis.Filters(since=date(2025, 5, 1)))
+    assert [(r.label, r.count) for r in may.factors.rows] == [("Barriers (controls)", 1)]
+    icu = analysis.analyse(officer, analysis.Filters(unit=hospital.unit("rgh/icu")))
+    assert [(r.label, r.count) for r in icu.factors.rows] == [("Human factors: communication", 1)]
+    manager = make_user(Role.UNIT_MANAGER, "rgh/medicine")  # 4w and 5e, not the ICU
+    mine = analysis.analyse(manager, analysis.Filters())
+    expected = [row for row in FACTORS if row[0] != 5]
+    assert [(r.label, r.count) for r in mine.factors.rows] == [
+        (label, count) for label, count, *_ in _independent_factor_pareto(safety_taxonomy, expected)]
+
+
+def test_analysis_needs_the_aggregate_capability(dataset, make_user):
+    with pytest.raises(PermissionDenied):
+        analysis.analyse(make_user(Role.STAFF_REPORTER, "rgh/4w"), analysis.Filters())
+
+
+def test_factor_pareto_page_and_chart_show_counts_not_descriptions(client, rcas, make_user):
+    client.force_login(make_user(Role.BOARD_MEMBER, ""))
+    page = client.get(reverse("safety:analysis")).content.decode()
+    assert "Contributing factors in root cause analyses" in page
+    assert "7 contributing factors named in 4 root cause analyses of these events (1 completed)" in page
+    assert reverse("safety:pareto_svg", args=["factors"]) in page
+    for _, _, description in FACTORS:
+        assert description not in page
+    response = client.get(reverse("safety:pareto_svg", args=["factors"]))
+    assert response.status_code == 200
+    root = ET.fromstring(response.content)
+    assert root.find(f"{SVG}title").text.startswith("Contributing factors in root cause analyses")
+    assert root.find(f"{SVG}desc").text.startswith("Pareto chart of 7 factors. Human factors: communication: 4 (57.1%")
+    bars = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "bar"]
+    assert len(bars) == 4
+    for _, _, description in FACTORS:
+        assert description.encode() not in response.content
+
+
+def test_no_factors_says_so(client, dataset, make_user):
+    client.force_login(make_user(Role.QUALITY_ANALYST, ""))
+    page = client.get(reverse("safety:analysis")).content.decode()
+    assert "No contributing factors recorded for these events." in page
+    root = ET.fromstring(client.get(reverse("safety:pareto_svg", args=["factors"])).content)
+    assert root.find(f"{SVG}desc").text == "Pareto chart of 0 factors. No factors match the filters."
 
 
 # --- the page ----------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ included). Months and date filters are UTC calendar days and months.
 The de-identified export (`record_export`, `export_row`) lives here too: it checks the
 capability, fixes the set of events and writes the audit entries before the view streams it.
 
-`pareto(rows)` is generic over (label, count) rows so that other dimensions (contributing
-factors, with the RCA module) can reuse it and the chart.
+`pareto(rows)` is generic over (label, count) rows: the categories of events and the
+contributing factors named in root cause analyses share it and the chart.
 """
 
 from dataclasses import dataclass
@@ -23,7 +23,8 @@ from django.db.models.functions import TruncMonth
 from andon.platform import audit, permissions
 from andon.platform.models import Facility, Organisation, Unit
 
-from .models import KINDS_WITH_HARM, SAFETY_KINDS, Kind, SafetyEvent
+from . import taxonomy as taxonomies
+from .models import KINDS_WITH_HARM, SAFETY_KINDS, ContributingFactor, Investigation, Kind, SafetyEvent
 
 AGGREGATES = "safety.view_aggregates"
 
@@ -220,6 +221,64 @@ def category_pareto(events, taxonomy) -> list[ParetoRow]:
     return by_category(safety_events_only(events), taxonomy)
 
 
+@dataclass(frozen=True)
+class FactorRow:
+    """One fishbone category in the Pareto of contributing factors."""
+
+    label: str
+    count: int  # factors named in this category
+    cumulative: int
+    cumulative_percent: float
+    investigations: int  # root cause analyses that named at least one factor here
+
+
+@dataclass(frozen=True)
+class FactorSummary:
+    investigations: int  # root cause analyses of the counted events
+    completed: int
+    factors: int
+    rows: list[FactorRow]
+
+
+def factor_summary(events, taxonomy) -> FactorSummary:
+    """Contributing factors named in the root cause analyses of `events` (already scoped and
+    filtered), counted by fishbone category in Pareto order. Codes of bones that a later
+    taxonomy dropped keep their code as label rather than disappear."""
+    in_events = events.order_by().values("pk")
+    investigations = Investigation.objects.filter(event__in=in_events)
+    counts = (ContributingFactor.objects.filter(investigation__event__in=in_events).order_by().values("category")
+              .annotate(n=Count("pk"), rcas=Count("investigation", distinct=True)))
+    labelled = {taxonomy.factor_label(row["category"]): row for row in counts}
+    rows = [FactorRow(row.label, row.count, row.cumulative, row.cumulative_percent, labelled[row.label]["rcas"])
+            for row in pareto((label, row["n"]) for label, row in labelled.items())]
+    return FactorSummary(investigations=investigations.count(),
+                         completed=investigations.exclude(completed_at=None).count(),
+                         factors=sum(row.count for row in rows), rows=rows)
+
+
+def factor_pareto(events, taxonomy) -> list[ParetoRow]:
+    """The contributing factors as plain Pareto rows, for the chart."""
+    return [ParetoRow(r.label, r.count, r.cumulative, r.cumulative_percent)
+            for r in factor_summary(events, taxonomy).rows]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the analysis page (and the API) shows for one viewer and set of filters."""
+
+    filters: Filters
+    summary: Summary
+    factors: FactorSummary
+
+
+def analyse(user, filters: Filters) -> Analysis:
+    """The aggregates of the events in the user's scope (`safety.view_aggregates`), filtered."""
+    permissions.check(user, AGGREGATES)
+    events = apply_filters(events_in_scope(user), filters)
+    tax = taxonomies.current()
+    return Analysis(filters, summarise(events, tax), factor_summary(safety_events_only(events), tax))
+
+
 def describe(filters: Filters) -> str:
     """The filters in words, for the audit trail and the chart's title."""
     parts = []
@@ -318,7 +377,7 @@ def _nice_ceiling(value: int) -> int:
         step *= 10
 
 
-def pareto_svg(rows: list[ParetoRow], title: str) -> str:
+def pareto_svg(rows: list[ParetoRow], title: str, noun: str = "events") -> str:
     """A Pareto chart: bars in descending order, the cumulative percent as a line with points,
     an 80% reference line, both axes labelled, and a <title> and <desc> for screen readers.
 
@@ -329,7 +388,7 @@ def pareto_svg(rows: list[ParetoRow], title: str) -> str:
     base = TOP + plot_h
     top_count = _nice_ceiling(max((row.count for row in rows), default=0))
     summary = "; ".join(f"{row.label}: {row.count} ({row.cumulative_percent:.1f}% cumulative)" for row in rows)
-    desc = (f"Pareto chart of {total} events. " + (summary + "." if rows else "No events match the filters."))
+    desc = f"Pareto chart of {total} {noun}. " + (summary + "." if rows else f"No {noun} match the filters.")
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
         f'role="img" aria-labelledby="chart-title chart-desc" font-family="system-ui, sans-serif" font-size="12">',
@@ -354,12 +413,12 @@ def pareto_svg(rows: list[ParetoRow], title: str) -> str:
         out.append(f'<text x="{LEFT + plot_w + 6}" y="{y + 4:.1f}" text-anchor="start" fill="{AXIS_COLOUR}">'
                    f'{100 * i // ticks}%</text>')
     out.append(f'<text x="14" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" fill="{AXIS_COLOUR}" '
-               f'transform="rotate(-90 14 {TOP + plot_h / 2:.1f})">Number of events</text>')
+               f'transform="rotate(-90 14 {TOP + plot_h / 2:.1f})">Number of {noun}</text>')
     out.append(f'<text x="{WIDTH - 12}" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" fill="{AXIS_COLOUR}" '
                f'transform="rotate(90 {WIDTH - 12} {TOP + plot_h / 2:.1f})">Cumulative percent</text>')
     if not rows:
         out.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" '
-                   f'fill="{AXIS_COLOUR}">No events match the filters</text>')
+                   f'fill="{AXIS_COLOUR}">No {noun} match the filters</text>')
     else:
         slot = plot_w / len(rows)
         bar_w = slot * 0.7

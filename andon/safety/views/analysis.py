@@ -21,7 +21,10 @@ from andon.platform.permissions import can, requires
 from .. import analysis as counting
 from .. import imports, taxonomy
 
-PARETO_DIMENSIONS = {"category": "Safety events by category"}
+PARETO_DIMENSIONS = {
+    "category": ("Safety events by category", counting.category_pareto),
+    "factors": ("Contributing factors in root cause analyses", counting.factor_pareto),
+}
 PROBLEMS_SHOWN = 1000
 
 
@@ -63,12 +66,14 @@ def analysis(request):
     form, filters = _filters(request, counting.AGGREGATES)
     context = {"form": form, "summary": None}
     if filters is not None:
-        events = counting.apply_filters(counting.events_in_scope(request.user), filters)
+        found = counting.analyse(request.user, filters)
         query = urlencode(filters.as_query())
         context.update({
-            "summary": counting.summarise(events, taxonomy.current()),
+            "summary": found.summary,
+            "factors": found.factors,
             "described": counting.describe(filters),
             "chart_url": reverse("safety:pareto_svg", args=["category"]) + (f"?{query}" if query else ""),
+            "factor_chart_url": reverse("safety:pareto_svg", args=["factors"]) + (f"?{query}" if query else ""),
             "export_url": reverse("safety:export_csv") + (f"?{query}" if query else ""),
             "may_export": can(request.user, counting.EXPORT),
             "may_import": can(request.user, imports.CAPABILITY),
@@ -84,9 +89,11 @@ def pareto_svg(request, dimension):
     if filters is None:
         return HttpResponseBadRequest("Wrong filters.", content_type="text/plain")
     events = counting.apply_filters(counting.events_in_scope(request.user), filters)
-    rows = counting.category_pareto(events, taxonomy.current())
-    title = f"{PARETO_DIMENSIONS[dimension]} ({counting.describe(filters)})"
-    response = HttpResponse(counting.pareto_svg(rows, title), content_type="image/svg+xml; charset=utf-8")
+    heading, count = PARETO_DIMENSIONS[dimension]
+    rows = count(events, taxonomy.current())
+    title = f"{heading} ({counting.describe(filters)})"
+    noun = "factors" if dimension == "factors" else "events"
+    response = HttpResponse(counting.pareto_svg(rows, title, noun=noun), content_type="image/svg+xml; charset=utf-8")
     response["Cache-Control"] = "private, no-store"
     return response
 
