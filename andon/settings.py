@@ -117,6 +117,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'andon.sqlite3'}"),
 }
+# Keep each server process's connection between requests (a new PostgreSQL connection costs a
+# process fork and an authentication, more than most pages); checked before reuse.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("ANDON_DB_CONN_MAX_AGE", default=300))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the worker and the web server write without "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -175,7 +179,10 @@ AXES_VERBOSE = False
 
 # Sessions: an idle timeout (shared ward workstations) and an absolute lifetime.
 SESSION_COOKIE_AGE = env.int("ANDON_SESSION_IDLE_MINUTES", default=30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# An active session's expiry moves on at most this often (platform.middleware): not a write
+# on every request.
+ANDON_SESSION_REFRESH_SECONDS = min(60, SESSION_COOKIE_AGE // 10)
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_ABSOLUTE_SECONDS = env.int("ANDON_SESSION_MAX_HOURS", default=12) * 3600
 SESSION_COOKIE_HTTPONLY = True

@@ -220,6 +220,70 @@ def test_no_factors_says_so(client, dataset, make_user):
     assert root.find(f"{SVG}desc").text == "Pareto chart of 0 factors. No factors match the filters."
 
 
+# --- kept (cached) aggregates --------------------------------------------------------------------
+
+def _fall_count(found):
+    return dict((r.label, r.count) for r in found.summary.categories).get("Fall", 0)
+
+
+def test_kept_analysis_follows_every_change_to_what_is_counted(dataset, hospital, safety_taxonomy, make_user):
+    """The analysis is kept in the cache; a report, a re-categorisation in triage, a contributing
+    factor and a renamed unit each make the next analysis count afresh."""
+    from andon.safety import rca, services
+    from andon.safety.models import Investigation, Review, Status
+
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    first = analysis.analyse(officer, analysis.Filters())
+    assert _fall_count(first) == 5
+    assert analysis.analyse(officer, analysis.Filters()) == first  # kept: the same numbers
+
+    services.submit_report(officer, services.Report(
+        kind="incident", category="fall", unit_id=hospital.unit("rgh/4w").pk,
+        occurred_at=timezone.now() - timedelta(hours=1), narrative="Found on the floor", harm="none",
+        details={"injury_level": "none"}))
+    assert _fall_count(analysis.analyse(officer, analysis.Filters())) == 6
+
+    event = dataset[6]  # a medication event, re-categorised as a fall in triage
+    services.triage(officer, event, services.Triage(category="fall", harm="mild", sac_severity="catastrophic",
+                                                    sac_probability="remote", sentinel=False, review=Review.RCA,
+                                                    reason="It was a fall"))
+    after = analysis.analyse(officer, analysis.Filters())
+    assert _fall_count(after) == 7
+    assert dict((r.label, r.count) for r in after.summary.categories)["Medication or other substance"] == 2
+
+    assert after.factors.factors == 0
+    investigation = rca.start_investigation(officer, SafetyEvent.objects.get(pk=event.pk))
+    assert Investigation.objects.get(pk=investigation.pk).event.status == Status.INVESTIGATION
+    rca.add_factor(officer, investigation, "training", "Agency nurse not trained on the pump")
+    assert [(r.label, r.count) for r in analysis.analyse(officer, analysis.Filters()).factors.rows] == [
+        ("Human factors: training", 1)]
+
+    unit = hospital.unit("rgh/icu")
+    unit.name = "Intensive Care (renamed)"
+    unit.save()
+    assert any("Intensive Care (renamed)" in label for label, _ in analysis.analyse(officer, analysis.Filters()).summary.units)
+
+
+def test_kept_analysis_is_per_scope_and_filters(dataset, hospital, make_user):
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    manager = make_user(Role.UNIT_MANAGER, "rgh/medicine")
+    assert analysis.analyse(officer, analysis.Filters()).summary.safety_events == 10
+    assert analysis.analyse(manager, analysis.Filters()).summary.safety_events == 6
+    assert analysis.analyse(officer, analysis.Filters(facility=hospital.facility("lch"))).summary.safety_events == 1
+    assert analysis.analyse(officer, analysis.Filters()).summary.safety_events == 10
+
+
+def test_imported_events_are_counted_at_once(client, dataset, hospital, make_user):
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    assert _fall_count(analysis.analyse(officer, analysis.Filters())) == 5
+    rows = "kind,category,unit,occurred_at,narrative,harm,details\n" + "".join(
+        f'incident,fall,rgh/4w,2024-0{i}-10T10:00:00Z,Old fall {i},none,"{{""injury_level"": ""none""}}"\n'
+        for i in range(1, 4))
+    outcome = imports.import_file(officer, rows.encode())
+    assert not outcome.checked.problems and len(outcome.stored) == 3
+    assert _fall_count(analysis.analyse(officer, analysis.Filters())) == 8
+
+
 # --- the page ----------------------------------------------------------------------------------
 
 def test_board_member_sees_counts_but_no_event(client, dataset, make_user):

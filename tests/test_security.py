@@ -3,6 +3,7 @@ lifetime, CSRF, secure headers and the content security policy."""
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -133,8 +134,36 @@ def test_sessions_end_after_their_absolute_lifetime(client, make_user, settings)
     assert client.get(reverse("home")).status_code == 302  # signed out, not just redirected once
 
 
-def test_idle_sessions_expire(settings):
-    assert settings.SESSION_SAVE_EVERY_REQUEST and settings.SESSION_COOKIE_AGE <= 3600
+def _session_row(client):
+    from django.contrib.sessions.models import Session
+
+    return Session.objects.get(session_key=client.session.session_key)
+
+
+def test_idle_sessions_expire(client, make_user, settings):
+    """An idle session ends SESSION_COOKIE_AGE after its last save; an active one is saved again
+    (its expiry moved on) once ANDON_SESSION_REFRESH_SECONDS have passed, not on every request."""
+    assert settings.SESSION_COOKIE_AGE <= 3600
+    assert 0 < settings.ANDON_SESSION_REFRESH_SECONDS <= settings.SESSION_COOKIE_AGE // 10
+    client.force_login(make_user(Role.STAFF_REPORTER, "rgh/4w"))
+    assert client.get(reverse("home")).status_code == 200
+    first = _session_row(client).expire_date
+    assert client.get(reverse("home")).status_code == 200
+    assert _session_row(client).expire_date == first  # within the interval: no write
+    session = client.session
+    session["andon_session_refreshed"] = time.time() - settings.ANDON_SESSION_REFRESH_SECONDS - 1
+    session.save()
+    saved = _session_row(client).expire_date
+    assert client.get(reverse("home")).status_code == 200
+    assert _session_row(client).expire_date > saved  # an active session lives on
+    # Idle beyond the age: the session has expired and the user must sign in again.
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    Session.objects.filter(session_key=client.session.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1))
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
 
 
 def test_posts_without_a_csrf_token_are_refused(make_user):

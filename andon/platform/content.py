@@ -48,6 +48,37 @@ def current_document(kind: str, key: str) -> "ContentDocument | None":
     return ContentDocument.objects.filter(kind=kind, key=key).order_by("-loaded_at", "-pk").first()
 
 
+# Pages read a document (a taxonomy) several times a request. A version is immutable once
+# stored, so its parsed document is kept in the process; the row is still looked up (a cheap
+# query without the document) so that a document loaded by another process is seen at once.
+# The key holds the row's id and load time: ids can be reused (SQLite after a rollback), the
+# pair is not.
+_DOCUMENTS: dict[tuple, "ContentDocument"] = {}
+_DOCUMENTS_KEPT = 64
+
+
+def current_document_key(kind: str, key: str) -> tuple | None:
+    """(id, loaded_at) of the most recently loaded version, or None."""
+    return (ContentDocument.objects.filter(kind=kind, key=key).order_by("-loaded_at", "-pk")
+            .values_list("pk", "loaded_at").first())
+
+
+def document_key(kind: str, key: str, version: str) -> tuple:
+    """(id, loaded_at) of one version; ContentDocument.DoesNotExist when it was never loaded."""
+    return ContentDocument.objects.values_list("pk", "loaded_at").get(kind=kind, key=key, version=version)
+
+
+def document_by_key(found: tuple) -> "ContentDocument":
+    """The document of a (id, loaded_at) pair from `current_document_key` or `document_key`."""
+    document = _DOCUMENTS.get(found)
+    if document is None:
+        document = ContentDocument.objects.get(pk=found[0])
+        if len(_DOCUMENTS) >= _DOCUMENTS_KEPT:
+            _DOCUMENTS.clear()
+        _DOCUMENTS[found] = document
+    return document
+
+
 def read_file(path: Path):
     try:
         text = path.read_text(encoding="utf-8")

@@ -9,12 +9,18 @@ from django.shortcuts import redirect
 from . import security
 
 _SESSION_STARTED = "andon_session_started"
+_SESSION_REFRESHED = "andon_session_refreshed"
 
 
 class SessionLifetimeMiddleware:
-    """Ends a session after an absolute lifetime, however active it was.
+    """Ends a session after an absolute lifetime, however active it was, and keeps an active
+    session alive.
 
-    The idle timeout is Django's own (SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST).
+    The idle timeout is Django's own expiry (SESSION_COOKIE_AGE from the last save). Rather
+    than save the session on every request (a database write and commit for every page, the
+    largest fixed cost of a request under load), an active session is saved again once
+    ANDON_SESSION_REFRESH_SECONDS have passed since its last save: a session then ends between
+    SESSION_COOKIE_AGE minus that interval and SESSION_COOKIE_AGE after the last activity.
     """
 
     def __init__(self, get_response):
@@ -22,10 +28,13 @@ class SessionLifetimeMiddleware:
 
     def __call__(self, request):
         if request.user.is_authenticated:
-            started = request.session.setdefault(_SESSION_STARTED, time.time())
-            if time.time() - started > settings.SESSION_ABSOLUTE_SECONDS:
+            now = time.time()
+            started = request.session.setdefault(_SESSION_STARTED, now)
+            if now - started > settings.SESSION_ABSOLUTE_SECONDS:
                 logout(request)
                 return redirect(settings.LOGIN_URL)
+            if now - request.session.get(_SESSION_REFRESHED, 0) >= settings.ANDON_SESSION_REFRESH_SECONDS:
+                request.session[_SESSION_REFRESHED] = now  # modified: saved with a new expiry
         return self.get_response(request)
 
 

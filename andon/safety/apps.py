@@ -7,11 +7,14 @@ class SafetyConfig(AppConfig):
     verbose_name = "Patient safety events"
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
         from andon.platform import audit, content, demo, services
+        from andon.platform.models import Unit
         from andon.web import navigation
 
         from . import demo as safety_demo
-        from . import models, rules, taxonomy, work  # noqa: F401  (rules registers the object rules)
+        from . import analysis, models, rules, taxonomy, work  # noqa: F401  (rules registers the object rules)
 
         audit.register(models.SafetyEvent, exclude_fields=["receipt_hash"])
         audit.register(models.Transition)
@@ -28,3 +31,7 @@ class SafetyConfig(AppConfig):
         navigation.add(navigation.NavEntry("Analysis", "safety:analysis", "safety.view_aggregates", "bar-chart"))
         services.register_work_provider(work.safety_work)
         demo.register_demo_loader(safety_demo.load_demo_events)
+        # Kept analyses are out of date when what they count (or a unit's name) changes.
+        for model in (models.SafetyEvent, models.Investigation, models.ContributingFactor, Unit):
+            post_save.connect(analysis.forget_aggregates, sender=model, dispatch_uid=f"aggregates-{model.__name__}")
+            post_delete.connect(analysis.forget_aggregates, sender=model, dispatch_uid=f"aggregates-del-{model.__name__}")

@@ -106,6 +106,9 @@ class SafetyEvent(FSMModelMixin, models.Model):
             models.Index(fields=["status", "reported_at"]),
             models.Index(fields=["unit", "reported_at"]),
             models.Index(fields=["category", "reported_at"]),
+            # The triage queue: the few events waiting, oldest first, whatever the table's size.
+            models.Index(fields=["reported_at", "id"], condition=models.Q(status__in=["submitted", "triage"]),
+                         name="safety_event_waiting"),
         ]
 
     def __str__(self):

@@ -160,12 +160,16 @@ def load_taxonomy_file(data, source: str) -> None:
 
 
 def current() -> Taxonomy:
-    document = content.current_document(KIND, KEY)
-    if document is None:
+    found = content.current_document_key(KIND, KEY)
+    if found is None:
         raise TaxonomyMissing("The safety-event taxonomy is not loaded: an administrator runs `andon load-content`.")
-    return Taxonomy(document.version, document.document)
+    return _taxonomy(found)
 
 
 def version(number: str) -> Taxonomy:
-    document = content.ContentDocument.objects.get(kind=KIND, key=KEY, version=number)
+    return _taxonomy(content.document_key(KIND, KEY, number))
+
+
+def _taxonomy(key) -> Taxonomy:
+    document = content.document_by_key(key)
     return Taxonomy(document.version, document.document)

@@ -21,9 +21,9 @@ from andon.platform.permissions import can, requires
 from .. import analysis as counting
 from .. import imports, taxonomy
 
-PARETO_DIMENSIONS = {
-    "category": ("Safety events by category", counting.category_pareto),
-    "factors": ("Contributing factors in root cause analyses", counting.factor_pareto),
+PARETO_DIMENSIONS = {  # dimension: (title, what the bars count)
+    "category": ("Safety events by category", "events"),
+    "factors": ("Contributing factors in root cause analyses", "factors"),
 }
 PROBLEMS_SHOWN = 1000
 
@@ -88,11 +88,9 @@ def pareto_svg(request, dimension):
     _, filters = _filters(request, counting.AGGREGATES)
     if filters is None:
         return HttpResponseBadRequest("Wrong filters.", content_type="text/plain")
-    events = counting.apply_filters(counting.events_in_scope(request.user), filters)
-    heading, count = PARETO_DIMENSIONS[dimension]
-    rows = count(events, taxonomy.current())
+    heading, noun = PARETO_DIMENSIONS[dimension]
+    rows = counting.analyse(request.user, filters).pareto(dimension)
     title = f"{heading} ({counting.describe(filters)})"
-    noun = "factors" if dimension == "factors" else "events"
     response = HttpResponse(counting.pareto_svg(rows, title, noun=noun), content_type="image/svg+xml; charset=utf-8")
     response["Cache-Control"] = "private, no-store"
     return response
