@@ -238,6 +238,9 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Notifications are sent when the request's transaction commits: a mail server that does not
+# answer must not hold a reporter's page for ever (Python's default is no timeout at all).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="andon@localhost")
 # The address people use to reach Andon, for links in e-mails.
 ANDON_BASE_URL = env.str("ANDON_BASE_URL", default="http://127.0.0.1:8000")
