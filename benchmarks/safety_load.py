@@ -186,6 +186,7 @@ def generate_events(count: int, seed: int, units: list, reporters: list, officer
             details=details, harm=chance.choices(harms, harm_w)[0] if kind == "incident" else "",
             reporter=None if (anonymous or imported) else chance.choice(reporters),
             is_anonymous=anonymous, reporter_shares_identity=not anonymous and not imported and chance.random() < 0.2,
+            pses_entered_at=reported,
         )
         if imported:
             fields["details"] = {**details, "reference_external": f"OLD-{pk}"}

@@ -120,6 +120,22 @@ def others_report_under_rca(user, other):
     return [event.pk], {}
 
 
+def own_report_under_rca(user, other):
+    """The user reported the event; someone else analyses it."""
+    return others_report_under_rca(other, user)
+
+
+def on_the_team_of_others_rca(user, other):
+    from andon.safety import rca
+    from andon.safety.models import Investigation, TeamMember
+
+    args, data = others_report_under_rca(user, other)
+    investigation = Investigation.objects.get(event_id=args[0])
+    TeamMember.objects.create(investigation=investigation, person=user, part=TeamMember.Part.EXPERT)
+    assert rca.open_investigation(user, investigation.event)  # the team reads it whatever the role
+    return args, data
+
+
 def others_report_for_rca(user, other):
     args, data = others_report_under_rca(user, other)
     from andon.safety.models import Investigation
@@ -209,6 +225,9 @@ PAGES = {
     "safety:move_event": Case(SAFETY_OFFICER, method="post", setup=others_report_in_triage, data={
         "action": "close", "reason": "matrix", "closing_summary": "Thank you for reporting."}),
     "safety:attachment": Case(SEE_EVENTS, setup=others_report_with_attachment),
+    # Taking a report out of the patient safety evaluation system: officers of its unit.
+    "safety:remove_from_pses": Case(SAFETY_OFFICER, method="post", setup=others_report,
+                                    data={"pses-reason": "Sent to the state as a mandated report"}),
     "safety:feedback_stats": Case(FEEDBACK_STATS),
     "safety:conduct_concerns": Case(CONDUCT_REVIEWERS),
     # Root cause analysis: those who see the event read it; officers (and the team) work on it.
@@ -240,6 +259,13 @@ OBJECT_CASES = {
     "platform:job (someone else's)": ("platform:job", Case(ADMIN, setup=others_job)),
     # The reporter may open their own report even without the capability to see events.
     "safety:event (own report)": ("safety:event", Case(ALL, setup=own_report)),
+    # Reporting an event does not open its analysis (feedback without the analysis); the RCA
+    # team reads and adds to it whatever their role.
+    "safety:investigation (own report)": ("safety:investigation", Case(SEE_EVENTS, setup=own_report_under_rca)),
+    "safety:investigation (on the team)": ("safety:investigation", Case(ALL, setup=on_the_team_of_others_rca)),
+    "safety:add_to_investigation (on the team)": ("safety:add_to_investigation", Case(
+        ALL, method="post", setup=lambda u, o: (on_the_team_of_others_rca(u, o)[0] + ["fact"], {}),
+        data={"at": "2026-01-05T10:00", "fact": "Pump alarm was silenced."})),
     # The owner of an action sees it and moves it along whatever their role; editing needs the role.
     "actions:list (owning an action)": ("actions:list", Case(ALL, setup=owning_an_action)),
     "actions:detail (own)": ("actions:detail", Case(ALL, setup=own_action)),
@@ -253,6 +279,8 @@ class ApiCase:
     # setup(user, other, hospital) -> {path parameter: value}
     setup: object = None
     body: dict = field(default_factory=dict)
+    # files(hospital) -> {field: uploaded file}: the body and the files go as a multipart form.
+    files: object = None
 
 
 def api_own_job(user, other, hospital):
@@ -298,6 +326,63 @@ def api_action_body(hospital):
             "due_date": (timezone.localdate() + timedelta(days=30)).isoformat(), "strength": "weaker", "measure": "m"}
 
 
+def api_own_event(user, other, hospital):
+    from andon.safety import services as safety
+
+    event, _ = safety.submit_report(user, _fall_report(hospital.unit("rgh/4w")))
+    return {"event_id": event.pk}
+
+
+def api_event_under_rca(user, other, hospital):
+    return {"event_id": others_report_under_rca(user, other)[0][0]}
+
+
+def api_event_for_rca(user, other, hospital):
+    return {"event_id": others_report_for_rca(user, other)[0][0]}
+
+
+def api_others_concern(user, other, hospital):
+    from andon.safety import services as safety
+
+    safety.raise_conduct_concern(other, unit_id=hospital.unit("rgh/4w").pk, about="A colleague",
+                                 narrative="Shouted at a patient.")
+    return {}
+
+
+def _someone(hospital, prefix):
+    from django.utils import timezone
+
+    person = services.create_user(f"{prefix}-{timezone.now().timestamp()}")
+    services.grant_role(person, Role.STAFF_REPORTER, hospital.unit("rgh/4w"))
+    return person
+
+
+def api_team_body(hospital):
+    return {"person_id": _someone(hospital, "expert").pk, "part": "expert"}
+
+
+def api_related_body(hospital):
+    from andon.safety import services as safety
+
+    event, _ = safety.submit_report(_someone(hospital, "related"), _fall_report(hospital.unit("rgh/4w")))
+    return {"event_id": event.pk}
+
+
+def api_rca_action_body(hospital):
+    body = api_action_body(hospital)
+    del body["unit_id"]  # an RCA's action is in its event's unit
+    return body
+
+
+def api_import_file(hospital):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    rows = "kind,category,unit,occurred_at,narrative,harm\nnear_miss,other,rgh/4w,2024-02-03,Spill,\n"
+    return {"file": SimpleUploadedFile("events.csv", rows.encode(), "text/csv")}
+
+
+RCA = "/api/v1/safety/events/{event_id}/investigation"
+
 # (method, path) -> expectation; paths as in the OpenAPI document.
 API = {
     ("GET", "/api/v1/me"): ApiCase(ALL),
@@ -318,6 +403,31 @@ API = {
     ("GET", "/api/v1/safety/feedback-share"): ApiCase(FEEDBACK_STATS),
     ("POST", "/api/v1/safety/conduct-concerns"): ApiCase(ALL, body=lambda hospital: {
         "unit_id": hospital.unit("rgh/4w").pk, "about": "A colleague", "narrative": "Shouted at a patient."}),
+    ("GET", "/api/v1/safety/conduct-concerns"): ApiCase(CONDUCT_REVIEWERS, setup=api_others_concern),
+    # The reporter's own reports: everyone, for their own.
+    ("GET", "/api/v1/safety/my-reports"): ApiCase(ALL, setup=api_own_event),
+    ("GET", "/api/v1/safety/my-reports/{event_id}"): ApiCase(ALL, setup=api_own_event),
+    # Root cause analysis: those who see the event read it; officers (and the team) work on it.
+    ("GET", RCA): ApiCase(SEE_EVENTS, setup=api_event_under_rca),
+    ("GET", RCA + "/similar"): ApiCase(SEE_EVENTS, setup=api_event_under_rca),
+    ("POST", RCA): ApiCase(SAFETY_OFFICER, setup=api_event_for_rca),
+    ("POST", RCA + "/team"): ApiCase(SAFETY_OFFICER, setup=api_event_under_rca, body=api_team_body),
+    ("POST", RCA + "/timeline"): ApiCase(SAFETY_OFFICER, setup=api_event_under_rca,
+                                         body={"at": "2026-01-05T10:00:00Z", "fact": "Alarm was off."}),
+    ("POST", RCA + "/why-chains"): ApiCase(SAFETY_OFFICER, setup=api_event_under_rca,
+                                           body={"problem": "Why was the alarm off?", "whys": ["Alarm fatigue"]}),
+    ("POST", RCA + "/factors"): ApiCase(SAFETY_OFFICER, setup=api_event_under_rca,
+                                        body={"category": "environment", "description": "Alarm off"}),
+    ("POST", RCA + "/root-causes"): ApiCase(SAFETY_OFFICER, setup=api_event_under_rca,
+                                            body={"statement": "Too many false alarms."}),
+    ("POST", RCA + "/related-events"): ApiCase(SAFETY_OFFICER, setup=api_event_under_rca, body=api_related_body),
+    ("POST", RCA + "/actions"): ApiCase(SAFETY_OFFICER, setup=api_event_under_rca, body=api_rca_action_body),
+    ("POST", RCA + "/complete"): ApiCase(SAFETY_OFFICER, setup=api_event_under_rca,
+                                         body={"reason": "Analysis approved"}),
+    # Analysis shows counts only (board members included); export and import are narrower.
+    ("GET", "/api/v1/safety/analysis"): ApiCase(AGGREGATES, setup=api_others_event),
+    ("GET", "/api/v1/safety/export"): ApiCase(EXPORTERS, setup=api_others_event),
+    ("POST", "/api/v1/safety/imports"): ApiCase(SAFETY_OFFICER, files=api_import_file),
     ("GET", "/api/v1/actions"): ApiCase(ACTION_VIEWERS),
     ("POST", "/api/v1/actions"): ApiCase(ACTION_MANAGERS, body=api_action_body),
     ("GET", "/api/v1/actions/{action_id}"): ApiCase(ACTION_VIEWERS, setup=api_others_action),
@@ -425,7 +535,10 @@ def test_api_matrix_with_a_personal_token(client, hospital, make_user, safety_ta
         response = client.get(url, headers=headers)
     else:
         body = case.body(hospital) if callable(case.body) else case.body
-        response = client.post(url, body, content_type="application/json", headers=headers)
+        if case.files:
+            response = client.post(url, {**body, **case.files(hospital)}, headers=headers)
+        else:
+            response = client.post(url, body, content_type="application/json", headers=headers)
     allowed = role in case.allowed
     expected = (200, 201, 202) if allowed else (403,)
     assert response.status_code in expected, f"{method} {path} as {role.value}: {response.status_code} {response.content[:200]}"

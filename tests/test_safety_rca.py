@@ -102,3 +102,65 @@ def test_similar_events_are_offered(investigated, hospital, make_user):
         kind="near_miss", category="fall", unit_id=hospital.unit("lch/2a").pk, occurred_at=timezone.now(),
         narrative="Near fall at the other hospital.", details={"injury_level": "none"}))
     assert list(rca.similar_events(officer, event)) == [similar]
+
+
+# --- who reads the analysis ----------------------------------------------------------------------
+
+def _bearer(user):
+    from andon.platform.models import AccessToken
+
+    _, raw = AccessToken.issue(user, "rca test")
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def test_the_reporter_reads_feedback_not_the_analysis(client, investigated):
+    """Reporting the event opens the reporter's own report (feedback), not its RCA nor its triage."""
+    from auditlog.models import LogEntry
+
+    event, officer = investigated
+    investigation = rca.start_investigation(officer, event)
+    rca.add_factor(officer, investigation, "environment", "CONFIDENTIAL-FACTOR bed alarm off")
+    nurse = event.reporter
+    with pytest.raises(PermissionDenied):
+        rca.open_investigation(nurse, event)
+    client.force_login(nurse)
+    for url in (reverse("safety:investigation", args=[event.pk]), reverse("safety:fishbone_svg", args=[event.pk])):
+        response = client.get(url)
+        assert response.status_code == 403 and b"CONFIDENTIAL-FACTOR" not in response.content
+    assert client.get(reverse("safety:my_report", args=[event.pk])).status_code == 200
+    client.logout()
+    api = client.get(f"/api/v1/safety/events/{event.pk}/investigation", **_bearer(nurse))
+    assert api.status_code == 403 and b"CONFIDENTIAL-FACTOR" not in api.content
+    detail = client.get(f"/api/v1/safety/events/{event.pk}", **_bearer(nurse))
+    assert detail.status_code == 403 and f"/my-reports/{event.pk}" in detail.json()["detail"]
+    assert b"sac_score" not in detail.content
+    listed = client.get("/api/v1/safety/events", **_bearer(nurse)).json()
+    assert [row["id"] for row in listed["items"]] == []
+    mine = client.get(f"/api/v1/safety/my-reports/{event.pk}", **_bearer(nurse))
+    assert mine.status_code == 200 and "sac_score" not in mine.json()
+    reads = LogEntry.objects.filter(object_pk=str(event.pk), action=LogEntry.Action.ACCESS, actor=nurse)
+    assert not reads.filter(additional_data__reason="read the root cause analysis").exists()
+
+
+def test_a_team_member_outside_the_safety_office_reads_and_works_on_the_analysis(client, investigated, make_user):
+    from auditlog.models import LogEntry
+
+    event, officer = investigated
+    investigation = rca.start_investigation(officer, event)
+    pharmacist = make_user(Role.STAFF_REPORTER, "lch/2a", username="pharmacist")
+    client.force_login(pharmacist)
+    assert client.get(reverse("safety:investigation", args=[event.pk])).status_code == 403  # not yet on the team
+    rca.add_team_member(officer, investigation, pharmacist, TeamMember.Part.EXPERT)
+    page = client.get(reverse("safety:investigation", args=[event.pk]))
+    assert page.status_code == 200 and event.reference in page.content.decode()
+    assert client.get(reverse("safety:fishbone_svg", args=[event.pk])).status_code == 200
+    added = client.post(reverse("safety:add_to_investigation", args=[event.pk, "fact"]),
+                        {"at": "2026-01-05T10:00", "fact": "Night pharmacy was closed."})
+    assert added.status_code == 302
+    assert investigation.timeline.get().fact == "Night pharmacy was closed."
+    assert client.get(reverse("safety:event", args=[event.pk])).status_code == 403  # the event page stays closed
+    client.logout()
+    api = client.get(f"/api/v1/safety/events/{event.pk}/investigation", **_bearer(pharmacist))
+    assert api.status_code == 200 and [f["fact"] for f in api.json()["timeline"]] == ["Night pharmacy was closed."]
+    reads = LogEntry.objects.filter(object_pk=str(event.pk), action=LogEntry.Action.ACCESS, actor=pharmacist)
+    assert reads.count() >= 3  # page, fishbone, API: every read of the analysis is recorded

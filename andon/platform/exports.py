@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from django.conf import settings
+from django.http import StreamingHttpResponse
 
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -37,3 +38,27 @@ def write_csv(path: Path, header: list[str], rows) -> int:
             count += 1
     partial.replace(path)
     return count
+
+
+class _Echo:
+    """A file that hands back what is written to it, so csv.writer yields lines to stream."""
+
+    def write(self, value):
+        return value
+
+
+def streaming_csv(header: list[str], rows, filename: str, *, count: int | None = None) -> StreamingHttpResponse:
+    """A CSV download streamed row by row (rows are dicts), every cell spreadsheet-safe, never cached."""
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([spreadsheet_safe(row.get(column)) for column in header])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    if count is not None:
+        response["X-Andon-Rows"] = str(count)
+    return response

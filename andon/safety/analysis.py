@@ -349,6 +349,8 @@ EXPORT = "safety.export_events"
 EXPORT_COLUMNS = [
     "reference", "kind", "category", "category_label", "unit", "facility", "occurred_at", "reported_at", "harm",
     "status", "sac_scheme", "sac_score", "is_sentinel", "review", "narrative", "details",
+    # The PSES boundary (DOMAIN.md §9): whether the row is patient safety work product.
+    "work_product", "pses_entered_at", "pses_removed_at",
 ]
 # Below this many events every exported event gets its own read entry in the audit trail (so
 # "who has read event X" includes exports); above it only the summary entry is written.
@@ -368,7 +370,19 @@ def export_row(event, taxonomy) -> dict:
         "sac_scheme": event.sac_scheme, "sac_score": event.sac_score,
         "is_sentinel": "true" if event.is_sentinel else "false", "review": event.review,
         "narrative": event.narrative, "details": event.details or {},
+        "work_product": "true" if event.is_work_product else "false",
+        "pses_entered_at": _iso(event.pses_entered_at), "pses_removed_at": _iso(event.pses_removed_at),
     }
+
+
+def export_rows(events, taxonomy):
+    """The rows of a de-identified export, read in chunks (for a streamed download)."""
+    for event in events.iterator(chunk_size=2000):
+        yield export_row(event, taxonomy)
+
+
+def export_filename() -> str:
+    return f"safety-events-{date.today():%Y-%m-%d}.csv"
 
 
 @transaction.atomic

@@ -1,27 +1,40 @@
 """Safety events over the REST API, under the same policy and services as the pages.
 
 Reporting through the API is always named (a token identifies its owner); anonymous reports
-are made through the pages, and anonymous follow-up uses the receipt page.
+are made through the pages, and anonymous follow-up uses the receipt page. Drafts, attachments
+and the SVG pictures (fishbone, Pareto) also stay page-only: the JSON carries the same findings
+and counts, and an import with problems is accepted by sending the file again with
+`accept_valid` rather than through the page's kept copy.
+
+The reporter reads their own reports under /my-reports (feedback without the analysis, as on
+the My reports page). Opening an event, its root cause analysis or one's own report, and each
+conduct concern listed, are checked and audited as on the pages; /analysis returns aggregates
+only (board members read it), and /export is the page's de-identified CSV.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Max
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
-from andon.api.common import MappedQuery, Pages, documented, refused
-from andon.platform import permissions
+from andon.api.common import IsoDate, MappedQuery, Pages, documented, refused
+from andon.platform import audit, permissions
+from andon.platform.exports import streaming_csv
+from andon.platform.models import User
 from andon.platform.permissions import requires
 
-from . import services, taxonomy
-from .models import Kind, Review, SafetyEvent
+from . import analysis, imports, rca, services, taxonomy
+from .models import ConductConcern, Investigation, Kind, Review, SafetyEvent, TeamMember
 from .models import Status as EventStatus
+# What the reporter reads of their own report is decided once, by the My reports page.
+from .views.report import REPORTER_STATUS, _report_context
 
 router = Router(tags=["safety"])
 
@@ -174,12 +187,15 @@ def report(request, payload: ReportIn):
     return Status(201, _detail(request.user, event))
 
 
-@router.get("/events", response=documented(list[EventSummaryOut]), summary="Events the caller may open")
+@router.get("/events", response=documented(list[EventSummaryOut]),
+            summary="Events in the caller's scope (a reporter's own reports are under /my-reports)")
 @requires("safety.report")
 @paginate(Pages)
 def events(request, status: Literal[tuple(EventStatus.values)] | None = None,  # type: ignore[valid-type]
            category: str | None = None, unit_id: int | None = None):
-    found = services.events_visible_to(request.user).order_by("-reported_at", "-pk")
+    # Triage results (SAC, sentinel, review) are not the reporter's to read: their own reports
+    # are listed under /my-reports, with the feedback.
+    found = services.events_visible_to(request.user, own=False).order_by("-reported_at", "-pk")
     if status:
         found = found.filter(status=status)
     if category:
@@ -193,6 +209,9 @@ def events(request, status: Literal[tuple(EventStatus.values)] | None = None,  #
 @requires("safety.report")
 def event(request, event_id: int):
     found = get_object_or_404(SafetyEvent.objects.select_related("unit", "reporter"), pk=event_id)
+    if found.reporter_id == request.user.pk and not permissions.can(request.user, "safety.view_events", found):
+        # As on the pages: the reporter reads feedback, not the triage and the analysis.
+        raise HttpError(403, f"Read your own report at /api/v1/safety/my-reports/{found.pk}.")
     services.open_event(request.user, found, reason="read through the API")
     return _detail(request.user, found)
 
@@ -248,3 +267,629 @@ def conduct_concern(request, payload: ConcernIn):
     except ValidationError as error:
         return refused(error)
     return Status(201, concern)
+
+
+# --- shared pieces of the endpoints below -------------------------------------------------------
+
+Id = Annotated[int, PydanticField(ge=1, le=2**63 - 1)]
+
+
+class Body(BaseModel):
+    # Plain pydantic: unknown fields and non-object bodies are refused, not ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+def _current_taxonomy():
+    try:
+        return taxonomy.current()
+    except taxonomy.TaxonomyMissing:
+        return None
+
+
+def _taxonomy_needed():
+    try:
+        return taxonomy.current()
+    except taxonomy.TaxonomyMissing as missing:
+        raise HttpError(400, str(missing)) from None
+
+
+# --- the reporter's own reports -----------------------------------------------------------------
+
+class MyReportSummaryOut(Schema):
+    id: int
+    reference: str
+    kind: str
+    category: str
+    category_label: str
+    status: str
+    status_label: str
+    reported_at: datetime
+    feedback_count: int
+    last_feedback_at: datetime | None
+
+
+class LabelledValueOut(Schema):
+    label: str
+    value: str
+
+
+class MyReportOut(Schema):
+    id: int
+    reference: str
+    kind: str
+    kind_label: str
+    category: str
+    category_label: str
+    unit_id: int
+    unit: str
+    facility: str
+    occurred_at: datetime
+    reported_at: datetime
+    harm: str
+    harm_label: str
+    details: list[LabelledValueOut]
+    narrative: str
+    immediate_action: str
+    status: str
+    status_label: str
+    shares_identity: bool
+    feedback: list[MessageOut]
+    attachments: list[str]
+
+
+@router.get("/my-reports", response=documented(list[MyReportSummaryOut]),
+            summary="The caller's own named reports, newest first")
+@requires("safety.report")
+@paginate(Pages)
+def my_reports(request):
+    user, tax = request.user, _current_taxonomy()
+    found = (services.events_visible_to(user).filter(reporter=user)
+             .annotate(last_feedback_at=Max("reporter_messages__created_at"),
+                       feedback_count=Count("reporter_messages"))
+             .order_by("-reported_at", "-pk"))
+
+    def row(event):
+        return {
+            "id": event.pk, "reference": event.reference, "kind": event.kind, "category": event.category,
+            "category_label": tax.category_label(event.category) if tax else event.category,
+            "status": event.status, "status_label": REPORTER_STATUS.get(event.status, event.get_status_display()),
+            "reported_at": event.reported_at, "feedback_count": event.feedback_count,
+            "last_feedback_at": event.last_feedback_at,
+        }
+
+    return MappedQuery(found, row)
+
+
+@router.get("/my-reports/{event_id}", response=documented(MyReportOut, not_found=True),
+            summary="One of the caller's own reports and its feedback, without the analysis (the read is audited)")
+@requires("safety.report")
+def my_report(request, event_id: int):
+    # The same query and audit as the My reports page: someone else's report is not found.
+    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"),
+                              pk=event_id, reporter=request.user)
+    services.open_event(request.user, event, reason="reporter read own report")
+    shown = _report_context(event)
+    return {
+        "id": event.pk, "reference": event.reference, "kind": event.kind, "kind_label": shown["kind_label"],
+        "category": event.category, "category_label": shown["category_label"], "unit_id": event.unit_id,
+        "unit": event.unit.name, "facility": event.unit.facility.name, "occurred_at": event.occurred_at,
+        "reported_at": event.reported_at, "harm": event.harm, "harm_label": shown["harm_label"],
+        "details": [{"label": label, "value": value} for label, value in shown["details"]],
+        "narrative": event.narrative, "immediate_action": event.immediate_action, "status": event.status,
+        "status_label": shown["status_label"], "shares_identity": event.reporter_shares_identity,
+        "feedback": [{"text": m.text, "is_closing_summary": m.is_closing_summary, "created_at": m.created_at}
+                     for m in shown["feedback"]],
+        "attachments": shown["attachment_names"],
+    }
+
+
+# --- root cause analysis ------------------------------------------------------------------------
+
+class TeamMemberOut(Schema):
+    person_id: int
+    name: str
+    part: str
+    part_label: str
+
+
+class FactOut(Schema):
+    id: int
+    at: datetime
+    fact: str
+
+
+class WhyChainOut(Schema):
+    id: int
+    problem: str
+    whys: list[str]
+
+
+class FactorOut(Schema):
+    id: int
+    category: str
+    category_label: str
+    description: str
+
+
+class BoneOut(Schema):
+    code: str
+    label: str
+    factors: list[str]
+
+
+class RootCauseOut(Schema):
+    id: int
+    statement: str
+
+
+class RelatedEventOut(Schema):
+    id: int
+    reference: str | None
+
+
+class RcaActionOut(Schema):
+    id: int
+    title: str
+    owner_id: int
+    owner: str
+    due_date: date
+    strength: str
+    measure: str
+    status: str
+    approval: str
+
+
+class InvestigationOut(Schema):
+    event_id: int
+    reference: str
+    event_status: str
+    started_at: datetime
+    completed_at: datetime | None
+    start_due: datetime | None
+    complete_due: datetime | None
+    team: list[TeamMemberOut]
+    timeline: list[FactOut]
+    why_chains: list[WhyChainOut]
+    factors: list[FactorOut]
+    fishbone: list[BoneOut]
+    root_causes: list[RootCauseOut]
+    related_events: list[RelatedEventOut]
+    actions: list[RcaActionOut]
+    strong_share_percent: int | None = PydanticField(
+        description="Share of the actions (not cancelled) that are stronger or intermediate (RCA²), in percent")
+
+
+class TeamMemberIn(Body):
+    person_id: Id
+    part: Literal[tuple(TeamMember.Part.values)]  # type: ignore[valid-type]
+
+
+class FactIn(Body):
+    at: datetime
+    fact: Annotated[str, PydanticField(min_length=1, max_length=2000)]
+
+
+class WhyChainIn(Body):
+    problem: Annotated[str, PydanticField(min_length=1, max_length=1000)]
+    whys: Annotated[list[Annotated[str, PydanticField(max_length=500)]],
+                    PydanticField(min_length=1, max_length=rca.MAX_WHYS)]
+
+
+class FactorIn(Body):
+    category: Annotated[str, PydanticField(min_length=1, max_length=40)]
+    description: Annotated[str, PydanticField(min_length=1, max_length=1000)]
+
+
+class RootCauseIn(Body):
+    statement: Annotated[str, PydanticField(min_length=1, max_length=2000)]
+
+
+class RelatedEventIn(Body):
+    event_id: Id
+
+
+class RcaActionIn(Body):
+    title: Annotated[str, PydanticField(min_length=1, max_length=200)]
+    description: Annotated[str, PydanticField(max_length=4000)] = ""
+    owner_id: Id
+    due_date: IsoDate
+    strength: Literal["stronger", "intermediate", "weaker"]
+    measure: Annotated[str, PydanticField(min_length=1, max_length=2000)]
+
+
+class CompleteIn(Body):
+    reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
+
+
+def _investigation(request, event_id: int) -> Investigation:
+    """The RCA of an event, read as the RCA page reads it (rca.open_investigation: checked, audited)."""
+    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"), pk=event_id)
+    try:
+        return rca.open_investigation(request.user, event)
+    except Investigation.DoesNotExist:
+        raise HttpError(404, "This event has no root cause analysis yet.") from None
+
+
+def _rca_action(action) -> dict:
+    return {"id": action.pk, "title": action.title, "owner_id": action.owner_id, "owner": str(action.owner),
+            "due_date": action.due_date, "strength": action.strength, "measure": action.measure,
+            "status": action.status, "approval": action.approval}
+
+
+def _investigation_out(investigation: Investigation) -> dict:
+    event = investigation.event
+    bones = rca.fishbone(investigation)
+    labels = {bone["code"]: bone["label"] for bone in bones}
+    actions = services.actions_for_investigation(investigation)
+    return {
+        "event_id": event.pk, "reference": event.reference, "event_status": event.status,
+        "started_at": investigation.started_at, "completed_at": investigation.completed_at,
+        "start_due": event.rca_start_due, "complete_due": event.rca_complete_due,
+        "team": [{"person_id": m.person_id, "name": str(m.person), "part": m.part, "part_label": m.get_part_display()}
+                 for m in investigation.team.select_related("person").order_by("pk")],
+        "timeline": [{"id": f.pk, "at": f.at, "fact": f.fact} for f in investigation.timeline.all()],
+        "why_chains": [{"id": c.pk, "problem": c.problem, "whys": c.whys} for c in investigation.why_chains.all()],
+        "factors": [{"id": f.pk, "category": f.category, "category_label": labels.get(f.category, f.category),
+                     "description": f.description} for f in investigation.factors.all()],
+        "fishbone": bones,
+        "root_causes": [{"id": c.pk, "statement": c.statement} for c in investigation.root_causes.all()],
+        "related_events": [{"id": e.pk, "reference": e.reference} for e in investigation.related_events.order_by("pk")],
+        "actions": [_rca_action(a) for a in actions["items"]],
+        "strong_share_percent": actions["strong_share_percent"],
+    }
+
+
+@router.get("/events/{event_id}/investigation", response=documented(InvestigationOut, not_found=True),
+            summary="The event's root cause analysis (the read is audited)")
+@requires("safety.report")
+def investigation(request, event_id: int):
+    return _investigation_out(_investigation(request, event_id))
+
+
+@router.post("/events/{event_id}/investigation",
+             response={**documented(InvestigationOut, 201, not_found=True), 200: InvestigationOut},
+             summary="Start the root cause analysis of an event sent to investigation (201; 200 if already started)")
+@requires("safety.investigate")
+def start_investigation(request, event_id: int):
+    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"), pk=event_id)
+    services.open_event(request.user, event, reason="started the root cause analysis")
+    existed = Investigation.objects.filter(event=event).exists()
+    try:
+        started = rca.start_investigation(request.user, event)
+    except ValidationError as error:
+        return refused(error)
+    return Status(200 if existed else 201, _investigation_out(started))
+
+
+@router.get("/events/{event_id}/investigation/similar", response=documented(list[EventSummaryOut], not_found=True),
+            summary="Events of the same category and hospital within 180 days, that the caller may open")
+@requires("safety.report")
+def similar_events(request, event_id: int):
+    found = _investigation(request, event_id)
+    return [_summary(event) for event in rca.similar_events(request.user, found.event)]
+
+
+@router.post("/events/{event_id}/investigation/team", response=documented(TeamMemberOut, 201, not_found=True),
+             summary="Add a person to the analysis team (or change their part)")
+@requires("safety.investigate")
+def add_team_member(request, event_id: int, payload: TeamMemberIn):
+    found = _investigation(request, event_id)
+    person = User.objects.filter(pk=payload.person_id).first()
+    try:
+        if person is None:
+            raise ValidationError({"person": "No member of staff has this id."})
+        member = rca.add_team_member(request.user, found, person, payload.part)
+    except ValidationError as error:
+        return refused(error)
+    return Status(201, {"person_id": person.pk, "name": str(person), "part": member.part,
+                        "part_label": member.get_part_display()})
+
+
+@router.post("/events/{event_id}/investigation/timeline", response=documented(FactOut, 201, not_found=True),
+             summary="Add a fact to the timeline")
+@requires("safety.report")
+def add_fact(request, event_id: int, payload: FactIn):
+    found = _investigation(request, event_id)
+    try:
+        fact = rca.add_fact(request.user, found, payload.at, payload.fact)
+    except ValidationError as error:
+        return refused(error)
+    return Status(201, {"id": fact.pk, "at": fact.at, "fact": fact.fact})
+
+
+@router.post("/events/{event_id}/investigation/why-chains", response=documented(WhyChainOut, 201, not_found=True),
+             summary="Add a 5-whys chain (a problem and the successive answers to “why?”)")
+@requires("safety.report")
+def add_why_chain(request, event_id: int, payload: WhyChainIn):
+    found = _investigation(request, event_id)
+    try:
+        chain = rca.add_why_chain(request.user, found, payload.problem, payload.whys)
+    except ValidationError as error:
+        return refused(error)
+    return Status(201, {"id": chain.pk, "problem": chain.problem, "whys": chain.whys})
+
+
+@router.post("/events/{event_id}/investigation/factors", response=documented(FactorOut, 201, not_found=True),
+             summary="Add a contributing factor on a bone of the fishbone")
+@requires("safety.report")
+def add_factor(request, event_id: int, payload: FactorIn):
+    found = _investigation(request, event_id)
+    try:
+        factor = rca.add_factor(request.user, found, payload.category, payload.description)
+    except ValidationError as error:
+        return refused(error)
+    labels = {bone["code"]: bone["label"] for bone in rca.fishbone(found)}
+    return Status(201, {"id": factor.pk, "category": factor.category,
+                        "category_label": labels.get(factor.category, factor.category),
+                        "description": factor.description})
+
+
+@router.post("/events/{event_id}/investigation/root-causes", response=documented(RootCauseOut, 201, not_found=True),
+             summary="State a root cause")
+@requires("safety.report")
+def add_root_cause(request, event_id: int, payload: RootCauseIn):
+    found = _investigation(request, event_id)
+    try:
+        cause = rca.add_root_cause(request.user, found, payload.statement)
+    except ValidationError as error:
+        return refused(error)
+    return Status(201, {"id": cause.pk, "statement": cause.statement})
+
+
+@router.post("/events/{event_id}/investigation/related-events",
+             response=documented(RelatedEventOut, 201, not_found=True),
+             summary="Link a related event (one the caller may open)")
+@requires("safety.report")
+def link_related_event(request, event_id: int, payload: RelatedEventIn):
+    found = _investigation(request, event_id)
+    other = SafetyEvent.objects.select_related("unit").filter(pk=payload.event_id).first()
+    try:
+        if other is None:
+            raise ValidationError({"related": "No event has this id."})
+        rca.link_related(request.user, found, other)
+    except ValidationError as error:
+        return refused(error)
+    return Status(201, {"id": other.pk, "reference": other.reference})
+
+
+@router.post("/events/{event_id}/investigation/actions", response=documented(RcaActionOut, 201, not_found=True),
+             summary="Add an action to the analysis (in the shared action tracker)")
+@requires("safety.report")
+def add_rca_action(request, event_id: int, payload: RcaActionIn):
+    found = _investigation(request, event_id)
+    data = payload.model_dump()
+    owner = User.objects.filter(pk=data.pop("owner_id")).first()
+    try:
+        action = services.add_rca_action(request.user, found, owner=owner, **data)
+    except ValidationError as error:
+        return refused(error)
+    return Status(201, _rca_action(action))
+
+
+@router.post("/events/{event_id}/investigation/complete", response=documented(InvestigationOut, not_found=True),
+             summary="Complete the analysis (needs a root cause); the event moves to action planning")
+@requires("safety.investigate")
+def complete_investigation(request, event_id: int, payload: CompleteIn):
+    found = _investigation(request, event_id)
+    try:
+        rca.complete_investigation(request.user, found, payload.reason)
+    except ValidationError as error:
+        return refused(error)
+    found.event.refresh_from_db()
+    return _investigation_out(found)
+
+
+# --- analysis, export and import ----------------------------------------------------------------
+
+class ParetoRowOut(Schema):
+    label: str
+    count: int
+    cumulative: int
+    cumulative_percent: float
+
+
+class CountOut(Schema):
+    label: str
+    count: int
+
+
+class MonthOut(Schema):
+    month: str = PydanticField(description="YYYY-MM (UTC)")
+    count: int
+
+
+class FactorRowOut(ParetoRowOut):
+    investigations: int
+
+
+class FactorSummaryOut(Schema):
+    investigations: int
+    completed: int
+    factors: int
+    rows: list[FactorRowOut]
+
+
+class FiltersOut(Schema):
+    from_: date | None = PydanticField(alias="from")
+    to: date | None
+    facility: int | None
+    unit: int | None
+    described: str
+
+
+class AnalysisOut(Schema):
+    filters: FiltersOut
+    total_reports: int
+    safety_events: int
+    categories: list[ParetoRowOut]
+    harm: list[CountOut]
+    units: list[CountOut]
+    months: list[MonthOut]
+    kinds: list[CountOut]
+    factors: FactorSummaryOut
+
+
+PROBLEMS_SHOWN = 1000  # as on the import page
+
+
+class ImportProblemOut(Schema):
+    row: int = PydanticField(description="The row of the file; the header is row 1")
+    field: str
+    reason: str
+
+
+class ImportOut(Schema):
+    rows: int = PydanticField(description="Rows of events checked")
+    stored: int
+    invalid_rows: int
+    problem_count: int
+    problems: list[ImportProblemOut] = PydanticField(description=f"The first {PROBLEMS_SHOWN:,} problems")
+
+
+class ConcernListOut(Schema):
+    id: int
+    unit_id: int
+    unit: str
+    facility: str
+    about: str
+    narrative: str
+    state: str
+    raised_by: str
+    raised_at: datetime
+
+
+class _WrongFilters(Exception):
+    def __init__(self, problems):
+        self.problems = problems
+
+
+def _filters(user, capability, since, until, facility, unit) -> analysis.Filters:
+    """The analysis filters, limited to the caller's scope for `capability` (as on the pages)."""
+    facilities, units = analysis.filter_choices(user, capability)
+    problems = []
+    chosen_facility = chosen_unit = None
+    if facility is not None:
+        chosen_facility = facilities.filter(pk=facility).first()
+        if chosen_facility is None:
+            problems.append(("facility", "Not a facility in your scope."))
+    if unit is not None:
+        chosen_unit = units.filter(pk=unit).first()
+        if chosen_unit is None:
+            problems.append(("unit", "Not a unit in your scope."))
+    if since and until and since > until:
+        problems.append(("to", "The end comes before the start."))
+    if problems:
+        raise _WrongFilters(problems)
+    return analysis.Filters(since=since, until=until, facility=chosen_facility, unit=chosen_unit)
+
+
+def _wrong_filters(error: _WrongFilters):
+    return Status(422, {"detail": [{"loc": ["query", name], "msg": message, "type": "value_error"}
+                                   for name, message in error.problems]})
+
+
+# The same query parameters as the analysis page's filter form.
+SINCE = Query(None, alias="from", description="First day (UTC), inclusive")
+UNTIL = Query(None, alias="to", description="Last day (UTC), inclusive")
+FACILITY = Query(None, description="A facility in the caller's scope")
+UNIT = Query(None, description="A unit in the caller's scope (with the units below it)")
+
+
+@router.get("/analysis", response=documented(AnalysisOut), by_alias=True,
+            summary="Counts of safety events by category (Pareto), harm, unit, month and kind, and contributing "
+                    "factors (aggregates only)")
+@requires("safety.view_aggregates")
+def analysis_counts(request, since: IsoDate | None = SINCE, until: IsoDate | None = UNTIL,
+                    facility: Id | None = FACILITY, unit: Id | None = UNIT):
+    try:
+        filters = _filters(request.user, analysis.AGGREGATES, since, until, facility, unit)
+    except _WrongFilters as error:
+        return _wrong_filters(error)
+    _taxonomy_needed()
+    found = analysis.analyse(request.user, filters)
+    summary, factors = found.summary, found.factors
+    return {
+        "filters": {"from": filters.since, "to": filters.until,
+                    "facility": filters.facility.pk if filters.facility else None,
+                    "unit": filters.unit.pk if filters.unit else None, "described": analysis.describe(filters)},
+        "total_reports": summary.total_reports, "safety_events": summary.safety_events,
+        "categories": [_pareto_row(row) for row in summary.categories],
+        "harm": [{"label": label, "count": count} for label, count in summary.harm],
+        "units": [{"label": label, "count": count} for label, count in summary.units],
+        "months": [{"month": f"{month:%Y-%m}", "count": count} for month, count in summary.months],
+        "kinds": [{"label": label, "count": count} for label, count in summary.kinds],
+        "factors": {"investigations": factors.investigations, "completed": factors.completed,
+                    "factors": factors.factors,
+                    "rows": [{**_pareto_row(row), "investigations": row.investigations} for row in factors.rows]},
+    }
+
+
+def _pareto_row(row) -> dict:
+    return {"label": row.label, "count": row.count, "cumulative": row.cumulative,
+            "cumulative_percent": row.cumulative_percent}
+
+
+CSV_RESPONSE = {"responses": {200: {
+    "description": "De-identified CSV (no reporter), one event a row; formulas defused",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}}}
+
+
+@router.get("/export", response={code: out for code, out in documented(None).items() if code != 200},  # the refusals
+            openapi_extra=CSV_RESPONSE, summary="De-identified CSV of the events in scope (the export is audited)")
+@requires("safety.export_events")
+def export_events(request, since: IsoDate | None = SINCE, until: IsoDate | None = UNTIL,
+                  facility: Id | None = FACILITY, unit: Id | None = UNIT):
+    # As the page's export: the filters in the export scope, record_export, spreadsheet-safe cells.
+    try:
+        filters = _filters(request.user, analysis.EXPORT, since, until, facility, unit)
+    except _WrongFilters as error:
+        return _wrong_filters(error)
+    tax = _taxonomy_needed()
+    count, events = analysis.record_export(request.user, filters)
+    return streaming_csv(analysis.EXPORT_COLUMNS, analysis.export_rows(events, tax), analysis.export_filename(),
+                         count=count)
+
+
+@router.post("/imports", response=documented(ImportOut),
+             summary="Import historical events from CSV: every row is checked; nothing is stored from a file with "
+                     "problems unless accept_valid is true (then only its valid rows)")
+@requires("safety.import_events")
+def import_events(request, file: File[UploadedFile], accept_valid: Form[bool] = False):
+    try:
+        if file.size > imports.MAX_BYTES:
+            raise imports.ImportFileError(
+                f"The file is larger than {imports.MAX_BYTES // (1024 * 1024)} MB ({file.size:,} bytes).")
+        _taxonomy_needed()
+        outcome = imports.import_file(request.user, file.read(), accept_valid=accept_valid)
+    except imports.ImportFileError as problem:
+        return refused(ValidationError({"file": str(problem)}))
+    checked = outcome.checked
+    return {
+        "rows": checked.rows, "stored": len(outcome.stored), "invalid_rows": checked.invalid_rows,
+        "problem_count": len(checked.problems),
+        "problems": [{"row": p.row, "field": p.field, "reason": p.reason} for p in checked.problems[:PROBLEMS_SHOWN]],
+    }
+
+
+# --- conduct concerns ---------------------------------------------------------------------------
+
+@router.get("/conduct-concerns", response=documented(list[ConcernListOut]),
+            summary="Conduct concerns in the caller's units, newest first (each one listed is recorded as read)")
+@requires("safety.review_conduct_concerns")
+@paginate(Pages)
+def conduct_concerns(request):
+    user = request.user
+    units = permissions.units_where(user, "safety.review_conduct_concerns")
+    concerns = (ConductConcern.objects.filter(unit__in=units).select_related("raised_by", "unit", "unit__facility")
+                .order_by("-raised_at", "-pk"))
+
+    def row(concern):
+        # As the page: every concern shown is recorded as read, and only those shown.
+        audit.record_read(concern, actor=user, reason="conduct concern list")
+        return {"id": concern.pk, "unit_id": concern.unit_id, "unit": concern.unit.name,
+                "facility": concern.unit.facility.name, "about": concern.about, "narrative": concern.narrative,
+                "state": concern.state, "raised_by": concern.raised_by.get_full_name() or concern.raised_by.username,
+                "raised_at": concern.raised_at}
+
+    return MappedQuery(concerns, row)

@@ -244,10 +244,12 @@ def store(user, checked: Checked) -> list[SafetyEvent]:
     permissions.check(user, CAPABILITY)
     allowed = set(permissions.units_where(user, CAPABILITY).values_list("pk", flat=True))
     stored = []
+    now = timezone.now()
     with audit.acting_as(user):
         for _, event in checked.valid:
             if event.unit_id not in allowed:  # checked against the same scope; never trust a stale list
                 raise PermissionDenied("not permitted: safety.import_events in this unit")
+            event.pses_entered_at = now  # it enters Andon's PSES when it is imported
             event.save()
             services._set_reference(event)
             stored.append(event)

@@ -100,6 +100,16 @@ class SafetyEvent(FSMModelMixin, models.Model):
     first_feedback_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
+    # The patient safety evaluation system (PSES) boundary, DOMAIN.md §9: a report is patient
+    # safety work product from the moment it enters the PSES (when it is reported or imported)
+    # until a patient safety officer removes it ("drop-out", e.g. because it must serve as a
+    # state-mandated report), which is recorded with who, when and why and cannot be undone.
+    pses_entered_at = models.DateTimeField(null=True, blank=True)
+    pses_removed_at = models.DateTimeField(null=True, blank=True)
+    pses_removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="+")
+    pses_removal_reason = models.TextField(max_length=2000, blank=True)
+
     class Meta:
         ordering = ["-reported_at", "-pk"]
         indexes = [
@@ -117,6 +127,11 @@ class SafetyEvent(FSMModelMixin, models.Model):
     @property
     def is_safety_event(self) -> bool:
         return self.kind in SAFETY_KINDS
+
+    @property
+    def is_work_product(self) -> bool:
+        """Inside the PSES: entered and not removed."""
+        return self.pses_entered_at is not None and self.pses_removed_at is None
 
     def issue_receipt(self) -> str:
         """A code the reporter keeps to follow the report; only its hash is stored."""

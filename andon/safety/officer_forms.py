@@ -43,7 +43,7 @@ def add_service_errors(form, error: ValidationError, aliases: dict | None = None
         key = aliases.get(key, key)
         if key in form.fields:
             form.add_error(key, messages)
-        elif key in form.extra_errors:
+        elif key in getattr(form, "extra_errors", {}):
             form.extra_errors[key].extend(messages)
         else:
             form.add_error(None, messages)
@@ -122,6 +122,19 @@ class MoveForm(forms.Form):
     @property
     def offers_close(self) -> bool:
         return any(name == "close" for name, _ in self.moves)
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        add_service_errors(self, error)
+
+
+class PsesRemovalForm(forms.Form):
+    """Take a report out of the patient safety evaluation system (drop-out), with the reason."""
+
+    prefix = "pses"  # the event page has other forms with a reason
+    reason = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label="Why it leaves the PSES",
+        help_text="For example: it must be sent to the state as a mandated report. The reason is kept, and the "
+                  "removal cannot be undone: the report is no longer patient safety work product.")
 
     def add_service_errors(self, error: ValidationError) -> None:
         add_service_errors(self, error)

@@ -53,6 +53,24 @@ def start_investigation(user, event: SafetyEvent) -> Investigation:
     return investigation
 
 
+def open_investigation(user, event: SafetyEvent, reason: str = "read the root cause analysis") -> Investigation:
+    """Check and record the read of an event's root cause analysis.
+
+    Those who see events in the event's unit and the analysis team may read it; the reporter
+    reads the feedback, not the analysis. Investigation.DoesNotExist when there is none yet
+    (after the event's own check, so a stranger is refused rather than told).
+    """
+    from .services import open_event
+
+    investigation = Investigation.objects.filter(event=event).select_related("event", "event__unit").first()
+    if investigation is None:
+        open_event(user, event, reason)
+        raise Investigation.DoesNotExist("This event has no root cause analysis yet.")
+    permissions.check(user, "safety.view_investigation", investigation)
+    audit.record_read(event, actor=user, reason=reason)
+    return investigation
+
+
 def _editable(user, investigation: Investigation) -> None:
     permissions.check(user, "safety.edit_investigation", investigation)
     if investigation.completed_at is not None:

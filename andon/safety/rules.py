@@ -1,7 +1,9 @@
 """The safety module's object rules, added to the one policy (andon/platform/permissions.py).
 
-- A reporter always sees their own report (and its feedback).
+- A reporter always sees their own report (and its feedback), never its analysis as such.
 - Those with safety.view_events see events in their scope (unit managers: their units).
+- A root cause analysis is read by those who see events in its unit and by its team (RCA²
+  teams include people from outside the safety office); reporting the event is not enough.
 - The reporter's name is shown to the reporter, to those with safety.view_reporter in scope,
   and to unit managers only when the reporter agreed; never for an anonymous report.
 """
@@ -35,6 +37,7 @@ add_rule("safety.view_event", is_reporter | holds("safety.view_events"))
 # RCA team members work on their investigation even without the capability (RCA² teams include
 # people from outside the safety office).
 add_rule("safety.edit_investigation", holds("safety.investigate") | on_the_team)
+add_rule("safety.view_investigation", holds("safety.view_events") | on_the_team)
 add_rule(
     "safety.see_reporter",
     ~is_anonymous & (is_reporter | holds("safety.view_reporter") | (holds("safety.view_events") & reporter_agreed)),

@@ -144,7 +144,7 @@ def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = 
         receipt = _store_anonymously(event, uploads, now)
     else:
         event.reporter = user
-        event.reported_at = now
+        event.reported_at = event.pses_entered_at = now
         with audit.acting_as(user):
             event.save()
             _set_reference(event)
@@ -164,7 +164,7 @@ def _store_anonymously(event: SafetyEvent, uploads, now) -> str:
     time would be exact too); the triage queue and the officers' home pages list the report.
     """
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    event.reported_at = day
+    event.reported_at = event.pses_entered_at = day
     receipt = event.issue_receipt()
     with disable_auditlog():
         event.save()
@@ -222,11 +222,12 @@ def save_draft(user, data: dict, draft: ReportDraft | None = None) -> ReportDraf
 
 # --- reading ----------------------------------------------------------------------------------
 
-def events_visible_to(user):
-    """Events a user may open: their own reports, and events in their scope."""
-    own = Q(reporter=user)
-    in_scope = Q(unit__in=permissions.units_where(user, "safety.view_events"))
-    return SafetyEvent.objects.filter(own | in_scope).select_related("unit", "unit__facility")
+def events_visible_to(user, own: bool = True):
+    """Events a user may open: events in their scope and, unless `own` is False, their own reports."""
+    visible = Q(unit__in=permissions.units_where(user, "safety.view_events"))
+    if own:
+        visible |= Q(reporter=user)
+    return SafetyEvent.objects.filter(visible).select_related("unit", "unit__facility")
 
 
 def open_event(user, event: SafetyEvent, reason: str = "viewed") -> SafetyEvent:
@@ -420,6 +421,31 @@ def overdue_rcas(events, now=None):
     late_start = Q(rca_start_due__lt=now, rca_started_at=None, status=Status.INVESTIGATION)
     late_finish = Q(rca_complete_due__lt=now, status=Status.INVESTIGATION)
     return events.filter(late_start | late_finish)
+
+
+# --- the patient safety evaluation system (PSES) boundary ---------------------------------------
+
+@audit.changes_by_user
+@transaction.atomic
+def remove_from_pses(user, event: SafetyEvent, reason: str) -> SafetyEvent:
+    """Take a report out of the PSES ("drop-out", DOMAIN.md §9): from now on it is not patient
+    safety work product, for instance because it must serve as a state-mandated report. The
+    removal keeps who, when and why, is audited, and cannot be undone."""
+    permissions.check(user, "safety.manage_workflow", event)
+    event = SafetyEvent.objects.select_for_update().get(pk=event.pk)
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = "Say why the report leaves the patient safety evaluation system (it is kept)."
+    elif len(reason) > 2000:
+        errors["reason"] = f"At most 2,000 characters ({len(reason):,} given)."
+    if event.pses_removed_at is not None:
+        errors["pses"] = f"The report already left the patient safety evaluation system on {event.pses_removed_at:%Y-%m-%d}."
+    if errors:
+        raise ValidationError(errors)
+    event.pses_removed_at, event.pses_removed_by, event.pses_removal_reason = timezone.now(), user, reason
+    event.save(update_fields=["pses_removed_at", "pses_removed_by", "pses_removal_reason"])
+    return event
 
 
 # --- just culture -----------------------------------------------------------------------------

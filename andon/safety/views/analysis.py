@@ -5,17 +5,15 @@ The analysis page and the chart show counts and labels only, never a narrative, 
 anything that names an event or a person: board members see them.
 """
 
-import csv
-from datetime import date
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from andon.platform.exports import spreadsheet_safe
+from andon.platform.exports import streaming_csv
 from andon.platform.permissions import can, requires
 
 from .. import analysis as counting
@@ -96,31 +94,14 @@ def pareto_svg(request, dimension):
     return response
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @requires("safety.export_events")
 def export_csv(request):
     _, filters = _filters(request, counting.EXPORT)
     if filters is None:
         return HttpResponseBadRequest("Wrong filters.", content_type="text/plain")
     count, events = counting.record_export(request.user, filters)
-    tax = taxonomy.current()
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(counting.EXPORT_COLUMNS)
-        for event in events.iterator(chunk_size=2000):
-            row = counting.export_row(event, tax)
-            yield writer.writerow([spreadsheet_safe(row[column]) for column in counting.EXPORT_COLUMNS])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="safety-events-{date.today():%Y-%m-%d}.csv"'
-    response["Cache-Control"] = "private, no-store"
-    response["X-Andon-Rows"] = str(count)
-    return response
+    return streaming_csv(counting.EXPORT_COLUMNS, counting.export_rows(events, taxonomy.current()),
+                         counting.export_filename(), count=count)
 
 
 class ImportForm(forms.Form):

@@ -72,9 +72,8 @@ FORMS = {"fact": FactForm, "why": WhyForm, "factor": FactorForm, "root_cause": R
 
 def _investigation(request, pk) -> Investigation:
     event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"), pk=pk)
-    services.open_event(request.user, event, reason="read the root cause analysis")
     try:
-        return event.investigation
+        return rca.open_investigation(request.user, event)
     except Investigation.DoesNotExist:
         raise Http404("This event has no root cause analysis yet.") from None
 

@@ -22,7 +22,7 @@ from andon.platform.permissions import can, requires
 
 from .. import sac, services, taxonomy
 from ..models import Attachment, ConductConcern, SafetyEvent, Status
-from ..officer_forms import OFFICER_MOVES, EventFilterForm, MoveForm, TriageForm
+from ..officer_forms import OFFICER_MOVES, EventFilterForm, MoveForm, PsesRemovalForm, TriageForm
 
 PAGE_SIZE = 50
 WAITING_DAYS = 3  # a report waiting longer than this for triage stands out in the queue
@@ -103,7 +103,7 @@ def _moves(event):
     return [name for name in OFFICER_MOVES if name in available]
 
 
-def _event_context(request, event, *, triage_form=None, move_form=None):
+def _event_context(request, event, *, triage_form=None, move_form=None, pses_form=None):
     user = request.user
     tax, current = _taxonomy_of(event), taxonomy.current()
     category_label, harm_label, details = _labels(event, tax, current)
@@ -128,6 +128,7 @@ def _event_context(request, event, *, triage_form=None, move_form=None):
         "triage_form": triage_form if may_triage else None,
         # A refused step is shown with its errors even when no step is possible any more.
         "move_form": move_form if may_move and (moves or move_form is not None) else None,
+        "pses_form": (pses_form or PsesRemovalForm()) if may_move and event.is_work_product else pses_form,
         "sac_matrix": _sac_matrix(),
         "sac_severity": sac.SEVERITIES.get(event.sac_severity, event.sac_severity),
         "sac_probability": sac.PROBABILITIES.get(event.sac_probability, event.sac_probability),
@@ -231,6 +232,24 @@ def move_event(request, pk):
     services.open_event(request.user, event, reason="workflow")
     form.offer(_moves(event))
     return render(request, "safety/officer/event.html", _event_context(request, event, move_form=form), status=400)
+
+
+@require_POST
+@requires("safety.manage_workflow")
+def remove_from_pses(request, pk):
+    event = _event(pk)
+    permissions.check(request.user, "safety.manage_workflow", event)
+    form = PsesRemovalForm(request.POST)
+    if form.is_valid():
+        try:
+            services.remove_from_pses(request.user, event, form.cleaned_data["reason"])
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, "The report has left the patient safety evaluation system.")
+            return redirect("safety:event", pk=event.pk)
+    services.open_event(request.user, event, reason="PSES removal")
+    return render(request, "safety/officer/event.html", _event_context(request, event, pses_form=form), status=400)
 
 
 @requires("safety.report")
