@@ -33,8 +33,6 @@ from andon.platform.permissions import requires
 from . import analysis, imports, rca, services, taxonomy
 from .models import ConductConcern, Investigation, Kind, Review, SafetyEvent, TeamMember
 from .models import Status as EventStatus
-# What the reporter reads of their own report is decided once, by the My reports page.
-from .views.report import REPORTER_STATUS, _report_context
 
 router = Router(tags=["safety"])
 
@@ -352,7 +350,7 @@ def my_reports(request):
         return {
             "id": event.pk, "reference": event.reference, "kind": event.kind, "category": event.category,
             "category_label": tax.category_label(event.category) if tax else event.category,
-            "status": event.status, "status_label": REPORTER_STATUS.get(event.status, event.get_status_display()),
+            "status": event.status, "status_label": services.REPORTER_STATUS.get(event.status, event.get_status_display()),
             "reported_at": event.reported_at, "feedback_count": event.feedback_count,
             "last_feedback_at": event.last_feedback_at,
         }
@@ -368,7 +366,7 @@ def my_report(request, event_id: int):
     event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"),
                               pk=event_id, reporter=request.user)
     services.open_event(request.user, event, reason="reporter read own report")
-    shown = _report_context(event)
+    shown = services.reporter_view(event)  # as on the My reports page
     return {
         "id": event.pk, "reference": event.reference, "kind": event.kind, "kind_label": shown["kind_label"],
         "category": event.category, "category_label": shown["category_label"], "unit_id": event.unit_id,

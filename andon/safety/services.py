@@ -44,6 +44,15 @@ REPORTER_STATUS_TEXT = {
     Status.ACTION_PLANNING: "The review is done; actions to prevent a repeat are being planned.",
     Status.CLOSED: "The review of your report is complete.",
 }
+# What the reporter reads of each step on their own report: plain words, none of the analysis.
+REPORTER_STATUS = {
+    Status.SUBMITTED: "Received",
+    Status.TRIAGE: "Being read by the patient safety team",
+    Status.REVIEW: "Under review",
+    Status.INVESTIGATION: "Under in-depth review",
+    Status.ACTION_PLANNING: "Actions being planned",
+    Status.CLOSED: "Review complete",
+}
 CLOCK_SKEW = timedelta(minutes=10)
 
 
@@ -235,6 +244,33 @@ def open_event(user, event: SafetyEvent, reason: str = "viewed") -> SafetyEvent:
     permissions.check(user, "safety.view_event", event)
     audit.record_read(event, actor=user, reason=reason)
     return event
+
+
+def reporter_view(event) -> dict:
+    """What the reporter may read: their report and the feedback; no triage internals."""
+    tax = taxonomy.version_or_current(event.taxonomy_version)
+    category = tax.category(event.category) if tax else None
+    details = []
+    for spec in (category or {}).get("fields", []):
+        if spec["code"] in event.details:
+            value = event.details[spec["code"]]
+            if spec["type"] == "boolean":
+                shown = "Yes" if value else "No"
+            elif spec["type"] == "choice":
+                shown = tax.choice_label(event.category, spec["code"], value)
+            else:
+                shown = str(value)
+            details.append((spec["label"], shown))
+    return {
+        "event": event,
+        "kind_label": Kind(event.kind).label if event.kind in Kind.values else event.kind,
+        "category_label": tax.category_label(event.category) if tax else event.category,
+        "harm_label": tax.harm_label(event.harm) if (tax and event.harm) else "",
+        "details": details,
+        "status_label": REPORTER_STATUS.get(event.status, event.get_status_display()),
+        "feedback": list(event.reporter_messages.all()),
+        "attachment_names": [a.name for a in event.attachments.all()],
+    }
 
 
 def event_for_receipt(code: str) -> SafetyEvent | None:

@@ -170,6 +170,18 @@ def version(number: str) -> Taxonomy:
     return _taxonomy(content.document_key(KIND, KEY, number))
 
 
+def version_or_current(number: str) -> Taxonomy | None:
+    """The version a record was made with (so an old record keeps its meaning); the current one
+    when that version was removed; None when no taxonomy is loaded at all."""
+    try:
+        return version(number)
+    except content.ContentDocument.DoesNotExist:
+        try:
+            return current()
+        except TaxonomyMissing:
+            return None
+
+
 def _taxonomy(key) -> Taxonomy:
     document = content.document_by_key(key)
     return Taxonomy(document.version, document.document)

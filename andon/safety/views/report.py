@@ -16,7 +16,6 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from andon.platform import audit
-from andon.platform.models import ContentDocument
 from andon.platform.permissions import public, requires
 
 from .. import services, taxonomy
@@ -33,19 +32,10 @@ from ..forms import (
     local_now,
     posted_details,
 )
-from ..models import KINDS_WITH_HARM, Kind, ReportDraft, SafetyEvent, Status
+from ..models import KINDS_WITH_HARM, ReportDraft, SafetyEvent
 
 PAGE_SIZE = 20
 FORM = "safety/report/form.html"
-# What the reporter reads about each step: plain words, none of the analysis (DOMAIN.md §9).
-REPORTER_STATUS = {
-    Status.SUBMITTED: "Received",
-    Status.TRIAGE: "Being read by the patient safety team",
-    Status.REVIEW: "Under review",
-    Status.INVESTIGATION: "Under in-depth review",
-    Status.ACTION_PLANNING: "Actions being planned",
-    Status.CLOSED: "Review complete",
-}
 
 
 def _no_store(response):
@@ -173,43 +163,6 @@ def save_draft(request):
 
 # --- the reporter's own reports -----------------------------------------------------------------
 
-def _taxonomy_of(event):
-    try:
-        return taxonomy.version(event.taxonomy_version)
-    except ContentDocument.DoesNotExist:
-        try:
-            return taxonomy.current()
-        except taxonomy.TaxonomyMissing:
-            return None
-
-
-def _report_context(event) -> dict:
-    """What the reporter may read: their report and the feedback; no triage internals."""
-    tax = _taxonomy_of(event)
-    category = tax.category(event.category) if tax else None
-    details = []
-    for spec in (category or {}).get("fields", []):
-        if spec["code"] in event.details:
-            value = event.details[spec["code"]]
-            if spec["type"] == "boolean":
-                shown = "Yes" if value else "No"
-            elif spec["type"] == "choice":
-                shown = tax.choice_label(event.category, spec["code"], value)
-            else:
-                shown = str(value)
-            details.append((spec["label"], shown))
-    return {
-        "event": event,
-        "kind_label": Kind(event.kind).label if event.kind in Kind.values else event.kind,
-        "category_label": tax.category_label(event.category) if tax else event.category,
-        "harm_label": tax.harm_label(event.harm) if (tax and event.harm) else "",
-        "details": details,
-        "status_label": REPORTER_STATUS.get(event.status, event.get_status_display()),
-        "feedback": list(event.reporter_messages.all()),
-        "attachment_names": [a.name for a in event.attachments.all()],
-    }
-
-
 def _last_read(user, event):
     """When the reporter last opened the report (open_event audits every read)."""
     return (audit.entries_for(event).filter(action=LogEntry.Action.ACCESS, actor=user)
@@ -234,7 +187,7 @@ def my_reports(request):
         rows.append({
             "event": event,
             "category_label": tax.category_label(event.category) if tax else event.category,
-            "status_label": REPORTER_STATUS.get(event.status, event.get_status_display()),
+            "status_label": services.REPORTER_STATUS.get(event.status, event.get_status_display()),
             "new_feedback": bool(event.last_feedback and (read is None or event.last_feedback > read)),
         })
     return render(request, "safety/report/my_reports.html", {"page": page, "rows": rows})
@@ -246,7 +199,7 @@ def my_report(request, pk):
     event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"),
                               pk=pk, reporter=request.user)
     services.open_event(request.user, event, reason="reporter read own report")
-    return render(request, "safety/report/my_report.html", _report_context(event))
+    return render(request, "safety/report/my_report.html", services.reporter_view(event))
 
 
 # --- the anonymous reporter's way back ----------------------------------------------------------
@@ -261,7 +214,7 @@ def receipt(request):
         event = services.event_for_receipt(form.cleaned_data["code"] if form.is_valid() else "")
         context["looked_up"] = True
         if event is not None:
-            context.update(_report_context(event))
+            context.update(services.reporter_view(event))
         else:
             context["event"] = None
     return _no_store(render(request, "safety/report/receipt.html", context))

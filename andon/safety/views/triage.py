@@ -17,7 +17,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from andon.platform import audit, permissions
-from andon.platform.models import ContentDocument
 from andon.platform.permissions import can, requires
 
 from .. import sac, services, taxonomy
@@ -40,10 +39,7 @@ def _event(pk) -> SafetyEvent:
 
 def _taxonomy_of(event):
     """The taxonomy the event was reported with (so an old report keeps its meaning)."""
-    try:
-        return taxonomy.version(event.taxonomy_version)
-    except ContentDocument.DoesNotExist:  # the version was removed: the current one rather than fail
-        return taxonomy.current()
+    return taxonomy.version_or_current(event.taxonomy_version) or taxonomy.current()
 
 
 def _taxonomies():
