@@ -116,9 +116,11 @@ class SafetyEvent(FSMModelMixin, models.Model):
             models.Index(fields=["status", "reported_at"]),
             models.Index(fields=["unit", "reported_at"]),
             models.Index(fields=["category", "reported_at"]),
-            # The triage queue: the few events waiting, oldest first, whatever the table's size.
-            models.Index(fields=["reported_at", "id"], condition=models.Q(status__in=["submitted", "triage"]),
-                         name="safety_event_waiting"),
+            # The triage queue (services.triage_queue): the few events waiting, oldest first,
+            # whatever the table's size; with the unit, the queue's count reads the index alone.
+            models.Index(fields=["reported_at", "id", "unit"], name="safety_event_waiting",
+                         condition=models.Q(status__in=["submitted", "triage"], source="report",
+                                            kind__in=["good_catch", "incident", "near_miss", "unsafe_condition"])),
         ]
 
     def __str__(self):

@@ -286,9 +286,10 @@ def triage_queue(user):
     # Excellent-care reports are recognition, not safety events: they go to unit managers.
     # A list of ids, not a subquery: PostgreSQL misplans the subquery on the tiny unit table
     # (benchmark at 200,000 events: first page 81 ms -> 15 ms).
+    # The same conditions as the partial index safety_event_waiting (models.py).
     units = list(permissions.units_where(user, "safety.triage").values_list("pk", flat=True))
     return (SafetyEvent.objects.filter(unit__in=units, status__in=[Status.SUBMITTED, Status.TRIAGE],
-                                       kind__in=SAFETY_KINDS, source=Source.REPORT)
+                                       kind__in=sorted(SAFETY_KINDS), source=Source.REPORT)
             .select_related("unit", "unit__facility").order_by("reported_at", "pk"))
 
 

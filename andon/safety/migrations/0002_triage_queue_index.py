@@ -15,6 +15,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='safetyevent',
-            index=models.Index(condition=models.Q(('status__in', ['submitted', 'triage'])), fields=['reported_at', 'id'], name='safety_event_waiting'),
+            index=models.Index(condition=models.Q(('kind__in', ['good_catch', 'incident', 'near_miss', 'unsafe_condition']), ('source', 'report'), ('status__in', ['submitted', 'triage'])), fields=['reported_at', 'id', 'unit'], name='safety_event_waiting'),
         ),
     ]
