@@ -578,7 +578,7 @@ def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
         f"- Load: a second process, {args.users} concurrent signed-in users (threads), closed loop with no think "
         f"time, {args.seconds:g} s per scenario after a short warm-up. Officer pages as {OFFICER} (whole "
         f"organisation); the form and the home page as {REPORTER}.",
-        "- Baseline: `/health` (a public view, one `SELECT 1`; the session is still read and saved). "
+        "- Baseline: `/health` (a public view, one `SELECT 1`; the session is still read, and saved once a minute). "
         "Ratio = the page's p95 / the baseline's p95 in the same run.",
         "",
         "| Scenario | Requests | p50 ms | p95 ms | p99 ms | max ms | req/s | errors | p95 / baseline | "

@@ -233,7 +233,8 @@ def save_draft(user, data: dict, draft: ReportDraft | None = None) -> ReportDraf
 
 def events_visible_to(user, own: bool = True):
     """Events a user may open: events in their scope and, unless `own` is False, their own reports."""
-    visible = Q(unit__in=permissions.units_where(user, "safety.view_events"))
+    # A list of ids, not a subquery: see triage_queue.
+    visible = Q(unit__in=list(permissions.units_where(user, "safety.view_events").values_list("pk", flat=True)))
     if own:
         visible |= Q(reporter=user)
     return SafetyEvent.objects.filter(visible).select_related("unit", "unit__facility")
