@@ -9,6 +9,9 @@ Tables:
   (1-based; NULL for a whole file), the reason and the raw text (cut to a bounded size).
 - `loads`: one row per file loaded, with its counts, so a summary can be shown later.
 
+`resources.content_hash` (added by the ingest) is the MD5 of the resource's minified JSON, so
+a reload can tell "unchanged" without comparing whole documents.
+
 Every connection runs with the time zone UTC, so timestamps never depend on the machine.
 """
 
@@ -40,6 +43,7 @@ CREATE TABLE IF NOT EXISTS loads (
     unchanged BIGINT NOT NULL,
     quarantined BIGINT NOT NULL
 );
+ALTER TABLE resources ADD COLUMN IF NOT EXISTS content_hash UHUGEINT;
 """
 
 DEFAULT_NAME = "fhir.duckdb"
