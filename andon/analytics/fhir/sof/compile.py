@@ -1,0 +1,300 @@
+"""ViewDefinition → one DuckDB SQL query over the FHIR store's `resources` table.
+
+The view is validated first (`ViewError` names the problem and where it is). Then each
+select node compiles to a SQL expression that, for one focus item, gives the node's rows as a
+DuckDB `LIST` of `STRUCT`s, one field per column in the view's column order:
+
+- `column`: one row, `[{'a': …, 'b': …}]`, each value a FHIRPath collection (`JSON[]`, see
+  `expressions.py`) cast to the column's type (a singleton; more than one value is an error
+  unless `collection: true`, which gives a typed list);
+- `select` and the node's own columns: the cross product of their row lists;
+- `forEach` / `forEachOrNull`: the body's rows for each item (`list_transform` with the
+  item's position as `%rowIndex`), flattened; OrNull gives one row of NULLs when empty;
+- `repeat`: the same over every item reached by following the paths again and again
+  (depth first, unrolled to `REPEAT_DEPTH` levels; deeper data is an error, never cut);
+- `unionAll`: the branches' row lists concatenated (their columns must match).
+
+The query unnests the root list per resource (`WHERE type = <resource>` and the view's
+`where` paths), so everything runs inside DuckDB.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .expressions import EMPTY, Names, Scope, compile_expression, sql_string
+from .fhirpath import FHIRPathError, parse
+
+REPEAT_DEPTH = 12
+
+
+class ViewError(ValueError):
+    """A ViewDefinition that cannot be run: the message says what and where."""
+
+
+VIEW_KEYS = {
+    "resourceType", "id", "meta", "implicitRules", "language", "text", "contained", "extension",
+    "modifierExtension", "url", "identifier", "version", "name", "title", "status", "experimental",
+    "date", "publisher", "contact", "description", "useContext", "copyright", "resource",
+    "resourceVersion", "fhirVersion", "profile", "constant", "select", "where",
+}
+SELECT_KEYS = {"id", "extension", "modifierExtension", "column", "select", "forEach", "forEachOrNull", "repeat", "unionAll"}
+COLUMN_KEYS = {"id", "extension", "modifierExtension", "name", "path", "description", "collection", "type", "tag"}
+WHERE_KEYS = {"id", "extension", "modifierExtension", "path", "description"}
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+RESOURCE = re.compile(r"^[A-Z][A-Za-z]+$")
+
+SQL_TYPES = {
+    "boolean": "BOOLEAN",
+    "integer": "BIGINT",
+    "positiveInt": "BIGINT",
+    "unsignedInt": "BIGINT",
+    "integer64": "BIGINT",
+    "decimal": "DOUBLE",
+}
+
+
+class Column:
+    def __init__(self, name: str, fhir_type: str | None, collection: bool):
+        self.name, self.fhir_type, self.collection = name, fhir_type, collection
+        base = SQL_TYPES.get(fhir_type or "", "VARCHAR")
+        self.sql_type = base + "[]" if collection else base
+
+    def __repr__(self):
+        return f"Column({self.name!r}, {self.sql_type})"
+
+
+def _convert(v: str, column: Column) -> str:
+    """One JSON item as the column's SQL type."""
+    base = SQL_TYPES.get(column.fhir_type or "", "VARCHAR")
+    if base == "VARCHAR":
+        return f"json_extract_string({v}, '$')"
+    return f"CAST({v} AS {base})"
+
+
+def _keys(obj, allowed: set, where: str):
+    if not isinstance(obj, dict):
+        raise ViewError(f"{where}: expected an object, found {type(obj).__name__}")
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise ViewError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _list(obj, key: str, where: str) -> list:
+    value = obj.get(key, [])
+    if not isinstance(value, list):
+        raise ViewError(f"{where}.{key}: expected a list, found {type(value).__name__}")
+    return value
+
+
+def constants_of(view: dict) -> dict:
+    constants = {}
+    for i, constant in enumerate(_list(view, "constant", "view")):
+        where = f"constant[{i}]"
+        if not isinstance(constant, dict):
+            raise ViewError(f"{where}: expected an object")
+        name = constant.get("name")
+        if not isinstance(name, str) or not NAME.match(name):
+            raise ViewError(f"{where}: a constant needs a name (letters, digits and _), found {name!r}")
+        values = [k for k in constant if k.startswith("value")]
+        extra = sorted(set(constant) - {"name", "id", "extension"} - set(values))
+        if extra:
+            raise ViewError(f"{where} ({name}): unknown key(s) {', '.join(extra)}")
+        if len(values) != 1:
+            raise ViewError(f"{where} ({name}): a constant needs exactly one value[x] (such as valueString), found {len(values)}")
+        constants[name] = constant[values[0]]
+    return constants
+
+
+class ViewCompiler:
+    def __init__(self, view):
+        if not isinstance(view, dict):
+            raise ViewError(f"a ViewDefinition is a JSON object, not {type(view).__name__}")
+        _keys(view, VIEW_KEYS, "view")
+        resource = view.get("resource")
+        if not resource:
+            raise ViewError("view: 'resource' is missing (the FHIR resource type the view reads, such as Patient)")
+        if not isinstance(resource, str) or not RESOURCE.match(resource):
+            raise ViewError(f"view.resource: {resource!r} is not a FHIR resource type")
+        if not _list(view, "select", "view"):
+            raise ViewError("view: 'select' is missing or empty (a view needs at least one column)")
+        self.view = view
+        self.resource = resource
+        self.names = Names()
+        self.constants = constants_of(view)
+
+    def scope(self) -> Scope:
+        return Scope("resource", "0", self.constants, self.names, self.resource, root=True)
+
+    def expression(self, path, scope: Scope, where: str) -> str:
+        if not isinstance(path, str) or not path.strip():
+            raise ViewError(f"{where}: expected a FHIRPath expression (a string), found {path!r}")
+        try:
+            return compile_expression(path, scope)
+        except FHIRPathError as error:
+            raise ViewError(f"{where}: {error}") from None
+
+    # -- rows
+    def node(self, node, scope: Scope, where: str):
+        _keys(node, SELECT_KEYS, where)
+        iterators = [k for k in ("forEach", "forEachOrNull", "repeat") if k in node]
+        if len(iterators) > 1:
+            raise ViewError(f"{where}: use only one of forEach, forEachOrNull and repeat, found {', '.join(iterators)}")
+        if not iterators:
+            return self.body(node, scope, where)
+        kind = iterators[0]
+        e, i = self.names("e"), self.names("i")
+        if kind == "repeat":
+            paths = node["repeat"]
+            if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+                raise ViewError(f"{where}.repeat: expected a list of FHIRPath expressions")
+            elements = self.descendants(paths, scope, f"{where}.repeat")
+        else:
+            elements = self.expression(node[kind], scope, f"{where}.{kind}")
+        rows, columns = self.body(node, scope.at(e, f"({i} - 1)"), where)
+        if kind != "forEachOrNull":
+            return f"flatten(list_transform({elements}, lambda {e}, {i}: {rows}))", columns
+        # no item: the body over an empty focus (%rowIndex 0), or else one row of NULLs
+        nothing, _ = self.body(node, scope.at("CAST(NULL AS JSON)", "0"), where)
+        nulls = "[{" + ", ".join(f"{sql_string(c.name)}: CAST(NULL AS {c.sql_type})" for c in columns) + "}]"
+        items, empty = self.names("l"), self.names("n")
+        each = (
+            f"list_transform([{elements}], lambda {items}: CASE WHEN len({items}) > 0 "
+            f"THEN flatten(list_transform({items}, lambda {e}, {i}: {rows})) "
+            f"ELSE list_transform([{nothing}], lambda {empty}: CASE WHEN len({empty}) > 0 THEN {empty} ELSE {nulls} END)[1] END)[1]"
+        )
+        return each, columns
+
+    def descendants(self, paths, scope: Scope, where: str) -> str:
+        """Every item reached from the focus by the repeat paths, in depth-first order.
+
+        Level by level (each level: the paths applied to every item of the level before,
+        each item keeping its position path as a sort key), to REPEAT_DEPTH levels; the
+        levels are concatenated and sorted by position path, which is depth-first order."""
+        def step(focus: str) -> str:
+            found = [self.expression(p, scope.at(focus), where) for p in paths]
+            return found[0] if len(found) == 1 else f"list_concat({', '.join(found)})"
+
+        x, i = self.names("x"), self.names("i")
+        level = f"list_transform({step(scope.focus)}, lambda {x}, {i}: {{'k': [{i}], 'v': {x}}})"
+        message = sql_string(f"{where}: the data nests deeper than {REPEAT_DEPTH} levels")
+        levels = [level]
+        for _ in range(REPEAT_DEPTH):
+            p, x2, i2 = self.names("p"), self.names("x"), self.names("i")
+            levels.append(
+                f"flatten(list_transform({levels[-1]}, lambda {p}: list_transform({step(f'{p}.v')}, "
+                f"lambda {x2}, {i2}: {{'k': list_append({p}.k, {i2}), 'v': {x2}}})))"
+            )
+        deepest = levels.pop()
+        s = self.names("s")
+        return (
+            f"CASE WHEN len({deepest}) > 0 THEN CAST(error({message}) AS JSON[]) "
+            f"ELSE list_transform(list_sort(list_concat({', '.join(levels)})), lambda {s}: {s}.v) END"
+        )
+
+    def body(self, node, scope: Scope, where: str):
+        parts = []
+        columns = _list(node, "column", where)
+        if columns:
+            parts.append(self.columns(columns, scope, where))
+        for k, child in enumerate(_list(node, "select", where)):
+            parts.append(self.node(child, scope, f"{where}.select[{k}]"))
+        branches = _list(node, "unionAll", where)
+        if branches:
+            parts.append(self.union(branches, scope, f"{where}.unionAll"))
+        if not parts:
+            raise ViewError(f"{where}: needs a column, select or unionAll")
+        rows, cols = parts[0]
+        for more_rows, more_cols in parts[1:]:
+            seen = {c.name for c in cols}
+            twice = [c.name for c in more_cols if c.name in seen]
+            if twice:
+                raise ViewError(f"{where}: column name(s) {', '.join(twice)} used more than once")
+            a, b = self.names("a"), self.names("b")
+            fields = [f"{sql_string(c.name)}: {a}.\"{c.name}\"" for c in cols] + [f"{sql_string(c.name)}: {b}.\"{c.name}\"" for c in more_cols]
+            rows = f"flatten(list_transform({rows}, lambda {a}: list_transform({more_rows}, lambda {b}: {{{', '.join(fields)}}})))"
+            cols = cols + more_cols
+        return rows, cols
+
+    def union(self, branches, scope: Scope, where: str):
+        compiled = [self.node(b, scope, f"{where}[{k}]") for k, b in enumerate(branches)]
+        first = [c.name for c in compiled[0][1]]
+        for k, (_, cols) in enumerate(compiled[1:], start=1):
+            names = [c.name for c in cols]
+            if names != first:
+                raise ViewError(f"{where}[{k}]: the branches of a unionAll must have the same columns in the same order: {first} vs {names}")
+        columns = compiled[0][1]
+        rows = [compiled[0][0]]
+        for other, cols in compiled[1:]:
+            if [c.sql_type for c in cols] != [c.sql_type for c in columns]:
+                x = self.names("u")
+                fields = ", ".join(f"{sql_string(c.name)}: CAST({x}.\"{c.name}\" AS {c.sql_type})" for c in columns)
+                other = f"list_transform({other}, lambda {x}: {{{fields}}})"
+            rows.append(other)
+        return (rows[0] if len(rows) == 1 else f"list_concat({', '.join(rows)})"), columns
+
+    def columns(self, columns, scope: Scope, where: str):
+        fields, out = [], []
+        for k, column in enumerate(columns):
+            at = f"{where}.column[{k}]"
+            _keys(column, COLUMN_KEYS, at)
+            name = column.get("name")
+            if not isinstance(name, str) or not NAME.match(name):
+                raise ViewError(f"{at}: column name {name!r} is not valid (a letter, then letters, digits or _)")
+            collection = column.get("collection", False)
+            if not isinstance(collection, bool):
+                raise ViewError(f"{at} ({name}): collection must be true or false")
+            fhir_type = column.get("type")
+            if fhir_type is not None and not isinstance(fhir_type, str):
+                raise ViewError(f"{at} ({name}): type must be a FHIR type name")
+            info = Column(name, fhir_type, collection)
+            if name in (c.name for c in out):
+                raise ViewError(f"{at}: column name {name} used more than once")
+            values = self.expression(column.get("path"), scope, f"{at} ({name}).path")
+            v = self.names()
+            if collection:
+                sql = f"list_transform({values}, lambda {v}: {_convert(v, info)})"
+            else:
+                message = sql_string(f"{at} ({name}): the path gives more than one value; set collection: true")
+                sql = (
+                    f"list_transform([{values}], lambda {v}: CASE WHEN len({v}) > 1 THEN CAST(error({message}) AS {info.sql_type}) "
+                    f"ELSE {_convert(f'{v}[1]', info)} END)[1]"
+                )
+            fields.append(f"{sql_string(name)}: {sql}")
+            out.append(info)
+        return "[{" + ", ".join(fields) + "}]", out
+
+    def where(self) -> list[str]:
+        filters = []
+        for k, item in enumerate(_list(self.view, "where", "view")):
+            at = f"where[{k}]"
+            _keys(item, WHERE_KEYS, at)
+            values = self.expression(item.get("path"), self.scope(), f"{at}.path")
+            v = self.names()
+            message = sql_string(f"{at}.path {item.get('path')!r} does not give a boolean")
+            filters.append(
+                f"list_transform([{values}], lambda {v}: CASE WHEN len({v}) = 0 THEN false "
+                f"WHEN len({v}) = 1 AND json_type({v}[1]) = 'BOOLEAN' THEN CAST({v}[1] AS BOOLEAN) "
+                f"ELSE CAST(error({message}) AS BOOLEAN) END)[1]"
+            )
+        return filters
+
+    def sql(self, table: str = "resources") -> tuple[str, list[Column]]:
+        rows, columns = self.body({"select": self.view["select"]}, self.scope(), "view")
+        conditions = [f"type = {sql_string(self.resource)}"] + self.where()
+        outputs = ", ".join(f'r."{c.name}" AS "{c.name}"' for c in columns)
+        sql = (
+            f"SELECT {outputs}\nFROM (\n  SELECT unnest({rows}) AS r\n  FROM {table}\n"
+            f"  WHERE {' AND '.join(conditions)}\n) AS rows"
+        )
+        return sql, columns
+
+
+def compile_view(view) -> tuple[str, list[Column]]:
+    """The DuckDB SQL of a ViewDefinition and its output columns; `ViewError` if invalid."""
+    return ViewCompiler(view).sql()
+
+
+def check_expression(text: str) -> None:
+    """Parse only (for tools): raises FHIRPathError."""
+    parse(text)

@@ -1,0 +1,96 @@
+"""Run a ViewDefinition over the FHIR store; write its rows; the `andon fhir view` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from .compile import ViewError, compile_view
+
+
+def sql_for(view: dict) -> str:
+    """The DuckDB SQL a ViewDefinition compiles to (`ViewError` when the view is invalid)."""
+    return compile_view(view)[0]
+
+
+def run(connection: duckdb.DuckDBPyConnection, view: dict) -> pa.Table:
+    """The view's rows as an Arrow table, columns in the view's order.
+
+    Raises `ViewError` for an invalid view, and for data the view cannot flatten (a column
+    that is not a collection meeting several values, a `where` that is not boolean)."""
+    sql, _ = compile_view(view)
+    try:
+        return connection.sql(sql).to_arrow_table()
+    except (duckdb.InvalidInputException, duckdb.ConversionException) as error:
+        # error() in the query names the view's element (a column meeting several values, a
+        # where path that is not boolean); a conversion error is a value not of the column's type
+        message = str(error).replace("Invalid Input Error: ", "").strip()
+        raise ViewError(message) from None
+
+
+def write(table: pa.Table, path: str | Path) -> Path:
+    """Write rows to `path`: Parquet for .parquet, CSV for .csv (anything else: ValueError)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ValueError(f"{path}: the output must end in .parquet or .csv, not {suffix or 'nothing'!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path)
+    else:
+        import pyarrow.csv as pcsv
+
+        flat = table
+        for i, field in enumerate(table.schema):
+            if pa.types.is_list(field.type):  # CSV has no lists: write them as JSON arrays
+                values = [None if v is None else json.dumps(v) for v in table.column(i).to_pylist()]
+                flat = flat.set_column(i, field.name, pa.array(values, pa.string()))
+        pcsv.write_csv(flat, path)
+    return path
+
+
+def cli_view(args) -> int:
+    """`andon fhir view VIEW.json [--out FILE.parquet|FILE.csv]` over the store `args.store`."""
+    from .. import store
+
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).suffix.lower() not in (".parquet", ".csv"):
+        print(f"error: --out {out}: write to a .parquet or .csv file", file=sys.stderr)
+        return 2
+    try:
+        view = json.loads(Path(args.view).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"error: {args.view}: cannot read the ViewDefinition: {error}", file=sys.stderr)
+        return 2
+    try:
+        compile_view(view)
+    except ViewError as error:
+        print(f"error: {args.view}: invalid ViewDefinition: {error}", file=sys.stderr)
+        return 2
+    if not Path(args.store).exists():
+        print(f"error: no FHIR store at {args.store} (load data with `andon fhir load`)", file=sys.stderr)
+        return 2
+    connection = store.connect(args.store, read_only=True)
+    try:
+        table = run(connection, view)
+    except ViewError as error:
+        print(f"error: {args.view}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        connection.close()
+    if out is None:
+        names = table.column_names
+        print("\t".join(names))
+        for row in table.to_pylist():
+            print("\t".join("" if row[n] is None else json.dumps(row[n]) if isinstance(row[n], list) else str(row[n]) for n in names))
+        print(f"({table.num_rows} rows)", file=sys.stderr)
+    else:
+        write(table, out)
+        print(f"{table.num_rows} rows written to {out}", file=sys.stderr)
+    return 0
