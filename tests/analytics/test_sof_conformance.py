@@ -24,12 +24,7 @@ SUITE = ROOT.parent / "shared" / "conformance" / "sql-on-fhir-v2"
 REPORT = ROOT / "var" / "conformance" / "sql-on-fhir-v2" / "test_report.json"
 
 # "file::title" -> why the engine does not pass it (yet)
-_BOUNDARY = "experimental: lowBoundary()/highBoundary() are not implemented yet (they give an empty result)"
-KNOWN_FAILURES = {
-    f"fn_boundary.json::{kind} {which}Boundary": _BOUNDARY
-    for kind in ("decimal", "datetime", "date", "time")
-    for which in ("low", "high")
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _cases():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from .boundary import boundary_sql
 from .fhirpath import Binary, Call, Constant, FHIRPathError, Index, Literal, Member, This, Unary, parse
 
 EMPTY = "[]::JSON[]"
@@ -330,11 +331,13 @@ class ExpressionCompiler:
         return self._boundary(base, args, "high")
 
     def _boundary(self, base, args, which):
-        from .boundary import boundary_sql
-
         self._arity(which + "Boundary", args, 0, 1)
-        v = self.names()
-        return f"list_filter(list_transform({self.compile(base)}, lambda {v}: {boundary_sql(v, which)}), lambda {v}: {v} IS NOT NULL)"
+        kind = None
+        if isinstance(base, Call) and base.name in ("ofType", "as") and len(base.args) == 1:
+            kind = self._type_arg(base.name, base.args[0])
+        v, g = self.names(), self.names("g")
+        values = f"list_transform({self.compile(base)}, lambda {v}: {boundary_sql(v, which, kind, g)})"
+        return f"list_filter({values}, lambda {v}: {v} IS NOT NULL)"
 
 
 def compile_expression(text: str, scope: Scope) -> str:
