@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from .expressions import EMPTY, Names, Scope, compile_expression, sql_string
+from .expressions import EMPTY, Names, Scope, compile_expression, json_path, sql_string
 from .fhirpath import FHIRPathError, parse
 
 REPEAT_DEPTH = 12
@@ -122,9 +122,10 @@ class ViewCompiler:
         self.resource = resource
         self.names = Names()
         self.constants = constants_of(view)
+        self.members: dict[str, int] = {}
 
     def scope(self) -> Scope:
-        return Scope("resource", "0", self.constants, self.names, self.resource, root=True)
+        return Scope("resource", "0", self.constants, self.names, self.resource, root=True, members=self.members)
 
     def expression(self, path, scope: Scope, where: str) -> str:
         if not isinstance(path, str) or not path.strip():
@@ -281,11 +282,15 @@ class ViewCompiler:
 
     def sql(self, table: str = "resources") -> tuple[str, list[Column]]:
         rows, columns = self.body({"select": self.view["select"]}, self.scope(), "view")
-        conditions = [f"type = {sql_string(self.resource)}"] + self.where()
+        conditions = self.where()
         outputs = ", ".join(f'r."{c.name}" AS "{c.name}"' for c in columns)
+        paths = ", ".join(json_path(name) for name in sorted(self.members, key=self.members.get))
+        members = f"json_extract(resource, [{paths}])" if self.members else "CAST([] AS JSON[])"
         sql = (
-            f"SELECT {outputs}\nFROM (\n  SELECT unnest({rows}) AS r\n  FROM {table}\n"
-            f"  WHERE {' AND '.join(conditions)}\n) AS rows"
+            f"SELECT {outputs}\nFROM (\n  SELECT unnest({rows}) AS r\n"
+            f"  FROM (SELECT resource, {members} AS _m FROM {table} WHERE type = {sql_string(self.resource)}) AS source\n"
+            + (f"  WHERE {' AND '.join(conditions)}\n" if conditions else "")
+            + ") AS rows"
         )
         return sql, columns
 

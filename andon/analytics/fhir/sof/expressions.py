@@ -64,19 +64,42 @@ class Scope:
     names: Names
     resource_type: str
     root: bool = True
+    # members of the resource read by the view, name -> position: the query extracts them all
+    # with one json_extract(resource, [paths]) (one parse of the resource) as the list `_m`
+    members: dict | None = None
 
     def at(self, focus: str, row_index: str | None = None, root: bool = False) -> "Scope":
-        return Scope(focus, self.row_index if row_index is None else row_index, self.constants, self.names, self.resource_type, root)
+        index = self.row_index if row_index is None else row_index
+        return Scope(focus, index, self.constants, self.names, self.resource_type, root, self.members)
+
+    def member(self, item: str, name: str) -> str:
+        """The JSON of `item.name` (NULL when absent)."""
+        if item == "resource" and self.members is not None:
+            k = self.members.setdefault(name, len(self.members) + 1)
+            return f"_m[{k}]"
+        return f"json_extract({item}, {json_path(name)})"
 
 
 def children(collection: str, name: str, names: Names) -> str:
-    """`collection.name`: each item's member `name`, arrays spread, absent and null dropped."""
-    v = names()
-    t = f"json_type({v}, {json_path(name)})"
+    """`collection.name`: each item's member `name`, arrays spread, absent and null dropped.
+
+    Each item is parsed once (`json_extract`); the member found is then spread when it is an
+    array (`CAST(… AS JSON[])`)."""
+    v, x = names(), names()
     return (
-        f"flatten(list_transform({collection}, lambda {v}: CASE WHEN {t} IS NULL OR {t} = 'NULL' THEN {EMPTY} "
-        f"WHEN {t} = 'ARRAY' THEN json_extract({v}, {json_path(name, '[*]')}) "
-        f"ELSE [json_extract({v}, {json_path(name)})] END))"
+        f"flatten(list_transform({collection}, lambda {v}: list_transform([json_extract({v}, {json_path(name)})], "
+        f"lambda {x}: CASE WHEN {x} IS NULL OR json_type({x}) = 'NULL' THEN {EMPTY} "
+        f"WHEN json_type({x}) = 'ARRAY' THEN CAST({x} AS JSON[]) ELSE [{x}] END)[1]))"
+    )
+
+
+def member_of(item: str, name: str, scope: Scope) -> str:
+    """`item.name` for one focus item (no list to map over)."""
+    x = scope.names()
+    return (
+        f"list_transform([{scope.member(item, name)}], "
+        f"lambda {x}: CASE WHEN {x} IS NULL OR json_type({x}) = 'NULL' THEN {EMPTY} "
+        f"WHEN json_type({x}) = 'ARRAY' THEN CAST({x} AS JSON[]) ELSE [{x}] END)[1]"
     )
 
 
@@ -157,6 +180,8 @@ class ExpressionCompiler:
     def _Member(self, node) -> str:
         if isinstance(node.base, This) and self.scope.root and node.name == self.scope.resource_type:
             return self.compile(node.base)
+        if isinstance(node.base, This) and self.scope.focus != "CAST(NULL AS JSON)":
+            return member_of(self.scope.focus, node.name, self.scope)
         return children(self.compile(node.base), node.name, self.names)
 
     def _Index(self, node) -> str:
@@ -290,6 +315,8 @@ class ExpressionCompiler:
         type_name = self._type_arg("ofType", args[0])
         if isinstance(base, Member):
             # a FHIR choice element: value.ofType(Quantity) is valueQuantity
+            if isinstance(base.base, This) and self.scope.focus != "CAST(NULL AS JSON)":
+                return member_of(self.scope.focus, base.name + type_suffix(type_name), self.scope)
             return children(self.compile(base.base), base.name + type_suffix(type_name), self.names)
         collection = self.compile(base)
         v = self.names()
