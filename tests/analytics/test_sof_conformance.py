@@ -99,19 +99,22 @@ def check(name, suite, test):
         assert got == want, f"missing {list((want - got).elements())}, unexpected {list((got - want).elements())}"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def report():
+    """Write test_report.json once the module's tests have run."""
+    yield RESULTS
+    if RESULTS:
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        REPORT.write_text(json.dumps(RESULTS, indent=2) + "\n", encoding="utf-8")
+
+
 @pytest.mark.parametrize(("name", "suite", "test"), _params())
-def test_conformance(name, suite, test):
-    report = RESULTS.setdefault(name, {"tests": []})
+def test_conformance(name, suite, test, report):
+    results = report.setdefault(name, {"tests": []})["tests"]
     try:
         check(name, suite, test)
     except BaseException as error:
-        report["tests"].append({"name": test["title"], "result": {"passed": False, "reason": str(error)[:500]}})
-        _write_report()
+        results.append({"name": test["title"], "result": {"passed": False, "reason": str(error)[:500]}})
         raise
-    report["tests"].append({"name": test["title"], "result": {"passed": True}})
-    _write_report()
+    results.append({"name": test["title"], "result": {"passed": True}})
 
-
-def _write_report():
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps(RESULTS, indent=2) + "\n", encoding="utf-8")
