@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 DEFAULT_MAX_LINE = 64 * 1024 * 1024
 DEFAULT_BATCH_ROWS = 10_000
@@ -65,16 +66,10 @@ _BATCH_SCHEMA = pa.schema([
     ("unterminated", pa.bool_()),  # the file's last line, with no newline after it
 ])
 
-_STAGE = """
-CREATE OR REPLACE TEMP TABLE _ingest_stage (
-    line BIGINT, reason VARCHAR, qtype VARCHAR, raw VARCHAR,
-    type VARCHAR, id VARCHAR, version_id VARCHAR, last_updated TIMESTAMPTZ, h UHUGEINT
-)
-"""
-
-# One pass over a batch: each check runs only on the lines that passed the ones before it.
+# One pass over a batch: each check runs only on the lines that passed the ones before it. The
+# result (an Arrow table held by Python, one batch at a time) has a reason for a bad line and the
+# type, id, meta.versionId, meta.lastUpdated and content hash of a good one.
 _CHECK = r"""
-INSERT INTO _ingest_stage
 WITH a AS (
     SELECT line, raw, pre, unterminated, CASE WHEN pre IS NULL THEN json_valid(raw) END AS valid
     FROM _ingest_batch
@@ -106,17 +101,17 @@ WITH a AS (
 SELECT
     line,
     reason,
-    CASE WHEN reason IS NOT NULL THEN coalesce($declared, CASE WHEN ft[1] = 'VARCHAR' AND regexp_full_match(f[1], '[A-Z][A-Za-z]{0,63}') THEN f[1] END, '(unknown)') END,
-    CASE WHEN reason IS NULL THEN raw ELSE left(raw, """ + str(RAW_LIMIT) + r""") END,
-    CASE WHEN reason IS NULL THEN f[1] END,
-    CASE WHEN reason IS NULL THEN f[2] END,
-    CASE WHEN reason IS NULL THEN f[3] END,
-    CASE WHEN reason IS NULL THEN TRY_CAST(f[4] AS TIMESTAMPTZ) END,
-    CASE WHEN reason IS NULL THEN md5_number(json(raw)) END
+    CASE WHEN reason IS NOT NULL THEN coalesce($declared, CASE WHEN ft[1] = 'VARCHAR' AND regexp_full_match(f[1], '[A-Z][A-Za-z]{0,63}') THEN f[1] END, '(unknown)') END AS qtype,
+    CASE WHEN reason IS NULL THEN raw ELSE left(raw, """ + str(RAW_LIMIT) + r""") END AS raw,
+    CASE WHEN reason IS NULL THEN f[1] END AS type,
+    CASE WHEN reason IS NULL THEN f[2] END AS id,
+    CASE WHEN reason IS NULL THEN f[3] END AS version_id,
+    CASE WHEN reason IS NULL THEN TRY_CAST(f[4] AS TIMESTAMPTZ) END AS last_updated,
+    CASE WHEN reason IS NULL THEN md5_number(json(raw))::VARCHAR END AS h  -- as text: Arrow has no UHUGEINT
 FROM d
 """
 
-# "incoming is not older than stored": versionId, then lastUpdated; NULL is older than a value.
+# "incoming (s) is not older than stored (r)": versionId, then lastUpdated; NULL is older than a value.
 _NOT_OLDER = """
 CASE
     WHEN s.version_id IS NOT NULL AND r.version_id IS NULL THEN true
@@ -135,6 +130,21 @@ END
 """
 
 _NEWEST_FIRST = "TRY_CAST(version_id AS HUGEINT) DESC NULLS LAST, version_id DESC NULLS LAST, last_updated DESC NULLS LAST, line DESC NULLS LAST"
+
+# "the row e comes before the incoming row s in _NEWEST_FIRST", for e written by an earlier batch
+# of the same file (so its line is always before s's: a tie goes to s, the later line).
+_EARLIER_IS_NEWER = """
+CASE
+    WHEN TRY_CAST(e.version_id AS HUGEINT) IS DISTINCT FROM TRY_CAST(s.version_id AS HUGEINT)
+        THEN TRY_CAST(e.version_id AS HUGEINT) IS NOT NULL
+             AND (TRY_CAST(s.version_id AS HUGEINT) IS NULL OR TRY_CAST(e.version_id AS HUGEINT) > TRY_CAST(s.version_id AS HUGEINT))
+    WHEN e.version_id IS DISTINCT FROM s.version_id
+        THEN e.version_id IS NOT NULL AND (s.version_id IS NULL OR e.version_id > s.version_id)
+    WHEN e.last_updated IS DISTINCT FROM s.last_updated
+        THEN e.last_updated IS NOT NULL AND (s.last_updated IS NULL OR e.last_updated > s.last_updated)
+    ELSE false
+END
+"""
 
 
 @dataclass
@@ -252,88 +262,157 @@ def load_paths(
 
 def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook) -> None:
     name = str(path)
+    if name.endswith(JSON_SUFFIXES):
+        rows = _json_file_rows(path, max_line, bar)
+        declared = None
+    else:
+        rows = _ndjson_rows(path, max_line, bar)
+        declared = declared_type(path)
+    # `before` sees the store as committed before this file (its own snapshot, never written):
+    # each incoming resource is classified against that, while `connection` writes each batch.
+    before = connection.cursor()
+    counts: dict[str, Counts] = {}
+    before.execute("BEGIN TRANSACTION")
     connection.execute("BEGIN TRANSACTION")
     try:
-        connection.execute(_STAGE)
-        if name.endswith(JSON_SUFFIXES):
-            rows = _json_file_rows(path, max_line, bar)
-            declared = None
-        else:
-            rows = _ndjson_rows(path, max_line, bar)
-            declared = declared_type(path)
+        before.execute("SELECT count(*) FROM resources").fetchall()  # pins the snapshot now
         for batch in _batches(rows, batch_rows, batch_bytes):
-            connection.register("_ingest_batch", batch)
-            connection.execute(_CHECK, {"declared": declared})
-            connection.unregister("_ingest_batch")
+            _merge_batch(connection, before, batch, declared, name, counts)
             if hook:
                 hook("batch", path)
-        counts = _merge(connection, name)
+        total = Counts()
+        for one in counts.values():
+            total.add(one)
+        connection.execute(
+            "INSERT INTO loads (file, added, updated, unchanged, quarantined) VALUES (?, ?, ?, ?, ?)",
+            [name, total.added, total.updated, total.unchanged, total.quarantined],
+        )
         if hook:
             hook("merged", path)
-        connection.execute("DROP TABLE _ingest_stage")
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+    finally:
+        before.execute("ROLLBACK")
+        before.close()
     for resource_type, one in counts.items():
         summary.count(resource_type).add(one)
 
 
-def _merge(connection, name: str) -> dict[str, Counts]:
-    """Reduce duplicates, compare with the store, write; returns the counts per type."""
+def _merge_batch(connection, before, batch: pa.Table, declared, name: str, counts: dict[str, Counts]) -> None:
+    """Check one batch, write its quarantined lines, reduce its duplicates, classify each
+    resource against the store as it was before the file (`before`'s snapshot) and write the
+    changes; add to `counts`.
+
+    A resource already written by an earlier batch of the same file shows as a row in
+    `resources` that differs from the one `before` sees. The file's newest line wins
+    (_NEWEST_FIRST; on a tie the later line, which is always this batch's) and is classified
+    against the store before the file, so outcome and counts are those of one pass over the
+    whole file: the line it supersedes moves from added/updated to unchanged."""
     run = connection.execute
-    duplicates = run("SELECT count(*) - count(DISTINCT (type, id)) FROM _ingest_stage WHERE reason IS NULL").fetchone()[0]
-    if duplicates:
-        # The newest line of each id wins; the others count as unchanged.
-        run(f"""
-            CREATE OR REPLACE TEMP TABLE _ingest_superseded AS
-            SELECT line FROM (
-                SELECT line, row_number() OVER (PARTITION BY type, id ORDER BY {_NEWEST_FIRST}) AS rank
+
+    def count(rows):
+        for resource_type, outcome, n in rows:
+            one = counts.setdefault(resource_type, Counts())
+            setattr(one, outcome, getattr(one, outcome) + n)
+
+    connection.register("_ingest_batch", batch)
+    try:
+        staged = connection.sql(_CHECK, params={"declared": declared}).to_arrow_table()
+    finally:
+        connection.unregister("_ingest_batch")
+    del batch
+    connection.register("_ingest_stage", staged)
+    try:
+        if pc.any(pc.is_valid(staged["reason"])).as_py():
+            run("INSERT INTO quarantine (file, line, reason, raw) SELECT $file, line, reason, raw FROM _ingest_stage WHERE reason IS NOT NULL ORDER BY line", {"file": name}).complete()
+            count(run("SELECT qtype, 'quarantined', count(*) FROM _ingest_stage WHERE reason IS NOT NULL GROUP BY ALL").fetchall())
+        if run("SELECT count(*) - count(DISTINCT (type, id)) FROM _ingest_stage WHERE reason IS NULL").fetchall()[0][0]:
+            ranked = connection.sql(f"""
+                SELECT *, row_number() OVER (PARTITION BY type, id ORDER BY {_NEWEST_FIRST}) AS rank
                 FROM _ingest_stage WHERE reason IS NULL
-            ) WHERE rank > 1
-        """)
-        run("UPDATE _ingest_stage SET reason = '' WHERE line IN (SELECT line FROM _ingest_superseded)")
-        run("DROP TABLE _ingest_superseded")
-    run(f"""
-        CREATE OR REPLACE TEMP TABLE _ingest_outcome AS
-        SELECT s.type, s.id,
-            CASE WHEN r.id IS NULL THEN 'added'
-                 WHEN r.content_hash = s.h THEN 'unchanged'
-                 WHEN {_NOT_OLDER} THEN 'updated'
-                 ELSE 'unchanged' END AS outcome
-        FROM _ingest_stage s LEFT JOIN resources r ON r.type = s.type AND r.id = s.id
-        WHERE s.reason IS NULL
-    """)
-    run("""
-        INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash)
-        SELECT s.type, s.id, s.version_id, s.last_updated, s.raw, s.h
-        FROM _ingest_stage s JOIN _ingest_outcome o ON o.type = s.type AND o.id = s.id
-        WHERE s.reason IS NULL AND o.outcome <> 'unchanged'
-    """)
-    run("""
-        INSERT INTO quarantine (file, line, reason, raw)
-        SELECT $file, line, reason, raw FROM _ingest_stage WHERE reason <> '' ORDER BY line
-    """, {"file": name})
-    counts: dict[str, Counts] = {}
-    rows = run("""
-        SELECT type, outcome, count(*) FROM _ingest_outcome GROUP BY ALL
-        UNION ALL
-        SELECT type, 'unchanged', count(*) FROM _ingest_stage WHERE reason = '' GROUP BY ALL
-        UNION ALL
-        SELECT qtype, 'quarantined', count(*) FROM _ingest_stage WHERE reason <> '' GROUP BY ALL
-    """).fetchall()
-    for resource_type, outcome, n in rows:
-        one = counts.setdefault(resource_type, Counts())
-        setattr(one, outcome, getattr(one, outcome) + n)
-    total = Counts()
-    for one in counts.values():
-        total.add(one)
-    run(
-        "INSERT INTO loads (file, added, updated, unchanged, quarantined) VALUES (?, ?, ?, ?, ?)",
-        [name, total.added, total.updated, total.unchanged, total.quarantined],
-    )
-    run("DROP TABLE _ingest_outcome")
-    return counts
+            """).to_arrow_table()
+            connection.register("_ingest_ranked", ranked)
+            try:
+                count(run("SELECT type, 'unchanged', count(*) FROM _ingest_ranked WHERE rank > 1 GROUP BY ALL").fetchall())
+                winners = connection.sql("SELECT * EXCLUDE (rank) FROM _ingest_ranked WHERE rank = 1 ORDER BY line").to_arrow_table()
+            finally:
+                connection.unregister("_ingest_ranked")
+            del ranked
+        else:
+            winners = staged.filter(pc.is_null(staged["reason"]))
+    finally:
+        connection.unregister("_ingest_stage")
+    del staged
+    if not winners.num_rows:
+        return
+
+    before.register("_ingest_keys", winners.select(["type", "id"]))
+    try:
+        prior = before.sql("""
+            SELECT r.type, r.id, r.version_id, r.last_updated, r.content_hash::VARCHAR AS content_hash
+            FROM resources r SEMI JOIN _ingest_keys k ON r.type = k.type AND r.id = k.id
+        """).to_arrow_table()
+    finally:
+        before.unregister("_ingest_keys")
+    connection.register("_ingest_win", winners)
+    connection.register("_ingest_prior", prior)
+    try:
+        outcome = connection.sql(f"""
+            SELECT s.type, s.id,
+                r.id IS NOT NULL AS existed,
+                e.id IS NOT NULL AND (r.id IS NULL OR e.content_hash::VARCHAR IS DISTINCT FROM r.content_hash) AS earlier,
+                coalesce({_EARLIER_IS_NEWER}, false) AS loses,
+                CASE WHEN r.id IS NULL THEN 'added'
+                     WHEN r.content_hash = s.h THEN 'unchanged'
+                     WHEN {_NOT_OLDER} THEN 'updated'
+                     ELSE 'unchanged' END AS outcome
+            FROM _ingest_win s
+            LEFT JOIN _ingest_prior r ON r.type = s.type AND r.id = s.id
+            LEFT JOIN resources e ON e.type = s.type AND e.id = s.id
+        """).to_arrow_table()
+        connection.register("_ingest_outcome", outcome)
+        try:
+            count(run("""
+                SELECT type, CASE WHEN earlier AND loses THEN 'unchanged' ELSE outcome END, count(*)
+                FROM _ingest_outcome GROUP BY ALL
+                UNION ALL
+                SELECT type, CASE WHEN existed THEN 'updated' ELSE 'added' END, -count(*)
+                FROM _ingest_outcome WHERE earlier AND NOT loses GROUP BY ALL
+                UNION ALL
+                SELECT type, 'unchanged', count(*) FROM _ingest_outcome WHERE earlier AND NOT loses GROUP BY ALL
+            """).fetchall())
+            run("""
+                INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash)
+                SELECT s.type, s.id, s.version_id, s.last_updated, s.raw, s.h::UHUGEINT
+                FROM _ingest_win s JOIN _ingest_outcome o ON o.type = s.type AND o.id = s.id
+                WHERE o.outcome <> 'unchanged' AND NOT (o.earlier AND o.loses)
+            """).complete()
+            restore = connection.sql("""
+                SELECT type, id FROM _ingest_outcome WHERE earlier AND NOT loses AND outcome = 'unchanged'
+            """).to_arrow_table()
+        finally:
+            connection.unregister("_ingest_outcome")
+    finally:
+        connection.unregister("_ingest_win")
+        connection.unregister("_ingest_prior")
+    if restore.num_rows:
+        # A line of this file replaced a stored resource, and a later line equal to (or older
+        # than) the stored one wins: the stored row goes back exactly as it was.
+        before.register("_ingest_keys", restore)
+        try:
+            rows = before.sql("""
+                SELECT r.type, r.id, r.version_id, r.last_updated, r.resource, r.content_hash::VARCHAR AS content_hash
+                FROM resources r SEMI JOIN _ingest_keys k ON r.type = k.type AND r.id = k.id
+            """).to_arrow_table()
+        finally:
+            before.unregister("_ingest_keys")
+        connection.register("_ingest_restore", rows)
+        try:
+            run("INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash) SELECT type, id, version_id, last_updated, resource, content_hash::UHUGEINT FROM _ingest_restore").complete()
+        finally:
+            connection.unregister("_ingest_restore")
 
 
 # -- reading --------------------------------------------------------------------------------
