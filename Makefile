@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DATA ?= var/demo
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test install browser bench clean
+.PHONY: demo test install browser bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,25 @@ TEST_DATA ?= var/test
 test: install browser
 	ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
+# Peer engines for benchmarks/fhir_views.py, each in its own venv under var/bench/peers/<name>/
+# (their dependencies, e.g. fhir4ds's duckdb<2, never touch .venv). Versions as in
+# shared/docs/PEERS.md. A peer that fails to install is reported, and the benchmark goes on.
+PEERS_DIR := var/bench/peers
+PEERS := pysof==0.2.6 fhir4ds==0.5.1 sqlonfhir==0.0.2
+PEER_EXTRA_fhir4ds := duckdb<2
+
+bench-peers:
+	@mkdir -p $(PEERS_DIR)
+	@for spec in $(PEERS); do \
+	  name=$${spec%%==*}; dir=$(PEERS_DIR)/$$name; stamp=$$dir/.installed-$$spec; \
+	  if [ -f $$stamp ]; then continue; fi; \
+	  extra=""; [ $$name = fhir4ds ] && extra='$(PEER_EXTRA_fhir4ds)'; \
+	  echo "installing peer $$spec into $$dir"; rm -rf $$dir; \
+	  if $(PYTHON) -m venv $$dir && $$dir/bin/pip install --quiet "$$spec" $${extra:+"$$extra"}; then \
+	    touch $$stamp; else echo "warning: peer $$spec did not install; the benchmark will say so"; fi; \
+	done
+
+bench: install bench-peers
 	@if [ -d benchmarks ] && ls benchmarks/*.py >/dev/null 2>&1; then \
 	  for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done; \
 	else echo "no benchmarks yet"; fi
