@@ -70,6 +70,8 @@ _BATCH_SCHEMA = pa.schema([
 # result (an Arrow table held by Python, one batch at a time) has a reason for a bad line and the
 # type, id, meta.versionId, meta.lastUpdated and content hash of a good one.
 _CHECK = r"""
+SELECT * EXCLUDE (h), (h >> 64)::UBIGINT AS h1, (h & 18446744073709551615::UHUGEINT)::UBIGINT AS h2  -- Arrow has no UHUGEINT
+FROM (
 WITH a AS (
     SELECT line, raw, pre, unterminated, CASE WHEN pre IS NULL THEN json_valid(raw) END AS valid
     FROM _ingest_batch
@@ -107,8 +109,9 @@ SELECT
     CASE WHEN reason IS NULL THEN f[2] END AS id,
     CASE WHEN reason IS NULL THEN f[3] END AS version_id,
     CASE WHEN reason IS NULL THEN TRY_CAST(f[4] AS TIMESTAMPTZ) END AS last_updated,
-    CASE WHEN reason IS NULL THEN md5_number(json(raw))::VARCHAR END AS h  -- as text: Arrow has no UHUGEINT
+    CASE WHEN reason IS NULL THEN md5_number(json(raw)) END AS h
 FROM d
+)
 """
 
 # "incoming (s) is not older than stored (r)": versionId, then lastUpdated; NULL is older than a value.
@@ -128,6 +131,12 @@ CASE
     ELSE true
 END
 """
+
+def _hash(alias: str) -> str:
+    """The content hash (UHUGEINT) from its two halves h1, h2: Arrow, which carries the batches
+    between statements, has no 128-bit unsigned integer (and casting it to text is slow)."""
+    return f"(({alias}.h1::UHUGEINT << 64) | {alias}.h2::UHUGEINT)"
+
 
 _NEWEST_FIRST = "TRY_CAST(version_id AS HUGEINT) DESC NULLS LAST, version_id DESC NULLS LAST, last_updated DESC NULLS LAST, line DESC NULLS LAST"
 
@@ -317,102 +326,79 @@ def _merge_batch(connection, before, batch: pa.Table, declared, name: str, count
             one = counts.setdefault(resource_type, Counts())
             setattr(one, outcome, getattr(one, outcome) + n)
 
-    connection.register("_ingest_batch", batch)
-    try:
-        staged = connection.sql(_CHECK, params={"declared": declared}).to_arrow_table()
-    finally:
-        connection.unregister("_ingest_batch")
+    # The Arrow tables are named in SQL by their Python variables (DuckDB's replacement scan):
+    # a `register`ed one would stay referenced, and in memory, until the transaction ends.
+    _ingest_batch = batch
     del batch
-    connection.register("_ingest_stage", staged)
-    try:
-        if pc.any(pc.is_valid(staged["reason"])).as_py():
-            run("INSERT INTO quarantine (file, line, reason, raw) SELECT $file, line, reason, raw FROM _ingest_stage WHERE reason IS NOT NULL ORDER BY line", {"file": name}).complete()
-            count(run("SELECT qtype, 'quarantined', count(*) FROM _ingest_stage WHERE reason IS NOT NULL GROUP BY ALL").fetchall())
-        if run("SELECT count(*) - count(DISTINCT (type, id)) FROM _ingest_stage WHERE reason IS NULL").fetchall()[0][0]:
-            ranked = connection.sql(f"""
-                SELECT *, row_number() OVER (PARTITION BY type, id ORDER BY {_NEWEST_FIRST}) AS rank
-                FROM _ingest_stage WHERE reason IS NULL
-            """).to_arrow_table()
-            connection.register("_ingest_ranked", ranked)
-            try:
-                count(run("SELECT type, 'unchanged', count(*) FROM _ingest_ranked WHERE rank > 1 GROUP BY ALL").fetchall())
-                winners = connection.sql("SELECT * EXCLUDE (rank) FROM _ingest_ranked WHERE rank = 1 ORDER BY line").to_arrow_table()
-            finally:
-                connection.unregister("_ingest_ranked")
-            del ranked
-        else:
-            winners = staged.filter(pc.is_null(staged["reason"]))
-    finally:
-        connection.unregister("_ingest_stage")
-    del staged
-    if not winners.num_rows:
+    _ingest_stage = connection.sql(_CHECK, params={"declared": declared}).to_arrow_table()
+    del _ingest_batch
+    if pc.any(pc.is_valid(_ingest_stage["reason"])).as_py():
+        run("INSERT INTO quarantine (file, line, reason, raw) SELECT $file, line, reason, raw FROM _ingest_stage WHERE reason IS NOT NULL ORDER BY line", {"file": name}).complete()
+        count(run("SELECT qtype, 'quarantined', count(*) FROM _ingest_stage WHERE reason IS NOT NULL GROUP BY ALL").fetchall())
+    if run("SELECT count(*) - count(DISTINCT (type, id)) FROM _ingest_stage WHERE reason IS NULL").fetchall()[0][0]:
+        _ingest_ranked = connection.sql(f"""
+            SELECT *, row_number() OVER (PARTITION BY type, id ORDER BY {_NEWEST_FIRST}) AS rank
+            FROM _ingest_stage WHERE reason IS NULL
+        """).to_arrow_table()
+        count(run("SELECT type, 'unchanged', count(*) FROM _ingest_ranked WHERE rank > 1 GROUP BY ALL").fetchall())
+        _ingest_win = connection.sql("SELECT * EXCLUDE (rank) FROM _ingest_ranked WHERE rank = 1 ORDER BY line").to_arrow_table()
+        del _ingest_ranked
+    else:
+        _ingest_win = _ingest_stage.filter(pc.is_null(_ingest_stage["reason"]))
+    del _ingest_stage
+    if not _ingest_win.num_rows:
         return
 
-    before.register("_ingest_keys", winners.select(["type", "id"]))
-    try:
-        prior = before.sql("""
-            SELECT r.type, r.id, r.version_id, r.last_updated, r.content_hash::VARCHAR AS content_hash
-            FROM resources r SEMI JOIN _ingest_keys k ON r.type = k.type AND r.id = k.id
-        """).to_arrow_table()
-    finally:
-        before.unregister("_ingest_keys")
-    connection.register("_ingest_win", winners)
-    connection.register("_ingest_prior", prior)
-    try:
-        outcome = connection.sql(f"""
-            SELECT s.type, s.id,
-                r.id IS NOT NULL AS existed,
-                e.id IS NOT NULL AND (r.id IS NULL OR e.content_hash::VARCHAR IS DISTINCT FROM r.content_hash) AS earlier,
-                coalesce({_EARLIER_IS_NEWER}, false) AS loses,
-                CASE WHEN r.id IS NULL THEN 'added'
-                     WHEN r.content_hash = s.h THEN 'unchanged'
-                     WHEN {_NOT_OLDER} THEN 'updated'
-                     ELSE 'unchanged' END AS outcome
-            FROM _ingest_win s
-            LEFT JOIN _ingest_prior r ON r.type = s.type AND r.id = s.id
-            LEFT JOIN resources e ON e.type = s.type AND e.id = s.id
-        """).to_arrow_table()
-        connection.register("_ingest_outcome", outcome)
-        try:
-            count(run("""
-                SELECT type, CASE WHEN earlier AND loses THEN 'unchanged' ELSE outcome END, count(*)
-                FROM _ingest_outcome GROUP BY ALL
-                UNION ALL
-                SELECT type, CASE WHEN existed THEN 'updated' ELSE 'added' END, -count(*)
-                FROM _ingest_outcome WHERE earlier AND NOT loses GROUP BY ALL
-                UNION ALL
-                SELECT type, 'unchanged', count(*) FROM _ingest_outcome WHERE earlier AND NOT loses GROUP BY ALL
-            """).fetchall())
-            run("""
-                INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash)
-                SELECT s.type, s.id, s.version_id, s.last_updated, s.raw, s.h::UHUGEINT
-                FROM _ingest_win s JOIN _ingest_outcome o ON o.type = s.type AND o.id = s.id
-                WHERE o.outcome <> 'unchanged' AND NOT (o.earlier AND o.loses)
-            """).complete()
-            restore = connection.sql("""
-                SELECT type, id FROM _ingest_outcome WHERE earlier AND NOT loses AND outcome = 'unchanged'
-            """).to_arrow_table()
-        finally:
-            connection.unregister("_ingest_outcome")
-    finally:
-        connection.unregister("_ingest_win")
-        connection.unregister("_ingest_prior")
-    if restore.num_rows:
+    _ingest_keys = _ingest_win.select(["type", "id"])
+    _ingest_prior = before.sql("""
+        SELECT r.type, r.id, r.version_id, r.last_updated, (r.content_hash >> 64)::UBIGINT AS h1, (r.content_hash & 18446744073709551615::UHUGEINT)::UBIGINT AS h2
+        FROM resources r SEMI JOIN _ingest_keys k ON r.type = k.type AND r.id = k.id
+    """).to_arrow_table()
+    del _ingest_keys
+    _ingest_outcome = connection.sql(f"""
+        SELECT s.type, s.id,
+            r.id IS NOT NULL AS existed,
+            e.id IS NOT NULL AND (r.id IS NULL OR e.content_hash IS DISTINCT FROM {_hash('r')}) AS earlier,
+            coalesce({_EARLIER_IS_NEWER}, false) AS loses,
+            CASE WHEN r.id IS NULL THEN 'added'
+                 WHEN {_hash('r')} = {_hash('s')} THEN 'unchanged'
+                 WHEN {_NOT_OLDER} THEN 'updated'
+                 ELSE 'unchanged' END AS outcome
+        FROM _ingest_win s
+        LEFT JOIN _ingest_prior r ON r.type = s.type AND r.id = s.id
+        LEFT JOIN resources e ON e.type = s.type AND e.id = s.id
+    """).to_arrow_table()
+    del _ingest_prior
+    count(run("""
+        SELECT type, CASE WHEN earlier AND loses THEN 'unchanged' ELSE outcome END, count(*)
+        FROM _ingest_outcome GROUP BY ALL
+        UNION ALL
+        SELECT type, CASE WHEN existed THEN 'updated' ELSE 'added' END, -count(*)
+        FROM _ingest_outcome WHERE earlier AND NOT loses GROUP BY ALL
+        UNION ALL
+        SELECT type, 'unchanged', count(*) FROM _ingest_outcome WHERE earlier AND NOT loses GROUP BY ALL
+    """).fetchall())
+    run(f"""
+        INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash)
+        SELECT s.type, s.id, s.version_id, s.last_updated, s.raw, {_hash('s')}
+        FROM _ingest_win s JOIN _ingest_outcome o ON o.type = s.type AND o.id = s.id
+        WHERE o.outcome <> 'unchanged' AND NOT (o.earlier AND o.loses)
+    """).complete()
+    _ingest_keys = connection.sql("""
+        SELECT type, id FROM _ingest_outcome WHERE earlier AND NOT loses AND outcome = 'unchanged'
+    """).to_arrow_table()
+    del _ingest_win, _ingest_outcome
+    if _ingest_keys.num_rows:
         # A line of this file replaced a stored resource, and a later line equal to (or older
         # than) the stored one wins: the stored row goes back exactly as it was.
-        before.register("_ingest_keys", restore)
-        try:
-            rows = before.sql("""
-                SELECT r.type, r.id, r.version_id, r.last_updated, r.resource, r.content_hash::VARCHAR AS content_hash
-                FROM resources r SEMI JOIN _ingest_keys k ON r.type = k.type AND r.id = k.id
-            """).to_arrow_table()
-        finally:
-            before.unregister("_ingest_keys")
-        connection.register("_ingest_restore", rows)
-        try:
-            run("INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash) SELECT type, id, version_id, last_updated, resource, content_hash::UHUGEINT FROM _ingest_restore").complete()
-        finally:
-            connection.unregister("_ingest_restore")
+        _ingest_restore = before.sql("""
+            SELECT r.type, r.id, r.version_id, r.last_updated, r.resource, (r.content_hash >> 64)::UBIGINT AS h1, (r.content_hash & 18446744073709551615::UHUGEINT)::UBIGINT AS h2
+            FROM resources r SEMI JOIN _ingest_keys k ON r.type = k.type AND r.id = k.id
+        """).to_arrow_table()
+        run(f"""
+            INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash)
+            SELECT type, id, version_id, last_updated, resource, {_hash('_ingest_restore')} FROM _ingest_restore
+        """).complete()
 
 
 # -- reading --------------------------------------------------------------------------------
