@@ -227,6 +227,54 @@ def test_duplicate_ids_within_a_file_keep_the_newest(db, tmp_path):
     assert (summary.total.added, summary.total.unchanged, summary.total.quarantined) == (3, 3, 0)
 
 
+def test_duplicates_across_batches_end_as_one_pass_over_the_whole_file(tmp_path):
+    """Each batch is written as it comes: whatever the batch size, the store and the counts are
+    those of the whole file at once (newest line wins, classified against the store before the
+    file; a stored resource a line replaced goes back when a later line equal to it wins)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write(
+        tmp_path / "a" / "Patient.ndjson",
+        line(patient("same", 5, active=True)),
+        line(patient("kept", 5, active=True)),
+        line(patient("newer", 5)),
+        line(patient("plain", active=True)),
+    )
+    lines = [
+        line(patient("new", 1, gender="male")),
+        line(patient("same", 6, gender="female")),  # replaces the stored one...
+        line(patient("kept", 4)),  # older than stored
+        line(patient("plain", gender="male")),
+        b"junk\n",
+        line(patient("new", 1, gender="female")),  # equal: the later line wins
+        line(patient("kept", 3)),
+        line(patient("newer", 7, gender="male")),
+        line(patient("plain", active=True)),  # ...equal to the stored one, and the last: unchanged
+        line(patient("same", 5, active=True)),  # older than the 6 above: loses
+        line(patient("newer", 6, gender="female")),  # older than the 7 above
+        line(patient("new", 0)),
+    ]
+    second = write(tmp_path / "b" / "Patient.ndjson", *lines)
+    results = []
+    for batch_rows in (1000, 1, 2, 3, 5):
+        connection = store.connect(tmp_path / f"fhir-{batch_rows}.duckdb")
+        try:
+            ingest.load_paths(connection, [first])
+            summary = ingest.load_paths(connection, [second], batch_rows=batch_rows)
+            raw = dict(connection.execute("SELECT id, resource::VARCHAR FROM resources").fetchall())
+            results.append((snapshot(connection), summary.total, raw))
+        finally:
+            connection.close()
+    assert all(result == results[0] for result in results[1:])
+    _, total, raw = results[0]
+    assert (total.added, total.updated, total.unchanged, total.quarantined) == (1, 2, 8, 1)
+    assert json.loads(raw["new"])["gender"] == "female"
+    assert json.loads(raw["same"])["gender"] == "female"
+    assert json.loads(raw["newer"])["gender"] == "male"
+    assert raw["kept"] == json.dumps(patient("kept", 5, active=True))
+    assert raw["plain"] == json.dumps(patient("plain", active=True))
+
+
 def test_an_empty_file_loads_nothing_and_fails_nothing(db, tmp_path):
     f = write(tmp_path / "Patient.ndjson")
     summary = ingest.load_paths(db, [f])
@@ -410,6 +458,41 @@ def test_a_load_killed_part_way_leaves_the_store_as_it_was(tmp_path, phase):
         assert ingest.load_paths(connection, [big]).total.updated == 200
     finally:
         connection.close()
+
+
+BOUNDED_LOAD = """
+import resource, sys
+from pathlib import Path
+from andon.analytics.fhir import ingest, store
+db, data = sys.argv[1:]
+connection = store.connect(db)
+start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+summary = ingest.load_paths(connection, [Path(data)], memory_limit="128MB", batch_bytes=4 * 1024 * 1024)
+print(start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, summary.total.added)
+"""
+
+
+def test_memory_stays_bounded_whatever_the_size_of_the_file(tmp_path):
+    """A file several times DuckDB's memory limit loads in one transaction while the process's
+    peak RSS grows by much less than the file: nothing proportional to the file is held (a
+    whole-file staging table grew by more than the file's size)."""
+    f = tmp_path / "Patient.ndjson"
+    lines = 600_000
+    with open(f, "wb") as out:
+        for n in range(lines):
+            out.write(line(patient(f"p{n}", 1, text={"status": "generated", "div": os.urandom(200).hex()})))
+    size = f.stat().st_size
+    assert size > 280 * 1024 * 1024
+    result = subprocess.run(
+        [sys.executable, "-c", BOUNDED_LOAD, str(tmp_path / "fhir.duckdb"), str(f)],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    start, peak, added = map(int, result.stdout.split("\n")[-2].split())
+    assert added == lines
+    grown = (peak - start) * 1024  # ru_maxrss is in KiB on Linux
+    print(f"file {size >> 20} MiB, peak RSS {peak >> 10} MiB, grew {grown >> 20} MiB")
+    assert grown < size / 2
 
 
 # -- command line ---------------------------------------------------------------------------
