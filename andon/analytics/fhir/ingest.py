@@ -9,14 +9,16 @@ How a file is loaded (see docs/fhir.md, "Ingest"):
    DuckDB cannot: that the line is UTF-8. Good lines go in batches (at most `batch_rows` lines
    or `batch_bytes` bytes) to DuckDB as Arrow tables.
 2. DuckDB checks each line (valid JSON, an object, `resourceType` and `id` strings, a FHIR id,
-   the type the file name declares) and keeps the result in a staging table: a reason for a bad
-   line, the type, id, meta.versionId, meta.lastUpdated and a content hash for a good one.
-3. At the end of the file, duplicates within the file are reduced to the newest, each resource
-   is compared with the stored one (added, updated, unchanged), and the changes, the quarantined
-   lines and a `loads` row are written.
+   the type the file name declares): a reason for a bad line, the type, id, meta.versionId,
+   meta.lastUpdated and a content hash for a good one.
+3. Each batch at once: its quarantined lines are written, its duplicates reduced to the newest,
+   each resource compared with the store as committed before the file (a second cursor's
+   snapshot: added, updated, unchanged) and the changes upserted. Nothing per line of the file
+   is kept, so memory does not grow with the file. At the end a `loads` row is written.
 
 All of 2 and 3 happen in one transaction per file: a crash or a kill part-way leaves the store as
-it was before that file. Files already committed stay.
+it was before that file. Files already committed stay. Store and counts are those of one pass
+over the whole file whatever the batch size (see _merge_batch).
 
 Newest wins: meta.versionId (as numbers when both are integers, else as text), then
 meta.lastUpdated; a missing value is older than any present one; when both are equal (or
