@@ -233,3 +233,90 @@ def test_cli_refuses_other_suffixes_and_invalid_views(on_disk, tmp_path, capsys)
     bad.write_text(json.dumps({"select": [{"column": [{"name": "id", "path": "id"}]}]}))
     assert andon("fhir", "--store", str(path), "view", str(bad)) == 2
     assert "invalid ViewDefinition: view: 'resource' is missing" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- fast path
+TRICKY = [
+    {"resourceType": "Encounter", "id": "e1", "status": "done", "class": {"code": "AMB"}, "period": {"start": "2020"},
+     "type": [{"coding": [{"code": "x"}, {"code": "x2"}]}], "subject": {"reference": "Patient/p1"},
+     "valueQuantity": {"value": 3.5}, "length": {"value": 5}},
+    # arrays where a singleton is expected, an object where an array is expected
+    {"resourceType": "Encounter", "id": "e2", "status": ["done"], "class": [{"code": "IMP"}], "period": [{"start": "2021"}],
+     "type": {"coding": {"code": "y"}}, "subject": [{"reference": "https://x.org/fhir/Patient/p2/_history/3"}],
+     "valueQuantity": [{"value": 1}], "length": [{"value": 6}]},
+    # nulls, empty arrays, a scalar where an object is expected, another reference type
+    {"resourceType": "Encounter", "id": "e3", "status": None, "class": "AMB", "period": None, "type": [],
+     "subject": {"reference": "Group/g1"}, "valueQuantity": None, "length": {"value": None}},
+    # absent members; the first type has no coding, the second has
+    {"resourceType": "Encounter", "id": "e4", "type": [{"text": "none"}, {"coding": [{"code": "z"}]}]},
+    # a null first code, a code that is an array, mixed object / array
+    {"resourceType": "Encounter", "id": "e5", "type": [{"coding": [{"code": None}, {"code": "w"}]}],
+     "class": {"code": ["a", "b"][:1]}, "subject": {"display": "no reference"}},
+    {"resourceType": "Encounter", "id": "e6", "type": [{"coding": [{"code": ["q", "r"]}]}], "period": {"start": None},
+     "subject": {"reference": ["Patient/p9"]}},
+    {"resourceType": "Encounter", "id": "e7", "type": {"coding": [{"system": "s"}, {"code": "v"}]}, "length": {"value": "7"}},
+]
+
+FAST_VIEW = {"resource": "Encounter", "select": [{"column": [
+    {"name": "id", "path": "getResourceKey()"},
+    {"name": "patient", "path": "subject.getReferenceKey(Patient)"},
+    {"name": "ref", "path": "subject.getReferenceKey()"},
+    {"name": "status", "path": "Encounter.status"},
+    {"name": "cls", "path": "class.code"},
+    {"name": "start", "path": "period.start", "type": "dateTime"},
+    {"name": "code", "path": "type.coding.code.first()"},
+    {"name": "q", "path": "value.ofType(Quantity).value", "type": "decimal"},
+    {"name": "n", "path": "length.value.first()", "type": "integer"},
+]}]}
+
+
+def general_rows(connection, view, monkeypatch):
+    """The rows of the general (list-building) compilation of the same view."""
+    from andon.analytics.fhir.sof import compile as compile_module
+
+    with monkeypatch.context() as m:
+        m.setattr(compile_module, "fast_column", lambda *args: None)
+        m.setattr(compile_module, "_iterates", lambda nodes: True)
+        assert "unnest" in sof.sql_for(view)
+        return rows(connection, view)
+
+
+def test_fast_path_gives_the_general_rows_on_tricky_json(monkeypatch):
+    c = store_with(TRICKY)
+    try:
+        fast = rows(c, FAST_VIEW)
+        assert sorted(fast, key=lambda r: r["id"]) == sorted(general_rows(c, FAST_VIEW, monkeypatch), key=lambda r: r["id"])
+        by_id = {r["id"]: r for r in fast}
+        assert by_id["Encounter/e1"]["code"] == "x" and by_id["Encounter/e4"]["code"] == "z"
+        assert by_id["Encounter/e5"]["code"] == "w" and by_id["Encounter/e6"]["code"] == "q"
+        assert by_id["Encounter/e2"]["patient"] == "Patient/p2" and by_id["Encounter/e3"]["patient"] is None
+        assert by_id["Encounter/e2"]["start"] == "2021" and by_id["Encounter/e3"]["cls"] is None
+        assert by_id["Encounter/e7"]["code"] == "v" and by_id["Encounter/e7"]["n"] == 7
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("resource", [
+    {"resourceType": "Encounter", "id": "m1", "period": [{"start": "a"}, {"start": "b"}]},
+    {"resourceType": "Encounter", "id": "m2", "period": {"start": ["a", "b"]}},
+])
+def test_fast_path_still_errors_on_several_values(resource, monkeypatch):
+    view = {"resource": "Encounter", "select": [{"column": [{"name": "start", "path": "period.start"}]}]}
+    c = store_with([resource])
+    try:
+        for run in (lambda: rows(c, view), lambda: general_rows(c, view, monkeypatch)):
+            with pytest.raises(sof.ViewError, match="more than one value"):
+                run()
+    finally:
+        c.close()
+
+
+def test_a_simple_view_compiles_to_one_plain_select():
+    sql = sof.sql_for(FAST_VIEW)
+    assert "unnest" not in sql.lower() and "STRUCT" not in sql
+    assert "starts_with" in sql  # the fast path, with the general expression kept for odd rows
+    nested = {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "getResourceKey()"}]},
+                                                {"select": [{"column": [{"name": "b", "path": "birthDate"}]}]}]}
+    assert "unnest" not in sof.sql_for(nested).lower()
+    iterating = {"resource": "Patient", "select": [{"forEach": "name", "column": [{"name": "f", "path": "family"}]}]}
+    assert "unnest" in sof.sql_for(iterating)

@@ -15,14 +15,18 @@ DuckDB `LIST` of `STRUCT`s, one field per column in the view's column order:
 - `unionAll`: the branches' row lists concatenated (their columns must match).
 
 The query unnests the root list per resource (`WHERE type = <resource>` and the view's
-`where` paths), so everything runs inside DuckDB.
+`where` paths), so everything runs inside DuckDB. A view with no forEach, forEachOrNull, repeat
+or unionAll gives one row per resource: it compiles to a plain SELECT of each column's value.
+A column whose path is a plain member path from the resource takes a scalar fast form (see
+`expressions.fast_column`) on rows where the JSON is of the plain shape, and the general
+expression on the others.
 """
 
 from __future__ import annotations
 
 import re
 
-from .expressions import EMPTY, Names, Scope, compile_expression, json_path, sql_string
+from .expressions import EMPTY, Names, Scope, compile_expression, fast_column, json_path, sql_string
 from .fhirpath import FHIRPathError, parse
 
 REPEAT_DEPTH = 12
@@ -122,7 +126,8 @@ class ViewCompiler:
         self.resource = resource
         self.names = Names()
         self.constants = constants_of(view)
-        self.members: dict[str, int] = {}
+        self.members: dict[tuple, int] = {}
+        self.scalars: dict[str, str] = {}  # column name -> its value for one focus item
 
     def scope(self) -> Scope:
         return Scope("resource", "0", self.constants, self.names, self.resource, root=True, members=self.members)
@@ -261,6 +266,11 @@ class ViewCompiler:
                     f"list_transform([{values}], lambda {v}: CASE WHEN len({v}) > 1 THEN CAST(error({message}) AS {info.sql_type}) "
                     f"ELSE {_convert(f'{v}[1]', info)} END)[1]"
                 )
+                fast = fast_column(column.get("path"), scope, info.sql_type)
+                if fast is not None:
+                    condition, value = fast
+                    sql = value if condition == "true" else f"CASE WHEN {condition} THEN {value} ELSE {sql} END"
+            self.scalars[name] = sql
             fields.append(f"{sql_string(name)}: {sql}")
             out.append(info)
         return "[{" + ", ".join(fields) + "}]", out
@@ -286,6 +296,12 @@ class ViewCompiler:
         outputs = ", ".join(f'r."{c.name}" AS "{c.name}"' for c in columns)
         paths = ", ".join(json_path(name) for name in sorted(self.members, key=self.members.get))
         members = f"json_extract(resource, [{paths}])" if self.members else "CAST([] AS JSON[])"
+        source = f"SELECT resource, {members} AS _m FROM {table} WHERE type = {sql_string(self.resource)}"
+        if not _iterates(self.view["select"]):
+            # one row per resource: each column's value directly, no row lists to unnest
+            outputs = ", ".join(f'{self.scalars[c.name]} AS "{c.name}"' for c in columns)
+            sql = f"SELECT {outputs}\nFROM ({source}) AS source" + (f"\nWHERE {' AND '.join(conditions)}" if conditions else "")
+            return sql, columns
         sql = (
             f"SELECT {outputs}\nFROM (\n  SELECT unnest({rows}) AS r\n"
             f"  FROM (SELECT resource, {members} AS _m FROM {table} WHERE type = {sql_string(self.resource)}) AS source\n"
@@ -293,6 +309,18 @@ class ViewCompiler:
             + ") AS rows"
         )
         return sql, columns
+
+
+def _iterates(nodes) -> bool:
+    """Whether any select node (or one nested in it) can give other than one row."""
+    for node in nodes if isinstance(nodes, list) else []:
+        if not isinstance(node, dict):
+            continue
+        if any(k in node for k in ("forEach", "forEachOrNull", "repeat", "unionAll")):
+            return True
+        if _iterates(node.get("select", [])):
+            return True
+    return False
 
 
 def compile_view(view) -> tuple[str, list[Column]]:

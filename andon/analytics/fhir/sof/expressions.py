@@ -38,8 +38,10 @@ def json_literal(value) -> str:
     return f"CAST({sql_string(json.dumps(value, ensure_ascii=False))} AS JSON)"
 
 
-def json_path(name: str, suffix: str = "") -> str:
-    return sql_string("$." + json.dumps(name) + suffix)
+def json_path(name, suffix: str = "") -> str:
+    """The JSON path of a member name (or of a tuple of names, one after another)."""
+    names = (name,) if isinstance(name, str) else name  # an int in the tuple is an array index
+    return sql_string("$" + "".join(f"[{n}]" if isinstance(n, int) else "." + json.dumps(n) for n in names) + suffix)
 
 
 class Names:
@@ -75,9 +77,14 @@ class Scope:
     def member(self, item: str, name: str) -> str:
         """The JSON of `item.name` (NULL when absent)."""
         if item == "resource" and self.members is not None:
-            k = self.members.setdefault(name, len(self.members) + 1)
-            return f"_m[{k}]"
+            return self.root_member((name,))
         return f"json_extract({item}, {json_path(name)})"
+
+    def root_member(self, names: tuple) -> str:
+        """The JSON at `resource.n1.n2…` read by plain path (NULL when absent or when an
+        array is met on the way), extracted once per resource with the other members."""
+        k = self.members.setdefault(tuple(names), len(self.members) + 1)
+        return f"_m[{k}]"
 
 
 def children(collection: str, name: str, names: Names) -> str:
@@ -370,3 +377,115 @@ class ExpressionCompiler:
 def compile_expression(text: str, scope: Scope) -> str:
     """The SQL (a JSON[] list) of FHIRPath `text` evaluated in `scope`."""
     return ExpressionCompiler(scope).compile(parse(text))
+
+
+def _chain(node, scope: Scope):
+    """The member names of a path that only steps through members from the root resource
+    (`a.b.c`, `Patient.a`, `value.ofType(Quantity)`), or None for anything else."""
+    if isinstance(node, This):
+        return []
+    if isinstance(node, Member):
+        if isinstance(node.base, This) and node.name == scope.resource_type:
+            return []
+        base = _chain(node.base, scope)
+        return None if base is None else base + [node.name]
+    if isinstance(node, Call) and node.name in ("ofType", "as") and len(node.args) == 1 and isinstance(node.base, Member):
+        arg = node.args[0]
+        if isinstance(arg, Member) and isinstance(arg.base, This):
+            type_name = arg.name
+        elif isinstance(arg, Literal) and arg.kind == "string":
+            type_name = arg.value
+        else:
+            return None
+        base = _chain(node.base.base, scope)
+        return None if base is None else base + [node.base.name + type_suffix(type_name)]
+    return None
+
+
+def fast_column(text: str, scope: Scope, sql_type: str):
+    """A column whose path steps only through members from the root resource, optionally
+    ending in first(), getResourceKey() or getReferenceKey([T]), as (condition, value): when
+    `condition` holds (no member on the way is an array, so the path gives at most one
+    item), `value` is the column's value without building any list. None when the path is
+    not of that form; the caller then keeps the general expression for rows where the
+    condition fails."""
+    if scope.focus != "resource" or not scope.root or scope.members is None:
+        return None
+    try:
+        node = parse(text)
+    except FHIRPathError:
+        return None
+    first = isinstance(node, Call) and node.name == "first" and not node.args
+    if first:
+        node = node.base
+    terminal = None
+    if isinstance(node, Call) and node.name == "getResourceKey" and not node.args:
+        terminal, node = ("resource", None), node.base
+    elif isinstance(node, Call) and node.name == "getReferenceKey" and len(node.args) <= 1:
+        prefix = None
+        if node.args:
+            arg = node.args[0]
+            if isinstance(arg, Member) and isinstance(arg.base, This):
+                prefix = arg.name + "/"
+            elif isinstance(arg, Literal) and arg.kind == "string":
+                prefix = arg.value + "/"
+            else:
+                return None
+        terminal, node = ("reference", prefix), node.base
+    names = _chain(node, scope)
+    if names is None or (terminal is None and not names):
+        return None
+    if terminal is not None and sql_type != "VARCHAR":
+        return None
+    if first and terminal is None and 2 <= len(names) <= 4:
+        return _fast_first(names, scope, sql_type)
+    steps = [scope.root_member(tuple(names[:k])) for k in range(1, len(names) + 1)]
+    arrays = " OR ".join(f"starts_with(CAST({m} AS VARCHAR), '[')" for m in steps)
+    condition = f"NOT coalesce({arrays}, false)" if steps else "true"
+    if terminal is None:
+        last = steps[-1]
+        if sql_type == "VARCHAR":
+            value = f"json_extract_string({last}, '$')"
+        else:
+            value = f"CASE WHEN json_type({last}) = 'NULL' THEN NULL ELSE CAST({last} AS {sql_type}) END"
+    elif terminal[0] == "resource":
+        if names:
+            return None
+        kind, key = scope.root_member(("resourceType",)), scope.root_member(("id",))
+        value = f"(json_extract_string({kind}, '$') || '/' || json_extract_string({key}, '$'))"
+    else:
+        if not names:
+            return None
+        reference = f"json_extract_string({scope.root_member(tuple(names) + ('reference',))}, '$')"
+        key = f"nullif(regexp_extract({reference}, '([A-Za-z]+/[A-Za-z0-9.\\-]+)(/_history/[^/]*)?$', 1), '')"
+        prefix = terminal[1]
+        value = key if prefix is None else f"CASE WHEN starts_with({key}, {sql_string(prefix)}) THEN {key} END"
+    return condition, value
+
+
+def _fast_first(names: list, scope: Scope, sql_type: str):
+    """`a.b.c.first()`: each member before the last may be an object or an array. For every
+    choice of which are arrays there is one plain path (`$.a[0].b.c`: an index only matches
+    an array, a member only an object), so at most one of them finds something; when what
+    it finds is a value (not null, not an array), that is the first item of the collection
+    (everything under a[0] comes before a[1], and so on). An absent or null first member
+    means no item. Anything else (the first array item lacking the rest of the path, say)
+    is left to the general expression."""
+    candidates = []
+    for mask in range(2 ** (len(names) - 1)):
+        path = []
+        for k, name in enumerate(names):
+            path.append(name)
+            if k < len(names) - 1 and mask >> k & 1:
+                path.append(0)
+        candidates.append(scope.root_member(tuple(path)))
+    found = candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
+    head = scope.root_member((names[0],))
+    text = f"CAST({found} AS VARCHAR)"
+    empty = f"coalesce(CAST({head} AS VARCHAR) = 'null', true)"
+    condition = f"({empty} OR NOT coalesce(starts_with({text}, '[') OR {text} = 'null', true))"
+    if sql_type == "VARCHAR":
+        value = f"json_extract_string({found}, '$')"
+    else:
+        value = f"CAST({found} AS {sql_type})"
+    return condition, f"CASE WHEN {empty} THEN NULL ELSE {value} END"
