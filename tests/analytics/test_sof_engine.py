@@ -8,7 +8,20 @@ import pyarrow.parquet as pq
 import pytest
 
 from andon.analytics.fhir import sof, store
-from andon.analytics.fhir.sof.fhirpath import Binary, Call, Constant, FHIRPathError, Index, Literal, Member, This, parse
+from andon.analytics.fhir.sof import engine
+from andon.analytics.fhir.sof.compile import compile_view
+from andon.analytics.fhir.sof.expressions import Shape
+from andon.analytics.fhir.sof.fhirpath import (
+    Binary,
+    Call,
+    Constant,
+    FHIRPathError,
+    Index,
+    Literal,
+    Member,
+    This,
+    parse,
+)
 from andon.analytics.fhir.sof.testing import store_with
 
 PATIENTS = [
@@ -320,3 +333,92 @@ def test_a_simple_view_compiles_to_one_plain_select():
     assert "unnest" not in sof.sql_for(nested).lower()
     iterating = {"resource": "Patient", "select": [{"forEach": "name", "column": [{"name": "f", "path": "family"}]}]}
     assert "unnest" in sof.sql_for(iterating)
+
+
+REFERENCES = [
+    # a conditional first location (no key), a second one with a key
+    {"resourceType": "Encounter", "id": "r1", "location": [
+        {"location": {"reference": "Location?identifier=x|1"}}, {"location": {"reference": "Location/l2"}}]},
+    # the first reference is of another type; the second is the first Location key
+    {"resourceType": "Encounter", "id": "r2", "location": [
+        {"location": {"reference": "Organization/o1"}}, {"location": {"reference": "https://h.org/fhir/Location/l3/_history/2"}}]},
+    # one conditional reference only: no key
+    {"resourceType": "Encounter", "id": "r3", "location": [{"location": {"reference": "Location?identifier=x|3"}}],
+     "serviceProvider": {"reference": "Organization?identifier=y|3"}},
+    # location an object, not a list; a plain key
+    {"resourceType": "Encounter", "id": "r4", "location": {"location": {"reference": "Location/l4"}},
+     "serviceProvider": {"reference": "Organization/o4"}},
+    {"resourceType": "Encounter", "id": "r5", "hospitalization": {"dischargeDisposition": {"coding": [{"code": "home"}]}}},
+    {"resourceType": "Encounter", "id": "r6", "hospitalization": {"admitSource": {"text": "no coding"}}},
+    {"resourceType": "Encounter", "id": "r7"},
+]
+
+SHAPED_VIEW = {"resource": "Encounter", "select": [{"column": [
+    {"name": "id", "path": "getResourceKey()"},
+    {"name": "location", "path": "location.location.getReferenceKey(Location).first()"},
+    {"name": "any_key", "path": "location.location.getReferenceKey().first()"},
+    {"name": "provider", "path": "serviceProvider.getReferenceKey(Organization)"},
+    {"name": "disposition", "path": "hospitalization.dischargeDisposition.coding.code.first()"},
+    {"name": "code", "path": "type.coding.code.first()"},
+    {"name": "status", "path": "status.first()"},
+    {"name": "cls", "path": "class.code"},
+]}]}
+
+# shapes that guide the fast path well, badly or not at all: the rows must not change
+SHAPES = {
+    "none": None,
+    "arrays everywhere": Shape(
+        {"location": [{"location": [{"reference": "VARCHAR"}]}], "type": [{"coding": [{"code": ["VARCHAR"]}]}],
+         "hospitalization": [{"dischargeDisposition": [{"coding": [{"code": "VARCHAR"}]}]}], "status": ["VARCHAR"],
+         "class": [{"code": "VARCHAR"}], "serviceProvider": [{"reference": "VARCHAR"}]},
+        {"location": 0.9, "type": 0.9, "hospitalization": 0.1, "status": 0.1, "class": 0.1, "serviceProvider": 0.1}),
+    "objects everywhere": Shape(
+        {"location": {"location": {"reference": "VARCHAR"}}, "type": {"coding": {"code": "VARCHAR"}},
+         "hospitalization": {"dischargeDisposition": {"coding": {"code": "VARCHAR"}}}},
+        {"location": 0.1, "type": 0.1, "hospitalization": 0.9}),
+}
+
+
+@pytest.mark.parametrize("data", ["TRICKY", "REFERENCES"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_shape_guided_fast_path_gives_the_general_rows(data, shape, monkeypatch):
+    c = store_with(TRICKY if data == "TRICKY" else REFERENCES)
+    try:
+        for view in (SHAPED_VIEW, FAST_VIEW):
+            sql, _ = compile_view(view, SHAPES[shape])
+            assert "unnest" not in sql
+            fast = c.sql(sql).to_arrow_table().to_pylist()
+            key = lambda r: r["id"]
+            assert sorted(fast, key=key) == sorted(general_rows(c, view, monkeypatch), key=key)
+    finally:
+        c.close()
+
+
+def test_reference_keys_first_of_their_type():
+    c = store_with(REFERENCES)
+    try:
+        by_id = {r["id"]: r for r in rows(c, SHAPED_VIEW)}
+        assert by_id["Encounter/r1"]["location"] == "Location/l2" and by_id["Encounter/r1"]["any_key"] == "Location/l2"
+        assert by_id["Encounter/r2"]["location"] == "Location/l3" and by_id["Encounter/r2"]["any_key"] == "Organization/o1"
+        assert by_id["Encounter/r3"]["location"] is None and by_id["Encounter/r3"]["provider"] is None
+        assert by_id["Encounter/r4"]["location"] == "Location/l4" and by_id["Encounter/r4"]["provider"] == "Organization/o4"
+        assert by_id["Encounter/r5"]["disposition"] == "home" and by_id["Encounter/r6"]["disposition"] is None
+        assert all(by_id["Encounter/r7"][k] is None for k in ("location", "provider", "disposition", "code"))
+    finally:
+        c.close()
+
+
+def test_run_samples_the_shape_of_the_stored_resources():
+    c = store_with([r for r in REFERENCES if r["id"] != "r4"])
+    try:
+        shape = engine.sample_shape(c, "Encounter")
+        assert isinstance(shape.structure["location"], list) and isinstance(shape.structure["hospitalization"], dict)
+        assert shape.present["hospitalization"] == pytest.approx(2 / 6) and shape.present["id"] == 1
+        mixed = store_with(REFERENCES)  # location a list in some, an object in r4: no guidance
+        assert engine.sample_shape(mixed, "Encounter").structure["location"] == "JSON"
+        mixed.close()
+        assert engine.sample_shape(c, "Patient") is None
+        # a list location in the sample: the fast path reads location[0] directly
+        assert "$.\"location\"[0].\"location\".\"reference\"" in compile_view(SHAPED_VIEW, shape)[0]
+    finally:
+        c.close()

@@ -26,7 +26,15 @@ from __future__ import annotations
 
 import re
 
-from .expressions import EMPTY, Names, Scope, compile_expression, fast_column, json_path, sql_string
+from .expressions import (
+    Names,
+    Scope,
+    Shape,
+    compile_expression,
+    fast_column,
+    json_path,
+    sql_string,
+)
 from .fhirpath import FHIRPathError, parse
 
 REPEAT_DEPTH = 12
@@ -111,7 +119,7 @@ def constants_of(view: dict) -> dict:
 
 
 class ViewCompiler:
-    def __init__(self, view):
+    def __init__(self, view, shape: Shape | None = None):
         if not isinstance(view, dict):
             raise ViewError(f"a ViewDefinition is a JSON object, not {type(view).__name__}")
         _keys(view, VIEW_KEYS, "view")
@@ -128,6 +136,7 @@ class ViewCompiler:
         self.constants = constants_of(view)
         self.members: dict[tuple, int] = {}
         self.scalars: dict[str, str] = {}  # column name -> its value for one focus item
+        self.shape = shape  # how a sample of the stored resources looks (fast_column)
 
     def scope(self) -> Scope:
         return Scope("resource", "0", self.constants, self.names, self.resource, root=True, members=self.members)
@@ -256,24 +265,39 @@ class ViewCompiler:
             info = Column(name, fhir_type, collection)
             if name in (c.name for c in out):
                 raise ViewError(f"{at}: column name {name} used more than once")
-            values = self.expression(column.get("path"), scope, f"{at} ({name}).path")
-            v = self.names()
-            if collection:
-                sql = f"list_transform({values}, lambda {v}: {_convert(v, info)})"
+            fast = None if collection else fast_column(column.get("path"), scope, info.sql_type, self.shape)
+            if fast is not None:
+                sql = self.fast_or_general(fast, column.get("path"), at, info)
             else:
-                message = sql_string(f"{at} ({name}): the path gives more than one value; set collection: true")
-                sql = (
-                    f"list_transform([{values}], lambda {v}: CASE WHEN len({v}) > 1 THEN CAST(error({message}) AS {info.sql_type}) "
-                    f"ELSE {_convert(f'{v}[1]', info)} END)[1]"
-                )
-                fast = fast_column(column.get("path"), scope, info.sql_type)
-                if fast is not None:
-                    condition, value = fast
-                    sql = value if condition == "true" else f"CASE WHEN {condition} THEN {value} ELSE {sql} END"
+                values = self.expression(column.get("path"), scope, f"{at} ({name}).path")
+                sql = self.value_of(values, at, info)
             self.scalars[name] = sql
             fields.append(f"{sql_string(name)}: {sql}")
             out.append(info)
         return "[{" + ", ".join(fields) + "}]", out
+
+    def value_of(self, values: str, at: str, column: Column) -> str:
+        """A column's value from its path's collection: a typed list for `collection: true`,
+        else the one item (an error naming the column when there are more)."""
+        v = self.names()
+        if column.collection:
+            return f"list_transform({values}, lambda {v}: {_convert(v, column)})"
+        message = sql_string(f"{at} ({column.name}): the path gives more than one value; set collection: true")
+        return (
+            f"list_transform([{values}], lambda {v}: CASE WHEN len({v}) > 1 THEN CAST(error({message}) AS {column.sql_type}) "
+            f"ELSE {_convert(f'{v}[1]', column)} END)[1]"
+        )
+
+    def fast_or_general(self, fast, path, at: str, column: Column) -> str:
+        """The fast form of a root column, with the general expression for the rows it cannot
+        settle. That one parses the resource itself rather than adding its members to the
+        shared extraction: it runs only on those rows."""
+        found, value, empty = fast
+        if found == "true":
+            return value
+        lazy = Scope("resource", "0", self.constants, self.names, self.resource, root=True)
+        general = self.value_of(self.expression(path, lazy, f"{at} ({column.name}).path"), at, column)
+        return f"CASE WHEN {found} THEN {value} WHEN {empty} THEN NULL ELSE {general} END"
 
     def where(self) -> list[str]:
         filters = []
@@ -323,9 +347,13 @@ def _iterates(nodes) -> bool:
     return False
 
 
-def compile_view(view) -> tuple[str, list[Column]]:
-    """The DuckDB SQL of a ViewDefinition and its output columns; `ViewError` if invalid."""
-    return ViewCompiler(view).sql()
+def compile_view(view, shape: Shape | None = None) -> tuple[str, list[Column]]:
+    """The DuckDB SQL of a ViewDefinition and its output columns; `ViewError` if invalid.
+
+    `shape` (optional, `engine.sample_shape`) is how a sample of the view's resources looks:
+    with it, paths ending in first() read the usual array positions directly. It changes
+    speed only, never the rows."""
+    return ViewCompiler(view, shape).sql()
 
 
 def check_expression(text: str) -> None:

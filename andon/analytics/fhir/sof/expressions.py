@@ -14,9 +14,18 @@ import json
 from dataclasses import dataclass
 
 from .boundary import boundary_sql
-from .fhirpath import Binary, Call, Constant, FHIRPathError, Index, Literal, Member, This, Unary, parse
+from .fhirpath import (
+    Call,
+    Constant,
+    FHIRPathError,
+    Literal,
+    Member,
+    This,
+    parse,
+)
 
 EMPTY = "[]::JSON[]"
+REFERENCE_KEY = "([A-Za-z]+/[A-Za-z0-9.\\-]+)(/_history/[^/]*)?$"  # Type/id at the end of a reference
 _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 
 # FHIR primitive type → the JSON types its values take (for ofType() on a non-choice element)
@@ -70,7 +79,7 @@ class Scope:
     # with one json_extract(resource, [paths]) (one parse of the resource) as the list `_m`
     members: dict | None = None
 
-    def at(self, focus: str, row_index: str | None = None, root: bool = False) -> "Scope":
+    def at(self, focus: str, row_index: str | None = None, root: bool = False) -> Scope:
         index = self.row_index if row_index is None else row_index
         return Scope(focus, index, self.constants, self.names, self.resource_type, root, self.members)
 
@@ -350,7 +359,7 @@ class ExpressionCompiler:
         self._arity("getReferenceKey", args, 0, 1)
         v = self.names()
         reference = f"json_extract_string({v}, '$.reference')"
-        key = f"regexp_extract({reference}, '([A-Za-z]+/[A-Za-z0-9.\\-]+)(/_history/[^/]*)?$', 1)"
+        key = f"regexp_extract({reference}, {sql_string(REFERENCE_KEY)}, 1)"
         keys = f"list_transform({self.compile(base)}, lambda {v}: to_json(nullif({key}, '')))"
         w = self.names()
         if args:
@@ -402,15 +411,68 @@ def _chain(node, scope: Scope):
     return None
 
 
-def fast_column(text: str, scope: Scope, sql_type: str):
+
+@dataclass
+class Shape:
+    """What a sample of the stored resources of a type looks like: their JSON structure
+    (`json_group_structure`: arrays as `[…]`, a member of differing kinds as "JSON") and the
+    share of them that have each top-level member. It guides the fast path; it never
+    decides a value."""
+
+    structure: dict
+    present: dict
+
+
+def fast_column(text: str, scope: Scope, sql_type: str, shape: Shape | None = None):
     """A column whose path steps only through members from the root resource, optionally
-    ending in first(), getResourceKey() or getReferenceKey([T]), as (condition, value): when
-    `condition` holds (no member on the way is an array, so the path gives at most one
-    item), `value` is the column's value without building any list. None when the path is
-    not of that form; the caller then keeps the general expression for rows where the
-    condition fails."""
+    ending in first(), getResourceKey() or getReferenceKey([T]), as `(found, value, empty)`:
+    rows where `found` holds take `value`, rows where `empty` holds are NULL, and the caller
+    keeps the general expression for the rest. None when the path is not of that form.
+
+    The value is read at one JSON path (`_m`, extracted with the view's other members in one
+    parse). For `first()` the path puts `[0]` after each member the shape shows as an array:
+    a JSON path only matches an index on an array and a member on an object, and everything
+    under `a[0]` comes before `a[1]`, so a value found there is the first item. Nothing found
+    means no item when the first member is absent, or when no member on the plain path is an
+    array and the leaf is absent or null (`json_type`, a second parse, evaluated only for the
+    rows that need it). A wrong shape costs speed, never correctness."""
     if scope.focus != "resource" or not scope.root or scope.members is None:
         return None
+    parsed = _fast_form(text, scope)
+    if parsed is None:
+        return None
+    names, first, terminal = parsed
+    if terminal is not None and sql_type != "VARCHAR":
+        return None
+    if terminal == "resource":
+        kind, key = scope.root_member(("resourceType",)), scope.root_member(("id",))
+        return "true", f"(json_extract_string({kind}, '$') || '/' || json_extract_string({key}, '$'))", None
+    reference = terminal is not None
+    path, arrays = _shaped(names, shape.structure if shape else None, spread_leaf=not reference)
+    if not first and arrays:
+        return None  # a collection by the data's shape: the general expression
+    leaf = names + ["reference"] if reference else names
+    found = scope.root_member(tuple(path) + (("reference",) if reference else ()))
+    empty = _nothing_found(found, leaf, path, scope, shape)
+    text_of = f"CAST({found} AS VARCHAR)"
+    scalar = f"({found} IS NOT NULL AND NOT (starts_with({text_of}, '[') OR starts_with({text_of}, '{{') OR {text_of} = 'null'))"
+    if not reference:
+        value = f"json_extract_string({found}, '$')" if sql_type == "VARCHAR" else f"CAST({found} AS {sql_type})"
+        return scalar, value, empty
+    key = _reference_key(f"json_extract_string({found}, '$')")
+    wanted = f"{key} IS NOT NULL" if terminal[1] is None else f"starts_with({key}, {sql_string(terminal[1])})"
+    if not first:
+        return scalar, f"CASE WHEN {wanted} THEN {key} END", empty
+    # the first reference may not give the first key of that type, unless it is the only one:
+    # every array on the way has no second item (`a[1]` extracted: nothing where there is none)
+    seconds = [tuple(path[:k]) + (1,) for k, step in enumerate(path) if step == 0]
+    only = " AND ".join(f"{scope.root_member(p)} IS NULL" for p in seconds) or "true"
+    return f"({scalar} AND (coalesce({wanted}, false) OR {only}))", f"CASE WHEN {wanted} THEN {key} END", empty
+
+
+def _fast_form(text: str, scope: Scope):
+    """(member names, first(), terminal) of a fast path, terminal being None, "resource"
+    (getResourceKey()) or ("reference", "Type/" or None); None when the path is of another form."""
     try:
         node = parse(text)
     except FHIRPathError:
@@ -420,7 +482,7 @@ def fast_column(text: str, scope: Scope, sql_type: str):
         node = node.base
     terminal = None
     if isinstance(node, Call) and node.name == "getResourceKey" and not node.args:
-        terminal, node = ("resource", None), node.base
+        terminal, node = "resource", node.base
     elif isinstance(node, Call) and node.name == "getReferenceKey" and len(node.args) <= 1:
         prefix = None
         if node.args:
@@ -433,59 +495,44 @@ def fast_column(text: str, scope: Scope, sql_type: str):
                 return None
         terminal, node = ("reference", prefix), node.base
     names = _chain(node, scope)
-    if names is None or (terminal is None and not names):
+    if names is None or (terminal == "resource") != (not names):
         return None
-    if terminal is not None and sql_type != "VARCHAR":
-        return None
-    if first and terminal is None and 2 <= len(names) <= 4:
-        return _fast_first(names, scope, sql_type)
-    steps = [scope.root_member(tuple(names[:k])) for k in range(1, len(names) + 1)]
-    arrays = " OR ".join(f"starts_with(CAST({m} AS VARCHAR), '[')" for m in steps)
-    condition = f"NOT coalesce({arrays}, false)" if steps else "true"
-    if terminal is None:
-        last = steps[-1]
-        if sql_type == "VARCHAR":
-            value = f"json_extract_string({last}, '$')"
-        else:
-            value = f"CASE WHEN json_type({last}) = 'NULL' THEN NULL ELSE CAST({last} AS {sql_type}) END"
-    elif terminal[0] == "resource":
-        if names:
-            return None
-        kind, key = scope.root_member(("resourceType",)), scope.root_member(("id",))
-        value = f"(json_extract_string({kind}, '$') || '/' || json_extract_string({key}, '$'))"
-    else:
-        if not names:
-            return None
-        reference = f"json_extract_string({scope.root_member(tuple(names) + ('reference',))}, '$')"
-        key = f"nullif(regexp_extract({reference}, '([A-Za-z]+/[A-Za-z0-9.\\-]+)(/_history/[^/]*)?$', 1), '')"
-        prefix = terminal[1]
-        value = key if prefix is None else f"CASE WHEN starts_with({key}, {sql_string(prefix)}) THEN {key} END"
-    return condition, value
+    return names, first, terminal
 
 
-def _fast_first(names: list, scope: Scope, sql_type: str):
-    """`a.b.c.first()`: each member before the last may be an object or an array. For every
-    choice of which are arrays there is one plain path (`$.a[0].b.c`: an index only matches
-    an array, a member only an object), so at most one of them finds something; when what
-    it finds is a value (not null, not an array), that is the first item of the collection
-    (everything under a[0] comes before a[1], and so on). An absent or null first member
-    means no item. Anything else (the first array item lacking the rest of the path, say)
-    is left to the general expression."""
-    candidates = []
-    for mask in range(2 ** (len(names) - 1)):
-        path = []
-        for k, name in enumerate(names):
-            path.append(name)
-            if k < len(names) - 1 and mask >> k & 1:
+def _nothing_found(found: str, leaf: list, path: list, scope: Scope, shape: Shape | None) -> str:
+    """The rows where nothing found means the collection is empty."""
+    if len(leaf) == 1 and list(path) == leaf:
+        return f"{found} IS NULL"  # `$.a` absent: nothing else can hold an `a`
+    prefixes = ", ".join(json_path(tuple(leaf[:k])) for k in range(1, len(leaf) + 1))
+    types = f"json_type(resource, [{prefixes}])"
+    plain = f"(NOT coalesce(list_contains({types}, 'ARRAY'), false) AND coalesce({types}[-1], 'NULL') = 'NULL')"
+    if shape is not None and shape.present.get(leaf[0], 0) < 0.5:
+        # a member most resources lack: extracting it (only where present) is cheaper than
+        # parsing the resource again for every row that lacks it
+        return f"{found} IS NULL AND ({scope.root_member((leaf[0],))} IS NULL OR {plain})"
+    return f"{found} IS NULL AND {plain}"
+
+
+def _reference_key(reference: str) -> str:
+    """`Type/id` of a reference (also at the end of a URL, without `/_history/…`), else NULL.
+    Most references are plainly `Type/id`: a full match is cheaper than the extraction."""
+    return (
+        f"CASE WHEN regexp_full_match({reference}, '[A-Za-z]+/[A-Za-z0-9.\\-]+') THEN {reference} "
+        f"ELSE nullif(regexp_extract({reference}, {sql_string(REFERENCE_KEY)}, 1), '') END"
+    )
+
+
+def _shaped(names: list, structure, spread_leaf: bool) -> tuple[list, bool]:
+    """The JSON path of `names` with `[0]` after each member `structure` shows as an array
+    (the leaf too when `spread_leaf`), and whether there was any."""
+    path, arrays, node = [], False, structure
+    for k, name in enumerate(names):
+        path.append(name)
+        node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, list):
+            arrays = True
+            if k < len(names) - 1 or spread_leaf:
                 path.append(0)
-        candidates.append(scope.root_member(tuple(path)))
-    found = candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
-    head = scope.root_member((names[0],))
-    text = f"CAST({found} AS VARCHAR)"
-    empty = f"coalesce(CAST({head} AS VARCHAR) = 'null', true)"
-    condition = f"({empty} OR NOT coalesce(starts_with({text}, '[') OR {text} = 'null', true))"
-    if sql_type == "VARCHAR":
-        value = f"json_extract_string({found}, '$')"
-    else:
-        value = f"CAST({found} AS {sql_type})"
-    return condition, f"CASE WHEN {empty} THEN NULL ELSE {value} END"
+            node = node[0] if node else None
+    return path, arrays
