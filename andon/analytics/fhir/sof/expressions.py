@@ -11,6 +11,7 @@ variables are fresh per compilation (`_v1`, `_v2`, …) so nested expressions ne
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from .boundary import boundary_sql
@@ -459,15 +460,14 @@ def fast_column(text: str, scope: Scope, sql_type: str, shape: Shape | None = No
     if not reference:
         value = f"json_extract_string({found}, '$')" if sql_type == "VARCHAR" else f"CAST({found} AS {sql_type})"
         return scalar, value, empty
-    key = _reference_key(f"json_extract_string({found}, '$')")
-    wanted = f"{key} IS NOT NULL" if terminal[1] is None else f"starts_with({key}, {sql_string(terminal[1])})"
+    value = _reference_key(f"json_extract_string({found}, '$')", terminal[1])
     if not first:
-        return scalar, f"CASE WHEN {wanted} THEN {key} END", empty
+        return scalar, value, empty
     # the first reference may not give the first key of that type, unless it is the only one:
     # every array on the way has no second item (`a[1]` extracted: nothing where there is none)
     seconds = [tuple(path[:k]) + (1,) for k, step in enumerate(path) if step == 0]
     only = " AND ".join(f"{scope.root_member(p)} IS NULL" for p in seconds) or "true"
-    return f"({scalar} AND (coalesce({wanted}, false) OR {only}))", f"CASE WHEN {wanted} THEN {key} END", empty
+    return f"({scalar} AND ({value} IS NOT NULL OR {only}))", value, empty
 
 
 def _fast_form(text: str, scope: Scope):
@@ -514,12 +514,17 @@ def _nothing_found(found: str, leaf: list, path: list, scope: Scope, shape: Shap
     return f"{found} IS NULL AND {plain}"
 
 
-def _reference_key(reference: str) -> str:
-    """`Type/id` of a reference (also at the end of a URL, without `/_history/…`), else NULL.
-    Most references are plainly `Type/id`: a full match is cheaper than the extraction."""
+def _reference_key(reference: str, prefix: str | None) -> str:
+    """`Type/id` of a reference (also at the end of a URL, without `/_history/…`) when of
+    type `prefix` ("Type/", or None for any), else NULL. Most references are plainly
+    `Type/id`: one full match settles them; the extraction runs only for the others."""
+    kind = "[A-Za-z]+/" if prefix is None or not re.fullmatch(r"[A-Za-z]+/", prefix) else prefix
+    plain = sql_string(kind + r"[A-Za-z0-9.\-]+")
+    key = f"nullif(regexp_extract({reference}, {sql_string(REFERENCE_KEY)}, 1), '')"
+    wanted = f"{key} IS NOT NULL" if prefix is None else f"starts_with({key}, {sql_string(prefix)})"
     return (
-        f"CASE WHEN regexp_full_match({reference}, '[A-Za-z]+/[A-Za-z0-9.\\-]+') THEN {reference} "
-        f"ELSE nullif(regexp_extract({reference}, {sql_string(REFERENCE_KEY)}, 1), '') END"
+        f"CASE WHEN regexp_full_match({reference}, {plain}) THEN {reference} "
+        f"WHEN {wanted} THEN {key} END"
     )
 
 
