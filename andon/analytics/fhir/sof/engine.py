@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -26,17 +27,16 @@ def sample_shape(connection: duckdb.DuckDBPyConnection, resource_type) -> Shape 
     member), or None when there are none."""
     if not isinstance(resource_type, str):
         return None
-    sample = f"(SELECT resource FROM resources WHERE type = $type LIMIT {SHAPE_SAMPLE})"
     found = connection.execute(
-        f"SELECT json_group_structure(resource), count(*) FROM {sample}", {"type": resource_type}
+        "SELECT json_group_structure(resource), count(*), flatten(list(json_keys(resource))) "
+        f"FROM (SELECT resource FROM resources WHERE type = $type LIMIT {SHAPE_SAMPLE})",
+        {"type": resource_type},
     ).fetchall()
     if not found or not found[0][1]:
         return None
-    structure = json.loads(found[0][0])
-    keys = connection.execute(
-        f"SELECT k, count(*) FROM (SELECT unnest(json_keys(resource)) AS k FROM {sample}) GROUP BY k", {"type": resource_type}
-    ).fetchall()
-    present = {k: n / found[0][1] for k, n in keys}
+    structure, count, keys = found[0]
+    structure = json.loads(structure)
+    present = {key: n / count for key, n in Counter(keys).items()}
     return Shape(structure, present) if isinstance(structure, dict) else None
 
 
