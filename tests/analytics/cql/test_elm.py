@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from andon.analytics.cql.elm import ELMError, LibrarySet, load_library, parse_library, read_json
+from andon.analytics.cql.elm import (
+    ELMError,
+    LibrarySet,
+    load_library,
+    parse_library,
+    read_json,
+)
 
 CONTENT = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "ecqm-qicore-2024"
 LIBRARIES = CONTENT / "libraries"
