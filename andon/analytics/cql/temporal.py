@@ -234,7 +234,7 @@ _TIME_PATTERN = re.compile(_TIME_RE)
 
 def _strip_at(text: str) -> str:
     if not isinstance(text, str):
-        raise ValueError(f"not a temporal string: {text!r}")
+        raise TypeError(f"not a temporal string: {text!r}")
     return text.strip().removeprefix("@")
 
 
@@ -304,7 +304,10 @@ def _with_offset(value: DateTime, target: Decimal, default_offset) -> DateTime:
     if value.hour is None:
         return value
     shift = target - _effective_offset(value, default_offset)
-    moment = _bound(value, value.precision, high=False) + _py.timedelta(minutes=int(shift * 60))
+    try:
+        moment = _bound(value, value.precision, high=False) + _py.timedelta(minutes=int(shift * 60))
+    except OverflowError:
+        raise ValueError(f"{value} at offset {target} is outside years 1..9999") from None
     return _from_moment(DateTime, moment, value.precision, offset=target)
 
 
@@ -644,12 +647,11 @@ def _truncate(moment: _py.datetime, unit: str) -> _py.datetime:
     if unit == "week":
         day_start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         return day_start - _py.timedelta(days=(moment.weekday() + 1) % 7)
-    keep = _DATETIME_FIELDS[: _rank(unit) + 1]
-    lowest = {"month": 1, "day": 1, "hour": 0, "minute": 0, "second": 0, "microsecond": 0}
-    names = [n for n in _DATETIME_FIELDS if n not in keep]
-    changes = {("microsecond" if n == "millisecond" else n): lowest[
-        "microsecond" if n == "millisecond" else n] for n in names}
-    return moment.replace(**changes)
+    kept = _rank(unit)
+    return _py.datetime(moment.year, moment.month if kept >= 1 else 1,
+                        moment.day if kept >= 2 else 1, moment.hour if kept >= 3 else 0,
+                        moment.minute if kept >= 4 else 0, moment.second if kept >= 5 else 0,
+                        moment.microsecond if kept >= 6 else 0)
 
 
 # --- conversions and components ------------------------------------------------------------------

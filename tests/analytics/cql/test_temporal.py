@@ -1,16 +1,38 @@
 """CQL 1.5 temporal types: expected values from the specification's semantics (section 22.22,
 Appendix H), not from this implementation."""
 
-from decimal import Decimal
 import datetime as py
+from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from andon.analytics.cql.temporal import (
-    Date, DateTime, Time, Uncertainty, add, after, before, compare, component, date_from,
-    difference_between, duration_between, equal, equivalent, greater, less, less_or_equal,
-    same_as, same_or_after, same_or_before, subtract, time_from, to_date, to_datetime,
+    Date,
+    DateTime,
+    Time,
+    Uncertainty,
+    add,
+    after,
+    before,
+    compare,
+    component,
+    date_from,
+    difference_between,
+    duration_between,
+    equal,
+    equivalent,
+    greater,
+    less,
+    less_or_equal,
+    same_as,
+    same_or_after,
+    same_or_before,
+    subtract,
+    time_from,
+    to_date,
+    to_datetime,
 )
 
 dt = DateTime.parse
@@ -276,3 +298,13 @@ def test_components():
     assert component(Time(9), "hour") == 9
     with pytest.raises(ValueError):
         component(d("2024"), "hour")
+
+
+def test_float_offsets_are_kept_exactly_as_decimals():
+    assert DateTime(2024, 1, 1, 0, offset=5.5).offset == Decimal("5.5")
+    assert str(DateTime(2024, 1, 1, 0, offset=-3.75)) == "2024-01-01T00-03:45"
+
+
+def test_non_text_is_a_type_error():
+    with pytest.raises(TypeError):
+        DateTime.parse(20240101)
