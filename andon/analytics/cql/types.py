@@ -1,0 +1,349 @@
+"""Types at run time: FHIR primitives as CQL values, type tests and casts (`Is`, `As`, `ToX`),
+structured values built by `Instance`, and the choice among a function's overloads.
+
+The published ELM names types as `{urn:hl7-org:elm-types:r1}DateTime` (CQL system types) and
+`{http://hl7.org/fhir}Period` (FHIR model types). FHIR's code elements with a required binding
+have their own model types (`EncounterStatus`); in JSON they are plain `code`s, so a FHIR type
+the R4 tables do not know matches a `code` (and only a code).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from functools import cache
+
+from . import fhir_model, temporal
+from .evaluator import EvaluationError, Unsupported, handles
+from .fhir_model import Node
+from .interval import Interval
+from .quantity import Quantity
+from .values import Code, Concept, ValueSet, as_decimal, fhir_type, system_type
+
+_NUMBERS = {"integer", "unsignedInt", "positiveInt", "integer64"}
+_TEXT = {"string", "code", "uri", "url", "canonical", "id", "oid", "uuid", "markdown", "base64Binary", "xhtml"}
+
+
+def primitive_value(node: Node):
+    """The CQL system value of a FHIR primitive (`FHIR.dateTime.value` is a DateTime)."""
+    value, kind = node.value, node.fhir_type
+    if value is None:
+        return None
+    if kind in ("dateTime", "instant"):
+        return temporal.DateTime.parse(value)
+    if kind == "date":
+        return temporal.Date.parse(value)
+    if kind == "time":
+        return temporal.Time.parse(value)
+    if kind == "decimal":
+        return as_decimal(value)
+    if kind in _NUMBERS:
+        return int(value)
+    if kind == "boolean":
+        return bool(value)
+    return value
+
+
+def literal(kind: str | None, text: str):
+    raise Unsupported(f"literal of type {kind}")
+
+
+def instance(class_type: str, fields: dict):
+    kind = system_type(class_type)
+    if kind == "Code":
+        return Code(fields.get("code"), fields.get("system"), fields.get("version"), fields.get("display"))
+    if kind == "Concept":
+        return Concept(tuple(c for c in fields.get("codes") or [] if c is not None), fields.get("display"))
+    if kind == "Quantity":
+        value = fields.get("value")
+        return None if value is None else Quantity(value, fields.get("unit") or "1")
+    if kind == "Ratio":
+        return dict(fields)
+    raise Unsupported(f"Instance of {class_type}")
+
+
+def attribute(value, name: str):
+    """A member of a system structured value (Code.code, Interval.low, Quantity.unit, …)."""
+    if isinstance(value, Interval):
+        return {"low": value.low, "high": value.high, "lowClosed": value.low_closed, "highClosed": value.high_closed}.get(name)
+    if isinstance(value, (Code, Concept, Quantity)):
+        return getattr(value, name, None)
+    if isinstance(value, ValueSet) and name in ("id", "version"):
+        return getattr(value, name)
+    raise EvaluationError(f"{describe(value)} has no member {name!r}")
+
+
+def codes_of(element) -> list[Code]:
+    """The codes of a FHIR CodeableConcept, Coding or code, or of a CQL Concept or Code."""
+    if isinstance(element, Code):
+        return [element]
+    if isinstance(element, Concept):
+        return list(element.codes)
+    if not isinstance(element, Node):
+        return []
+    if element.fhir_type == "CodeableConcept":
+        return [_coding(c) for c in (element.value.get("coding") or []) if isinstance(c, dict)]
+    if element.fhir_type == "Coding":
+        return [_coding(element.value)]
+    if element.is_primitive and isinstance(element.value, str):
+        return [Code(element.value)]
+    return []
+
+
+def _coding(coding: dict) -> Code:
+    return Code(coding.get("code"), coding.get("system"), coding.get("version"), coding.get("display"))
+
+
+def describe(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, Node):
+        return f"FHIR.{value.fhir_type}"
+    if isinstance(value, list):
+        return "List"
+    return type(value).__name__
+
+
+# -- type tests -------------------------------------------------------------------------------
+
+_SYSTEM_CLASSES = {
+    "Boolean": (bool,), "String": (str,), "Date": (temporal.Date,), "DateTime": (temporal.DateTime,),
+    "Time": (temporal.Time,), "Quantity": (Quantity,), "Code": (Code,), "Concept": (Concept,),
+    "ValueSet": (ValueSet,),
+}
+
+
+@cache
+def _fhir_types() -> frozenset:
+    path2type = fhir_model._tables()[0]
+    names = {t for t in path2type.values()} | {p.split(".", 1)[0] for p in path2type}
+    return frozenset(names)
+
+
+def matches(spec: dict, value) -> int:
+    """How well `value` fits type `spec`: 2 exactly, 1 loosely (null fits anything; a plain
+    code fits a bound-code type), 0 not at all."""
+    if value is None:
+        return 1
+    kind = spec.get("type")
+    if kind == "NamedTypeSpecifier":
+        return _matches_named(spec["name"], value)
+    if kind == "ListTypeSpecifier":
+        if not isinstance(value, list):
+            return 0
+        scores = [matches(spec["elementType"], v) for v in value]
+        return min(scores, default=2)
+    if kind == "IntervalTypeSpecifier":
+        if not isinstance(value, Interval):
+            return 0
+        points = [p for p in (value.low, value.high) if p is not None]
+        return min((matches(spec["pointType"], p) for p in points), default=2)
+    if kind == "ChoiceTypeSpecifier":
+        return max((matches(c, value) for c in spec.get("choice", [])), default=0)
+    if kind == "TupleTypeSpecifier":
+        return 2 if isinstance(value, dict) else 0
+    raise Unsupported(f"type specifier {kind}")
+
+
+def _matches_named(name: str, value) -> int:
+    system = system_type(name)
+    if system is not None:
+        if system == "Any":
+            return 2
+        if system == "Integer":
+            return 2 if isinstance(value, int) and not isinstance(value, bool) else 0
+        if system == "Decimal":
+            return 2 if isinstance(value, (Decimal, float)) else 0
+        classes = _SYSTEM_CLASSES.get(system)
+        if classes is None:
+            raise Unsupported(f"system type {name}")
+        return 2 if isinstance(value, classes) else 0
+    model = fhir_type(name)
+    if model is None or not isinstance(value, Node):
+        return 0
+    if value.fhir_type == model:
+        return 2
+    if model in ("Resource", "DomainResource") and isinstance(value.value, dict) and "resourceType" in value.value:
+        return 1
+    if model in ("Element", "BackboneElement"):
+        return 1
+    if model not in _fhir_types() and value.fhir_type == "code":
+        return 1  # EncounterStatus, ObservationStatus, …: bound codes are codes in JSON
+    if model == "string" and value.fhir_type in _TEXT:
+        return 1
+    return 0
+
+
+def choose_overload(overloads: list[dict], arguments: list, signature) -> dict | None:
+    """The overload whose operand types fit the arguments best (the published ELM rarely
+    carries a signature); with a signature, the overload declared with those types."""
+    fitting = [o for o in overloads if len(o.get("operand", [])) == len(arguments)]
+    if signature:
+        wanted = [_plain(s) for s in signature]
+        for overload in fitting:
+            if [_plain(o.get("operandTypeSpecifier")) for o in overload.get("operand", [])] == wanted:
+                return overload
+    if len(fitting) == 1:
+        return fitting[0]
+    best, best_score = None, 0
+    for overload in fitting:
+        scores = [matches(o["operandTypeSpecifier"], a) for o, a in zip(overload["operand"], arguments)]
+        score = 0 if 0 in scores else sum(scores)
+        if score > best_score:
+            best, best_score = overload, score
+    return best
+
+
+def _plain(spec):
+    """A type specifier without its source positions, for comparing two of them."""
+    if isinstance(spec, dict):
+        return {k: _plain(v) for k, v in spec.items() if k not in ("localId", "locator")}
+    if isinstance(spec, list):
+        return [_plain(v) for v in spec]
+    return spec
+
+
+def external(library: str, name: str, arguments: list):
+    """FHIRHelpers functions the ELM declares `external` (implemented by the engine)."""
+    raise Unsupported(f"{library}.{name} (external) is not implemented")
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+def _target(node) -> dict:
+    if node.get("asTypeSpecifier") is not None:
+        return node["asTypeSpecifier"]
+    if node.get("isTypeSpecifier") is not None:
+        return node["isTypeSpecifier"]
+    name = node.get("asType") or node.get("isType")
+    return {"type": "NamedTypeSpecifier", "name": name}
+
+
+@handles("As")
+def as_(ev, node, scope):
+    value = ev.operand(node, scope)
+    if value is None or matches(_target(node), value):
+        return value
+    if node.get("strict"):
+        raise EvaluationError(f"{scope.library.name}: cannot cast {describe(value)} as {_target(node)}")
+    return None
+
+
+@handles("Is")
+def is_(ev, node, scope):
+    value = ev.operand(node, scope)
+    return value is not None and matches(_target(node), value) > 0
+
+
+@handles("ToList")
+def to_list(ev, node, scope):
+    value = ev.operand(node, scope)
+    return [] if value is None else [value]
+
+
+@handles("ToDateTime")
+def to_datetime(ev, node, scope):
+    value = ev.operand(node, scope)
+    if isinstance(value, temporal.Date):
+        return temporal.to_datetime(value)
+    if isinstance(value, str):
+        return _or_null(temporal.DateTime.parse, value)
+    return value
+
+
+@handles("ToDate")
+def to_date(ev, node, scope):
+    value = ev.operand(node, scope)
+    if isinstance(value, temporal.DateTime):
+        return temporal.to_date(value)
+    if isinstance(value, str):
+        return _or_null(temporal.Date.parse, value)
+    return value
+
+
+@handles("ToDecimal")
+def to_decimal(ev, node, scope):
+    value = ev.operand(node, scope)
+    if value is None or isinstance(value, bool):
+        return None if value is None else Decimal(int(value))
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+
+
+@handles("ToInteger")
+def to_integer(ev, node, scope):
+    value = ev.operand(node, scope)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+@handles("ToString")
+def to_string(ev, node, scope):
+    value = ev.operand(node, scope)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@handles("ToBoolean")
+def to_boolean(ev, node, scope):
+    value = ev.operand(node, scope)
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return {"true": True, "t": True, "yes": True, "y": True, "1": True,
+            "false": False, "f": False, "no": False, "n": False, "0": False}.get(text)
+
+
+@handles("ToConcept")
+def to_concept(ev, node, scope):
+    value = ev.operand(node, scope)
+    if value is None or isinstance(value, Concept):
+        return value
+    if isinstance(value, Code):
+        return Concept((value,))
+    if isinstance(value, list):
+        return Concept(tuple(v for v in value if isinstance(v, Code)))
+    raise EvaluationError(f"cannot convert {describe(value)} to a Concept")
+
+
+@handles("ToQuantity")
+def to_quantity(ev, node, scope):
+    value = ev.operand(node, scope)
+    if value is None or isinstance(value, Quantity):
+        return value
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return Quantity(value, "1")
+    raise Unsupported(f"ToQuantity of {describe(value)}")
+
+
+@handles("ConvertQuantity")
+def convert_quantity(ev, node, scope):
+    value, unit = ev.operands(node, scope)
+    return None if value is None or unit is None else value.convert(unit)
+
+
+def _or_null(parse, text):
+    try:
+        return parse(text)
+    except ValueError:
+        return None
+
+
+@handles("Message")
+def message(ev, node, scope):
+    # Message(source, condition, code, severity, message): an 'Error' severity stops evaluation
+    source = ev.eval(node.get("source"), scope)
+    if ev.eval(node.get("condition"), scope) is True and ev.eval(node.get("severity"), scope) == "Error":
+        raise EvaluationError(f"{scope.library.name}: {ev.eval(node.get('message'), scope)}")
+    return source
