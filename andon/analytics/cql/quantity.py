@@ -21,22 +21,52 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from functools import lru_cache
-from typing import Optional, Union
 
-Number = Union[int, Decimal, float]
+Number = int | Decimal | float
 
 UNITLESS = "1"
-DECIMAL_STEP = Decimal("0.00000001")  # CQL Decimal has 8 digits after the point (App. B §1.5)
+# CQL Decimal has 8 digits after the point (App. B §1.5)
+DECIMAL_STEP = Decimal("0.00000001")
 
 # Calendar keywords (singular and plural) -> canonical singular.
 CALENDAR_UNITS = {
-    **{name: name for name in ("year", "month", "week", "day", "hour", "minute", "second", "millisecond")},
-    **{name + "s": name for name in ("year", "month", "week", "day", "hour", "minute", "second", "millisecond")},
+    **{
+        name: name
+        for name in (
+            "year",
+            "month",
+            "week",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "millisecond",
+        )
+    },
+    **{
+        name + "s": name
+        for name in (
+            "year",
+            "month",
+            "week",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "millisecond",
+        )
+    },
 }
 # The UCUM spelling used when a calendar unit takes part in unit algebra (* and /).
 CALENDAR_TO_UCUM = {
-    "year": "a", "month": "mo", "week": "wk", "day": "d",
-    "hour": "h", "minute": "min", "second": "s", "millisecond": "ms",
+    "year": "a",
+    "month": "mo",
+    "week": "wk",
+    "day": "d",
+    "hour": "h",
+    "minute": "min",
+    "second": "s",
+    "millisecond": "ms",
 }
 # Calendar year/month live in their own dimension so they never meet 'a'/'mo' or days.
 _CALENDAR_MONTH_DIM = "calendar-month"
@@ -76,7 +106,11 @@ _ATOMS: dict[str, tuple[Fraction, dict[str, int], bool]] = {
     "[in_i]": (Fraction("0.0254"), {"m": 1}, False),
     "[ft_i]": (Fraction("0.3048"), {"m": 1}, False),
     "%": (Fraction(1, 100), {}, False),
-    "[iU]": (Fraction(1), {"[iU]": 1}, True),  # arbitrary unit: commensurable only with itself
+    "[iU]": (
+        Fraction(1),
+        {"[iU]": 1},
+        True,
+    ),  # arbitrary unit: commensurable only with itself
     "[IU]": (Fraction(1), {"[iU]": 1}, True),
     "U": (Fraction(1, 60_000_000), {"mol": 1, "s": -1}, True),  # umol/min
 }
@@ -86,11 +120,24 @@ _AFFINE = {
     "[degF]": (Fraction("459.67"), Fraction(5, 9)),
 }
 _PREFIXES = {
-    "da": Fraction(10), "Y": Fraction(10**24), "Z": Fraction(10**21), "E": Fraction(10**18),
-    "P": Fraction(10**15), "T": Fraction(10**12), "G": Fraction(10**9), "M": Fraction(10**6),
-    "k": Fraction(1000), "h": Fraction(100), "d": Fraction(1, 10), "c": Fraction(1, 100),
-    "m": Fraction(1, 1000), "u": Fraction(1, 10**6), "n": Fraction(1, 10**9),
-    "p": Fraction(1, 10**12), "f": Fraction(1, 10**15), "a": Fraction(1, 10**18),
+    "da": Fraction(10),
+    "Y": Fraction(10**24),
+    "Z": Fraction(10**21),
+    "E": Fraction(10**18),
+    "P": Fraction(10**15),
+    "T": Fraction(10**12),
+    "G": Fraction(10**9),
+    "M": Fraction(10**6),
+    "k": Fraction(1000),
+    "h": Fraction(100),
+    "d": Fraction(1, 10),
+    "c": Fraction(1, 100),
+    "m": Fraction(1, 1000),
+    "u": Fraction(1, 10**6),
+    "n": Fraction(1, 10**9),
+    "p": Fraction(1, 10**12),
+    "f": Fraction(1, 10**15),
+    "a": Fraction(1, 10**18),
 }
 
 
@@ -100,7 +147,7 @@ class _UnitDefinition:
 
     factor: Fraction
     dimensions: tuple[tuple[str, int], ...]
-    offset: Optional[Fraction] = None
+    offset: Fraction | None = None
 
     def to_base(self, value: Fraction) -> Fraction:
         return (value + (self.offset or 0)) * self.factor
@@ -121,7 +168,7 @@ class _UcumParser:
     def __init__(self, text: str):
         self.text, self.pos = text, 0
 
-    def parse(self) -> tuple[Fraction, dict[str, int], Optional[str]]:
+    def parse(self) -> tuple[Fraction, dict[str, int], str | None]:
         factor, dims, affine = self._term()
         if self.pos != len(self.text):
             raise ValueError(f"unknown UCUM unit {self.text!r}")
@@ -182,19 +229,23 @@ class _UcumParser:
                 self.pos += 1
         if self.pos == start:
             raise ValueError(f"unknown UCUM unit {self.text!r}")
-        return self.text[start:self.pos]
+        return self.text[start : self.pos]
 
 
 def _power(unit, exponent: int):
     factor, dims, affine = unit
     if affine is not None:
-        raise ValueError(f"UCUM unit {affine!r} cannot be raised to a power or divided by")
+        raise ValueError(
+            f"UCUM unit {affine!r} cannot be raised to a power or divided by"
+        )
     return factor**exponent, {dim: exp * exponent for dim, exp in dims.items()}, None
 
 
 def _multiply_units(left, right):
     if left[2] is not None or right[2] is not None:
-        raise ValueError(f"UCUM unit {left[2] or right[2]!r} cannot be combined with other units")
+        raise ValueError(
+            f"UCUM unit {left[2] or right[2]!r} cannot be combined with other units"
+        )
     dims = dict(left[1])
     for dim, exp in right[1].items():
         dims[dim] = dims.get(dim, 0) + exp
@@ -218,7 +269,11 @@ def _parse_simple(token: str, whole: str):
             raise ValueError(f"UCUM unit {symbol!r} cannot be raised to a power")
         return Fraction(1), {"K": 1}, symbol
     factor, dims = _atom(symbol, whole)
-    return _power((factor, dims, None), exponent) if exponent != 1 else (factor, dict(dims), None)
+    return (
+        _power((factor, dims, None), exponent)
+        if exponent != 1
+        else (factor, dict(dims), None)
+    )
 
 
 def _atom(symbol: str, whole: str) -> tuple[Fraction, dict[str, int]]:
@@ -226,11 +281,13 @@ def _atom(symbol: str, whole: str) -> tuple[Fraction, dict[str, int]]:
         factor, dims, _ = _ATOMS[symbol]
         return factor, dims
     for prefix in sorted(_PREFIXES, key=len, reverse=True):
-        rest = symbol[len(prefix):]
+        rest = symbol[len(prefix) :]
         if symbol.startswith(prefix) and rest in _ATOMS and _ATOMS[rest][2]:
             factor, dims, _ = _ATOMS[rest]
             return _PREFIXES[prefix] * factor, dims
-    raise ValueError(f"unknown UCUM unit {whole!r} (no conversion known for {symbol!r})")
+    raise ValueError(
+        f"unknown UCUM unit {whole!r} (no conversion known for {symbol!r})"
+    )
 
 
 @lru_cache(maxsize=512)
@@ -290,7 +347,7 @@ class Quantity:
         definition = unit_definition(self.unit)
         return definition.to_base(Fraction(self.value)), definition.dimensions
 
-    def convert(self, unit: str) -> Optional["Quantity"]:
+    def convert(self, unit: str) -> Quantity | None:
         """ConvertQuantity (App. B §1.8 / ELM ConvertQuantity): null when incommensurable;
         ValueError when a unit is not in the table."""
         if _same_unit(self.unit, unit):
@@ -308,7 +365,7 @@ class Quantity:
             return False
 
     # --- comparison -------------------------------------------------------------
-    def compare(self, other: Optional["Quantity"], precision: object = None) -> Optional[int]:
+    def compare(self, other: Quantity | None, precision: object = None) -> int | None:
         """-1/0/1, or None (CQL null) when other is null or the units are incommensurable.
         `precision` is accepted for the interval comparison protocol and ignored."""
         if other is None:
@@ -321,32 +378,46 @@ class Quantity:
             return None
         return _sign(mine - theirs)
 
-    def successor(self) -> "Quantity":
+    def successor(self) -> Quantity:
         return Quantity(self.value + DECIMAL_STEP, self.unit)
 
-    def predecessor(self) -> "Quantity":
+    def predecessor(self) -> Quantity:
         return Quantity(self.value - DECIMAL_STEP, self.unit)
 
     # --- arithmetic (App. B §4: Add, Subtract, Multiply, Divide) ----------------
-    def add(self, other: "Quantity") -> Optional["Quantity"]:
+    def add(self, other: Quantity) -> Quantity | None:
         converted = other.convert(self.unit)
-        return None if converted is None else Quantity(self.value + converted.value, self.unit)
+        return (
+            None
+            if converted is None
+            else Quantity(self.value + converted.value, self.unit)
+        )
 
-    def subtract(self, other: "Quantity") -> Optional["Quantity"]:
+    def subtract(self, other: Quantity) -> Quantity | None:
         converted = other.convert(self.unit)
-        return None if converted is None else Quantity(self.value - converted.value, self.unit)
+        return (
+            None
+            if converted is None
+            else Quantity(self.value - converted.value, self.unit)
+        )
 
-    def multiply(self, other: Union["Quantity", Number]) -> "Quantity":
+    def multiply(self, other: Quantity | Number) -> Quantity:
         if not isinstance(other, Quantity):
             return Quantity(self.value * _as_decimal(other), self.unit)
-        return Quantity(self.value * other.value, multiply_unit_strings(self.unit, other.unit))
+        return Quantity(
+            self.value * other.value, multiply_unit_strings(self.unit, other.unit)
+        )
 
-    def divide(self, other: Union["Quantity", Number]) -> Optional["Quantity"]:
+    def divide(self, other: Quantity | Number) -> Quantity | None:
         """Division by zero is null in CQL (App. B §4.5), not an error."""
         divisor = other.value if isinstance(other, Quantity) else _as_decimal(other)
         if divisor == 0:
             return None
-        unit = divide_unit_strings(self.unit, other.unit) if isinstance(other, Quantity) else self.unit
+        unit = (
+            divide_unit_strings(self.unit, other.unit)
+            if isinstance(other, Quantity)
+            else self.unit
+        )
         return Quantity(self.value / divisor, unit)
 
     __add__ = add
@@ -355,7 +426,7 @@ class Quantity:
     __rmul__ = multiply
     __truediv__ = divide
 
-    def __neg__(self) -> "Quantity":
+    def __neg__(self) -> Quantity:
         return Quantity(-self.value, self.unit)
 
     def __str__(self) -> str:
@@ -391,13 +462,14 @@ def divide_unit_strings(left: str, right: str) -> str:
 
 # --- CQL Equal / Equivalent (App. B §2.3, §2.5) ----------------------------------
 
-def compare(left: Optional[Quantity], right: Optional[Quantity]) -> Optional[int]:
+
+def compare(left: Quantity | None, right: Quantity | None) -> int | None:
     if left is None or right is None:
         return None
     return left.compare(right)
 
 
-def equal(left: Optional[Quantity], right: Optional[Quantity]) -> Optional[bool]:
+def equal(left: Quantity | None, right: Quantity | None) -> bool | None:
     """CQL Equal (=): null if either is null or the units are incommensurable."""
     result = compare(left, right)
     return None if result is None else result == 0
@@ -409,7 +481,7 @@ def _scale(value: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
-def equivalent(left: Optional[Quantity], right: Optional[Quantity]) -> bool:
+def equivalent(left: Quantity | None, right: Quantity | None) -> bool:
     """CQL Equivalent (~), App. B §2.5: never null. Both null is true; incommensurable
     is false; otherwise right is converted to left's unit and both values are compared
     after rounding to the precision of the less precise one."""
@@ -422,5 +494,6 @@ def equivalent(left: Optional[Quantity], right: Optional[Quantity]) -> bool:
     quantum = Decimal(1).scaleb(-places)
     with localcontext() as context:
         context.prec = 60
-        return (left.value.quantize(quantum, ROUND_HALF_UP)
-                == converted.value.quantize(quantum, ROUND_HALF_UP))
+        return left.value.quantize(quantum, ROUND_HALF_UP) == converted.value.quantize(
+            quantum, ROUND_HALF_UP
+        )

@@ -87,7 +87,8 @@ def test_convert():
 
 def test_equivalence_rounds_to_the_less_precise_value():
     assert equivalent(q(1, "kg"), q(1001, "g")) is True  # 1.001 kg rounded to 0 places
-    assert equivalent(q("1.0", "kg"), q(1400, "g")) is True  # 1.0: trailing zero ignored
+    # 1.0: the trailing zero does not count as precision
+    assert equivalent(q("1.0", "kg"), q(1400, "g")) is True
     assert equivalent(q("1.00", "kg"), q(1400, "g")) is True
     assert equivalent(q("1.5", "kg"), q(1400, "g")) is False
     assert equal(q(1, "kg"), q(1001, "g")) is False
