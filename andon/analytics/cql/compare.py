@@ -78,6 +78,10 @@ def equivalent(a, b) -> bool:
 def compare(a, b, precision: str | None = None):
     if a is None or b is None:
         return None
+    from .temporal import Uncertainty
+
+    if isinstance(a, Uncertainty) or isinstance(b, Uncertainty):
+        return _compare_ranges(_range(a), _range(b))
     module = _kind_module(a) or _kind_module(b)
     if module is not None:
         return module.compare(a, b, precision) if precision else module.compare(a, b)
@@ -87,6 +91,24 @@ def compare(a, b, precision: str | None = None):
     if isinstance(a, str) and isinstance(b, str):
         return (a > b) - (a < b)
     raise TypeError(f"cannot order {type(a).__name__} and {type(b).__name__}")
+
+
+def _range(value) -> tuple:
+    from .temporal import Uncertainty
+
+    return (value.low, value.high) if isinstance(value, Uncertainty) else (value, value)
+
+
+def _compare_ranges(a: tuple, b: tuple):
+    """An uncertain integer (a range) against another: decided only when the ranges do not
+    overlap, or are the same single value (CQL §22 DurationBetween, uncertainty)."""
+    if a[1] < b[0]:
+        return -1
+    if a[0] > b[1]:
+        return 1
+    if a[0] == a[1] == b[0] == b[1]:
+        return 0
+    return None
 
 
 def in_list(item, items) -> bool | None:

@@ -94,6 +94,7 @@ class Evaluation:
         self._results: dict[tuple[str, str], object] = {}
         self._parameter_values: dict[tuple[str, str], object] = {}
         self._evaluating: set[tuple[str, str]] = set()
+        self.missing_valuesets: set[str] = set()  # value sets used but not in the content
 
     # -- entry points
     def expression(self, library: Library, name: str):

@@ -83,7 +83,11 @@ def valueset_ref(ev, node, scope):
     if definition is None:
         raise EvaluationError(f"{library.name}: no value set named {node['name']!r}")
     found = ev.valuesets.get(definition["id"])
-    return found if found is not None else ValueSet(definition["id"], definition.get("version"))
+    if found is None:
+        # not in the content given: nothing is a member, and the evaluation says so
+        ev.missing_valuesets.add(definition["id"])
+        return ValueSet(definition["id"], definition.get("version"), frozenset())
+    return found
 
 
 @handles("CodeRef")

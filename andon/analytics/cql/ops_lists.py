@@ -90,6 +90,16 @@ def avg(ev, node, scope):
     return divide(total, Decimal(len(values)))
 
 
+@handles("AllTrue")
+def all_true(ev, node, scope):
+    return all(v is not False for v in _items(ev.eval(node["source"], scope)) if v is not None)
+
+
+@handles("AnyTrue")
+def any_true(ev, node, scope):
+    return any(v is True for v in _items(ev.eval(node["source"], scope)))
+
+
 @handles("Distinct")
 def distinct(ev, node, scope):
     unique = []

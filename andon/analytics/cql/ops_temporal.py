@@ -230,21 +230,35 @@ handles("Before")(_timing(temporal.before, "before"))
 handles("After")(_timing(temporal.after, "after"))
 
 
-def _same(point_test, name):
+def _same(point_test, first, second):
+    """SameAs / SameOrBefore / SameOrAfter: on intervals, the point of each side that the
+    comparison is about (for `same or before`, the first's end and the second's start)."""
+
     def handler(ev, node, scope):
         a, b, precision = _pair(ev, node, scope)
         if a is None or b is None:
             return None
-        if isinstance(a, Interval) or isinstance(b, Interval):
-            return getattr(interval, name)(a, b, precision)
+        if isinstance(a, Interval) and isinstance(b, Interval) and first is None:  # SameAs
+            return _both(point_test(interval.start(a), interval.start(b), precision, ev.default_offset),
+                         point_test(interval.end(a), interval.end(b), precision, ev.default_offset))
+        a = getattr(interval, first or "start")(a) if isinstance(a, Interval) else a
+        b = getattr(interval, second or "start")(b) if isinstance(b, Interval) else b
+        if a is None or b is None:
+            return None
         return point_test(a, b, precision, ev.default_offset)
 
     return handler
 
 
-handles("SameAs")(_same(temporal.same_as, "same_as"))
-handles("SameOrBefore")(_same(temporal.same_or_before, "same_or_before"))
-handles("SameOrAfter")(_same(temporal.same_or_after, "same_or_after"))
+def _both(x, y):
+    if x is False or y is False:
+        return False
+    return None if x is None or y is None else True
+
+
+handles("SameAs")(_same(temporal.same_as, None, None))
+handles("SameOrBefore")(_same(temporal.same_or_before, "end", "start"))
+handles("SameOrAfter")(_same(temporal.same_or_after, "start", "end"))
 
 
 @handles("Union")

@@ -17,7 +17,7 @@ from .evaluator import EvaluationError, Unsupported, handles
 from .fhir_model import Node
 from .interval import Interval
 from .quantity import Quantity
-from .values import Code, Concept, ValueSet, as_decimal, fhir_type, system_type
+from .values import Code, Concept, Ratio, ValueSet, as_decimal, fhir_type, system_type
 
 _NUMBERS = {"integer", "unsignedInt", "positiveInt", "integer64"}
 _TEXT = {"string", "code", "uri", "url", "canonical", "id", "oid", "uuid", "markdown", "base64Binary", "xhtml"}
@@ -57,7 +57,7 @@ def instance(class_type: str, fields: dict):
         value = fields.get("value")
         return None if value is None else Quantity(value, fields.get("unit") or "1")
     if kind == "Ratio":
-        return dict(fields)
+        return Ratio(fields.get("numerator"), fields.get("denominator"))
     raise Unsupported(f"Instance of {class_type}")
 
 
@@ -65,7 +65,7 @@ def attribute(value, name: str):
     """A member of a system structured value (Code.code, Interval.low, Quantity.unit, …)."""
     if isinstance(value, Interval):
         return {"low": value.low, "high": value.high, "lowClosed": value.low_closed, "highClosed": value.high_closed}.get(name)
-    if isinstance(value, (Code, Concept, Quantity)):
+    if isinstance(value, (Code, Concept, Quantity, Ratio)):
         return getattr(value, name, None)
     if isinstance(value, ValueSet) and name in ("id", "version"):
         return getattr(value, name)
@@ -108,7 +108,7 @@ def describe(value) -> str:
 _SYSTEM_CLASSES = {
     "Boolean": (bool,), "String": (str,), "Date": (temporal.Date,), "DateTime": (temporal.DateTime,),
     "Time": (temporal.Time,), "Quantity": (Quantity,), "Code": (Code,), "Concept": (Concept,),
-    "ValueSet": (ValueSet,),
+    "ValueSet": (ValueSet,), "Ratio": (Ratio,), "Interval": (Interval,),
 }
 
 
@@ -347,3 +347,67 @@ def message(ev, node, scope):
     if ev.eval(node.get("condition"), scope) is True and ev.eval(node.get("severity"), scope) == "Error":
         raise EvaluationError(f"{scope.library.name}: {ev.eval(node.get('message'), scope)}")
     return source
+
+
+@handles("InValueSet")
+def in_valueset(ev, node, scope):
+    """`code in "Value Set"` (§23.10) for a Code, Concept or FHIR coded element."""
+    return _in_valueset(ev.eval(node["code"], scope), _valueset(ev, node, scope))
+
+
+@handles("AnyInValueSet")
+def any_in_valueset(ev, node, scope):
+    values, valueset = ev.eval(node["codes"], scope), _valueset(ev, node, scope)
+    if values is None:
+        return False
+    return any(_in_valueset(v, valueset) for v in values)
+
+
+def _valueset(ev, node, scope):
+    """The value set of an InValueSet node: `valueset` is a ValueSetRef written without its
+    `type` in the published ELM; `valuesetExpression` any expression."""
+    from .ops_core import valueset_ref
+
+    if node.get("valueset") is not None:
+        return valueset_ref(ev, node["valueset"], scope)
+    return ev.eval(node.get("valuesetExpression"), scope)
+
+
+def _in_valueset(value, valueset) -> bool:
+    if value is None or valueset is None:
+        return False
+    if isinstance(value, str):
+        value = Code(value)
+    return any(valueset.contains(code) for code in codes_of(value))
+
+
+@handles("Quantity")
+def quantity_literal(ev, node, scope):
+    value = node.get("value")
+    return None if value is None else Quantity(as_decimal(value), node.get("unit") or "1")
+
+
+@handles("Ratio")
+def ratio_literal(ev, node, scope):
+    return Ratio(ev.eval(node["numerator"], scope), ev.eval(node["denominator"], scope))
+
+
+_LIMITS = {
+    "Integer": (-(2**31), 2**31 - 1),
+    "Decimal": (Decimal("-99999999999999999999.99999999"), Decimal("99999999999999999999.99999999")),
+    "Date": (temporal.Date(1, 1, 1), temporal.Date(9999, 12, 31)),
+    "DateTime": (temporal.DateTime(1, 1, 1, 0, 0, 0, 0), temporal.DateTime(9999, 12, 31, 23, 59, 59, 999)),
+    "Time": (temporal.Time(0, 0, 0, 0), temporal.Time(23, 59, 59, 999)),
+}
+
+
+@handles("MinValue", "MaxValue")
+def limit_value(ev, node, scope):
+    kind = system_type(node.get("valueType", ""))
+    if kind not in _LIMITS:
+        raise Unsupported(f"{node['type']} of {node.get('valueType')}")
+    low, high = _LIMITS[kind]
+    if kind == "DateTime":  # the extreme DateTimes are in the evaluation's offset
+        low, high = (temporal.DateTime(*(getattr(v, f) for f in ("year", "month", "day", "hour", "minute", "second", "millisecond")),
+                                       offset=ev.default_offset) for v in (low, high))
+    return low if node["type"] == "MinValue" else high

@@ -33,6 +33,14 @@ class Concept:
 
 
 @dataclass(frozen=True, slots=True)
+class Ratio:
+    """CQL `Ratio`: two quantities (§2.10), compared as written, never reduced."""
+
+    numerator: object
+    denominator: object
+
+
+@dataclass(frozen=True, slots=True)
 class ValueSet:
     """A value set by its canonical URL, with the (system, code) pairs of its expansion; a
     value set the content does not hold has `codes` None, and testing membership in it is an
