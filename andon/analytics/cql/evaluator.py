@@ -85,6 +85,7 @@ class Evaluation:
 
     def __init__(self, libraries: LibrarySet, data: PatientData, valuesets: dict[str, ValueSet] | None = None,
                  parameters: dict | None = None, now=None, default_offset=0):
+        load_handlers()
         self.libraries = libraries
         self.data = data
         self.valuesets = valuesets or {}

@@ -1,0 +1,191 @@
+"""Measure evaluation: from a FHIR Measure to each subject's populations, and MeasureReports.
+
+Population membership follows the CQF measure semantics (cqfmeasures IG, "Measure
+population semantics"): each population is evaluated within the one that contains it, so a
+subject (or, for an episode-based measure, an Encounter or other resource) counts in
+
+- the denominator only if in the initial population;
+- a denominator exclusion only if in the denominator;
+- the numerator (proportion) only if in the denominator and not excluded; for a ratio measure,
+  only if in the initial population;
+- a numerator exclusion only if in the numerator;
+- a denominator exception only if in the denominator, not excluded and not in the numerator;
+- the measure population (continuous variable) only if in the initial population, and its
+  exclusions only if in it.
+
+The criteria are CQL definitions of the measure's primary library: Booleans for a
+`boolean` population basis, lists of resources for an episode basis (`Encounter`, …).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .elm import Library, LibrarySet
+from .evaluator import Evaluation, EvaluationError, PatientData
+from .fhir_model import Node
+
+BASIS = "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-populationBasis"
+SCORING = "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-scoring"
+POPULATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/measure-population"
+
+# each population, and the one it is evaluated within
+WITHIN = {
+    "denominator": "initial-population",
+    "denominator-exclusion": "denominator",
+    "numerator-exclusion": "numerator",
+    "measure-population": "initial-population",
+    "measure-population-exclusion": "measure-population",
+}
+
+
+class MeasureError(ValueError):
+    """A Measure that cannot be evaluated: the message names the measure and the problem."""
+
+
+@dataclass
+class Group:
+    key: str  # the group's id, or its position
+    basis: str  # "boolean" or a resource type
+    scoring: str  # proportion, ratio, continuous-variable, cohort
+    criteria: dict[str, str]  # population code -> CQL definition name
+
+
+@dataclass
+class MeasureDefinition:
+    name: str
+    url: str | None
+    library: Library
+    groups: list[Group]
+
+    @classmethod
+    def from_resource(cls, measure: dict, libraries: LibrarySet) -> MeasureDefinition:
+        name = measure.get("name") or measure.get("id") or "?"
+        if not measure.get("library"):
+            raise MeasureError(f"measure {name}: no library")
+        library_name = measure["library"][0].split("|")[0].rsplit("/", 1)[-1]
+        library = libraries.get(library_name)
+        default_scoring = _code(measure.get("scoring"))
+        groups = []
+        for position, group in enumerate(measure.get("group", []), start=1):
+            extensions = {e.get("url"): e for e in group.get("extension", [])}
+            basis = (extensions.get(BASIS) or {}).get("valueCode") or _measure_basis(measure) or "boolean"
+            scoring = _code((extensions.get(SCORING) or {}).get("valueCodeableConcept")) or default_scoring
+            if scoring is None:
+                raise MeasureError(f"measure {name}, group {position}: no scoring")
+            criteria = {}
+            for population in group.get("population", []):
+                code = _code(population.get("code"))
+                expression = (population.get("criteria") or {}).get("expression")
+                if code is None or not expression:
+                    raise MeasureError(f"measure {name}, group {position}: a population without code or criteria")
+                if code == "measure-observation":
+                    continue  # observations are functions over the population's members: not counted
+                if expression not in library.expressions:
+                    raise MeasureError(f"measure {name}: {code} names {expression!r}, not a definition of {library.name}")
+                criteria[code] = expression
+            groups.append(Group(group.get("id") or str(position), basis, scoring, criteria))
+        return cls(name, measure.get("url"), library, groups)
+
+
+def _code(concept) -> str | None:
+    for coding in (concept or {}).get("coding", []):
+        if coding.get("code"):
+            return coding["code"]
+    return None
+
+
+def _measure_basis(measure: dict) -> str | None:
+    for extension in measure.get("extension", []):
+        if extension.get("url") == BASIS:
+            return extension.get("valueCode")
+    return None
+
+
+@dataclass
+class GroupResult:
+    counts: dict[str, int]
+    members: dict[str, list[str]] = field(default_factory=dict)  # episode basis: resource keys
+
+
+@dataclass
+class SubjectResult:
+    subject: str | None
+    groups: list[GroupResult]
+    # why: each criteria definition's value for the subject (True/False, or the resource keys)
+    explanation: dict[str, object] = field(default_factory=dict)
+    missing_valuesets: set[str] = field(default_factory=set)
+
+
+def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data: PatientData, valuesets: dict,
+                     parameters: dict, now=None) -> SubjectResult:
+    """One subject's populations in every group of the measure."""
+    evaluation = Evaluation(libraries, data, valuesets, parameters, now=now)
+    explanation: dict[str, object] = {}
+    results = []
+    for group in definition.groups:
+        values = {}
+        for code, expression in group.criteria.items():
+            value = evaluation.expression(definition.library, expression)
+            values[code] = _members(value, group, definition, code)
+            explanation[expression] = value if group.basis == "boolean" else sorted(values[code])
+        members = _populations(values, group.scoring)
+        results.append(GroupResult({code: len(keys) for code, keys in members.items()},
+                                   {} if group.basis == "boolean" else {c: sorted(k) for c, k in members.items()}))
+    subject = data.patient.value.get("id") if data.patient is not None else None
+    return SubjectResult(subject, results, explanation, set(evaluation.missing_valuesets))
+
+
+def _members(value, group: Group, definition: MeasureDefinition, code: str) -> set[str]:
+    """A population's members as keys: {"subject"} or nothing for a boolean basis; the
+    resources' `Type/id` for an episode basis."""
+    if group.basis == "boolean":
+        if value is not None and not isinstance(value, bool):
+            raise EvaluationError(f"measure {definition.name}: {code} should be a Boolean, found {type(value).__name__}")
+        return {"subject"} if value is True else set()
+    items = value if isinstance(value, list) else ([] if value is None else [value])
+    keys = set()
+    for item in items:
+        if not isinstance(item, Node) or not isinstance(item.value, dict):
+            raise EvaluationError(f"measure {definition.name}: {code} should list {group.basis} resources")
+        keys.add(f"{item.fhir_type}/{item.value.get('id')}")
+    return keys
+
+
+def _populations(values: dict[str, set], scoring: str) -> dict[str, set]:
+    """Each population within the one that contains it (see the module docstring)."""
+    members = {}
+    for code in ("initial-population", "denominator", "measure-population"):
+        if code in values:
+            members[code] = values[code] & members.get(WITHIN.get(code), values[code])
+    for code in ("denominator-exclusion", "measure-population-exclusion"):
+        if code in values:
+            members[code] = values[code] & members.get(WITHIN[code], set())
+    if "numerator" in values:
+        base = members.get("initial-population", set()) if scoring == "ratio" else members.get("denominator", set())
+        members["numerator"] = values["numerator"] & (base - members.get("denominator-exclusion", set()))
+    if "numerator-exclusion" in values:
+        members["numerator-exclusion"] = values["numerator-exclusion"] & members.get("numerator", set())
+    if "denominator-exception" in values:
+        eligible = members.get("denominator", set()) - members.get("denominator-exclusion", set()) - members.get("numerator", set())
+        members["denominator-exception"] = values["denominator-exception"] & eligible
+    return members
+
+
+def individual_report(definition: MeasureDefinition, result: SubjectResult, period: tuple[str, str]) -> dict:
+    """A DEQM-style individual MeasureReport of one subject."""
+    return {
+        "resourceType": "MeasureReport",
+        "status": "complete",
+        "type": "individual",
+        "measure": definition.url,
+        "subject": {"reference": f"Patient/{result.subject}"} if result.subject else None,
+        "period": {"start": period[0], "end": period[1]},
+        "group": [
+            {"id": group.key, "population": [
+                {"code": {"coding": [{"system": POPULATION_SYSTEM, "code": code}]}, "count": count}
+                for code, count in outcome.counts.items()
+            ]}
+            for group, outcome in zip(definition.groups, result.groups)
+        ],
+    }
