@@ -69,7 +69,10 @@ def attribute(value, name: str):
         return getattr(value, name, None)
     if isinstance(value, ValueSet) and name in ("id", "version"):
         return getattr(value, name)
-    raise EvaluationError(f"{describe(value)} has no member {name!r}")
+    # A member a value does not have: null, as the reference engines give. It happens when
+    # a choice element holds another type than the function called on it was written for
+    # (FHIRHelpers.ToQuantity on an Observation whose value is an integer).
+    return None
 
 
 def codes_of(element) -> list[Code]:
