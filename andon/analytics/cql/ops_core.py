@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from . import compare, fhir_model, types
+from . import compare, fhir_model, profiles, types
 from .evaluator import EvaluationError, Scope, Unsupported, handles
 from .fhir_model import Node
 from .values import Code, Concept, ValueSet, system_type
@@ -167,7 +167,8 @@ def member_of(value, name: str):
 @handles("Retrieve")
 def retrieve(ev, node, scope):
     resource_type = _model_type(node["dataType"])
-    found = ev.data.of_type(resource_type)
+    template = node.get("templateId")
+    found = [r for r in ev.data.of_type(resource_type) if profiles.selects(template, r)]
     if node.get("codes") is None:
         return list(found)
     codes = ev.eval(node["codes"], scope)

@@ -1,0 +1,68 @@
+"""QI-Core 4.1.1 profiles a retrieve names (`templateId`) that select among resources of one
+FHIR type: the "not done" and "not requested" profiles, and the positive ones beside them.
+
+`[MedicationRequest: "Warfarin"]` and `[MedicationNotRequested: "Warfarin"]` both read
+MedicationRequests; QI-Core tells them apart by `doNotPerform` (a request *not* to give the
+drug), and what was not done by `status = not-done`. A retrieve of the positive profile must
+not count a documented refusal as the act, nor the negation profile an act as a refusal.
+The rule is the profile's own constraint, so data that does not claim the profile in
+`meta.profile` (most EHR exports) is selected the same way as data that does.
+"""
+
+from __future__ import annotations
+
+from .fhir_model import Node
+
+QICORE = "http://hl7.org/fhir/us/qicore/StructureDefinition/"
+NOT_DONE_REASON = QICORE + "qicore-notDoneReason"
+DO_NOT_PERFORM = QICORE + "qicore-doNotPerform"
+
+
+def _do_not_perform(resource: dict) -> bool:
+    if resource.get("doNotPerform") is True:
+        return True
+    return any(e.get("url") == DO_NOT_PERFORM and e.get("valueBoolean") is True
+               for e in resource.get("modifierExtension", []) or [])
+
+
+def _status_not_done(resource: dict) -> bool:
+    return resource.get("status") == "not-done"
+
+
+def _observation_not_done(resource: dict) -> bool:
+    return resource.get("status") == "cancelled" and any(
+        e.get("url") == NOT_DONE_REASON for e in resource.get("extension", []) or [])
+
+
+# profile -> (is this a negation profile, the test that a resource is a negation)
+_RULES = {
+    "qicore-medicationrequest": (False, _do_not_perform),
+    "qicore-mednotrequested": (True, _do_not_perform),
+    "qicore-servicerequest": (False, _do_not_perform),
+    "qicore-servicenotrequested": (True, _do_not_perform),
+    "qicore-devicerequest": (False, _do_not_perform),
+    "qicore-devicenotrequested": (True, _do_not_perform),
+    "qicore-procedure": (False, _status_not_done),
+    "qicore-procedurenotdone": (True, _status_not_done),
+    "qicore-medicationadministration": (False, _status_not_done),
+    "qicore-mednotadministered": (True, _status_not_done),
+    "qicore-medicationdispense": (False, _status_not_done),
+    "qicore-mednotdispensed": (True, _status_not_done),
+    "qicore-immunization": (False, _status_not_done),
+    "qicore-immunizationnotdone": (True, _status_not_done),
+    "qicore-communication": (False, _status_not_done),
+    "qicore-communicationnotdone": (True, _status_not_done),
+    "qicore-observation": (False, _observation_not_done),
+    "qicore-observationnotdone": (True, _observation_not_done),
+}
+
+
+def selects(template_id: str | None, resource: Node) -> bool:
+    """Whether a resource belongs to the retrieve's profile (True for profiles without a rule)."""
+    if not template_id or not template_id.startswith(QICORE):
+        return True
+    rule = _RULES.get(template_id[len(QICORE):])
+    if rule is None:
+        return True
+    negation, test = rule
+    return test(resource.value) == negation
