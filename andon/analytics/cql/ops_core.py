@@ -224,10 +224,12 @@ def _same_canonical(a, b) -> bool:
 def query(ev, node, scope):
     sources = node["source"]
     values = [ev.eval(s["expression"], scope) for s in sources]
-    singular = len(sources) == 1 and not isinstance(values[0], list)
-    if singular and values[0] is None:
+    # a query over singletons only (one value per alias, not lists) gives a singleton, and
+    # null when any source is null
+    singular = not any(isinstance(v, list) for v in values)
+    if singular and any(v is None for v in values):
         return None
-    lists = [[v] if not isinstance(v, list) else v for v in values]
+    lists = [v if isinstance(v, list) else ([] if v is None else [v]) for v in values]
     rows = [{}]
     for source, items in zip(sources, lists):
         rows = [{**row, source["alias"]: item} for row in rows for item in items]
