@@ -134,6 +134,15 @@ def list_except(a, b):
     return [v for v in list_union(a, []) if not any(compare.equivalent(v, w) for w in _items(b))]
 
 
+@handles("Indexer")
+def indexer(ev, node, scope):
+    """`list[i]` and `string[i]` (§20.14, §17.5): zero-based; out of range or null is null."""
+    items, index = ev.operands(node, scope)
+    if items is None or index is None or index < 0 or index >= len(items):
+        return None
+    return items[index]
+
+
 @handles("IndexOf")
 def index_of(ev, node, scope):
     items, wanted = ev.eval(node["source"], scope), ev.eval(node["element"], scope)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from . import compare, interval, temporal
 from .evaluator import Unsupported, handles
 from .interval import Interval
+from .quantity import Quantity
 from .ops_lists import list_except, list_intersect, list_union
 
 
@@ -300,7 +301,16 @@ def collapse(ev, node, scope):
 
 @handles("Expand")
 def expand(ev, node, scope):
-    raise Unsupported("Expand")
+    """Expand (§19.10) of Integer intervals, per 1 or a unitless quantity; other point types
+    are not expanded yet (an error, never a wrong list)."""
+    items, per = ev.operands(node, scope)
+    if items is None:
+        return None
+    step = 1 if per is None else per.value if isinstance(per, Quantity) and per.unit == "1" else None
+    points = [p for i in items if i is not None for p in (i.low, i.high)]
+    if step is None or step != int(step) or not all(isinstance(p, int) or p is None for p in points):
+        raise Unsupported("Expand of other than Integer intervals")
+    return interval.expand(items, int(step))
 
 
 @handles("Width")
