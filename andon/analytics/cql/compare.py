@@ -32,6 +32,11 @@ def _kind_module(value):
 def equal(a, b):
     if a is None or b is None:
         return None
+    from .temporal import Uncertainty
+
+    if isinstance(a, Uncertainty) or isinstance(b, Uncertainty):
+        order = _compare_ranges(_range(a), _range(b))
+        return None if order is None else order == 0
     module = _kind_module(a) or _kind_module(b)
     if module is not None:
         return module.equal(a, b)

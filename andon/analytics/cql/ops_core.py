@@ -71,6 +71,8 @@ def name_ref(ev, node, scope):
 def identifier_ref(ev, node, scope):
     # a name in a sort clause or tuple: an element of the item being sorted, else a name in scope
     name = node["name"]
+    if name in scope.names:  # `$this` itself, an alias
+        return scope.names[name]
     if "$this" in scope.names:
         return member_of(scope.names["$this"], name)
     return scope.lookup(name)

@@ -7,7 +7,7 @@ List operators on intervals (`Union` of two intervals, `In` an interval) belong 
 from __future__ import annotations
 
 import math
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
 
 from . import compare
 from .evaluator import EvaluationError, handles
@@ -305,7 +305,9 @@ def round_(ev, node, scope):
     places = ev.eval(node.get("precision"), scope) or 0
     if value is None:
         return None
-    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    # a half rounds toward positive infinity (§16.16): Round(-1.5) is -1, Round(1.5) is 2
+    rounding = ROUND_HALF_UP if value >= 0 else ROUND_HALF_DOWN
+    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=rounding)
 
 
 @handles("Truncate")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import compare
 from .evaluator import handles
+from .temporal import Uncertainty
 
 
 def _and(values):
@@ -127,10 +128,22 @@ def equivalent(ev, node, scope):
 def _ordered(test):
     def handler(ev, node, scope):
         a, b = ev.operands(node, scope)
+        if isinstance(a, Uncertainty) or isinstance(b, Uncertainty):
+            return _over_ranges(test, a, b)
         order = compare.compare(a, b, node.get("precision"))
         return None if order is None else test(order)
 
     return handler
+
+
+def _over_ranges(test, a, b):
+    """An ordering with an uncertain integer (a range, §22 uncertainty): decided when it holds,
+    or fails, for every value in the range; the comparisons are monotone, so the ends tell."""
+    if a is None or b is None:
+        return None
+    ends = lambda v: (v.low, v.high) if isinstance(v, Uncertainty) else (v, v)
+    results = {test((x > y) - (x < y)) for x in ends(a) for y in ends(b)}
+    return results.pop() if len(results) == 1 else None
 
 
 handles("Less")(_ordered(lambda order: order < 0))

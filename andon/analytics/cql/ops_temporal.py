@@ -6,8 +6,8 @@ from __future__ import annotations
 from . import compare, interval, temporal
 from .evaluator import Unsupported, handles
 from .interval import Interval
-from .quantity import Quantity
 from .ops_lists import list_except, list_intersect, list_union
+from .quantity import Quantity
 
 
 def _step(sign: int):

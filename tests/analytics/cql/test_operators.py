@@ -1,9 +1,7 @@
 """ELM operators against the CQL 1.5 specification's semantics.
 
 Each test builds a one-definition ELM library in the shapes the CQL-to-ELM translator writes,
-evaluates it for a patient, and asserts the value the specification gives. Where the engine
-disagrees, the test keeps the specification's value and is marked xfail (strict) with what
-the engine does instead.
+evaluates it for a patient, and asserts the value the specification gives.
 """
 
 from __future__ import annotations
@@ -389,10 +387,6 @@ def test_uncertain_duration_compared_with_an_integer():
     assert evaluate(op("Equal", years, i(30))) is False
 
 
-@pytest.mark.xfail(strict=True, reason="engine compares an uncertain duration as a range by overlap only "
-                   "(compare.compare gives None whenever the ranges touch), so Uncertainty(23, 24) >= 23 and < 23 are "
-                   "null; CQL §22.7 uncertainty: the comparison is decided when it holds (or fails) for every value in "
-                   "the range: [23, 24] >= 23 is true, [23, 24] < 23 is false, [23, 24] <= 24 is true")
 def test_uncertain_duration_compared_with_its_range_bounds():
     """§22.7: a comparison true (or false) for every possible value is decided, even at the range's edge."""
     years = op("DurationBetween", dt(2000), dt(2024, 6, 1), precision="Year")
@@ -606,8 +600,6 @@ def test_round_half_up():
     assert evaluate({"type": "Round", "operand": d("2.45"), "precision": i(1)}) == Decimal("2.5")
 
 
-@pytest.mark.xfail(strict=True, reason="engine rounds a negative half away from zero (ROUND_HALF_UP: Round(-1.5) = -2, "
-                   "Round(-0.5) = -1); CQL §16.16 rounds .5 up, toward positive infinity (-1.5 → -1, -0.5 → 0)")
 def test_round_negative_half_rounds_up():
     """§16.16 Round: "up" is toward positive infinity for negative halves too."""
     assert evaluate({"type": "Round", "operand": d("-1.5")}) == Decimal(-1)
@@ -763,9 +755,6 @@ def test_query_over_a_single_value_returns_a_single_value():
     assert evaluate(query({"X": i(5)}, ret=op("Multiply", alias("X"), i(2)))) == 10
 
 
-@pytest.mark.xfail(strict=True, reason="ops_core.identifier_ref resolves IdentifierRef '$this' as member_of($this, '$this') "
-                   "(a member named '$this' of the item, null for an Interval), so every sort key is null and the list "
-                   "keeps its input order [5, 1, 3]; CQL §5.5 / ELM ByExpression: $this is the item being sorted")
 def test_query_sort_by_expression_on_this():
     """§5.5: `sort by start of $this` — the translator writes $this as an IdentifierRef."""
     intervals = lst(ivl(i(5), i(6)), ivl(i(1), i(2)), ivl(i(3), i(4)))
