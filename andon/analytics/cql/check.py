@@ -133,5 +133,9 @@ def cli_check(args) -> int:
     except content.ContentError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if not outcomes:
+        where = f" for measure {args.measure}" if args.measure else ""
+        print(f"error: no test cases{where} under {', '.join(str(Path(f) / 'tests') for f in args.folders)}", file=sys.stderr)
+        return 2
     print(summary(outcomes))
     return 0 if all(o.passed for o in outcomes) else 1
