@@ -1,0 +1,92 @@
+"""`andon ecqm run`: a measure over the FHIR store, patients streamed, into a summary report."""
+
+import json
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from andon.analytics.cql import content, population
+from andon.analytics.cql.run import measure_score, parse_period, run_measure
+from andon.analytics.fhir import ingest, store
+from andon.cli import main
+
+CONTENT = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "ecqm-qicore-2024"
+MEASURE = "CMS108VTEProphylaxisFHIR"
+needs_content = pytest.mark.skipif(not (CONTENT / "tests").is_dir(), reason=f"CMS eCQM content not found at {CONTENT}")
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """Every CMS108 test patient in one store (their resource ids are all distinct)."""
+    path = tmp_path_factory.mktemp("store") / "fhir.duckdb"
+    connection = store.connect(path)
+    cases = content.load_cases([CONTENT], MEASURE)
+    ingest.load_paths(connection, [case.folder for case in cases])
+    connection.close()
+    return path, cases
+
+
+@needs_content
+def test_patients_stream_one_at_a_time_with_their_own_resources(loaded):
+    path, cases = loaded
+    connection = store.connect(path, read_only=True)
+    try:
+        seen = list(population.patients(connection))
+    finally:
+        connection.close()
+    assert len(seen) == len(cases) == population.count_patients(store.connect(path, read_only=True))
+    by_id = dict(seen)
+    case = next(c for c in cases if len(c.resources) > 3)
+    patient = next(r for r in case.resources if r["resourceType"] == "Patient")
+    data = by_id[patient["id"]]
+    mine = sorted((r["resourceType"], r["id"]) for r in case.resources if r["resourceType"] not in population.SHARED_TYPES)
+    got = sorted((t, n.value["id"]) for t, nodes in data.by_type.items() if t not in population.SHARED_TYPES for n in nodes)
+    assert got == mine
+
+
+@needs_content
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_summary_report_counts_every_patient(loaded, jobs):
+    path, cases = loaded
+    expected = Counter()
+    for case in cases:
+        expected.update(case.expected()[0])
+    connection = store.connect(path, read_only=True)
+    try:
+        report = run_measure(connection, [CONTENT], MEASURE, cases[0].period, jobs=jobs, now="2026-01-01T00:00:00.000Z")
+    finally:
+        connection.close()
+    assert report["type"] == "summary" and report["status"] == "complete"
+    counts = {p["code"]["coding"][0]["code"]: p["count"] for p in report["group"][0]["population"]}
+    assert counts == dict(expected) and counts["initial-population"] > 50
+    assert report["group"][0]["measureScore"]["value"] == pytest.approx(float(measure_score(Counter(counts), "proportion")))
+    assert report["extension"][0]["valueInteger"] == len(cases)
+
+
+def test_measure_score_and_period():
+    counts = Counter({"denominator": 10, "denominator-exclusion": 2, "denominator-exception": 3, "numerator": 4})
+    assert measure_score(counts, "proportion") == Decimal("0.8")
+    assert measure_score(Counter({"denominator": 2, "denominator-exclusion": 2}), "proportion") is None
+    assert measure_score(counts, "cohort") is None
+    assert parse_period("2025-01-01..2025-12-31") == ("2025-01-01", "2025-12-31")
+    for bad in ("2025-01-01", "2025-12-31..2025-01-01", "2025-13-01..2025-12-31", "x..y"):
+        with pytest.raises(ValueError, match="YYYY-MM-DD"):
+            parse_period(bad)
+
+
+@needs_content
+def test_cli_writes_the_report(loaded, tmp_path, capsys):
+    path, cases = loaded
+    out = tmp_path / "report.json"
+    code = main(["ecqm", "run", MEASURE, "--period", "2026-01-01..2026-12-31", "--content", str(CONTENT),
+                 "--store", str(path), "--out", str(out), "--jobs", "1", "--no-progress"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["period"] == {"start": "2026-01-01", "end": "2026-12-31"} and report["group"][0]["population"]
+    assert f"{len(cases)} patients evaluated" in capsys.readouterr().err
+    assert main(["ecqm", "run", MEASURE, "--period", "2026", "--content", str(CONTENT), "--store", str(path), "--out", str(out)]) == 2
+    assert main(["ecqm", "run", "NoSuch", "--period", "2026-01-01..2026-12-31", "--content", str(CONTENT),
+                 "--store", str(path), "--out", str(out), "--no-progress"]) == 2
+    assert "no Measure named NoSuch" in capsys.readouterr().err
