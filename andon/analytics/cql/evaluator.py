@@ -21,6 +21,7 @@ from .fhir_model import Node
 from .values import ValueSet
 
 HANDLERS: dict[str, Callable] = {}
+NOT_EVALUATED = object()  # a definition the evaluation did not reach
 
 
 def handles(*types: str):
@@ -119,6 +120,11 @@ class Evaluation:
             self._evaluating.discard(key)
         self._results[key] = value
         return value
+
+    def cached(self, library: Library, name: str):
+        """A definition's value if this evaluation computed it, else NOT_EVALUATED (it never
+        evaluates anything itself)."""
+        return self._results.get((library.name, name), NOT_EVALUATED)
 
     def parameter(self, library: Library, name: str):
         key = (library.name, name)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from .elm import Library, LibrarySet
 from .evaluator import Evaluation, EvaluationError, PatientData
+from .explain import explain
 from .fhir_model import Node
 
 BASIS = "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-populationBasis"
@@ -112,7 +113,8 @@ class GroupResult:
 class SubjectResult:
     subject: str | None
     groups: list[GroupResult]
-    # why: each criteria definition's value for the subject (True/False, or the resource keys)
+    # why, per group: each population's definition and result, and every definition reached
+    # with its value and the definitions it uses (explain.py)
     explanation: dict[str, object] = field(default_factory=dict)
     missing_valuesets: set[str] = field(default_factory=set)
 
@@ -121,19 +123,17 @@ def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data:
                      parameters: dict, now=None) -> SubjectResult:
     """One subject's populations in every group of the measure."""
     evaluation = Evaluation(libraries, data, valuesets, parameters, now=now)
-    explanation: dict[str, object] = {}
-    results = []
+    results, explanations = [], []
     for group in definition.groups:
         values = {}
         for code, expression in group.criteria.items():
-            value = evaluation.expression(definition.library, expression)
-            values[code] = _members(value, group, definition, code)
-            explanation[expression] = value if group.basis == "boolean" else sorted(values[code])
+            values[code] = _members(evaluation.expression(definition.library, expression), group, definition, code)
         members = _populations(values, group.scoring)
         results.append(GroupResult({code: len(keys) for code, keys in members.items()},
                                    {} if group.basis == "boolean" else {c: sorted(k) for c, k in members.items()}))
+        explanations.append(explain(evaluation, definition.library, group.criteria))
     subject = data.patient.value.get("id") if data.patient is not None else None
-    return SubjectResult(subject, results, explanation, set(evaluation.missing_valuesets))
+    return SubjectResult(subject, results, {"groups": explanations}, set(evaluation.missing_valuesets))
 
 
 def _members(value, group: Group, definition: MeasureDefinition, code: str) -> set[str]:

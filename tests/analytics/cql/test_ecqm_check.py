@@ -58,3 +58,28 @@ def test_cli_refuses_broken_content(tmp_path, capsys):
     (tmp_path / "tests").mkdir()
     assert main(["ecqm", "check", str(tmp_path)]) == 2
     assert "Broken.json: not valid JSON" in capsys.readouterr().err
+
+
+@needs_content
+def test_explanation_follows_each_population_down_to_the_records():
+    from andon.analytics.cql.check import Runner, measurement_period
+    from andon.analytics.cql.content import read_case
+    from andon.analytics.cql.evaluator import PatientData
+    from andon.analytics.cql.measure import evaluate_subject
+
+    runner = Runner([CONTENT])
+    case = read_case("CMS108VTEProphylaxisFHIR", CONTENT / "tests" / "CMS108VTEProphylaxisFHIR" / "068814f1-4270-4e10-b470-9a5433bceb3e")
+    result = evaluate_subject(runner.definition(case.measure), runner.libraries, PatientData.from_resources(case.resources),
+                              runner.valuesets, {"Measurement Period": measurement_period(*case.period)})
+    [why] = result.explanation["groups"]
+    encounter = "Encounter/8cb3c2e2-7fe3-4a40-b1a5-4fbf6e386976"
+    assert why["populations"]["numerator"] == {"definition": "CMS108VTEProphylaxisFHIR.Numerator", "result": 1}
+    definitions = why["definitions"]
+    assert definitions["CMS108VTEProphylaxisFHIR.Initial Population"]["resources"] == [encounter]
+    assert "VTE.Encounter with Age Range and without VTE Diagnosis or Obstetrical Conditions" in definitions[
+        "CMS108VTEProphylaxisFHIR.Initial Population"]["uses"]
+    reasons = definitions["CMS108VTEProphylaxisFHIR.Encounter with No VTE Prophylaxis Due to Medical Reason"]
+    assert reasons["resources"] == [encounter] and reasons["value"] == 1
+    # every definition listed either has a value or says it was not reached
+    assert all("value" in d or d == {"evaluated": False} or d.get("evaluated") is False for d in definitions.values())
+    assert all(uses in definitions for d in definitions.values() for uses in d.get("uses", []))
