@@ -40,7 +40,7 @@ TEST_DATA ?= var/test
 test: install browser
 	ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Peer engines for benchmarks/fhir_views.py, each in its own venv under var/bench/peers/<name>/
+# Peer engines for the benchmarks: for fhir_views.py each in its own venv under var/bench/peers/<name>/
 # (their dependencies, e.g. fhir4ds's duckdb<2, never touch .venv). Versions as in
 # shared/docs/PEERS.md. A peer that fails to install is reported, and the benchmark goes on.
 PEERS_DIR := var/bench/peers
@@ -57,6 +57,9 @@ bench-peers:
 	  if $(PYTHON) -m venv $$dir && $$dir/bin/pip install --quiet "$$spec" $${extra:+"$$extra"}; then \
 	    touch $$stamp; else echo "warning: peer $$spec did not install; the benchmark will say so"; fi; \
 	done
+	@# the reference CQL engine for benchmarks/ecqm.py (cql-execution on Node), pinned by its lock file
+	@if [ ! -d benchmarks/ecqm_js/node_modules ]; then \
+	  npm ci --silent --prefix benchmarks/ecqm_js || echo "warning: cql-execution did not install; benchmarks/ecqm.py will say so"; fi
 
 bench: install bench-peers
 	@if [ -d benchmarks ] && ls benchmarks/*.py >/dev/null 2>&1; then \
