@@ -5,8 +5,8 @@ FHIR type: the "not done" and "not requested" profiles, and the positive ones be
 MedicationRequests; QI-Core tells them apart by `doNotPerform` (a request *not* to give the
 drug), and what was not done by `status = not-done`. A retrieve of the positive profile must
 not count a documented refusal as the act, nor the negation profile an act as a refusal.
-The rule is the profile's own constraint, so data that does not claim the profile in
-`meta.profile` (most EHR exports) is selected the same way as data that does.
+A resource that claims one of these profiles is taken at its word; one that claims none (most
+EHR exports) is judged by the profile's own constraint.
 """
 
 from __future__ import annotations
@@ -58,11 +58,20 @@ _RULES = {
 
 
 def selects(template_id: str | None, resource: Node) -> bool:
-    """Whether a resource belongs to the retrieve's profile (True for profiles without a rule)."""
+    """Whether a resource belongs to the retrieve's profile (True for profiles without a rule).
+
+    A resource that claims one of these profiles in `meta.profile` is taken at its word (the
+    test data has positive orders marked doNotPerform, which the reference engines count as
+    orders); one that claims none is judged by the profile's constraint."""
     if not template_id or not template_id.startswith(QICORE):
         return True
-    rule = _RULES.get(template_id[len(QICORE):])
+    wanted = template_id[len(QICORE):]
+    rule = _RULES.get(wanted)
     if rule is None:
         return True
+    claimed = [p[len(QICORE):] for p in (resource.value.get("meta") or {}).get("profile", []) or []
+               if isinstance(p, str) and p.startswith(QICORE) and p[len(QICORE):].split("|")[0] in _RULES]
+    if claimed:
+        return any(p.split("|")[0] == wanted for p in claimed)
     negation, test = rule
     return test(resource.value) == negation
