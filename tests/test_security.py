@@ -219,3 +219,27 @@ def test_every_demo_account_signs_in_in_demo_mode(db, settings):
             response = client.post(reverse("mfa_authenticate"), {"code": _current_code(DEMO_ADMIN_TOTP_SECRET)})
         assert response.status_code == 302 and response["Location"] == reverse("home"), username
         assert client.get(reverse("home")).status_code == 200, username
+
+
+def test_requests_carrying_nul_characters_are_refused_not_crashed(client, make_user):
+    """PostgreSQL cannot hold NUL in text: such input is a 400 saying where, before any query."""
+    from andon.platform.models import AccessToken
+
+    admin = make_user(Role.ADMINISTRATOR, "")
+    _, raw = AccessToken.issue(admin, "nul")
+    bearer = {"Authorization": f"Bearer {raw}"}
+    response = client.get("/api/v1/audit", {"actor": "a\x00b", "action": "update"}, headers=bearer)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The request's query parameter 'actor' contains a NUL character, which is not accepted."}
+    assert client.get("/api/v1/audit", {"actor": "ab"}, headers=bearer).status_code == 200
+    response = client.post("/api/v1/audit/exports", data='{"model": "x\\u0000"}', content_type="application/json", headers=bearer)
+    assert response.status_code == 400 and "body" in response.json()["detail"]
+    client.force_login(admin)
+    page = client.get("/", {"q": "\x00"})
+    assert page.status_code == 400 and b"NUL character" in page.content
+    form = client.post("/", {"note": "x\x00"})
+    assert form.status_code == 400 and b"form field 'note'" in form.content
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = client.post("/", {"note": "fine", "file": SimpleUploadedFile("a.bin", b"\x00\x01binary")})
+    assert upload.status_code != 400  # a file may be binary: only the form's text fields are looked at

@@ -1,9 +1,10 @@
-"""Session lifetime and the two-factor requirement."""
+"""Session lifetime, the two-factor requirement, and requests carrying NUL characters."""
 
 import time
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 
 from . import security
@@ -60,3 +61,43 @@ class RequireMFAMiddleware:
         ):
             return redirect("mfa_activate_totp")
         return self.get_response(request)
+
+
+class RejectNulMiddleware:
+    """Refuses a request whose parameters or text body carry a NUL character (U+0000).
+
+    No text Andon stores or searches has one, and PostgreSQL cannot hold one in a text value:
+    let through, it would reach a query and fail there (a server error) instead of being
+    refused as bad input. Files uploaded in a multipart form are not looked at (a file may be
+    binary; the importers check their own input); the form's other fields are."""
+
+    NUL = "\x00"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        where = self._where(request)
+        if where is None:
+            return self.get_response(request)
+        message = f"The request's {where} contains a NUL character, which is not accepted."
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": message}, status=400)
+        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+    def _where(self, request) -> str | None:
+        for name, values in request.GET.lists():
+            if self.NUL in name or any(self.NUL in v for v in values):
+                return f"query parameter {name.replace(self.NUL, '?')!r}"
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        kind = request.content_type or ""
+        if kind.startswith("multipart/") or kind == "application/x-www-form-urlencoded":
+            fields = request.POST.lists()
+        else:
+            body = request.body
+            return "body" if b"\x00" in body or b"\\u0000" in body else None
+        for name, values in fields:
+            if self.NUL in name or any(self.NUL in v for v in values):
+                return f"form field {name.replace(self.NUL, '?')!r}"
+        return None
