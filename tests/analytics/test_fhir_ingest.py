@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from andon.analytics.fhir import ingest, store
@@ -328,6 +328,7 @@ junk = st.one_of(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(plan=st.lists(st.one_of(st.just(None), junk), min_size=1, max_size=40), last_newline=st.booleans())
+@example(plan=[b"\xef\xbb\xbf"], last_newline=False)  # a file that is only a BOM (found by hypothesis)
 def test_generated_junk_never_crashes_the_load_nor_loses_a_good_line(tmp_path_factory, plan, last_newline):
     folder = tmp_path_factory.mktemp("junk")
     lines, good = [], {}
@@ -347,7 +348,9 @@ def test_generated_junk_never_crashes_the_load_nor_loses_a_good_line(tmp_path_fa
             assert stored(connection, "Patient", resource["id"]) == resource
         reasons = quarantined(connection, f)
         assert not set(reasons) & set(good)
-        nonblank = sum(1 for item in lines if item.strip())
+        # a UTF-8 BOM opening the file is the encoding's mark, not part of the first line
+        nonblank = sum(1 for n, item in enumerate(lines, start=1)
+                       if (item[3:] if n == 1 and item.startswith(b"\xef\xbb\xbf") else item).strip())
         total = summary.total
         assert total.added + total.updated + total.unchanged + total.quarantined == nonblank
         assert total.quarantined == len(reasons)
@@ -534,3 +537,17 @@ def test_cli_load_and_quarantine(tmp_path, capsys):
 
     code, _ = run("load", str(tmp_path / "missing"))
     assert code == 2
+
+
+def test_a_bom_opening_a_file_is_not_a_line(tmp_path):
+    only = write(tmp_path / "only.ndjson", b"\xef\xbb\xbf")
+    first = write(tmp_path / "first.ndjson", b"\xef\xbb\xbf" + json.dumps(patient("bom-1")).encode())
+    later = write(tmp_path / "later.ndjson", json.dumps(patient("bom-2")).encode(), b"\n\xef\xbb\xbf\n")
+    connection = store.connect(tmp_path / "fhir.duckdb")
+    try:
+        assert ingest.load_paths(connection, [only]).total == ingest.Counts()
+        assert ingest.load_paths(connection, [first]).total.added == 1
+        total = ingest.load_paths(connection, [later]).total
+        assert (total.added, total.quarantined) == (1, 1)  # a BOM elsewhere is junk, quarantined
+    finally:
+        connection.close()
