@@ -32,5 +32,14 @@ def test_not_done_events_and_profiles_without_a_rule():
     observation = resource({"resourceType": "Observation", "status": "cancelled",
                             "extension": [{"url": QICORE + "qicore-notDoneReason"}]})
     assert selects(QICORE + "qicore-observationnotdone", observation) and not selects(QICORE + "qicore-observation", observation)
-    assert selects(QICORE + "qicore-encounter", not_done) and selects("http://hl7.org/fhir/StructureDefinition/bp", not_done)
+    assert selects(QICORE + "qicore-encounter", not_done) and selects("http://hl7.org/fhir/StructureDefinition/vitalsigns", not_done)
     assert selects(None, not_done)
+
+
+def test_vital_signs_profiles_select_by_their_loinc_code():
+    bmi = "http://hl7.org/fhir/StructureDefinition/bmi"
+    measured = resource({"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "39156-5"}]}})
+    height = resource({"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2"}]}})
+    claimed = resource({"resourceType": "Observation", "meta": {"profile": [bmi]}, "code": {"text": "BMI"}})
+    assert selects(bmi, measured) and not selects(bmi, height) and selects(bmi, claimed)
+    assert selects("http://hl7.org/fhir/StructureDefinition/bodyheight", height)
