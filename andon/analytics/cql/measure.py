@@ -6,12 +6,17 @@ subject (or, for an episode-based measure, an Encounter or other resource) count
 
 - the denominator only if in the initial population;
 - a denominator exclusion only if in the denominator;
-- the numerator (proportion) only if in the denominator and not excluded; for a ratio measure,
-  only if in the initial population;
-- a numerator exclusion only if in the numerator;
+- the numerator (proportion) only if in the denominator and not excluded;
 - a denominator exception only if in the denominator, not excluded and not in the numerator;
 - the measure population (continuous variable) only if in the initial population, and its
   exclusions only if in it.
+
+A ratio measure's numerator side stands beside its denominator side, both drawn from the
+initial population (cqfmeasures IG, Table 3-4 "Population Criteria Definitions for Ratio
+Measures"): the numerator is the part of the initial population meeting its criteria, whether or
+not the denominator excludes it, and numerator exclusions are "removed from the Numerator before
+determining if Numerator criteria are met", so they too are drawn from the initial population.
+In a proportion measure a numerator exclusion counts only if in the numerator.
 
 The criteria are CQL definitions of the measure's primary library: Booleans for a
 `boolean` population basis, lists of resources for an episode basis (`Encounter`, …).
@@ -107,6 +112,7 @@ def _measure_basis(measure: dict) -> str | None:
 class GroupResult:
     counts: dict[str, int]
     members: dict[str, list[str]] = field(default_factory=dict)  # episode basis: resource keys
+    memberships: dict[str, int] = field(default_factory=dict)  # what the score counts (memberships())
 
 
 @dataclass
@@ -128,9 +134,10 @@ def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data:
         values = {}
         for code, expression in group.criteria.items():
             values[code] = _members(evaluation.expression(definition.library, expression), group, definition, code)
-        members = _populations(values, group.scoring)
+        members = populations(values, group.scoring)
         results.append(GroupResult({code: len(keys) for code, keys in members.items()},
-                                   {} if group.basis == "boolean" else {c: sorted(k) for c, k in members.items()}))
+                                   {} if group.basis == "boolean" else {c: sorted(k) for c, k in members.items()},
+                                   memberships(members)))
         explanations.append(explain(evaluation, definition.library, group.criteria))
     subject = data.patient.value.get("id") if data.patient is not None else None
     return SubjectResult(subject, results, {"groups": explanations}, set(evaluation.missing_valuesets))
@@ -152,7 +159,7 @@ def _members(value, group: Group, definition: MeasureDefinition, code: str) -> s
     return keys
 
 
-def _populations(values: dict[str, set], scoring: str) -> dict[str, set]:
+def populations(values: dict[str, set], scoring: str) -> dict[str, set]:
     """Each population within the one that contains it (see the module docstring)."""
     members = {}
     for code in ("initial-population", "denominator", "measure-population"):
@@ -161,15 +168,29 @@ def _populations(values: dict[str, set], scoring: str) -> dict[str, set]:
     for code in ("denominator-exclusion", "measure-population-exclusion"):
         if code in values:
             members[code] = values[code] & members.get(WITHIN[code], set())
+    initial = members.get("initial-population", set())
+    included = members.get("denominator", set()) - members.get("denominator-exclusion", set())
     if "numerator" in values:
-        base = members.get("initial-population", set()) if scoring == "ratio" else members.get("denominator", set())
-        members["numerator"] = values["numerator"] & (base - members.get("denominator-exclusion", set()))
+        members["numerator"] = values["numerator"] & (initial if scoring == "ratio" else included)
     if "numerator-exclusion" in values:
-        members["numerator-exclusion"] = values["numerator-exclusion"] & members.get("numerator", set())
+        within = initial if scoring == "ratio" else members.get("numerator", set())
+        members["numerator-exclusion"] = values["numerator-exclusion"] & within
     if "denominator-exception" in values:
-        eligible = members.get("denominator", set()) - members.get("denominator-exclusion", set()) - members.get("numerator", set())
-        members["denominator-exception"] = values["denominator-exception"] & eligible
+        members["denominator-exception"] = values["denominator-exception"] & (included - members.get("numerator", set()))
     return members
+
+
+def memberships(members: dict[str, set]) -> dict[str, int]:
+    """What the measure score counts (cqfmeasures IG, "Numerator Membership" and "Denominator
+    Membership"): the numerator less its exclusions, and the denominator less its exclusions
+    and the exceptions that did not meet the numerator. Kept beside the population counts as
+    "numerator-membership" and "denominator-membership", since with a ratio measure's numerator
+    exclusions (not within the numerator) counts alone cannot give them."""
+    numerator = members.get("numerator", set())
+    denominator = (members.get("denominator", set()) - members.get("denominator-exclusion", set())
+                   - (members.get("denominator-exception", set()) - numerator))
+    return {"numerator-membership": len(numerator - members.get("numerator-exclusion", set())),
+            "denominator-membership": len(denominator)}
 
 
 def individual_report(definition: MeasureDefinition, result: SubjectResult, period: tuple[str, str]) -> dict:

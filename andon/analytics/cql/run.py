@@ -56,6 +56,7 @@ class Evaluator:
                 continue
             for total, group in zip(totals, result.groups):
                 total.update(group.counts)
+                total.update(group.memberships)
         return totals, errors
 
 
@@ -121,17 +122,13 @@ def run_measure(connection, folders, measure: str, period: tuple[str, str], jobs
 
 
 def measure_score(counts: Counter, scoring: str):
-    """Proportion: numerator ÷ (denominator − exclusions − exceptions); ratio: numerator ÷
-    denominator (each after its exclusions); None when the divisor is 0 or for a cohort."""
-    if scoring == "proportion":
-        divisor = counts["denominator"] - counts["denominator-exclusion"] - counts["denominator-exception"]
-        dividend = counts["numerator"] - counts["numerator-exclusion"]
-    elif scoring == "ratio":
-        divisor = counts["denominator"] - counts["denominator-exclusion"]
-        dividend = counts["numerator"] - counts["numerator-exclusion"]
-    else:
+    """Proportion and ratio: numerator membership ÷ denominator membership (measure.memberships:
+    each side less its exclusions, a proportion's denominator less its exceptions); None when the
+    divisor is 0 or for other scorings."""
+    if scoring not in ("proportion", "ratio"):
         return None
-    return None if divisor <= 0 else Decimal(dividend) / Decimal(divisor)
+    divisor = counts["denominator-membership"]
+    return None if divisor <= 0 else Decimal(counts["numerator-membership"]) / Decimal(divisor)
 
 
 def summary_report(definition: MeasureDefinition, totals: list[Counter], period, now: str, evaluated: int, errors) -> dict:
