@@ -6,15 +6,18 @@
 1. Patients: the test patients of the measures (shared/conformance/ecqm-qicore-2024/tests),
    replicated with fresh ids (every resource id and every `Type/id` reference rewritten, so
    each copy is a patient of its own) until `--patients` is reached. Written once under
-   var/bench/ecqm/: one NDJSON file per resource type (for Andon's FHIR store) and one NDJSON
-   of per-patient Bundles (for the JavaScript engine, which reads a patient at a time).
+   var/bench/ecqm/: one NDJSON file per resource type (for Andon's FHIR store) and per-patient
+   Bundles in one NDJSON file per core (for the JavaScript engine, which reads a patient at a
+   time and runs on one core: a process per file gives it the machine's cores, as Andon has).
 2. Andon: the NDJSON loaded into a fresh FHIR store, then `run.run_measure` for each measure
    (patients streamed from the store, a worker per core), in its own process: patients/s and
    peak RSS (`ru_maxrss`).
 3. Reference: `node benchmarks/ecqm_js/run.js` on the same measure's library, value sets and
-   Bundles, in its own process (`npm ci --prefix benchmarks/ecqm_js` first).
+   Bundles, a process per core at once (`npm ci --prefix benchmarks/ecqm_js` first); its time
+   is the wall time until the last one ends, its memory the sum of their peak RSS.
 4. The population counts of both engines are compared; figures and the ratio go to
-   docs/benchmarks.md ("CMS eCQM evaluation"). Times are never asserted.
+   docs/benchmarks.md ("CMS eCQM evaluation"), one row per measure: a run of some measures
+   keeps the rows of the others from earlier runs. Times are never asserted.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -37,12 +41,15 @@ WORK = REPO / "var" / "bench" / "ecqm"
 JS = REPO / "benchmarks" / "ecqm_js"
 SECTION = "## CMS eCQM evaluation"
 MEASURES = ("CMS108VTEProphylaxisFHIR", "ControllingHighBloodPressureFHIR", "CMSFHIR529HybridHospitalWideReadmission")
+SHARDS = os.cpu_count() or 1  # Bundle files, one reference-engine process each
 
 
 # --- 1. patients ---------------------------------------------------------------------------------
 
-def _fresh(replica: int, kind: str, old: str) -> str:
-    digest = hashlib.md5(f"{replica}:{kind}:{old}".encode()).hexdigest()
+def _fresh(copy: int, kind: str, old: str) -> str:
+    # keyed by the patient copy, not the replica: test cases reuse ids ("Condition-1") across
+    # cases, and two cases' resources must never share an id in the store
+    digest = hashlib.md5(f"{copy}:{kind}:{old}".encode()).hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
@@ -66,7 +73,7 @@ def generate(patients: int, measures) -> dict:
     from andon.analytics.cql import content
 
     manifest_path = WORK / "patients.manifest.json"
-    key = {"patients": patients, "measures": list(measures)}
+    key = {"patients": patients, "measures": list(measures), "shards": SHARDS, "ids": "per copy"}
     if manifest_path.exists() and json.loads(manifest_path.read_text()).get("key") == key:
         return json.loads(manifest_path.read_text())
     cases = [c for m in measures for c in content.load_cases([CONTENT], m)]
@@ -75,15 +82,18 @@ def generate(patients: int, measures) -> dict:
     for stale in out.glob("*.ndjson"):
         stale.unlink()
     files: dict[str, object] = {}
-    bundles = (WORK / "bundles.ndjson").open("w")
+    bundles = []
+    for shard in range(SHARDS):
+        folder = WORK / "bundles" / f"part-{shard}"
+        folder.mkdir(parents=True, exist_ok=True)
+        bundles.append((folder / "patients.ndjson").open("w"))
     written, counts = 0, Counter()
-    replica = 0
     while written < patients:
         for case in cases:
             if written >= patients:
                 break
             resources = [r for r in case.resources if r.get("resourceType") != "MeasureReport"]
-            ids = {f"{r['resourceType']}/{r['id']}": f"{r['resourceType']}/{_fresh(replica, r['resourceType'], r['id'])}"
+            ids = {f"{r['resourceType']}/{r['id']}": f"{r['resourceType']}/{_fresh(written, r['resourceType'], r['id'])}"
                    for r in resources if r.get("id")}
             copies = []
             for resource in resources:
@@ -96,13 +106,11 @@ def generate(patients: int, measures) -> dict:
                     files[kind] = (out / f"{kind}.ndjson").open("w")
                 files[kind].write(json.dumps(copy) + "\n")
                 counts[kind] += 1
-            bundles.write(json.dumps({"resourceType": "Bundle", "type": "collection",
-                                      "entry": [{"resource": r} for r in copies]}) + "\n")
+            bundles[written % SHARDS].write(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                                        "entry": [{"resource": r} for r in copies]}) + "\n")
             written += 1
-        replica += 1
-    for handle in files.values():
+    for handle in [*files.values(), *bundles]:
         handle.close()
-    bundles.close()
     manifest = {"key": key, "patients": written, "resources": dict(counts), "cases": len(cases),
                 "periods": {m: content.load_cases([CONTENT], m)[0].period for m in measures}}
     manifest_path.write_text(json.dumps(manifest))
@@ -134,7 +142,13 @@ def phase_andon(args: dict) -> dict:
     seconds = time.perf_counter() - began
     connection.close()
     counts = {p["code"]["coding"][0]["code"]: p["count"] for p in report["group"][0]["population"]}
-    return {"s": seconds, "patients": report["extension"][0]["valueInteger"], "counts": counts, "status": report["status"]}
+    # memory in use at the peak, at most: this process and each worker at the largest worker's peak
+    import resource
+
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"s": seconds, "patients": report["extension"][0]["valueInteger"], "counts": counts, "status": report["status"],
+            "memory_mb": parent + (os.cpu_count() or 1) * worker, "parent_mb": parent, "worker_mb": worker}
 
 
 PHASES = {"load": phase_load, "andon": phase_andon}
@@ -143,6 +157,9 @@ PHASES = {"load": phase_load, "andon": phase_andon}
 # --- 3. the reference engine ---------------------------------------------------------------------
 
 def run_js(measure: str, period, definitions: dict[str, str], limit: float) -> dict:
+    """The reference engine on every Bundle file at once (a process each); counts summed."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from andon.analytics.cql import content
 
     measure_resource = content.load_measures([CONTENT])[measure]
@@ -150,25 +167,46 @@ def run_js(measure: str, period, definitions: dict[str, str], limit: float) -> d
     version = content.load_libraries([CONTENT]).get(library).version
     if not (JS / "node_modules").is_dir():
         return {"error": f"not installed: npm ci --prefix {JS.relative_to(REPO)}"}
-    out = WORK / f"js-{measure}.ndjson"
-    command = ["node", str(JS / "run.js"), "--libraries", str(CONTENT / "libraries"), "--valuesets", str(CONTENT / "valuesets"),
-               "--library", library, "--version", version, "--patients", str(WORK / "bundles"),
-               "--period-start", period[0], "--period-end", period[1], "--definitions", ",".join(definitions.values()),
-               "--out", str(out)]
-    code, stdout, stderr, rss_mb, wall = _measured(command, limit)
-    if code != 0:
-        return {"error": f"exit {code}: {stderr.strip()[-300:]}", "rss_mb": rss_mb}
-    result = json.loads(stdout)
-    counts = Counter()
+    parts = sorted((WORK / "bundles").glob("part-*"))
+
+    def one(part: Path):
+        out = WORK / f"js-{measure}-{part.name}.ndjson"
+        command = ["node", str(JS / "run.js"), "--libraries", str(CONTENT / "libraries"),
+                   "--valuesets", str(CONTENT / "valuesets"), "--library", library, "--version", version, "--patients", str(part),
+                   "--period-start", period[0], "--period-end", period[1], "--definitions", ",".join(definitions.values()),
+                   "--out", str(out)]
+        return out, _measured(command, limit)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(len(parts)) as pool:
+        runs = list(pool.map(one, parts))
+    wall = time.perf_counter() - began
+    rss_mb = sum(run[3] for _, run in runs)
+    failed = [run for _, run in runs if run[0] != 0]
+    if failed:
+        return {"error": f"exit {failed[0][0]}: {failed[0][2].strip()[-300:]}", "rss_mb": rss_mb}
+    counts, patients, errors = Counter(), 0, Counter()
     codes = {name: code for code, name in definitions.items()}
-    with out.open() as lines:
-        for line in lines:
-            row = json.loads(line)
-            for name, value in row.get("results", row).items():
-                if name in codes:
-                    counts[codes[name]] += (1 if value is True else 0) if not isinstance(value, list) else len(value)
-    return {"s": result.get("seconds", wall), "wall_s": wall, "patients": result.get("patients"), "counts": dict(counts),
-            "versions": result.get("versions"), "rss_mb": rss_mb}
+    for out, run in runs:
+        patients += json.loads(run[1]).get("patients", 0)
+        with out.open() as lines:
+            for line in lines:
+                row = json.loads(line)
+                if "error" in row:  # the patient is left out of the reference's counts
+                    errors[_error_message(row["error"])] += 1
+                    continue
+                for name, value in row.get("results", row).items():
+                    if name in codes:
+                        counts[codes[name]] += (1 if value is True else 0) if not isinstance(value, list) else len(value)
+    return {"s": wall, "patients": patients, "counts": dict(counts), "processes": len(runs), "errors": dict(errors),
+            "versions": json.loads(runs[0][1][1]).get("versions"), "rss_mb": rss_mb}
+
+
+def _error_message(text: str) -> str:
+    """cql-execution's error, shortly: its message and where in the CQL."""
+    fields = dict(line.strip().split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+    where = f" (CQL {fields['CQL Locator']})" if "CQL Locator" in fields else ""
+    return (fields.get("Error Message", text.strip().splitlines()[0] if text.strip() else "error") + where)[:160]
 
 
 def _measured(command: list[str], limit: float):
@@ -211,10 +249,6 @@ def main(argv=None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     say(f"Patients: {cli.patients:,} from the test cases of {', '.join(measures)} …")
     manifest = generate(cli.patients, measures)
-    (WORK / "bundles").mkdir(exist_ok=True)
-    bundle_link = WORK / "bundles" / "patients.ndjson"
-    if not bundle_link.exists():
-        bundle_link.symlink_to(WORK / "bundles.ndjson")
     script = Path(__file__).resolve()
     load = views.run_step(sys.executable, "load", {}, cli.limit, script=script)
     say(f"  store loaded in {load.get('s', 0):.0f} s ({load.get('added', 0):,} resources)")
@@ -231,34 +265,67 @@ def main(argv=None) -> int:
         js = run_js(measure, period, definitions, cli.limit)
         say(f"cql-execution {measure}: { {k: v for k, v in js.items() if k != 'versions'} }")
         rows.append((measure, andon, js))
-    text = report(cli, manifest, load, rows)
+    text = report(manifest, load, rows, earlier=_current_section())
     print(text)
     if not cli.no_doc:
         views.write_doc(text, SECTION)
     return 0
 
 
-def report(cli, manifest, load, rows) -> str:
-    lines = [SECTION, "", (f"Run by `benchmarks/ecqm.py` on 2 cores: **{manifest['patients']:,} patients** replicated "
-                           f"with fresh ids from {manifest['cases']} test cases of the measures below "
-                           f"({sum(manifest['resources'].values()):,} resources; store loaded in {load.get('s', 0):.0f} s). "
-                           "Each engine run in its own process; peak RSS its `ru_maxrss`; the reference engine is "
-                           "`cql-execution` + `cql-exec-fhir` on Node, reading the same patients as Bundles."), "",
-             "| measure | engine | time | patients/s | peak RSS | reference ÷ Andon | same counts |",
-             "|---|---|---:|---:|---:|---:|---|"]
-    for measure, andon, js in rows:
-        if andon.get("error"):
-            lines.append(f"| {measure} | Andon | {andon['error']} | | | | |")
-            continue
-        lines.append(f"| {measure} | **Andon** | {andon['s']:.1f} s | {andon['patients'] / andon['s']:,.0f} | "
-                     f"{andon['rss_mb']:,.0f} MB | | |")
-        if js.get("error"):
-            lines.append(f"| {measure} | cql-execution | {js['error']} | | | | |")
-            continue
-        same = "yes" if js["counts"] == andon["counts"] else f"no: Andon {andon['counts']}, reference {js['counts']}"
-        lines.append(f"| {measure} | cql-execution | {js['s']:.1f} s | {js['patients'] / js['s']:,.0f} | "
-                     f"{js.get('rss_mb', 0):,.0f} MB | {js['s'] / andon['s']:.2f}× | {same} |")
-    return "\n".join(lines) + "\n"
+HEADER = ["| measure | patients | engine | time | patients/s | memory | reference ÷ Andon | same counts | run |",
+          "|---|---:|---|---:|---:|---:|---:|---|---|"]
+
+
+def _current_section() -> str:
+    doc = views.DOC.read_text() if views.DOC.exists() else ""
+    start = doc.find(SECTION + "\n")
+    if start == -1:
+        return ""
+    end = doc.find("\n## ", start + len(SECTION))
+    return doc[start:end if end != -1 else len(doc)]
+
+
+def report(manifest, load, rows, earlier: str = "") -> str:
+    """The section: how it was run, and a pair of rows per measure (this run's, and those of
+    other measures from `earlier`, the section as it stood)."""
+    today = time.strftime("%Y-%m-%d")
+    fresh = {measure: _rows(measure, manifest, load, andon, js, today) for measure, andon, js in rows}
+    kept: dict[str, list[str]] = {}
+    for line in earlier.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == len(HEADER[0].strip("|").split("|")) and cells[0] not in ("measure",):
+            kept.setdefault(cells[0], []).append(line)
+    order = list(MEASURES) + sorted((set(fresh) | set(kept)) - set(MEASURES))
+    table = [line for m in order for line in fresh.get(m, kept.get(m, []))]
+    intro = ("Run by `benchmarks/ecqm.py` on this 2-core machine: patients replicated with fresh ids from the test cases "
+             "of the three measures (every resource id and reference rewritten), loaded into a fresh FHIR store; each measure "
+             "evaluated over all of them with its test cases' Measurement Period. **Andon**: `run_measure`, patients streamed "
+             "from the store, a worker per core; memory is at most the parent's peak RSS plus each worker at the largest "
+             "worker's peak. **Reference**: `cql-execution` + `cql-exec-fhir` on Node (`benchmarks/ecqm_js`), the same ELM, "
+             "value sets and patients as Bundles, one process per core on its share of the patients; time until the last "
+             "ends, memory the sum of their peaks. Counts compared population by population (the reference's raw definition "
+             "results). Store load time is in the Andon row's run column.")
+    return "\n".join([SECTION, "", intro, "", *HEADER, *table]) + "\n"
+
+
+def _rows(measure, manifest, load, andon, js, today) -> list[str]:
+    patients = f"{manifest['patients']:,}"
+    run = f"{today}, store load {load.get('s', 0):.0f} s"
+    if andon.get("error"):
+        return [f"| {measure} | {patients} | Andon | {andon['error'][:120]} | | | | | {run} |"]
+    memory = f"{andon['memory_mb']:,.0f} MB ({andon['parent_mb']:,.0f} + {SHARDS} × {andon['worker_mb']:,.0f})"
+    lines = [f"| {measure} | {patients} | **Andon** | {andon['s']:.1f} s | {andon['patients'] / andon['s']:,.0f} | "
+             f"{memory} | | | {run} |"]
+    if js.get("error"):
+        lines.append(f"| {measure} | {patients} | cql-execution | {js['error'][:120]} | | | | | {today} |")
+        return lines
+    same = "yes" if js["counts"] == andon["counts"] else f"no: Andon {andon['counts']}, reference {js['counts']}"
+    if js["errors"]:
+        failed = "; ".join(f"{n:,} × {message}" for message, n in js["errors"].items())
+        same += f"; the reference failed on {sum(js['errors'].values()):,} patients, left out of its counts: {failed}"
+    lines.append(f"| {measure} | {patients} | cql-execution ×{js['processes']} | {js['s']:.1f} s | "
+                 f"{js['patients'] / js['s']:,.0f} | {js['rss_mb']:,.0f} MB | {js['s'] / andon['s']:.2f}× | {same} | {today} |")
+    return lines
 
 
 if __name__ == "__main__":
