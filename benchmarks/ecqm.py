@@ -247,8 +247,8 @@ def main(argv=None) -> int:
     measures = [m.strip() for m in cli.measures.split(",") if m.strip()]
     say = lambda text: print(text, file=sys.stderr, flush=True)
     WORK.mkdir(parents=True, exist_ok=True)
-    say(f"Patients: {cli.patients:,} from the test cases of {', '.join(measures)} …")
-    manifest = generate(cli.patients, measures)
+    say(f"Patients: {cli.patients:,} from the test cases of {', '.join(MEASURES)} …")
+    manifest = generate(cli.patients, MEASURES)  # the same population whichever measures this run evaluates
     script = Path(__file__).resolve()
     load = views.run_step(sys.executable, "load", {}, cli.limit, script=script)
     say(f"  store loaded in {load.get('s', 0):.0f} s ({load.get('added', 0):,} resources)")
@@ -258,7 +258,7 @@ def main(argv=None) -> int:
     libraries, found = content.load_libraries([CONTENT]), content.load_measures([CONTENT])
     rows = []
     for measure in measures:
-        period = manifest["periods"][measure]
+        period = content.load_cases([CONTENT], measure)[0].period  # its test cases' Measurement Period
         andon = views.run_step(sys.executable, "andon", {"measure": measure, "period": period}, cli.limit, script=script)
         say(f"Andon {measure}: {andon}")
         definitions = MeasureDefinition.from_resource(found[measure], libraries).groups[0].criteria
