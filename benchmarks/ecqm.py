@@ -42,15 +42,23 @@ JS = REPO / "benchmarks" / "ecqm_js"
 SECTION = "## CMS eCQM evaluation"
 MEASURES = ("CMS108VTEProphylaxisFHIR", "ControllingHighBloodPressureFHIR", "CMSFHIR529HybridHospitalWideReadmission")
 SHARDS = os.cpu_count() or 1  # Bundle files, one reference-engine process each
+SHARED = ("Medication", "Location", "Organization", "Practitioner", "PractitionerRole")  # outside patient compartments
 
 
 # --- 1. patients ---------------------------------------------------------------------------------
 
-def _fresh(copy: int, kind: str, old: str) -> str:
+def _fresh(copy, kind: str, old: str) -> str:
     # keyed by the patient copy, not the replica: test cases reuse ids ("Condition-1") across
     # cases, and two cases' resources must never share an id in the store
     digest = hashlib.md5(f"{copy}:{kind}:{old}".encode()).hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def _owner(resource: dict, case_number: int, copy: int):
+    """Whose fresh id a resource gets: a patient's own records are theirs alone; practitioners,
+    locations, organizations and medications are shared by every copy of their test case, as a
+    hospital's are by its patients."""
+    return f"case {case_number}" if resource["resourceType"] in SHARED else copy
 
 
 def _rewrite(node, ids: dict):
@@ -73,7 +81,7 @@ def generate(patients: int, measures) -> dict:
     from andon.analytics.cql import content
 
     manifest_path = WORK / "patients.manifest.json"
-    key = {"patients": patients, "measures": list(measures), "shards": SHARDS, "ids": "per copy"}
+    key = {"patients": patients, "measures": list(measures), "shards": SHARDS, "ids": "per copy, shared per case"}
     if manifest_path.exists() and json.loads(manifest_path.read_text()).get("key") == key:
         return json.loads(manifest_path.read_text())
     cases = [c for m in measures for c in content.load_cases([CONTENT], m)]
@@ -89,12 +97,15 @@ def generate(patients: int, measures) -> dict:
         bundles.append((folder / "patients.ndjson").open("w"))
     written, counts = 0, Counter()
     while written < patients:
-        for case in cases:
+        for number, case in enumerate(cases):
             if written >= patients:
                 break
             resources = [r for r in case.resources if r.get("resourceType") != "MeasureReport"]
-            ids = {f"{r['resourceType']}/{r['id']}": f"{r['resourceType']}/{_fresh(written, r['resourceType'], r['id'])}"
-                   for r in resources if r.get("id")}
+            ids = {}
+            for r in resources:
+                if r.get("id"):
+                    fresh = _fresh(_owner(r, number, written), r["resourceType"], r["id"])
+                    ids[f"{r['resourceType']}/{r['id']}"] = f"{r['resourceType']}/{fresh}"
             copies = []
             for resource in resources:
                 copy = _rewrite(resource, ids)
@@ -102,6 +113,8 @@ def generate(patients: int, measures) -> dict:
                     copy["id"] = ids[f"{resource['resourceType']}/{resource['id']}"].split("/", 1)[1]
                 copies.append(copy)
                 kind = copy["resourceType"]
+                if kind in SHARED and written >= len(cases):
+                    continue  # in the store once (the first copy of its case); in every copy's Bundle
                 if kind not in files:
                     files[kind] = (out / f"{kind}.ndjson").open("w")
                 files[kind].write(json.dumps(copy) + "\n")
@@ -245,7 +258,10 @@ def main(argv=None) -> int:
         print(json.dumps(PHASES[cli.phase](json.loads(cli.phase_args))))
         return 0
     measures = [m.strip() for m in cli.measures.split(",") if m.strip()]
-    say = lambda text: print(text, file=sys.stderr, flush=True)
+
+    def say(text):
+        print(text, file=sys.stderr, flush=True)
+
     WORK.mkdir(parents=True, exist_ok=True)
     say(f"Patients: {cli.patients:,} from the test cases of {', '.join(MEASURES)} …")
     manifest = generate(cli.patients, MEASURES)  # the same population whichever measures this run evaluates

@@ -22,6 +22,9 @@ def register(parser) -> None:
     run.add_argument("--content", nargs="+", type=Path, default=[Path(os.environ.get("ANDON_ECQM_CONTENT", "content/ecqm"))],
                      help="measure content folders (libraries, measures, valuesets; default $ANDON_ECQM_CONTENT or content/ecqm)")
     run.add_argument("--store", type=Path, default=None, help="the FHIR store (default: $ANDON_DATA_DIR/fhir.duckdb)")
+    run.add_argument("--patients", nargs="+", type=Path, default=None, metavar="PATH",
+                     help="evaluate these files or folders (NDJSON, Bundles, JSON resources, test-case folders) "
+                          "instead of the store: loaded into a temporary store first")
     run.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(run=_run_measure)

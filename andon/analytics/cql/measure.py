@@ -30,8 +30,12 @@ from .elm import Library, LibrarySet
 from .evaluator import Evaluation, EvaluationError, PatientData
 from .explain import explain
 from .fhir_model import Node
+from .ops_core import call_function
+from .strata import AGGREGATES, Observation, Stratifier, aggregate, number, observed, value_keys
 
 BASIS = "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-populationBasis"
+AGGREGATE_METHOD = "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-aggregateMethod"
+CRITERIA_REFERENCE = "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-criteriaReference"
 SCORING = "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-scoring"
 POPULATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/measure-population"
 
@@ -55,6 +59,8 @@ class Group:
     basis: str  # "boolean" or a resource type
     scoring: str  # proportion, ratio, continuous-variable, cohort
     criteria: dict[str, str]  # population code -> CQL definition name
+    observations: list[Observation] = field(default_factory=list)
+    stratifiers: list[Stratifier] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +69,8 @@ class MeasureDefinition:
     url: str | None
     library: Library
     groups: list[Group]
+    supplemental: dict[str, str] = field(default_factory=dict)  # id -> CQL definition name
+    warnings: list[str] = field(default_factory=list)  # what of the Measure could not be used
 
     @classmethod
     def from_resource(cls, measure: dict, libraries: LibrarySet) -> MeasureDefinition:
@@ -79,19 +87,57 @@ class MeasureDefinition:
             scoring = _code((extensions.get(SCORING) or {}).get("valueCodeableConcept")) or default_scoring
             if scoring is None:
                 raise MeasureError(f"measure {name}, group {position}: no scoring")
-            criteria = {}
-            for population in group.get("population", []):
-                code = _code(population.get("code"))
-                expression = (population.get("criteria") or {}).get("expression")
-                if code is None or not expression:
-                    raise MeasureError(f"measure {name}, group {position}: a population without code or criteria")
-                if code == "measure-observation":
-                    continue  # observations are functions over the population's members: not counted
-                if expression not in library.expressions:
-                    raise MeasureError(f"measure {name}: {code} names {expression!r}, not a definition of {library.name}")
-                criteria[code] = expression
-            groups.append(Group(group.get("id") or str(position), basis, scoring, criteria))
-        return cls(name, measure.get("url"), library, groups)
+            where = f"measure {name}, group {position}"
+            criteria, observations = _populations_of(group, library, where, scoring)
+            stratifiers = [Stratifier(s.get("id") or str(n), (s.get("code") or {}).get("text") or s["criteria"]["expression"],
+                                      _definition(library, s["criteria"]["expression"], where))
+                           for n, s in enumerate(group.get("stratifier", []), start=1)
+                           if (s.get("criteria") or {}).get("expression")]  # one without an expression states nothing
+            groups.append(Group(group.get("id") or str(position), basis, scoring, criteria, observations, stratifiers))
+        supplemental, warnings = {}, []
+        for element in measure.get("supplementalData", []):
+            expression = (element.get("criteria") or {}).get("expression")
+            if expression in library.expressions:
+                supplemental[element.get("id") or expression] = expression
+            elif expression:  # published content does this (CMS1244's 'SDE Address'): report, don't fail the measure
+                warnings.append(f"supplemental data {expression!r} is not a definition of {library.name}: left out")
+        return cls(name, measure.get("url"), library, groups, supplemental, warnings)
+
+
+def _populations_of(group: dict, library: Library, where: str, scoring: str) -> tuple[dict, list[Observation]]:
+    """A group's population criteria (code -> definition) and its measure observations."""
+    criteria, observations, codes_by_id = {}, [], {}
+    for population in group.get("population", []):
+        code = _code(population.get("code"))
+        expression = (population.get("criteria") or {}).get("expression")
+        if code is None or not expression:
+            raise MeasureError(f"{where}: a population without code or criteria")
+        codes_by_id[population.get("id")] = code
+        if code != "measure-observation":
+            criteria[code] = _definition(library, expression, where, code)
+    for population in group.get("population", []):
+        if _code(population.get("code")) != "measure-observation":
+            continue
+        function = population["criteria"]["expression"]
+        extensions = {e.get("url"): e.get("valueString") for e in population.get("extension", [])}
+        observes = codes_by_id.get(extensions.get(CRITERIA_REFERENCE)) or (
+            "measure-population" if scoring == "continuous-variable" else None)
+        method = extensions.get(AGGREGATE_METHOD) or "Sum"
+        if observes is None or observes not in criteria:
+            raise MeasureError(f"{where}: observation {function!r} refers to no population of the group")
+        if method not in AGGREGATES:
+            raise MeasureError(f"{where}: observation {function!r} has aggregate method {method!r}, "
+                               f"not one of {', '.join(AGGREGATES)}")
+        if function not in library.functions:
+            raise MeasureError(f"{where}: observation {function!r} is not a function of {library.name}")
+        observations.append(Observation(function, observes, method))
+    return criteria, observations
+
+
+def _definition(library: Library, expression: str, where: str, code: str = "criteria") -> str:
+    if expression not in library.expressions:
+        raise MeasureError(f"{where}: {code} names {expression!r}, not a definition of {library.name}")
+    return expression
 
 
 def _code(concept) -> str | None:
@@ -113,6 +159,13 @@ class GroupResult:
     counts: dict[str, int]
     members: dict[str, list[str]] = field(default_factory=dict)  # episode basis: resource keys
     memberships: dict[str, int] = field(default_factory=dict)  # what the score counts (memberships())
+    observations: dict[str, list] = field(default_factory=dict)  # observation code -> a number per member
+    # stratifier key -> stratum key -> the stratum's counts and memberships
+    strata: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+
+    def observation_values(self, group: Group) -> dict[str, object]:
+        """Each observation aggregated over this subject's members, as test reports give it."""
+        return {o.code: aggregate(o.aggregate, self.observations.get(o.code, [])) for o in group.observations}
 
 
 @dataclass
@@ -123,40 +176,79 @@ class SubjectResult:
     # with its value and the definitions it uses (explain.py)
     explanation: dict[str, object] = field(default_factory=dict)
     missing_valuesets: set[str] = field(default_factory=set)
+    supplemental: dict[str, list[str]] = field(default_factory=dict)  # supplemental data id -> value keys
 
 
 def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data: PatientData, valuesets: dict,
                      parameters: dict, now=None) -> SubjectResult:
-    """One subject's populations in every group of the measure."""
+    """One subject's populations in every group of the measure, with observations, strata
+    and supplemental data."""
     evaluation = Evaluation(libraries, data, valuesets, parameters, now=now)
+    library = definition.library
     results, explanations = [], []
     for group in definition.groups:
+        nodes: dict[str, object] = {}
         values = {}
         for code, expression in group.criteria.items():
-            values[code] = _members(evaluation.expression(definition.library, expression), group, definition, code)
+            found = _members(evaluation.expression(library, expression), group, definition, code)
+            nodes.update(found)
+            values[code] = set(found)
         members = populations(values, group.scoring)
         results.append(GroupResult({code: len(keys) for code, keys in members.items()},
                                    {} if group.basis == "boolean" else {c: sorted(k) for c, k in members.items()},
-                                   memberships(members)))
-        explanations.append(explain(evaluation, definition.library, group.criteria))
+                                   memberships(members),
+                                   _observations(evaluation, library, group, members, nodes),
+                                   _strata(evaluation, definition, group, members)))
+        explanations.append(explain(evaluation, library, group.criteria))
+    supplemental = {key: value_keys(evaluation.expression(library, expression))
+                    for key, expression in definition.supplemental.items()}
     subject = data.patient.value.get("id") if data.patient is not None else None
-    return SubjectResult(subject, results, {"groups": explanations}, set(evaluation.missing_valuesets))
+    return SubjectResult(subject, results, {"groups": explanations}, set(evaluation.missing_valuesets), supplemental)
 
 
-def _members(value, group: Group, definition: MeasureDefinition, code: str) -> set[str]:
-    """A population's members as keys: {"subject"} or nothing for a boolean basis; the
-    resources' `Type/id` for an episode basis."""
+def _members(value, group: Group, definition: MeasureDefinition, code: str) -> dict[str, object]:
+    """A population's members by key: {"subject": None} or nothing for a boolean basis; each
+    resource by its `Type/id` for an episode basis."""
     if group.basis == "boolean":
         if value is not None and not isinstance(value, bool):
             raise EvaluationError(f"measure {definition.name}: {code} should be a Boolean, found {type(value).__name__}")
-        return {"subject"} if value is True else set()
+        return {"subject": None} if value is True else {}
     items = value if isinstance(value, list) else ([] if value is None else [value])
-    keys = set()
+    found = {}
     for item in items:
         if not isinstance(item, Node) or not isinstance(item.value, dict):
             raise EvaluationError(f"measure {definition.name}: {code} should list {group.basis} resources")
-        keys.add(f"{item.fhir_type}/{item.value.get('id')}")
-    return keys
+        found[f"{item.fhir_type}/{item.value.get('id')}"] = item
+    return found
+
+
+def _observations(evaluation: Evaluation, library: Library, group: Group, members: dict[str, set], nodes: dict) -> dict:
+    """Each observation's function over the members it observes (none for a patient basis)."""
+    values = {}
+    for observation in group.observations:
+        values[observation.code] = [
+            number(call_function(evaluation, library, observation.function, [] if key == "subject" else [nodes[key]]))
+            for key in sorted(observed(members, observation.observes))]
+    return values
+
+
+def _strata(evaluation: Evaluation, definition: MeasureDefinition, group: Group, members: dict[str, set]) -> dict:
+    """Each stratifier's strata with the subject's counts in them: episodes a stratifier lists
+    are its stratum "true"; any other value names the stratum of all the subject's members."""
+    strata = {}
+    everyone = set().union(*members.values()) if members else set()
+    for stratifier in group.stratifiers:
+        value = evaluation.expression(definition.library, stratifier.expression)
+        episodes = isinstance(value, list) and all(isinstance(v, Node) and isinstance(v.value, dict) for v in value)
+        if group.basis != "boolean" and episodes:
+            chosen = {"true": set(_members(value, group, definition, stratifier.label))}
+        else:
+            chosen = {key: everyone for key in value_keys(value)}
+        strata[stratifier.key] = {
+            stratum: {**{code: len(keys & inside) for code, keys in members.items()},
+                      **memberships({code: keys & inside for code, keys in members.items()})}
+            for stratum, inside in chosen.items() if everyone & inside}
+    return strata
 
 
 def populations(values: dict[str, set], scoring: str) -> dict[str, set]:

@@ -331,14 +331,20 @@ def _null_first(x, y) -> int:
 def function_ref(ev, node, scope):
     library = ev.library_for(scope, node.get("libraryName"))
     arguments = [ev.eval(o, scope) for o in node.get("operand", [])]
-    overloads = library.functions.get(node["name"])
+    return call_function(ev, library, node["name"], arguments, node.get("signature"))
+
+
+def call_function(ev, library, name: str, arguments: list, signature=None):
+    """A function of `library` applied to evaluated arguments, the overload chosen by their
+    runtime types (and the ELM's signature, when the call site gives one)."""
+    overloads = library.functions.get(name)
     if not overloads:
-        raise EvaluationError(f"{library.name}: no function named {node['name']!r}")
-    definition = types.choose_overload(overloads, arguments, node.get("signature"))
+        raise EvaluationError(f"{library.name}: no function named {name!r}")
+    definition = types.choose_overload(overloads, arguments, signature)
     if definition is None:
         kinds = ", ".join(types.describe(a) for a in arguments)
-        raise EvaluationError(f"{library.name}.{node['name']}: no overload takes ({kinds})")
+        raise EvaluationError(f"{library.name}.{name}: no overload takes ({kinds})")
     if definition.get("external"):
-        return types.external(library.name, node["name"], arguments)
+        return types.external(library.name, name, arguments)
     names = {o["name"]: a for o, a in zip(definition.get("operand", []), arguments)}
     return ev.eval(definition["expression"], Scope(library, names))

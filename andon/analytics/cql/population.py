@@ -3,22 +3,31 @@
 Each resource belongs to the patient its compartment reference names (`subject`, `patient`,
 `beneficiary`, or the Patient itself). The store is read sorted by that patient, in batches,
 so memory holds one batch and the patient being assembled, never the population (DuckDB's
-sort spills to disk when it must). Resources outside any patient's compartment (Medication,
-Location, Organization, Practitioner) are shared: read once and given to every patient, since
-a measure may retrieve them (`[Medication]`).
+sort spills to disk when it must).
+
+Resources outside any patient's compartment (Medication, Location, Organization,
+Practitioner) are shared by many patients. A patient gets those their own records reference
+(`"reference": "Medication/…"`, and what those reference in turn), as a test case's bundle
+holds them: a measure's `[Medication]` retrieve then sees the patient's medications, not the
+hospital's formulary. Their text is read once (a dict by `Type/id`); each is parsed when a
+patient first needs it, and kept in a bounded cache.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 import duckdb
 
+from . import fhir_model
 from .evaluator import PatientData
 
 BATCH = 2000  # rows fetched at a time
 SHARED_TYPES = ("Medication", "Location", "Organization", "Practitioner", "PractitionerRole")
+_SHARED_REFERENCE = re.compile(r'"reference"\s*:\s*"(?:[^"]*/)?((?:' + "|".join(SHARED_TYPES) + r')/[^"/]+)"')
 
 _PATIENT_OF = """
 CASE WHEN type = 'Patient' THEN id ELSE regexp_extract(coalesce(
@@ -32,40 +41,67 @@ def count_patients(connection: duckdb.DuckDBPyConnection) -> int:
     return connection.execute("SELECT count(*) FROM resources WHERE type = 'Patient'").fetchall()[0][0]
 
 
-def shared_resources(connection: duckdb.DuckDBPyConnection) -> list[dict]:
+def shared_texts(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The shared resources' JSON by `Type/id`."""
     placeholders = ", ".join("?" for _ in SHARED_TYPES)
-    rows = connection.execute(f"SELECT resource FROM resources WHERE type IN ({placeholders})", list(SHARED_TYPES)).fetchall()
-    return [json.loads(text) for (text,) in rows]
+    rows = connection.execute(f"SELECT type, id, resource FROM resources WHERE type IN ({placeholders})",
+                              list(SHARED_TYPES)).fetchall()
+    return {f"{kind}/{key}": text for kind, key, text in rows}
 
 
 def patients(connection: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, PatientData]]:
     """(patient id, their data) for every Patient in the store, in patient id order."""
-    shared = PatientData.from_resources(shared_resources(connection)).by_type  # wrapped once
+    shared = Shared(shared_texts(connection))
     placeholders = ", ".join("?" for _ in SHARED_TYPES)
     result = connection.execute(
         f"SELECT patient, resource FROM (SELECT {_PATIENT_OF} AS patient, type, resource FROM resources "
         f"WHERE type NOT IN ({placeholders})) WHERE patient <> '' ORDER BY patient, type = 'Patient' DESC",
         list(SHARED_TYPES),
     )
-    current, resources = None, []
+    current, texts = None, []
     while True:
         rows = result.fetchmany(BATCH)
         for patient, text in rows:
             if patient != current:
-                if current is not None and resources:
-                    yield from _complete(current, resources, shared)
-                current, resources = patient, []
-            resources.append(json.loads(text))
+                if current is not None and texts:
+                    yield from _complete(current, texts, shared)
+                current, texts = patient, []
+            texts.append(text)
         if not rows:
             break
-    if current is not None and resources:
-        yield from _complete(current, resources, shared)
+    if current is not None and texts:
+        yield from _complete(current, texts, shared)
 
 
-def _complete(patient: str, resources: list[dict], shared: dict) -> Iterator[tuple[str, PatientData]]:
+class Shared:
+    """The shared resources, parsed on first use (at most `CACHED` kept parsed)."""
+
+    CACHED = 20_000
+
+    def __init__(self, texts: dict[str, str]):
+        self.texts = texts
+        self.node = lru_cache(maxsize=self.CACHED)(self._parse)
+
+    def _parse(self, key: str):
+        return fhir_model.resource(json.loads(self.texts[key]))
+
+    def referenced(self, texts: list[str]) -> list:
+        """The shared resources these texts reference, and those they reference in turn."""
+        found, pending = {}, [key for text in texts for key in _SHARED_REFERENCE.findall(text)]
+        while pending:
+            key = pending.pop()
+            if key in found or key not in self.texts:
+                continue  # a reference to a resource the store lacks resolves to nothing
+            found[key] = self.node(key)
+            pending.extend(_SHARED_REFERENCE.findall(self.texts[key]))
+        return list(found.values())
+
+
+def _complete(patient: str, texts: list[str], shared: Shared) -> Iterator[tuple[str, PatientData]]:
+    resources = [json.loads(text) for text in texts]
     if resources[0].get("resourceType") != "Patient":
         return  # resources of a patient the store has no Patient for: not in any population
     data = PatientData.from_resources(resources)
-    for resource_type, nodes in shared.items():
-        data.by_type.setdefault(resource_type, []).extend(nodes)
+    for node in shared.referenced(texts):
+        data.by_type.setdefault(node.fhir_type, []).append(node)
     yield patient, data

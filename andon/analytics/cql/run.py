@@ -3,8 +3,8 @@
 Patients stream from the store (`population.patients`) in batches to one worker process per
 core, each with the measure content loaded once; at most two batches per worker are in
 flight, so memory is bounded by those batches and the largest patient, not the population.
-The result is a summary MeasureReport (DEQM style) with each group's population counts and
-its measure score.
+The result is a summary MeasureReport (report.py): each group's population counts, score,
+observations and strata, and the supplemental data.
 """
 
 from __future__ import annotations
@@ -12,21 +12,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import Counter
+import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 from . import content, population, temporal
 from .check import measurement_period
 from .evaluator import EvaluationError
-from .measure import (
-    POPULATION_SYSTEM,
-    MeasureDefinition,
-    MeasureError,
-    evaluate_subject,
-)
+from .measure import MeasureDefinition, MeasureError, evaluate_subject
+from .report import Totals, summary_report
 
 PATIENTS_PER_BATCH = 200
 
@@ -44,9 +39,9 @@ class Evaluator:
         self.parameters = {"Measurement Period": measurement_period(*period)}
         self.now = temporal.DateTime.parse(now)
 
-    def batch(self, patients) -> tuple[list[Counter], list[str]]:
-        """Population counts per group over the patients, and the errors (patient: why)."""
-        totals = [Counter() for _ in self.definition.groups]
+    def batch(self, patients) -> tuple[Totals, list[str]]:
+        """The patients' results added up, and the errors (patient: why)."""
+        totals = Totals.of(self.definition)
         errors = []
         for patient_id, data in patients:
             try:
@@ -54,9 +49,7 @@ class Evaluator:
             except (EvaluationError, ValueError, TypeError, LookupError) as error:
                 errors.append(f"Patient/{patient_id}: {type(error).__name__}: {error}")
                 continue
-            for total, group in zip(totals, result.groups):
-                total.update(group.counts)
-                total.update(group.memberships)
+            totals.add(result)
         return totals, errors
 
 
@@ -89,15 +82,14 @@ def run_measure(connection, folders, measure: str, period: tuple[str, str], jobs
     now = now or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     evaluator = Evaluator(folders, measure, period, now)  # checks the content before any work
     jobs = jobs or os.cpu_count() or 1
-    totals = [Counter() for _ in evaluator.definition.groups]
+    totals = Totals.of(evaluator.definition)
     errors: list[str] = []
     evaluated = 0
 
     def take(result, size):
         nonlocal evaluated
-        counts, failed = result
-        for total, group in zip(totals, counts):
-            total.update(group)
+        batch_totals, failed = result
+        totals.merge(batch_totals)
         errors.extend(failed)
         evaluated += size
         if progress is not None:
@@ -121,38 +113,6 @@ def run_measure(connection, folders, measure: str, period: tuple[str, str], jobs
     return summary_report(evaluator.definition, totals, period, now, evaluated, errors)
 
 
-def measure_score(counts: Counter, scoring: str):
-    """Proportion and ratio: numerator membership ÷ denominator membership (measure.memberships:
-    each side less its exclusions, a proportion's denominator less its exceptions); None when the
-    divisor is 0 or for other scorings."""
-    if scoring not in ("proportion", "ratio"):
-        return None
-    divisor = counts["denominator-membership"]
-    return None if divisor <= 0 else Decimal(counts["numerator-membership"]) / Decimal(divisor)
-
-
-def summary_report(definition: MeasureDefinition, totals: list[Counter], period, now: str, evaluated: int, errors) -> dict:
-    groups = []
-    for group, counts in zip(definition.groups, totals):
-        entry = {"id": group.key, "population": [
-            {"code": {"coding": [{"system": POPULATION_SYSTEM, "code": code}]}, "count": counts[code]}
-            for code in group.criteria
-        ]}
-        score = measure_score(counts, group.scoring)
-        if score is not None:
-            entry["measureScore"] = {"value": float(round(score, 6))}
-        groups.append(entry)
-    report = {
-        "resourceType": "MeasureReport", "status": "complete", "type": "summary", "measure": definition.url,
-        "date": now, "period": {"start": period[0], "end": period[1]}, "group": groups,
-        "extension": [{"url": "https://andon.dev/fhir/patients-evaluated", "valueInteger": evaluated}],
-    }
-    if errors:
-        report["status"] = "error"
-        report["extension"].append({"url": "https://andon.dev/fhir/evaluation-errors", "valueString": "\n".join(errors[:100])})
-    return report
-
-
 def parse_period(text: str) -> tuple[str, str]:
     start, sep, end = (text or "").partition("..")
     for value in (start, end):
@@ -166,19 +126,45 @@ def parse_period(text: str) -> tuple[str, str]:
 
 
 def cli_run(args) -> int:
-    from tqdm import tqdm
-
-    from ..fhir import store
-
     try:
         period = parse_period(args.period)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.patients:
+        with tempfile.TemporaryDirectory(prefix="andon-ecqm-") as folder:
+            return _run_over_files(args, period, Path(folder) / "patients.duckdb")
     if not Path(args.store).exists():
         print(f"error: no FHIR store at {args.store} (load data with `andon fhir load`)", file=sys.stderr)
         return 2
-    connection = store.connect(args.store, read_only=True)
+    return _run_over_store(args, period, args.store)
+
+
+def _run_over_files(args, period, path: Path) -> int:
+    """`--patients`: the files loaded into a temporary store (bad lines quarantined and counted,
+    as `andon fhir load` does), then evaluated like the store."""
+    from ..fhir import ingest, store
+
+    missing = [str(p) for p in args.patients if not Path(p).exists()]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    connection = store.connect(path)
+    try:
+        summary = ingest.load_paths(connection, args.patients)
+    finally:
+        connection.close()
+    if summary.total.quarantined:
+        print(f"warning: {summary.total.quarantined} lines were not FHIR resources and are left out", file=sys.stderr)
+    return _run_over_store(args, period, path)
+
+
+def _run_over_store(args, period, path) -> int:
+    from tqdm import tqdm
+
+    from ..fhir import store
+
+    connection = store.connect(path, read_only=True)
     try:
         with tqdm(total=population.count_patients(connection), unit="patient", disable=args.no_progress,
                   file=sys.stderr) as bar:

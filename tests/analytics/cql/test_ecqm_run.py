@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from andon.analytics.cql import content, population
-from andon.analytics.cql.run import measure_score, parse_period, run_measure
+from andon.analytics.cql.report import measure_score
+from andon.analytics.cql.run import parse_period, run_measure
 from andon.analytics.fhir import ingest, store
 from andon.cli import main
 
@@ -28,14 +29,18 @@ def loaded(tmp_path_factory):
     return path, cases
 
 
+def _patients(path) -> list:
+    connection = store.connect(path, read_only=True)
+    try:
+        return list(population.patients(connection))
+    finally:
+        connection.close()
+
+
 @needs_content
 def test_patients_stream_one_at_a_time_with_their_own_resources(loaded):
     path, cases = loaded
-    connection = store.connect(path, read_only=True)
-    try:
-        seen = list(population.patients(connection))
-    finally:
-        connection.close()
+    seen = _patients(path)
     assert len(seen) == len(cases) == population.count_patients(store.connect(path, read_only=True))
     by_id = dict(seen)
     case = next(c for c in cases if len(c.resources) > 3)
@@ -93,3 +98,43 @@ def test_cli_writes_the_report(loaded, tmp_path, capsys):
     assert main(["ecqm", "run", "NoSuch", "--period", "2026-01-01..2026-12-31", "--content", str(CONTENT),
                  "--store", str(path), "--out", str(out), "--no-progress"]) == 2
     assert "no Measure named NoSuch" in capsys.readouterr().err
+
+
+@needs_content
+def test_each_patient_gets_the_shared_resources_their_records_reference(loaded):
+    path, cases = loaded
+    by_id = dict(_patients(path))
+    checked = 0
+    for case in cases:
+        patient = next(r for r in case.resources if r["resourceType"] == "Patient")
+        own = json.dumps([r for r in case.resources if r["resourceType"] not in population.SHARED_TYPES])
+        # one level is enough for these cases; the engine also follows shared-to-shared references
+        expected = sorted(f"{r['resourceType']}/{r['id']}" for r in case.resources
+                          if r["resourceType"] in population.SHARED_TYPES and f'"{r["resourceType"]}/{r["id"]}"' in own)
+        data = by_id[patient["id"]]
+        got = sorted(f"{t}/{n.value['id']}" for t, nodes in data.by_type.items() if t in population.SHARED_TYPES for n in nodes)
+        assert got == expected, case.case
+        checked += bool(expected)
+    assert checked > 10  # cases whose records reference a Medication, Location, Organization or Practitioner
+
+
+@needs_content
+def test_cli_runs_over_test_case_folders(tmp_path, capsys):
+    # CMS165 (Controlling High Blood Pressure): its test cases reuse ids (Condition-1, …) from one
+    # case to the next, so each folder is its own run here; two folders with distinct ids at once
+    cases = content.load_cases([CONTENT], "ControllingHighBloodPressureFHIR")
+    first, second = cases[0], next(c for c in cases[1:] if not {r["id"] for r in c.resources} & {r["id"] for r in cases[0].resources})
+    out = tmp_path / "report.json"
+    code = main(["ecqm", "run", "ControllingHighBloodPressureFHIR", "--period", "..".join(first.period), "--content", str(CONTENT),
+                 "--patients", str(first.folder), str(second.folder), "--out", str(out), "--jobs", "1", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads(out.read_text())
+    counts = {p["code"]["coding"][0]["code"]: p["count"] for p in report["group"][0]["population"]}
+    expected = Counter(first.expected()[0]) + Counter(second.expected()[0])
+    assert counts == {code: expected.get(code, 0) for code in counts}
+    assert "2 patients evaluated" in capsys.readouterr().err
+    sexes = [o for o in report["contained"] if o["extension"][0]["valueString"] == "sde-sex"]
+    assert sum(o["valueInteger"] for o in sexes) == 2
+    assert main(["ecqm", "run", "ControllingHighBloodPressureFHIR", "--period", "2025-01-01..2025-12-31", "--content",
+                 str(CONTENT), "--patients", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert "no such file or folder" in capsys.readouterr().err

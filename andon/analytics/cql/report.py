@@ -1,0 +1,157 @@
+"""Summary MeasureReports (DEQM style): what subjects' results add up to.
+
+`Totals` sums subjects' results (in a worker, then across workers): population counts and
+score memberships per group, every observed value, counts per stratum, and subjects per
+supplemental data value. `summary_report` turns them into a FHIR MeasureReport:
+
+- each group's populations with their counts, and its measure score: numerator membership ÷
+  denominator membership for proportion and ratio measures; for a ratio measure with
+  numerator and denominator observations, their aggregates' quotient; for a continuous-variable
+  measure, the aggregate of its observations;
+- each observation's aggregate and number of values, as an extension of the group;
+- each stratifier's strata with their counts and scores;
+- supplemental data as contained Observations, one per element and value, with the number of
+  subjects (DEQM's summary representation), referenced from the report's extensions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .measure import POPULATION_SYSTEM, GroupResult, MeasureDefinition, SubjectResult
+from .strata import aggregate
+
+OBSERVATION_EXTENSION = "https://andon.dev/fhir/measure-observation"
+SUPPLEMENTAL_EXTENSION = "http://hl7.org/fhir/us/davinci-deqm/StructureDefinition/extension-supplementalData"
+CRITERIA_REFERENCE = "http://hl7.org/fhir/us/davinci-deqm/StructureDefinition/extension-criteriaReference"
+
+
+@dataclass
+class GroupTotals:
+    counts: Counter = field(default_factory=Counter)  # populations and memberships
+    observations: dict[str, list] = field(default_factory=dict)  # observation code -> every value
+    strata: dict[str, dict[str, Counter]] = field(default_factory=dict)  # stratifier -> stratum -> counts
+
+    def add(self, result: GroupResult) -> None:
+        self.counts.update(result.counts)
+        self.counts.update(result.memberships)
+        self._absorb(result.observations, result.strata)
+
+    def merge(self, other: GroupTotals) -> None:
+        self.counts.update(other.counts)
+        self._absorb(other.observations, other.strata)
+
+    def _absorb(self, observations: dict[str, list], strata: dict) -> None:
+        for code, values in observations.items():
+            self.observations.setdefault(code, []).extend(values)
+        for key, by_stratum in strata.items():
+            for stratum, counts in by_stratum.items():
+                self.strata.setdefault(key, {}).setdefault(stratum, Counter()).update(counts)
+
+
+@dataclass
+class Totals:
+    groups: list[GroupTotals]
+    supplemental: dict[str, Counter] = field(default_factory=dict)  # element id -> value key -> subjects
+
+    @classmethod
+    def of(cls, definition: MeasureDefinition) -> Totals:
+        return cls([GroupTotals() for _ in definition.groups])
+
+    def add(self, result: SubjectResult) -> None:
+        for total, group in zip(self.groups, result.groups, strict=True):
+            total.add(group)
+        for key, values in result.supplemental.items():
+            self.supplemental.setdefault(key, Counter()).update(set(values))
+
+    def merge(self, other: Totals) -> None:
+        for total, more in zip(self.groups, other.groups, strict=True):
+            total.merge(more)
+        for key, counts in other.supplemental.items():
+            self.supplemental.setdefault(key, Counter()).update(counts)
+
+
+def measure_score(counts: Counter, scoring: str, observations: dict | None = None, group=None):
+    """The group's score (see the module docstring); None when it has none or divides by 0."""
+    observations = observations or {}
+    observed = {o.code: aggregate(o.aggregate, observations.get(o.code, [])) for o in (group.observations if group else [])}
+    if scoring == "continuous-variable":
+        return observed.get("measure-observation")
+    if scoring == "ratio" and "numerator-observation" in observed and "denominator-observation" in observed:
+        numerator, denominator = observed["numerator-observation"], observed["denominator-observation"]
+        return None if not denominator or numerator is None else Decimal(numerator) / Decimal(denominator)
+    if scoring not in ("proportion", "ratio"):
+        return None
+    divisor = counts["denominator-membership"]
+    return None if divisor <= 0 else Decimal(counts["numerator-membership"]) / Decimal(divisor)
+
+
+def summary_report(definition: MeasureDefinition, totals: Totals, period, now: str, evaluated: int, errors) -> dict:
+    groups = [_group(group, total) for group, total in zip(definition.groups, totals.groups, strict=True)]
+    report = {
+        "resourceType": "MeasureReport", "status": "complete", "type": "summary", "measure": definition.url,
+        "date": now, "period": {"start": period[0], "end": period[1]}, "group": groups,
+        "extension": [{"url": "https://andon.dev/fhir/patients-evaluated", "valueInteger": evaluated}],
+    }
+    contained = _supplemental(totals.supplemental)
+    if contained:
+        report["contained"] = contained
+        report["extension"] += [{"url": SUPPLEMENTAL_EXTENSION, "valueReference": {"reference": f"#{o['id']}"}}
+                                for o in contained]
+    if errors:
+        report["status"] = "error"
+        report["extension"].append({"url": "https://andon.dev/fhir/evaluation-errors", "valueString": "\n".join(errors[:100])})
+    return report
+
+
+def _group(group, total: GroupTotals) -> dict:
+    entry = {"id": group.key, "population": _populations(group, total.counts)}
+    _score(entry, measure_score(total.counts, group.scoring, total.observations, group))
+    if group.observations:
+        entry["extension"] = [_observation(o, total.observations.get(o.code, [])) for o in group.observations]
+    if group.stratifiers:
+        entry["stratifier"] = [
+            {"id": s.key, "code": [{"text": s.label}],
+             "stratum": [_stratum(group, stratum, counts) for stratum, counts in sorted(total.strata.get(s.key, {}).items())]}
+            for s in group.stratifiers]
+    return entry
+
+
+def _populations(group, counts: Counter) -> list[dict]:
+    return [{"code": {"coding": [{"system": POPULATION_SYSTEM, "code": code}]}, "count": counts[code]} for code in group.criteria]
+
+
+def _stratum(group, stratum: str, counts: Counter) -> dict:
+    entry = {"value": {"text": stratum}, "population": _populations(group, counts)}
+    if not group.observations:  # a stratum's observations are not kept apart: no score rather than a wrong one
+        _score(entry, measure_score(counts, group.scoring))
+    return entry
+
+
+def _score(entry: dict, score) -> None:
+    if score is not None:
+        entry["measureScore"] = {"value": float(round(Decimal(score), 6))}
+
+
+def _observation(observation, values: list) -> dict:
+    value = aggregate(observation.aggregate, values)
+    parts = [{"url": "code", "valueCode": observation.code}, {"url": "function", "valueString": observation.function},
+             {"url": "aggregateMethod", "valueString": observation.aggregate},
+             {"url": "count", "valueInteger": sum(v is not None for v in values)}]
+    if value is not None:
+        parts.append({"url": "value", "valueDecimal": float(value)})
+    return {"url": OBSERVATION_EXTENSION, "extension": parts}
+
+
+def _supplemental(supplemental: dict[str, Counter]) -> list[dict]:
+    contained = []
+    for key in sorted(supplemental):
+        for value, subjects in sorted(supplemental[key].items()):
+            system, _, code = value.rpartition("|")
+            concept = {"coding": [{"system": system, "code": code}]} if system else {"text": value}
+            contained.append({"resourceType": "Observation", "id": f"sde-{len(contained) + 1}", "status": "final",
+                              "extension": [{"url": CRITERIA_REFERENCE, "valueString": key}],
+                              "code": concept, "valueInteger": subjects})
+    return contained
