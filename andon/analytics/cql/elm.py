@@ -68,6 +68,9 @@ class Library:
     expressions: dict[str, dict] = field(default_factory=dict)  # ExpressionDef by name
     functions: dict[str, list[dict]] = field(default_factory=dict)  # FunctionDef overloads by name
     usings: dict[str, dict] = field(default_factory=dict)
+    # what the engine derives from the (unchanging) ELM once, by purpose, e.g. the definitions each
+    # definition refers to (explain.py)
+    derived: dict[str, dict] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str | None]:

@@ -37,7 +37,7 @@ def _visit(evaluation: Evaluation, library: Library, name: str, seen: dict) -> s
     else:
         entry.update(summarise(cached))
     uses = []
-    for alias, referenced in _references(library.expressions.get(name, {}).get("expression")):
+    for alias, referenced in _references_of(library, name):
         target = evaluation.libraries.included(library, alias) if alias else library
         if referenced in target.expressions:
             uses.append(_visit(evaluation, target, referenced, seen))
@@ -67,6 +67,13 @@ def _key(node: Node) -> str | None:
     if isinstance(data, dict) and "resourceType" in data:
         return f"{data['resourceType']}/{data.get('id')}"
     return None
+
+
+def _references_of(library: Library, name: str) -> list[tuple[str | None, str]]:
+    known = library.derived.setdefault("references", {})
+    if name not in known:
+        known[name] = sorted(set(_references(library.expressions.get(name, {}).get("expression"))), key=str)
+    return known[name]
 
 
 def _references(node):

@@ -180,9 +180,9 @@ class SubjectResult:
 
 
 def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data: PatientData, valuesets: dict,
-                     parameters: dict, now=None) -> SubjectResult:
+                     parameters: dict, now=None, explained: bool = True) -> SubjectResult:
     """One subject's populations in every group of the measure, with observations, strata
-    and supplemental data."""
+    and supplemental data, and (unless `explained` is False) why."""
     evaluation = Evaluation(libraries, data, valuesets, parameters, now=now)
     library = definition.library
     results, explanations = [], []
@@ -199,11 +199,13 @@ def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data:
                                    memberships(members),
                                    _observations(evaluation, library, group, members, nodes),
                                    _strata(evaluation, definition, group, members)))
-        explanations.append(explain(evaluation, library, group.criteria))
+        if explained:
+            explanations.append(explain(evaluation, library, group.criteria))
     supplemental = {key: value_keys(evaluation.expression(library, expression))
                     for key, expression in definition.supplemental.items()}
     subject = data.patient.value.get("id") if data.patient is not None else None
-    return SubjectResult(subject, results, {"groups": explanations}, set(evaluation.missing_valuesets), supplemental)
+    explanation = {"groups": explanations} if explained else {}
+    return SubjectResult(subject, results, explanation, set(evaluation.missing_valuesets), supplemental)
 
 
 def _members(value, group: Group, definition: MeasureDefinition, code: str) -> dict[str, object]:

@@ -45,7 +45,8 @@ class Evaluator:
         errors = []
         for patient_id, data in patients:
             try:
-                result = evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now)
+                result = evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now,
+                                          explained=False)  # a summary needs no explanation
             except (EvaluationError, ValueError, TypeError, LookupError) as error:
                 errors.append(f"Patient/{patient_id}: {type(error).__name__}: {error}")
                 continue

@@ -184,12 +184,11 @@ def _matches_named(name: str, value) -> int:
 def choose_overload(overloads: list[dict], arguments: list, signature) -> dict | None:
     """The overload whose operand types fit the arguments best (the published ELM rarely
     carries a signature); with a signature, the overload declared with those types."""
-    fitting = [o for o in overloads if len(o.get("operand", [])) == len(arguments)]
     if signature:
-        wanted = [_plain(s) for s in signature]
-        for overload in fitting:
-            if [_plain(o.get("operandTypeSpecifier")) for o in overload.get("operand", [])] == wanted:
-                return overload
+        chosen = _plain_once(signature, lambda: _declared_with(overloads, signature))
+        if chosen is not None:
+            return chosen
+    fitting = [o for o in overloads if len(o.get("operand", [])) == len(arguments)]
     if len(fitting) == 1:
         return fitting[0]
     best, best_score = None, 0
@@ -199,6 +198,27 @@ def choose_overload(overloads: list[dict], arguments: list, signature) -> dict |
         if score > best_score:
             best, best_score = overload, score
     return best
+
+
+def _declared_with(overloads: list[dict], signature: list) -> dict | None:
+    """The overload declared with exactly the signature's operand types (whatever the values)."""
+    wanted = [_plain(s) for s in signature]
+    for overload in overloads:
+        if [_plain(o.get("operandTypeSpecifier")) for o in overload.get("operand", [])] == wanted:
+            return overload
+    return None
+
+
+_PLAIN: dict[int, tuple] = {}  # id of an ELM node -> (the node, its plain form)
+
+
+def _plain_once(node, compute):
+    """`compute()` for an ELM node, once: the ELM never changes while loaded, and keeping the
+    node in the entry keeps its id from being reused by another object."""
+    entry = _PLAIN.get(id(node))
+    if entry is None or entry[0] is not node:
+        entry = _PLAIN[id(node)] = (node, compute())
+    return entry[1]
 
 
 def _plain(spec):
