@@ -89,10 +89,8 @@ class MeasureDefinition:
                 raise MeasureError(f"measure {name}, group {position}: no scoring")
             where = f"measure {name}, group {position}"
             criteria, observations = _populations_of(group, library, where, scoring)
-            stratifiers = [Stratifier(s.get("id") or str(n), (s.get("code") or {}).get("text") or s["criteria"]["expression"],
-                                      _definition(library, s["criteria"]["expression"], where))
-                           for n, s in enumerate(group.get("stratifier", []), start=1)
-                           if (s.get("criteria") or {}).get("expression")]  # one without an expression states nothing
+            stratifiers = [_stratifier(s, n, library, where) for n, s in enumerate(group.get("stratifier", []), start=1)]
+            stratifiers = [s for s in stratifiers if s.expressions]  # one without an expression states nothing
             groups.append(Group(group.get("id") or str(position), basis, scoring, criteria, observations, stratifiers))
         supplemental, warnings = {}, []
         for element in measure.get("supplementalData", []):
@@ -132,6 +130,15 @@ def _populations_of(group: dict, library: Library, where: str, scoring: str) -> 
             raise MeasureError(f"{where}: observation {function!r} is not a function of {library.name}")
         observations.append(Observation(function, observes, method))
     return criteria, observations
+
+
+def _stratifier(stratifier: dict, position: int, library: Library, where: str) -> Stratifier:
+    """A stratifier of one criteria expression, or of components (a stratum per combination)."""
+    parts = [stratifier] if (stratifier.get("criteria") or {}).get("expression") else stratifier.get("component", [])
+    expressions = [_definition(library, part["criteria"]["expression"], where, "stratifier")
+                   for part in parts if (part.get("criteria") or {}).get("expression")]
+    label = (stratifier.get("code") or {}).get("text") or " & ".join(expressions)
+    return Stratifier(stratifier.get("id") or str(position), label, expressions)
 
 
 def _definition(library: Library, expression: str, where: str, code: str = "criteria") -> str:
@@ -235,17 +242,23 @@ def _observations(evaluation: Evaluation, library: Library, group: Group, member
 
 
 def _strata(evaluation: Evaluation, definition: MeasureDefinition, group: Group, members: dict[str, set]) -> dict:
-    """Each stratifier's strata with the subject's counts in them: episodes a stratifier lists
-    are its stratum "true"; any other value names the stratum of all the subject's members."""
+    """Each stratifier's strata with the subject's counts in them. A criteria expression listing
+    episodes puts those in its stratum "true"; any other value names the stratum of all the
+    subject's members. Components combine: a stratum per combination of their strata ("a & b"),
+    holding the members all of them hold."""
     strata = {}
     everyone = set().union(*members.values()) if members else set()
     for stratifier in group.stratifiers:
-        value = evaluation.expression(definition.library, stratifier.expression)
-        episodes = isinstance(value, list) and all(isinstance(v, Node) and isinstance(v.value, dict) for v in value)
-        if group.basis != "boolean" and episodes:
-            chosen = {"true": set(_members(value, group, definition, stratifier.label))}
-        else:
-            chosen = {key: everyone for key in value_keys(value)}
+        chosen = {"": everyone}
+        for expression in stratifier.expressions:
+            value = evaluation.expression(definition.library, expression)
+            episodes = isinstance(value, list) and all(isinstance(v, Node) and isinstance(v.value, dict) for v in value)
+            if group.basis != "boolean" and episodes:
+                part = {"true": set(_members(value, group, definition, stratifier.label))}
+            else:
+                part = {key: everyone for key in value_keys(value)}
+            chosen = {f"{key} & {more}" if key else more: inside & within
+                      for key, inside in chosen.items() for more, within in part.items()}
         strata[stratifier.key] = {
             stratum: {**{code: len(keys & inside) for code, keys in members.items()},
                       **memberships({code: keys & inside for code, keys in members.items()})}

@@ -10,6 +10,7 @@ Elements"; DEQM for how they appear in MeasureReports).
 - A **stratifier** is a definition whose value puts a subject, or a subject's episodes, in a
   stratum: a list of the measure's episode type names the episodes of the stratum `true`; any
   other value (a code, a Boolean, an age band) names the stratum of all the subject's members.
+  A stratifier of components has a stratum per combination of theirs ("F & 18-64").
 - A **supplemental data element** is a definition whose value describes the subject (sex,
   race, ethnicity, payer); summary reports count subjects per value.
 
@@ -48,8 +49,8 @@ class Observation:
 @dataclass
 class Stratifier:
     key: str  # the stratifier's id, or its position
-    label: str  # its code's text, else its definition's name
-    expression: str
+    label: str  # its code's text, else its definitions' names
+    expressions: list[str]  # its criteria, or its components' criteria
 
 
 def observed(members: dict[str, set], observes: str) -> set:

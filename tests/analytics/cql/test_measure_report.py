@@ -2,6 +2,7 @@
 MeasureReport, checked against counts computed here from the test cases' own data."""
 
 import datetime
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from andon.analytics.cql import check, content, temporal
 from andon.analytics.cql.evaluator import PatientData
-from andon.analytics.cql.measure import evaluate_subject
+from andon.analytics.cql.measure import MeasureDefinition, evaluate_subject
 from andon.analytics.cql.report import Totals, summary_report
 from andon.analytics.cql.strata import aggregate, number, value_keys
 from andon.analytics.cql.values import Code, Concept
@@ -119,3 +120,25 @@ def test_ratio_score_from_observations():
         == {code: float(total) for code, total in sums.items()}
     score = sums["numerator-observation"] / sums["denominator-observation"]
     assert report["group"][0]["measureScore"]["value"] == pytest.approx(score, abs=1e-6)
+
+
+@needs_content
+def test_component_stratifier_has_a_stratum_per_combination():
+    runner = check.Runner([CONTENT])
+    measure = json.loads(json.dumps(runner.measures["AppropriateTestingforPharyngitisFHIR"]))
+    measure["group"][0]["stratifier"] = [{"id": "age-sex", "code": {"text": "children by sex"}, "component": [
+        {"criteria": {"language": "text/cql-identifier", "expression": "Stratification 1"}},
+        {"criteria": {"language": "text/cql-identifier", "expression": "SDE Sex"}}]}]
+    definition = MeasureDefinition.from_resource(measure, runner.libraries)
+    expected, totals = {}, Totals.of(definition)
+    for case in content.load_cases([CONTENT], "AppropriateTestingforPharyngitisFHIR"):
+        patient = next(r for r in case.resources if r["resourceType"] == "Patient")
+        totals.add(evaluate_subject(definition, runner.libraries, PatientData.from_resources(case.resources), runner.valuesets,
+                                    {"Measurement Period": check.measurement_period(*case.period)},
+                                    now=temporal.DateTime.parse(check.NOW), explained=False))
+        sex = {"male": "M", "female": "F"}.get(patient.get("gender"))
+        if _age(patient["birthDate"], case.period[0]) in range(3, 18) and sex and case.expected()[0]["initial-population"]:
+            key = f"true & http://hl7.org/fhir/administrative-gender|{sex}"  # the system SDE Sex declares
+            expected[key] = expected.get(key, 0) + case.expected()[0]["initial-population"]
+    got = {stratum: counts["initial-population"] for stratum, counts in totals.groups[0].strata["age-sex"].items()}
+    assert got == expected and len(expected) == 2
