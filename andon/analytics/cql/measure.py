@@ -298,22 +298,3 @@ def memberships(members: dict[str, set]) -> dict[str, int]:
                    - (members.get("denominator-exception", set()) - numerator))
     return {"numerator-membership": len(numerator - members.get("numerator-exclusion", set())),
             "denominator-membership": len(denominator)}
-
-
-def individual_report(definition: MeasureDefinition, result: SubjectResult, period: tuple[str, str]) -> dict:
-    """A DEQM-style individual MeasureReport of one subject."""
-    return {
-        "resourceType": "MeasureReport",
-        "status": "complete",
-        "type": "individual",
-        "measure": definition.url,
-        "subject": {"reference": f"Patient/{result.subject}"} if result.subject else None,
-        "period": {"start": period[0], "end": period[1]},
-        "group": [
-            {"id": group.key, "population": [
-                {"code": {"coding": [{"system": POPULATION_SYSTEM, "code": code}]}, "count": count}
-                for code, count in outcome.counts.items()
-            ]}
-            for group, outcome in zip(definition.groups, result.groups)
-        ],
-    }

@@ -1,4 +1,5 @@
-"""Summary MeasureReports (DEQM style): what subjects' results add up to.
+"""MeasureReports (DEQM style): a subject's (`individual_report`), and what subjects' results
+add up to (`summary_report`).
 
 `Totals` sums subjects' results (in a worker, then across workers): population counts and
 score memberships per group, every observed value, counts per stratum, and subjects per
@@ -12,6 +13,10 @@ supplemental data value. `summary_report` turns them into a FHIR MeasureReport:
 - each stratifier's strata with their counts and scores;
 - supplemental data as contained Observations, one per element and value, with the number of
   subjects (DEQM's summary representation), referenced from the report's extensions.
+
+An individual report has the same parts for one subject: its counts, its observations, the
+strata it is in, its supplemental data values, and the resources its populations hold as
+`evaluatedResource`.
 """
 
 from __future__ import annotations
@@ -112,11 +117,14 @@ def _group(group, total: GroupTotals) -> dict:
     if group.observations:
         entry["extension"] = [_observation(o, total.observations.get(o.code, [])) for o in group.observations]
     if group.stratifiers:
-        entry["stratifier"] = [
-            {"id": s.key, "code": [{"text": s.label}],
-             "stratum": [_stratum(group, stratum, counts) for stratum, counts in sorted(total.strata.get(s.key, {}).items())]}
-            for s in group.stratifiers]
+        entry["stratifier"] = _stratifiers(group, total.strata)
     return entry
+
+
+def _stratifiers(group, strata: dict[str, dict]) -> list[dict]:
+    return [{"id": s.key, "code": [{"text": s.label}],
+             "stratum": [_stratum(group, stratum, Counter(counts)) for stratum, counts in sorted(strata.get(s.key, {}).items())]}
+            for s in group.stratifiers]
 
 
 def _populations(group, counts: Counter) -> list[dict]:
@@ -155,3 +163,28 @@ def _supplemental(supplemental: dict[str, Counter]) -> list[dict]:
                               "extension": [{"url": CRITERIA_REFERENCE, "valueString": key}],
                               "code": concept, "valueInteger": subjects})
     return contained
+
+
+def individual_report(definition: MeasureDefinition, result: SubjectResult, period: tuple[str, str], now: str) -> dict:
+    """One subject's MeasureReport (DEQM individual)."""
+    groups = []
+    for group, outcome in zip(definition.groups, result.groups, strict=True):
+        entry = {"id": group.key, "population": _populations(group, Counter(outcome.counts))}
+        if group.observations:
+            entry["extension"] = [_observation(o, outcome.observations.get(o.code, [])) for o in group.observations]
+        if group.stratifiers:
+            entry["stratifier"] = _stratifiers(group, outcome.strata)
+        groups.append(entry)
+    report = {"resourceType": "MeasureReport", "status": "complete", "type": "individual", "measure": definition.url,
+              "date": now, "period": {"start": period[0], "end": period[1]}, "group": groups}
+    if result.subject:
+        report["subject"] = {"reference": f"Patient/{result.subject}"}
+    contained = _supplemental({key: Counter(set(values)) for key, values in result.supplemental.items()})
+    if contained:
+        report["contained"] = contained
+        report["extension"] = [{"url": SUPPLEMENTAL_EXTENSION, "valueReference": {"reference": f"#{o['id']}"}}
+                               for o in contained]
+    evaluated = sorted({key for outcome in result.groups for keys in outcome.members.values() for key in keys})
+    if evaluated:
+        report["evaluatedResource"] = [{"reference": key} for key in evaluated]
+    return report

@@ -11,7 +11,7 @@ import pytest
 from andon.analytics.cql import check, content, temporal
 from andon.analytics.cql.evaluator import PatientData
 from andon.analytics.cql.measure import MeasureDefinition, evaluate_subject
-from andon.analytics.cql.report import Totals, summary_report
+from andon.analytics.cql.report import Totals, individual_report, summary_report
 from andon.analytics.cql.strata import aggregate, number, value_keys
 from andon.analytics.cql.values import Code, Concept
 
@@ -142,3 +142,19 @@ def test_component_stratifier_has_a_stratum_per_combination():
             expected[key] = expected.get(key, 0) + case.expected()[0]["initial-population"]
     got = {stratum: counts["initial-population"] for stratum, counts in totals.groups[0].strata["age-sex"].items()}
     assert got == expected and len(expected) == 2
+
+
+@needs_content
+def test_individual_report_of_an_episode_measure():
+    definition, results, _ = _evaluate("CMS108VTEProphylaxisFHIR")
+    case, result = next((c, r) for c, r in results if c.expected()[0]["initial-population"] >= 2)
+    report = individual_report(definition, result, case.period, check.NOW)
+    patient = next(r for r in case.resources if r["resourceType"] == "Patient")
+    assert report["type"] == "individual" and report["subject"] == {"reference": f"Patient/{patient['id']}"}
+    counts = {p["code"]["coding"][0]["code"]: p["count"] for p in report["group"][0]["population"]}
+    assert counts == case.expected()[0]
+    encounters = {f"Encounter/{r['id']}" for r in case.resources if r["resourceType"] == "Encounter"}
+    evaluated = {e["reference"] for e in report["evaluatedResource"]}
+    assert len(evaluated) == counts["initial-population"] and evaluated <= encounters
+    sex = [o for o in report["contained"] if o["extension"][0]["valueString"] == "sde-sex"]
+    assert [o["code"]["coding"][0]["code"] for o in sex] == [{"male": "M", "female": "F"}[patient["gender"]]]
