@@ -3,8 +3,10 @@ operators with precision, and the list operators that also take intervals."""
 
 from __future__ import annotations
 
+import functools
+
 from . import compare, interval, temporal
-from .evaluator import Unsupported, handles
+from .evaluator import EvaluationError, Unsupported, handles
 from .interval import Interval
 from .ops_lists import list_except, list_intersect, list_union
 from .quantity import Quantity
@@ -301,16 +303,59 @@ def collapse(ev, node, scope):
 
 @handles("Expand")
 def expand(ev, node, scope):
-    """Expand (§19.10) of Integer intervals, per 1 or a unitless quantity; other point types
-    are not expanded yet (an error, never a wrong list)."""
+    """Expand (§19.10) of Integer intervals per a unitless whole quantity, and of Date,
+    DateTime and Time intervals per a calendar duration; Decimal intervals are not expanded
+    yet (an error, never a wrong list)."""
     items, per = ev.operands(node, scope)
     if items is None:
         return None
+    present = [i for i in items if i is not None]
+    if not present:
+        return []  # nulls in the list are left out
+    points = [p for i in present for p in (i.low, i.high) if p is not None]
+    if not points:
+        return None
+    if all(isinstance(p, (temporal.Date, temporal.DateTime, temporal.Time)) for p in points):
+        return expand_temporal(items, per)
     step = 1 if per is None else per.value if isinstance(per, Quantity) and per.unit == "1" else None
-    points = [p for i in items if i is not None for p in (i.low, i.high)]
-    if step is None or step != int(step) or not all(isinstance(p, int) or p is None for p in points):
-        raise Unsupported("Expand of other than Integer intervals")
+    if step is None or step != int(step) or not all(isinstance(p, int) and not isinstance(p, bool) for p in points):
+        raise Unsupported("Expand of Decimal intervals, or per a fraction")
     return interval.expand(items, int(step))
+
+
+def expand_temporal(items, per) -> list | None:
+    """Unit intervals of `per` (default: one of the boundaries' coarsest precision) covering
+    each interval, boundaries truncated to the per's precision (§19.10: "more precise values
+    will be truncated"), a trailing partial step dropped, duplicates removed, in order; a week
+    is 7 days at day precision. Null when an interval has a null boundary or one coarser than
+    the per."""
+    present = [i for i in items if i is not None]
+    if per is None:
+        unit = min((p.precision for i in present for p in (i.low, i.high) if p is not None),
+                   key=temporal.PRECISIONS.index, default="day")
+        count = 1
+    else:
+        unit, count = temporal.unit_precision(per.unit), per.value
+        if count != int(count) or count < 1:
+            raise EvaluationError(f"Expand per {per.value} {per.unit}: a whole number of units is needed")
+        count = int(count)
+    if unit == "week":
+        unit, count = "day", count * 7
+    found = {}
+    for item in present:
+        if item.low is None or item.high is None:
+            return None  # as for Integer intervals: an unknown or unbounded end cannot be walked
+        low, high = temporal.truncate(interval.start(item), unit), temporal.truncate(interval.end(item), unit)
+        if low is None or high is None:
+            return None
+        point = low
+        while True:
+            last = temporal.add(point, count - 1, unit)
+            if temporal.less_or_equal(last, high) is not True:
+                break
+            found.setdefault(str(point), Interval(point, last, True, True))
+            point = temporal.add(point, count, unit)
+    return sorted(found.values(), key=functools.cmp_to_key(lambda a, b: temporal.compare(a.low, b.low) or 0))
 
 
 @handles("Width")

@@ -108,6 +108,11 @@ def _unit(name: str) -> str:
     return unit
 
 
+def unit_precision(name: str) -> str:
+    """The precision a CQL duration unit names (`days`, `d`, `week` → day, week, …)."""
+    return _unit(name)
+
+
 def _rank(precision: str) -> int:
     return _DATETIME_FIELDS.index(precision)
 
@@ -490,6 +495,16 @@ def add(value, amount, unit: str):
     if unit in ("year", "month"):
         return _add_months(value, count * 12 if unit == "year" else count)
     return _add_fixed(value, count * _MILLISECONDS[unit])
+
+
+def truncate(value, precision: str):
+    """The value with no component finer than `precision` (a precision name or unit); None when
+    the value is coarser than it (its finer components are not known, so cannot be kept)."""
+    precision = _unit(precision)
+    if precision not in value._FIELDS or getattr(value, precision) is None:
+        return None
+    finer = value._FIELDS[value._FIELDS.index(precision) + 1:]
+    return replace(value, **{name: None for name in finer})
 
 
 def subtract(value, amount, unit: str):

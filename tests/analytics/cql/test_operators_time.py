@@ -152,3 +152,44 @@ def test_collapse_merges_overlapping_and_meeting():
     assert [(x.low, x.high) for x in found] == [(1, 8), (10, 12)]
     found = evaluate(op("Collapse", lst(ivl(i(6), i(8)), ivl(i(1), i(5))), NULL))
     assert [(x.low, x.high) for x in found] == [(1, 8)]
+
+
+# --- Expand of date and time intervals (§19.10) ------------------------------------------------
+
+def _expanded(intervals, per):
+    result = evaluate(op("Expand", lst(*intervals), per))
+    return None if result is None else [(str(x.low), str(x.high)) for x in result]
+
+
+def test_expand_dates_per_day_week_and_month():
+    assert _expanded([ivl(date(2018, 1, 1), date(2018, 1, 3))], qty(1, "day")) == [
+        ("2018-01-01", "2018-01-01"), ("2018-01-02", "2018-01-02"), ("2018-01-03", "2018-01-03")]
+    assert _expanded([ivl(date(2018, 1, 1), date(2018, 1, 21))], qty(1, "week")) == [
+        ("2018-01-01", "2018-01-07"), ("2018-01-08", "2018-01-14"), ("2018-01-15", "2018-01-21")]
+    # boundaries more precise than the per are truncated to it
+    assert _expanded([ivl(date(2018, 1, 1), date(2018, 4, 29))], qty(1, "month")) == [
+        ("2018-01", "2018-01"), ("2018-02", "2018-02"), ("2018-03", "2018-03"), ("2018-04", "2018-04")]
+
+
+def test_expand_datetimes_per_hour_merges_overlaps_and_drops_a_partial_step():
+    got = _expanded([ivl(dt(2018, 1, 1, 10, 0), dt(2018, 1, 1, 12, 30)), ivl(dt(2018, 1, 1, 11, 0), dt(2018, 1, 1, 13, 0))],
+                    qty(1, "hour"))
+    assert [low for low, high in got] == ["2018-01-01T10Z", "2018-01-01T11Z", "2018-01-01T12Z", "2018-01-01T13Z"]
+    assert all(low == high for low, high in got)
+    assert _expanded([ivl(date(2018, 1, 1), date(2018, 1, 5))], qty(2, "days")) == [
+        ("2018-01-01", "2018-01-02"), ("2018-01-03", "2018-01-04")]
+
+
+def test_expand_open_high_and_unknowable_cases():
+    assert _expanded([ivl(date(2018, 1, 1), date(2018, 1, 4), high_closed=False)], qty(1, "day")) == [
+        ("2018-01-01", "2018-01-01"), ("2018-01-02", "2018-01-02"), ("2018-01-03", "2018-01-03")]
+    assert _expanded([ivl(date(2018, 1), date(2018, 3))], qty(1, "day")) is None  # months cannot be split into days
+    assert _expanded([ivl(date(2018, 1, 1), null_as("Date"))], qty(1, "day")) is None
+    assert _expanded([], qty(1, "day")) == []
+
+
+def test_expand_times_per_hour_as_the_specification_shows():
+    # expand { Interval[@T10:00, @T12:30] } per hour = { [@T10, @T10], [@T11, @T11], [@T12, @T12] }
+    ten, half_past_twelve = ({"type": "Time", "hour": i(h), "minute": i(m)} for h, m in ((10, 0), (12, 30)))
+    got = _expanded([ivl(ten, half_past_twelve)], qty(1, "hour"))
+    assert got == [("10", "10"), ("11", "11"), ("12", "12")]
