@@ -10,6 +10,7 @@ observations and strata, and the supplemental data.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -101,7 +102,10 @@ def run_measure(connection, folders, measure: str, period: tuple[str, str], jobs
         for batch in stream:
             take(evaluator.batch(batch), len(batch))
     else:
-        with ProcessPoolExecutor(jobs, initializer=_start, initargs=(list(folders), measure, period, now)) as pool:
+        # spawned, not forked: the parent holds a DuckDB connection whose threads a fork would copy
+        # mid-flight (a lock held there never frees), and a fork would also share the parent's pages
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+                                 initargs=(list(folders), measure, period, now)) as pool:
             pending = {}
             for batch in stream:
                 pending[pool.submit(_evaluate, batch)] = len(batch)
