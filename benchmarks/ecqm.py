@@ -150,6 +150,7 @@ def phase_andon(args: dict) -> dict:
     from andon.analytics.fhir import store
 
     connection = store.connect(WORK / "store.duckdb", read_only=True)
+    workers = _WorkerPeaks()
     began = time.perf_counter()
     report = run_measure(connection, [CONTENT], args["measure"], tuple(args["period"]), now="2026-01-01T00:00:00.000Z")
     seconds = time.perf_counter() - began
@@ -159,9 +160,38 @@ def phase_andon(args: dict) -> dict:
     import resource
 
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    worker = workers.stop()
     return {"s": seconds, "patients": report["extension"][0]["valueInteger"], "counts": counts, "status": report["status"],
             "memory_mb": parent + (os.cpu_count() or 1) * worker, "parent_mb": parent, "worker_mb": worker}
+
+
+class _WorkerPeaks:
+    """The largest peak RSS (VmHWM) of this process's children, read from /proc while they run.
+    Not RUSAGE_CHILDREN: a spawned worker is forked before it execs, and Linux keeps the
+    fork's high-water mark (the parent's whole size) in its ru_maxrss."""
+
+    def __init__(self, every: float = 0.5):
+        import threading
+
+        self.peak, self._done = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _watch(self, every: float) -> None:
+        me = f"PPid:\t{os.getpid()}\n"
+        while not self._done.wait(every):
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                if me in status and "VmHWM:" in status:
+                    self.peak = max(self.peak, int(status.split("VmHWM:")[1].split()[0]) / 1024)
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.peak
 
 
 PHASES = {"load": phase_load, "andon": phase_andon}
