@@ -1,9 +1,10 @@
 """Patients for measure evaluation, one at a time, from the FHIR store.
 
 Each resource belongs to the patient its compartment reference names (`subject`, `patient`,
-`beneficiary`, or the Patient itself). The store is read sorted by that patient, in batches,
-so memory holds one batch and the patient being assembled, never the population (DuckDB's
-sort spills to disk when it must).
+`beneficiary`, or the Patient itself). The store is read in passes, each over a bucket of
+patients (a hash of the patient id) sorted by patient and fetched in batches, so memory holds
+one bucket's sort and the patient being assembled, never the population: the bucket count
+grows with the store (about BUCKET_BYTES of records each).
 
 Resources outside any patient's compartment (Medication, Location, Organization,
 Practitioner) are shared by many patients. A patient gets those their own records reference
@@ -16,6 +17,7 @@ patient first needs it, and kept in a bounded cache.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -26,6 +28,7 @@ from . import fhir_model
 from .evaluator import PatientData
 
 BATCH = 2000  # rows fetched at a time
+BUCKET_BYTES = 128 * 2**20  # the records one sorted pass holds, about
 SHARED_TYPES = ("Medication", "Location", "Organization", "Practitioner", "PractitionerRole")
 _SHARED_REFERENCE = re.compile(r'"reference"\s*:\s*"(?:[^"]*/)?((?:' + "|".join(SHARED_TYPES) + r')/[^"/]+)"')
 
@@ -50,14 +53,29 @@ def shared_texts(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def patients(connection: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, PatientData]]:
-    """(patient id, their data) for every Patient in the store, in patient id order."""
+    """(patient id, their data) for every Patient in the store: pass by pass over buckets of
+    patients (a hash of the id), each bucket sorted by patient, so that one sort holds about
+    BUCKET_BYTES of records whatever the size of the population."""
     shared = Shared(shared_texts(connection))
     placeholders = ", ".join("?" for _ in SHARED_TYPES)
-    result = connection.execute(
-        f"SELECT patient, resource FROM (SELECT {_PATIENT_OF} AS patient, type, resource FROM resources "
-        f"WHERE type NOT IN ({placeholders})) WHERE patient <> '' ORDER BY patient, type = 'Patient' DESC",
-        list(SHARED_TYPES),
-    )
+    buckets = bucket_count(connection)
+    for bucket in range(buckets):
+        result = connection.execute(
+            f"SELECT patient, resource FROM (SELECT {_PATIENT_OF} AS patient, type, resource FROM resources "
+            f"WHERE type NOT IN ({placeholders})) WHERE patient <> '' AND hash(patient) % ? = ? "
+            "ORDER BY patient, type = 'Patient' DESC",
+            [*SHARED_TYPES, buckets, bucket],
+        )
+        yield from _assembled(result, shared)
+
+
+def bucket_count(connection: duckdb.DuckDBPyConnection) -> int:
+    total = connection.execute("SELECT coalesce(sum(strlen(resource)), 0) FROM resources").fetchall()[0][0]
+    return max(1, math.ceil(total / BUCKET_BYTES))
+
+
+def _assembled(result, shared: Shared) -> Iterator[tuple[str, PatientData]]:
+    """Patients from rows sorted by patient, a patient complete when the next one begins."""
     current, texts = None, []
     while True:
         rows = result.fetchmany(BATCH)

@@ -138,3 +138,20 @@ def test_cli_runs_over_test_case_folders(tmp_path, capsys):
     assert main(["ecqm", "run", "ControllingHighBloodPressureFHIR", "--period", "2025-01-01..2025-12-31", "--content",
                  str(CONTENT), "--patients", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+@needs_content
+def test_patients_come_whole_whatever_the_number_of_buckets(loaded, monkeypatch):
+    path, cases = loaded
+    def records(patients):
+        return {pid: sorted((t, n.value["id"]) for t, nodes in data.by_type.items() for n in nodes) for pid, data in patients}
+
+    one = records(_patients(path))
+    monkeypatch.setattr(population, "BUCKET_BYTES", 20_000)  # many small sorted passes
+    connection = store.connect(path, read_only=True)
+    try:
+        assert population.bucket_count(connection) > 5
+    finally:
+        connection.close()
+    many = records(_patients(path))
+    assert many == one and len(many) == len(cases)
