@@ -147,10 +147,10 @@ def test_patients_come_whole_whatever_the_number_of_buckets(loaded, monkeypatch)
         return {pid: sorted((t, n.value["id"]) for t, nodes in data.by_type.items() for n in nodes) for pid, data in patients}
 
     one = records(_patients(path))
-    monkeypatch.setattr(population, "BUCKET_BYTES", 20_000)  # many small sorted passes
+    monkeypatch.setattr(population, "BUCKET_BYTES", 150_000)  # several small sorted passes
     connection = store.connect(path, read_only=True)
     try:
-        assert population.bucket_count(connection) > 5
+        assert population.bucket_count(connection) > 3
     finally:
         connection.close()
     many = records(_patients(path))
