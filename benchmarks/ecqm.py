@@ -133,16 +133,8 @@ def generate(patients: int, measures) -> dict:
 # --- 2. Andon ------------------------------------------------------------------------------------
 
 def phase_load(args: dict) -> dict:
-    from andon.analytics.fhir import ingest, store
-
-    path = WORK / "store.duckdb"
-    for stale in (path, Path(str(path) + ".wal")):
-        stale.unlink(missing_ok=True)
-    connection = store.connect(path)
-    began = time.perf_counter()
-    summary = ingest.load_paths(connection, [WORK / "ndjson"])
-    connection.close()
-    return {"s": time.perf_counter() - began, "added": summary.total.added}
+    summary, seconds, _ = views.load_fresh_store(WORK / "store.duckdb", [WORK / "ndjson"])
+    return {"s": seconds, "added": summary.total.added}
 
 
 def phase_andon(args: dict) -> dict:

@@ -36,16 +36,8 @@ def phase_floor(args: dict) -> dict:
 
 
 def phase_ingest(args: dict) -> dict:
-    from andon.analytics.fhir import ingest, store
-
     path = WORK / "store.duckdb"
-    for stale in (path, Path(str(path) + ".wal")):
-        stale.unlink(missing_ok=True)
-    connection = store.connect(path)
-    began = time.perf_counter()
-    summary = ingest.load_paths(connection, [WORK / "ndjson"], progress=False)
-    seconds = time.perf_counter() - began
-    connection.close()
+    summary, seconds, _ = views.load_fresh_store(path, [WORK / "ndjson"])
     total = summary.total
     return {"s": seconds, "added": total.added, "quarantined": total.quarantined, "store_bytes": path.stat().st_size}
 

@@ -286,19 +286,26 @@ def phase_floor_load(args: dict) -> dict:
 
 # --- 3. Andon ingest -----------------------------------------------------------------------------
 
-def phase_ingest(args: dict) -> dict:
+def load_fresh_store(path: Path, sources: list[Path]):
+    """A new FHIR store at `path` (any old one removed) loaded from `sources`: the ingest
+    summary, the seconds the load took and the seconds closing the store took after it."""
     from andon.analytics.fhir import ingest, store
 
-    path = WORK / "store.duckdb"
     for stale in (path, Path(str(path) + ".wal")):
         stale.unlink(missing_ok=True)
     connection = store.connect(path)
     began = time.perf_counter()
-    summary = ingest.load_paths(connection, [WORK / "ndjson"], progress=False)
+    summary = ingest.load_paths(connection, sources, progress=False)
     seconds = time.perf_counter() - began
     connection.close()
+    return summary, seconds, time.perf_counter() - began - seconds
+
+
+def phase_ingest(args: dict) -> dict:
+    path = WORK / "store.duckdb"
+    summary, seconds, closing = load_fresh_store(path, [WORK / "ndjson"])
     total = summary.total
-    return {"s": seconds, "close_s": time.perf_counter() - began - seconds, "files": summary.files,
+    return {"s": seconds, "close_s": closing, "files": summary.files,
             "bytes": summary.bytes or args["bytes"], "added": total.added, "updated": total.updated,
             "unchanged": total.unchanged, "quarantined": total.quarantined, "store_bytes": path.stat().st_size}
 

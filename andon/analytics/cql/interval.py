@@ -259,16 +259,7 @@ def contains(
     interval: Interval | None, point: Any, precision: Precision = None
 ) -> bool | None:
     """Contains: start <= point <= end. Null interval is false, null point is null."""
-    if interval is None:
-        return False
-    if point is None:
-        return None
-    low, high = _bounds(interval)
-    at = _point(point)
-    return _and(
-        _holds(_order(low, at, precision), _LE),
-        _holds(_order(at, high, precision), _LE),
-    )
+    return _between(interval, point, precision, _LE)
 
 
 def in_(
@@ -284,16 +275,18 @@ def proper_contains(
     interval: Interval | None, point: Any, precision: Precision = None
 ) -> bool | None:
     """ProperContains: start < point < end."""
+    return _between(interval, point, precision, _LT)
+
+
+def _between(interval: Interval | None, point: Any, precision: Precision, test) -> bool | None:
+    """The point after the start and before the end by `test` (_LE or _LT)."""
     if interval is None:
         return False
     if point is None:
         return None
     low, high = _bounds(interval)
     at = _point(point)
-    return _and(
-        _holds(_order(low, at, precision), _LT),
-        _holds(_order(at, high, precision), _LT),
-    )
+    return _and(_holds(_order(low, at, precision), test), _holds(_order(at, high, precision), test))
 
 
 def proper_in(
