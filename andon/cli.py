@@ -114,6 +114,38 @@ def cmd_load_content(args):
     return 0
 
 
+def cmd_compute_measures(args):
+    """Compute measures over a range of periods, as the computation job does (for schedulers)."""
+    from datetime import date
+
+    _django()
+    from django.core.exceptions import ValidationError
+    from tqdm import tqdm
+
+    from andon.measures import services
+
+    try:
+        first, last = date.fromisoformat(args.first), date.fromisoformat(args.last)
+    except ValueError:
+        print("andon compute-measures: --from and --to are dates (YYYY-MM-DD)", file=sys.stderr)
+        return 2
+    with tqdm(unit="measure", disable=args.quiet, file=sys.stderr) as bar:
+        def progress(done, total, title):
+            bar.total = total
+            bar.set_postfix_str(title[:40])
+            bar.update(done - bar.n)
+
+        try:
+            done = services.compute_measures(args.measure or None, kind=args.kind, first=first, last=last,
+                                             progress=progress)
+        except (ValidationError, ValueError) as error:
+            print(f"andon compute-measures: {_message(error)}", file=sys.stderr)
+            return 2
+    for item in done:
+        print(f"{item.measure}: {item.error or f'{item.cells} results'}")
+    return 1 if any(item.error for item in done) else 0
+
+
 def _message(error) -> str:
     if hasattr(error, "message_dict"):
         return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in error.message_dict.items())
@@ -161,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load-content", help="load content files (organisation, taxonomies, measures)")
     load.add_argument("paths", nargs="*", help="content folders or files (default: ./content)")
     load.set_defaults(run=cmd_load_content)
+
+    compute = commands.add_parser("compute-measures", help="compute measures over a range of periods")
+    compute.add_argument("--from", dest="first", required=True, help="first day (YYYY-MM-DD)")
+    compute.add_argument("--to", dest="last", required=True, help="last day (YYYY-MM-DD)")
+    compute.add_argument("--kind", choices=["month", "week", "quarter"], default="month")
+    compute.add_argument("--measure", action="append", default=[], metavar="KEY", help="only this measure (repeatable)")
+    compute.add_argument("--quiet", action="store_true", help="no progress bar")
+    compute.set_defaults(run=cmd_compute_measures)
 
     for name, module_path in MODULE_COMMANDS.items():
         try:

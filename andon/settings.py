@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "andon.platform",
     "andon.safety",
     "andon.actions",
+    "andon.measures",
     "andon.api",
     "ninja",
 ]
@@ -256,6 +257,18 @@ ANDON_ATTACHMENT_MAX_BYTES = env.int("ANDON_ATTACHMENT_MAX_BYTES", default=10 * 
 ANDON_ATTACHMENT_TYPES = env.list("ANDON_ATTACHMENT_TYPES", default=[
     "image/jpeg", "image/png", "application/pdf", "text/plain",
 ])
+
+# Measures (andon/measures): the content shipped with Andon (views, measure library), the FHIR
+# store measures read, and the folders holding CMS eCQM content (libraries, measures,
+# valuesets, laid out like the shared eCQM content); without them eCQM measures cannot be computed.
+ANDON_CONTENT_DIR = Path(env.str("ANDON_CONTENT_DIR", default=str(BASE_DIR.parent / "content"))).resolve()
+# The cases behind computed results, kept for the drill-down (patient-level: Parquet files).
+ANDON_CASES_DIR = Path(env.str("ANDON_CASES_DIR", default=str(DATA_DIR / "measure-cases"))).resolve()
+ANDON_FHIR_STORE = Path(env.str("ANDON_FHIR_STORE", default=str(DATA_DIR / "fhir.duckdb"))).resolve()
+# A proportion's chart is Laney's p′ when the average denominator reaches this ⚠︎ (with large
+# denominators ordinary p-chart limits flag nearly every point; DOMAIN.md §7).
+ANDON_LANEY_DENOMINATOR = env.int("ANDON_LANEY_DENOMINATOR", default=1000)
+ANDON_ECQM_CONTENT = [Path(p).resolve() for p in env.list("ANDON_ECQM_CONTENT", default=[])]
 
 # Background jobs: django-tasks with the database backend, run by `andon worker`.
 TASKS = {

@@ -61,21 +61,6 @@ def _owner(resource: dict, case_number: int, copy: int):
     return f"case {case_number}" if resource["resourceType"] in SHARED else copy
 
 
-def _rewrite(node, ids: dict):
-    """A copy of a resource with every `Type/id` reference to a replicated resource renamed."""
-    if isinstance(node, dict):
-        copy = {}
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str) and value.count("/") == 1 and value in ids:
-                copy[key] = ids[value]
-            else:
-                copy[key] = _rewrite(value, ids)
-        return copy
-    if isinstance(node, list):
-        return [_rewrite(v, ids) for v in node]
-    return node
-
-
 def generate(patients: int, measures) -> dict:
     """Write the replicated patients (or reuse them); return the manifest."""
     from andon.analytics.cql import content
@@ -108,7 +93,7 @@ def generate(patients: int, measures) -> dict:
                     ids[f"{r['resourceType']}/{r['id']}"] = f"{r['resourceType']}/{fresh}"
             copies = []
             for resource in resources:
-                copy = _rewrite(resource, ids)
+                copy = content.rename_references(resource, ids)
                 if resource.get("id"):
                     copy["id"] = ids[f"{resource['resourceType']}/{resource['id']}"].split("/", 1)[1]
                 copies.append(copy)

@@ -71,6 +71,20 @@ def sign_in_with_mfa(client):
     return sign_in
 
 
+@pytest.fixture(scope="session")
+def _session_fhir_store(tmp_path_factory):
+    return tmp_path_factory.mktemp("fhir-store") / "fhir.duckdb"
+
+
+@pytest.fixture(autouse=True)
+def _fhir_store(settings, _session_fhir_store, tmp_path):
+    """One FHIR store per test session, never the data directory's: the demo loads its made-up
+    EHR patients there once, and a test that needs other data points the setting elsewhere.
+    The cases kept behind results are each test's own."""
+    settings.ANDON_FHIR_STORE = _session_fhir_store
+    settings.ANDON_CASES_DIR = tmp_path / "measure-cases"
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttling counters and used one-time codes live in the cache: start each test clean."""

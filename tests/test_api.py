@@ -110,3 +110,22 @@ def test_session_calls_from_pages_need_csrf_for_writes(make_user):
     client.force_login(make_user(Role.ADMINISTRATOR, ""))
     response = client.post("/api/v1/audit/exports", {}, content_type="application/json")
     assert response.status_code == 403
+
+
+def test_schema_names_are_unique_across_the_api_modules():
+    """OpenAPI names a schema by its class name: two modules' `CountOut` would share one
+    component, and one module's responses would be checked against the other's."""
+    import inspect
+    import sys
+    from collections import Counter
+
+    import pydantic
+
+    from andon.api.api import api
+
+    modules = {sys.modules[operation.view_func.__module__] for _prefix, router in api._routers
+               for path_view in router.path_operations.values() for operation in path_view.operations}
+    names = Counter(name for module in modules for name, value in vars(module).items()
+                    if inspect.isclass(value) and issubclass(value, pydantic.BaseModel)
+                    and value.__module__ == module.__name__ and name.endswith(("Out", "In")))
+    assert [name for name, count in names.items() if count > 1] == []

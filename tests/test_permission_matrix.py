@@ -36,6 +36,15 @@ CONDUCT_REVIEWERS = frozenset({Role.CMO, Role.MEDICAL_STAFF_OFFICE})
 AGGREGATES = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER,
                         Role.CQO, Role.CMO, Role.BOARD_MEMBER})
 EXPORTERS = frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
+# Measures: aggregates for quality, leadership and the board; patients behind them for analysts
+# and leaders; counts entered by units and auditors; the library run by analysts and the CQO.
+MEASURE_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                             Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO,
+                             Role.BOARD_MEMBER})
+MEASURE_PATIENTS = frozenset({Role.QUALITY_ANALYST, Role.CQO, Role.CMO})
+MEASURE_ANNOTATORS = frozenset({Role.QUALITY_ANALYST, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
+COUNT_ENTERERS = frozenset({Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.CLINICAL_AUDITOR})
+MEASURE_MANAGERS = frozenset({Role.QUALITY_ANALYST, Role.CQO})
 
 
 @dataclass
@@ -194,6 +203,24 @@ def others_done_action(user, other):
     return [_action(other, status="done").pk], {}
 
 
+def _library():
+    from pathlib import Path
+
+    from andon.measures.models import Measure
+    from andon.platform import content
+
+    if not Measure.objects.exists():
+        content.load_content([Path(__file__).resolve().parent.parent / "content" / "measures"])
+
+
+def a_measure(key):
+    def setup(user, other):
+        _library()
+        return [key], {}
+
+    return setup
+
+
 # url name -> expectation. Pages guarded against one object are listed once per kind of object.
 PAGES = {
     "home": Case(ALL),
@@ -253,6 +280,22 @@ PAGES = {
     "actions:decision": Case(ACTION_APPROVERS, method="post", setup=others_action, data={"decision": "approved"}),
     "actions:effectiveness": Case(ACTION_MANAGERS, method="post", setup=others_done_action,
                                   data={"result": "effective", "checked_on": "2026-01-05"}),
+    # Measures.
+    "measures:dashboard": Case(MEASURE_VIEWERS, setup=lambda u, o: (_library(), ([], {}))[1]),
+    "measures:library": Case(MEASURE_VIEWERS, setup=lambda u, o: (_library(), ([], {}))[1]),
+    "measures:compute": Case(MEASURE_MANAGERS),
+    "measures:mappings": Case(MEASURE_MANAGERS),
+    "measures:measure": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
+    "measures:chart_svg": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
+    "measures:annotate": Case(MEASURE_ANNOTATORS, method="post", setup=a_measure("readmission-30-day"),
+                              data={"date": "2026-01-05", "kind": "action", "text": "Matrix"}),
+    "measures:report_json": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
+    "measures:results_csv": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
+    "measures:equity": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
+    "measures:units": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
+    "measures:cases": Case(MEASURE_PATIENTS, setup=a_measure("readmission-30-day"), data={"period": "2026-01"}),
+    "measures:counts": Case(COUNT_ENTERERS, setup=a_measure("hand-hygiene")),
+    "measures:peers": Case(MEASURE_MANAGERS, method="post", setup=a_measure("readmission-30-day")),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
@@ -381,6 +424,16 @@ def api_import_file(hospital):
     return {"file": SimpleUploadedFile("events.csv", rows.encode(), "text/csv")}
 
 
+def api_measure(user, other, hospital):
+    _library()
+    return {"key": "readmission-30-day"}
+
+
+def api_manual_measure(user, other, hospital):
+    _library()
+    return {"key": "hand-hygiene"}
+
+
 RCA = "/api/v1/safety/events/{event_id}/investigation"
 
 # (method, path) -> expectation; paths as in the OpenAPI document.
@@ -433,6 +486,17 @@ API = {
     ("GET", "/api/v1/actions/{action_id}"): ApiCase(ACTION_VIEWERS, setup=api_others_action),
     ("POST", "/api/v1/actions/{action_id}/status"): ApiCase(ACTION_MANAGERS, setup=api_others_action,
                                                             body={"status": "in_progress"}),
+    ("GET", "/api/v1/measures"): ApiCase(MEASURE_VIEWERS, setup=api_measure),
+    ("GET", "/api/v1/measures/{key}"): ApiCase(MEASURE_VIEWERS, setup=api_measure),
+    ("GET", "/api/v1/measures/{key}/results"): ApiCase(MEASURE_VIEWERS, setup=api_measure),
+    ("GET", "/api/v1/measures/{key}/chart"): ApiCase(MEASURE_VIEWERS, setup=api_measure),
+    ("GET", "/api/v1/measures/{key}/measure-report"): ApiCase(MEASURE_VIEWERS, setup=api_measure),
+    ("POST", "/api/v1/measures/{key}/annotations"): ApiCase(MEASURE_ANNOTATORS, setup=api_measure,
+                                                            body={"date": "2026-01-05", "text": "Matrix"}),
+    ("POST", "/api/v1/measures/{key}/counts"): ApiCase(COUNT_ENTERERS, setup=api_manual_measure, body=lambda hospital: {
+        "unit_id": hospital.unit("rgh/4w").pk, "month": "2026-01", "numerator": 9, "denominator": 10}),
+    ("POST", "/api/v1/measures/computations"): ApiCase(MEASURE_MANAGERS, setup=api_measure, body={
+        "measures": ["falls"], "kind": "month", "first": "2026-01-01", "last": "2026-06-30"}),
     ("POST", "/api/v1/actions/{action_id}/decision"): ApiCase(ACTION_APPROVERS, setup=api_others_action,
                                                               body={"approve": True}),
 }
@@ -546,7 +610,7 @@ def test_api_matrix_with_a_personal_token(client, hospital, make_user, safety_ta
 
 @pytest.mark.parametrize(("method", "path"), list(API))
 def test_api_refuses_callers_without_credentials(client, method, path):
-    url = path.replace("{job_id}", "1").replace("{event_id}", "1").replace("{action_id}", "1")
+    url = path.replace("{job_id}", "1").replace("{event_id}", "1").replace("{action_id}", "1").replace("{key}", "falls")
     response = client.get(url) if method == "GET" else client.post(url, {}, content_type="application/json")
     assert response.status_code == 401
 

@@ -195,3 +195,6 @@ from andon.safety.api import router as safety_router  # noqa: E402
 
 api.add_router("/safety/", safety_router)
 api.add_router("/", actions_router)
+from andon.measures.api import router as measures_router  # noqa: E402
+
+api.add_router("/", measures_router)

@@ -70,6 +70,16 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "actions.view": ACTION_ROLES,
     "actions.manage": ACTION_ROLES,
     "actions.approve": frozenset({Role.CQO, Role.CMO}),
+    # Measures: aggregates for the quality department, leadership and the board; drill-down to
+    # patients (audited) for those who analyse care; counts entered by units and auditors.
+    "measures.view": frozenset({
+        Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+        Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO, Role.BOARD_MEMBER,
+    }),
+    "measures.view_patients": frozenset({Role.QUALITY_ANALYST, Role.CQO, Role.CMO}),
+    "measures.annotate": frozenset({Role.QUALITY_ANALYST, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
+    "measures.enter_counts": frozenset({Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.CLINICAL_AUDITOR}),
+    "measures.manage": frozenset({Role.QUALITY_ANALYST, Role.CQO}),
 }
 
 

@@ -240,6 +240,33 @@ def events_visible_to(user, own: bool = True):
     return SafetyEvent.objects.filter(visible).select_related("unit", "unit__facility")
 
 
+def events_for_measure(*, category: str, kinds, harms=(), details=None, stratify_by: str = "",
+                       since: datetime, until: datetime) -> list[tuple[datetime, int, str]]:
+    """(occurred_at, unit id, answer of `stratify_by`) for each safety event a measure counts:
+    events of the confirmed `category` and the given kinds occurring in [since, until), with a
+    harm among `harms` (when given) and, for each field in `details`, an answer among its
+    accepted values. Nothing that names an event or a person leaves here: the measures module
+    counts these by period and unit."""
+    events = SafetyEvent.objects.filter(category=category, kind__in=list(kinds), occurred_at__gte=since,
+                                        occurred_at__lt=until)
+    if harms:
+        events = events.filter(harm__in=list(harms))
+    found = []
+    for occurred_at, unit_id, answers in events.values_list("occurred_at", "unit_id", "details").iterator(chunk_size=5000):
+        answers = answers or {}
+        if all(_accepted(answers.get(field), accepted) for field, accepted in (details or {}).items()):
+            stratum = answers.get(stratify_by) if stratify_by else ""
+            found.append((occurred_at, unit_id, "Not given" if stratum in (None, "") else str(stratum)))
+    return found
+
+
+def _accepted(answer, accepted) -> bool:
+    # Booleans stay booleans (a yes/no field); codes compare as text (YAML may read "2" as 2).
+    if isinstance(answer, bool) or any(isinstance(value, bool) for value in accepted):
+        return any(answer is value for value in accepted)
+    return answer is not None and str(answer) in {str(value) for value in accepted}
+
+
 def open_event(user, event: SafetyEvent, reason: str = "viewed") -> SafetyEvent:
     """Check and record the read of a confidential event (every read is audited)."""
     permissions.check(user, "safety.view_event", event)

@@ -144,3 +144,14 @@ def read_case(measure: str, folder: Path) -> TestCase:
     if not case.report:
         raise ContentError(f"{folder}: no MeasureReport (the expected results)")
     return case
+
+
+def rename_references(node, ids: dict[str, str]):
+    """A copy of a resource (or any part of one) with every `Type/id` reference found in `ids`
+    renamed: for copies of test patients under fresh ids (test cases reuse ids)."""
+    if isinstance(node, dict):
+        return {key: ids[value] if key == "reference" and isinstance(value, str) and value in ids
+                else rename_references(value, ids) for key, value in node.items()}
+    if isinstance(node, list):
+        return [rename_references(v, ids) for v in node]
+    return node

@@ -293,8 +293,13 @@ def memberships(members: dict[str, set]) -> dict[str, int]:
     and the exceptions that did not meet the numerator. Kept beside the population counts as
     "numerator-membership" and "denominator-membership", since with a ratio measure's numerator
     exclusions (not within the numerator) counts alone cannot give them."""
+    numerator, denominator = membership_sets(members)
+    return {"numerator-membership": len(numerator), "denominator-membership": len(denominator)}
+
+
+def membership_sets(members: dict[str, set]) -> tuple[set, set]:
+    """The members `memberships` counts: (numerator membership, denominator membership)."""
     numerator = members.get("numerator", set())
     denominator = (members.get("denominator", set()) - members.get("denominator-exclusion", set())
                    - (members.get("denominator-exception", set()) - numerator))
-    return {"numerator-membership": len(numerator - members.get("numerator-exclusion", set())),
-            "denominator-membership": len(denominator)}
+    return numerator - members.get("numerator-exclusion", set()), denominator

@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import content, population, temporal
+from . import content, episodes, population, temporal
 from .check import measurement_period
 from .evaluator import EvaluationError
 from .measure import MeasureDefinition, MeasureError, evaluate_subject
@@ -54,6 +54,19 @@ class Evaluator:
             totals.add(result)
         return totals, errors
 
+    def cases(self, patients) -> tuple[list[episodes.Case], list[str]]:
+        """The patients' cases (episodes.py), and the errors (patient: why)."""
+        found, errors = [], []
+        for patient_id, data in patients:
+            try:
+                result = evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now,
+                                          explained=False)
+            except (EvaluationError, ValueError, TypeError, LookupError) as error:
+                errors.append(f"Patient/{patient_id}: {type(error).__name__}: {error}")
+                continue
+            found.extend(episodes.cases(self.definition, result))
+        return found, errors
+
 
 _WORKER: Evaluator | None = None
 
@@ -65,6 +78,10 @@ def _start(folders, measure, period, now) -> None:
 
 def _evaluate(patients):
     return _WORKER.batch(patients)
+
+
+def _evaluate_cases(patients):
+    return _WORKER.cases(patients)
 
 
 def _batches(stream, size: int):
@@ -81,17 +98,46 @@ def _batches(stream, size: int):
 def run_measure(connection, folders, measure: str, period: tuple[str, str], jobs: int | None = None,
                 progress=None, now: str | None = None) -> dict:
     """The summary MeasureReport of `measure` over every patient of the store."""
-    now = now or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    now = now or _now()
     evaluator = Evaluator(folders, measure, period, now)  # checks the content before any work
-    jobs = jobs or os.cpu_count() or 1
     totals = Totals.of(evaluator.definition)
     errors: list[str] = []
+
+    def take(batch_totals):
+        totals.merge(batch_totals)
+
+    evaluated = _over_patients(connection, evaluator, (list(folders), measure, period, now), "totals", jobs,
+                               take, errors, progress)
+    return summary_report(evaluator.definition, totals, period, now, evaluated, errors)
+
+
+def run_cases(connection, folders, measure: str, period: tuple[str, str], jobs: int | None = None,
+              progress=None, now: str | None = None) -> tuple[list[episodes.Case], int, list[str]]:
+    """Every patient's cases of `measure` (episodes.py): (cases, patients evaluated, errors)."""
+    now = now or _now()
+    evaluator = Evaluator(folders, measure, period, now)
+    found: list[episodes.Case] = []
+    errors: list[str] = []
+    evaluated = _over_patients(connection, evaluator, (list(folders), measure, period, now), "cases", jobs,
+                               found.extend, errors, progress)
+    return found, evaluated, errors
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _over_patients(connection, evaluator: Evaluator, initargs: tuple, work: str, jobs, take, errors: list,
+                   progress) -> int:
+    """Evaluate every patient of the store in batches, `work` being "totals" or "cases"; each
+    batch's result goes to `take`, its errors to `errors`. Returns the patients evaluated."""
+    jobs = jobs or os.cpu_count() or 1
     evaluated = 0
 
-    def take(result, size):
+    def absorb(result, size):
         nonlocal evaluated
-        batch_totals, failed = result
-        totals.merge(batch_totals)
+        value, failed = result
+        take(value)
         errors.extend(failed)
         evaluated += size
         if progress is not None:
@@ -99,23 +145,25 @@ def run_measure(connection, folders, measure: str, period: tuple[str, str], jobs
 
     stream = _batches(population.patients(connection), PATIENTS_PER_BATCH)
     if jobs == 1:
+        local = evaluator.batch if work == "totals" else evaluator.cases
         for batch in stream:
-            take(evaluator.batch(batch), len(batch))
-    else:
-        # spawned, not forked: the parent holds a DuckDB connection whose threads a fork would copy
-        # mid-flight (a lock held there never frees), and a fork would also share the parent's pages
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                                 initargs=(list(folders), measure, period, now)) as pool:
-            pending = {}
-            for batch in stream:
-                pending[pool.submit(_evaluate, batch)] = len(batch)
-                while len(pending) >= 2 * jobs:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        take(future.result(), pending.pop(future))
-            for future in list(pending):
-                take(future.result(), pending.pop(future))
-    return summary_report(evaluator.definition, totals, period, now, evaluated, errors)
+            absorb(local(batch), len(batch))
+        return evaluated
+    remote = _evaluate if work == "totals" else _evaluate_cases
+    # spawned, not forked: the parent holds a DuckDB connection whose threads a fork would copy
+    # mid-flight (a lock held there never frees), and a fork would also share the parent's pages
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+                             initargs=initargs) as pool:
+        pending = {}
+        for batch in stream:
+            pending[pool.submit(remote, batch)] = len(batch)
+            while len(pending) >= 2 * jobs:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    absorb(future.result(), pending.pop(future))
+        for future in list(pending):
+            absorb(future.result(), pending.pop(future))
+    return evaluated
 
 
 def parse_period(text: str) -> tuple[str, str]:

@@ -3,7 +3,7 @@ funnel-plot limits for comparing units, and the sample size of an audit. Pure Py
 standard library's NormalDist; binomial and Poisson tails computed in log space)."""
 
 from .funnel import FunnelLimits, overdispersion, proportion_limits, proportion_limits_exact, ratio_limits_exact
-from .intervals import sample_size, wilson
+from .intervals import poisson_interval, sample_size, wilson
 
 __all__ = ["FunnelLimits", "overdispersion", "proportion_limits", "proportion_limits_exact", "ratio_limits_exact",
-           "sample_size", "wilson"]
+           "poisson_interval", "sample_size", "wilson"]

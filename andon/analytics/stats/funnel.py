@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from .intervals import _poisson_cdf
+
 ALERT, ALARM = 0.95, 0.998  # the usual funnel contours, z = 1.96 and 3.09
 
 
@@ -80,6 +82,3 @@ def _binomial_cdf(r: int, n: int, p: float) -> float:
     return min(1.0, sum(math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
                                  + k * math.log(p) + (n - k) * math.log1p(-p)) for k in range(r + 1)))
 
-
-def _poisson_cdf(r: int, mean: float) -> float:
-    return min(1.0, sum(math.exp(k * math.log(mean) - mean - math.lgamma(k + 1)) for k in range(r + 1)))

@@ -59,3 +59,17 @@ def test_audit_sample_size():
     assert stats.sample_size(0.9, 0.1) == 35
     with pytest.raises(ValueError):
         stats.sample_size(0.5, 0)
+
+
+@pytest.mark.parametrize(("count", "low", "high"), [
+    (0, 0.0, 3.6889), (1, 0.0253, 5.5716), (10, 4.7954, 18.3904), (25, 16.1786, 36.9049)])
+def test_poisson_interval_gives_the_exact_garwood_limits(count, low, high):
+    found = stats.poisson_interval(count)
+    assert found == (pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4))
+
+
+def test_poisson_interval_refuses_what_is_not_a_count():
+    with pytest.raises(ValueError):
+        stats.poisson_interval(-1)
+    with pytest.raises(ValueError):
+        stats.poisson_interval(2.5)

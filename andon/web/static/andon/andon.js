@@ -7,6 +7,32 @@
       bar.style.width = bar.getAttribute("data-progress") + "%";
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { paintProgress(document); });
-  document.addEventListener("htmx:afterSwap", function (event) { paintProgress(event.target); });
+  // Chart points carry their numbers in an SVG <title>; show it beside the pointer (and on
+  // keyboard focus) in the figure's tip box, besides the browser's own slow tooltip.
+  function chartTips(root) {
+    root.querySelectorAll("figure[data-chart]").forEach(function (figure) {
+      var tip = figure.querySelector(".chart-tip");
+      if (!tip) { return; }
+      figure.querySelectorAll("svg circle").forEach(function (point) {
+        var title = point.querySelector("title");
+        if (!title) { return; }
+        point.setAttribute("tabindex", "0");
+        function show(event) {
+          var box = figure.getBoundingClientRect();
+          var mark = point.getBoundingClientRect();
+          tip.textContent = title.textContent;
+          tip.classList.remove("d-none");
+          tip.style.left = Math.min(mark.left - box.left + 10, box.width - 260) + "px";
+          tip.style.top = (mark.top - box.top + 12) + "px";
+        }
+        function hide() { tip.classList.add("d-none"); }
+        point.addEventListener("mouseenter", show);
+        point.addEventListener("focus", show);
+        point.addEventListener("mouseleave", hide);
+        point.addEventListener("blur", hide);
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { paintProgress(document); chartTips(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { paintProgress(event.target); chartTips(event.target); });
 })();

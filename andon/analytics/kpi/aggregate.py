@@ -1,0 +1,232 @@
+"""A measure's cases added up by period, by unit and by equity stratum.
+
+A KPI's SQL (run in a `Workspace`) returns one row per case: an inpatient stay, a patient day,
+an episode of an eCQM. The columns it may give:
+
+| column | required | meaning |
+|---|---|---|
+| case_id | yes | what the case is (an Encounter id, a day of a stay); drill-down shows it |
+| patient_id | yes | the patient (for the strata and the drill-down) |
+| at | yes | when the case counts (a discharge time, a day); it sets the period |
+| encounter_id | no | the encounter, shown in the drill-down |
+| location_id, service_provider_id | no | where it happened: mapped to a unit (location first) |
+| numerator | no (0) | the case's contribution to the numerator (1/0, a count, TRUE/FALSE; NULL is 0) |
+| denominator | no (1) | its contribution to the denominator (1, patient days, device days; NULL is 0) |
+| value | no | a continuous measure's value (length of stay in days, minutes to needle) |
+
+Every period × unit cell is also split by each stratum dimension (age band at the time of the
+case, sex, race, ethnicity, payer at the time of the case). A case whose place maps to no unit
+counts in the whole-organisation cells only; cases without a usable `at` are counted apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+
+from . import periods
+from .workspace import KpiError, Workspace
+
+REQUIRED = ("case_id", "patient_id", "at")
+OPTIONAL = {  # column -> the SQL a missing column is replaced by
+    "encounter_id": "CAST(NULL AS VARCHAR)",
+    "location_id": "CAST(NULL AS VARCHAR)",
+    "service_provider_id": "CAST(NULL AS VARCHAR)",
+    "numerator": "0",
+    "denominator": "1",
+    "value": "CAST(NULL AS DOUBLE)",
+}
+DIMENSIONS = ("age_band", "sex", "race", "ethnicity", "payer")
+# Lower bounds of the age bands (years at the time of the case): 0–17, 18–44, 45–64, 65–74, 75+.
+AGE_BANDS = (0, 18, 45, 65, 75)
+UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One period × unit (None: the whole organisation) × stratum (""/"": all cases)."""
+
+    period_start: date
+    unit_key: str | None
+    stratum: str
+    stratum_value: str
+    cases: int
+    numerator: float
+    denominator: float
+    value_sum: float | None
+    value_mean: float | None
+    value_median: float | None
+
+
+@dataclass
+class Aggregation:
+    cells: list[Cell] = field(default_factory=list)
+    cases: int = 0  # rows the SQL returned
+    undated: int = 0  # rows whose `at` is missing or not a date
+    outside: int = 0  # rows dated outside the periods asked for
+    unmapped: int = 0  # rows in range whose place maps to no unit
+
+
+def age_band_labels(bounds: Sequence[int] = AGE_BANDS) -> list[str]:
+    labels = []
+    for low, high in zip(bounds, list(bounds[1:]) + [None], strict=True):
+        labels.append(f"{low}+" if high is None else f"{low}–{high - 1}")
+    return labels
+
+
+def _age_band_sql(bounds: Sequence[int]) -> str:
+    if list(bounds) != sorted(set(bounds)) or not bounds or bounds[0] != 0:
+        raise KpiError(f"age bands must rise from 0 without repeats, got {list(bounds)}")
+    age = "date_sub('year', TRY_CAST(p.birth_date AS DATE), CAST(t.at_ts AS DATE))"
+    branches = " ".join(f"WHEN {age} >= {low} THEN '{label}'"
+                        for low, label in reversed(list(zip(bounds, age_band_labels(bounds), strict=True))))
+    return f"CASE WHEN {age} IS NULL OR {age} < 0 THEN '{UNKNOWN}' {branches} END"
+
+
+def _typed_cases(workspace: Workspace, sql: str) -> str:
+    """The measure's SQL wrapped so that every contract column exists with its type."""
+    try:
+        columns = workspace.connection.sql(sql).columns
+    except duckdb.Error as error:
+        raise KpiError(f"the SQL cannot run: {str(error).strip().splitlines()[0]}") from None
+    missing = [name for name in REQUIRED if name not in columns]
+    if missing:
+        raise KpiError(f"the SQL must return the columns {', '.join(REQUIRED)}; missing: {', '.join(missing)}")
+    optional = {name: (f'"{name}"' if name in columns else default) for name, default in OPTIONAL.items()}
+    return f"""
+        SELECT CAST(case_id AS VARCHAR) AS case_id, CAST(patient_id AS VARCHAR) AS patient_id,
+               TRY_CAST("at" AS TIMESTAMPTZ) AS at_ts,
+               CAST({optional['encounter_id']} AS VARCHAR) AS encounter_id,
+               CAST({optional['location_id']} AS VARCHAR) AS location_id,
+               CAST({optional['service_provider_id']} AS VARCHAR) AS service_provider_id,
+               coalesce(CAST({optional['numerator']} AS DOUBLE), 0) AS numerator,
+               coalesce(CAST({optional['denominator']} AS DOUBLE), 0) AS denominator,
+               CAST({optional['value']} AS DOUBLE) AS "value"
+        FROM ({sql}) AS measure_cases"""
+
+
+def _framed(workspace: Workspace, sql: str, kind: str, age_bands: Sequence[int]) -> str:
+    """Cases in range with their period, unit and strata (parameters $first and $end)."""
+    return f"""
+        WITH typed AS ({_typed_cases(workspace, sql)}),
+        payers AS (
+            SELECT t.case_id, t.at_ts,
+                   first(coalesce(c.payor_display, c.payor_reference) ORDER BY c.period_start DESC NULLS LAST) AS payer
+            FROM typed t JOIN coverage c ON c.patient_id = t.patient_id
+            WHERE (c.period_start IS NULL OR TRY_CAST(c.period_start AS TIMESTAMPTZ) <= t.at_ts)
+              AND (c.period_end IS NULL OR TRY_CAST(c.period_end AS TIMESTAMPTZ) >= t.at_ts)
+              AND coalesce(c.status, 'active') = 'active'
+            GROUP BY t.case_id, t.at_ts
+        )
+        SELECT t.*, {periods.sql_start('t.at_ts', kind)} AS period_start,
+               coalesce(ml.unit_key, mo.unit_key) AS unit_key,
+               {_age_band_sql(age_bands)} AS age_band,
+               coalesce(nullif(p.gender, ''), '{UNKNOWN}') AS sex,
+               coalesce(nullif(p.race, ''), '{UNKNOWN}') AS race,
+               coalesce(nullif(p.ethnicity, ''), '{UNKNOWN}') AS ethnicity,
+               coalesce(nullif(py.payer, ''), '{UNKNOWN}') AS payer
+        FROM typed t
+        LEFT JOIN patient p ON p.id = t.patient_id
+        LEFT JOIN unit_map ml ON ml.kind = 'location' AND ml.external_id = t.location_id
+        LEFT JOIN unit_map mo ON mo.kind = 'organization' AND mo.external_id = t.service_provider_id
+        LEFT JOIN payers py ON py.case_id = t.case_id AND py.at_ts = t.at_ts
+        WHERE t.at_ts >= $first AND t.at_ts < $end"""
+
+
+def _grouped(dimension: str | None) -> str:
+    label = f"'{dimension}'" if dimension else "''"
+    value = f"CAST({dimension} AS VARCHAR)" if dimension else "''"
+    extra = f", {dimension}" if dimension else ""
+    return f"""
+        SELECT period_start, unit_key, {label} AS stratum, {value} AS stratum_value, count(*) AS cases,
+               sum(numerator) AS numerator, sum(denominator) AS denominator,
+               sum("value") AS value_sum, avg("value") AS value_mean, median("value") AS value_median
+        FROM framed
+        GROUP BY GROUPING SETS ((period_start{extra}), (period_start, unit_key{extra}))
+        HAVING NOT (grouping(unit_key) = 0 AND unit_key IS NULL)"""
+
+
+def _check_unit_map(workspace: Workspace) -> None:
+    clash = workspace.connection.execute(
+        "SELECT kind, external_id FROM unit_map GROUP BY ALL HAVING count(DISTINCT unit_key) > 1 LIMIT 1").fetchone()
+    if clash:
+        raise KpiError(f"unit map: {clash[0]} {clash[1]!r} is mapped to more than one unit")
+
+
+def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: date, last: date,
+              dimensions: Sequence[str] = DIMENSIONS, age_bands: Sequence[int] = AGE_BANDS) -> Aggregation:
+    """The measure's cells for every period of `kind` from the one holding `first` to the one
+    holding `last`, for the whole organisation and each unit, all cases and each stratum."""
+    unknown = sorted(set(dimensions) - set(DIMENSIONS))
+    if unknown:
+        raise KpiError(f"unknown strata {', '.join(unknown)}: use {', '.join(DIMENSIONS)}")
+    _check_unit_map(workspace)
+    spans = periods.periods(first, last, kind)
+    bounds = {"first": spans[0][0], "end": spans[-1][1]}
+    framed = _framed(workspace, sql, kind, age_bands)
+    grouped = " UNION ALL ".join(_grouped(d) for d in (None, *dimensions))
+    connection = workspace.connection
+    query = f"WITH framed AS ({framed}) {grouped} ORDER BY 1, 2 NULLS FIRST, 3, 4"
+    result = Aggregation(cells=[Cell(*row) for row in _fetch(connection, query, bounds)])
+    result.cases, result.undated, result.outside = _fetch(connection, f"""
+        SELECT count(*), count(*) FILTER (WHERE at_ts IS NULL), count(*) FILTER (WHERE at_ts < $first OR at_ts >= $end)
+        FROM ({_typed_cases(workspace, sql)})""", bounds)[0]
+    result.unmapped = _fetch(connection, f"WITH framed AS ({framed}) SELECT count(*) FROM framed WHERE unit_key IS NULL",
+                             bounds)[0][0]
+    return result
+
+
+def _fetch(connection, query: str, parameters: dict) -> list[tuple]:
+    """Rows of a query over the measure's SQL; a failure on the data is the measure's error."""
+    try:
+        return connection.execute(query, parameters).fetchall()
+    except duckdb.Error as error:
+        raise KpiError(f"the SQL failed on the data: {str(error).strip().splitlines()[0]}") from None
+
+
+CASE_COLUMNS = ("case_id", "patient_id", "encounter_id", "at", "period_start", "unit_key", "numerator", "denominator",
+                "value", *DIMENSIONS)
+
+
+def framed_table(workspace: Workspace, sql: str, *, kind: str = "month", first: date, last: date,
+                 age_bands: Sequence[int] = AGE_BANDS) -> pa.Table:
+    """Every case in the periods from the one holding `first` to the one holding `last`, with
+    the cell it counts in (period, unit, strata): kept beside the results for the drill-down."""
+    spans = periods.periods(first, last, kind)
+    query = f"""WITH framed AS ({_framed(workspace, sql, kind, age_bands)})
+        SELECT case_id, patient_id, encounter_id, at_ts AS "at", period_start, unit_key, numerator, denominator, "value",
+               {", ".join(DIMENSIONS)}
+        FROM framed ORDER BY period_start, at_ts, case_id"""
+    try:
+        return workspace.connection.sql(query, params={"first": spans[0][0], "end": spans[-1][1]}).to_arrow_table()
+    except duckdb.Error as error:
+        raise KpiError(f"the SQL failed on the data: {str(error).strip().splitlines()[0]}") from None
+
+
+def cases_in(table: pa.Table, *, unit_keys: Sequence[str] | None = None, stratum: str = "", stratum_value: str = "",
+             limit: int = 10_000) -> list[dict]:
+    """The cases of a kept table (framed_table) behind one cell: all units (`unit_keys` None) or
+    those units, all cases or one stratum value."""
+    if stratum and stratum not in DIMENSIONS:
+        raise KpiError(f"unknown stratum {stratum!r}")
+    conditions, parameters = ["TRUE"], {"limit": limit}
+    if unit_keys is not None:
+        parameters["units"] = list(unit_keys)
+        conditions.append("list_contains($units, unit_key)")
+    if stratum:
+        parameters["stratum_value"] = stratum_value
+        conditions.append(f"CAST({stratum} AS VARCHAR) = $stratum_value")
+    connection = duckdb.connect()
+    try:
+        connection.register("kept", table)
+        names = ["case_id", "patient_id", "encounter_id", "at", "unit_key", "numerator", "denominator", "value"]
+        rows = connection.execute(f"""SELECT {", ".join(f'"{n}"' for n in names)} FROM kept
+                                      WHERE {" AND ".join(conditions)} ORDER BY "at", case_id LIMIT $limit""",
+                                  parameters).fetchall()
+    finally:
+        connection.close()
+    return [dict(zip(names, row, strict=True)) for row in rows]

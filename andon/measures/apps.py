@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+
+
+class MeasuresConfig(AppConfig):
+    name = "andon.measures"
+    label = "measures"
+    verbose_name = "Measures"
+
+    def ready(self):
+        from andon.platform import audit, content, demo
+        from andon.web import navigation
+
+        from . import demo as measures_demo
+        from . import models, services
+
+        # Results are derived data, rewritten by each computation (its job and data load are on
+        # every row); the trail covers what people decide: definitions, counts, notes, mappings.
+        for model in (models.Measure, models.ManualCount, models.Annotation, models.UnitMapping):
+            audit.register(model)
+        content.register_loader("measures", services.load_measure_file)
+        demo.register_demo_loader(measures_demo.load_demo_measures)
+        navigation.add(navigation.NavEntry("Measures", "measures:dashboard", "measures.view", "graph-up"))

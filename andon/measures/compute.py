@@ -1,0 +1,205 @@
+"""Computing a measure's cells (period × unit × stratum) from its source, and the score of a cell.
+
+Sources:
+- sql: the case rows of the measure's SQL, added up in a KPI workspace (andon/analytics/kpi);
+- ecqm: the eCQM evaluated once over the whole range (andon/analytics/cql), each episode
+  counted in the period its encounter ends, then added up like SQL cases;
+- events: safety events counted by period and unit, over a census measure's results;
+- manual: the counts entered by unit and month (months only: a week cannot be cut from them).
+
+Units are carried as text keys (the Unit's id) through the analytics layer and turned back
+into ids here. Cells for the whole organisation have the unit None.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from andon.analytics import kpi
+from andon.analytics.kpi import periods as period_math
+
+from . import cases
+from .models import ManualCount, Measure, MeasureResult, Scoring
+
+
+class ComputeError(Exception):
+    """A measure that cannot be computed now; the message says why, for the person asking."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    period_start: date
+    unit_id: int | None
+    stratum: str
+    stratum_value: str
+    cases: int
+    numerator: float
+    denominator: float
+    value: float | None
+
+
+def score(measure: Measure, numerator: float, denominator: float, *, mean=None, median=None) -> float | None:
+    """The value a user sees, in the measure's unit (after the multiplier)."""
+    if measure.scoring == Scoring.COUNT:
+        return numerator
+    if measure.scoring == Scoring.CONTINUOUS:
+        return median if measure.definition.get("aggregate") == "median" else mean
+    if not denominator:
+        return None
+    return numerator / denominator * measure.multiplier
+
+
+def _unit_id(key: str | None) -> int | None:
+    return None if key is None else int(key)
+
+
+def from_kpi(measure: Measure, cells: list[kpi.Cell]) -> list[Cell]:
+    """Cells of a SQL or eCQM measure: for a continuous measure the numerator is the sum of
+    the values and the denominator the number of cases."""
+    found = []
+    for c in cells:
+        if measure.scoring == Scoring.CONTINUOUS:
+            numerator, denominator = c.value_sum or 0.0, float(c.cases)
+        else:
+            numerator, denominator = c.numerator, c.denominator
+        found.append(Cell(c.period_start, _unit_id(c.unit_key), c.stratum, c.stratum_value, c.cases, numerator,
+                          denominator, score(measure, numerator, denominator, mean=c.value_mean, median=c.value_median)))
+    return found
+
+
+def from_sql(measure: Measure, workspace: kpi.Workspace, kind: str, first: date, last: date,
+             sql: str | None = None) -> tuple[list[Cell], dict]:
+    """Cells of the measure's SQL (or of `sql`, an eCQM's cases); its cases are kept for the
+    drill-down (cases.py)."""
+    sql = sql or measure.definition["source"]["sql"]
+    strata = measure.definition.get("strata", list(kpi.DIMENSIONS))
+    try:
+        result = kpi.aggregate(workspace, sql, kind=kind, first=first, last=last, dimensions=strata)
+        kept = kpi.framed_table(workspace, sql, kind=kind, first=first, last=last)
+    except kpi.KpiError as error:
+        raise ComputeError(f"{measure.key}: {error}") from None
+    counts = {"cases": result.cases, "undated": result.undated, "outside": result.outside, "unmapped": result.unmapped,
+              "kept": cases.keep(measure.key, kind, kept, period_math.periods(first, last, kind))}
+    return from_kpi(measure, result.cells), counts
+
+
+def utc_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def from_events(measure: Measure, census: dict[tuple[date, int | None], float], kind: str, first: date,
+                last: date) -> tuple[list[Cell], dict]:
+    """Events per period and unit over the census (patient days) of the same period and unit;
+    with `stratify_by`, one stratum per answer, each over the whole census of its cell."""
+    from andon.safety import services as safety
+
+    source = measure.definition["source"]
+    spans = period_math.periods(first, last, kind)
+    events = safety.events_for_measure(
+        category=source["category"], kinds=source["kinds"], harms=source.get("harms") or (),
+        details=source.get("details") or {}, stratify_by=source.get("stratify_by", ""),
+        since=utc_start(spans[0][0]), until=utc_start(spans[-1][1]))
+    dimension = source.get("stratify_by", "")
+    counts: dict[tuple, int] = defaultdict(int)
+    for occurred_at, unit_id, answer in events:
+        start = period_math.start_of(occurred_at.astimezone(UTC).date(), kind)
+        for unit in (None, unit_id):
+            counts[(start, unit, "", "")] += 1
+            if dimension:
+                counts[(start, unit, dimension, answer)] += 1
+    cells_keys = set(counts) | {(start, unit, "", "") for start, unit in census}
+    cells = []
+    for start, unit, stratum, answer in sorted(cells_keys, key=lambda k: (k[0], k[1] or 0, k[2], k[3])):
+        numerator = float(counts.get((start, unit, stratum, answer), 0))
+        denominator = float(census.get((start, unit), 0.0))
+        cells.append(Cell(start, unit, stratum, answer, int(numerator), numerator, denominator,
+                          score(measure, numerator, denominator)))
+    return cells, {"cases": len(events)}
+
+
+def census_of(measure_key: str, kind: str, first: date, last: date) -> dict[tuple[date, int | None], float]:
+    """A census measure's stored totals by (period start, unit id) over the range."""
+    spans = period_math.periods(first, last, kind)
+    rows = MeasureResult.objects.filter(measure__key=measure_key, period_kind=kind, stratum="",
+                                        period_start__gte=spans[0][0], period_start__lt=spans[-1][1])
+    return {(r.period_start, r.unit_id): r.numerator for r in rows}
+
+
+def from_manual(measure: Measure, kind: str, first: date, last: date) -> tuple[list[Cell], dict]:
+    """Entered counts summed by period (months or quarters) for each unit and for all units."""
+    if kind == "week":
+        raise ComputeError(f"{measure.key}: counts are entered by month, so weekly results cannot be made from them")
+    spans = period_math.periods(first, last, kind)
+    rows = ManualCount.objects.filter(measure=measure, month__gte=spans[0][0], month__lt=spans[-1][1])
+    sums: dict[tuple, list] = defaultdict(lambda: [0, 0.0, 0.0])
+    for row in rows:
+        start = period_math.start_of(row.month, kind)
+        for unit in (None, row.unit_id):
+            total = sums[(start, unit)]
+            total[0] += 1
+            total[1] += row.numerator
+            total[2] += row.denominator
+    cells = [Cell(start, unit, "", "", n, num, den, score(measure, num, den))
+             for (start, unit), (n, num, den) in sorted(sums.items(), key=lambda item: (item[0][0], item[0][1] or 0))]
+    return cells, {"cases": rows.count()}
+
+
+# --- eCQMs --------------------------------------------------------------------------------------
+
+ECQM_CASES_SQL = """
+    SELECT c.patient_id || coalesce('|' || c.episode, '') AS case_id, c.patient_id, e.id AS encounter_id,
+           CASE WHEN c.episode IS NULL THEN c.period_at ELSE e.period_end END AS "at",
+           coalesce(e.location_id, e.location_reference) AS location_id,
+           coalesce(e.service_provider_id, e.service_provider_reference) AS service_provider_id,
+           c.numerator, c.denominator, c."value"
+    FROM {table} c LEFT JOIN encounter e ON e.id = c.episode"""
+
+
+def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jobs=None, progress=None):
+    """The eCQM's cases as an Arrow table, with the patients evaluated and the errors.
+
+    An episode measure is evaluated once over the whole range: its episodes are encounters
+    ending in the measurement period, so each counts in the period its encounter ends. A
+    patient-based measure is evaluated once per period, its cases dated at the period's start.
+    """
+    import pyarrow as pa
+
+    from andon.analytics.cql import content, run
+    from andon.analytics.cql.measure import MeasureDefinition, MeasureError
+
+    try:
+        measures = content.load_measures(folders)
+        if name not in measures:
+            raise ComputeError(f"no eCQM named {name} in the eCQM content ({', '.join(map(str, folders)) or 'none configured'})")
+        definition = MeasureDefinition.from_resource(measures[name], content.load_libraries(folders))
+    except (content.ContentError, MeasureError) as error:
+        raise ComputeError(f"{name}: {error}") from None
+    spans = period_math.periods(first, last, kind)
+    if definition.groups[0].basis != "boolean":
+        spans = [(spans[0][0], spans[-1][1])]
+    rows = {"patient_id": [], "episode": [], "numerator": [], "denominator": [], "value": [], "period_at": []}
+    evaluated, errors = 0, []
+    for start, end in spans:
+        period = (start.isoformat(), date.fromordinal(end.toordinal() - 1).isoformat())
+        found, count, failed = run.run_cases(store, folders, name, period, jobs=jobs, progress=progress)
+        evaluated += count
+        errors += failed
+        for case in found:
+            for column, value in (("patient_id", case.patient_id), ("episode", case.episode), ("numerator", case.numerator),
+                                  ("denominator", case.denominator), ("value", case.value), ("period_at", start.isoformat())):
+                rows[column].append(value)
+    schema = pa.schema([("patient_id", pa.string()), ("episode", pa.string()), ("numerator", pa.float64()),
+                        ("denominator", pa.float64()), ("value", pa.float64()), ("period_at", pa.string())])
+    return pa.table(rows, schema=schema), evaluated, errors
+
+
+def from_ecqm(measure: Measure, workspace: kpi.Workspace, store, folders, kind: str, first: date, last: date,
+              jobs=None, progress=None) -> tuple[list[Cell], dict]:
+    name = measure.definition["source"]["measure"]
+    table, evaluated, errors = ecqm_cases(store, folders, name, kind, first, last, jobs, progress)
+    table_name = "ecqm_" + "".join(ch if ch.isalnum() else "_" for ch in measure.key)
+    workspace.add_table(table_name, table)
+    cells, counts = from_sql(measure, workspace, kind, first, last, sql=ECQM_CASES_SQL.format(table=table_name))
+    return cells, {**counts, "patients": evaluated, "errors": len(errors), "first_errors": errors[:5]}

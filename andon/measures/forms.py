@@ -1,0 +1,95 @@
+"""Forms for the measure pages. They parse input; the rules live in services."""
+
+from datetime import date
+
+from django import forms
+
+from andon.analytics.kpi import periods
+from andon.platform.models import Unit
+
+from .models import AnnotationKind, Measure, UnitMapping
+
+UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+
+
+class UnitChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, unit):
+        return f"{unit.facility.name} · {unit.name}"
+
+
+class MonthField(forms.CharField):
+    """A month as YYYY-MM (the month input of browsers), cleaned to its first day."""
+
+    widget = forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"})
+
+    def clean(self, value):
+        text = super().clean(value)
+        try:
+            year, month = (int(part) for part in text.split("-"))
+            return date(year, month, 1)
+        except ValueError:
+            raise forms.ValidationError("Give the month as YYYY-MM.") from None
+
+
+class AnnotationForm(forms.Form):
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="When the change was made")
+    kind = forms.ChoiceField(choices=AnnotationKind.choices, initial=AnnotationKind.ACTION)
+    text = forms.CharField(max_length=500, label="What was done")
+    action = forms.ModelChoiceField(queryset=None, required=False, label="Action record (optional)")
+    rebase = forms.BooleanField(required=False, label="Recompute the limits from this date (the process changed)")
+
+    def __init__(self, *args, actions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].queryset = actions
+
+
+class CountForm(forms.Form):
+    unit = UnitChoiceField(queryset=None)
+    month = MonthField()
+    numerator = forms.FloatField(min_value=0)
+    denominator = forms.FloatField(min_value=0)
+
+    def __init__(self, *args, units, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units.order_by("facility__name", "path")
+
+
+class UploadForm(forms.Form):
+    csv = forms.FileField(label="File")
+
+    def clean_csv(self):
+        upload = self.cleaned_data["csv"]
+        if upload.size > UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(f"The file is larger than {UPLOAD_MAX_BYTES // (1024 * 1024)} MB.")
+        return upload
+
+    def text(self) -> str:
+        data = self.cleaned_data["csv"].read()
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None
+
+
+class ComputeForm(forms.Form):
+    measures = forms.ModelMultipleChoiceField(queryset=Measure.objects.filter(active=True), required=False,
+                                              to_field_name="key", help_text="None chosen: every measure")
+    kind = forms.ChoiceField(choices=[(k, k.capitalize()) for k in periods.KINDS], initial="month", label="Periods")
+    first = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    last = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="To")
+
+    def clean_measures(self):
+        return [m.key for m in self.cleaned_data["measures"]]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("first") and data.get("last") and data["last"] < data["first"]:
+            raise forms.ValidationError("The range ends before it starts.")
+        return data
+
+
+class MappingForm(forms.Form):
+    kind = forms.ChoiceField(choices=UnitMapping.Kind.choices)
+    external_id = forms.CharField(max_length=500, label="Location or organization in the EHR data")
+    unit = UnitChoiceField(queryset=Unit.objects.filter(active=True).select_related("facility")
+                           .order_by("facility__name", "path"))

@@ -1,0 +1,167 @@
+"""Reading stored results for pages, the API and exports: a measure's series and chart, the
+dashboard's tiles by IOM domain, the equity and unit comparisons, the drill-down to patients
+(audited), and the FHIR MeasureReport and CSV forms. Only `services` calls in here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Max
+
+from andon.analytics import kpi
+from andon.analytics.kpi import periods as period_math
+from andon.analytics.stats import poisson_interval, wilson
+from andon.platform import audit, permissions
+from andon.platform.models import Unit
+
+from . import cases, charts
+from .models import Annotation, Domain, Measure, MeasureResult, PeerResult, Scoring, SourceKind
+
+STRATA_LABELS = {"age_band": "Age band", "sex": "Sex", "race": "Race", "ethnicity": "Ethnicity", "payer": "Payer"}
+
+
+def series(measure: Measure, *, kind: str = "month", unit: Unit | None = None, stratum: str = "", value: str = ""):
+    """(period start, numerator, denominator, value, cases) per period from the first stored to
+    the last, a period without a result given as (start, None, None, None, 0)."""
+    rows = {r.period_start: r for r in MeasureResult.objects.filter(
+        measure=measure, period_kind=kind, unit=unit, stratum=stratum, stratum_value=value)}
+    if not rows:
+        return []
+    found = []
+    for start, _end in period_math.periods(min(rows), max(rows), kind):
+        row = rows.get(start)
+        found.append((start, row.numerator, row.denominator, row.value, row.cases) if row else (start, None, None, None, 0))
+    return found
+
+
+def chart(measure: Measure, *, kind: str = "month", unit: Unit | None = None, stratum: str = "", value: str = ""):
+    """(ChartView, annotations) of a measure's series."""
+    found = series(measure, kind=kind, unit=unit, stratum=stratum, value=value)
+    notes = list(Annotation.objects.filter(measure=measure).select_related("created_by"))
+    view = charts.spc_view(measure, [(s, n, d, v) for s, n, d, v, _ in found], [a.date for a in notes if a.rebase])
+    return view, notes
+
+
+@dataclass
+class Tile:
+    measure: Measure
+    view: charts.ChartView | None
+
+    @property
+    def latest(self):
+        return self.view.last if self.view else None
+
+
+def dashboard() -> list[tuple[str, str, list[Tile]]]:
+    """(domain code, label, tiles) for the six IOM domains, each tile a listed measure with its
+    organisation-wide monthly chart."""
+    tiles: dict[str, list[Tile]] = {code: [] for code in Domain.values}
+    for measure in Measure.objects.filter(active=True).order_by("title"):
+        if not measure.listed:
+            continue
+        view, _ = chart(measure) if MeasureResult.objects.filter(measure=measure, period_kind="month").exists() else (None, [])
+        tiles[measure.domain].append(Tile(measure, view))
+    return [(code, label, tiles[code]) for code, label in Domain.choices]
+
+
+def last_computed(measure: Measure):
+    return MeasureResult.objects.filter(measure=measure).aggregate(at=Max("computed_at"))["at"]
+
+
+@dataclass
+class Comparison:
+    label: str
+    numerator: float
+    denominator: float
+    value: float | None
+    low: float | None  # 95 % interval in the measure's unit
+    high: float | None
+
+
+def _window(measure: Measure, months: int) -> tuple[date, date] | None:
+    newest = MeasureResult.objects.filter(measure=measure, period_kind="month").aggregate(m=Max("period_start"))["m"]
+    if newest is None:
+        return None
+    first = newest
+    for _ in range(months - 1):
+        first = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+    return first, newest
+
+
+def _interval(measure: Measure, numerator: float, denominator: float):
+    if not denominator:
+        return None, None
+    if measure.scoring == Scoring.PROPORTION and numerator == int(numerator) and denominator == int(denominator):
+        low, high = wilson(int(numerator), int(denominator))
+        return low * measure.multiplier, high * measure.multiplier
+    if measure.scoring in (Scoring.RATE, Scoring.RATIO) and numerator == int(numerator):
+        low, high = poisson_interval(int(numerator))
+        return low / denominator * measure.multiplier, high / denominator * measure.multiplier
+    return None, None
+
+
+def compare(measure: Measure, *, stratum: str = "", units=None, months: int = 12) -> tuple[list[Comparison], tuple | None]:
+    """Each stratum value (or each unit, with `stratum` empty) over the last `months` months
+    with results: totals, value and 95 % interval (Wilson for a proportion, exact Poisson for a
+    rate). `units` limits the unit rows to those a viewer may see."""
+    window = _window(measure, months)
+    if window is None:
+        return [], None
+    rows = MeasureResult.objects.filter(measure=measure, period_kind="month", period_start__gte=window[0],
+                                        period_start__lte=window[1], stratum=stratum)
+    rows = rows.filter(unit=None) if stratum else rows.exclude(unit=None).filter(unit__in=units)
+    totals: dict[str, list[float]] = {}
+    for row in rows.select_related("unit"):
+        label = row.stratum_value if stratum else str(row.unit)
+        total = totals.setdefault(label, [0.0, 0.0])
+        total[0] += row.numerator
+        total[1] += row.denominator
+    found = []
+    for label, (numerator, denominator) in sorted(totals.items()):
+        value = numerator / denominator * measure.multiplier if denominator else None
+        if measure.scoring == Scoring.CONTINUOUS:
+            value = numerator / denominator if denominator else None
+        found.append(Comparison(label, numerator, denominator, value, *_interval(measure, numerator, denominator)))
+    return found, window
+
+
+def peers_in(measure: Measure, window: tuple[date, date] | None) -> list[Comparison]:
+    """Peer hospitals' results with counts for periods inside the window (from their imported
+    summary MeasureReports), summed per peer."""
+    if window is None:
+        return []
+    last_day = period_math.next_start(window[1], "month").toordinal() - 1
+    totals: dict[str, list[float]] = {}
+    for peer in PeerResult.objects.filter(measure=measure, period_start__gte=window[0], numerator__isnull=False,
+                                          denominator__isnull=False):
+        if peer.period_end.toordinal() <= last_day:
+            total = totals.setdefault(f"Peer: {peer.peer}", [0.0, 0.0])
+            total[0] += peer.numerator
+            total[1] += peer.denominator
+    return [Comparison(label, n, d, n / d * measure.multiplier if d else None, *_interval(measure, n, d))
+            for label, (n, d) in sorted(totals.items())]
+
+
+# --- drill-down ---------------------------------------------------------------------------------
+
+class DrillDownUnavailable(Exception):
+    """A result whose cases cannot be listed (its source keeps no patients, or no data)."""
+
+
+def cases_behind(user, measure: Measure, *, period_start: date, kind: str = "month", unit: Unit | None = None,
+                 stratum: str = "", value: str = "") -> list[dict]:
+    """The patients behind one stored cell, as kept when it was computed, for those who may see
+    them; every viewing is audited with the cell it was for."""
+    permissions.check(user, "measures.view_patients", unit)
+    if measure.source_kind not in (SourceKind.SQL, SourceKind.ECQM):
+        raise DrillDownUnavailable(f"{measure.title} is counted from {measure.get_source_kind_display().lower()}, "
+                                   "which name no patients")
+    table = cases.kept(measure.key, kind, period_start)
+    if table is None:
+        raise DrillDownUnavailable("No cases are kept for this period: it has not been computed since patients were kept.")
+    found = kpi.cases_in(table, unit_keys=None if unit is None else [str(unit.pk)], stratum=stratum, stratum_value=value)
+    audit.record_read(measure, actor=user, reason=(
+        f"patients behind {period_start:%Y-%m} {unit or 'all units'}" + (f", {stratum} = {value}" if stratum else "")))
+    return found

@@ -1,0 +1,395 @@
+"""The measures module's door: loading the library, computing results, entering counts,
+annotating charts, mapping EHR places to units, and reading results for pages, the API and
+exports. Changes are validated, permission-checked where a person asks, and audited.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, date
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from andon.analytics import kpi
+from andon.analytics.kpi import periods as period_math
+from andon.platform import audit, permissions
+from andon.platform.content import store_document
+from andon.platform.models import Unit
+
+from . import compute, definitions, exchange
+from .models import (
+    Annotation,
+    AnnotationKind,
+    ManualCount,
+    Measure,
+    MeasureResult,
+    PeerResult,
+    SourceKind,
+    UnitMapping,
+)
+
+MAX_YEARS = 20  # one computation's range
+REGISTRY_FIELDS = ("version", "title", "description", "domain", "improvement", "scoring", "unit_label", "multiplier",
+                   "target", "owner_role")
+
+
+# --- the library ------------------------------------------------------------------------------
+
+def load_measure_file(data, source: str) -> Measure:
+    """Content loader for content/measures/*.yaml: keep the version's document and bring the
+    registry row up to it (a reload of the same version changes nothing)."""
+    checked = definitions.check(data, source)
+    store_document(definitions.KIND, checked["key"], checked["version"], checked["title"], checked)
+    values = {name: checked[name] for name in REGISTRY_FIELDS}
+    values.update(source_kind=checked["source"]["kind"], definition=checked)
+    measure = Measure.objects.filter(key=checked["key"]).first()
+    if measure is None:
+        return Measure.objects.create(key=checked["key"], **values)
+    if any(getattr(measure, name) != value for name, value in values.items()):
+        for name, value in values.items():
+            setattr(measure, name, value)
+        measure.loaded_at = timezone.now()
+        measure.save()
+    return measure
+
+
+def listed_measures():
+    return Measure.objects.filter(active=True).order_by("domain", "title")
+
+
+# --- computing --------------------------------------------------------------------------------
+
+@dataclass
+class Computed:
+    measure: str
+    cells: int = 0
+    counts: dict = field(default_factory=dict)
+    error: str = ""
+
+
+def computation_order(measures: list[Measure]) -> list[Measure]:
+    """Census measures (the denominators of event rates) before the measures that use them."""
+    needed = {m.definition["source"]["denominator"]["measure"] for m in measures if m.source_kind == SourceKind.EVENTS}
+    return sorted(measures, key=lambda m: (m.key not in needed, m.key))
+
+
+def unit_map() -> list[tuple[str, str, str]]:
+    return [(kind, external_id, str(unit_id))
+            for kind, external_id, unit_id in UnitMapping.objects.values_list("kind", "external_id", "unit_id")]
+
+
+def store_load_label(store) -> str:
+    """Which load of the FHIR store results came from: files loaded and the newest load."""
+    files, newest = store.execute("SELECT count(*), max(loaded_at) FROM loads").fetchone()
+    stamp = newest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if newest else "never"
+    return f"FHIR store: {files} files, last loaded {stamp}"
+
+
+def open_store():
+    """The FHIR store, read-only; None when no clinical data has been loaded."""
+    from andon.analytics.fhir import store
+
+    path = settings.ANDON_FHIR_STORE
+    return store.connect(path, read_only=True) if path.exists() else None
+
+
+def compute_measures(keys=None, *, kind: str = "month", first: date, last: date, job=None, jobs=None,
+                     progress=None) -> list[Computed]:
+    """Compute the measures named by `keys` (all active ones when None) over the periods of
+    `kind` from `first` to `last`, replacing their stored cells for those periods. A measure
+    that cannot be computed keeps its old results and says why; the others go on."""
+    period_math.check_kind(kind)
+    spans = period_math.periods(first, last, kind)
+    measures = list(Measure.objects.filter(active=True, **({"key__in": list(keys)} if keys is not None else {})))
+    if keys is not None:
+        missing = sorted(set(keys) - {m.key for m in measures})
+        if missing:
+            raise ValidationError(f"no active measure {', '.join(missing)}")
+    store = open_store()
+    workspace = None
+    try:
+        workspace = _workspace(store, measures)
+        done = []
+        for position, measure in enumerate(computation_order(measures)):
+            done.append(_compute_one(measure, workspace, store, kind, spans, job, jobs))
+            if progress is not None:
+                progress(position + 1, len(measures), measure.title)
+        return done
+    finally:
+        if workspace is not None:
+            workspace.close()
+        if store is not None:
+            store.close()
+
+
+def _workspace(store, measures) -> kpi.Workspace:
+    views = kpi.load_view_definitions(definitions.views_folder())
+    sqls = [m.definition["source"]["sql"] for m in measures if m.source_kind == SourceKind.SQL]
+    if any(m.source_kind == SourceKind.ECQM for m in measures):
+        sqls.append("SELECT * FROM encounter")
+    return kpi.Workspace.for_sql(store, views, sqls, unit_map())
+
+
+def _compute_one(measure: Measure, workspace, store, kind: str, spans, job, jobs) -> Computed:
+    first, last = spans[0][0], spans[-1][1]
+    last_day = date.fromordinal(last.toordinal() - 1)
+    try:
+        cells, counts, load = _cells(measure, workspace, store, kind, first, last_day, jobs)
+    except compute.ComputeError as error:
+        return Computed(measure.key, error=str(error))
+    replace_results(measure, kind, first, last, cells, load, job)
+    return Computed(measure.key, len(cells), counts)
+
+
+def _cells(measure, workspace, store, kind, first, last_day, jobs):
+    source = measure.source_kind
+    if source in (SourceKind.SQL, SourceKind.ECQM) and store is None:
+        raise compute.ComputeError(f"{measure.key}: no clinical data is loaded (andon fhir load)")
+    if source == SourceKind.SQL:
+        return (*compute.from_sql(measure, workspace, kind, first, last_day), store_load_label(store))
+    if source == SourceKind.ECQM:
+        folders = settings.ANDON_ECQM_CONTENT
+        if not folders:
+            raise compute.ComputeError(f"{measure.key}: no eCQM content is configured (ANDON_ECQM_CONTENT)")
+        cells, counts = compute.from_ecqm(measure, workspace, store, folders, kind, first, last_day, jobs)
+        return cells, counts, store_load_label(store)
+    if source == SourceKind.EVENTS:
+        census_key = measure.definition["source"]["denominator"]["measure"]
+        census = compute.census_of(census_key, kind, first, last_day)
+        cells, counts = compute.from_events(measure, census, kind, first, last_day)
+        return cells, counts, f"safety events as of {timezone.now():%Y-%m-%dT%H:%M:%SZ}; census {census_key}"
+    cells, counts = compute.from_manual(measure, kind, first, last_day)
+    newest = ManualCount.objects.filter(measure=measure).order_by("-entered_at").values_list("entered_at", flat=True).first()
+    return cells, counts, f"counts entered as of {newest:%Y-%m-%dT%H:%M:%SZ}" if newest else "no counts entered"
+
+
+@transaction.atomic
+def replace_results(measure: Measure, kind: str, first: date, end: date, cells, data_load: str, job=None) -> int:
+    """Put a computation's cells in place of the stored ones for the same periods: recomputing
+    after a reload gives the same rows, never twice the rows."""
+    MeasureResult.objects.filter(measure=measure, period_kind=kind, period_start__gte=first, period_start__lt=end).delete()
+    units = set(Unit.objects.filter(pk__in={c.unit_id for c in cells if c.unit_id}).values_list("pk", flat=True))
+    now = timezone.now()
+    rows = [MeasureResult(measure=measure, definition_version=measure.version, data_load=data_load[:200],
+                          period_kind=kind, period_start=c.period_start,
+                          period_end=period_math.next_start(c.period_start, kind),
+                          unit_id=c.unit_id if c.unit_id in units else None, stratum=c.stratum,
+                          stratum_value=c.stratum_value[:200], cases=c.cases, numerator=c.numerator,
+                          denominator=c.denominator, value=c.value, computed_at=now, job=getattr(job, "job", job))
+            for c in cells if c.unit_id is None or c.unit_id in units]
+    MeasureResult.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+# --- counts entered by hand or CSV ------------------------------------------------------------
+
+CSV_COLUMNS = ("unit", "month", "numerator", "denominator")
+
+
+@dataclass
+class ImportReport:
+    """What a CSV import did: rows read, stored, and each rejected row with its line and why."""
+
+    rows: int = 0
+    stored: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _check_count(measure: Measure, numerator, denominator) -> str:
+    if numerator < 0 or denominator < 0:
+        return "counts cannot be negative"
+    if measure.scoring == "proportion" and numerator > denominator:
+        return f"the numerator ({numerator:g}) is larger than the denominator ({denominator:g})"
+    return ""
+
+
+@audit.changes_by_user
+def enter_count(user, measure: Measure, unit: Unit, month: date, numerator: float, denominator: float,
+                source: str = "Entered by hand") -> ManualCount:
+    permissions.check(user, "measures.enter_counts", unit)
+    if measure.source_kind != SourceKind.MANUAL:
+        raise ValidationError(f"{measure.title} is computed from its source; counts cannot be entered")
+    problem = _check_count(measure, numerator, denominator)
+    if problem:
+        raise ValidationError(problem)
+    count, _ = ManualCount.objects.update_or_create(
+        measure=measure, unit=unit, month=date(month.year, month.month, 1),
+        defaults={"numerator": numerator, "denominator": denominator, "source": source[:200], "entered_by": user,
+                  "entered_at": timezone.now()})
+    return count
+
+
+def import_counts_csv(user, measure: Measure, text: str, filename: str) -> ImportReport:
+    """Counts from a CSV file with the columns unit ("facility/unit" codes, e.g. rgh/4w), month (YYYY-MM), numerator,
+    denominator. Every row is checked first; if any is wrong nothing is stored and the report
+    lists each wrong row with its line number and what is wrong."""
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        report.errors.append((1, f"the header must name the columns {', '.join(CSV_COLUMNS)}; missing {', '.join(missing)}"))
+        return report
+    units = {f"{u.facility.code}/{u.code}": u for u in Unit.objects.select_related("facility")}
+    parsed, seen = [], {}
+    for line, row in enumerate(reader, start=2):
+        report.rows += 1
+        problem, values = _parse_count_row(measure, row, units, user)
+        if not problem:
+            key = (values[0].pk, values[1])
+            problem = f"the same unit and month as line {seen[key]}" if key in seen else ""
+            seen.setdefault(key, line)
+        if problem:
+            report.errors.append((line, problem))
+        else:
+            parsed.append(values)
+    if report.errors:
+        return report
+    with transaction.atomic():
+        for unit, month, numerator, denominator in parsed:
+            enter_count(user, measure, unit, month, numerator, denominator, source=f"Imported from {filename}")
+    report.stored = len(parsed)
+    return report
+
+
+def _parse_count_row(measure, row, units, user):
+    code = (row.get("unit") or "").strip()
+    unit = units.get(code)
+    if unit is None:
+        return f"unit {code!r} is not a unit (write facility/unit codes, e.g. rgh/4w)", None
+    if not permissions.can(user, "measures.enter_counts", unit):
+        return f"you may not enter counts for {unit.name}", None
+    try:
+        year, month = (int(part) for part in (row.get("month") or "").strip().split("-"))
+        month_start = date(year, month, 1)
+    except ValueError:
+        return f"month {row.get('month')!r} is not YYYY-MM", None
+    try:
+        numerator, denominator = float(row.get("numerator") or ""), float(row.get("denominator") or "")
+    except ValueError:
+        return "numerator and denominator must be numbers", None
+    problem = _check_count(measure, numerator, denominator)
+    return (problem, None) if problem else ("", (unit, month_start, numerator, denominator))
+
+
+# --- annotations and unit mappings ------------------------------------------------------------
+
+@audit.changes_by_user
+def annotate(user, measure: Measure, *, on: date, text: str, kind: str = AnnotationKind.ACTION,
+             rebase: bool = False, action=None) -> Annotation:
+    """Mark an action or QI change on the measure's chart; `rebase` recomputes the limits from
+    it; `action`, a record of the actions module the annotator may see, links the two."""
+    permissions.check(user, "measures.annotate")
+    if action is not None:
+        permissions.check(user, "actions.view_action", action)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": "Say what was done."})
+    if len(text) > 500:
+        raise ValidationError({"text": "At most 500 characters."})
+    if kind not in AnnotationKind.values:
+        raise ValidationError({"kind": f"Choose one of: {', '.join(AnnotationKind.values)}."})
+    return Annotation.objects.create(measure=measure, date=on, text=text, kind=kind, rebase=rebase, action=action,
+                                     created_by=user)
+
+
+@audit.changes_by_user
+def map_unit(user, kind: str, external_id: str, unit: Unit) -> UnitMapping:
+    permissions.check(user, "measures.manage")
+    if kind not in UnitMapping.Kind.values:
+        raise ValidationError({"kind": f"Choose one of: {', '.join(UnitMapping.Kind.values)}."})
+    external_id = (external_id or "").strip()
+    if not external_id:
+        raise ValidationError({"external_id": "Give the Location or Organization id from the EHR data."})
+    mapping, _ = UnitMapping.objects.update_or_create(kind=kind, external_id=external_id, defaults={"unit": unit})
+    return mapping
+
+
+def places_in_store(limit: int = 500) -> list[dict]:
+    """The locations and service providers the EHR's encounters name, most used first, with
+    their display names and the unit each is mapped to (None: not mapped)."""
+    from andon.analytics import kpi
+
+    store = open_store()
+    if store is None:
+        return []
+    try:
+        workspace = kpi.Workspace(store, kpi.load_view_definitions(definitions.views_folder()), ["encounter"])
+        rows = workspace.connection.execute(f"""
+            SELECT kind, place, any_value(display) AS display, count(*) AS encounters FROM (
+                SELECT 'location' AS kind, coalesce(location_id, location_reference) AS place, location_display AS display
+                FROM encounter
+                UNION ALL
+                SELECT 'organization', coalesce(service_provider_id, service_provider_reference), service_provider_display
+                FROM encounter)
+            WHERE place IS NOT NULL GROUP BY kind, place ORDER BY encounters DESC, place LIMIT {int(limit)}""").fetchall()
+        workspace.close()
+    finally:
+        store.close()
+    mapped = {(m.kind, kpi.workspace.reference_key(m.kind, m.external_id)): m.unit
+              for m in UnitMapping.objects.select_related("unit__facility")}
+    return [{"kind": kind, "place": place, "display": display or "", "encounters": count, "unit": mapped.get((kind, place))}
+            for kind, place, display, count in rows]
+
+
+# --- reading, exchange ------------------------------------------------------------------------
+
+def visible_units(user):
+    """Units whose results the user may see."""
+    return permissions.units_where(user, "measures.view")
+
+
+def measure_for(user, key: str) -> Measure:
+    permissions.check(user, "measures.view")
+    return Measure.objects.get(key=key)
+
+
+def result_rows(measure: Measure, *, kind: str = "month", first: date | None = None, last: date | None = None,
+                units=None):
+    """Stored cells of a measure, whole-organisation cells and those of `units`."""
+    rows = MeasureResult.objects.filter(measure=measure, period_kind=kind).select_related("unit__facility")
+    if first:
+        rows = rows.filter(period_start__gte=first)
+    if last:
+        rows = rows.filter(period_start__lte=last)
+    if units is not None:
+        rows = rows.filter(Q(unit=None) | Q(unit__in=units))
+    return rows.order_by("period_start", "unit__path", "stratum", "stratum_value")
+
+
+@audit.changes_by_user
+def import_peer_reports(user, measure: Measure, text: str, filename: str) -> exchange.PeerReading:
+    """Peers' summary MeasureReports of a measure; nothing is stored if any report is wrong."""
+    permissions.check(user, "measures.manage")
+    reading = exchange.read_peer_reports(text, measure)
+    if reading.errors:
+        return reading
+    with transaction.atomic():
+        for row in reading.rows:
+            PeerResult.objects.update_or_create(
+                measure=measure, peer=row.peer, period_start=row.period_start, period_end=row.period_end,
+                defaults={"numerator": row.numerator, "denominator": row.denominator, "value": row.value,
+                          "source": filename[:200], "imported_by": user, "imported_at": timezone.now()})
+    return reading
+
+
+def start_computation(user, keys=None, *, kind: str = "month", first: date, last: date):
+    """Queue the computation of measures as a background job (see tasks.compute_measures)."""
+    from andon.platform.jobs import start_job
+
+    from . import tasks
+
+    permissions.check(user, "measures.manage")
+    if not date(1900, 1, 1) <= first <= last <= date(min(first.year + MAX_YEARS, 9999), first.month, 1):
+        raise ValidationError(f"Choose a range from 1900 on, ending after it starts, of at most {MAX_YEARS} years.")
+    title = f"Compute {'all measures' if keys is None else ', '.join(keys)} ({kind}, {first} to {last})"
+    return start_job(tasks.compute_measures, title[:200], user, keys, kind, first.isoformat(), last.isoformat())

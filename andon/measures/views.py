@@ -1,0 +1,269 @@
+"""Measure pages: the dashboard by IOM domain, the library, a measure's chart with its
+annotations and table, the equity and unit comparisons, the drill-down to patients, counts
+entry, peers' reports and computation. Thin: parse, ask the services, render."""
+
+from datetime import date
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from andon.actions import services as actions_services
+from andon.platform import permissions
+from andon.platform.exports import streaming_csv
+from andon.platform.models import Organisation, Unit
+from andon.platform.permissions import requires
+
+from . import charts, exchange, results, services
+from .forms import AnnotationForm, ComputeForm, CountForm, MappingForm, UploadForm
+from .models import Measure, PeerResult, SourceKind
+
+
+def _measure(key: str) -> Measure:
+    return get_object_or_404(Measure, key=key, active=True)
+
+
+def _unit(request, capability="measures.view") -> Unit | None:
+    """The unit asked for (?unit=id), if the viewer may see it; None for the whole organisation."""
+    raw = request.GET.get("unit") or ""
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404("no such unit")
+    unit = get_object_or_404(Unit.objects.select_related("facility"), pk=int(raw))
+    permissions.check(request.user, capability, unit)
+    return unit
+
+
+def _actions(request):
+    """Actions the viewer may link an annotation to (the actions module's door), newest first."""
+    return actions_services.visible_actions(request.user).order_by("-created_at")
+
+
+def _stratum(request) -> tuple[str, str]:
+    stratum = request.GET.get("stratum") or ""
+    if stratum and stratum not in results.STRATA_LABELS:
+        raise Http404("no such stratum")
+    return stratum, (request.GET.get("value") or "") if stratum else ""
+
+
+@requires("measures.view")
+def dashboard(request):
+    return render(request, "measures/dashboard.html", {
+        "domains": results.dashboard(), "variation": charts.VARIATION, "assurance": charts.ASSURANCE,
+        "may_manage": permissions.can(request.user, "measures.manage")})
+
+
+@requires("measures.view")
+def library(request):
+    measures = [(m, results.last_computed(m)) for m in services.listed_measures()]
+    return render(request, "measures/library.html", {"measures": measures})
+
+
+def _chart(request, key):
+    """The measure, unit, stratum and chart a chart page asks for (?unit=&stratum=&value=)."""
+    measure = _measure(key)
+    unit = _unit(request)
+    stratum, value = _stratum(request)
+    view, notes = results.chart(measure, unit=unit, stratum=stratum, value=value)
+    return measure, unit, stratum, value, view, notes
+
+
+@requires("measures.view")
+def measure_page(request, key):
+    measure, unit, stratum, value, view, notes = _chart(request, key)
+    title = measure.title + (f" · {unit.name}" if unit else "")
+    if stratum:
+        title += f" · {results.STRATA_LABELS[stratum]}: {value}"
+    units = services.visible_units(request.user).select_related("facility")
+    return render(request, "measures/measure.html", {
+        "measure": measure, "view": view, "notes": notes, "unit": unit, "stratum": stratum, "value": value,
+        "svg": mark_safe(charts.spc_svg(measure, view, notes, title=title)) if view.points else "",  # noqa: S308 (escaped by charts)
+        "rows": list(zip(view.points, [charts.point_title(measure, p) if p.value is not None else "" for p in view.points],
+                         strict=True)),
+        "units": units, "strata": results.STRATA_LABELS, "variation": charts.VARIATION, "assurance": charts.ASSURANCE,
+        "rule_names": charts.RULE_NAMES, "annotation_form": AnnotationForm(actions=_actions(request)),
+        "may_annotate": permissions.can(request.user, "measures.annotate"),
+        "may_drill": (measure.source_kind in (SourceKind.SQL, SourceKind.ECQM)
+                      and permissions.can(request.user, "measures.view_patients", unit)),
+        "may_enter": (measure.source_kind == SourceKind.MANUAL
+                      and permissions.units_where(request.user, "measures.enter_counts").exists()),
+        "may_manage": permissions.can(request.user, "measures.manage"),
+        "peers": PeerResult.objects.filter(measure=measure).order_by("peer", "period_start")[:200],
+        "upload_form": UploadForm(),
+    })
+
+
+@require_POST
+@requires("measures.annotate")
+def annotate(request, key):
+    measure = _measure(key)
+    form = AnnotationForm(request.POST, actions=_actions(request))
+    if form.is_valid():
+        try:
+            services.annotate(request.user, measure, on=form.cleaned_data["date"], text=form.cleaned_data["text"],
+                              kind=form.cleaned_data["kind"], rebase=form.cleaned_data["rebase"],
+                              action=form.cleaned_data["action"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "The annotation is on the chart" + (" and the limits are rebased there." if
+                                                                           form.cleaned_data["rebase"] else "."))
+    else:
+        messages.error(request, "The annotation needs a date and a description: " + form.errors.as_text())
+    return redirect("measures:measure", key=measure.key)
+
+
+def _export_rows(request, measure):
+    return services.result_rows(measure, units=services.visible_units(request.user))
+
+
+@requires("measures.view")
+def report_json(request, key):
+    measure = _measure(key)
+    organisation = Organisation.objects.order_by("pk").values_list("name", flat=True).first() or "Andon"
+    bundle = exchange.report_bundle(measure, _export_rows(request, measure), organisation)
+    response = JsonResponse(bundle, json_dumps_params={"indent": 1})
+    response["Content-Disposition"] = f'attachment; filename="{measure.key}-measurereport.json"'
+    return response
+
+
+@requires("measures.view")
+def results_csv(request, key):
+    measure = _measure(key)
+    rows = exchange.csv_rows(measure, _export_rows(request, measure).iterator())
+    return streaming_csv(exchange.CSV_COLUMNS, rows, f"{measure.key}-results.csv")
+
+
+@requires("measures.view")
+def equity(request, key):
+    measure = _measure(key)
+    stratum = request.GET.get("stratum") or "race"
+    if stratum not in results.STRATA_LABELS:
+        raise Http404("no such stratum")
+    rows, window = results.compare(measure, stratum=stratum)
+    points, centre, curves = charts.funnel_points(measure, [(r.label, r.numerator, r.denominator) for r in rows])
+    svg = charts.funnel_svg(measure, points, centre, curves, f"{measure.title} by {results.STRATA_LABELS[stratum].lower()}",
+                            "Denominator") if points else ""
+    return render(request, "measures/compare.html", {
+        "measure": measure, "rows": rows, "window": window, "svg": mark_safe(svg), "stratum": stratum,  # noqa: S308
+        "strata": results.STRATA_LABELS, "heading": f"Equity: {results.STRATA_LABELS[stratum].lower()}",
+        "points": {p.label: p for p in points}})
+
+
+@requires("measures.view")
+def units(request, key):
+    measure = _measure(key)
+    rows, window = results.compare(measure, units=services.visible_units(request.user))
+    peers = results.peers_in(measure, window)
+    points, centre, curves = charts.funnel_points(measure, [(r.label, r.numerator, r.denominator) for r in rows],
+                                                  [(p.label, p.numerator, p.denominator) for p in peers])
+    svg = charts.funnel_svg(measure, points, centre, curves, f"{measure.title} by unit", "Denominator") if points else ""
+    return render(request, "measures/compare.html", {
+        "measure": measure, "rows": rows + peers, "window": window, "svg": mark_safe(svg), "stratum": "",  # noqa: S308
+        "strata": results.STRATA_LABELS, "heading": "Unit comparison", "points": {p.label: p for p in points}})
+
+
+@requires("measures.view")
+def cases(request, key):
+    measure = _measure(key)
+    unit = _unit(request, "measures.view_patients")
+    stratum, value = _stratum(request)
+    try:
+        period = date.fromisoformat((request.GET.get("period") or "") + "-01")
+    except ValueError:
+        raise Http404("give the period as YYYY-MM") from None
+    try:
+        found = results.cases_behind(request.user, measure, period_start=period, unit=unit, stratum=stratum, value=value)
+        error = ""
+    except results.DrillDownUnavailable as unavailable:
+        found, error = [], str(unavailable)
+    return render(request, "measures/cases.html", {"measure": measure, "cases": found, "error": error, "period": period,
+                                                   "unit": unit, "stratum": stratum, "value": value})
+
+
+@requires("measures.view")
+def counts(request, key):
+    measure = _measure(key)
+    if measure.source_kind != SourceKind.MANUAL:
+        raise Http404("counts are entered only for measures counted by hand")
+    allowed = permissions.units_where(request.user, "measures.enter_counts").select_related("facility")
+    if not allowed.exists():
+        raise PermissionDenied("not permitted: measures.enter_counts")
+    form = CountForm(request.POST or None, units=allowed)
+    upload = UploadForm()
+    report = None
+    if request.method == "POST" and "csv" in request.FILES:
+        upload = UploadForm(request.POST, request.FILES)
+        if upload.is_valid():
+            report = services.import_counts_csv(request.user, measure, upload.text(), upload.cleaned_data["csv"].name)
+            if report.ok:
+                messages.success(request, f"{report.stored} counts imported.")
+                return redirect("measures:counts", key=measure.key)
+    elif request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.enter_count(request.user, measure, data["unit"], data["month"], data["numerator"], data["denominator"])
+        except ValidationError as error:
+            form.add_error(None, " ".join(error.messages))
+        else:
+            messages.success(request, "The count is saved; it shows on the chart after the next computation.")
+            return redirect("measures:counts", key=measure.key)
+    entered = measure.manual_counts.filter(unit__in=allowed).select_related("unit", "entered_by").order_by("-month")[:100]
+    return render(request, "measures/counts.html", {"measure": measure, "form": form, "upload": upload, "report": report,
+                                                    "entered": entered})
+
+
+@require_POST
+@requires("measures.manage")
+def peers(request, key):
+    measure = _measure(key)
+    upload = UploadForm(request.POST, request.FILES)
+    if not upload.is_valid():
+        messages.error(request, "Choose a MeasureReport file (JSON).")
+    else:
+        reading = services.import_peer_reports(request.user, measure, upload.text(), upload.cleaned_data["csv"].name)
+        if reading.errors:
+            messages.error(request, "Nothing was imported: " + "; ".join(reading.errors[:10]))
+        else:
+            messages.success(request, f"{len(reading.rows)} peer results imported.")
+    return redirect("measures:measure", key=measure.key)
+
+
+@requires("measures.manage")
+def compute(request):
+    form = ComputeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        job = services.start_computation(request.user, data["measures"] or None, kind=data["kind"], first=data["first"],
+                                         last=data["last"])
+        messages.success(request, "The computation is queued; this page shows its progress.")
+        return redirect("platform:job", pk=job.pk)
+    return render(request, "measures/compute.html", {"form": form})
+
+
+@requires("measures.view")
+def chart_svg(request, key):
+    """The chart alone as an SVG file (for reports and the board pack)."""
+    measure, _unit_asked, _stratum_asked, _value, view, notes = _chart(request, key)
+    return HttpResponse(charts.spc_svg(measure, view, notes), content_type="image/svg+xml; charset=utf-8")
+
+
+@requires("measures.manage")
+def mappings(request):
+    """Which EHR locations and service providers count for which unit."""
+    form = MappingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.map_unit(request.user, data["kind"], data["external_id"], data["unit"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "Mapped. Results show it after the next computation.")
+            return redirect("measures:mappings")
+    return render(request, "measures/mappings.html", {"form": form, "places": services.places_in_store(),
+                                                      "units": form.fields["unit"].queryset})

@@ -1,0 +1,198 @@
+"""The KPI aggregator on hand-made stores: each cell's counts worked out by hand here, the
+strata (age at the time of the case, payer at the time of the case), unit mapping, cases
+outside the range or without a date, the drill-down, and SQL that must be refused."""
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
+import pytest
+
+from andon.analytics import kpi
+from andon.analytics.fhir import store
+from andon.analytics.kpi import periods
+
+VIEWS = kpi.load_view_definitions(Path(__file__).resolve().parents[3] / "content" / "views")
+
+STAYS = """
+    SELECT e.id AS case_id, e.patient_id, e.id AS encounter_id, e.period_end AS "at",
+           e.location_id, e.service_provider_id,
+           (e.discharge_disposition = 'exp') AS numerator,
+           date_diff('day', TRY_CAST(left(e.period_start, 10) AS DATE), TRY_CAST(left(e.period_end, 10) AS DATE)) AS "value"
+    FROM encounter e WHERE e.class_code = 'IMP'
+"""
+
+
+def patient(pid, gender, birth, race=None):
+    resource = {"resourceType": "Patient", "id": pid, "gender": gender, "birthDate": birth}
+    if race:
+        resource["extension"] = [{"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race", "extension": [
+            {"url": "ombCategory", "valueCoding": {"system": "urn:oid:2.16.840.1.113883.6.238", "code": race[0],
+                                                   "display": race[1]}},
+            {"url": "text", "valueString": race[1]}]}]
+    return resource
+
+
+def stay(eid, pid, start, end, location=None, org=None, died=False, klass="IMP"):
+    resource = {"resourceType": "Encounter", "id": eid, "status": "finished", "subject": {"reference": f"Patient/{pid}"},
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": klass},
+                "period": {"start": start, "end": end}}
+    if location:
+        resource["location"] = [{"location": {"reference": f"Location/{location}"}}]
+    if org:
+        resource["serviceProvider"] = {"reference": f"Organization/{org}"}
+    if died:
+        resource["hospitalization"] = {"dischargeDisposition": {"coding": [{"code": "exp"}]}}
+    return resource
+
+
+def coverage(cid, pid, payer, start, end=None):
+    period = {"start": start, **({"end": end} if end else {})}
+    return {"resourceType": "Coverage", "id": cid, "status": "active", "beneficiary": {"reference": f"Patient/{pid}"},
+            "payor": [{"display": payer}], "period": period}
+
+
+RESOURCES = [
+    patient("p1", "female", "1950-03-15", ("2106-3", "White")),
+    patient("p2", "male", "2000-06-01", ("2054-5", "Black or African American")),
+    patient("p3", "female", "1980-01-31"),
+    # p1 turns 75 on 2025-03-15: the stay ending that day counts her as 75.
+    stay("e1", "p1", "2025-03-10T08:00:00Z", "2025-03-15T10:00:00Z", location="L-4W", died=True),
+    stay("e2", "p2", "2025-03-01T08:00:00Z", "2025-03-03T09:00:00Z", location="L-5E"),
+    stay("e3", "p3", "2025-04-02T08:00:00Z", "2025-04-09T09:00:00Z", org="O-RGH"),
+    stay("e4", "p3", "2025-04-20T08:00:00Z", "2025-04-21T09:00:00Z", location="L-ELSEWHERE"),
+    stay("e5", "p2", "2024-12-30T08:00:00Z", "2024-12-31T09:00:00Z", location="L-5E"),  # before the range
+    stay("e6", "p1", "2025-03-01T08:00:00Z", "2025-03-02T09:00:00Z", location="L-4W", klass="AMB"),  # not a stay
+    coverage("c1", "p2", "Medicaid", "2024-01-01", "2025-03-02"),
+    coverage("c2", "p2", "Acme Health", "2025-03-02"),
+]
+# bare ids and full references both map
+UNIT_MAP = [("location", "L-4W", "4w"), ("location", "Location/L-5E", "5e"), ("organization", "O-RGH", "rgh")]
+
+
+def make_store(resources):
+    connection = store.connect()
+    for resource in resources:
+        connection.execute("INSERT INTO resources (type, id, resource) VALUES (?, ?, ?)",
+                           [resource["resourceType"], resource["id"], json.dumps(resource)])
+    return connection
+
+
+@pytest.fixture(scope="module")
+def workspace():
+    return kpi.Workspace.for_sql(make_store(RESOURCES), VIEWS, [STAYS], UNIT_MAP)
+
+
+def cells(result, stratum="", unit="*"):
+    return {(c.period_start, c.unit_key, c.stratum_value): (c.cases, c.numerator, c.denominator, c.value_sum)
+            for c in result.cells if c.stratum == stratum and (unit == "*" or c.unit_key == unit)}
+
+
+def test_cells_by_month_and_unit(workspace):
+    result = kpi.aggregate(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30))
+    march, april = date(2025, 3, 1), date(2025, 4, 1)
+    assert cells(result) == {
+        (march, None, ""): (2, 1.0, 2.0, 7.0),  # e1 (5 days, died) and e2 (2 days)
+        (march, "4w", ""): (1, 1.0, 1.0, 5.0),
+        (march, "5e", ""): (1, 0.0, 1.0, 2.0),
+        (april, None, ""): (2, 0.0, 2.0, 8.0),  # e3 (7 days) and e4 (1 day)
+        (april, "rgh", ""): (1, 0.0, 1.0, 7.0),  # mapped by its service provider
+    }
+    assert (result.cases, result.undated, result.outside, result.unmapped) == (5, 0, 1, 1)
+    april_all = next(c for c in result.cells if c.period_start == april and c.unit_key is None and not c.stratum)
+    assert (april_all.value_mean, april_all.value_median) == (4.0, 4.0)
+
+
+def test_strata_age_at_the_time_of_the_case_sex_race_and_payer(workspace):
+    result = kpi.aggregate(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30))
+    march, april = date(2025, 3, 1), date(2025, 4, 1)
+    assert cells(result, "age_band", None) == {
+        (march, None, "75+"): (1, 1.0, 1.0, 5.0),  # p1 on her 75th birthday
+        (march, None, "18–44"): (1, 0.0, 1.0, 2.0),  # p2 aged 24
+        (april, None, "45–64"): (2, 0.0, 2.0, 8.0),  # p3 aged 45
+    }
+    assert cells(result, "sex", None) == {
+        (march, None, "female"): (1, 1.0, 1.0, 5.0), (march, None, "male"): (1, 0.0, 1.0, 2.0),
+        (april, None, "female"): (2, 0.0, 2.0, 8.0),
+    }
+    assert {k[2] for k in cells(result, "race", None)} == {"White", "Black or African American", "Unknown"}
+    # p2's stay ended 2025-03-03, under the Acme coverage (Medicaid ended 2025-03-02)
+    assert cells(result, "payer", "5e") == {(march, "5e", "Acme Health"): (1, 0.0, 1.0, 2.0)}
+    assert cells(result, "payer", "4w") == {(march, "4w", "Unknown"): (1, 1.0, 1.0, 5.0)}
+
+
+def test_only_the_strata_asked_for_and_other_period_kinds(workspace):
+    result = kpi.aggregate(workspace, STAYS, kind="quarter", first=date(2025, 1, 1), last=date(2025, 6, 30),
+                           dimensions=["sex"])
+    assert {c.stratum for c in result.cells} == {"", "sex"}
+    assert cells(result, "", None) == {(date(2025, 1, 1), None, ""): (2, 1.0, 2.0, 7.0),
+                                       (date(2025, 4, 1), None, ""): (2, 0.0, 2.0, 8.0)}
+    weekly = kpi.aggregate(workspace, STAYS, kind="week", first=date(2025, 3, 1), last=date(2025, 3, 31), dimensions=[])
+    # 2025-03-03 and 2025-03-15 fall in the ISO weeks starting Monday 3 and Monday 10 March
+    assert cells(weekly, "", None) == {(date(2025, 3, 3), None, ""): (1, 0.0, 1.0, 2.0),
+                                       (date(2025, 3, 10), None, ""): (1, 1.0, 1.0, 5.0)}
+
+
+def test_drill_down_gives_the_cases_of_a_cell(workspace):
+    kept = kpi.framed_table(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30))
+    assert kept.column_names == list(kpi.CASE_COLUMNS) and kept.num_rows == 4
+    april = kept.filter(pa.compute.equal(kept["period_start"], pa.scalar(date(2025, 4, 1))))
+    rows = kpi.cases_in(april)
+    assert [(r["case_id"], r["patient_id"], r["unit_key"], r["value"]) for r in rows] == [
+        ("Encounter/e3", "Patient/p3", "rgh", 7.0), ("Encounter/e4", "Patient/p3", None, 1.0)]
+    march = kept.filter(pa.compute.equal(kept["period_start"], pa.scalar(date(2025, 3, 1))))
+    assert [r["case_id"] for r in kpi.cases_in(march, unit_keys=["4w"])] == ["Encounter/e1"]
+    assert [r["case_id"] for r in kpi.cases_in(march, stratum="sex", stratum_value="male")] == ["Encounter/e2"]
+    assert [r["case_id"] for r in kpi.cases_in(march, stratum="age_band", stratum_value="75+")] == ["Encounter/e1"]
+
+
+def test_cases_without_a_usable_date_are_counted_apart():
+    resources = [patient("p1", "female", "1950-03-15"),
+                 stay("e1", "p1", "2025-03-10T08:00:00Z", "2025-03-12T08:00:00Z"),
+                 stay("e2", "p1", "2025-03-10T08:00:00Z", "2025-03")]  # a month is not an instant
+    space = kpi.Workspace.for_sql(make_store(resources), VIEWS, [STAYS])
+    result = kpi.aggregate(space, STAYS, first=date(2025, 3, 1), last=date(2025, 3, 31), dimensions=[])
+    assert (result.cases, result.undated, result.outside, result.unmapped) == (2, 1, 0, 1)
+    assert cells(result) == {(date(2025, 3, 1), None, ""): (1, 0.0, 1.0, 2.0)}
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("DELETE FROM encounter", "exactly one SELECT"),
+    ("SELECT 1; SELECT 2", "exactly one SELECT"),
+    ("SELECT * FROM resources", "resources, which are not views"),
+    ("SELEC id FROM encounter", "does not parse"),
+])
+def test_sql_other_than_one_select_over_the_views_is_refused(sql, message):
+    with pytest.raises(kpi.KpiError, match=message):
+        kpi.referenced_views(sql, VIEWS)
+
+
+def test_sql_cannot_read_files_or_miss_columns(workspace):
+    with pytest.raises(kpi.KpiError, match="cannot run"):
+        kpi.aggregate(workspace, "SELECT * FROM read_csv('/etc/hostname')", first=date(2025, 3, 1), last=date(2025, 3, 31))
+    with pytest.raises(kpi.KpiError, match="missing: at"):
+        kpi.aggregate(workspace, "SELECT id AS case_id, patient_id FROM encounter", first=date(2025, 3, 1),
+                      last=date(2025, 3, 31))
+    with pytest.raises(kpi.KpiError, match="unknown strata"):
+        kpi.aggregate(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 3, 31), dimensions=["language"])
+
+
+def test_a_place_mapped_to_two_units_is_refused():
+    space = kpi.Workspace(make_store(RESOURCES), VIEWS, ["encounter"], [("location", "L-4W", "4w"), ("location", "L-4W", "5e")])
+    with pytest.raises(kpi.KpiError, match="more than one unit"):
+        kpi.aggregate(space, STAYS, first=date(2025, 3, 1), last=date(2025, 3, 31))
+
+
+def test_periods():
+    assert periods.start_of(date(2025, 8, 17), "quarter") == date(2025, 7, 1)
+    assert periods.start_of(date(2025, 8, 17), "week") == date(2025, 8, 11)
+    assert periods.next_start(date(2025, 12, 1), "month") == date(2026, 1, 1)
+    assert periods.next_start(date(2025, 10, 1), "quarter") == date(2026, 1, 1)
+    assert len(periods.periods(date(2024, 1, 15), date(2025, 12, 3), "month")) == 24
+    with pytest.raises(periods.PeriodError):
+        periods.periods(date(2025, 2, 1), date(2025, 1, 1), "month")
+    with pytest.raises(periods.PeriodError):
+        periods.start_of(date(2025, 1, 1), "fortnight")
+    assert kpi.age_band_labels() == ["0–17", "18–44", "45–64", "65–74", "75+"]

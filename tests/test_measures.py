@@ -1,0 +1,448 @@
+"""The measure registry and its computations: the shipped library loads; SQL measures on the
+shared Synthea patients, one stratified, agree with counts computed here from the raw NDJSON in
+plain Python; an eCQM's monthly results add up to the CMS test cases' expected populations;
+event rates use the census of the same unit and month; counts entered by hand or CSV, with a
+validation report; recomputing replaces results and records the version and data load."""
+
+import json
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from andon.analytics.cql import content as ecqm_content
+from andon.analytics.fhir import ingest, store
+from andon.measures import services
+from andon.measures.models import Domain, ManualCount, Measure, MeasureResult
+from andon.platform import content
+from andon.platform.content import ContentError
+from andon.platform.roles import Role
+from andon.safety.models import SafetyEvent
+
+REPO = Path(__file__).resolve().parent.parent
+LIBRARY = REPO / "content" / "measures"
+SHARED = REPO.parent / "shared"
+SYNTHEA = SHARED / "data" / "synthea-10-patients"
+ECQM = SHARED / "conformance" / "ecqm-qicore-2024"
+FIRST, LAST = date(1984, 1, 1), date(1990, 12, 31)
+
+
+@pytest.fixture
+def library(db):
+    content.load_content([LIBRARY])
+    return {m.key: m for m in Measure.objects.all()}
+
+
+def test_the_library_covers_the_six_domains_with_at_least_15_measures(library):
+    listed = [m for m in library.values() if m.listed]
+    assert len(listed) >= 15
+    assert {m.domain for m in listed} == set(Domain.values)
+    for key in ("average-length-of-stay", "readmission-30-day", "in-hospital-mortality", "falls", "injurious-falls",
+                "medication-events", "hand-hygiene", "clabsi", "cauti", "pressure-injuries", "vte-prophylaxis",
+                "severe-hypoglycemia", "severe-hyperglycemia", "cesarean-birth", "stroke-anticoagulation",
+                "hybrid-readmission-cohort"):
+        assert key in library, key
+    assert library["falls"].multiplier == 1000 and library["falls"].unit_label == "per 1,000 patient days"
+    assert library["hand-hygiene"].target == 90
+
+
+def test_reloading_the_library_changes_nothing_and_a_changed_version_is_refused(library, tmp_path):
+    loaded = {m.key: m.loaded_at for m in Measure.objects.all()}
+    content.load_content([LIBRARY])
+    assert {m.key: m.loaded_at for m in Measure.objects.all()} == loaded
+    changed = (LIBRARY / "falls.yaml").read_text().replace("Falls per 1,000 patient days", "Falls (changed)", 1)
+    folder = tmp_path / "measures"
+    folder.mkdir()
+    (folder / "falls.yaml").write_text(changed)
+    with pytest.raises(ContentError, match="already loaded with different content"):
+        content.load_content([folder])
+    (folder / "falls.yaml").write_text(changed.replace('version: "2026.1"', 'version: "2026.2"'))
+    content.load_content([folder])
+    falls = Measure.objects.get(key="falls")
+    assert (falls.version, falls.title) == ("2026.2", "Falls (changed)")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("domain: safe", "domain: speedy"), "domain: 'speedy' is not one of"),
+    (("kind: events", "kind: magic"), "source.kind: 'magic' is not one of"),
+    (("denominator: {measure: inpatient-days}", "denominator: 3"), "source.denominator: required"),
+    (("multiplier: 1000", "multiplier: -5"), "multiplier: must be greater than 0"),
+])
+def test_a_wrong_definition_names_the_file_and_field(db, tmp_path, change, message):
+    folder = tmp_path / "measures"
+    folder.mkdir()
+    (folder / "falls.yaml").write_text((LIBRARY / "falls.yaml").read_text().replace(*change))
+    with pytest.raises(ContentError, match=message) as raised:
+        content.load_content([folder])
+    assert "falls.yaml" in str(raised.value)
+    assert not Measure.objects.exists()
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("DROP TABLE encounter", "exactly one SELECT"),
+    ("SELECT * FROM resources", "not views"),
+])
+def test_measure_sql_must_be_one_select_over_the_views(db, tmp_path, sql, message):
+    folder = tmp_path / "measures"
+    folder.mkdir()
+    text = (LIBRARY / "ed-length-of-stay.yaml").read_text()
+    head = text[:text.index("  sql: |")]
+    (folder / "ed.yaml").write_text(head + f"  sql: {json.dumps(sql)}\n")
+    with pytest.raises(ContentError, match=message):
+        content.load_content([folder])
+
+
+# --- SQL measures on Synthea, against plain Python ----------------------------------------------
+
+def ndjson(name):
+    return [json.loads(line) for line in (SYNTHEA / f"{name}.000.ndjson").read_text().splitlines() if line.strip()]
+
+
+def instant(text):
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def month_of(moment) -> date:
+    return date(moment.year, moment.month, 1)
+
+
+class Synthea:
+    """The shared Synthea export read with plain Python: inpatient stays and patients."""
+
+    def __init__(self):
+        self.patients = {p["id"]: p for p in ndjson("Patient")}
+        self.stays = [e for e in ndjson("Encounter") if e["class"]["code"] == "IMP" and e["status"] == "finished"
+                      and e["period"].get("start") and e["period"].get("end")]
+
+    @staticmethod
+    def patient_id(encounter):
+        return encounter["subject"]["reference"].split("/")[-1]
+
+    def in_range(self, moment):
+        return FIRST <= moment.date() <= LAST
+
+    def died(self, stay):
+        disposition = (((stay.get("hospitalization") or {}).get("dischargeDisposition") or {}).get("coding") or [{}])[0]
+        deceased = self.patients[self.patient_id(stay)].get("deceasedDateTime")
+        within = deceased and instant(stay["period"]["start"]) <= instant(deceased) <= instant(stay["period"]["end"])
+        return disposition.get("code") == "exp" or bool(within)
+
+
+@pytest.fixture(scope="module")
+def synthea_store(tmp_path_factory):
+    if not SYNTHEA.is_dir():
+        pytest.skip(f"the shared Synthea patients are not at {SYNTHEA}")
+    path = tmp_path_factory.mktemp("measures-store") / "fhir.duckdb"
+    connection = store.connect(path)
+    ingest.load_paths(connection, [SYNTHEA], progress=False)
+    connection.close()
+    return path
+
+
+@pytest.fixture
+def synthea(library, synthea_store, settings):
+    settings.ANDON_FHIR_STORE = synthea_store
+    return Synthea()
+
+
+def stored(key, unit=None, stratum="", value=""):
+    rows = MeasureResult.objects.filter(measure__key=key, period_kind="month", unit=unit, stratum=stratum,
+                                        stratum_value=value)
+    return {r.period_start: r for r in rows}
+
+
+def test_length_of_stay_mortality_and_readmission_match_plain_python(synthea):
+    done = services.compute_measures(["average-length-of-stay", "in-hospital-mortality", "readmission-30-day"],
+                                     first=FIRST, last=LAST)
+    assert [d.error for d in done] == ["", "", ""]
+    los, deaths, discharges = defaultdict(list), Counter(), Counter()
+    for stay in synthea.stays:
+        end = instant(stay["period"]["end"])
+        if synthea.in_range(end):
+            days = (date.fromisoformat(stay["period"]["end"][:10]) - date.fromisoformat(stay["period"]["start"][:10])).days
+            los[month_of(end)].append(max(1, days))
+            discharges[month_of(end)] += 1
+            deaths[month_of(end)] += synthea.died(stay)
+    assert los, "the Synthea export has inpatient stays in the range"
+    results = stored("average-length-of-stay")
+    assert set(results) == set(los)
+    for month, values in los.items():
+        assert results[month].value == pytest.approx(sum(values) / len(values))
+        assert (results[month].cases, results[month].numerator) == (len(values), sum(values))
+    mortality = stored("in-hospital-mortality")
+    assert {m: (r.numerator, r.denominator) for m, r in mortality.items()} == {
+        m: (deaths[m], discharges[m]) for m in discharges}
+    assert all(r.value == pytest.approx(100 * r.numerator / r.denominator) for r in mortality.values())
+    # (No Synthea stay in the range ends in death; the numerator of a death is in the KPI tests.)
+
+
+def test_drill_down_lists_the_kept_cases_of_a_cell_and_is_audited(synthea, make_user):
+    from auditlog.models import LogEntry
+
+    from andon.measures import results
+
+    services.compute_measures(["average-length-of-stay"], first=FIRST, last=LAST)
+    busiest = max(stored("average-length-of-stay").values(), key=lambda r: r.cases)
+    analyst = make_user(Role.QUALITY_ANALYST)
+    measure = Measure.objects.get(key="average-length-of-stay")
+    found = results.cases_behind(analyst, measure, period_start=busiest.period_start)
+    expected = sorted(f"Encounter/{s['id']}" for s in synthea.stays
+                      if month_of(instant(s["period"]["end"])) == busiest.period_start)
+    assert sorted(c["case_id"] for c in found) == expected and len(found) == busiest.cases
+    assert sum(c["value"] for c in found) == busiest.numerator
+    female = results.cases_behind(analyst, measure, period_start=busiest.period_start, stratum="sex", value="female")
+    assert {c["patient_id"] for c in female} <= {f"Patient/{p}" for p, v in synthea.patients.items() if v["gender"] == "female"}
+    entry = LogEntry.objects.filter(action=LogEntry.Action.ACCESS).latest("pk")
+    assert entry.actor == analyst and "sex = female" in entry.additional_data["reason"]
+    with pytest.raises(PermissionDenied):
+        results.cases_behind(make_user(Role.BOARD_MEMBER), measure, period_start=busiest.period_start)
+
+
+def readmissions(synthea):
+    """(month, sex) -> [readmitted, index stays], by the definition in readmission-30-day.yaml."""
+    counts = defaultdict(lambda: [0, 0])
+    for index in synthea.stays:
+        end = instant(index["period"]["end"])
+        patient = synthea.patients[synthea.patient_id(index)]
+        disposition = (((index.get("hospitalization") or {}).get("dischargeDisposition") or {}).get("coding") or [{}])[0]
+        deceased = patient.get("deceasedDateTime")
+        if not synthea.in_range(end) or disposition.get("code") in ("exp", "other-hcf", "aadvice"):
+            continue
+        if deceased and instant(deceased) <= end:
+            continue
+        readmitted = any(
+            other["id"] != index["id"] and synthea.patient_id(other) == patient["id"]
+            and end < instant(other["period"]["start"]) <= end + timedelta(days=30) for other in synthea.stays)
+        for sex in ("", patient["gender"]):
+            counts[(month_of(end), sex)][0] += readmitted
+            counts[(month_of(end), sex)][1] += 1
+    return counts
+
+
+def test_readmission_stratified_by_sex_matches_plain_python(synthea):
+    services.compute_measures(["readmission-30-day"], first=FIRST, last=LAST)
+    expected = readmissions(synthea)
+    assert sum(n for n, _ in expected.values()) >= 1, "some index stays are followed by a readmission"
+    for sex in ("", "female", "male"):
+        rows = stored("readmission-30-day", stratum="sex" if sex else "", value=sex)
+        assert {m: [r.numerator, r.denominator] for m, r in rows.items()} == {
+            m: v for (m, s), v in expected.items() if s == sex}, sex
+
+
+def patient_days(synthea, location=None):
+    days = Counter()
+    for stay in synthea.stays:
+        if location and stay["location"][0]["location"]["reference"] != location:
+            continue
+        admitted = date.fromisoformat(stay["period"]["start"][:10])
+        discharged = date.fromisoformat(stay["period"]["end"][:10])
+        day = admitted
+        while day <= max(discharged - timedelta(days=1), admitted):
+            if FIRST <= day <= LAST:
+                days[date(day.year, day.month, 1)] += 1
+            day += timedelta(days=1)
+    return days
+
+
+def test_patient_days_by_unit_through_the_location_map(synthea, hospital, make_user):
+    location = Counter(s["location"][0]["location"]["reference"] for s in synthea.stays).most_common(1)[0][0]
+    analyst = make_user(Role.QUALITY_ANALYST)
+    ward = hospital.unit("rgh/4w")
+    services.map_unit(analyst, "location", location, ward)
+    services.compute_measures(["inpatient-days"], first=FIRST, last=LAST)
+    assert {m: r.numerator for m, r in stored("inpatient-days").items()} == patient_days(synthea)
+    assert {m: r.numerator for m, r in stored("inpatient-days", unit=ward).items()} == patient_days(synthea, location)
+
+
+def test_recomputing_replaces_results_and_records_version_and_load(synthea):
+    services.compute_measures(["in-hospital-mortality"], first=FIRST, last=LAST)
+    before = list(MeasureResult.objects.order_by("pk").values_list("period_start", "unit", "stratum", "stratum_value",
+                                                                   "numerator", "denominator"))
+    services.compute_measures(["in-hospital-mortality"], first=FIRST, last=LAST)
+    after = list(MeasureResult.objects.order_by("pk").values_list("period_start", "unit", "stratum", "stratum_value",
+                                                                  "numerator", "denominator"))
+    assert before == after and len(after) > 12
+    row = MeasureResult.objects.first()
+    assert row.definition_version == "2026.1"
+    assert row.data_load.startswith(f"FHIR store: {len(list(SYNTHEA.glob('*.ndjson')))} files, last loaded ")
+    assert {r.stratum for r in MeasureResult.objects.all()} == {"", "age_band", "sex", "race", "ethnicity", "payer"}
+
+
+def test_without_clinical_data_a_measure_says_why_and_keeps_its_results(library, settings, tmp_path):
+    settings.ANDON_FHIR_STORE = tmp_path / "none.duckdb"
+    done = services.compute_measures(["average-length-of-stay"], first=FIRST, last=LAST)
+    assert done[0].error == "average-length-of-stay: no clinical data is loaded (andon fhir load)"
+    with pytest.raises(ValidationError, match="no active measure nonsense"):
+        services.compute_measures(["nonsense"], first=FIRST, last=LAST)
+
+
+# --- event-derived rates ------------------------------------------------------------------------
+
+def fall(hospital, unit, when, injury, kind="incident"):
+    return SafetyEvent.objects.create(kind=kind, category="fall", taxonomy_version="2026.1", unit=hospital.unit(unit),
+                                      occurred_at=when, reported_at=when, narrative="Found on the floor", harm="none",
+                                      details={"injury_level": injury})
+
+
+def test_fall_rates_over_the_census_of_the_same_unit_and_month(synthea, hospital, make_user):
+    location = Counter(s["location"][0]["location"]["reference"] for s in synthea.stays).most_common(1)[0][0]
+    ward = hospital.unit("rgh/4w")
+    services.map_unit(make_user(Role.QUALITY_ANALYST), "location", location, ward)
+    days = patient_days(synthea, location)
+    busiest = max(days, key=days.get)
+    when = datetime(busiest.year, busiest.month, 3, 10, tzinfo=UTC)
+    fall(hospital, "rgh/4w", when, "none")
+    fall(hospital, "rgh/4w", when + timedelta(days=1), "major")
+    fall(hospital, "rgh/5e", when, "minor")  # a ward with no census: counted, no rate
+    fall(hospital, "rgh/4w", when, "minor", kind="near_miss")  # not a fall that happened
+    services.compute_measures(["inpatient-days", "falls", "injurious-falls"], first=FIRST, last=LAST)
+    falls = stored("falls", unit=ward)[busiest]
+    assert (falls.numerator, falls.denominator) == (2, days[busiest])
+    assert falls.value == pytest.approx(2 / days[busiest] * 1000)
+    injurious = stored("injurious-falls", unit=ward)[busiest]
+    assert (injurious.numerator, injurious.value) == (1, pytest.approx(1000 / days[busiest]))
+    elsewhere = stored("falls", unit=hospital.unit("rgh/5e"))[busiest]
+    assert (elsewhere.numerator, elsewhere.denominator, elsewhere.value) == (1, 0, None)
+    everywhere = stored("falls")[busiest]
+    assert (everywhere.numerator, everywhere.denominator) == (3, patient_days(synthea)[busiest])
+
+
+def test_medication_events_by_ncc_merp_category(synthea, hospital):
+    when = datetime(1986, 5, 4, 9, tzinfo=UTC)
+    for category in ("C", "C", "E"):
+        SafetyEvent.objects.create(kind="incident", category="medication", taxonomy_version="2026.1",
+                                   unit=hospital.unit("rgh/4w"), occurred_at=when, reported_at=when, narrative="x",
+                                   harm="none", details={"ncc_merp": category, "process_stage": "administering"})
+    services.compute_measures(["inpatient-days", "medication-events"], first=FIRST, last=LAST)
+    may = date(1986, 5, 1)
+    census = stored("inpatient-days")[may].numerator
+    assert stored("medication-events", stratum="ncc_merp", value="C")[may].numerator == 2
+    assert stored("medication-events", stratum="ncc_merp", value="E")[may].value == pytest.approx(1000 / census)
+    assert stored("medication-events")[may].numerator == 3
+
+
+# --- counts entered by hand or CSV --------------------------------------------------------------
+
+def test_counts_entered_by_hand_and_summed_by_quarter(library, hospital, make_user):
+    manager = make_user(Role.UNIT_MANAGER, "rgh/4w")
+    hygiene = library["hand-hygiene"]
+    services.enter_count(manager, hygiene, hospital.unit("rgh/4w"), date(2025, 1, 1), 18, 20)
+    services.enter_count(manager, hygiene, hospital.unit("rgh/4w"), date(2025, 2, 1), 9, 10)
+    services.enter_count(manager, hygiene, hospital.unit("rgh/4w"), date(2025, 2, 1), 8, 10)  # a correction
+    with pytest.raises(PermissionDenied):
+        services.enter_count(manager, hygiene, hospital.unit("rgh/5e"), date(2025, 1, 1), 1, 2)
+    with pytest.raises(ValidationError, match="larger than the denominator"):
+        services.enter_count(manager, hygiene, hospital.unit("rgh/4w"), date(2025, 3, 1), 21, 20)
+    services.compute_measures(["hand-hygiene"], kind="quarter", first=date(2025, 1, 1), last=date(2025, 3, 31))
+    row = MeasureResult.objects.get(measure=hygiene, period_kind="quarter", unit=None)
+    assert (row.numerator, row.denominator, row.value) == (26, 30, pytest.approx(26 / 30 * 100))
+    assert row.data_load.startswith("counts entered as of ")
+    done = services.compute_measures(["hand-hygiene"], kind="week", first=date(2025, 1, 1), last=date(2025, 3, 31))
+    assert "entered by month" in done[0].error
+
+
+def test_a_csv_with_any_wrong_row_stores_nothing_and_says_where(library, hospital, make_user):
+    analyst = make_user(Role.QUALITY_ANALYST)
+    clabsi = library["clabsi"]
+    text = ("unit,month,numerator,denominator\n"
+            "rgh/4w,2025-01,1,310\n"
+            "rgh/nowhere,2025-01,0,100\n"
+            "rgh/5e,January,0,100\n"
+            "rgh/icu,2025-01,x,100\n"
+            "rgh/4w,2025-01,2,300\n")
+    report = services.import_counts_csv(analyst, clabsi, text, "clabsi.csv")
+    assert report.errors == [
+        (3, "unit 'rgh/nowhere' is not a unit (write facility/unit codes, e.g. rgh/4w)"),
+        (4, "month 'January' is not YYYY-MM"),
+        (5, "numerator and denominator must be numbers"),
+        (6, "the same unit and month as line 2"),
+    ]
+    assert report.rows == 5 and report.stored == 0 and not ManualCount.objects.exists()
+    good = "unit,month,numerator,denominator\nrgh/4w,2025-01,1,310\nrgh/icu,2025-01,2,150\n"
+    report = services.import_counts_csv(analyst, clabsi, good, "clabsi.csv")
+    assert report.ok and report.stored == 2
+    assert ManualCount.objects.get(unit=hospital.unit("rgh/icu")).source == "Imported from clabsi.csv"
+    missing = services.import_counts_csv(analyst, clabsi, "unit,month\nrgh/4w,2025-01\n", "short.csv")
+    assert missing.errors == [(1, "the header must name the columns unit, month, numerator, denominator; "
+                                  "missing numerator, denominator")]
+
+
+# --- an eCQM, against the CMS test cases' expected populations ----------------------------------
+
+@pytest.fixture
+def vte_store(tmp_path, settings, library):
+    if not ECQM.is_dir():
+        pytest.skip(f"the shared eCQM content is not at {ECQM}")
+    cases = ecqm_content.load_cases([ECQM], "CMS108VTEProphylaxisFHIR")
+    folder = tmp_path / "ndjson"
+    folder.mkdir()
+    lines = []
+    for number, case in enumerate(cases):
+        resources = [r for r in case.resources if r.get("resourceType") != "MeasureReport" and r.get("id")]
+        ids = {f"{r['resourceType']}/{r['id']}": f"{r['resourceType']}/c{number}-{r['id']}" for r in resources}
+        for resource in resources:
+            copy = ecqm_content.rename_references(resource, ids)
+            copy["id"] = f"c{number}-{resource['id']}"
+            lines.append(json.dumps(copy))
+    (folder / "cases.ndjson").write_text("\n".join(lines) + "\n")
+    path = tmp_path / "fhir.duckdb"
+    connection = store.connect(path)
+    ingest.load_paths(connection, [folder], progress=False)
+    connection.close()
+    settings.ANDON_FHIR_STORE = path
+    settings.ANDON_ECQM_CONTENT = [ECQM]
+    return cases
+
+
+def test_an_ecqm_by_month_adds_up_to_the_test_cases_expected_populations(vte_store, make_user):
+    period = {case.period for case in vte_store}
+    assert len(period) == 1
+    start, end = (date.fromisoformat(p[:10]) for p in period.pop())
+    done = services.compute_measures(["vte-prophylaxis"], first=start, last=end, jobs=1)
+    assert done[0].error == "" and done[0].counts["errors"] == 0
+    expected_numerator = sum(c.expected()[0].get("numerator", 0) for c in vte_store)
+    expected_denominator = sum(c.expected()[0].get("denominator", 0) - c.expected()[0].get("denominator-exclusion", 0)
+                               for c in vte_store)
+    months = stored("vte-prophylaxis")
+    assert len(months) >= 2, "the test episodes end in several months"
+    assert sum(r.numerator for r in months.values()) == expected_numerator
+    assert sum(r.denominator for r in months.values()) == expected_denominator
+    assert sum(r.cases for r in months.values()) == sum(c.expected()[0].get("initial-population", 0) for c in vte_store)
+    from andon.measures import results
+
+    busiest = max(months.values(), key=lambda r: r.cases)
+    episodes = results.cases_behind(make_user(Role.CMO), Measure.objects.get(key="vte-prophylaxis"),
+                                    period_start=busiest.period_start)
+    assert len(episodes) == busiest.cases and all(e["encounter_id"].startswith("Encounter/c") for e in episodes)
+    assert sum(e["numerator"] for e in episodes) == busiest.numerator
+
+
+def test_the_command_line_computes_measures_and_says_which_failed(library, settings, tmp_path, capsys):
+    from andon.cli import main
+
+    settings.ANDON_FHIR_STORE = tmp_path / "none.duckdb"
+    manager = library["hand-hygiene"]
+    assert main(["compute-measures", "--from", "2025-01-01", "--to", "2025-03-31", "--measure", manager.key,
+                 "--measure", "average-length-of-stay", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "hand-hygiene: 0 results" in out
+    assert "average-length-of-stay: average-length-of-stay: no clinical data is loaded" in out
+    assert main(["compute-measures", "--from", "2025-13-01", "--to", "2025-03-31"]) == 2
+
+
+def test_the_places_page_lists_the_ehr_places_and_maps_one(synthea, client, hospital, make_user, sign_in_with_mfa):
+    from django.urls import reverse
+
+    location = Counter(s["location"][0]["location"]["reference"] for s in synthea.stays).most_common(1)[0][0]
+    sign_in_with_mfa(make_user(Role.QUALITY_ANALYST))
+    page = client.get(reverse("measures:mappings")).content.decode()
+    assert location in page and "not mapped" in page
+    ward = hospital.unit("rgh/4w")
+    response = client.post(reverse("measures:mappings"), {"kind": "location", "external_id": location, "unit": ward.pk})
+    assert response.status_code == 302
+    places = {(p["kind"], p["place"]): p for p in services.places_in_store()}
+    assert places[("location", location)]["unit"] == ward
+    encounters = Counter(e["location"][0]["location"]["reference"] for e in ndjson("Encounter") if e.get("location"))
+    assert places[("location", location)]["encounters"] == encounters[location]

@@ -1,0 +1,316 @@
+"""The measure pages through the web client: the dashboard by domain with the Making Data Count
+icons, a measure's chart (points with their numbers and rule), annotating and rebasing, the
+exports (a FHIR MeasureReport Bundle and CSV), the equity and unit comparisons, the audited
+drill-down, counts entry with its error report, peers' reports and the computation job."""
+
+import csv
+import io
+import json
+from datetime import date
+
+import pytest
+from auditlog.models import LogEntry
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from andon.measures import compute, services
+from andon.measures import results as results_module
+from andon.measures.models import Annotation, ManualCount, Measure, MeasureResult, PeerResult
+from andon.platform import content
+from andon.platform.models import Job
+from andon.platform.roles import Role
+
+from .test_measures import LIBRARY
+
+# 24 months of a proportion with a clear rise in the last 8 (a shift and points above the limit)
+NUMERATORS = [40, 42, 38, 41, 39, 43, 40, 37, 42, 41, 39, 40, 38, 41, 40, 42, 60, 62, 61, 64, 63, 65, 62, 66]
+DENOMINATORS = [200] * 24
+
+
+def months(count, first=date(2024, 1, 1)):
+    found, current = [], first
+    for _ in range(count):
+        found.append(current)
+        current = date(current.year + (current.month == 12), current.month % 12 + 1, 1)
+    return found
+
+
+@pytest.fixture
+def results(db, hospital):
+    """The library, with readmission results stored as a computation would: the organisation,
+    two wards and the sex strata."""
+    content.load_content([LIBRARY])
+    measure = Measure.objects.get(key="readmission-30-day")
+    cells = []
+    for start, numerator, denominator in zip(months(24), NUMERATORS, DENOMINATORS, strict=True):
+        cells.append(compute.Cell(start, None, "", "", denominator, numerator, denominator,
+                                  compute.score(measure, numerator, denominator)))
+        for unit, share in ((hospital.unit("rgh/4w").pk, 0.6), (hospital.unit("rgh/5e").pk, 0.4)):
+            n, d = round(numerator * share), round(denominator * share)
+            cells.append(compute.Cell(start, unit, "", "", d, n, d, compute.score(measure, n, d)))
+        for sex, share in (("female", 0.5), ("male", 0.5)):
+            n, d = round(numerator * share), round(denominator * share)
+            cells.append(compute.Cell(start, None, "sex", sex, d, n, d, compute.score(measure, n, d)))
+    services.replace_results(measure, "month", date(2024, 1, 1), date(2026, 1, 1), cells, "test load")
+    return measure
+
+
+@pytest.fixture
+def cqo(make_user, sign_in_with_mfa):
+    user = make_user(Role.CQO)
+    sign_in_with_mfa(user)
+    return user
+
+
+def test_dashboard_groups_measures_by_domain_with_variation_and_assurance(client, results, cqo):
+    page = client.get(reverse("measures:dashboard")).content.decode()
+    for label in ("Safe", "Timely", "Effective", "Efficient", "Equitable", "Patient-centred"):
+        assert f">{label}</h2>" in page
+    tile = page[page.index('data-measure="readmission-30-day"'):][:3000]
+    assert 'data-variation="special_cause_concern"' in tile  # readmissions rose: lower is better
+    assert "Special cause: concern" in tile and "No target" in tile
+    assert "33 " in tile or "33<" in tile  # the latest month: 66 of 200
+
+
+def test_measure_page_shows_the_chart_the_rule_and_the_table(client, results, cqo):
+    page = client.get(reverse("measures:measure", args=["readmission-30-day"])).content.decode()
+    assert "<svg" in page and 'class="point special_cause_concern"' in page
+    assert "Dec 2025: 33 %; numerator 66, denominator 200; Special cause: concern" in page
+    assert page.count("<circle class=\"point") == 24
+    assert 'id="results-table"' in page and "a point outside the process limits" in page
+
+
+def test_annotating_an_action_rebases_the_limits(client, results, cqo):
+    response = client.post(reverse("measures:annotate", args=["readmission-30-day"]),
+                           {"date": "2025-05-01", "kind": "action", "text": "Discharge phone calls started",
+                            "rebase": "on"})
+    assert response.status_code == 302
+    note = Annotation.objects.get()
+    assert (note.text, note.rebase, note.created_by) == ("Discharge phone calls started", True, cqo)
+    assert LogEntry.objects.get_for_object(note).get().actor == cqo
+    page = client.get(reverse("measures:measure", args=["readmission-30-day"])).content.decode()
+    assert "Discharge phone calls started" in page and "recomputed from May 2025" in page
+    view, _ = results_module.chart(results)
+    assert view.points[-1].mean == pytest.approx(100 * sum(NUMERATORS[16:]) / sum(DENOMINATORS[16:]))
+
+
+def test_an_annotation_without_text_is_refused(client, results, cqo):
+    client.post(reverse("measures:annotate", args=["readmission-30-day"]), {"date": "2025-05-01", "kind": "action", "text": ""})
+    assert not Annotation.objects.exists()
+
+
+def test_the_measure_report_export_is_a_bundle_of_summary_reports_by_unit(client, results, cqo):
+    response = client.get(reverse("measures:report_json", args=["readmission-30-day"]))
+    bundle = json.loads(response.content)
+    assert bundle["resourceType"] == "Bundle" and len(bundle["entry"]) == 24
+    last = bundle["entry"][-1]["resource"]
+    assert (last["type"], last["period"], last["measure"]) == ("summary", {"start": "2025-12-01", "end": "2025-12-31"},
+                                                               "urn:andon:measure:readmission-30-day")
+    counts = {p["code"]["coding"][0]["code"]: p["count"] for p in last["group"][0]["population"]}
+    assert counts == {"numerator": 66, "denominator": 200}
+    assert last["group"][0]["measureScore"]["value"] == pytest.approx(33.0)
+    strata = {s["code"][0]["text"]: {x["value"]["text"] for x in s["stratum"]} for s in last["group"][0]["stratifier"]}
+    assert strata == {"unit": {"rgh/4w", "rgh/5e"}, "sex": {"female", "male"}}
+    assert last["improvementNotation"]["coding"][0]["code"] == "decrease"
+
+
+def test_the_csv_export_has_every_cell(client, results, cqo):
+    response = client.get(reverse("measures:results_csv", args=["readmission-30-day"]))
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 24 * 5
+    december = [r for r in rows if r["period_start"] == "2025-12-01" and not r["unit"] and not r["stratum"]]
+    assert [(r["numerator"], r["denominator"], r["value"]) for r in december] == [("66.0", "200.0", "33.0")]
+
+
+def test_a_unit_manager_exports_only_their_units_cells(client, results, make_user, sign_in_with_mfa):
+    sign_in_with_mfa(make_user(Role.UNIT_MANAGER, "rgh/4w"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(
+        client.get(reverse("measures:results_csv", args=["readmission-30-day"])).streaming_content).decode())))
+    assert {r["unit"] for r in rows} == {"", "rgh/4w"}
+
+
+def test_equity_view_gives_rates_with_wilson_intervals_and_a_funnel(client, results, cqo):
+    page = client.get(reverse("measures:equity", args=["readmission-30-day"]) + "?stratum=sex").content.decode()
+    assert "Equity: sex" in page and 'data-chart="funnel"' in page
+    rows, window = results_module.compare(results, stratum="sex")
+    assert window == (date(2025, 1, 1), date(2025, 12, 1))
+    female = next(r for r in rows if r.label == "female")
+    numerator = sum(round(n * 0.5) for n in NUMERATORS[12:])
+    assert (female.numerator, female.denominator) == (numerator, 1200)
+    assert female.low < female.value < female.high
+
+
+def test_unit_funnel_lists_the_units(client, results, cqo):
+    page = client.get(reverse("measures:units", args=["readmission-30-day"])).content.decode()
+    assert "4 West Medical" in page and "5 East Cardiology" in page and "<svg" in page
+
+
+def test_drill_down_is_for_permitted_roles_and_audited(client, results, cqo, make_user, sign_in_with_mfa):
+    url = reverse("measures:cases", args=["readmission-30-day"]) + "?period=2025-12"
+    page = client.get(url)
+    assert page.status_code == 200 and "No cases are kept for this period" in page.content.decode()
+    board = make_user(Role.BOARD_MEMBER)
+    sign_in_with_mfa(board)
+    assert client.get(url).status_code == 403
+
+
+def test_counts_page_reports_a_wrong_csv(client, results, hospital, make_user, sign_in_with_mfa):
+    sign_in_with_mfa(make_user(Role.UNIT_MANAGER, "rgh/4w"))
+    url = reverse("measures:counts", args=["hand-hygiene"])
+    upload = SimpleUploadedFile("hh.csv", b"unit,month,numerator,denominator\nrgh/4w,2025-01,19,20\nrgh/5e,2025-01,1,2\n")
+    page = client.post(url, {"csv": upload}).content.decode()
+    assert "Line 3: you may not enter counts for 5 East Cardiology" in page
+    assert not ManualCount.objects.exists()
+    response = client.post(url, {"unit": hospital.unit("rgh/4w").pk, "month": "2025-02", "numerator": "18",
+                                 "denominator": "20"})
+    assert response.status_code == 302
+    count = ManualCount.objects.get()
+    assert (count.month, count.numerator, count.denominator) == (date(2025, 2, 1), 18, 20)
+    assert client.get(reverse("measures:counts", args=["falls"])).status_code == 404
+
+
+def test_peer_reports_import_and_refusal(client, results, cqo):
+    report = {"resourceType": "MeasureReport", "type": "summary", "status": "complete",
+              "measure": "urn:andon:measure:readmission-30-day", "reporter": {"display": "St Elsewhere"},
+              "period": {"start": "2025-01-01", "end": "2025-12-31"},
+              "group": [{"population": [
+                  {"code": {"coding": [{"code": "numerator"}]}, "count": 120},
+                  {"code": {"coding": [{"code": "denominator"}]}, "count": 1000}]}]}
+    url = reverse("measures:peers", args=["readmission-30-day"])
+    bad = dict(report, measure="urn:andon:measure:falls")
+    client.post(url, {"csv": SimpleUploadedFile("peer.json", json.dumps(bad).encode())})
+    assert not PeerResult.objects.exists()
+    client.post(url, {"csv": SimpleUploadedFile("peer.json", json.dumps(report).encode())})
+    peer = PeerResult.objects.get()
+    assert (peer.peer, peer.numerator, peer.denominator, peer.value) == ("St Elsewhere", 120, 1000, pytest.approx(12.0))
+    assert "St Elsewhere" in client.get(reverse("measures:measure", args=["readmission-30-day"])).content.decode()
+
+
+def test_compute_page_queues_a_job(client, results, make_user, sign_in_with_mfa):
+    sign_in_with_mfa(make_user(Role.QUALITY_ANALYST))
+    response = client.post(reverse("measures:compute"), {"measures": ["falls"], "kind": "month", "first": "2025-01-01",
+                                                         "last": "2025-12-31"})
+    job = Job.objects.get()
+    assert response.status_code == 302 and response.url == reverse("platform:job", args=[job.pk])
+    assert job.title == "Compute falls (month, 2025-01-01 to 2025-12-31)"
+    assert MeasureResult.objects.filter(measure__key="falls").count() == 0  # queued, not run
+
+
+def test_the_api_gives_the_chart_as_data(client, results, make_user):
+    from andon.platform.models import AccessToken
+
+    _, raw = AccessToken.issue(make_user(Role.QUALITY_ANALYST), "api")
+    headers = {"Authorization": f"Bearer {raw}"}
+    chart = client.get("/api/v1/measures/readmission-30-day/chart", headers=headers).json()
+    assert (chart["kind"], chart["variation"], len(chart["points"])) == ("p", "special_cause_concern", 24)
+    last = chart["points"][-1]
+    assert (last["period_start"], last["numerator"], last["denominator"], last["value"]) == ("2025-12-01", 66, 200, 33.0)
+    assert last["special_cause"] == "special_cause_concern" and last["rule"] == "outside_limits"
+    female = client.get("/api/v1/measures/readmission-30-day/chart?stratum=sex&value=female", headers=headers).json()
+    assert female["points"][-1]["numerator"] == 33
+    rows = client.get("/api/v1/measures/readmission-30-day/results?first=2025-12-01", headers=headers).json()
+    assert rows["count"] == 5 and {r["data_load"] for r in rows["items"]} == {"test load"}
+    posted = client.post("/api/v1/measures/readmission-30-day/annotations", {"date": "2025-06-01", "text": "Bundle"},
+                         content_type="application/json", headers=headers)
+    assert posted.status_code == 201 and Annotation.objects.get().text == "Bundle"
+    refused = client.post("/api/v1/measures/computations", {"first": "2025-01-01", "last": "2099-01-01"},
+                          content_type="application/json", headers=headers)
+    assert refused.status_code == 422 and "at most 20 years" in refused.content.decode()
+
+
+def test_the_demo_computes_its_measures_with_the_stories_put_in_its_data(db, settings, tmp_path):
+    from andon.measures import results as reading
+    from andon.platform.demo import load_demo_hospital
+
+    settings.ANDON_FHIR_STORE = tmp_path / "fhir.duckdb"
+    load_demo_hospital()
+    readmission, _ = reading.chart(Measure.objects.get(key="readmission-30-day"))
+    assert len(readmission.points) == 24 and readmission.variation == "special_cause_concern"
+    hygiene, notes = reading.chart(Measure.objects.get(key="hand-hygiene"))
+    assert [n.text for n in notes] == ["Hand-hygiene champions on every ward"] and hygiene.rebased_at
+    assert MeasureResult.objects.filter(measure__key="falls").exists()
+    assert MeasureResult.objects.filter(measure__key="average-length-of-stay", unit__code="4w").exists()
+    load_demo_hospital()  # a second load changes nothing
+    assert Annotation.objects.count() == 1
+
+
+def test_hostile_text_is_escaped_in_the_page_and_the_chart(client, results, cqo):
+    hostile = '<script>alert("x")</script> & "quotes"'
+    client.post(reverse("measures:annotate", args=["readmission-30-day"]), {"date": "2025-03-01", "kind": "note",
+                                                                           "text": hostile})
+    page = client.get(reverse("measures:measure", args=["readmission-30-day"])).content.decode()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;quotes&quot;" in page  # the list
+    svg = client.get(reverse("measures:chart_svg", args=["readmission-30-day"])).content.decode()
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_an_annotation_links_the_action_it_marks(client, results, cqo, hospital):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.actions.models import Action
+
+    action = Action.objects.create(title="Post-discharge phone calls", unit=hospital.unit("rgh/4w"), owner=cqo,
+                                   created_by=cqo, due_date=timezone.localdate() + timedelta(days=30),
+                                   strength="intermediate", measure="Readmission rate on the chart")
+    client.post(reverse("measures:annotate", args=["readmission-30-day"]),
+                {"date": "2025-06-01", "kind": "action", "text": "Phone calls started", "action": action.pk})
+    assert Annotation.objects.get().action == action
+    page = client.get(reverse("measures:measure", args=["readmission-30-day"])).content.decode()
+    assert reverse("actions:detail", args=[action.pk]) in page
+
+
+def test_an_action_the_annotator_cannot_see_is_refused(results, hospital, make_user):
+    from datetime import timedelta
+
+    from django.core.exceptions import PermissionDenied
+    from django.utils import timezone
+
+    from andon.actions.models import Action
+
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "lch")
+    owner = make_user(Role.UNIT_MANAGER, "rgh/4w")
+    hidden = Action.objects.create(title="Elsewhere", unit=hospital.unit("rgh/4w"), owner=owner, created_by=owner,
+                                   due_date=timezone.localdate() + timedelta(days=30), strength="weaker", measure="m")
+    with pytest.raises(PermissionDenied):
+        services.annotate(officer, results, on=date(2025, 6, 1), text="x", action=hidden)
+    assert not Annotation.objects.exists()
+
+
+def test_the_computation_job_runs_and_reports_each_measure(results, hospital, make_user):
+    from django.core.management import call_command
+
+    analyst = make_user(Role.QUALITY_ANALYST)
+    services.enter_count(analyst, Measure.objects.get(key="clabsi"), hospital.unit("rgh/icu"), date(2025, 2, 1), 1, 250)
+    job = services.start_computation(analyst, ["clabsi", "average-length-of-stay"], first=date(2025, 1, 1),
+                                     last=date(2025, 3, 31))
+    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    reported = {m["measure"]: m for m in job.result["measures"]}
+    assert reported["clabsi"]["cells"] == 2 and reported["clabsi"]["error"] == ""
+    assert "average-length-of-stay" in reported
+    row = MeasureResult.objects.get(measure__key="clabsi", unit=hospital.unit("rgh/icu"))
+    assert (row.value, row.job_id) == (pytest.approx(4.0), job.pk)
+
+
+def test_peers_sit_on_the_unit_funnel_without_moving_its_centre(client, results, cqo):
+    from andon.measures import charts
+
+    PeerResult.objects.create(measure=results, peer="St Elsewhere", period_start=date(2025, 1, 1),
+                              period_end=date(2025, 12, 31), numerator=120, denominator=1000, value=12.0,
+                              source="peer.json", imported_by=cqo)
+    PeerResult.objects.create(measure=results, peer="Too early", period_start=date(2023, 1, 1),
+                              period_end=date(2023, 12, 31), numerator=1, denominator=10, value=10.0,
+                              source="peer.json", imported_by=cqo)
+    rows, window = results_module.compare(results, units=services.visible_units(cqo))
+    peers = results_module.peers_in(results, window)
+    assert [(p.label, p.numerator, p.denominator) for p in peers] == [("Peer: St Elsewhere", 120, 1000)]
+    own = [(r.label, r.numerator, r.denominator) for r in rows]
+    points, centre, _ = charts.funnel_points(results, own, [(p.label, p.numerator, p.denominator) for p in peers])
+    assert centre == pytest.approx(100 * sum(n for _, n, _ in own) / sum(d for _, _, d in own))
+    assert points[-1].label == "Peer: St Elsewhere" and points[-1].outside == "alarm"  # 12 % against ~25 %
+    page = client.get(reverse("measures:units", args=["readmission-30-day"])).content.decode()
+    assert "Peer: St Elsewhere" in page and "Too early" not in page
