@@ -279,6 +279,9 @@ def test_an_action_the_annotator_cannot_see_is_refused(results, hospital, make_u
     assert not Annotation.objects.exists()
 
 
+# The worker commits and checks its connection as in production (test_jobs.py): inside one
+# rolled-back test transaction it would close the connection under the test on PostgreSQL.
+@pytest.mark.django_db(transaction=True)
 def test_the_computation_job_runs_and_reports_each_measure(results, hospital, make_user):
     from django.core.management import call_command
 
