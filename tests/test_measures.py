@@ -419,6 +419,70 @@ def test_an_ecqm_by_month_adds_up_to_the_test_cases_expected_populations(vte_sto
     assert sum(e["numerator"] for e in episodes) == busiest.numerator
 
 
+def test_why_an_ecqm_case_is_in_or_out_agrees_with_its_test_case(vte_store, make_user, settings, tmp_path):
+    from auditlog.models import LogEntry
+
+    from andon.measures import results, why
+
+    start, end = (date.fromisoformat(p[:10]) for p in vte_store[0].period)
+    services.compute_measures(["vte-prophylaxis"], first=start, last=end, jobs=1)
+    measure = Measure.objects.get(key="vte-prophylaxis")
+    cmo = make_user(Role.CMO)
+    busiest = max(stored("vte-prophylaxis").values(), key=lambda r: r.cases)
+    kept = results.cases_behind(cmo, measure, period_start=busiest.period_start)
+    # a test patient with one episode: the case's populations are the test case's expected counts
+    single = [c for c in kept if vte_store[int(c["patient_id"][1:].partition("-")[0])].expected()[0]["initial-population"] == 1]
+    assert any(c["numerator"] for c in single) and any(not c["numerator"] for c in single)
+    for case in single[:6]:
+        explained = why.explain_case(cmo, measure, period_start=busiest.period_start, case_id=case["case_id"])
+        expected = vte_store[int(case["patient_id"][1:].partition("-")[0])].expected()[0]
+        holds = {p.code: p.holds for p in explained.populations}
+        assert holds == {code: expected.get(code, 0) == 1 for code in holds} and holds["initial-population"]
+        assert explained.measurement_period == (start.isoformat(), end.isoformat())  # as the computation evaluated it
+        assert explained.episode == case["case_id"].partition("|")[2] and explained.disagreement == ""
+        root = next(s for s in explained.steps if s.depth == 0 and s.name.endswith(".Initial Population"))
+        assert explained.episode in root.resources
+    reasons = [e.additional_data["reason"] for e in LogEntry.objects.filter(action=LogEntry.Action.ACCESS)]
+    assert sum(r.startswith("why case ") for r in reasons) == 6
+    with pytest.raises(LookupError):
+        why.explain_case(cmo, measure, period_start=busiest.period_start, case_id="c0-nobody|Encounter/x")
+    with pytest.raises(PermissionDenied):
+        why.explain_case(make_user(Role.PATIENT_SAFETY_OFFICER), measure, period_start=busiest.period_start,
+                         case_id=single[0]["case_id"])
+    # the store reloaded without the patient: said, not explained from nothing
+    empty = tmp_path / "empty.duckdb"
+    store.connect(empty).close()
+    settings.ANDON_FHIR_STORE = empty
+    with pytest.raises(why.Unexplained, match="no longer in the FHIR store"):
+        why.explain_case(cmo, measure, period_start=busiest.period_start, case_id=single[0]["case_id"])
+
+
+def test_the_drill_down_links_each_ecqm_case_to_why(vte_store, make_user, client, sign_in_with_mfa):
+    import html
+    import re
+
+    from django.urls import reverse
+
+    start, end = (date.fromisoformat(p[:10]) for p in vte_store[0].period)
+    services.compute_measures(["vte-prophylaxis"], first=start, last=end, jobs=1)
+    busiest = max(stored("vte-prophylaxis").values(), key=lambda r: r.cases)
+    sign_in_with_mfa(make_user(Role.QUALITY_ANALYST))
+    listing = client.get(reverse("measures:cases", args=["vte-prophylaxis"]),
+                         {"period": f"{busiest.period_start:%Y-%m}"}).content.decode()
+    links = re.findall(r'href="([^"]*/cases/why/[^"]*)"', listing)
+    assert len(links) == busiest.cases
+    page = client.get(html.unescape(links[0]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    case_id = re.search(r"case=([^&]*)", html.unescape(links[0])).group(1)
+    patient, _, episode = case_id.replace("%7C", "|").replace("%2F", "/").partition("|")
+    assert f"Patient/{patient}" in text and f"<mark>{episode}</mark>" in text
+    assert "Initial population" in text and "Measurement period" in text
+    hostile = client.get(reverse("measures:case_why", args=["vte-prophylaxis"]),
+                         {"period": f"{busiest.period_start:%Y-%m}", "case": "<script>alert(1)</script>"})
+    assert hostile.status_code == 404 and b"<script>alert(1)" not in hostile.content
+
+
 def test_the_command_line_computes_measures_and_says_which_failed(library, settings, tmp_path, capsys):
     from andon.cli import main
 

@@ -294,6 +294,8 @@ PAGES = {
     "measures:equity": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
     "measures:units": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
     "measures:cases": Case(MEASURE_PATIENTS, setup=a_measure("readmission-30-day"), data={"period": "2026-01"}),
+    "measures:case_why": Case(MEASURE_PATIENTS, setup=a_measure("readmission-30-day"),
+                              data={"period": "2026-01", "case": "p1"}),
     "measures:counts": Case(COUNT_ENTERERS, setup=a_measure("hand-hygiene")),
     "measures:peers": Case(MEASURE_MANAGERS, method="post", setup=a_measure("readmission-30-day")),
 }

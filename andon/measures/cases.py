@@ -24,8 +24,13 @@ def folder(measure_key: str, kind: str) -> Path:
     return Path(settings.ANDON_CASES_DIR) / measure_key / kind
 
 
-def keep(measure_key: str, kind: str, table: pa.Table, spans) -> int:
-    """Write each period's cases of `table` (kpi.framed_table) in place of the kept ones."""
+MEASUREMENT_PERIOD = b"andon.measurement_period"
+
+
+def keep(measure_key: str, kind: str, table: pa.Table, spans, measured=None) -> int:
+    """Write each period's cases of `table` (kpi.framed_table) in place of the kept ones.
+    `measured(start)`, for an eCQM, gives the measurement period (first day, last day) its cases
+    were evaluated over, kept with them so that a case can be evaluated again the same way."""
     target = folder(measure_key, kind)
     target.mkdir(parents=True, exist_ok=True)
     for start, _end in spans:
@@ -34,6 +39,9 @@ def keep(measure_key: str, kind: str, table: pa.Table, spans) -> int:
         if rows.num_rows == 0:
             path.unlink(missing_ok=True)
             continue
+        if measured is not None:
+            first, last = measured(start)
+            rows = rows.replace_schema_metadata({MEASUREMENT_PERIOD: f"{first.isoformat()}..{last.isoformat()}".encode()})
         partial = path.with_suffix(f".{os.getpid()}.partial")
         pq.write_table(rows, partial)
         partial.replace(path)
@@ -43,3 +51,12 @@ def keep(measure_key: str, kind: str, table: pa.Table, spans) -> int:
 def kept(measure_key: str, kind: str, period_start: date) -> pa.Table | None:
     path = folder(measure_key, kind) / f"{period_start.isoformat()}.parquet"
     return pq.read_table(path) if path.exists() else None
+
+
+def measurement_period(table: pa.Table) -> tuple[str, str] | None:
+    """The measurement period kept with an eCQM's cases ("YYYY-MM-DD" first and last day)."""
+    text = (table.schema.metadata or {}).get(MEASUREMENT_PERIOD)
+    if not text:
+        return None
+    first, _, last = text.decode().partition("..")
+    return first, last

@@ -70,9 +70,9 @@ def from_kpi(measure: Measure, cells: list[kpi.Cell]) -> list[Cell]:
 
 
 def from_sql(measure: Measure, workspace: kpi.Workspace, kind: str, first: date, last: date,
-             sql: str | None = None) -> tuple[list[Cell], dict]:
-    """Cells of the measure's SQL (or of `sql`, an eCQM's cases); its cases are kept for the
-    drill-down (cases.py)."""
+             sql: str | None = None, measured=None) -> tuple[list[Cell], dict]:
+    """Cells of the measure's SQL (or of `sql`, an eCQM's cases, with `measured` giving the
+    measurement period of a period's cases); its cases are kept for the drill-down (cases.py)."""
     sql = sql or measure.definition["source"]["sql"]
     strata = measure.definition.get("strata", list(kpi.DIMENSIONS))
     try:
@@ -81,7 +81,7 @@ def from_sql(measure: Measure, workspace: kpi.Workspace, kind: str, first: date,
     except kpi.KpiError as error:
         raise ComputeError(f"{measure.key}: {error}") from None
     counts = {"cases": result.cases, "undated": result.undated, "outside": result.outside, "unmapped": result.unmapped,
-              "kept": cases.keep(measure.key, kind, kept, period_math.periods(first, last, kind))}
+              "kept": cases.keep(measure.key, kind, kept, period_math.periods(first, last, kind), measured)}
     return from_kpi(measure, result.cells), counts
 
 
@@ -158,7 +158,8 @@ ECQM_CASES_SQL = """
 
 
 def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jobs=None, progress=None):
-    """The eCQM's cases as an Arrow table, with the patients evaluated and the errors.
+    """The eCQM's cases as an Arrow table, with the patients evaluated, the errors and the
+    measurement periods evaluated (first day, last day).
 
     An episode measure is evaluated once over the whole range: its episodes are encounters
     ending in the measurement period, so each counts in the period its encounter ends. A
@@ -180,9 +181,10 @@ def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jo
     if definition.groups[0].basis != "boolean":
         spans = [(spans[0][0], spans[-1][1])]
     rows = {"patient_id": [], "episode": [], "numerator": [], "denominator": [], "value": [], "period_at": []}
-    evaluated, errors = 0, []
+    evaluated, errors, measured = 0, [], []
     for start, end in spans:
-        period = (start.isoformat(), date.fromordinal(end.toordinal() - 1).isoformat())
+        measured.append((start, date.fromordinal(end.toordinal() - 1)))
+        period = (start.isoformat(), measured[-1][1].isoformat())
         found, count, failed = run.run_cases(store, folders, name, period, jobs=jobs, progress=progress)
         evaluated += count
         errors += failed
@@ -192,14 +194,19 @@ def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jo
                 rows[column].append(value)
     schema = pa.schema([("patient_id", pa.string()), ("episode", pa.string()), ("numerator", pa.float64()),
                         ("denominator", pa.float64()), ("value", pa.float64()), ("period_at", pa.string())])
-    return pa.table(rows, schema=schema), evaluated, errors
+    return pa.table(rows, schema=schema), evaluated, errors, measured
 
 
 def from_ecqm(measure: Measure, workspace: kpi.Workspace, store, folders, kind: str, first: date, last: date,
               jobs=None, progress=None) -> tuple[list[Cell], dict]:
     name = measure.definition["source"]["measure"]
-    table, evaluated, errors = ecqm_cases(store, folders, name, kind, first, last, jobs, progress)
+    table, evaluated, errors, measured = ecqm_cases(store, folders, name, kind, first, last, jobs, progress)
     table_name = "ecqm_" + "".join(ch if ch.isalnum() else "_" for ch in measure.key)
     workspace.add_table(table_name, table)
-    cells, counts = from_sql(measure, workspace, kind, first, last, sql=ECQM_CASES_SQL.format(table=table_name))
+
+    def measured_over(start: date) -> tuple[date, date]:
+        return next(span for span in measured if span[0] <= start <= span[1])
+
+    cells, counts = from_sql(measure, workspace, kind, first, last, sql=ECQM_CASES_SQL.format(table=table_name),
+                             measured=measured_over)
     return cells, {**counts, "patients": evaluated, "errors": len(errors), "first_errors": errors[:5]}

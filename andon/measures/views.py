@@ -17,7 +17,7 @@ from andon.platform.exports import streaming_csv
 from andon.platform.models import Organisation, Unit
 from andon.platform.permissions import requires
 
-from . import charts, exchange, results, services
+from . import charts, exchange, results, services, why
 from .forms import AnnotationForm, ComputeForm, CountForm, MappingForm, UploadForm
 from .models import Measure, PeerResult, SourceKind
 
@@ -172,17 +172,40 @@ def cases(request, key):
     measure = _measure(key)
     unit = _unit(request, "measures.view_patients")
     stratum, value = _stratum(request)
-    try:
-        period = date.fromisoformat((request.GET.get("period") or "") + "-01")
-    except ValueError:
-        raise Http404("give the period as YYYY-MM") from None
+    period = _period(request)
     try:
         found = results.cases_behind(request.user, measure, period_start=period, unit=unit, stratum=stratum, value=value)
         error = ""
     except results.DrillDownUnavailable as unavailable:
         found, error = [], str(unavailable)
     return render(request, "measures/cases.html", {"measure": measure, "cases": found, "error": error, "period": period,
-                                                   "unit": unit, "stratum": stratum, "value": value})
+                                                   "unit": unit, "stratum": stratum, "value": value,
+                                                   "explainable": measure.source_kind == SourceKind.ECQM})
+
+
+def _period(request) -> date:
+    try:
+        return date.fromisoformat((request.GET.get("period") or "") + "-01")
+    except ValueError:
+        raise Http404("give the period as YYYY-MM") from None
+
+
+@requires("measures.view")
+def case_why(request, key):
+    """Why one case of an eCQM result is in or out of each population (audited)."""
+    measure = _measure(key)
+    unit = _unit(request, "measures.view_patients")
+    period = _period(request)
+    try:
+        explained = why.explain_case(request.user, measure, period_start=period, case_id=request.GET.get("case") or "",
+                                     unit=unit)
+        error = ""
+    except LookupError:
+        raise Http404("no such case in this period") from None
+    except why.Unexplained as unexplained:
+        explained, error = None, str(unexplained)
+    return render(request, "measures/why.html", {"measure": measure, "why": explained, "error": error, "period": period,
+                                                 "unit": unit, "case_id": request.GET.get("case") or ""})
 
 
 @requires("measures.view")

@@ -69,6 +69,23 @@ def patients(connection: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Patie
         yield from _assembled(result, shared)
 
 
+def patient(connection: duckdb.DuckDBPyConnection, patient_id: str) -> PatientData | None:
+    """One patient's data, as `patients` gives it, or None when the store has no such Patient.
+    Scans the store once (resources are not indexed by patient), parsing only the resources whose
+    text names `Patient/<id>`, as a compartment reference must: for one explanation, not for a
+    population."""
+    shared = Shared(shared_texts(connection))  # first: a query on the connection ends the pending result
+    placeholders = ", ".join("?" for _ in SHARED_TYPES)
+    result = connection.execute(
+        f"SELECT patient, resource FROM (SELECT {_PATIENT_OF} AS patient, type, resource FROM resources "
+        f"WHERE type NOT IN ({placeholders}) AND (type = 'Patient' AND id = ? OR contains(resource, ?))) "
+        "WHERE patient = ? ORDER BY type = 'Patient' DESC",
+        [*SHARED_TYPES, patient_id, f"Patient/{patient_id}", patient_id],
+    )
+    found = list(_assembled(result, shared))
+    return found[0][1] if found else None
+
+
 def bucket_count(connection: duckdb.DuckDBPyConnection) -> int:
     total = connection.execute("SELECT coalesce(sum(strlen(resource)), 0) FROM resources").fetchall()[0][0]
     return max(1, math.ceil(total / BUCKET_BYTES))

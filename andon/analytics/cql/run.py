@@ -21,7 +21,7 @@ from pathlib import Path
 from . import content, episodes, population, temporal
 from .check import measurement_period
 from .evaluator import EvaluationError
-from .measure import MeasureDefinition, MeasureError, evaluate_subject
+from .measure import MeasureDefinition, MeasureError, SubjectResult, evaluate_subject
 from .report import Totals, summary_report
 
 PATIENTS_PER_BATCH = 200
@@ -66,6 +66,10 @@ class Evaluator:
                 continue
             found.extend(episodes.cases(self.definition, result))
         return found, errors
+
+    def explained(self, data) -> SubjectResult:
+        """One subject's result with why each population holds or not (explain.py)."""
+        return evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now)
 
 
 _WORKER: Evaluator | None = None
@@ -121,6 +125,17 @@ def run_cases(connection, folders, measure: str, period: tuple[str, str], jobs: 
     evaluated = _over_patients(connection, evaluator, (list(folders), measure, period, now), "cases", jobs,
                                found.extend, errors, progress)
     return found, evaluated, errors
+
+
+def explain_patient(connection, folders, measure: str, period: tuple[str, str], patient_id: str,
+                    now: str | None = None) -> tuple[MeasureDefinition, SubjectResult] | None:
+    """One patient of the store evaluated with the explanation kept, or None when the store has
+    no such patient: what a page shows to say why a case is in or out."""
+    evaluator = Evaluator(folders, measure, period, now or _now())
+    data = population.patient(connection, patient_id)
+    if data is None:
+        return None
+    return evaluator.definition, evaluator.explained(data)
 
 
 def _now() -> str:

@@ -155,3 +155,28 @@ def test_patients_come_whole_whatever_the_number_of_buckets(loaded, monkeypatch)
         connection.close()
     many = records(_patients(path))
     assert many == one and len(many) == len(cases)
+
+
+@needs_content
+def test_one_patient_reads_as_the_stream_gives_them_and_explains_against_the_test_case(loaded):
+    from andon.analytics.cql.run import explain_patient
+
+    path, cases = loaded
+    streamed = dict(_patients(path))
+    connection = store.connect(path, read_only=True)
+    try:
+        for case in cases[:12]:
+            patient_id = next(r["id"] for r in case.resources if r["resourceType"] == "Patient")
+            alone = population.patient(connection, patient_id)
+            assert {t: sorted(n.value["id"] for n in nodes) for t, nodes in alone.by_type.items()} == \
+                   {t: sorted(n.value["id"] for n in nodes) for t, nodes in streamed[patient_id].by_type.items()}
+            definition, result = explain_patient(connection, [CONTENT], MEASURE, case.period, patient_id,
+                                                 now="2026-01-01T00:00:00.000Z")
+            assert {c: n for c, n in result.groups[0].counts.items() if n} == \
+                   {c: n for c, n in case.expected()[0].items() if n}
+            populations = result.explanation["groups"][0]["populations"]
+            assert set(populations) == set(definition.groups[0].criteria)
+        assert population.patient(connection, "no-such-patient") is None
+        assert explain_patient(connection, [CONTENT], MEASURE, cases[0].period, "no-such-patient") is None
+    finally:
+        connection.close()
