@@ -269,6 +269,10 @@ ANDON_FHIR_STORE = Path(env.str("ANDON_FHIR_STORE", default=str(DATA_DIR / "fhir
 # denominators ordinary p-chart limits flag nearly every point; DOMAIN.md §7).
 ANDON_LANEY_DENOMINATOR = env.int("ANDON_LANEY_DENOMINATOR", default=1000)
 ANDON_ECQM_CONTENT = [Path(p).resolve() for p in env.list("ANDON_ECQM_CONTENT", default=[])]
+# Exports to be shared outside the quality department hide cells counting 1 to this less one
+# patients or events, and the cells that would give them away by subtraction ⚠︎ (11: the CMS
+# cell size suppression policy, counts 1 to 10; 0 or 1 hides nothing).
+ANDON_SMALL_CELL_THRESHOLD = env.int("ANDON_SMALL_CELL_THRESHOLD", default=11)
 
 # Background jobs: django-tasks with the database backend, run by `andon worker`.
 TASKS = {

@@ -369,6 +369,40 @@ def test_a_csv_with_any_wrong_row_stores_nothing_and_says_where(library, hospita
                                   "missing numerator, denominator")]
 
 
+# --- small-cell suppression of exports -----------------------------------------------------------
+
+def _cell(pk, cases, numerator=None, denominator=None, unit=None, stratum="", value=""):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(pk=pk, period_kind="month", period_start=date(2025, 1, 1), unit_id=unit, stratum=stratum,
+                           stratum_value=value, cases=cases, numerator=cases if numerator is None else numerator,
+                           denominator=cases if denominator is None else denominator)
+
+
+def test_small_cells_and_their_complements_are_withheld():
+    from andon.measures.exchange import small_cells
+
+    proportion = Measure(key="p", scoring="proportion")
+    cells = [_cell(1, 100, 30, 100),
+             _cell(2, 95, 29, 95, stratum="sex", value="female"), _cell(3, 5, 1, 5, stratum="sex", value="male"),
+             _cell(4, 80, 25, 80, stratum="race", value="white"), _cell(5, 12, 3, 12, stratum="race", value="black"),
+             _cell(6, 8, 2, 8, stratum="race", value="asian"),
+             _cell(7, 60, 18, 60, unit=1), _cell(8, 25, 12, 25, unit=2), _cell(9, 15, 0, 15, unit=3)]
+    # male (5) is small, and female, its only sibling, would give it away; asian (8) and black (3 in
+    # the numerator) are small: two hidden, only their sum can be worked out, so white stays;
+    # unit 3 (15 cases, none in the numerator) is not small
+    assert small_cells(proportion, cells, 11) == {2, 3, 5, 6}
+    assert small_cells(proportion, cells, 0) == set() and small_cells(proportion, cells, 1) == set()
+    units = [_cell(1, 100, 40, 100), _cell(7, 60, 20, 60, unit=1), _cell(8, 30, 15, 30, unit=2), _cell(9, 10, 5, 10, unit=3)]
+    assert small_cells(proportion, units, 11) == {9, 8}  # the smallest other ward hides it from subtraction
+    # a continuous measure's numerator is a sum of values (days), not people
+    los = Measure(key="los", scoring="continuous")
+    assert small_cells(los, [_cell(1, 50, 5, 50), _cell(2, 3, 400, 3, unit=1)], 11) == {2}
+    # a rate's denominator is an exposure (patient days): only its events count
+    falls = Measure(key="falls", scoring="rate")
+    assert small_cells(falls, [_cell(1, 12, 12, 4), _cell(2, 11, 11, 9000, unit=1)], 11) == set()
+
+
 # --- an eCQM, against the CMS test cases' expected populations ----------------------------------
 
 @pytest.fixture

@@ -122,6 +122,28 @@ def test_the_csv_export_has_every_cell(client, results, cqo):
     assert [(r["numerator"], r["denominator"], r["value"]) for r in december] == [("66.0", "200.0", "33.0")]
 
 
+def test_an_export_to_share_withholds_small_cells_and_those_that_give_them_away(client, results, cqo, settings):
+    settings.ANDON_SMALL_CELL_THRESHOLD = 20
+    bundle = json.loads(client.get(reverse("measures:report_json", args=["readmission-30-day"]), {"share": "1"}).content)
+    first = bundle["entry"][0]["resource"]  # January 2024: 40 of 200; wards 24 and 16; sexes 20 and 20
+    assert {p["code"]["coding"][0]["code"]: p["count"] for p in first["group"][0]["population"]} == {
+        "numerator": 40, "denominator": 200}
+    by_stratifier = {s["code"][0]["text"]: {x["value"]["text"]: x for x in s["stratum"]} for s in first["group"][0]["stratifier"]}
+    masked = [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "masked"}]
+    for ward in ("rgh/5e", "rgh/4w"):  # 16 readmissions is small; 4w would give it away by subtraction
+        assert by_stratifier["unit"][ward]["extension"] == masked
+        assert "population" not in by_stratifier["unit"][ward] and "measureScore" not in by_stratifier["unit"][ward]
+    assert by_stratifier["sex"]["female"]["population"][0]["count"] == 20
+    rows = list(csv.DictReader(io.StringIO(b"".join(client.get(
+        reverse("measures:results_csv", args=["readmission-30-day"]), {"share": "1"}).streaming_content).decode())))
+    january = {(r["unit"], r["stratum_value"]): r for r in rows if r["period_start"] == "2024-01-01"}
+    assert (january[("rgh/5e", "")]["suppressed"], january[("rgh/5e", "")]["numerator"]) == ("yes", "")
+    assert (january[("", "")]["suppressed"], january[("", "")]["numerator"]) == ("", "40.0")
+    whole = list(csv.DictReader(io.StringIO(b"".join(client.get(
+        reverse("measures:results_csv", args=["readmission-30-day"])).streaming_content).decode())))
+    assert not any(r["suppressed"] for r in whole)  # inside the quality department: every count
+
+
 def test_a_unit_manager_exports_only_their_units_cells(client, results, make_user, sign_in_with_mfa):
     sign_in_with_mfa(make_user(Role.UNIT_MANAGER, "rgh/4w"))
     rows = list(csv.DictReader(io.StringIO(b"".join(
@@ -186,6 +208,19 @@ def test_peer_reports_import_and_refusal(client, results, cqo):
     assert "St Elsewhere" in client.get(reverse("measures:measure", args=["readmission-30-day"])).content.decode()
 
 
+def test_a_shared_export_imports_as_a_peers_report_without_its_withheld_periods(client, results, cqo, settings):
+    settings.ANDON_SMALL_CELL_THRESHOLD = 41  # 9 of the 24 months count 37 to 40 readmissions
+    shared = client.get(reverse("measures:report_json", args=["readmission-30-day"]), {"share": "1"}).content
+    response = client.post(reverse("measures:peers", args=["readmission-30-day"]),
+                           {"csv": SimpleUploadedFile("shared.json", shared)}, follow=True)
+    small = sum(1 for n in NUMERATORS if n < 41)
+    assert small == 9
+    assert PeerResult.objects.count() == 24 - small
+    assert sorted(PeerResult.objects.values_list("numerator", flat=True)) == sorted(n for n in NUMERATORS if n >= 41)
+    assert f"{24 - small} peer results imported; {small} periods withheld by the peer as small cells" in \
+        response.content.decode()
+
+
 def test_compute_page_queues_a_job(client, results, make_user, sign_in_with_mfa):
     sign_in_with_mfa(make_user(Role.QUALITY_ANALYST))
     response = client.post(reverse("measures:compute"), {"measures": ["falls"], "kind": "month", "first": "2025-01-01",
@@ -196,9 +231,10 @@ def test_compute_page_queues_a_job(client, results, make_user, sign_in_with_mfa)
     assert MeasureResult.objects.filter(measure__key="falls").count() == 0  # queued, not run
 
 
-def test_the_api_gives_the_chart_as_data(client, results, make_user):
+def test_the_api_gives_the_chart_as_data(client, results, make_user, settings):
     from andon.platform.models import AccessToken
 
+    settings.ANDON_SMALL_CELL_THRESHOLD = 20
     _, raw = AccessToken.issue(make_user(Role.QUALITY_ANALYST), "api")
     headers = {"Authorization": f"Bearer {raw}"}
     chart = client.get("/api/v1/measures/readmission-30-day/chart", headers=headers).json()
@@ -216,6 +252,13 @@ def test_the_api_gives_the_chart_as_data(client, results, make_user):
     refused = client.post("/api/v1/measures/computations", {"first": "2025-01-01", "last": "2099-01-01"},
                           content_type="application/json", headers=headers)
     assert refused.status_code == 422 and "at most 20 years" in refused.content.decode()
+    shared = client.get("/api/v1/measures/readmission-30-day/measure-report?share=true", headers=headers).json()
+    whole = client.get("/api/v1/measures/readmission-30-day/measure-report", headers=headers).json()
+    # 37 of 200 in August 2024: the sexes' 18 and 18 are under the threshold of 20
+    august = [e["resource"]["group"][0]["stratifier"] for e in (shared["entry"][7], whole["entry"][7])]
+    sexes = [next(s["stratum"] for s in stratifiers if s["code"][0]["text"] == "sex") for stratifiers in august]
+    assert [("extension" in s, "population" in s) for s in sexes[0]] == [(True, False)] * 2
+    assert [s["population"][0]["count"] for s in sexes[1]] == [18, 18]
 
 
 def test_the_demo_computes_its_measures_with_the_stories_put_in_its_data(db, settings, tmp_path):

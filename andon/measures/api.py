@@ -197,11 +197,12 @@ def get_chart(request, key: str, unit_id: UnitId | None = None, stratum: Stratum
 @router.get("/measures/{key}/measure-report", response=documented(dict, not_found=True),
             summary="Results as a FHIR Bundle of summary MeasureReports, one per period, stratified by unit")
 @requires("measures.view")
-def measure_report(request, key: str):
+def measure_report(request, key: str, share: bool = False):
+    """`share=true`: fit to leave the quality department, small cells marked masked (data-absent-reason)."""
     measure = _measure(key)
     organisation = Organisation.objects.order_by("pk").values_list("name", flat=True).first() or "Andon"
-    return exchange.report_bundle(measure, services.result_rows(measure, units=services.visible_units(request.user)),
-                                  organisation)
+    rows, hidden = services.export_cells(request.user, measure, for_sharing=share)
+    return exchange.report_bundle(measure, rows, organisation, hidden)
 
 
 @router.post("/measures/{key}/annotations", response=documented(AnnotationOut, 201, not_found=True),

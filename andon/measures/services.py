@@ -366,6 +366,15 @@ def result_rows(measure: Measure, *, kind: str = "month", first: date | None = N
     return rows.order_by("period_start", "unit__path", "stratum", "stratum_value")
 
 
+def export_cells(user, measure: Measure, *, for_sharing: bool = False):
+    """The cells `user` may export (result_rows) and, for an export to be shared outside the
+    quality department, the small cells to hide (exchange.small_cells, under
+    ANDON_SMALL_CELL_THRESHOLD), worked out over the cells exported."""
+    rows = result_rows(measure, units=visible_units(user))
+    hidden = exchange.small_cells(measure, rows.iterator(), settings.ANDON_SMALL_CELL_THRESHOLD) if for_sharing else set()
+    return rows, hidden
+
+
 @audit.changes_by_user
 def import_peer_reports(user, measure: Measure, text: str, filename: str) -> exchange.PeerReading:
     """Peers' summary MeasureReports of a measure; nothing is stored if any report is wrong."""

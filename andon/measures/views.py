@@ -4,6 +4,7 @@ entry, peers' reports and computation. Thin: parse, ask the services, render."""
 
 from datetime import date
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
@@ -93,7 +94,7 @@ def measure_page(request, key):
                       and permissions.units_where(request.user, "measures.enter_counts").exists()),
         "may_manage": permissions.can(request.user, "measures.manage"),
         "peers": PeerResult.objects.filter(measure=measure).order_by("peer", "period_start")[:200],
-        "upload_form": UploadForm(),
+        "upload_form": UploadForm(), "small_cell_threshold": settings.ANDON_SMALL_CELL_THRESHOLD,
     })
 
 
@@ -117,25 +118,31 @@ def annotate(request, key):
     return redirect("measures:measure", key=measure.key)
 
 
-def _export_rows(request, measure):
-    return services.result_rows(measure, units=services.visible_units(request.user))
+def _export(request, measure):
+    """(cells, cells to hide, file name suffix): `?share=1` asks for an export fit to leave the
+    quality department, small cells hidden."""
+    shared = request.GET.get("share") == "1"
+    rows, hidden = services.export_cells(request.user, measure, for_sharing=shared)
+    return rows, hidden, "-shared" if shared else ""
 
 
 @requires("measures.view")
 def report_json(request, key):
     measure = _measure(key)
     organisation = Organisation.objects.order_by("pk").values_list("name", flat=True).first() or "Andon"
-    bundle = exchange.report_bundle(measure, _export_rows(request, measure), organisation)
+    rows, hidden, suffix = _export(request, measure)
+    bundle = exchange.report_bundle(measure, rows, organisation, hidden)
     response = JsonResponse(bundle, json_dumps_params={"indent": 1})
-    response["Content-Disposition"] = f'attachment; filename="{measure.key}-measurereport.json"'
+    response["Content-Disposition"] = f'attachment; filename="{measure.key}-measurereport{suffix}.json"'
     return response
 
 
 @requires("measures.view")
 def results_csv(request, key):
     measure = _measure(key)
-    rows = exchange.csv_rows(measure, _export_rows(request, measure).iterator())
-    return streaming_csv(exchange.CSV_COLUMNS, rows, f"{measure.key}-results.csv")
+    rows, hidden, suffix = _export(request, measure)
+    return streaming_csv(exchange.CSV_COLUMNS, exchange.csv_rows(measure, rows.iterator(), hidden),
+                         f"{measure.key}-results{suffix}.csv")
 
 
 @requires("measures.view")
@@ -252,7 +259,8 @@ def peers(request, key):
         if reading.errors:
             messages.error(request, "Nothing was imported: " + "; ".join(reading.errors[:10]))
         else:
-            messages.success(request, f"{len(reading.rows)} peer results imported.")
+            withheld = f"; {reading.withheld} periods withheld by the peer as small cells" if reading.withheld else ""
+            messages.success(request, f"{len(reading.rows)} peer results imported{withheld}.")
     return redirect("measures:measure", key=measure.key)
 
 
