@@ -247,13 +247,28 @@ def patient_days(synthea, location=None):
 
 
 def test_patient_days_by_unit_through_the_location_map(synthea, hospital, make_user):
-    location = Counter(s["location"][0]["location"]["reference"] for s in synthea.stays).most_common(1)[0][0]
+    from andon.measures import results
+
+    places = {s["location"][0]["location"]["reference"] for s in synthea.stays}
+    location, other = sorted(places, key=lambda place: (-sum(patient_days(synthea, place).values()), place))[:2]
+    assert patient_days(synthea, other), "two places have stays in the range"
     analyst = make_user(Role.QUALITY_ANALYST)
     ward = hospital.unit("rgh/4w")
     services.map_unit(analyst, "location", location, ward)
+    services.map_unit(analyst, "location", other, hospital.unit("rgh/5e"))
     services.compute_measures(["inpatient-days"], first=FIRST, last=LAST)
     assert {m: r.numerator for m, r in stored("inpatient-days").items()} == patient_days(synthea)
     assert {m: r.numerator for m, r in stored("inpatient-days", unit=ward).items()} == patient_days(synthea, location)
+    # Medicine, the service line above 4 West and 5 East, holds both wards' days
+    medicine = hospital.unit("rgh/medicine")
+    both = patient_days(synthea, location) + patient_days(synthea, other)
+    assert {m: r.numerator for m, r in stored("inpatient-days", unit=medicine).items()} == both
+    # its drill-down lists the days of each ward below it
+    for place, unit in ((location, ward), (other, hospital.unit("rgh/5e"))):
+        busiest = max(patient_days(synthea, place), key=patient_days(synthea, place).get)
+        days = results.cases_behind(analyst, Measure.objects.get(key="inpatient-days"), period_start=busiest,
+                                    unit=medicine)
+        assert len(days) == both[busiest] and str(unit.pk) in {d["unit_key"] for d in days}
 
 
 def test_recomputing_replaces_results_and_records_version_and_load(synthea):
@@ -307,6 +322,9 @@ def test_fall_rates_over_the_census_of_the_same_unit_and_month(synthea, hospital
     assert (elsewhere.numerator, elsewhere.denominator, elsewhere.value) == (1, 0, None)
     everywhere = stored("falls")[busiest]
     assert (everywhere.numerator, everywhere.denominator) == (3, patient_days(synthea)[busiest])
+    # the service line above both wards: their falls over its census (only 4 West's days are mapped)
+    medicine = stored("falls", unit=hospital.unit("rgh/medicine"))[busiest]
+    assert (medicine.numerator, medicine.denominator) == (3, days[busiest])
 
 
 def test_medication_events_by_ncc_merp_category(synthea, hospital):
@@ -371,10 +389,11 @@ def test_a_csv_with_any_wrong_row_stores_nothing_and_says_where(library, hospita
 
 # --- small-cell suppression of exports -----------------------------------------------------------
 
-def _cell(pk, cases, numerator=None, denominator=None, unit=None, stratum="", value=""):
+def _cell(pk, cases, numerator=None, denominator=None, unit=None, stratum="", value="", parent=None):
     from types import SimpleNamespace
 
-    return SimpleNamespace(pk=pk, period_kind="month", period_start=date(2025, 1, 1), unit_id=unit, stratum=stratum,
+    return SimpleNamespace(pk=pk, period_kind="month", period_start=date(2025, 1, 1), unit_id=unit,
+                           unit=SimpleNamespace(parent_id=parent) if unit else None, stratum=stratum,
                            stratum_value=value, cases=cases, numerator=cases if numerator is None else numerator,
                            denominator=cases if denominator is None else denominator)
 
@@ -395,6 +414,11 @@ def test_small_cells_and_their_complements_are_withheld():
     assert small_cells(proportion, cells, 0) == set() and small_cells(proportion, cells, 1) == set()
     units = [_cell(1, 100, 40, 100), _cell(7, 60, 20, 60, unit=1), _cell(8, 30, 15, 30, unit=2), _cell(9, 10, 5, 10, unit=3)]
     assert small_cells(proportion, units, 11) == {9, 8}  # the smallest other ward hides it from subtraction
+    # wards add up to their department, departments to the organisation: siblings are those of one parent
+    tree = [_cell(1, 100, 40, 100), _cell(10, 70, 28, 70, unit=10), _cell(20, 30, 12, 30, unit=20),
+            _cell(11, 40, 20, 40, unit=11, parent=10), _cell(12, 25, 8, 25, unit=12, parent=10),
+            _cell(13, 5, 2, 5, unit=13, parent=10), _cell(21, 30, 12, 30, unit=21, parent=20)]
+    assert small_cells(proportion, tree, 11) == {13, 12}
     # a continuous measure's numerator is a sum of values (days), not people
     los = Measure(key="los", scoring="continuous")
     assert small_cells(los, [_cell(1, 50, 5, 50), _cell(2, 3, 400, 3, unit=1)], 11) == {2}

@@ -110,7 +110,7 @@ def test_the_measure_report_export_is_a_bundle_of_summary_reports_by_unit(client
     assert counts == {"numerator": 66, "denominator": 200}
     assert last["group"][0]["measureScore"]["value"] == pytest.approx(33.0)
     strata = {s["code"][0]["text"]: {x["value"]["text"] for x in s["stratum"]} for s in last["group"][0]["stratifier"]}
-    assert strata == {"unit": {"rgh/4w", "rgh/5e"}, "sex": {"female", "male"}}
+    assert strata == {"ward": {"rgh/4w", "rgh/5e"}, "sex": {"female", "male"}}
     assert last["improvementNotation"]["coding"][0]["code"] == "decrease"
 
 
@@ -131,8 +131,8 @@ def test_an_export_to_share_withholds_small_cells_and_those_that_give_them_away(
     by_stratifier = {s["code"][0]["text"]: {x["value"]["text"]: x for x in s["stratum"]} for s in first["group"][0]["stratifier"]}
     masked = [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "masked"}]
     for ward in ("rgh/5e", "rgh/4w"):  # 16 readmissions is small; 4w would give it away by subtraction
-        assert by_stratifier["unit"][ward]["extension"] == masked
-        assert "population" not in by_stratifier["unit"][ward] and "measureScore" not in by_stratifier["unit"][ward]
+        assert by_stratifier["ward"][ward]["extension"] == masked
+        assert "population" not in by_stratifier["ward"][ward] and "measureScore" not in by_stratifier["ward"][ward]
     assert by_stratifier["sex"]["female"]["population"][0]["count"] == 20
     rows = list(csv.DictReader(io.StringIO(b"".join(client.get(
         reverse("measures:results_csv", args=["readmission-30-day"]), {"share": "1"}).streaming_content).decode())))
@@ -162,9 +162,21 @@ def test_equity_view_gives_rates_with_wilson_intervals_and_a_funnel(client, resu
     assert female.low < female.value < female.high
 
 
-def test_unit_funnel_lists_the_units(client, results, cqo):
+def test_unit_funnel_lists_the_units_of_one_kind(client, results, cqo, hospital):
     page = client.get(reverse("measures:units", args=["readmission-30-day"])).content.decode()
     assert "4 West Medical" in page and "5 East Cardiology" in page and "<svg" in page
+    # a service line's cell holds its wards' cases: service lines are compared with service lines
+    medicine = hospital.unit("rgh/medicine")
+    for start, numerator in zip(months(12, date(2025, 1, 1)), NUMERATORS[12:], strict=True):
+        MeasureResult.objects.create(measure=results, period_kind="month", period_start=start, period_end=months(2, start)[1],
+                                     unit=medicine, cases=200, numerator=numerator, denominator=200,
+                                     value=numerator / 2, definition_version="t", data_load="t")
+    lines = client.get(reverse("measures:units", args=["readmission-30-day"]), {"level": "service_line"}).content.decode()
+    table = lines[lines.index('id="compare-table"'):]
+    assert "Medicine" in table and "4 West Medical" not in table
+    assert 'aria-current="page">Service lines</a>' in lines
+    assert "Medicine" not in page[page.index('id="compare-table"'):]
+    assert client.get(reverse("measures:units", args=["readmission-30-day"]), {"level": "wing"}).status_code == 404
 
 
 def test_drill_down_is_for_permitted_roles_and_audited(client, results, cqo, make_user, sign_in_with_mfa):
@@ -336,10 +348,13 @@ def test_the_computation_job_runs_and_reports_each_measure(results, hospital, ma
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
     reported = {m["measure"]: m for m in job.result["measures"]}
-    assert reported["clabsi"]["cells"] == 2 and reported["clabsi"]["error"] == ""
+    # the organisation, the ICU and Critical Care, the department above it
+    assert reported["clabsi"]["cells"] == 3 and reported["clabsi"]["error"] == ""
     assert "average-length-of-stay" in reported
     row = MeasureResult.objects.get(measure__key="clabsi", unit=hospital.unit("rgh/icu"))
     assert (row.value, row.job_id) == (pytest.approx(4.0), job.pk)
+    department = MeasureResult.objects.get(measure__key="clabsi", unit=hospital.unit("rgh/critical-care"))
+    assert (department.numerator, department.denominator) == (1, 250)
 
 
 def test_peers_sit_on_the_unit_funnel_without_moving_its_centre(client, results, cqo):

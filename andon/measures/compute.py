@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time
 
 from andon.analytics import kpi
 from andon.analytics.kpi import periods as period_math
+from andon.platform.models import Unit
 
 from . import cases
 from .models import ManualCount, Measure, MeasureResult, Scoring
@@ -85,14 +86,27 @@ def from_sql(measure: Measure, workspace: kpi.Workspace, kind: str, first: date,
     return from_kpi(measure, result.cells), counts
 
 
+def lineages() -> dict[int, tuple[int, ...]]:
+    """Each unit's id with those of the units above it (from its materialised path): the cells
+    a count of the unit adds to."""
+    return {pk: tuple(int(part) for part in path.strip("/").split("/") if part)
+            for pk, path in Unit.objects.values_list("pk", "path")}
+
+
+def _cells_of(unit_id: int | None, lineage: dict[int, tuple[int, ...]]) -> tuple[int | None, ...]:
+    """The whole organisation's cell, and the unit's and those above it."""
+    return (None, *lineage.get(unit_id, (unit_id,))) if unit_id is not None else (None,)
+
+
 def utc_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def from_events(measure: Measure, census: dict[tuple[date, int | None], float], kind: str, first: date,
                 last: date) -> tuple[list[Cell], dict]:
-    """Events per period and unit over the census (patient days) of the same period and unit;
-    with `stratify_by`, one stratum per answer, each over the whole census of its cell."""
+    """Events per period and unit (a unit's own and those of the units below it) over the census
+    (patient days) of the same period and unit; with `stratify_by`, one stratum per answer, each
+    over the whole census of its cell."""
     from andon.safety import services as safety
 
     source = measure.definition["source"]
@@ -103,9 +117,10 @@ def from_events(measure: Measure, census: dict[tuple[date, int | None], float], 
         since=utc_start(spans[0][0]), until=utc_start(spans[-1][1]))
     dimension = source.get("stratify_by", "")
     counts: dict[tuple, int] = defaultdict(int)
+    lineage = lineages()
     for occurred_at, unit_id, answer in events:
         start = period_math.start_of(occurred_at.astimezone(UTC).date(), kind)
-        for unit in (None, unit_id):
+        for unit in _cells_of(unit_id, lineage):
             counts[(start, unit, "", "")] += 1
             if dimension:
                 counts[(start, unit, dimension, answer)] += 1
@@ -128,15 +143,17 @@ def census_of(measure_key: str, kind: str, first: date, last: date) -> dict[tupl
 
 
 def from_manual(measure: Measure, kind: str, first: date, last: date) -> tuple[list[Cell], dict]:
-    """Entered counts summed by period (months or quarters) for each unit and for all units."""
+    """Entered counts summed by period (months or quarters) for each unit (its own and those of
+    the units below it) and for all units."""
     if kind == "week":
         raise ComputeError(f"{measure.key}: counts are entered by month, so weekly results cannot be made from them")
     spans = period_math.periods(first, last, kind)
     rows = ManualCount.objects.filter(measure=measure, month__gte=spans[0][0], month__lt=spans[-1][1])
     sums: dict[tuple, list] = defaultdict(lambda: [0, 0.0, 0.0])
+    lineage = lineages()
     for row in rows:
         start = period_math.start_of(row.month, kind)
-        for unit in (None, row.unit_id):
+        for unit in _cells_of(row.unit_id, lineage):
             total = sums[(start, unit)]
             total[0] += 1
             total[1] += row.numerator

@@ -1,8 +1,9 @@
 """Results out and peers' results in.
 
 - `report_bundle`: a FHIR R4 Bundle of summary MeasureReports (DEQM style), one per period,
-  each with the organisation's populations and score, and a stratifier by unit and one per
-  equity stratum.
+  each with the organisation's populations and score, a stratifier per kind of unit (ward,
+  department, service line: a unit's cell holds the units' below it, so kinds are kept apart)
+  and one per equity stratum.
 - `csv_rows`: every stored cell as a flat row.
 - `read_peer_reports`: summary MeasureReports from peer hospitals (one, or a Bundle of them),
   checked field by field; errors say which entry and which field.
@@ -68,9 +69,9 @@ def _report(measure: Measure, start: date, end: date, rows: list[MeasureResult],
     group = _counted(measure, whole, hidden)
     stratifiers = defaultdict(list)
     for row in rows:
-        if row.unit_id is not None and not row.stratum:
-            stratifiers["unit"].append({"value": {"text": f"{row.unit.facility.code}/{row.unit.code}"},
-                                        **_counted(measure, row, hidden)})
+        if row.unit_id is not None and not row.stratum:  # one stratifier per kind of unit: wards, departments…
+            stratifiers[row.unit.get_kind_display().lower()].append(
+                {"value": {"text": f"{row.unit.facility.code}/{row.unit.code}"}, **_counted(measure, row, hidden)})
         elif row.unit_id is None and row.stratum:
             stratifiers[row.stratum].append({"value": {"text": row.stratum_value}, **_counted(measure, row, hidden)})
     group["stratifier"] = [{"code": [{"text": name}], "stratum": strata} for name, strata in stratifiers.items()]
@@ -132,13 +133,15 @@ def _is_small(measure: Measure, row: MeasureResult, threshold: int) -> bool:
 
 def _sibling_groups(rows: list[MeasureResult]) -> list[list[MeasureResult]]:
     """Cells that add up to a published total: a unit's (or the organisation's) strata of one
-    dimension in a period, and the units' cells of one stratum value in a period."""
+    dimension in a period, and the cells of units under the same unit (or at the top) of one
+    stratum value in a period."""
     groups: dict[tuple, list[MeasureResult]] = defaultdict(list)
     for row in rows:
         if row.stratum:
             groups[("strata", row.period_kind, row.period_start, row.unit_id, row.stratum)].append(row)
         if row.unit_id is not None:
-            groups[("units", row.period_kind, row.period_start, row.stratum, row.stratum_value)].append(row)
+            groups[("units", row.period_kind, row.period_start, row.unit.parent_id, row.stratum,
+                    row.stratum_value)].append(row)
     return [members for members in groups.values() if len(members) > 1]
 
 

@@ -17,7 +17,15 @@ from andon.platform import audit, permissions
 from andon.platform.models import Unit
 
 from . import cases, charts
-from .models import Annotation, Domain, Measure, MeasureResult, PeerResult, Scoring, SourceKind
+from .models import (
+    Annotation,
+    Domain,
+    Measure,
+    MeasureResult,
+    PeerResult,
+    Scoring,
+    SourceKind,
+)
 
 STRATA_LABELS = {"age_band": "Age band", "sex": "Sex", "race": "Race", "ethnicity": "Ethnicity", "payer": "Payer"}
 
@@ -102,16 +110,18 @@ def _interval(measure: Measure, numerator: float, denominator: float):
     return None, None
 
 
-def compare(measure: Measure, *, stratum: str = "", units=None, months: int = 12) -> tuple[list[Comparison], tuple | None]:
-    """Each stratum value (or each unit, with `stratum` empty) over the last `months` months
-    with results: totals, value and 95 % interval (Wilson for a proportion, exact Poisson for a
-    rate). `units` limits the unit rows to those a viewer may see."""
+def compare(measure: Measure, *, stratum: str = "", units=None, unit_kind: str = Unit.Kind.WARD,
+            months: int = 12) -> tuple[list[Comparison], tuple | None]:
+    """Each stratum value (or each unit of one kind, with `stratum` empty: wards with wards, a
+    department's cell holding its wards' cases) over the last `months` months with results:
+    totals, value and 95 % interval (Wilson for a proportion, exact Poisson for a rate). `units`
+    limits the unit rows to those a viewer may see."""
     window = _window(measure, months)
     if window is None:
         return [], None
     rows = MeasureResult.objects.filter(measure=measure, period_kind="month", period_start__gte=window[0],
                                         period_start__lte=window[1], stratum=stratum)
-    rows = rows.filter(unit=None) if stratum else rows.exclude(unit=None).filter(unit__in=units)
+    rows = rows.filter(unit=None) if stratum else rows.exclude(unit=None).filter(unit__in=units, unit__kind=unit_kind)
     totals: dict[str, list[float]] = {}
     for row in rows.select_related("unit"):
         label = row.stratum_value if stratum else str(row.unit)
@@ -150,6 +160,13 @@ class DrillDownUnavailable(Exception):
     """A result whose cases cannot be listed (its source keeps no patients, or no data)."""
 
 
+def unit_keys(unit: Unit | None) -> list[str] | None:
+    """The units whose kept cases make a unit's cell (it and those below it); None: all."""
+    if unit is None:
+        return None
+    return [str(pk) for pk in Unit.objects.filter(path__startswith=unit.path).values_list("pk", flat=True)]
+
+
 def cases_behind(user, measure: Measure, *, period_start: date, kind: str = "month", unit: Unit | None = None,
                  stratum: str = "", value: str = "") -> list[dict]:
     """The patients behind one stored cell, as kept when it was computed, for those who may see
@@ -161,7 +178,7 @@ def cases_behind(user, measure: Measure, *, period_start: date, kind: str = "mon
     table = cases.kept(measure.key, kind, period_start)
     if table is None:
         raise DrillDownUnavailable("No cases are kept for this period: it has not been computed since patients were kept.")
-    found = kpi.cases_in(table, unit_keys=None if unit is None else [str(unit.pk)], stratum=stratum, stratum_value=value)
+    found = kpi.cases_in(table, unit_keys=unit_keys(unit), stratum=stratum, stratum_value=value)
     audit.record_read(measure, actor=user, reason=(
         f"patients behind {period_start:%Y-%m} {unit or 'all units'}" + (f", {stratum} = {value}" if stratum else "")))
     return found

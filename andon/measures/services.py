@@ -84,6 +84,11 @@ def unit_map() -> list[tuple[str, str, str]]:
             for kind, external_id, unit_id in UnitMapping.objects.values_list("kind", "external_id", "unit_id")]
 
 
+def unit_tree() -> list[tuple[str, str]]:
+    """(unit, unit above it) pairs: a unit's cases count in each unit above it too."""
+    return [(str(unit), str(above)) for unit, line in compute.lineages().items() for above in line if above != unit]
+
+
 def store_load_label(store) -> str:
     """Which load of the FHIR store results came from: files loaded and the newest load."""
     files, newest = store.execute("SELECT count(*), max(loaded_at) FROM loads").fetchone()
@@ -133,7 +138,7 @@ def _workspace(store, measures) -> kpi.Workspace:
     sqls = [m.definition["source"]["sql"] for m in measures if m.source_kind == SourceKind.SQL]
     if any(m.source_kind == SourceKind.ECQM for m in measures):
         sqls.append("SELECT * FROM encounter")
-    return kpi.Workspace.for_sql(store, views, sqls, unit_map())
+    return kpi.Workspace.for_sql(store, views, sqls, unit_map(), unit_tree())
 
 
 def _compute_one(measure: Measure, workspace, store, kind: str, spans, job, jobs) -> Computed:

@@ -164,14 +164,19 @@ def equity(request, key):
 @requires("measures.view")
 def units(request, key):
     measure = _measure(key)
-    rows, window = results.compare(measure, units=services.visible_units(request.user))
+    level = request.GET.get("level") or Unit.Kind.WARD
+    if level not in Unit.Kind.values:
+        raise Http404("no such kind of unit")
+    rows, window = results.compare(measure, units=services.visible_units(request.user), unit_kind=level)
     peers = results.peers_in(measure, window)
     points, centre, curves = charts.funnel_points(measure, [(r.label, r.numerator, r.denominator) for r in rows],
                                                   [(p.label, p.numerator, p.denominator) for p in peers])
-    svg = charts.funnel_svg(measure, points, centre, curves, f"{measure.title} by unit", "Denominator") if points else ""
+    label = Unit.Kind(level).label.lower()
+    svg = charts.funnel_svg(measure, points, centre, curves, f"{measure.title} by {label}", "Denominator") if points else ""
     return render(request, "measures/compare.html", {
         "measure": measure, "rows": rows + peers, "window": window, "svg": mark_safe(svg), "stratum": "",  # noqa: S308
-        "strata": results.STRATA_LABELS, "heading": "Unit comparison", "points": {p.label: p for p in points}})
+        "strata": results.STRATA_LABELS, "heading": "Unit comparison", "points": {p.label: p for p in points},
+        "levels": Unit.Kind.choices, "level": level})
 
 
 @requires("measures.view")

@@ -21,6 +21,7 @@ from andon.platform.models import Unit
 
 from . import cases
 from .models import Measure, SourceKind
+from .results import unit_keys
 from .services import open_store
 
 MAX_DEPTH = 8  # definitions below this depth are left out of the page: their names stay in `uses`
@@ -68,8 +69,7 @@ def explain_case(user, measure: Measure, *, period_start: date, case_id: str, ki
     if measure.source_kind != SourceKind.ECQM:
         raise Unexplained(f"{measure.title} is not an eCQM: its cases are the rows of its definition's SQL")
     table = cases.kept(measure.key, kind, period_start)
-    found = [] if table is None else [c for c in kpi.cases_in(table, unit_keys=None if unit is None else [str(unit.pk)])
-                                      if c["case_id"] == case_id]
+    found = [] if table is None else [c for c in kpi.cases_in(table, unit_keys=unit_keys(unit)) if c["case_id"] == case_id]
     if not found:
         raise LookupError(f"no case {case_id!r} in {period_start:%Y-%m}")
     case = found[0]

@@ -15,8 +15,10 @@ an episode of an eCQM. The columns it may give:
 | value | no | a continuous measure's value (length of stay in days, minutes to needle) |
 
 Every period × unit cell is also split by each stratum dimension (age band at the time of the
-case, sex, race, ethnicity, payer at the time of the case). A case whose place maps to no unit
-counts in the whole-organisation cells only; cases without a usable `at` are counted apart.
+case, sex, race, ethnicity, payer at the time of the case). A case counts in its unit's cells and
+in those of every unit above it (the workspace's unit tree: a ward's cases in its department's);
+a case whose place maps to no unit counts in the whole-organisation cells only; cases without a
+usable `at` are counted apart.
 """
 
 from __future__ import annotations
@@ -137,17 +139,24 @@ def _framed(workspace: Workspace, sql: str, kind: str, age_bands: Sequence[int])
         WHERE t.at_ts >= $first AND t.at_ts < $end"""
 
 
+# Each case once for the whole organisation (cell_unit NULL) and once for each unit it counts
+# in: its own and those above it. Unmapped cases have no unit_rollup row, so only the first.
+SPREAD = """
+    SELECT f.*, CAST(NULL AS VARCHAR) AS cell_unit FROM framed f
+    UNION ALL
+    SELECT f.*, r.cell_unit FROM framed f JOIN unit_rollup r ON r.unit_key = f.unit_key"""
+
+
 def _grouped(dimension: str | None) -> str:
     label = f"'{dimension}'" if dimension else "''"
     value = f"CAST({dimension} AS VARCHAR)" if dimension else "''"
     extra = f", {dimension}" if dimension else ""
     return f"""
-        SELECT period_start, unit_key, {label} AS stratum, {value} AS stratum_value, count(*) AS cases,
+        SELECT period_start, cell_unit AS unit_key, {label} AS stratum, {value} AS stratum_value, count(*) AS cases,
                sum(numerator) AS numerator, sum(denominator) AS denominator,
                sum("value") AS value_sum, avg("value") AS value_mean, median("value") AS value_median
-        FROM framed
-        GROUP BY GROUPING SETS ((period_start{extra}), (period_start, unit_key{extra}))
-        HAVING NOT (grouping(unit_key) = 0 AND unit_key IS NULL)"""
+        FROM spread
+        GROUP BY period_start, cell_unit{extra}"""
 
 
 def _check_unit_map(workspace: Workspace) -> None:
@@ -170,7 +179,7 @@ def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: dat
     framed = _framed(workspace, sql, kind, age_bands)
     grouped = " UNION ALL ".join(_grouped(d) for d in (None, *dimensions))
     connection = workspace.connection
-    query = f"WITH framed AS ({framed}) {grouped} ORDER BY 1, 2 NULLS FIRST, 3, 4"
+    query = f"WITH framed AS ({framed}), spread AS ({SPREAD}) {grouped} ORDER BY 1, 2 NULLS FIRST, 3, 4"
     result = Aggregation(cells=[Cell(*row) for row in _fetch(connection, query, bounds)])
     result.cases, result.undated, result.outside = _fetch(connection, f"""
         SELECT count(*), count(*) FILTER (WHERE at_ts IS NULL), count(*) FILTER (WHERE at_ts < $first OR at_ts >= $end)
@@ -210,7 +219,7 @@ def framed_table(workspace: Workspace, sql: str, *, kind: str = "month", first: 
 def cases_in(table: pa.Table, *, unit_keys: Sequence[str] | None = None, stratum: str = "", stratum_value: str = "",
              limit: int = 10_000) -> list[dict]:
     """The cases of a kept table (framed_table) behind one cell: all units (`unit_keys` None) or
-    those units, all cases or one stratum value."""
+    those units (a unit's cell: the unit and those below it), all cases or one stratum value."""
     if stratum and stratum not in DIMENSIONS:
         raise KpiError(f"unknown stratum {stratum!r}")
     conditions, parameters = ["TRUE"], {"limit": limit}

@@ -1,6 +1,7 @@
 """The workspace a KPI's SQL runs in: an in-memory DuckDB database holding the rows of the
-core SQL-on-FHIR views (content/views/) it reads, and the map from EHR locations and
-organisations to the hospital's units.
+core SQL-on-FHIR views (content/views/) it reads, the map from EHR locations and
+organisations to the hospital's units, and the units' tree (each unit's cases count in the
+units above it too).
 
 The views are run over the FHIR store once per workspace and kept as tables, so a library of
 measures reads the store once. After loading, the connection loses access to files and the
@@ -62,7 +63,8 @@ class Workspace:
     """Views loaded from a store, the unit map, and a connection to run measure SQL in."""
 
     def __init__(self, store: duckdb.DuckDBPyConnection | None, definitions: Mapping[str, dict],
-                 views: Iterable[str], unit_map: Iterable[tuple[str, str, str]] = ()):
+                 views: Iterable[str], unit_map: Iterable[tuple[str, str, str]] = (),
+                 unit_tree: Iterable[tuple[str, str]] = ()):
         self.definitions = dict(definitions)
         self.connection = duckdb.connect()
         self.connection.execute("SET TimeZone = 'UTC'")
@@ -70,16 +72,17 @@ class Workspace:
         for name in sorted(set(views) | set(STRATA_VIEWS)):
             self._load_view(store, name)
         self._load_unit_map(unit_map)
+        self._load_unit_tree(unit_tree)
         self.connection.execute("SET enable_external_access = false")
         self.connection.execute("SET lock_configuration = true")
 
     @classmethod
-    def for_sql(cls, store, definitions: Mapping[str, dict], sqls: Iterable[str], unit_map=()) -> Workspace:
+    def for_sql(cls, store, definitions: Mapping[str, dict], sqls: Iterable[str], unit_map=(), unit_tree=()) -> Workspace:
         """A workspace holding every view the given SQL texts read."""
         views: set[str] = set()
         for sql in sqls:
             views |= referenced_views(sql, definitions)
-        return cls(store, definitions, views, unit_map)
+        return cls(store, definitions, views, unit_map, unit_tree)
 
     def _load_view(self, store, name: str) -> None:
         if name not in self.definitions:
@@ -101,6 +104,18 @@ class Workspace:
         self.connection.register("_arrow_unit_map", table)
         self.connection.execute("CREATE TABLE unit_map AS SELECT DISTINCT * FROM _arrow_unit_map")
         self.connection.unregister("_arrow_unit_map")
+
+    def _load_unit_tree(self, unit_tree) -> None:
+        """`unit_rollup(unit_key, cell_unit)`: the cells a case of a unit counts in, the unit's own
+        and each unit above it (`unit_tree` gives (unit, ancestor) pairs)."""
+        pairs = [(str(unit), str(ancestor)) for unit, ancestor in unit_tree]
+        table = pa.table({"unit_key": [p[0] for p in pairs], "cell_unit": [p[1] for p in pairs]},
+                         schema=pa.schema([("unit_key", pa.string()), ("cell_unit", pa.string())]))
+        self.connection.register("_arrow_unit_tree", table)
+        self.connection.execute("""CREATE TABLE unit_rollup AS
+            SELECT DISTINCT unit_key, unit_key AS cell_unit FROM unit_map
+            UNION SELECT unit_key, cell_unit FROM _arrow_unit_tree""")
+        self.connection.unregister("_arrow_unit_tree")
 
     def add_table(self, name: str, table: pa.Table) -> None:
         """Keep rows made elsewhere (an eCQM's cases) as a table the SQL can read."""

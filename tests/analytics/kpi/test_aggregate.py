@@ -105,6 +105,31 @@ def test_cells_by_month_and_unit(workspace):
     assert (april_all.value_mean, april_all.value_median) == (4.0, 4.0)
 
 
+def test_a_units_cases_count_in_the_units_above_it():
+    # 4w and 5e are wards of "medicine", itself under "rgh"; rgh also has e3 mapped to it directly
+    tree = [("4w", "medicine"), ("4w", "rgh"), ("5e", "medicine"), ("5e", "rgh"), ("medicine", "rgh")]
+    space = kpi.Workspace.for_sql(make_store(RESOURCES), VIEWS, [STAYS], UNIT_MAP, tree)
+    result = kpi.aggregate(space, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30))
+    march, april = date(2025, 3, 1), date(2025, 4, 1)
+    assert cells(result) == {
+        (march, None, ""): (2, 1.0, 2.0, 7.0),
+        (march, "4w", ""): (1, 1.0, 1.0, 5.0),
+        (march, "5e", ""): (1, 0.0, 1.0, 2.0),
+        (march, "medicine", ""): (2, 1.0, 2.0, 7.0),  # both wards' stays
+        (march, "rgh", ""): (2, 1.0, 2.0, 7.0),
+        (april, None, ""): (2, 0.0, 2.0, 8.0),  # e4 maps to no unit: the organisation only
+        (april, "rgh", ""): (1, 0.0, 1.0, 7.0),
+    }
+    assert cells(result, "sex", "medicine") == {(march, "medicine", "female"): (1, 1.0, 1.0, 5.0),
+                                                (march, "medicine", "male"): (1, 0.0, 1.0, 2.0)}
+    medicine = next(c for c in result.cells if c.unit_key == "medicine" and not c.stratum)
+    assert (medicine.value_mean, medicine.value_median) == (3.5, 3.5)  # of the stays, not of the wards' cells
+    assert result.unmapped == 1
+    kept = kpi.framed_table(space, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30))
+    assert kept.num_rows == 4  # each case kept once, with its own unit
+    assert [c["case_id"] for c in kpi.cases_in(kept, unit_keys=["medicine", "4w", "5e"])] == ["Encounter/e2", "Encounter/e1"]
+
+
 def test_strata_age_at_the_time_of_the_case_sex_race_and_payer(workspace):
     result = kpi.aggregate(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30))
     march, april = date(2025, 3, 1), date(2025, 4, 1)
