@@ -429,13 +429,13 @@ def test_small_cells_and_their_complements_are_withheld():
 
 # --- an eCQM, against the CMS test cases' expected populations ----------------------------------
 
-@pytest.fixture
-def vte_store(tmp_path, settings, library):
+def ecqm_test_cases_store(folder: Path, measure: str):
+    """A FHIR store (folder/fhir.duckdb) of a CMS measure's test patients, case number N's ids
+    prefixed `cN-`: (its path, the test cases)."""
     if not ECQM.is_dir():
         pytest.skip(f"the shared eCQM content is not at {ECQM}")
-    cases = ecqm_content.load_cases([ECQM], "CMS108VTEProphylaxisFHIR")
-    folder = tmp_path / "ndjson"
-    folder.mkdir()
+    cases = ecqm_content.load_cases([ECQM], measure)
+    (folder / "ndjson").mkdir()
     lines = []
     for number, case in enumerate(cases):
         resources = [r for r in case.resources if r.get("resourceType") != "MeasureReport" and r.get("id")]
@@ -444,12 +444,17 @@ def vte_store(tmp_path, settings, library):
             copy = ecqm_content.rename_references(resource, ids)
             copy["id"] = f"c{number}-{resource['id']}"
             lines.append(json.dumps(copy))
-    (folder / "cases.ndjson").write_text("\n".join(lines) + "\n")
-    path = tmp_path / "fhir.duckdb"
+    (folder / "ndjson" / "cases.ndjson").write_text("\n".join(lines) + "\n")
+    path = folder / "fhir.duckdb"
     connection = store.connect(path)
-    ingest.load_paths(connection, [folder], progress=False)
+    ingest.load_paths(connection, [folder / "ndjson"], progress=False)
     connection.close()
-    settings.ANDON_FHIR_STORE = path
+    return path, cases
+
+
+@pytest.fixture
+def vte_store(tmp_path, settings, library):
+    settings.ANDON_FHIR_STORE, cases = ecqm_test_cases_store(tmp_path, "CMS108VTEProphylaxisFHIR")
     settings.ANDON_ECQM_CONTENT = [ECQM]
     return cases
 
