@@ -17,15 +17,7 @@ from andon.platform import audit, permissions
 from andon.platform.models import Unit
 
 from . import cases, charts
-from .models import (
-    Annotation,
-    Domain,
-    Measure,
-    MeasureResult,
-    PeerResult,
-    Scoring,
-    SourceKind,
-)
+from .models import Annotation, Domain, Measure, MeasureResult, PeerResult, Scoring, SourceKind
 
 STRATA_LABELS = {"age_band": "Age band", "sex": "Sex", "race": "Race", "ethnicity": "Ethnicity", "payer": "Payer"}
 
