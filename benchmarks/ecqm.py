@@ -258,11 +258,9 @@ def main(argv=None) -> int:
     parser.add_argument("--measures", default=",".join(MEASURES))
     parser.add_argument("--limit", type=float, default=3600, help="seconds one engine run may take")
     parser.add_argument("--no-doc", action="store_true")
-    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    parser.add_argument("--phase-args", help=argparse.SUPPRESS)
+    views.add_phase_arguments(parser, PHASES)
     cli = parser.parse_args(argv)
-    if cli.phase:
-        print(json.dumps(PHASES[cli.phase](json.loads(cli.phase_args))))
+    if views.ran_phase(cli, PHASES):
         return 0
     measures = [m.strip() for m in cli.measures.split(",") if m.strip()]
 

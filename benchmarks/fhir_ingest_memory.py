@@ -12,7 +12,6 @@ about 38 % of the bytes) is what a per-file transaction has to hold bounded.
 """
 
 import argparse
-import json
 import sys
 import time
 from datetime import UTC, datetime
@@ -78,12 +77,10 @@ def main(argv=None) -> int:
     parser.add_argument("--gb", type=float, default=5.0, help="size of the export in GB (10^9 bytes), at least")
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
-    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    parser.add_argument("--phase-args", help=argparse.SUPPRESS)
+    views.add_phase_arguments(parser, PHASES)
     cli = parser.parse_args(argv)
     views.WORK = WORK  # the generator writes under this benchmark's own folder
-    if cli.phase:
-        print(json.dumps(PHASES[cli.phase](json.loads(cli.phase_args))))
+    if views.ran_phase(cli, PHASES):
         return 0
     scale = int(cli.gb * 1e9 / BYTES_PER_REPLICA) + 1
     print(f"Data: Synthea 10 ×{scale} …", file=sys.stderr, flush=True)

@@ -176,6 +176,20 @@ def run_step(python: str, phase: str, args: dict, limit: float, script: Path | N
     return result
 
 
+def add_phase_arguments(parser: argparse.ArgumentParser, phases: dict) -> None:
+    """The hidden options by which `run_step` runs one phase of a benchmark in a child process."""
+    parser.add_argument("--phase", choices=sorted(phases), help=argparse.SUPPRESS)
+    parser.add_argument("--phase-args", help=argparse.SUPPRESS)
+
+
+def ran_phase(cli, phases: dict) -> bool:
+    """In a child started by `run_step`: run its phase and print the JSON result; False elsewhere."""
+    if not cli.phase:
+        return False
+    print(json.dumps(phases[cli.phase](json.loads(cli.phase_args))))
+    return True
+
+
 def warm_cache(paths) -> None:
     """Read the files once so that every step reads them from the page cache."""
     for path in paths:
@@ -638,12 +652,10 @@ def main(argv=None) -> int:
     parser.add_argument("--peer-limit", type=float, default=900, help="seconds one peer run may take")
     parser.add_argument("--skip-ingest", action="store_true", help="reuse the store of the last run")
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
-    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    parser.add_argument("--phase-args", help=argparse.SUPPRESS)
+    add_phase_arguments(parser, PHASES)
     cli = parser.parse_args(argv)
 
-    if cli.phase:
-        print(json.dumps(PHASES[cli.phase](json.loads(cli.phase_args))))
+    if ran_phase(cli, PHASES):
         return 0
 
     began = time.perf_counter()

@@ -303,11 +303,9 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--limit", type=float, default=3600, help="seconds one phase may take")
     parser.add_argument("--no-doc", action="store_true")
-    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    parser.add_argument("--phase-args", help=argparse.SUPPRESS)
+    views.add_phase_arguments(parser, PHASES)
     cli = parser.parse_args(argv)
-    if cli.phase:
-        print(json.dumps(PHASES[cli.phase](json.loads(cli.phase_args))))
+    if views.ran_phase(cli, PHASES):
         return 0
     if not CONTENT.is_dir():
         print(f"the shared eCQM content is not at {CONTENT}: skipping the measures benchmark", file=sys.stderr)
