@@ -103,6 +103,25 @@ def test_roles_marked_by_an_administrator_must_set_up_two_factor(client, make_us
     assert client.get(reverse("home")).status_code == 200
 
 
+def test_a_password_holder_made_to_set_up_two_factor_confirms_the_password_first(client, make_user):
+    """Adding a second factor to a session that signed in a while ago asks for the password again
+    (allauth's reauthentication); the way there and back stays open under the forced set-up."""
+    make_user(Role.PATIENT_SAFETY_OFFICER, "", username="officer", password=PASSWORD)
+    services.set_mfa_required(Role.PATIENT_SAFETY_OFFICER, True)
+    response = _sign_in(client, "officer")
+    assert client.get(reverse("home"))["Location"] == reverse("mfa_activate_totp")
+    session = client.session  # the sign-in, as if made an hour ago
+    session["account_authentication_methods"] = [
+        {**record, "at": record["at"] - 3600} for record in session["account_authentication_methods"]]
+    session.save()
+    response = client.get(reverse("mfa_activate_totp"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_reauthenticate"))
+    assert client.get(response["Location"]).status_code == 200
+    response = client.post(response["Location"], {"password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get(reverse("mfa_activate_totp")).status_code == 200
+
+
 def test_admin_site_requires_a_two_factor_session(client, make_user, sign_in_with_mfa):
     admin = make_user(Role.ADMINISTRATOR, "", is_admin_site_staff=True)
     TOTP.activate(admin, generate_totp_secret())

@@ -25,6 +25,21 @@ class AccountAdapter(DefaultAccountAdapter):
         # Accounts are created by administrators (`andon createuser`, the admin site).
         return False
 
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """allauth (65.22 and later) asks a person to sign in again before adding a second factor.
+        Someone whose role requires two-factor and who has none yet, and who has no password or
+        factor to sign in again with, would meet a refusal with no way forward (allauth answers
+        403 when no way to reauthenticate exists). There is nothing more such a session could
+        prove, so their first set-up goes ahead; everyone else reauthenticates as allauth asks."""
+        required = super().is_reauthentication_required(app=app, **kwargs)
+        user = getattr(self.request, "user", None)
+        if not required or app != "allauth.mfa" or user is None or not user.is_authenticated:
+            return required
+        from . import security
+
+        first_forced_set_up = security.mfa_required(user) and not security.mfa_enabled(user)
+        return not (first_forced_set_up and not self.get_reauthentication_methods(user))
+
 
 def axes_username(request, credentials=None) -> str:
     """The name a sign-in attempt was for, as django-axes counts failures.
