@@ -1,23 +1,38 @@
 # Andon's two commands: `make demo` and `make test`. Both create .venv if it is missing and
-# install what they need from the package registries only.
+# install what they need from the package registries only, at the exact versions of
+# requirements.lock (pyproject.toml keeps the ranges, for those who install Andon as a library).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
 DEMO_DATA ?= var/demo
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test install browser bench bench-peers clean
+.PHONY: demo test test-deep install lock browser bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+# Every package at the version and hash the lock names (a fresh machine installs what CI saw),
+# then Andon itself, whose dependencies the lock already holds.
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Upgrading is a deliberate commit: `make lock` resolves pyproject.toml's ranges (with the test
+# extra) to the newest releases for Python 3.11 on any platform; run `make test`, then commit
+# requirements.lock with what the upgrade needed.
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 \
+	  --generate-hashes --quiet --output-file $(LOCK)
 
 # Browser tests drive Debian's chromium (never a browser download). Install it when missing,
 # as root with apt-get; without it the browser tests skip and say why.
