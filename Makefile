@@ -49,11 +49,19 @@ demo: install
 	@echo "Andon demo on http://127.0.0.1:8000  (Ctrl-C to stop)"
 	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon serve --host 127.0.0.1 --port 8000 --with-worker
 
-# Tests keep their files (secret key, exports) in their own data directory; DATABASE_URL picks
-# the database (SQLite by default; .ci/run also runs the suite on PostgreSQL).
+# Tests keep their files (secret key, exports) in their own data directory (one per worker);
+# DATABASE_URL picks the database (SQLite by default; .ci/run also runs the suite on PostgreSQL).
+# TEST_WORKERS: pytest-xdist processes, one per core by default (0 runs the suite in one process).
 TEST_DATA ?= var/test
+TEST_WORKERS ?= auto
 test: install browser
-	ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest $(PYTEST_ARGS)
+	ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# Release checks: the same suite with the property-based and schema fuzzing tests at ten times
+# their examples (ANDON_FUZZ_SCALE multiplies each test's own count).
+test-deep: install browser
+	ANDON_FUZZ_SCALE=10 ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true \
+	  $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Peer engines for the benchmarks: for fhir_views.py each in its own venv under var/bench/peers/<name>/
 # (their dependencies, e.g. fhir4ds's duckdb<2, never touch .venv). Versions as in

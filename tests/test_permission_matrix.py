@@ -4,19 +4,27 @@ The expectations are written out here, apart from the code under test (andon/pla
 so a mistake in the policy shows as a failed cell. A page or endpoint that exists but is missing
 from these tables fails `test_every_page_is_in_the_matrix`: new pages join the matrix by adding
 a row here.
+
+Every cell runs on its own, with its own rolled-back transaction, but the hospital, the safety
+taxonomy, the measure library and one person per role are made once for the module (`world`):
+made per cell, they cost more than the cells themselves.
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from andon.api.api import api
-from andon.platform import services
+from andon.platform import content, services
 from andon.platform.exports import exports_dir
 from andon.platform.models import Job
 from andon.platform.roles import Role
+from tests.conftest import Hospital
 
+CONTENT = Path(__file__).resolve().parent.parent / "content"
 ALL = frozenset(Role)
 ADMIN = frozenset({Role.ADMINISTRATOR})
 TOKEN_HOLDERS = ALL - {Role.STAFF_REPORTER, Role.BOARD_MEMBER}
@@ -54,6 +62,50 @@ class Case:
     # fixture(user, other) -> (args for reverse, data); `other` is a second person.
     setup: object = None
     data: dict = field(default_factory=dict)
+
+
+@dataclass
+class World:
+    hospital: Hospital
+    people: dict  # role -> a person holding it over the whole organisation
+    other: object  # a staff reporter on 4 West, whose records the cells look at
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Made once inside a transaction that is rolled back when the module ends; each test's
+    transaction (pytest-django's) nests inside it as a savepoint, so no cell sees another's."""
+    from andon.platform.demo import ORGANISATION_FILE
+
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            organisation = content.load_organisation(content.read_file(ORGANISATION_FILE), str(ORGANISATION_FILE))
+            content.load_content([CONTENT / "taxonomies", CONTENT / "measures"])
+            hospital = Hospital(organisation)
+            people = {}
+            for role in Role:
+                people[role] = services.create_user(f"matrix-{role.value}", email=f"matrix-{role.value}@example.org")
+                services.grant_role(people[role], role, organisation)
+            other = services.create_user("matrix-other", email="matrix-other@example.org")
+            services.grant_role(other, Role.STAFF_REPORTER, hospital.unit("rgh/4w"))
+            yield World(hospital, people, other)
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def hospital(world, db):
+    return world.hospital
+
+
+@pytest.fixture
+def safety_taxonomy(world, db):
+    from andon.safety import taxonomy
+
+    return taxonomy.current()
 
 
 def own_job(user, other):
@@ -203,19 +255,8 @@ def others_done_action(user, other):
     return [_action(other, status="done").pk], {}
 
 
-def _library():
-    from pathlib import Path
-
-    from andon.measures.models import Measure
-    from andon.platform import content
-
-    if not Measure.objects.exists():
-        content.load_content([Path(__file__).resolve().parent.parent / "content" / "measures"])
-
-
 def a_measure(key):
-    def setup(user, other):
-        _library()
+    def setup(user, other):  # the library is in the world
         return [key], {}
 
     return setup
@@ -281,8 +322,8 @@ PAGES = {
     "actions:effectiveness": Case(ACTION_MANAGERS, method="post", setup=others_done_action,
                                   data={"result": "effective", "checked_on": "2026-01-05"}),
     # Measures.
-    "measures:dashboard": Case(MEASURE_VIEWERS, setup=lambda u, o: (_library(), ([], {}))[1]),
-    "measures:library": Case(MEASURE_VIEWERS, setup=lambda u, o: (_library(), ([], {}))[1]),
+    "measures:dashboard": Case(MEASURE_VIEWERS),
+    "measures:library": Case(MEASURE_VIEWERS),
     "measures:compute": Case(MEASURE_MANAGERS),
     "measures:mappings": Case(MEASURE_MANAGERS),
     "measures:measure": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
@@ -427,12 +468,10 @@ def api_import_file(hospital):
 
 
 def api_measure(user, other, hospital):
-    _library()
     return {"key": "readmission-30-day"}
 
 
 def api_manual_measure(user, other, hospital):
-    _library()
     return {"key": "hand-hygiene"}
 
 
@@ -562,10 +601,10 @@ PAGE_CELLS = [(name, case, role) for name, case in PAGES.items() for role in Rol
 
 
 @pytest.mark.parametrize(("label", "case", "role"), PAGE_CELLS, ids=[f"{c[0]}-{c[2].value}" for c in PAGE_CELLS])
-def test_page_matrix(client, make_user, safety_taxonomy, label, case, role, settings, tmp_path):
+def test_page_matrix(client, world, db, label, case, role, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     name = OBJECT_CASES[label][0] if label in OBJECT_CASES else label
-    user, other = make_user(role, ""), make_user(Role.STAFF_REPORTER, "rgh/4w")
+    user, other = world.people[role], world.other
     client.force_login(user)
     response = _request(client, name, case, user, other)
     _assert_allowed(response, case.allowed is PUBLIC or role in case.allowed, f"{label} as {role.value}")
@@ -587,9 +626,9 @@ API_CELLS = [(method, path, role) for (method, path), _ in API.items() for role 
 
 
 @pytest.mark.parametrize(("method", "path", "role"), API_CELLS, ids=[f"{m} {p}-{r.value}" for m, p, r in API_CELLS])
-def test_api_matrix_with_a_personal_token(client, hospital, make_user, safety_taxonomy, method, path, role):
-    case = API[(method, path)]
-    user, other = make_user(role, ""), make_user(Role.STAFF_REPORTER, "rgh/4w")
+def test_api_matrix_with_a_personal_token(client, world, db, method, path, role):
+    case, hospital = API[(method, path)], world.hospital
+    user, other = world.people[role], world.other
     # Tokens are for TOKEN_HOLDERS; the API's rules are tested for every role, so the token is
     # issued directly (the page that issues them has its own row above).
     from andon.platform.models import AccessToken
