@@ -7,6 +7,9 @@ from andon.platform import content, services
 from andon.platform.demo import ORGANISATION_FILE
 from andon.platform.models import Facility, Organisation, Unit
 from andon.platform.roles import Role
+from tests import fuzz
+
+fuzz.use_scaled_default()
 
 
 class Hospital:

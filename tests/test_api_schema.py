@@ -11,6 +11,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from andon.api.api import api
 from andon.platform.models import AccessToken
 from andon.platform.roles import Role
+from tests.fuzz import examples
 
 # Requests go through the real WSGI application (not Django's test client), which checks its
 # database connection after each request as in production: so, real transactions.
@@ -21,9 +22,9 @@ schema.app = get_wsgi_application()
 
 
 @schema.parametrize()
-# Derandomized: the same examples on every run, so CI is reproducible; raise max_examples to
-# hunt locally.
-@settings(max_examples=50, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same examples on every run, so CI is reproducible; `make test-deep` tries ten
+# times as many (tests/fuzz.py).
+@settings(max_examples=examples(50), derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(case, make_user, safety_taxonomy):
     # One person holding every role over the whole organisation reaches every operation; the
     # permission matrix covers who else may.

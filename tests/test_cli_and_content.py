@@ -10,6 +10,7 @@ from auditlog.models import LogEntry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fuzz import examples
 from andon import cli
 from andon.platform import content
 from andon.platform.demo import DEMO_PASSWORD, PEOPLE, load_demo_hospital
@@ -134,7 +135,7 @@ def test_unknown_content_folders_and_missing_paths_are_reported(db, tmp_path):
         content.load_content([stray])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(junk=st.one_of(
     st.binary(max_size=300),
     st.text(max_size=300).map(str.encode),

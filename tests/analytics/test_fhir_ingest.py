@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.fuzz import examples
 from andon.analytics.fhir import ingest, store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -326,7 +327,7 @@ junk = st.one_of(
 ).map(lambda b: b.replace(b"\n", b" ").replace(b"\r", b" "))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(plan=st.lists(st.one_of(st.just(None), junk), min_size=1, max_size=40), last_newline=st.booleans())
 @example(plan=[b"\xef\xbb\xbf"], last_newline=False)  # a file that is only a BOM (found by hypothesis)
 def test_generated_junk_never_crashes_the_load_nor_loses_a_good_line(tmp_path_factory, plan, last_newline):
