@@ -48,8 +48,8 @@ class LinearScale:
         """A scale whose round ticks cover every value that is not None.
 
         zero: "always" starts the axis at 0 (counts, percentages); "near" does so when 0 is
-        close to the data (less than 60 % of its range below it), so a small change far from
-        0 is not flattened; "never" fits the data only."""
+        close to the data (the lowest value is less than 0.6 × the data's range above 0), so a
+        small change far from 0 is not flattened; "never" fits the data only."""
         present = [v for v in values if v is not None]
         low, high = (min(present), max(present)) if present else (0.0, 1.0)
         if zero == "always" or (zero == "near" and 0 <= low < (high - low) * 0.6):
