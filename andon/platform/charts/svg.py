@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from xml.sax.saxutils import escape, quoteattr
+from html import escape
 
 from . import theme
 
@@ -23,20 +23,23 @@ class Markup(str):
 
 
 def _value(value) -> str:
-    return f"{value:.1f}" if isinstance(value, float) else str(value)
+    """An attribute value, escaped (quotes too); numbers need no escaping, which is most of them."""
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value) if isinstance(value, int) else escape(value)
 
 
 def attributes(attrs: dict) -> str:
     """ name="value" pairs in the order given; None and False leave an attribute out."""
-    return "".join(f" {name.rstrip('_').replace('_', '-')}={quoteattr(_value(value))}"
+    return "".join(f' {name.rstrip("_").replace("_", "-")}="{_value(value)}"'
                    for name, value in attrs.items() if value is not None and value is not False)
 
 
 def element(tag: str, text: str | None = None, *, tip: str | None = None, children=(), **attrs) -> str:
     """One element. `text` is its escaped text content; `tip` becomes a <title> child, which
     browsers show on hover and screen readers read; `children` are markup already written."""
-    inner = (f"<title>{escape(tip)}</title>" if tip else "") + "".join(children)
-    inner += escape(text) if text is not None else ""
+    inner = (f"<title>{escape(tip, quote=False)}</title>" if tip else "") + "".join(children)
+    inner += escape(text, quote=False) if text is not None else ""
     return f"<{tag}{attributes(attrs)}>{inner}</{tag}>" if inner else f"<{tag}{attributes(attrs)}/>"
 
 
