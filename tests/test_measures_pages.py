@@ -18,6 +18,7 @@ from andon.measures import compute, services
 from andon.measures import results as results_module
 from andon.measures.models import Annotation, ManualCount, Measure, MeasureResult, PeerResult
 from andon.platform import content
+from andon.platform.charts import theme
 from andon.platform.models import Job
 from andon.platform.roles import Role
 
@@ -99,6 +100,14 @@ def test_the_measure_chart_is_the_kits_accessible_figure(client, results, cqo):
     assert table.count("<tr>") == 25  # a header and the 24 months
     assert "<td>Dec 25</td><td>33</td>" in table and "a point outside the process limits" in table
     assert " style=" not in figure
+
+
+def test_the_chart_draws_the_mean_solid_and_the_limits_dashed(client, results, cqo):
+    svg = ET.fromstring(client.get(reverse("measures:chart_svg", args=["readmission-30-day"])).content)
+    paths = {path.get("class"): path for path in svg.iter(f"{SVG}path")}
+    assert paths["mean"].get("stroke") == theme.CENTRE and paths["mean"].get("stroke-dasharray") is None
+    for limit in ("upl", "lpl"):
+        assert paths[limit].get("stroke") == theme.LIMIT and paths[limit].get("stroke-dasharray") == theme.DASHED
 
 
 def test_annotating_an_action_rebases_the_limits(client, results, cqo):

@@ -175,7 +175,7 @@ def spc_chart(measure: Measure, view: ChartView, annotations=(), title: str | No
                         colour=theme.STATUS[STATUS_COLOUR[p.special_cause]],
                         data={"period": p.period_start.isoformat(), "rule": p.rule or ""})
         for p in points]
-    lines = [kit.StepLine(name, tuple(getattr(p, name) for p in points), colour, dash, label)
+    lines = [kit.StepLine(name, tuple(getattr(p, name) for p in points), label=label, colour=colour, dash=dash)
              for name, label, colour, dash in LIMIT_LINES]
     targets = [kit.Reference("target", view.target, f"target {format_value(view.target)}")] \
         if view.target is not None else []
