@@ -8,7 +8,7 @@ from .figure import Chart, Table
 from .scales import format_number
 from .svg import Canvas, document, element, text
 
-CELL_WIDTH, CELL_HEIGHT, ROW_LABEL_WIDTH, COLUMN_LABEL_HEIGHT = 72, 36, 180, 48
+CELL_WIDTH, CELL_HEIGHT, ROW_LABEL_WIDTH, COLUMN_LABEL_HEIGHT = 72, 36, 180, 56
 
 
 def shade(value: float, low: float, high: float) -> str:
@@ -23,19 +23,20 @@ def heat_map(rows: list[str], columns: list[str], values: dict[tuple[str, str], 
              row_label: str, column_label: str) -> Chart:
     """`values[(row, column)]`; a missing cell is blank (no value), not zero."""
     canvas = Canvas(ROW_LABEL_WIDTH + CELL_WIDTH * max(len(columns), 1) + 16,
-                    COLUMN_LABEL_HEIGHT + CELL_HEIGHT * max(len(rows), 1) + 40,
-                    left=ROW_LABEL_WIDTH, right=16, top=COLUMN_LABEL_HEIGHT, bottom=40)
+                    COLUMN_LABEL_HEIGHT + CELL_HEIGHT * max(len(rows), 1) + 16,
+                    left=ROW_LABEL_WIDTH, right=16, top=COLUMN_LABEL_HEIGHT, bottom=16)
     present = list(values.values())
     low, high = (min(present), max(present)) if present else (0.0, 1.0)
-    body = [text(canvas.plot_left + CELL_WIDTH * (j + 0.5), canvas.plot_top - 8, column, text_anchor="middle")
-            for j, column in enumerate(columns)]
+    # The two axis titles: the columns' above their names, the rows' in the corner beside them.
+    body = [text(canvas.plot_left + canvas.plot_width / 2, 18, column_label, text_anchor="middle", font_weight="bold"),
+            text(canvas.plot_left - 8, canvas.plot_top - 8, row_label, text_anchor="end", font_weight="bold")]
+    body += [text(canvas.plot_left + CELL_WIDTH * (j + 0.5), canvas.plot_top - 8, column, text_anchor="middle")
+             for j, column in enumerate(columns)]
     for i, row in enumerate(rows):
         y = canvas.plot_top + CELL_HEIGHT * i
         body.append(text(canvas.plot_left - 8, y + CELL_HEIGHT / 2 + 4, row, text_anchor="end"))
         for j, column in enumerate(columns):
             body.extend(_cell(canvas.plot_left + CELL_WIDTH * j, y, row, column, values.get((row, column)), low, high))
-    body.append(text(canvas.plot_left, canvas.height - 14, f"Rows: {row_label}. Columns: {column_label}.",
-                     fill=theme.MUTED))
     table = Table(title, (row_label, *columns),
                   tuple((row, *(_number(values.get((row, c))) for c in columns)) for row in rows))
     return Chart("heatmap", title, desc, document(canvas, "heatmap", title, desc, body), table)
