@@ -152,11 +152,12 @@ def point_title(measure: Measure, point: ChartPoint) -> str:
         text.append(f"numerator {format_value(point.numerator or 0)}, denominator {format_value(point.denominator)}")
     elif point.denominator is not None:
         text.append(f"{format_value(point.denominator)} cases")
-    text.append(f"{VARIATION[point.special_cause]}" + (f": {RULE_NAMES[point.rule]}" if point.rule else ""))
+    text.append(_verdict(point))
     return "; ".join(text)
 
 
 def _verdict(point: ChartPoint) -> str:
+    """The point's variation in words, with the rule that fired."""
     return VARIATION[point.special_cause] + (f": {RULE_NAMES[point.rule]}" if point.rule else "")
 
 
@@ -170,8 +171,8 @@ def spc_chart(measure: Measure, view: ChartView, annotations=(), title: str | No
     desc = (f"{len(drawn)} periods; {signals} with a special cause. "
             f"{VARIATION.get(view.variation, 'No data')}. {ASSURANCE[view.assurance]}.")
     period_points = [
-        kit.PeriodPoint(f"{p.period_start:%b %y}", p.value, p.special_cause,
-                        point_title(measure, p) if p.value is not None else "", _verdict(p),
+        kit.PeriodPoint(f"{p.period_start:%b %y}", p.value, status=p.special_cause,
+                        tip=point_title(measure, p) if p.value is not None else "", note=_verdict(p),
                         colour=theme.STATUS[STATUS_COLOUR[p.special_cause]],
                         data={"period": p.period_start.isoformat(), "rule": p.rule or ""})
         for p in points]
@@ -268,7 +269,7 @@ def funnel_chart(measure: Measure, points: list[FunnelPoint], centre: float | No
         status, note = FUNNEL_STATUS[p.outside]
         counts = f"{format_value(p.numerator)}/{format_value(p.denominator)}"
         tip = f"{p.label}: {format_value(p.value)} {measure.unit_label} ({counts}), {note}"
-        scattered.append(kit.ScatterPoint(p.label, p.denominator, p.value, status, tip, note))
+        scattered.append(kit.ScatterPoint(p.label, p.denominator, p.value, status=status, tip=tip, note=note))
     limits = [kit.Curve("limit", tuple((c[0], c[position]) for c in curves), dash)
               for position, dash in ((1, theme.DASHED), (2, theme.DASHED), (3, theme.DOTTED), (4, theme.DOTTED))]
     return kit.scatter_chart(scattered, title=title, desc=desc, x_label=volume_label, y_label=measure.unit_label,
