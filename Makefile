@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 DEMO_DATA ?= var/demo
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test test-deep install lock browser bench bench-peers clean
+.PHONY: demo test test-deep install lock browser pdf-libs bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,21 @@ browser:
 	  else echo "warning: $(CHROMIUM) missing and not root; browser tests will skip"; fi; \
 	fi
 
-demo: install
+# PDF reports (WeasyPrint) need Debian's pango and a font: installed when missing, as root with
+# apt-get, like chromium above.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+pdf-libs:
+	@if command -v dpkg >/dev/null; then \
+	  missing=""; for p in $(PDF_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	        || echo "warning: could not install$$missing; PDF reports will fail"; \
+	    else echo "warning:$$missing missing and not root; PDF reports will fail"; fi; \
+	  fi; \
+	fi
+
+demo: install pdf-libs
 	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon demo
 	@echo "Andon demo on http://127.0.0.1:8000  (Ctrl-C to stop)"
 	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon serve --host 127.0.0.1 --port 8000 --with-worker
@@ -54,12 +68,12 @@ demo: install
 # TEST_WORKERS: pytest-xdist processes, one per core by default (0 runs the suite in one process).
 TEST_DATA ?= var/test
 TEST_WORKERS ?= auto
-test: install browser
+test: install browser pdf-libs
 	ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Release checks: the same suite with the property-based and schema fuzzing tests at ten times
 # their examples (ANDON_FUZZ_SCALE multiplies each test's own count).
-test-deep: install browser
+test-deep: install browser pdf-libs
 	ANDON_FUZZ_SCALE=10 ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true \
 	  $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 

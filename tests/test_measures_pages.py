@@ -6,6 +6,7 @@ drill-down, counts entry with its error report, peers' reports and the computati
 import csv
 import io
 import json
+import xml.etree.ElementTree as ET
 from datetime import date
 
 import pytest
@@ -17,6 +18,7 @@ from andon.measures import compute, services
 from andon.measures import results as results_module
 from andon.measures.models import Annotation, ManualCount, Measure, MeasureResult, PeerResult
 from andon.platform import content
+from andon.platform.charts import theme
 from andon.platform.models import Job
 from andon.platform.roles import Role
 
@@ -25,6 +27,7 @@ from .test_measures import LIBRARY
 # 24 months of a proportion with a clear rise in the last 8 (a shift and points above the limit)
 NUMERATORS = [40, 42, 38, 41, 39, 43, 40, 37, 42, 41, 39, 40, 38, 41, 40, 42, 60, 62, 61, 64, 63, 65, 62, 66]
 DENOMINATORS = [200] * 24
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def months(count, first=date(2024, 1, 1)):
@@ -78,6 +81,33 @@ def test_measure_page_shows_the_chart_the_rule_and_the_table(client, results, cq
     assert "Dec 2025: 33 %; numerator 66, denominator 200; Special cause: concern" in page
     assert page.count("<circle class=\"point") == 24
     assert 'id="results-table"' in page and "a point outside the process limits" in page
+
+
+def test_the_measure_chart_is_the_kits_accessible_figure(client, results, cqo):
+    """The chart kit's markup in a real page: an image named by its <title> and <desc>, and the
+    same numbers as a table for screen readers, inside the chart's figure."""
+    page = client.get(reverse("measures:measure", args=["readmission-30-day"])).content.decode()
+    figure = page[page.index('<figure class="chart-figure'):page.index("</figure>")]
+    svg = ET.fromstring(figure[figure.index("<svg"):figure.index("</svg>") + len("</svg>")])
+    assert svg.get("role") == "img" and "andon-chart" in svg.get("class")
+    title_id, desc_id = svg.get("aria-labelledby").split()
+    assert svg.find(f"{SVG}title").get("id") == title_id
+    assert svg.find(f"{SVG}title").text == "30-day all-cause readmission (crude)"
+    assert svg.find(f"{SVG}desc").get("id") == desc_id
+    assert svg.find(f"{SVG}desc").text.startswith("24 periods; ") and "Special cause: concern" in svg.find(f"{SVG}desc").text
+    table = figure[figure.index('<details class="chart-table">'):figure.index("</details>")]
+    assert "the numbers as a table</summary>" in table and "<caption>" in table
+    assert table.count("<tr>") == 25  # a header and the 24 months
+    assert "<td>Dec 25</td><td>33</td>" in table and "a point outside the process limits" in table
+    assert " style=" not in figure
+
+
+def test_the_chart_draws_the_mean_solid_and_the_limits_dashed(client, results, cqo):
+    svg = ET.fromstring(client.get(reverse("measures:chart_svg", args=["readmission-30-day"])).content)
+    paths = {path.get("class"): path for path in svg.iter(f"{SVG}path")}
+    assert paths["mean"].get("stroke") == theme.CENTRE and paths["mean"].get("stroke-dasharray") is None
+    for limit in ("upl", "lpl"):
+        assert paths[limit].get("stroke") == theme.LIMIT and paths[limit].get("stroke-dasharray") == theme.DASHED
 
 
 def test_annotating_an_action_rebases_the_limits(client, results, cqo):

@@ -7,10 +7,10 @@ or a ratio a u-chart per the multiplier, a count a c-chart, a continuous measure
 a definition may choose (chart: xmr, p, u, c, run). Annotations marked "rebase" start new
 limits at their date.
 
-The SVG is drawn here, not by a JavaScript charting library: the pages' content security policy
-allows no inline styles or evaluated code, and the same SVG goes into PDFs. Each point carries a
-<title> (numerator, denominator, the rule that fired) that browsers show on hover, and the
-chart a <desc> for screen readers.
+The charts are drawn by the platform's chart kit (andon/platform/charts): server-side SVG that the
+pages' content security policy accepts and WeasyPrint prints. Each point carries a <title>
+(numerator, denominator, the rule that fired) that browsers show on hover, and the chart a
+<desc> and a table for screen readers.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 from statistics import NormalDist
-from xml.sax.saxutils import escape
 
 from django.conf import settings
 
 from andon.analytics import spc
 from andon.analytics.stats import funnel
+from andon.platform import charts as kit
+from andon.platform.charts import theme
+from andon.platform.charts.scales import format_number as format_value
 
 from .models import Measure, Scoring
 
@@ -47,8 +49,6 @@ ASSURANCE = {
     "hit_and_miss": "Will hit and miss the target",
     None: "No target",
 }
-COLOURS = {"special_cause_improvement": "#2b6cb0", "special_cause_concern": "#dd6b20",
-           "special_cause_neutral_high": "#6b46c1", "special_cause_neutral_low": "#6b46c1", "common_cause": "#718096"}
 
 
 @dataclass
@@ -135,62 +135,15 @@ def _times(value, factor):
     return None if value is None else value * factor
 
 
-# --- drawing --------------------------------------------------------------------------------------
+# --- drawing (by the platform's chart kit) ---------------------------------------------------------
 
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 860, 340, 64, 24, 36, 56
-AXIS = "#343a40"
-GRID = "#dee2e6"
-
-
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values covering [low, high] (1, 2, 5 × 10ⁿ steps)."""
-    if high <= low:
-        high = low + 1
-    raw = (high - low) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    tick = math.floor(low / step) * step
-    ticks = [round(tick, 10)]
-    while ticks[-1] < high:
-        tick += step
-        ticks.append(round(tick, 10))
-    return ticks
-
-
-def format_value(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".") if value else "0"
-
-
-def _frame(title: str, desc: str, ticks, y_of, label: str) -> list[str]:
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-        f'aria-labelledby="chart-title chart-desc" font-family="system-ui, sans-serif" font-size="12" class="andon-chart">',
-        f'<title id="chart-title">{escape(title)}</title>',
-        f'<desc id="chart-desc">{escape(desc)}</desc>',
-        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
-    ]
-    for tick in ticks:
-        y = y_of(tick)
-        out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="{GRID}"/>')
-        out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{AXIS}">{format_value(tick)}</text>')
-    middle = TOP + (HEIGHT - TOP - BOTTOM) / 2
-    out.append(f'<text x="14" y="{middle:.1f}" text-anchor="middle" fill="{AXIS}" '
-               f'transform="rotate(-90 14 {middle:.1f})">{escape(label)}</text>')
-    return out
-
-
-def _scale(values) -> tuple[list[float], callable]:
-    present = [v for v in values if v is not None]
-    low, high = (min(present), max(present)) if present else (0.0, 1.0)
-    low = min(low, 0.0) if low >= 0 and low < (high - low) * 0.6 else low
-    ticks = _ticks(low, high)
-    bottom, top = ticks[0], ticks[-1]
-    plot = HEIGHT - TOP - BOTTOM
-
-    def y_of(value: float) -> float:
-        return TOP + plot - plot * (value - bottom) / ((top - bottom) or 1)
-
-    return ticks, y_of
+# The kit's status names per verdict: one colour for a verdict wherever it is drawn.
+STATUS_COLOUR = {"special_cause_improvement": "improvement", "special_cause_concern": "concern",
+                 "special_cause_neutral_high": "neutral", "special_cause_neutral_low": "neutral",
+                 "common_cause": "common"}
+LIMIT_LINES = (("upl", "Upper process limit", theme.LIMIT, theme.DASHED),
+               ("lpl", "Lower process limit", theme.LIMIT, theme.DASHED),
+               ("mean", "Mean", theme.CENTRE, None))
 
 
 def point_title(measure: Measure, point: ChartPoint) -> str:
@@ -199,87 +152,51 @@ def point_title(measure: Measure, point: ChartPoint) -> str:
         text.append(f"numerator {format_value(point.numerator or 0)}, denominator {format_value(point.denominator)}")
     elif point.denominator is not None:
         text.append(f"{format_value(point.denominator)} cases")
-    text.append(f"{VARIATION[point.special_cause]}" + (f": {RULE_NAMES[point.rule]}" if point.rule else ""))
+    text.append(_verdict(point))
     return "; ".join(text)
 
 
-def spc_svg(measure: Measure, view: ChartView, annotations=(), title: str | None = None) -> str:
+def _verdict(point: ChartPoint) -> str:
+    """The point's variation in words, with the rule that fired."""
+    return VARIATION[point.special_cause] + (f": {RULE_NAMES[point.rule]}" if point.rule else "")
+
+
+def spc_chart(measure: Measure, view: ChartView, annotations=(), title: str | None = None) -> kit.Chart:
     """The control chart: values joined by a line, points coloured by their verdict, the mean,
     the process limits (stepping where they are rebased or vary with the denominator), the
     target, and the annotations as labelled vertical lines."""
     points = view.points
-    title = title or f"{measure.title}: {view.kind} chart"
-    everything = [v for p in points for v in (p.value, p.lpl, p.upl, p.mean)] + [view.target]
-    ticks, y_of = _scale(everything)
-    slots = max(len(points), 1)
-    step = (WIDTH - LEFT - RIGHT) / slots
-
-    def x_of(index: float) -> float:
-        return LEFT + step * (index + 0.5)
-
-    signals = sum(p.special_cause != "common_cause" for p in points if p.value is not None)
-    desc = (f"{len([p for p in points if p.value is not None])} periods; {signals} with a special cause. "
+    drawn = [p for p in points if p.value is not None]
+    signals = sum(p.special_cause != "common_cause" for p in drawn)
+    desc = (f"{len(drawn)} periods; {signals} with a special cause. "
             f"{VARIATION.get(view.variation, 'No data')}. {ASSURANCE[view.assurance]}.")
-    out = _frame(title, desc, ticks, y_of, measure.unit_label)
-    for name, attribute, dash in (("upl", "upl", "6 4"), ("lpl", "lpl", "6 4"), ("mean", "mean", "")):
-        out.extend(_step_line(points, attribute, x_of, y_of, step, name, dash))
-    if view.target is not None:
-        y = y_of(view.target)
-        out.append(f'<line class="target" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#2f855a" '
-                   f'stroke-width="1.5" stroke-dasharray="2 3"/>')
-        out.append(f'<text x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" text-anchor="end" fill="#2f855a">target '
-                   f'{format_value(view.target)}</text>')
-    line = [(x_of(i), y_of(p.value)) for i, p in enumerate(points) if p.value is not None]
-    if line:
-        out.append(f'<polyline class="values" points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in line)}" fill="none" '
-                   f'stroke="#4a5568" stroke-width="1.5"/>')
-    for i, point in enumerate(points):
-        if point.value is None:
-            continue
-        out.append(f'<circle class="point {point.special_cause}" cx="{x_of(i):.1f}" cy="{y_of(point.value):.1f}" r="4.5" '
-                   f'fill="{COLOURS[point.special_cause]}" data-period="{point.period_start.isoformat()}" '
-                   f'data-rule="{point.rule or ""}"><title>{escape(point_title(measure, point))}</title></circle>')
-    out.extend(_x_labels(points, x_of))
-    out.extend(_annotation_marks(points, annotations, x_of, step))
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    period_points = [
+        kit.PeriodPoint(f"{p.period_start:%b %y}", p.value, status=p.special_cause,
+                        tip=point_title(measure, p) if p.value is not None else "", note=_verdict(p),
+                        colour=theme.STATUS[STATUS_COLOUR[p.special_cause]],
+                        data={"period": p.period_start.isoformat(), "rule": p.rule or ""})
+        for p in points]
+    lines = [kit.StepLine(name, tuple(getattr(p, name) for p in points), label=label, colour=colour, dash=dash)
+             for name, label, colour, dash in LIMIT_LINES]
+    targets = [kit.Reference("target", view.target, f"target {format_value(view.target)}")] \
+        if view.target is not None else []
+    return kit.control_chart(period_points, title=title or f"{measure.title}: {view.kind} chart", desc=desc,
+                             y_label=measure.unit_label, lines=lines, references=targets,
+                             markers=_markers(points, annotations))
 
 
-def _step_line(points, attribute, x_of, y_of, step, name, dash) -> list[str]:
-    path, drawing = [], False
-    for i, point in enumerate(points):
-        value = getattr(point, attribute)
-        if value is None:
-            drawing = False
-            continue
-        left, right, y = x_of(i) - step / 2, x_of(i) + step / 2, y_of(value)
-        path.append(f"{'L' if drawing else 'M'}{left:.1f},{y:.1f} L{right:.1f},{y:.1f}")
-        drawing = True
-    if not path:
-        return []
-    colour = "#a0aec0" if name != "mean" else "#2d3748"
-    dashes = f' stroke-dasharray="{dash}"' if dash else ""
-    return [f'<path class="{name}" d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="1.2"{dashes}/>']
+def spc_svg(measure: Measure, view: ChartView, annotations=(), title: str | None = None) -> str:
+    return spc_chart(measure, view, annotations, title).svg
 
 
-def _x_labels(points, x_of) -> list[str]:
-    every = max(1, len(points) // 12)
-    base = HEIGHT - BOTTOM + 16
-    return [f'<text x="{x_of(i):.1f}" y="{base}" text-anchor="middle" fill="{AXIS}">{p.period_start:%b %y}</text>'
-            for i, p in enumerate(points) if i % every == 0]
-
-
-def _annotation_marks(points, annotations, x_of, step) -> list[str]:
-    out = []
+def _markers(points, annotations) -> list[kit.Marker]:
+    """Annotations as markers at the first period on or after their date."""
+    markers = []
     for annotation in annotations:
         index = next((i for i, p in enumerate(points) if p.period_start >= annotation.date), None)
-        if index is None:
-            continue
-        x = x_of(index) - step / 2
-        out.append(f'<line class="annotation" x1="{x:.1f}" y1="{TOP - 6}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}" '
-                   f'stroke="#805ad5" stroke-width="1.5"><title>{escape(f"{annotation.date}: {annotation.text}")}</title></line>')
-        out.append(f'<text x="{x + 3:.1f}" y="{TOP - 10}" fill="#805ad5">{escape(annotation.text[:40])}</text>')
-    return out
+        if index is not None:
+            markers.append(kit.Marker(index, annotation.text[:40], f"{annotation.date}: {annotation.text}"))
+    return markers
 
 
 # --- funnel plots ---------------------------------------------------------------------------------
@@ -338,38 +255,27 @@ def funnel_points(measure: Measure, rows, others=()) -> tuple[list[FunnelPoint],
     return points, pooled * factor, curves
 
 
-def funnel_svg(measure: Measure, points: list[FunnelPoint], centre: float | None, curves, title: str, volume_label: str) -> str:
-    values = [p.value for p in points] + [c[i] for c in curves for i in (1, 2, 3, 4)] + [centre]
-    ticks, y_of = _scale(values)
-    largest = max((p.denominator for p in points), default=1.0)
-    plot_w = WIDTH - LEFT - RIGHT
+FUNNEL_STATUS = {"alarm": ("alarm", "outside 99.8% limits"), "alert": ("alert", "outside 95% limits"),
+                 "": ("within", "within limits")}
 
-    def x_of(volume: float) -> float:
-        return LEFT + plot_w * volume / (largest * 1.05)
 
+def funnel_chart(measure: Measure, points: list[FunnelPoint], centre: float | None, curves, title: str,
+                 volume_label: str) -> kit.Chart:
     outside = [p.label for p in points if p.outside]
     desc = (f"{len(points)} points around the pooled value {format_value(centre or 0)} {measure.unit_label}; "
             + (f"outside the 95% limits: {', '.join(outside)}." if outside else "all within the 95% limits."))
-    out = _frame(title, desc, ticks, y_of, measure.unit_label)
-    if centre is not None:
-        out.append(f'<line class="centre" x1="{LEFT}" y1="{y_of(centre):.1f}" x2="{WIDTH - RIGHT}" y2="{y_of(centre):.1f}" '
-                   f'stroke="#2d3748"/>')
-    for position, dash in ((1, "6 4"), (2, "6 4"), (3, "2 3"), (4, "2 3")):
-        line = " ".join(f"{x_of(c[0]):.1f},{y_of(c[position]):.1f}" for c in curves)
-        if line:
-            out.append(f'<polyline class="limit" points="{line}" fill="none" stroke="#a0aec0" stroke-dasharray="{dash}"/>')
+    scattered = []
     for p in points:
-        colour = {"alarm": "#c53030", "alert": "#dd6b20"}.get(p.outside, "#2b6cb0")
-        note = {"alarm": "outside 99.8% limits", "alert": "outside 95% limits"}.get(p.outside, "within limits")
+        status, note = FUNNEL_STATUS[p.outside]
         counts = f"{format_value(p.numerator)}/{format_value(p.denominator)}"
-        label = f"{p.label}: {format_value(p.value)} {measure.unit_label} ({counts}), {note}"
-        out.append(f'<circle class="unit {p.outside}" cx="{x_of(p.denominator):.1f}" cy="{y_of(p.value):.1f}" r="5" '
-                   f'fill="{colour}"><title>{escape(label)}</title></circle>')
-    for tick in _ticks(0, largest * 1.05):
-        if tick <= largest * 1.05:
-            out.append(f'<text x="{x_of(tick):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" fill="{AXIS}">'
-                       f'{format_value(tick)}</text>')
-    base = HEIGHT - BOTTOM + 36
-    out.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{base}" text-anchor="middle" fill="{AXIS}">{escape(volume_label)}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+        tip = f"{p.label}: {format_value(p.value)} {measure.unit_label} ({counts}), {note}"
+        scattered.append(kit.ScatterPoint(p.label, p.denominator, p.value, status=status, tip=tip, note=note))
+    limits = [kit.Curve("limit", tuple((c[0], c[position]) for c in curves), dash)
+              for position, dash in ((1, theme.DASHED), (2, theme.DASHED), (3, theme.DOTTED), (4, theme.DOTTED))]
+    return kit.scatter_chart(scattered, title=title, desc=desc, x_label=volume_label, y_label=measure.unit_label,
+                             curves=limits, centre=centre, point_class="unit")
+
+
+def funnel_svg(measure: Measure, points: list[FunnelPoint], centre: float | None, curves, title: str,
+               volume_label: str) -> str:
+    return funnel_chart(measure, points, centre, curves, title, volume_label).svg

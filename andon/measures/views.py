@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from andon.actions import services as actions_services
@@ -82,7 +81,7 @@ def measure_page(request, key):
     units = services.visible_units(request.user).select_related("facility")
     return render(request, "measures/measure.html", {
         "measure": measure, "view": view, "notes": notes, "unit": unit, "stratum": stratum, "value": value,
-        "svg": mark_safe(charts.spc_svg(measure, view, notes, title=title)) if view.points else "",  # noqa: S308 (escaped by charts)
+        "chart": charts.spc_chart(measure, view, notes, title=title) if view.points else None,
         "rows": list(zip(view.points, [charts.point_title(measure, p) if p.value is not None else "" for p in view.points],
                          strict=True)),
         "units": units, "strata": results.STRATA_LABELS, "variation": charts.VARIATION, "assurance": charts.ASSURANCE,
@@ -153,10 +152,10 @@ def equity(request, key):
         raise Http404("no such stratum")
     rows, window = results.compare(measure, stratum=stratum)
     points, centre, curves = charts.funnel_points(measure, [(r.label, r.numerator, r.denominator) for r in rows])
-    svg = charts.funnel_svg(measure, points, centre, curves, f"{measure.title} by {results.STRATA_LABELS[stratum].lower()}",
-                            "Denominator") if points else ""
+    chart = charts.funnel_chart(measure, points, centre, curves,
+                                f"{measure.title} by {results.STRATA_LABELS[stratum].lower()}", "Denominator") if points else None
     return render(request, "measures/compare.html", {
-        "measure": measure, "rows": rows, "window": window, "svg": mark_safe(svg), "stratum": stratum,  # noqa: S308
+        "measure": measure, "rows": rows, "window": window, "chart": chart, "stratum": stratum,
         "strata": results.STRATA_LABELS, "heading": f"Equity: {results.STRATA_LABELS[stratum].lower()}",
         "points": {p.label: p for p in points}})
 
@@ -172,9 +171,10 @@ def units(request, key):
     points, centre, curves = charts.funnel_points(measure, [(r.label, r.numerator, r.denominator) for r in rows],
                                                   [(p.label, p.numerator, p.denominator) for p in peers])
     label = Unit.Kind(level).label.lower()
-    svg = charts.funnel_svg(measure, points, centre, curves, f"{measure.title} by {label}", "Denominator") if points else ""
+    chart = charts.funnel_chart(measure, points, centre, curves, f"{measure.title} by {label}",
+                                "Denominator") if points else None
     return render(request, "measures/compare.html", {
-        "measure": measure, "rows": rows + peers, "window": window, "svg": mark_safe(svg), "stratum": "",  # noqa: S308
+        "measure": measure, "rows": rows + peers, "window": window, "chart": chart, "stratum": "",
         "strata": results.STRATA_LABELS, "heading": "Unit comparison", "points": {p.label: p for p in points},
         "levels": Unit.Kind.choices, "level": level})
 

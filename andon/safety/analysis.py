@@ -17,14 +17,13 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from xml.sax.saxutils import escape
 
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncMonth
 
-from andon.platform import audit, permissions
+from andon.platform import audit, charts, permissions
 from andon.platform.models import Facility, Organisation, Unit
 
 from . import taxonomy as taxonomies
@@ -409,96 +408,17 @@ def record_export(user, filters: Filters):
     return count, events.select_related("unit", "unit__facility").order_by("occurred_at", "pk")
 
 
-# --- the chart ---------------------------------------------------------------------------------
-
-WIDTH, HEIGHT = 760, 420
-LEFT, RIGHT, TOP, BOTTOM = 56, 56, 36, 130
-BAR_FILL, LINE_COLOUR, REFERENCE_COLOUR, AXIS_COLOUR = "#0d6efd", "#dc3545", "#6c757d", "#212529"
-LABEL_CHARACTERS = 22
+# --- the chart (drawn by the platform's chart kit) ---------------------------------------------
 
 
-def _short(label: str) -> str:
-    return label if len(label) <= LABEL_CHARACTERS else label[: LABEL_CHARACTERS - 1] + "…"
-
-
-def _nice_ceiling(value: int) -> int:
-    """A round top for the count axis (1, 2, 5 × 10ⁿ steps), with four or five ticks."""
-    if value <= 0:
-        return 1
-    step = 1
-    while True:
-        for factor in (1, 2, 5):
-            if value <= factor * step * 5:
-                top = factor * step
-                return -(-value // top) * top
-        step *= 10
+def pareto_chart(rows: list[ParetoRow], title: str, noun: str = "events") -> charts.Chart:
+    """A Pareto chart: bars in descending order, the cumulative percent as a line with points,
+    an 80% reference line, both axes labelled, and a <title>, <desc> and table for screen readers."""
+    total = rows[-1].cumulative if rows else 0
+    summary = "; ".join(f"{row.label}: {row.count} ({row.cumulative_percent:.1f}% cumulative)" for row in rows)
+    desc = f"Pareto chart of {total} {noun}. " + (summary + "." if rows else f"No {noun} match the filters.")
+    return charts.pareto_chart(rows, title=title, desc=desc, noun=noun)
 
 
 def pareto_svg(rows: list[ParetoRow], title: str, noun: str = "events") -> str:
-    """A Pareto chart: bars in descending order, the cumulative percent as a line with points,
-    an 80% reference line, both axes labelled, and a <title> and <desc> for screen readers.
-
-    Only presentation attributes (no style attributes), so the page's CSP accepts it.
-    """
-    total = rows[-1].cumulative if rows else 0
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    base = TOP + plot_h
-    top_count = _nice_ceiling(max((row.count for row in rows), default=0))
-    summary = "; ".join(f"{row.label}: {row.count} ({row.cumulative_percent:.1f}% cumulative)" for row in rows)
-    desc = f"Pareto chart of {total} {noun}. " + (summary + "." if rows else f"No {noun} match the filters.")
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
-        f'role="img" aria-labelledby="chart-title chart-desc" font-family="system-ui, sans-serif" font-size="12">',
-        f'<title id="chart-title">{escape(title)}</title>',
-        f'<desc id="chart-desc">{escape(desc)}</desc>',
-        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
-        f'<text x="{WIDTH / 2:.1f}" y="20" text-anchor="middle" font-size="14" font-weight="bold" '
-        f'fill="{AXIS_COLOUR}">{escape(title)}</text>',
-    ]
-    # Axes, ticks and gridlines.
-    out.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base}" stroke="{AXIS_COLOUR}" stroke-width="1"/>')
-    out.append(f'<line x1="{LEFT + plot_w}" y1="{TOP}" x2="{LEFT + plot_w}" y2="{base}" stroke="{AXIS_COLOUR}" '
-               f'stroke-width="1"/>')
-    out.append(f'<line x1="{LEFT}" y1="{base}" x2="{LEFT + plot_w}" y2="{base}" stroke="{AXIS_COLOUR}" stroke-width="1"/>')
-    ticks = 5
-    for i in range(ticks + 1):
-        y = base - plot_h * i / ticks
-        count = top_count * i / ticks
-        count_text = f"{count:.0f}" if count == int(count) else f"{count:.1f}"
-        out.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + plot_w}" y2="{y:.1f}" stroke="#dee2e6" stroke-width="1"/>')
-        out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{AXIS_COLOUR}">{count_text}</text>')
-        out.append(f'<text x="{LEFT + plot_w + 6}" y="{y + 4:.1f}" text-anchor="start" fill="{AXIS_COLOUR}">'
-                   f'{100 * i // ticks}%</text>')
-    out.append(f'<text x="14" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" fill="{AXIS_COLOUR}" '
-               f'transform="rotate(-90 14 {TOP + plot_h / 2:.1f})">Number of {noun}</text>')
-    out.append(f'<text x="{WIDTH - 12}" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" fill="{AXIS_COLOUR}" '
-               f'transform="rotate(90 {WIDTH - 12} {TOP + plot_h / 2:.1f})">Cumulative percent</text>')
-    if not rows:
-        out.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" '
-                   f'fill="{AXIS_COLOUR}">No {noun} match the filters</text>')
-    else:
-        slot = plot_w / len(rows)
-        bar_w = slot * 0.7
-        points = []
-        for i, row in enumerate(rows):
-            x = LEFT + slot * i + (slot - bar_w) / 2
-            h = plot_h * row.count / top_count
-            centre = LEFT + slot * (i + 0.5)
-            out.append(f'<rect class="bar" x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                       f'fill="{BAR_FILL}"><title>{escape(f"{row.label}: {row.count}")}</title></rect>')
-            label_y = base + 12
-            out.append(f'<text x="{centre:.1f}" y="{label_y}" text-anchor="end" fill="{AXIS_COLOUR}" '
-                       f'transform="rotate(-40 {centre:.1f} {label_y})">{escape(_short(row.label))}</text>')
-            points.append((centre, base - plot_h * row.cumulative_percent / 100))
-        out.append(f'<polyline class="cumulative" points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in points)}" '
-                   f'fill="none" stroke="{LINE_COLOUR}" stroke-width="2"/>')
-        for (x, y), row in zip(points, rows, strict=True):
-            out.append(f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{LINE_COLOUR}">'
-                       f'<title>{escape(f"{row.label}: {row.cumulative_percent:.1f}% cumulative")}</title></circle>')
-    y80 = base - plot_h * 0.8
-    out.append(f'<line class="reference" x1="{LEFT}" y1="{y80:.1f}" x2="{LEFT + plot_w}" y2="{y80:.1f}" '
-               f'stroke="{REFERENCE_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4"/>')
-    out.append(f'<text x="{LEFT + plot_w - 4}" y="{y80 - 4:.1f}" text-anchor="end" fill="{REFERENCE_COLOUR}">80%</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
-
+    return pareto_chart(rows, title, noun).svg

@@ -1,0 +1,152 @@
+"""The chart kit (andon/platform/charts): scales and their round ticks, and every chart kind's
+accessible markup (role, title, desc, a table), escaping of hostile text, and no inline style."""
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+from django.template import Context, Template
+from hypothesis import given
+from hypothesis import strategies as st
+
+from andon.platform import charts
+from andon.platform.charts import BandScale, LinearScale, format_number, nice_ticks
+
+SVG = "{http://www.w3.org/2000/svg}"
+HOSTILE = '<script>alert("x")</script> & \'q\''
+
+
+# --- scales ---------------------------------------------------------------------------------------
+
+def test_nice_ticks_are_round_steps_covering_the_range():
+    assert nice_ticks(0, 10) == [0, 2, 4, 6, 8, 10]
+    assert nice_ticks(3.2, 47.9) == [0, 10, 20, 30, 40, 50]
+    assert nice_ticks(0.013, 0.087) == [0, 0.02, 0.04, 0.06, 0.08, 0.1]
+    assert nice_ticks(-7, 12) == [-10, -5, 0, 5, 10, 15]
+
+
+def test_nice_ticks_keep_domain_edges_that_fall_on_a_tick_and_widen_an_empty_range():
+    assert nice_ticks(20, 40)[0] == 20 and nice_ticks(20, 40)[-1] == 40
+    assert nice_ticks(5, 5) == [5, 5.2, 5.4, 5.6, 5.8, 6]  # one value: still an axis
+    assert nice_ticks(5, 1)[0] <= 5 <= nice_ticks(5, 1)[-1]
+
+
+@given(st.floats(-1e6, 1e6), st.floats(1e-3, 1e6))
+def test_nice_ticks_always_cover_evenly(low, width):
+    high = low + width
+    ticks = nice_ticks(low, high)
+    assert ticks[0] <= low + 1e-9 and ticks[-1] >= high - 1e-9
+    steps = {round(b - a, 6) for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert len(ticks) <= 12 and max(steps) - min(steps) <= max(steps) * 1e-6
+
+
+def test_a_linear_scale_maps_its_ends_and_ignores_missing_values():
+    scale = LinearScale.covering([12.0, None, 38.0], 300, 40, zero="never")
+    assert scale.ticks == (10, 20, 30, 40)
+    assert scale(10) == 300 and scale(40) == 40 and scale(25) == pytest.approx(170)
+    assert LinearScale.covering([None, None], 100, 0).ticks[0] == 0
+
+
+def test_zero_is_kept_near_the_data_and_left_out_far_from_it():
+    assert LinearScale.covering([10, 40], 0, 1).low == 0  # lowest value within 0.6 × the range of 0
+    assert LinearScale.covering([20, 40], 0, 1).low == 20
+    assert LinearScale.covering([90, 95], 0, 1).low == 90  # a small change far from 0 is not flattened
+    assert LinearScale.covering([90, 95], 0, 1, zero="always").low == 0
+    assert LinearScale.covering([-5, 5], 0, 1).low == -6  # negative data: fitted
+
+
+def test_a_band_scale_centres_its_slots_and_thins_its_labels():
+    band = BandScale(4, 0, 400)
+    assert band.step == 100 and band.left(1) == 100 and band.centre(3) == 350
+    assert BandScale(24, 0, 1).label_every() == 2 and BandScale(6, 0, 1).label_every() == 1
+
+
+def test_numbers_read_as_people_write_them():
+    assert [format_number(v) for v in (0, 0.5, 12.345, 99.999, 1234.5, -3.1)] == ["0", "0.5", "12.35", "100", "1,234", "-3.1"]
+
+
+# --- every chart kind -----------------------------------------------------------------------------
+
+def every_kind(label=""):
+    """One chart of each kind, with `label` in its title and in every text it draws."""
+    title = f"Chart {label}"
+    return [
+        charts.control_chart([charts.PeriodPoint(f"Jan {label}", 4.0, tip=f"tip {label}", note=label),
+                              charts.PeriodPoint("Feb", None), charts.PeriodPoint("Mar", 6.0, "concern")],
+                             title=title, desc=f"desc {label}", y_label=f"per {label}",
+                             lines=[charts.StepLine("mean", (5.0, 5.0, 5.0), label=f"Mean {label}")],
+                             references=[charts.Reference("target", 3, f"target {label}")],
+                             markers=[charts.Marker(1, label, f"marker {label}")]),
+        charts.scatter_chart([charts.ScatterPoint(label, 100, 4.0, "alarm", tip=label)], title=title,
+                             desc=f"desc {label}", x_label=f"x {label}", y_label=f"y {label}",
+                             curves=[charts.Curve("limit", ((1.0, 2.0), (100.0, 5.0)))], centre=4.5),
+        charts.bar_chart([(label, 3), ("other", 1)], title=title, desc=f"desc {label}", y_label=f"y {label}"),
+        charts.line_chart([label, "b"], {f"series {label}": [1.0, None]}, title=title, desc=f"desc {label}",
+                          y_label="y"),
+        charts.pareto_chart([_Row(label, 3, 75.0), _Row("other", 1, 100.0)], title=title, desc=f"desc {label}",
+                            noun="events"),
+        charts.heat_map([label, "Low"], ["Rare", label], {(label, "Rare"): 1, ("Low", label): 9}, title=title,
+                        desc=f"desc {label}", row_label="Likelihood", column_label="Consequence"),
+        charts.fishbone_diagram(label, [(label, [f"factor {label}"]), ("Rules", [])], title=title),
+    ]
+
+
+class _Row:
+    def __init__(self, label, count, cumulative_percent):
+        self.label, self.count, self.cumulative_percent = label, count, cumulative_percent
+
+
+@pytest.mark.parametrize("chart", every_kind("A"), ids=lambda chart: chart.kind)
+def test_every_kind_is_an_image_named_by_its_title_and_desc_with_a_table(chart):
+    root = ET.fromstring(chart.svg)
+    assert root.tag == f"{SVG}svg" and root.get("role") == "img"
+    title_id, desc_id = root.get("aria-labelledby").split()
+    assert root.find(f"{SVG}title").get("id") == title_id and root.find(f"{SVG}title").text == "Chart A"
+    assert root.find(f"{SVG}desc").get("id") == desc_id
+    assert root.find(f"{SVG}desc").text == chart.desc and "A" in chart.desc
+    assert chart.table.rows and chart.table.caption == "Chart A"
+    table = ET.fromstring(chart.table_html)  # well-formed: a details element holding the table
+    assert table.tag == "details" and table.find("table/caption").text == "Chart A"
+    assert all(element.get("style") is None for element in root.iter())
+    assert "andon-chart" in root.get("class").split()
+
+
+@pytest.mark.parametrize("chart", every_kind(HOSTILE), ids=lambda chart: chart.kind)
+def test_hostile_text_is_escaped_in_the_drawing_and_the_table(chart):
+    assert "<script" not in chart.svg and "<script" not in chart.table_html
+    root = ET.fromstring(chart.svg)  # still well-formed
+    texts = [element.text for element in root.iter() if element.text]
+    assert any(HOSTILE in text for text in texts)
+    assert any(HOSTILE in (cell.text or "") for cell in ET.fromstring(chart.table_html).iter())
+
+
+def test_two_charts_on_one_page_do_not_share_ids():
+    first, second = every_kind("A")[0], every_kind("B")[0]
+    assert ET.fromstring(first.svg).get("aria-labelledby") != ET.fromstring(second.svg).get("aria-labelledby")
+    assert ET.fromstring(first.svg).get("aria-labelledby") == ET.fromstring(every_kind("A")[0].svg).get("aria-labelledby")
+
+
+def test_a_template_prints_the_kits_markup_as_it_is_and_other_text_escaped(db):
+    chart = every_kind("A")[2]
+    page = Template("{{ chart.svg }}{{ chart.table_html }}{{ raw }}").render(Context({"chart": chart, "raw": "<b>"}))
+    assert page.startswith("<svg") and "<details" in page and page.endswith("&lt;b&gt;")
+
+
+def test_the_control_chart_draws_gaps_steps_references_and_markers():
+    root = ET.fromstring(every_kind("A")[0].svg)
+    circles = [c for c in root.iter(f"{SVG}circle") if "point" in c.get("class")]
+    assert len(circles) == 2  # the period without data has no point
+    assert circles[1].get("class") == "point concern" and circles[1].get("fill") == charts.theme.STATUS["concern"]
+    assert any(p.get("class") == "mean" for p in root.iter(f"{SVG}path"))
+    assert [line.get("class") for line in root.iter(f"{SVG}line") if line.get("class")] == ["target", "annotation"]
+
+
+def test_an_empty_pareto_says_so():
+    chart = charts.pareto_chart([], title="T", desc="d", noun="factors")
+    assert "No factors match the filters" in chart.svg and not chart.table.rows
+
+
+def test_the_kit_imports_no_django():
+    code = "import sys, andon.platform.charts; print(any(m.split('.')[0] == 'django' for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
