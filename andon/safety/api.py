@@ -24,7 +24,7 @@ from ninja.pagination import paginate
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
-from andon.api.common import IsoDate, MappedQuery, Pages, documented, refused
+from andon.platform.api_kit import IsoDate, MappedQuery, Pages, documented, refused
 from andon.platform import audit, permissions
 from andon.platform.exports import streaming_csv
 from andon.platform.permissions import requires

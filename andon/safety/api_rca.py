@@ -13,7 +13,7 @@ from ninja import Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field as PydanticField
 
-from andon.api.common import IsoDate, documented, refused
+from andon.platform.api_kit import IsoDate, documented, refused
 from andon.platform.models import User
 from andon.platform.permissions import requires
 

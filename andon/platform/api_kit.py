@@ -1,6 +1,7 @@
 """What every API router shares: refusals documented alike, bounded paging, strict dates.
 
-Module routers import from here (not from andon.api.api, which imports them)."""
+It lives in the platform so that module routers can use it without importing andon.api,
+which sits above them and assembles their routers."""
 
 import re
 from datetime import date
@@ -30,6 +31,7 @@ def _iso_date(value):
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
 
 class ErrorOut(Schema):
     detail: str
