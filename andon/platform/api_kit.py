@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated
 
 from django.core.exceptions import ValidationError
-from ninja import Field, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination
 from pydantic import BeforeValidator
 
@@ -73,3 +73,19 @@ def refused(error: ValidationError):
     else:
         detail = [{"loc": ["body"], "msg": message, "type": "value_error"} for message in error.messages]
     return Status(422, {"detail": detail})
+
+
+class NamedRouter(Router):
+    """A router whose operations are named `<prefix><handler name>` in the OpenAPI document.
+
+    ninja names an operation after the handler's module path, so moving a handler to another
+    file would rename it, and clients generated from the document call operations by that name.
+    A router split by subject keeps its published names with the prefix its one file had."""
+
+    def __init__(self, operation_ids: str, **kwargs):
+        super().__init__(**kwargs)
+        self.operation_ids = operation_ids
+
+    def add_api_operation(self, path, methods, view_func, *, operation_id=None, **kwargs):
+        operation_id = operation_id or f"{self.operation_ids}{view_func.__name__}"
+        super().add_api_operation(path, methods, view_func, operation_id=operation_id, **kwargs)
