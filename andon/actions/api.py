@@ -3,7 +3,7 @@
 Registered at the end of andon/api/api.py:
     from andon.actions.api import router as actions_router
     api.add_router("/", actions_router)
-It imports the shared pieces from andon.api.common, never andon.api.api, so there is no cycle.
+It imports the shared pieces from andon.platform.api_kit, never andon.api (which sits above it).
 """
 
 from datetime import date, datetime
@@ -17,7 +17,7 @@ from ninja.pagination import paginate
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
-from andon.api.common import IsoDate, Pages, documented, refused
+from andon.platform.api_kit import IsoDate, Pages, documented, refused
 from andon.platform import permissions
 from andon.platform.models import Unit, User
 from andon.platform.permissions import requires

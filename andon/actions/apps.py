@@ -8,7 +8,7 @@ class ActionsConfig(AppConfig):
 
     def ready(self):
         from andon.platform import audit, services
-        from andon.web import navigation
+        from andon.platform import navigation
 
         from . import models, rules, work  # noqa: F401  (rules: the policy's object rules)
 

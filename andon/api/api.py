@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from andon.platform import audit, permissions, services
+from andon.platform.api_kit import IsoDate, MappedQuery, Pages, documented
 from andon.platform.jobs import start_job
 from andon.platform.models import Job
 from andon.platform.permissions import requires
 from andon.platform.tasks import export_audit_trail
 
-from .common import ErrorOut, IsoDate, MappedQuery, Pages, documented  # noqa: F401  (re-exported)
 
 AuditAction = Literal["create", "update", "delete", "access"]
 
@@ -189,7 +189,7 @@ def audit_export(request, filters: AuditExportIn):
 
 api.add_router("/", platform)
 
-# Module routers (imported last: they use andon.api.common, never this module).
+# Module routers (imported last; they use andon.platform.api_kit, never this module).
 from andon.actions.api import router as actions_router  # noqa: E402
 from andon.safety.api import router as safety_router  # noqa: E402
 

@@ -1,7 +1,8 @@
 """The measures API: the library, stored results, a measure's SPC chart as data, annotations,
 counts, the FHIR MeasureReport export and computations.
 
-Registered in andon/api/api.py as `api.add_router("/", router)`; imports andon.api.common only.
+Registered in andon/api/api.py as `api.add_router("/", router)`; its shared pieces come from
+andon.platform.api_kit, never from andon.api (which sits above it).
 """
 
 from datetime import date
@@ -15,7 +16,7 @@ from ninja.pagination import paginate
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
-from andon.api.common import IsoDate, MappedQuery, Pages, documented, refused
+from andon.platform.api_kit import IsoDate, MappedQuery, Pages, documented, refused
 from andon.platform import permissions
 from andon.platform.models import Organisation, Unit
 from andon.platform.permissions import requires

@@ -8,7 +8,7 @@ class MeasuresConfig(AppConfig):
 
     def ready(self):
         from andon.platform import audit, content, demo
-        from andon.web import navigation
+        from andon.platform import navigation
 
         from . import demo as measures_demo
         from . import models, services

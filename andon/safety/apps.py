@@ -11,7 +11,7 @@ class SafetyConfig(AppConfig):
 
         from andon.platform import audit, content, demo, services
         from andon.platform.models import Unit
-        from andon.web import navigation
+        from andon.platform import navigation
 
         from . import demo as safety_demo
         from . import analysis, models, rules, taxonomy, work  # noqa: F401  (rules registers the object rules)

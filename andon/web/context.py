@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from . import navigation
+from andon.platform import navigation
 
 
 def shell(request):

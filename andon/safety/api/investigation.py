@@ -1,4 +1,4 @@
-"""The root cause analysis over the REST API (on the safety router, under /api/v1/safety):
+"""The root cause analysis over the REST API (under /api/v1/safety/events/{id}/investigation):
 read an event's RCA, start it, add its team, facts, 5-whys chains, factors, root causes, related
 events and actions, and complete it. Reads go through `rca.open_investigation` (checked and
 audited as on the RCA page); every change through the RCA services.
@@ -13,16 +13,18 @@ from ninja import Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field as PydanticField
 
-from andon.api.common import IsoDate, documented, refused
+from andon.platform.api_kit import IsoDate, NamedRouter, documented, refused
 from andon.platform.models import User
 from andon.platform.permissions import requires
 
-from . import rca, services
-from .api import Body, EventSummaryOut, Id, _summary, router
-from .models import Investigation, SafetyEvent, TeamMember
+from .. import rca, services
+from ..models import Investigation, SafetyEvent, TeamMember
+from .events import EventSummaryOut, event_summary
+from .shared import Body, Id
 
+# Named as when these handlers were in api_rca.py: operation ids are part of the published API.
+router = NamedRouter("andon_safety_api_rca_")
 
-# --- root cause analysis ------------------------------------------------------------------------
 
 class TeamMemberOut(Schema):
     person_id: int
@@ -205,7 +207,7 @@ def start_investigation(request, event_id: int):
 @requires("safety.report")
 def similar_events(request, event_id: int):
     found = _investigation(request, event_id)
-    return [_summary(event) for event in rca.similar_events(request.user, found.event)]
+    return [event_summary(event) for event in rca.similar_events(request.user, found.event)]
 
 
 @router.post("/events/{event_id}/investigation/team", response=documented(TeamMemberOut, 201, not_found=True),

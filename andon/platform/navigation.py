@@ -1,7 +1,8 @@
 """The navigation bar: one entry per module page, shown to those the policy lets in.
 
 Modules add their entries with `add` from their AppConfig.ready, so the shell never needs to
-know which modules exist.
+know which modules exist. It lives in the platform, not in andon.web, because modules sit below
+the web shell and must not import it; the shell only reads `entries_for`.
 """
 
 from dataclasses import dataclass

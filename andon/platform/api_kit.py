@@ -1,13 +1,14 @@
 """What every API router shares: refusals documented alike, bounded paging, strict dates.
 
-Module routers import from here (not from andon.api.api, which imports them)."""
+It lives in the platform so that module routers can use it without importing andon.api,
+which sits above them and assembles their routers."""
 
 import re
 from datetime import date
 from typing import Annotated
 
 from django.core.exceptions import ValidationError
-from ninja import Field, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination
 from pydantic import BeforeValidator
 
@@ -30,6 +31,7 @@ def _iso_date(value):
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
 
 class ErrorOut(Schema):
     detail: str
@@ -71,3 +73,19 @@ def refused(error: ValidationError):
     else:
         detail = [{"loc": ["body"], "msg": message, "type": "value_error"} for message in error.messages]
     return Status(422, {"detail": detail})
+
+
+class NamedRouter(Router):
+    """A router whose operations are named `<prefix><handler name>` in the OpenAPI document.
+
+    ninja names an operation after the handler's module path, so moving a handler to another
+    file would rename it, and clients generated from the document call operations by that name.
+    A router split by subject keeps its published names with the prefix its one file had."""
+
+    def __init__(self, operation_ids: str, **kwargs):
+        super().__init__(**kwargs)
+        self.operation_ids = operation_ids
+
+    def add_api_operation(self, path, methods, view_func, *, operation_id=None, **kwargs):
+        operation_id = operation_id or f"{self.operation_ids}{view_func.__name__}"
+        super().add_api_operation(path, methods, view_func, operation_id=operation_id, **kwargs)

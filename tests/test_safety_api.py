@@ -1,6 +1,8 @@
-"""The rest of the safety API (issue 3): the reporter's own reports, root cause analysis,
-analysis, export, import and conduct concerns, each through the test client with a personal
-token, against values computed here."""
+"""The safety API (andon/safety/api/), subject by subject: the reporter's own reports
+(events.py), root cause analysis (investigation.py), analysis (analysis.py), export and import
+(exchange.py) and conduct concerns (conduct.py), each through the test client with a personal
+token, against values computed here. Reporting, triage and moves over the API are exercised by
+the permission matrix and test_safety_rca.py."""
 
 import csv
 import io
@@ -50,7 +52,7 @@ def reads_of(record, actor, reason):
                                    additional_data__reason=reason).count()
 
 
-# --- the reporter's own reports -----------------------------------------------------------------
+# --- the reporter's own reports (events.py) -----------------------------------------------------
 
 def test_my_reports_lists_only_own_named_reports_and_one_reads_as_on_the_page(client, bearer, hospital, make_user,
                                                                               safety_taxonomy):
@@ -101,7 +103,7 @@ def test_my_reports_lists_only_own_named_reports_and_one_reads_as_on_the_page(cl
     assert client.get(f"{API}/my-reports/{second.pk}", headers=bearer(colleague)).status_code == 404
 
 
-# --- root cause analysis ------------------------------------------------------------------------
+# --- root cause analysis (investigation.py) -----------------------------------------------------
 
 @pytest.fixture
 def sentinel_fall(hospital, make_user, safety_taxonomy):
@@ -236,7 +238,7 @@ def test_the_rca_is_read_under_the_events_policy(client, bearer, hospital, make_
     assert client.get(f"{API}/events/999999/investigation", headers=bearer(officer)).status_code == 404
 
 
-# --- analysis -----------------------------------------------------------------------------------
+# --- analysis (analysis.py) ---------------------------------------------------------------------
 
 DETAILS = {"fall": {"injury_level": "none"}, "medication": {"ncc_merp": "C", "process_stage": "administering"},
            "other": {}}
@@ -388,7 +390,7 @@ def test_a_board_member_gets_analysis_but_not_the_export_nor_an_event(client, be
     assert client.get(f"{API}/analysis", headers=bearer(make_user(Role.STAFF_REPORTER, "rgh/4w"))).status_code == 403
 
 
-# --- export -------------------------------------------------------------------------------------
+# --- export (exchange.py) -----------------------------------------------------------------------
 
 def test_export_is_the_deidentified_csv_with_formulas_defused(client, bearer, hospital, safety_taxonomy, make_user):
     reporter = make_user(Role.STAFF_REPORTER, "rgh/4w", username="reporter-name")
@@ -420,7 +422,7 @@ def test_export_is_the_deidentified_csv_with_formulas_defused(client, bearer, ho
         assert client.get(f"{API}/export", headers=bearer(make_user(role, ""))).status_code == 403
 
 
-# --- import -------------------------------------------------------------------------------------
+# --- import (exchange.py) -----------------------------------------------------------------------
 
 HEADER = "kind,category,unit,occurred_at,narrative,harm,details,reference_external\n"
 GOOD_ROWS = [
@@ -494,7 +496,7 @@ def test_oversize_and_unreadable_files_are_refused_whole(client, bearer, importe
     assert _import(client, bearer, make_user(Role.CQO, ""), (HEADER + GOOD_ROWS[0]).encode()).status_code == 403
 
 
-# --- conduct concerns ---------------------------------------------------------------------------
+# --- conduct concerns (conduct.py) --------------------------------------------------------------
 
 def test_conduct_concerns_are_listed_to_reviewers_and_each_read_is_audited(client, bearer, hospital, make_user):
     nurse = make_user(Role.STAFF_REPORTER, "rgh/4w", first_name="Nora", last_name="Nurse")

@@ -1,0 +1,310 @@
+"""Safety events over the API: report (named), list, read, triage and move along; the
+reporter's own reports with their feedback; the share of reports with timely feedback."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max
+from django.shortcuts import get_object_or_404
+from ninja import Schema, Status
+from ninja.errors import HttpError
+from ninja.pagination import paginate
+from pydantic import Field as PydanticField
+
+from andon.platform import permissions
+from andon.platform.api_kit import MappedQuery, NamedRouter, Pages, documented, refused
+from andon.platform.permissions import requires
+
+from .. import services, taxonomy
+from ..models import Kind, Review, SafetyEvent
+from ..models import Status as EventStatus
+from .shared import Body, current_taxonomy
+
+router = NamedRouter("andon_safety_api_")
+
+Text = Annotated[str, PydanticField(max_length=10_000)]
+
+
+class ReportIn(Body):
+    kind: Literal[tuple(Kind.values)]  # type: ignore[valid-type]
+    category: Annotated[str, PydanticField(max_length=40)]
+    unit_id: int
+    occurred_at: datetime
+    narrative: Text
+    harm: Annotated[str, PydanticField(max_length=20)] = ""
+    details: dict[str, str | int | bool] = {}
+    immediate_action: Annotated[str, PydanticField(max_length=2000)] = ""
+    share_identity: bool = False
+
+
+class TriageIn(Body):
+    category: Annotated[str, PydanticField(max_length=40)]
+    harm: Annotated[str, PydanticField(max_length=20)] = ""
+    sac_severity: Literal["catastrophic", "major", "moderate", "minor"]
+    sac_probability: Literal["frequent", "occasional", "uncommon", "remote"]
+    sentinel: bool = False
+    review: Literal[tuple(Review.values)]  # type: ignore[valid-type]
+    reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
+
+
+class MoveIn(Body):
+    action: Literal["plan_actions", "close", "reopen"]
+    reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
+    closing_summary: Annotated[str, PydanticField(max_length=4000)] = ""
+
+
+class EventSummaryOut(Schema):
+    id: int
+    reference: str
+    kind: str
+    category: str
+    unit_id: int
+    unit: str
+    status: str
+    harm: str
+    sac_score: int | None
+    is_sentinel: bool
+    reported_at: datetime
+    rca_complete_due: datetime | None
+
+
+class MessageOut(Schema):
+    text: str
+    is_closing_summary: bool
+    created_at: datetime
+
+
+class TransitionOut(Schema):
+    source: str
+    target: str
+    by: str
+    at: datetime
+    reason: str
+
+
+class EventOut(EventSummaryOut):
+    occurred_at: datetime
+    narrative: str
+    immediate_action: str
+    details: dict
+    is_anonymous: bool
+    reporter: str | None
+    sac_scheme: str
+    sac_severity: str
+    sac_probability: str
+    review: str
+    rca_start_due: datetime | None
+    closing_summary: str
+    transitions: list[TransitionOut]
+    messages: list[MessageOut]
+
+
+class FeedbackShareOut(Schema):
+    met: int
+    judged: int
+    share: float | None
+    days: int
+
+
+def event_summary(event: SafetyEvent) -> dict:
+    return {
+        "id": event.pk, "reference": event.reference, "kind": event.kind, "category": event.category,
+        "unit_id": event.unit_id, "unit": event.unit.name, "status": event.status, "harm": event.harm,
+        "sac_score": event.sac_score, "is_sentinel": event.is_sentinel, "reported_at": event.reported_at,
+        "rca_complete_due": event.rca_complete_due,
+    }
+
+
+def _detail(user, event: SafetyEvent) -> dict:
+    reporter = None
+    if permissions.can(user, "safety.see_reporter", event):
+        reporter = event.reporter.get_full_name() or event.reporter.username
+    return {
+        **event_summary(event), "occurred_at": event.occurred_at, "narrative": event.narrative,
+        "immediate_action": event.immediate_action, "details": event.details, "is_anonymous": event.is_anonymous,
+        "reporter": reporter, "sac_scheme": event.sac_scheme, "sac_severity": event.sac_severity,
+        "sac_probability": event.sac_probability, "review": event.review, "rca_start_due": event.rca_start_due,
+        "closing_summary": event.closing_summary,
+        "transitions": [
+            {"source": t.source, "target": t.target, "by": str(t.by) if t.by else "", "at": t.at, "reason": t.reason}
+            for t in event.transitions.select_related("by")
+        ],
+        "messages": list(event.reporter_messages.values("text", "is_closing_summary", "created_at")),
+    }
+
+
+@router.post("/events", response=documented(EventOut, 201), summary="Report a safety event (named)")
+@requires("safety.report")
+def report(request, payload: ReportIn):
+    try:
+        taxonomy.current()
+        event, _ = services.submit_report(request.user, services.Report(
+            kind=payload.kind, category=payload.category, unit_id=payload.unit_id, occurred_at=payload.occurred_at,
+            narrative=payload.narrative, harm=payload.harm, details=payload.details,
+            immediate_action=payload.immediate_action, share_identity=payload.share_identity,
+        ))
+    except taxonomy.TaxonomyMissing as missing:
+        raise HttpError(400, str(missing)) from None
+    except ValidationError as error:
+        return refused(error)
+    return Status(201, _detail(request.user, event))
+
+
+@router.get("/events", response=documented(list[EventSummaryOut]),
+            summary="Events in the caller's scope (a reporter's own reports are under /my-reports)")
+@requires("safety.report")
+@paginate(Pages)
+def events(request, status: Literal[tuple(EventStatus.values)] | None = None,  # type: ignore[valid-type]
+           category: str | None = None, unit_id: int | None = None):
+    # Triage results (SAC, sentinel, review) are not the reporter's to read: their own reports
+    # are listed under /my-reports, with the feedback.
+    found = services.events_visible_to(request.user, own=False).order_by("-reported_at", "-pk")
+    if status:
+        found = found.filter(status=status)
+    if category:
+        found = found.filter(category=category)
+    if unit_id:
+        found = found.filter(unit_id=unit_id)
+    return MappedQuery(found, event_summary)
+
+
+@router.get("/events/{event_id}", response=documented(EventOut, not_found=True), summary="One event (the read is audited)")
+@requires("safety.report")
+def event(request, event_id: int):
+    found = get_object_or_404(SafetyEvent.objects.select_related("unit", "reporter"), pk=event_id)
+    if found.reporter_id == request.user.pk and not permissions.can(request.user, "safety.view_events", found):
+        # As on the pages: the reporter reads feedback, not the triage and the analysis.
+        raise HttpError(403, f"Read your own report at /api/v1/safety/my-reports/{found.pk}.")
+    services.open_event(request.user, found, reason="read through the API")
+    return _detail(request.user, found)
+
+
+@router.get("/triage-queue", response=documented(list[EventSummaryOut]), summary="Events waiting for triage")
+@requires("safety.triage")
+@paginate(Pages)
+def triage_queue(request):
+    return MappedQuery(services.triage_queue(request.user), event_summary)
+
+
+@router.post("/events/{event_id}/triage", response=documented(EventOut, not_found=True), summary="Triage an event")
+@requires("safety.triage")
+def triage(request, event_id: int, payload: TriageIn):
+    found = get_object_or_404(SafetyEvent, pk=event_id)
+    try:
+        updated = services.triage(request.user, found, services.Triage(**payload.model_dump()))
+    except ValidationError as error:
+        return refused(error)
+    return _detail(request.user, updated)
+
+
+@router.post("/events/{event_id}/moves", response=documented(EventOut, not_found=True),
+             summary="Move an event along the workflow")
+@requires("safety.manage_workflow")
+def move(request, event_id: int, payload: MoveIn):
+    found = get_object_or_404(SafetyEvent, pk=event_id)
+    try:
+        updated = services.move(request.user, found, payload.action, payload.reason, payload.closing_summary)
+    except ValidationError as error:
+        return refused(error)
+    return _detail(request.user, updated)
+
+
+@router.get("/feedback-share", response=documented(FeedbackShareOut),
+            summary="Share of reports with feedback to the reporter within the window")
+@requires("safety.view_feedback_stats")
+def feedback_share(request):
+    from django.conf import settings
+
+    units = permissions.units_where(request.user, "safety.view_feedback_stats")
+    met, judged = services.feedback_share(SafetyEvent.objects.filter(unit__in=units))
+    return {"met": met, "judged": judged, "share": met / judged if judged else None,
+            "days": settings.ANDON_FEEDBACK_DAYS}
+
+
+class MyReportSummaryOut(Schema):
+    id: int
+    reference: str
+    kind: str
+    category: str
+    category_label: str
+    status: str
+    status_label: str
+    reported_at: datetime
+    feedback_count: int
+    last_feedback_at: datetime | None
+
+
+class LabelledValueOut(Schema):
+    label: str
+    value: str
+
+
+class MyReportOut(Schema):
+    id: int
+    reference: str
+    kind: str
+    kind_label: str
+    category: str
+    category_label: str
+    unit_id: int
+    unit: str
+    facility: str
+    occurred_at: datetime
+    reported_at: datetime
+    harm: str
+    harm_label: str
+    details: list[LabelledValueOut]
+    narrative: str
+    immediate_action: str
+    status: str
+    status_label: str
+    shares_identity: bool
+    feedback: list[MessageOut]
+    attachments: list[str]
+
+
+@router.get("/my-reports", response=documented(list[MyReportSummaryOut]),
+            summary="The caller's own named reports, newest first")
+@requires("safety.report")
+@paginate(Pages)
+def my_reports(request):
+    user, tax = request.user, current_taxonomy()
+    found = (services.events_visible_to(user).filter(reporter=user)
+             .annotate(last_feedback_at=Max("reporter_messages__created_at"),
+                       feedback_count=Count("reporter_messages"))
+             .order_by("-reported_at", "-pk"))
+
+    def row(event):
+        return {
+            "id": event.pk, "reference": event.reference, "kind": event.kind, "category": event.category,
+            "category_label": tax.category_label(event.category) if tax else event.category,
+            "status": event.status, "status_label": services.REPORTER_STATUS.get(event.status, event.get_status_display()),
+            "reported_at": event.reported_at, "feedback_count": event.feedback_count,
+            "last_feedback_at": event.last_feedback_at,
+        }
+
+    return MappedQuery(found, row)
+
+
+@router.get("/my-reports/{event_id}", response=documented(MyReportOut, not_found=True),
+            summary="One of the caller's own reports and its feedback, without the analysis (the read is audited)")
+@requires("safety.report")
+def my_report(request, event_id: int):
+    # The same query and audit as the My reports page: someone else's report is not found.
+    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"),
+                              pk=event_id, reporter=request.user)
+    services.open_event(request.user, event, reason="reporter read own report")
+    shown = services.reporter_view(event)  # as on the My reports page
+    return {
+        "id": event.pk, "reference": event.reference, "kind": event.kind, "kind_label": shown["kind_label"],
+        "category": event.category, "category_label": shown["category_label"], "unit_id": event.unit_id,
+        "unit": event.unit.name, "facility": event.unit.facility.name, "occurred_at": event.occurred_at,
+        "reported_at": event.reported_at, "harm": event.harm, "harm_label": shown["harm_label"],
+        "details": [{"label": label, "value": value} for label, value in shown["details"]],
+        "narrative": event.narrative, "immediate_action": event.immediate_action, "status": event.status,
+        "status_label": shown["status_label"], "shares_identity": event.reporter_shares_identity,
+        "feedback": [{"text": m.text, "is_closing_summary": m.is_closing_summary, "created_at": m.created_at}
+                     for m in shown["feedback"]],
+        "attachments": shown["attachment_names"],
+    }
