@@ -238,6 +238,18 @@ def test_the_rca_is_read_under_the_events_policy(client, bearer, hospital, make_
     assert client.get(f"{API}/events/999999/investigation", headers=bearer(officer)).status_code == 404
 
 
+def test_an_event_without_an_analysis_yet_is_a_404_that_says_so_to_those_who_may_see_it(
+        client, bearer, make_user, sentinel_fall):
+    event, officer = sentinel_fall
+    url = f"{API}/events/{event.pk}/investigation"
+    missing = client.get(url, headers=bearer(officer))
+    assert (missing.status_code, missing.json()) == (404, {"detail": "This event has no root cause analysis yet."})
+    # A stranger is refused rather than told whether an analysis exists.
+    assert client.get(url, headers=bearer(make_user(Role.UNIT_MANAGER, "lch"))).status_code == 403
+    client.force_login(officer)
+    assert client.get(f"/safety/events/{event.pk}/rca/").status_code == 404  # the page refuses alike
+
+
 # --- analysis (analysis.py) ---------------------------------------------------------------------
 
 DETAILS = {"fall": {"injury_level": "none"}, "medication": {"ncc_merp": "C", "process_stage": "administering"},

@@ -10,7 +10,6 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.pagination import paginate
@@ -18,12 +17,11 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from andon.platform.api_kit import IsoDate, Pages, documented, refused
-from andon.platform import permissions
 from andon.platform.models import Unit, User
 from andon.platform.permissions import requires
 
 from . import services
-from .models import OPEN_STATUSES, Action
+from .models import OPEN_STATUSES
 
 router = Router(tags=["actions"])
 
@@ -102,12 +100,6 @@ class DecisionIn(Body):
     reason: Annotated[str, PydanticField(max_length=2000)] = ""
 
 
-def _visible(request, action_id: int) -> Action:
-    action = get_object_or_404(Action.objects.select_related("unit", "owner", "source_type"), pk=action_id)
-    permissions.check(request.user, "actions.view_action", action)
-    return action
-
-
 @router.get("/actions", response=documented(list[ActionOut]), summary="Actions the caller owns or may see, soonest due first")
 @requires("actions.use")
 @paginate(Pages)
@@ -130,7 +122,7 @@ def list_actions(request, status: StatusName | Literal["open"] | None = None, st
 @router.get("/actions/{action_id}", response=documented(ActionOut, not_found=True), summary="One action")
 @requires("actions.use")
 def get_action(request, action_id: int):
-    return _visible(request, action_id)
+    return services.access_action(request.user, action_id)
 
 
 @router.post("/actions", response=documented(ActionOut, 201), summary="Record an action")
@@ -150,7 +142,7 @@ def create_action(request, payload: ActionIn):
              summary="Move an action along (planned, in progress, done, cancelled)")
 @requires("actions.use")
 def set_status(request, action_id: int, payload: StatusIn):
-    action = _visible(request, action_id)
+    action = services.access_action(request.user, action_id)
     try:
         return services.set_status(request.user, action, payload.status, payload.note)
     except ValidationError as error:
@@ -161,7 +153,7 @@ def set_status(request, action_id: int, payload: StatusIn):
              summary="Approve or reject an action (a rejection needs a reason)")
 @requires("actions.approve")
 def decide(request, action_id: int, payload: DecisionIn):
-    action = _visible(request, action_id)
+    action = services.access_action(request.user, action_id)
     try:
         return services.decide(request.user, action, payload.approve, payload.reason)
     except ValidationError as error:

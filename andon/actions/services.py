@@ -95,6 +95,17 @@ def visible_actions(user):
         "unit__facility", "owner", "approved_by")
 
 
+def access_action(user, action_id, capability: str = "actions.view_action") -> Action:
+    """The action, if the user may see it and `capability` it: Http404 when there is none,
+    PermissionDenied when they may not. Seeing comes first, as on the action's page: one who
+    may not see an action is refused whatever else their roles allow."""
+    action = permissions.fetch_checked(user, "actions.view_action", Action.objects.select_related(
+        "unit__facility", "owner", "approved_by", "created_by", "source_type"), pk=action_id)
+    if capability != "actions.view_action":
+        permissions.check(user, capability, action)
+    return action
+
+
 def open_action(user, action: Action) -> Action:
     permissions.check(user, "actions.view_action", action)
     return action

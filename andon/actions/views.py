@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -12,13 +12,7 @@ from andon.platform.permissions import requires
 
 from . import services
 from .forms import ActionForm, DecisionForm, EffectivenessForm, FilterForm, StatusForm, add_errors
-from .models import OPEN_STATUSES, Action, Status
-
-
-def _action(request, pk) -> Action:
-    action = get_object_or_404(Action.objects.select_related("unit__facility", "owner", "approved_by", "created_by"), pk=pk)
-    permissions.check(request.user, "actions.view_action", action)
-    return action
+from .models import OPEN_STATUSES, Status
 
 
 @requires("actions.use")
@@ -61,7 +55,7 @@ def action_new(request):
 
 @requires("actions.use")
 def action_detail(request, pk):
-    action = _action(request, pk)
+    action = services.access_action(request.user, pk)
     return render(request, "actions/detail.html", _detail_context(request, action))
 
 
@@ -87,8 +81,7 @@ def _detail_context(request, action, **forms):
 
 @requires("actions.manage")
 def action_edit(request, pk):
-    action = _action(request, pk)
-    permissions.check(request.user, "actions.manage", action)
+    action = services.access_action(request.user, pk, "actions.manage")
     initial = {name: getattr(action, name) for name in ("title", "description", "unit", "owner", "due_date", "strength", "measure")}
     form = ActionForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -106,8 +99,7 @@ def action_edit(request, pk):
 @require_POST
 @requires("actions.use")
 def action_status(request, pk):
-    action = _action(request, pk)
-    permissions.check(request.user, "actions.set_status", action)
+    action = services.access_action(request.user, pk, "actions.set_status")
     form = StatusForm(request.POST, action=action, may_govern=permissions.can(request.user, "actions.manage", action))
     if form.is_valid():
         try:
@@ -124,8 +116,7 @@ def action_status(request, pk):
 @require_POST
 @requires("actions.approve")
 def action_decision(request, pk):
-    action = _action(request, pk)
-    permissions.check(request.user, "actions.approve", action)
+    action = services.access_action(request.user, pk, "actions.approve")
     form = DecisionForm(request.POST)
     if form.is_valid():
         approve = form.cleaned_data["decision"] == "approved"
@@ -143,8 +134,7 @@ def action_decision(request, pk):
 @require_POST
 @requires("actions.manage")
 def action_effectiveness(request, pk):
-    action = _action(request, pk)
-    permissions.check(request.user, "actions.manage", action)
+    action = services.access_action(request.user, pk, "actions.manage")
     form = EffectivenessForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data

@@ -9,20 +9,17 @@ from datetime import date
 from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
+from andon.platform import services as platform_services
 from andon.platform.api_kit import IsoDate, MappedQuery, Pages, documented, refused
-from andon.platform import permissions
 from andon.platform.models import Organisation, Unit
 from andon.platform.permissions import requires
 
 from . import exchange, results, services
-from .models import Measure
 
 router = Router(tags=["measures"])
 
@@ -135,18 +132,10 @@ class ComputationJobOut(Schema):
     status: str
 
 
-def _measure(key: str) -> Measure:
-    return get_object_or_404(Measure, key=key, active=True)
-
-
 def _unit(request, unit_id: int | None) -> Unit | None:
     if unit_id is None:
         return None
-    unit = Unit.objects.filter(pk=unit_id).first()
-    if unit is None:
-        raise Http404("no such unit")
-    permissions.check(request.user, "measures.view", unit)
-    return unit
+    return platform_services.access_unit(request.user, unit_id, "measures.view")
 
 
 @router.get("/measures", response=documented(list[MeasureOut]), summary="The measure library")
@@ -172,7 +161,7 @@ def start_computation(request, payload: ComputeIn):
 @router.get("/measures/{key}", response=documented(MeasureOut, not_found=True), summary="One measure's definition")
 @requires("measures.view")
 def get_measure(request, key: str):
-    return _measure(key)
+    return services.access_measure(request.user, key)
 
 
 @router.get("/measures/{key}/results", response=documented(list[ResultOut], not_found=True),
@@ -180,7 +169,7 @@ def get_measure(request, key: str):
 @requires("measures.view")
 @paginate(Pages)
 def list_results(request, key: str, kind: PeriodKind = "month", first: IsoDate | None = None, last: IsoDate | None = None):
-    rows = services.result_rows(_measure(key), kind=kind, first=first, last=last, units=services.visible_units(request.user))
+    rows = services.result_rows(services.access_measure(request.user, key), kind=kind, first=first, last=last, units=services.visible_units(request.user))
     return MappedQuery(rows, lambda row: row)
 
 
@@ -189,7 +178,7 @@ def list_results(request, key: str, kind: PeriodKind = "month", first: IsoDate |
 @requires("measures.view")
 def get_chart(request, key: str, unit_id: UnitId | None = None, stratum: Stratum | None = None,
               value: Annotated[str, PydanticField(max_length=200)] = ""):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     view, notes = results.chart(measure, unit=_unit(request, unit_id), stratum=stratum or "", value=value if stratum else "")
     return {"kind": view.kind, "target": view.target, "variation": view.variation, "assurance": view.assurance,
             "rebased_at": view.rebased_at, "points": view.points, "annotations": notes}
@@ -200,7 +189,7 @@ def get_chart(request, key: str, unit_id: UnitId | None = None, stratum: Stratum
 @requires("measures.view")
 def measure_report(request, key: str, share: bool = False):
     """`share=true`: fit to leave the quality department, small cells marked masked (data-absent-reason)."""
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     organisation = Organisation.objects.order_by("pk").values_list("name", flat=True).first() or "Andon"
     rows, hidden = services.export_cells(request.user, measure, for_sharing=share)
     return exchange.report_bundle(measure, rows, organisation, hidden)
@@ -210,7 +199,7 @@ def measure_report(request, key: str, share: bool = False):
              summary="Annotate the chart with an action or QI change (optionally rebasing the limits)")
 @requires("measures.annotate")
 def add_annotation(request, key: str, payload: AnnotationIn):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key, "measures.annotate")
     try:
         note = services.annotate(request.user, measure, on=payload.date, text=payload.text, kind=payload.kind,
                                  rebase=payload.rebase)
@@ -223,7 +212,7 @@ def add_annotation(request, key: str, payload: AnnotationIn):
              summary="Enter (or correct) one unit's counts for a month")
 @requires("measures.view")
 def enter_count(request, key: str, payload: CountIn):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     unit = Unit.objects.filter(pk=payload.unit_id).first()
     if unit is None:
         return refused(ValidationError({"unit_id": "No such unit."}))

@@ -59,6 +59,12 @@ def load_measure_file(data, source: str) -> Measure:
     return measure
 
 
+def access_measure(user, key: str, capability: str = "measures.view") -> Measure:
+    """An active measure of the library, if the user may `capability` it: Http404 when there is
+    none (or it was retired), PermissionDenied when they may not."""
+    return permissions.fetch_checked(user, capability, Measure, key=key, active=True)
+
+
 def listed_measures():
     return Measure.objects.filter(active=True).order_by("domain", "title")
 

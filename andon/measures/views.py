@@ -8,22 +8,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from andon.actions import services as actions_services
 from andon.platform import permissions
+from andon.platform import services as platform_services
 from andon.platform.exports import streaming_csv
 from andon.platform.models import Organisation, Unit
 from andon.platform.permissions import requires
 
 from . import charts, exchange, results, services, why
 from .forms import AnnotationForm, ComputeForm, CountForm, MappingForm, UploadForm
-from .models import Measure, PeerResult, SourceKind
-
-
-def _measure(key: str) -> Measure:
-    return get_object_or_404(Measure, key=key, active=True)
+from .models import PeerResult, SourceKind
 
 
 def _unit(request, capability="measures.view") -> Unit | None:
@@ -33,9 +30,7 @@ def _unit(request, capability="measures.view") -> Unit | None:
         return None
     if not raw.isdigit():
         raise Http404("no such unit")
-    unit = get_object_or_404(Unit.objects.select_related("facility"), pk=int(raw))
-    permissions.check(request.user, capability, unit)
-    return unit
+    return platform_services.access_unit(request.user, int(raw), capability)
 
 
 def _actions(request):
@@ -65,7 +60,7 @@ def library(request):
 
 def _chart(request, key):
     """The measure, unit, stratum and chart a chart page asks for (?unit=&stratum=&value=)."""
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     unit = _unit(request)
     stratum, value = _stratum(request)
     view, notes = results.chart(measure, unit=unit, stratum=stratum, value=value)
@@ -100,7 +95,7 @@ def measure_page(request, key):
 @require_POST
 @requires("measures.annotate")
 def annotate(request, key):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key, "measures.annotate")
     form = AnnotationForm(request.POST, actions=_actions(request))
     if form.is_valid():
         try:
@@ -127,7 +122,7 @@ def _export(request, measure):
 
 @requires("measures.view")
 def report_json(request, key):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     organisation = Organisation.objects.order_by("pk").values_list("name", flat=True).first() or "Andon"
     rows, hidden, suffix = _export(request, measure)
     bundle = exchange.report_bundle(measure, rows, organisation, hidden)
@@ -138,7 +133,7 @@ def report_json(request, key):
 
 @requires("measures.view")
 def results_csv(request, key):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     rows, hidden, suffix = _export(request, measure)
     return streaming_csv(exchange.CSV_COLUMNS, exchange.csv_rows(measure, rows.iterator(), hidden),
                          f"{measure.key}-results{suffix}.csv")
@@ -146,7 +141,7 @@ def results_csv(request, key):
 
 @requires("measures.view")
 def equity(request, key):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     stratum = request.GET.get("stratum") or "race"
     if stratum not in results.STRATA_LABELS:
         raise Http404("no such stratum")
@@ -162,7 +157,7 @@ def equity(request, key):
 
 @requires("measures.view")
 def units(request, key):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     level = request.GET.get("level") or Unit.Kind.WARD
     if level not in Unit.Kind.values:
         raise Http404("no such kind of unit")
@@ -181,7 +176,7 @@ def units(request, key):
 
 @requires("measures.view")
 def cases(request, key):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     unit = _unit(request, "measures.view_patients")
     stratum, value = _stratum(request)
     period = _period(request)
@@ -205,7 +200,7 @@ def _period(request) -> date:
 @requires("measures.view")
 def case_why(request, key):
     """Why one case of an eCQM result is in or out of each population (audited)."""
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     unit = _unit(request, "measures.view_patients")
     period = _period(request)
     try:
@@ -222,7 +217,7 @@ def case_why(request, key):
 
 @requires("measures.view")
 def counts(request, key):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key)
     if measure.source_kind != SourceKind.MANUAL:
         raise Http404("counts are entered only for measures counted by hand")
     allowed = permissions.units_where(request.user, "measures.enter_counts").select_related("facility")
@@ -255,7 +250,7 @@ def counts(request, key):
 @require_POST
 @requires("measures.manage")
 def peers(request, key):
-    measure = _measure(key)
+    measure = services.access_measure(request.user, key, "measures.manage")
     upload = UploadForm(request.POST, request.FILES)
     if not upload.is_valid():
         messages.error(request, "Choose a MeasureReport file (JSON).")

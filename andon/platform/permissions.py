@@ -17,8 +17,10 @@ import rules
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 
-from .models import Facility, Organisation, RoleGrant, Unit
+from .models import Facility, Organisation, RoleGrant, Unit, User
 from .roles import CAPABILITIES, roles_with
 
 policy = rules.RuleSet()
@@ -103,6 +105,22 @@ def check(user, permission: str, obj=None) -> None:
         raise PermissionDenied(f"not permitted: {permission}")
 
 
+class Missing(Http404):
+    """A 404 whose message is written for the person asking ("This event has no root cause
+    analysis yet."): the API passes it on, where it answers a plain Http404 (whose message may
+    name a model) with "Not Found". Pages show their 404 page either way."""
+
+
+def fetch_checked(user, permission: str, found, **lookup):
+    """The one object of `found` (a model or queryset) matching `lookup`, if the user may have
+    `permission` over it: Http404 when there is none, PermissionDenied when they may not. Pages
+    and API handlers turn both into the same 404 and 403, so each module's `access_<thing>`
+    is this call with the module's query."""
+    obj = get_object_or_404(found, **lookup)
+    check(user, permission, obj)
+    return obj
+
+
 def units_where(user, capability: str):
     """The units over which the user holds a capability, as a queryset."""
     roles = roles_with(capability)
@@ -117,6 +135,35 @@ def units_where(user, capability: str):
         else:
             condition |= Q(facility__organisation_id=grant.organisation_id)
     return Unit.objects.filter(condition)
+
+
+def _grants_covering(scope) -> Q:
+    """Grants whose scope contains `scope`, in the terms of `grant_covers`: the organisation,
+    the facility (or its organisation), or the unit (or its facility, organisation or a unit
+    above it in the tree)."""
+    if scope is None:
+        return Q()
+    if isinstance(scope, Organisation):
+        return Q(organisation_id=scope.pk, facility__isnull=True)
+    if isinstance(scope, Facility):
+        return Q(unit__isnull=True) & (Q(facility_id=scope.pk) | Q(organisation_id=scope.organisation_id,
+                                                                      facility__isnull=True))
+    if isinstance(scope, Unit):
+        ancestors = [int(pk) for pk in scope.path.strip("/").split("/") if pk]
+        organisation_id = Facility.objects.filter(pk=scope.facility_id).values("organisation_id")
+        return (Q(unit_id__in=ancestors) | Q(unit__isnull=True, facility_id=scope.facility_id)
+                | Q(facility__isnull=True, organisation_id__in=organisation_id))
+    raise TypeError(f"cannot scope a permission to {type(scope).__name__}")
+
+
+def people_who(capability: str, obj=None):
+    """Active users who hold `capability` over `obj` through a role grant: the reverse of `can`,
+    for notifications and lists of people to assign. It answers for role grants only: object
+    rules (the reporter of an event, an action's owner, an RCA team) are the caller's to add."""
+    if capability not in CAPABILITIES:
+        raise KeyError(f"not a capability held through a role: {capability!r}")
+    grants = RoleGrant.objects.filter(_grants_covering(scope_of(obj)), role__in=roles_with(capability))
+    return User.objects.filter(is_active=True, pk__in=grants.values("user_id"))
 
 
 def requires(permission: str):

@@ -137,6 +137,20 @@ def unit_tree(units) -> list[dict]:
     return roots
 
 
+def access_job(user, job_id, capability: str = "platform.view_job", *, succeeded=False) -> Job:
+    """A job the user may see (its requester, or those who see all jobs); with `succeeded`, only a
+    job that finished well (the download). Http404 when there is none, PermissionDenied else."""
+    jobs = Job.objects.select_related("requested_by")
+    if succeeded:
+        jobs = jobs.filter(status=Job.Status.SUCCEEDED)
+    return permissions.fetch_checked(user, capability, jobs, pk=job_id)
+
+
+def access_unit(user, unit_id, capability: str) -> Unit:
+    """A unit, if the user holds `capability` over it (Http404 when there is none)."""
+    return permissions.fetch_checked(user, capability, Unit.objects.select_related("facility"), pk=unit_id)
+
+
 def visible_jobs(user):
     jobs = Job.objects.select_related("requested_by")
     if permissions.can(user, "platform.view_all_jobs"):

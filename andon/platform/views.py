@@ -11,7 +11,7 @@ from . import audit, permissions, services
 from .exports import exports_dir
 from .forms import AuditFilterForm, TokenForm
 from .jobs import start_job
-from .models import AccessToken, Job
+from .models import AccessToken
 from .permissions import requires
 from .tasks import export_audit_trail
 
@@ -32,8 +32,7 @@ def jobs(request):
 
 @requires("platform.view_own_jobs")
 def job_detail(request, pk):
-    job = get_object_or_404(Job.objects.select_related("requested_by"), pk=pk)
-    permissions.check(request.user, "platform.view_job", job)
+    job = services.access_job(request.user, pk)
     context = {"job": job, "show_traceback": permissions.can(request.user, "platform.view_all_jobs")}
     template = "platform/_job_status.html" if request.htmx else "platform/job_detail.html"
     return render(request, template, context)
@@ -41,8 +40,7 @@ def job_detail(request, pk):
 
 @requires("platform.view_own_jobs")
 def job_download(request, pk):
-    job = get_object_or_404(Job, pk=pk, status=Job.Status.SUCCEEDED)
-    permissions.check(request.user, "platform.view_job", job)
+    job = services.access_job(request.user, pk, succeeded=True)
     name = (job.result or {}).get("file")
     path = exports_dir() / name if name else None
     # Only a bare file name written by a job is served; anything else is not a download.

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from andon.platform import audit, permissions
@@ -69,6 +70,16 @@ def open_investigation(user, event: SafetyEvent, reason: str = "read the root ca
     permissions.check(user, "safety.view_investigation", investigation)
     audit.record_read(event, actor=user, reason=reason)
     return investigation
+
+
+def access_investigation(user, event_id) -> Investigation:
+    """The RCA of an event, read as `open_investigation` reads it (checked and audited): 404
+    when the event or its analysis does not exist, 403 when the user may not read it."""
+    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"), pk=event_id)
+    try:
+        return open_investigation(user, event)
+    except Investigation.DoesNotExist:
+        raise permissions.Missing("This event has no root cause analysis yet.") from None
 
 
 def _editable(user, investigation: Investigation) -> None:

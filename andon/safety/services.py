@@ -11,11 +11,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
 from andon.platform import audit, permissions
-from andon.platform.models import Unit, User
+from andon.platform.models import Unit
 from andon.platform.notifications import notify
 
 from . import sac, taxonomy
@@ -199,8 +200,7 @@ def _attach(event, uploads, when) -> list[Attachment]:
 
 def safety_officers_for(unit: Unit):
     """People who triage events of this unit (patient safety officers whose scope covers it)."""
-    candidates = User.objects.filter(is_active=True, role_grants__role="patient_safety_officer").distinct()
-    return [person for person in candidates if permissions.can(person, "safety.triage", unit)]
+    return list(permissions.people_who("safety.triage", unit))
 
 
 def _notify_new_event(event: SafetyEvent) -> None:
@@ -265,6 +265,29 @@ def _accepted(answer, accepted) -> bool:
     if isinstance(answer, bool) or any(isinstance(value, bool) for value in accepted):
         return any(answer is value for value in accepted)
     return answer is not None and str(answer) in {str(value) for value in accepted}
+
+
+# --- opening one record: fetch and check in one call, for pages and API alike ------------------
+
+EVENT_RELATED = ("unit", "unit__facility", "reporter", "triaged_by")
+
+
+def access_event(user, event_id, capability: str = "safety.view_event") -> SafetyEvent:
+    """The event, if the user may `capability` it: Http404 when there is none, PermissionDenied
+    when they may not (404 and 403 on pages and API). Reads are recorded by `open_event`."""
+    return permissions.fetch_checked(user, capability, SafetyEvent.objects.select_related(*EVENT_RELATED), pk=event_id)
+
+
+def access_own_report(user, event_id) -> SafetyEvent:
+    """One of the user's own reports; someone else's is not found (not refused), so the My
+    reports page and API do not tell which events exist."""
+    own = SafetyEvent.objects.filter(reporter=user).select_related(*EVENT_RELATED)
+    return permissions.fetch_checked(user, "safety.view_event", own, pk=event_id)
+
+
+def access_attachment(user, event_id, attachment_id) -> Attachment:
+    """A file of an event the user may see (the event is checked first, as a page of it)."""
+    return get_object_or_404(Attachment, pk=attachment_id, event=access_event(user, event_id))
 
 
 def open_event(user, event: SafetyEvent, reason: str = "viewed") -> SafetyEvent:
@@ -531,8 +554,7 @@ def raise_conduct_concern(user, *, unit_id, about: str, narrative: str) -> Condu
         raise ValidationError(errors)
     concern = ConductConcern.objects.create(raised_by=user, unit_id=unit_id, about=about.strip()[:200],
                                             narrative=narrative.strip())
-    reviewers = User.objects.filter(is_active=True, role_grants__role__in=["cmo", "medical_staff_office"]).distinct()
-    notify([p for p in reviewers if permissions.can(p, "safety.review_conduct_concerns", concern.unit)],
+    notify(permissions.people_who("safety.review_conduct_concerns", concern.unit),
            "A conduct concern was raised", body="A concern about an individual's conduct needs review.",
            url=reverse("safety:conduct_concerns"))
     return concern

@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
-from django.shortcuts import get_object_or_404
 from ninja import Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
@@ -172,7 +171,7 @@ def events(request, status: Literal[tuple(EventStatus.values)] | None = None,  #
 @router.get("/events/{event_id}", response=documented(EventOut, not_found=True), summary="One event (the read is audited)")
 @requires("safety.report")
 def event(request, event_id: int):
-    found = get_object_or_404(SafetyEvent.objects.select_related("unit", "reporter"), pk=event_id)
+    found = services.access_event(request.user, event_id)
     if found.reporter_id == request.user.pk and not permissions.can(request.user, "safety.view_events", found):
         # As on the pages: the reporter reads feedback, not the triage and the analysis.
         raise HttpError(403, f"Read your own report at /api/v1/safety/my-reports/{found.pk}.")
@@ -190,7 +189,7 @@ def triage_queue(request):
 @router.post("/events/{event_id}/triage", response=documented(EventOut, not_found=True), summary="Triage an event")
 @requires("safety.triage")
 def triage(request, event_id: int, payload: TriageIn):
-    found = get_object_or_404(SafetyEvent, pk=event_id)
+    found = services.access_event(request.user, event_id, "safety.triage")
     try:
         updated = services.triage(request.user, found, services.Triage(**payload.model_dump()))
     except ValidationError as error:
@@ -202,7 +201,7 @@ def triage(request, event_id: int, payload: TriageIn):
              summary="Move an event along the workflow")
 @requires("safety.manage_workflow")
 def move(request, event_id: int, payload: MoveIn):
-    found = get_object_or_404(SafetyEvent, pk=event_id)
+    found = services.access_event(request.user, event_id, "safety.manage_workflow")
     try:
         updated = services.move(request.user, found, payload.action, payload.reason, payload.closing_summary)
     except ValidationError as error:
@@ -292,8 +291,7 @@ def my_reports(request):
 @requires("safety.report")
 def my_report(request, event_id: int):
     # The same query and audit as the My reports page: someone else's report is not found.
-    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"),
-                              pk=event_id, reporter=request.user)
+    event = services.access_own_report(request.user, event_id)
     services.open_event(request.user, event, reason="reporter read own report")
     shown = services.reporter_view(event)  # as on the My reports page
     return {

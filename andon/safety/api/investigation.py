@@ -1,6 +1,6 @@
 """The root cause analysis over the REST API (under /api/v1/safety/events/{id}/investigation):
 read an event's RCA, start it, add its team, facts, 5-whys chains, factors, root causes, related
-events and actions, and complete it. Reads go through `rca.open_investigation` (checked and
+events and actions, and complete it. Reads go through `rca.access_investigation` (checked and
 audited as on the RCA page); every change through the RCA services.
 """
 
@@ -8,9 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404
 from ninja import Schema, Status
-from ninja.errors import HttpError
 from pydantic import Field as PydanticField
 
 from andon.platform.api_kit import IsoDate, NamedRouter, documented, refused
@@ -142,15 +140,6 @@ class CompleteIn(Body):
     reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
 
 
-def _investigation(request, event_id: int) -> Investigation:
-    """The RCA of an event, read as the RCA page reads it (rca.open_investigation: checked, audited)."""
-    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"), pk=event_id)
-    try:
-        return rca.open_investigation(request.user, event)
-    except Investigation.DoesNotExist:
-        raise HttpError(404, "This event has no root cause analysis yet.") from None
-
-
 def _rca_action(action) -> dict:
     return {"id": action.pk, "title": action.title, "owner_id": action.owner_id, "owner": str(action.owner),
             "due_date": action.due_date, "strength": action.strength, "measure": action.measure,
@@ -184,7 +173,7 @@ def _investigation_out(investigation: Investigation) -> dict:
             summary="The event's root cause analysis (the read is audited)")
 @requires("safety.report")
 def investigation(request, event_id: int):
-    return _investigation_out(_investigation(request, event_id))
+    return _investigation_out(rca.access_investigation(request.user, event_id))
 
 
 @router.post("/events/{event_id}/investigation",
@@ -192,7 +181,7 @@ def investigation(request, event_id: int):
              summary="Start the root cause analysis of an event sent to investigation (201; 200 if already started)")
 @requires("safety.investigate")
 def start_investigation(request, event_id: int):
-    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"), pk=event_id)
+    event = services.access_event(request.user, event_id)
     services.open_event(request.user, event, reason="started the root cause analysis")
     existed = Investigation.objects.filter(event=event).exists()
     try:
@@ -206,7 +195,7 @@ def start_investigation(request, event_id: int):
             summary="Events of the same category and hospital within 180 days, that the caller may open")
 @requires("safety.report")
 def similar_events(request, event_id: int):
-    found = _investigation(request, event_id)
+    found = rca.access_investigation(request.user, event_id)
     return [event_summary(event) for event in rca.similar_events(request.user, found.event)]
 
 
@@ -214,7 +203,7 @@ def similar_events(request, event_id: int):
              summary="Add a person to the analysis team (or change their part)")
 @requires("safety.investigate")
 def add_team_member(request, event_id: int, payload: TeamMemberIn):
-    found = _investigation(request, event_id)
+    found = rca.access_investigation(request.user, event_id)
     person = User.objects.filter(pk=payload.person_id).first()
     try:
         if person is None:
@@ -230,7 +219,7 @@ def add_team_member(request, event_id: int, payload: TeamMemberIn):
              summary="Add a fact to the timeline")
 @requires("safety.report")
 def add_fact(request, event_id: int, payload: FactIn):
-    found = _investigation(request, event_id)
+    found = rca.access_investigation(request.user, event_id)
     try:
         fact = rca.add_fact(request.user, found, payload.at, payload.fact)
     except ValidationError as error:
@@ -242,7 +231,7 @@ def add_fact(request, event_id: int, payload: FactIn):
              summary="Add a 5-whys chain (a problem and the successive answers to “why?”)")
 @requires("safety.report")
 def add_why_chain(request, event_id: int, payload: WhyChainIn):
-    found = _investigation(request, event_id)
+    found = rca.access_investigation(request.user, event_id)
     try:
         chain = rca.add_why_chain(request.user, found, payload.problem, payload.whys)
     except ValidationError as error:
@@ -254,7 +243,7 @@ def add_why_chain(request, event_id: int, payload: WhyChainIn):
              summary="Add a contributing factor on a bone of the fishbone")
 @requires("safety.report")
 def add_factor(request, event_id: int, payload: FactorIn):
-    found = _investigation(request, event_id)
+    found = rca.access_investigation(request.user, event_id)
     try:
         factor = rca.add_factor(request.user, found, payload.category, payload.description)
     except ValidationError as error:
@@ -269,7 +258,7 @@ def add_factor(request, event_id: int, payload: FactorIn):
              summary="State a root cause")
 @requires("safety.report")
 def add_root_cause(request, event_id: int, payload: RootCauseIn):
-    found = _investigation(request, event_id)
+    found = rca.access_investigation(request.user, event_id)
     try:
         cause = rca.add_root_cause(request.user, found, payload.statement)
     except ValidationError as error:
@@ -282,7 +271,7 @@ def add_root_cause(request, event_id: int, payload: RootCauseIn):
              summary="Link a related event (one the caller may open)")
 @requires("safety.report")
 def link_related_event(request, event_id: int, payload: RelatedEventIn):
-    found = _investigation(request, event_id)
+    found = rca.access_investigation(request.user, event_id)
     other = SafetyEvent.objects.select_related("unit").filter(pk=payload.event_id).first()
     try:
         if other is None:
@@ -297,7 +286,7 @@ def link_related_event(request, event_id: int, payload: RelatedEventIn):
              summary="Add an action to the analysis (in the shared action tracker)")
 @requires("safety.report")
 def add_rca_action(request, event_id: int, payload: RcaActionIn):
-    found = _investigation(request, event_id)
+    found = rca.access_investigation(request.user, event_id)
     data = payload.model_dump()
     owner = User.objects.filter(pk=data.pop("owner_id")).first()
     try:
@@ -311,7 +300,7 @@ def add_rca_action(request, event_id: int, payload: RcaActionIn):
              summary="Complete the analysis (needs a root cause); the event moves to action planning")
 @requires("safety.investigate")
 def complete_investigation(request, event_id: int, payload: CompleteIn):
-    found = _investigation(request, event_id)
+    found = rca.access_investigation(request.user, event_id)
     try:
         rca.complete_investigation(request.user, found, payload.reason)
     except ValidationError as error:

@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from andon.platform import permissions
@@ -13,7 +13,7 @@ from andon.platform.models import User
 from andon.platform.permissions import requires
 
 from .. import fishbone, rca, services, taxonomy
-from ..models import Investigation, SafetyEvent, TeamMember
+from ..models import SafetyEvent, TeamMember
 
 
 class FactForm(forms.Form):
@@ -70,14 +70,6 @@ FORMS = {"fact": FactForm, "why": WhyForm, "factor": FactorForm, "root_cause": R
          "team": TeamForm, "related": RelatedForm, "action": ActionForm}
 
 
-def _investigation(request, pk) -> Investigation:
-    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"), pk=pk)
-    try:
-        return rca.open_investigation(request.user, event)
-    except Investigation.DoesNotExist:
-        raise Http404("This event has no root cause analysis yet.") from None
-
-
 def _bones(investigation):
     return taxonomy.version(investigation.event.taxonomy_version).factor_categories
 
@@ -101,13 +93,13 @@ def _page(request, investigation, forms_by_part=None, status=200):
 
 @requires("safety.report")
 def investigation(request, pk):
-    return _page(request, _investigation(request, pk))
+    return _page(request, rca.access_investigation(request.user, pk))
 
 
 @require_POST
 @requires("safety.investigate")
 def start(request, pk):
-    event = get_object_or_404(SafetyEvent, pk=pk)
+    event = services.access_event(request.user, pk)
     services.open_event(request.user, event, reason="started the root cause analysis")
     try:
         rca.start_investigation(request.user, event)
@@ -120,7 +112,7 @@ def start(request, pk):
 @require_POST
 @requires("safety.report")
 def add(request, pk, part):
-    investigation = _investigation(request, pk)
+    investigation = rca.access_investigation(request.user, pk)
     if part not in FORMS:
         raise Http404("Nothing of that kind is added to an investigation.")
     form = FORMS[part](request.POST, **({"bones": _bones(investigation)} if part == "factor" else {}))
@@ -157,7 +149,7 @@ def _add(user, investigation, part, data):
 @require_POST
 @requires("safety.investigate")
 def complete(request, pk):
-    investigation = _investigation(request, pk)
+    investigation = rca.access_investigation(request.user, pk)
     form = CompleteForm(request.POST)
     if form.is_valid():
         try:
@@ -170,7 +162,7 @@ def complete(request, pk):
 
 @requires("safety.report")
 def fishbone_svg(request, pk):
-    investigation = _investigation(request, pk)
+    investigation = rca.access_investigation(request.user, pk)
     event = investigation.event
     problem = f"{event.reference}: {taxonomy.version(event.taxonomy_version).category_label(event.category)}"
     return HttpResponse(fishbone.render(problem, rca.fishbone(investigation)), content_type="image/svg+xml")

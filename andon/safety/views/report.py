@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Max
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -32,7 +32,7 @@ from ..forms import (
     local_now,
     posted_details,
 )
-from ..models import KINDS_WITH_HARM, ReportDraft, SafetyEvent
+from ..models import KINDS_WITH_HARM, ReportDraft
 
 PAGE_SIZE = 20
 FORM = "safety/report/form.html"
@@ -196,8 +196,7 @@ def my_reports(request):
 @requires("safety.report")
 @require_GET
 def my_report(request, pk):
-    event = get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility"),
-                              pk=pk, reporter=request.user)
+    event = services.access_own_report(request.user, pk)
     services.open_event(request.user, event, reason="reporter read own report")
     return render(request, "safety/report/my_report.html", services.reporter_view(event))
 

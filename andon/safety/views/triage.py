@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -21,7 +21,7 @@ from andon.platform import audit, permissions
 from andon.platform.permissions import can, requires
 
 from .. import sac, services, taxonomy
-from ..models import Attachment, ConductConcern, SafetyEvent, Status
+from ..models import ConductConcern, SafetyEvent, Status
 from ..officer_forms import OFFICER_MOVES, EventFilterForm, MoveForm, PsesRemovalForm, TriageForm
 
 PAGE_SIZE = 50
@@ -31,11 +31,6 @@ ANONYMOUS, HIDDEN = "Anonymous", "Hidden (confidential)"
 
 def _page(request, items, per_page=PAGE_SIZE):
     return Paginator(items, per_page).get_page(request.GET.get("page"))
-
-
-def _event(pk) -> SafetyEvent:
-    return get_object_or_404(SafetyEvent.objects.select_related("unit", "unit__facility", "reporter", "triaged_by"),
-                             pk=pk)
 
 
 def _taxonomy_of(event):
@@ -199,7 +194,7 @@ def event_list(request):
 
 @requires("safety.report")
 def event(request, pk):
-    event = _event(pk)
+    event = services.access_event(request.user, pk)
     if not can(request.user, "safety.view_events", event) and event.reporter_id == request.user.pk:
         # A reporter reads their own report on the reporter's page: feedback without the analysis.
         return redirect("safety:my_report", pk=event.pk)
@@ -210,8 +205,7 @@ def event(request, pk):
 @require_POST
 @requires("safety.triage")
 def triage_event(request, pk):
-    event = _event(pk)
-    permissions.check(request.user, "safety.triage", event)
+    event = services.access_event(request.user, pk, "safety.triage")
     form = TriageForm(request.POST, taxonomy=taxonomy.current(), kind=event.kind)
     if form.is_valid():
         try:
@@ -228,8 +222,7 @@ def triage_event(request, pk):
 @require_POST
 @requires("safety.manage_workflow")
 def move_event(request, pk):
-    event = _event(pk)
-    permissions.check(request.user, "safety.manage_workflow", event)
+    event = services.access_event(request.user, pk, "safety.manage_workflow")
     form = MoveForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -248,8 +241,7 @@ def move_event(request, pk):
 @require_POST
 @requires("safety.manage_workflow")
 def remove_from_pses(request, pk):
-    event = _event(pk)
-    permissions.check(request.user, "safety.manage_workflow", event)
+    event = services.access_event(request.user, pk, "safety.manage_workflow")
     form = PsesRemovalForm(request.POST)
     if form.is_valid():
         try:
@@ -265,9 +257,7 @@ def remove_from_pses(request, pk):
 
 @requires("safety.report")
 def attachment(request, pk, attachment_pk):
-    event = _event(pk)
-    permissions.check(request.user, "safety.view_event", event)
-    item = get_object_or_404(Attachment, pk=attachment_pk, event=event)
+    item = services.access_attachment(request.user, pk, attachment_pk)
     if not item.file:
         raise Http404("The file is missing.")
     audit.record_read(item, actor=request.user, reason="downloaded attachment")
