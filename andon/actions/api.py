@@ -13,10 +13,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.pagination import paginate
-from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import IsoDate, Pages, documented, refused
+from andon.platform.api_kit import Body, Id, IsoDate, Pages, documented, refused
 from andon.platform.models import Unit, User
 from andon.platform.permissions import requires
 
@@ -74,17 +73,12 @@ class ActionOut(Schema):
         return action.is_overdue()
 
 
-class Body(BaseModel):
-    # Plain pydantic: unknown fields and non-object bodies are refused, not ignored.
-    model_config = ConfigDict(extra="forbid")
-
-
 class ActionIn(Body):
     title: Annotated[str, PydanticField(min_length=1, max_length=200)]
     description: Annotated[str, PydanticField(max_length=4000)] = ""
     source_label: Annotated[str, PydanticField(max_length=200)] = ""
-    unit_id: Annotated[int, PydanticField(ge=1, le=2**63 - 1)]
-    owner_id: Annotated[int, PydanticField(ge=1, le=2**63 - 1)]
+    unit_id: Id
+    owner_id: Id
     due_date: IsoDate
     strength: StrengthName
     measure: Annotated[str, PydanticField(min_length=1, max_length=2000)]
@@ -121,7 +115,7 @@ def list_actions(request, status: StatusName | Literal["open"] | None = None, st
 
 @router.get("/actions/{action_id}", response=documented(ActionOut, not_found=True), summary="One action")
 @requires("actions.use")
-def get_action(request, action_id: int):
+def get_action(request, action_id: Id):
     return services.access_action(request.user, action_id)
 
 
@@ -141,7 +135,7 @@ def create_action(request, payload: ActionIn):
 @router.post("/actions/{action_id}/status", response=documented(ActionOut, not_found=True),
              summary="Move an action along (planned, in progress, done, cancelled)")
 @requires("actions.use")
-def set_status(request, action_id: int, payload: StatusIn):
+def set_status(request, action_id: Id, payload: StatusIn):
     action = services.access_action(request.user, action_id)
     try:
         return services.set_status(request.user, action, payload.status, payload.note)
@@ -152,7 +146,7 @@ def set_status(request, action_id: int, payload: StatusIn):
 @router.post("/actions/{action_id}/decision", response=documented(ActionOut, not_found=True),
              summary="Approve or reject an action (a rejection needs a reason)")
 @requires("actions.approve")
-def decide(request, action_id: int, payload: DecisionIn):
+def decide(request, action_id: Id, payload: DecisionIn):
     action = services.access_action(request.user, action_id)
     try:
         return services.decide(request.user, action, payload.approve, payload.reason)

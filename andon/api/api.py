@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from andon.platform import audit, permissions, services
-from andon.platform.api_kit import IsoDate, MappedQuery, Pages, documented
+from andon.platform.api_kit import Id, IsoDate, MappedQuery, Pages, documented
 from andon.platform.jobs import start_job
 from andon.platform.permissions import requires
 from andon.platform.tasks import export_audit_trail
@@ -168,7 +168,7 @@ def jobs(request):
 
 @platform.get("/jobs/{job_id}", response=documented(JobOut, not_found=True), summary="One job's progress")
 @requires("platform.view_own_jobs")
-def job(request, job_id: int):
+def job(request, job_id: Id):
     return services.access_job(request.user, job_id)
 
 

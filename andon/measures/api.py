@@ -11,11 +11,10 @@ from typing import Annotated, Literal
 from django.core.exceptions import ValidationError
 from ninja import Router, Schema, Status
 from ninja.pagination import paginate
-from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from andon.platform import services as platform_services
-from andon.platform.api_kit import IsoDate, MappedQuery, Pages, documented, refused
+from andon.platform.api_kit import Body, Id, IsoDate, MappedQuery, Pages, documented, refused
 from andon.platform.models import Organisation, Unit
 from andon.platform.permissions import requires
 
@@ -24,7 +23,6 @@ from . import exchange, results, services
 router = Router(tags=["measures"])
 
 PeriodKind = Literal["month", "week", "quarter"]
-UnitId = Annotated[int, PydanticField(ge=1, le=2**63 - 1)]
 Stratum = Literal["age_band", "sex", "race", "ethnicity", "payer"]
 
 
@@ -94,10 +92,6 @@ class ChartOut(Schema):
     annotations: list[AnnotationOut]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class AnnotationIn(Body):
     date: IsoDate
     kind: Literal["action", "qi_change", "note"] = "action"
@@ -106,7 +100,7 @@ class AnnotationIn(Body):
 
 
 class CountIn(Body):
-    unit_id: UnitId
+    unit_id: Id
     month: Annotated[str, PydanticField(pattern=r"^\d{4}-\d{2}$")]
     numerator: Annotated[float, PydanticField(ge=0)]
     denominator: Annotated[float, PydanticField(ge=0)]
@@ -176,7 +170,7 @@ def list_results(request, key: str, kind: PeriodKind = "month", first: IsoDate |
 @router.get("/measures/{key}/chart", response=documented(ChartOut, not_found=True),
             summary="The SPC chart as data: points with limits, special causes and rules, assurance, annotations")
 @requires("measures.view")
-def get_chart(request, key: str, unit_id: UnitId | None = None, stratum: Stratum | None = None,
+def get_chart(request, key: str, unit_id: Id | None = None, stratum: Stratum | None = None,
               value: Annotated[str, PydanticField(max_length=200)] = ""):
     measure = services.access_measure(request.user, key)
     view, notes = results.chart(measure, unit=_unit(request, unit_id), stratum=stratum or "", value=value if stratum else "")

@@ -10,7 +10,8 @@ from typing import Annotated
 from django.core.exceptions import ValidationError
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import Field as PydanticField
 
 
 class Pages(LimitOffsetPagination):
@@ -31,6 +32,17 @@ def _iso_date(value):
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+# A record's id, in a path, a query or a body: bounded to the database's 64-bit keys, so a huge
+# number is a 422 and never reaches a query (SQLite cannot even bind it: a server error).
+Id = Annotated[int, PydanticField(ge=1, le=2**63 - 1)]
+
+
+class Body(BaseModel):
+    """A request body: plain pydantic, so unknown fields and non-object bodies are refused, not
+    ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorOut(Schema):

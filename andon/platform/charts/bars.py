@@ -3,7 +3,6 @@ descending order with their cumulative percent as a line on a second axis)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from . import theme

@@ -6,11 +6,11 @@ from datetime import date
 from ninja import Query, Schema, Status
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import IsoDate, NamedRouter, documented
+from andon.platform.api_kit import Id, IsoDate, NamedRouter, documented
 from andon.platform.permissions import requires
 
 from .. import analysis
-from .shared import Id, taxonomy_needed
+from .shared import taxonomy_needed
 
 router = NamedRouter("andon_safety_api_")
 

@@ -10,12 +10,12 @@ from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
 from andon.platform import audit, permissions
-from andon.platform.api_kit import MappedQuery, NamedRouter, Pages, documented, refused
+from andon.platform.api_kit import Body, MappedQuery, NamedRouter, Pages, documented, refused
 from andon.platform.permissions import requires
 
 from .. import services
 from ..models import ConductConcern
-from .shared import Body
+
 
 router = NamedRouter("andon_safety_api_")
 

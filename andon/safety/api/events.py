@@ -12,13 +12,13 @@ from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
 from andon.platform import permissions
-from andon.platform.api_kit import MappedQuery, NamedRouter, Pages, documented, refused
+from andon.platform.api_kit import Body, Id, MappedQuery, NamedRouter, Pages, documented, refused
 from andon.platform.permissions import requires
 
 from .. import services, taxonomy
 from ..models import Kind, Review, SafetyEvent
 from ..models import Status as EventStatus
-from .shared import Body, current_taxonomy
+from .shared import current_taxonomy
 
 router = NamedRouter("andon_safety_api_")
 
@@ -28,7 +28,7 @@ Text = Annotated[str, PydanticField(max_length=10_000)]
 class ReportIn(Body):
     kind: Literal[tuple(Kind.values)]  # type: ignore[valid-type]
     category: Annotated[str, PydanticField(max_length=40)]
-    unit_id: int
+    unit_id: Id
     occurred_at: datetime
     narrative: Text
     harm: Annotated[str, PydanticField(max_length=20)] = ""
@@ -155,7 +155,7 @@ def report(request, payload: ReportIn):
 @requires("safety.report")
 @paginate(Pages)
 def events(request, status: Literal[tuple(EventStatus.values)] | None = None,  # type: ignore[valid-type]
-           category: str | None = None, unit_id: int | None = None):
+           category: str | None = None, unit_id: Id | None = None):
     # Triage results (SAC, sentinel, review) are not the reporter's to read: their own reports
     # are listed under /my-reports, with the feedback.
     found = services.events_visible_to(request.user, own=False).order_by("-reported_at", "-pk")
@@ -170,7 +170,7 @@ def events(request, status: Literal[tuple(EventStatus.values)] | None = None,  #
 
 @router.get("/events/{event_id}", response=documented(EventOut, not_found=True), summary="One event (the read is audited)")
 @requires("safety.report")
-def event(request, event_id: int):
+def event(request, event_id: Id):
     found = services.access_event(request.user, event_id)
     if found.reporter_id == request.user.pk and not permissions.can(request.user, "safety.view_events", found):
         # As on the pages: the reporter reads feedback, not the triage and the analysis.
@@ -188,7 +188,7 @@ def triage_queue(request):
 
 @router.post("/events/{event_id}/triage", response=documented(EventOut, not_found=True), summary="Triage an event")
 @requires("safety.triage")
-def triage(request, event_id: int, payload: TriageIn):
+def triage(request, event_id: Id, payload: TriageIn):
     found = services.access_event(request.user, event_id, "safety.triage")
     try:
         updated = services.triage(request.user, found, services.Triage(**payload.model_dump()))
@@ -200,7 +200,7 @@ def triage(request, event_id: int, payload: TriageIn):
 @router.post("/events/{event_id}/moves", response=documented(EventOut, not_found=True),
              summary="Move an event along the workflow")
 @requires("safety.manage_workflow")
-def move(request, event_id: int, payload: MoveIn):
+def move(request, event_id: Id, payload: MoveIn):
     found = services.access_event(request.user, event_id, "safety.manage_workflow")
     try:
         updated = services.move(request.user, found, payload.action, payload.reason, payload.closing_summary)
@@ -289,7 +289,7 @@ def my_reports(request):
 @router.get("/my-reports/{event_id}", response=documented(MyReportOut, not_found=True),
             summary="One of the caller's own reports and its feedback, without the analysis (the read is audited)")
 @requires("safety.report")
-def my_report(request, event_id: int):
+def my_report(request, event_id: Id):
     # The same query and audit as the My reports page: someone else's report is not found.
     event = services.access_own_report(request.user, event_id)
     services.open_event(request.user, event, reason="reporter read own report")

@@ -5,13 +5,13 @@ from django.core.exceptions import ValidationError
 from ninja import File, Form, Schema, UploadedFile
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import IsoDate, NamedRouter, documented, refused
+from andon.platform.api_kit import Id, IsoDate, NamedRouter, documented, refused
 from andon.platform.exports import streaming_csv
 from andon.platform.permissions import requires
 
 from .. import analysis, imports
 from .analysis import FACILITY, SINCE, UNIT, UNTIL, WrongFilters, filters_in_scope, wrong_filters
-from .shared import Id, taxonomy_needed
+from .shared import taxonomy_needed
 
 router = NamedRouter("andon_safety_api_")
 

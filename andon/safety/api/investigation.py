@@ -11,14 +11,14 @@ from django.core.exceptions import ValidationError
 from ninja import Schema, Status
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import IsoDate, NamedRouter, documented, refused
+from andon.platform.api_kit import Body, Id, IsoDate, NamedRouter, documented, refused
 from andon.platform.models import User
 from andon.platform.permissions import requires
 
 from .. import rca, services
 from ..models import Investigation, SafetyEvent, TeamMember
 from .events import EventSummaryOut, event_summary
-from .shared import Body, Id
+
 
 # Named as when these handlers were in api_rca.py: operation ids are part of the published API.
 router = NamedRouter("andon_safety_api_rca_")
@@ -172,7 +172,7 @@ def _investigation_out(investigation: Investigation) -> dict:
 @router.get("/events/{event_id}/investigation", response=documented(InvestigationOut, not_found=True),
             summary="The event's root cause analysis (the read is audited)")
 @requires("safety.report")
-def investigation(request, event_id: int):
+def investigation(request, event_id: Id):
     return _investigation_out(rca.access_investigation(request.user, event_id))
 
 
@@ -180,7 +180,7 @@ def investigation(request, event_id: int):
              response={**documented(InvestigationOut, 201, not_found=True), 200: InvestigationOut},
              summary="Start the root cause analysis of an event sent to investigation (201; 200 if already started)")
 @requires("safety.investigate")
-def start_investigation(request, event_id: int):
+def start_investigation(request, event_id: Id):
     event = services.access_event(request.user, event_id)
     services.open_event(request.user, event, reason="started the root cause analysis")
     existed = Investigation.objects.filter(event=event).exists()
@@ -194,7 +194,7 @@ def start_investigation(request, event_id: int):
 @router.get("/events/{event_id}/investigation/similar", response=documented(list[EventSummaryOut], not_found=True),
             summary="Events of the same category and hospital within 180 days, that the caller may open")
 @requires("safety.report")
-def similar_events(request, event_id: int):
+def similar_events(request, event_id: Id):
     found = rca.access_investigation(request.user, event_id)
     return [event_summary(event) for event in rca.similar_events(request.user, found.event)]
 
@@ -202,7 +202,7 @@ def similar_events(request, event_id: int):
 @router.post("/events/{event_id}/investigation/team", response=documented(TeamMemberOut, 201, not_found=True),
              summary="Add a person to the analysis team (or change their part)")
 @requires("safety.investigate")
-def add_team_member(request, event_id: int, payload: TeamMemberIn):
+def add_team_member(request, event_id: Id, payload: TeamMemberIn):
     found = rca.access_investigation(request.user, event_id)
     person = User.objects.filter(pk=payload.person_id).first()
     try:
@@ -218,7 +218,7 @@ def add_team_member(request, event_id: int, payload: TeamMemberIn):
 @router.post("/events/{event_id}/investigation/timeline", response=documented(FactOut, 201, not_found=True),
              summary="Add a fact to the timeline")
 @requires("safety.report")
-def add_fact(request, event_id: int, payload: FactIn):
+def add_fact(request, event_id: Id, payload: FactIn):
     found = rca.access_investigation(request.user, event_id)
     try:
         fact = rca.add_fact(request.user, found, payload.at, payload.fact)
@@ -230,7 +230,7 @@ def add_fact(request, event_id: int, payload: FactIn):
 @router.post("/events/{event_id}/investigation/why-chains", response=documented(WhyChainOut, 201, not_found=True),
              summary="Add a 5-whys chain (a problem and the successive answers to “why?”)")
 @requires("safety.report")
-def add_why_chain(request, event_id: int, payload: WhyChainIn):
+def add_why_chain(request, event_id: Id, payload: WhyChainIn):
     found = rca.access_investigation(request.user, event_id)
     try:
         chain = rca.add_why_chain(request.user, found, payload.problem, payload.whys)
@@ -242,7 +242,7 @@ def add_why_chain(request, event_id: int, payload: WhyChainIn):
 @router.post("/events/{event_id}/investigation/factors", response=documented(FactorOut, 201, not_found=True),
              summary="Add a contributing factor on a bone of the fishbone")
 @requires("safety.report")
-def add_factor(request, event_id: int, payload: FactorIn):
+def add_factor(request, event_id: Id, payload: FactorIn):
     found = rca.access_investigation(request.user, event_id)
     try:
         factor = rca.add_factor(request.user, found, payload.category, payload.description)
@@ -257,7 +257,7 @@ def add_factor(request, event_id: int, payload: FactorIn):
 @router.post("/events/{event_id}/investigation/root-causes", response=documented(RootCauseOut, 201, not_found=True),
              summary="State a root cause")
 @requires("safety.report")
-def add_root_cause(request, event_id: int, payload: RootCauseIn):
+def add_root_cause(request, event_id: Id, payload: RootCauseIn):
     found = rca.access_investigation(request.user, event_id)
     try:
         cause = rca.add_root_cause(request.user, found, payload.statement)
@@ -270,7 +270,7 @@ def add_root_cause(request, event_id: int, payload: RootCauseIn):
              response=documented(RelatedEventOut, 201, not_found=True),
              summary="Link a related event (one the caller may open)")
 @requires("safety.report")
-def link_related_event(request, event_id: int, payload: RelatedEventIn):
+def link_related_event(request, event_id: Id, payload: RelatedEventIn):
     found = rca.access_investigation(request.user, event_id)
     other = SafetyEvent.objects.select_related("unit").filter(pk=payload.event_id).first()
     try:
@@ -285,7 +285,7 @@ def link_related_event(request, event_id: int, payload: RelatedEventIn):
 @router.post("/events/{event_id}/investigation/actions", response=documented(RcaActionOut, 201, not_found=True),
              summary="Add an action to the analysis (in the shared action tracker)")
 @requires("safety.report")
-def add_rca_action(request, event_id: int, payload: RcaActionIn):
+def add_rca_action(request, event_id: Id, payload: RcaActionIn):
     found = rca.access_investigation(request.user, event_id)
     data = payload.model_dump()
     owner = User.objects.filter(pk=data.pop("owner_id")).first()
@@ -299,7 +299,7 @@ def add_rca_action(request, event_id: int, payload: RcaActionIn):
 @router.post("/events/{event_id}/investigation/complete", response=documented(InvestigationOut, not_found=True),
              summary="Complete the analysis (needs a root cause); the event moves to action planning")
 @requires("safety.investigate")
-def complete_investigation(request, event_id: int, payload: CompleteIn):
+def complete_investigation(request, event_id: Id, payload: CompleteIn):
     found = rca.access_investigation(request.user, event_id)
     try:
         rca.complete_investigation(request.user, found, payload.reason)
