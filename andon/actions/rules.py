@@ -13,7 +13,7 @@ Object rules:
 
 import rules
 
-from andon.platform.permissions import add_rule, holds
+from andon.platform.permissions import add_rule, holds, remembered
 
 
 @rules.predicate
@@ -25,7 +25,7 @@ def is_action_owner(user, action):
 def owns_an_action(user):
     from .models import Action
 
-    return Action.objects.filter(owner=user).exists()
+    return remembered(user, "owns_an_action", Action.objects.filter(owner=user).exists)
 
 
 add_rule("actions.update_own", is_action_owner)

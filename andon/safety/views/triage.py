@@ -102,7 +102,9 @@ def _moves(event):
 
 def _event_context(request, event, *, triage_form=None, move_form=None, pses_form=None):
     user = request.user
-    tax, current = _taxonomy_of(event), taxonomy.current()
+    current = taxonomy.current()
+    # Most events were reported with the current version: one look-up then serves both.
+    tax = current if event.taxonomy_version == current.version else _taxonomy_of(event)
     category_label, harm_label, details = _labels(event, tax, current)
     may_triage = can(user, "safety.triage", event) and event.status in (Status.SUBMITTED, Status.TRIAGE)
     may_move = can(user, "safety.manage_workflow", event)
