@@ -17,9 +17,10 @@ from django.utils import timezone
 from andon.actions import services as actions
 from andon.actions.models import Strength
 from andon.platform import services
-from andon.platform.models import RoleGrant
+from andon.platform.models import Notification, RoleGrant
 from andon.platform.roles import Role
 from andon.safety import services as safety
+from andon.safety.models import SafetyEvent
 
 TWO_FACTOR = reverse("mfa_activate_totp")
 
@@ -119,3 +120,21 @@ def test_a_page_costs_a_bounded_number_of_queries(client, ward, django_assert_ma
     client.get(url(events))  # first visit: caches of the process (taxonomy, analysis counts)
     with django_assert_max_num_queries(most):
         assert client.get(url(events)).status_code == 200
+
+
+def test_submitting_a_report_reads_the_officers_grants_in_one_query(client, hospital, make_user, ward,
+                                                                      django_assert_max_num_queries):
+    """The officers who triage the unit are read with their grants in one query, not one each
+    (five officers here: one notification written for each, nothing else per officer)."""
+    nurse, _, _ = ward
+    for n in range(4):
+        make_user(Role.PATIENT_SAFETY_OFFICER, "rgh" if n % 2 else "", username=f"pso.more{n}")
+    client.force_login(nurse)
+    post = {"kind": "incident", "unit": str(hospital.unit("rgh/4w").pk), "category": "fall", "harm": "mild",
+            "occurred_at": timezone.localtime(timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "narrative": "Patient found on the floor beside the bed.", "details.injury_level": "minor",
+            "details.assisted": "no"}
+    with django_assert_max_num_queries(25):
+        assert client.post(reverse("safety:report"), post).status_code == 302
+    event = SafetyEvent.objects.latest("pk")
+    assert Notification.objects.filter(title=f"New safety report {event.reference} to triage").count() == 5
