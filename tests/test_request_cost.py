@@ -108,7 +108,7 @@ PAGES = {
     "report form": ("nurse", lambda events: reverse("safety:report"), 7),
     "triage queue": ("officer", lambda events: reverse("safety:triage_queue"), 7),
     "event page": ("officer", lambda events: reverse("safety:event", args=[events[0].pk]), 10),
-    "analysis": ("officer", lambda events: reverse("safety:analysis"), 8),
+    "analysis": ("officer", lambda events: reverse("safety:analysis"), 6),
 }
 
 
