@@ -13,7 +13,7 @@ Object rules:
 
 import rules
 
-from andon.platform.permissions import add_rule, holds
+from andon.platform.permissions import add_rule, holds, remembered
 
 
 @rules.predicate
@@ -21,11 +21,16 @@ def is_action_owner(user, action):
     return action is not None and getattr(action, "owner_id", None) == user.pk
 
 
-@rules.predicate
-def owns_an_action(user):
+def owns_actions(user) -> bool:
+    """Whether the user owns any action, read once per request: the navigation asks on every page."""
     from .models import Action
 
-    return Action.objects.filter(owner=user).exists()
+    return remembered(user, "owns_an_action", Action.objects.filter(owner=user).exists)
+
+
+@rules.predicate
+def owns_an_action(user):
+    return owns_actions(user)
 
 
 add_rule("actions.update_own", is_action_owner)

@@ -6,8 +6,10 @@ the web shell and must not import it; the shell only reads `entries_for`.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from django.urls import reverse
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from andon.platform.permissions import can
 
@@ -39,9 +41,16 @@ def entries_for(user, current_path: str) -> dict[str, list[dict]]:
     for entry in ENTRIES:
         if not can(user, entry.permission):
             continue
-        url = reverse(entry.url_name)
+        url = _url(entry.url_name, get_urlconf(settings.ROOT_URLCONF), get_script_prefix())
         active = current_path == url if url == "/" else current_path.startswith(url)
         sections.setdefault(entry.section, []).append(
             {"label": entry.label, "url": url, "icon": entry.icon, "active": active}
         )
     return sections
+
+
+@lru_cache(maxsize=256)
+def _url(url_name: str, urlconf, prefix: str) -> str:
+    # Every page draws the bar: reverse each entry once per URL configuration and prefix
+    # (both in the key, so a test's own URLconf or a deployment under a path still differs).
+    return reverse(url_name, urlconf=urlconf)

@@ -16,11 +16,11 @@ from functools import wraps
 import rules
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from .models import Facility, Organisation, RoleGrant, Unit, User
+from .models import Facility, Organisation, RoleGrant, RoleSetting, Unit, User
 from .roles import CAPABILITIES, roles_with
 
 policy = rules.RuleSet()
@@ -29,20 +29,47 @@ _GRANTS_CACHE = "_andon_grants"
 
 
 def active_grants(user) -> list[RoleGrant]:
-    """The user's role grants, read once per user object (one request)."""
+    """The user's role grants, read once per user object (one request: the middleware fetches
+    the user afresh for every request, so a revoked grant is gone by the next one).
+
+    Each grant also says whether an administrator marked its role as needing two-factor
+    (`mfa_marked`): the two-factor check of every page then needs no query of its own.
+    """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
     cached = getattr(user, _GRANTS_CACHE, None)
     if cached is None:
-        cached = list(RoleGrant.objects.filter(user=user).select_related("unit", "facility"))
+        cached = list(_grants_of([user]))
         setattr(user, _GRANTS_CACHE, cached)
     return cached
 
 
+def _grants_of(users):
+    marked = RoleSetting.objects.filter(role=OuterRef("role"), mfa_required=True)
+    return (RoleGrant.objects.filter(user__in=users).select_related("unit", "facility")
+            .annotate(mfa_marked=Exists(marked)))
+
+
 def forget_grants(user) -> None:
-    """Drop the per-object cache after grants change within one request."""
-    if hasattr(user, _GRANTS_CACHE):
-        delattr(user, _GRANTS_CACHE)
+    """Drop the per-object caches after grants change within one request."""
+    for cache in (_GRANTS_CACHE, _FACTS_CACHE):
+        if hasattr(user, cache):
+            delattr(user, cache)
+
+
+_FACTS_CACHE = "_andon_facts"
+
+
+def remembered(user, name: str, compute):
+    """A fact about the user that a rule needs on every page (the navigation asks it too), read
+    once per user object like the grants: the next request's user object reads it afresh."""
+    facts = getattr(user, _FACTS_CACHE, None)
+    if facts is None:
+        facts = {}
+        setattr(user, _FACTS_CACHE, facts)
+    if name not in facts:
+        facts[name] = compute()
+    return facts[name]
 
 
 def scope_of(obj):

@@ -81,12 +81,12 @@ class Upload:
     file: object  # a Django File
 
 
-def check_report(report: Report, uploads=()) -> tuple[dict, dict]:
+def check_report(report: Report, uploads=(), tax=None) -> tuple[dict, dict]:
     """Every problem with a report at once: ({field: message}, cleaned details)."""
     errors: dict[str, str] = {}
     if report.kind not in Kind.values:
         errors["kind"] = "Choose what kind of report this is."
-    tax = taxonomy.current()
+    tax = tax or taxonomy.current()
     if tax.category(report.category) is None:
         errors["category"] = "Choose a category."
     if not report.unit_id or not Unit.objects.filter(pk=report.unit_id, active=True).exists():
@@ -132,19 +132,22 @@ def _check_uploads(uploads) -> dict:
 
 
 @transaction.atomic
-def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = None) -> tuple[SafetyEvent, str]:
+def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = None, *,
+                  tax=None) -> tuple[SafetyEvent, str]:
     """Store a report; returns the event and, for an anonymous report, its receipt code.
 
-    Nothing is stored when anything is wrong (ValidationError with every problem).
+    Nothing is stored when anything is wrong (ValidationError with every problem). `tax` is the
+    current taxonomy when the caller (the report page) has just read it.
     """
     permissions.check(user, "safety.report")
-    errors, details = check_report(report, uploads)
+    tax = tax or taxonomy.current()  # one look-up: the version checked is the version stored
+    errors, details = check_report(report, uploads, tax)
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
     event = SafetyEvent(
         kind=report.kind, category=report.category, reported_category=report.category,
-        taxonomy_version=taxonomy.current().version,
+        taxonomy_version=tax.version,
         unit_id=report.unit_id, occurred_at=report.occurred_at, narrative=report.narrative.strip(),
         immediate_action=(report.immediate_action or "").strip(), details=details, harm=report.harm or "",
         is_anonymous=report.anonymous, reporter_shares_identity=report.share_identity,

@@ -38,6 +38,17 @@ class FilterForm(forms.Form):
         self.fields["facility"] = forms.ModelChoiceField(facilities, required=False, empty_label="All facilities")
         self.fields["unit"] = forms.ModelChoiceField(units, required=False, empty_label="All units")
         self.fields["unit"].label_from_instance = lambda unit: f"{unit.facility.code}/{unit.code} · {unit.name}"
+        self._offer(list(units))
+
+    def _offer(self, units):
+        """Both lists drawn from one read of the units (each with its facility): a model choice
+        field reads its queryset again when drawn, one query per list. The querysets still
+        check what is sent."""
+        facility, unit = self.fields["facility"], self.fields["unit"]
+        facilities = sorted({u.facility_id: u.facility for u in units}.values(), key=lambda f: f.code)
+        facility.widget.choices = [("", facility.empty_label), *((f.pk, facility.label_from_instance(f))
+                                                                for f in facilities)]
+        unit.widget.choices = [("", unit.empty_label), *((u.pk, unit.label_from_instance(u)) for u in units)]
 
     def clean(self):
         data = super().clean()

@@ -127,7 +127,7 @@ def report(request):
         if not parsed:  # the parsing's messages, and every other problem the service sees
             errors, _ = services.check_report(the_report, uploads)
             raise ValidationError(errors or {})
-        event, receipt = services.submit_report(user, the_report, uploads, draft)
+        event, receipt = services.submit_report(user, the_report, uploads, draft, tax=tax)
     except ValidationError as problem:
         if getattr(problem, "error_dict", None):
             add_service_errors(form, problem)

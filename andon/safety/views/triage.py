@@ -29,6 +29,15 @@ WAITING_DAYS = 3  # a report waiting longer than this for triage stands out in t
 ANONYMOUS, HIDDEN = "Anonymous", "Hidden (confidential)"
 
 
+def _choice_labels(field: str) -> dict:
+    # What get_<field>_display answers, built once: that method rebuilds the mapping on every
+    # call, and the queue would call it a hundred times a page.
+    return {value: str(label) for value, label in SafetyEvent._meta.get_field(field).flatchoices}
+
+
+_KIND_LABELS, _STATUS_LABELS = _choice_labels("kind"), _choice_labels("status")
+
+
 def _page(request, items, per_page=PAGE_SIZE):
     return Paginator(items, per_page).get_page(request.GET.get("page"))
 
@@ -97,7 +106,9 @@ def _moves(event):
 
 def _event_context(request, event, *, triage_form=None, move_form=None, pses_form=None):
     user = request.user
-    tax, current = _taxonomy_of(event), taxonomy.current()
+    current = taxonomy.current()
+    # Most events were reported with the current version: one look-up then serves both.
+    tax = current if event.taxonomy_version == current.version else _taxonomy_of(event)
     category_label, harm_label, details = _labels(event, tax, current)
     may_triage = can(user, "safety.triage", event) and event.status in (Status.SUBMITTED, Status.TRIAGE)
     may_move = can(user, "safety.manage_workflow", event)
@@ -145,9 +156,15 @@ def _event_url_maker():
     return lambda pk: f"{before}{int(pk)}{after}"
 
 
+# The queue's columns only: an event row has some forty (texts, answers as JSON, ten times),
+# and the queue reads a page of fifty.
+_QUEUE_COLUMNS = ("reference", "is_anonymous", "reported_at", "kind", "category", "harm", "status",
+                  "taxonomy_version", "unit__name", "unit__facility__code")
+
+
 @requires("safety.triage")
 def triage_queue(request):
-    page = _page(request, services.triage_queue(request.user))
+    page = _page(request, services.triage_queue(request.user).only(*_QUEUE_COLUMNS))
     now = timezone.now()
     taxonomy_of = _taxonomies()
     rows = []
@@ -161,7 +178,8 @@ def triage_queue(request):
                      "harm": tax.harm_label(event.harm) if event.harm else "",
                      "reported": f"{timezone.localtime(event.reported_at):%Y-%m-%d}",
                      "unit": event.unit.name, "facility": event.unit.facility.code.upper(),
-                     "kind": event.get_kind_display(), "status": event.get_status_display(),
+                     "kind": _KIND_LABELS.get(event.kind, event.kind),
+                     "status": _STATUS_LABELS.get(event.status, event.status),
                      "waiting": waiting, "late": waiting > WAITING_DAYS})
     return render(request, "safety/officer/queue.html",
                   {"page": page, "rows": rows, "waiting_days": WAITING_DAYS})
