@@ -25,6 +25,7 @@ def create_user(
     is_admin_site_staff: bool = False,
     is_demo: bool = False,
     check_password: bool = True,
+    password_hash: str | None = None,
 ) -> User:
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": f"A user named {username!r} already exists."})
@@ -37,6 +38,8 @@ def create_user(
         if check_password:
             validate_password(password, user)
         user.set_password(password)
+    elif password_hash:  # already hashed by make_password (the demo's one shared password)
+        user.password = password_hash
     else:
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
