@@ -65,17 +65,18 @@ demo: install pdf-libs
 
 # Tests keep their files (secret key, exports) in their own data directory (one per worker);
 # DATABASE_URL picks the database (SQLite by default; .ci/run also runs the suite on PostgreSQL).
-# TEST_WORKERS: pytest-xdist processes, one per core by default (0 runs the suite in one process).
+# TEST_WORKERS: pytest-xdist processes, one per core by default (0 runs the suite in one process);
+# an idle worker takes tests from a busy one (worksteal), so a few long tests do not leave a core idle.
 TEST_DATA ?= var/test
 TEST_WORKERS ?= auto
 test: install browser pdf-libs
-	ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Release checks: the same suite with the property-based and schema fuzzing tests at ten times
 # their examples (ANDON_FUZZ_SCALE multiplies each test's own count).
 test-deep: install browser pdf-libs
 	ANDON_FUZZ_SCALE=10 ANDON_DATA_DIR=$(TEST_DATA) DJANGO_ALLOW_ASYNC_UNSAFE=true \
-	  $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Peer engines for the benchmarks: for fhir_views.py each in its own venv under var/bench/peers/<name>/
 # (their dependencies, e.g. fhir4ds's duckdb<2, never touch .venv). Versions as in
