@@ -66,6 +66,15 @@ def _form(page: Page, button: str):
     return page.locator("form").filter(has=page.get_by_role("button", name=button, exact=True))
 
 
+
+def open_phone_menu(page):
+    """Open the collapsed navigation and wait until it has finished opening: a click during
+    Bootstrap's slide-down, on a machine under load, can land where a link was a moment ago."""
+    toggler = page.get_by_role("button", name="Show navigation")
+    toggler.click()
+    expect(toggler).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#main-nav")).to_have_class(re.compile(r"\bshow\b"))
+
 def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(browser, browser_context_args, demo):
     from andon.safety.models import SafetyEvent
 
@@ -82,8 +91,7 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
         toggler = nurse.get_by_role("button", name="Show navigation")
         expect(toggler).to_be_visible()
         expect(main_nav(nurse).get_by_role("link", name="Report", exact=True)).to_be_hidden()
-        toggler.click()
-        expect(toggler).to_have_attribute("aria-expanded", "true")
+        open_phone_menu(nurse)
         main_nav(nurse).get_by_role("link", name="Report", exact=True).click()
 
         expect(nurse).to_have_url(demo + "/safety/report/")
@@ -276,8 +284,9 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
         # --- 3. The nurse reads the feedback, on her phone --------------------------------------
         nurse.goto(demo + "/")
         expect_home(nurse, demo, "Ana")
-        nurse.get_by_role("button", name="Show navigation").click()
+        open_phone_menu(nurse)
         main_nav(nurse).get_by_role("link", name="Report", exact=True).click()
+        expect(nurse).to_have_url(demo + "/safety/report/")
         nurse.get_by_role("link", name="My reports", exact=True).click()
         expect(nurse.get_by_role("heading", level=1)).to_have_text("My reports")
         item = nurse.get_by_role("listitem").filter(has=nurse.get_by_role("link", name=reference, exact=True))
