@@ -22,7 +22,7 @@ from andon.platform import content, services
 from andon.platform.exports import exports_dir
 from andon.platform.models import Job
 from andon.platform.roles import Role
-from tests.conftest import Hospital
+from tests.conftest import Hospital, enrol_if_required
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 ALL = frozenset(Role)
@@ -88,6 +88,7 @@ def world(django_db_setup, django_db_blocker):
             for role in Role:
                 people[role] = services.create_user(f"matrix-{role.value}", email=f"matrix-{role.value}@example.org")
                 services.grant_role(people[role], role, organisation)
+                enrol_if_required(people[role])  # the matrix is about the policy, not the set-up
             other = services.create_user("matrix-other", email="matrix-other@example.org")
             services.grant_role(other, Role.STAFF_REPORTER, hospital.unit("rgh/4w"))
             yield World(hospital, people, other)

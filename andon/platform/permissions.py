@@ -16,12 +16,13 @@ from functools import wraps
 import rules
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from .models import Facility, Organisation, RoleGrant, RoleSetting, Unit, User
-from .roles import CAPABILITIES, roles_with
+from .roles import CAPABILITIES, MFA_REQUIRED_BY_DEFAULT, roles_with
 
 policy = rules.RuleSet()
 
@@ -45,9 +46,11 @@ def active_grants(user) -> list[RoleGrant]:
 
 
 def _grants_of(users):
-    marked = RoleSetting.objects.filter(role=OuterRef("role"), mfa_required=True)
+    # An administrator's setting for the role, else the role's default (roles.py).
+    setting = RoleSetting.objects.filter(role=OuterRef("role")).values("mfa_required")[:1]
+    by_default = Case(When(role__in=MFA_REQUIRED_BY_DEFAULT, then=Value(True)), default=Value(False))
     return (RoleGrant.objects.filter(user__in=users).select_related("unit", "facility")
-            .annotate(mfa_marked=Exists(marked)))
+            .annotate(mfa_marked=Coalesce(Subquery(setting), by_default)))
 
 
 def forget_grants(user) -> None:

@@ -27,6 +27,12 @@ ALL_ROLES = frozenset(Role)
 # Roles whose work is integration or analysis may hold personal API tokens. Board members see
 # aggregates only and staff reporters report through the pages, so neither needs a token.
 API_TOKEN_ROLES = ALL_ROLES - {Role.STAFF_REPORTER, Role.BOARD_MEMBER}
+# Roles that read across the organisation (every event's narrative, the audit trail, peer
+# review) must set up two-factor sign-in unless an administrator decides otherwise for the role
+# (`RoleSetting`); a password alone must not open what they can see.
+MFA_REQUIRED_BY_DEFAULT = frozenset({
+    Role.ADMINISTRATOR, Role.CQO, Role.CMO, Role.PATIENT_SAFETY_OFFICER, Role.MEDICAL_STAFF_OFFICE,
+})
 ACTION_ROLES = frozenset({
     Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
     Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO,
