@@ -146,8 +146,9 @@ def link_related(user, investigation: Investigation, other: SafetyEvent) -> None
 
 
 def similar_events(user, event: SafetyEvent, limit: int = 10):
-    """Events of the same category in the same facility within 180 days, that the user may see:
-    candidates for an aggregated review or for linking to the RCA."""
+    """Events of the same category in the same facility within 180 days whose analysis the user
+    may read (never a team member's own reports, whose triage is not theirs to read): candidates
+    for an aggregated review or for linking to the RCA."""
     from .services import events_visible_to
 
     window = (event.occurred_at - SIMILAR_WINDOW, event.occurred_at + SIMILAR_WINDOW)

@@ -234,8 +234,11 @@ def save_draft(user, data: dict, draft: ReportDraft | None = None) -> ReportDraf
 
 # --- reading ----------------------------------------------------------------------------------
 
-def events_visible_to(user, own: bool = True):
-    """Events a user may open: events in their scope and, unless `own` is False, their own reports."""
+def events_visible_to(user, own: bool = False):
+    """Events whose analysis (triage, SAC, sentinel flag, RCA) the user may read: those in the
+    units where they hold safety.view_events. `own=True` adds their own reports, for the
+    reporter's pages only, which show feedback and none of the analysis: a reporter (on an RCA
+    team, or a manager who reported outside their units) reads no triage through a list."""
     # A list of ids, not a subquery: see triage_queue.
     visible = Q(unit__in=list(permissions.units_where(user, "safety.view_events").values_list("pk", flat=True)))
     if own:

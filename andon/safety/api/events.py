@@ -158,7 +158,7 @@ def events(request, status: Literal[tuple(EventStatus.values)] | None = None,  #
            category: str | None = None, unit_id: Id | None = None):
     # Triage results (SAC, sentinel, review) are not the reporter's to read: their own reports
     # are listed under /my-reports, with the feedback.
-    found = services.events_visible_to(request.user, own=False).order_by("-reported_at", "-pk")
+    found = services.events_visible_to(request.user).order_by("-reported_at", "-pk")
     if status:
         found = found.filter(status=status)
     if category:
@@ -269,7 +269,7 @@ class MyReportOut(Schema):
 @paginate(Pages)
 def my_reports(request):
     user, tax = request.user, current_taxonomy()
-    found = (services.events_visible_to(user).filter(reporter=user)
+    found = (services.events_visible_to(user, own=True).filter(reporter=user)
              .annotate(last_feedback_at=Max("reporter_messages__created_at"),
                        feedback_count=Count("reporter_messages"))
              .order_by("-reported_at", "-pk"))

@@ -173,7 +173,7 @@ def _last_read(user, event):
 @require_GET
 def my_reports(request):
     user = request.user
-    events = (services.events_visible_to(user).filter(reporter=user)
+    events = (services.events_visible_to(user, own=True).filter(reporter=user)
               .annotate(last_feedback=Max("reporter_messages__created_at"), feedback_count=Count("reporter_messages"))
               .order_by("-reported_at", "-pk"))
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
