@@ -90,12 +90,8 @@ def _editable(user, investigation: Investigation) -> None:
     been read before someone completed it, so the row is read again under its lock (the callers
     run in a transaction)."""
     permissions.check(user, "safety.edit_investigation", investigation)
-    if _locked(investigation).completed_at is not None:
+    if concurrency.lock(investigation).completed_at is not None:
         raise ValidationError({"investigation": "The investigation is complete; reopen the event to change it."})
-
-
-def _locked(investigation: Investigation) -> Investigation:
-    return concurrency.lock(investigation)
 
 
 @audit.changes_by_user
@@ -178,7 +174,7 @@ def complete_investigation(user, investigation: Investigation, reason: str) -> I
     from .services import move
 
     permissions.check(user, "safety.investigate", investigation)
-    if _locked(investigation).completed_at is not None:
+    if concurrency.lock(investigation).completed_at is not None:
         raise ValidationError({"investigation": "The analysis is already complete."})
     if not investigation.root_causes.exists():
         raise ValidationError({"root_causes": "State at least one root cause before completing the analysis."})

@@ -35,6 +35,7 @@ from ..forms import (
 from ..models import KINDS_WITH_HARM, ReportDraft
 
 PAGE_SIZE = 20
+MAX_DRAFTS_LISTED = 10
 FORM = "safety/report/form.html"
 
 
@@ -45,6 +46,11 @@ def _no_store(response):
 
 def _taxonomy_missing(request):
     return render(request, "safety/report/taxonomy_missing.html", status=503)
+
+
+def _drafts(user) -> list[ReportDraft]:
+    """The person's drafts, latest first (the form lists those it is not working on)."""
+    return list(ReportDraft.objects.filter(author=user).order_by("-updated_at", "-pk")[:MAX_DRAFTS_LISTED + 1])
 
 
 def _latest_draft(user) -> ReportDraft | None:
@@ -84,12 +90,15 @@ def _initial_from_draft(data: dict) -> dict:
     return initial
 
 
-def _render_form(request, form, tax, details=None, *, draft=None, draft_saved_at=None, restored_at=None, status=200):
+def _render_form(request, form, tax, details=None, *, draft=None, drafts=None, draft_saved_at=None, restored_at=None,
+                 status=200):
+    """The report form, written in `draft` (None: not saved yet); `drafts` are the person's
+    drafts when the caller has read them already."""
     category = tax.category(form.category_code())
-    others = ReportDraft.objects.filter(author=request.user).exclude(pk=draft.pk if draft else None)
+    others = [other for other in (_drafts(request.user) if drafts is None else drafts) if other != draft]
     context = {
         "form": form, "kinds_with_harm": [str(k) for k in KINDS_WITH_HARM],
-        "draft": draft, "other_drafts": others.order_by("-updated_at", "-pk")[:10],
+        "draft": draft, "other_drafts": others[:MAX_DRAFTS_LISTED],
         "detail_rows": detail_fields(category, details, getattr(form, "detail_errors", {})),
         "category": category, "draft_saved_at": draft_saved_at, "restored_at": restored_at,
         "accept": attachment_accept(), "max_attachments": MAX_ATTACHMENTS,
@@ -108,14 +117,15 @@ def report(request):
         return _taxonomy_missing(request)
     user = request.user
     if request.method == "GET":
+        drafts = _drafts(user)
         draft = None if request.GET.get("new") else (
-            _own_draft(user, request.GET["draft"]) if request.GET.get("draft") else _latest_draft(user))
+            _own_draft(user, request.GET["draft"]) if request.GET.get("draft") else next(iter(drafts), None))
         if draft is not None:
             form = ReportForm(initial=_initial_from_draft(draft.data), user=user, taxonomy=tax)
-            return _render_form(request, form, tax, draft.data.get("details") or {}, draft=draft,
+            return _render_form(request, form, tax, draft.data.get("details") or {}, draft=draft, drafts=drafts,
                                 restored_at=draft.updated_at)
         form = ReportForm(initial={"unit": default_unit(user), "occurred_at": local_now()}, user=user, taxonomy=tax)
-        return _render_form(request, form, tax)
+        return _render_form(request, form, tax, drafts=drafts)
 
     draft = _posted_draft(request)
     if "save_draft" in request.POST:
