@@ -180,7 +180,7 @@ def test_on_postgresql_two_triages_at_the_same_moment_run_one_after_the_other(ho
     pat.join(20)
     sam.join(20)
     assert outcome["pso.pat"] == "triaged"
-    assert outcome["pso.sam"].startswith(f"{event.reference} was changed by Pat Okafor")
+    assert outcome["pso.sam"].startswith(f"Safety event “{event.reference}” was changed by Pat Okafor")
     event.refresh_from_db()
     assert (event.triaged_by, event.triage_reason) == (people.pat, "Pat's decision")
     assert [t.by for t in event.transitions.all()] == [people.pat, people.pat]

@@ -5,8 +5,9 @@ A record that takes part is `Versioned`: every save adds one to its `version`. P
 version they showed in a hidden `VersionField`; API bodies carry it as `version`. The service
 reads the row again with `lock(record, version)` inside its transaction, which takes the row lock
 (select_for_update, so two changes of one record run one after the other on PostgreSQL) and
-compares the version. A mismatch raises `Stale`: a ValidationError, so a page shows it on the
-form like any refusal, and the API answers it with 409 (`api_kit.refused`). Its message names
+compares the version. A mismatch raises `Stale`: a ValidationError, so the services' callers
+that catch refusals catch it too; pages answer it with `refused_on_page` (409, the record as it
+now is, the person's entries kept) and the API with 409 (`api_kit.refused`). Its message names
 who changed the record and when (from the audit trail), so the person knows what to look at.
 
 A caller that sends no version (a script written before versions existed, a service called from
@@ -56,7 +57,7 @@ class Stale(ValidationError):
 
     @property
     def what(self) -> str:
-        return str(self.record) or "The record"
+        return f"{self.record._meta.verbose_name.capitalize()} “{self.record}”"
 
     @property
     def changed(self) -> str:
