@@ -63,6 +63,9 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "safety.triage": frozenset({Role.PATIENT_SAFETY_OFFICER}),
     "safety.manage_workflow": frozenset({Role.PATIENT_SAFETY_OFFICER}),
     "safety.investigate": frozenset({Role.PATIENT_SAFETY_OFFICER}),
+    # Lowering a SAC 3 or clearing the sentinel flag once its RCA is under way stops the RCA
+    # clock: leadership's decision, not the investigating officer's (services.deescalate).
+    "safety.deescalate": frozenset({Role.CQO, Role.CMO}),
     "safety.view_aggregates": frozenset({
         Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER,
         Role.CQO, Role.CMO, Role.BOARD_MEMBER,
