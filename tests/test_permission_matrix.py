@@ -38,6 +38,7 @@ ACTION_MANAGERS = ACTION_VIEWERS
 ACTION_APPROVERS = frozenset({Role.CQO, Role.CMO})
 # Safety events are patient safety work product (DOMAIN.md §9): least privilege.
 SAFETY_OFFICER = frozenset({Role.PATIENT_SAFETY_OFFICER})
+DEESCALATORS = frozenset({Role.CQO, Role.CMO})
 SEE_EVENTS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 FEEDBACK_STATS = frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 CONDUCT_REVIEWERS = frozenset({Role.CMO, Role.MEDICAL_STAFF_OFFICE})
@@ -291,6 +292,8 @@ PAGES = {
     "safety:triage_event": Case(SAFETY_OFFICER, method="post", setup=others_report, data={
         "category": "fall", "harm": "none", "sac_severity": "minor", "sac_probability": "remote",
         "review": "none", "reason": "matrix"}),
+    "safety:deescalate_event": Case(DEESCALATORS, method="post", setup=others_report_under_rca, data={
+        "lower-sac_severity": "minor", "lower-sac_probability": "remote", "lower-reason": "matrix"}),
     "safety:move_event": Case(SAFETY_OFFICER, method="post", setup=others_report_in_triage, data={
         "action": "close", "reason": "matrix", "closing_summary": "Thank you for reporting."}),
     "safety:attachment": Case(SEE_EVENTS, setup=others_report_with_attachment),
@@ -493,6 +496,8 @@ API = {
     ("POST", "/api/v1/safety/events/{event_id}/triage"): ApiCase(SAFETY_OFFICER, setup=api_others_event, body={
         "category": "fall", "harm": "none", "sac_severity": "minor", "sac_probability": "remote",
         "review": "none", "reason": "matrix"}),
+    ("POST", "/api/v1/safety/events/{event_id}/deescalation"): ApiCase(DEESCALATORS, setup=api_event_under_rca, body={
+        "sac_severity": "minor", "sac_probability": "remote", "sentinel": False, "reason": "matrix"}),
     ("POST", "/api/v1/safety/events/{event_id}/moves"): ApiCase(SAFETY_OFFICER, setup=api_event_in_triage, body={
         "action": "close", "reason": "matrix", "closing_summary": "Thank you for reporting."}),
     ("GET", "/api/v1/safety/feedback-share"): ApiCase(FEEDBACK_STATS),
