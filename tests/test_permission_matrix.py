@@ -722,6 +722,7 @@ def scoped(world, django_db_blocker):
                                    ("officer@lch", Role.PATIENT_SAFETY_OFFICER, "lch"), ("cmo@lch", Role.CMO, "lch")]:
             people[label] = services.create_user(f"scoped-{label.replace('@', '-').replace('/', '-')}")
             services.grant_role(people[label], role, hospital.scope(scope))
+            enrol_if_required(people[label])
         lakeside_nurse = services.create_user("scoped-lakeside-nurse")
         services.grant_role(lakeside_nurse, Role.STAFF_REPORTER, lakeside)
         readmission, counted = Measure.objects.get(key="readmission-30-day"), Measure.objects.get(key="hand-hygiene")

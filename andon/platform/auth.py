@@ -35,6 +35,16 @@ class AccountAdapter(DefaultAccountAdapter):
         # Accounts are created by administrators (`andon createuser`, the admin site).
         return False
 
+    def authenticate(self, request, **credentials):
+        """allauth keeps a user whose password matched but whom the backend refused (to show its
+        "account inactive" page) and signs them in anyway: Andon's refusal (an inactive account,
+        a demo account outside demo mode) must stand, as the same error as a wrong password."""
+        user = super().authenticate(request, **credentials)
+        if user is not None and not may_sign_in(user):
+            self.authentication_failed(request, **credentials)
+            return None
+        return user
+
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """Every link in allauth's e-mail (the password reset's above all) and the site's name
         come from the configured ANDON_BASE_URL, never from the request's Host header and port:
