@@ -374,7 +374,7 @@ def test_the_computation_job_runs_and_reports_each_measure(results, hospital, ma
     services.enter_count(analyst, Measure.objects.get(key="clabsi"), hospital.unit("rgh/icu"), date(2025, 2, 1), 1, 250)
     job = services.start_computation(analyst, ["clabsi", "average-length-of-stay"], first=date(2025, 1, 1),
                                      last=date(2025, 3, 31))
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    call_command("db_worker", batch=True, startup_delay=False, verbosity=0)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
     reported = {m["measure"]: m for m in job.result["measures"]}
