@@ -45,13 +45,17 @@ def cmd_serve(args):
         sys.executable, "-m", "gunicorn", "andon.wsgi:application",
         "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
         "--graceful-timeout", str(math.ceil(args.stop_timeout)),
+        # Its control socket is one per user (~/.gunicorn/gunicorn.ctl): a second server on the
+        # machine would take it over or remove it. Andon's supervisor does the controlling.
+        "--no-control-socket",
         "--access-logfile", "-", "--forwarded-allow-ips", args.forwarded_allow_ips,
         # No client address and no user agent in the access log: with the time of a request,
         # they could tie an anonymous safety report to the workstation that sent it.
         "--access-logformat", '%(t)s "%(r)s" %(s)s %(b)s %(M)sms',
     ]
     worker = [sys.executable, "-m", "andon.cli", "worker"] if args.with_worker else None
-    return Supervisor(command, worker, stop_timeout=args.stop_timeout, on_worker_end=_give_up_jobs).run()
+    return Supervisor(command, worker, stop_timeout=args.stop_timeout, on_worker_end=_give_up_jobs,
+                      prepare=_django).run()
 
 
 def _give_up_jobs(worker: str, reason: str) -> None:

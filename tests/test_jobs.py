@@ -178,8 +178,13 @@ def test_a_job_whose_worker_fell_silent_is_failed_with_the_reason(client, make_u
     lost = _running(user, "elsewhere:4242:1", silent_for=2)
     fresh = _running(user, "elsewhere:4243:1", silent_for=0)
     here = _running(user, worker_identity(), silent_for=2)  # a live process here: busy, not gone
+    legacy = _running(user, "", silent_for=2)  # left "running" by a worker from before the lease
+    Job.objects.filter(pk=legacy.pk).update(attempts=0, heartbeat_at=None)
 
-    assert [job.pk for job in recover_lost_jobs()] == [lost.pk]
+    assert sorted(job.pk for job in recover_lost_jobs()) == [lost.pk, legacy.pk]
+    legacy.refresh_from_db()
+    assert (legacy.status, [entry["attempt"] for entry in legacy.lost_attempts]) == (Job.Status.FAILED, [1])
+    assert legacy.error.startswith("Its worker stopped answering: nothing heard from it since ")
     lost.refresh_from_db()
     assert lost.status == Job.Status.FAILED and lost.finished_at and lost.worker == ""
     assert lost.error.startswith("Its worker (elsewhere:4242:1) stopped answering: nothing heard from it since ")

@@ -143,7 +143,7 @@ def _beat(handle: JobHandle, stop: threading.Event) -> None:
             try:
                 handle.beat(heartbeat=due)
             except DatabaseError as error:  # SQLite busy under a long write, a dropped connection
-                logger.warning("Job %s: heartbeat not written (%s); trying again", handle.id, error)
+                logger.info("Job %s: heartbeat not written (%s); trying again", handle.id, error)
                 connection.close()
                 continue
             if due:
@@ -249,12 +249,13 @@ def _give_up(job: Job, reason: str) -> Job | None:
         if job is None:
             return None
         _fail_task_result(job.task_result_id, reason)
-        job.lost_attempts = [*job.lost_attempts, {"attempt": job.attempts, "at": now.isoformat(),
+        attempt = job.attempts or 1  # 0: a job left running by a worker from before the lease
+        job.lost_attempts = [*job.lost_attempts, {"attempt": attempt, "at": now.isoformat(),
                                                   "worker": job.worker, "reason": reason}]
         job.worker, job.heartbeat_at = "", None
-        if job.attempts < job.max_attempts:
+        if attempt < job.max_attempts:
             job.status, job.progress_done = Job.Status.QUEUED, 0
-            job.message = f"Attempt {job.attempts} was lost and the job was queued again: {reason}"[:500]
+            job.message = f"Attempt {attempt} was lost and the job was queued again: {reason}"[:500]
             job.task_result_id = _enqueue_again(job.task_result_id)
         else:
             job.status, job.error, job.finished_at = Job.Status.FAILED, reason, now

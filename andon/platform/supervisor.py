@@ -10,8 +10,9 @@ die with the server.
   stops them in order) and asks Linux to stop it if the supervisor itself is killed, so that no
   orphan keeps the port.
 
-No Django here: the children start at once, and Django is set up (by `on_worker_end`, given by
-the command line) only when a worker has ended and its job is to be given up on.
+No Django here: the children start first, then `prepare` (given by the command line) sets
+Django up while they boot, so that `on_worker_end` can give up on a job the moment its worker
+ends, before a new worker (and its own watch for lost jobs) starts.
 """
 
 import ctypes
@@ -42,10 +43,11 @@ def how_it_ended(code: int) -> str:
 
 class Supervisor:
     def __init__(self, server_command: list[str], worker_command: list[str] | None, stop_timeout: float,
-                 on_worker_end: Callable[[str, str], None] = lambda worker, reason: None):
+                 on_worker_end: Callable[[str, str], None] = lambda worker, reason: None,
+                 prepare: Callable[[], None] = lambda: None):
         """`on_worker_end(worker identity, reason)` gives up on the jobs of a worker that ended."""
         self.server_command, self.worker_command = server_command, worker_command
-        self.stop_timeout, self.on_worker_end = stop_timeout, on_worker_end
+        self.stop_timeout, self.on_worker_end, self.prepare = stop_timeout, on_worker_end, prepare
         self.server = self.worker = None
         self.worker_id = ""
         self.worker_started = self.restart_at = 0.0
@@ -59,6 +61,7 @@ class Supervisor:
             self.server = _spawn(self.server_command)
             if self.worker_command:
                 self._start_worker()
+                self.prepare()
             while not self.stopping:
                 if (code := self.server.poll()) is not None:
                     _say(f"the web server {how_it_ended(code)}; stopping")
@@ -90,15 +93,15 @@ class Supervisor:
         code = self.worker.poll()
         if code is None:
             return
-        ended, ended_id = how_it_ended(code), self.worker_id
+        ended = how_it_ended(code)
         quick = time.monotonic() - self.worker_started < SETTLED_SECONDS
         self.quick_ends = self.quick_ends + 1 if quick else 0
         pause = min(MAX_PAUSE_SECONDS, 2 ** self.quick_ends - 1) if self.quick_ends > 1 else 0
         _say(f"the job worker (pid {self.worker.pid}) {ended}; starting it again" + (f" in {pause} s" if pause else ""))
+        self._give_up(self.worker_id, f"The worker running the job {ended} before the job finished.")
         self.worker, self.restart_at = None, time.monotonic() + pause
         if not pause:
-            self._start_worker()  # before giving up on the job: the new worker takes seconds to start
-        self._give_up(ended_id, f"The worker running the job {ended} before the job finished.")
+            self._start_worker()
 
     def _give_up(self, worker: str, reason: str):
         try:
