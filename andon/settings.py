@@ -286,7 +286,8 @@ TASKS = {
 ANDON_JOB_HEARTBEAT_SECONDS = env.float("ANDON_JOB_HEARTBEAT_SECONDS", default=10.0)
 ANDON_JOB_LEASE_SECONDS = env.float("ANDON_JOB_LEASE_SECONDS", default=60.0)
 ANDON_JOB_RETRIES = env.int("ANDON_JOB_RETRIES", default=0)
-# Safety-event imports of more rows than this run as background jobs (a request has 30 s).
+# CSV imports (safety events, measure counts) of more rows than this run as background jobs (a
+# request has 30 s).
 ANDON_IMPORT_JOB_ROWS = env.int("ANDON_IMPORT_JOB_ROWS", default=1000)
 
 # Audit trail: typed JSON before/after values, secrets masked.

@@ -85,6 +85,14 @@ class JobHandle:
                 self.job.message = message[:500]
             self._changed = True
 
+    def requester(self):
+        """The account that asked for the job, for a job that acts as that person; JobFailed if
+        it is gone or deactivated (its permissions are checked again as it works)."""
+        user = self.job.requested_by
+        if user is None or not user.is_active:
+            raise JobFailed("The account that asked for this job is no longer active; nothing was done.")
+        return user
+
     def commit_result(self, result: dict) -> None:
         """Record success inside the job's own transaction, with its work: a worker that stops
         after the commit leaves a finished job (never run twice), one that stops before leaves

@@ -10,11 +10,8 @@ from . import imports
 @job_task
 def import_events(job, token: str, name: str, accept_valid: bool):
     """Import a large CSV of historical events (imports.queue_if_large), as its requester."""
-    user = job.job.requested_by
-    if user is None or not user.is_active:
-        raise JobFailed("The account that asked for this import is no longer active; nothing was imported.")
     try:
-        return imports.run_as_job(job, user, token, name, accept_valid)
+        return imports.run_as_job(job, job.requester(), token, name, accept_valid)
     except imports.ImportFileError as problem:
         raise JobFailed(str(problem)) from None
     except PermissionDenied:
