@@ -560,7 +560,7 @@ def test_size_and_row_limits(client, importer, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)  # the job runs in the worker, which commits (test_jobs.py)
 def test_a_large_file_is_imported_by_a_job_with_progress_and_the_same_report(client, importer, settings,
-                                                                              monkeypatch):
+                                                                              monkeypatch, make_user):
     from django.core.management import call_command
 
     from andon.platform.models import Job
@@ -618,6 +618,8 @@ def test_a_large_file_is_imported_by_a_job_with_progress_and_the_same_report(cli
     assert "Imported 3 historical events; 2 rows with problems left out." in page
     response = client.post(reverse("safety:import_events"), {"token": job.result["token"], "accept_valid": "1"})
     assert "no longer available" in response.content.decode() and SafetyEvent.objects.count() == 3
+    client.force_login(make_user(Role.PATIENT_SAFETY_OFFICER, ""))  # another importer: not their job
+    assert client.get(watch).status_code == 403
 
 
 def test_only_patient_safety_officers_import(client, hospital, safety_taxonomy, make_user):

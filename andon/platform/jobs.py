@@ -120,8 +120,16 @@ class JobHandle:
         fields = self._progress_fields() if self._changed else {}
         if heartbeat:
             fields["heartbeat_at"] = timezone.now()
-        if fields and not self.mine().update(**fields):
-            self.lost = True
+        if not fields:
+            return
+        try:
+            updated = self.mine().update(**fields)
+        except DatabaseError:
+            self._changed = self._changed or "message" in fields  # written next time
+            raise
+        # Not ours any more, unless the row is not there to see: a job run at once inside the
+        # transaction that queued it (an immediate task backend) is not visible from here.
+        self.lost = not updated and Job.objects.filter(pk=self.job.pk).exists()
 
     def finish(self, status: str, **fields) -> None:
         fields.update(status=status, finished_at=timezone.now(),
