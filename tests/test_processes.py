@@ -21,10 +21,8 @@ from django_tasks_db.models import DBTaskResult
 from andon.platform.jobs import start_job
 from tests.job_tasks import wait_for_gate
 
-pytestmark = [
-    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc"),
-    pytest.mark.django_db,  # for the test database that the served one is copied from
-]
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+copies_the_test_database = pytest.mark.django_db  # which must then exist
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,6 +141,7 @@ def serve(template, tmp_path):
         print((tmp_path / "serve.log").read_text()[-3000:])
 
 
+@copies_the_test_database
 def test_a_killed_worker_is_started_again_and_its_job_queued_again_with_the_reason(serve):
     served = serve(attempts=2)
     job = served.wait_for(lambda: served.running_job(1), "the worker to take the job")
@@ -161,6 +160,7 @@ def test_a_killed_worker_is_started_again_and_its_job_queued_again_with_the_reas
     assert (job["attempts"], job["error"], json.loads(job["result"])) == (2, "", {"gate": "gate"})
 
 
+@copies_the_test_database
 def test_sigterm_stops_every_child_records_the_job_and_frees_the_port(serve):
     served = serve(attempts=1)
     served.wait_for(lambda: served.running_job(1) and served.listening(), "the job to run and the port to listen")
@@ -176,3 +176,16 @@ def test_sigterm_stops_every_child_records_the_job_and_frees_the_port(serve):
     with socket.socket() as again:
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
         again.bind(("127.0.0.1", served.port))  # no "address in use"
+
+
+def test_sigint_stops_a_server_without_a_worker_and_its_children():
+    """The supervisor alone (no Django): a stand-in server that starts a child of its own."""
+    server = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    supervise = ("import sys; from andon.platform.supervisor import Supervisor; "
+                 f"sys.exit(Supervisor([sys.executable, '-c', {server!r}], None, stop_timeout=1).run())")
+    process = subprocess.Popen([sys.executable, "-c", supervise], cwd=ROOT)
+    children = wait_for(lambda: len(found := descendants(process.pid)) >= 2 and found, "the server and its child",
+                        process=process)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
+    assert [pid for pid in children if alive(pid)] == []

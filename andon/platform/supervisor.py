@@ -86,6 +86,8 @@ class Supervisor:
         self.worker_started = time.monotonic()
 
     def _watch_worker(self):
+        if not self.worker_command:
+            return
         if self.worker is None:
             if time.monotonic() >= self.restart_at:
                 self._start_worker()
