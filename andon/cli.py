@@ -9,9 +9,10 @@ Analytics groups must not need Django, so Django is set up only for the commands
 import argparse
 import getpass
 import importlib
+import math
 import os
-import subprocess
 import sys
+import threading
 
 MODULE_COMMANDS = {
     "fhir": "andon.analytics.fhir.cli",
@@ -34,30 +35,58 @@ def _call(name, *args, **options):
 
 
 def cmd_serve(args):
-    """Serve the web application with gunicorn (static files through whitenoise)."""
-    _django()
+    """Serve the web application with gunicorn (static files through whitenoise), and with
+    --with-worker a job worker, both supervised (andon/platform/supervisor.py)."""
+    from andon.platform.supervisor import Supervisor
+
     if args.migrate:
         _call("migrate", interactive=False, verbosity=0)
     command = [
         sys.executable, "-m", "gunicorn", "andon.wsgi:application",
         "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
+        "--graceful-timeout", str(math.ceil(args.stop_timeout)),
+        # Its control socket is one per user (~/.gunicorn/gunicorn.ctl): a second server on the
+        # machine would take it over or remove it. Andon's supervisor does the controlling.
+        "--no-control-socket",
         "--access-logfile", "-", "--forwarded-allow-ips", args.forwarded_allow_ips,
         # No client address and no user agent in the access log: with the time of a request,
         # they could tie an anonymous safety report to the workstation that sent it.
         "--access-logformat", '%(t)s "%(r)s" %(s)s %(b)s %(M)sms',
     ]
-    worker = subprocess.Popen([sys.executable, "-m", "andon.cli", "worker"]) if args.with_worker else None
+    worker = [sys.executable, "-m", "andon.cli", "worker"] if args.with_worker else None
+    return Supervisor(command, worker, stop_timeout=args.stop_timeout, on_worker_end=_give_up_jobs,
+                      prepare=_django).run()
+
+
+def _give_up_jobs(worker: str, reason: str) -> None:
+    """The jobs that `worker`, a process that has ended, was running: failed or queued again."""
+    _django()
+    from django.db import connections
+
+    from andon.platform import jobs
+
     try:
-        return subprocess.call(command)
+        jobs.recover_lost_jobs(worker=worker, reason=reason)
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
+        connections.close_all()  # the supervisor holds no connection while it waits
 
 
 def cmd_worker(args):
-    options = {"batch": args.batch, "interval": args.interval}
-    _call("db_worker", **options)
+    """django-tasks-db's db_worker, named after its process so that its jobs can be given up on
+    when it stops, with a thread that gives up on the jobs of workers that stopped."""
+    _django()
+    from andon.platform import jobs, processes
+
+    watching = threading.Event()
+    if args.batch:
+        jobs.recover_lost_jobs()
+    else:
+        threading.Thread(target=jobs.watch_for_lost_jobs, args=(watching,), name="lost-jobs", daemon=True).start()
+    try:
+        # No reloading: it would restart the worker under a running job.
+        _call("db_worker", batch=args.batch, interval=args.interval, reload=False, worker_id=processes.worker_identity())
+    finally:
+        watching.set()
 
 
 def cmd_migrate(args):
@@ -164,7 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=2)
     serve.add_argument("--forwarded-allow-ips", default="127.0.0.1")
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
-    serve.add_argument("--with-worker", action="store_true", help="also run a background-job worker")
+    serve.add_argument("--with-worker", action="store_true",
+                       help="also run a background-job worker, started again if it stops")
+    serve.add_argument("--stop-timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="on SIGTERM/SIGINT, how long requests and the running job may take to finish")
     serve.set_defaults(run=cmd_serve)
 
     worker = commands.add_parser("worker", help="run background jobs")

@@ -282,6 +282,15 @@ TASKS = {
         "BACKEND": env.str("ANDON_TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
     }
 }
+# A running job's worker writes a heartbeat this often; a job whose worker has not been heard
+# from for the lease (and is not a live process on this machine) is given up: failed, or queued
+# again while it has retries left (docs/platform.md, "Background jobs").
+ANDON_JOB_HEARTBEAT_SECONDS = env.float("ANDON_JOB_HEARTBEAT_SECONDS", default=10.0)
+ANDON_JOB_LEASE_SECONDS = env.float("ANDON_JOB_LEASE_SECONDS", default=60.0)
+ANDON_JOB_RETRIES = env.int("ANDON_JOB_RETRIES", default=0)
+# CSV imports (safety events, measure counts) of more rows than this run as background jobs (a
+# request has 30 s).
+ANDON_IMPORT_JOB_ROWS = env.int("ANDON_IMPORT_JOB_ROWS", default=1000)
 
 # Audit trail: typed JSON before/after values, secrets masked.
 AUDITLOG_STORE_JSON_CHANGES = True

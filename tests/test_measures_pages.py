@@ -391,7 +391,7 @@ def test_the_computation_job_runs_and_reports_each_measure(results, hospital, ma
     services.enter_count(analyst, Measure.objects.get(key="clabsi"), hospital.unit("rgh/icu"), date(2025, 2, 1), 1, 250)
     job = services.start_computation(analyst, ["clabsi", "average-length-of-stay"], first=date(2025, 1, 1),
                                      last=date(2025, 3, 31))
-    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    call_command("db_worker", batch=True, startup_delay=False, verbosity=0)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
     reported = {m["measure"]: m for m in job.result["measures"]}
@@ -402,6 +402,31 @@ def test_the_computation_job_runs_and_reports_each_measure(results, hospital, ma
     assert (row.value, row.job_id) == (pytest.approx(4.0), job.pk)
     department = MeasureResult.objects.get(measure__key="clabsi", unit=hospital.unit("rgh/critical-care"))
     assert (department.numerator, department.denominator) == (1, 250)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_counts_file_is_imported_by_a_job(client, results, make_user, sign_in_with_mfa, settings, tmp_path):
+    from django.core.management import call_command
+
+    settings.ANDON_IMPORT_JOB_ROWS, settings.DATA_DIR = 1, tmp_path  # two rows make a large file here
+    sign_in_with_mfa(make_user(Role.UNIT_MANAGER, "rgh/4w"))
+    url = reverse("measures:counts", args=["hand-hygiene"])
+    jobs = []
+    for content in (b"rgh/4w,2025-01,19,20\nrgh/5e,2025-01,1,2\n", b"rgh/4w,2025-01,19,20\nrgh/4w,2025-02,18,20\n"):
+        upload = SimpleUploadedFile("hh.csv", b"unit,month,numerator,denominator\n" + content)
+        response = client.post(url, {"csv": upload})
+        jobs.append(Job.objects.latest("pk"))
+        assert response["Location"] == reverse("platform:job", args=[jobs[-1].pk])
+    call_command("db_worker", batch=True, startup_delay=False, verbosity=0)
+    wrong, good = (Job.objects.get(pk=job.pk) for job in jobs)
+    assert (wrong.status, wrong.result["stored"], wrong.progress_done, wrong.progress_total) == ("succeeded", 0, 2, 2)
+    assert wrong.message == ("Nothing was imported: 1 of 2 rows have problems (the first on line 3: you may not "
+                             "enter counts for 5 East Cardiology).")
+    download = client.get(reverse("platform:job_download", args=[wrong.pk]))
+    assert b"".join(download.streaming_content).decode().splitlines() == [
+        "line,problem", "3,you may not enter counts for 5 East Cardiology"]
+    assert (good.status, good.result, good.message) == ("succeeded", {"rows": 2, "stored": 2}, "2 counts imported.")
+    assert sorted(ManualCount.objects.values_list("month", "numerator")) == [(date(2025, 1, 1), 19), (date(2025, 2, 1), 18)]
 
 
 def test_peers_sit_on_the_unit_funnel_without_moving_its_centre(client, results, cqo):

@@ -558,6 +558,70 @@ def test_size_and_row_limits(client, importer, monkeypatch):
     assert SafetyEvent.objects.count() == 0
 
 
+@pytest.mark.django_db(transaction=True)  # the job runs in the worker, which commits (test_jobs.py)
+def test_a_large_file_is_imported_by_a_job_with_progress_and_the_same_report(client, importer, settings,
+                                                                              monkeypatch, make_user):
+    from django.core.management import call_command
+
+    from andon.platform.models import Job
+
+    def run_worker():
+        call_command("db_worker", batch=True, startup_delay=False, verbosity=0)
+
+    settings.ANDON_IMPORT_JOB_ROWS = 4
+    text = HEADER + GOOD_ROWS[0] + BAD_ROWS[0] + GOOD_ROWS[1] + BAD_ROWS[1] + GOOD_ROWS[2]  # 5 rows
+    monkeypatch.setattr(imports, "MAX_ROWS", 4)  # the limit holds before anything is queued
+    response = _upload(client, text)
+    assert "at most 4 at once" in " ".join(response.context["form"].errors["file"]) and not Job.objects.exists()
+    monkeypatch.undo()
+
+    response = _upload(client, text, name="old-system.csv")
+    job = Job.objects.get(requested_by=importer)
+    watch = f"{reverse('safety:import_events')}?job={job.pk}"
+    assert response.status_code == 302 and response["Location"] == watch
+    page = client.get(watch).content.decode()
+    assert "Import of old-system.csv" in page and 'hx-trigger="every 2s"' in page and "Queued" in page
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.traceback
+    assert (job.progress_done, job.progress_total, job.message) == (5, 5, "Checked 5 of 5 rows")
+    # The same row/field/reason report as a small file's, nothing stored until the importer decides.
+    assert {name: job.result[name] for name in ("rows", "valid", "invalid_rows", "stored", "problem_count")} == {
+        "rows": 5, "valid": 3, "invalid_rows": 2, "stored": 0, "problem_count": 4}
+    assert job.result["problems"] == imports.report(imports.check_file(importer, text.encode()))["problems"]
+    assert [(p["row"], p["field"]) for p in job.result["problems"]] == [
+        (3, "unit"), (5, "occurred_at"), (5, "category"), (5, "harm")]
+    assert SafetyEvent.objects.count() == 0
+    partial = client.get(watch, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in partial and "hx-trigger" not in partial
+    assert "Nothing was imported from old-system.csv" in partial and "Import the 3 valid rows" in partial
+    assert "&#x27;rgh/nowhere&#x27; is not a unit you may import into" in partial
+    download = client.get(reverse("platform:job_download", args=[job.pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode())))
+    assert rows[0] == ["row", "field", "reason"] and [row[:2] for row in rows[1:]] == [
+        ["3", "unit"], ["5", "occurred_at"], ["5", "category"], ["5", "harm"]]
+
+    # Accepting the valid rows is a job too; they are stored together, audited as the importer's.
+    response = client.post(reverse("safety:import_events"),
+                           {"token": job.result["token"], "accept_valid": "1", "name": "old-system.csv"})
+    accepted = Job.objects.exclude(pk=job.pk).get()
+    assert response["Location"] == f"{reverse('safety:import_events')}?job={accepted.pk}"
+    run_worker()
+    accepted.refresh_from_db()
+    assert (accepted.status, accepted.result["stored"], accepted.result["invalid_rows"]) == ("succeeded", 3, 2)
+    assert (accepted.progress_done, accepted.progress_total, accepted.message) == (3, 3, "Stored 3 of 3 events")
+    assert sorted(SafetyEvent.objects.values_list("details__reference_external", flat=True), key=str) == [
+        None, "OLD-1", "OLD-2"]
+    created = LogEntry.objects.filter(action=LogEntry.Action.CREATE, content_type__model="safetyevent")
+    assert created.count() == 3 and set(created.values_list("actor", flat=True)) == {importer.pk}
+    page = client.get(f"{reverse('safety:import_events')}?job={accepted.pk}").content.decode()
+    assert "Imported 3 historical events; 2 rows with problems left out." in page
+    response = client.post(reverse("safety:import_events"), {"token": job.result["token"], "accept_valid": "1"})
+    assert "no longer available" in response.content.decode() and SafetyEvent.objects.count() == 3
+    client.force_login(make_user(Role.PATIENT_SAFETY_OFFICER, ""))  # another importer: not their job
+    assert client.get(watch).status_code == 403
+
+
 def test_only_patient_safety_officers_import(client, hospital, safety_taxonomy, make_user):
     for role in (Role.CQO, Role.QUALITY_ANALYST, Role.BOARD_MEMBER):
         client.force_login(make_user(role, ""))

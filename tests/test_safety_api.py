@@ -493,6 +493,17 @@ def test_a_clean_file_is_stored_at_once(client, bearer, importer):
     assert SafetyEvent.objects.count() == 2
 
 
+def test_a_large_import_is_a_job_that_answers_with_the_same_report(client, bearer, importer, settings):
+    settings.ANDON_IMPORT_JOB_ROWS = 1  # the page's test (test_safety_analysis.py) runs such a job
+    response = _import(client, bearer, importer, (HEADER + "".join(GOOD_ROWS)).encode())
+    assert response.status_code == 202
+    job = response.json()
+    assert (job["title"], job["status"], job["attempts"], job["lost_attempts"]) == (
+        "Import of events.csv", "queued", 0, [])
+    assert client.get(f"/api/v1/jobs/{job['id']}", headers=bearer(importer)).json()["status"] == "queued"
+    assert SafetyEvent.objects.count() == 0
+
+
 def test_oversize_and_unreadable_files_are_refused_whole(client, bearer, importer, monkeypatch, make_user):
     unreadable = _import(client, bearer, importer, (HEADER + GOOD_ROWS[0]).encode("utf-16"))
     assert unreadable.status_code == 422

@@ -5,7 +5,6 @@ the pages, with their session (CSRF-checked). Every handler is guarded by the sa
 the pages, through `permissions.requires`. Modules add their routers with `api.add_router`.
 """
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from auditlog.context import auditlog_value
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from andon.platform import audit, permissions, services
-from andon.platform.api_kit import Id, IsoDate, MappedQuery, Pages, documented
+from andon.platform.api_kit import Id, IsoDate, JobOut, MappedQuery, Pages, documented
 from andon.platform.jobs import start_job
 from andon.platform.permissions import requires
 from andon.platform.tasks import export_audit_trail
@@ -88,20 +87,6 @@ class UnitOut(Schema):
     facility_id: int
     facility: str
     parent_id: int | None
-
-
-class JobOut(Schema):
-    id: int
-    title: str
-    status: str
-    progress_done: int
-    progress_total: int | None
-    message: str
-    error: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    result: dict | None
 
 
 class AuditEntryOut(Schema):

@@ -240,10 +240,13 @@ def enter_count(user, measure: Measure, unit: Unit, month: date, numerator: floa
     return count
 
 
-def import_counts_csv(user, measure: Measure, text: str, filename: str) -> ImportReport:
+def import_counts_csv(user, measure: Measure, text: str, filename: str, progress=None) -> ImportReport:
     """Counts from a CSV file with the columns unit ("facility/unit" codes, e.g. rgh/4w), month (YYYY-MM), numerator,
     denominator. Every row is checked first; if any is wrong nothing is stored and the report
-    lists each wrong row with its line number and what is wrong."""
+    lists each wrong row with its line number and what is wrong. `progress(done, total, message)`
+    as it goes (a job's)."""
+    progress = progress or (lambda done, total, message: None)
+    lines = text.count("\n")
     report = ImportReport()
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
@@ -254,6 +257,7 @@ def import_counts_csv(user, measure: Measure, text: str, filename: str) -> Impor
     parsed, seen = [], {}
     for line, row in enumerate(reader, start=2):
         report.rows += 1
+        progress(report.rows, max(lines - 1, report.rows), "Checking rows")
         problem, values = _parse_count_row(measure, row, units, user)
         if not problem:
             key = (values[0].pk, values[1])
@@ -266,10 +270,27 @@ def import_counts_csv(user, measure: Measure, text: str, filename: str) -> Impor
     if report.errors:
         return report
     with transaction.atomic():
-        for unit, month, numerator, denominator in parsed:
+        for done, (unit, month, numerator, denominator) in enumerate(parsed, start=1):
             enter_count(user, measure, unit, month, numerator, denominator, source=f"Imported from {filename}")
+            progress(done, len(parsed), "Storing counts")
     report.stored = len(parsed)
     return report
+
+
+def queue_counts_import(user, measure: Measure, text: str, filename: str):
+    """A file of more than ANDON_IMPORT_JOB_ROWS lines is imported by a background job (checking
+    and storing tens of thousands of counts takes longer than a request may): the Job, or None
+    for a file small enough to import at once. Storing a count again changes nothing, so the job
+    may be run again if its worker stops."""
+    from andon.platform.jobs import start_job
+
+    from . import tasks
+
+    if text.count("\n") - 1 <= settings.ANDON_IMPORT_JOB_ROWS:
+        return None
+    permissions.check(user, "measures.enter_counts")
+    return start_job(tasks.import_counts, f"Import of {measure.title} counts from {filename}"[:200], user, measure.key,
+                     text, filename)
 
 
 def _parse_count_row(measure, row, units, user):

@@ -2,9 +2,13 @@
 
 from datetime import date
 
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from andon.platform.exports import exports_dir, write_csv
 from andon.platform.jobs import JobFailed, job_task
 
 from . import services
+from .models import Measure
 
 
 @job_task
@@ -17,3 +21,22 @@ def compute_measures(job, keys, kind: str, first: str, last: str):
         raise JobFailed("; ".join(error.messages)) from None
     return {"measures": [{"measure": d.measure, "cells": d.cells, "error": d.error,
                           **{k: v for k, v in d.counts.items() if k != "first_errors"}} for d in done]}
+
+
+@job_task
+def import_counts(job, key: str, text: str, filename: str):
+    """A large CSV of counts (services.queue_counts_import), as its requester: all or nothing."""
+    try:
+        report = services.import_counts_csv(job.requester(), Measure.objects.get(key=key), text, filename, progress=job.progress)
+    except Measure.DoesNotExist:
+        raise JobFailed(f"The measure {key} no longer exists; nothing was imported.") from None
+    except (ValidationError, PermissionDenied) as error:
+        raise JobFailed(f"Nothing was imported: {' '.join(getattr(error, 'messages', [str(error)]))}") from None
+    if report.ok:
+        job.progress(report.stored, report.stored, f"{report.stored} counts imported.")
+        return {"rows": report.rows, "stored": report.stored}
+    name = f"counts-import-problems-{job.id}.csv"
+    write_csv(exports_dir() / name, ["line", "problem"], ({"line": line, "problem": why} for line, why in report.errors))
+    job.progress(report.rows, report.rows, f"Nothing was imported: {len(report.errors)} of {report.rows} rows have "
+                                           f"problems (the first on line {report.errors[0][0]}: {report.errors[0][1]}).")
+    return {"file": name, "rows": len(report.errors), "stored": 0}

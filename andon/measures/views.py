@@ -232,7 +232,10 @@ def counts(request, key):
     if request.method == "POST" and "csv" in request.FILES:
         upload = UploadForm(request.POST, request.FILES)
         if upload.is_valid():
-            report = services.import_counts_csv(request.user, measure, upload.text(), upload.cleaned_data["csv"].name)
+            text, name = upload.text(), upload.cleaned_data["csv"].name
+            if job := services.queue_counts_import(request.user, measure, text, name):
+                return redirect("platform:job", pk=job.pk)
+            report = services.import_counts_csv(request.user, measure, text, name)
             if report.ok:
                 messages.success(request, f"{report.stored} counts imported.")
                 return redirect("measures:counts", key=measure.key)

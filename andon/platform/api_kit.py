@@ -4,7 +4,7 @@ It lives in the platform so that module routers can use it without importing and
 which sits above them and assembles their routers."""
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from django.core.exceptions import ValidationError
@@ -51,6 +51,25 @@ class Body(BaseModel):
     ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class JobOut(Schema):
+    """A background job, as /api/jobs/{id} shows it (and as operations that start one answer)."""
+
+    id: int
+    title: str
+    status: str
+    progress_done: int
+    progress_total: int | None
+    message: str
+    error: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: dict | None
+    attempts: int
+    max_attempts: int
+    lost_attempts: list[dict] = PydanticField(description="Attempts whose worker stopped: attempt, at, worker, reason")
 
 
 class ErrorOut(Schema):

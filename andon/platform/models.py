@@ -3,7 +3,9 @@ personal access tokens and background jobs."""
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -256,12 +258,34 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The lease: which worker process runs the job ("host:pid:start"), when it was last heard
+    # from, and the attempts made, allowed and lost (platform.jobs gives up on a silent worker).
+    worker = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=1)
+    lost_attempts = models.JSONField(default=list, blank=True,
+                                     help_text="[{attempt, at, reason}] for each attempt whose worker stopped")
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self):
         return f"{self.title} ({self.get_status_display()})"
+
+    @property
+    def lost(self) -> list[dict]:
+        """The attempts whose worker stopped, oldest first, each with its time as a datetime."""
+        return [{**entry, "at": datetime.fromisoformat(entry["at"])} for entry in self.lost_attempts]
+
+    @property
+    def silent_since(self):
+        """When a running job's worker was last heard from, if that is longer ago than the lease."""
+        last = self.heartbeat_at or self.started_at
+        lease = timedelta(seconds=settings.ANDON_JOB_LEASE_SECONDS)
+        if self.status == self.Status.RUNNING and last and last < timezone.now() - lease:
+            return last
+        return None
 
     @property
     def percent(self) -> int | None:

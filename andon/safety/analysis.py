@@ -15,6 +15,8 @@ contributing factors named in root cause analyses share it and the chart.
 import hashlib
 import json
 import secrets
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -294,6 +296,9 @@ def _generation() -> str:
     return value
 
 
+_batch = threading.local()
+
+
 def forget_aggregates(**_ignored) -> None:
     """What is counted changed: every kept analysis is out of date.
 
@@ -301,8 +306,25 @@ def forget_aggregates(**_ignored) -> None:
     transaction commits: a page computed by another process between the two read the old rows
     and stored them under the first replacement.
     """
+    if getattr(_batch, "open", False):
+        return  # one_change forgets once, at its end
     cache.set(_GENERATION, secrets.token_hex(8), None)
     transaction.on_commit(lambda: cache.set(_GENERATION, secrets.token_hex(8), None))
+
+
+@contextmanager
+def one_change():
+    """Many changes to what is counted (an import of thousands of events) make one: the kept
+    analyses are forgotten once, when they are done, not twice a row (each a cache write)."""
+    if getattr(_batch, "open", False):
+        yield
+        return
+    _batch.open = True
+    try:
+        yield
+    finally:
+        _batch.open = False
+    forget_aggregates()
 
 
 def analyse(user, filters: Filters) -> Analysis:

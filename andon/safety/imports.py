@@ -11,6 +11,11 @@ list of (row, field, reason), the header being row 1. Nothing is stored while an
 problem, unless the importer explicitly accepts to import only the valid rows; then those are
 stored in one transaction (all or nothing).
 
+A file of more than ANDON_IMPORT_JOB_ROWS rows is checked and stored by a background job
+(`queue_if_large`), with progress, the same report (and, as a download, every problem), and the
+same choice: the job records its outcome in the transaction that stores the events, so a worker
+that stops half-way stores nothing and one that stops after the commit never stores twice.
+
 An imported event has no reporter and is not anonymous (which is how it can be told apart from
 a report made in Andon), reported_at = occurred_at (the old system's report time is not known),
 the default status, the current taxonomy version, and `details["reference_external"]` when
@@ -23,7 +28,7 @@ import json
 import re
 import secrets
 import time as clock
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -33,8 +38,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from andon.platform import audit, permissions
+from andon.platform.exports import exports_dir, write_csv
 
-from . import services, taxonomy
+from . import analysis, services, taxonomy
 from .models import KINDS_WITH_HARM, Kind, SafetyEvent, Source
 
 CAPABILITY = "safety.import_events"
@@ -45,6 +51,7 @@ OPTIONAL_COLUMNS = ("details", "reference_external")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 EXTERNAL_REFERENCE_MAX = 100
 STASH_HOURS = 24
+PROBLEMS_SHOWN = 1000  # on the page and in the API's answer; a job's download has every one
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -149,8 +156,9 @@ def _unit_index(user) -> dict:
 
 # --- checking ----------------------------------------------------------------------------------
 
-def check_file(user, data: bytes) -> Checked:
-    """Read and check every row. Raises ImportFileError for a file that cannot be read at all."""
+def check_file(user, data: bytes, progress=None) -> Checked:
+    """Read and check every row; `progress(done, total)` after each. Raises ImportFileError for
+    a file that cannot be read at all."""
     permissions.check(user, CAPABILITY)
     header, rows = read_rows(data)
     tax = taxonomy.current()
@@ -160,7 +168,9 @@ def check_file(user, data: bytes) -> Checked:
     known_references = set(
         SafetyEvent.objects.filter(reporter=None, is_anonymous=False, details__has_key="reference_external")
         .values_list("details__reference_external", flat=True))
-    for number, cells in rows:
+    for done, (number, cells) in enumerate(rows, start=1):
+        if progress:
+            progress(done, len(rows))
         problems = []
         if len(cells) != len(header):
             checked.problems.append(Problem(number, "", f"{len(cells)} cells; the header has {len(header)} columns."))
@@ -201,7 +211,7 @@ def check_file(user, data: bytes) -> Checked:
             kind=row["kind"], category=row["category"], unit_id=unit.pk if unit else None, occurred_at=occurred_at,
             narrative=row["narrative"], harm=row["harm"], details=details if details is not None else {},
         )
-        errors, clean_details = services.check_report(report)
+        errors, clean_details = services.check_report(report, tax=tax)
         reported = {name for name, _ in problems}
         for name, message in errors.items():
             if name in reported or (name.startswith("details.") and "details" in reported):
@@ -239,20 +249,23 @@ def _in_file_words(name: str, message: str, row: dict, tax) -> str:
 # --- storing -----------------------------------------------------------------------------------
 
 @transaction.atomic
-def store(user, checked: Checked) -> list[SafetyEvent]:
-    """Store the valid rows of a checked file, all or nothing, audited as the importer's."""
+def store(user, checked: Checked, progress=None) -> list[SafetyEvent]:
+    """Store the valid rows of a checked file, all or nothing, audited as the importer's;
+    `progress(done, total)` after each."""
     permissions.check(user, CAPABILITY)
     allowed = set(permissions.units_where(user, CAPABILITY).values_list("pk", flat=True))
     stored = []
     now = timezone.now()
-    with audit.acting_as(user):
-        for _, event in checked.valid:
+    with audit.acting_as(user), analysis.one_change():
+        for done, (_, event) in enumerate(checked.valid, start=1):
             if event.unit_id not in allowed:  # checked against the same scope; never trust a stale list
                 raise PermissionDenied("not permitted: safety.import_events in this unit")
             event.pses_entered_at = now  # it enters Andon's PSES when it is imported
             event.save()
             services._set_reference(event)
             stored.append(event)
+            if progress:
+                progress(done, len(checked.valid))
     return stored
 
 
@@ -269,6 +282,57 @@ def import_file(user, data: bytes, *, accept_valid: bool = False) -> Outcome:
     if checked.problems and not accept_valid:
         return Outcome(checked)
     return Outcome(checked, store(user, checked))
+
+
+def report(checked: Checked, stored: int = 0) -> dict:
+    """What the importer is shown, as plain data (a job's result is JSON): the counts and the
+    first PROBLEMS_SHOWN problems."""
+    return {"rows": checked.rows, "valid": len(checked.valid), "invalid_rows": checked.invalid_rows,
+            "stored": stored, "problem_count": len(checked.problems),
+            "problems": [asdict(problem) for problem in checked.problems[:PROBLEMS_SHOWN]]}
+
+
+# --- large files: a background job ------------------------------------------------------------
+
+def queue_if_large(user, data: bytes, name: str, *, accept_valid: bool = False, token: str = ""):
+    """Queue the import as a job when the file has more than ANDON_IMPORT_JOB_ROWS rows (checking
+    and storing tens of thousands of rows takes longer than a request may): the Job, or None for
+    a file small enough to import at once. A file that cannot be read at all (size, encoding,
+    header, MAX_ROWS) raises ImportFileError here, before anything is queued. `token` names the
+    file if it is already kept (the importer accepting its valid rows)."""
+    from andon.platform.jobs import start_job
+
+    from . import tasks
+
+    permissions.check(user, CAPABILITY)
+    _, rows = read_rows(data)
+    if len(rows) <= settings.ANDON_IMPORT_JOB_ROWS:
+        return None
+    token = token or stash(user, data)
+    title = f"{'Import of the valid rows' if accept_valid else 'Import'} of {name}"
+    return start_job(tasks.import_events, title[:200], user, token, name, accept_valid)
+
+
+def run_as_job(job, user, token: str, name: str, accept_valid: bool) -> dict:
+    """The job's work: check the kept file and store it as `import_file` would, recording the
+    outcome in the transaction that stores the events. The report is its result, every problem
+    in a CSV file to download."""
+    checked = check_file(user, unstash(user, token), progress=lambda done, total: job.progress(
+        done, total, f"Checked {done:,} of {total:,} rows"))
+    result = {**report(checked), "name": name, "token": token, "accept_valid": accept_valid}
+    if checked.problems:
+        result["file"] = f"safety-import-problems-{job.id}.csv"
+        write_csv(exports_dir() / result["file"], ["row", "field", "reason"],
+                  (asdict(problem) for problem in checked.problems))
+    if checked.problems and not accept_valid:
+        return result  # nothing stored: the importer decides, as on the page
+    with transaction.atomic():
+        stored = store(user, checked, progress=lambda done, total: job.progress(
+            done, total, f"Stored {done:,} of {total:,} events"))
+        result.update(stored=len(stored), token="")
+        job.commit_result(result)
+    discard(user, token)
+    return result
 
 
 # --- keeping the file between the report and the acceptance ------------------------------------

@@ -2,10 +2,10 @@
 the import of historical events, every row checked."""
 
 from django.core.exceptions import ValidationError
-from ninja import File, Form, Schema, UploadedFile
+from ninja import File, Form, Schema, Status, UploadedFile
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import Id, IsoDate, NamedRouter, documented, refused
+from andon.platform.api_kit import Id, IsoDate, JobOut, NamedRouter, documented, refused
 from andon.platform.exports import streaming_csv
 from andon.platform.permissions import requires
 
@@ -14,9 +14,6 @@ from .analysis import FACILITY, SINCE, UNIT, UNTIL, WrongFilters, filters_in_sco
 from .shared import taxonomy_needed
 
 router = NamedRouter("andon_safety_api_")
-
-PROBLEMS_SHOWN = 1000  # as on the import page
-
 
 class ImportProblemOut(Schema):
     row: int = PydanticField(description="The row of the file; the header is row 1")
@@ -29,7 +26,7 @@ class ImportOut(Schema):
     stored: int
     invalid_rows: int
     problem_count: int
-    problems: list[ImportProblemOut] = PydanticField(description=f"The first {PROBLEMS_SHOWN:,} problems")
+    problems: list[ImportProblemOut] = PydanticField(description=f"The first {imports.PROBLEMS_SHOWN:,} problems")
 
 
 CSV_RESPONSE = {"responses": {200: {
@@ -54,9 +51,11 @@ def export_events(request, since: IsoDate | None = SINCE, until: IsoDate | None 
                          count=count)
 
 
-@router.post("/imports", response=documented(ImportOut),
+@router.post("/imports", response={**documented(ImportOut), 202: JobOut},
              summary="Import historical events from CSV: every row is checked; nothing is stored from a file with "
-                     "problems unless accept_valid is true (then only its valid rows)")
+                     "problems unless accept_valid is true (then only its valid rows). A file of more than "
+                     "ANDON_IMPORT_JOB_ROWS rows is imported by a background job (202): its result, at "
+                     "/api/jobs/{id}, has the same fields")
 @requires("safety.import_events")
 def import_events(request, file: File[UploadedFile], accept_valid: Form[bool] = False):
     try:
@@ -64,12 +63,10 @@ def import_events(request, file: File[UploadedFile], accept_valid: Form[bool] = 
             raise imports.ImportFileError(
                 f"The file is larger than {imports.MAX_BYTES // (1024 * 1024)} MB ({file.size:,} bytes).")
         taxonomy_needed()
-        outcome = imports.import_file(request.user, file.read(), accept_valid=accept_valid)
+        data = file.read()
+        if job := imports.queue_if_large(request.user, data, file.name or "the file", accept_valid=accept_valid):
+            return Status(202, job)
+        outcome = imports.import_file(request.user, data, accept_valid=accept_valid)
     except imports.ImportFileError as problem:
         return refused(ValidationError({"file": str(problem)}))
-    checked = outcome.checked
-    return {
-        "rows": checked.rows, "stored": len(outcome.stored), "invalid_rows": checked.invalid_rows,
-        "problem_count": len(checked.problems),
-        "problems": [{"row": p.row, "field": p.field, "reason": p.reason} for p in checked.problems[:PROBLEMS_SHOWN]],
-    }
+    return imports.report(outcome.checked, stored=len(outcome.stored))

@@ -7,12 +7,14 @@ anything that names an event or a person: board members see them.
 
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from andon.platform import services as platform_services
 from andon.platform.exports import streaming_csv
 from andon.platform.permissions import can, requires
 
@@ -23,7 +25,6 @@ PARETO_DIMENSIONS = {  # dimension: (title, what the bars count)
     "category": ("Safety events by category", "events"),
     "factors": ("Contributing factors in root cause analyses", "factors"),
 }
-PROBLEMS_SHOWN = 1000
 
 
 class FilterForm(forms.Form):
@@ -124,6 +125,8 @@ class ImportForm(forms.Form):
 @requires("safety.import_events")
 def import_events(request):
     if request.method != "POST":
+        if request.GET.get("job"):
+            return _import_job(request, request.GET["job"])
         return _import_page(request, ImportForm())
     if request.POST.get("token"):
         return _accept(request)
@@ -136,6 +139,8 @@ def import_events(request):
             raise imports.ImportFileError(
                 f"The file is larger than {imports.MAX_BYTES // (1024 * 1024)} MB ({upload.size:,} bytes).")
         data = upload.read()
+        if job := imports.queue_if_large(request.user, data, upload.name):
+            return _watch(job)
         outcome = imports.import_file(request.user, data)
     except imports.ImportFileError as problem:
         form.add_error("file", str(problem))
@@ -155,20 +160,47 @@ def _accept(request):
             imports.discard(request.user, token)
             messages.info(request, "Nothing was imported.")
             return redirect("safety:import_events")
+        if job := imports.queue_if_large(request.user, data, request.POST.get("name", "the file")[:200],
+                                         accept_valid=True, token=token):
+            return _watch(job)
         outcome = imports.import_file(request.user, data, accept_valid=True)
     except imports.ImportFileError as problem:
         return _import_page(request, ImportForm(), error=str(problem))
     imports.discard(request.user, token)
-    skipped = outcome.checked.invalid_rows
-    messages.success(request, f"Imported {len(outcome.stored)} historical events; {skipped} row"
-                              f"{'s' if skipped != 1 else ''} with problems left out.")
+    messages.success(request, _imported(len(outcome.stored), outcome.checked.invalid_rows))
     return redirect("safety:import_events")
 
 
-def _import_page(request, form, checked=None, token="", name="", error=""):
+def _imported(stored: int, skipped: int) -> str:
+    return (f"Imported {stored} historical events; {skipped} row{'s' if skipped != 1 else ''} with problems "
+            "left out.")
+
+
+def _watch(job):
+    return redirect(f"{reverse('safety:import_events')}?{urlencode({'job': job.pk})}")
+
+
+def _import_job(request, job_id):
+    """A large import, running as a job: its progress, then its report (the page polls)."""
+    if not job_id.isdigit() or int(job_id) > 2**63 - 1:
+        raise Http404("no such job")
+    job = platform_services.access_job(request.user, int(job_id))
+    if job.task_name != "import_events":
+        raise Http404("not an import")
+    result = job.result or {}
+    context = {"job": job, "result": result, "mine": job.requested_by_id == request.user.pk,
+               "imported": _imported(result.get("stored", 0), result.get("invalid_rows", 0)),
+               "more_problems": max(0, result.get("problem_count", 0) - len(result.get("problems", [])))}
+    if request.htmx:
+        return render(request, "safety/analysis/_import_job.html", context)
+    return _import_page(request, ImportForm(), job_context=context)
+
+
+def _import_page(request, form, checked=None, token="", name="", error="", job_context=None):
     context = {"form": form, "checked": checked, "token": token, "name": name, "error": error,
-               "columns": imports.COLUMNS, "max_rows": imports.MAX_ROWS}
+               "columns": imports.COLUMNS, "max_rows": imports.MAX_ROWS, "job_rows": settings.ANDON_IMPORT_JOB_ROWS,
+               "watching": job_context}
     if checked is not None:
-        context.update({"problems": checked.problems[:PROBLEMS_SHOWN],
-                        "more_problems": max(0, len(checked.problems) - PROBLEMS_SHOWN)})
+        context.update({"report": imports.report(checked), "problems": checked.problems[:imports.PROBLEMS_SHOWN],
+                        "more_problems": max(0, len(checked.problems) - imports.PROBLEMS_SHOWN)})
     return render(request, "safety/analysis/import.html", context)
