@@ -213,7 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Files the commands write (the FHIR store, view outputs) are private, as under Django (settings.py).
+PRIVATE_FILES_UMASK = 0o077
+
+
 def main(argv=None) -> int:
+    os.umask(PRIVATE_FILES_UMASK)
     args = build_parser().parse_args(argv)
     return args.run(args) or 0
 
