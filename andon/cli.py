@@ -33,19 +33,25 @@ def _call(name, *args, **options):
     call_command(name, *args, **options)
 
 
+def gunicorn_command(args) -> list[str]:
+    from andon.platform import access_log
+
+    return [
+        sys.executable, "-m", "gunicorn", "andon.wsgi:application",
+        "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
+        "--access-logfile", "-", "--forwarded-allow-ips", args.forwarded_allow_ips,
+        # No client address, user agent or query string, and nothing of the reporting pages:
+        # with the time of a request they could tie an anonymous safety report to its sender.
+        "--logger-class", "andon.platform.access_log.AccessLog", "--access-logformat", access_log.FORMAT,
+    ]
+
+
 def cmd_serve(args):
     """Serve the web application with gunicorn (static files through whitenoise)."""
     _django()
     if args.migrate:
         _call("migrate", interactive=False, verbosity=0)
-    command = [
-        sys.executable, "-m", "gunicorn", "andon.wsgi:application",
-        "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
-        "--access-logfile", "-", "--forwarded-allow-ips", args.forwarded_allow_ips,
-        # No client address and no user agent in the access log: with the time of a request,
-        # they could tie an anonymous safety report to the workstation that sent it.
-        "--access-logformat", '%(t)s "%(r)s" %(s)s %(b)s %(M)sms',
-    ]
+    command = gunicorn_command(args)
     worker = subprocess.Popen([sys.executable, "-m", "andon.cli", "worker"]) if args.with_worker else None
     try:
         return subprocess.call(command)
