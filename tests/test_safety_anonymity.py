@@ -2,6 +2,7 @@
 nothing stored (any table, the audit trail) and nothing logged ties the report to its reporter.
 """
 
+import io
 import logging
 import re
 from datetime import timedelta
@@ -14,6 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
 from django.utils import timezone
+from PIL.PngImagePlugin import PngInfo
 
 from andon.platform import audit
 from andon.platform.models import HeldAuditEntry, Notification
@@ -249,3 +251,29 @@ def test_the_report_pages_answer_named_and_anonymous_reports_alike_and_are_kept_
         raw_uri = environ["PATH_INFO"] + (f"?{environ['QUERY_STRING']}" if environ["QUERY_STRING"] else "")
         log.access(Response(), [], {**environ, "RAW_URI": raw_uri}, timedelta(milliseconds=5))
     assert len(lines) == 1 and '"GET /safety/my-reports/ HTTP/1.1" 200' in lines[0] and "secret" not in lines[0]
+
+
+def test_an_anonymous_reports_photos_are_kept_without_their_camera_data(hospital, make_user, safety_taxonomy):
+    """A phone's photo carries the time it was taken, the phone and often the place (EXIF, XMP,
+    comments, text chunks): the anonymous report keeps the picture, not them."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132] = "Apple", "Ana's iPhone 15", "2026:01:05 14:03:12"  # make, model, time
+    jpeg, png = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(jpeg, "JPEG", exif=exif, comment=b"Ana Alvarez", quality=95)
+    text = PngInfo()
+    text.add_text("Author", "Ana Alvarez")
+    Image.new("RGB", (8, 8), "blue").save(png, "PNG", pnginfo=text, exif=exif)
+    photos = [SimpleUploadedFile("a.jpg", jpeg.getvalue() + b"trailer: Ana's phone", content_type="image/jpeg"),
+              SimpleUploadedFile("b.png", png.getvalue(), content_type="image/png")]
+    nurse = make_user(Role.STAFF_REPORTER, "rgh/4w")
+    event, _ = services.submit_report(nurse, *_report(hospital, True, *photos))
+    for attachment in Attachment.objects.filter(event=event).order_by("name"):
+        with services.open_attachment(attachment) as stored:
+            kept = stored.read()
+        for trace in (b"Ana", b"iPhone", b"2026:01:05", b"Exif"):
+            assert trace not in kept, (attachment.name, trace)
+        assert attachment.size == len(kept)
+        picture = Image.open(io.BytesIO(kept))
+        assert picture.size == (8, 8) and not picture.getexif() and picture.convert("RGB").getpixel((4, 4))[0 if attachment.name == "a.jpg" else 2] > 200

@@ -23,6 +23,7 @@ from andon.platform.models import Unit
 from andon.platform.notifications import notify
 
 from . import sac, taxonomy
+from .scrub import without_metadata
 from .models import (
     KINDS_WITH_HARM,
     NARRATIVE_MAX,
@@ -231,13 +232,19 @@ def _next_number(year: int) -> int:
 
 
 def _attach(event, uploads, when, held: bool = False) -> list[Attachment]:
+    """Store the uploads: as files, or (`held`, an anonymous report's) in the database without
+    the pictures' camera data (scrub.py)."""
     attachments = []
     for upload in uploads:
-        attachment = Attachment.objects.create(event=event, file="" if held else upload.file, name=upload.name[:200],
-                                               content_type=upload.content_type, size=upload.size, uploaded_at=when)
+        content, size = None, upload.size
         if held:
             upload.file.seek(0)
-            HeldFile.objects.create(attachment=attachment, content=upload.file.read())
+            content = without_metadata(upload.file.read(), upload.content_type)
+            size = len(content)
+        attachment = Attachment.objects.create(event=event, file="" if held else upload.file, name=upload.name[:200],
+                                               content_type=upload.content_type, size=size, uploaded_at=when)
+        if held:
+            HeldFile.objects.create(attachment=attachment, content=content)
         attachments.append(attachment)
     return attachments
 
