@@ -20,7 +20,7 @@ from PIL.PngImagePlugin import PngInfo
 from andon.platform import audit
 from andon.platform.models import HeldAuditEntry, Notification
 from andon.platform.roles import Role
-from andon.safety import services
+from andon.safety import analysis, services
 from andon.safety.models import Attachment, ReportDraft, SafetyEvent
 
 ADDRESS = "10.20.30.40"
@@ -165,8 +165,11 @@ def test_an_anonymous_report_takes_no_place_among_named_ones(hospital, make_user
     officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
     first, _ = services.submit_report(nurse, *_report(hospital, False, _photo("a.jpg")))
     services.open_event(nurse, first, reason="reporter read own report")
+    generation = analysis._generation()
     with set_actor(nurse, remote_addr=ADDRESS):
         hidden, receipt = services.submit_report(nurse, *_report(hospital, True, _photo("x.jpg")))
+    # Nor the cache, a file whose time would be the time it was sent (counted when kept analyses expire).
+    assert analysis._generation() == generation
     services.event_for_receipt(receipt)
     second, _ = services.submit_report(nurse, *_report(hospital, False, _photo("b.jpg")))
     named_entries = set(LogEntry.objects.values_list("pk", flat=True))

@@ -294,13 +294,19 @@ def _generation() -> str:
     return value
 
 
-def forget_aggregates(**_ignored) -> None:
+def forget_aggregates(instance=None, created=False, **_ignored) -> None:
     """What is counted changed: every kept analysis is out of date.
 
     Replaced at once (later reads in this transaction see the change) and again when the
     transaction commits: a page computed by another process between the two read the old rows
     and stored them under the first replacement.
+
+    Not for a new anonymous report: the cache (a file by default) would keep the time of the
+    change, which is the time it was sent. It is counted when the kept analyses expire
+    (CACHE_SECONDS) or at the next change, whichever comes first.
     """
+    if created and getattr(instance, "is_anonymous", False):
+        return
     cache.set(_GENERATION, secrets.token_hex(8), None)
     transaction.on_commit(lambda: cache.set(_GENERATION, secrets.token_hex(8), None))
 
