@@ -23,7 +23,6 @@ from andon.platform.models import Unit
 from andon.platform.notifications import notify
 
 from . import sac, taxonomy
-from .scrub import without_metadata
 from .models import (
     KINDS_WITH_HARM,
     NARRATIVE_MAX,
@@ -42,6 +41,7 @@ from .models import (
     Transition,
     hash_receipt,
 )
+from .scrub import without_metadata
 
 # Plain words for the reporter about each step (DOMAIN.md §9: feedback without the analysis).
 REPORTER_STATUS_TEXT = {
@@ -232,19 +232,21 @@ def _next_number(year: int) -> int:
 
 
 def _attach(event, uploads, when, held: bool = False) -> list[Attachment]:
-    """Store the uploads: as files, or (`held`, an anonymous report's) in the database without
+    """Store the uploads as files or, `held` (an anonymous report's), in the database and without
     the pictures' camera data (scrub.py)."""
     attachments = []
     for upload in uploads:
-        content, size = None, upload.size
+        attachment = Attachment(event=event, name=upload.name[:200], content_type=upload.content_type,
+                                size=upload.size, uploaded_at=when)
         if held:
             upload.file.seek(0)
             content = without_metadata(upload.file.read(), upload.content_type)
-            size = len(content)
-        attachment = Attachment.objects.create(event=event, file="" if held else upload.file, name=upload.name[:200],
-                                               content_type=upload.content_type, size=size, uploaded_at=when)
-        if held:
+            attachment.size = len(content)
+            attachment.save()
             HeldFile.objects.create(attachment=attachment, content=content)
+        else:
+            attachment.file = upload.file
+            attachment.save()
         attachments.append(attachment)
     return attachments
 
