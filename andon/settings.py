@@ -173,6 +173,8 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = False
+# allauth would put the request's host in every e-mail subject; Andon's mail says Andon.
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Andon] "
 # Per-account lock-outs are django-axes' (below, visible and resettable in the admin site);
 # allauth only slows password spraying from one address (a whole ward can share one NAT).
 ACCOUNT_RATE_LIMITS = {"login_failed": "30/m/ip"}

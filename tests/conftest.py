@@ -3,7 +3,7 @@ holding roles over scopes."""
 
 import pytest
 
-from andon.platform import content, services
+from andon.platform import content, security, services
 from andon.platform.demo import ORGANISATION_FILE
 from andon.platform.models import Facility, Organisation, Unit
 from andon.platform.roles import Role
@@ -43,7 +43,7 @@ def make_user(hospital):
     """make_user(Role.UNIT_MANAGER, "rgh/medicine") -> a user holding that role over that scope."""
     counter = iter(range(1, 10_000))
 
-    def make(*roles_and_scopes, username=None, password=None, **fields):
+    def make(*roles_and_scopes, username=None, password=None, enrol_mfa=True, **fields):
         pairs = list(roles_and_scopes)
         if pairs and not isinstance(pairs[0], tuple):  # make_user(role, scope) or make_user(role)
             pairs = [(pairs[0], pairs[1] if len(pairs) > 1 else "")]
@@ -52,9 +52,21 @@ def make_user(hospital):
                                     check_password=False, **fields)
         for role, scope in pairs:
             services.grant_role(user, Role(role), hospital.scope(scope))
+        if enrol_mfa:
+            enrol_if_required(user)
         return user
 
     return make
+
+
+def enrol_if_required(user) -> None:
+    """People whose role requires two-factor (by default the officers, executives and
+    administrators) have set it up, as in a real hospital; a test of the set-up itself asks for
+    `enrol_mfa=False`."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    if security.mfa_required(user) and not security.mfa_enabled(user):
+        TOTP.activate(user, generate_totp_secret())
 
 
 @pytest.fixture
@@ -63,7 +75,8 @@ def sign_in_with_mfa(client):
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 
     def sign_in(user):
-        TOTP.activate(user, generate_totp_secret())
+        if not security.mfa_enabled(user):
+            TOTP.activate(user, generate_totp_secret())
         client.force_login(user)
         session = client.session
         session["account_authentication_methods"] = [{"method": "mfa", "type": "totp", "at": 0}]

@@ -573,3 +573,27 @@ def test_the_places_page_lists_the_ehr_places_and_maps_one(synthea, client, hosp
     assert places[("location", location)]["unit"] == ward
     encounters = Counter(e["location"][0]["location"]["reference"] for e in ndjson("Encounter") if e.get("location"))
     assert places[("location", location)]["encounters"] == encounters[location]
+
+
+def test_an_analyst_of_one_hospital_maps_ehr_places_only_to_its_units(hospital, make_user, client, sign_in_with_mfa):
+    """Mapping a place decides whose patients a unit's drill-down lists: an analyst of Lakeside may
+    not map a place into Riverside, nor take Riverside's place into Lakeside (its patients would
+    then be theirs to list)."""
+    from django.urls import reverse
+
+    from andon.measures.models import UnitMapping
+
+    services.map_unit(make_user(Role.QUALITY_ANALYST), "location", "Location/rgh-4w", hospital.unit("rgh/4w"))
+    lakeside = make_user(Role.QUALITY_ANALYST, "lch")
+    with pytest.raises(PermissionDenied):
+        services.map_unit(lakeside, "location", "Location/new", hospital.unit("rgh/5e"))
+    with pytest.raises(PermissionDenied):
+        services.map_unit(lakeside, "location", "Location/rgh-4w", hospital.unit("lch/2a"))
+    assert UnitMapping.objects.get(external_id="Location/rgh-4w").unit == hospital.unit("rgh/4w")
+    assert services.map_unit(lakeside, "location", "Location/lch-2a", hospital.unit("lch/2a")).unit.code == "2a"
+    sign_in_with_mfa(lakeside)
+    page = client.get(reverse("measures:mappings")).content.decode()
+    assert "2A Medical" in page and "4 West Medical" not in page  # the form offers their units only
+    refused = client.post(reverse("measures:mappings"), {"kind": "location", "external_id": "Location/x",
+                                                         "unit": hospital.unit("rgh/4w").pk})
+    assert refused.status_code == 200 and not UnitMapping.objects.filter(external_id="Location/x").exists()

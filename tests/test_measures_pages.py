@@ -273,6 +273,23 @@ def test_compute_page_queues_a_job(client, results, make_user, sign_in_with_mfa)
     assert MeasureResult.objects.filter(measure__key="falls").count() == 0  # queued, not run
 
 
+def test_only_those_who_manage_measures_everywhere_recompute_them(client, results, make_user, sign_in_with_mfa):
+    """A computation replaces the stored cells of every unit of every hospital for its periods: an
+    analyst of one hospital does not start one (the page and the API refuse it, nothing queued)."""
+    from andon.platform.models import AccessToken
+
+    lakeside = make_user(Role.QUALITY_ANALYST, "lch")
+    sign_in_with_mfa(lakeside)
+    page = client.post(reverse("measures:compute"), {"measures": ["falls"], "kind": "month", "first": "2025-01-01",
+                                                     "last": "2025-12-31"})
+    client.logout()
+    _, raw = AccessToken.issue(lakeside, "compute")
+    api = client.post("/api/v1/measures/computations", {"measures": ["falls"], "first": "2025-01-01",
+                                                         "last": "2025-12-31"}, content_type="application/json",
+                      headers={"Authorization": f"Bearer {raw}"})
+    assert (page.status_code, api.status_code) == (403, 403) and not Job.objects.exists()
+
+
 def test_the_api_gives_the_chart_as_data(client, results, make_user, settings):
     from andon.platform.models import AccessToken
 

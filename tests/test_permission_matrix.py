@@ -22,7 +22,7 @@ from andon.platform import content, services
 from andon.platform.exports import exports_dir
 from andon.platform.models import Job
 from andon.platform.roles import Role
-from tests.conftest import Hospital
+from tests.conftest import Hospital, enrol_if_required
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 ALL = frozenset(Role)
@@ -38,6 +38,7 @@ ACTION_MANAGERS = ACTION_VIEWERS
 ACTION_APPROVERS = frozenset({Role.CQO, Role.CMO})
 # Safety events are patient safety work product (DOMAIN.md §9): least privilege.
 SAFETY_OFFICER = frozenset({Role.PATIENT_SAFETY_OFFICER})
+DEESCALATORS = frozenset({Role.CQO, Role.CMO})
 SEE_EVENTS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 FEEDBACK_STATS = frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 CONDUCT_REVIEWERS = frozenset({Role.CMO, Role.MEDICAL_STAFF_OFFICE})
@@ -88,6 +89,7 @@ def world(django_db_setup, django_db_blocker):
             for role in Role:
                 people[role] = services.create_user(f"matrix-{role.value}", email=f"matrix-{role.value}@example.org")
                 services.grant_role(people[role], role, organisation)
+                enrol_if_required(people[role])  # the matrix is about the policy, not the set-up
             other = services.create_user("matrix-other", email="matrix-other@example.org")
             services.grant_role(other, Role.STAFF_REPORTER, hospital.unit("rgh/4w"))
             yield World(hospital, people, other)
@@ -290,6 +292,8 @@ PAGES = {
     "safety:triage_event": Case(SAFETY_OFFICER, method="post", setup=others_report, data={
         "category": "fall", "harm": "none", "sac_severity": "minor", "sac_probability": "remote",
         "review": "none", "reason": "matrix"}),
+    "safety:deescalate_event": Case(DEESCALATORS, method="post", setup=others_report_under_rca, data={
+        "lower-sac_severity": "minor", "lower-sac_probability": "remote", "lower-reason": "matrix"}),
     "safety:move_event": Case(SAFETY_OFFICER, method="post", setup=others_report_in_triage, data={
         "action": "close", "reason": "matrix", "closing_summary": "Thank you for reporting."}),
     "safety:attachment": Case(SEE_EVENTS, setup=others_report_with_attachment),
@@ -492,6 +496,8 @@ API = {
     ("POST", "/api/v1/safety/events/{event_id}/triage"): ApiCase(SAFETY_OFFICER, setup=api_others_event, body={
         "category": "fall", "harm": "none", "sac_severity": "minor", "sac_probability": "remote",
         "review": "none", "reason": "matrix"}),
+    ("POST", "/api/v1/safety/events/{event_id}/deescalation"): ApiCase(DEESCALATORS, setup=api_event_under_rca, body={
+        "sac_severity": "minor", "sac_probability": "remote", "sentinel": False, "reason": "matrix"}),
     ("POST", "/api/v1/safety/events/{event_id}/moves"): ApiCase(SAFETY_OFFICER, setup=api_event_in_triage, body={
         "action": "close", "reason": "matrix", "closing_summary": "Thank you for reporting."}),
     ("GET", "/api/v1/safety/feedback-share"): ApiCase(FEEDBACK_STATS),
@@ -674,3 +680,208 @@ def test_admin_site_matrix(make_user, sign_in_with_mfa, role):
         assert response.status_code == 200 and b"Andon administration" in response.content
     else:
         assert response.status_code == 403 and b"for administrators" in response.content
+
+
+# --- scopes: a scope left out is the caller's, a scope outside the grant is refused -------------------
+#
+# People who hold their roles over one hospital (Lakeside, "lch") or one unit of it ask every page,
+# endpoint and export that takes an optional unit or facility: once without it, once with one of
+# the other hospital (Riverside's 4 West, "rgh/4w"). Riverside's records (results, kept patients,
+# counts, events, concerns, actions) and patients placed in no unit must never show; Lakeside's
+# must (so an empty answer cannot pass). Organisation-wide aggregates (a measure's chart without a
+# unit, its equity strata) are shown to every measure viewer by design: they name no unit.
+
+PERIOD = "2026-01"
+
+
+@dataclass
+class Scoped:
+    people: dict  # label -> a person with one role over one hospital or unit
+    ids: dict  # name -> id used in the urls
+    inside: dict  # what Lakeside's records show as -> regex
+    outside: list  # regexes of Riverside's records and unplaced patients
+
+
+@pytest.fixture(scope="module")
+def scoped(world, django_db_blocker):
+    """Records in both hospitals and the people scoped to one, made inside `world`'s transaction."""
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from andon.actions.models import Action
+    from andon.measures.models import ManualCount, Measure, MeasureResult
+    from andon.safety import services as safety
+
+    hospital = world.hospital
+    riverside, lakeside = hospital.unit("rgh/4w"), hospital.unit("lch/2a")
+    with django_db_blocker.unblock():
+        people = {}
+        for label, role, scope in [("analyst@lch", Role.QUALITY_ANALYST, "lch"),
+                                   ("analyst@lch/medicine", Role.QUALITY_ANALYST, "lch/medicine"),
+                                   ("officer@lch", Role.PATIENT_SAFETY_OFFICER, "lch"), ("cmo@lch", Role.CMO, "lch")]:
+            people[label] = services.create_user(f"scoped-{label.replace('@', '-').replace('/', '-')}")
+            services.grant_role(people[label], role, hospital.scope(scope))
+            enrol_if_required(people[label])
+        lakeside_nurse = services.create_user("scoped-lakeside-nurse")
+        services.grant_role(lakeside_nurse, Role.STAFF_REPORTER, lakeside)
+        readmission, counted = Measure.objects.get(key="readmission-30-day"), Measure.objects.get(key="hand-hygiene")
+        for unit in (riverside, lakeside, None):
+            MeasureResult.objects.create(measure=readmission, definition_version="1", data_load="matrix",
+                                         period_kind="month", period_start=date(2026, 1, 1),
+                                         period_end=date(2026, 2, 1), unit=unit, cases=20, numerator=2,
+                                         denominator=20, value=10)
+        events = {}
+        for name, reporter, unit in (("rgh", world.other, riverside), ("lch", lakeside_nurse, lakeside)):
+            ManualCount.objects.create(measure=counted, unit=unit, month=date(2026, 1, 1), numerator=9, denominator=10,
+                                       entered_by=reporter)
+            events[name], _ = safety.submit_report(reporter, _fall_report(unit))
+            safety.raise_conduct_concern(reporter, unit_id=unit.pk, about=f"Concern-{name.upper()}",
+                                         narrative="Shouted at a patient.")
+            Action.objects.create(title=f"Action-{name.upper()}", unit=unit, owner=reporter, created_by=reporter,
+                                  due_date=timezone.localdate() + timedelta(days=30), strength="weaker", measure="m")
+    ids = {"rgh/4w": riverside.pk, "lch/2a": lakeside.pk, "rgh": hospital.facility("rgh").pk}
+    unit_id = r'"unit_id":\s*{}\b'
+    inside = {"name": "2A Medical", "code": "lch/2a", "patient": "Patient/lch-2a", "event": events["lch"].reference,
+              "unit_id": unit_id.format(lakeside.pk), "concern": "Concern-LCH", "action": "Action-LCH"}
+    outside = ["4 West Medical", "Patient/rgh-4w", "Patient/unplaced", events["rgh"].reference,
+               unit_id.format(riverside.pk), "Concern-RGH", "Action-RGH"]
+    return Scoped(people, ids, inside, outside)
+
+
+def kept_cases(hospital):
+    """The patients kept behind January's cells of a SQL measure and an eCQM: one in a ward of each
+    hospital, one in Lakeside's emergency department and one whose encounter is mapped to no unit."""
+    from datetime import date, datetime
+
+    import pyarrow as pa
+
+    from andon.analytics.kpi import DIMENSIONS
+    from andon.analytics.kpi.periods import periods
+    from andon.measures import cases
+
+    placed = {"rgh-4w": str(hospital.unit("rgh/4w").pk), "lch-2a": str(hospital.unit("lch/2a").pk),
+              "lch-ed": str(hospital.unit("lch/ed").pk), "unplaced": None}
+    rows = {"case_id": [f"Patient/{p}|Encounter/{p}" for p in placed], "patient_id": [f"Patient/{p}" for p in placed],
+            "encounter_id": [f"Encounter/{p}" for p in placed], "at": [datetime(2026, 1, 10)] * len(placed),
+            "period_start": [date(2026, 1, 1)] * len(placed), "unit_key": list(placed.values()),
+            "numerator": [1.0] * len(placed), "denominator": [1.0] * len(placed), "value": [1.0] * len(placed),
+            **{dimension: ["x"] * len(placed) for dimension in DIMENSIONS}}
+    table = pa.table(rows)  # dates as date32, as kpi.framed_table gives them
+    for key in ("readmission-30-day", "vte-prophylaxis"):
+        cases.keep(key, "month", table, periods(date(2026, 1, 1), date(2026, 1, 31), "month"))
+    return {case.partition("|")[0].removeprefix("Patient/"): case for case in rows["case_id"]}
+
+
+@dataclass
+class ScopeCase:
+    person: str
+    path: str  # formatted with Scoped.ids and, for cases, the kept case ids ("case_rgh-4w")
+    status: tuple = (200,)
+    shows: tuple = ()  # keys of Scoped.inside
+    hides: tuple = ()  # more regexes that must not show (beyond Scoped.outside)
+    api: bool = False
+
+
+M = "/measures/m/readmission-30-day"
+WHY = "/measures/m/vte-prophylaxis/cases/why/?period=" + PERIOD
+PARETO = "/safety/analysis/pareto/category.svg"
+A = "/api/v1"
+CODE = "rgh/4w"  # how exports name Riverside's 4 West (the counts page gives it as an example)
+# label -> case; "left out" cells leave the scope out, "outside" cells name Riverside's.
+SCOPE_CELLS = {
+    # The patients behind a cell (the drill-down) and why a case is in or out: the named fault.
+    "measures:cases, unit left out": ScopeCase("analyst@lch", M + f"/cases/?period={PERIOD}", shows=("patient",)),
+    "measures:cases, unit left out (unit grant)": ScopeCase("analyst@lch/medicine", M + f"/cases/?period={PERIOD}",
+                                                            shows=("patient",), hides=("Patient/lch-ed",)),
+    "measures:cases, unit outside": ScopeCase("analyst@lch", M + f"/cases/?period={PERIOD}" + "&unit={rgh/4w}", (403,)),
+    "measures:case_why, unit left out": ScopeCase("analyst@lch", WHY + "&case={case_lch-2a}", shows=("patient",)),
+    "measures:case_why, unit left out, another hospital's case": ScopeCase("analyst@lch", WHY + "&case={case_rgh-4w}",
+                                                                           (404,)),
+    "measures:case_why, unit left out, an unplaced case": ScopeCase("analyst@lch", WHY + "&case={case_unplaced}",
+                                                                    (404,)),
+    "measures:case_why, unit outside": ScopeCase("analyst@lch", WHY + "&case={case_rgh-4w}&unit={rgh/4w}", (403,)),
+    # Charts, comparisons, counts and exports of a measure.
+    "measures:measure, unit left out": ScopeCase("analyst@lch", M + "/", shows=("name",)),
+    "measures:measure, unit outside": ScopeCase("analyst@lch", M + "/?unit={rgh/4w}", (403,)),
+    "measures:chart_svg, unit left out": ScopeCase("analyst@lch", M + "/chart.svg"),
+    "measures:chart_svg, unit outside": ScopeCase("analyst@lch", M + "/chart.svg?unit={rgh/4w}", (403,)),
+    "measures:units, left out": ScopeCase("analyst@lch", M + "/units/", shows=("name",)),
+    "measures:results_csv, left out": ScopeCase("analyst@lch", M + "/results.csv", shows=("code",), hides=(CODE,)),
+    "measures:results_csv (shared), left out": ScopeCase("analyst@lch", M + "/results.csv?share=1", hides=(CODE,)),
+    "measures:report_json, left out": ScopeCase("analyst@lch", M + "/report.json", shows=("code",), hides=(CODE,)),
+    "measures:counts, left out": ScopeCase("analyst@lch", "/measures/m/hand-hygiene/counts/", shows=("name",)),
+    # Safety: lists, analysis and the export, with their unit and facility filters.
+    "safety:event_list, left out": ScopeCase("officer@lch", "/safety/events/", shows=("event",)),
+    "safety:event_list, unit outside": ScopeCase("officer@lch", "/safety/events/?unit={rgh/4w}"),
+    "safety:triage_queue, left out": ScopeCase("officer@lch", "/safety/triage/", shows=("event",)),
+    "safety:analysis, left out": ScopeCase("officer@lch", "/safety/analysis/", shows=("name",)),
+    "safety:analysis, unit outside": ScopeCase("officer@lch", "/safety/analysis/?unit={rgh/4w}"),
+    "safety:analysis, facility outside": ScopeCase("officer@lch", "/safety/analysis/?facility={rgh}"),
+    "safety:pareto_svg, unit outside": ScopeCase("officer@lch", PARETO + "?unit={rgh/4w}", (400,)),
+    "safety:pareto_svg, facility outside": ScopeCase("officer@lch", PARETO + "?facility={rgh}", (400,)),
+    "safety:export_csv, left out": ScopeCase("officer@lch", "/safety/export.csv", shows=("event",)),
+    "safety:export_csv, unit outside": ScopeCase("officer@lch", "/safety/export.csv?unit={rgh/4w}", (400,)),
+    "safety:export_csv, facility outside": ScopeCase("officer@lch", "/safety/export.csv?facility={rgh}",
+                                                     (400,)),
+    "safety:feedback_stats, left out": ScopeCase("officer@lch", "/safety/feedback/", shows=("name",)),
+    "safety:conduct_concerns, left out": ScopeCase("cmo@lch", "/safety/conduct/concerns/", shows=("concern",)),
+    "actions:list, left out": ScopeCase("officer@lch", "/actions/", shows=("action",)),
+    # The API.
+    "GET /measures/{key}/chart, left out": ScopeCase("analyst@lch", A + M.replace("/m/", "/") + "/chart",
+                                                             api=True),
+    "GET /measures/{key}/chart, unit_id outside": ScopeCase(
+        "analyst@lch", A + M.replace("/m/", "/") + "/chart?unit_id={rgh/4w}", (403,), api=True),
+    "GET /measures/{key}/results, left out": ScopeCase("analyst@lch", A + M.replace("/m/", "/") + "/results",
+                                                       shows=("unit_id",), api=True),
+    "GET /measures/{key}/measure-report, left out": ScopeCase(
+        "analyst@lch", A + M.replace("/m/", "/") + "/measure-report", shows=("code",), hides=(CODE,), api=True),
+    "GET /safety/events, left out": ScopeCase("officer@lch", A + "/safety/events", shows=("event",), api=True),
+    "GET /safety/events, unit_id outside": ScopeCase("officer@lch", A + "/safety/events?unit_id={rgh/4w}", api=True),
+    "GET /safety/triage-queue, left out": ScopeCase("officer@lch", A + "/safety/triage-queue", shows=("event",),
+                                                    api=True),
+    "GET /safety/analysis, left out": ScopeCase("officer@lch", A + "/safety/analysis", shows=("name",), api=True),
+    "GET /safety/analysis, unit outside": ScopeCase("officer@lch", A + "/safety/analysis?unit={rgh/4w}", (422,),
+                                                    api=True),
+    "GET /safety/analysis, facility outside": ScopeCase("officer@lch", A + "/safety/analysis?facility={rgh}", (422,),
+                                                        api=True),
+    "GET /safety/export, left out": ScopeCase("officer@lch", A + "/safety/export", shows=("event",), api=True),
+    "GET /safety/export, unit outside": ScopeCase("officer@lch", A + "/safety/export?unit={rgh/4w}", (422,), api=True),
+    "GET /safety/export, facility outside": ScopeCase("officer@lch", A + "/safety/export?facility={rgh}", (422,),
+                                                      api=True),
+    "GET /safety/conduct-concerns, left out": ScopeCase("cmo@lch", A + "/safety/conduct-concerns", shows=("concern",),
+                                                        api=True),
+    "GET /actions, left out": ScopeCase("officer@lch", A + "/actions", shows=("action",), api=True),
+}
+
+
+@pytest.mark.parametrize("label", list(SCOPE_CELLS))
+def test_scope_matrix(client, world, scoped, db, label):
+    import re
+
+    case = SCOPE_CELLS[label]
+    kept = kept_cases(world.hospital) if "case_" in case.path or "/cases/" in case.path else {}
+    client.force_login(scoped.people[case.person])
+    response = client.get(case.path.format(**scoped.ids, **{f"case_{p}": c for p, c in kept.items()}))
+    assert response.status_code in case.status, f"{label}: {response.status_code}"
+    text = b"".join(response.streaming_content if response.streaming else [response.content]).decode()
+    shown = [pattern for pattern in [*scoped.outside, *case.hides] if re.search(pattern, text)]
+    assert shown == [], f"{label}: shows what is outside the caller's scope"
+    missing = [key for key in case.shows if not re.search(scoped.inside[key], text)]
+    assert missing == [], f"{label}: does not show what is inside the caller's scope"
+
+
+SCOPE_PARAMETERS = {"unit", "unit_id", "facility", "facility_id", "practitioner", "practitioner_id"}
+
+
+def test_every_scope_parameter_of_the_api_has_its_scope_cells():
+    """An operation that takes a unit or facility (or, later, a practitioner) is asked once without
+    it and once with one outside the grant; a new one fails here until its cells are written."""
+    wanted = set()
+    for path, methods in api.get_openapi_schema()["paths"].items():
+        for method, operation in methods.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and parameter["name"] in SCOPE_PARAMETERS:
+                    operation_name = f"{method.upper()} {path.removeprefix('/api/v1')}"
+                    wanted |= {f"{operation_name}, left out", f"{operation_name}, {parameter['name']} outside"}
+    assert wanted - set(SCOPE_CELLS) == set()

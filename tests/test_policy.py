@@ -192,3 +192,42 @@ def test_fetch_checked_returns_the_object_or_refuses_as_pages_and_the_api_do(hos
         permissions.fetch_checked(manager, "platform.view_organisation", Unit, pk=hospital.unit("lch/2a").pk)
     with pytest.raises(Http404):
         permissions.fetch_checked(manager, "platform.view_organisation", Unit.objects.filter(active=True), pk=0)
+
+
+# --- a missing scope is what the user may see, never everything ------------------------------------
+
+def _codes(units):
+    return set(units.values_list("facility__code", "code"))
+
+
+def test_no_scope_asked_is_the_users_units_and_a_scope_outside_the_grant_is_refused(hospital, make_user):
+    from django.core.exceptions import PermissionDenied
+
+    capability = "measures.view_patients"
+    analyst = make_user(Role.QUALITY_ANALYST, "lch")
+    lakeside = {(u.facility.code, u.code) for u in Unit.objects.filter(facility__code="lch")}
+    # None is not "anywhere": only a grant over the whole organisation covers everything.
+    assert permissions.can(analyst, capability)  # without an object: held somewhere (a page's door)
+    assert not permissions.can(analyst, capability, None)
+    with pytest.raises(PermissionDenied):
+        permissions.check(analyst, capability, None)
+    assert permissions.can(make_user(Role.CQO, ""), capability, None)
+
+    left_out = permissions.scope_for(analyst, capability)
+    assert _codes(left_out.units) == lakeside and left_out.unit is None and not left_out.everything
+    assert sorted(left_out.unit_keys()) == sorted(str(u.pk) for u in Unit.objects.filter(facility__code="lch"))
+    narrowed = permissions.scope_for(analyst, capability, unit=hospital.unit("lch/medicine"))
+    assert _codes(narrowed.units) == {("lch", "medicine"), ("lch", "2a"), ("lch", "rehab")}
+    assert _codes(permissions.scope_for(analyst, capability, facility=hospital.facility("lch")).units) == lakeside
+    for outside in ({"unit": hospital.unit("rgh/4w")}, {"facility": hospital.facility("rgh")}):
+        with pytest.raises(PermissionDenied):
+            permissions.scope_for(analyst, capability, **outside)
+    with pytest.raises(PermissionDenied):  # the capability nowhere: refused, not an empty scope
+        permissions.scope_for(make_user(Role.UNIT_MANAGER, "lch"), capability)
+
+    ward_manager = make_user(Role.UNIT_MANAGER, "lch/2a")  # a unit grant narrows a facility to its units
+    assert _codes(permissions.scope_for(ward_manager, "measures.view", facility=hospital.facility("lch")).units) == {
+        ("lch", "2a")}
+    everything = permissions.scope_for(make_user(Role.CQO, ""), capability)
+    assert everything.everything and everything.unit_keys() is None  # records in no unit included
+    assert _codes(everything.units) == _codes(Unit.objects.all())

@@ -164,3 +164,54 @@ def test_a_team_member_outside_the_safety_office_reads_and_works_on_the_analysis
     assert api.status_code == 200 and [f["fact"] for f in api.json()["timeline"]] == ["Night pharmacy was closed."]
     reads = LogEntry.objects.filter(object_pk=str(event.pk), action=LogEntry.Action.ACCESS, actor=pharmacist)
     assert reads.count() >= 3  # page, fishbone, API: every read of the analysis is recorded
+
+
+def test_a_reporter_on_the_team_does_not_read_the_triage_of_their_own_reports(client, investigated, hospital,
+                                                                              make_user):
+    """Similar events are those the caller sees the analysis of: a team member's own report (a
+    sentinel event, SAC 1) is not listed with its triage, on the page or through the API."""
+    event, officer = investigated
+    investigation = rca.start_investigation(officer, event)
+    nurse = event.reporter
+    own, _ = services.submit_report(nurse, services.Report(
+        kind="incident", category="fall", unit_id=hospital.unit("rgh/4w").pk,
+        occurred_at=timezone.now() - timedelta(days=3), narrative="Another fall.", harm="severe",
+        details={"injury_level": "major"}))
+    services.triage(officer, own, services.Triage(category="fall", harm="severe", sac_severity="catastrophic",
+                                                  sac_probability="occasional", sentinel=True, review=Review.RCA,
+                                                  reason="Sentinel"))
+    rca.add_team_member(officer, investigation, nurse, TeamMember.Part.MEMBER)
+    assert list(rca.similar_events(nurse, event)) == []
+    assert list(rca.similar_events(officer, event)) == [own]  # the officer sees its triage
+    api = client.get(f"/api/v1/safety/events/{event.pk}/investigation/similar", **_bearer(nurse))
+    assert api.status_code == 200 and api.json() == []
+    client.force_login(nurse)
+    page = client.get(reverse("safety:investigation", args=[event.pk]))
+    assert page.status_code == 200 and own.reference not in page.content.decode()
+
+
+def test_own_reports_outside_ones_scope_show_no_triage_in_lists_or_on_the_home_page(client, investigated, hospital,
+                                                                                    make_user):
+    """A manager or officer who reported an event outside their scope reads it as its reporter:
+    not in the event list with its SAC and sentinel flag, not as an overdue RCA on their home page."""
+    _event, officer = investigated
+    manager = make_user(Role.UNIT_MANAGER, "rgh/icu")
+    lakeside_officer = make_user(Role.PATIENT_SAFETY_OFFICER, "lch")
+    reported = []
+    for reporter in (manager, lakeside_officer):
+        own, _ = services.submit_report(reporter, services.Report(
+            kind="incident", category="fall", unit_id=hospital.unit("rgh/5e").pk,
+            occurred_at=timezone.now() - timedelta(hours=2), narrative="Fall.", harm="severe",
+            details={"injury_level": "major"}))
+        reported.append(services.triage(officer, own, services.Triage(
+            category="fall", harm="severe", sac_severity="catastrophic", sac_probability="occasional", sentinel=True,
+            review=Review.RCA, reason="Sentinel")))
+    services.SafetyEvent.objects.filter(pk__in=[e.pk for e in reported]).update(
+        rca_start_due=timezone.now() - timedelta(days=1))
+    client.force_login(manager)
+    listed = client.get(reverse("safety:event_list")).content.decode()
+    assert reported[0].reference not in listed and "Sentinel" not in listed
+    client.force_login(lakeside_officer)
+    home = client.get(reverse("home")).content.decode()
+    assert f"RCA overdue: {reported[1].reference}" not in home and "start due" not in home
+    assert f"Feedback on your report {reported[1].reference}" in home  # as its reporter: the feedback

@@ -216,7 +216,8 @@ def test_who_sees_an_event_and_its_reporter(hospital, make_user, safety_taxonomy
     assert sees(cqo, named) and names(cqo, named)
     for outsider in (analyst, board, colleague):
         assert not sees(outsider, named)
-    assert set(services.events_visible_to(nurse)) == {named, shared}
+    assert set(services.events_visible_to(nurse, own=True)) == {named, shared}  # for the reporter's pages
+    assert list(services.events_visible_to(nurse)) == []  # the analysis of their reports is not theirs to read
     assert set(services.events_visible_to(manager)) == {named, shared, anonymous}
     assert list(services.events_visible_to(board)) == []
 

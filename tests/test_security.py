@@ -12,7 +12,7 @@ from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_tot
 from django.test import Client
 from django.urls import reverse
 
-from andon.platform import services
+from andon.platform import security, services
 from andon.platform.roles import Role
 
 PASSWORD = "correct horse battery staple 7"
@@ -92,10 +92,10 @@ def test_two_factor_sign_in_with_totp_then_with_a_recovery_code(make_user):
 
 
 def test_roles_marked_by_an_administrator_must_set_up_two_factor(client, make_user):
-    user = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    user = make_user(Role.QUALITY_ANALYST, "")  # a role that does not need two-factor by default
     client.force_login(user)
     assert client.get(reverse("home")).status_code == 200
-    services.set_mfa_required(Role.PATIENT_SAFETY_OFFICER, True)
+    services.set_mfa_required(Role.QUALITY_ANALYST, True)
     response = client.get(reverse("home"))
     assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp")
     assert client.get(reverse("mfa_activate_totp")).status_code == 200  # the way out stays open
@@ -103,11 +103,36 @@ def test_roles_marked_by_an_administrator_must_set_up_two_factor(client, make_us
     assert client.get(reverse("home")).status_code == 200
 
 
+@pytest.mark.parametrize("role", [Role.ADMINISTRATOR, Role.CQO, Role.CMO, Role.PATIENT_SAFETY_OFFICER,
+                                  Role.MEDICAL_STAFF_OFFICE])
+def test_roles_that_read_across_the_organisation_need_two_factor_by_default(client, make_user, role):
+    """An account holding only such a role, signed in with its password, is sent to set up
+    two-factor from every page (the administrator's audit trail included) until it has."""
+    user = make_user(role, "", username="reader", password=PASSWORD, enrol_mfa=False)
+    _sign_in(client, "reader")
+    for page in (reverse("home"), reverse("platform:audit")):
+        response = client.get(page)
+        assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp"), page
+    TOTP.activate(user, generate_totp_secret())
+    assert client.get(reverse("home")).status_code == 200
+
+
+def test_an_administrator_may_lift_a_roles_two_factor_default(client, make_user):
+    assert Role.CQO in security.roles_requiring_mfa() and Role.QUALITY_ANALYST not in security.roles_requiring_mfa()
+    make_user(Role.CQO, "", username="cqo", password=PASSWORD, enrol_mfa=False)
+    services.set_mfa_required(Role.CQO, False)
+    assert Role.CQO not in security.roles_requiring_mfa()
+    _sign_in(client, "cqo")
+    assert client.get(reverse("home")).status_code == 200
+    services.set_mfa_required(Role.CQO, True)
+    assert client.get(reverse("home"))["Location"] == reverse("mfa_activate_totp")
+
+
 def test_a_password_holder_made_to_set_up_two_factor_confirms_the_password_first(client, make_user):
     """Adding a second factor to a session that signed in a while ago asks for the password again
     (allauth's reauthentication); the way there and back stays open under the forced set-up."""
-    make_user(Role.PATIENT_SAFETY_OFFICER, "", username="officer", password=PASSWORD)
-    services.set_mfa_required(Role.PATIENT_SAFETY_OFFICER, True)
+    make_user(Role.QUALITY_ANALYST, "", username="officer", password=PASSWORD)
+    services.set_mfa_required(Role.QUALITY_ANALYST, True)
     response = _sign_in(client, "officer")
     assert client.get(reverse("home"))["Location"] == reverse("mfa_activate_totp")
     session = client.session  # the sign-in, as if made an hour ago
@@ -123,7 +148,7 @@ def test_a_password_holder_made_to_set_up_two_factor_confirms_the_password_first
 
 
 def test_admin_site_requires_a_two_factor_session(client, make_user, sign_in_with_mfa):
-    admin = make_user(Role.ADMINISTRATOR, "", is_admin_site_staff=True)
+    admin = make_user(Role.ADMINISTRATOR, "", is_admin_site_staff=True, enrol_mfa=False)
     TOTP.activate(admin, generate_totp_secret())
     client.force_login(admin)  # a session without the second factor
     response = client.get("/admin/", follow=True)
@@ -262,3 +287,26 @@ def test_requests_carrying_nul_characters_are_refused_not_crashed(client, make_u
 
     upload = client.post("/", {"note": "fine", "file": SimpleUploadedFile("a.bin", b"\x00\x01binary")})
     assert upload.status_code != 400  # a file may be binary: only the form's text fields are looked at
+
+
+def test_people_sign_in_with_their_email_address_as_the_page_offers(client, make_user):
+    make_user(Role.STAFF_REPORTER, "rgh/4w", username="nurse.email", password=PASSWORD)
+    assert _sign_in(client, "Nurse.Email@example.org", "wrong password").status_code == 200
+    assert "_auth_user_id" not in client.session
+    response = _sign_in(client, "nurse.email@example.org")
+    assert response.status_code == 302 and client.get(reverse("home")).status_code == 200
+
+
+def test_password_reset_links_are_built_on_the_configured_address(client, make_user, settings, mailoutbox):
+    """Not on the Host header and port of the request that asked for the reset."""
+    settings.ANDON_BASE_URL = "https://andon.riverside.example"
+    make_user(Role.STAFF_REPORTER, "rgh/4w", username="forgetful", password=PASSWORD)
+    response = client.post(reverse("account_reset_password"), {"email": "forgetful@example.org"},
+                           HTTP_HOST="localhost:6666")
+    assert response.status_code == 302 and len(mailoutbox) == 1
+    message = mailoutbox[0]
+    links = re.findall(r"https?://\S+", message.body)
+    assert links and all(link.startswith("https://andon.riverside.example/accounts/password/reset/key/")
+                         for link in links), links
+    assert "6666" not in message.body and "localhost" not in message.body + message.subject
+    assert client.get(links[0].removeprefix("https://andon.riverside.example")).status_code in (200, 302)

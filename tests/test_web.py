@@ -29,7 +29,7 @@ def test_home_shows_roles_and_the_persons_own_work(client, make_user):
 def test_administrators_home_lists_people_missing_required_two_factor(client, make_user):
     admin = make_user(Role.ADMINISTRATOR, "")
     services.set_mfa_required(Role.PATIENT_SAFETY_OFFICER, True)
-    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "", first_name="Hana", last_name="Kim")
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "", first_name="Hana", last_name="Kim", enrol_mfa=False)
     make_user(Role.STAFF_REPORTER, "rgh/4w", first_name="Ana", last_name="Alvarez")
     client.force_login(admin)
     page = client.get(reverse("home")).content.decode()

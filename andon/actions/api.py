@@ -15,7 +15,7 @@ from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import Body, Id, IsoDate, Pages, documented, refused
+from andon.platform.api_kit import Body, Id, IsoDate, Pages, Version, documented, refused
 from andon.platform.models import Unit, User
 from andon.platform.permissions import requires
 
@@ -55,6 +55,7 @@ class ActionOut(Schema):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    version: int
 
     @staticmethod
     def resolve_source_type(action):
@@ -87,11 +88,13 @@ class ActionIn(Body):
 class StatusIn(Body):
     status: StatusName
     note: Annotated[str, PydanticField(max_length=2000)] = ""
+    version: Version = None
 
 
 class DecisionIn(Body):
     approve: bool
     reason: Annotated[str, PydanticField(max_length=2000)] = ""
+    version: Version = None
 
 
 @router.get("/actions", response=documented(list[ActionOut]), summary="Actions the caller owns or may see, soonest due first")
@@ -132,23 +135,23 @@ def create_action(request, payload: ActionIn):
     return Status(201, action)
 
 
-@router.post("/actions/{action_id}/status", response=documented(ActionOut, not_found=True),
+@router.post("/actions/{action_id}/status", response=documented(ActionOut, not_found=True, versioned=True),
              summary="Move an action along (planned, in progress, done, cancelled)")
 @requires("actions.use")
 def set_status(request, action_id: Id, payload: StatusIn):
     action = services.access_action(request.user, action_id)
     try:
-        return services.set_status(request.user, action, payload.status, payload.note)
+        return services.set_status(request.user, action, payload.status, payload.note, payload.version)
     except ValidationError as error:
         return refused(error)
 
 
-@router.post("/actions/{action_id}/decision", response=documented(ActionOut, not_found=True),
+@router.post("/actions/{action_id}/decision", response=documented(ActionOut, not_found=True, versioned=True),
              summary="Approve or reject an action (a rejection needs a reason)")
 @requires("actions.approve")
 def decide(request, action_id: Id, payload: DecisionIn):
     action = services.access_action(request.user, action_id)
     try:
-        return services.decide(request.user, action, payload.approve, payload.reason)
+        return services.decide(request.user, action, payload.approve, payload.reason, payload.version)
     except ValidationError as error:
         return refused(error)

@@ -12,6 +12,7 @@ class ActionsConfig(AppConfig):
 
         from . import models, rules, work  # noqa: F401  (rules: the policy's object rules)
 
-        audit.register(models.Action, exclude_fields=["updated_at"])
+        # The version counts changes (optimistic concurrency); the trail has the changes themselves.
+        audit.register(models.Action, exclude_fields=["updated_at", "version"])
         navigation.add(navigation.NavEntry("Actions", "actions:list", "actions.use", "check2-square"))
         services.register_work_provider(work.actions_work)

@@ -3,6 +3,7 @@
 from django import forms
 
 from andon.platform import permissions
+from andon.platform.concurrency import VersionField
 from andon.platform.models import User
 
 from .models import STRENGTH_HELP, Approval, Effectiveness, Status, Strength
@@ -31,6 +32,7 @@ class ActionForm(forms.Form):
     measure = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
                               help_text="The measure that will show whether it worked: what is measured, how, the expected "
                                         "result and when.")
+    version = VersionField()
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -47,7 +49,8 @@ class ActionForm(forms.Form):
                 for radio in self["strength"]]
 
     def service_fields(self) -> dict:
-        return dict(self.cleaned_data)
+        """The action's fields as the services take them (the version is passed on its own)."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "version"}
 
 
 def add_errors(form: forms.Form, error) -> None:
@@ -63,6 +66,7 @@ class StatusForm(forms.Form):
     status = forms.ChoiceField(label="New status")
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
                            help_text="Required when cancelling or reinstating.")
+    version = VersionField()
 
     def __init__(self, *args, action, may_govern: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -77,6 +81,7 @@ class DecisionForm(forms.Form):
                                  widget=forms.RadioSelect)
     reason = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
                              help_text="Required when rejecting.")
+    version = VersionField()
 
 
 class EffectivenessForm(forms.Form):
@@ -84,6 +89,7 @@ class EffectivenessForm(forms.Form):
     checked_on = forms.DateField(label="Checked on", widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
                            help_text="What the measure showed; required unless effective.")
+    version = VersionField()
 
 
 class FilterForm(forms.Form):

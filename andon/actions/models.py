@@ -10,6 +10,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
+from andon.platform.concurrency import Versioned
+
 
 class Strength(models.TextChoices):
     """The RCA² action hierarchy (DOMAIN.md §3, from the VA NCPS)."""
@@ -54,7 +56,11 @@ class Effectiveness(models.TextChoices):
     NOT_EFFECTIVE = "not_effective", "Not effective"
 
 
-class Action(models.Model):
+class Action(Versioned):
+    """Pages and API bodies carry the `version` they read: a change made on an older one is
+    refused (platform/concurrency.py), so two people editing one action cannot overwrite each
+    other."""
+
     title = models.CharField(max_length=200)
     description = models.TextField(max_length=4000, blank=True)
     # What the action came from (an RCA, an audit finding, a risk): any record, or none.

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from andon.platform import audit, permissions
+from andon.platform import audit, concurrency, permissions
 from andon.platform.models import RoleGrant, Unit, User
 from andon.platform.notifications import notify
 
@@ -207,10 +207,14 @@ def create_action(user, *, source=None, source_label: str = "", unit, owner, tit
 
 
 @transaction.atomic
-def update_action(user, action: Action, **fields) -> Action:
+def update_action(user, action: Action, version: int | None = None, **fields) -> Action:
     """Change what the action is, who owns it or when it is due. Changing its substance (title,
-    description, strength, measure, unit) after a decision sends it back for a decision."""
+    description, strength, measure, unit) after a decision sends it back for a decision.
+
+    Every change of an action takes the `version` its form or API body read: made on an older
+    one it is refused (concurrency.Stale), and it is always made on the row as it is now."""
     permissions.check(user, "actions.manage", action)
+    concurrency.lock(action, version)
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
@@ -245,10 +249,11 @@ def update_action(user, action: Action, **fields) -> Action:
 
 
 @transaction.atomic
-def set_status(user, action: Action, status, note: str = "") -> Action:
+def set_status(user, action: Action, status, note: str = "", version: int | None = None) -> Action:
     """Move an action along: planned → in progress → done; cancelling and reinstating a
     cancelled action are for those who manage actions, and need a note."""
     permissions.check(user, "actions.set_status", action)
+    concurrency.lock(action, version)
     try:
         status = Status(status)
     except ValueError:
@@ -278,9 +283,10 @@ def set_status(user, action: Action, status, note: str = "") -> Action:
 
 
 @transaction.atomic
-def decide(user, action: Action, approve: bool, reason: str = "") -> Action:
+def decide(user, action: Action, approve: bool, reason: str = "", version: int | None = None) -> Action:
     """Leadership's decision on an action; a rejection must say why (RCA²)."""
     permissions.check(user, "actions.approve", action)
+    concurrency.lock(action, version)
     reason = (reason or "").strip()
     if not approve and not reason:
         raise ValidationError({"reason": "Say why the action is rejected."})
@@ -298,9 +304,11 @@ def decide(user, action: Action, approve: bool, reason: str = "") -> Action:
 
 
 @transaction.atomic
-def record_effectiveness(user, action: Action, result, note: str, checked_on: date) -> Action:
+def record_effectiveness(user, action: Action, result, note: str, checked_on: date,
+                         version: int | None = None) -> Action:
     """Whether a completed action worked, judged against its measure."""
     permissions.check(user, "actions.manage", action)
+    concurrency.lock(action, version)
     errors: dict = {}
     try:
         result = Effectiveness(result)

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.platform import audit, permissions
+from andon.platform import audit, concurrency, permissions
 from andon.platform.permissions import requires
 
 from . import services
@@ -63,7 +63,8 @@ def _detail_context(request, action, **forms):
     user = request.user
     may_set_status = permissions.can(user, "actions.set_status", action)
     may_manage = permissions.can(user, "actions.manage", action)
-    status_form = forms.get("status_form") or StatusForm(action=action, may_govern=may_manage)
+    version = {"version": action.version}  # each form carries the version it was read at
+    status_form = forms.get("status_form") or StatusForm(action=action, may_govern=may_manage, initial=version)
     return {
         "action": action,
         "today": timezone.localdate(),
@@ -73,8 +74,9 @@ def _detail_context(request, action, **forms):
         "may_decide": permissions.can(user, "actions.approve", action) and action.status != Status.CANCELLED,
         "may_record_effectiveness": may_manage and action.status == Status.DONE,
         "status_form": status_form,
-        "decision_form": forms.get("decision_form") or DecisionForm(),
-        "effectiveness_form": forms.get("effectiveness_form") or EffectivenessForm(initial={"checked_on": timezone.localdate()}),
+        "decision_form": forms.get("decision_form") or DecisionForm(initial=version),
+        "effectiveness_form": forms.get("effectiveness_form") or EffectivenessForm(
+            initial={"checked_on": timezone.localdate(), **version}),
         "history": audit.entries_for(action)[:50] if permissions.can(user, "actions.view", action) else [],
     }
 
@@ -82,18 +84,25 @@ def _detail_context(request, action, **forms):
 @requires("actions.manage")
 def action_edit(request, pk):
     action = services.access_action(request.user, pk, "actions.manage")
-    initial = {name: getattr(action, name) for name in ("title", "description", "unit", "owner", "due_date", "strength", "measure")}
+    initial = {name: getattr(action, name) for name in ("title", "description", "unit", "owner", "due_date", "strength",
+                                                        "measure", "version")}
     form = ActionForm(request.POST or None, user=request.user, initial=initial)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_action(request.user, action, **form.service_fields())
+            services.update_action(request.user, action, form.cleaned_data["version"], **form.service_fields())
         except ValidationError as error:
-            add_errors(form, error)
-            action.refresh_from_db()
+            status = _refused(request, form, error, action)
         else:
             messages.success(request, "The action is saved.")
             return redirect("actions:detail", pk=action.pk)
-    return render(request, "actions/form.html", {"form": form, "action": action})
+    return render(request, "actions/form.html", {"form": form, "action": action}, status=status)
+
+
+def _refused(request, form, error, action) -> int:
+    """Show a service's refusal; the status to answer with (409: changed since the page was read)."""
+    action.refresh_from_db()
+    return concurrency.refused_on_page(request, form, error, action, add_errors)
 
 
 @require_POST
@@ -101,16 +110,17 @@ def action_edit(request, pk):
 def action_status(request, pk):
     action = services.access_action(request.user, pk, "actions.set_status")
     form = StatusForm(request.POST, action=action, may_govern=permissions.can(request.user, "actions.manage", action))
+    status = 400
     if form.is_valid():
+        data = form.cleaned_data
         try:
-            services.set_status(request.user, action, form.cleaned_data["status"], form.cleaned_data["note"])
+            services.set_status(request.user, action, data["status"], data["note"], data["version"])
         except ValidationError as error:
-            add_errors(form, error)
-            action.refresh_from_db()
+            status = _refused(request, form, error, action)
         else:
             messages.success(request, f"The action is now {action.get_status_display().lower()}.")
             return redirect("actions:detail", pk=action.pk)
-    return render(request, "actions/detail.html", _detail_context(request, action, status_form=form), status=400)
+    return render(request, "actions/detail.html", _detail_context(request, action, status_form=form), status=status)
 
 
 @require_POST
@@ -118,17 +128,17 @@ def action_status(request, pk):
 def action_decision(request, pk):
     action = services.access_action(request.user, pk, "actions.approve")
     form = DecisionForm(request.POST)
+    status = 400
     if form.is_valid():
         approve = form.cleaned_data["decision"] == "approved"
         try:
-            services.decide(request.user, action, approve, form.cleaned_data["reason"])
+            services.decide(request.user, action, approve, form.cleaned_data["reason"], form.cleaned_data["version"])
         except ValidationError as error:
-            add_errors(form, error)
-            action.refresh_from_db()
+            status = _refused(request, form, error, action)
         else:
             messages.success(request, "The action is approved." if approve else "The action is rejected.")
             return redirect("actions:detail", pk=action.pk)
-    return render(request, "actions/detail.html", _detail_context(request, action, decision_form=form), status=400)
+    return render(request, "actions/detail.html", _detail_context(request, action, decision_form=form), status=status)
 
 
 @require_POST
@@ -136,14 +146,16 @@ def action_decision(request, pk):
 def action_effectiveness(request, pk):
     action = services.access_action(request.user, pk, "actions.manage")
     form = EffectivenessForm(request.POST)
+    status = 400
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.record_effectiveness(request.user, action, data["result"], data["note"], data["checked_on"])
+            services.record_effectiveness(request.user, action, data["result"], data["note"], data["checked_on"],
+                                          data["version"])
         except ValidationError as error:
-            add_errors(form, error)
-            action.refresh_from_db()
+            status = _refused(request, form, error, action)
         else:
             messages.success(request, "The effectiveness check is recorded.")
             return redirect("actions:detail", pk=action.pk)
-    return render(request, "actions/detail.html", _detail_context(request, action, effectiveness_form=form), status=400)
+    return render(request, "actions/detail.html", _detail_context(request, action, effectiveness_form=form),
+                  status=status)

@@ -91,5 +91,8 @@ class ComputeForm(forms.Form):
 class MappingForm(forms.Form):
     kind = forms.ChoiceField(choices=UnitMapping.Kind.choices)
     external_id = forms.CharField(max_length=500, label="Location or organization in the EHR data")
-    unit = UnitChoiceField(queryset=Unit.objects.filter(active=True).select_related("facility")
-                           .order_by("facility__name", "path"))
+    unit = UnitChoiceField(queryset=Unit.objects.none())
+
+    def __init__(self, *args, units, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units.select_related("facility").order_by("facility__name", "path")

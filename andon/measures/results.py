@@ -107,7 +107,9 @@ def compare(measure: Measure, *, stratum: str = "", units=None, unit_kind: str =
     """Each stratum value (or each unit of one kind, with `stratum` empty: wards with wards, a
     department's cell holding its wards' cases) over the last `months` months with results:
     totals, value and 95 % interval (Wilson for a proportion, exact Poisson for a rate). `units`
-    limits the unit rows to those a viewer may see."""
+    limits the unit rows to those a viewer may see (required for them: none is not every unit)."""
+    if not stratum and units is None:
+        raise TypeError("compare units with the units the viewer may see")
     window = _window(measure, months)
     if window is None:
         return [], None
@@ -152,25 +154,25 @@ class DrillDownUnavailable(Exception):
     """A result whose cases cannot be listed (its source keeps no patients, or no data)."""
 
 
-def unit_keys(unit: Unit | None) -> list[str] | None:
-    """The units whose kept cases make a unit's cell (it and those below it); None: all."""
-    if unit is None:
-        return None
-    return [str(pk) for pk in Unit.objects.filter(path__startswith=unit.path).values_list("pk", flat=True)]
+def patients_scope(user, unit: Unit | None = None) -> permissions.Scope:
+    """The units whose patients the user may see behind a cell: the unit asked for (refused
+    outside their grants) and those below it, or, with none asked for, the units where they may
+    see patients. Never every patient because no unit was named."""
+    return permissions.scope_for(user, "measures.view_patients", unit=unit)
 
 
 def cases_behind(user, measure: Measure, *, period_start: date, kind: str = "month", unit: Unit | None = None,
                  stratum: str = "", value: str = "") -> list[dict]:
     """The patients behind one stored cell, as kept when it was computed, for those who may see
-    them; every viewing is audited with the cell it was for."""
-    permissions.check(user, "measures.view_patients", unit)
+    them (`patients_scope`); every viewing is audited with the cell it was for."""
+    scope = patients_scope(user, unit)
     if measure.source_kind not in (SourceKind.SQL, SourceKind.ECQM):
         raise DrillDownUnavailable(f"{measure.title} is counted from {measure.get_source_kind_display().lower()}, "
                                    "which name no patients")
     table = cases.kept(measure.key, kind, period_start)
     if table is None:
         raise DrillDownUnavailable("No cases are kept for this period: it has not been computed since patients were kept.")
-    found = kpi.cases_in(table, unit_keys=unit_keys(unit), stratum=stratum, stratum_value=value)
+    found = kpi.cases_in(table, unit_keys=scope.unit_keys(), stratum=stratum, stratum_value=value)
     audit.record_read(measure, actor=user, reason=(
-        f"patients behind {period_start:%Y-%m} {unit or 'all units'}" + (f", {stratum} = {value}" if stratum else "")))
+        f"patients behind {period_start:%Y-%m} {scope}" + (f", {stratum} = {value}" if stratum else "")))
     return found

@@ -315,14 +315,29 @@ def annotate(user, measure: Measure, *, on: date, text: str, kind: str = Annotat
 
 @audit.changes_by_user
 def map_unit(user, kind: str, external_id: str, unit: Unit) -> UnitMapping:
-    permissions.check(user, "measures.manage")
+    """Count an EHR place's encounters in `unit`. A mapping decides whose patients a unit's
+    drill-down lists, so the user manages measures over the unit and, for a place mapped
+    already, over the unit it leaves (nobody takes another hospital's patients into their scope)."""
+    permissions.check(user, "measures.manage", unit)
     if kind not in UnitMapping.Kind.values:
         raise ValidationError({"kind": f"Choose one of: {', '.join(UnitMapping.Kind.values)}."})
     external_id = (external_id or "").strip()
     if not external_id:
         raise ValidationError({"external_id": "Give the Location or Organization id from the EHR data."})
-    mapping, _ = UnitMapping.objects.update_or_create(kind=kind, external_id=external_id, defaults={"unit": unit})
+    with transaction.atomic():
+        mapping = UnitMapping.objects.select_for_update().select_related("unit").filter(
+            kind=kind, external_id=external_id).first()
+        if mapping is None:
+            return UnitMapping.objects.create(kind=kind, external_id=external_id, unit=unit)
+        permissions.check(user, "measures.manage", mapping.unit)
+        mapping.unit = unit
+        mapping.save(update_fields=["unit"])
     return mapping
+
+
+def mappable_units(user):
+    """Active units a user may map EHR places to (map_unit)."""
+    return permissions.units_where(user, "measures.manage").filter(active=True)
 
 
 def places_in_store(limit: int = 500) -> list[dict]:
@@ -364,16 +379,15 @@ def measure_for(user, key: str) -> Measure:
     return Measure.objects.get(key=key)
 
 
-def result_rows(measure: Measure, *, kind: str = "month", first: date | None = None, last: date | None = None,
-                units=None):
-    """Stored cells of a measure, whole-organisation cells and those of `units`."""
+def result_rows(measure: Measure, *, units, kind: str = "month", first: date | None = None, last: date | None = None):
+    """Stored cells of a measure, whole-organisation cells and those of `units` (the viewer's:
+    `visible_units`; there is no default, as no units asked for is not every unit)."""
     rows = MeasureResult.objects.filter(measure=measure, period_kind=kind).select_related("unit__facility")
     if first:
         rows = rows.filter(period_start__gte=first)
     if last:
         rows = rows.filter(period_start__lte=last)
-    if units is not None:
-        rows = rows.filter(Q(unit=None) | Q(unit__in=units))
+    rows = rows.filter(Q(unit=None) | Q(unit__in=units))
     return rows.order_by("period_start", "unit__path", "stratum", "stratum_value")
 
 
@@ -403,12 +417,13 @@ def import_peer_reports(user, measure: Measure, text: str, filename: str) -> exc
 
 
 def start_computation(user, keys=None, *, kind: str = "month", first: date, last: date):
-    """Queue the computation of measures as a background job (see tasks.compute_measures)."""
+    """Queue the computation of measures as a background job (see tasks.compute_measures). It
+    replaces the cells of every unit for its periods, so it needs the capability everywhere."""
     from andon.platform.jobs import start_job
 
     from . import tasks
 
-    permissions.check(user, "measures.manage")
+    permissions.check(user, "measures.manage", permissions.EVERYTHING)
     if not date(1900, 1, 1) <= first <= last <= date(min(first.year + MAX_YEARS, 9999), first.month, 1):
         raise ValidationError(f"Choose a range from 1900 on, ending after it starts, of at most {MAX_YEARS} years.")
     title = f"Compute {'all measures' if keys is None else ', '.join(keys)} ({kind}, {first} to {last})"

@@ -82,8 +82,10 @@ def measure_page(request, key):
         "units": units, "strata": results.STRATA_LABELS, "variation": charts.VARIATION, "assurance": charts.ASSURANCE,
         "rule_names": charts.RULE_NAMES, "annotation_form": AnnotationForm(actions=_actions(request)),
         "may_annotate": permissions.can(request.user, "measures.annotate"),
+        # Without a unit the drill-down lists the patients of the viewer's units (cases page).
         "may_drill": (measure.source_kind in (SourceKind.SQL, SourceKind.ECQM)
-                      and permissions.can(request.user, "measures.view_patients", unit)),
+                      and (permissions.can(request.user, "measures.view_patients", unit) if unit
+                           else permissions.can(request.user, "measures.view_patients"))),
         "may_enter": (measure.source_kind == SourceKind.MANUAL
                       and permissions.units_where(request.user, "measures.enter_counts").exists()),
         "may_manage": permissions.can(request.user, "measures.manage"),
@@ -187,6 +189,7 @@ def cases(request, key):
         found, error = [], str(unavailable)
     return render(request, "measures/cases.html", {"measure": measure, "cases": found, "error": error, "period": period,
                                                    "unit": unit, "stratum": stratum, "value": value,
+                                                   "scope": results.patients_scope(request.user, unit),
                                                    "explainable": measure.source_kind == SourceKind.ECQM})
 
 
@@ -266,6 +269,7 @@ def peers(request, key):
 
 @requires("measures.manage")
 def compute(request):
+    permissions.check(request.user, "measures.manage", permissions.EVERYTHING)  # it recomputes every unit
     form = ComputeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -286,13 +290,15 @@ def chart_svg(request, key):
 @requires("measures.manage")
 def mappings(request):
     """Which EHR locations and service providers count for which unit."""
-    form = MappingForm(request.POST or None)
+    form = MappingForm(request.POST or None, units=services.mappable_units(request.user))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             services.map_unit(request.user, data["kind"], data["external_id"], data["unit"])
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
+        except PermissionDenied:
+            messages.error(request, "This place counts for a unit outside your scope; it stays mapped there.")
         else:
             messages.success(request, "Mapped. Results show it after the next computation.")
             return redirect("measures:mappings")

@@ -16,12 +16,12 @@ from django.conf import settings
 
 from andon.analytics import kpi
 from andon.analytics.kpi import periods as period_math
-from andon.platform import audit, permissions
+from andon.platform import audit
 from andon.platform.models import Unit
 
 from . import cases
 from .models import Measure, SourceKind
-from .results import unit_keys
+from .results import patients_scope
 from .services import open_store
 
 MAX_DEPTH = 8  # definitions below this depth are left out of the page: their names stay in `uses`
@@ -64,12 +64,14 @@ class Why:
 
 def explain_case(user, measure: Measure, *, period_start: date, case_id: str, kind: str = "month",
                  unit: Unit | None = None) -> Why:
-    """Why one kept case of an eCQM result is in or out of each population; audited."""
-    permissions.check(user, "measures.view_patients", unit)
+    """Why one kept case of an eCQM result is in or out of each population; audited. A case
+    outside the units whose patients the user may see is not found, as one that does not exist."""
+    scope = patients_scope(user, unit)
     if measure.source_kind != SourceKind.ECQM:
         raise Unexplained(f"{measure.title} is not an eCQM: its cases are the rows of its definition's SQL")
     table = cases.kept(measure.key, kind, period_start)
-    found = [] if table is None else [c for c in kpi.cases_in(table, unit_keys=unit_keys(unit)) if c["case_id"] == case_id]
+    found = [] if table is None else [c for c in kpi.cases_in(table, unit_keys=scope.unit_keys())
+                                      if c["case_id"] == case_id]
     if not found:
         raise LookupError(f"no case {case_id!r} in {period_start:%Y-%m}")
     case = found[0]

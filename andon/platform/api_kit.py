@@ -13,6 +13,8 @@ from ninja.pagination import LimitOffsetPagination
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic import Field as PydanticField
 
+from .concurrency import Stale
+
 
 class Pages(LimitOffsetPagination):
     """limit/offset paging with bounds, so a huge offset is a 422, not a database overflow."""
@@ -37,6 +39,12 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 # number is a 422 and never reaches a query (SQLite cannot even bind it: a server error).
 Id = Annotated[int, PydanticField(ge=1, le=2**63 - 1)]
 
+# The version of a record the caller read (its `version` in the answer that showed it): a change
+# sent with an older one is refused with 409 (platform/concurrency.py); left out, not checked.
+Version = Annotated[int | None, PydanticField(
+    None, ge=1, le=2**31 - 1,
+    description="The record's version as you read it; if it changed since, the request is refused with 409")]
+
 
 class Body(BaseModel):
     """A request body: plain pydantic, so unknown fields and non-object bodies are refused, not
@@ -53,11 +61,14 @@ class ValidationErrorOut(Schema):
     detail: list[dict]
 
 
-def documented(ok_schema, status: int = 200, *, not_found: bool = False) -> dict:
-    """The responses of an operation: its own, and the refusals every operation can give."""
+def documented(ok_schema, status: int = 200, *, not_found: bool = False, versioned: bool = False) -> dict:
+    """The responses of an operation: its own, and the refusals every operation can give;
+    `versioned` for a change that takes the record's `version` (409 when it is stale)."""
     responses = {status: ok_schema, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
     if not_found:
         responses[404] = ErrorOut
+    if versioned:
+        responses[409] = ErrorOut
     return responses
 
 
@@ -78,7 +89,10 @@ class MappedQuery:
 
 
 def refused(error: ValidationError):
-    """A service's ValidationError as a 422 in the shape of the API's other validation errors."""
+    """A service's ValidationError as a 422 in the shape of the API's other validation errors;
+    a change made on a stale version as a 409 that says who changed the record and when."""
+    if isinstance(error, Stale):
+        return Status(409, {"detail": error.api_message})
     if hasattr(error, "error_dict"):
         detail = [{"loc": ["body", field], "msg": message, "type": "value_error"}
                   for field, messages in error.message_dict.items() for message in messages]

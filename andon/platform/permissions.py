@@ -11,17 +11,19 @@ Two kinds of permission live in one `rules` rule set:
   capabilities with facts about the object (who requested a job, who reported an event).
 """
 
+from dataclasses import dataclass
 from functools import wraps
 
 import rules
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from .models import Facility, Organisation, RoleGrant, RoleSetting, Unit, User
-from .roles import CAPABILITIES, roles_with
+from .roles import CAPABILITIES, MFA_REQUIRED_BY_DEFAULT, roles_with
 
 policy = rules.RuleSet()
 
@@ -45,9 +47,11 @@ def active_grants(user) -> list[RoleGrant]:
 
 
 def _grants_of(users):
-    marked = RoleSetting.objects.filter(role=OuterRef("role"), mfa_required=True)
+    # An administrator's setting for the role, else the role's default (roles.py).
+    setting = RoleSetting.objects.filter(role=OuterRef("role")).values("mfa_required")[:1]
+    by_default = Case(When(role__in=MFA_REQUIRED_BY_DEFAULT, then=Value(True)), default=Value(False))
     return (RoleGrant.objects.filter(user__in=users).select_related("unit", "facility")
-            .annotate(mfa_marked=Exists(marked)))
+            .annotate(mfa_marked=Coalesce(Subquery(setting), by_default)))
 
 
 def forget_grants(user) -> None:
@@ -118,18 +122,47 @@ def add_rule(name: str, predicate) -> None:
     policy.add_rule(name, predicate)
 
 
-def can(user, permission: str, obj=None) -> bool:
+class _Anywhere:
+    """No object given: whether the user holds a permission anywhere (the door of a page)."""
+
+    def __repr__(self):
+        return "ANYWHERE"
+
+
+ANYWHERE = _Anywhere()
+EVERYTHING = None  # check(user, capability, EVERYTHING): over the whole organisation (see `can`)
+
+
+def can(user, permission: str, obj=ANYWHERE) -> bool:
+    """Whether the user may: without `obj`, anywhere (a page's door); with an object, over its
+    scope. `None` is not "no object": a scope left out (`can(user, "…", unit)` with no unit asked
+    for) asks for everything, which only a grant over the whole organisation covers."""
     if not policy.rule_exists(permission):
         raise KeyError(f"unknown permission {permission!r}")
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
+    if obj is ANYWHERE:
+        return policy.test_rule(permission, user)
+    if obj is None:
+        if permission not in CAPABILITIES:
+            raise TypeError(f"{permission!r} is decided on an object, not on None")
+        return holds_everywhere(user, permission)
     return policy.test_rule(permission, user, obj)
 
 
-def check(user, permission: str, obj=None) -> None:
+def check(user, permission: str, obj=ANYWHERE) -> None:
     """Raise PermissionDenied unless the user may; for services and API handlers."""
     if not can(user, permission, obj):
         raise PermissionDenied(f"not permitted: {permission}")
+
+
+def holds_everywhere(user, capability: str) -> bool:
+    """Whether the user holds `capability` over every organisation, through grants over each
+    whole organisation: what a reading that no unit limits needs."""
+    roles = roles_with(capability)
+    covered = {grant.organisation_id for grant in active_grants(user)
+               if grant.role in roles and not grant.facility_id and not grant.unit_id}
+    return bool(covered) and not Organisation.objects.exclude(pk__in=covered).exists()
 
 
 class Missing(Http404):
@@ -164,6 +197,57 @@ def units_where(user, capability: str):
     return Unit.objects.filter(condition)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What one reading for a capability covers: the unit (or facility) a request asked for,
+    checked against the user's grants, or, when it asked for none, the units where the user holds
+    the capability. A scope left out is never everything: only a grant over the whole
+    organisation makes it so (`everything`, which also takes in records placed in no unit)."""
+
+    capability: str
+    units: QuerySet  # of Unit
+    unit: Unit | None = None
+    facility: Facility | None = None
+    everything: bool = False
+
+    def unit_keys(self) -> list[str] | None:
+        """The units' ids as text (as kept with patient-level cases); None when nothing limits."""
+        return None if self.everything else [str(pk) for pk in self.units.order_by().values_list("pk", flat=True)]
+
+    def __str__(self):
+        if self.unit is not None:
+            return str(self.unit)
+        if self.facility is not None:
+            return f"the units you may see in {self.facility.name}"
+        return "all units" if self.everything else "the units you may see"
+
+
+def scope_for(user, capability: str, *, unit: Unit | None = None, facility: Facility | None = None) -> Scope:
+    """Turn the optional scope of a request into what the user may read for `capability`:
+
+    - a unit: checked (PermissionDenied outside the user's grants), with the units below it;
+    - a facility: the units of it where the user holds the capability (PermissionDenied when none);
+    - neither: every unit where the user holds it (`units_where`), never everything.
+
+    Pages and the API answer PermissionDenied with 403, as every refusal. Every reading that
+    takes an optional unit or facility (a page's ?unit=, an API's unit_id, an export, a job)
+    asks here instead of passing an absent scope to `check`.
+    """
+    if unit is not None and facility is not None:
+        raise ValueError("ask for a unit or a facility, not both")
+    if unit is not None:
+        check(user, capability, unit)
+        return Scope(capability, Unit.objects.filter(path__startswith=unit.path), unit=unit)
+    check(user, capability)
+    units = units_where(user, capability)
+    if facility is not None:
+        units = units.filter(facility=facility)
+        if not units.exists():
+            raise PermissionDenied(f"not permitted: {capability} in {facility.code}")
+        return Scope(capability, units, facility=facility)
+    return Scope(capability, units, everything=holds_everywhere(user, capability))
+
+
 def _grants_covering(scope) -> Q:
     """Grants whose scope contains `scope`, in the terms of `grant_covers`: the organisation,
     the facility (or its organisation), or the unit (or its facility, organisation or a unit
@@ -183,14 +267,24 @@ def _grants_covering(scope) -> Q:
     raise TypeError(f"cannot scope a permission to {type(scope).__name__}")
 
 
-def people_who(capability: str, obj=None):
+def people_who(capability: str, obj=ANYWHERE):
     """Active users who hold `capability` over `obj` through a role grant: the reverse of `can`,
-    for notifications and lists of people to assign. It answers for role grants only: object
-    rules (the reporter of an event, an action's owner, an RCA team) are the caller's to add."""
+    for notifications and lists of people to assign (`None`, as for `can`, is everything). It
+    answers for role grants only: object rules (the reporter of an event, an action's owner, an
+    RCA team) are the caller's to add."""
     if capability not in CAPABILITIES:
         raise KeyError(f"not a capability held through a role: {capability!r}")
-    grants = RoleGrant.objects.filter(_grants_covering(scope_of(obj)), role__in=roles_with(capability))
-    return User.objects.filter(is_active=True, pk__in=grants.values("user_id"))
+    grants = RoleGrant.objects.filter(role__in=roles_with(capability))
+    people = User.objects.filter(is_active=True)
+    if obj is not None:
+        covering = Q() if obj is ANYWHERE else _grants_covering(scope_of(obj))
+        return people.filter(pk__in=grants.filter(covering).values("user_id"))
+    organisations = list(Organisation.objects.all())
+    if not organisations:
+        return people.none()
+    for organisation in organisations:  # everything: a grant over each organisation
+        people = people.filter(pk__in=grants.filter(_grants_covering(organisation)).values("user_id"))
+    return people
 
 
 def requires(permission: str):

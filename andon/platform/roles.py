@@ -27,6 +27,12 @@ ALL_ROLES = frozenset(Role)
 # Roles whose work is integration or analysis may hold personal API tokens. Board members see
 # aggregates only and staff reporters report through the pages, so neither needs a token.
 API_TOKEN_ROLES = ALL_ROLES - {Role.STAFF_REPORTER, Role.BOARD_MEMBER}
+# Roles that read across the organisation (every event's narrative, the audit trail, peer
+# review) must set up two-factor sign-in unless an administrator decides otherwise for the role
+# (`RoleSetting`); a password alone must not open what they can see.
+MFA_REQUIRED_BY_DEFAULT = frozenset({
+    Role.ADMINISTRATOR, Role.CQO, Role.CMO, Role.PATIENT_SAFETY_OFFICER, Role.MEDICAL_STAFF_OFFICE,
+})
 ACTION_ROLES = frozenset({
     Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
     Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO,
@@ -57,6 +63,9 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "safety.triage": frozenset({Role.PATIENT_SAFETY_OFFICER}),
     "safety.manage_workflow": frozenset({Role.PATIENT_SAFETY_OFFICER}),
     "safety.investigate": frozenset({Role.PATIENT_SAFETY_OFFICER}),
+    # Lowering a SAC 3 or clearing the sentinel flag once its RCA is under way stops the RCA
+    # clock: leadership's decision, not the investigating officer's (services.deescalate).
+    "safety.deescalate": frozenset({Role.CQO, Role.CMO}),
     "safety.view_aggregates": frozenset({
         Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER,
         Role.CQO, Role.CMO, Role.BOARD_MEMBER,

@@ -3,16 +3,25 @@
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from .models import RoleSetting, User
 from .permissions import active_grants
+from .roles import MFA_REQUIRED_BY_DEFAULT
+
+
+def roles_requiring_mfa() -> set[str]:
+    """The roles whose holders must use two-factor: each role's default (roles.py), as an
+    administrator has changed it per role."""
+    required = {role.value for role in MFA_REQUIRED_BY_DEFAULT}
+    for role, marked in RoleSetting.objects.values_list("role", "mfa_required"):
+        (required.add if marked else required.discard)(role)
+    return required
 
 
 def _requires_mfa():
-    """Who must use two-factor: staff of the admin site and holders of roles an administrator marks."""
-    marked = RoleSetting.objects.filter(mfa_required=True).values("role")
-    return Q(is_staff=True) | Q(is_superuser=True) | Q(role_grants__role__in=marked)
+    """Who must use two-factor: staff of the admin site and holders of roles that require it."""
+    return Q(is_staff=True) | Q(is_superuser=True) | Q(role_grants__role__in=roles_requiring_mfa())
 
 
 def mfa_required(user) -> bool:
@@ -34,8 +43,18 @@ def people_missing_required_mfa():
     )
 
 
+_HAS_TOTP = "_andon_has_totp"
+
+
+def with_two_factor_fact(users):
+    """Users read with whether each has set up an authenticator app (see `mfa_enabled`)."""
+    totp = Authenticator.objects.filter(user=OuterRef("pk"), type=Authenticator.Type.TOTP)
+    return users.annotate(**{_HAS_TOTP: Exists(totp)})
+
+
 def mfa_enabled(user) -> bool:
-    return is_mfa_enabled(user, [Authenticator.Type.TOTP])
+    known = getattr(user, _HAS_TOTP, None)  # read with the request's user (auth.AndonAuthBackend)
+    return known if known is not None else is_mfa_enabled(user, [Authenticator.Type.TOTP])
 
 
 def session_passed_mfa(request) -> bool:

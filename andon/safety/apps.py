@@ -16,8 +16,10 @@ class SafetyConfig(AppConfig):
         from . import demo as safety_demo
         from . import analysis, models, rules, taxonomy, work  # noqa: F401  (rules registers the object rules)
 
-        audit.register(models.SafetyEvent, exclude_fields=["receipt_hash"])
+        # The version counts changes (optimistic concurrency); the trail has the changes themselves.
+        audit.register(models.SafetyEvent, exclude_fields=["receipt_hash", "version"])
         audit.register(models.Transition)
+        audit.register(models.Deescalation)
         audit.register(models.ReporterMessage)
         audit.register(models.Attachment)
         audit.register(models.ConductConcern)

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from andon.platform.concurrency import Versioned
 from andon.platform.models import Unit
 
 NARRATIVE_MAX = 10_000
@@ -66,11 +67,13 @@ class Source(models.TextChoices):
     IMPORT = "import", "Imported from an earlier system"
 
 
-class SafetyEvent(FSMModelMixin, models.Model):
+class SafetyEvent(FSMModelMixin, Versioned):
     """One report of a safety event, and what became of it.
 
     For an anonymous report `reporter` is empty and `reported_at` keeps only the day, so that
-    neither the row nor its time can be matched against sign-ins or server logs.
+    neither the row nor its time can be matched against sign-ins or server logs. Officers' pages
+    and API bodies carry the `version` they read, so a decision taken on an older one is refused
+    (platform/concurrency.py).
     """
 
     id = models.BigIntegerField(primary_key=True, default=unordered_id, editable=False)
@@ -109,6 +112,9 @@ class SafetyEvent(FSMModelMixin, models.Model):
     triaged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
     triaged_at = models.DateTimeField(null=True, blank=True)
+    # Why the officer decided as they did; a triage to "no further review" moves the event
+    # nowhere, so no workflow step would keep it.
+    triage_reason = models.TextField(max_length=2000, blank=True)
     rca_start_due = models.DateTimeField(null=True, blank=True)
     rca_complete_due = models.DateTimeField(null=True, blank=True)
     rca_started_at = models.DateTimeField(null=True, blank=True)
@@ -182,6 +188,30 @@ class SafetyEvent(FSMModelMixin, models.Model):
     @transition(field=status, source=Status.CLOSED, target=Status.TRIAGE)
     def reopen(self):
         self.closed_at = None
+
+
+class Deescalation(models.Model):
+    """Lowering a SAC 3 or clearing the sentinel flag once the event's RCA has begun: its own
+    step, by those with safety.deescalate, with the reason (services.deescalate). What it was
+    and what it became are kept here; the RCA deadlines are removed only by this step, when the
+    new score no longer requires an RCA."""
+
+    event = models.ForeignKey(SafetyEvent, on_delete=models.CASCADE, related_name="deescalations")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(max_length=2000)
+    sac_before = models.PositiveSmallIntegerField(null=True)
+    sentinel_before = models.BooleanField()
+    sac_after = models.PositiveSmallIntegerField()
+    sentinel_after = models.BooleanField()
+    severity_after = models.CharField(max_length=20)
+    probability_after = models.CharField(max_length=20)
+    rca_start_due_before = models.DateTimeField(null=True, blank=True)
+    rca_complete_due_before = models.DateTimeField(null=True, blank=True)
+    deadlines_removed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["at", "pk"]
 
 
 class Transition(models.Model):

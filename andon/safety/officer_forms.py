@@ -7,6 +7,8 @@ The forms parse and present; the rules (what a SAC 3 requires, what a close need
 from django import forms
 from django.core.exceptions import ValidationError
 
+from andon.platform.concurrency import VersionField
+
 from . import sac
 from .models import KINDS_WITH_HARM, Kind, Review, Status
 
@@ -71,6 +73,7 @@ class TriageForm(forms.Form):
                                help_text="A SAC 3 or a sentinel event requires a root cause analysis.")
     reason = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
                              help_text="Kept in the event's history.")
+    version = VersionField()
 
     def __init__(self, *args, taxonomy, kind, **kwargs):
         super().__init__(*args, **kwargs)
@@ -87,12 +90,14 @@ class TriageForm(forms.Form):
     @classmethod
     def initial_for(cls, event) -> dict:
         return {"category": event.category, "harm": event.harm, "sac_severity": event.sac_severity,
-                "sac_probability": event.sac_probability, "sentinel": event.is_sentinel, "review": event.review}
+                "sac_probability": event.sac_probability, "sentinel": event.is_sentinel, "review": event.review,
+                "version": event.version}
 
-    def decision(self):
+    @staticmethod
+    def decision_of(data):
+        """The officer's decision from the form's cleaned data."""
         from .services import Triage
 
-        data = self.cleaned_data
         return Triage(category=data["category"], harm=data.get("harm") or "", sac_severity=data["sac_severity"],
                       sac_probability=data["sac_probability"], sentinel=bool(data["sentinel"]),
                       review=data["review"], reason=data["reason"] or "")
@@ -109,6 +114,7 @@ class MoveForm(forms.Form):
                              help_text="Kept in the event's history.")
     closing_summary = forms.CharField(required=False, max_length=4000, label="Closing summary for the reporter",
                                       widget=forms.Textarea(attrs={"rows": 4}), help_text=CLOSING_SUMMARY_HELP)
+    version = VersionField()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -135,9 +141,35 @@ class PsesRemovalForm(forms.Form):
         max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label="Why it leaves the PSES",
         help_text="For example: it must be sent to the state as a mandated report. The reason is kept, and the "
                   "removal cannot be undone: the report is no longer patient safety work product.")
+    version = VersionField()
 
     def add_service_errors(self, error: ValidationError) -> None:
         add_service_errors(self, error)
+
+
+class DeescalationForm(forms.Form):
+    """Lower a SAC 3 or clear the sentinel flag once the RCA is under way (services.deescalate)."""
+
+    prefix = "lower"  # the event page's triage form has fields of the same names
+    sac_severity = forms.ChoiceField(label="Severity", widget=forms.RadioSelect(attrs=_RADIO),
+                                     choices=list(sac.SEVERITIES.items()))
+    sac_probability = forms.ChoiceField(label="Probability", widget=forms.RadioSelect(attrs=_RADIO),
+                                        choices=list(sac.PROBABILITIES.items()))
+    sentinel = forms.BooleanField(required=False, label="Still a sentinel event")
+    reason = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label="Why",
+        help_text="What the analysis found that changes the assessment. Kept with the event and in the audit trail; "
+                  "the safety officers are told.")
+    version = VersionField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.extra_errors = {"sac": []}
+
+    @classmethod
+    def initial_for(cls, event) -> dict:
+        return {"sac_severity": event.sac_severity, "sac_probability": event.sac_probability,
+                "sentinel": event.is_sentinel, "version": event.version}
 
 
 class EventFilterForm(forms.Form):

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from andon.platform import audit, permissions
+from andon.platform import audit, concurrency, permissions
 from andon.platform.models import User
 
 from . import taxonomy
@@ -44,6 +44,9 @@ def _text(value: str, field: str, limit: int) -> str:
 def start_investigation(user, event: SafetyEvent) -> Investigation:
     """Open the RCA of an event sent to investigation; records when it started (for the 72 h)."""
     permissions.check(user, "safety.investigate", event)
+    # Locked and read again: the event may have moved since the caller read it, and two starts
+    # at once must make one analysis.
+    concurrency.lock(event)
     if event.status != Status.INVESTIGATION or event.review != Review.RCA:
         raise ValidationError({"event": "Only an event under investigation (RCA) has a root cause analysis."})
     investigation, created = Investigation.objects.get_or_create(event=event, defaults={"started_by": user})
@@ -83,8 +86,11 @@ def access_investigation(user, event_id) -> Investigation:
 
 
 def _editable(user, investigation: Investigation) -> None:
+    """Refuse a change to an analysis that is complete, as it is now: the caller's copy may have
+    been read before someone completed it, so the row is read again under its lock (the callers
+    run in a transaction)."""
     permissions.check(user, "safety.edit_investigation", investigation)
-    if investigation.completed_at is not None:
+    if concurrency.lock(investigation).completed_at is not None:
         raise ValidationError({"investigation": "The investigation is complete; reopen the event to change it."})
 
 
@@ -100,6 +106,7 @@ def add_team_member(user, investigation: Investigation, person: User, part: str)
 
 
 @audit.changes_by_user
+@transaction.atomic
 def add_fact(user, investigation: Investigation, at, fact: str) -> TimelineEntry:
     _editable(user, investigation)
     if at is None:
@@ -108,6 +115,7 @@ def add_fact(user, investigation: Investigation, at, fact: str) -> TimelineEntry
 
 
 @audit.changes_by_user
+@transaction.atomic
 def add_why_chain(user, investigation: Investigation, problem: str, whys: list[str]) -> WhyChain:
     _editable(user, investigation)
     answers = [w.strip() for w in whys if w and w.strip()]
@@ -121,6 +129,7 @@ def add_why_chain(user, investigation: Investigation, problem: str, whys: list[s
 
 
 @audit.changes_by_user
+@transaction.atomic
 def add_factor(user, investigation: Investigation, category: str, description: str) -> ContributingFactor:
     _editable(user, investigation)
     bones = {c["code"] for c in taxonomy.version(investigation.event.taxonomy_version).factor_categories}
@@ -131,12 +140,14 @@ def add_factor(user, investigation: Investigation, category: str, description: s
 
 
 @audit.changes_by_user
+@transaction.atomic
 def add_root_cause(user, investigation: Investigation, statement: str) -> RootCause:
     _editable(user, investigation)
     return RootCause.objects.create(investigation=investigation, statement=_text(statement, "statement", 2000))
 
 
 @audit.changes_by_user
+@transaction.atomic
 def link_related(user, investigation: Investigation, other: SafetyEvent) -> None:
     _editable(user, investigation)
     if other.pk == investigation.event_id:
@@ -146,8 +157,9 @@ def link_related(user, investigation: Investigation, other: SafetyEvent) -> None
 
 
 def similar_events(user, event: SafetyEvent, limit: int = 10):
-    """Events of the same category in the same facility within 180 days, that the user may see:
-    candidates for an aggregated review or for linking to the RCA."""
+    """Events of the same category in the same facility within 180 days whose analysis the user
+    may read (never a team member's own reports, whose triage is not theirs to read): candidates
+    for an aggregated review or for linking to the RCA."""
     from .services import events_visible_to
 
     window = (event.occurred_at - SIMILAR_WINDOW, event.occurred_at + SIMILAR_WINDOW)
@@ -163,6 +175,8 @@ def complete_investigation(user, investigation: Investigation, reason: str) -> I
     from .services import move
 
     permissions.check(user, "safety.investigate", investigation)
+    if concurrency.lock(investigation).completed_at is not None:
+        raise ValidationError({"investigation": "The analysis is already complete."})
     if not investigation.root_causes.exists():
         raise ValidationError({"root_causes": "State at least one root cause before completing the analysis."})
     move(user, investigation.event, "plan_actions", reason)

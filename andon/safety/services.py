@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
-from andon.platform import audit, permissions
+from andon.platform import audit, concurrency, permissions
 from andon.platform.models import Unit
 from andon.platform.notifications import notify
 
@@ -29,7 +29,9 @@ from .models import (
     SAFETY_KINDS,
     Attachment,
     ConductConcern,
+    Deescalation,
     HeldFile,
+    Investigation,
     Kind,
     ReferenceCounter,
     ReportDraft,
@@ -295,8 +297,11 @@ def save_draft(user, data: dict, draft: ReportDraft | None = None) -> ReportDraf
 
 # --- reading ----------------------------------------------------------------------------------
 
-def events_visible_to(user, own: bool = True):
-    """Events a user may open: events in their scope and, unless `own` is False, their own reports."""
+def events_visible_to(user, own: bool = False):
+    """Events whose analysis (triage, SAC, sentinel flag, RCA) the user may read: those in the
+    units where they hold safety.view_events. `own=True` adds their own reports, for the
+    reporter's pages only, which show feedback and none of the analysis: a reporter (on an RCA
+    team, or a manager who reported outside their units) reads no triage through a list."""
     # A list of ids, not a subquery: see triage_queue.
     visible = Q(unit__in=list(permissions.units_where(user, "safety.view_events").values_list("pk", flat=True)))
     if own:
@@ -434,12 +439,58 @@ def rca_deadlines(start: datetime) -> tuple[datetime, datetime]:
     return start_due, complete
 
 
+# Triage decides while a report waits for it; afterwards it is reopened first.
+TRIAGE_STATUSES = (Status.SUBMITTED, Status.TRIAGE)
+DEESCALATE_STEP = "“Lower the SAC or sentinel flag”"
+
+
+def rca_begun(event: SafetyEvent) -> bool:
+    """Whether the event's root cause analysis has begun (it has an investigation)."""
+    return event.rca_started_at is not None or Investigation.objects.filter(event_id=event.pk).exists()
+
+
+def lowers(event: SafetyEvent, score: int | None, sentinel: bool) -> bool:
+    """Whether a new SAC and sentinel flag lower a SAC 3 or clear the flag of this event."""
+    return (event.sac_score == 3 and score is not None and score < 3) or (event.is_sentinel and not sentinel)
+
+
+def may_be_lowered(event: SafetyEvent) -> bool:
+    """Whether lowering the event is the de-escalation step's (not triage's): a SAC 3 or sentinel
+    event whose RCA is under way or has begun."""
+    return (event.sac_score == 3 or event.is_sentinel) and (event.status == Status.INVESTIGATION or rca_begun(event))
+
+
+def _status_words(event: SafetyEvent) -> str:
+    label = event.get_status_display()
+    return label[:1].lower() + label[1:]
+
+
+def _check_triage_state(event: SafetyEvent, score, decision: Triage) -> dict:
+    """The event's own state may refuse a triage whatever its answers: only a report waiting
+    for triage is triaged, and once its RCA has begun, lowering it and ending its RCA deadlines
+    is the de-escalation step's, with its own reason and capability."""
+    if event.status not in TRIAGE_STATUSES:
+        return {"status": f"{event} is {_status_words(event)}: it is not triaged again (reopen it to do so). "
+                          f"To lower its SAC or clear the sentinel flag, use {DEESCALATE_STEP}."}
+    if not rca_begun(event):
+        return {}
+    ends_deadlines = decision.review != Review.RCA and event.rca_complete_due is not None
+    if lowers(event, score, decision.sentinel) or ends_deadlines:
+        return {"sac": f"The root cause analysis of {event} has begun: lowering its SAC 3 or sentinel flag, or "
+                       f"ending its RCA deadlines, is done with {DEESCALATE_STEP} (with a reason), not by triage."}
+    return {}
+
+
 @audit.changes_by_user
 @transaction.atomic
-def triage(user, event: SafetyEvent, decision: Triage) -> SafetyEvent:
-    """Confirm category and harm, score the SAC, flag a sentinel event and choose the review."""
+def triage(user, event: SafetyEvent, decision: Triage, version: int | None = None) -> SafetyEvent:
+    """Confirm category and harm, score the SAC, flag a sentinel event and choose the review.
+
+    `version` is the event's version the officer decided on (None: not checked); a triage made
+    on an older one is refused (concurrency.Stale), so one officer's decision never silently
+    replaces another's."""
     permissions.check(user, "safety.triage", event)
-    event = SafetyEvent.objects.select_for_update().get(pk=event.pk)
+    event = concurrency.lock(event, version)
     errors = {}
     tax = taxonomy.current()
     if tax.category(decision.category) is None:
@@ -458,8 +509,12 @@ def triage(user, event: SafetyEvent, decision: Triage) -> SafetyEvent:
         errors["review"] = "Choose the review."
     elif sac.requires_rca(score, decision.sentinel) and decision.review != Review.RCA:
         errors["review"] = "A SAC 3 or sentinel event requires a root cause analysis."
-    if not decision.reason.strip():
+    reason = decision.reason.strip()
+    if not reason:
         errors["reason"] = "Say why (it is kept in the event's history)."
+    elif len(reason) > 2000:
+        errors["reason"] = f"At most 2,000 characters ({len(reason):,} given)."
+    errors.update(_check_triage_state(event, score, decision))
     if errors:
         raise ValidationError(errors)
     if event.status == Status.SUBMITTED:
@@ -469,16 +524,65 @@ def triage(user, event: SafetyEvent, decision: Triage) -> SafetyEvent:
     event.harm = decision.harm if event.kind in KINDS_WITH_HARM else ""
     event.sac_scheme, event.sac_severity, event.sac_probability = sac.SCHEME, decision.sac_severity, decision.sac_probability
     event.sac_score, event.is_sentinel, event.review = score, decision.sentinel, decision.review
-    event.triaged_by, event.triaged_at = user, now
+    event.triaged_by, event.triaged_at, event.triage_reason = user, now, reason
     if decision.review == Review.RCA:
         event.rca_start_due, event.rca_complete_due = rca_deadlines(now)
-    else:  # a re-triage after reopening may drop an earlier RCA decision
-        event.rca_start_due = event.rca_complete_due = event.rca_started_at = None
+    else:  # a re-triage after reopening may drop an earlier RCA decision not yet begun
+        event.rca_start_due = event.rca_complete_due = None
     event.save()
     if decision.review in (Review.LOCAL, Review.AGGREGATED):
-        _move(event, user, "send_to_review", decision.reason)
+        _move(event, user, "send_to_review", reason)
     elif decision.review == Review.RCA:
-        _move(event, user, "send_to_investigation", decision.reason)
+        _move(event, user, "send_to_investigation", reason)
+    return event
+
+
+@audit.changes_by_user
+@transaction.atomic
+def deescalate(user, event: SafetyEvent, *, sac_severity: str, sac_probability: str, sentinel: bool, reason: str,
+               version: int | None = None) -> SafetyEvent:
+    """Lower a SAC 3 or clear the sentinel flag of an event whose RCA is under way or has begun.
+
+    Triage cannot do this (it refuses), so that stopping the RCA clock is a decision of its own:
+    by those with safety.deescalate, with a reason, kept as a `Deescalation` (shown on the event
+    page) and in the audit trail. The RCA deadlines are removed here, and only when the new
+    score no longer requires an RCA; the analysis itself goes on to its end."""
+    permissions.check(user, "safety.deescalate", event)
+    event = concurrency.lock(event, version)
+    errors = {}
+    reason = (reason or "").strip()
+    if not reason:
+        errors["reason"] = "Say why (it is kept in the event's history and the audit trail)."
+    elif len(reason) > 2000:
+        errors["reason"] = f"At most 2,000 characters ({len(reason):,} given)."
+    score = None
+    try:
+        score = sac.score(sac_severity, sac_probability)
+    except ValueError as problem:
+        errors["sac"] = str(problem)
+    if not may_be_lowered(event):
+        errors["event"] = (f"{event} is not a SAC 3 or sentinel event whose root cause analysis is under way: "
+                           "triage decides its SAC.")
+    elif score is not None and ((event.sac_score or 0) < score or (sentinel and not event.is_sentinel)):
+        errors["sac"] = "This step only lowers: it cannot raise the SAC or set the sentinel flag."
+    elif score is not None and not lowers(event, score, sentinel):
+        errors["sac"] = "This neither lowers the SAC 3 nor clears the sentinel flag: there is nothing to record."
+    if errors:
+        raise ValidationError(errors)
+    removed = not sac.requires_rca(score, sentinel) and bool(event.rca_start_due or event.rca_complete_due)
+    Deescalation.objects.create(
+        event=event, by=user, reason=reason, sac_before=event.sac_score, sentinel_before=event.is_sentinel,
+        sac_after=score, sentinel_after=sentinel, severity_after=sac_severity, probability_after=sac_probability,
+        rca_start_due_before=event.rca_start_due, rca_complete_due_before=event.rca_complete_due,
+        deadlines_removed=removed)
+    event.sac_severity, event.sac_probability, event.sac_score, event.is_sentinel = (
+        sac_severity, sac_probability, score, sentinel)
+    if removed:
+        event.rca_start_due = event.rca_complete_due = None
+    event.save()
+    notify([person for person in safety_officers_for(event.unit) if person.pk != user.pk],
+           f"{event.reference} was lowered to SAC {score}", body="Open Andon to read the reason.",
+           url=reverse("safety:event", args=[event.pk]))
     return event
 
 
@@ -495,12 +599,14 @@ MOVES = {
 
 @audit.changes_by_user
 @transaction.atomic
-def move(user, event: SafetyEvent, action: str, reason: str, closing_summary: str = "") -> SafetyEvent:
-    """Move an event along the workflow (plan actions, close, reopen), with who and why."""
+def move(user, event: SafetyEvent, action: str, reason: str, closing_summary: str = "",
+         version: int | None = None) -> SafetyEvent:
+    """Move an event along the workflow (plan actions, close, reopen), with who and why; made
+    on an older `version` than the event's, refused."""
     if action not in MOVES:
         raise ValidationError({"action": f"unknown step {action!r}"})
     permissions.check(user, MOVES[action], event)
-    event = SafetyEvent.objects.select_for_update().get(pk=event.pk)
+    event = concurrency.lock(event, version)
     errors = {}
     if not reason.strip():
         errors["reason"] = "Say why (it is kept in the event's history)."
@@ -578,12 +684,12 @@ def overdue_rcas(events, now=None):
 
 @audit.changes_by_user
 @transaction.atomic
-def remove_from_pses(user, event: SafetyEvent, reason: str) -> SafetyEvent:
+def remove_from_pses(user, event: SafetyEvent, reason: str, version: int | None = None) -> SafetyEvent:
     """Take a report out of the PSES ("drop-out", DOMAIN.md §9): from now on it is not patient
     safety work product, for instance because it must serve as a state-mandated report. The
     removal keeps who, when and why, is audited, and cannot be undone."""
     permissions.check(user, "safety.manage_workflow", event)
-    event = SafetyEvent.objects.select_for_update().get(pk=event.pk)
+    event = concurrency.lock(event, version)
     reason = (reason or "").strip()
     errors = {}
     if not reason:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("safety/events/<int:pk>/", triage.event, name="event"),
     path("safety/events/<int:pk>/triage/", triage.triage_event, name="triage_event"),
     path("safety/events/<int:pk>/move/", triage.move_event, name="move_event"),
+    path("safety/events/<int:pk>/deescalate/", triage.deescalate_event, name="deescalate_event"),
     path("safety/events/<int:pk>/pses/remove/", triage.remove_from_pses, name="remove_from_pses"),
     path("safety/events/<int:pk>/attachments/<int:attachment_pk>/", triage.attachment, name="attachment"),
     path("safety/feedback/", triage.feedback_stats, name="feedback_stats"),

@@ -12,10 +12,10 @@ from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
 from andon.platform import permissions
-from andon.platform.api_kit import Body, Id, MappedQuery, NamedRouter, Pages, documented, refused
+from andon.platform.api_kit import Body, Id, MappedQuery, NamedRouter, Pages, Version, documented, refused
 from andon.platform.permissions import requires
 
-from .. import services, taxonomy
+from .. import sac, services, taxonomy
 from ..models import Kind, Review, SafetyEvent
 from ..models import Status as EventStatus
 from .shared import current_taxonomy
@@ -45,12 +45,22 @@ class TriageIn(Body):
     sentinel: bool = False
     review: Literal[tuple(Review.values)]  # type: ignore[valid-type]
     reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
+    version: Version = None
 
 
 class MoveIn(Body):
     action: Literal["plan_actions", "close", "reopen"]
     reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
     closing_summary: Annotated[str, PydanticField(max_length=4000)] = ""
+    version: Version = None
+
+
+class DeescalationIn(Body):
+    sac_severity: Literal[tuple(sac.SEVERITIES)]  # type: ignore[valid-type]
+    sac_probability: Literal[tuple(sac.PROBABILITIES)]  # type: ignore[valid-type]
+    sentinel: bool
+    reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
+    version: Version = None
 
 
 class EventSummaryOut(Schema):
@@ -82,7 +92,19 @@ class TransitionOut(Schema):
     reason: str
 
 
+class DeescalationOut(Schema):
+    at: datetime
+    by: str
+    reason: str
+    sac_before: int | None
+    sentinel_before: bool
+    sac_after: int
+    sentinel_after: bool
+    deadlines_removed: bool
+
+
 class EventOut(EventSummaryOut):
+    version: int
     occurred_at: datetime
     narrative: str
     immediate_action: str
@@ -93,9 +115,11 @@ class EventOut(EventSummaryOut):
     sac_severity: str
     sac_probability: str
     review: str
+    triage_reason: str
     rca_start_due: datetime | None
     closing_summary: str
     transitions: list[TransitionOut]
+    deescalations: list[DeescalationOut]
     messages: list[MessageOut]
 
 
@@ -123,11 +147,17 @@ def _detail(user, event: SafetyEvent) -> dict:
         **event_summary(event), "occurred_at": event.occurred_at, "narrative": event.narrative,
         "immediate_action": event.immediate_action, "details": event.details, "is_anonymous": event.is_anonymous,
         "reporter": reporter, "sac_scheme": event.sac_scheme, "sac_severity": event.sac_severity,
-        "sac_probability": event.sac_probability, "review": event.review, "rca_start_due": event.rca_start_due,
-        "closing_summary": event.closing_summary,
+        "sac_probability": event.sac_probability, "review": event.review, "triage_reason": event.triage_reason,
+        "rca_start_due": event.rca_start_due, "closing_summary": event.closing_summary, "version": event.version,
         "transitions": [
             {"source": t.source, "target": t.target, "by": str(t.by) if t.by else "", "at": t.at, "reason": t.reason}
             for t in event.transitions.select_related("by")
+        ],
+        "deescalations": [
+            {"at": d.at, "by": str(d.by), "reason": d.reason, "sac_before": d.sac_before,
+             "sentinel_before": d.sentinel_before, "sac_after": d.sac_after, "sentinel_after": d.sentinel_after,
+             "deadlines_removed": d.deadlines_removed}
+            for d in event.deescalations.select_related("by")
         ],
         "messages": list(event.reporter_messages.values("text", "is_closing_summary", "created_at")),
     }
@@ -158,7 +188,7 @@ def events(request, status: Literal[tuple(EventStatus.values)] | None = None,  #
            category: str | None = None, unit_id: Id | None = None):
     # Triage results (SAC, sentinel, review) are not the reporter's to read: their own reports
     # are listed under /my-reports, with the feedback.
-    found = services.events_visible_to(request.user, own=False).order_by("-reported_at", "-pk")
+    found = services.events_visible_to(request.user).order_by("-reported_at", "-pk")
     if status:
         found = found.filter(status=status)
     if category:
@@ -186,27 +216,39 @@ def triage_queue(request):
     return MappedQuery(services.triage_queue(request.user), event_summary)
 
 
-@router.post("/events/{event_id}/triage", response=documented(EventOut, not_found=True), summary="Triage an event")
-@requires("safety.triage")
-def triage(request, event_id: Id, payload: TriageIn):
-    found = services.access_event(request.user, event_id, "safety.triage")
+def _decided(request, event_id: int, capability: str, decide):
+    """One decision on an event: opened with `capability`, taken by `decide(event)`; the event as
+    it then is, or the service's refusal (422; 409 when the event changed since `version`)."""
+    found = services.access_event(request.user, event_id, capability)
     try:
-        updated = services.triage(request.user, found, services.Triage(**payload.model_dump()))
+        return _detail(request.user, decide(found))
     except ValidationError as error:
         return refused(error)
-    return _detail(request.user, updated)
 
 
-@router.post("/events/{event_id}/moves", response=documented(EventOut, not_found=True),
+@router.post("/events/{event_id}/triage", response=documented(EventOut, not_found=True, versioned=True),
+             summary="Triage an event waiting for triage (send the version read: a stale one is a 409)")
+@requires("safety.triage")
+def triage(request, event_id: Id, payload: TriageIn):
+    decision = services.Triage(**payload.model_dump(exclude={"version"}))
+    return _decided(request, event_id, "safety.triage",
+                    lambda event: services.triage(request.user, event, decision, payload.version))
+
+
+@router.post("/events/{event_id}/moves", response=documented(EventOut, not_found=True, versioned=True),
              summary="Move an event along the workflow")
 @requires("safety.manage_workflow")
 def move(request, event_id: Id, payload: MoveIn):
-    found = services.access_event(request.user, event_id, "safety.manage_workflow")
-    try:
-        updated = services.move(request.user, found, payload.action, payload.reason, payload.closing_summary)
-    except ValidationError as error:
-        return refused(error)
-    return _detail(request.user, updated)
+    return _decided(request, event_id, "safety.manage_workflow", lambda event: services.move(
+        request.user, event, payload.action, payload.reason, payload.closing_summary, payload.version))
+
+
+@router.post("/events/{event_id}/deescalation", response=documented(EventOut, not_found=True, versioned=True),
+             summary="Lower a SAC 3 or clear the sentinel flag once the RCA is under way (with the reason)")
+@requires("safety.deescalate")
+def deescalate(request, event_id: Id, payload: DeescalationIn):
+    return _decided(request, event_id, "safety.deescalate",
+                    lambda event: services.deescalate(request.user, event, **payload.model_dump()))
 
 
 @router.get("/feedback-share", response=documented(FeedbackShareOut),
@@ -269,7 +311,7 @@ class MyReportOut(Schema):
 @paginate(Pages)
 def my_reports(request):
     user, tax = request.user, current_taxonomy()
-    found = (services.events_visible_to(user).filter(reporter=user)
+    found = (services.events_visible_to(user, own=True).filter(reporter=user)
              .annotate(last_feedback_at=Max("reporter_messages__created_at"),
                        feedback_count=Count("reporter_messages"))
              .order_by("-reported_at", "-pk"))

@@ -39,6 +39,7 @@ from ..forms import (
 from ..models import KINDS_WITH_HARM, ReportDraft
 
 PAGE_SIZE = 20
+MAX_DRAFTS_LISTED = 10
 FORM = "safety/report/form.html"
 
 
@@ -51,9 +52,30 @@ def _taxonomy_missing(request):
     return render(request, "safety/report/taxonomy_missing.html", status=503)
 
 
+def _drafts(user) -> list[ReportDraft]:
+    """The person's drafts, latest first (the form lists those it is not working on)."""
+    return list(ReportDraft.objects.filter(author=user).order_by("-updated_at", "-pk")[:MAX_DRAFTS_LISTED + 1])
+
+
 def _latest_draft(user) -> ReportDraft | None:
-    # One draft per person: the latest one is the one the form works on.
     return ReportDraft.objects.filter(author=user).order_by("-updated_at", "-pk").first()
+
+
+def _own_draft(user, value) -> ReportDraft | None:
+    value = str(value or "")
+    if not value.isdigit() or len(value) > 18:
+        return None
+    return ReportDraft.objects.filter(pk=int(value), author=user).first()
+
+
+def _posted_draft(request) -> ReportDraft | None:
+    """The draft the posted form works on. The form says which (its hidden `draft`): empty for
+    a report not started from a draft and not saved yet, so sending or saving it leaves the
+    person's other drafts alone. A form without the field (sent by a page from before drafts
+    were told apart) works on the latest draft, as such pages did."""
+    if "draft" not in request.POST:
+        return _latest_draft(request.user)
+    return _own_draft(request.user, request.POST["draft"])
 
 
 def _draft_data(post) -> dict:
@@ -72,10 +94,15 @@ def _initial_from_draft(data: dict) -> dict:
     return initial
 
 
-def _render_form(request, form, tax, details=None, *, draft_saved_at=None, restored_at=None, status=200):
+def _render_form(request, form, tax, details=None, *, draft=None, drafts=None, draft_saved_at=None, restored_at=None,
+                 status=200):
+    """The report form, written in `draft` (None: not saved yet); `drafts` are the person's
+    drafts when the caller has read them already."""
     category = tax.category(form.category_code())
+    others = [other for other in (_drafts(request.user) if drafts is None else drafts) if other != draft]
     context = {
         "form": form, "kinds_with_harm": [str(k) for k in KINDS_WITH_HARM],
+        "draft": draft, "other_drafts": others[:MAX_DRAFTS_LISTED],
         "detail_rows": detail_fields(category, details, getattr(form, "detail_errors", {})),
         "category": category, "draft_saved_at": draft_saved_at, "restored_at": restored_at,
         "accept": attachment_accept(), "max_attachments": MAX_ATTACHMENTS,
@@ -94,14 +121,18 @@ def report(request):
     except taxonomy.TaxonomyMissing:
         return _taxonomy_missing(request)
     user = request.user
-    draft = _latest_draft(user)
     if request.method == "GET":
-        if draft is not None and not request.GET.get("new"):
+        drafts = _drafts(user)
+        draft = None if request.GET.get("new") else (
+            _own_draft(user, request.GET["draft"]) if request.GET.get("draft") else next(iter(drafts), None))
+        if draft is not None:
             form = ReportForm(initial=_initial_from_draft(draft.data), user=user, taxonomy=tax)
-            return _render_form(request, form, tax, draft.data.get("details") or {}, restored_at=draft.updated_at)
+            return _render_form(request, form, tax, draft.data.get("details") or {}, draft=draft, drafts=drafts,
+                                restored_at=draft.updated_at)
         form = ReportForm(initial={"unit": default_unit(user), "occurred_at": local_now()}, user=user, taxonomy=tax)
-        return _render_form(request, form, tax)
+        return _render_form(request, form, tax, drafts=drafts)
 
+    draft = _posted_draft(request)
     if "save_draft" in request.POST:
         data = _draft_data(request.POST)
         try:
@@ -110,9 +141,10 @@ def report(request):
             form = ReportForm(request.POST, user=user, taxonomy=tax)
             form.is_valid()
             add_service_errors(form, problem)
-            return _render_form(request, form, tax, data["details"], status=400)
+            return _render_form(request, form, tax, data["details"], draft=draft, status=400)
         form = ReportForm(initial=_initial_from_draft(draft.data), user=user, taxonomy=tax)
-        return _render_form(request, form, tax, draft.data.get("details") or {}, draft_saved_at=draft.updated_at)
+        return _render_form(request, form, tax, draft.data.get("details") or {}, draft=draft,
+                            draft_saved_at=draft.updated_at)
 
     form = ReportForm(request.POST, user=user, taxonomy=tax)
     parsed = form.is_valid()
@@ -136,7 +168,7 @@ def report(request):
     except ValidationError as problem:
         if getattr(problem, "error_dict", None):
             add_service_errors(form, problem)
-        return _render_form(request, form, tax, details, status=400)
+        return _render_form(request, form, tax, details, draft=draft, status=400)
     return _no_store(render(request, "safety/report/sent.html",
                             {"event": event, "reference": event.reference, "receipt": receipt}))
 
@@ -158,12 +190,13 @@ def category_fields(request):
 @requires("safety.report")
 @require_POST
 def save_draft(request):
-    """Autosave (htmx, every 30 s while the reporter types): a small status fragment."""
+    """Autosave (htmx, every 30 s while the reporter types): a small status fragment, which also
+    gives the form the id of the draft it now works on (a new report's first autosave makes it)."""
     try:
-        draft = services.save_draft(request.user, _draft_data(request.POST), _latest_draft(request.user))
+        draft = services.save_draft(request.user, _draft_data(request.POST), _posted_draft(request))
     except ValidationError as problem:
         return render(request, "safety/report/_draft_status.html", {"problem": " ".join(problem.messages)})
-    return render(request, "safety/report/_draft_status.html", {"draft_saved_at": draft.updated_at})
+    return render(request, "safety/report/_draft_status.html", {"draft_saved_at": draft.updated_at, "draft": draft})
 
 
 # --- the reporter's own reports -----------------------------------------------------------------
@@ -178,7 +211,7 @@ def _last_read(user, event):
 @require_GET
 def my_reports(request):
     user = request.user
-    events = (services.events_visible_to(user).filter(reporter=user)
+    events = (services.events_visible_to(user, own=True).filter(reporter=user)
               .annotate(last_feedback=Max("reporter_messages__created_at"), feedback_count=Count("reporter_messages"))
               .order_by("-reported_at", "-pk"))
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))

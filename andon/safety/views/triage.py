@@ -17,12 +17,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.platform import audit, permissions
+from andon.platform import audit, concurrency, permissions
 from andon.platform.permissions import can, requires
 
 from .. import sac, services, taxonomy
 from ..models import ConductConcern, SafetyEvent, Status
-from ..officer_forms import OFFICER_MOVES, EventFilterForm, MoveForm, PsesRemovalForm, TriageForm
+from ..officer_forms import (
+    OFFICER_MOVES,
+    DeescalationForm,
+    EventFilterForm,
+    MoveForm,
+    PsesRemovalForm,
+    TriageForm,
+    add_service_errors,
+)
 
 PAGE_SIZE = 50
 WAITING_DAYS = 3  # a report waiting longer than this for triage stands out in the queue
@@ -104,20 +112,26 @@ def _moves(event):
     return [name for name in OFFICER_MOVES if name in available]
 
 
-def _event_context(request, event, *, triage_form=None, move_form=None, pses_form=None):
+def _event_context(request, event, *, triage_form=None, move_form=None, pses_form=None, deescalation_form=None):
     user = request.user
     current = taxonomy.current()
     # Most events were reported with the current version: one look-up then serves both.
     tax = current if event.taxonomy_version == current.version else _taxonomy_of(event)
     category_label, harm_label, details = _labels(event, tax, current)
-    may_triage = can(user, "safety.triage", event) and event.status in (Status.SUBMITTED, Status.TRIAGE)
+    # Each form carries the version of the event it was shown with (a stale decision is refused).
+    version = {"version": event.version}
+    may_triage = can(user, "safety.triage", event) and event.status in services.TRIAGE_STATUSES
     may_move = can(user, "safety.manage_workflow", event)
+    may_lower = can(user, "safety.deescalate", event) and services.may_be_lowered(event)
     moves = _moves(event) if may_move else []
     if may_triage and triage_form is None:
         triage_form = TriageForm(initial=TriageForm.initial_for(event), taxonomy=current, kind=event.kind)
     if moves and move_form is None:
-        move_form = MoveForm()
+        move_form = MoveForm(initial=version)
+    if move_form is not None:
         move_form.offer(moves)
+    if may_lower and deescalation_form is None:
+        deescalation_form = DeescalationForm(initial=DeescalationForm.initial_for(event))
     return {
         "event": event,
         "category_label": category_label,
@@ -126,12 +140,14 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "reporter": reporter_label(user, event),
         "attachments": event.attachments.order_by("uploaded_at", "pk"),
         "transitions": event.transitions.select_related("by"),
+        "deescalations": event.deescalations.select_related("by"),
         "reporter_messages": event.reporter_messages.all(),
         "overdue": _overdue(event, timezone.now()),
         "triage_form": triage_form if may_triage else None,
         # A refused step is shown with its errors even when no step is possible any more.
-        "move_form": move_form if may_move and (moves or move_form is not None) else None,
-        "pses_form": (pses_form or PsesRemovalForm()) if may_move and event.is_work_product else pses_form,
+        "move_form": move_form if may_move else None,
+        "pses_form": (pses_form or PsesRemovalForm(initial=version)) if may_move and event.is_work_product else pses_form,
+        "deescalation_form": deescalation_form if may_lower else None,
         "sac_matrix": _sac_matrix(),
         "sac_severity": sac.SEVERITIES.get(event.sac_severity, event.sac_severity),
         "sac_probability": sac.PROBABILITIES.get(event.sac_probability, event.sac_probability),
@@ -220,57 +236,65 @@ def event(request, pk):
     return render(request, "safety/officer/event.html", _event_context(request, event))
 
 
+def _decide(request, pk, capability: str, form_key: str, reason: str, make_form, decide, done):
+    """One decision from the event page: the event opened with `capability`, its form made by
+    `make_form(event)` from the posted data, `decide(event, form.cleaned_data)` calls the service.
+    Taken: back to the event, saying `done(event)`. Refused: the page again with the form and its
+    errors, the read audited as `reason`; 409 when the event changed since the page was read."""
+    event = services.access_event(request.user, pk, capability)
+    form = make_form(event)
+    status = 400
+    if form.is_valid():
+        try:
+            decide(event, form.cleaned_data)
+        except ValidationError as error:
+            status = concurrency.refused_on_page(request, form, error, event, add_service_errors)
+        else:
+            messages.success(request, done(event))
+            return redirect("safety:event", pk=event.pk)
+    services.open_event(request.user, event, reason=reason)
+    context = _event_context(request, event, **{form_key: form})
+    return render(request, "safety/officer/event.html", context, status=status)
+
+
 @require_POST
 @requires("safety.triage")
 def triage_event(request, pk):
-    event = services.access_event(request.user, pk, "safety.triage")
-    form = TriageForm(request.POST, taxonomy=taxonomy.current(), kind=event.kind)
-    if form.is_valid():
-        try:
-            services.triage(request.user, event, form.decision())
-        except ValidationError as error:
-            form.add_service_errors(error)
-        else:
-            messages.success(request, "The triage is recorded.")
-            return redirect("safety:event", pk=event.pk)
-    services.open_event(request.user, event, reason="triage")
-    return render(request, "safety/officer/event.html", _event_context(request, event, triage_form=form), status=400)
+    return _decide(request, pk, "safety.triage", "triage_form", "triage",
+                   lambda event: TriageForm(request.POST, taxonomy=taxonomy.current(), kind=event.kind),
+                   lambda event, data: services.triage(request.user, event, TriageForm.decision_of(data),
+                                                       data["version"]),
+                   lambda event: "The triage is recorded.")
 
 
 @require_POST
 @requires("safety.manage_workflow")
 def move_event(request, pk):
-    event = services.access_event(request.user, pk, "safety.manage_workflow")
-    form = MoveForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            event = services.move(request.user, event, data["action"], data["reason"], data["closing_summary"])
-        except ValidationError as error:
-            form.add_service_errors(error)
-        else:
-            messages.success(request, f"The event is now {event.get_status_display().lower()}.")
-            return redirect("safety:event", pk=event.pk)
-    services.open_event(request.user, event, reason="workflow")
-    form.offer(_moves(event))
-    return render(request, "safety/officer/event.html", _event_context(request, event, move_form=form), status=400)
+    return _decide(request, pk, "safety.manage_workflow", "move_form", "workflow", lambda event: MoveForm(request.POST),
+                   lambda event, data: services.move(request.user, event, data["action"], data["reason"],
+                                                     data["closing_summary"], data["version"]),
+                   lambda event: f"The event is now {event.get_status_display().lower()}.")
 
 
 @require_POST
 @requires("safety.manage_workflow")
 def remove_from_pses(request, pk):
-    event = services.access_event(request.user, pk, "safety.manage_workflow")
-    form = PsesRemovalForm(request.POST)
-    if form.is_valid():
-        try:
-            services.remove_from_pses(request.user, event, form.cleaned_data["reason"])
-        except ValidationError as error:
-            form.add_service_errors(error)
-        else:
-            messages.success(request, "The report has left the patient safety evaluation system.")
-            return redirect("safety:event", pk=event.pk)
-    services.open_event(request.user, event, reason="PSES removal")
-    return render(request, "safety/officer/event.html", _event_context(request, event, pses_form=form), status=400)
+    return _decide(request, pk, "safety.manage_workflow", "pses_form", "PSES removal",
+                   lambda event: PsesRemovalForm(request.POST),
+                   lambda event, data: services.remove_from_pses(request.user, event, data["reason"], data["version"]),
+                   lambda event: "The report has left the patient safety evaluation system.")
+
+
+@require_POST
+@requires("safety.deescalate")
+def deescalate_event(request, pk):
+    return _decide(request, pk, "safety.deescalate", "deescalation_form", "lowering the SAC",
+                   lambda event: DeescalationForm(request.POST),
+                   lambda event, data: services.deescalate(
+                       request.user, event, sac_severity=data["sac_severity"], sac_probability=data["sac_probability"],
+                       sentinel=data["sentinel"], reason=data["reason"], version=data["version"]),
+                   lambda event: f"The event is now SAC {event.sac_score}"
+                                 + ("" if event.is_sentinel else ", not sentinel") + ".")
 
 
 @requires("safety.report")

@@ -23,7 +23,7 @@ def continue_the_numbering(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('safety', '0003_pses_boundary'),
+        ('safety', '0004_event_version_triage_reason_deescalation'),
     ]
 
     operations = [

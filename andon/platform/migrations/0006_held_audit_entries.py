@@ -27,7 +27,7 @@ def on_postgresql(sql):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('platform', '0004_content_documents_notifications'),
+        ('platform', '0005_two_factor_by_role_default'),
     ]
 
     operations = [
