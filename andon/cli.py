@@ -34,14 +34,10 @@ def _call(name, *args, **options):
     call_command(name, *args, **options)
 
 
-def cmd_serve(args):
-    """Serve the web application with gunicorn (static files through whitenoise), and with
-    --with-worker a job worker, both supervised (andon/platform/supervisor.py)."""
-    from andon.platform.supervisor import Supervisor
+def gunicorn_command(args) -> list[str]:
+    from andon.platform import access_log
 
-    if args.migrate:
-        _call("migrate", interactive=False, verbosity=0)
-    command = [
+    return [
         sys.executable, "-m", "gunicorn", "andon.wsgi:application",
         "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
         "--graceful-timeout", str(math.ceil(args.stop_timeout)),
@@ -49,10 +45,20 @@ def cmd_serve(args):
         # machine would take it over or remove it. Andon's supervisor does the controlling.
         "--no-control-socket",
         "--access-logfile", "-", "--forwarded-allow-ips", args.forwarded_allow_ips,
-        # No client address and no user agent in the access log: with the time of a request,
-        # they could tie an anonymous safety report to the workstation that sent it.
-        "--access-logformat", '%(t)s "%(r)s" %(s)s %(b)s %(M)sms',
+        # No client address, user agent or query string, and nothing of the reporting pages:
+        # with the time of a request they could tie an anonymous safety report to its sender.
+        "--logger-class", "andon.platform.access_log.AccessLog", "--access-logformat", access_log.FORMAT,
     ]
+
+
+def cmd_serve(args):
+    """Serve the web application with gunicorn (static files through whitenoise), and with
+    --with-worker a job worker, both supervised (andon/platform/supervisor.py)."""
+    from andon.platform.supervisor import Supervisor
+
+    if args.migrate:
+        _call("migrate", interactive=False, verbosity=0)
+    command = gunicorn_command(args)
     worker = [sys.executable, "-m", "andon.cli", "worker"] if args.with_worker else None
     return Supervisor(command, worker, stop_timeout=args.stop_timeout, on_worker_end=_give_up_jobs,
                       prepare=_django).run()
@@ -245,7 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Files the commands write (the FHIR store, view outputs) are private, as under Django (settings.py).
+PRIVATE_FILES_UMASK = 0o077
+
+
 def main(argv=None) -> int:
+    os.umask(PRIVATE_FILES_UMASK)
     args = build_parser().parse_args(argv)
     return args.run(args) or 0
 

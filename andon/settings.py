@@ -14,8 +14,18 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent
 env = environ.Env()
 
+# Everything Andon writes (the database, attachments, exports, patient-level case files, the
+# cache) is for its own account only: files 0600, folders 0700, whatever the umask of the shell
+# or service manager that started it. The umask is per process and inherited by gunicorn's
+# workers and the job worker; `andon.cli.main` sets it too for the commands without Django.
+os.umask(0o077)
 DATA_DIR = Path(env.str("ANDON_DATA_DIR", default="./var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# A data directory made by an earlier version (umask 022) is closed to other accounts; its group
+# permissions, which an operator may have chosen (for a backup account), are left as they are.
+_data_dir = DATA_DIR.stat()
+if _data_dir.st_mode & 0o007 and _data_dir.st_uid == os.getuid():
+    DATA_DIR.chmod(_data_dir.st_mode & 0o770)
 
 
 def _secret_key() -> str:
@@ -229,6 +239,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
+# Django's default (0644) would override the umask for uploaded files.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                 "OPTIONS": {"location": DATA_DIR / "files"}},

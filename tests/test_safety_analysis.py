@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from andon.platform.roles import Role
-from andon.safety import analysis, imports
+from andon.safety import analysis, imports, services
 from andon.safety.models import SafetyEvent
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -27,12 +27,12 @@ DETAILS = {"fall": {"injury_level": "none"}, "medication": {"ncc_merp": "C", "pr
 def make_event(hospital, category="fall", *, unit="rgh/4w", kind="incident", harm="none", when=None,
                narrative="Patient found on the floor", reporter=None):
     when = when or datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
-    event = SafetyEvent.objects.create(
+    event = SafetyEvent(
         kind=kind, category=category, taxonomy_version="2026.1", unit=hospital.unit(unit), occurred_at=when,
         reported_at=when, narrative=narrative, harm=harm if kind == "incident" else "",
         details=DETAILS.get(category, {}), reporter=reporter)
-    SafetyEvent.objects.filter(pk=event.pk).update(reference=f"EV-{when:%Y}-{event.pk:06d}")
-    event.refresh_from_db()
+    services.assign_reference(event)
+    event.save()
     return event
 
 
@@ -441,7 +441,8 @@ def test_a_clean_file_stores_every_event(client, importer, hospital):
     assert first.reporter is None and not first.is_anonymous and first.status == "submitted"
     assert first.occurred_at == first.reported_at == timezone.make_aware(datetime(2024, 2, 3))
     assert first.details == {"injury_level": "none", "reference_external": "OLD-1"}
-    assert first.reference == f"EV-2024-{first.pk:06d}"
+    # Numbered in the year of the event, in the file's order.
+    assert [e.reference for e in events] == ["EV-2024-000001", "EV-2024-000002", "EV-2024-000003"]
     assert events[1].occurred_at == datetime(2024, 2, 4, 10, 15, tzinfo=UTC)
     created = LogEntry.objects.filter(action=LogEntry.Action.CREATE, content_type__model="safetyevent")
     assert created.count() == 3 and set(created.values_list("actor", flat=True)) == {importer.pk}

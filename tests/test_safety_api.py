@@ -270,11 +270,11 @@ FACTORS = [(0, "communication", "Handover silent on falls risk"), (0, "environme
 
 
 def make_event(hospital, kind, category, unit, harm, when, narrative="Patient found on the floor", reporter=None):
-    event = SafetyEvent.objects.create(
+    event = SafetyEvent(
         kind=kind, category=category, taxonomy_version="2026.1", unit=hospital.unit(unit), occurred_at=when,
         reported_at=when, narrative=narrative, harm=harm, details=DETAILS[category], reporter=reporter)
-    SafetyEvent.objects.filter(pk=event.pk).update(reference=f"EV-{when:%Y}-{event.pk:06d}")
-    event.refresh_from_db()
+    services.assign_reference(event)
+    event.save()
     return event
 
 

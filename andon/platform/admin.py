@@ -1,6 +1,9 @@
+from auditlog.admin import LogEntryAdmin
+from auditlog.models import LogEntry
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from . import audit
 from .models import AccessToken, Facility, Job, Organisation, RoleGrant, RoleSetting, Unit, User
 
 
@@ -68,3 +71,16 @@ class AccessTokenAdmin(ReadOnlyAdmin):
 class JobAdmin(ReadOnlyAdmin):
     list_display = ["title", "requested_by", "status", "created_at", "finished_at"]
     list_filter = ["status"]
+
+
+class TrailAdmin(LogEntryAdmin):
+    """auditlog's read-only list of the trail, with the held entries of past days written first
+    (audit.release_held_entries), as on the trail's own page."""
+
+    def changelist_view(self, request, extra_context=None):
+        audit.release_held_entries()
+        return super().changelist_view(request, extra_context)
+
+
+admin.site.unregister(LogEntry)
+admin.site.register(LogEntry, TrailAdmin)

@@ -9,8 +9,10 @@ and the guards below refuse saves of existing entries and deletes. On PostgreSQL
 (migration 0002) refuses UPDATE and DELETE in the database itself.
 """
 
+import secrets
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime, time as clock
 from functools import partial, wraps
 
 from auditlog.context import _set_extra_data, auditlog_value
@@ -18,7 +20,13 @@ from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 from django.db.models.signals import pre_delete, pre_save
+from django.utils import timezone
+from django.utils.encoding import smart_str
+
+from .models import HeldAuditEntry
 
 
 class AuditTrailIsAppendOnly(Exception):
@@ -97,17 +105,51 @@ def without_requester():
         auditlog_value.reset(token)
 
 
-def record_unattributed(instance, action, *, when=None, reason: str = "") -> LogEntry:
-    """Write one entry with no actor, no address and (optionally) a coarsened time."""
+def start_of_day(moment: datetime | None = None) -> datetime:
+    """The first instant (UTC) of the day of `moment` (default: now): all that is kept of the
+    time of an anonymous act."""
+    return (moment or timezone.now()).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def record_unattributed(instance, action, *, when: datetime | None = None, reason: str = "") -> HeldAuditEntry:
+    """Record an anonymous act on `instance`: an entry with no actor and no address, dated to the
+    day of `when` (default: now), held out of the trail until that day is over
+    (`release_held_entries`), so that neither its time nor its place in the trail's sequence
+    ties it to the named acts around it. It is written in the caller's transaction."""
     changes = None
     if action == LogEntry.Action.CREATE:
         changes = model_instance_diff(None, instance, use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES)
-    fields = {"action": action, "changes": changes, "actor": None, "remote_addr": None, "remote_port": None,
-              "cid": None, "additional_data": {"unattributed": True, **({"reason": reason} if reason else {})}}
-    if when is not None:
-        fields["timestamp"] = when
-    with without_requester():
-        return LogEntry.objects.log_create(instance, force_log=True, **fields)
+    pk = LogEntry.objects._get_pk_value(instance)
+    fields = {
+        "content_type_id": ContentType.objects.get_for_model(instance).pk, "object_pk": str(pk),
+        "object_id": pk if isinstance(pk, int) else None, "object_repr": smart_str(instance),
+        "action": action, "changes": changes,
+        "additional_data": {"unattributed": True, **({"reason": reason} if reason else {})},
+    }
+    return HeldAuditEntry.objects.create(day=start_of_day(when).date(), fields=fields)
+
+
+def release_held_entries(now: datetime | None = None) -> int:
+    """Write the held entries of the days before `now`'s (default: today) to the trail, in a
+    shuffled order, and return how many. Their ids then follow every entry written so far, so
+    their position says only that they are older than the release; their timestamp is their day.
+
+    The readers of the trail (`search`, the admin's list) call this first, so a whole past day is
+    always complete. Within a request the entries still carry no actor or address.
+    """
+    today = start_of_day(now).date()
+    with transaction.atomic(), without_requester():
+        held = list(HeldAuditEntry.objects.select_for_update(skip_locked=True).filter(day__lt=today))
+        if not held:
+            return 0
+        secrets.SystemRandom().shuffle(held)
+        HeldAuditEntry.objects.filter(pk__in=[entry.pk for entry in held]).delete()
+        # bulk_create: one insert, ids in the shuffled order, and no request context to fill in.
+        LogEntry.objects.bulk_create([
+            LogEntry(**entry.fields, timestamp=datetime.combine(entry.day, clock.min, UTC), actor=None,
+                     remote_addr=None, remote_port=None, cid=None)
+            for entry in held])
+    return len(held)
 
 
 def entries_for(instance):
@@ -126,6 +168,8 @@ def _refuse_delete(sender, instance, **kwargs):
 def protect_trail() -> None:
     pre_save.connect(_refuse_change, sender=LogEntry, dispatch_uid="andon-audit-append-only-save")
     pre_delete.connect(_refuse_delete, sender=LogEntry, dispatch_uid="andon-audit-append-only-delete")
+    # A held entry is never changed either; it leaves its table only to enter the trail.
+    pre_save.connect(_refuse_change, sender=HeldAuditEntry, dispatch_uid="andon-audit-held-unchanged")
 
 
 # Stable names for the API and exports (the library's labels are translatable).
@@ -150,6 +194,7 @@ def search(*, action=None, model=None, actor=None, object_pk=None, since=None, u
 
     `model` is "app_label.model", `actor` a username, `since`/`until` dates (inclusive).
     """
+    release_held_entries()
     entries = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp", "-pk")
     if action not in (None, ""):
         entries = entries.filter(action=int(action))

@@ -3,6 +3,7 @@ personal access tokens and background jobs."""
 
 import hashlib
 import secrets
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -338,3 +339,19 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class HeldAuditEntry(models.Model):
+    """An audit entry about an anonymous act (an anonymous report, a read with its receipt code),
+    held until its day is over and then written to the trail in a shuffled batch
+    (audit.release_held_entries).
+
+    Written at once, its sequential id would sit between the entries of the named acts just
+    before and after it (the reporter reading her own named report a minute earlier). Held, it
+    carries no order: a random key, the day only, and `fields` (the trail entry's values: record
+    type, id and representation, action, changes, remarks), never an actor or an address.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    day = models.DateField(db_index=True)
+    fields = models.JSONField()

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 
 from andon.platform import audit, charts, permissions
@@ -299,15 +299,21 @@ def _generation() -> str:
 _batch = threading.local()
 
 
-def forget_aggregates(**_ignored) -> None:
+def forget_aggregates(instance=None, created=False, **_ignored) -> None:
     """What is counted changed: every kept analysis is out of date.
 
     Replaced at once (later reads in this transaction see the change) and again when the
     transaction commits: a page computed by another process between the two read the old rows
     and stored them under the first replacement.
+
+    Not for a new anonymous report: the cache (a file by default) would keep the time of the
+    change, which is the time it was sent. It is counted when the kept analyses expire
+    (CACHE_SECONDS) or at the next change, whichever comes first.
     """
     if getattr(_batch, "open", False):
         return  # one_change forgets once, at its end
+    if created and getattr(instance, "is_anonymous", False):
+        return
     cache.set(_GENERATION, secrets.token_hex(8), None)
     transaction.on_commit(lambda: cache.set(_GENERATION, secrets.token_hex(8), None))
 
@@ -396,10 +402,12 @@ def export_row(event, taxonomy) -> dict:
     }
 
 
-def export_rows(events, taxonomy):
-    """The rows of a de-identified export, read in chunks (for a streamed download)."""
-    for event in events.iterator(chunk_size=2000):
-        yield export_row(event, taxonomy)
+def export_rows(ids, taxonomy):
+    """The rows of a de-identified export of the events `record_export` fixed, in its order,
+    read in chunks (for a streamed download)."""
+    for chunk in _chunks(ids):
+        found = SafetyEvent.objects.select_related("unit", "unit__facility").in_bulk(chunk)
+        yield from (export_row(found[pk], taxonomy) for pk in chunk if pk in found)
 
 
 def export_filename() -> str:
@@ -410,24 +418,31 @@ def export_filename() -> str:
 def record_export(user, filters: Filters):
     """Check, fix the set of events to export and record the export in the audit trail.
 
-    Returns (count, queryset) for streaming. The set is fixed by its highest id so that events
-    reported while the file streams are neither sent nor left out of the trail. One entry on the
-    organisation says who exported how many events with which filters; below
+    Returns (count, the events' ids in the file's order) for `export_rows`. The set is fixed
+    by its ids here so that events reported while the file streams are neither sent nor left
+    out of the trail (ids are random, models.unordered_id: no highest id marks "so far"). One
+    entry on the organisation says who exported how many events with which filters; below
     PER_EVENT_AUDIT_LIMIT each event also gets its own read entry.
     """
     permissions.check(user, EXPORT)
     events = apply_filters(events_in_scope(user, EXPORT), filters)
-    last = events.aggregate(last=Max("pk"))["last"]
-    events = events.filter(pk__lte=last) if last is not None else events.none()
-    count = events.count()
+    ids = list(events.order_by("occurred_at", "pk").values_list("pk", flat=True))
+    count = len(ids)
     reason = f"exported {count} safety events ({describe(filters)})"
     units = permissions.units_where(user, EXPORT)
     for organisation in Organisation.objects.filter(facilities__units__in=units).distinct():
         audit.record_read(organisation, actor=user, reason=reason)
     if count < PER_EVENT_AUDIT_LIMIT:
-        for event in events.only("pk", "reference").order_by("pk").iterator(chunk_size=2000):
-            audit.record_read(event, actor=user, reason=reason)
-    return count, events.select_related("unit", "unit__facility").order_by("occurred_at", "pk")
+        for chunk in _chunks(ids):
+            for event in SafetyEvent.objects.filter(pk__in=chunk).only("pk", "reference").order_by("pk"):
+                audit.record_read(event, actor=user, reason=reason)
+    return count, ids
+
+
+def _chunks(ids, size=2000):
+    # Bounded IN lists (SQLite binds at most 32,766 parameters in a statement).
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
 
 
 # --- the chart (drawn by the platform's chart kit) ---------------------------------------------

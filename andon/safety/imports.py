@@ -261,8 +261,8 @@ def store(user, checked: Checked, progress=None) -> list[SafetyEvent]:
             if event.unit_id not in allowed:  # checked against the same scope; never trust a stale list
                 raise PermissionDenied("not permitted: safety.import_events in this unit")
             event.pses_entered_at = now  # it enters Andon's PSES when it is imported
+            services.assign_reference(event)
             event.save()
-            services._set_reference(event)
             stored.append(event)
             if progress:
                 progress(done, len(checked.valid))

@@ -49,6 +49,19 @@ def hash_receipt(code: str) -> str:
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
 
 
+def unordered_id() -> int:
+    """A random id for a safety event or attachment, named or anonymous alike.
+
+    Sequential ids (in every URL and API answer) would place an anonymous report between the
+    named reports sent just before and after it, whose reporters and times are known. Ids are
+    drawn from [2^32, 2^53): above any id given out sequentially before, and exact in JavaScript.
+    Over a million reports the odds that one draw meets an id in use are about 1 in 18,000; the
+    primary key refuses it, nothing is overwritten and the reporter sends again. Named records
+    draw too: on SQLite, an explicit id above the others sets where sequential ones continue.
+    """
+    return 2**32 + secrets.randbelow(2**53 - 2**32)
+
+
 class Source(models.TextChoices):
     REPORT = "report", "Reported in Andon"
     IMPORT = "import", "Imported from an earlier system"
@@ -63,6 +76,9 @@ class SafetyEvent(FSMModelMixin, Versioned):
     (platform/concurrency.py).
     """
 
+    id = models.BigIntegerField(primary_key=True, default=unordered_id, editable=False)
+    # Named and imported reports: EV-<year>-<number in the year>; anonymous ones: EV-<year>-A-<random>
+    # (services.assign_reference), so an anonymous report takes no number between two named ones.
     reference = models.CharField(max_length=20, unique=True, editable=False, null=True)
     # Imported historical events count in analysis but are not triaged nor owed feedback.
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.REPORT)
@@ -242,12 +258,33 @@ def attachment_path(instance, filename):
 
 
 class Attachment(models.Model):
+    id = models.BigIntegerField(primary_key=True, default=unordered_id, editable=False)
     event = models.ForeignKey(SafetyEvent, on_delete=models.CASCADE, related_name="attachments")
-    file = models.FileField(upload_to=attachment_path)
+    # Empty for an anonymous report's attachment: its bytes are a HeldFile in the database.
+    file = models.FileField(upload_to=attachment_path, blank=True)
     name = models.CharField(max_length=200)
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()
     uploaded_at = models.DateTimeField(default=timezone.now)
+
+
+class HeldFile(models.Model):
+    """The bytes of an anonymous report's attachment, kept in the database rather than as a file.
+
+    A file system records when each file was made (the inode's change time, which no program can
+    set back, unlike the modification time), which would date the report to the second for
+    anyone who can list the folder. A row in the database carries no time.
+    """
+
+    attachment = models.OneToOneField(Attachment, on_delete=models.CASCADE, primary_key=True, related_name="held")
+    content = models.BinaryField()
+
+
+class ReferenceCounter(models.Model):
+    """The last number given to a named or imported report in a year (EV-2026-000123)."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField()
 
 
 class ConductConcern(models.Model):

@@ -2,6 +2,8 @@
 conduct concerns. Pages, the API and other modules change safety records only through here.
 """
 
+import io
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,7 +12,8 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -27,8 +30,10 @@ from .models import (
     Attachment,
     ConductConcern,
     Deescalation,
+    HeldFile,
     Investigation,
     Kind,
+    ReferenceCounter,
     ReportDraft,
     ReporterMessage,
     Review,
@@ -38,6 +43,7 @@ from .models import (
     Transition,
     hash_receipt,
 )
+from .scrub import without_metadata
 
 # Plain words for the reporter about each step (DOMAIN.md §9: feedback without the analysis).
 REPORTER_STATUS_TEXT = {
@@ -160,9 +166,9 @@ def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = 
     else:
         event.reporter = user
         event.reported_at = event.pses_entered_at = now
+        assign_reference(event)
         with audit.acting_as(user):
             event.save()
-            _set_reference(event)
             _attach(event, uploads, now)
         _notify_new_event(event)
     if draft is not None:
@@ -171,36 +177,91 @@ def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = 
 
 
 def _store_anonymously(event: SafetyEvent, uploads, now) -> str:
-    """Write an anonymous report with nothing that ties it to the session that sent it.
+    """Write an anonymous report with nothing that ties it to the session that sent it, neither
+    by value nor by time or order.
 
-    The request's user and address are in auditlog's context, so the audit entries are written
-    here by hand with no actor and no address. Every stored time keeps only the day: an exact
-    time could be matched against sign-ins or server logs. No notification goes out now (its
-    time would be exact too); the triage queue and the officers' home pages list the report.
+    - Values: the request's user and address are in auditlog's context, so its entries are
+      recorded by hand, with no actor and no address.
+    - Time: every stored time keeps only the day; an exact time could be matched against
+      sign-ins, server logs or the named acts around it. No notification goes out now (its time
+      would be exact too); the triage queue and the officers' home pages list the report.
+    - Order: the event's and attachments' ids are random (models.unordered_id), the reference
+      is in no numbered series, the audit entries are held until the day is over and then
+      written in a shuffled batch (audit.release_held_entries), and attachments are kept in the
+      database rather than as files, whose creation time the file system keeps (HeldFile).
     """
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = audit.start_of_day(now)
     event.reported_at = event.pses_entered_at = day
     receipt = event.issue_receipt()
+    assign_reference(event)
     with disable_auditlog():
         event.save()
-        _set_reference(event)
-        attachments = _attach(event, uploads, day)
+        attachments = _attach(event, uploads, day, held=True)
     for record in [event, *attachments]:
         audit.record_unattributed(record, LogEntry.Action.CREATE, when=day, reason="anonymous report")
     return receipt
 
 
-def _set_reference(event: SafetyEvent) -> None:
-    event.reference = f"EV-{event.reported_at:%Y}-{event.pk:06d}"
-    SafetyEvent.objects.filter(pk=event.pk).update(reference=event.reference)
+# Anonymous references: letters and digits that cannot be misread for one another (no I, L, O, U).
+_REFERENCE_SYMBOLS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def _attach(event, uploads, when) -> list[Attachment]:
-    return [
-        Attachment.objects.create(event=event, file=upload.file, name=upload.name[:200],
-                                  content_type=upload.content_type, size=upload.size, uploaded_at=when)
-        for upload in uploads
-    ]
+def assign_reference(event: SafetyEvent) -> None:
+    """Give a new event its reference: EV-<year>-<number> for a named or imported report, the
+    year's count of them (locked, so two at once do not take one number), and EV-<year>-A-<six
+    random symbols> for an anonymous report, which so takes no place among the numbered ones."""
+    year = event.reported_at.year
+    if event.is_anonymous:
+        while True:
+            reference = f"EV-{year}-A-" + "".join(secrets.choice(_REFERENCE_SYMBOLS) for _ in range(6))
+            if not SafetyEvent.objects.filter(reference=reference).exists():
+                break
+    else:
+        reference = f"EV-{year}-{_next_number(year):06d}"
+    event.reference = reference
+
+
+def _next_number(year: int) -> int:
+    # The increment locks the year's row until the caller's transaction ends, so two reports
+    # sent at once take two numbers; the first report of a year creates the row.
+    with transaction.atomic(savepoint=False):
+        while True:
+            counter = ReferenceCounter.objects.filter(year=year)
+            if counter.update(last=F("last") + 1):
+                return counter.values_list("last", flat=True).get()
+            if ReferenceCounter.objects.get_or_create(year=year, defaults={"last": 1})[1]:
+                return 1
+
+
+def _attach(event, uploads, when, held: bool = False) -> list[Attachment]:
+    """Store the uploads as files or, `held` (an anonymous report's), in the database and without
+    the pictures' camera data (scrub.py)."""
+    attachments = []
+    for upload in uploads:
+        attachment = Attachment(event=event, name=upload.name[:200], content_type=upload.content_type,
+                                size=upload.size, uploaded_at=when)
+        if held:
+            upload.file.seek(0)
+            content = without_metadata(upload.file.read(), upload.content_type)
+            attachment.size = len(content)
+            attachment.save()
+            HeldFile.objects.create(attachment=attachment, content=content)
+        else:
+            attachment.file = upload.file
+            attachment.save()
+        attachments.append(attachment)
+    return attachments
+
+
+def open_attachment(attachment: Attachment):
+    """The attachment's bytes as an open binary file (from the database for an anonymous report's).
+    Raises Http404 when the file is missing."""
+    held = HeldFile.objects.filter(attachment=attachment).values_list("content", flat=True).first()
+    if held is not None:
+        return io.BytesIO(bytes(held))
+    if not attachment.file:
+        raise Http404("The file is missing.")
+    return attachment.file.open("rb")
 
 
 def safety_officers_for(unit: Unit):
@@ -335,9 +396,8 @@ def reporter_view(event) -> dict:
 def event_for_receipt(code: str) -> SafetyEvent | None:
     """The anonymous reporter's way back to their report; the read is audited without a reader."""
     event = SafetyEvent.objects.filter(receipt_hash=hash_receipt(code or ""), is_anonymous=True).first()
-    if event is not None:
-        audit.record_unattributed(event, LogEntry.Action.ACCESS, when=timezone.now().replace(
-            hour=0, minute=0, second=0, microsecond=0), reason="read with the receipt code")
+    if event is not None:  # held, dated to the day: see _store_anonymously
+        audit.record_unattributed(event, LogEntry.Action.ACCESS, reason="read with the receipt code")
     return event
 
 

@@ -113,6 +113,9 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
         nurse.get_by_label("What happened?").fill(NARRATIVE)
         nurse.get_by_role("button", name="Send report").click()
 
+        # Answered in place, as an anonymous report is; the report's own page is one link away.
+        expect(nurse.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Thank you: your report EV-\d{4}-\d{6} is sent$"))
+        nurse.get_by_role("link", name="Follow your report").click()
         expect(nurse).to_have_url(re.compile(re.escape(demo) + r"/safety/my-reports/\d+/$"))
         heading = nurse.get_by_role("heading", level=1)
         expect(heading).to_have_text(re.compile(r"^Your report EV-\d{4}-\d{6}$"))

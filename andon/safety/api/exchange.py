@@ -46,8 +46,8 @@ def export_events(request, since: IsoDate | None = SINCE, until: IsoDate | None 
     except WrongFilters as error:
         return wrong_filters(error)
     tax = taxonomy_needed()
-    count, events = analysis.record_export(request.user, filters)
-    return streaming_csv(analysis.EXPORT_COLUMNS, analysis.export_rows(events, tax), analysis.export_filename(),
+    count, ids = analysis.record_export(request.user, filters)
+    return streaming_csv(analysis.EXPORT_COLUMNS, analysis.export_rows(ids, tax), analysis.export_filename(),
                          count=count)
 
 

@@ -111,8 +111,8 @@ def export_csv(request):
     _, filters = _filters(request, counting.EXPORT)
     if filters is None:
         return HttpResponseBadRequest("Wrong filters.", content_type="text/plain")
-    count, events = counting.record_export(request.user, filters)
-    return streaming_csv(counting.EXPORT_COLUMNS, counting.export_rows(events, taxonomy.current()),
+    count, ids = counting.record_export(request.user, filters)
+    return streaming_csv(counting.EXPORT_COLUMNS, counting.export_rows(ids, taxonomy.current()),
                          counting.export_filename(), count=count)
 
 

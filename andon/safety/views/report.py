@@ -3,7 +3,10 @@ own reports and their feedback, the anonymous reporter's receipt page, and the s
 for conduct concerns. Thin: parse, ask the services, render.
 
 An anonymous report leaves nothing in the session: its receipt is rendered in the response to
-the submission (no redirect, no message), and the response is not cached.
+the submission (no redirect, no message), and the response is not cached. A named report is
+answered the same way, with the same page and status, so that nothing outside Andon (a proxy's
+log, the requests that follow) tells one from the other. The reporting pages are kept out of
+the server's access log (platform.access_log).
 """
 
 from auditlog.models import LogEntry
@@ -16,6 +19,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from andon.platform import audit
+from andon.platform.access_log import unlogged
 from andon.platform.permissions import public, requires
 
 from .. import services, taxonomy
@@ -108,6 +112,7 @@ def _render_form(request, form, tax, details=None, *, draft=None, drafts=None, d
     return render(request, FORM, context, status=status)
 
 
+@unlogged
 @requires("safety.report")
 @require_http_methods(["GET", "POST"])
 def report(request):
@@ -164,12 +169,11 @@ def report(request):
         if getattr(problem, "error_dict", None):
             add_service_errors(form, problem)
         return _render_form(request, form, tax, details, draft=draft, status=400)
-    if the_report.anonymous:
-        return _no_store(render(request, "safety/report/receipt_issued.html",
-                                {"reference": event.reference, "receipt": receipt}))
-    return redirect("safety:my_report", pk=event.pk)
+    return _no_store(render(request, "safety/report/sent.html",
+                            {"event": event, "reference": event.reference, "receipt": receipt}))
 
 
+@unlogged
 @requires("safety.report")
 @require_GET
 def category_fields(request):
@@ -182,6 +186,7 @@ def category_fields(request):
                   {"category": category, "detail_rows": detail_fields(category)})
 
 
+@unlogged
 @requires("safety.report")
 @require_POST
 def save_draft(request):
@@ -236,6 +241,7 @@ def my_report(request, pk):
 
 # --- the anonymous reporter's way back ----------------------------------------------------------
 
+@unlogged
 @public
 @require_http_methods(["GET", "POST"])
 def receipt(request):

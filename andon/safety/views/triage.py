@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -300,10 +300,9 @@ def deescalate_event(request, pk):
 @requires("safety.report")
 def attachment(request, pk, attachment_pk):
     item = services.access_attachment(request.user, pk, attachment_pk)
-    if not item.file:
-        raise Http404("The file is missing.")
+    content = services.open_attachment(item)
     audit.record_read(item, actor=request.user, reason="downloaded attachment")
-    return FileResponse(item.file.open("rb"), as_attachment=True, filename=item.name, content_type=item.content_type)
+    return FileResponse(content, as_attachment=True, filename=item.name, content_type=item.content_type)
 
 
 # --- statistics and conduct concerns ------------------------------------------------------------

@@ -6,6 +6,11 @@
   var AUTOSAVE_MS = 30000;
 
   function setup() {
+    // The page that answers a sent report: reloading it must not send the report again.
+    var sent = document.getElementById("report-sent");
+    if (sent && window.history.replaceState) {
+      window.history.replaceState(null, "", sent.getAttribute("data-form-url"));
+    }
     var form = document.getElementById("report-form");
     if (!form) { return; }
     var withHarm = (form.getAttribute("data-kinds-with-harm") || "").split(" ");
