@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from andon.platform import audit, permissions, services
-from andon.platform.api_kit import Id, IsoDate, MappedQuery, Pages, documented
+from andon.platform.api_kit import Id, IsoDate, JsonParser, MappedQuery, Pages, documented
 from andon.platform.jobs import start_job
 from andon.platform.permissions import requires
 from andon.platform.tasks import export_audit_trail
@@ -46,6 +46,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     auth=[TokenAuth(), django_auth],
     docs_decorator=login_required,
+    parser=JsonParser(),
     description="Quality and patient-safety management. Authenticate with a personal access token "
     "(`Authorization: Bearer …`), created on the API tokens page.",
 )
