@@ -161,8 +161,11 @@ def writes() -> tuple:
 
 
 def errors_of(response) -> list[str]:
-    """The error messages the page left for the next one (none when a middleware refused first)."""
-    return [str(m) for m in getattr(response.wsgi_request, "_messages", []) if m.level == message_levels.ERROR]
+    """The error messages this request left for the next page (not those an earlier redirect
+    left unread; none when a middleware refused the request before the messages')."""
+    storage = getattr(response.wsgi_request, "_messages", None)
+    queued = storage._queued_messages if storage is not None else []
+    return [str(m) for m in queued if m.level == message_levels.ERROR]
 
 
 def refused(response) -> bool:
