@@ -252,6 +252,20 @@ def test_a_non_finite_count_from_any_caller_is_refused_by_the_service(world, db)
     assert not ManualCount.objects.exists()
 
 
+def test_a_computation_whose_sums_overflow_keeps_the_stored_results(world, db, monkeypatch):
+    measure = Measure.objects.get(key="hand-hygiene")
+    measure_services.enter_count(world.boss, measure, world.hospital.unit("rgh/4w"), date(2025, 1, 1), 19, 20)
+    [done] = measure_services.compute_measures(["hand-hygiene"], first=date(2025, 1, 1), last=date(2025, 1, 31))
+    stored = list(measure.results.values_list("numerator", "denominator", "value"))
+    assert done.error == "" and (19, 20, 95) in stored
+    overflowing = compute.Cell(date(2025, 1, 1), None, "", "", 2, math.inf, 40, math.inf)  # two of 1e308
+    monkeypatch.setattr(compute, "from_manual", lambda *args: ([overflowing], {}))
+    [done] = measure_services.compute_measures(["hand-hygiene"], first=date(2025, 1, 1), last=date(2025, 1, 31))
+    assert done.error == ("hand-hygiene: the result for 2025-01 (the organisation) is not a finite number; the "
+                          "stored results are kept")
+    assert list(measure.results.values_list("numerator", "denominator", "value")) == stored
+
+
 # --- item 12: bad input answered with a clear error, nothing stored ----------------------------
 
 MALFORMED_PEER_REPORTS = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date
 
@@ -152,10 +153,21 @@ def _compute_one(measure: Measure, workspace, store, kind: str, spans, job, jobs
     last_day = date.fromordinal(last.toordinal() - 1)
     try:
         cells, counts, load = _cells(measure, workspace, store, kind, first, last_day, jobs)
+        _check_finite(measure, cells)
     except compute.ComputeError as error:
         return Computed(measure.key, error=str(error))
     replace_results(measure, kind, first, last, cells, load, job)
     return Computed(measure.key, len(cells), counts)
+
+
+def _check_finite(measure: Measure, cells) -> None:
+    """A sum of the EHR's values can overflow (two of 1e308): such a result is an error of the
+    computation, and the stored results stay, rather than a cell no chart or sum can use."""
+    for cell in cells:
+        if not all(math.isfinite(number) for number in (cell.numerator, cell.denominator, cell.value or 0.0)):
+            where = f"unit {cell.unit_id}" if cell.unit_id else "the organisation"
+            raise compute.ComputeError(f"{measure.key}: the result for {cell.period_start:%Y-%m} ({where}) is not a "
+                                       "finite number; the stored results are kept")
 
 
 def _cells(measure, workspace, store, kind, first, last_day, jobs):

@@ -1,9 +1,10 @@
 """Import of historical safety events from CSV (events reported before Andon, in another system).
 
 Columns (header row, any order): kind, category, unit (FACILITY/UNIT, e.g. rgh/4w),
-occurred_at (ISO 8601 date or date and time; without an offset it is read in the server's
-time zone, settings.TIME_ZONE), narrative, harm; optional: details (a JSON object of the
-category's answers), reference_external (the event's number in the old system).
+occurred_at (ISO 8601 date or date and time from 1900 to 2199; without an offset it is read in
+the server's time zone, settings.TIME_ZONE), narrative, harm; optional: details (a JSON object of
+the category's answers, at most 10,000 characters, read by platform.inputs.load_json),
+reference_external (the event's number in the old system).
 
 Every row is checked with the rules of reporting (`services.check_report`), plus the unit code
 (a unit in the importer's scope), the date and the details' JSON. The report of problems is a
