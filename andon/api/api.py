@@ -176,8 +176,11 @@ def job(request, job_id: Id):
 @platform.get("/audit", response=documented(list[AuditEntryOut]), summary="Audit trail entries, newest first")
 @requires("platform.view_audit")
 @paginate(Pages)
-def audit_entries(request, action: AuditAction | None = None, model: str | None = None, actor: str | None = None,
-                  object_pk: str | None = None, since: IsoDate | None = None, until: IsoDate | None = None):
+def audit_entries(request, action: AuditAction | None = None,
+                  model: Annotated[str, PydanticField(max_length=100)] | None = None,
+                  actor: Annotated[str, PydanticField(max_length=150)] | None = None,
+                  object_pk: Annotated[str, PydanticField(max_length=64)] | None = None,
+                  since: IsoDate | None = None, until: IsoDate | None = None):
     entries = audit.search(action=audit.action_code(action), model=model, actor=actor, object_pk=object_pk, since=since, until=until)
     return MappedQuery(entries, audit.as_row)
 

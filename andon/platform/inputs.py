@@ -100,7 +100,8 @@ def moment(value: datetime) -> datetime:
         in_utc = value.astimezone(UTC)
         day(in_utc.date())
     except (OverflowError, ValueError):  # InputError is a ValueError
-        raise InputError(f"{value.isoformat()} is not a time from {EARLIEST.isoformat()} to {LATEST.isoformat()}") from None
+        raise InputError(f"{value.isoformat()} is not a time from {EARLIEST.isoformat()} to "
+                         f"{LATEST.isoformat()}") from None
     return in_utc
 
 

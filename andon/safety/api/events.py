@@ -159,7 +159,7 @@ def report(request, payload: ReportIn):
 @requires("safety.report")
 @paginate(Pages)
 def events(request, status: Literal[tuple(EventStatus.values)] | None = None,  # type: ignore[valid-type]
-           category: str | None = None, unit_id: Id | None = None):
+           category: Annotated[str, PydanticField(max_length=40)] | None = None, unit_id: Id | None = None):
     # Triage results (SAC, sentinel, review) are not the reporter's to read: their own reports
     # are listed under /my-reports, with the feedback.
     found = services.events_visible_to(request.user, own=False).order_by("-reported_at", "-pk")
