@@ -373,8 +373,8 @@ def test_a_csv_with_any_wrong_row_stores_nothing_and_says_where(library, hospita
     report = services.import_counts_csv(analyst, clabsi, text, "clabsi.csv")
     assert report.errors == [
         (3, "unit 'rgh/nowhere' is not a unit (write facility/unit codes, e.g. rgh/4w)"),
-        (4, "month 'January' is not YYYY-MM"),
-        (5, "numerator and denominator must be numbers"),
+        (4, "month: 'January' is not a month as YYYY-MM"),
+        (5, "numerator: 'x' is not a number (write it like 12 or 12.5)"),
         (6, "the same unit and month as line 2"),
     ]
     assert report.rows == 5 and report.stored == 0 and not ManualCount.objects.exists()

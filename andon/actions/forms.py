@@ -4,6 +4,7 @@ from django import forms
 
 from andon.platform import permissions
 from andon.platform.concurrency import VersionField
+from andon.platform.forms import BoundedDateField
 from andon.platform.models import User
 
 from .models import STRENGTH_HELP, Approval, Effectiveness, Status, Strength
@@ -26,7 +27,7 @@ class ActionForm(forms.Form):
     description = forms.CharField(required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
     unit = UnitChoiceField(queryset=None, help_text="Where the action applies; it decides who sees and manages it.")
     owner = PersonChoiceField(queryset=None, help_text="One person responsible, not a committee.")
-    due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="When the action is to be completed.")
+    due_date = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="When the action is to be completed.")
     strength = forms.ChoiceField(choices=Strength.choices, widget=forms.RadioSelect,
                                  help_text="The RCA² action hierarchy: prefer stronger actions, which do not rely on memory or vigilance.")
     measure = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
@@ -86,7 +87,7 @@ class DecisionForm(forms.Form):
 
 class EffectivenessForm(forms.Form):
     result = forms.ChoiceField(choices=[(e.value, e.label) for e in Effectiveness if e != Effectiveness.NOT_CHECKED])
-    checked_on = forms.DateField(label="Checked on", widget=forms.DateInput(attrs={"type": "date"}))
+    checked_on = BoundedDateField(label="Checked on", widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
                            help_text="What the measure showed; required unless effective.")
     version = VersionField()

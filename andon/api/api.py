@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from andon.platform import audit, permissions, services
-from andon.platform.api_kit import Id, IsoDate, JobOut, MappedQuery, Pages, documented
+from andon.platform.api_kit import Id, IsoDate, JobOut, JsonParser, MappedQuery, Pages, documented
 from andon.platform.jobs import start_job
 from andon.platform.permissions import requires
 from andon.platform.tasks import export_audit_trail
@@ -45,6 +45,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     auth=[TokenAuth(), django_auth],
     docs_decorator=login_required,
+    parser=JsonParser(),
     description="Quality and patient-safety management. Authenticate with a personal access token "
     "(`Authorization: Bearer …`), created on the API tokens page.",
 )
@@ -160,8 +161,11 @@ def job(request, job_id: Id):
 @platform.get("/audit", response=documented(list[AuditEntryOut]), summary="Audit trail entries, newest first")
 @requires("platform.view_audit")
 @paginate(Pages)
-def audit_entries(request, action: AuditAction | None = None, model: str | None = None, actor: str | None = None,
-                  object_pk: str | None = None, since: IsoDate | None = None, until: IsoDate | None = None):
+def audit_entries(request, action: AuditAction | None = None,
+                  model: Annotated[str, PydanticField(max_length=100)] | None = None,
+                  actor: Annotated[str, PydanticField(max_length=150)] | None = None,
+                  object_pk: Annotated[str, PydanticField(max_length=64)] | None = None,
+                  since: IsoDate | None = None, until: IsoDate | None = None):
     entries = audit.search(action=audit.action_code(action), model=model, actor=actor, object_pk=object_pk, since=since, until=until)
     return MappedQuery(entries, audit.as_row)
 

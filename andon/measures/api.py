@@ -13,8 +13,9 @@ from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
+from andon.platform import inputs
 from andon.platform import services as platform_services
-from andon.platform.api_kit import Body, Id, IsoDate, MappedQuery, Pages, documented, refused
+from andon.platform.api_kit import Body, Count, Id, IsoDate, MappedQuery, Pages, documented, refused
 from andon.platform.models import Organisation, Unit
 from andon.platform.permissions import requires
 
@@ -102,8 +103,8 @@ class AnnotationIn(Body):
 class CountIn(Body):
     unit_id: Id
     month: Annotated[str, PydanticField(pattern=r"^\d{4}-\d{2}$")]
-    numerator: Annotated[float, PydanticField(ge=0)]
-    denominator: Annotated[float, PydanticField(ge=0)]
+    numerator: Count
+    denominator: Count
 
 
 class ManualCountOut(Schema):
@@ -210,11 +211,12 @@ def enter_count(request, key: str, payload: CountIn):
     unit = Unit.objects.filter(pk=payload.unit_id).first()
     if unit is None:
         return refused(ValidationError({"unit_id": "No such unit."}))
-    year, month = (int(part) for part in payload.month.split("-"))
-    if not 1 <= month <= 12:
-        return refused(ValidationError({"month": "Give the month as YYYY-MM."}))
     try:
-        count = services.enter_count(request.user, measure, unit, date(year, month, 1), payload.numerator,
+        month = inputs.month(payload.month)
+    except inputs.InputError as problem:
+        return refused(ValidationError({"month": f"{problem}."}))
+    try:
+        count = services.enter_count(request.user, measure, unit, month, payload.numerator,
                                      payload.denominator, source="Entered through the API")
     except ValidationError as error:
         return refused(error)

@@ -14,12 +14,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
 from django.utils import timezone
+
+from andon.platform import inputs
 
 from .models import Improvement, Measure, MeasureResult, Scoring, SourceKind
 
@@ -188,21 +189,26 @@ class PeerReading:
     withheld: int = 0  # periods the peer withheld as small cells (data-absent-reason masked)
 
 
+MAX_CHARS = 5 * 1024 * 1024  # as the upload form's limit
+MAX_DEPTH = 32  # a Bundle of reports with stratifiers is 12 deep
+MAX_REPORTS = 5000  # four centuries of monthly reports
+
+
 def read_peer_reports(text: str, measure: Measure) -> PeerReading:
-    """Summary MeasureReports of `measure` from peers (a MeasureReport or a Bundle of them)."""
+    """Summary MeasureReports of `measure` from peers (a MeasureReport or a Bundle of them).
+    Every part is checked for its type before it is used, numbers for being finite and in range,
+    and each error names the report and the field (`entry 3.group[0].population[1].count`)."""
     reading = PeerReading()
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        reading.errors.append(f"not JSON: {error.msg} at line {error.lineno}, column {error.colno}")
+        data = inputs.load_json(text, max_bytes=MAX_CHARS, max_depth=MAX_DEPTH)
+    except inputs.InputError as error:
+        reading.errors.append(f"the file: {error}")
         return reading
-    if not isinstance(data, dict):
-        reading.errors.append("expected a MeasureReport or a Bundle of them")
+    try:
+        reports = _reports(data)
+    except PeerReportError as error:
+        reading.errors.append(str(error))
         return reading
-    if data.get("resourceType") == "Bundle":
-        reports = [(f"entry {i + 1}", (e or {}).get("resource")) for i, e in enumerate(data.get("entry") or [])]
-    else:
-        reports = [("the report", data)]
     for where, report in reports:
         try:
             row = _peer_row(report, measure, where)
@@ -213,14 +219,88 @@ def read_peer_reports(text: str, measure: Measure) -> PeerReading:
             reading.withheld += 1
         else:
             reading.rows.append(row)
-    if not reports:
-        reading.errors.append("the Bundle has no entries")
     return reading
 
 
+def _reports(data) -> list[tuple[str, object]]:
+    if not isinstance(data, dict):
+        raise PeerReportError("expected a MeasureReport or a Bundle of them")
+    if data.get("resourceType") != "Bundle":
+        return [("the report", data)]
+    entries = _list(data.get("entry"), "entry")
+    if not entries:
+        raise PeerReportError("the Bundle has no entries")
+    if len(entries) > MAX_REPORTS:
+        raise PeerReportError(f"entry: {len(entries):,} reports; at most {MAX_REPORTS:,} in one file")
+    return [(f"entry {i + 1}", entry.get("resource") if isinstance(entry, dict) else entry)
+            for i, entry in enumerate(entries)]
+
+
+# Each reads one part of a report and says where it is when it is not what it should be.
+
+def _object(value, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PeerReportError(f"{where}: expected an object")
+    return value
+
+
+def _list(value, where: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PeerReportError(f"{where}: expected a list")
+    return value
+
+
+def _text(value, where: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise PeerReportError(f"{where}: expected a text")
+    return value
+
+
+def _date(value, where: str) -> date:
+    if not isinstance(value, str):
+        raise PeerReportError(f"{where}: expected a date (YYYY-MM-DD)")
+    try:
+        return inputs.day(date.fromisoformat(value[:10]))
+    except inputs.InputError as error:
+        raise PeerReportError(f"{where}: {error}") from None
+    except ValueError:
+        raise PeerReportError(f"{where}: expected a date (YYYY-MM-DD)") from None
+
+
+def _number(value, where: str, *, low: float = -inputs.NUMBER_LIMIT, whole: bool = False) -> float:
+    try:
+        number = inputs.finite(value, low=low)
+    except inputs.InputError as error:
+        raise PeerReportError(f"{where}: {error}") from None
+    if whole and not number.is_integer():
+        raise PeerReportError(f"{where}: {number:g} is not a whole number")
+    return number
+
+
 def _masked(group: dict) -> bool:
-    return any(isinstance(e, dict) and e.get("url") == DATA_ABSENT and e.get("valueCode") == "masked"
-               for e in group.get("extension") or [])
+    extensions = group.get("extension")
+    return isinstance(extensions, list) and any(
+        isinstance(e, dict) and e.get("url") == DATA_ABSENT and e.get("valueCode") == "masked" for e in extensions)
+
+
+def _counts(group: dict, where: str) -> dict[str, float]:
+    """The group's populations: {code: count}; counts are whole numbers of people or events."""
+    counts = {}
+    for i, population in enumerate(_list(group.get("population"), f"{where}.population")):
+        here = f"{where}.population[{i}]"
+        population = _object(population, here)
+        coding = _list(_object(population.get("code"), f"{here}.code").get("coding"), f"{here}.code.coding")
+        codes = [_text(_object(c, f"{here}.code.coding[{j}]").get("code"), f"{here}.code.coding[{j}].code")
+                 for j, c in enumerate(coding)]
+        if codes and population.get("count") is not None:
+            counts[codes[0]] = _number(population["count"], f"{here}.count", low=0, whole=True)
+    return counts
 
 
 def _peer_row(report, measure: Measure, where: str) -> PeerRow | None:
@@ -228,36 +308,34 @@ def _peer_row(report, measure: Measure, where: str) -> PeerRow | None:
     if not isinstance(report, dict) or report.get("resourceType") != "MeasureReport":
         raise PeerReportError(f"{where}: not a MeasureReport")
     if report.get("type") != "summary":
-        raise PeerReportError(f"{where}.type: only summary reports can be compared (found {report.get('type')!r})")
+        raise PeerReportError(f"{where}.type: only summary reports can be compared "
+                              f"(found {inputs.shown(report.get('type'))})")
     if report.get("measure") != canonical(measure):
-        raise PeerReportError(f"{where}.measure: {report.get('measure')!r} is not {canonical(measure)}")
-    peer = ((report.get("reporter") or {}).get("display") or "").strip()
-    if not peer:
+        raise PeerReportError(f"{where}.measure: {inputs.shown(report.get('measure'))} is not {canonical(measure)}")
+    peer = _text(_object(report.get("reporter"), f"{where}.reporter").get("display"), f"{where}.reporter.display")
+    if not peer.strip():
         raise PeerReportError(f"{where}.reporter.display: name the peer hospital")
-    try:
-        start = date.fromisoformat(str((report.get("period") or {}).get("start"))[:10])
-        end = date.fromisoformat(str((report.get("period") or {}).get("end"))[:10])
-    except ValueError:
-        raise PeerReportError(f"{where}.period: start and end must be dates (YYYY-MM-DD)") from None
+    period = _object(report.get("period"), f"{where}.period")
+    start, end = _date(period.get("start"), f"{where}.period.start"), _date(period.get("end"), f"{where}.period.end")
     if end < start:
         raise PeerReportError(f"{where}.period: ends before it starts")
-    groups = report.get("group") or []
-    if not groups or not isinstance(groups[0], dict):
+    groups = _list(report.get("group"), f"{where}.group")
+    if not groups:
         raise PeerReportError(f"{where}.group: missing")
-    if _masked(groups[0]) and not groups[0].get("population") and "measureScore" not in groups[0]:
+    if not isinstance(groups[0], dict):
+        raise PeerReportError(f"{where}.group[0]: expected an object")
+    group = groups[0]
+    if _masked(group) and not group.get("population") and "measureScore" not in group:
         return None
-    counts = {}
-    for population in groups[0].get("population") or []:
-        codes = [c.get("code") for c in ((population or {}).get("code") or {}).get("coding") or []]
-        count = (population or {}).get("count")
-        if codes and isinstance(count, int | float) and not isinstance(count, bool) and count >= 0:
-            counts[codes[0]] = float(count)
-    score = (groups[0].get("measureScore") or {}).get("value")
+    counts = _counts(group, f"{where}.group[0]")
+    score = _object(group.get("measureScore"), f"{where}.group[0].measureScore").get("value")
+    if score is not None:
+        score = _number(score, f"{where}.group[0].measureScore.value")
     numerator, denominator = counts.get("numerator"), counts.get("denominator")
     if score is None and numerator is not None and denominator:
-        score = numerator / denominator * measure.multiplier
-    if not isinstance(score, int | float) or isinstance(score, bool):
+        score = _number(numerator / denominator * measure.multiplier, f"{where}.group[0] (numerator / denominator)")
+    if score is None:
         raise PeerReportError(f"{where}.group[0]: needs a measureScore or numerator and denominator counts")
     if numerator is not None and denominator is not None and measure.scoring == Scoring.PROPORTION and numerator > denominator:
         raise PeerReportError(f"{where}.group[0]: the numerator is larger than the denominator")
-    return PeerRow(peer[:200], start, end, numerator, denominator, float(score))
+    return PeerRow(peer.strip()[:200], start, end, numerator, denominator, score)

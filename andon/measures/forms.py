@@ -1,10 +1,10 @@
 """Forms for the measure pages. They parse input; the rules live in services."""
 
-from datetime import date
-
 from django import forms
 
 from andon.analytics.kpi import periods
+from andon.platform import inputs
+from andon.platform.forms import BoundedDateField, FiniteNumberField
 from andon.platform.models import Unit
 
 from .models import AnnotationKind, Measure, UnitMapping
@@ -25,14 +25,14 @@ class MonthField(forms.CharField):
     def clean(self, value):
         text = super().clean(value)
         try:
-            year, month = (int(part) for part in text.split("-"))
-            return date(year, month, 1)
-        except ValueError:
-            raise forms.ValidationError("Give the month as YYYY-MM.") from None
+            return inputs.month(text)
+        except inputs.InputError:
+            raise forms.ValidationError(
+                f"Give the month as YYYY-MM, from {inputs.EARLIEST:%Y-%m} to {inputs.LATEST:%Y-%m}.") from None
 
 
 class AnnotationForm(forms.Form):
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="When the change was made")
+    date = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="When the change was made")
     kind = forms.ChoiceField(choices=AnnotationKind.choices, initial=AnnotationKind.ACTION)
     text = forms.CharField(max_length=500, label="What was done")
     action = forms.ModelChoiceField(queryset=None, required=False, label="Action record (optional)")
@@ -46,8 +46,8 @@ class AnnotationForm(forms.Form):
 class CountForm(forms.Form):
     unit = UnitChoiceField(queryset=None)
     month = MonthField()
-    numerator = forms.FloatField(min_value=0)
-    denominator = forms.FloatField(min_value=0)
+    numerator = FiniteNumberField(min_value=0)
+    denominator = FiniteNumberField(min_value=0)
 
     def __init__(self, *args, units, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,25 +58,27 @@ class UploadForm(forms.Form):
     csv = forms.FileField(label="File")
 
     def clean_csv(self):
+        """The file's size, then its text: decoded here, so that a file that is not UTF-8 is the
+        form's error (a refused form), not an exception when the view reads it."""
         upload = self.cleaned_data["csv"]
         if upload.size > UPLOAD_MAX_BYTES:
             raise forms.ValidationError(f"The file is larger than {UPLOAD_MAX_BYTES // (1024 * 1024)} MB.")
+        try:
+            self._text = inputs.utf8_text(upload.read())
+        except inputs.InputError as problem:
+            raise forms.ValidationError(f"The file is {problem}.") from None
         return upload
 
     def text(self) -> str:
-        data = self.cleaned_data["csv"].read()
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise forms.ValidationError("The file is not UTF-8 text.") from None
+        return self._text
 
 
 class ComputeForm(forms.Form):
     measures = forms.ModelMultipleChoiceField(queryset=Measure.objects.filter(active=True), required=False,
                                               to_field_name="key", help_text="None chosen: every measure")
     kind = forms.ChoiceField(choices=[(k, k.capitalize()) for k in periods.KINDS], initial="month", label="Periods")
-    first = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="From")
-    last = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    first = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    last = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), label="To")
 
     def clean_measures(self):
         return [m.key for m in self.cleaned_data["measures"]]

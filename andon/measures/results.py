@@ -5,6 +5,7 @@ dashboard's tiles by IOM domain, the equity and unit comparisons, the drill-down
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -140,7 +141,8 @@ def peers_in(measure: Measure, window: tuple[date, date] | None) -> list[Compari
     totals: dict[str, list[float]] = {}
     for peer in PeerResult.objects.filter(measure=measure, period_start__gte=window[0], numerator__isnull=False,
                                           denominator__isnull=False):
-        if peer.period_end.toordinal() <= last_day:
+        # Imports refuse non-finite counts; one stored before they did must not break the page.
+        if peer.period_end.toordinal() <= last_day and math.isfinite(peer.numerator + peer.denominator):
             total = totals.setdefault(f"Peer: {peer.peer}", [0.0, 0.0])
             total[0] += peer.numerator
             total[1] += peer.denominator

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from andon.analytics import kpi
 from andon.analytics.kpi import periods as period_math
-from andon.platform import audit, permissions
+from andon.platform import audit, inputs, permissions
 from andon.platform.content import store_document
 from andon.platform.models import Unit
 
@@ -152,10 +153,21 @@ def _compute_one(measure: Measure, workspace, store, kind: str, spans, job, jobs
     last_day = date.fromordinal(last.toordinal() - 1)
     try:
         cells, counts, load = _cells(measure, workspace, store, kind, first, last_day, jobs)
+        _check_finite(measure, cells)
     except compute.ComputeError as error:
         return Computed(measure.key, error=str(error))
     replace_results(measure, kind, first, last, cells, load, job)
     return Computed(measure.key, len(cells), counts)
+
+
+def _check_finite(measure: Measure, cells) -> None:
+    """A sum of the EHR's values can overflow (two of 1e308): such a result is an error of the
+    computation, and the stored results stay, rather than a cell no chart or sum can use."""
+    for cell in cells:
+        if not all(math.isfinite(number) for number in (cell.numerator, cell.denominator, cell.value or 0.0)):
+            where = f"unit {cell.unit_id}" if cell.unit_id else "the organisation"
+            raise compute.ComputeError(f"{measure.key}: the result for {cell.period_start:%Y-%m} ({where}) is not a "
+                                       "finite number; the stored results are kept")
 
 
 def _cells(measure, workspace, store, kind, first, last_day, jobs):
@@ -201,6 +213,7 @@ def replace_results(measure: Measure, kind: str, first: date, end: date, cells, 
 # --- counts entered by hand or CSV ------------------------------------------------------------
 
 CSV_COLUMNS = ("unit", "month", "numerator", "denominator")
+MAX_COUNT_ROWS = 50_000  # as the safety events' import
 
 
 @dataclass
@@ -217,8 +230,11 @@ class ImportReport:
 
 
 def _check_count(measure: Measure, numerator, denominator) -> str:
-    if numerator < 0 or denominator < 0:
-        return "counts cannot be negative"
+    for name, value in (("numerator", numerator), ("denominator", denominator)):
+        try:  # every caller (form, file, API, another module) meets the same limits
+            inputs.finite(value, low=0)
+        except inputs.InputError as problem:
+            return f"{name}: {problem}"
     if measure.scoring == "proportion" and numerator > denominator:
         return f"the numerator ({numerator:g}) is larger than the denominator ({denominator:g})"
     return ""
@@ -248,15 +264,22 @@ def import_counts_csv(user, measure: Measure, text: str, filename: str, progress
     progress = progress or (lambda done, total, message: None)
     lines = text.count("\n")
     report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    except csv.Error as problem:
+        report.errors.append((1, f"not valid CSV: {problem}"))
+        return report
     if missing:
         report.errors.append((1, f"the header must name the columns {', '.join(CSV_COLUMNS)}; missing {', '.join(missing)}"))
         return report
     units = {f"{u.facility.code}/{u.code}": u for u in Unit.objects.select_related("facility")}
     parsed, seen = [], {}
-    for line, row in enumerate(reader, start=2):
+    for line, row in _csv_records(reader, report):
         report.rows += 1
+        if report.rows > MAX_COUNT_ROWS:
+            report.errors.append((line, f"more than {MAX_COUNT_ROWS:,} rows; import them in parts"))
+            break
         progress(report.rows, max(lines - 1, report.rows), "Checking rows")
         problem, values = _parse_count_row(measure, row, units, user)
         if not problem:
@@ -293,24 +316,43 @@ def queue_counts_import(user, measure: Measure, text: str, filename: str):
                      text, filename)
 
 
+def _csv_records(reader, report: ImportReport):
+    """(line, row) of a CSV file; a line the reader cannot read (a cell over the csv module's
+    size limit) is the report's last error, not an exception."""
+    try:
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as problem:
+        report.errors.append((reader.reader.line_num, f"not valid CSV: {problem}"))  # the line it stopped on
+
+
 def _parse_count_row(measure, row, units, user):
     code = (row.get("unit") or "").strip()
     unit = units.get(code)
     if unit is None:
-        return f"unit {code!r} is not a unit (write facility/unit codes, e.g. rgh/4w)", None
+        return f"unit {inputs.shown(code)} is not a unit (write facility/unit codes, e.g. rgh/4w)", None
     if not permissions.can(user, "measures.enter_counts", unit):
         return f"you may not enter counts for {unit.name}", None
     try:
-        year, month = (int(part) for part in (row.get("month") or "").strip().split("-"))
-        month_start = date(year, month, 1)
-    except ValueError:
-        return f"month {row.get('month')!r} is not YYYY-MM", None
-    try:
-        numerator, denominator = float(row.get("numerator") or ""), float(row.get("denominator") or "")
-    except ValueError:
-        return "numerator and denominator must be numbers", None
+        month_start = _cell(row, "month", inputs.month)
+        numerator = _cell(row, "numerator", _count)
+        denominator = _cell(row, "denominator", _count)
+    except inputs.InputError as problem:
+        return str(problem), None
     problem = _check_count(measure, numerator, denominator)
     return (problem, None) if problem else ("", (unit, month_start, numerator, denominator))
+
+
+def _count(text: str) -> float:
+    return inputs.number(text, low=0)
+
+
+def _cell(row, name: str, read):
+    """A cell read by `read`; its error names the column."""
+    try:
+        return read(row.get(name) or "")
+    except inputs.InputError as problem:
+        raise inputs.InputError(f"{name}: {problem}") from None
 
 
 # --- annotations and unit mappings ------------------------------------------------------------

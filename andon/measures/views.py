@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from andon.actions import services as actions_services
-from andon.platform import permissions
+from andon.platform import inputs, permissions
 from andon.platform import services as platform_services
 from andon.platform.exports import streaming_csv
 from andon.platform.models import Organisation, Unit
@@ -28,9 +28,10 @@ def _unit(request, capability="measures.view") -> Unit | None:
     raw = request.GET.get("unit") or ""
     if not raw:
         return None
-    if not raw.isdigit():
+    unit_id = inputs.record_id(raw)
+    if unit_id is None:
         raise Http404("no such unit")
-    return platform_services.access_unit(request.user, int(raw), capability)
+    return platform_services.access_unit(request.user, unit_id, capability)
 
 
 def _actions(request):
@@ -195,8 +196,8 @@ def cases(request, key):
 
 def _period(request) -> date:
     try:
-        return date.fromisoformat((request.GET.get("period") or "") + "-01")
-    except ValueError:
+        return inputs.month(request.GET.get("period") or "")
+    except inputs.InputError:
         raise Http404("give the period as YYYY-MM") from None
 
 
@@ -259,7 +260,9 @@ def peers(request, key):
     measure = services.access_measure(request.user, key, "measures.manage")
     upload = UploadForm(request.POST, request.FILES)
     if not upload.is_valid():
-        messages.error(request, "Choose a MeasureReport file (JSON).")
+        problem = upload.errors["csv"][0] if "csv" in request.FILES else ""
+        messages.error(request, f"Nothing was imported: {problem[:1].lower()}{problem[1:]}" if problem
+                       else "Choose a MeasureReport file (JSON).")
     else:
         reading = services.import_peer_reports(request.user, measure, upload.text(), upload.cleaned_data["csv"].name)
         if reading.errors:
@@ -276,10 +279,14 @@ def compute(request):
     form = ComputeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        job = services.start_computation(request.user, data["measures"] or None, kind=data["kind"], first=data["first"],
-                                         last=data["last"])
-        messages.success(request, "The computation is queued; this page shows its progress.")
-        return redirect("platform:job", pk=job.pk)
+        try:
+            job = services.start_computation(request.user, data["measures"] or None, kind=data["kind"],
+                                             first=data["first"], last=data["last"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The computation is queued; this page shows its progress.")
+            return redirect("platform:job", pk=job.pk)
     return render(request, "measures/compute.html", {"form": form})
 
 

@@ -7,13 +7,16 @@ import re
 from datetime import date, datetime
 from typing import Annotated
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from ninja.parser import Parser
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Strict
 from pydantic import Field as PydanticField
 
 from .concurrency import Stale
+from . import inputs
 
 
 class Pages(LimitOffsetPagination):
@@ -33,7 +36,28 @@ def _iso_date(value):
     return value
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+def _in_range(check):
+    def checked(value):
+        try:
+            return check(value)
+        except inputs.InputError as problem:
+            raise ValueError(str(problem)) from None  # pydantic turns a ValueError into a 422
+
+    return checked
+
+
+# A date from inputs.EARLIEST to inputs.LATEST: 9999-12-31 is a date, but not the day after it.
+IsoDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_in_range(inputs.day))]
+
+# A date and time, moved to UTC (without an offset, in the server's time zone, as the importers
+# read it): pydantic hands a naive or a year-1 +14:00 value to code that compares it with now.
+Moment = Annotated[datetime, AfterValidator(_in_range(inputs.moment))]
+
+# Numbers in a body: JSON numbers only (no "1_0" or "nan" as text), finite, within the limit
+# every importer applies, so that nothing stored makes a sum or a chart infinite.
+Number = Annotated[float, Strict(), PydanticField(allow_inf_nan=False, ge=-inputs.NUMBER_LIMIT,
+                                                  le=inputs.NUMBER_LIMIT)]
+Count = Annotated[float, Strict(), PydanticField(allow_inf_nan=False, ge=0, le=inputs.NUMBER_LIMIT)]
 
 # A record's id, in a path, a query or a body: bounded to the database's 64-bit keys, so a huge
 # number is a 422 and never reaches a query (SQLite cannot even bind it: a server error).
@@ -70,6 +94,17 @@ class JobOut(Schema):
     attempts: int
     max_attempts: int
     lost_attempts: list[dict] = PydanticField(description="Attempts whose worker stopped: attempt, at, worker, reason")
+
+
+class JsonParser(Parser):
+    """Request bodies through the platform's bounded JSON loader: NaN, Infinity, 1e999, duplicate
+    keys and deep nesting are a 400, never a value a handler sees (or a RecursionError)."""
+
+    MAX_DEPTH = 32
+
+    def parse_body(self, request):
+        return inputs.load_json(request.body, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2**31,
+                                max_depth=self.MAX_DEPTH)
 
 
 class ErrorOut(Schema):

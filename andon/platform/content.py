@@ -6,7 +6,6 @@ their kinds (taxonomies, measures, views) with `register_loader`. Each file load
 transaction: a file with an error loads nothing, and the error names the file and the field.
 """
 
-import json
 from pathlib import Path
 
 import yaml
@@ -14,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from tqdm import tqdm
 
-from . import services
+from . import inputs, services
 from .models import ContentDocument, Facility, Organisation, Unit
 from .roles import Role
 
@@ -84,13 +83,30 @@ def document_by_key(found: tuple) -> "ContentDocument":
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+MAX_FILE_CHARS = 20 * 1024 * 1024
+MAX_DEPTH = 64  # the shipped content is at most 7 deep
+
+
 def read_file(path: Path):
+    """A content file's document, within the limits every input has (inputs.py): a deep, huge or
+    non-finite document is the file's error, not a traceback or a NaN target."""
     try:
         text = path.read_text(encoding="utf-8")
-        return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YAML_LOADER)
+        if path.suffix == ".json":
+            return inputs.load_json(text, max_bytes=MAX_FILE_CHARS, max_depth=MAX_DEPTH)
+        if len(text) > MAX_FILE_CHARS:
+            raise inputs.InputError(f"longer than {MAX_FILE_CHARS:,} characters")
+        if "*" in text and any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=_YAML_LOADER)):
+            # An alias repeats a part without its size in the text: nine of nine make a billion.
+            raise inputs.InputError("aliases (*name) are not accepted; write the parts out")
+        document = yaml.load(text, Loader=_YAML_LOADER)
+        inputs.check_tree(document, MAX_DEPTH)
+        return document
     except UnicodeDecodeError as error:
         raise ContentError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
+    except RecursionError:
+        raise ContentError(f"{path}: nested more than {MAX_DEPTH} levels deep") from None
+    except (inputs.InputError, yaml.YAMLError) as error:
         raise ContentError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from None
 
 

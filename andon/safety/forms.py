@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from andon.platform import permissions
+from andon.platform.forms import BoundedDateTimeField
 from andon.platform.models import Unit
 
 from .models import NARRATIVE_MAX, Kind
@@ -53,7 +54,7 @@ class ReportForm(forms.Form):
     kind = forms.ChoiceField(required=False, choices=Kind.choices, widget=forms.RadioSelect(attrs=_RADIO),
                              label="What kind of report is this?")
     unit = forms.ChoiceField(required=False, label="Unit where it happened")
-    occurred_at = forms.DateTimeField(
+    occurred_at = BoundedDateTimeField(
         required=False, label="When did it happen?", input_formats=[DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S",
                                                                     "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),

@@ -1,9 +1,10 @@
 """Import of historical safety events from CSV (events reported before Andon, in another system).
 
 Columns (header row, any order): kind, category, unit (FACILITY/UNIT, e.g. rgh/4w),
-occurred_at (ISO 8601 date or date and time; without an offset it is read in the server's
-time zone, settings.TIME_ZONE), narrative, harm; optional: details (a JSON object of the
-category's answers), reference_external (the event's number in the old system).
+occurred_at (ISO 8601 date or date and time from 1900 to 2199; without an offset it is read in
+the server's time zone, settings.TIME_ZONE), narrative, harm; optional: details (a JSON object of
+the category's answers, at most 10,000 characters, read by platform.inputs.load_json),
+reference_external (the event's number in the old system).
 
 Every row is checked with the rules of reporting (`services.check_report`), plus the unit code
 (a unit in the importer's scope), the date and the details' JSON. The report of problems is a
@@ -24,7 +25,6 @@ given. The audit trail records each creation with the importer as the actor.
 
 import csv
 import io
-import json
 import re
 import secrets
 import time as clock
@@ -37,7 +37,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from andon.platform import audit, permissions
+from andon.platform import audit, inputs, permissions
 from andon.platform.exports import exports_dir, write_csv
 
 from . import analysis, services, taxonomy
@@ -50,6 +50,8 @@ REQUIRED_COLUMNS = ("kind", "category", "unit", "occurred_at", "narrative", "har
 OPTIONAL_COLUMNS = ("details", "reference_external")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 EXTERNAL_REFERENCE_MAX = 100
+DETAILS_MAX_CHARS = 10_000
+DETAILS_MAX_DEPTH = 2  # an object of answers; an answer is a text, a number or a yes/no
 STASH_HOURS = 24
 PROBLEMS_SHOWN = 1000  # on the page and in the API's answer; a job's download has every one
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -87,12 +89,9 @@ def decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
         raise ImportFileError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB ({len(data):,} bytes).")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as problem:
-        line = data[: problem.start].count(b"\n") + 1
-        raise ImportFileError(
-            f"The file is not UTF-8 text: byte 0x{data[problem.start]:02x} on line {line} (position {problem.start}) "
-            "cannot be read. Save the file as 'CSV UTF-8' and try again.") from None
+        text = inputs.utf8_text(data)
+    except inputs.InputError as problem:
+        raise ImportFileError(f"The file is {problem}. Save the file as 'CSV UTF-8' and try again.") from None
     if not text.strip():
         raise ImportFileError("The file is empty.")
     return text
@@ -143,9 +142,12 @@ def parse_when(text: str) -> datetime:
         else:
             when = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 date or date and time (e.g. 2025-03-14 or "
+        raise ValueError(f"{inputs.shown(text)} is not an ISO 8601 date or date and time (e.g. 2025-03-14 or "
                          "2025-03-14T09:30).") from None
-    return timezone.make_aware(when) if timezone.is_naive(when) else when
+    try:  # in UTC: year 1 at +14:00 is refused here, not when the row is saved
+        return inputs.moment(when)
+    except inputs.InputError as problem:
+        raise ValueError(f"{problem}.") from None
 
 
 def _unit_index(user) -> dict:
@@ -190,9 +192,9 @@ def check_file(user, data: bytes, progress=None) -> Checked:
         details = {}
         if row.get("details"):
             try:
-                details = json.loads(row["details"])
-            except ValueError as problem:
-                problems.append(("details", f"not valid JSON ({problem.msg}, at character {problem.pos + 1})."))
+                details = inputs.load_json(row["details"], max_bytes=DETAILS_MAX_CHARS, max_depth=DETAILS_MAX_DEPTH)
+            except inputs.InputError as problem:
+                problems.append(("details", f"{problem}."))
                 details = None
             else:
                 if not isinstance(details, dict):

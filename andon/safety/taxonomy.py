@@ -7,7 +7,7 @@ version and validates a report's category answers against it.
 
 from dataclasses import dataclass
 
-from andon.platform import content
+from andon.platform import content, inputs
 
 KIND, KEY = "taxonomies", "safety-events"
 DEFAULT_FACTOR_CATEGORIES = [
@@ -101,10 +101,11 @@ def _clean_value(field: dict, raw):
             return False, None
         return None, "answer yes or no"
     if kind == "integer":
-        try:
-            return int(str(raw).strip()), None
-        except ValueError:
+        try:  # not int(): it takes 4,000 digits and other scripts' digits
+            number = inputs.number(str(raw))
+        except inputs.InputError:
             return None, "expected a whole number"
+        return (int(number), None) if number.is_integer() else (None, "expected a whole number")
     return None, f"unknown field type {kind!r}"
 
 

@@ -10,7 +10,7 @@ from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
 from andon.platform import audit, permissions
-from andon.platform.api_kit import Body, MappedQuery, NamedRouter, Pages, documented, refused
+from andon.platform.api_kit import Body, Id, MappedQuery, NamedRouter, Pages, documented, refused
 from andon.platform.permissions import requires
 
 from .. import services
@@ -21,7 +21,7 @@ router = NamedRouter("andon_safety_api_")
 
 
 class ConcernIn(Body):
-    unit_id: int
+    unit_id: Id
     about: Annotated[str, PydanticField(min_length=1, max_length=200)]
     narrative: Annotated[str, PydanticField(min_length=1, max_length=10_000)]
 

@@ -12,7 +12,8 @@ from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
 from andon.platform import permissions
-from andon.platform.api_kit import Body, Id, MappedQuery, NamedRouter, Pages, Version, documented, refused
+from andon.platform import inputs
+from andon.platform.api_kit import Body, Id, MappedQuery, Moment, NamedRouter, Pages, Version, documented, refused
 from andon.platform.permissions import requires
 
 from .. import sac, services, taxonomy
@@ -23,16 +24,19 @@ from .shared import current_taxonomy
 router = NamedRouter("andon_safety_api_")
 
 Text = Annotated[str, PydanticField(max_length=10_000)]
+# A category's answer: a text, a whole number or yes/no (the taxonomy's kinds of field).
+Answer = (Annotated[str, PydanticField(max_length=2000)]
+          | Annotated[int, PydanticField(ge=-inputs.NUMBER_LIMIT, le=inputs.NUMBER_LIMIT)] | bool)
 
 
 class ReportIn(Body):
     kind: Literal[tuple(Kind.values)]  # type: ignore[valid-type]
     category: Annotated[str, PydanticField(max_length=40)]
     unit_id: Id
-    occurred_at: datetime
+    occurred_at: Moment
     narrative: Text
     harm: Annotated[str, PydanticField(max_length=20)] = ""
-    details: dict[str, str | int | bool] = {}
+    details: Annotated[dict[Annotated[str, PydanticField(max_length=40)], Answer], PydanticField(max_length=50)] = {}
     immediate_action: Annotated[str, PydanticField(max_length=2000)] = ""
     share_identity: bool = False
 
@@ -185,7 +189,7 @@ def report(request, payload: ReportIn):
 @requires("safety.report")
 @paginate(Pages)
 def events(request, status: Literal[tuple(EventStatus.values)] | None = None,  # type: ignore[valid-type]
-           category: str | None = None, unit_id: Id | None = None):
+           category: Annotated[str, PydanticField(max_length=40)] | None = None, unit_id: Id | None = None):
     # Triage results (SAC, sentinel, review) are not the reporter's to read: their own reports
     # are listed under /my-reports, with the feedback.
     found = services.events_visible_to(request.user).order_by("-reported_at", "-pk")

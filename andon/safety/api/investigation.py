@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from ninja import Schema, Status
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import Body, Id, IsoDate, NamedRouter, documented, refused
+from andon.platform.api_kit import Body, Id, IsoDate, Moment, NamedRouter, documented, refused
 from andon.platform.models import User
 from andon.platform.permissions import requires
 
@@ -104,7 +104,7 @@ class TeamMemberIn(Body):
 
 
 class FactIn(Body):
-    at: datetime
+    at: Moment
     fact: Annotated[str, PydanticField(min_length=1, max_length=2000)]
 
 

@@ -16,6 +16,7 @@ from django.utils.http import urlencode
 
 from andon.platform import services as platform_services
 from andon.platform.exports import streaming_csv
+from andon.platform.forms import BoundedDateField
 from andon.platform.permissions import can, requires
 
 from .. import analysis as counting
@@ -34,8 +35,8 @@ class FilterForm(forms.Form):
         super().__init__(data)
         facilities, units = counting.filter_choices(user, capability)
         date_widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-        self.fields["from"] = forms.DateField(required=False, label="From", widget=date_widget)
-        self.fields["to"] = forms.DateField(required=False, label="To", widget=date_widget)
+        self.fields["from"] = BoundedDateField(required=False, label="From", widget=date_widget)
+        self.fields["to"] = BoundedDateField(required=False, label="To", widget=date_widget)
         self.fields["facility"] = forms.ModelChoiceField(facilities, required=False, empty_label="All facilities")
         self.fields["unit"] = forms.ModelChoiceField(units, required=False, empty_label="All units")
         self.fields["unit"].label_from_instance = lambda unit: f"{unit.facility.code}/{unit.code} · {unit.name}"

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from andon.platform import permissions
+from andon.platform.forms import BoundedDateField, BoundedDateTimeField
 from andon.platform.models import User
 from andon.platform.permissions import requires
 
@@ -17,7 +18,7 @@ from ..models import SafetyEvent, TeamMember
 
 
 class FactForm(forms.Form):
-    at = forms.DateTimeField(label="When", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    at = BoundedDateTimeField(label="When", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     fact = forms.CharField(label="What happened (a fact, not an opinion)", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
@@ -52,7 +53,7 @@ class RelatedForm(forms.Form):
 class ActionForm(forms.Form):
     title = forms.CharField(label="Action", max_length=200)
     owner = forms.ModelChoiceField(label="Owner (one person)", queryset=User.objects.filter(is_active=True).order_by("last_name"))
-    due_date = forms.DateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = BoundedDateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
     strength = forms.ChoiceField(label="Strength (RCA² hierarchy)", choices=[
         ("stronger", "Stronger: system change (forcing function, standardisation, simplification)"),
         ("intermediate", "Intermediate: checklist, redundancy, software enhancement, read-back"),
