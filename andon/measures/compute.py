@@ -21,7 +21,7 @@ from andon.analytics import kpi
 from andon.analytics.kpi import periods as period_math
 from andon.platform.models import Unit
 
-from . import cases
+from . import cases, definitions
 from .models import ManualCount, Measure, MeasureResult, Scoring
 
 
@@ -42,11 +42,12 @@ class Cell:
 
 
 def score(measure: Measure, numerator: float, denominator: float, *, mean=None, median=None) -> float | None:
-    """The value a user sees, in the measure's unit (after the multiplier)."""
+    """The value a user sees, in the measure's unit (after the multiplier); a continuous
+    measure's is the mean or the median of its cases' values, as its definition says."""
     if measure.scoring == Scoring.COUNT:
         return numerator
     if measure.scoring == Scoring.CONTINUOUS:
-        return median if measure.definition.get("aggregate") == "median" else mean
+        return median if definitions.aggregate(measure.definition) == "median" else mean
     if not denominator:
         return None
     return numerator / denominator * measure.multiplier
@@ -106,15 +107,20 @@ def from_events(measure: Measure, census: dict[tuple[date, int | None], float], 
                 last: date) -> tuple[list[Cell], dict]:
     """Events per period and unit (a unit's own and those of the units below it) over the census
     (patient days) of the same period and unit; with `stratify_by`, one stratum per answer, each
-    over the whole census of its cell."""
+    over the whole census of its cell. Only events of the definition's kinds of unit (wards,
+    whose days the census holds) and, unless it says otherwise, of a category confirmed in
+    triage are counted (definitions.events_options)."""
     from andon.safety import services as safety
 
     source = measure.definition["source"]
     spans = period_math.periods(first, last, kind)
-    events = safety.events_for_measure(
-        category=source["category"], kinds=source["kinds"], harms=source.get("harms") or (),
-        details=source.get("details") or {}, stratify_by=source.get("stratify_by", ""),
-        since=utc_start(spans[0][0]), until=utc_start(spans[-1][1]))
+    try:
+        events = safety.events_for_measure(
+            category=source["category"], kinds=source["kinds"], harms=source.get("harms") or (),
+            details=source.get("details") or {}, stratify_by=source.get("stratify_by", ""),
+            since=utc_start(spans[0][0]), until=utc_start(spans[-1][1]), **definitions.events_options(source))
+    except LookupError as error:
+        raise ComputeError(f"{measure.key}: {error}") from None
     dimension = source.get("stratify_by", "")
     counts: dict[tuple, int] = defaultdict(int)
     lineage = lineages()
