@@ -444,16 +444,19 @@ def test_medication_events_by_ncc_merp_category(synthea, hospital, safety_taxono
 
 
 def test_event_rates_count_confirmed_events_of_wards_by_default_and_the_page_says_so(
-        library, hospital, safety_taxonomy, make_user, client, sign_in_with_mfa, tmp_path):
+        library, hospital, safety_taxonomy, make_user, client, sign_in_with_mfa, tmp_path, settings):
+    from zoneinfo import ZoneInfo
+
     from andon.measures import compute
 
+    settings.TIME_ZONE = "America/New_York"
     march = date(2025, 3, 1)
     census = library["inpatient-days"]
     ward, ed = hospital.unit("rgh/4w"), hospital.unit("rgh/ed")
     services.replace_results(census, "month", march, date(2025, 4, 1), [
         compute.Cell(march, None, "", "", 1000, 1000.0, 0.0, 1000.0),
         compute.Cell(march, ward.pk, "", "", 400, 400.0, 0.0, 400.0)], "test census")
-    when = datetime(2025, 3, 9, 14, tzinfo=UTC)
+    when = datetime(2025, 3, 31, 23, 30, tzinfo=ZoneInfo("America/New_York"))  # 1 April in UTC: March's, locally
     fall(hospital, "rgh/4w", when, "none")  # confirmed, on a ward: counted
     fall(hospital, "rgh/ed", when, "none")  # the ED has no inpatient days: not counted
     fall(hospital, "rgh/4w", when, "minor", triaged=False)  # the reporter's category, not yet confirmed
@@ -475,6 +478,8 @@ def test_event_rates_count_confirmed_events_of_wards_by_default_and_the_page_say
     page = client.get(reverse("measures:measure", args=["falls"])).content.decode()
     assert "Units counted: events on wards only, over inpatient-days of the same units and period." in page
     assert "Confirmed only: events whose category a safety officer confirmed in triage" in page
+    described = client.get("/api/v1/measures/falls").json()  # the API says the same
+    assert described["method"][0].startswith("Units counted: events on wards only") and described["compute_error"] == ""
     other = client.get(reverse("measures:measure", args=["falls-all"])).content.decode()
     assert "events on departments, wards only" not in other and "events on wards, departments only" in other
     assert "Reports not yet triaged count" in other

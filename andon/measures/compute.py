@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
+
+from django.utils import timezone
 
 from andon.analytics import kpi
 from andon.analytics.kpi import periods as period_math
@@ -99,8 +101,10 @@ def _cells_of(unit_id: int | None, lineage: dict[int, tuple[int, ...]]) -> tuple
     return (None, *lineage.get(unit_id, (unit_id,))) if unit_id is not None else (None,)
 
 
-def utc_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def local_start(day: date) -> datetime:
+    """Midnight beginning `day` in the organisation's time zone (TIME_ZONE): a hospital's month
+    is its own, as the census's days are the local dates written in the record."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def from_events(measure: Measure, census: dict[tuple[date, int | None], float], kind: str, first: date,
@@ -118,14 +122,14 @@ def from_events(measure: Measure, census: dict[tuple[date, int | None], float], 
         events = safety.events_for_measure(
             category=source["category"], kinds=source["kinds"], harms=source.get("harms") or (),
             details=source.get("details") or {}, stratify_by=source.get("stratify_by", ""),
-            since=utc_start(spans[0][0]), until=utc_start(spans[-1][1]), **definitions.events_options(source))
+            since=local_start(spans[0][0]), until=local_start(spans[-1][1]), **definitions.events_options(source))
     except LookupError as error:
         raise ComputeError(f"{measure.key}: {error}") from None
     dimension = source.get("stratify_by", "")
     counts: dict[tuple, int] = defaultdict(int)
     lineage = lineages()
     for occurred_at, unit_id, answer in events:
-        start = period_math.start_of(occurred_at.astimezone(UTC).date(), kind)
+        start = period_math.start_of(timezone.localtime(occurred_at).date(), kind)
         for unit in _cells_of(unit_id, lineage):
             counts[(start, unit, "", "")] += 1
             if dimension:
