@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from andon.analytics.cql import content as ecqm_content
 from andon.analytics.fhir import ingest, store
-from andon.measures import services
+from andon.measures import definitions, services
 from andon.measures.models import Domain, ManualCount, Measure, MeasureResult
 from andon.platform import content
 from andon.platform.content import ContentError
@@ -64,11 +65,23 @@ def test_reloading_the_library_changes_nothing_and_a_changed_version_is_refused(
     assert (falls.version, falls.title) == ("2099.1", "Falls (changed)")
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    (("domain: safe", "domain: speedy"), "domain: 'speedy' is not one of"),
+    (("kind: events", "kind: magic"), "source.kind: 'magic' is not one of"),
+    (("denominator: {measure: inpatient-days}", "denominator: 3"), "source.denominator: required"),
+    (("multiplier: 1000", "multiplier: -5"), "multiplier: must be greater than 0"),
+])
+def test_a_wrong_definition_names_the_file_and_field(db, tmp_path, change, message):
+    folder = tmp_path / "measures"
+    folder.mkdir()
+    (folder / "falls.yaml").write_text((LIBRARY / "falls.yaml").read_text().replace(*change))
+    with pytest.raises(ContentError, match=message) as raised:
+        content.load_content([folder])
+    assert "falls.yaml" in str(raised.value)
+    assert not Measure.objects.exists()
+
+
 @pytest.mark.parametrize(("name", "change", "message"), [
-    ("falls", ("domain: safe", "domain: speedy"), "domain: 'speedy' is not one of"),
-    ("falls", ("kind: events", "kind: magic"), "source.kind: 'magic' is not one of"),
-    ("falls", ("denominator: {measure: inpatient-days}", "denominator: 3"), "source.denominator: required"),
-    ("falls", ("multiplier: 1000", "multiplier: -5"), "multiplier: must be greater than 0"),
     # a key the loader does not know is refused, not dropped: at the top, in each kind of source
     ("ed-length-of-stay", ("aggregate: median", "agregate: median"), r"yaml\.agregate: not a key"),
     ("falls", ("  kinds: [incident]", "  kinds: [incident]\n  unit_kind: [ward]"), r"source\.unit_kind: not a key"),
@@ -85,16 +98,12 @@ def test_reloading_the_library_changes_nothing_and_a_changed_version_is_refused(
     ("falls", ("owner_role:", "listed: nope\nowner_role:"), "listed: expected true or false"),
     ("falls", ("owner_role:", "method: some words\nowner_role:"), "method: expected a list of sentences"),
 ])
-def test_a_wrong_definition_names_the_file_and_field(db, tmp_path, name, change, message):
-    folder = tmp_path / "measures"
-    folder.mkdir()
+def test_the_loader_refuses_keys_it_does_not_know_and_checks_those_it_does(name, change, message):
     text = (LIBRARY / f"{name}.yaml").read_text()
     assert change[0] in text
-    (folder / f"{name}.yaml").write_text(text.replace(*change))
     with pytest.raises(ContentError, match=message) as raised:
-        content.load_content([folder])
-    assert f"{name}.yaml" in str(raised.value)
-    assert not Measure.objects.exists()
+        definitions.check(yaml.safe_load(text.replace(*change)), f"{name}.yaml")
+    assert str(raised.value).startswith(f"{name}.yaml.")  # the file, then the field
 
 
 @pytest.mark.parametrize(("sql", "message"), [
@@ -476,7 +485,7 @@ def test_event_rates_count_confirmed_events_of_wards_by_default_and_the_page_say
     from django.urls import reverse
 
     page = client.get(reverse("measures:measure", args=["falls"])).content.decode()
-    assert "Units counted: events on wards only, over inpatient-days of the same units and period." in page
+    assert "Units counted: events on wards only, over the inpatient-days census of the same units and period." in page
     assert "Confirmed only: events whose category a safety officer confirmed in triage" in page
     described = client.get("/api/v1/measures/falls").json()  # the API says the same
     assert described["method"][0].startswith("Units counted: events on wards only") and described["compute_error"] == ""

@@ -259,7 +259,7 @@ def counting_method(definition: dict, scoring: str) -> list[str]:
         options = events_options(source)
         units = ", ".join(f"{Unit.Kind(kind).label.lower()}s" for kind in options["unit_kinds"])
         census = source["denominator"]["measure"]
-        said.append(f"Units counted: events on {units} only, over {census} of the same units and period.")
+        said.append(f"Units counted: events on {units} only, over the {census} census of the same units and period.")
         said.append("Confirmed only: events whose category a safety officer confirmed in triage; reports not yet "
                     "triaged are left out." if options["confirmed_only"] else
                     "Reports not yet triaged count, under the category the reporter chose.")
