@@ -142,6 +142,33 @@ def test_the_control_chart_draws_gaps_steps_references_and_markers():
     assert [line.get("class") for line in root.iter(f"{SVG}line") if line.get("class")] == ["target", "annotation"]
 
 
+def test_markers_at_both_edges_keep_their_labels_whole_inside_the_drawing_and_apart():
+    from andon.platform.charts import control
+
+    words = "Falls huddle at every shift change on all medical wards"
+    points = [charts.PeriodPoint(f"M{i}", float(i)) for i in range(12)]
+    markers = [charts.Marker(0, "Start", "first"), charts.Marker(12, words, f"after the last: {words}"),
+               charts.Marker(11, "Audit", "last period")]
+    chart = charts.control_chart(points, title="T", desc="d", y_label="y", markers=markers)
+    root = ET.fromstring(chart.svg)
+    width = float(root.get("width"))
+    boxes = []
+    for label in (t for t in root.iter(f"{SVG}text") if t.get("class") == "annotation-label"):
+        rows = [tspan.text for tspan in label.iter(f"{SVG}tspan")]
+        x, y = float(label.find(f"{SVG}tspan").get("x")), float(label.find(f"{SVG}tspan").get("y"))
+        extent = max(len(row) for row in rows) * control.CHAR_WIDTH
+        left = x - extent if label.get("text-anchor") == "end" else x
+        assert 0 <= left and left + extent <= width, rows  # not cut by either edge
+        boxes.append((label.find(f"{SVG}title").text, " ".join(rows), left, left + extent, y))
+    assert sorted(b[1] for b in boxes) == sorted(["Start", words, "Audit"])
+    _, _, left_a, right_a, y_a = next(b for b in boxes if b[1] == "Audit")
+    _, _, left_w, right_w, y_w = next(b for b in boxes if b[1] == words)
+    assert y_a != y_w or right_a < left_w or right_w < left_a  # close markers do not overlap
+    assert float(root.get("height")) > control.CANVAS.height  # the rows of labels got room above the plot
+    assert chart.table.headers[-1] == "Annotations"
+    assert chart.table.rows[0][-1] == "first" and chart.table.rows[-1][-1] == f"last period; after the last: {words}"
+
+
 def test_an_empty_pareto_says_so():
     chart = charts.pareto_chart([], title="T", desc="d", noun="factors")
     assert "No factors match the filters" in chart.svg and not chart.table.rows

@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from andon.analytics.cql import content as ecqm_content
 from andon.analytics.fhir import ingest, store
-from andon.measures import services
+from andon.measures import definitions, services
 from andon.measures.models import Domain, ManualCount, Measure, MeasureResult
 from andon.platform import content
 from andon.platform.content import ContentError
@@ -58,10 +59,10 @@ def test_reloading_the_library_changes_nothing_and_a_changed_version_is_refused(
     (folder / "falls.yaml").write_text(changed)
     with pytest.raises(ContentError, match="already loaded with different content"):
         content.load_content([folder])
-    (folder / "falls.yaml").write_text(changed.replace('version: "2026.1"', 'version: "2026.2"'))
+    (folder / "falls.yaml").write_text(changed.replace(f'version: "{library["falls"].version}"', 'version: "2099.1"'))
     content.load_content([folder])
     falls = Measure.objects.get(key="falls")
-    assert (falls.version, falls.title) == ("2026.2", "Falls (changed)")
+    assert (falls.version, falls.title) == ("2099.1", "Falls (changed)")
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -78,6 +79,31 @@ def test_a_wrong_definition_names_the_file_and_field(db, tmp_path, change, messa
         content.load_content([folder])
     assert "falls.yaml" in str(raised.value)
     assert not Measure.objects.exists()
+
+
+@pytest.mark.parametrize(("name", "change", "message"), [
+    # a key the loader does not know is refused, not dropped: at the top, in each kind of source
+    ("ed-length-of-stay", ("aggregate: median", "agregate: median"), r"yaml\.agregate: not a key"),
+    ("falls", ("  kinds: [incident]", "  kinds: [incident]\n  unit_kind: [ward]"), r"source\.unit_kind: not a key"),
+    ("falls", ("{measure: inpatient-days}", "{measure: inpatient-days, per: 1000}"), r"denominator\.per: not a key"),
+    ("readmission-30-day", ("  kind: sql", "  kind: sql\n  window_days: 30"), r"source\.window_days: not a key"),
+    ("vte-prophylaxis", ("kind: ecqm,", "kind: ecqm, version: 2024,"), r"source\.version: not a key"),
+    ("hand-hygiene", ("kind: manual,", "kind: manual, sql: x,"), r"source\.sql: not a key"),
+    # and every key it knows is checked
+    ("ed-length-of-stay", ("aggregate: median", "aggregate: mode"), "aggregate: 'mode' is not one of mean, median"),
+    ("falls", ("scoring: rate", "scoring: rate\naggregate: median"), "aggregate: only a continuous measure"),
+    ("falls", ("scoring: rate", "scoring: continuous"), "scoring: a continuous measure needs the values"),
+    ("falls", ("unit_kinds: [ward]", "unit_kinds: [ward, castle]"), "unit_kinds: castle given"),
+    ("falls", ("confirmed_only: true", "confirmed_only: sometimes"), "confirmed_only: expected true or false"),
+    ("falls", ("owner_role:", "listed: nope\nowner_role:"), "listed: expected true or false"),
+    ("falls", ("owner_role:", "method: some words\nowner_role:"), "method: expected a list of sentences"),
+])
+def test_the_loader_refuses_keys_it_does_not_know_and_checks_those_it_does(name, change, message):
+    text = (LIBRARY / f"{name}.yaml").read_text()
+    assert change[0] in text
+    with pytest.raises(ContentError, match=message) as raised:
+        definitions.check(yaml.safe_load(text.replace(*change)), f"{name}.yaml")
+    assert str(raised.value).startswith(f"{name}.yaml.")  # the file, then the field
 
 
 @pytest.mark.parametrize(("sql", "message"), [
@@ -212,9 +238,13 @@ def readmissions(synthea):
             continue
         if deceased and instant(deceased) <= end:
             continue
+        # days since the discharge date, as CMS counts them (not 30 × 24 hours)
+        discharged = date.fromisoformat(index["period"]["end"][:10])
         readmitted = any(
             other["id"] != index["id"] and synthea.patient_id(other) == patient["id"]
-            and end < instant(other["period"]["start"]) <= end + timedelta(days=30) for other in synthea.stays)
+            and end < instant(other["period"]["start"])
+            and date.fromisoformat(other["period"]["start"][:10]) <= discharged + timedelta(days=30)
+            for other in synthea.stays)
         for sex in ("", patient["gender"]):
             counts[(month_of(end), sex)][0] += readmitted
             counts[(month_of(end), sex)][1] += 1
@@ -280,7 +310,7 @@ def test_recomputing_replaces_results_and_records_version_and_load(synthea):
                                                                   "numerator", "denominator"))
     assert before == after and len(after) > 12
     row = MeasureResult.objects.first()
-    assert row.definition_version == "2026.1"
+    assert row.definition_version == "2026.2"
     assert row.data_load.startswith(f"FHIR store: {len(list(SYNTHEA.glob('*.ndjson')))} files, last loaded ")
     assert {r.stratum for r in MeasureResult.objects.all()} == {"", "age_band", "sex", "race", "ethnicity", "payer"}
 
@@ -293,15 +323,95 @@ def test_without_clinical_data_a_measure_says_why_and_keeps_its_results(library,
         services.compute_measures(["nonsense"], first=FIRST, last=LAST)
 
 
+# --- aggregates and windows on a hand-made store ------------------------------------------------
+
+def encounter(eid, pid, klass, start, end):
+    return {"resourceType": "Encounter", "id": eid, "status": "finished", "subject": {"reference": f"Patient/{pid}"},
+            "class": {"code": klass}, "period": {"start": start, "end": end}}
+
+
+ED_HOURS = {date(2025, 1, 1): [1, 2, 9], date(2025, 2, 1): [2, 3, 4, 11]}  # means 4 and 5, medians 2 and 3.5
+HAND_MADE = [
+    {"resourceType": "Patient", "id": "pa", "gender": "female", "birthDate": "1950-01-01"},
+    {"resourceType": "Patient", "id": "pb", "gender": "male", "birthDate": "1950-01-01"},
+    {"resourceType": "Patient", "id": "pc", "gender": "male", "birthDate": "1950-01-01", "deceasedDateTime": "2025-01-10"},
+    {"resourceType": "Patient", "id": "pd", "gender": "female", "birthDate": "1990-01-01"},
+    # discharged 5 January 10:00; readmitted 4 February 12:00, 30 days and 2 hours later: within 30 days
+    encounter("a1", "pa", "IMP", "2025-01-01T08:00:00Z", "2025-01-05T10:00:00Z"),
+    encounter("a2", "pa", "IMP", "2025-02-04T12:00:00Z", "2025-02-06T10:00:00Z"),
+    # discharged 5 January 10:00; readmitted 5 February 09:00, 31 days after the discharge date: outside
+    encounter("b1", "pb", "IMP", "2025-01-01T08:00:00Z", "2025-01-05T10:00:00Z"),
+    encounter("b2", "pb", "IMP", "2025-02-05T09:00:00Z", "2025-02-07T10:00:00Z"),
+    # died on the day of admission, recorded as a date without a time, no "expired" disposition
+    encounter("c1", "pc", "IMP", "2025-01-10T15:00:00Z", "2025-01-12T10:00:00Z"),
+    *[encounter(f"d{month:%m}{i}", "pd", "EMER", f"{month:%Y-%m}-0{i + 1}T08:00:00Z", f"{month:%Y-%m}-0{i + 1}T{8 + h:02d}:00:00Z")
+      for month, hours in ED_HOURS.items() for i, h in enumerate(hours)],
+]
+
+
+@pytest.fixture(scope="module")
+def hand_made_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hand-made-store") / "fhir.duckdb"
+    connection = store.connect(path)
+    for resource in HAND_MADE:
+        connection.execute("INSERT INTO resources (type, id, resource) VALUES (?, ?, ?)",
+                           [resource["resourceType"], resource["id"], json.dumps(resource)])
+    connection.close()
+    return path
+
+
+def test_each_aggregate_is_the_statistic_of_the_cases_worked_here(library, hand_made_store, settings, tmp_path):
+    import statistics
+
+    from andon.measures import exchange, results
+
+    settings.ANDON_FHIR_STORE = hand_made_store
+    folder = tmp_path / "measures"
+    folder.mkdir()  # the same measure with the mean: one definition per aggregate, on the same cases
+    (folder / "ed-mean.yaml").write_text((LIBRARY / "ed-length-of-stay.yaml").read_text().replace(
+        "key: ed-length-of-stay", "key: ed-mean").replace("aggregate: median", "aggregate: mean"))
+    content.load_content([folder])
+    done = services.compute_measures(["ed-length-of-stay", "ed-mean"], first=date(2025, 1, 1), last=date(2025, 2, 28))
+    assert [d.error for d in done] == ["", ""]
+    for key, statistic in (("ed-length-of-stay", statistics.median), ("ed-mean", statistics.mean)):
+        assert {m: r.value for m, r in stored(key).items()} == {m: statistic(h) for m, h in ED_HOURS.items()}, key
+    assert stored("ed-length-of-stay")[date(2025, 1, 1)].value == 2  # not the mean, 4
+    ed = Measure.objects.get(key="ed-length-of-stay")
+    report = exchange.report_bundle(ed, MeasureResult.objects.filter(measure=ed, unit=None, stratum=""), "Riverside")
+    assert [e["resource"]["group"][0]["measureScore"]["value"] for e in report["entry"]] == [2, 3.5]
+    # the equity comparison over the months: the median of every case, not of the monthly values
+    rows, _ = results.compare(ed, stratum="sex")
+    every = [h for hours in ED_HOURS.values() for h in hours]
+    assert [(r.label, r.value) for r in rows] == [("female", statistics.median(every))]
+    assert statistics.median(every) != statistics.mean(every)
+
+
+def test_readmission_counts_days_since_discharge_and_a_dated_death_counts_within_the_stay(library, hand_made_store,
+                                                                                        settings):
+    settings.ANDON_FHIR_STORE = hand_made_store
+    services.compute_measures(["readmission-30-day", "in-hospital-mortality"], first=date(2025, 1, 1),
+                              last=date(2025, 2, 28))
+    assert (date(2025, 2, 4) - date(2025, 1, 5)).days == 30 and (date(2025, 2, 5) - date(2025, 1, 5)).days == 31
+    january, february = date(2025, 1, 1), date(2025, 2, 1)
+    readmission = stored("readmission-30-day")
+    # index stays of January: a1 (readmitted on day 30, two hours after the hour of discharge) and
+    # b1 (readmitted on day 31); c1 ended in death
+    assert (readmission[january].numerator, readmission[january].denominator) == (1, 2)
+    assert (readmission[february].numerator, readmission[february].denominator) == (0, 2)
+    mortality = stored("in-hospital-mortality")
+    assert (mortality[january].numerator, mortality[january].denominator) == (1, 3)
+
+
 # --- event-derived rates ------------------------------------------------------------------------
 
-def fall(hospital, unit, when, injury, kind="incident"):
+def fall(hospital, unit, when, injury, kind="incident", triaged=True):
+    """A fall as reported and, unless `triaged` is False, confirmed in triage."""
     return SafetyEvent.objects.create(kind=kind, category="fall", taxonomy_version="2026.1", unit=hospital.unit(unit),
                                       occurred_at=when, reported_at=when, narrative="Found on the floor", harm="none",
-                                      details={"injury_level": injury})
+                                      details={"injury_level": injury}, triaged_at=when if triaged else None)
 
 
-def test_fall_rates_over_the_census_of_the_same_unit_and_month(synthea, hospital, make_user):
+def test_fall_rates_over_the_census_of_the_same_unit_and_month(synthea, hospital, make_user, safety_taxonomy):
     location = Counter(s["location"][0]["location"]["reference"] for s in synthea.stays).most_common(1)[0][0]
     ward = hospital.unit("rgh/4w")
     services.map_unit(make_user(Role.QUALITY_ANALYST), "location", location, ward)
@@ -327,12 +437,13 @@ def test_fall_rates_over_the_census_of_the_same_unit_and_month(synthea, hospital
     assert (medicine.numerator, medicine.denominator) == (3, days[busiest])
 
 
-def test_medication_events_by_ncc_merp_category(synthea, hospital):
+def test_medication_events_by_ncc_merp_category(synthea, hospital, safety_taxonomy):
     when = datetime(1986, 5, 4, 9, tzinfo=UTC)
     for category in ("C", "C", "E"):
         SafetyEvent.objects.create(kind="incident", category="medication", taxonomy_version="2026.1",
                                    unit=hospital.unit("rgh/4w"), occurred_at=when, reported_at=when, narrative="x",
-                                   harm="none", details={"ncc_merp": category, "process_stage": "administering"})
+                                   harm="none", details={"ncc_merp": category, "process_stage": "administering"},
+                                   triaged_at=when)
     services.compute_measures(["inpatient-days", "medication-events"], first=FIRST, last=LAST)
     may = date(1986, 5, 1)
     census = stored("inpatient-days")[may].numerator
@@ -340,6 +451,69 @@ def test_medication_events_by_ncc_merp_category(synthea, hospital):
     assert stored("medication-events", stratum="ncc_merp", value="E")[may].value == pytest.approx(1000 / census)
     assert stored("medication-events")[may].numerator == 3
 
+
+def test_event_rates_count_confirmed_events_of_wards_by_default_and_the_page_says_so(
+        library, hospital, safety_taxonomy, make_user, client, sign_in_with_mfa, tmp_path, settings):
+    from zoneinfo import ZoneInfo
+
+    from andon.measures import compute
+
+    settings.TIME_ZONE = "America/New_York"
+    march = date(2025, 3, 1)
+    census = library["inpatient-days"]
+    ward, ed = hospital.unit("rgh/4w"), hospital.unit("rgh/ed")
+    services.replace_results(census, "month", march, date(2025, 4, 1), [
+        compute.Cell(march, None, "", "", 1000, 1000.0, 0.0, 1000.0),
+        compute.Cell(march, ward.pk, "", "", 400, 400.0, 0.0, 400.0)], "test census")
+    when = datetime(2025, 3, 31, 23, 30, tzinfo=ZoneInfo("America/New_York"))  # 1 April in UTC: March's, locally
+    fall(hospital, "rgh/4w", when, "none")  # confirmed, on a ward: counted
+    fall(hospital, "rgh/ed", when, "none")  # the ED has no inpatient days: not counted
+    fall(hospital, "rgh/4w", when, "minor", triaged=False)  # the reporter's category, not yet confirmed
+    folder = tmp_path / "measures"
+    folder.mkdir()  # the same rate with the other choices, written in its definition
+    (folder / "falls-all.yaml").write_text((LIBRARY / "falls.yaml").read_text().replace("key: falls", "key: falls-all")
+                                           .replace("unit_kinds: [ward]", "unit_kinds: [ward, department]")
+                                           .replace("confirmed_only: true", "confirmed_only: false"))
+    content.load_content([folder])
+    done = services.compute_measures(["falls", "falls-all"], first=march, last=date(2025, 3, 31))
+    assert [d.error for d in done] == ["", ""]
+    falls = stored("falls")[march]
+    assert (falls.numerator, falls.denominator, falls.value) == (1, 1000, 1.0)
+    assert stored("falls", unit=ward)[march].numerator == 1 and march not in stored("falls", unit=ed)
+    assert stored("falls-all")[march].numerator == 3 and stored("falls-all", unit=ed)[march].numerator == 1
+    sign_in_with_mfa(make_user(Role.QUALITY_ANALYST))
+    from django.urls import reverse
+
+    page = client.get(reverse("measures:measure", args=["falls"])).content.decode()
+    assert "Units counted: events on wards only, over the inpatient-days census of the same units and period." in page
+    assert "Confirmed only: events whose category a safety officer confirmed in triage" in page
+    described = client.get("/api/v1/measures/falls").json()  # the API says the same
+    assert described["method"][0].startswith("Units counted: events on wards only") and described["compute_error"] == ""
+    other = client.get(reverse("measures:measure", args=["falls-all"])).content.decode()
+    assert "events on departments, wards only" not in other and "events on wards, departments only" in other
+    assert "Reports not yet triaged count" in other
+    readmission = client.get(reverse("measures:measure", args=["readmission-30-day"])).content.decode()
+    assert "at most 30 days after the discharge date (days since discharge, as CMS counts them)" in readmission
+
+
+def test_an_event_rate_without_its_census_or_with_an_unknown_category_says_why(library, safety_taxonomy, tmp_path):
+    from andon.measures import compute
+
+    march, april = date(2025, 3, 1), date(2025, 4, 1)
+    done = services.compute_measures(["falls"], first=march, last=date(2025, 3, 31))
+    assert done[0].error == ("falls: its denominator inpatient-days has no results for these periods; "
+                             "compute inpatient-days first (it needs clinical data)")
+    assert Measure.objects.get(key="falls").compute_error == done[0].error
+    services.replace_results(library["inpatient-days"], "month", march, april,
+                             [compute.Cell(march, None, "", "", 9, 9.0, 0.0, 9.0)], "test census")
+    folder = tmp_path / "measures"
+    folder.mkdir()  # a misspelt category would count nothing, and read as a perfect record
+    (folder / "slips.yaml").write_text((LIBRARY / "falls.yaml").read_text().replace("key: falls", "key: slips")
+                                       .replace("category: fall", "category: slip"))
+    content.load_content([folder])
+    done = services.compute_measures(["falls", "slips"], first=march, last=date(2025, 3, 31))
+    assert [d.error for d in done] == ["", "slips: the event taxonomy has no category 'slip'"]
+    assert Measure.objects.get(key="falls").compute_error == ""  # cleared by the computation that succeeded
 
 # --- counts entered by hand or CSV --------------------------------------------------------------
 
@@ -554,7 +728,7 @@ def test_the_command_line_computes_measures_and_says_which_failed(library, setti
     assert main(["compute-measures", "--from", "2025-01-01", "--to", "2025-03-31", "--measure", manager.key,
                  "--measure", "average-length-of-stay", "--quiet"]) == 1
     out = capsys.readouterr().out
-    assert "hand-hygiene: 0 results" in out
+    assert "hand-hygiene: hand-hygiene: no counts are entered for these periods" in out
     assert "average-length-of-stay: average-length-of-stay: no clinical data is loaded" in out
     assert main(["compute-measures", "--from", "2025-13-01", "--to", "2025-03-31"]) == 2
 

@@ -447,3 +447,46 @@ def test_peers_sit_on_the_unit_funnel_without_moving_its_centre(client, results,
     assert points[-1].label == "Peer: St Elsewhere" and points[-1].outside == "alarm"  # 12 % against ~25 %
     page = client.get(reverse("measures:units", args=["readmission-30-day"])).content.decode()
     assert "Peer: St Elsewhere" in page and "Too early" not in page
+
+
+def test_annotations_at_the_chart_edges_are_drawn_whole_and_in_the_table(client, results, cqo):
+    long = "Falls huddle at every shift change on all medical wards, led by the charge nurse"
+    for day, text in ((date(2024, 1, 1), "Baseline audit"), (date(2025, 12, 15), long), (date(2026, 2, 1), "Later")):
+        services.annotate(cqo, results, on=day, text=text)
+    root = ET.fromstring(client.get(reverse("measures:chart_svg", args=["readmission-30-day"])).content)
+    lines = [line for line in root.iter(f"{SVG}line") if line.get("class") == "annotation"]
+    # the first at the left edge of the plot; the one in the last month (December 2025) at its right edge
+    assert [(line.find(f"{SVG}title").text, float(line.get("x1"))) for line in lines] == [
+        ("2024-01-01: Baseline audit", 64.0), (f"2025-12-15: {long}", 836.0)]
+    label = [t for t in root.iter(f"{SVG}text") if t.get("class") == "annotation-label"][1]
+    rows = [tspan.text for tspan in label.iter(f"{SVG}tspan")]
+    assert " ".join(rows) == long and len(rows) > 1  # wrapped, not cut
+    # drawn to the left of its line, inside the drawing
+    assert label.get("text-anchor") == "end" and float(label.find(f"{SVG}tspan").get("x")) <= float(root.get("width"))
+    page = client.get(reverse("measures:measure", args=["readmission-30-day"])).content.decode()
+    assert f"<td>2025-12-15: {long}</td>" in page  # the chart's table holds the whole text
+    later = page[page.index("Later"):][:200]
+    assert "outside the periods on the chart" in later
+
+
+def test_an_ecqm_without_its_content_fails_its_job_with_the_reason_on_the_job_and_measure_pages(
+        client, results, hospital, make_user, sign_in_with_mfa, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}  # runs at once
+    settings.ANDON_ECQM_CONTENT = []
+    analyst = make_user(Role.QUALITY_ANALYST)
+    sign_in_with_mfa(analyst)
+    reason = "vte-prophylaxis: no eCQM content is configured (ANDON_ECQM_CONTENT)"
+    form = {"measures": ["vte-prophylaxis"], "kind": "month", "first": "2025-01-01", "last": "2025-03-31"}
+    job = Job.objects.get(pk=client.post(reverse("measures:compute"), form).url.rstrip("/").split("/")[-1])
+    assert (job.status, job.error) == (Job.Status.FAILED, f"Nothing was computed. {reason}")
+    job_page = client.get(reverse("platform:job", args=[job.pk])).content.decode()
+    assert "The job failed." in job_page and reason in job_page
+    measure_page = client.get(reverse("measures:measure", args=["vte-prophylaxis"])).content.decode()
+    shown = measure_page[measure_page.index('id="compute-error"'):][:600]
+    assert reason in shown and reverse("platform:job", args=[job.pk]) in shown
+    # with another measure that can be computed, the job did part of its work and lists the rest
+    services.enter_count(analyst, Measure.objects.get(key="clabsi"), hospital.unit("rgh/icu"), date(2025, 2, 1), 1, 250)
+    partly = Job.objects.get(pk=client.post(reverse("measures:compute"), {**form, "measures": ["clabsi", "vte-prophylaxis"]})
+                             .url.rstrip("/").split("/")[-1])
+    assert partly.status == Job.Status.SUCCEEDED and partly.result["problems"] == [reason]
+    assert "Done in part." in client.get(reverse("platform:job", args=[partly.pk])).content.decode()

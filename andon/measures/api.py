@@ -19,7 +19,7 @@ from andon.platform.api_kit import Body, Count, Id, IsoDate, MappedQuery, Pages,
 from andon.platform.models import Organisation, Unit
 from andon.platform.permissions import requires
 
-from . import exchange, results, services
+from . import definitions, exchange, results, services
 
 router = Router(tags=["measures"])
 
@@ -41,6 +41,12 @@ class MeasureOut(Schema):
     owner_role: str
     source_kind: str
     listed: bool
+    method: list[str] = PydanticField(description="How it is counted, in words (as the measure page says it)")
+    compute_error: str = PydanticField(description="Why the latest computation could not compute it; empty when it could")
+
+    @staticmethod
+    def resolve_method(measure) -> list[str]:
+        return definitions.counting_method(measure.definition, measure.scoring)
 
 
 class ResultOut(Schema):

@@ -23,6 +23,7 @@ from statistics import NormalDist
 from django.conf import settings
 
 from andon.analytics import spc
+from andon.analytics.kpi import periods as period_math
 from andon.analytics.stats import funnel
 from andon.platform import charts as kit
 from andon.platform.charts import theme
@@ -72,6 +73,7 @@ class ChartView:
     assurance: str | None
     notes: list[str] = field(default_factory=list)
     rebased_at: list[date] = field(default_factory=list)
+    period_kind: str = "month"
 
     @property
     def last(self) -> ChartPoint | None:
@@ -94,9 +96,9 @@ def chart_kind(measure: Measure, denominators) -> str:
     return {Scoring.RATE: "u", Scoring.RATIO: "u", Scoring.COUNT: "c"}.get(measure.scoring, "xmr")
 
 
-def spc_view(measure: Measure, series, rebase_dates=()) -> ChartView:
-    """`series`: (period start, numerator, denominator, value) in period order, None for a period
-    without data."""
+def spc_view(measure: Measure, series, rebase_dates=(), period_kind: str = "month") -> ChartView:
+    """`series`: (period start, numerator, denominator, value) in periods of `period_kind`, in order,
+    None for a period without data."""
     starts = [s[0] for s in series]
     numerators = [s[1] for s in series]
     denominators = [s[2] for s in series]
@@ -113,22 +115,22 @@ def spc_view(measure: Measure, series, rebase_dates=()) -> ChartView:
     elif kind == "c":
         result = spc.c_chart([v if v is not None else None for v in values], **options)
     elif kind == "run":
-        return _run_view(measure, starts, numerators, denominators, values)
+        return _run_view(measure, starts, numerators, denominators, values, period_kind)
     else:
         result = spc.xmr(values, **options)
     points = [ChartPoint(start, _times(p.value, factor), _times(p.mean, factor), _times(p.lpl, factor),
                          _times(p.upl, factor), p.special_cause, p.rule, numerator, denominator)
               for start, p, numerator, denominator in zip(starts, result.points, numerators, denominators, strict=True)]
     return ChartView(result.kind, points, measure.target, result.assurance, list(result.notes),
-                     [starts[i] for i in rebase if i < len(starts)])
+                     [starts[i] for i in rebase if i < len(starts)], period_kind)
 
 
-def _run_view(measure, starts, numerators, denominators, values) -> ChartView:
+def _run_view(measure, starts, numerators, denominators, values, period_kind) -> ChartView:
     result = spc.run_chart(values)
     points = [ChartPoint(start, value, result.median, None, None,
                          "special_cause_neutral_high" if result.signal else "common_cause", None, n, d)
               for start, value, n, d in zip(starts, values, numerators, denominators, strict=True)]
-    return ChartView("run", points, measure.target, None)
+    return ChartView("run", points, measure.target, None, period_kind=period_kind)
 
 
 def _times(value, factor):
@@ -182,21 +184,38 @@ def spc_chart(measure: Measure, view: ChartView, annotations=(), title: str | No
         if view.target is not None else []
     return kit.control_chart(period_points, title=title or f"{measure.title}: {view.kind} chart", desc=desc,
                              y_label=measure.unit_label, lines=lines, references=targets,
-                             markers=_markers(points, annotations))
+                             markers=_markers(view, annotations))
 
 
 def spc_svg(measure: Measure, view: ChartView, annotations=(), title: str | None = None) -> str:
     return spc_chart(measure, view, annotations, title).svg
 
 
-def _markers(points, annotations) -> list[kit.Marker]:
-    """Annotations as markers at the first period on or after their date."""
+def marker_index(view: ChartView, day: date) -> int | None:
+    """Where an annotation's line goes: at the start of the first period on or after its date,
+    as its rebase does (`len(points)`, the right edge, for a date in the last period); None for
+    a date outside the periods charted."""
+    points = view.points
+    if not points or day < points[0].period_start or day > period_math.next_start(points[-1].period_start,
+                                                                                   view.period_kind):
+        return None
+    return next((i for i, p in enumerate(points) if p.period_start >= day), len(points))
+
+
+def _markers(view: ChartView, annotations) -> list[kit.Marker]:
+    """Annotations as markers labelled with their whole text (the kit wraps it), the date and
+    the text in the tip and the table."""
     markers = []
     for annotation in annotations:
-        index = next((i for i, p in enumerate(points) if p.period_start >= annotation.date), None)
+        index = marker_index(view, annotation.date)
         if index is not None:
-            markers.append(kit.Marker(index, annotation.text[:40], f"{annotation.date}: {annotation.text}"))
+            markers.append(kit.Marker(index, annotation.text, f"{annotation.date}: {annotation.text}"))
     return markers
+
+
+def off_chart(view: ChartView, annotations) -> set[int]:
+    """The annotations (by id) dated outside the periods charted, which the page says are not drawn."""
+    return {a.pk for a in annotations if marker_index(view, a.date) is None}
 
 
 # --- funnel plots ---------------------------------------------------------------------------------

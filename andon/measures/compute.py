@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
+
+from django.utils import timezone
 
 from andon.analytics import kpi
 from andon.analytics.kpi import periods as period_math
 from andon.platform.models import Unit
 
-from . import cases
+from . import cases, definitions
 from .models import ManualCount, Measure, MeasureResult, Scoring
 
 
@@ -42,11 +44,12 @@ class Cell:
 
 
 def score(measure: Measure, numerator: float, denominator: float, *, mean=None, median=None) -> float | None:
-    """The value a user sees, in the measure's unit (after the multiplier)."""
+    """The value a user sees, in the measure's unit (after the multiplier); a continuous
+    measure's is the mean or the median of its cases' values, as its definition says."""
     if measure.scoring == Scoring.COUNT:
         return numerator
     if measure.scoring == Scoring.CONTINUOUS:
-        return median if measure.definition.get("aggregate") == "median" else mean
+        return median if definitions.aggregate(measure.definition) == "median" else mean
     if not denominator:
         return None
     return numerator / denominator * measure.multiplier
@@ -98,28 +101,35 @@ def _cells_of(unit_id: int | None, lineage: dict[int, tuple[int, ...]]) -> tuple
     return (None, *lineage.get(unit_id, (unit_id,))) if unit_id is not None else (None,)
 
 
-def utc_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def local_start(day: date) -> datetime:
+    """Midnight beginning `day` in the organisation's time zone (TIME_ZONE): a hospital's month
+    is its own, as the census's days are the local dates written in the record."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def from_events(measure: Measure, census: dict[tuple[date, int | None], float], kind: str, first: date,
                 last: date) -> tuple[list[Cell], dict]:
     """Events per period and unit (a unit's own and those of the units below it) over the census
     (patient days) of the same period and unit; with `stratify_by`, one stratum per answer, each
-    over the whole census of its cell."""
+    over the whole census of its cell. Only events of the definition's kinds of unit (wards,
+    whose days the census holds) and, unless it says otherwise, of a category confirmed in
+    triage are counted (definitions.events_options)."""
     from andon.safety import services as safety
 
     source = measure.definition["source"]
     spans = period_math.periods(first, last, kind)
-    events = safety.events_for_measure(
-        category=source["category"], kinds=source["kinds"], harms=source.get("harms") or (),
-        details=source.get("details") or {}, stratify_by=source.get("stratify_by", ""),
-        since=utc_start(spans[0][0]), until=utc_start(spans[-1][1]))
+    try:
+        events = safety.events_for_measure(
+            category=source["category"], kinds=source["kinds"], harms=source.get("harms") or (),
+            details=source.get("details") or {}, stratify_by=source.get("stratify_by", ""),
+            since=local_start(spans[0][0]), until=local_start(spans[-1][1]), **definitions.events_options(source))
+    except LookupError as error:
+        raise ComputeError(f"{measure.key}: {error}") from None
     dimension = source.get("stratify_by", "")
     counts: dict[tuple, int] = defaultdict(int)
     lineage = lineages()
     for occurred_at, unit_id, answer in events:
-        start = period_math.start_of(occurred_at.astimezone(UTC).date(), kind)
+        start = period_math.start_of(timezone.localtime(occurred_at).date(), kind)
         for unit in _cells_of(unit_id, lineage):
             counts[(start, unit, "", "")] += 1
             if dimension:

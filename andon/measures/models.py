@@ -66,6 +66,12 @@ class Measure(models.Model):
     definition = models.JSONField(help_text="The loaded definition of the current version")
     active = models.BooleanField(default=True)
     loaded_at = models.DateTimeField(default=timezone.now)
+    # Why the latest computation could not compute the measure (kept results are older than it):
+    # shown on the measure page; cleared when a computation succeeds.
+    compute_error = models.TextField(blank=True)
+    compute_error_at = models.DateTimeField(null=True, blank=True)
+    compute_error_job = models.ForeignKey("platform.Job", null=True, blank=True, on_delete=models.SET_NULL,
+                                          related_name="+")
 
     class Meta:
         ordering = ["domain", "title"]

@@ -6,6 +6,7 @@ dashboard's tiles by IOM domain, the equity and unit comparisons, the drill-down
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,7 +18,7 @@ from andon.analytics.stats import poisson_interval, wilson
 from andon.platform import audit, permissions
 from andon.platform.models import Unit
 
-from . import cases, charts
+from . import cases, charts, compute, definitions
 from .models import Annotation, Domain, Measure, MeasureResult, PeerResult, Scoring, SourceKind
 
 STRATA_LABELS = {"age_band": "Age band", "sex": "Sex", "race": "Race", "ethnicity": "Ethnicity", "payer": "Payer"}
@@ -41,7 +42,7 @@ def chart(measure: Measure, *, kind: str = "month", unit: Unit | None = None, st
     """(ChartView, annotations) of a measure's series."""
     found = series(measure, kind=kind, unit=unit, stratum=stratum, value=value)
     notes = list(Annotation.objects.filter(measure=measure).select_related("created_by"))
-    view = charts.spc_view(measure, [(s, n, d, v) for s, n, d, v, _ in found], [a.date for a in notes if a.rebase])
+    view = charts.spc_view(measure, [(s, n, d, v) for s, n, d, v, _ in found], [a.date for a in notes if a.rebase], kind)
     return view, notes
 
 
@@ -118,18 +119,45 @@ def compare(measure: Measure, *, stratum: str = "", units=None, unit_kind: str =
                                         period_start__lte=window[1], stratum=stratum)
     rows = rows.filter(unit=None) if stratum else rows.exclude(unit=None).filter(unit__in=units, unit__kind=unit_kind)
     totals: dict[str, list[float]] = {}
+    unit_of: dict[str, int] = {}
     for row in rows.select_related("unit"):
         label = row.stratum_value if stratum else str(row.unit)
+        unit_of[label] = row.unit_id
         total = totals.setdefault(label, [0.0, 0.0])
         total[0] += row.numerator
         total[1] += row.denominator
+    medians = (_window_medians(measure, window, stratum, unit_of) if measure.scoring == Scoring.CONTINUOUS
+               and definitions.aggregate(measure.definition) == "median" else None)
     found = []
     for label, (numerator, denominator) in sorted(totals.items()):
         value = numerator / denominator * measure.multiplier if denominator else None
         if measure.scoring == Scoring.CONTINUOUS:
             value = numerator / denominator if denominator else None
+        if medians is not None:
+            value = medians.get(label)
         found.append(Comparison(label, numerator, denominator, value, *_interval(measure, numerator, denominator)))
     return found, window
+
+
+def _window_medians(measure: Measure, window, stratum: str, unit_of: dict[str, int]) -> dict[str, float]:
+    """A median measure's value over the window: the median of the cases kept for its months
+    (a median of monthly medians, or of sums, would be neither), by stratum value or by unit
+    (a unit's cases with those of the units below it)."""
+    column = stratum or "unit_key"
+    values: dict[str, list[float]] = {}
+    for start, _end in period_math.periods(window[0], window[1], "month"):
+        table = cases.kept(measure.key, "month", start)
+        if table is None:
+            continue
+        kept = table.select(["value", column]).to_pydict()
+        for value, key in zip(kept["value"], kept[column], strict=True):
+            if value is not None:
+                values.setdefault(str(key), []).append(value)
+    if not stratum:
+        lineage = compute.lineages()
+        values = {label: [v for pk, line in lineage.items() if unit in line for v in values.get(str(pk), [])]
+                  for label, unit in unit_of.items()}
+    return {label: statistics.median(found) for label, found in values.items() if found}
 
 
 def peers_in(measure: Measure, window: tuple[date, date] | None) -> list[Comparison]:

@@ -153,10 +153,14 @@ def _compute_one(measure: Measure, workspace, store, kind: str, spans, job, jobs
     last_day = date.fromordinal(last.toordinal() - 1)
     try:
         cells, counts, load = _cells(measure, workspace, store, kind, first, last_day, jobs)
+        if not cells:
+            raise compute.ComputeError(f"{measure.key}: {_nothing_found(measure, counts)}")
         _check_finite(measure, cells)
     except compute.ComputeError as error:
+        _record_outcome(measure, str(error), job)
         return Computed(measure.key, error=str(error))
     replace_results(measure, kind, first, last, cells, load, job)
+    _record_outcome(measure, "", job)
     return Computed(measure.key, len(cells), counts)
 
 
@@ -170,21 +174,40 @@ def _check_finite(measure: Measure, cells) -> None:
                                        "finite number; the stored results are kept")
 
 
+def _nothing_found(measure: Measure, counts: dict) -> str:
+    """Why a computation found nothing to store, in the words of its source."""
+    if measure.source_kind == SourceKind.MANUAL:
+        return "no counts are entered for these periods"
+    found = counts.get("cases", 0)
+    return (f"no cases in these periods (the source gave {found}: {counts.get('outside', 0)} dated outside them, "
+            f"{counts.get('undated', 0)} without a usable date)")
+
+
+def _record_outcome(measure: Measure, error: str, job) -> None:
+    """Keep why the measure could not be computed (or clear it), for its page to say."""
+    job = getattr(job, "job", job)
+    Measure.objects.filter(pk=measure.pk).update(compute_error=error, compute_error_at=timezone.now() if error else None,
+                                                 compute_error_job=job if error else None)
+
+
 def _cells(measure, workspace, store, kind, first, last_day, jobs):
     source = measure.source_kind
+    folders = settings.ANDON_ECQM_CONTENT
+    if source == SourceKind.ECQM and not folders:
+        raise compute.ComputeError(f"{measure.key}: no eCQM content is configured (ANDON_ECQM_CONTENT)")
     if source in (SourceKind.SQL, SourceKind.ECQM) and store is None:
         raise compute.ComputeError(f"{measure.key}: no clinical data is loaded (andon fhir load)")
     if source == SourceKind.SQL:
         return (*compute.from_sql(measure, workspace, kind, first, last_day), store_load_label(store))
     if source == SourceKind.ECQM:
-        folders = settings.ANDON_ECQM_CONTENT
-        if not folders:
-            raise compute.ComputeError(f"{measure.key}: no eCQM content is configured (ANDON_ECQM_CONTENT)")
         cells, counts = compute.from_ecqm(measure, workspace, store, folders, kind, first, last_day, jobs)
         return cells, counts, store_load_label(store)
     if source == SourceKind.EVENTS:
         census_key = measure.definition["source"]["denominator"]["measure"]
         census = compute.census_of(census_key, kind, first, last_day)
+        if not census:
+            raise compute.ComputeError(f"{measure.key}: its denominator {census_key} has no results for these periods; "
+                                       f"compute {census_key} first (it needs clinical data)")
         cells, counts = compute.from_events(measure, census, kind, first, last_day)
         return cells, counts, f"safety events as of {timezone.now():%Y-%m-%dT%H:%M:%SZ}; census {census_key}"
     cells, counts = compute.from_manual(measure, kind, first, last_day)

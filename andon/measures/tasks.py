@@ -13,14 +13,21 @@ from .models import Measure
 
 @job_task
 def compute_measures(job, keys, kind: str, first: str, last: str):
-    """Compute measures (all active ones when `keys` is None) over a range of periods."""
+    """Compute measures (all active ones when `keys` is None) over a range of periods. A job
+    that computed none of them failed, and says why for each; one that computed some succeeded
+    and lists those it could not (`problems`, shown on the job page; each measure's page says
+    it too)."""
     try:
         done = services.compute_measures(keys, kind=kind, first=date.fromisoformat(first), last=date.fromisoformat(last),
                                          job=job, progress=job.progress)
     except services.ValidationError as error:
         raise JobFailed("; ".join(error.messages)) from None
+    problems = [d.error for d in done if d.error]
+    if problems and len(problems) == len(done):
+        raise JobFailed(f"Nothing was computed. {'; '.join(problems)}")
     return {"measures": [{"measure": d.measure, "cells": d.cells, "error": d.error,
-                          **{k: v for k, v in d.counts.items() if k != "first_errors"}} for d in done]}
+                          **{k: v for k, v in d.counts.items() if k != "first_errors"}} for d in done],
+            "problems": problems}
 
 
 @job_task

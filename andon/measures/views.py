@@ -18,7 +18,7 @@ from andon.platform.exports import streaming_csv
 from andon.platform.models import Organisation, Unit
 from andon.platform.permissions import requires
 
-from . import charts, exchange, results, services, why
+from . import charts, definitions, exchange, results, services, why
 from .forms import AnnotationForm, ComputeForm, CountForm, MappingForm, UploadForm
 from .models import PeerResult, SourceKind
 
@@ -75,8 +75,12 @@ def measure_page(request, key):
     if stratum:
         title += f" · {results.STRATA_LABELS[stratum]}: {value}"
     units = services.visible_units(request.user).select_related("facility")
+    failed_job = measure.compute_error_job
     return render(request, "measures/measure.html", {
         "measure": measure, "view": view, "notes": notes, "unit": unit, "stratum": stratum, "value": value,
+        "method": definitions.counting_method(measure.definition, measure.scoring),
+        "failed_job": failed_job if failed_job and permissions.can(request.user, "platform.view_job", failed_job) else None,
+        "off_chart": charts.off_chart(view, notes),
         "chart": charts.spc_chart(measure, view, notes, title=title) if view.points else None,
         "rows": list(zip(view.points, [charts.point_title(measure, p) if p.value is not None else "" for p in view.points],
                          strict=True)),

@@ -310,16 +310,25 @@ def events_visible_to(user, own: bool = False):
 
 
 def events_for_measure(*, category: str, kinds, harms=(), details=None, stratify_by: str = "",
-                       since: datetime, until: datetime) -> list[tuple[datetime, int, str]]:
+                       since: datetime, until: datetime, unit_kinds=None,
+                       confirmed_only: bool = True) -> list[tuple[datetime, int, str]]:
     """(occurred_at, unit id, answer of `stratify_by`) for each safety event a measure counts:
-    events of the confirmed `category` and the given kinds occurring in [since, until), with a
-    harm among `harms` (when given) and, for each field in `details`, an answer among its
-    accepted values. Nothing that names an event or a person leaves here: the measures module
-    counts these by period and unit."""
+    events of `category` and the given kinds occurring in [since, until), with a harm among
+    `harms` (when given) and, for each field in `details`, an answer among its accepted values;
+    of units of `unit_kinds` only (None: every unit); and with `confirmed_only`, only events
+    whose category triage confirmed (before triage it is the reporter's). A category, harm or
+    field the taxonomy does not have is a LookupError: a measure that counts nothing because of
+    a typo would read as a perfect record. Nothing that names an event or a person leaves here:
+    the measures module counts these by period and unit."""
+    _check_measure_terms(category, harms, [*(details or {}), *([stratify_by] if stratify_by else [])])
     events = SafetyEvent.objects.filter(category=category, kind__in=list(kinds), occurred_at__gte=since,
                                         occurred_at__lt=until)
     if harms:
         events = events.filter(harm__in=list(harms))
+    if unit_kinds is not None:
+        events = events.filter(unit__kind__in=list(unit_kinds))
+    if confirmed_only:
+        events = events.filter(triaged_at__isnull=False)
     found = []
     for occurred_at, unit_id, answers in events.values_list("occurred_at", "unit_id", "details").iterator(chunk_size=5000):
         answers = answers or {}
@@ -327,6 +336,20 @@ def events_for_measure(*, category: str, kinds, harms=(), details=None, stratify
             stratum = answers.get(stratify_by) if stratify_by else ""
             found.append((occurred_at, unit_id, "Not given" if stratum in (None, "") else str(stratum)))
     return found
+
+
+def _check_measure_terms(category: str, harms, fields) -> None:
+    try:
+        tax = taxonomy.current()
+    except taxonomy.TaxonomyMissing as missing:
+        raise LookupError(str(missing)) from None
+    spec = tax.category(category)
+    if spec is None:
+        raise LookupError(f"the event taxonomy has no category {category!r}")
+    unknown = sorted(set(fields) - {field["code"] for field in spec.get("fields", [])})
+    unknown += sorted(set(harms) - {harm["code"] for harm in tax.harm_scale})
+    if unknown:
+        raise LookupError(f"{', '.join(map(repr, unknown))}: not a field of {category!r} or a harm in the event taxonomy")
 
 
 def _accepted(answer, accepted) -> bool:

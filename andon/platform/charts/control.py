@@ -7,15 +7,23 @@ The kit knows nothing of SPC rules: the caller gives each point its colour and w
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 
 from . import theme
 from .axes import category_axis, reference_line, value_axis
 from .figure import Chart, Table
 from .scales import BandScale, LinearScale, format_number
-from .svg import Canvas, document, element, line, polyline, text
+from .svg import Canvas, document, element, line, polyline
 
 CANVAS = Canvas(860, 340)
+# Marker labels sit above the plot, wrapped, in as many rows as keep them apart; the top margin
+# grows to hold them, so a label is never cut by the drawing's edge nor drawn over the data.
+LABEL_CHARS = 28  # characters a line of a label holds
+LABEL_LINES = 3  # lines of a label; a longer one ends with "…" (its whole text is in the tip and the table)
+LINE_HEIGHT = 14
+CHAR_WIDTH = 0.62 * theme.FONT_SIZE  # a wide average glyph: enough room for the line in any font
+EDGE = 4  # the least space between a label and the drawing's edge
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,8 @@ class Reference:
 
 @dataclass(frozen=True)
 class Marker:
-    """A vertical line at the start of period `index`, with a short label and a longer tip."""
+    """A vertical line at the start of period `index` (`len(points)`: after the last period),
+    with a label (wrapped above the plot) and a tip, the whole text, also in the table."""
 
     index: int
     label: str
@@ -60,19 +69,21 @@ class Marker:
 def control_chart(points: list[PeriodPoint], *, title: str, desc: str, y_label: str, lines=(), references=(),
                   markers=()) -> Chart:
     every_value = [p.value for p in points] + [v for s in lines for v in s.values] + [r.value for r in references]
-    scale = LinearScale.covering(every_value, CANVAS.plot_bottom, CANVAS.plot_top)
-    band = BandScale(max(len(points), 1), CANVAS.plot_left, CANVAS.plot_right)
-    body = value_axis(CANVAS, scale, y_label)
+    labels, top = _place_labels(markers, BandScale(max(len(points), 1), CANVAS.plot_left, CANVAS.plot_right))
+    canvas = Canvas(CANVAS.width, CANVAS.height - CANVAS.top + top, top=top)
+    scale = LinearScale.covering(every_value, canvas.plot_bottom, canvas.plot_top)
+    band = BandScale(max(len(points), 1), canvas.plot_left, canvas.plot_right)
+    body = value_axis(canvas, scale, y_label)
     for step_line in lines:
         body.extend(_steps(step_line, band, scale))
     for reference in references:
-        body.extend(reference_line(CANVAS, scale(reference.value), reference.label, colour=reference.colour,
+        body.extend(reference_line(canvas, scale(reference.value), reference.label, colour=reference.colour,
                                    name=reference.name))
     body.extend(_values(points, band, scale))
-    body.extend(category_axis(CANVAS, band, [p.label for p in points]))
-    body.extend(_markers(markers, band))
-    return Chart("control", title, desc, document(CANVAS, "control", title, desc, body),
-                 _table(title, y_label, points, lines))
+    body.extend(category_axis(canvas, band, [p.label for p in points]))
+    body.extend(_markers(labels, canvas))
+    return Chart("control", title, desc, document(canvas, "control", title, desc, body),
+                 _table(title, y_label, points, lines, markers))
 
 
 def _steps(step_line: StepLine, band: BandScale, scale: LinearScale) -> list[str]:
@@ -102,19 +113,80 @@ def _values(points: list[PeriodPoint], band: BandScale, scale: LinearScale) -> l
     return out
 
 
-def _markers(markers, band: BandScale) -> list[str]:
-    out = []
-    for marker in markers:
-        x = band.left(marker.index)
-        out.append(line(x, CANVAS.plot_top - 6, x, CANVAS.plot_bottom, stroke=theme.ANNOTATION, class_="annotation",
-                        stroke_width=1.5, tip=marker.tip))
-        out.append(text(x + 3, CANVAS.plot_top - 10, marker.label, fill=theme.ANNOTATION))
-    return out
+@dataclass(frozen=True)
+class _Label:
+    marker: Marker
+    x: float  # the marker's line
+    lines: tuple[str, ...]
+    anchor: str  # "start" (right of the line) or "end" (left of it, near the right edge)
+    text_x: float
+    left: float  # the text's extent
+    right: float
+    row: int
 
 
-def _table(title: str, y_label: str, points: list[PeriodPoint], lines) -> Table:
+def _wrap(label: str) -> tuple[str, ...]:
+    lines = textwrap.wrap(label, LABEL_CHARS) or [""]
+    if len(lines) > LABEL_LINES:
+        lines = [*lines[:LABEL_LINES - 1], lines[LABEL_LINES - 1][:LABEL_CHARS - 1].rstrip() + "…"]
+    return tuple(lines)
+
+
+def _place_labels(markers, band: BandScale) -> tuple[list[_Label], int]:
+    """Each marker's label beside its line, turned to the left of it where the drawing's right
+    edge is near, in the first row where it overlaps no other label; and the top margin that
+    holds the rows."""
+    placed: list[_Label] = []
+    spans: list[list[tuple[float, float]]] = []
+    for marker in sorted(markers, key=lambda m: m.index):
+        x, lines = band.left(marker.index), _wrap(marker.label)
+        width = max(len(line) for line in lines) * CHAR_WIDTH
+        anchor, text_x = ("start", x + EDGE) if x + EDGE + width <= CANVAS.width - EDGE else ("end", x - EDGE)
+        text_x = max(text_x, EDGE + width) if anchor == "end" else text_x
+        left, right = (text_x, text_x + width) if anchor == "start" else (text_x - width, text_x)
+        row = next((i for i, taken in enumerate(spans) if all(right + EDGE < a or left - EDGE > b for a, b in taken)),
+                   len(spans))
+        if row == len(spans):
+            spans.append([])
+        spans[row].append((left, right))
+        placed.append(_Label(marker, x, lines, anchor, text_x, left, right, row))
+    heights = [max(len(label.lines) for label in placed if label.row == row) for row in range(len(spans))]
+    top = max(CANVAS.top, 8 + sum(heights) * LINE_HEIGHT + 8 * len(heights))
+    return placed, top
+
+
+def _markers(labels: list[_Label], canvas: Canvas) -> list[str]:
+    """The lines, then the labels over a pale ground (a line passing behind a label of
+    another row stays readable), each with the whole text as its tip."""
+    rows = sorted({label.row for label in labels})
+    heights = {row: max(len(label.lines) for label in labels if label.row == row) for row in rows}
+    row_tops = {row: 8 + sum(heights[r] * LINE_HEIGHT + 8 for r in rows if r < row) for row in rows}
+    lines, texts = [], []
+    for label in labels:
+        top = row_tops[label.row]
+        lines.append(line(label.x, top + len(label.lines) * LINE_HEIGHT, label.x, canvas.plot_bottom,
+                          stroke=theme.ANNOTATION, class_="annotation", stroke_width=1.5, tip=label.marker.tip))
+        texts.append(element("rect", x=label.left - 2, y=top, width=label.right - label.left + 4,
+                             height=len(label.lines) * LINE_HEIGHT + 2, fill=theme.BACKGROUND, fill_opacity=0.9))
+        tspans = [element("tspan", text_line, x=label.text_x, y=top + (i + 1) * LINE_HEIGHT - 3)
+                  for i, text_line in enumerate(label.lines)]
+        texts.append(element("text", children=tspans, tip=label.marker.tip, class_="annotation-label",
+                             fill=theme.ANNOTATION, text_anchor="end" if label.anchor == "end" else None))
+    return lines + texts
+
+
+def _table(title: str, y_label: str, points: list[PeriodPoint], lines, markers=()) -> Table:
     def cell(value):
         return "" if value is None else format_number(value)
 
-    rows = tuple((p.label, cell(p.value), *(cell(s.values[i]) for s in lines), p.note) for i, p in enumerate(points))
-    return Table(title, ("Period", y_label, *(s.label or s.name for s in lines), "Signal"), rows)
+    rows = [[p.label, cell(p.value), *(cell(s.values[i]) for s in lines), p.note] for i, p in enumerate(points)]
+    headers = ("Period", y_label, *(s.label or s.name for s in lines), "Signal")
+    if markers and rows:
+        # each marker's whole text in the row of the period it starts (after the last: the last row)
+        for row in rows:
+            row.append("")
+        for marker in sorted(markers, key=lambda m: m.index):
+            row = rows[min(max(marker.index, 0), len(rows) - 1)]
+            row[-1] = f"{row[-1]}; {marker.tip}" if row[-1] else marker.tip
+        headers = (*headers, "Annotations")
+    return Table(title, headers, tuple(tuple(row) for row in rows))
