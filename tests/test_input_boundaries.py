@@ -170,8 +170,11 @@ def errors_of(response) -> list[str]:
 
 
 def refused(response) -> bool:
-    """Every page here answers an accepted input with a redirect and no error message."""
-    return response.status_code != 302 or bool(errors_of(response))
+    """Every page here answers an accepted input with a redirect and no error message, except the
+    report form: it answers a sent report with its "sent" page (200), named and anonymous alike,
+    so that the two cannot be told apart in a log (docs/safety.md)."""
+    sent = any(template.name == "safety/report/sent.html" for template in response.templates)
+    return not (response.status_code == 302 or (response.status_code == 200 and sent)) or bool(errors_of(response))
 
 
 def upload(client, url, name, data, field="csv"):
