@@ -39,6 +39,10 @@ class JSONError(ValueError):
         self.syntax = syntax
 
 
+class TooDeep(JSONError):
+    """Nested deeper than the limit (JSON, but more than a reader here will take)."""
+
+
 def check_depth(text: str, max_depth: int) -> None:
     """JSONError unless `text` nests at most `max_depth` levels of arrays and objects (or its
     brackets do not balance, a syntax error), without parsing it."""
@@ -52,7 +56,7 @@ def check_depth(text: str, max_depth: int) -> None:
         if peeled == shape:  # only unmatched brackets left
             raise JSONError("brackets that do not balance", syntax=True)
         shape = peeled
-    raise JSONError(f"nested deeper than {max_depth} levels")
+    raise TooDeep(f"nested deeper than {max_depth} levels")
 
 
 def _constant(name: str):
@@ -95,14 +99,21 @@ def _object(pairs: list) -> dict:
     return obj
 
 
+def _decoder(object_pairs_hook) -> json.JSONDecoder:
+    return json.JSONDecoder(parse_constant=_constant, parse_float=_float, parse_int=_int, object_pairs_hook=object_pairs_hook)
+
+
+_DECODER = _decoder(_object)  # made once: json.loads with options makes a decoder per call
+
+
 def loads(text: str, max_depth: int = DEFAULT_MAX_DEPTH, object_pairs_hook=None):
     """The value of JSON `text`; `JSONError` when it is not strict JSON or nests deeper than
     `max_depth`. `object_pairs_hook` replaces the duplicate-key check (for a reader that
     resolves duplicates itself)."""
     check_depth(text, max_depth)
+    decoder = _DECODER if object_pairs_hook is None else _decoder(object_pairs_hook)
     try:
-        value = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int,
-                           object_pairs_hook=object_pairs_hook or _object)
+        value = decoder.decode(text)
         if _SURROGATE_ESCAPE.search(text):  # rare: only then is the value written out to check
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         return value

@@ -536,3 +536,16 @@ def test_cli_reports_bad_views_in_one_line(on_disk, tmp_path, capsys, text, mess
     assert andon("fhir", "--store", str(path), "view", str(view)) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_deep_data_stored_before_the_loader_checked_never_stops_a_view():
+    """The shape sample parsed the data's JSON structure, as deep as the data: a 100,000-deep
+    array stored by an older loader made every view of its type fail with RecursionError."""
+    c = store_with(PATIENTS)
+    try:
+        deep = '{"resourceType": "Patient", "id": "deep", "extension": ' + "[" * 100_000 + "]" * 100_000 + "}"
+        c.execute("INSERT INTO resources (type, id, resource) VALUES ('Patient', 'deep', ?)", [deep])
+        got = rows(c, {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}]}]})
+        assert sorted(r["id"] for r in got) == ["deep", "p1", "p2", "p3"]
+    finally:
+        c.close()

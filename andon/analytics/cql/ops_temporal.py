@@ -353,6 +353,7 @@ def expand_temporal(items, per) -> list | None:
             last = temporal.add(point, count - 1, unit)
             if temporal.less_or_equal(last, high) is not True:
                 break
+            interval.check_expanded(len(found) + 1)
             found.setdefault(str(point), Interval(point, last, True, True))
             point = temporal.add(point, count, unit)
     return sorted(found.values(), key=functools.cmp_to_key(lambda a, b: temporal.compare(a.low, b.low) or 0))
