@@ -348,6 +348,9 @@ def expand_temporal(items, per) -> list | None:
         low, high = temporal.truncate(interval.start(item), unit), temporal.truncate(interval.end(item), unit)
         if low is None or high is None:
             return None
+        span = temporal.duration_between(low, high, unit)
+        if isinstance(span, int):  # a span beyond the bound fails before the walk, not after it
+            interval.check_expanded((span + 1) // count)
         point = low
         while True:
             last = temporal.add(point, count - 1, unit)

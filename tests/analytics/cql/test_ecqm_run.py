@@ -182,10 +182,13 @@ def test_one_patient_reads_as_the_stream_gives_them_and_explains_against_the_tes
         connection.close()
 
 
-@needs_content
 def test_resources_stored_before_the_loader_checked_json_never_crash_a_run(tmp_path):
     """A store loaded before the loader refused NaN, duplicate keys and deep nesting may hold
-    them: the patient is reported as an error (naming the resource), the others are evaluated."""
+    them: the patient comes with the reasons, and evaluating them is an error naming the
+    resource (reported per patient by the run), not a RecursionError ending the run."""
+    from andon.analytics.cql.evaluator import EvaluationError
+    from andon.analytics.cql.measure import evaluate_subject
+
     path = tmp_path / "fhir.duckdb"
     connection = store.connect(path)
     rows = [
@@ -197,18 +200,17 @@ def test_resources_stored_before_the_loader_checked_json_never_crash_a_run(tmp_p
         ("Medication", "m1", '{"resourceType": "Medication", "id": "m1", "code": {"text": "a", "text": "b"}}'),
         ("MedicationRequest", "r1", '{"resourceType": "MedicationRequest", "id": "r1", "subject": {"reference": "Patient/ok"},'
                                     ' "medicationReference": {"reference": "Medication/m1"}}'),
+        ("Patient", "fine", '{"resourceType": "Patient", "id": "fine"}'),
     ]
     connection.executemany("INSERT INTO resources (type, id, resource) VALUES (?, ?, ?)", rows)
     connection.close()
-    connection = store.connect(path, read_only=True)
-    try:
-        report = run_measure(connection, [CONTENT], MEASURE, ("2026-01-01", "2026-12-31"), jobs=1, now="2026-01-01T00:00:00.000Z")
-    finally:
-        connection.close()
-    errors = next(e["valueString"] for e in report["extension"] if e["url"].endswith("evaluation-errors")).splitlines()
-    assert sorted(errors) == [
-        "Patient/deep: EvaluationError: Encounter/e1 in the FHIR store is not strict JSON (nested deeper than 100 levels): load it again",
-        "Patient/nan: EvaluationError: Patient/nan in the FHIR store is not strict JSON (NaN is not a JSON number): load it again",
-        'Patient/ok: EvaluationError: Medication/m1 in the FHIR store is not strict JSON (duplicate key "text"): load it again',
-    ]
-    assert report["extension"][0]["valueInteger"] == 3
+    patients = dict(_patients(path))
+    assert {pid: data.unreadable for pid, data in patients.items()} == {
+        "deep": ["Encounter/e1 in the FHIR store is not strict JSON (nested deeper than 100 levels): load it again"],
+        "nan": ["Patient/nan in the FHIR store is not strict JSON (NaN is not a JSON number): load it again"],
+        "ok": ['Medication/m1 in the FHIR store is not strict JSON (duplicate key "text"): load it again'],
+        "fine": [],
+    }
+    assert [n.value["id"] for n in patients["ok"].by_type["MedicationRequest"]] == ["r1"]
+    with pytest.raises(EvaluationError, match="Encounter/e1 in the FHIR store is not strict JSON"):
+        evaluate_subject(None, None, patients["deep"], {}, {})  # before anything else is read

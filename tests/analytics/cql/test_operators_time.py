@@ -205,5 +205,7 @@ def test_expand_is_bounded_whatever_the_data():
     with pytest.raises(EvaluationError, match="Expand would give more than 100000 intervals"):
         _expanded([ivl(date(1, 1, 1), date(9999, 12, 31))], qty(1, "day"))
     with pytest.raises(EvaluationError, match="Expand would give more than 100000 intervals"):
+        _expanded([ivl(dt(2020, 1, 1, 0, 0), dt(2020, 12, 31, 0, 0))], qty(1, "minute"))
+    with pytest.raises(EvaluationError, match="Expand would give more than 100000 intervals"):
         evaluate(op("Expand", lst(ivl(i(1), i(2_000_000_000))), NULL))
     assert len(_expanded([ivl(date(2000, 1, 1), date(2009, 12, 31))], qty(1, "day"))) == 3653
