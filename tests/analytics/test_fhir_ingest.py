@@ -193,6 +193,56 @@ def test_every_kind_of_bad_line_is_quarantined_and_every_good_line_loaded(db, tm
     assert db.execute("SELECT added, quarantined FROM loads WHERE file = ?", [str(f)]).fetchone() == (5, 15)
 
 
+DEEP = "[" * 100_000 + "]" * 100_000  # a 100,000-deep array
+
+
+def test_what_is_not_strict_json_is_quarantined_with_its_reason(db, tmp_path):
+    """DuckDB's reader (and Python's) accept NaN, overflowing numbers, duplicate keys and any
+    depth; stored, they broke every later step. Each such line is quarantined, saying why."""
+    bad = {
+        2: (b'{"resourceType": "Patient", "id": "nan", "multipleBirthInteger": NaN}', "invalid JSON: NaN is not a JSON number"),
+        3: (b'{"resourceType": "Patient", "id": "inf", "x": -Infinity}', "invalid JSON: -Infinity is not a JSON number"),
+        4: (b'{"resourceType": "Patient", "id": "lower", "x": nan}', "invalid JSON"),  # DuckDB takes it
+        5: (b'{"resourceType": "Patient", "id": "big", "x": 1e999999}',
+            "invalid JSON: the number 1e999999 is out of range (it overflows to infinity)"),
+        6: (b'{"resourceType": "Patient", "id": "dup", "active": true, "active": false}', 'invalid JSON: duplicate key "active"'),
+        7: (b'{"resourceType": "Patient", "id": "dup2", "name": [{"family": "a", "family": "b"}]}', 'invalid JSON: duplicate key "family"'),
+        8: (b'{"resourceType": "Patient", "id": "deep", "extension": ' + DEEP.encode() + b"}",
+            "invalid JSON: nested deeper than 100 levels"),
+        9: (b'{"resourceType": "Patient", "id": "comma", "name": [],}', "invalid JSON"),  # DuckDB takes it
+        10: (b'{"resourceType": "Patient", "id": "long", "x": ' + b"1" * 5000 + b"}", "invalid JSON: a number of 5000 characters (at most 400)"),
+        11: (b'{"resourceType": "Patient", "id": "half", "name": [{"family": "\\ud800"}]}',
+             "invalid JSON: a \\u escape of half a surrogate pair (not a character)"),
+    }
+    lines = [line(patient("good-1"))] + [text + b"\n" for text, _ in bad.values()] + [line(patient("good-2"))]
+    f = write(tmp_path / "Patient.ndjson", *lines)
+    summary = ingest.load_paths(db, [f])
+    assert quarantined(db, f) == {n: reason for n, (_, reason) in bad.items()}
+    assert {r[0] for r in db.execute("SELECT id FROM resources").fetchall()} == {"good-1", "good-2"}
+    assert summary.total.added == 2 and summary.total.quarantined == len(bad)
+    assert len(db.execute("SELECT raw FROM quarantine WHERE line = 8").fetchone()[0]) <= ingest.RAW_LIMIT
+
+
+def test_the_depth_limit_is_configurable_and_bundles_are_held_to_it(db, tmp_path):
+    nested = patient("nested", name=[{"given": ["a"]}])  # 4 levels: the resource, name, a name, given
+    f = write(tmp_path / "Patient.ndjson", line(nested), line(patient("flat")))
+    ingest.load_paths(db, [f], max_depth=3)
+    assert quarantined(db, f) == {1: "invalid JSON: nested deeper than 3 levels"}
+    # a JSON file is one JSON text: quarantined whole
+    for entry, reason in (('{"resourceType": "Patient", "id": "b1", "x": NaN}', "invalid JSON: NaN is not a JSON number"),
+                          ('{"resourceType": "Patient", "id": "b2", "x": ' + DEEP + "}", "invalid JSON: nested deeper than 100 levels")):
+        bundle = tmp_path / "bundle.json"
+        bundle.write_text('{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": ' + entry + "}]}")
+        ingest.load_paths(db, [bundle])
+        assert quarantined(db, bundle) == {None: reason}
+        db.execute("DELETE FROM quarantine")
+    single = tmp_path / "Patient-nested.json"
+    single.write_text(json.dumps(nested))
+    ingest.load_paths(db, [single], max_depth=3)
+    assert quarantined(db, single) == {None: "invalid JSON: nested deeper than 3 levels"}
+    assert stored(db, "Patient", "flat") == patient("flat") and stored(db, "Patient", "nested") is None
+
+
 def test_a_huge_line_is_quarantined_without_being_held(db, tmp_path):
     huge = line(patient("huge", text={"div": "x" * 300_000}))
     f = write(tmp_path / "Patient.ndjson", line(patient("a")), huge, line(patient("b")))

@@ -422,3 +422,130 @@ def test_run_samples_the_shape_of_the_stored_resources():
         assert "$.\"location\"[0].\"location\".\"reference\"" in compile_view(SHAPED_VIEW, shape)[0]
     finally:
         c.close()
+
+
+# ---------------------------------------------------------------------------- size and limits
+
+
+def _column_view(path, name="x"):
+    return {"resource": "Patient", "select": [{"column": [{"name": name, "path": path}]}]}
+
+
+def _nested_or_null(k):
+    """k forEachOrNull nodes, each inside the one before."""
+    node = {"column": [{"name": "f", "path": "family"}]}
+    for _ in range(k):
+        node = {"forEachOrNull": "name", "select": [node]}
+    return {"resource": "Patient", "select": [node]}
+
+
+# an expression in which each of k operators has the expression before it as an operand (or an index)
+CHAINS = {
+    "=": lambda k: _column_view("=".join(["active"] * (k + 1))),
+    "!=": lambda k: _column_view("!=".join(["active"] * (k + 1))),
+    "<": lambda k: _column_view("<".join(["birthDate"] * (k + 1))),
+    "+": lambda k: _column_view("+".join(["1"] * (k + 1))),
+    "*": lambda k: _column_view("*".join(["2"] * (k + 1))),
+    "index": lambda k: _column_view("name[" * k + "0" + "]" * k),
+    "forEachOrNull": _nested_or_null,
+}
+
+
+@pytest.mark.parametrize("chain", CHAINS)
+def test_sql_grows_linearly_with_the_expression(chain):
+    """Each operand is compiled once and bound (a lambda over a one-item list), never pasted
+    into the SQL once per use: a 37-character chain of `=` once compiled to hundreds of MB."""
+    base = len(sof.sql_for(CHAINS[chain](1)))
+    sizes = {}
+    for k in (4, 8, 16):
+        sizes[k] = len(sof.sql_for(CHAINS[chain](k)))
+        assert sizes[k] <= base + 1_500 * k, (chain, k, sizes[k])  # checked before the next, larger k
+    assert sizes[16] - sizes[8] <= 2.2 * (sizes[8] - sizes[4]), sizes
+
+
+def test_a_chain_of_equalities_still_evaluates(connection):
+    """((a = a) = a) = …: true for active patients, alternating for inactive ones."""
+    for k in (1, 2, 7, 16):
+        view = {"resource": "Patient", "select": [{"column": [
+            {"name": "id", "path": "id"}, {"name": "x", "path": "=".join(["active"] * (k + 1)), "type": "boolean"}]}]}
+        got = {r["id"]: r["x"] for r in rows(connection, view)}
+        assert got == {"p1": True, "p2": k % 2 == 1, "p3": None}
+
+
+@pytest.mark.parametrize(
+    ("view", "message"),
+    [
+        (_column_view("(" * 4000 + "id" + ")" * 4000), "select[0].column[0] (x).path: nested deeper than 64 levels"),
+        (_column_view("-" * 4000 + "1"), "nested deeper than 64 levels"),
+        (_column_view("=".join(["active"] * 100)), "nested deeper than 64 levels"),
+        (_column_view("a." * 100 + "b"), "nested deeper than 64 levels"),
+        (_column_view("1" * 5000), "select[0].column[0] (x).path: the number 1111111111… is out of range"),
+        (_column_view("9223372036854775808"), "out of range"),
+        (_column_view("id" + " " * 20_000), "select[0].column[0] (x).path: the expression has 20002 characters, more than the limit of 10000"),
+        (_column_view("id", name="id\n"), "column name 'id\\n' is not valid"),
+        ({"resource": "Patient\n", "select": [{"column": [{"name": "id", "path": "id"}]}]}, "is not a FHIR resource type"),
+        ({"resource": "Patient", "constant": [{"name": "c\n", "valueString": "x"}], "select": [{"column": [{"name": "id", "path": "id"}]}]},
+         "a constant needs a name"),
+        ({"resource": "Patient", "constant": [{"name": "c", "valueInteger": 10 ** 5000}], "select": [{"column": [{"name": "id", "path": "%c"}]}]},
+         "constant[0] (c): valueInteger is out of range"),
+        ({"resource": "Patient", "constant": [{"name": "c", "valueDecimal": float("nan")}], "select": [{"column": [{"name": "id", "path": "%c"}]}]},
+         "constant[0] (c): valueDecimal is not a finite number"),
+        ({"resource": "Patient", "constant": [{"name": "c", "valueString": {"a": 1}}], "select": [{"column": [{"name": "id", "path": "%c"}]}]},
+         "constant[0] (c): valueString must be a string, number or boolean"),
+    ],
+)
+def test_views_beyond_the_limits_get_a_clear_error(view, message):
+    with pytest.raises(sof.ViewError) as error:
+        sof.sql_for(view)
+    assert message in str(error.value)
+
+
+def test_select_nesting_and_sql_size_limits_are_configurable():
+    with pytest.raises(sof.ViewError, match=r"select\[0\]\.column\[0\] \(x\)\.path: the SQL would exceed the limit of 1000 characters"):
+        sof.sql_for(_column_view("name.where(use = 'official').family"), sof.Limits(sql_chars=1_000))
+    with pytest.raises(sof.ViewError, match="nested deeper than 3 levels"):
+        sof.sql_for(_column_view("name.given.first()"), sof.Limits(expression_depth=3))
+    deep = _nested_or_null(40)
+    with pytest.raises(sof.ViewError, match=r"view(\.select\[0\])+: selects nested deeper than 32 levels"):
+        sof.sql_for(deep)
+    assert "unnest" in sof.sql_for(deep, sof.Limits(select_depth=50))
+
+
+def _deep_view(levels: int) -> str:
+    """A ViewDefinition file of `levels` select nodes, each inside the one before."""
+    return '{"resource": "Patient", "select": [' + '{"select": [' * levels + '{"column": [{"name": "id", "path": "id"}]}' + "]}" * levels + "]}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_deep_view(100_000), "cannot read the ViewDefinition: nested deeper than"),
+        (_deep_view(40), "invalid ViewDefinition: view.select[0]"),
+        (json.dumps(_column_view("1" * 5000)), "the number 1111111111… is out of range"),
+        (json.dumps(_column_view("(" * 4000 + "id" + ")" * 4000)), "nested deeper than 64 levels"),
+        (json.dumps(_column_view("(" * 5000 + "id" + ")" * 5000)), "the expression has 10002 characters, more than the limit of 10000"),
+        (json.dumps(_column_view("id", name="id\n")), "column name 'id\\n' is not valid"),
+        ('{"resource": "Patient", "resource": "Encounter", "select": []}', 'cannot read the ViewDefinition: duplicate key "resource"'),
+        ('{"resource": "Patient", "constant": [{"name": "c", "valueDecimal": NaN}], "select": []}', "NaN is not a JSON number"),
+    ],
+)
+def test_cli_reports_bad_views_in_one_line(on_disk, tmp_path, capsys, text, message):
+    path, _ = on_disk
+    view = tmp_path / "hostile.json"
+    view.write_text(text)
+    assert andon("fhir", "--store", str(path), "view", str(view)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_deep_data_stored_before_the_loader_checked_never_stops_a_view():
+    """The shape sample parsed the data's JSON structure, as deep as the data: a 100,000-deep
+    array stored by an older loader made every view of its type fail with RecursionError."""
+    c = store_with(PATIENTS)
+    try:
+        deep = '{"resourceType": "Patient", "id": "deep", "extension": ' + "[" * 100_000 + "]" * 100_000 + "}"
+        c.execute("INSERT INTO resources (type, id, resource) VALUES ('Patient', 'deep', ?)", [deep])
+        got = rows(c, {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}]}]})
+        assert sorted(r["id"] for r in got) == ["deep", "p1", "p2", "p3"]
+    finally:
+        c.close()

@@ -8,10 +8,10 @@ with different contents is an error, not a silent choice).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import strict_json
 from .elm import ELMError, LibrarySet
 from .values import ValueSet
 
@@ -22,7 +22,8 @@ class ContentError(ValueError):
 
 def _read(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # strict and bounded: value sets nest `contains`, read recursively
+        data = strict_json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise ContentError(f"{path}: cannot read JSON ({error})") from None
     if not isinstance(data, dict):

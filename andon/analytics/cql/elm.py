@@ -12,9 +12,12 @@ The published JSON has two quirks a plain `json.load` gets wrong or keeps needle
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .. import strict_json
+
+MAX_DEPTH = 256  # the published CMS libraries nest at most 131 levels
 
 
 class ELMError(ValueError):
@@ -34,9 +37,11 @@ def _object(pairs: list[tuple[str, object]]) -> dict:
 
 
 def read_json(text: str, where: str) -> dict:
+    """A library's JSON, strict (no NaN, no number overflowing to infinity) and nested at most
+    MAX_DEPTH levels, so that nothing walking the tree meets Python's recursion limit."""
     try:
-        data = json.loads(text, object_pairs_hook=_object)
-    except ValueError as error:
+        data = strict_json.loads(text, MAX_DEPTH, object_pairs_hook=_object)
+    except strict_json.JSONError as error:
         raise ELMError(f"{where}: not valid JSON ({error})") from None
     if not isinstance(data, dict):
         raise ELMError(f"{where}: expected a JSON object")

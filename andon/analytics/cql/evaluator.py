@@ -49,6 +49,8 @@ class PatientData:
 
     patient: Node | None
     by_type: dict[str, list[Node]] = field(default_factory=dict)
+    # why some of the patient's stored resources could not be read (then no result is given)
+    unreadable: list[str] = field(default_factory=list)
 
     @classmethod
     def from_resources(cls, resources) -> PatientData:

@@ -653,6 +653,17 @@ def collapse(
     return collapsed
 
 
+# Expand's intervals come from the data (an encounter's period expanded per day): bounded, so
+# that one patient's absurd period cannot build millions of intervals.
+MAX_EXPANDED = 100_000
+
+
+def check_expanded(count: int) -> None:
+    """ValueError when Expand would give more than MAX_EXPANDED intervals."""
+    if count > MAX_EXPANDED:
+        raise ValueError(f"Expand would give more than {MAX_EXPANDED} intervals")
+
+
 def expand(
     intervals: Iterable[Interval | None] | None, per: int = 1
 ) -> list[Interval] | None:
@@ -672,7 +683,9 @@ def expand(
             or _unbounded(interval)
         ):
             return None
-        starts_seen.update(range(first, last - per + 2, per))
+        steps = range(first, last - per + 2, per)
+        check_expanded(len(steps) + len(starts_seen))
+        starts_seen.update(steps)
     return [Interval(point, point + per - 1) for point in sorted(starts_seen)]
 
 

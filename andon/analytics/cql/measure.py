@@ -190,6 +190,8 @@ def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data:
                      parameters: dict, now=None, explained: bool = True) -> SubjectResult:
     """One subject's populations in every group of the measure, with observations, strata
     and supplemental data, and (unless `explained` is False) why."""
+    if data.unreadable:  # a result without some of the patient's records would be wrong, silently
+        raise EvaluationError("; ".join(data.unreadable[:3]))
     evaluation = Evaluation(libraries, data, valuesets, parameters, now=now)
     library = definition.library
     results, explanations = [], []

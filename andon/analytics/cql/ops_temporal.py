@@ -348,11 +348,15 @@ def expand_temporal(items, per) -> list | None:
         low, high = temporal.truncate(interval.start(item), unit), temporal.truncate(interval.end(item), unit)
         if low is None or high is None:
             return None
+        span = temporal.duration_between(low, high, unit)
+        if isinstance(span, int):  # a span beyond the bound fails before the walk, not after it
+            interval.check_expanded((span + 1) // count)
         point = low
         while True:
             last = temporal.add(point, count - 1, unit)
             if temporal.less_or_equal(last, high) is not True:
                 break
+            interval.check_expanded(len(found) + 1)
             found.setdefault(str(point), Interval(point, last, True, True))
             point = temporal.add(point, count, unit)
     return sorted(found.values(), key=functools.cmp_to_key(lambda a, b: temporal.compare(a.low, b.low) or 0))

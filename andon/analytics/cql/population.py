@@ -12,11 +12,15 @@ Practitioner) are shared by many patients. A patient gets those their own record
 holds them: a measure's `[Medication]` retrieve then sees the patient's medications, not the
 hospital's formulary. Their text is read once (a dict by `Type/id`); each is parsed when a
 patient first needs it, and kept in a bounded cache.
+
+Every resource is parsed as strict JSON (`strict_json`). The loader refuses anything else, but
+a store loaded before it did may hold NaN, duplicate keys or nesting deep enough to crash a
+parse: such a patient comes with the reason (`PatientData.unreadable`), and evaluating them is
+an error naming the resource, never a crash of the run.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -24,6 +28,7 @@ from functools import lru_cache
 
 import duckdb
 
+from .. import strict_json
 from . import fhir_model
 from .evaluator import PatientData
 
@@ -61,8 +66,8 @@ def patients(connection: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Patie
     buckets = bucket_count(connection)
     for bucket in range(buckets):
         result = connection.execute(
-            f"SELECT patient, resource FROM (SELECT {_PATIENT_OF} AS patient, type, resource FROM resources "
-            f"WHERE type NOT IN ({placeholders})) WHERE patient <> '' AND hash(patient) % ? = ? "
+            f"SELECT patient, type || '/' || id, resource FROM (SELECT {_PATIENT_OF} AS patient, type, id, resource "
+            f"FROM resources WHERE type NOT IN ({placeholders})) WHERE patient <> '' AND hash(patient) % ? = ? "
             "ORDER BY patient, type = 'Patient' DESC",
             [*SHARED_TYPES, buckets, bucket],
         )
@@ -77,8 +82,8 @@ def patient(connection: duckdb.DuckDBPyConnection, patient_id: str) -> PatientDa
     shared = Shared(shared_texts(connection))  # first: a query on the connection ends the pending result
     placeholders = ", ".join("?" for _ in SHARED_TYPES)
     result = connection.execute(
-        f"SELECT patient, resource FROM (SELECT {_PATIENT_OF} AS patient, type, resource FROM resources "
-        f"WHERE type NOT IN ({placeholders}) AND (type = 'Patient' AND id = ? OR contains(resource, ?))) "
+        f"SELECT patient, type || '/' || id, resource FROM (SELECT {_PATIENT_OF} AS patient, type, id, resource "
+        f"FROM resources WHERE type NOT IN ({placeholders}) AND (type = 'Patient' AND id = ? OR contains(resource, ?))) "
         "WHERE patient = ? ORDER BY type = 'Patient' DESC",
         [*SHARED_TYPES, patient_id, f"Patient/{patient_id}", patient_id],
     )
@@ -93,19 +98,28 @@ def bucket_count(connection: duckdb.DuckDBPyConnection) -> int:
 
 def _assembled(result, shared: Shared) -> Iterator[tuple[str, PatientData]]:
     """Patients from rows sorted by patient, a patient complete when the next one begins."""
-    current, texts = None, []
+    current, records = None, []
     while True:
         rows = result.fetchmany(BATCH)
-        for patient, text in rows:
+        for patient, key, text in rows:
             if patient != current:
-                if current is not None and texts:
-                    yield from _complete(current, texts, shared)
-                current, texts = patient, []
-            texts.append(text)
+                if current is not None and records:
+                    yield from _complete(current, records, shared)
+                current, records = patient, []
+            records.append((key, text))
         if not rows:
             break
-    if current is not None and texts:
-        yield from _complete(current, texts, shared)
+    if current is not None and records:
+        yield from _complete(current, records, shared)
+
+
+def parsed(key: str, text: str, unreadable: list[str]):
+    """A stored resource's JSON, or None with the reason added to `unreadable`."""
+    try:
+        return strict_json.loads(text)
+    except strict_json.JSONError as error:
+        unreadable.append(f"{key} in the FHIR store is not strict JSON ({error}): load it again")
+        return None
 
 
 class Shared:
@@ -118,10 +132,14 @@ class Shared:
         self.node = lru_cache(maxsize=self.CACHED)(self._parse)
 
     def _parse(self, key: str):
-        return fhir_model.resource(json.loads(self.texts[key]))
+        """The resource's node, or the reason it cannot be read (a str)."""
+        unreadable: list[str] = []
+        data = parsed(key, self.texts[key], unreadable)
+        return unreadable[0] if data is None else fhir_model.resource(data)
 
-    def referenced(self, texts: list[str]) -> list:
-        """The shared resources these texts reference, and those they reference in turn."""
+    def referenced(self, texts: list[str], unreadable: list[str]) -> list:
+        """The shared resources these texts reference, and those they reference in turn (those
+        that cannot be read: their reasons added to `unreadable`)."""
         found, pending = {}, [key for text in texts for key in _SHARED_REFERENCE.findall(text)]
         while pending:
             key = pending.pop()
@@ -129,14 +147,17 @@ class Shared:
                 continue  # a reference to a resource the store lacks resolves to nothing
             found[key] = self.node(key)
             pending.extend(_SHARED_REFERENCE.findall(self.texts[key]))
-        return list(found.values())
+        unreadable.extend(node for node in found.values() if isinstance(node, str))
+        return [node for node in found.values() if not isinstance(node, str)]
 
 
-def _complete(patient: str, texts: list[str], shared: Shared) -> Iterator[tuple[str, PatientData]]:
-    resources = [json.loads(text) for text in texts]
-    if resources[0].get("resourceType") != "Patient":
+def _complete(patient: str, records: list[tuple[str, str]], shared: Shared) -> Iterator[tuple[str, PatientData]]:
+    if not records[0][0].startswith("Patient/"):
         return  # resources of a patient the store has no Patient for: not in any population
+    unreadable: list[str] = []
+    resources = [data for key, text in records if (data := parsed(key, text, unreadable)) is not None]
     data = PatientData.from_resources(resources)
-    for node in shared.referenced(texts):
+    for node in shared.referenced([text for _, text in records], unreadable):
         data.by_type.setdefault(node.fhir_type, []).append(node)
+    data.unreadable = unreadable
     yield patient, data

@@ -252,18 +252,30 @@ def _multiply_units(left, right):
     return left[0] * right[0], dims, None
 
 
-_EXPONENT = re.compile(r"^(.*?[^\d+-])([+-]?\d+)$")
-_POWER_OF_TEN = re.compile(r"^10[*^]([+-]?\d+)$")
+_EXPONENT = re.compile(r"^(.*?[^\d+-])([+-]?\d+)\Z")
+_POWER_OF_TEN = re.compile(r"^10[*^]([+-]?\d+)\Z")
+# Units come from the data (Quantity.code): a unit's text and exponents are bounded before any
+# arithmetic (10*999999999 would be a number of a billion digits; each parenthesis a frame).
+MAX_UNIT_CHARS = 200
+MAX_EXPONENT = 99
+
+
+def _exponent(text: str, whole: str) -> int:
+    if len(text.lstrip("+-")) > 2:
+        raise ValueError(f"UCUM unit {whole[:80]!r}: the exponent {text} is out of range (at most {MAX_EXPONENT})")
+    return int(text)
 
 
 def _parse_simple(token: str, whole: str):
     if token.isdigit():
+        if len(token) > 30:
+            raise ValueError(f"UCUM unit {whole[:80]!r}: the factor {token[:10]}… is out of range")
         return Fraction(int(token)), {}, None
     ten = _POWER_OF_TEN.match(token)
     if ten:
-        return Fraction(10) ** int(ten.group(1)), {}, None
+        return Fraction(10) ** _exponent(ten.group(1), whole), {}, None
     match = _EXPONENT.match(token)
-    symbol, exponent = (match.group(1), int(match.group(2))) if match else (token, 1)
+    symbol, exponent = (match.group(1), _exponent(match.group(2), whole)) if match else (token, 1)
     if symbol in _AFFINE:
         if exponent != 1:
             raise ValueError(f"UCUM unit {symbol!r} cannot be raised to a power")
@@ -300,6 +312,8 @@ def unit_definition(unit: str) -> _UnitDefinition:
         return _UnitDefinition(factor, _freeze(dims))
     if unit in ("", UNITLESS):
         return _UnitDefinition(Fraction(1), ())
+    if len(unit) > MAX_UNIT_CHARS:
+        raise ValueError(f"UCUM unit {unit[:80]!r}…: {len(unit)} characters (at most {MAX_UNIT_CHARS})")
     factor, dims, affine = _UcumParser(unit).parse()
     if affine is not None:
         offset, affine_factor = _AFFINE[affine]

@@ -6,8 +6,10 @@ How a file is loaded (see docs/fhir.md, "Ingest"):
 
 1. Python reads the file in binary, line by line, never more than `max_line` bytes of one line
    at a time (a longer line is read on in chunks, skipped, and quarantined). It checks only what
-   DuckDB cannot: that the line is UTF-8. Good lines go in batches (at most `batch_rows` lines
-   or `batch_bytes` bytes) to DuckDB as Arrow tables.
+   DuckDB cannot: that the line is UTF-8, and strict JSON (`strict_json`: DuckDB's reader
+   takes NaN, Infinity, numbers that overflow, duplicate keys, trailing commas and any depth,
+   which then break every later step), nested at most `max_depth` levels. Good lines go in
+   batches (at most `batch_rows` lines or `batch_bytes` bytes) to DuckDB as Arrow tables.
 2. DuckDB checks each line (valid JSON, an object, `resourceType` and `id` strings, a FHIR id,
    the type the file name declares): a reason for a bad line, the type, id, meta.versionId,
    meta.lastUpdated and a content hash for a good one.
@@ -28,7 +30,7 @@ incoming version never replaces a newer stored one ("unchanged").
 Counts are per line: every non-blank line is counted once, as added, updated, unchanged (also an
 older duplicate of an id later in the same file) or quarantined.
 
-A `.json` file is read whole (up to `max_line` bytes) and parsed with `json.loads`: a Bundle of
+A `.json` file is read whole (up to `max_line` bytes) and parsed as strict JSON: a Bundle of
 type collection, transaction, batch, searchset or history is loaded entry by entry (the
 quarantine's `line` is then the entry's number, 1-based); any other resource is loaded as one
 resource with `line` NULL. Entries of a Bundle pass through Python's JSON, so a decimal such as
@@ -49,10 +51,15 @@ from typing import Callable, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import strict_json
+
 DEFAULT_MAX_LINE = 64 * 1024 * 1024
+DEFAULT_MAX_DEPTH = strict_json.DEFAULT_MAX_DEPTH  # FHIR resources nest about 10 levels
+BUNDLE_LEVELS = 3  # a Bundle's entry resource is 3 levels down: Bundle, entry list, entry
 DEFAULT_BATCH_ROWS = 10_000
 DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
 RAW_LIMIT = 4096  # characters of a bad line kept in the quarantine
+TRUNCATED = "invalid JSON (truncated last line: no newline at the end of the file)"
 DEFAULT_MEMORY_LIMIT = "1GB"
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
@@ -87,7 +94,7 @@ WITH a AS (
 ), d AS (
     SELECT *, CASE
         WHEN pre IS NOT NULL THEN pre
-        WHEN NOT valid AND unterminated THEN 'invalid JSON (truncated last line: no newline at the end of the file)'
+        WHEN NOT valid AND unterminated THEN '""" + TRUNCATED + r"""'
         WHEN NOT valid THEN 'invalid JSON'
         WHEN jt <> 'OBJECT' THEN 'not a JSON object (' || lower(jt) || ')'
         WHEN ft[1] IS NULL OR ft[1] = 'NULL' THEN 'missing resourceType'
@@ -242,8 +249,12 @@ def load_paths(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
     hook: Callable[[str, Path], None] | None = None,
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> Summary:
     """Load every file under `paths` into the store behind `connection`, one transaction per file.
+
+    A line (or a Bundle entry's resource) nested deeper than `max_depth` levels of objects and
+    arrays is quarantined, as is any line that is not strict JSON.
 
     `memory_limit` caps DuckDB's memory during the load (it spills to its temp directory beyond
     it; restored afterwards; None leaves the connection's setting). `hook(event, file)` is called
@@ -259,7 +270,7 @@ def load_paths(
     bar = _Progress(sum(f.stat().st_size for f in files), progress)
     try:
         for path in files:
-            _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook)
+            _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth)
             summary.files += 1
     finally:
         bar.close()
@@ -271,14 +282,15 @@ def load_paths(
 # -- one file -------------------------------------------------------------------------------
 
 
-def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook) -> None:
+def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth) -> None:
     name = str(path)
     if name.endswith(JSON_SUFFIXES):
-        rows = _json_file_rows(path, max_line, bar)
+        rows = _json_file_rows(path, max_line, bar, max_depth)
         declared = None
     else:
         rows = _ndjson_rows(path, max_line, bar)
         declared = declared_type(path)
+    rows = _strict(rows, max_depth)
     # `before` sees the store as committed before this file (its own snapshot, never written):
     # each incoming resource is classified against that, while `connection` writes each batch.
     before = connection.cursor()
@@ -426,6 +438,25 @@ def _batches(rows: Iterator[Row], batch_rows: int, batch_bytes: int) -> Iterator
         yield pa.Table.from_arrays([pa.array(lines, pa.int64()), pa.array(texts, pa.string()), pa.array(reasons, pa.string()), pa.array(ends, pa.bool_())], schema=_BATCH_SCHEMA)
 
 
+def _strict(rows: Iterator[Row], max_depth: int) -> Iterator[Row]:
+    """The rows, each line that is not strict JSON within `max_depth` levels given its reason
+    (DuckDB, which checks the rest, would take it as valid)."""
+    for row in rows:
+        number, text, reason, unterminated = row
+        if reason is None:
+            try:
+                strict_json.loads(text, max_depth)
+            except strict_json.JSONError as error:
+                if not error.syntax:
+                    reason = f"invalid JSON: {error}"
+                elif unterminated:
+                    reason = TRUNCATED
+                else:
+                    reason = "invalid JSON"  # as DuckDB says it: position and kind vary by reader
+                row = (number, text[:RAW_LIMIT], reason, unterminated)
+        yield row
+
+
 def _excerpt(data: bytes) -> str:
     return data[:RAW_LIMIT].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
@@ -499,9 +530,10 @@ def _ndjson_rows(path: Path, max_line: int, bar: _Progress) -> Iterator[Row]:
         yield (number + 1, "", f"file unreadable from here on: {type(error).__name__}: {error}", False)
 
 
-def _json_file_rows(path: Path, max_line: int, bar: _Progress) -> Iterator[Row]:
+def _json_file_rows(path: Path, max_line: int, bar: _Progress, max_depth: int) -> Iterator[Row]:
     """The rows of one JSON file: a single resource (line NULL) or a Bundle's entries (line =
-    entry number). The file is read and parsed whole (at most `max_line` bytes)."""
+    entry number). The file is read and parsed whole (at most `max_line` bytes), as strict
+    JSON nested at most `max_depth` levels below a Bundle's entries."""
     try:
         with open(path, "rb") as raw:
             data = raw.read(max_line + 1)
@@ -520,8 +552,11 @@ def _json_file_rows(path: Path, max_line: int, bar: _Progress) -> Iterator[Row]:
         yield (None, _excerpt(data), f"not UTF-8: byte 0x{data[error.start]:02x} at byte offset {error.start}", False)
         return
     try:
-        document = json.loads(text)
-    except (ValueError, RecursionError) as error:
+        document = strict_json.loads(text, max_depth + BUNDLE_LEVELS)  # each entry is held to max_depth after
+    except strict_json.TooDeep:
+        yield (None, _excerpt(data), f"invalid JSON: nested deeper than {max_depth} levels", False)
+        return
+    except strict_json.JSONError as error:
         yield (None, _excerpt(data), f"invalid JSON: {error}", False)
         return
     if not (isinstance(document, dict) and document.get("resourceType") == "Bundle" and document.get("type") in EXPANDED_BUNDLES):

@@ -11,13 +11,13 @@ and may only be one SELECT.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from andon.analytics import strict_json
 from andon.analytics.fhir import sof
 
 
@@ -35,8 +35,11 @@ def load_view_definitions(folder: str | Path) -> dict[str, dict]:
     """The ViewDefinitions of a folder (content/views), by their `name`."""
     views = {}
     for path in sorted(Path(folder).glob("*.json")):
-        view = json.loads(path.read_text(encoding="utf-8"))
-        name = view.get("name")
+        try:
+            view = strict_json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:  # JSONError: NaN, duplicate keys, too deep
+            raise KpiError(f"{path}: cannot read the ViewDefinition: {error}") from None
+        name = view.get("name") if isinstance(view, dict) else None
         if not isinstance(name, str) or not name:
             raise KpiError(f"{path}: the ViewDefinition has no name")
         views[name] = view

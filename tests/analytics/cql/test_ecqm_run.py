@@ -180,3 +180,37 @@ def test_one_patient_reads_as_the_stream_gives_them_and_explains_against_the_tes
         assert explain_patient(connection, [CONTENT], MEASURE, cases[0].period, "no-such-patient") is None
     finally:
         connection.close()
+
+
+def test_resources_stored_before_the_loader_checked_json_never_crash_a_run(tmp_path):
+    """A store loaded before the loader refused NaN, duplicate keys and deep nesting may hold
+    them: the patient comes with the reasons, and evaluating them is an error naming the
+    resource (reported per patient by the run), not a RecursionError ending the run."""
+    from andon.analytics.cql.evaluator import EvaluationError
+    from andon.analytics.cql.measure import evaluate_subject
+
+    path = tmp_path / "fhir.duckdb"
+    connection = store.connect(path)
+    rows = [
+        ("Patient", "ok", '{"resourceType": "Patient", "id": "ok", "gender": "female"}'),
+        ("Patient", "deep", '{"resourceType": "Patient", "id": "deep"}'),
+        ("Encounter", "e1", '{"resourceType": "Encounter", "id": "e1", "subject": {"reference": "Patient/deep"}, "x": '
+                            + "[" * 100_000 + "]" * 100_000 + "}"),
+        ("Patient", "nan", '{"resourceType": "Patient", "id": "nan", "multipleBirthInteger": NaN}'),
+        ("Medication", "m1", '{"resourceType": "Medication", "id": "m1", "code": {"text": "a", "text": "b"}}'),
+        ("MedicationRequest", "r1", '{"resourceType": "MedicationRequest", "id": "r1", "subject": {"reference": "Patient/ok"},'
+                                    ' "medicationReference": {"reference": "Medication/m1"}}'),
+        ("Patient", "fine", '{"resourceType": "Patient", "id": "fine"}'),
+    ]
+    connection.executemany("INSERT INTO resources (type, id, resource) VALUES (?, ?, ?)", rows)
+    connection.close()
+    patients = dict(_patients(path))
+    assert {pid: data.unreadable for pid, data in patients.items()} == {
+        "deep": ["Encounter/e1 in the FHIR store is not strict JSON (nested deeper than 100 levels): load it again"],
+        "nan": ["Patient/nan in the FHIR store is not strict JSON (NaN is not a JSON number): load it again"],
+        "ok": ['Medication/m1 in the FHIR store is not strict JSON (duplicate key "text"): load it again'],
+        "fine": [],
+    }
+    assert [n.value["id"] for n in patients["ok"].by_type["MedicationRequest"]] == ["r1"]
+    with pytest.raises(EvaluationError, match="Encounter/e1 in the FHIR store is not strict JSON"):
+        evaluate_subject(None, None, patients["deep"], {}, {})  # before anything else is read

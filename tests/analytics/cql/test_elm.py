@@ -109,3 +109,23 @@ def test_an_include_from_another_namespace_is_refused():
     assert user.includes["H"].system == "http://b.org" and user.includes["H"].name == "H"
     with pytest.raises(ELMError, match="includes http://b.org/H; h is http://a.org/H"):
         libs.included(user, "H")
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"library": ' + DEEP + "}", "nested deeper than 256 levels"),
+    ('{"library": {"x": NaN}}', "NaN is not a JSON number"),
+    ('{"library": {"x": 1e999}}', "out of range"),
+])
+def test_content_that_is_not_strict_json_or_too_deep_is_refused(tmp_path, text, message):
+    from andon.analytics.cql import content
+
+    (tmp_path / "L.json").write_text(text)
+    with pytest.raises(ELMError, match=f"L.json: not valid JSON.*{message}"):
+        load_library(tmp_path / "L.json")
+    (tmp_path / "valuesets").mkdir()
+    (tmp_path / "valuesets" / "V.json").write_text(text.replace("library", "compose"))
+    with pytest.raises(content.ContentError, match=f"V.json: cannot read JSON.*{message.replace('256', '100')}"):
+        content.load_valuesets([tmp_path])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from andon.analytics.cql.evaluator import EvaluationError
+
 from .elm_builders import *  # the ELM builders are the vocabulary of these tests
 
 # -- date and time (§18, §22) --------------------------------------------------------------------
@@ -193,3 +197,15 @@ def test_expand_times_per_hour_as_the_specification_shows():
     ten, half_past_twelve = ({"type": "Time", "hour": i(h), "minute": i(m)} for h, m in ((10, 0), (12, 30)))
     got = _expanded([ivl(ten, half_past_twelve)], qty(1, "hour"))
     assert got == [("10", "10"), ("11", "11"), ("12", "12")]
+
+
+def test_expand_is_bounded_whatever_the_data():
+    """An encounter from year 1 to 9999 expanded per day (as QICoreCommon's "Interval To Day
+    Numbers" does with real periods) would build millions of intervals for one patient."""
+    with pytest.raises(EvaluationError, match="Expand would give more than 100000 intervals"):
+        _expanded([ivl(date(1, 1, 1), date(9999, 12, 31))], qty(1, "day"))
+    with pytest.raises(EvaluationError, match="Expand would give more than 100000 intervals"):
+        _expanded([ivl(dt(2020, 1, 1, 0, 0), dt(2020, 12, 31, 0, 0))], qty(1, "minute"))
+    with pytest.raises(EvaluationError, match="Expand would give more than 100000 intervals"):
+        evaluate(op("Expand", lst(ivl(i(1), i(2_000_000_000))), NULL))
+    assert len(_expanded([ivl(date(2000, 1, 1), date(2009, 12, 31))], qty(1, "day"))) == 3653

@@ -115,3 +115,17 @@ def test_multiplication_and_division_combine_units():
 
 def test_calendar_units_in_unit_algebra_use_ucum_symbols():
     assert (q(10, "mg") / q(1, "day")).unit == "mg/d"
+
+
+@pytest.mark.parametrize(("unit", "message"), [
+    ("10*999999999", "exponent 999999999 is out of range"),  # 10 to the billionth: a billion digits
+    ("m999999999", "exponent 999999999 is out of range"),
+    ("m-999999", "exponent -999999 is out of range"),
+    ("(" * 3000 + "m" + ")" * 3000, "6001 characters"),  # recursive descent, a frame per parenthesis
+    ("10*30." * 200 + "m", "1201 characters"),
+])
+def test_units_from_the_data_are_bounded(unit, message):
+    """A unit comes from the patient's data (Quantity.code): its size and exponents are bounded
+    before any arithmetic."""
+    with pytest.raises(ValueError, match=message):
+        equal(q(1, unit), q(1, "m"))

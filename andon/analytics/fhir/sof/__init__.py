@@ -9,8 +9,8 @@ Pieces, each testable alone: `fhirpath` (tokenizer, parser, expression tree),
 `engine` (run, write, the command line).
 """
 
-from .compile import ViewError, compile_view
+from .compile import Limits, ViewError, compile_view
 from .engine import cli_view, run, sql_for, write
 from .fhirpath import FHIRPathError, parse
 
-__all__ = ["FHIRPathError", "ViewError", "cli_view", "compile_view", "parse", "run", "sql_for", "write"]
+__all__ = ["FHIRPathError", "Limits", "ViewError", "cli_view", "compile_view", "parse", "run", "sql_for", "write"]

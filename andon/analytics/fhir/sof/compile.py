@@ -14,6 +14,11 @@ DuckDB `LIST` of `STRUCT`s, one field per column in the view's column order:
   (depth first, unrolled to `REPEAT_DEPTH` levels; deeper data is an error, never cut);
 - `unionAll`: the branches' row lists concatenated (their columns must match).
 
+Views are bounded (`Limits`): the nesting of selects and of each expression, the length of an
+expression, and the SQL the view compiles to. The SQL grows linearly with the view (each
+operand and each repeat level is compiled once and bound, see `expressions.bind`); the limits
+keep a hostile view from making the compiler, or DuckDB, hold gigabytes.
+
 The query unnests the root list per resource (`WHERE type = <resource>` and the view's
 `where` paths), so everything runs inside DuckDB. A view with no forEach, forEachOrNull, repeat
 or unionAll gives one row per resource: it compiles to a plain SELECT of each column's value.
@@ -24,7 +29,9 @@ expression on the others.
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 
 from .expressions import (
     Names,
@@ -35,9 +42,21 @@ from .expressions import (
     json_path,
     sql_string,
 )
-from .fhirpath import FHIRPathError, parse
+from .fhirpath import DEFAULT_MAX_DEPTH, FHIRPathError, parse
 
 REPEAT_DEPTH = 12
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How large a view may be. Real views are far inside these (the core views: a few
+    levels, paths under 200 characters, SQL under 100,000 characters); a view beyond one gets a
+    `ViewError` naming the element and the limit."""
+
+    expression_depth: int = DEFAULT_MAX_DEPTH  # nesting of one FHIRPath expression
+    expression_chars: int = 10_000  # length of one FHIRPath expression
+    select_depth: int = 32  # select / forEach / unionAll nodes one inside another
+    sql_chars: int = 4_000_000  # the SQL of the whole view
 
 
 class ViewError(ValueError):
@@ -53,8 +72,9 @@ VIEW_KEYS = {
 SELECT_KEYS = {"id", "extension", "modifierExtension", "column", "select", "forEach", "forEachOrNull", "repeat", "unionAll"}
 COLUMN_KEYS = {"id", "extension", "modifierExtension", "name", "path", "description", "collection", "type", "tag"}
 WHERE_KEYS = {"id", "extension", "modifierExtension", "path", "description"}
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-RESOURCE = re.compile(r"^[A-Z][A-Za-z]+$")
+# \Z, not $: `$` also matches before a final newline, and "id\n" is no column name
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\Z")
+RESOURCE = re.compile(r"^[A-Z][A-Za-z]+\Z")
 
 SQL_TYPES = {
     "boolean": "BOOLEAN",
@@ -114,12 +134,27 @@ def constants_of(view: dict) -> dict:
             raise ViewError(f"{where} ({name}): unknown key(s) {', '.join(extra)}")
         if len(values) != 1:
             raise ViewError(f"{where} ({name}): a constant needs exactly one value[x] (such as valueString), found {len(values)}")
-        constants[name] = constant[values[0]]
+        constants[name] = _constant_value(constant[values[0]], f"{where} ({name}): {values[0]}")
     return constants
 
 
+def _constant_value(value, where: str):
+    """A constant's value as given, when it is a JSON primitive the SQL can hold."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        if abs(value) >= 2**63:
+            raise ViewError(f"{where} is out of range (at most 64 bits)")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ViewError(f"{where} is not a finite number")
+        return value
+    raise ViewError(f"{where} must be a string, number or boolean, not {type(value).__name__}")
+
+
 class ViewCompiler:
-    def __init__(self, view, shape: Shape | None = None):
+    def __init__(self, view, shape: Shape | None = None, limits: Limits | None = None):
         if not isinstance(view, dict):
             raise ViewError(f"a ViewDefinition is a JSON object, not {type(view).__name__}")
         _keys(view, VIEW_KEYS, "view")
@@ -137,6 +172,8 @@ class ViewCompiler:
         self.members: dict[tuple, int] = {}
         self.scalars: dict[str, str] = {}  # column name -> its value for one focus item
         self.shape = shape  # how a sample of the stored resources looks (fast_column)
+        self.limits = limits or Limits()
+        self.spent = 0  # characters of SQL compiled from expressions so far
 
     def scope(self) -> Scope:
         return Scope("resource", "0", self.constants, self.names, self.resource, root=True, members=self.members)
@@ -144,19 +181,27 @@ class ViewCompiler:
     def expression(self, path, scope: Scope, where: str) -> str:
         if not isinstance(path, str) or not path.strip():
             raise ViewError(f"{where}: expected a FHIRPath expression (a string), found {path!r}")
+        if len(path) > self.limits.expression_chars:
+            raise ViewError(f"{where}: the expression has {len(path)} characters, more than the limit of {self.limits.expression_chars}")
         try:
-            return compile_expression(path, scope)
+            sql = compile_expression(path, scope, self.limits.expression_depth)
         except FHIRPathError as error:
             raise ViewError(f"{where}: {error}") from None
+        self.spent += len(sql)  # checked as it grows: the whole query is never built past the limit
+        if self.spent > self.limits.sql_chars:
+            raise ViewError(f"{where}: the SQL would exceed the limit of {self.limits.sql_chars} characters")
+        return sql
 
     # -- rows
-    def node(self, node, scope: Scope, where: str):
+    def node(self, node, scope: Scope, where: str, depth: int = 1):
+        if depth > self.limits.select_depth:
+            raise ViewError(f"{where}: selects nested deeper than {self.limits.select_depth} levels")
         _keys(node, SELECT_KEYS, where)
         iterators = [k for k in ("forEach", "forEachOrNull", "repeat") if k in node]
         if len(iterators) > 1:
             raise ViewError(f"{where}: use only one of forEach, forEachOrNull and repeat, found {', '.join(iterators)}")
         if not iterators:
-            return self.body(node, scope, where)
+            return self.body(node, scope, where, depth)
         kind = iterators[0]
         e, i = self.names("e"), self.names("i")
         if kind == "repeat":
@@ -166,19 +211,23 @@ class ViewCompiler:
             elements = self.descendants(paths, scope, f"{where}.repeat")
         else:
             elements = self.expression(node[kind], scope, f"{where}.{kind}")
-        rows, columns = self.body(node, scope.at(e, f"({i} - 1)"), where)
         if kind != "forEachOrNull":
+            rows, columns = self.body(node, scope.at(e, f"({i} - 1)"), where, depth)
             return f"flatten(list_transform({elements}, lambda {e}, {i}: {rows}))", columns
-        # no item: the body over an empty focus (%rowIndex 0), or else one row of NULLs
-        nothing, _ = self.body(node, scope.at("CAST(NULL AS JSON)", "0"), where)
+        # No item: the body once over no focus (a NULL item, %rowIndex 0), or else one row of
+        # NULLs. The body is compiled once for both cases: twice, nested forEachOrNull would
+        # double the SQL at each level.
+        rows, columns = self.body(node, scope.at(e, f"({i} - 1)", nullable=True), where, depth)
         nulls = "[{" + ", ".join(f"{sql_string(c.name)}: CAST(NULL AS {c.sql_type})" for c in columns) + "}]"
-        items, empty = self.names("l"), self.names("n")
+        items, found = self.names("l"), self.names("r")
         each = (
-            f"list_transform([{elements}], lambda {items}: CASE WHEN len({items}) > 0 "
-            f"THEN flatten(list_transform({items}, lambda {e}, {i}: {rows})) "
-            f"ELSE list_transform([{nothing}], lambda {empty}: CASE WHEN len({empty}) > 0 THEN {empty} ELSE {nulls} END)[1] END)[1]"
+            f"list_transform([{rows}], lambda {found}: CASE WHEN len({items}) = 0 AND len({found}) = 0 "
+            f"THEN {nulls} ELSE {found} END)[1]"
         )
-        return each, columns
+        return (
+            f"list_transform([{elements}], lambda {items}: flatten(list_transform("
+            f"CASE WHEN len({items}) > 0 THEN {items} ELSE [CAST(NULL AS JSON)] END, lambda {e}, {i}: {each})))[1]"
+        ), columns
 
     def descendants(self, paths, scope: Scope, where: str) -> str:
         """Every item reached from the focus by the repeat paths, in depth-first order.
@@ -186,18 +235,22 @@ class ViewCompiler:
         Level by level (each level: the paths applied to every item of the level before,
         each item keeping its position path as a sort key), to REPEAT_DEPTH levels; the
         levels are concatenated and sorted by position path, which is depth-first order."""
-        def step(focus: str) -> str:
-            found = [self.expression(p, scope.at(focus), where) for p in paths]
+        def step(at: Scope) -> str:
+            found = [self.expression(p, at, where) for p in paths]
             return found[0] if len(found) == 1 else f"list_concat({', '.join(found)})"
 
         x, i = self.names("x"), self.names("i")
-        level = f"list_transform({step(scope.focus)}, lambda {x}, {i}: {{'k': [{i}], 'v': {x}}})"
+        level = f"list_transform({step(scope.at(scope.focus, nullable=scope.nullable))}, lambda {x}, {i}: {{'k': [{i}], 'v': {x}}})"
         message = sql_string(f"{where}: the data nests deeper than {REPEAT_DEPTH} levels")
+        # Each level holds the one before it, and all are concatenated at the end: SQL of about
+        # REPEAT_DEPTH²/2 copies of the paths, a constant factor. (Binding each level to a
+        # lambda variable instead keeps it to REPEAT_DEPTH copies, but DuckDB then takes
+        # seconds to plan the thirteen nested lambdas.)
         levels = [level]
         for _ in range(REPEAT_DEPTH):
             p, x2, i2 = self.names("p"), self.names("x"), self.names("i")
             levels.append(
-                f"flatten(list_transform({levels[-1]}, lambda {p}: list_transform({step(f'{p}.v')}, "
+                f"flatten(list_transform({levels[-1]}, lambda {p}: list_transform({step(scope.at(f'{p}.v'))}, "
                 f"lambda {x2}, {i2}: {{'k': list_append({p}.k, {i2}), 'v': {x2}}})))"
             )
         deepest = levels.pop()
@@ -207,16 +260,16 @@ class ViewCompiler:
             f"ELSE list_transform(list_sort(list_concat({', '.join(levels)})), lambda {s}: {s}.v) END"
         )
 
-    def body(self, node, scope: Scope, where: str):
+    def body(self, node, scope: Scope, where: str, depth: int = 0):
         parts = []
         columns = _list(node, "column", where)
         if columns:
             parts.append(self.columns(columns, scope, where))
         for k, child in enumerate(_list(node, "select", where)):
-            parts.append(self.node(child, scope, f"{where}.select[{k}]"))
+            parts.append(self.node(child, scope, f"{where}.select[{k}]", depth + 1))
         branches = _list(node, "unionAll", where)
         if branches:
-            parts.append(self.union(branches, scope, f"{where}.unionAll"))
+            parts.append(self.union(branches, scope, f"{where}.unionAll", depth + 1))
         if not parts:
             raise ViewError(f"{where}: needs a column, select or unionAll")
         rows, cols = parts[0]
@@ -231,8 +284,8 @@ class ViewCompiler:
             cols = cols + more_cols
         return rows, cols
 
-    def union(self, branches, scope: Scope, where: str):
-        compiled = [self.node(b, scope, f"{where}[{k}]") for k, b in enumerate(branches)]
+    def union(self, branches, scope: Scope, where: str, depth: int):
+        compiled = [self.node(b, scope, f"{where}[{k}]", depth) for k, b in enumerate(branches)]
         first = [c.name for c in compiled[0][1]]
         for k, (_, cols) in enumerate(compiled[1:], start=1):
             names = [c.name for c in cols]
@@ -325,14 +378,19 @@ class ViewCompiler:
             # one row per resource: each column's value directly, no row lists to unnest
             outputs = ", ".join(f'{self.scalars[c.name]} AS "{c.name}"' for c in columns)
             sql = f"SELECT {outputs}\nFROM ({source}) AS source" + (f"\nWHERE {' AND '.join(conditions)}" if conditions else "")
-            return sql, columns
+            return self.bounded(sql), columns
         sql = (
             f"SELECT {outputs}\nFROM (\n  SELECT unnest({rows}) AS r\n"
             f"  FROM (SELECT resource, {members} AS _m FROM {table} WHERE type = {sql_string(self.resource)}) AS source\n"
             + (f"  WHERE {' AND '.join(conditions)}\n" if conditions else "")
             + ") AS rows"
         )
-        return sql, columns
+        return self.bounded(sql), columns
+
+    def bounded(self, sql: str) -> str:
+        if len(sql) > self.limits.sql_chars:
+            raise ViewError(f"view: the SQL has {len(sql)} characters, more than the limit of {self.limits.sql_chars}")
+        return sql
 
 
 def _iterates(nodes) -> bool:
@@ -347,13 +405,14 @@ def _iterates(nodes) -> bool:
     return False
 
 
-def compile_view(view, shape: Shape | None = None) -> tuple[str, list[Column]]:
-    """The DuckDB SQL of a ViewDefinition and its output columns; `ViewError` if invalid.
+def compile_view(view, shape: Shape | None = None, limits: Limits | None = None) -> tuple[str, list[Column]]:
+    """The DuckDB SQL of a ViewDefinition and its output columns; `ViewError` if invalid or
+    beyond `limits` (default `Limits()`).
 
     `shape` (optional, `engine.sample_shape`) is how a sample of the view's resources looks:
     with it, paths ending in first() read the usual array positions directly. It changes
     speed only, never the rows."""
-    return ViewCompiler(view, shape).sql()
+    return ViewCompiler(view, shape, limits).sql()
 
 
 def check_expression(text: str) -> None:

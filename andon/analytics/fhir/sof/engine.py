@@ -10,13 +10,15 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from .compile import ViewError, compile_view
+from ... import strict_json
+from .compile import Limits, ViewError, compile_view
 from .expressions import Shape
 
 
-def sql_for(view: dict) -> str:
-    """The DuckDB SQL a ViewDefinition compiles to (`ViewError` when the view is invalid)."""
-    return compile_view(view)[0]
+def sql_for(view: dict, limits: Limits | None = None) -> str:
+    """The DuckDB SQL a ViewDefinition compiles to (`ViewError` when the view is invalid or
+    beyond `limits`)."""
+    return compile_view(view, limits=limits)[0]
 
 
 SHAPE_SAMPLE = 2000  # resources whose JSON structure guides the fast path (speed only)
@@ -35,18 +37,23 @@ def sample_shape(connection: duckdb.DuckDBPyConnection, resource_type) -> Shape 
     if not found or not found[0][1]:
         return None
     structure, count, keys = found[0]
-    structure = json.loads(structure)
+    try:
+        # the data's own nesting: a resource stored before the loader bounded depth may be deeper
+        structure = strict_json.loads(structure)
+    except strict_json.JSONError:
+        return None  # no guidance: the general expressions (the shape changes speed only)
     present = {key: n / count for key, n in Counter(keys).items()}
     return Shape(structure, present) if isinstance(structure, dict) else None
 
 
-def run(connection: duckdb.DuckDBPyConnection, view: dict) -> pa.Table:
+def run(connection: duckdb.DuckDBPyConnection, view: dict, limits: Limits | None = None) -> pa.Table:
     """The view's rows as an Arrow table, columns in the view's order.
 
-    Raises `ViewError` for an invalid view, and for data the view cannot flatten (a column
-    that is not a collection meeting several values, a `where` that is not boolean)."""
-    compile_view(view)  # an invalid view is refused before the store is read
-    sql, _ = compile_view(view, sample_shape(connection, view.get("resource")))
+    Raises `ViewError` for an invalid view or one beyond `limits`, and for data the view cannot
+    flatten (a column that is not a collection meeting several values, a `where` that is not
+    boolean)."""
+    compile_view(view, limits=limits)  # an invalid view is refused before the store is read
+    sql, _ = compile_view(view, sample_shape(connection, view.get("resource")), limits)
     try:
         return connection.sql(sql).to_arrow_table()
     except (duckdb.InvalidInputException, duckdb.ConversionException) as error:
@@ -88,8 +95,8 @@ def cli_view(args) -> int:
         print(f"error: --out {out}: write to a .parquet or .csv file", file=sys.stderr)
         return 2
     try:
-        view = json.loads(Path(args.view).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+        view = strict_json.loads(Path(args.view).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # JSONError too: NaN, duplicate keys, too deep
         print(f"error: {args.view}: cannot read the ViewDefinition: {error}", file=sys.stderr)
         return 2
     try:

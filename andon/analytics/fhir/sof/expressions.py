@@ -6,6 +6,10 @@ collection as a DuckDB list of JSON values (the empty collection is `[]`). Navig
 and flattens; `where` is `list_filter`; `first()` is a slice; comparisons, `and`/`or` and
 arithmetic take singletons and give a singleton (or `[]` for FHIRPath's empty). Lambda
 variables are fresh per compilation (`_v1`, `_v2`, …) so nested expressions never collide.
+
+An operand used more than once (equality looks at both sides' lengths and items, arithmetic at
+their JSON types and values) is compiled once and bound to a lambda variable (`bind`): pasted
+at each use, a chain of k operators would compile to SQL exponential in k.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 from .boundary import boundary_sql
 from .fhirpath import (
+    DEFAULT_MAX_DEPTH,
     Call,
     Constant,
     FHIRPathError,
@@ -26,6 +31,7 @@ from .fhirpath import (
 )
 
 EMPTY = "[]::JSON[]"
+SHORT = 48  # SQL this short (a literal, a lambda variable, `_m[3]`) is pasted rather than bound
 REFERENCE_KEY = "([A-Za-z]+/[A-Za-z0-9.\\-]+)(/_history/[^/]*)?$"  # Type/id at the end of a reference
 _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 
@@ -54,6 +60,15 @@ def json_path(name, suffix: str = "") -> str:
     return sql_string("$" + "".join(f"[{n}]" if isinstance(n, int) else "." + json.dumps(n) for n in names) + suffix)
 
 
+def bind(value: str, body, names: Names) -> str:
+    """`body(x)`, `x` standing for the SQL `value` evaluated once: a lambda over a one-item
+    list. A SHORT value is pasted instead (cheaper than the lambda; its copies are bounded)."""
+    if len(value) <= SHORT:
+        return body(value)
+    x = names("b")
+    return f"list_transform([{value}], lambda {x}: {body(x)})[1]"
+
+
 class Names:
     """Fresh lambda variable names, shared by everything compiled for one view."""
 
@@ -79,10 +94,12 @@ class Scope:
     # members of the resource read by the view, name -> position: the query extracts them all
     # with one json_extract(resource, [paths]) (one parse of the resource) as the list `_m`
     members: dict | None = None
+    # the focus may be SQL NULL, standing for no item (forEachOrNull over an empty collection)
+    nullable: bool = False
 
-    def at(self, focus: str, row_index: str | None = None, root: bool = False) -> Scope:
+    def at(self, focus: str, row_index: str | None = None, root: bool = False, nullable: bool = False) -> Scope:
         index = self.row_index if row_index is None else row_index
-        return Scope(focus, index, self.constants, self.names, self.resource_type, root, self.members)
+        return Scope(focus, index, self.constants, self.names, self.resource_type, root, self.members, nullable)
 
     def member(self, item: str, name: str) -> str:
         """The JSON of `item.name` (NULL when absent)."""
@@ -150,6 +167,10 @@ def compare(left: str, right: str, op: str) -> str:
     )
 
 
+_COMPARISONS = ("=", "!=", "~", "!~", "<", ">", "<=", ">=")
+_ARITHMETIC = ("+", "-", "*", "/", "div", "mod")
+
+
 def type_suffix(type_name: str) -> str:
     name = type_name.split(".")[-1]
     return name[:1].upper() + name[1:]
@@ -174,8 +195,8 @@ class ExpressionCompiler:
     # -- leaves
     def _This(self, node) -> str:
         focus = self.scope.focus
-        if focus == "CAST(NULL AS JSON)":
-            return EMPTY
+        if self.scope.nullable:
+            return f"CASE WHEN {focus} IS NULL THEN {EMPTY} ELSE [{focus}] END"
         return f"[{focus}]"
 
     def _Literal(self, node) -> str:
@@ -197,8 +218,8 @@ class ExpressionCompiler:
     def _Member(self, node) -> str:
         if isinstance(node.base, This) and self.scope.root and node.name == self.scope.resource_type:
             return self.compile(node.base)
-        if isinstance(node.base, This) and self.scope.focus != "CAST(NULL AS JSON)":
-            return member_of(self.scope.focus, node.name, self.scope)
+        if isinstance(node.base, This):
+            return member_of(self.scope.focus, node.name, self.scope)  # NULL focus: no member
         return children(self.compile(node.base), node.name, self.names)
 
     def _Index(self, node) -> str:
@@ -207,7 +228,7 @@ class ExpressionCompiler:
             k = node.index.value + 1
             return f"({base})[{k}:{k}]"
         index = f"(CAST({singleton(self.compile(node.index))} AS BIGINT) + 1)"
-        return f"list_slice({base}, {index}, {index})"
+        return bind(index, lambda k: f"list_slice({base}, {k}, {k})", self.names)
 
     # -- operators
     def _Unary(self, node) -> str:
@@ -234,34 +255,38 @@ class ExpressionCompiler:
         if op == "&":
             text = f"coalesce(json_extract_string({singleton(left)}, '$'), '') || coalesce(json_extract_string({singleton(right)}, '$'), '')"
             return f"[to_json({text})]"
+        if op not in _COMPARISONS and op not in _ARITHMETIC:
+            raise FHIRPathError(f"operator {op!r} is not supported")
+        # each side is used several times: bound once (see `bind`)
+        return bind(left, lambda x: bind(right, lambda y: self._operator(op, x, y), self.names), self.names)
+
+    def _operator(self, op: str, left: str, right: str) -> str:
+        """`left op right` for a comparison or arithmetic, the operands being bound (short) SQL."""
         a, b = singleton(left), singleton(right)
         if op in ("=", "!=", "~", "!~"):
-            sql_op = "=" if op in ("=", "~") else "<>"
             equal = (
                 f"CASE WHEN len({left}) = 0 OR len({right}) = 0 THEN NULL "
                 f"WHEN len({left}) = 1 AND len({right}) = 1 THEN {compare(a, b, '=')} "
                 f"ELSE CAST({left} AS VARCHAR[]) = CAST({right} AS VARCHAR[]) END"
             )
-            sql = equal if sql_op == "=" else f"(NOT ({equal}))"
+            sql = equal if op in ("=", "~") else f"(NOT ({equal}))"
             return from_boolean(sql, self.names)
         if op in ("<", ">", "<=", ">="):
             return from_boolean(compare(a, b, op), self.names)
-        if op in ("+", "-", "*", "/", "div", "mod"):
-            numbers = f"json_type({a}) IN {_NUMERIC} AND json_type({b}) IN {_NUMERIC}"
-            x, y = f"CAST({a} AS DOUBLE)", f"CAST({b} AS DOUBLE)"
-            arithmetic = {
-                "+": f"{x} + {y}",
-                "-": f"{x} - {y}",
-                "*": f"{x} * {y}",
-                "/": f"CASE WHEN {y} = 0 THEN NULL ELSE {x} / {y} END",
-                "div": f"CASE WHEN {y} = 0 THEN NULL ELSE trunc({x} / {y}) END",
-                "mod": f"CASE WHEN {y} = 0 THEN NULL ELSE fmod({x}, {y}) END",
-            }[op]
-            if op == "+":
-                text = f"json_extract_string({a}, '$') || json_extract_string({b}, '$')"
-                return from_value(f"CASE WHEN {numbers} THEN to_json({arithmetic}) ELSE to_json({text}) END", self.names)
-            return from_value(f"CASE WHEN {numbers} THEN {arithmetic} END", self.names)
-        raise FHIRPathError(f"operator {op!r} is not supported")
+        numbers = f"json_type({a}) IN {_NUMERIC} AND json_type({b}) IN {_NUMERIC}"
+        x, y = f"CAST({a} AS DOUBLE)", f"CAST({b} AS DOUBLE)"
+        arithmetic = {
+            "+": f"{x} + {y}",
+            "-": f"{x} - {y}",
+            "*": f"{x} * {y}",
+            "/": f"CASE WHEN {y} = 0 THEN NULL ELSE {x} / {y} END",
+            "div": f"CASE WHEN {y} = 0 THEN NULL ELSE trunc({x} / {y}) END",
+            "mod": f"CASE WHEN {y} = 0 THEN NULL ELSE fmod({x}, {y}) END",
+        }[op]
+        if op == "+":
+            text = f"json_extract_string({a}, '$') || json_extract_string({b}, '$')"
+            return from_value(f"CASE WHEN {numbers} THEN to_json({arithmetic}) ELSE to_json({text}) END", self.names)
+        return from_value(f"CASE WHEN {numbers} THEN {arithmetic} END", self.names)
 
     # -- functions
     def _Call(self, node) -> str:
@@ -332,7 +357,7 @@ class ExpressionCompiler:
         type_name = self._type_arg("ofType", args[0])
         if isinstance(base, Member):
             # a FHIR choice element: value.ofType(Quantity) is valueQuantity
-            if isinstance(base.base, This) and self.scope.focus != "CAST(NULL AS JSON)":
+            if isinstance(base.base, This):
                 return member_of(self.scope.focus, base.name + type_suffix(type_name), self.scope)
             return children(self.compile(base.base), base.name + type_suffix(type_name), self.names)
         collection = self.compile(base)
@@ -384,9 +409,10 @@ class ExpressionCompiler:
         return f"list_filter({values}, lambda {v}: {v} IS NOT NULL)"
 
 
-def compile_expression(text: str, scope: Scope) -> str:
-    """The SQL (a JSON[] list) of FHIRPath `text` evaluated in `scope`."""
-    return ExpressionCompiler(scope).compile(parse(text))
+def compile_expression(text: str, scope: Scope, max_depth: int = DEFAULT_MAX_DEPTH) -> str:
+    """The SQL (a JSON[] list) of FHIRPath `text` evaluated in `scope` (`FHIRPathError` when it
+    is not valid or nests deeper than `max_depth`)."""
+    return ExpressionCompiler(scope).compile(parse(text, max_depth))
 
 
 def _chain(node, scope: Scope):

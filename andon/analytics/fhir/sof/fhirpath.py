@@ -3,12 +3,22 @@
 The tree is plain dataclasses (`Member`, `Index`, `Call`, `Binary`, `Unary`, `Literal`,
 `Constant`, `This`) so that the compiler (`compile.py`) and the tests can read it without
 evaluating anything. A malformed expression raises `FHIRPathError` with its position.
+
+Depth is bounded (`max_depth`): the parser counts how deeply it descends (parentheses, indexes,
+arguments, unary signs) and the tree is measured once parsed (a chain of `=` nests to the
+left without the parser descending), so neither the parser nor the compiler, both recursive,
+ever meets Python's recursion limit. Number literals are bounded too: an integer is at most
+64 bits, a decimal at most MAX_DECIMAL_DIGITS characters.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+DEFAULT_MAX_DEPTH = 64
+MAX_DECIMAL_DIGITS = 64
+_INT64 = 2**63 - 1
 
 
 class FHIRPathError(ValueError):
@@ -134,20 +144,28 @@ _LEVELS = [
     ("+", "-", "&"),
     ("*", "/", "div", "mod"),
 ]
+_LEVEL_OF = {op: level for level, ops in enumerate(_LEVELS) for op in ops}
+
+
+def _shown(text: str) -> str:
+    """The expression for a message: whole when short."""
+    return repr(text) if len(text) <= 120 else repr(text[:120]) + "…"
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, max_depth: int):
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.max_depth = max_depth
+        self.depth = 0  # how deeply unary() calls are nested: parentheses, indexes, arguments, signs
 
     @property
     def tok(self) -> Token:
         return self.tokens[self.i]
 
     def error(self, message: str):
-        raise FHIRPathError(f"{message} at position {self.tok.pos} in {self.text!r}")
+        raise FHIRPathError(f"{message} at position {self.tok.pos} in {_shown(self.text)}")
 
     def accept(self, text: str) -> bool:
         if self.tok.kind in ("op", "ident") and self.tok.text == text:
@@ -168,24 +186,33 @@ class _Parser:
         return node
 
     def binary(self, level: int):
-        if level == len(_LEVELS):
-            return self.unary()
-        node = self.binary(level + 1)
-        while self.tok.kind in ("op", "ident") and self.tok.text in _LEVELS[level]:
+        """An expression of operators at `level` of _LEVELS or tighter (precedence climbing:
+        one call per operand, not one per level, so each parenthesis costs three frames)."""
+        node = self.unary()
+        while self.tok.kind in ("op", "ident"):
+            found = _LEVEL_OF.get(self.tok.text)
+            if found is None or found < level:
+                return node
             op = self.tok.text
             self.i += 1
             if op in ("is", "as"):
                 node = Call(node, op, (self.type_name(),))
             else:
-                node = Binary(op, node, self.binary(level + 1))
+                node = Binary(op, node, self.binary(found + 1))
         return node
 
     def unary(self):
-        if self.tok.kind == "op" and self.tok.text in ("+", "-"):
-            op = self.tok.text
-            self.i += 1
-            return Unary(op, self.unary())
-        return self.postfix(self.term())
+        self.depth += 1
+        if self.depth > self.max_depth:
+            self.error(f"nested deeper than {self.max_depth} levels")
+        try:
+            if self.tok.kind == "op" and self.tok.text in ("+", "-"):
+                op = self.tok.text
+                self.i += 1
+                return Unary(op, self.unary())
+            return self.postfix(self.term())
+        finally:
+            self.depth -= 1
 
     def type_name(self) -> str:
         parts = [self.identifier()]
@@ -206,9 +233,16 @@ class _Parser:
     def term(self):
         tok = self.tok
         if tok.kind == "number":
-            self.i += 1
+            shown = tok.text if len(tok.text) <= 10 else tok.text[:10] + "…"
             if "." in tok.text:
+                if len(tok.text) > MAX_DECIMAL_DIGITS:
+                    self.error(f"the number {shown} has more than {MAX_DECIMAL_DIGITS} digits")
+                self.i += 1
                 return Literal(tok.text, "decimal")  # kept as text: exact
+            # compared as text first: Python refuses to read integers of over 4,300 digits
+            if len(tok.text.lstrip("0")) > 19 or int(tok.text) > _INT64:
+                self.error(f"the number {shown} is out of range (a FHIRPath integer has at most 64 bits)")
+            self.i += 1
             return Literal(int(tok.text), "integer")
         if tok.kind == "string":
             self.i += 1
@@ -266,6 +300,28 @@ class _Parser:
                 return node
 
 
-def parse(text: str):
-    """The expression tree of `text`; `FHIRPathError` when it is not valid FHIRPath."""
-    return _Parser(text).parse()
+def depth(node) -> int:
+    """How many nodes deep the tree is (measured without recursion)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        for f in fields(node):
+            value = getattr(node, f.name)
+            for child in value if isinstance(value, tuple) else (value,):
+                if is_node(child):
+                    stack.append((child, level + 1))
+    return deepest
+
+
+def is_node(value) -> bool:
+    return isinstance(value, (This, Literal, Constant, Member, Index, Call, Binary, Unary))
+
+
+def parse(text: str, max_depth: int = DEFAULT_MAX_DEPTH):
+    """The expression tree of `text`; `FHIRPathError` when it is not valid FHIRPath or nests
+    deeper than `max_depth`."""
+    node = _Parser(text, max_depth).parse()
+    if depth(node) > max_depth:
+        raise FHIRPathError(f"nested deeper than {max_depth} levels in {_shown(text)}")
+    return node
