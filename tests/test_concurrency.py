@@ -72,6 +72,14 @@ def under_rca(hospital, people):
     return event
 
 
+def rca_done(officer, event):
+    """Complete the event's RCA (with a root cause): the event moves to action planning."""
+    investigation = rca.start_investigation(officer, event)
+    rca.add_root_cause(officer, investigation, "Alarm fatigue.")
+    rca.complete_investigation(officer, investigation, "RCA done")
+    event.refresh_from_db()
+
+
 # --- triage: two officers, one event ----------------------------------------------------------------
 
 def test_two_officers_triaging_from_the_same_page_the_second_is_refused_and_the_first_kept(
@@ -134,7 +142,7 @@ def test_through_the_api_a_stale_triage_is_a_409_and_an_event_under_investigatio
 
 def test_a_reopened_event_whose_rca_started_is_not_lowered_by_triage(hospital, people):
     event = under_rca(hospital, people)
-    services.move(people.pat, event, "plan_actions", "RCA done")
+    rca_done(people.pat, event)
     services.move(people.pat, event, "close", "Actions agreed", closing_summary="Thank you.")
     services.move(people.pat, event, "reopen", "New information")
     with pytest.raises(ValidationError, match="Lower the SAC"):
@@ -237,7 +245,7 @@ def test_lowering_through_the_api_refuses_a_stale_version(hospital, people, clie
     event = under_rca(hospital, people)
     cqo = token(people.cqo)
     seen = client.get(f"{API}/events/{event.pk}", headers=cqo).json()["version"]
-    services.move(people.pat, event, "plan_actions", "RCA done")
+    rca_done(people.pat, event)
     body = {"sac_severity": "minor", "sac_probability": "remote", "sentinel": False, "reason": "No harm",
             "version": seen}
     response = client.post(f"{API}/events/{event.pk}/deescalation", body, content_type="application/json", headers=cqo)

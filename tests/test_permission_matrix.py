@@ -39,6 +39,9 @@ ACTION_APPROVERS = frozenset({Role.CQO, Role.CMO})
 # Safety events are patient safety work product (DOMAIN.md §9): least privilege.
 SAFETY_OFFICER = frozenset({Role.PATIENT_SAFETY_OFFICER})
 DEESCALATORS = frozenset({Role.CQO, Role.CMO})
+REVIEW_WAIVERS = frozenset({Role.CQO, Role.CMO})
+REVIEW_RECORDERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER})
+INVESTIGATION_APPROVERS = frozenset({Role.CQO, Role.CMO})
 SEE_EVENTS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 FEEDBACK_STATS = frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 CONDUCT_REVIEWERS = frozenset({Role.CMO, Role.MEDICAL_STAFF_OFFICE})
@@ -163,6 +166,19 @@ def others_report_in_triage(user, other):
     services.grant_role(officer, Role.PATIENT_SAFETY_OFFICER, Unit.objects.get(code="4w").facility.organisation)
     safety.triage(officer, event, safety.Triage(category="fall", harm="none", sac_severity="minor",
                                                 sac_probability="remote", sentinel=False, review="none", reason="x"))
+    return [event.pk], {}
+
+
+def others_report_in_local_review(user, other):
+    """An event triaged to a local review by the unit, its findings not yet recorded."""
+    from andon.platform.models import Unit
+    from andon.safety import services as safety
+
+    event, _ = safety.submit_report(other, _fall_report(Unit.objects.get(code="4w")))
+    officer = services.create_user(f"reviewer-for-{user.pk}")
+    services.grant_role(officer, Role.PATIENT_SAFETY_OFFICER, Unit.objects.get(code="4w").facility.organisation)
+    safety.triage(officer, event, safety.Triage(category="fall", harm="none", sac_severity="moderate",
+                                                sac_probability="remote", sentinel=False, review="local", reason="x"))
     return [event.pk], {}
 
 
@@ -296,6 +312,11 @@ PAGES = {
         "lower-sac_severity": "minor", "lower-sac_probability": "remote", "lower-reason": "matrix"}),
     "safety:move_event": Case(SAFETY_OFFICER, method="post", setup=others_report_in_triage, data={
         "action": "close", "reason": "matrix", "closing_summary": "Thank you for reporting."}),
+    # The review the triage required: its findings recorded by the unit or the officer; waived by leadership.
+    "safety:record_review_findings": Case(REVIEW_RECORDERS, method="post", setup=others_report_in_local_review,
+                                          data={"findings-findings": "Handover missed the fall risk."}),
+    "safety:waive_review": Case(REVIEW_WAIVERS, method="post", setup=others_report_under_rca,
+                                data={"waiver-reason": "Analysed with a similar event"}),
     "safety:attachment": Case(SEE_EVENTS, setup=others_report_with_attachment),
     # Taking a report out of the patient safety evaluation system: officers of its unit.
     "safety:remove_from_pses": Case(SAFETY_OFFICER, method="post", setup=others_report,
@@ -500,6 +521,11 @@ API = {
         "sac_severity": "minor", "sac_probability": "remote", "sentinel": False, "reason": "matrix"}),
     ("POST", "/api/v1/safety/events/{event_id}/moves"): ApiCase(SAFETY_OFFICER, setup=api_event_in_triage, body={
         "action": "close", "reason": "matrix", "closing_summary": "Thank you for reporting."}),
+    ("POST", "/api/v1/safety/events/{event_id}/review-findings"): ApiCase(
+        REVIEW_RECORDERS, setup=lambda user, other, hospital: {"event_id": others_report_in_local_review(user, other)[0][0]},
+        body={"findings": "Handover missed the fall risk."}),
+    ("POST", "/api/v1/safety/events/{event_id}/review-waiver"): ApiCase(
+        REVIEW_WAIVERS, setup=api_event_under_rca, body={"reason": "Analysed with a similar event"}),
     ("GET", "/api/v1/safety/feedback-share"): ApiCase(FEEDBACK_STATS),
     ("POST", "/api/v1/safety/conduct-concerns"): ApiCase(ALL, body=lambda hospital: {
         "unit_id": hospital.unit("rgh/4w").pk, "about": "A colleague", "narrative": "Shouted at a patient."}),

@@ -135,7 +135,9 @@ def test_triage_as_sac_3_with_an_rca_starts_the_investigation_with_its_deadlines
     assert f"{event.rca_start_due:%Y-%m-%d %H:%M}" in page and f"{event.rca_complete_due:%Y-%m-%d %H:%M}" in page
     assert "Overdue" not in page
     assert 'action="%s"' % reverse("safety:triage_event", args=[event.pk]) not in page  # triaged: no form
-    assert 'value="plan_actions"' in page and 'value="close"' not in page
+    # Issue 15: "Plan actions" waits for the RCA (or a waiver); the page says why.
+    assert 'value="plan_actions"' not in page and 'value="close"' not in page
+    assert "its root cause analysis has not been started" in page
 
 
 def test_the_triage_form_shows_the_definitions_and_the_matrix(hospital, people, client):
@@ -197,11 +199,17 @@ def test_a_step_not_possible_from_the_status_is_refused(hospital, people, client
 
 
 def test_plan_actions_from_investigation(hospital, people, client):
+    # Issue 15: not before the RCA is complete, unless leadership waived it (test_safety_review_required.py).
     event = submit(hospital, people.nurse)
     client.force_login(people.officer)
     client.post(reverse("safety:triage_event", args=[event.pk]), triage_post())
     response = client.post(reverse("safety:move_event", args=[event.pk]),
                            {"action": "plan_actions", "reason": "RCA signed off"})
+    assert response.status_code == 400
+    assert SafetyEvent.objects.get(pk=event.pk).status == Status.INVESTIGATION
+    services.waive_review(people.cmo, SafetyEvent.objects.get(pk=event.pk), "Analysed with EV-1 last week")
+    response = client.post(reverse("safety:move_event", args=[event.pk]),
+                           {"action": "plan_actions", "reason": "RCA waived"})
     assert response.status_code == 302
     assert SafetyEvent.objects.get(pk=event.pk).status == Status.ACTION_PLANNING
 

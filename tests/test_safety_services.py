@@ -11,7 +11,7 @@ from django.utils import timezone
 from andon.platform import permissions
 from andon.platform.models import Notification
 from andon.platform.roles import Role
-from andon.safety import sac, services
+from andon.safety import rca, sac, services
 from andon.safety.models import Review, SafetyEvent, Status, Transition
 
 
@@ -134,7 +134,11 @@ def test_sac_3_requires_an_rca_with_deadlines_and_the_workflow_runs_to_closed(ho
     assert event.rca_complete_due - event.triaged_at == timedelta(days=45)
     assert before <= event.triaged_at <= timezone.now()
 
-    services.move(officer, event, "plan_actions", "RCA complete; action plan drafted")
+    with pytest.raises(ValidationError, match="root cause analysis has not been started"):
+        services.move(officer, event, "plan_actions", "RCA skipped")
+    investigation = rca.start_investigation(officer, event)
+    rca.add_root_cause(officer, investigation, "Alarm fatigue led staff to silence bed alarms.")
+    rca.complete_investigation(officer, investigation, "RCA complete; action plan drafted")
     with pytest.raises(ValidationError, match="closing summary"):
         services.move(officer, event, "close", "Actions agreed")
     services.move(officer, event, "close", "Actions agreed", closing_summary="Thank you. Bed alarms are now standard.")

@@ -66,6 +66,12 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     # Lowering a SAC 3 or clearing the sentinel flag once its RCA is under way stops the RCA
     # clock: leadership's decision, not the investigating officer's (services.deescalate).
     "safety.deescalate": frozenset({Role.CQO, Role.CMO}),
+    # The findings of a local or aggregated review are recorded by the unit's manager or the
+    # officer; waiving a review the triage required is leadership's decision, with a reason
+    # (services.waive_review). The RCA lead signs the findings; leadership approves them.
+    "safety.record_review": frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER}),
+    "safety.waive_review": frozenset({Role.CQO, Role.CMO}),
+    "safety.approve_investigation": frozenset({Role.CQO, Role.CMO}),
     "safety.view_aggregates": frozenset({
         Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER,
         Role.CQO, Role.CMO, Role.BOARD_MEMBER,

@@ -20,11 +20,12 @@ class SafetyConfig(AppConfig):
         audit.register(models.SafetyEvent, exclude_fields=["receipt_hash", "version"])
         audit.register(models.Transition)
         audit.register(models.Deescalation)
+        audit.register(models.ReviewWaiver)
         audit.register(models.ReporterMessage)
         audit.register(models.Attachment)
         audit.register(models.ConductConcern)
         for model in (models.Investigation, models.TeamMember, models.TimelineEntry, models.WhyChain,
-                      models.ContributingFactor, models.RootCause):
+                      models.ContributingFactor, models.RootCause, models.WorksheetChange):
             audit.register(model)
         content.register_loader("taxonomies", taxonomy.load_taxonomy_file)
         navigation.add(navigation.NavEntry("Report", "safety:report", "safety.report", "exclamation-triangle"))

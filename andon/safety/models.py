@@ -119,6 +119,14 @@ class SafetyEvent(FSMModelMixin, Versioned):
     rca_complete_due = models.DateTimeField(null=True, blank=True)
     rca_started_at = models.DateTimeField(null=True, blank=True)
     closing_summary = models.TextField(blank=True, help_text="Written for the reporter")
+    # Why the event was closed while some of its actions were still open (services.move).
+    open_actions_reason = models.TextField(max_length=2000, blank=True)
+    # The findings of a local or aggregated review, which must be recorded before the event moves
+    # on to action planning or is closed (services.record_review_findings).
+    review_findings = models.TextField(max_length=4000, blank=True)
+    review_findings_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                           on_delete=models.PROTECT, related_name="+")
+    review_findings_at = models.DateTimeField(null=True, blank=True)
     first_feedback_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -209,6 +217,21 @@ class Deescalation(models.Model):
     rca_start_due_before = models.DateTimeField(null=True, blank=True)
     rca_complete_due_before = models.DateTimeField(null=True, blank=True)
     deadlines_removed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+
+class ReviewWaiver(models.Model):
+    """A named leader's decision that the review the triage required (an RCA, a local review) is
+    not needed before the event moves on: who, when, why (services.waive_review). It holds for the
+    triage it was given after; a new triage asks again."""
+
+    event = models.ForeignKey(SafetyEvent, on_delete=models.CASCADE, related_name="review_waivers")
+    review = models.CharField(max_length=20, choices=Review.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(max_length=2000)
 
     class Meta:
         ordering = ["at", "pk"]
@@ -310,6 +333,13 @@ class Investigation(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Sign-off: the RCA lead signs the findings, then an approver (CQO, CMO) approves them.
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    signed_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
     related_events = models.ManyToManyField(SafetyEvent, blank=True, related_name="+")
 
     def __str__(self):
@@ -372,3 +402,16 @@ class RootCause(models.Model):
 
     class Meta:
         ordering = ["pk"]
+
+
+class WorksheetChange(models.Model):
+    """One change of an RCA's worksheet in plain words ("Root cause changed: … → …"), shown on the
+    RCA page; the audit trail keeps the same change field by field."""
+
+    investigation = models.ForeignKey(Investigation, on_delete=models.CASCADE, related_name="changes")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    text = models.TextField(max_length=6000)
+
+    class Meta:
+        ordering = ["-at", "-pk"]

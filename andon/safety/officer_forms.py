@@ -114,12 +114,18 @@ class MoveForm(forms.Form):
                              help_text="Kept in the event's history.")
     closing_summary = forms.CharField(required=False, max_length=4000, label="Closing summary for the reporter",
                                       widget=forms.Textarea(attrs={"rows": 4}), help_text=CLOSING_SUMMARY_HELP)
+    open_actions_reason = forms.CharField(
+        required=False, max_length=2000, label="Why close with actions still open",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when an action is still planned or in progress: for example, who follows them up and "
+                  "where. Kept with the event.")
     version = VersionField()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.extra_errors = {}
         self.moves = []
+        self.open_actions = []
 
     def offer(self, moves) -> None:
         """The steps shown as buttons: those valid from the event's current status."""
@@ -128,6 +134,33 @@ class MoveForm(forms.Form):
     @property
     def offers_close(self) -> bool:
         return any(name == "close" for name, _ in self.moves)
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        add_service_errors(self, error)
+
+
+class ReviewFindingsForm(forms.Form):
+    """What a local or aggregated review found (services.record_review_findings)."""
+
+    prefix = "findings"
+    findings = forms.CharField(
+        required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 4}), label="What the review found",
+        help_text="What was looked at, what contributed and what should change. Needed before the event moves to "
+                  "action planning or is closed.")
+    version = VersionField()
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        add_service_errors(self, error)
+
+
+class ReviewWaiverForm(forms.Form):
+    """Leadership waives the review the triage required (services.waive_review)."""
+
+    prefix = "waiver"
+    reason = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label="Why the review is waived",
+        help_text="Kept with the event, shown on this page and in the audit trail; the safety officers are told.")
+    version = VersionField()
 
     def add_service_errors(self, error: ValidationError) -> None:
         add_service_errors(self, error)

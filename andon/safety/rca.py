@@ -179,9 +179,10 @@ def complete_investigation(user, investigation: Investigation, reason: str) -> I
         raise ValidationError({"investigation": "The analysis is already complete."})
     if not investigation.root_causes.exists():
         raise ValidationError({"root_causes": "State at least one root cause before completing the analysis."})
-    move(user, investigation.event, "plan_actions", reason)
+    # Complete first: moving to action planning checks that the analysis is complete.
     investigation.completed_at = timezone.now()
     investigation.save(update_fields=["completed_at"])
+    move(user, investigation.event, "plan_actions", reason)
     return investigation
 
 

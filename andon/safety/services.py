@@ -37,6 +37,7 @@ from .models import (
     ReportDraft,
     ReporterMessage,
     Review,
+    ReviewWaiver,
     SafetyEvent,
     Source,
     Status,
@@ -53,6 +54,8 @@ REPORTER_STATUS_TEXT = {
     Status.ACTION_PLANNING: "The review is done; actions to prevent a repeat are being planned.",
     Status.CLOSED: "The review of your report is complete.",
 }
+# Said instead when leadership waived the review (services.waive_review): no review was done.
+REPORTER_ACTIONS_WITHOUT_REVIEW = "Actions to prevent a repeat are being planned."
 # What the reporter reads of each step on their own report: plain words, none of the analysis.
 REPORTER_STATUS = {
     Status.SUBMITTED: "Received",
@@ -618,14 +621,63 @@ MOVES = {
     "reopen": "safety.manage_workflow",
     "start_triage": "safety.triage",
 }
+# Steps that end the review: the review the triage required must be done (or waived) first.
+AFTER_REVIEW = ("plan_actions", "close")
+REVIEWS_WITH_FINDINGS = (Review.LOCAL, Review.AGGREGATED)
+
+
+def current_waiver(event: SafetyEvent) -> ReviewWaiver | None:
+    """The waiver of the review the event's current triage chose, if leadership gave one after
+    that triage (a new triage asks again)."""
+    waivers = event.review_waivers.filter(review=event.review)
+    if event.triaged_at is not None:
+        waivers = waivers.filter(at__gte=event.triaged_at)
+    return waivers.select_related("by").order_by("-at", "-pk").first()
+
+
+def review_outstanding(event: SafetyEvent, *, waived: bool = True) -> str:
+    """What the review the triage required still lacks, in a sentence ("" when it is done, or,
+    with `waived`, waived). An RCA (SAC 3, sentinel, or chosen) is done when the investigation is
+    complete with at least one root cause; a local or aggregated review when its findings are
+    recorded."""
+    if event.review == Review.RCA:
+        investigation = Investigation.objects.filter(event_id=event.pk).first()
+        if investigation is None:
+            missing = "its root cause analysis has not been started"
+        elif investigation.completed_at is None or not investigation.root_causes.exists():
+            missing = "its root cause analysis is not complete (with at least one root cause)"
+        else:
+            return ""
+    elif event.review in REVIEWS_WITH_FINDINGS and not event.review_findings.strip():
+        missing = f"the findings of its {event.get_review_display().lower()} are not recorded"
+    else:
+        return ""
+    if waived and current_waiver(event) is not None:
+        return ""
+    return f"The triage of {event} requires a review and {missing}."
+
+
+def open_actions_of(event: SafetyEvent) -> list:
+    """The actions planned for the event (from its RCA) that are still open."""
+    from andon.actions import services as actions
+
+    investigation = Investigation.objects.filter(event_id=event.pk).first()
+    if investigation is None:
+        return []
+    return list(actions.actions_for_source(investigation).filter(status__in=["planned", "in_progress"])
+                .order_by("due_date", "pk"))
 
 
 @audit.changes_by_user
 @transaction.atomic
 def move(user, event: SafetyEvent, action: str, reason: str, closing_summary: str = "",
-         version: int | None = None) -> SafetyEvent:
+         version: int | None = None, open_actions_reason: str = "") -> SafetyEvent:
     """Move an event along the workflow (plan actions, close, reopen), with who and why; made
-    on an older `version` than the event's, refused."""
+    on an older `version` than the event's, refused.
+
+    Planning actions and closing need the review the triage required done (or waived by
+    leadership: `waive_review`); closing while actions are still open needs
+    `open_actions_reason`, which is kept with the event."""
     if action not in MOVES:
         raise ValidationError({"action": f"unknown step {action!r}"})
     permissions.check(user, MOVES[action], event)
@@ -635,10 +687,26 @@ def move(user, event: SafetyEvent, action: str, reason: str, closing_summary: st
         errors["reason"] = "Say why (it is kept in the event's history)."
     if action == "close" and not closing_summary.strip():
         errors["closing_summary"] = "Write the closing summary for the reporter."
+    if action in AFTER_REVIEW and _can_proceed(getattr(event, action)):
+        outstanding = review_outstanding(event)
+        if outstanding:
+            errors["review"] = (f"{outstanding} Complete it first, or ask the CQO or CMO to waive it "
+                                "(with the reason).")
+    open_reason = (open_actions_reason or "").strip()
+    if len(open_reason) > 2000:
+        errors["open_actions_reason"] = f"At most 2,000 characters ({len(open_reason):,} given)."
+    still_open = open_actions_of(event) if action == "close" else []
+    if still_open and not open_reason:
+        titles = "; ".join(f"“{item.title}” ({item.get_status_display().lower()})" for item in still_open)
+        errors["open_actions_reason"] = (f"{len(still_open)} action{'s are' if len(still_open) > 1 else ' is'} still "
+                                         f"open: {titles}. Say why the event closes with "
+                                         f"{'them' if len(still_open) > 1 else 'it'} open, or finish or cancel "
+                                         f"{'them' if len(still_open) > 1 else 'it'} first.")
     if errors:
         raise ValidationError(errors)
     if action == "close":
         event.closing_summary = closing_summary.strip()
+        event.open_actions_reason = open_reason if still_open else ""
     _move(event, user, action, reason)
     if action == "close":
         tell_reporter(event, event.closing_summary, closing=True)
@@ -650,11 +718,15 @@ def _move(event: SafetyEvent, user, action: str, reason: str) -> None:
     if not _can_proceed(step):
         raise ValidationError({"action": f"You cannot {STEP_NAMES[action]} an event that is "
                                          f"{event.get_status_display().lower()}."})
+    if action in AFTER_REVIEW and review_outstanding(event):  # every caller, not only `move`
+        raise ValidationError({"review": review_outstanding(event)})
     source = event.status
     step()
     event.save()
     Transition.objects.create(event=event, source=source, target=event.status, by=user, reason=reason.strip()[:2000])
-    if event.status != Status.CLOSED:
+    if event.status == Status.ACTION_PLANNING and review_outstanding(event, waived=False):
+        tell_reporter(event, REPORTER_ACTIONS_WITHOUT_REVIEW)
+    elif event.status != Status.CLOSED:
         tell_reporter(event, REPORTER_STATUS_TEXT[event.status])
 
 
@@ -662,6 +734,60 @@ def _can_proceed(step) -> bool:
     from django_fsm import can_proceed
 
     return can_proceed(step)
+
+
+REVIEW_STATUSES = (Status.TRIAGE, Status.REVIEW, Status.INVESTIGATION)
+
+
+@audit.changes_by_user
+@transaction.atomic
+def record_review_findings(user, event: SafetyEvent, findings: str, version: int | None = None) -> SafetyEvent:
+    """Record what a local or aggregated review found (by the unit's manager or the officer): the
+    review the triage chose is then done, and the event may move to action planning or close."""
+    permissions.check(user, "safety.record_review", event)
+    event = concurrency.lock(event, version)
+    findings = (findings or "").strip()
+    errors = {}
+    if event.review not in REVIEWS_WITH_FINDINGS:
+        errors["review"] = f"{event} was not sent to a local or aggregated review: there are no findings to record."
+    elif event.status != Status.REVIEW:
+        errors["review"] = f"{event} is {_status_words(event)}: the findings are recorded while it is under review."
+    if not findings:
+        errors["findings"] = "Write what the review found (it is kept with the event)."
+    elif len(findings) > 4000:
+        errors["findings"] = f"At most 4,000 characters ({len(findings):,} given)."
+    if errors:
+        raise ValidationError(errors)
+    event.review_findings, event.review_findings_by, event.review_findings_at = findings, user, timezone.now()
+    event.save(update_fields=["review_findings", "review_findings_by", "review_findings_at", "version"])
+    return event
+
+
+@audit.changes_by_user
+@transaction.atomic
+def waive_review(user, event: SafetyEvent, reason: str, version: int | None = None) -> ReviewWaiver:
+    """Leadership (safety.waive_review: CQO, CMO) decides that the review the triage required need
+    not be finished before the event moves on. Kept with who, when and why, audited, shown on the
+    event page and in the API; the officers of the unit are told."""
+    permissions.check(user, "safety.waive_review", event)
+    event = concurrency.lock(event, version)
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = "Say why the review is waived (it is kept with the event and in the audit trail)."
+    elif len(reason) > 2000:
+        errors["reason"] = f"At most 2,000 characters ({len(reason):,} given)."
+    if event.status not in REVIEW_STATUSES:
+        errors["review"] = f"{event} is {_status_words(event)}: there is no review to waive."
+    elif not review_outstanding(event):
+        errors["review"] = f"The review of {event} is done or already waived: there is nothing to waive."
+    if errors:
+        raise ValidationError(errors)
+    waiver = ReviewWaiver.objects.create(event=event, review=event.review, by=user, reason=reason)
+    notify([person for person in safety_officers_for(event.unit) if person.pk != user.pk],
+           f"The review of {event.reference} was waived", body="Open Andon to read the reason.",
+           url=reverse("safety:event", args=[event.pk]))
+    return waiver
 
 
 def tell_reporter(event: SafetyEvent, text: str, closing: bool = False) -> ReporterMessage:

@@ -56,6 +56,18 @@ class MoveIn(Body):
     action: Literal["plan_actions", "close", "reopen"]
     reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
     closing_summary: Annotated[str, PydanticField(max_length=4000)] = ""
+    open_actions_reason: Annotated[str, PydanticField(
+        max_length=2000, description="Needed to close while an action of the event is still open: why")] = ""
+    version: Version = None
+
+
+class ReviewFindingsIn(Body):
+    findings: Annotated[str, PydanticField(min_length=1, max_length=4000)]
+    version: Version = None
+
+
+class ReviewWaiverIn(Body):
+    reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
     version: Version = None
 
 
@@ -107,6 +119,13 @@ class DeescalationOut(Schema):
     deadlines_removed: bool
 
 
+class WaiverOut(Schema):
+    review: str
+    at: datetime
+    by: str
+    reason: str
+
+
 class EventOut(EventSummaryOut):
     version: int
     occurred_at: datetime
@@ -122,6 +141,13 @@ class EventOut(EventSummaryOut):
     triage_reason: str
     rca_start_due: datetime | None
     closing_summary: str
+    open_actions_reason: str
+    review_outstanding: str = PydanticField(
+        description="What the review the triage required still lacks (empty when it is done or waived)")
+    review_findings: str
+    review_findings_by: str | None
+    review_findings_at: datetime | None
+    review_waivers: list[WaiverOut]
     transitions: list[TransitionOut]
     deescalations: list[DeescalationOut]
     messages: list[MessageOut]
@@ -153,6 +179,13 @@ def _detail(user, event: SafetyEvent) -> dict:
         "reporter": reporter, "sac_scheme": event.sac_scheme, "sac_severity": event.sac_severity,
         "sac_probability": event.sac_probability, "review": event.review, "triage_reason": event.triage_reason,
         "rca_start_due": event.rca_start_due, "closing_summary": event.closing_summary, "version": event.version,
+        "open_actions_reason": event.open_actions_reason,
+        "review_outstanding": services.review_outstanding(event) if event.status in services.REVIEW_STATUSES else "",
+        "review_findings": event.review_findings,
+        "review_findings_by": str(event.review_findings_by) if event.review_findings_by_id else None,
+        "review_findings_at": event.review_findings_at,
+        "review_waivers": [{"review": w.review, "at": w.at, "by": str(w.by), "reason": w.reason}
+                           for w in event.review_waivers.select_related("by")],
         "transitions": [
             {"source": t.source, "target": t.target, "by": str(t.by) if t.by else "", "at": t.at, "reason": t.reason}
             for t in event.transitions.select_related("by")
@@ -244,7 +277,28 @@ def triage(request, event_id: Id, payload: TriageIn):
 @requires("safety.manage_workflow")
 def move(request, event_id: Id, payload: MoveIn):
     return _decided(request, event_id, "safety.manage_workflow", lambda event: services.move(
-        request.user, event, payload.action, payload.reason, payload.closing_summary, payload.version))
+        request.user, event, payload.action, payload.reason, payload.closing_summary, payload.version,
+        open_actions_reason=payload.open_actions_reason))
+
+
+@router.post("/events/{event_id}/review-findings", response=documented(EventOut, not_found=True, versioned=True),
+             summary="Record the findings of the event's local or aggregated review")
+@requires("safety.record_review")
+def record_review_findings(request, event_id: Id, payload: ReviewFindingsIn):
+    return _decided(request, event_id, "safety.record_review", lambda event: services.record_review_findings(
+        request.user, event, payload.findings, payload.version))
+
+
+@router.post("/events/{event_id}/review-waiver", response=documented(EventOut, not_found=True, versioned=True),
+             summary="Waive the review the triage required (CQO, CMO), with the reason")
+@requires("safety.waive_review")
+def waive_review(request, event_id: Id, payload: ReviewWaiverIn):
+    def waive(event):
+        services.waive_review(request.user, event, payload.reason, payload.version)
+        event.refresh_from_db()
+        return event
+
+    return _decided(request, event_id, "safety.waive_review", waive)
 
 
 @router.post("/events/{event_id}/deescalation", response=documented(EventOut, not_found=True, versioned=True),

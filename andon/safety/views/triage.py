@@ -28,6 +28,8 @@ from ..officer_forms import (
     EventFilterForm,
     MoveForm,
     PsesRemovalForm,
+    ReviewFindingsForm,
+    ReviewWaiverForm,
     TriageForm,
     add_service_errors,
 )
@@ -107,12 +109,17 @@ def _overdue(event, now):
     }
 
 
-def _moves(event):
+def _moves(event, outstanding: str):
+    """The steps to offer: those valid from the status, without the steps that end the review
+    while the review the triage required is not done (the page says why instead)."""
     available = {t.name for t in event.get_available_status_transitions()}
+    if outstanding:
+        available -= set(services.AFTER_REVIEW)
     return [name for name in OFFICER_MOVES if name in available]
 
 
-def _event_context(request, event, *, triage_form=None, move_form=None, pses_form=None, deescalation_form=None):
+def _event_context(request, event, *, triage_form=None, move_form=None, pses_form=None, deescalation_form=None,
+                   findings_form=None, waiver_form=None):
     user = request.user
     current = taxonomy.current()
     # Most events were reported with the current version: one look-up then serves both.
@@ -123,13 +130,23 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
     may_triage = can(user, "safety.triage", event) and event.status in services.TRIAGE_STATUSES
     may_move = can(user, "safety.manage_workflow", event)
     may_lower = can(user, "safety.deescalate", event) and services.may_be_lowered(event)
-    moves = _moves(event) if may_move else []
+    outstanding = services.review_outstanding(event) if event.status in services.REVIEW_STATUSES else ""
+    moves = _moves(event, outstanding) if may_move else []
+    may_record = (can(user, "safety.record_review", event) and event.status == Status.REVIEW
+                  and event.review in services.REVIEWS_WITH_FINDINGS)
+    may_waive = can(user, "safety.waive_review", event) and bool(outstanding)
+    if may_record and findings_form is None:
+        findings_form = ReviewFindingsForm(initial={"findings": event.review_findings, **version})
+    if may_waive and waiver_form is None:
+        waiver_form = ReviewWaiverForm(initial=version)
     if may_triage and triage_form is None:
         triage_form = TriageForm(initial=TriageForm.initial_for(event), taxonomy=current, kind=event.kind)
     if moves and move_form is None:
         move_form = MoveForm(initial=version)
     if move_form is not None:
         move_form.offer(moves)
+        if "close" in moves:
+            move_form.open_actions = services.open_actions_of(event)
     if may_lower and deescalation_form is None:
         deescalation_form = DeescalationForm(initial=DeescalationForm.initial_for(event))
     return {
@@ -148,6 +165,10 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "move_form": move_form if may_move else None,
         "pses_form": (pses_form or PsesRemovalForm(initial=version)) if may_move and event.is_work_product else pses_form,
         "deescalation_form": deescalation_form if may_lower else None,
+        "review_outstanding": outstanding,
+        "waivers": event.review_waivers.select_related("by"),
+        "findings_form": findings_form if may_record else None,
+        "waiver_form": waiver_form if may_waive else None,
         "sac_matrix": _sac_matrix(),
         "sac_severity": sac.SEVERITIES.get(event.sac_severity, event.sac_severity),
         "sac_probability": sac.PROBABILITIES.get(event.sac_probability, event.sac_probability),
@@ -272,8 +293,28 @@ def triage_event(request, pk):
 def move_event(request, pk):
     return _decide(request, pk, "safety.manage_workflow", "move_form", "workflow", lambda event: MoveForm(request.POST),
                    lambda event, data: services.move(request.user, event, data["action"], data["reason"],
-                                                     data["closing_summary"], data["version"]),
+                                                     data["closing_summary"], data["version"],
+                                                     open_actions_reason=data["open_actions_reason"]),
                    lambda event: f"The event is now {event.get_status_display().lower()}.")
+
+
+@require_POST
+@requires("safety.record_review")
+def record_review_findings(request, pk):
+    return _decide(request, pk, "safety.record_review", "findings_form", "recording the review's findings",
+                   lambda event: ReviewFindingsForm(request.POST),
+                   lambda event, data: services.record_review_findings(request.user, event, data["findings"],
+                                                                       data["version"]),
+                   lambda event: "The review's findings are recorded.")
+
+
+@require_POST
+@requires("safety.waive_review")
+def waive_review(request, pk):
+    return _decide(request, pk, "safety.waive_review", "waiver_form", "waiving the review",
+                   lambda event: ReviewWaiverForm(request.POST),
+                   lambda event, data: services.waive_review(request.user, event, data["reason"], data["version"]),
+                   lambda event: "The review is waived; the reason is kept with the event.")
 
 
 @require_POST
