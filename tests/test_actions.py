@@ -18,6 +18,8 @@ from andon.platform.services import work_for
 
 TODAY = timezone.localdate()
 NEXT_MONTH = TODAY + timedelta(days=30)
+# The refusal names the date (issue 15): yesterday, in every test below that sends it.
+PAST_DUE = f"The due date {TODAY - timedelta(days=1):%Y-%m-%d} is in the past: choose today or a later day."
 VIEWERS = {Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
            Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO}
 MANAGERS = VIEWERS
@@ -76,7 +78,7 @@ def test_source_label_defaults_to_the_source_itself(hospital, people):
 @pytest.mark.parametrize(("fields", "field", "message"), [
     ({"title": "   "}, "title", "Give the action a title."),
     ({"title": "x" * 201}, "title", "At most 200 characters."),
-    ({"due_date": TODAY - timedelta(days=1)}, "due_date", "The due date cannot be in the past."),
+    ({"due_date": TODAY - timedelta(days=1)}, "due_date", PAST_DUE),
     ({"due_date": None}, "due_date", "Give the date by which the action is to be done."),
     ({"strength": "strongest"}, "strength", "Choose one of: stronger, intermediate, weaker."),
     ({"measure": " "}, "measure", "Say how you will know whether the action worked (a process or outcome measure)."),
@@ -214,8 +216,8 @@ def test_update_validates_and_refuses_fields_it_does_not_own(hospital, people):
                                           "status": ["This field cannot be changed here."]}
     with pytest.raises(ValidationError) as refused:
         services.update_action(people.pso, action, title="", due_date=TODAY - timedelta(days=2))
-    assert refused.value.message_dict == {"title": ["Give the action a title."],
-                                          "due_date": ["The due date cannot be in the past."]}
+    assert refused.value.message_dict == {"title": ["Give the action a title."], "due_date": [
+        f"The due date {TODAY - timedelta(days=2):%Y-%m-%d} is in the past: choose today or a later day."]}
     with pytest.raises(ValidationError) as refused:
         services.update_action(people.manager, action, unit=hospital.unit("lch/2a"))
     assert refused.value.message_dict == {"unit": ["You cannot move actions to that unit."]}
@@ -438,7 +440,7 @@ def test_new_action_page_shows_service_errors_on_the_field(client, hospital, peo
         "due_date": (TODAY - timedelta(days=1)).isoformat(), "strength": "weaker", "measure": "m",
     })
     assert response.status_code == 200
-    assert response.context["form"].errors == {"due_date": ["The due date cannot be in the past."]}
+    assert response.context["form"].errors == {"due_date": [PAST_DUE]}
     assert Action.objects.count() == 0
     foreign = client.post(reverse("actions:new"), {
         "title": "Elsewhere", "unit": hospital.unit("lch/2a").pk, "owner": people.nurse.pk,
@@ -617,7 +619,7 @@ def test_api_create_refusals(client, hospital, people):
                                           headers=_bearer(user))
     past = post(payload, people.pso)
     assert past.status_code == 422
-    assert past.json()["detail"] == [{"loc": ["body", "due_date"], "msg": "The due date cannot be in the past.",
+    assert past.json()["detail"] == [{"loc": ["body", "due_date"], "msg": PAST_DUE,
                                       "type": "value_error"}]
     assert post({**payload, "due_date": NEXT_MONTH.isoformat(), "extra": 1}, people.pso).status_code == 422
     assert post({**payload, "due_date": NEXT_MONTH.isoformat(), "unit_id": 10**9}, people.pso).json()["detail"][0]["loc"] == ["body", "unit"]

@@ -8,7 +8,7 @@ from andon.platform.forms import BoundedDateField
 from andon.platform.models import User
 
 from .models import STRENGTH_HELP, Approval, Effectiveness, Status, Strength
-from .services import TRANSITIONS
+from .services import TRANSITIONS, earliest_due_date
 
 
 class PersonChoiceField(forms.ModelChoiceField):
@@ -43,6 +43,8 @@ class ActionForm(forms.Form):
         self.fields["owner"].queryset = User.objects.filter(
             is_active=True, role_grants__organisation_id__in=organisations,
         ).distinct().order_by("last_name", "first_name", "username")
+        # The date picker starts today (an overdue action's own date stays choosable, unchanged).
+        self.fields["due_date"].widget.attrs["min"] = earliest_due_date(self.initial.get("due_date")).isoformat()
 
     def strength_options(self):
         """(radio, label, examples) for each strength, so the page shows the hierarchy's examples."""

@@ -77,11 +77,18 @@ def _clean_owner(errors: dict, owner, unit) -> None:
         errors["owner"] = "The owner must be a member of staff of the unit's organisation."
 
 
+def earliest_due_date(current: date | None = None) -> date:
+    """The first day a due date may be set to: today, or an overdue action's own date (kept while
+    other fields change). Date pickers start there; `_clean_due_date` refuses earlier days."""
+    today = timezone.localdate()
+    return current if current is not None and current < today else today
+
+
 def _clean_due_date(errors: dict, due_date, today: date) -> None:
     if not isinstance(due_date, date):
         errors["due_date"] = "Give the date by which the action is to be done."
     elif due_date < today:
-        errors["due_date"] = "The due date cannot be in the past."
+        errors["due_date"] = f"The due date {due_date:%Y-%m-%d} is in the past: choose today or a later day."
 
 
 # --- reading ------------------------------------------------------------------------------------

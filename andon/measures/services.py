@@ -263,13 +263,21 @@ def _check_count(measure: Measure, numerator, denominator) -> str:
     return ""
 
 
+def _check_month(month: date) -> str:
+    """Counts are of a month that has begun: a later month has nothing to count yet."""
+    today = timezone.localdate()
+    if (month.year, month.month) > (today.year, today.month):
+        return f"{month:%Y-%m} has not begun: counts are entered for this month or earlier ones"
+    return ""
+
+
 @audit.changes_by_user
 def enter_count(user, measure: Measure, unit: Unit, month: date, numerator: float, denominator: float,
                 source: str = "Entered by hand") -> ManualCount:
     permissions.check(user, "measures.enter_counts", unit)
     if measure.source_kind != SourceKind.MANUAL:
         raise ValidationError(f"{measure.title} is computed from its source; counts cannot be entered")
-    problem = _check_count(measure, numerator, denominator)
+    problem = _check_month(month) or _check_count(measure, numerator, denominator)
     if problem:
         raise ValidationError(problem)
     count, _ = ManualCount.objects.update_or_create(
@@ -362,7 +370,7 @@ def _parse_count_row(measure, row, units, user):
         denominator = _cell(row, "denominator", _count)
     except inputs.InputError as problem:
         return str(problem), None
-    problem = _check_count(measure, numerator, denominator)
+    problem = _check_month(month_start) or _check_count(measure, numerator, denominator)
     return (problem, None) if problem else ("", (unit, month_start, numerator, denominator))
 
 

@@ -105,12 +105,21 @@ def add_team_member(user, investigation: Investigation, person: User, part: str)
     return member
 
 
+def _check_fact_time(at) -> None:
+    from .services import CLOCK_SKEW
+
+    if at is None:
+        raise ValidationError({"at": "Say when."})
+    if at > timezone.now() + CLOCK_SKEW:
+        raise ValidationError({"at": f"{timezone.localtime(at):%Y-%m-%d %H:%M} is in the future: a timeline holds "
+                                     "what has happened."})
+
+
 @audit.changes_by_user
 @transaction.atomic
 def add_fact(user, investigation: Investigation, at, fact: str) -> TimelineEntry:
     _editable(user, investigation)
-    if at is None:
-        raise ValidationError({"at": "Say when."})
+    _check_fact_time(at)
     return TimelineEntry.objects.create(investigation=investigation, at=at, fact=_text(fact, "fact", 2000))
 
 

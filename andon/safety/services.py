@@ -889,6 +889,13 @@ def actions_for_investigation(investigation) -> dict:
     return {"items": items, "strong_share_percent": None if share is None else round(100 * share)}
 
 
+def earliest_due_date():
+    """The first day an RCA action may be due (the action tracker's rule)."""
+    from andon.actions import services as actions
+
+    return actions.earliest_due_date()
+
+
 def add_rca_action(user, investigation, *, title, owner, due_date, strength, measure, description=""):
     """An action from an RCA, in the shared tracker, scoped to the event's unit."""
     from andon.actions import services as actions

@@ -61,6 +61,10 @@ class ActionForm(forms.Form):
     ])
     measure = forms.CharField(label="The measure that will show whether it worked", max_length=2000)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["due_date"].widget.attrs["min"] = services.earliest_due_date().isoformat()
+
 
 class CompleteForm(forms.Form):
     reason = forms.CharField(label="Summary of the analysis (kept in the event's history)", max_length=2000,
