@@ -199,6 +199,23 @@ def others_report_under_rca(user, other):
     return [event.pk], {}
 
 
+def a_root_cause_of_others_rca(user, other):
+    """(event, "root_cause", cause) and the edit form's data, for the worksheet's edit and remove."""
+    from andon.safety.models import RootCause
+
+    args, _ = others_report_under_rca(user, other)
+    cause = RootCause.objects.get(investigation__event_id=args[0])
+    return [args[0], "root_cause", cause.pk], {f"edit-root_cause-{cause.pk}-statement": "Alarms default to off."}
+
+
+def a_root_cause_on_the_team(user, other):
+    from andon.safety.models import RootCause
+
+    args, _ = on_the_team_of_others_rca(user, other)
+    cause = RootCause.objects.get(investigation__event_id=args[0])
+    return [args[0], "root_cause", cause.pk], {f"edit-root_cause-{cause.pk}-statement": "Alarms default to off."}
+
+
 def own_report_under_rca(user, other):
     """The user reported the event; someone else analyses it."""
     return others_report_under_rca(other, user)
@@ -332,6 +349,14 @@ PAGES = {
                                         data={"at": "2026-01-05T10:00", "fact": "Alarm was off."}),
     "safety:complete_investigation": Case(SAFETY_OFFICER, method="post", setup=others_report_under_rca,
                                           data={"reason": "Analysis approved"}),
+    # The worksheet edits in place: officers (and the team) edit and remove items and pick people;
+    # the lead signs the findings (others are told why not), leadership approves; readers export it.
+    "safety:edit_in_investigation": Case(SAFETY_OFFICER, method="post", setup=a_root_cause_of_others_rca),
+    "safety:remove_from_investigation": Case(SAFETY_OFFICER, method="post", setup=a_root_cause_of_others_rca),
+    "safety:investigation_people": Case(SAFETY_OFFICER, setup=others_report_under_rca, data={"q": "matrix"}),
+    "safety:sign_investigation": Case(SAFETY_OFFICER, method="post", setup=others_report_under_rca),
+    "safety:approve_investigation": Case(INVESTIGATION_APPROVERS, method="post", setup=others_report_under_rca),
+    "safety:investigation_pdf": Case(SEE_EVENTS, setup=others_report_under_rca),
     # Analysis shows counts only (board members included); export and import are narrower.
     "safety:analysis": Case(AGGREGATES),
     "safety:pareto_svg": Case(AGGREGATES, setup=lambda user, other: (["category"], {})),
@@ -377,6 +402,8 @@ OBJECT_CASES = {
     "safety:add_to_investigation (on the team)": ("safety:add_to_investigation", Case(
         ALL, method="post", setup=lambda u, o: (on_the_team_of_others_rca(u, o)[0] + ["fact"], {}),
         data={"at": "2026-01-05T10:00", "fact": "Pump alarm was silenced."})),
+    "safety:edit_in_investigation (on the team)": ("safety:edit_in_investigation", Case(
+        ALL, method="post", setup=a_root_cause_on_the_team)),
     # The owner of an action sees it and moves it along whatever their role; editing needs the role.
     "actions:list (owning an action)": ("actions:list", Case(ALL, setup=owning_an_action)),
     "actions:detail (own)": ("actions:detail", Case(ALL, setup=own_action)),

@@ -16,6 +16,7 @@ from andon.platform.models import User
 from . import taxonomy
 from .models import (
     ContributingFactor,
+    WorksheetChange,
     Investigation,
     Review,
     RootCause,
@@ -94,14 +95,62 @@ def _editable(user, investigation: Investigation) -> None:
         raise ValidationError({"investigation": "The investigation is complete; reopen the event to change it."})
 
 
-@audit.changes_by_user
-def add_team_member(user, investigation: Investigation, person: User, part: str) -> TeamMember:
+def quoted(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return f"“{text if len(text) <= limit else text[:limit - 1] + '…'}”"
+
+
+def _person(person) -> str:
+    return person.get_full_name() or person.username
+
+
+def note_change(user, investigation: Investigation, text: str) -> None:
+    """The change in plain words, for the RCA page's history (the audit trail has it field by field)."""
+    WorksheetChange.objects.create(investigation=investigation, by=user, text=text[:6000])
+
+
+def _team_editable(user, investigation: Investigation) -> None:
     permissions.check(user, "safety.investigate", investigation)
+    if concurrency.lock(investigation).completed_at is not None:
+        raise ValidationError({"investigation": "The investigation is complete: its team is no longer changed."})
+
+
+@audit.changes_by_user
+@transaction.atomic
+def add_team_member(user, investigation: Investigation, person: User, part: str) -> TeamMember:
+    _team_editable(user, investigation)
     if part not in TeamMember.Part.values:
         raise ValidationError({"part": "Choose the member's part."})
     if not person.is_active:
         raise ValidationError({"person": "Choose an active member of staff."})
-    member, _ = TeamMember.objects.update_or_create(investigation=investigation, person=person, defaults={"part": part})
+    member, created = TeamMember.objects.update_or_create(investigation=investigation, person=person,
+                                                          defaults={"part": part})
+    note_change(user, investigation, f"{_person(person)} joined the team as {member.get_part_display().lower()}."
+           if created else f"{_person(person)}'s part set to {member.get_part_display().lower()}.")
+    return member
+
+
+def _item(investigation: Investigation, model, item_id):
+    """One item of the analysis's worksheet (404 when it is not this analysis's)."""
+    return get_object_or_404(model.objects.select_for_update(), investigation=investigation, pk=item_id)
+
+
+@audit.changes_by_user
+@transaction.atomic
+def set_team_part(user, investigation: Investigation, member_id: int, part: str) -> TeamMember:
+    _team_editable(user, investigation)
+    member = _item(investigation, TeamMember, member_id)
+    if part not in TeamMember.Part.values:
+        raise ValidationError({"part": "Choose the member's part."})
+    before = member.get_part_display().lower()
+    if member.part == TeamMember.Part.LEAD and part != TeamMember.Part.LEAD and not investigation.team.filter(
+            part=TeamMember.Part.LEAD).exclude(pk=member.pk).exists():
+        raise ValidationError({"part": "The analysis needs a lead: make someone else the lead first."})
+    if member.part != part:
+        member.part = part
+        member.save(update_fields=["part"])
+        note_change(user, investigation, f"{_person(member.person)}'s part changed from {before} to "
+                                    f"{member.get_part_display().lower()}.")
     return member
 
 
@@ -120,13 +169,28 @@ def _check_fact_time(at) -> None:
 def add_fact(user, investigation: Investigation, at, fact: str) -> TimelineEntry:
     _editable(user, investigation)
     _check_fact_time(at)
-    return TimelineEntry.objects.create(investigation=investigation, at=at, fact=_text(fact, "fact", 2000))
+    entry = TimelineEntry.objects.create(investigation=investigation, at=at, fact=_text(fact, "fact", 2000))
+    note_change(user, investigation, f"Timeline fact added: {timezone.localtime(at):%Y-%m-%d %H:%M} {quoted(entry.fact)}.")
+    return entry
 
 
 @audit.changes_by_user
 @transaction.atomic
-def add_why_chain(user, investigation: Investigation, problem: str, whys: list[str]) -> WhyChain:
+def edit_fact(user, investigation: Investigation, fact_id: int, at, fact: str) -> TimelineEntry:
     _editable(user, investigation)
+    entry = _item(investigation, TimelineEntry, fact_id)
+    _check_fact_time(at)
+    text = _text(fact, "fact", 2000)
+    before = f"{timezone.localtime(entry.at):%Y-%m-%d %H:%M} {quoted(entry.fact)}"
+    if (entry.at, entry.fact) != (at, text):
+        entry.at, entry.fact = at, text
+        entry.save(update_fields=["at", "fact"])
+        note_change(user, investigation, f"Timeline fact changed from {before} to "
+                                    f"{timezone.localtime(at):%Y-%m-%d %H:%M} {quoted(text)}.")
+    return entry
+
+
+def _whys(whys) -> list[str]:
     answers = [w.strip() for w in whys if w and w.strip()]
     if not answers:
         raise ValidationError({"whys": "Give at least one answer to “why?”."})
@@ -134,25 +198,133 @@ def add_why_chain(user, investigation: Investigation, problem: str, whys: list[s
         raise ValidationError({"whys": f"At most {MAX_WHYS} whys."})
     if any(len(w) > 500 for w in answers):
         raise ValidationError({"whys": "Each answer at most 500 characters."})
-    return WhyChain.objects.create(investigation=investigation, problem=_text(problem, "problem", 1000), whys=answers)
+    return answers
+
+
+@audit.changes_by_user
+@transaction.atomic
+def edit_why_chain(user, investigation: Investigation, chain_id: int, problem: str, whys: list[str]) -> WhyChain:
+    _editable(user, investigation)
+    chain = _item(investigation, WhyChain, chain_id)
+    problem, answers = _text(problem, "problem", 1000), _whys(whys)
+    if (chain.problem, chain.whys) != (problem, answers):
+        before = f"{quoted(chain.problem)} ({' → '.join(chain.whys)})"
+        chain.problem, chain.whys = problem, answers
+        chain.save(update_fields=["problem", "whys"])
+        note_change(user, investigation, f"5-whys chain changed from {before} to {quoted(problem)} "
+                                    f"({' → '.join(answers)}).")
+    return chain
+
+
+def _bone(investigation: Investigation, category: str) -> str:
+    bones = {c["code"]: c["label"] for c in taxonomy.version(investigation.event.taxonomy_version).factor_categories}
+    if category not in bones:
+        raise ValidationError({"category": f"Choose one of: {', '.join(sorted(bones))}."})
+    return bones[category]
+
+
+@audit.changes_by_user
+@transaction.atomic
+def edit_factor(user, investigation: Investigation, factor_id: int, category: str,
+                description: str) -> ContributingFactor:
+    _editable(user, investigation)
+    factor = _item(investigation, ContributingFactor, factor_id)
+    label = _bone(investigation, category)
+    text = _text(description, "description", 1000)
+    if (factor.category, factor.description) != (category, text):
+        before = f"{_bone(investigation, factor.category) if factor.category else ''}: {quoted(factor.description)}"
+        factor.category, factor.description = category, text
+        factor.save(update_fields=["category", "description"])
+        note_change(user, investigation, f"Contributing factor changed from {before} to {label}: {quoted(text)}.")
+    return factor
+
+
+@audit.changes_by_user
+@transaction.atomic
+def edit_root_cause(user, investigation: Investigation, cause_id: int, statement: str) -> RootCause:
+    _editable(user, investigation)
+    cause = _item(investigation, RootCause, cause_id)
+    text = _text(statement, "statement", 2000)
+    if cause.statement != text:
+        before = cause.statement
+        cause.statement = text
+        cause.save(update_fields=["statement"])
+        note_change(user, investigation, f"Root cause changed from {quoted(before)} to {quoted(text)}.")
+    return cause
+
+
+def _described(item) -> str:
+    if isinstance(item, TeamMember):
+        return f"{_person(item.person)} ({item.get_part_display().lower()}) left the team."
+    if isinstance(item, TimelineEntry):
+        return f"Timeline fact removed: {timezone.localtime(item.at):%Y-%m-%d %H:%M} {quoted(item.fact)}."
+    if isinstance(item, WhyChain):
+        return f"5-whys chain removed: {quoted(item.problem)} ({' → '.join(item.whys)})."
+    if isinstance(item, ContributingFactor):
+        return f"Contributing factor removed: {quoted(item.description)}."
+    return f"Root cause removed: {quoted(item.statement)}."
+
+
+REMOVABLE = {"team": TeamMember, "fact": TimelineEntry, "why": WhyChain, "factor": ContributingFactor,
+             "root_cause": RootCause}
+
+
+@audit.changes_by_user
+@transaction.atomic
+def remove_item(user, investigation: Investigation, part: str, item_id: int) -> None:
+    """Remove one item of the worksheet (a team member, fact, 5-whys chain, factor or root cause):
+    the audit trail keeps it as it was, and the RCA page's history says what was removed."""
+    if part not in REMOVABLE:
+        raise ValidationError({"part": f"Nothing of the kind {part!r} is removed from an analysis."})
+    if part == "team":
+        _team_editable(user, investigation)
+    else:
+        _editable(user, investigation)
+    item = _item(investigation, REMOVABLE[part], item_id)
+    if part == "team" and item.part == TeamMember.Part.LEAD and not investigation.team.filter(
+            part=TeamMember.Part.LEAD).exclude(pk=item.pk).exists():
+        raise ValidationError({"part": "The analysis needs a lead: make someone else the lead first."})
+    note_change(user, investigation, _described(item))
+    item.delete()
+
+
+@audit.changes_by_user
+@transaction.atomic
+def unlink_related(user, investigation: Investigation, other_id: int) -> None:
+    _editable(user, investigation)
+    other = get_object_or_404(investigation.related_events.all(), pk=other_id)
+    investigation.related_events.remove(other)
+    note_change(user, investigation, f"Related event {other.reference} unlinked.")
+
+
+@audit.changes_by_user
+@transaction.atomic
+def add_why_chain(user, investigation: Investigation, problem: str, whys: list[str]) -> WhyChain:
+    _editable(user, investigation)
+    answers = _whys(whys)
+    chain = WhyChain.objects.create(investigation=investigation, problem=_text(problem, "problem", 1000), whys=answers)
+    note_change(user, investigation, f"5-whys chain added: {quoted(chain.problem)} ({' → '.join(answers)}).")
+    return chain
 
 
 @audit.changes_by_user
 @transaction.atomic
 def add_factor(user, investigation: Investigation, category: str, description: str) -> ContributingFactor:
     _editable(user, investigation)
-    bones = {c["code"] for c in taxonomy.version(investigation.event.taxonomy_version).factor_categories}
-    if category not in bones:
-        raise ValidationError({"category": f"Choose one of: {', '.join(sorted(bones))}."})
-    return ContributingFactor.objects.create(investigation=investigation, category=category,
-                                             description=_text(description, "description", 1000))
+    label = _bone(investigation, category)
+    factor = ContributingFactor.objects.create(investigation=investigation, category=category,
+                                               description=_text(description, "description", 1000))
+    note_change(user, investigation, f"Contributing factor added: {label}: {quoted(factor.description)}.")
+    return factor
 
 
 @audit.changes_by_user
 @transaction.atomic
 def add_root_cause(user, investigation: Investigation, statement: str) -> RootCause:
     _editable(user, investigation)
-    return RootCause.objects.create(investigation=investigation, statement=_text(statement, "statement", 2000))
+    cause = RootCause.objects.create(investigation=investigation, statement=_text(statement, "statement", 2000))
+    note_change(user, investigation, f"Root cause added: {quoted(cause.statement)}.")
+    return cause
 
 
 @audit.changes_by_user
@@ -163,6 +335,7 @@ def link_related(user, investigation: Investigation, other: SafetyEvent) -> None
         raise ValidationError({"related": "An event is not related to itself."})
     permissions.check(user, "safety.view_event", other)
     investigation.related_events.add(other)
+    note_change(user, investigation, f"Related event {other.reference} linked.")
 
 
 def similar_events(user, event: SafetyEvent, limit: int = 10):
@@ -193,6 +366,78 @@ def complete_investigation(user, investigation: Investigation, reason: str) -> I
     investigation.save(update_fields=["completed_at"])
     move(user, investigation.event, "plan_actions", reason)
     return investigation
+
+
+@audit.changes_by_user
+@transaction.atomic
+def sign_findings(user, investigation: Investigation) -> Investigation:
+    """The RCA lead signs the findings of the completed analysis (the first of its two sign-offs)."""
+    permissions.check(user, "safety.edit_investigation", investigation)
+    concurrency.lock(investigation)
+    if investigation.completed_at is None:
+        raise ValidationError({"investigation": "Complete the analysis before its findings are signed."})
+    if not investigation.team.filter(person=user, part=TeamMember.Part.LEAD).exists():
+        raise ValidationError({"investigation": "Only the lead of the analysis signs its findings."})
+    if investigation.signed_at is not None:
+        raise ValidationError({"investigation": f"The findings were signed on {investigation.signed_at:%Y-%m-%d} "
+                                                f"by {_person(investigation.signed_by)}."})
+    investigation.signed_by, investigation.signed_at = user, timezone.now()
+    investigation.save(update_fields=["signed_by", "signed_at"])
+    note_change(user, investigation, f"Findings signed by {_person(user)}, the lead of the analysis.")
+    return investigation
+
+
+@audit.changes_by_user
+@transaction.atomic
+def approve_investigation(user, investigation: Investigation) -> Investigation:
+    """Leadership (safety.approve_investigation: CQO, CMO) approves the findings the lead signed;
+    the lead who signed does not approve their own findings."""
+    permissions.check(user, "safety.approve_investigation", investigation)
+    concurrency.lock(investigation)
+    if investigation.signed_at is None:
+        raise ValidationError({"investigation": "The lead signs the findings before they are approved."})
+    if investigation.approved_at is not None:
+        raise ValidationError({"investigation": f"The findings were approved on {investigation.approved_at:%Y-%m-%d} "
+                                                f"by {_person(investigation.approved_by)}."})
+    if investigation.signed_by_id == user.pk:
+        raise ValidationError({"investigation": "The lead who signed the findings does not also approve them."})
+    investigation.approved_by, investigation.approved_at = user, timezone.now()
+    investigation.save(update_fields=["approved_by", "approved_at"])
+    note_change(user, investigation, f"Findings approved by {_person(user)}.")
+    return investigation
+
+
+def changes(investigation: Investigation, limit: int = 100):
+    """The worksheet's history in plain words, newest first."""
+    return investigation.changes.select_related("by")[:limit]
+
+
+PICKER_LIMIT = 20
+
+
+def people_to_pick(investigation: Investigation, query: str, limit: int = PICKER_LIMIT) -> list[dict]:
+    """Active staff of the event's organisation matching `query` (name, username, job title, role
+    or unit), each with their roles and where they hold them: {person, name, roles}."""
+    from django.db.models import Prefetch, Q
+
+    from andon.platform.models import RoleGrant
+    from andon.platform.roles import Role
+
+    words = " ".join((query or "").split())[:100]
+    organisation = investigation.event.unit.facility.organisation_id
+    people = User.objects.filter(is_active=True, role_grants__organisation_id=organisation)
+    for word in words.split(" ") if words else []:
+        roles = [role.value for role in Role if word.lower() in role.label.lower()]
+        people = people.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word)
+                               | Q(username__icontains=word) | Q(job_title__icontains=word)
+                               | Q(role_grants__unit__name__icontains=word) | Q(role_grants__role__in=roles))
+    grants = RoleGrant.objects.select_related("unit", "facility", "organisation").order_by("role")
+    found = (people.distinct().order_by("last_name", "first_name", "username")
+             .prefetch_related(Prefetch("role_grants", queryset=grants))[:limit])
+    return [{"person": person, "name": _person(person),
+             "roles": "; ".join(f"{grant.get_role_display()}, {grant.unit.name if grant.unit_id else grant.scope_label}"
+                                for grant in person.role_grants.all())}
+            for person in found]
 
 
 def fishbone(investigation: Investigation) -> list[dict]:

@@ -889,19 +889,71 @@ def actions_for_investigation(investigation) -> dict:
     return {"items": items, "strong_share_percent": None if share is None else round(100 * share)}
 
 
-def earliest_due_date():
+def earliest_due_date(current=None):
     """The first day an RCA action may be due (the action tracker's rule)."""
     from andon.actions import services as actions
 
-    return actions.earliest_due_date()
+    return actions.earliest_due_date(current)
 
 
 def add_rca_action(user, investigation, *, title, owner, due_date, strength, measure, description=""):
     """An action from an RCA, in the shared tracker, scoped to the event's unit."""
     from andon.actions import services as actions
 
+    from .rca import note_change, quoted
+
     permissions.check(user, "safety.edit_investigation", investigation)
-    return actions.create_action(
-        user, source=investigation, source_label=f"RCA for {investigation.event.reference}",
-        unit=investigation.event.unit, owner=owner, title=title, description=description,
-        due_date=due_date, strength=strength, measure=measure)
+    with transaction.atomic():
+        action = actions.create_action(
+            user, source=investigation, source_label=f"RCA for {investigation.event.reference}",
+            unit=investigation.event.unit, owner=owner, title=title, description=description,
+            due_date=due_date, strength=strength, measure=measure)
+        note_change(user, investigation, f"Action added: {quoted(action.title)}, owner "
+                                         f"{owner.get_full_name() or owner.username}, due {action.due_date:%Y-%m-%d}.")
+    return action
+
+
+def _rca_action(investigation, action_id):
+    from andon.actions import services as actions
+
+    return get_object_or_404(actions.actions_for_source(investigation).exclude(status="cancelled"), pk=action_id)
+
+
+@audit.changes_by_user
+@transaction.atomic
+def edit_rca_action(user, investigation, action_id: int, version: int | None = None, **fields):
+    """Change an action of the RCA in the shared tracker (its rules: a past due date refused, a
+    change of substance sent back for a decision); the RCA's history says what changed."""
+    from andon.actions import services as actions
+    from .rca import _editable, note_change, quoted
+
+    _editable(user, investigation)
+    action = _rca_action(investigation, action_id)
+    before = {name: getattr(action, name) for name in fields}
+    action = actions.update_action(user, action, version, **fields)
+    words = []
+    for name, old in before.items():
+        new = getattr(action, name)
+        if old != new:
+            label = {"due_date": "due date", "title": "title", "owner": "owner", "strength": "strength",
+                     "measure": "measure", "description": "description"}.get(name, name)
+            shown = (lambda value: f"{value:%Y-%m-%d}" if name == "due_date" else
+                     (value.get_full_name() or value.username) if name == "owner" else quoted(value))
+            words.append(f"{label} from {shown(old)} to {shown(new)}")
+    if words:
+        note_change(user, investigation, f"Action {quoted(action.title)} changed: {'; '.join(words)}.")
+    return action
+
+
+@audit.changes_by_user
+@transaction.atomic
+def remove_rca_action(user, investigation, action_id: int):
+    """Take an action off the RCA: it is cancelled in the tracker (never deleted), with the note."""
+    from andon.actions import services as actions
+    from .rca import _editable, note_change, quoted
+
+    _editable(user, investigation)
+    action = _rca_action(investigation, action_id)
+    actions.set_status(user, action, "cancelled", f"Removed from the root cause analysis of {investigation.event}.")
+    note_change(user, investigation, f"Action removed (cancelled in the action tracker): {quoted(action.title)}.")
+    return action

@@ -30,7 +30,13 @@ urlpatterns = [
     path("safety/events/<int:pk>/rca/", rca.investigation, name="investigation"),
     path("safety/events/<int:pk>/rca/start/", rca.start, name="start_investigation"),
     path("safety/events/<int:pk>/rca/add/<str:part>/", rca.add, name="add_to_investigation"),
+    path("safety/events/<int:pk>/rca/edit/<str:part>/<int:item>/", rca.edit, name="edit_in_investigation"),
+    path("safety/events/<int:pk>/rca/remove/<str:part>/<int:item>/", rca.remove, name="remove_from_investigation"),
+    path("safety/events/<int:pk>/rca/people/", rca.people, name="investigation_people"),
     path("safety/events/<int:pk>/rca/complete/", rca.complete, name="complete_investigation"),
+    path("safety/events/<int:pk>/rca/sign/", rca.sign, name="sign_investigation"),
+    path("safety/events/<int:pk>/rca/approve/", rca.approve, name="approve_investigation"),
+    path("safety/events/<int:pk>/rca/report.pdf", rca.report_pdf, name="investigation_pdf"),
     path("safety/events/<int:pk>/rca/fishbone.svg", rca.fishbone_svg, name="fishbone_svg"),
     # Analysis, export and import of historical events.
     path("safety/analysis/", analysis.analysis, name="analysis"),
