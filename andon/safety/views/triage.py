@@ -166,7 +166,8 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "pses_form": (pses_form or PsesRemovalForm(initial=version)) if may_move and event.is_work_product else pses_form,
         "deescalation_form": deescalation_form if may_lower else None,
         "review_outstanding": outstanding,
-        "waivers": event.review_waivers.select_related("by"),
+        # Only a triaged event has a review to waive (a report waiting for triage costs no query).
+        "waivers": event.review_waivers.select_related("by") if event.review else [],
         "findings_form": findings_form if may_record else None,
         "waiver_form": waiver_form if may_waive else None,
         "sac_matrix": _sac_matrix(),
