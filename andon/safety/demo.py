@@ -53,6 +53,9 @@ def load_demo_events() -> None:
         event = services.triage(officer, event, services.Triage(
             category=event.category, harm=event.harm, sac_severity="minor", sac_probability="occasional",
             sentinel=False, review=review, reason="Weekly triage"))
+        if review == Review.LOCAL:  # the review is done before actions are planned
+            event = services.record_review_findings(officer, event, "Reviewed with the unit at the weekly huddle: "
+                                                                    "the checks were not done at handover.")
         services.move(officer, event, "close" if review == Review.NONE else "plan_actions", "Reviewed",
                       closing_summary="Thank you for reporting. The team has changed the process.")
     _demo_rca(officer, events[12], people)

@@ -1,11 +1,15 @@
 """The safety loop end to end, in real Chromium (issue 3): a nurse reports a fall at a
 phone-sized viewport; a patient safety officer triages it as SAC 3; an RCA with a fishbone and
-two actions is recorded; the event closes; the nurse reads the feedback."""
+two actions is recorded, edited in place (no reload) and signed off, and exported as a PDF (issue 15);
+the event closes, saying why its actions are still open; the nurse reads the feedback."""
 
+import io
 import re
 import time
 from datetime import timedelta
+from pathlib import Path
 
+import pypdf
 import pytest
 from django.utils import dateformat, timezone
 from playwright.sync_api import Page, expect
@@ -16,6 +20,8 @@ from .test_signin import expect_home, main_nav, sign_in
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 REFERENCE = re.compile(r"EV-\d{4}-\d{6}")
+ROOT_CAUSE = ("Bed alarms and call bells are not on the night round checklist, so patients at risk of falling "
+              "are left without an alarm or a way to call for help, which made an unassisted fall more likely.")
 
 NARRATIVE = ("Patient found on the floor beside the bed at 03:10, bed rails down, call bell out of reach. "
              "Laceration to the forehead needing sutures.")
@@ -217,7 +223,7 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
             form.get_by_label("Category (bone)").select_option(label=bone)
             form.get_by_label("Contributing factor").fill(description)
             form.get_by_role("button", name="Add factor").click()
-            expect(_dd(factors, bone)).to_have_text(description)
+            expect(_dd(factors, bone).locator("[data-rca-item]")).to_contain_text(description)
         expect(_dd(factors, "Human factors: fatigue and scheduling")).to_have_text("none found")
 
         cause = _form(pso, "Add root cause")
@@ -227,6 +233,32 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
         cause.get_by_role("button", name="Add root cause").click()
         expect(pso.get_by_role("region", name="Root causes").locator("ol li")).to_have_text(
             [re.compile(r"^The night round checklist has no call-bell or bed-alarm check")])
+
+        # The worksheet edits in place (issue 15): edit the root cause, add a fact and remove it,
+        # and the page is never reloaded (a mark left on the window survives).
+        pso.evaluate("window.andonMark = 'not reloaded'")
+        causes = pso.get_by_role("region", name="Root causes")
+        causes.locator("summary", has_text="Edit this root cause").click()
+        edit = causes.locator("form").filter(has=pso.get_by_role("button", name="Save", exact=True))
+        edit.get_by_label("Root-cause statement").fill(ROOT_CAUSE)
+        edit.get_by_role("button", name="Save", exact=True).click()
+        expect(causes.locator("[data-root-cause]")).to_have_count(1)
+        expect(causes.locator("[data-root-cause]").first).to_contain_text(ROOT_CAUSE)
+        timeline = pso.get_by_role("region", name="Timeline of facts")
+        fact = _form(pso, "Add fact")
+        fact.get_by_label("When").fill(timezone.localtime().strftime("%Y-%m-%dT03:20"))
+        fact.get_by_label("What happened").fill("Entered twice by mistake.")
+        fact.get_by_role("button", name="Add fact").click()
+        expect(timeline.locator("[data-rca-item]")).to_have_count(2)
+        pso.once("dialog", lambda dialog: dialog.accept())  # "Remove this fact?"
+        timeline.locator("[data-rca-item]", has_text="Entered twice by mistake.").get_by_role(
+            "button", name="Remove this fact").click()
+        expect(timeline.locator("[data-rca-item]")).to_have_count(1)
+        expect(timeline).not_to_contain_text("Entered twice by mistake.")
+        changes = pso.get_by_role("region", name="History of the worksheet")
+        expect(changes).to_contain_text("Root cause changed from “The night round checklist has no call-bell")
+        expect(changes).to_contain_text("Timeline fact removed:")
+        assert pso.evaluate("window.andonMark") == "not reloaded", "the RCA page reloaded"
 
         fishbone = factors.get_by_role("img", name="Fishbone diagram of the contributing factors listed below")
         expect(fishbone).to_be_visible()
@@ -248,7 +280,8 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
         ):
             form = _form(pso, "Add action")
             form.get_by_label("Action", exact=True).fill(title)
-            form.get_by_label("Owner (one person)").select_option(label="Fatima Hassan")
+            form.get_by_label("Search owner (one person) by name, role or unit").fill("Hassan")
+            form.get_by_role("radio", name=re.compile(r"^Fatima Hassan")).check()
             form.get_by_label("Due").fill(due)
             form.get_by_label("Strength (RCA² hierarchy)").select_option(strength)
             form.get_by_label("The measure that will show whether it worked").fill(measure)
@@ -256,9 +289,11 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
             expect(pso.get_by_role("region", name="Actions")).to_contain_text(f"{title} · ")
         actions = pso.get_by_role("region", name="Actions")
         expect(actions).to_contain_text("Stronger or intermediate: 100% of 2 actions")
-        expect(actions.locator("ul li")).to_have_text([
-            f"Bed alarms on for every patient at risk of falling · Stronger · Fatima Hassan · due {due} · Planned",
-            f"Add the call bell to the hourly round checklist · Intermediate · Fatima Hassan · due {due} · Planned",
+        expect(actions.locator("[data-rca-item]")).to_have_text([
+            re.compile(rf"^Bed alarms on for every patient at risk of falling · Stronger · Fatima Hassan · due {due} · "
+                       r"Planned\b"),
+            re.compile(rf"^Add the call bell to the hourly round checklist · Intermediate · Fatima Hassan · due {due} · "
+                       r"Planned\b"),
         ])
 
         pso.get_by_label("Summary of the analysis").fill(
@@ -271,10 +306,38 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
             gaps.append("The event page has no link to its root cause analysis (safety:investigation), "
                         "so the RCA page is reachable only by typing its address.")
 
+        # Sign-off: the lead signs the findings on the RCA page, the CQO approves; the PDF holds both.
+        pso.goto(rca_url)
+        pso.get_by_role("button", name="Sign the findings as the lead").click()
+        expect(pso.get_by_role("status")).to_contain_text("You signed the findings of the analysis.")
+        from andon.platform.models import User
+        from andon.safety import rca
+        from andon.safety.models import Investigation
+
+        investigation = Investigation.objects.get(event=event)
+        rca.approve_investigation(User.objects.get(username="cqo.olivia"), investigation)
+        pso.reload()
+        signoff = pso.locator("[data-signoff]")
+        investigation.refresh_from_db()
+        expect(_dd(signoff, "Findings signed by the lead")).to_have_text(f"Hana Kim, {_local(investigation.signed_at)}")
+        expect(_dd(signoff, "Approved")).to_have_text(f"Olivia Grant, {_local(investigation.approved_at)}")
+        with pso.expect_download() as download:
+            pso.get_by_role("link", name="Export as PDF").click()
+        data = Path(download.value.path()).read_bytes()
+        assert data.startswith(b"%PDF-")
+        text = " ".join(" ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages).split())
+        assert ROOT_CAUSE in text
+        assert f"Hana Kim, {_local(investigation.signed_at)}" in text
+        assert f"Olivia Grant, {_local(investigation.approved_at)}" in text
+        pso.goto(f"{demo}/safety/events/{event.pk}/")
+
         # Close the event, with the summary the reporter reads.
         move = pso.get_by_role("region", name="Move along the workflow")
         move.get_by_label("Reason").fill("RCA complete; actions assigned and tracked.")
         move.get_by_label("Closing summary for the reporter").fill(CLOSING_SUMMARY)
+        # Both actions are still planned: closing says why (issue 15).
+        move.get_by_label("Why close with actions still open").fill(
+            "The ward manager follows both actions up at the monthly falls meeting.")
         move.get_by_role("button", name="Close", exact=True).click()
         expect(pso).to_have_url(f"{demo}/safety/events/{event.pk}/")
         expect(pso.get_by_role("status")).to_contain_text("The event is now closed.")
