@@ -475,6 +475,52 @@ def api_event_under_rca(user, other, hospital):
     return {"event_id": others_report_under_rca(user, other)[0][0]}
 
 
+def api_rca_item(model, kind=None):
+    """Path parameters naming the first `model` item of an RCA under way (by id, or by person for
+    the team), and the removal's kind."""
+    def setup(user, other, hospital):
+        from andon.safety import rca
+        from andon.safety.models import Investigation, TeamMember
+
+        event_id = others_report_under_rca(user, other)[0][0]
+        investigation = Investigation.objects.get(event_id=event_id)
+        rca.add_fact(investigation.started_by, investigation, investigation.event.occurred_at, "Alarm was off.")
+        rca.add_why_chain(investigation.started_by, investigation, "Why?", ["Fatigue"])
+        rca.add_factor(investigation.started_by, investigation, "environment", "Alarm off")
+        rca.add_team_member(investigation.started_by, investigation, _someone(hospital, "member"),
+                            TeamMember.Part.MEMBER)
+        item = model.objects.filter(investigation=investigation).order_by("-pk").first()
+        found = {"event_id": event_id, "item_id": item.person_id if model is TeamMember else item.pk,
+                 "person_id": item.person_id if model is TeamMember else 0}
+        return {**found, "kind": kind} if kind else found
+
+    return setup
+
+
+def api_completed_rca_led_by_user(user, other, hospital):
+    """A completed RCA whose lead is the caller (the lead signs, whatever their role)."""
+    from andon.safety import rca
+    from andon.safety.models import Investigation, TeamMember
+
+    event_id = others_report_under_rca(user, other)[0][0]
+    investigation = Investigation.objects.get(event_id=event_id)
+    rca.complete_investigation(investigation.started_by, investigation, "Done")
+    TeamMember.objects.filter(investigation=investigation).update(part=TeamMember.Part.MEMBER)
+    TeamMember.objects.create(investigation=investigation, person=user, part=TeamMember.Part.LEAD)
+    return {"event_id": event_id}
+
+
+def api_signed_rca(user, other, hospital):
+    from andon.safety import rca
+    from andon.safety.models import Investigation
+
+    event_id = others_report_under_rca(user, other)[0][0]
+    investigation = Investigation.objects.get(event_id=event_id)
+    rca.complete_investigation(investigation.started_by, investigation, "Done")
+    rca.sign_findings(investigation.started_by, investigation)
+    return {"event_id": event_id}
+
+
 def api_event_for_rca(user, other, hospital):
     return {"event_id": others_report_for_rca(user, other)[0][0]}
 
@@ -528,6 +574,11 @@ def api_manual_measure(user, other, hospital):
 
 
 RCA = "/api/v1/safety/events/{event_id}/investigation"
+from andon.safety.models import ContributingFactor as FactorModel  # noqa: E402  (the worksheet's items)
+from andon.safety.models import RootCause as RootCauseModel  # noqa: E402
+from andon.safety.models import TeamMember as TeamMemberModel  # noqa: E402
+from andon.safety.models import TimelineEntry as TimelineEntryModel  # noqa: E402
+from andon.safety.models import WhyChain as WhyChainModel  # noqa: E402
 
 # (method, path) -> expectation; paths as in the OpenAPI document.
 API = {
@@ -577,6 +628,21 @@ API = {
     ("POST", RCA + "/actions"): ApiCase(SAFETY_OFFICER, setup=api_event_under_rca, body=api_rca_action_body),
     ("POST", RCA + "/complete"): ApiCase(SAFETY_OFFICER, setup=api_event_under_rca,
                                          body={"reason": "Analysis approved"}),
+    # Editing and removing items of the worksheet; the sign-off: the lead signs, leadership approves.
+    ("POST", RCA + "/team/{person_id}"): ApiCase(SAFETY_OFFICER, setup=api_rca_item(TeamMemberModel),
+                                                 body={"part": "expert"}),
+    ("POST", RCA + "/timeline/{item_id}"): ApiCase(SAFETY_OFFICER, setup=api_rca_item(TimelineEntryModel),
+                                                   body={"at": "2026-01-05T10:00:00Z", "fact": "Alarm switched off."}),
+    ("POST", RCA + "/why-chains/{item_id}"): ApiCase(SAFETY_OFFICER, setup=api_rca_item(WhyChainModel),
+                                                     body={"problem": "Why off?", "whys": ["Fatigue", "Noise"]}),
+    ("POST", RCA + "/factors/{item_id}"): ApiCase(SAFETY_OFFICER, setup=api_rca_item(FactorModel),
+                                                  body={"category": "training", "description": "No alarm training"}),
+    ("POST", RCA + "/root-causes/{item_id}"): ApiCase(SAFETY_OFFICER, setup=api_rca_item(RootCauseModel),
+                                                      body={"statement": "Alarms default to off."}),
+    ("POST", RCA + "/{kind}/{item_id}/removal"): ApiCase(SAFETY_OFFICER,
+                                                         setup=api_rca_item(RootCauseModel, "root-causes")),
+    ("POST", RCA + "/signature"): ApiCase(ALL, setup=api_completed_rca_led_by_user),
+    ("POST", RCA + "/approval"): ApiCase(INVESTIGATION_APPROVERS, setup=api_signed_rca),
     # Analysis shows counts only (board members included); export and import are narrower.
     ("GET", "/api/v1/safety/analysis"): ApiCase(AGGREGATES, setup=api_others_event),
     ("GET", "/api/v1/safety/export"): ApiCase(EXPORTERS, setup=api_others_event),

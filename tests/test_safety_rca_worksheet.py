@@ -216,3 +216,31 @@ def test_sign_off_by_the_lead_then_an_approver_and_the_pdf_holds_it(client, peop
     assert "Bed alarms default to off after a bed move." in text
     assert f"Pat Okafor, {timezone.localtime(investigation.signed_at):%Y-%m-%d %H:%M}" in text
     assert f"Dana Ortiz, {timezone.localtime(investigation.approved_at):%Y-%m-%d %H:%M}" in text
+
+
+def test_the_worksheet_is_edited_and_signed_off_over_the_api(client, people, investigation):
+    from andon.platform import services as platform
+
+    def as_(user):
+        return {"Authorization": f"Bearer {platform.issue_token(user, 'test')[1]}"}
+
+    base = f"/api/v1/safety/events/{investigation.event_id}/investigation"
+    lead, cqo = as_(people.lead), as_(people.cqo)
+    cause = rca.add_root_cause(people.lead, investigation, "Alarm fatigue.")
+    extra = rca.add_root_cause(people.lead, investigation, "Duplicate.")
+    edited = client.post(f"{base}/root-causes/{cause.pk}", {"statement": "Alarms default to off."},
+                         content_type="application/json", headers=lead)
+    assert edited.status_code == 200
+    assert [c["statement"] for c in edited.json()["root_causes"]] == ["Alarms default to off.", "Duplicate."]
+    removed = client.post(f"{base}/root-causes/{extra.pk}/removal", headers=lead)
+    assert [c["statement"] for c in removed.json()["root_causes"]] == ["Alarms default to off."]
+    assert removed.json()["changes"][0]["text"] == "Root cause removed: “Duplicate.”."
+    early = client.post(f"{base}/signature", headers=lead)
+    assert early.status_code == 422 and "Complete the analysis" in str(early.json())
+    rca.complete_investigation(people.lead, investigation, "Done")
+    late = client.post(f"{base}/root-causes/{cause.pk}", {"statement": "Changed after completion"},
+                       content_type="application/json", headers=lead)
+    assert late.status_code == 422 and "complete" in str(late.json())
+    assert client.post(f"{base}/signature", headers=lead).status_code == 200
+    approved = client.post(f"{base}/approval", headers=cqo).json()
+    assert (approved["signed_by"], approved["approved_by"]) == (str(people.lead), str(people.cqo))

@@ -78,6 +78,12 @@ class RcaActionOut(Schema):
     approval: str
 
 
+class ChangeOut(Schema):
+    at: datetime
+    by: str
+    text: str
+
+
 class InvestigationOut(Schema):
     event_id: int
     reference: str
@@ -96,6 +102,11 @@ class InvestigationOut(Schema):
     actions: list[RcaActionOut]
     strong_share_percent: int | None = PydanticField(
         description="Share of the actions (not cancelled) that are stronger or intermediate (RCA²), in percent")
+    signed_by: str | None = PydanticField(description="The RCA lead who signed the findings")
+    signed_at: datetime | None
+    approved_by: str | None = PydanticField(description="Who approved the signed findings (CQO, CMO)")
+    approved_at: datetime | None
+    changes: list[ChangeOut] = PydanticField(description="The worksheet's history in plain words, newest first")
 
 
 class TeamMemberIn(Body):
@@ -136,6 +147,10 @@ class RcaActionIn(Body):
     measure: Annotated[str, PydanticField(min_length=1, max_length=2000)]
 
 
+class TeamPartIn(Body):
+    part: Literal[tuple(TeamMember.Part.values)]  # type: ignore[valid-type]
+
+
 class CompleteIn(Body):
     reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
 
@@ -166,6 +181,11 @@ def _investigation_out(investigation: Investigation) -> dict:
         "related_events": [{"id": e.pk, "reference": e.reference} for e in investigation.related_events.order_by("pk")],
         "actions": [_rca_action(a) for a in actions["items"]],
         "strong_share_percent": actions["strong_share_percent"],
+        "signed_by": str(investigation.signed_by) if investigation.signed_by_id else None,
+        "signed_at": investigation.signed_at,
+        "approved_by": str(investigation.approved_by) if investigation.approved_by_id else None,
+        "approved_at": investigation.approved_at,
+        "changes": [{"at": c.at, "by": str(c.by), "text": c.text} for c in rca.changes(investigation)],
     }
 
 
@@ -307,3 +327,102 @@ def complete_investigation(request, event_id: Id, payload: CompleteIn):
         return refused(error)
     found.event.refresh_from_db()
     return _investigation_out(found)
+
+
+# --- editing and removing items of the worksheet; the sign-off ------------------------------------
+
+def _changed(request, event_id: int, change):
+    """One change of the worksheet by `change(investigation)`; the analysis as it then is."""
+    found = rca.access_investigation(request.user, event_id)
+    try:
+        change(found)
+    except ValidationError as error:
+        return refused(error)
+    found.refresh_from_db()
+    return _investigation_out(found)
+
+
+@router.post("/events/{event_id}/investigation/team/{person_id}", response=documented(InvestigationOut, not_found=True),
+             summary="Change a team member's part")
+@requires("safety.investigate")
+def set_team_part(request, event_id: Id, person_id: Id, payload: TeamPartIn):
+    def change(found):
+        member = TeamMember.objects.filter(investigation=found, person_id=person_id).first()
+        if member is None:
+            raise ValidationError({"person": "This person is not on the team."})
+        rca.set_team_part(request.user, found, member.pk, payload.part)
+
+    return _changed(request, event_id, change)
+
+
+@router.post("/events/{event_id}/investigation/timeline/{item_id}", response=documented(InvestigationOut, not_found=True),
+             summary="Edit a fact of the timeline")
+@requires("safety.report")
+def edit_fact(request, event_id: Id, item_id: Id, payload: FactIn):
+    return _changed(request, event_id, lambda found: rca.edit_fact(request.user, found, item_id, payload.at,
+                                                                   payload.fact))
+
+
+@router.post("/events/{event_id}/investigation/why-chains/{item_id}",
+             response=documented(InvestigationOut, not_found=True), summary="Edit a 5-whys chain")
+@requires("safety.report")
+def edit_why_chain(request, event_id: Id, item_id: Id, payload: WhyChainIn):
+    return _changed(request, event_id, lambda found: rca.edit_why_chain(request.user, found, item_id, payload.problem,
+                                                                        payload.whys))
+
+
+@router.post("/events/{event_id}/investigation/factors/{item_id}", response=documented(InvestigationOut, not_found=True),
+             summary="Edit a contributing factor")
+@requires("safety.report")
+def edit_factor(request, event_id: Id, item_id: Id, payload: FactorIn):
+    return _changed(request, event_id, lambda found: rca.edit_factor(request.user, found, item_id, payload.category,
+                                                                     payload.description))
+
+
+@router.post("/events/{event_id}/investigation/root-causes/{item_id}",
+             response=documented(InvestigationOut, not_found=True), summary="Edit a root cause")
+@requires("safety.report")
+def edit_root_cause(request, event_id: Id, item_id: Id, payload: RootCauseIn):
+    return _changed(request, event_id, lambda found: rca.edit_root_cause(request.user, found, item_id,
+                                                                         payload.statement))
+
+
+REMOVAL_KINDS = {"team": "team", "timeline": "fact", "why-chains": "why", "factors": "factor",
+                 "root-causes": "root_cause", "related-events": "related", "actions": "action"}
+
+
+@router.post("/events/{event_id}/investigation/{kind}/{item_id}/removal",
+             response=documented(InvestigationOut, not_found=True),
+             summary="Remove an item of the worksheet (a team member by person id; an action is cancelled)")
+@requires("safety.report")
+def remove_item(request, event_id: Id, kind: Literal[tuple(REMOVAL_KINDS)], item_id: Id):  # type: ignore[valid-type]
+    part = REMOVAL_KINDS[kind]
+
+    def change(found):
+        if part == "related":
+            rca.unlink_related(request.user, found, item_id)
+        elif part == "action":
+            services.remove_rca_action(request.user, found, item_id)
+        elif part == "team":
+            member = TeamMember.objects.filter(investigation=found, person_id=item_id).first()
+            if member is None:
+                raise ValidationError({"person": "This person is not on the team."})
+            rca.remove_item(request.user, found, "team", member.pk)
+        else:
+            rca.remove_item(request.user, found, part, item_id)
+
+    return _changed(request, event_id, change)
+
+
+@router.post("/events/{event_id}/investigation/signature", response=documented(InvestigationOut, not_found=True),
+             summary="The RCA lead signs the findings of the completed analysis")
+@requires("safety.report")
+def sign(request, event_id: Id):
+    return _changed(request, event_id, lambda found: rca.sign_findings(request.user, found))
+
+
+@router.post("/events/{event_id}/investigation/approval", response=documented(InvestigationOut, not_found=True),
+             summary="Approve the findings the lead signed (CQO, CMO)")
+@requires("safety.approve_investigation")
+def approve(request, event_id: Id):
+    return _changed(request, event_id, lambda found: rca.approve_investigation(request.user, found))
