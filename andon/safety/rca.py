@@ -92,7 +92,8 @@ def _editable(user, investigation: Investigation) -> None:
     run in a transaction)."""
     permissions.check(user, "safety.edit_investigation", investigation)
     if concurrency.lock(investigation).completed_at is not None:
-        raise ValidationError({"investigation": "The investigation is complete; reopen the event to change it."})
+        raise ValidationError({"investigation": "The investigation is complete: its findings are no longer changed "
+                                                "(they are what the lead signs and leadership approves)."})
 
 
 def quoted(text: str, limit: int = 160) -> str:

@@ -25,6 +25,12 @@ class FactForm(forms.Form):
     at = BoundedDateTimeField(label="When", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     fact = forms.CharField(label="What happened (a fact, not an opinion)", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The picker offers no later day (the service refuses any moment after now: a timeline holds
+        # what happened); the end of today, so a page left open does not block a fact of a moment ago.
+        self.fields["at"].widget.attrs["max"] = f"{timezone.localdate():%Y-%m-%d}T23:59"
+
 
 class WhyForm(forms.Form):
     problem = forms.CharField(label="Problem", max_length=1000)
