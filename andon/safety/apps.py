@@ -21,6 +21,7 @@ class SafetyConfig(AppConfig):
         audit.register(models.Transition)
         audit.register(models.Deescalation)
         audit.register(models.ReporterMessage)
+        audit.register(models.ReporterQuestion)
         audit.register(models.Attachment)
         audit.register(models.ConductConcern)
         for model in (models.Investigation, models.TeamMember, models.TimelineEntry, models.WhyChain,

@@ -27,10 +27,13 @@ _RADIO = {"class": "form-check-input"}
 
 
 def organisation_units(user):
-    """Active units of the user's organisation(s), as select choices grouped by facility."""
-    organisations = {grant.organisation_id for grant in permissions.active_grants(user)}
-    units = (Unit.objects.filter(facility__organisation_id__in=organisations, active=True)
-             .select_related("facility").order_by("facility__name", "facility_id", "path"))
+    """Active units of the user's organisation(s), as select choices grouped by facility; every
+    active unit for the report sent without signing in (`user` None)."""
+    units = Unit.objects.filter(active=True)
+    if user is not None:
+        organisations = {grant.organisation_id for grant in permissions.active_grants(user)}
+        units = units.filter(facility__organisation_id__in=organisations)
+    units = units.select_related("facility").order_by("facility__name", "facility_id", "path")
     groups: dict[str, list] = {}
     for unit in units:
         indent = "\u00a0\u00a0" * max(unit.depth, 0)
@@ -125,6 +128,7 @@ class ReceiptForm(forms.Form):
     code = forms.CharField(max_length=40, label="Receipt code",
                            widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters",
                                                          "spellcheck": "false", "placeholder": "ABCD-1234-EF56-7890"}))
+
 
 
 def add_service_errors(form, error: ValidationError) -> None:

@@ -240,6 +240,24 @@ class ReporterMessage(models.Model):
         ordering = ["created_at", "pk"]
 
 
+class ReporterQuestion(models.Model):
+    """A question from the patient safety team to the anonymous reporter of an event, and the
+    reporter's answer, given on the receipt page with the receipt code (nothing else ties the
+    answer to anyone). The question is a named act (its officer and time are kept and audited);
+    the answer keeps only its day, and its audit entry is held like the report's
+    (services.answer_question)."""
+
+    event = models.ForeignKey(SafetyEvent, on_delete=models.CASCADE, related_name="questions")
+    text = models.TextField(max_length=2000)
+    asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    asked_at = models.DateTimeField(default=timezone.now)
+    answer = models.TextField(max_length=4000, blank=True)
+    answered_on = models.DateTimeField(null=True, blank=True, help_text="The day only (anonymous act)")
+
+    class Meta:
+        ordering = ["asked_at", "pk"]
+
+
 class ReportDraft(models.Model):
     """A report being written, private to its author and never audited: if it is then sent
     anonymously, nothing of the draft may remain to tie the report to its author."""

@@ -36,6 +36,7 @@ from .models import (
     ReferenceCounter,
     ReportDraft,
     ReporterMessage,
+    ReporterQuestion,
     Review,
     SafetyEvent,
     Source,
@@ -149,17 +150,8 @@ def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = 
     """
     permissions.check(user, "safety.report")
     tax = tax or taxonomy.current()  # one look-up: the version checked is the version stored
-    errors, details = check_report(report, uploads, tax)
-    if errors:
-        raise ValidationError(errors)
+    event = _checked_event(report, uploads, tax)
     now = timezone.now()
-    event = SafetyEvent(
-        kind=report.kind, category=report.category, reported_category=report.category,
-        taxonomy_version=tax.version,
-        unit_id=report.unit_id, occurred_at=report.occurred_at, narrative=report.narrative.strip(),
-        immediate_action=(report.immediate_action or "").strip(), details=details, harm=report.harm or "",
-        is_anonymous=report.anonymous, reporter_shares_identity=report.share_identity,
-    )
     receipt = ""
     if report.anonymous:
         receipt = _store_anonymously(event, uploads, now)
@@ -174,6 +166,32 @@ def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = 
     if draft is not None:
         ReportDraft.objects.filter(pk=draft.pk, author=user).delete()
     return event, receipt
+
+
+def _checked_event(report: Report, uploads, tax) -> SafetyEvent:
+    """The event a report makes, not saved yet; ValidationError with every problem."""
+    errors, details = check_report(report, uploads, tax)
+    if errors:
+        raise ValidationError(errors)
+    return SafetyEvent(
+        kind=report.kind, category=report.category, reported_category=report.category,
+        taxonomy_version=tax.version,
+        unit_id=report.unit_id, occurred_at=report.occurred_at, narrative=report.narrative.strip(),
+        immediate_action=(report.immediate_action or "").strip(), details=details, harm=report.harm or "",
+        is_anonymous=report.anonymous, reporter_shares_identity=report.share_identity,
+    )
+
+
+@transaction.atomic
+def submit_public_report(report: Report, uploads=(), *, tax=None) -> tuple[SafetyEvent, str]:
+    """An anonymous report sent without signing in (a shared workstation, staff without an
+    account): the same checks as a signed-in report, always anonymous, stored exactly as
+    `_store_anonymously` stores one; returns the event and its receipt code. Who may send it is
+    the page's decision (open to anyone, rate-limited: views/report.py)."""
+    tax = tax or taxonomy.current()
+    report = Report(**{**report.__dict__, "anonymous": True, "share_identity": False})
+    event = _checked_event(report, uploads, tax)
+    return event, _store_anonymously(event, uploads, timezone.now())
 
 
 def _store_anonymously(event: SafetyEvent, uploads, now) -> str:
@@ -412,6 +430,7 @@ def reporter_view(event) -> dict:
         "details": details,
         "status_label": REPORTER_STATUS.get(event.status, event.get_status_display()),
         "feedback": list(event.reporter_messages.all()),
+        "questions": list(event.questions.all()) if event.is_anonymous else [],
         "attachment_names": [a.name for a in event.attachments.all()],
     }
 
@@ -422,6 +441,59 @@ def event_for_receipt(code: str) -> SafetyEvent | None:
     if event is not None:  # held, dated to the day: see _store_anonymously
         audit.record_unattributed(event, LogEntry.Action.ACCESS, reason="read with the receipt code")
     return event
+
+
+# --- questions to the anonymous reporter, answered with the receipt code ------------------------
+
+QUESTION_MAX, ANSWER_MAX = 2000, 4000
+
+
+@audit.changes_by_user
+@transaction.atomic
+def ask_reporter(user, event: SafetyEvent, text: str) -> ReporterQuestion:
+    """A question from the patient safety team to the anonymous reporter of `event`, who reads it
+    and answers on the receipt page. A named reporter is asked directly, not through here."""
+    permissions.check(user, "safety.ask_reporter", event)
+    text = (text or "").strip()
+    errors = {}
+    if not event.is_anonymous or not event.receipt_hash:
+        errors["text"] = (f"{event} was not reported anonymously: ask its reporter directly "
+                          "(questions here reach anonymous reporters through their receipt code).")
+    elif not text:
+        errors["text"] = "Write the question."
+    elif len(text) > QUESTION_MAX:
+        errors["text"] = f"At most {QUESTION_MAX:,} characters ({len(text):,} given)."
+    if errors:
+        raise ValidationError(errors)
+    return ReporterQuestion.objects.create(event=event, text=text, asked_by=user)
+
+
+@transaction.atomic
+def answer_question(event: SafetyEvent, question_id, text: str) -> ReporterQuestion:
+    """The anonymous reporter's answer to a question on their report (the caller found `event`
+    with its receipt code). Stored like the report itself: no actor, no address, only the day,
+    and its audit entry held until the day is over (see _store_anonymously); no notification
+    (its time would be exact), the event page shows it."""
+    text = (text or "").strip()
+    question = (ReporterQuestion.objects.select_for_update().filter(event=event, pk=int(question_id)).first()
+                if str(question_id or "").isdigit() and len(str(question_id)) < 19 else None)
+    errors = {}
+    if question is None:
+        errors["answer"] = "This question is not about the report of this code."
+    elif question.answer:
+        errors["answer"] = "This question is answered already."
+    elif not text:
+        errors["answer"] = "Write your answer."
+    elif len(text) > ANSWER_MAX:
+        errors["answer"] = f"At most {ANSWER_MAX:,} characters ({len(text):,} given)."
+    if errors:
+        raise ValidationError(errors)
+    day = audit.start_of_day()
+    question.answer, question.answered_on = text, day
+    with disable_auditlog():
+        question.save(update_fields=["answer", "answered_on"])
+    audit.record_unattributed(question, LogEntry.Action.UPDATE, when=day, reason="answered with the receipt code")
+    return question
 
 
 def triage_queue(user):

@@ -11,6 +11,8 @@ urlpatterns = [
     path("safety/report/draft/", report.save_draft, name="save_draft"),
     path("safety/my-reports/", report.my_reports, name="my_reports"),
     path("safety/my-reports/<int:pk>/", report.my_report, name="my_report"),
+    path("safety/report/anonymous/", report.public_report, name="public_report"),
+    path("safety/report/anonymous/fields/", report.public_category_fields, name="public_category_fields"),
     path("safety/receipt/", report.receipt, name="receipt"),
     path("safety/conduct/", report.conduct_concern, name="conduct_concern"),
     # Patient safety officers, managers, leaders.
@@ -20,6 +22,7 @@ urlpatterns = [
     path("safety/events/<int:pk>/triage/", triage.triage_event, name="triage_event"),
     path("safety/events/<int:pk>/move/", triage.move_event, name="move_event"),
     path("safety/events/<int:pk>/deescalate/", triage.deescalate_event, name="deescalate_event"),
+    path("safety/events/<int:pk>/ask/", triage.ask_reporter, name="ask_reporter"),
     path("safety/events/<int:pk>/pses/remove/", triage.remove_from_pses, name="remove_from_pses"),
     path("safety/events/<int:pk>/attachments/<int:attachment_pk>/", triage.attachment, name="attachment"),
     path("safety/feedback/", triage.feedback_stats, name="feedback_stats"),
