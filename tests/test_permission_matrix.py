@@ -154,6 +154,12 @@ def others_report(user, other):
     return [event.pk], {}
 
 
+def own_draft(user, other):
+    from andon.safety import services as safety
+
+    return [safety.save_draft(user, {"narrative": "matrix draft"}).pk], {}
+
+
 def anonymous_report(user, other):
     from andon.platform.models import Unit
     from andon.safety import services as safety
@@ -290,6 +296,7 @@ PAGES = {
     "safety:category_fields": Case(ALL, data={"category": "fall"}),
     "safety:save_draft": Case(ALL, method="post", data={"narrative": "draft"}),
     "safety:my_reports": Case(ALL),
+    "safety:delete_draft": Case(ALL, method="post", setup=own_draft),
     "safety:my_report": Case(ALL, setup=own_report),
     "safety:receipt": Case(PUBLIC),
     # The anonymous report without signing in (shared workstations, staff without an account).

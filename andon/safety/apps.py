@@ -28,7 +28,13 @@ class SafetyConfig(AppConfig):
                       models.ContributingFactor, models.RootCause):
             audit.register(model)
         content.register_loader("taxonomies", taxonomy.load_taxonomy_file)
-        navigation.add(navigation.NavEntry("Report", "safety:report", "safety.report", "exclamation-triangle"))
+        navigation.add(navigation.NavEntry("Report an event", "safety:report", "safety.report", "exclamation-triangle",
+                                           "action"))
+        navigation.add(navigation.NavEntry("My reports", "safety:my_reports", "safety.report", "file-earmark-text",
+                                           "account"))
+        navigation.add(navigation.NavEntry("Report an event anonymously", "safety:public_report", None,
+                                           "exclamation-triangle", "public"))
+        navigation.add(navigation.NavEntry("Follow an anonymous report", "safety:receipt", None, "receipt", "public"))
         navigation.add(navigation.NavEntry("Triage", "safety:triage_queue", "safety.triage", "inboxes"))
         navigation.add(navigation.NavEntry("Events", "safety:event_list", "safety.view_events", "list-ul"))
         navigation.add(navigation.NavEntry("Analysis", "safety:analysis", "safety.view_aggregates", "bar-chart"))

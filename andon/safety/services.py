@@ -313,6 +313,13 @@ def save_draft(user, data: dict, draft: ReportDraft | None = None) -> ReportDraf
     return draft
 
 
+def delete_draft(user, draft_id) -> bool:
+    """Delete one of the person's own drafts (not audited, like drafts themselves); False when
+    they have no such draft."""
+    permissions.check(user, "safety.report")
+    return bool(ReportDraft.objects.filter(pk=draft_id, author=user).delete()[0])
+
+
 # --- reading ----------------------------------------------------------------------------------
 
 def events_visible_to(user, own: bool = False):

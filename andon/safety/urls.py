@@ -9,6 +9,7 @@ urlpatterns = [
     path("safety/report/", report.report, name="report"),
     path("safety/report/fields/", report.category_fields, name="category_fields"),
     path("safety/report/draft/", report.save_draft, name="save_draft"),
+    path("safety/report/draft/<int:pk>/delete/", report.delete_draft, name="delete_draft"),
     path("safety/my-reports/", report.my_reports, name="my_reports"),
     path("safety/my-reports/<int:pk>/", report.my_report, name="my_report"),
     path("safety/report/anonymous/", report.public_report, name="public_report"),

@@ -11,6 +11,7 @@ the server's access log (platform.access_log).
 
 from auditlog.models import LogEntry
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Max
@@ -304,7 +305,26 @@ def my_reports(request):
             "status_label": services.REPORTER_STATUS.get(event.status, event.get_status_display()),
             "new_feedback": bool(event.last_feedback and (read is None or event.last_feedback > read)),
         })
-    return render(request, "safety/report/my_reports.html", {"page": page, "rows": rows})
+    drafts = [{"draft": draft, "summary": _draft_summary(draft.data, tax)} for draft in _drafts(user)]
+    return render(request, "safety/report/my_reports.html", {
+        "page": page, "rows": rows, "drafts": drafts[:MAX_DRAFTS_LISTED], "more_drafts": len(drafts) > MAX_DRAFTS_LISTED})
+
+
+def _draft_summary(data: dict, tax) -> str:
+    """A draft in a few words: its category and the start of what happened."""
+    category = tax.category_label(data.get("category")) if (tax and data.get("category")) else ""
+    words = " ".join(str(data.get("narrative") or "").split())
+    words = words if len(words) <= 80 else words[:79] + "…"
+    return " · ".join(part for part in (category, words) if part) or "Nothing written yet"
+
+
+@unlogged
+@requires("safety.report")
+@require_POST
+def delete_draft(request, pk):
+    if services.delete_draft(request.user, pk):
+        messages.success(request, "The draft is deleted.")
+    return redirect("safety:my_reports")
 
 
 @requires("safety.report")
