@@ -33,6 +33,7 @@ from .models import (
     HeldFile,
     Investigation,
     Kind,
+    PersonAffected,
     ReferenceCounter,
     ReportDraft,
     ReporterMessage,
@@ -80,6 +81,10 @@ class Report:
     immediate_action: str = ""
     anonymous: bool = False
     share_identity: bool = False
+    person_affected: str = ""
+    patient_identifier: str = ""  # the patient's MRN or encounter, as the reporter knows it
+    witnesses: str = ""
+    location_detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ def check_report(report: Report, uploads=(), tax=None) -> tuple[dict, dict]:
             errors["harm"] = "An incident reached the patient: choose the harm (or Unknown)."
     elif report.harm:
         errors["harm"] = "Only incidents (that reached the patient) have harm."
+    errors.update(_check_people_and_place(report))
     if report.anonymous and report.share_identity:
         errors["share_identity"] = "An anonymous report cannot also share the reporter's name."
     details, detail_errors = ({}, {})
@@ -125,6 +131,65 @@ def check_report(report: Report, uploads=(), tax=None) -> tuple[dict, dict]:
     errors.update({f"details.{field}": message for field, message in detail_errors.items()})
     errors.update(_check_uploads(uploads))
     return errors, details
+
+
+def _check_people_and_place(report: Report) -> dict:
+    errors = {}
+    if report.person_affected and report.person_affected not in PersonAffected.values:
+        errors["person_affected"] = f"Choose who was affected ({', '.join(PersonAffected.values)})."
+    identifier = (report.patient_identifier or "").strip()
+    if len(identifier) > 64:
+        errors["patient_identifier"] = f"At most 64 characters ({len(identifier)} given)."
+    elif identifier and report.person_affected not in ("", PersonAffected.PATIENT):
+        errors["patient_identifier"] = "An MRN or encounter is given only when the person affected is a patient."
+    if len(report.witnesses or "") > 1000:
+        errors["witnesses"] = f"At most 1,000 characters ({len(report.witnesses):,} given)."
+    if len(report.location_detail or "") > 200:
+        errors["location_detail"] = f"At most 200 characters ({len(report.location_detail)} given)."
+    return errors
+
+
+def _person_affected(report: Report) -> str:
+    """Who was affected: as given; an incident (it reached the patient) or a report naming a
+    patient's record is about a patient when the reporter did not say."""
+    if report.person_affected:
+        return report.person_affected
+    if report.kind in KINDS_WITH_HARM or (report.patient_identifier or "").strip():
+        return PersonAffected.PATIENT
+    return ""
+
+
+def link_patient(event: SafetyEvent) -> str:
+    """Look the event's MRN or encounter up in the FHIR store (through the measures module, which
+    owns it) and keep the patient's and encounter's ids; "found", "not found" or "unavailable"
+    (the store could not be read). The typed value is kept whatever the answer."""
+    from andon.measures import services as measures
+
+    event.patient_fhir_id = event.encounter_fhir_id = ""
+    if not event.patient_identifier:
+        return ""
+    try:
+        found = measures.find_patient(event.patient_identifier)
+    except LookupError:
+        return "unavailable"
+    if found is None:
+        return "not found"
+    event.patient_fhir_id, event.encounter_fhir_id = found.patient_id[:64], found.encounter_id[:64]
+    return "found"
+
+
+def patient_of(event: SafetyEvent):
+    """The identity (name, MRN, birth date) of the patient the event is linked to, read from the
+    FHIR store; for pages that may show the event to those who see its analysis, never for the
+    reporter's pages or the aggregates. None when not linked or no longer in the store."""
+    from andon.measures import services as measures
+
+    if not event.patient_fhir_id:
+        return None
+    try:
+        return measures.patient_identity(event.patient_fhir_id)
+    except LookupError:
+        return None
 
 
 def _check_uploads(uploads) -> dict:
@@ -173,13 +238,17 @@ def _checked_event(report: Report, uploads, tax) -> SafetyEvent:
     errors, details = check_report(report, uploads, tax)
     if errors:
         raise ValidationError(errors)
-    return SafetyEvent(
+    event = SafetyEvent(
         kind=report.kind, category=report.category, reported_category=report.category,
         taxonomy_version=tax.version,
         unit_id=report.unit_id, occurred_at=report.occurred_at, narrative=report.narrative.strip(),
         immediate_action=(report.immediate_action or "").strip(), details=details, harm=report.harm or "",
         is_anonymous=report.anonymous, reporter_shares_identity=report.share_identity,
+        person_affected=_person_affected(report), patient_identifier=(report.patient_identifier or "").strip(),
+        witnesses=(report.witnesses or "").strip(), location_detail=(report.location_detail or "").strip(),
     )
+    link_patient(event)
+    return event
 
 
 @transaction.atomic
@@ -302,7 +371,8 @@ def save_draft(user, data: dict, draft: ReportDraft | None = None) -> ReportDraf
     if draft is not None and draft.author_id != user.pk:
         raise permissions.PermissionDenied("a draft belongs to its author")
     allowed = {"kind", "category", "unit", "occurred_at", "narrative", "harm", "immediate_action",
-               "anonymous", "share_identity", "details"}
+               "anonymous", "share_identity", "details", "person_affected", "patient_identifier", "witnesses",
+               "location_detail"}
     clean = {key: value for key, value in data.items() if key in allowed}
     if len(str(clean)) > 4 * NARRATIVE_MAX:
         raise ValidationError({"narrative": "The draft is too long."})
@@ -438,6 +508,10 @@ def reporter_view(event) -> dict:
         "status_label": REPORTER_STATUS.get(event.status, event.get_status_display()),
         "feedback": list(event.reporter_messages.all()),
         "questions": list(event.questions.all()) if event.is_anonymous else [],
+        # Who and where, as reported; the patient's identifier only on the reporter's own named
+        # report (an anonymous report's pages never show a patient's identity).
+        "person_affected_label": event.get_person_affected_display() if event.person_affected else "",
+        "patient_identifier": "" if event.is_anonymous else event.patient_identifier,
         "attachment_names": [a.name for a in event.attachments.all()],
     }
 

@@ -176,6 +176,8 @@ def _posted_report(request, form, tax):
         narrative=clean.get("narrative") or "", harm=clean.get("harm") or "", details=details,
         immediate_action=clean.get("immediate_action") or "", anonymous=anonymous,
         share_identity=bool(clean.get("share_identity")) and not anonymous,  # ignored when anonymous
+        person_affected=clean.get("person_affected") or "", patient_identifier=clean.get("patient_identifier") or "",
+        witnesses=clean.get("witnesses") or "", location_detail=clean.get("location_detail") or "",
     )
     uploads = [services.Upload(f.name, f.content_type, f.size, f) for f in request.FILES.getlist("attachments")]
     return the_report, details, uploads

@@ -143,6 +143,7 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "harm_label": harm_label,
         "details": details,
         "reporter": reporter_label(user, event),
+        "patient": services.patient_of(event),
         "attachments": event.attachments.order_by("uploaded_at", "pk"),
         "transitions": event.transitions.select_related("by"),
         "deescalations": event.deescalations.select_related("by"),
