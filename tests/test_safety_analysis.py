@@ -627,3 +627,10 @@ def test_only_patient_safety_officers_import(client, hospital, safety_taxonomy, 
     for role in (Role.CQO, Role.QUALITY_ANALYST, Role.BOARD_MEMBER):
         client.force_login(make_user(role, ""))
         assert client.get(reverse("safety:import_events")).status_code == 403
+
+
+def test_an_import_job_number_that_is_not_a_number_is_not_found_not_a_crash(client, importer):
+    """`str.isdigit` lets through digits `int()` refuses (such as '²'): the import page answered 500."""
+    client.force_login(importer)
+    for bad in ("²", "12³", "99999999999999999999"):
+        assert client.get(reverse("safety:import_events"), {"job": bad}).status_code == 404, bad

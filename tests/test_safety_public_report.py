@@ -283,3 +283,16 @@ def _held_about(question):
     content_type = ContentType.objects.get_for_model(ReporterQuestion)
     return [entry for entry in HeldAuditEntry.objects.all()
             if (entry.fields["content_type_id"], entry.fields["object_pk"]) == (content_type.pk, str(question.pk))]
+
+
+def test_a_question_number_that_is_not_a_number_is_refused_not_a_crash(client, hospital, safety_taxonomy, officer,
+                                                                       make_user):
+    nurse = make_user(Role.STAFF_REPORTER, "rgh/4w")
+    event, code = services.submit_report(nurse, services.Report(
+        kind="near_miss", category="other", unit_id=hospital.unit("rgh/4w").pk,
+        occurred_at=timezone.now() - timedelta(hours=1), narrative="One.", anonymous=True))
+    services.ask_reporter(officer, event, "When?")
+    for bad in ("²", "1" * 30, "-1", ""):
+        response = client.post(reverse("safety:receipt"), {"code": code, "question": bad, "answer": "Now."})
+        assert response.status_code == 400, bad
+    assert ReporterQuestion.objects.get().answer == ""

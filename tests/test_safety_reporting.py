@@ -364,3 +364,14 @@ def test_my_reports_lists_the_drafts_to_continue_or_delete(signed_in, nurse, mak
     # Someone else's draft is not deleted.
     signed_in.post(reverse("safety:delete_draft", args=[theirs.pk]))
     assert ReportDraft.objects.filter(pk=theirs.pk).exists()
+
+
+def test_a_draft_number_that_is_not_a_number_is_no_draft_not_a_crash(signed_in, nurse, hospital):
+    """`str.isdigit` lets through digits `int()` refuses (such as '²'): the form answered 500."""
+    services.save_draft(nurse, {"narrative": "Kept words"})
+    response = signed_in.get(reverse("safety:report"), {"draft": "²"})
+    assert response.status_code == 200 and "Kept words" not in response.content.decode()
+    response = signed_in.post(reverse("safety:report"), {"save_draft": "1", "draft": "³", "narrative": "New words"})
+    assert response.status_code == 200
+    assert sorted(ReportDraft.objects.filter(author=nurse).values_list("data__narrative", flat=True)) == [
+        "Kept words", "New words"]

@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
-from andon.platform import audit, concurrency, permissions
+from andon.platform import audit, concurrency, inputs, permissions
 from andon.platform.models import Unit
 from andon.platform.notifications import notify
 
@@ -556,8 +556,8 @@ def answer_question(event: SafetyEvent, question_id, text: str) -> ReporterQuest
     and its audit entry held until the day is over (see _store_anonymously); no notification
     (its time would be exact), the event page shows it."""
     text = (text or "").strip()
-    question = (ReporterQuestion.objects.select_for_update().filter(event=event, pk=int(question_id)).first()
-                if str(question_id or "").isdigit() and len(str(question_id)) < 19 else None)
+    pk = inputs.record_id(question_id)
+    question = ReporterQuestion.objects.select_for_update().filter(event=event, pk=pk).first() if pk else None
     errors = {}
     if question is None:
         errors["answer"] = "This question is not about the report of this code."

@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from andon.platform import audit, ratelimit
+from andon.platform import audit, inputs, ratelimit
 from andon.platform.access_log import unlogged
 from andon.platform.permissions import public, requires
 
@@ -63,10 +63,8 @@ def _latest_draft(user) -> ReportDraft | None:
 
 
 def _own_draft(user, value) -> ReportDraft | None:
-    value = str(value or "")
-    if not value.isdigit() or len(value) > 18:
-        return None
-    return ReportDraft.objects.filter(pk=int(value), author=user).first()
+    pk = inputs.record_id(value)
+    return ReportDraft.objects.filter(pk=pk, author=user).first() if pk else None
 
 
 def _posted_draft(request) -> ReportDraft | None:
