@@ -149,7 +149,7 @@ def _check_people_and_place(report: Report) -> dict:
     return errors
 
 
-def _person_affected(report: Report) -> str:
+def person_affected_of(report: Report) -> str:
     """Who was affected: as given; an incident (it reached the patient) or a report naming a
     patient's record is about a patient when the reporter did not say."""
     if report.person_affected:
@@ -244,7 +244,7 @@ def _checked_event(report: Report, uploads, tax) -> SafetyEvent:
         unit_id=report.unit_id, occurred_at=report.occurred_at, narrative=report.narrative.strip(),
         immediate_action=(report.immediate_action or "").strip(), details=details, harm=report.harm or "",
         is_anonymous=report.anonymous, reporter_shares_identity=report.share_identity,
-        person_affected=_person_affected(report), patient_identifier=(report.patient_identifier or "").strip(),
+        person_affected=person_affected_of(report), patient_identifier=(report.patient_identifier or "").strip(),
         witnesses=(report.witnesses or "").strip(), location_detail=(report.location_detail or "").strip(),
     )
     link_patient(event)
