@@ -296,3 +296,21 @@ def test_a_question_number_that_is_not_a_number_is_refused_not_a_crash(client, h
         response = client.post(reverse("safety:receipt"), {"code": code, "question": bad, "answer": "Now."})
         assert response.status_code == 400, bad
     assert ReporterQuestion.objects.get().answer == ""
+
+
+def test_the_limiter_keeps_no_address_and_forgets_each_window(monkeypatch):
+    from andon.platform import ratelimit
+
+    limit = ratelimit.Limit("probe", per_client=2, overall=100, window=60)
+    now = [6000.0]  # the start of window 100
+    monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
+    assert [ratelimit.allow(limit, ADDRESS) for _ in range(3)] == [True, True, False]
+    assert ratelimit.allow(limit, "10.0.0.9")  # another address has its own count
+    salt = cache.get("andon:ratelimit:probe:100:salt")
+    assert salt and ADDRESS not in salt and cache.get("andon:ratelimit:probe:100:all") == 4
+    assert cache.get(f"andon:ratelimit:probe:100:{ADDRESS}") is None
+    now[0] += 60  # the next window: counted afresh, and the last window's salt and count are gone
+    assert ratelimit.allow(limit, ADDRESS)
+    assert cache.get("andon:ratelimit:probe:100:salt") is None and cache.get("andon:ratelimit:probe:100:all") is None
+    assert cache.get("andon:ratelimit:probe:101:salt") not in (None, salt)
+    assert ratelimit.retry_after(limit) == 60
