@@ -79,6 +79,10 @@ def test_a_report_without_sign_in_is_stored_anonymously_and_gives_a_receipt_code
     assert event.reported_at == audit.start_of_day(event.reported_at)  # the day only
     assert event.narrative == "Two vials of potassium chloride stored beside the saline."
     assert not Notification.objects.exists()
+    # No session was opened for the visitor: nothing server-side outlives the response.
+    from django.conf import settings
+
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
     # The receipt page finds it with the code.
     found = client.post(reverse("safety:receipt"), {"code": code}).content.decode()
     assert event.reference in found and "potassium chloride" in found
