@@ -103,8 +103,6 @@ def test_a_report_without_sign_in_is_stored_anonymously_and_gives_a_receipt_code
 
 def _cache_keys():
     """The keys the rate limiter wrote (the tests' cache is a file cache: read them back by name)."""
-    from andon.platform import ratelimit
-
     window = int(timezone.now().timestamp() // 3600)
     return [f"andon:ratelimit:{scope}:{window}:{part}" for scope in ("public-report", "receipt") for part in ("salt", "all")]
 
