@@ -1,7 +1,5 @@
 """The questions from the patient safety team to an anonymous reporter, answered with the receipt code."""
 
-
-
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
