@@ -272,6 +272,13 @@ ANDON_ATTACHMENT_MAX_BYTES = env.int("ANDON_ATTACHMENT_MAX_BYTES", default=10 * 
 ANDON_ATTACHMENT_TYPES = env.list("ANDON_ATTACHMENT_TYPES", default=[
     "image/jpeg", "image/png", "application/pdf", "text/plain",
 ])
+# Pages open without sign-in (the anonymous report, the receipt page) are rate-limited per
+# client address and overall, per window (platform/ratelimit.py: no address is kept).
+ANDON_RATE_WINDOW_SECONDS = env.int("ANDON_RATE_WINDOW_SECONDS", default=3600)
+ANDON_PUBLIC_REPORTS_PER_ADDRESS = env.int("ANDON_PUBLIC_REPORTS_PER_ADDRESS", default=10)
+ANDON_PUBLIC_REPORTS_OVERALL = env.int("ANDON_PUBLIC_REPORTS_OVERALL", default=200)
+ANDON_RECEIPT_LOOKUPS_PER_ADDRESS = env.int("ANDON_RECEIPT_LOOKUPS_PER_ADDRESS", default=30)
+ANDON_RECEIPT_LOOKUPS_OVERALL = env.int("ANDON_RECEIPT_LOOKUPS_OVERALL", default=1000)
 
 # Measures (andon/measures): the content shipped with Andon (views, measure library), the FHIR
 # store measures read, and the folders holding CMS eCQM content (libraries, measures,

@@ -555,7 +555,12 @@ def check_form(client, world, url, data):
 REPORTING_FORMS = {
     "safety:report": {"kind": "incident", "category": "fall", "unit": UNIT, "occurred_at": "2024-02-03T10:00",
                       "narrative": "Found on the floor", "harm": "none", "details.injury_level": "none",
-                      "immediate_action": "", "share_identity": ""},
+                      "immediate_action": "", "share_identity": "", "person_affected": "patient",
+                      "patient_identifier": "RGH-0042", "location_detail": "Bed 12", "witnesses": "Night nurse"},
+    # The anonymous report without signing in, and the answer given with a receipt code.
+    "safety:public_report": {"kind": "near_miss", "category": "other", "unit": UNIT, "occurred_at": "2024-02-03T10:00",
+                             "narrative": "Wet floor", "person_affected": "visitor", "location_detail": "Corridor"},
+    "safety:receipt": {"code": "AAAA-BBBB-CCCC-DDDD", "question": "1", "answer": "The utility room"},
     "safety:conduct_concern": {"unit": UNIT, "about": "A surgeon", "narrative": "Shouted at a nurse"},
 }
 
@@ -572,6 +577,7 @@ TRIAGE_FORMS = {
                             "sentinel": "", "review": "local", "reason": "Reviewed"},
     "safety:move_event": {"action": "plan_actions", "reason": "Reviewed", "closing_summary": ""},
     "safety:remove_from_pses": {"pses-reason": "State report"},
+    "safety:ask_reporter": {"ask-text": "Which pump was it?"},
 }
 
 

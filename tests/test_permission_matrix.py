@@ -157,6 +157,20 @@ def others_report(user, other):
     return [event.pk], {}
 
 
+def own_draft(user, other):
+    from andon.safety import services as safety
+
+    return [safety.save_draft(user, {"narrative": "matrix draft"}).pk], {}
+
+
+def anonymous_report(user, other):
+    from andon.platform.models import Unit
+    from andon.safety import services as safety
+
+    event, _ = safety.submit_report(other, _fall_report(Unit.objects.get(code="4w"), anonymous=True))
+    return [event.pk], {}
+
+
 def others_report_in_triage(user, other):
     from andon.platform.models import Unit
     from andon.safety import services as safety
@@ -315,8 +329,12 @@ PAGES = {
     "safety:category_fields": Case(ALL, data={"category": "fall"}),
     "safety:save_draft": Case(ALL, method="post", data={"narrative": "draft"}),
     "safety:my_reports": Case(ALL),
+    "safety:delete_draft": Case(ALL, method="post", setup=own_draft),
     "safety:my_report": Case(ALL, setup=own_report),
     "safety:receipt": Case(PUBLIC),
+    # The anonymous report without signing in (shared workstations, staff without an account).
+    "safety:public_report": Case(PUBLIC),
+    "safety:public_category_fields": Case(PUBLIC, data={"category": "fall"}),
     "safety:conduct_concern": Case(ALL),
     # Patient safety officers, managers and leaders, within their scope.
     "safety:triage_queue": Case(SAFETY_OFFICER),
@@ -335,6 +353,9 @@ PAGES = {
     "safety:waive_review": Case(REVIEW_WAIVERS, method="post", setup=others_report_under_rca,
                                 data={"waiver-reason": "Analysed with a similar event"}),
     "safety:attachment": Case(SEE_EVENTS, setup=others_report_with_attachment),
+    # Questions to an anonymous reporter (read and answered with the receipt code): officers.
+    "safety:ask_reporter": Case(SAFETY_OFFICER, method="post", setup=anonymous_report,
+                                data={"ask-text": "Which pump was it?"}),
     # Taking a report out of the patient safety evaluation system: officers of its unit.
     "safety:remove_from_pses": Case(SAFETY_OFFICER, method="post", setup=others_report,
                                     data={"pses-reason": "Sent to the state as a mandated report"}),

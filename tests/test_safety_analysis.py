@@ -627,3 +627,23 @@ def test_only_patient_safety_officers_import(client, hospital, safety_taxonomy, 
     for role in (Role.CQO, Role.QUALITY_ANALYST, Role.BOARD_MEMBER):
         client.force_login(make_user(role, ""))
         assert client.get(reverse("safety:import_events")).status_code == 403
+
+
+def test_an_import_job_number_that_is_not_a_number_is_not_found_not_a_crash(client, importer):
+    """`str.isdigit` lets through digits `int()` refuses (such as '²'): the import page answered 500."""
+    client.force_login(importer)
+    for bad in ("²", "12³", "99999999999999999999"):
+        assert client.get(reverse("safety:import_events"), {"job": bad}).status_code == 404, bad
+
+
+def test_an_import_takes_who_and_where_and_refuses_a_wrong_person(client, importer, hospital):
+    header = "kind,category,unit,occurred_at,narrative,harm,person_affected,location_detail,witnesses\n"
+    good = ('incident,other,rgh/4w,2024-02-03,Visitor slipped,none,visitor,Corridor by the lift,Porter on duty\n'
+            'unsafe_condition,other,rgh/4w,2024-02-04,Wet floor,,,,\n')
+    assert _upload(client, header + good).status_code == 302
+    assert list(SafetyEvent.objects.order_by("occurred_at").values_list(
+        "person_affected", "location_detail", "witnesses")) == [
+        ("visitor", "Corridor by the lift", "Porter on duty"), ("", "", "")]
+    response = _upload(client, header + "near_miss,other,rgh/4w,2024-02-05,Almost,,neighbour,,\n")
+    assert response.status_code == 200 and SafetyEvent.objects.count() == 2
+    assert "Choose who was affected" in response.content.decode()

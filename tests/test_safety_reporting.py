@@ -1,6 +1,7 @@
 """The reporter's pages: the report form, its errors, drafts, anonymous receipts, the reporter's
 own reports and feedback, conduct concerns and the category fields swapped in with htmx."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -323,3 +324,54 @@ def test_pages_need_sign_in_except_the_receipt(client, safety_taxonomy, hospital
         response = client.get(reverse(name))
         assert response.status_code == 302 and "/accounts/login" in response["Location"]
     assert client.get(reverse("safety:receipt")).status_code == 200
+
+
+# --- reporting is one tap away (issue 15, item 9) -------------------------------------------------
+
+@pytest.mark.parametrize("role", list(Role), ids=[role.value for role in Role])
+def test_every_home_page_and_the_bar_offer_report_an_event_and_the_menu_my_reports(client, make_user, role,
+                                                                                  safety_taxonomy):
+    client.force_login(make_user(role, ""))
+    page = client.get(reverse("home")).content.decode()
+    report = reverse("safety:report")
+    assert re.search(rf'<a class="btn btn-danger btn-lg" href="{report}" id="home-report">.*Report an event</a>', page)
+    assert f'class="btn btn-danger ms-auto me-2 order-md-last ms-md-2 me-md-0 nav-action" href="{report}"' in page
+    assert f'<a class="dropdown-item" href="{reverse("safety:my_reports")}">' in page
+
+
+def test_a_signed_out_visitor_is_offered_the_anonymous_report(client, safety_taxonomy):
+    page = client.get(reverse("account_login")).content.decode()
+    assert f'href="{reverse("safety:public_report")}"' in page and "without signing in" in page
+    assert f'href="{reverse("safety:receipt")}"' in page
+
+
+def test_my_reports_lists_the_drafts_to_continue_or_delete(signed_in, nurse, make_user, hospital):
+    services.save_draft(nurse, {"category": "fall", "narrative": "Patient found on the floor by bed 12."})
+    second = services.save_draft(nurse, {"narrative": ""})
+    someone = make_user(Role.STAFF_REPORTER, "rgh/4w")
+    theirs = services.save_draft(someone, {"narrative": "Someone else's words"})
+    page = signed_in.get(reverse("safety:my_reports")).content.decode()
+    assert "Drafts not sent yet" in page
+    assert "Fall · Patient found on the floor by bed 12." in page and "Nothing written yet" in page
+    assert "Someone else" not in page
+    for draft in ReportDraft.objects.filter(author=nurse):
+        assert f'href="{reverse("safety:report")}?draft={draft.pk}"' in page
+        assert f'action="{reverse("safety:delete_draft", args=[draft.pk])}"' in page
+    response = signed_in.post(reverse("safety:delete_draft", args=[second.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("safety:my_reports")
+    assert list(ReportDraft.objects.filter(author=nurse).values_list("data__narrative", flat=True)) == [
+        "Patient found on the floor by bed 12."]
+    # Someone else's draft is not deleted.
+    signed_in.post(reverse("safety:delete_draft", args=[theirs.pk]))
+    assert ReportDraft.objects.filter(pk=theirs.pk).exists()
+
+
+def test_a_draft_number_that_is_not_a_number_is_no_draft_not_a_crash(signed_in, nurse, hospital):
+    """`str.isdigit` lets through digits `int()` refuses (such as '²'): the form answered 500."""
+    services.save_draft(nurse, {"narrative": "Kept words"})
+    response = signed_in.get(reverse("safety:report"), {"draft": "²"})
+    assert response.status_code == 200 and "Kept words" not in response.content.decode()
+    response = signed_in.post(reverse("safety:report"), {"save_draft": "1", "draft": "³", "narrative": "New words"})
+    assert response.status_code == 200
+    assert sorted(ReportDraft.objects.filter(author=nurse).values_list("data__narrative", flat=True)) == [
+        "Kept words", "New words"]

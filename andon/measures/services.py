@@ -111,6 +111,41 @@ def open_store():
     return store.connect(path, read_only=True) if path.exists() else None
 
 
+def find_patient(identifier: str):
+    """The patient a safety report names (an MRN, a Patient id, or an encounter's id or
+    identifier), found in the FHIR store: `patients.Found` (patient and encounter ids), or None
+    when it is not there (or no clinical data is loaded). Other modules link to the clinical
+    record through here; they keep the ids, never the patient's identity."""
+    from andon.analytics.fhir import patients
+
+    import duckdb
+
+    try:
+        store = open_store()
+        if store is None:
+            return None
+        try:
+            return patients.find(store, identifier)
+        finally:
+            store.close()
+    except duckdb.Error as problem:
+        raise LookupError(f"the clinical record (FHIR store) could not be read: {problem}") from None
+
+
+def patient_identity(patient_id: str):
+    """Name, MRN and birth date of a patient of the FHIR store (`patients.Identity`), for the pages
+    allowed to show them; None when the store no longer has them."""
+    from andon.analytics.fhir import patients
+
+    store = open_store() if patient_id else None
+    if store is None:
+        return None
+    try:
+        return patients.identity(store, patient_id)
+    finally:
+        store.close()
+
+
 def compute_measures(keys=None, *, kind: str = "month", first: date, last: date, job=None, jobs=None,
                      progress=None) -> list[Computed]:
     """Compute the measures named by `keys` (all active ones when None) over the periods of

@@ -18,9 +18,12 @@ from andon.platform.permissions import can
 class NavEntry:
     label: str
     url_name: str
-    permission: str
+    permission: str | None  # None: for signed-out visitors only (a page open to anyone)
     icon: str
-    section: str = "main"  # "main" (the bar) or "admin" (the administration menu)
+    # "main" (the bar), "admin" (the administration menu), "account" (the person's menu),
+    # "action" (the one prominent button of the bar and the home page) or "public" (the bar of
+    # signed-out visitors; permission None).
+    section: str = "main"
 
 
 ENTRIES: list[NavEntry] = [
@@ -37,9 +40,13 @@ def add(entry: NavEntry) -> None:
 
 
 def entries_for(user, current_path: str) -> dict[str, list[dict]]:
+    """The entries `user` may follow, by section; `user` None: a signed-out visitor's."""
     sections: dict[str, list[dict]] = {}
     for entry in ENTRIES:
-        if not can(user, entry.permission):
+        if user is None or entry.permission is None:
+            if user is not None or entry.permission is not None:
+                continue
+        elif not can(user, entry.permission):
             continue
         url = _url(entry.url_name, get_urlconf(settings.ROOT_URLCONF), get_script_prefix())
         active = current_path == url if url == "/" else current_path.startswith(url)

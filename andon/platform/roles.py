@@ -63,6 +63,8 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "safety.triage": frozenset({Role.PATIENT_SAFETY_OFFICER}),
     "safety.manage_workflow": frozenset({Role.PATIENT_SAFETY_OFFICER}),
     "safety.investigate": frozenset({Role.PATIENT_SAFETY_OFFICER}),
+    # Questions to an anonymous reporter, read and answered with the receipt code.
+    "safety.ask_reporter": frozenset({Role.PATIENT_SAFETY_OFFICER}),
     # Lowering a SAC 3 or clearing the sentinel flag once its RCA is under way stops the RCA
     # clock: leadership's decision, not the investigating officer's (services.deescalate).
     "safety.deescalate": frozenset({Role.CQO, Role.CMO}),

@@ -376,6 +376,8 @@ EXPORT = "safety.export_events"
 EXPORT_COLUMNS = [
     "reference", "kind", "category", "category_label", "unit", "facility", "occurred_at", "reported_at", "harm",
     "status", "sac_scheme", "sac_score", "is_sentinel", "review", "narrative", "details",
+    # Who was affected and where exactly; never the patient's identifier or the witnesses (de-identified).
+    "person_affected", "location_detail",
     # The PSES boundary (DOMAIN.md §9): whether the row is patient safety work product.
     "work_product", "pses_entered_at", "pses_removed_at",
 ]
@@ -397,6 +399,7 @@ def export_row(event, taxonomy) -> dict:
         "sac_scheme": event.sac_scheme, "sac_score": event.sac_score,
         "is_sentinel": "true" if event.is_sentinel else "false", "review": event.review,
         "narrative": event.narrative, "details": event.details or {},
+        "person_affected": event.person_affected, "location_detail": event.location_detail,
         "work_product": "true" if event.is_work_product else "false",
         "pses_entered_at": _iso(event.pses_entered_at), "pses_removed_at": _iso(event.pses_removed_at),
     }

@@ -22,13 +22,20 @@ class SafetyConfig(AppConfig):
         audit.register(models.Deescalation)
         audit.register(models.ReviewWaiver)
         audit.register(models.ReporterMessage)
+        audit.register(models.ReporterQuestion)
         audit.register(models.Attachment)
         audit.register(models.ConductConcern)
         for model in (models.Investigation, models.TeamMember, models.TimelineEntry, models.WhyChain,
                       models.ContributingFactor, models.RootCause, models.WorksheetChange):
             audit.register(model)
         content.register_loader("taxonomies", taxonomy.load_taxonomy_file)
-        navigation.add(navigation.NavEntry("Report", "safety:report", "safety.report", "exclamation-triangle"))
+        navigation.add(navigation.NavEntry("Report an event", "safety:report", "safety.report", "exclamation-triangle",
+                                           "action"))
+        navigation.add(navigation.NavEntry("My reports", "safety:my_reports", "safety.report", "file-earmark-text",
+                                           "account"))
+        navigation.add(navigation.NavEntry("Report an event anonymously", "safety:public_report", None,
+                                           "exclamation-triangle", "public"))
+        navigation.add(navigation.NavEntry("Follow an anonymous report", "safety:receipt", None, "receipt", "public"))
         navigation.add(navigation.NavEntry("Triage", "safety:triage_queue", "safety.triage", "inboxes"))
         navigation.add(navigation.NavEntry("Events", "safety:event_list", "safety.view_events", "list-ul"))
         navigation.add(navigation.NavEntry("Analysis", "safety:analysis", "safety.view_aggregates", "bar-chart"))

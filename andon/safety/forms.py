@@ -15,11 +15,12 @@ from andon.platform import permissions
 from andon.platform.forms import BoundedDateTimeField
 from andon.platform.models import Unit
 
-from .models import NARRATIVE_MAX, Kind
+from .models import NARRATIVE_MAX, Kind, PersonAffected
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 MAX_ATTACHMENTS = 5
-DRAFT_FIELDS = ("kind", "category", "unit", "occurred_at", "narrative", "harm", "immediate_action")
+DRAFT_FIELDS = ("kind", "category", "unit", "occurred_at", "narrative", "harm", "immediate_action",
+                "person_affected", "patient_identifier", "witnesses", "location_detail")
 # Service error keys that are not form fields, shown next to their own part of the page.
 EXTRA_ERROR_KEYS = ("attachments",)
 
@@ -27,10 +28,13 @@ _RADIO = {"class": "form-check-input"}
 
 
 def organisation_units(user):
-    """Active units of the user's organisation(s), as select choices grouped by facility."""
-    organisations = {grant.organisation_id for grant in permissions.active_grants(user)}
-    units = (Unit.objects.filter(facility__organisation_id__in=organisations, active=True)
-             .select_related("facility").order_by("facility__name", "facility_id", "path"))
+    """Active units of the user's organisation(s), as select choices grouped by facility; every
+    active unit for the report sent without signing in (`user` None)."""
+    units = Unit.objects.filter(active=True)
+    if user is not None:
+        organisations = {grant.organisation_id for grant in permissions.active_grants(user)}
+        units = units.filter(facility__organisation_id__in=organisations)
+    units = units.select_related("facility").order_by("facility__name", "facility_id", "path")
     groups: dict[str, list] = {}
     for unit in units:
         indent = "\u00a0\u00a0" * max(unit.depth, 0)
@@ -69,6 +73,21 @@ class ReportForm(forms.Form):
     immediate_action = forms.CharField(
         required=False, label="Immediate action taken (optional)",
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": 2000}))
+    person_affected = forms.ChoiceField(
+        required=False, choices=[("", "Not said"), *PersonAffected.choices], label="Who was affected? (optional)",
+        help_text="An incident (it reached the patient) is about a patient unless you say otherwise.")
+    patient_identifier = forms.CharField(
+        required=False, max_length=64, label="The patient's MRN or encounter number (optional)",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "maxlength": 64}),
+        help_text="Looked up in the clinical record, so the patient safety team can find the patient's chart. "
+                  "Never shown to the reporter of an anonymous report nor in the analysis.")
+    location_detail = forms.CharField(
+        required=False, max_length=200, label="Where exactly? (optional)",
+        widget=forms.TextInput(attrs={"maxlength": 200}), help_text="Within the unit: for example bed 12, the bathroom of room 4, the corridor by the lift.")
+    witnesses = forms.CharField(
+        required=False, max_length=1000, label="Witnesses (optional)",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 1000}),
+        help_text="Who saw it happen (names or roles), so the team can ask them.")
     anonymous = forms.BooleanField(required=False, label="Submit anonymously")
     share_identity = forms.BooleanField(required=False, label="The unit manager may see that I reported this")
 
@@ -125,6 +144,7 @@ class ReceiptForm(forms.Form):
     code = forms.CharField(max_length=40, label="Receipt code",
                            widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters",
                                                          "spellcheck": "false", "placeholder": "ABCD-1234-EF56-7890"}))
+
 
 
 def add_service_errors(form, error: ValidationError) -> None:

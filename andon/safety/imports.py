@@ -4,7 +4,9 @@ Columns (header row, any order): kind, category, unit (FACILITY/UNIT, e.g. rgh/4
 occurred_at (ISO 8601 date or date and time from 1900 to 2199; without an offset it is read in
 the server's time zone, settings.TIME_ZONE), narrative, harm; optional: details (a JSON object of
 the category's answers, at most 10,000 characters, read by platform.inputs.load_json),
-reference_external (the event's number in the old system).
+reference_external (the event's number in the old system), person_affected (patient, visitor,
+staff, other or nobody), location_detail (where exactly in the unit), witnesses. A patient's MRN
+or encounter is not imported (historical reports are not linked to the clinical record).
 
 Every row is checked with the rules of reporting (`services.check_report`), plus the unit code
 (a unit in the importer's scope), the date and the details' JSON. The report of problems is a
@@ -47,7 +49,7 @@ CAPABILITY = "safety.import_events"
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 REQUIRED_COLUMNS = ("kind", "category", "unit", "occurred_at", "narrative", "harm")
-OPTIONAL_COLUMNS = ("details", "reference_external")
+OPTIONAL_COLUMNS = ("details", "reference_external", "person_affected", "location_detail", "witnesses")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 EXTERNAL_REFERENCE_MAX = 100
 DETAILS_MAX_CHARS = 10_000
@@ -212,6 +214,8 @@ def check_file(user, data: bytes, progress=None) -> Checked:
         report = services.Report(
             kind=row["kind"], category=row["category"], unit_id=unit.pk if unit else None, occurred_at=occurred_at,
             narrative=row["narrative"], harm=row["harm"], details=details if details is not None else {},
+            person_affected=row.get("person_affected", ""), location_detail=row.get("location_detail", ""),
+            witnesses=row.get("witnesses", ""),
         )
         errors, clean_details = services.check_report(report, tax=tax)
         reported = {name for name, _ in problems}
@@ -229,6 +233,8 @@ def check_file(user, data: bytes, progress=None) -> Checked:
             taxonomy_version=tax.version, unit=unit,
             occurred_at=occurred_at, reported_at=occurred_at, narrative=report.narrative.strip(),
             details=clean_details, harm=report.harm, reporter=None, is_anonymous=False,
+            person_affected=services.person_affected_of(report), location_detail=report.location_detail,
+            witnesses=report.witnesses,
         )))
     return checked
 

@@ -62,6 +62,14 @@ def unordered_id() -> int:
     return 2**32 + secrets.randbelow(2**53 - 2**32)
 
 
+class PersonAffected(models.TextChoices):
+    PATIENT = "patient", "A patient"
+    VISITOR = "visitor", "A visitor or family member"
+    STAFF = "staff", "A member of staff"
+    OTHER = "other", "Someone else"
+    NOBODY = "nobody", "Nobody (a condition or a near miss)"
+
+
 class Source(models.TextChoices):
     REPORT = "report", "Reported in Andon"
     IMPORT = "import", "Imported from an earlier system"
@@ -94,6 +102,16 @@ class SafetyEvent(FSMModelMixin, Versioned):
     immediate_action = models.TextField(max_length=2000, blank=True)
     details = models.JSONField(default=dict, blank=True)
     harm = models.CharField(max_length=20, blank=True)
+    # What a ward knows (issue 15, item 10), all optional unless the kind needs it: who was
+    # affected, the patient's MRN or encounter as typed, and the patient and encounter found for it
+    # in the FHIR store (ids only: the identity is read from the store by the pages that may show
+    # it; empty when not found), witnesses, and where exactly within the unit.
+    person_affected = models.CharField(max_length=20, choices=PersonAffected.choices, blank=True)
+    patient_identifier = models.CharField(max_length=64, blank=True, help_text="MRN or encounter, as typed")
+    patient_fhir_id = models.CharField(max_length=64, blank=True)
+    encounter_fhir_id = models.CharField(max_length=64, blank=True)
+    witnesses = models.TextField(max_length=1000, blank=True)
+    location_detail = models.CharField(max_length=200, blank=True, help_text="Where exactly, within the unit")
 
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="reported_events")
@@ -261,6 +279,24 @@ class ReporterMessage(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+
+
+class ReporterQuestion(models.Model):
+    """A question from the patient safety team to the anonymous reporter of an event, and the
+    reporter's answer, given on the receipt page with the receipt code (nothing else ties the
+    answer to anyone). The question is a named act (its officer and time are kept and audited);
+    the answer keeps only its day, and its audit entry is held like the report's
+    (services.answer_question)."""
+
+    event = models.ForeignKey(SafetyEvent, on_delete=models.CASCADE, related_name="questions")
+    text = models.TextField(max_length=2000)
+    asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    asked_at = models.DateTimeField(default=timezone.now)
+    answer = models.TextField(max_length=4000, blank=True)
+    answered_on = models.DateTimeField(null=True, blank=True, help_text="The day only (anonymous act)")
+
+    class Meta:
+        ordering = ["asked_at", "pk"]
 
 
 class ReportDraft(models.Model):

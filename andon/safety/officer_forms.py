@@ -180,6 +180,19 @@ class PsesRemovalForm(forms.Form):
         add_service_errors(self, error)
 
 
+class AskReporterForm(forms.Form):
+    """A question to the anonymous reporter, who reads it with the receipt code."""
+
+    prefix = "ask"
+    text = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label="Question to the reporter",
+        help_text="The reporter reads it when they enter their receipt code, and can answer there. Ask for facts; "
+                  "do not ask who they are.")
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        add_service_errors(self, error)
+
+
 class DeescalationForm(forms.Form):
     """Lower a SAC 3 or clear the sentinel flag once the RCA is under way (services.deescalate)."""
 

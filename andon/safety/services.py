@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
-from andon.platform import audit, concurrency, permissions
+from andon.platform import audit, concurrency, inputs, permissions
 from andon.platform.models import Unit
 from andon.platform.notifications import notify
 
@@ -33,9 +33,11 @@ from .models import (
     HeldFile,
     Investigation,
     Kind,
+    PersonAffected,
     ReferenceCounter,
     ReportDraft,
     ReporterMessage,
+    ReporterQuestion,
     Review,
     ReviewWaiver,
     SafetyEvent,
@@ -82,6 +84,10 @@ class Report:
     immediate_action: str = ""
     anonymous: bool = False
     share_identity: bool = False
+    person_affected: str = ""
+    patient_identifier: str = ""  # the patient's MRN or encounter, as the reporter knows it
+    witnesses: str = ""
+    location_detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ def check_report(report: Report, uploads=(), tax=None) -> tuple[dict, dict]:
             errors["harm"] = "An incident reached the patient: choose the harm (or Unknown)."
     elif report.harm:
         errors["harm"] = "Only incidents (that reached the patient) have harm."
+    errors.update(_check_people_and_place(report))
     if report.anonymous and report.share_identity:
         errors["share_identity"] = "An anonymous report cannot also share the reporter's name."
     details, detail_errors = ({}, {})
@@ -127,6 +134,65 @@ def check_report(report: Report, uploads=(), tax=None) -> tuple[dict, dict]:
     errors.update({f"details.{field}": message for field, message in detail_errors.items()})
     errors.update(_check_uploads(uploads))
     return errors, details
+
+
+def _check_people_and_place(report: Report) -> dict:
+    errors = {}
+    if report.person_affected and report.person_affected not in PersonAffected.values:
+        errors["person_affected"] = f"Choose who was affected ({', '.join(PersonAffected.values)})."
+    identifier = (report.patient_identifier or "").strip()
+    if len(identifier) > 64:
+        errors["patient_identifier"] = f"At most 64 characters ({len(identifier)} given)."
+    elif identifier and report.person_affected not in ("", PersonAffected.PATIENT):
+        errors["patient_identifier"] = "An MRN or encounter is given only when the person affected is a patient."
+    if len(report.witnesses or "") > 1000:
+        errors["witnesses"] = f"At most 1,000 characters ({len(report.witnesses):,} given)."
+    if len(report.location_detail or "") > 200:
+        errors["location_detail"] = f"At most 200 characters ({len(report.location_detail)} given)."
+    return errors
+
+
+def person_affected_of(report: Report) -> str:
+    """Who was affected: as given; an incident (it reached the patient) or a report naming a
+    patient's record is about a patient when the reporter did not say."""
+    if report.person_affected:
+        return report.person_affected
+    if report.kind in KINDS_WITH_HARM or (report.patient_identifier or "").strip():
+        return PersonAffected.PATIENT
+    return ""
+
+
+def link_patient(event: SafetyEvent) -> str:
+    """Look the event's MRN or encounter up in the FHIR store (through the measures module, which
+    owns it) and keep the patient's and encounter's ids; "found", "not found" or "unavailable"
+    (the store could not be read). The typed value is kept whatever the answer."""
+    from andon.measures import services as measures
+
+    event.patient_fhir_id = event.encounter_fhir_id = ""
+    if not event.patient_identifier:
+        return ""
+    try:
+        found = measures.find_patient(event.patient_identifier)
+    except LookupError:
+        return "unavailable"
+    if found is None:
+        return "not found"
+    event.patient_fhir_id, event.encounter_fhir_id = found.patient_id[:64], found.encounter_id[:64]
+    return "found"
+
+
+def patient_of(event: SafetyEvent):
+    """The identity (name, MRN, birth date) of the patient the event is linked to, read from the
+    FHIR store; for pages that may show the event to those who see its analysis, never for the
+    reporter's pages or the aggregates. None when not linked or no longer in the store."""
+    from andon.measures import services as measures
+
+    if not event.patient_fhir_id:
+        return None
+    try:
+        return measures.patient_identity(event.patient_fhir_id)
+    except LookupError:
+        return None
 
 
 def _check_uploads(uploads) -> dict:
@@ -152,17 +218,8 @@ def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = 
     """
     permissions.check(user, "safety.report")
     tax = tax or taxonomy.current()  # one look-up: the version checked is the version stored
-    errors, details = check_report(report, uploads, tax)
-    if errors:
-        raise ValidationError(errors)
+    event = _checked_event(report, uploads, tax)
     now = timezone.now()
-    event = SafetyEvent(
-        kind=report.kind, category=report.category, reported_category=report.category,
-        taxonomy_version=tax.version,
-        unit_id=report.unit_id, occurred_at=report.occurred_at, narrative=report.narrative.strip(),
-        immediate_action=(report.immediate_action or "").strip(), details=details, harm=report.harm or "",
-        is_anonymous=report.anonymous, reporter_shares_identity=report.share_identity,
-    )
     receipt = ""
     if report.anonymous:
         receipt = _store_anonymously(event, uploads, now)
@@ -177,6 +234,36 @@ def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = 
     if draft is not None:
         ReportDraft.objects.filter(pk=draft.pk, author=user).delete()
     return event, receipt
+
+
+def _checked_event(report: Report, uploads, tax) -> SafetyEvent:
+    """The event a report makes, not saved yet; ValidationError with every problem."""
+    errors, details = check_report(report, uploads, tax)
+    if errors:
+        raise ValidationError(errors)
+    event = SafetyEvent(
+        kind=report.kind, category=report.category, reported_category=report.category,
+        taxonomy_version=tax.version,
+        unit_id=report.unit_id, occurred_at=report.occurred_at, narrative=report.narrative.strip(),
+        immediate_action=(report.immediate_action or "").strip(), details=details, harm=report.harm or "",
+        is_anonymous=report.anonymous, reporter_shares_identity=report.share_identity,
+        person_affected=person_affected_of(report), patient_identifier=(report.patient_identifier or "").strip(),
+        witnesses=(report.witnesses or "").strip(), location_detail=(report.location_detail or "").strip(),
+    )
+    link_patient(event)
+    return event
+
+
+@transaction.atomic
+def submit_public_report(report: Report, uploads=(), *, tax=None) -> tuple[SafetyEvent, str]:
+    """An anonymous report sent without signing in (a shared workstation, staff without an
+    account): the same checks as a signed-in report, always anonymous, stored exactly as
+    `_store_anonymously` stores one; returns the event and its receipt code. Who may send it is
+    the page's decision (open to anyone, rate-limited: views/report.py)."""
+    tax = tax or taxonomy.current()
+    report = Report(**{**report.__dict__, "anonymous": True, "share_identity": False})
+    event = _checked_event(report, uploads, tax)
+    return event, _store_anonymously(event, uploads, timezone.now())
 
 
 def _store_anonymously(event: SafetyEvent, uploads, now) -> str:
@@ -287,7 +374,8 @@ def save_draft(user, data: dict, draft: ReportDraft | None = None) -> ReportDraf
     if draft is not None and draft.author_id != user.pk:
         raise permissions.PermissionDenied("a draft belongs to its author")
     allowed = {"kind", "category", "unit", "occurred_at", "narrative", "harm", "immediate_action",
-               "anonymous", "share_identity", "details"}
+               "anonymous", "share_identity", "details", "person_affected", "patient_identifier", "witnesses",
+               "location_detail"}
     clean = {key: value for key, value in data.items() if key in allowed}
     if len(str(clean)) > 4 * NARRATIVE_MAX:
         raise ValidationError({"narrative": "The draft is too long."})
@@ -296,6 +384,13 @@ def save_draft(user, data: dict, draft: ReportDraft | None = None) -> ReportDraf
     draft.data = clean
     draft.save(update_fields=["data", "updated_at"])
     return draft
+
+
+def delete_draft(user, draft_id) -> bool:
+    """Delete one of the person's own drafts (not audited, like drafts themselves); False when
+    they have no such draft."""
+    permissions.check(user, "safety.report")
+    return bool(ReportDraft.objects.filter(pk=draft_id, author=user).delete()[0])
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -415,6 +510,11 @@ def reporter_view(event) -> dict:
         "details": details,
         "status_label": REPORTER_STATUS.get(event.status, event.get_status_display()),
         "feedback": list(event.reporter_messages.all()),
+        "questions": list(event.questions.all()) if event.is_anonymous else [],
+        # Who and where, as reported; the patient's identifier only on the reporter's own named
+        # report (an anonymous report's pages never show a patient's identity).
+        "person_affected_label": event.get_person_affected_display() if event.person_affected else "",
+        "patient_identifier": "" if event.is_anonymous else event.patient_identifier,
         "attachment_names": [a.name for a in event.attachments.all()],
     }
 
@@ -425,6 +525,59 @@ def event_for_receipt(code: str) -> SafetyEvent | None:
     if event is not None:  # held, dated to the day: see _store_anonymously
         audit.record_unattributed(event, LogEntry.Action.ACCESS, reason="read with the receipt code")
     return event
+
+
+# --- questions to the anonymous reporter, answered with the receipt code ------------------------
+
+QUESTION_MAX, ANSWER_MAX = 2000, 4000
+
+
+@audit.changes_by_user
+@transaction.atomic
+def ask_reporter(user, event: SafetyEvent, text: str) -> ReporterQuestion:
+    """A question from the patient safety team to the anonymous reporter of `event`, who reads it
+    and answers on the receipt page. A named reporter is asked directly, not through here."""
+    permissions.check(user, "safety.ask_reporter", event)
+    text = (text or "").strip()
+    errors = {}
+    if not event.is_anonymous or not event.receipt_hash:
+        errors["text"] = (f"{event} was not reported anonymously: ask its reporter directly "
+                          "(questions here reach anonymous reporters through their receipt code).")
+    elif not text:
+        errors["text"] = "Write the question."
+    elif len(text) > QUESTION_MAX:
+        errors["text"] = f"At most {QUESTION_MAX:,} characters ({len(text):,} given)."
+    if errors:
+        raise ValidationError(errors)
+    return ReporterQuestion.objects.create(event=event, text=text, asked_by=user)
+
+
+@transaction.atomic
+def answer_question(event: SafetyEvent, question_id, text: str) -> ReporterQuestion:
+    """The anonymous reporter's answer to a question on their report (the caller found `event`
+    with its receipt code). Stored like the report itself: no actor, no address, only the day,
+    and its audit entry held until the day is over (see _store_anonymously); no notification
+    (its time would be exact), the event page shows it."""
+    text = (text or "").strip()
+    pk = inputs.record_id(question_id)
+    question = ReporterQuestion.objects.select_for_update().filter(event=event, pk=pk).first() if pk else None
+    errors = {}
+    if question is None:
+        errors["answer"] = "This question is not about the report of this code."
+    elif question.answer:
+        errors["answer"] = "This question is answered already."
+    elif not text:
+        errors["answer"] = "Write your answer."
+    elif len(text) > ANSWER_MAX:
+        errors["answer"] = f"At most {ANSWER_MAX:,} characters ({len(text):,} given)."
+    if errors:
+        raise ValidationError(errors)
+    day = audit.start_of_day()
+    question.answer, question.answered_on = text, day
+    with disable_auditlog():
+        question.save(update_fields=["answer", "answered_on"])
+    audit.record_unattributed(question, LogEntry.Action.UPDATE, when=day, reason="answered with the receipt code")
+    return question
 
 
 def triage_queue(user):

@@ -96,9 +96,12 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
 
         toggler = nurse.get_by_role("button", name="Show navigation")
         expect(toggler).to_be_visible()
-        expect(main_nav(nurse).get_by_role("link", name="Report", exact=True)).to_be_hidden()
-        open_phone_menu(nurse)
-        main_nav(nurse).get_by_role("link", name="Report", exact=True).click()
+        # Reporting is one tap away (issue 15, item 9): in the bar, outside the collapsed menu,
+        # and on the home page.
+        expect(nurse.locator("#home-report")).to_be_visible()
+        report_button = main_nav(nurse).get_by_role("link", name="Report an event", exact=True)
+        expect(report_button).to_be_visible()
+        report_button.click()
 
         expect(nurse).to_have_url(demo + "/safety/report/")
         expect(nurse.get_by_role("heading", level=1)).to_have_text("Report a safety event")
@@ -350,8 +353,7 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
         # --- 3. The nurse reads the feedback, on her phone --------------------------------------
         nurse.goto(demo + "/")
         expect_home(nurse, demo, "Ana")
-        open_phone_menu(nurse)
-        main_nav(nurse).get_by_role("link", name="Report", exact=True).click()
+        main_nav(nurse).get_by_role("link", name="Report an event", exact=True).click()
         expect(nurse).to_have_url(demo + "/safety/report/")
         nurse.get_by_role("link", name="My reports", exact=True).click()
         expect(nurse.get_by_role("heading", level=1)).to_have_text("My reports")

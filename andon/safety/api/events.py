@@ -17,7 +17,7 @@ from andon.platform.api_kit import Body, Id, MappedQuery, Moment, NamedRouter, P
 from andon.platform.permissions import requires
 
 from .. import sac, services, taxonomy
-from ..models import Kind, Review, SafetyEvent
+from ..models import Kind, PersonAffected, Review, SafetyEvent
 from ..models import Status as EventStatus
 from .shared import current_taxonomy
 
@@ -39,6 +39,11 @@ class ReportIn(Body):
     details: Annotated[dict[Annotated[str, PydanticField(max_length=40)], Answer], PydanticField(max_length=50)] = {}
     immediate_action: Annotated[str, PydanticField(max_length=2000)] = ""
     share_identity: bool = False
+    person_affected: Literal[("", *PersonAffected.values)] = ""  # type: ignore[valid-type]
+    patient_identifier: Annotated[str, PydanticField(max_length=64, description=(
+        "The patient's MRN, FHIR Patient id, or encounter id or identifier; looked up in the FHIR store"))] = ""
+    witnesses: Annotated[str, PydanticField(max_length=1000)] = ""
+    location_detail: Annotated[str, PydanticField(max_length=200, description="Where exactly, within the unit")] = ""
 
 
 class TriageIn(Body):
@@ -126,12 +131,26 @@ class WaiverOut(Schema):
     reason: str
 
 
+class PatientOut(Schema):
+    identifier: str = PydanticField(description="As reported")
+    found: bool = PydanticField(description="Whether the FHIR store had the patient when it was reported")
+    fhir_patient_id: str
+    fhir_encounter_id: str
+    name: str = PydanticField(description="From the FHIR store; empty when not found")
+    mrn: str
+    birth_date: str
+
+
 class EventOut(EventSummaryOut):
     version: int
     occurred_at: datetime
     narrative: str
     immediate_action: str
     details: dict
+    person_affected: str
+    patient: PatientOut | None
+    witnesses: str
+    location_detail: str
     is_anonymous: bool
     reporter: str | None
     sac_scheme: str
@@ -169,6 +188,18 @@ def event_summary(event: SafetyEvent) -> dict:
     }
 
 
+def _patient(event: SafetyEvent) -> dict | None:
+    """The patient the event names, with the identity read from the FHIR store (for those who
+    see the event's analysis: this body is theirs, never the reporter's)."""
+    if not event.patient_identifier:
+        return None
+    identity = services.patient_of(event)
+    return {"identifier": event.patient_identifier, "found": bool(event.patient_fhir_id),
+            "fhir_patient_id": event.patient_fhir_id, "fhir_encounter_id": event.encounter_fhir_id,
+            "name": identity.name if identity else "", "mrn": identity.mrn if identity else "",
+            "birth_date": identity.birth_date if identity else ""}
+
+
 def _detail(user, event: SafetyEvent) -> dict:
     reporter = None
     if permissions.can(user, "safety.see_reporter", event):
@@ -176,6 +207,8 @@ def _detail(user, event: SafetyEvent) -> dict:
     return {
         **event_summary(event), "occurred_at": event.occurred_at, "narrative": event.narrative,
         "immediate_action": event.immediate_action, "details": event.details, "is_anonymous": event.is_anonymous,
+        "person_affected": event.person_affected, "patient": _patient(event), "witnesses": event.witnesses,
+        "location_detail": event.location_detail,
         "reporter": reporter, "sac_scheme": event.sac_scheme, "sac_severity": event.sac_severity,
         "sac_probability": event.sac_probability, "review": event.review, "triage_reason": event.triage_reason,
         "rca_start_due": event.rca_start_due, "closing_summary": event.closing_summary, "version": event.version,
@@ -209,6 +242,8 @@ def report(request, payload: ReportIn):
             kind=payload.kind, category=payload.category, unit_id=payload.unit_id, occurred_at=payload.occurred_at,
             narrative=payload.narrative, harm=payload.harm, details=payload.details,
             immediate_action=payload.immediate_action, share_identity=payload.share_identity,
+            person_affected=payload.person_affected, patient_identifier=payload.patient_identifier,
+            witnesses=payload.witnesses, location_detail=payload.location_detail,
         ))
     except taxonomy.TaxonomyMissing as missing:
         raise HttpError(400, str(missing)) from None
@@ -356,6 +391,10 @@ class MyReportOut(Schema):
     details: list[LabelledValueOut]
     narrative: str
     immediate_action: str
+    person_affected: str
+    patient_identifier: str
+    witnesses: str
+    location_detail: str
     status: str
     status_label: str
     shares_identity: bool
@@ -400,7 +439,9 @@ def my_report(request, event_id: Id):
         "unit": event.unit.name, "facility": event.unit.facility.name, "occurred_at": event.occurred_at,
         "reported_at": event.reported_at, "harm": event.harm, "harm_label": shown["harm_label"],
         "details": [{"label": label, "value": value} for label, value in shown["details"]],
-        "narrative": event.narrative, "immediate_action": event.immediate_action, "status": event.status,
+        "narrative": event.narrative, "immediate_action": event.immediate_action,
+        "person_affected": event.person_affected, "patient_identifier": shown["patient_identifier"],
+        "witnesses": event.witnesses, "location_detail": event.location_detail, "status": event.status,
         "status_label": shown["status_label"], "shares_identity": event.reporter_shares_identity,
         "feedback": [{"text": m.text, "is_closing_summary": m.is_closing_summary, "created_at": m.created_at}
                      for m in shown["feedback"]],

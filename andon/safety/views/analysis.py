@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from andon.platform import inputs
 from andon.platform import services as platform_services
 from andon.platform.exports import streaming_csv
 from andon.platform.forms import BoundedDateField
@@ -183,9 +184,10 @@ def _watch(job):
 
 def _import_job(request, job_id):
     """A large import, running as a job: its progress, then its report (the page polls)."""
-    if not job_id.isdigit() or int(job_id) > 2**63 - 1:
+    pk = inputs.record_id(job_id)
+    if pk is None:
         raise Http404("no such job")
-    job = platform_services.access_job(request.user, int(job_id))
+    job = platform_services.access_job(request.user, pk)
     if job.task_name != "import_events":
         raise Http404("not an import")
     result = job.result or {}

@@ -11,6 +11,7 @@ the server's access log (platform.access_log).
 
 from auditlog.models import LogEntry
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Max
@@ -18,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from andon.platform import audit
+from andon.platform import audit, inputs, ratelimit
 from andon.platform.access_log import unlogged
 from andon.platform.permissions import public, requires
 
@@ -62,10 +63,8 @@ def _latest_draft(user) -> ReportDraft | None:
 
 
 def _own_draft(user, value) -> ReportDraft | None:
-    value = str(value or "")
-    if not value.isdigit() or len(value) > 18:
-        return None
-    return ReportDraft.objects.filter(pk=int(value), author=user).first()
+    pk = inputs.record_id(value)
+    return ReportDraft.objects.filter(pk=pk, author=user).first() if pk else None
 
 
 def _posted_draft(request) -> ReportDraft | None:
@@ -95,13 +94,15 @@ def _initial_from_draft(data: dict) -> dict:
 
 
 def _render_form(request, form, tax, details=None, *, draft=None, drafts=None, draft_saved_at=None, restored_at=None,
-                 status=200):
+                 status=200, public=False):
     """The report form, written in `draft` (None: not saved yet); `drafts` are the person's
-    drafts when the caller has read them already."""
+    drafts when the caller has read them already. `public`: the anonymous report sent without
+    signing in (no drafts: nobody to keep them for)."""
     category = tax.category(form.category_code())
-    others = [other for other in (_drafts(request.user) if drafts is None else drafts) if other != draft]
+    others = [] if public else [other for other in (_drafts(request.user) if drafts is None else drafts)
+                                if other != draft]
     context = {
-        "form": form, "kinds_with_harm": [str(k) for k in KINDS_WITH_HARM],
+        "form": form, "kinds_with_harm": [str(k) for k in KINDS_WITH_HARM], "public": public,
         "draft": draft, "other_drafts": others[:MAX_DRAFTS_LISTED],
         "detail_rows": detail_fields(category, details, getattr(form, "detail_errors", {})),
         "category": category, "draft_saved_at": draft_saved_at, "restored_at": restored_at,
@@ -109,7 +110,8 @@ def _render_form(request, form, tax, details=None, *, draft=None, drafts=None, d
         "max_megabytes": settings.ANDON_ATTACHMENT_MAX_BYTES // (1024 * 1024) or 1,
         "attachment_types": settings.ANDON_ATTACHMENT_TYPES,
     }
-    return render(request, FORM, context, status=status)
+    response = render(request, FORM, context, status=status)
+    return _no_store(response) if public else response
 
 
 @unlogged
@@ -147,10 +149,24 @@ def report(request):
                             draft_saved_at=draft.updated_at)
 
     form = ReportForm(request.POST, user=user, taxonomy=tax)
-    parsed = form.is_valid()
+    the_report, details, uploads = _posted_report(request, form, tax)
+    try:
+        if form.errors:  # the parsing's messages, and every other problem the service sees
+            errors, _ = services.check_report(the_report, uploads, tax)
+            raise ValidationError(errors or {})
+        event, receipt = services.submit_report(user, the_report, uploads, draft, tax=tax)
+    except ValidationError as problem:
+        if getattr(problem, "error_dict", None):
+            add_service_errors(form, problem)
+        return _render_form(request, form, tax, details, draft=draft, status=400)
+    return _sent(request, event, receipt)
+
+
+def _posted_report(request, form, tax):
+    """(the report, the category's answers, the uploads) posted to a report form, parsed by `form`."""
+    form.is_valid()
     clean = form.cleaned_data
-    category = tax.category(form.category_code())
-    details = posted_details(request.POST, category)
+    details = posted_details(request.POST, tax.category(form.category_code()))
     anonymous = bool(clean.get("anonymous"))
     the_report = services.Report(
         kind=clean.get("kind") or "", category=clean.get("category") or "",
@@ -158,25 +174,86 @@ def report(request):
         narrative=clean.get("narrative") or "", harm=clean.get("harm") or "", details=details,
         immediate_action=clean.get("immediate_action") or "", anonymous=anonymous,
         share_identity=bool(clean.get("share_identity")) and not anonymous,  # ignored when anonymous
+        person_affected=clean.get("person_affected") or "", patient_identifier=clean.get("patient_identifier") or "",
+        witnesses=clean.get("witnesses") or "", location_detail=clean.get("location_detail") or "",
     )
     uploads = [services.Upload(f.name, f.content_type, f.size, f) for f in request.FILES.getlist("attachments")]
+    return the_report, details, uploads
+
+
+def _sent(request, event, receipt, public=False):
+    return _no_store(render(request, "safety/report/sent.html",
+                            {"event": event, "reference": event.reference, "receipt": receipt, "public": public}))
+
+
+# --- the anonymous report without signing in --------------------------------------------------------
+
+def _limit(kind: str) -> ratelimit.Limit:
+    if kind == "report":
+        return ratelimit.Limit("public-report", settings.ANDON_PUBLIC_REPORTS_PER_ADDRESS,
+                               settings.ANDON_PUBLIC_REPORTS_OVERALL, settings.ANDON_RATE_WINDOW_SECONDS)
+    return ratelimit.Limit("receipt", settings.ANDON_RECEIPT_LOOKUPS_PER_ADDRESS,
+                           settings.ANDON_RECEIPT_LOOKUPS_OVERALL, settings.ANDON_RATE_WINDOW_SECONDS)
+
+
+def _refused_by_limit(request, kind: str) -> int | None:
+    """None when the request is within its limits; else the minutes until it may try again."""
+    limit = _limit(kind)
+    if ratelimit.allow(limit, ratelimit.client_address(request)):
+        return None
+    return max(1, -(-ratelimit.retry_after(limit) // 60))
+
+
+@unlogged
+@public
+@require_http_methods(["GET", "POST"])
+def public_report(request):
+    """The anonymous report for people who do not sign in (a shared workstation, staff without an
+    account): the signed-in form's fields and checks, always anonymous, rate-limited per address
+    and overall; answered with the receipt code, as the signed-in anonymous report is."""
     try:
-        if not parsed:  # the parsing's messages, and every other problem the service sees
-            errors, _ = services.check_report(the_report, uploads)
+        tax = taxonomy.current()
+    except taxonomy.TaxonomyMissing:
+        return _taxonomy_missing(request)
+    if request.method == "GET":
+        form = ReportForm(initial={"occurred_at": local_now()}, user=None, taxonomy=tax)
+        return _render_form(request, form, tax, public=True)
+    form = ReportForm(request.POST, user=None, taxonomy=tax)
+    the_report, details, uploads = _posted_report(request, form, tax)
+    refused = _refused_by_limit(request, "report")
+    if refused is not None:  # the form again with what was typed, and why nothing was stored
+        form.add_error(None, f"Too many anonymous reports were sent from here (or from everyone) in the last hour: "
+                             f"this report was not stored. Try again in about {refused} minutes, or sign in to report.")
+        response = _render_form(request, form, tax, details, status=429, public=True)
+        response["Retry-After"] = str(refused * 60)
+        return response
+    try:
+        if form.errors:
+            errors, _ = services.check_report(the_report, uploads, tax)
             raise ValidationError(errors or {})
-        event, receipt = services.submit_report(user, the_report, uploads, draft, tax=tax)
+        event, receipt = services.submit_public_report(the_report, uploads, tax=tax)
     except ValidationError as problem:
         if getattr(problem, "error_dict", None):
             add_service_errors(form, problem)
-        return _render_form(request, form, tax, details, draft=draft, status=400)
-    return _no_store(render(request, "safety/report/sent.html",
-                            {"event": event, "reference": event.reference, "receipt": receipt}))
+        return _render_form(request, form, tax, details, status=400, public=True)
+    return _sent(request, event, receipt, public=True)
+
+
+@unlogged
+@public
+@require_GET
+def public_category_fields(request):
+    return _category_fields(request)
 
 
 @unlogged
 @requires("safety.report")
 @require_GET
 def category_fields(request):
+    return _category_fields(request)
+
+
+def _category_fields(request):
     try:
         tax = taxonomy.current()
     except taxonomy.TaxonomyMissing:
@@ -228,7 +305,26 @@ def my_reports(request):
             "status_label": services.REPORTER_STATUS.get(event.status, event.get_status_display()),
             "new_feedback": bool(event.last_feedback and (read is None or event.last_feedback > read)),
         })
-    return render(request, "safety/report/my_reports.html", {"page": page, "rows": rows})
+    drafts = [{"draft": draft, "summary": _draft_summary(draft.data, tax)} for draft in _drafts(user)]
+    return render(request, "safety/report/my_reports.html", {
+        "page": page, "rows": rows, "drafts": drafts[:MAX_DRAFTS_LISTED], "more_drafts": len(drafts) > MAX_DRAFTS_LISTED})
+
+
+def _draft_summary(data: dict, tax) -> str:
+    """A draft in a few words: its category and the start of what happened."""
+    category = tax.category_label(data.get("category")) if (tax and data.get("category")) else ""
+    words = " ".join(str(data.get("narrative") or "").split())
+    words = words if len(words) <= 80 else words[:79] + "…"
+    return " · ".join(part for part in (category, words) if part) or "Nothing written yet"
+
+
+@unlogged
+@requires("safety.report")
+@require_POST
+def delete_draft(request, pk):
+    if services.delete_draft(request.user, pk):
+        messages.success(request, "The draft is deleted.")
+    return redirect("safety:my_reports")
 
 
 @requires("safety.report")
@@ -245,17 +341,35 @@ def my_report(request, pk):
 @public
 @require_http_methods(["GET", "POST"])
 def receipt(request):
+    """The anonymous reporter's way back: the report's status, the feedback, and the team's
+    questions, which they answer here with the code (rate-limited: the code is not guessed)."""
     context = {"form": ReceiptForm(), "looked_up": False}
+    status = 200
     if request.method == "POST":
+        refused = _refused_by_limit(request, "receipt")
+        if refused is not None:  # nothing looked up, nothing stored
+            response = render(request, "safety/report/too_many.html",
+                              {"minutes": refused, "answer": request.POST.get("answer", "")}, status=429)
+            response["Retry-After"] = str(refused * 60)
+            return _no_store(response)
         form = ReceiptForm(request.POST)
+        code = form.cleaned_data["code"] if form.is_valid() else ""
         # Always one lookup, whatever was typed: a malformed code costs the same as a wrong one.
-        event = services.event_for_receipt(form.cleaned_data["code"] if form.is_valid() else "")
-        context["looked_up"] = True
+        event = services.event_for_receipt(code)
+        context.update(looked_up=True, form=form, event=None)
         if event is not None:
+            if "question" in request.POST:
+                try:
+                    services.answer_question(event, request.POST.get("question"), request.POST.get("answer", ""))
+                except ValidationError as problem:
+                    context["answer_error"] = (str(request.POST.get("question")), " ".join(problem.messages))
+                    context["answer_text"] = request.POST.get("answer", "")
+                    status = 400
+                else:
+                    context["answered"] = True
             context.update(services.reporter_view(event))
-        else:
-            context["event"] = None
-    return _no_store(render(request, "safety/report/receipt.html", context))
+            context["code"] = code
+    return _no_store(render(request, "safety/report/receipt.html", context, status=status))
 
 
 # --- just culture: conduct concerns go elsewhere ------------------------------------------------

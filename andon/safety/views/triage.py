@@ -24,6 +24,7 @@ from .. import sac, services, taxonomy
 from ..models import ConductConcern, SafetyEvent, Status
 from ..officer_forms import (
     OFFICER_MOVES,
+    AskReporterForm,
     DeescalationForm,
     EventFilterForm,
     MoveForm,
@@ -119,7 +120,7 @@ def _moves(event, outstanding: str):
 
 
 def _event_context(request, event, *, triage_form=None, move_form=None, pses_form=None, deescalation_form=None,
-                   findings_form=None, waiver_form=None):
+                   findings_form=None, waiver_form=None, ask_form=None):
     user = request.user
     current = taxonomy.current()
     # Most events were reported with the current version: one look-up then serves both.
@@ -147,6 +148,9 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         move_form.offer(moves)
         if "close" in moves:
             move_form.open_actions = services.open_actions_of(event)
+    may_ask = event.is_anonymous and can(user, "safety.ask_reporter", event)
+    if may_ask and ask_form is None:
+        ask_form = AskReporterForm()
     if may_lower and deescalation_form is None:
         deescalation_form = DeescalationForm(initial=DeescalationForm.initial_for(event))
     return {
@@ -155,10 +159,13 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "harm_label": harm_label,
         "details": details,
         "reporter": reporter_label(user, event),
+        "patient": services.patient_of(event),
         "attachments": event.attachments.order_by("uploaded_at", "pk"),
         "transitions": event.transitions.select_related("by"),
         "deescalations": event.deescalations.select_related("by"),
         "reporter_messages": event.reporter_messages.all(),
+        "questions": event.questions.select_related("asked_by") if event.is_anonymous else [],
+        "ask_form": ask_form if may_ask else None,
         "overdue": _overdue(event, timezone.now()),
         "triage_form": triage_form if may_triage else None,
         # A refused step is shown with its errors even when no step is possible any more.
@@ -337,6 +344,15 @@ def deescalate_event(request, pk):
                        sentinel=data["sentinel"], reason=data["reason"], version=data["version"]),
                    lambda event: f"The event is now SAC {event.sac_score}"
                                  + ("" if event.is_sentinel else ", not sentinel") + ".")
+
+
+@require_POST
+@requires("safety.ask_reporter")
+def ask_reporter(request, pk):
+    return _decide(request, pk, "safety.ask_reporter", "ask_form", "question to the reporter",
+                   lambda event: AskReporterForm(request.POST),
+                   lambda event, data: services.ask_reporter(request.user, event, data["text"]),
+                   lambda event: "The question is sent: the reporter reads it with their receipt code.")
 
 
 @requires("safety.report")
