@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from andon.platform import audit, concurrency, permissions
 from andon.platform.models import Unit
+from andon.platform import notifications
 from andon.platform.notifications import notify
 
 from . import sac, taxonomy
@@ -269,9 +270,13 @@ def safety_officers_for(unit: Unit):
     return list(permissions.people_who("safety.triage", unit))
 
 
+def _to_triage(event: SafetyEvent) -> str:
+    return f"New safety report {event.reference} to triage"
+
+
 def _notify_new_event(event: SafetyEvent) -> None:
     notify(
-        safety_officers_for(event.unit), f"New safety report {event.reference} to triage",
+        safety_officers_for(event.unit), _to_triage(event),
         body="A new safety report is waiting for triage. Open Andon to read it.",
         url=reverse("safety:event", args=[event.pk]),
     )
@@ -387,6 +392,12 @@ def open_event(user, event: SafetyEvent, reason: str = "viewed") -> SafetyEvent:
     permissions.check(user, "safety.view_event", event)
     audit.record_read(event, actor=user, reason=reason)
     return event
+
+
+def notifications_read(user, event: SafetyEvent) -> None:
+    """The person has opened the event (or, as its reporter, their report): the notifications
+    pointing to it are read, and its line on their home page clears."""
+    notifications.mark_read(user, *(reverse(name, args=[event.pk]) for name in ("safety:event", "safety:my_report")))
 
 
 def reporter_view(event) -> dict:
@@ -542,6 +553,8 @@ def triage(user, event: SafetyEvent, decision: Triage, version: int | None = Non
         raise ValidationError(errors)
     if event.status == Status.SUBMITTED:
         _move(event, user, "start_triage", "Triage started.")
+        # The other officers' "to triage" notifications are done with.
+        notifications.settle(reverse("safety:event", args=[event.pk]), _to_triage(event))
     now = timezone.now()
     event.category = decision.category
     event.harm = decision.harm if event.kind in KINDS_WITH_HARM else ""

@@ -20,9 +20,6 @@ def safety_work(user) -> list[WorkItem]:
         for event in services.overdue_rcas(services.events_visible_to(user))[:20]:
             items.append(WorkItem(f"RCA overdue: {event.reference}", reverse("safety:event", args=[event.pk]), "alert",
                                   f"start due {event.rca_start_due:%Y-%m-%d}, complete due {event.rca_complete_due:%Y-%m-%d}"))
-    unread = (services.ReporterMessage.objects.filter(event__reporter=user).select_related("event")
-              .order_by("-created_at")[:5] if permissions.can(user, "safety.report") else [])
-    for message in unread:
-        items.append(WorkItem(f"Feedback on your report {message.event.reference}",
-                              reverse("safety:my_report", args=[message.event_id]), "review", message.text[:200]))
+    # Feedback to the reporter is a notification ("Update on your report …", services.tell_reporter):
+    # the platform lists it once per report until the reporter reads the report.
     return items

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.platform import audit, concurrency, permissions
+from andon.platform import audit, concurrency, notifications, permissions
 from andon.platform.permissions import can, requires
 
 from .. import sac, services, taxonomy
@@ -233,6 +233,7 @@ def event(request, pk):
         # A reporter reads their own report on the reporter's page: feedback without the analysis.
         return redirect("safety:my_report", pk=event.pk)
     services.open_event(request.user, event)
+    services.notifications_read(request.user, event)
     return render(request, "safety/officer/event.html", _event_context(request, event))
 
 
@@ -351,6 +352,7 @@ def conduct_concerns(request):
     concerns = (ConductConcern.objects.filter(unit__in=units).select_related("raised_by", "unit", "unit__facility")
                 .order_by("-raised_at", "-pk"))
     page = _page(request, concerns)
+    notifications.mark_read(request.user, request.path)
     for concern in page:
         audit.record_read(concern, actor=request.user, reason="conduct concern list")
     return render(request, "safety/officer/conduct_concerns.html", {"page": page})
