@@ -108,9 +108,10 @@ PAGES = {
     "home page (reporter)": ("nurse", lambda events: reverse("home"), 8),
     "report form": ("nurse", lambda events: reverse("safety:report"), 7),
     "triage queue": ("officer", lambda events: reverse("safety:triage_queue"), 7),
-    # 11: opening the event marks the officer's notifications about it read (one UPDATE), so its
-    # line leaves their home page (issue 15, defect 3).
-    "event page": ("officer", lambda events: reverse("safety:event", args=[events[0].pk]), 11),
+    # 12: opening the event marks the officer's notifications about it read (one UPDATE), so its
+    # line leaves their home page (issue 15, defect 3); and the page lists who was alerted about
+    # a severe report (one read of its escalations, issue 15 item 8).
+    "event page": ("officer", lambda events: reverse("safety:event", args=[events[0].pk]), 12),
     "analysis": ("officer", lambda events: reverse("safety:analysis"), 6),
 }
 

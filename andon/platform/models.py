@@ -330,8 +330,6 @@ class Notification(models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField(max_length=4000, blank=True)
     url = models.CharField(max_length=500, blank=True)
-    # An alert that needs someone now (a severe-harm report): first on the home page.
-    urgent = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     # Set when the person opens the page it points to (notifications.mark_read).
     read_at = models.DateTimeField(null=True, blank=True)

@@ -66,6 +66,10 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     # Lowering a SAC 3 or clearing the sentinel flag once its RCA is under way stops the RCA
     # clock: leadership's decision, not the investigating officer's (services.deescalate).
     "safety.deescalate": frozenset({Role.CQO, Role.CMO}),
+    # Alerted at once, in the app and by e-mail, when a report of severe harm, death or a
+    # sentinel event arrives in their scope (services.escalate): the officers covering the unit,
+    # and the CQO and CMO of the organisation or the facility.
+    "safety.receive_escalations": frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
     "safety.view_aggregates": frozenset({
         Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER,
         Role.CQO, Role.CMO, Role.BOARD_MEMBER,

@@ -35,13 +35,13 @@ def platform_work(user) -> list[WorkItem]:
 
 
 def _unread_notifications(user) -> list[WorkItem]:
-    """One line per page the person's unread notifications point to (an urgent one under "Needs
-    attention"); it clears when they open that page (notifications.mark_read)."""
+    """One line per page the person's unread notifications point to; it clears when they open
+    that page (notifications.mark_read)."""
     items = []
     for group in notifications.unread_by_link(user):
         more = group["count"] - 1
         detail = group["body"][:200] if not more else f"{group['body'][:160]} (and {more} earlier update{'s' if more != 1 else ''})"
-        items.append(WorkItem(group["title"], group["url"] or reverse("home"), "alert" if group["urgent"] else "review",
+        items.append(WorkItem(group["title"], group["url"] or reverse("home"), "review",
                               detail))
     return items
 

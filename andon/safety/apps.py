@@ -20,6 +20,7 @@ class SafetyConfig(AppConfig):
         audit.register(models.SafetyEvent, exclude_fields=["receipt_hash", "version"])
         audit.register(models.Transition)
         audit.register(models.Deescalation)
+        audit.register(models.Escalation)
         audit.register(models.ReporterMessage)
         audit.register(models.Attachment)
         audit.register(models.ConductConcern)

@@ -141,6 +141,7 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "attachments": event.attachments.order_by("uploaded_at", "pk"),
         "transitions": event.transitions.select_related("by"),
         "deescalations": event.deescalations.select_related("by"),
+        "escalations": list(event.escalations.select_related("person")),
         "reporter_messages": event.reporter_messages.all(),
         "overdue": _overdue(event, timezone.now()),
         "triage_form": triage_form if may_triage else None,
@@ -174,7 +175,7 @@ def _event_url_maker():
 
 # The queue's columns only: an event row has some forty (texts, answers as JSON, ten times),
 # and the queue reads a page of fifty.
-_QUEUE_COLUMNS = ("reference", "is_anonymous", "reported_at", "kind", "category", "harm", "status",
+_QUEUE_COLUMNS = ("reference", "is_anonymous", "is_sentinel", "reported_at", "kind", "category", "harm", "status",
                   "taxonomy_version", "unit__name", "unit__facility__code")
 
 
@@ -196,7 +197,7 @@ def triage_queue(request):
                      "unit": event.unit.name, "facility": event.unit.facility.code.upper(),
                      "kind": _KIND_LABELS.get(event.kind, event.kind),
                      "status": _STATUS_LABELS.get(event.status, event.status),
-                     "waiting": waiting, "late": waiting > WAITING_DAYS})
+                     "waiting": waiting, "late": waiting > WAITING_DAYS, "severity": event.severity_label})
     return render(request, "safety/officer/queue.html",
                   {"page": page, "rows": rows, "waiting_days": WAITING_DAYS})
 
@@ -233,8 +234,9 @@ def event(request, pk):
         # A reporter reads their own report on the reporter's page: feedback without the analysis.
         return redirect("safety:my_report", pk=event.pk)
     services.open_event(request.user, event)
-    services.notifications_read(request.user, event)
-    return render(request, "safety/officer/event.html", _event_context(request, event))
+    context = _event_context(request, event)
+    services.notifications_read(request.user, event, context["escalations"])
+    return render(request, "safety/officer/event.html", context)
 
 
 def _decide(request, pk, capability: str, form_key: str, reason: str, make_form, decide, done):
