@@ -107,7 +107,10 @@ def ward(hospital, make_user, safety_taxonomy):
 PAGES = {
     "home page (reporter)": ("nurse", lambda events: reverse("home"), 8),
     "report form": ("nurse", lambda events: reverse("safety:report"), 7),
-    "triage queue": ("officer", lambda events: reverse("safety:triage_queue"), 7),
+    # 8: the queue's unit filter lists the officer's units (issue 15, item 8).
+    "triage queue": ("officer", lambda events: reverse("safety:triage_queue"), 8),
+    # No count of the whole list: a page is read with one more row to know if there is a next.
+    "event list": ("officer", lambda events: reverse("safety:event_list"), 7),
     # 12: opening the event marks the officer's notifications about it read (one UPDATE), so its
     # line leaves their home page (issue 15, defect 3); and the page lists who was alerted about
     # a severe report (one read of its escalations, issue 15 item 8).

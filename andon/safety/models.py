@@ -141,6 +141,10 @@ class SafetyEvent(FSMModelMixin, Versioned):
             models.Index(fields=["status", "reported_at"]),
             models.Index(fields=["unit", "reported_at"]),
             models.Index(fields=["category", "reported_at"]),
+            # The event list's orders (newest reported, occurred), read a page at a time along
+            # the index whatever the table's size (views.triage.Window; docs/benchmarks.md).
+            models.Index(fields=["reported_at", "id"], name="safety_event_reported"),
+            models.Index(fields=["occurred_at", "id"], name="safety_event_occurred"),
             # The triage queue (services.triage_queue): the few events waiting, oldest first,
             # whatever the table's size; with the unit, the queue's count reads the index alone.
             models.Index(fields=["reported_at", "id", "unit"], name="safety_event_waiting",

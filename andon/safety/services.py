@@ -755,7 +755,7 @@ def tell_reporter(event: SafetyEvent, text: str, closing: bool = False) -> Repor
         event.first_feedback_at = message.created_at
         SafetyEvent.objects.filter(pk=event.pk).update(first_feedback_at=message.created_at)
     if event.reporter_id:
-        notify([event.reporter], f"Update on your report {event.reference}", body=text,
+        notify([event.reporter], f"Feedback on your report {event.reference}", body=text,
                url=reverse("safety:my_report", args=[event.pk]))
     return message
 

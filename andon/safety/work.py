@@ -29,6 +29,6 @@ def safety_work(user) -> list[WorkItem]:
             items.append(WorkItem(services.ESCALATION_TITLE.format(reference=alert.event.reference),
                                   reverse("safety:event", args=[alert.event_id]), "alert",
                                   f"{alert.reason}. {services.ESCALATION_BODY}"))
-    # Feedback to the reporter is a notification ("Update on your report …", services.tell_reporter):
+    # Feedback to the reporter is a notification ("Feedback on your report …", services.tell_reporter):
     # the platform lists it once per report until the reporter reads the report.
     return items

@@ -28,6 +28,7 @@ from ..officer_forms import (
     EventFilterForm,
     MoveForm,
     PsesRemovalForm,
+    TriageFilterForm,
     TriageForm,
     add_service_errors,
 )
@@ -50,14 +51,41 @@ def _page(request, items, per_page=PAGE_SIZE):
     return Paginator(items, per_page).get_page(request.GET.get("page"))
 
 
+class Window:
+    """One page of a long list without counting the list: the page's rows and one more, read
+    with an offset along an indexed order (the event list at 200,000 events: counting every
+    matching row on every page costs more than the page itself; docs/benchmarks.md)."""
+
+    MAX_PAGE = 10_000
+
+    def __init__(self, request, items, per_page=PAGE_SIZE):
+        raw = request.GET.get("page") or "1"
+        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 1
+        self.number = min(max(number, 1), self.MAX_PAGE)
+        start = (self.number - 1) * per_page
+        rows = list(items[start:start + per_page + 1])
+        self.object_list = rows[:per_page]
+        self.has_next = len(rows) > per_page and self.number < self.MAX_PAGE
+        self.has_previous = self.number > 1
+        self.start_index = start + 1 if self.object_list else 0
+        self.end_index = start + len(self.object_list)
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self):
+        return len(self.object_list)
+
+
 def _taxonomy_of(event):
     """The taxonomy the event was reported with (so an old report keeps its meaning)."""
     return taxonomy.version_or_current(event.taxonomy_version) or taxonomy.current()
 
 
-def _taxonomies():
-    """`_taxonomy_of` for the rows of one page, reading each version once."""
-    seen = {}
+def _taxonomies(current=None):
+    """`_taxonomy_of` for the rows of one page, reading each version once (`current`, already
+    read by the page, serves the rows reported with it)."""
+    seen = {current.version: current} if current is not None else {}
 
     def taxonomy_of(event):
         if event.taxonomy_version not in seen:
@@ -181,9 +209,13 @@ _QUEUE_COLUMNS = ("reference", "is_anonymous", "is_sentinel", "reported_at", "ki
 
 @requires("safety.triage")
 def triage_queue(request):
-    page = _page(request, services.triage_queue(request.user).only(*_QUEUE_COLUMNS))
+    units = permissions.units_where(request.user, "safety.triage").select_related("facility").order_by(
+        "facility__code", "path")
+    current = taxonomy.current()
+    form = TriageFilterForm(request.GET or None, taxonomy=current, units=units)
+    page = _page(request, form.apply(services.triage_queue(request.user).only(*_QUEUE_COLUMNS)))
     now = timezone.now()
-    taxonomy_of = _taxonomies()
+    taxonomy_of = _taxonomies(current)
     rows = []
     # The rows' words are made here rather than by template tags: the queue is the officers'
     # busiest page, and tags cost several times more per row.
@@ -199,7 +231,8 @@ def triage_queue(request):
                      "status": _STATUS_LABELS.get(event.status, event.status),
                      "waiting": waiting, "late": waiting > WAITING_DAYS, "severity": event.severity_label})
     return render(request, "safety/officer/queue.html",
-                  {"page": page, "rows": rows, "waiting_days": WAITING_DAYS})
+                  {"page": page, "rows": rows, "waiting_days": WAITING_DAYS, "form": form,
+                   "filtered": form.is_bound and form.is_valid() and any(form.cleaned_data.values())})
 
 
 @requires("safety.view_events")
@@ -209,19 +242,23 @@ def event_list(request):
         "facility__code", "path")
     current = taxonomy.current()
     form = EventFilterForm(request.GET or None, taxonomy=current, units=units)
-    events = form.apply(services.events_visible_to(user)).order_by("-reported_at", "-pk")
+    events = form.apply(services.events_visible_to(user).defer("narrative", "immediate_action", "details"))
     if form.is_valid() and form.cleaned_data["overdue"]:
         events = services.overdue_rcas(events)
-    page = _page(request, events)
-    late = set(services.overdue_rcas(SafetyEvent.objects.filter(pk__in=[e.pk for e in page]))
-               .values_list("pk", flat=True))
+    page = Window(request, events)
     now = timezone.now()
-    taxonomy_of = _taxonomies()
+    taxonomy_of = _taxonomies(current)
     rows = []
+    event_url = _event_url_maker()
     for event in page:
         tax = taxonomy_of(event)
-        rows.append({"event": event, "category": tax.category_label(event.category),
-                     "overdue": _overdue(event, now) if event.pk in late else None})
+        overdue = _overdue(event, now)  # the same test as services.overdue_rcas, on the row in hand
+        rows.append({"event": event, "url": event_url(event.pk), "category": tax.category_label(event.category),
+                     "harm": tax.harm_label(event.harm) if event.harm else "",
+                     "kind": _KIND_LABELS.get(event.kind, event.kind),
+                     "status": _STATUS_LABELS.get(event.status, event.status),
+                     "severity": event.severity_label,
+                     "overdue": overdue if any(overdue.values()) else None})
     return render(request, "safety/officer/events.html", {"form": form, "page": page, "rows": rows})
 
 
