@@ -120,3 +120,36 @@ def test_notifications_to_one_page_are_one_line_with_the_newest_first(client, wa
     page = _home(client, ward.nurse)
     assert page.count("/somewhere/") == 1 and "Update 2" in page and "Update 0" not in page
     assert "and 2 earlier updates" in page and "Elsewhere" in page
+
+
+def test_reports_in_triage_local_reviews_and_rca_teams_are_listed_for_those_who_do_them(
+        client, hospital, ward, make_user):
+    from andon.safety import rca
+    from andon.safety.models import Review
+
+    manager = make_user(Role.UNIT_MANAGER, "rgh/medicine", username="um.home")
+    expert = make_user(Role.STAFF_REPORTER, "rgh/4w", username="expert.home")
+    local = _report(hospital, ward.nurse)
+    safety.triage(ward.officer, local, safety.Triage(category="fall", harm="mild", sac_severity="minor",
+                                                     sac_probability="remote", sentinel=False, review=Review.LOCAL,
+                                                     reason="The ward reviews it"))
+    plain = _report(hospital, ward.nurse)
+    safety.triage(ward.officer, plain, safety.Triage(category="fall", harm="mild", sac_severity="minor",
+                                                     sac_probability="remote", sentinel=False, review=Review.NONE,
+                                                     reason="Nothing more to learn"))
+    serious = _report(hospital, ward.nurse, harm="moderate")
+    serious = safety.triage(ward.officer, serious, safety.Triage(
+        category="fall", harm="moderate", sac_severity="catastrophic", sac_probability="remote", sentinel=False,
+        review=Review.RCA, reason="SAC 3"))
+    investigation = rca.start_investigation(ward.officer, serious)
+    rca.add_team_member(ward.officer, investigation, expert, "expert")
+
+    officer_home = _home(client, ward.officer)
+    assert "1 report in triage to finish" in officer_home  # the one triaged with no further review
+    assert f"Local review asked of your unit: {local.reference}" in _home(client, manager)
+    expert_home = _home(client, expert)
+    assert expert_home.count(f"Root cause analysis of {serious.reference}: you are on its team") == 1
+    assert reverse("safety:investigation", args=[serious.pk]) in expert_home
+    # Done: the lines leave.
+    safety.move(ward.officer, local, "plan_actions", "Reviewed")
+    assert local.reference not in _home(client, manager)

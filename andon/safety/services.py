@@ -334,6 +334,21 @@ def escalate(event: SafetyEvent) -> list[Escalation]:
     return rows
 
 
+def local_reviews_for(user):
+    """Events whose triage asked for a local review by the unit, under review in the units where
+    the user reviews locally (unit managers), the oldest first."""
+    units = list(permissions.units_where(user, "safety.review_locally").values_list("pk", flat=True))
+    return (SafetyEvent.objects.filter(unit__in=units, status=Status.REVIEW, review=Review.LOCAL)
+            .select_related("unit").only("reference", "unit__name").order_by("reported_at", "pk"))
+
+
+def open_investigations_of(user):
+    """The RCAs not yet complete whose team the user is on (a team member works on the analysis
+    without being a safety officer: the home page is where they find it)."""
+    return (Investigation.objects.filter(team__person=user, completed_at=None)
+            .select_related("event").only("event__reference", "event__rca_complete_due").order_by("started_at"))
+
+
 def unread_escalations(user):
     """The in-app alerts the person has not opened yet, newest first, with their events."""
     return (Escalation.objects.filter(person=user, channel=Escalation.Channel.IN_APP, read_at=None)
