@@ -644,7 +644,8 @@ def test_fuzz_measure_forms(client, boss, world, form):
 
 
 FILTERED_PAGES = {
-    "safety:event_list": ("status", "category", "unit", "kind", "overdue", "page"),
+    "safety:event_list": ("q", "status", "harm", "category", "unit", "kind", "sort", "overdue", "page"),
+    "safety:triage_queue": ("harm", "category", "unit", "age", "sac", "sort", "page"),
     "safety:analysis": ("from", "to", "facility", "unit"),
     "safety:export_csv": ("from", "to", "facility", "unit"),
     "platform:audit": ("action", "model", "actor", "object_pk", "since", "until", "page"),

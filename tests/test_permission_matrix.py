@@ -955,6 +955,7 @@ SCOPE_CELLS = {
     "safety:event_list, left out": ScopeCase("officer@lch", "/safety/events/", shows=("event",)),
     "safety:event_list, unit outside": ScopeCase("officer@lch", "/safety/events/?unit={rgh/4w}"),
     "safety:triage_queue, left out": ScopeCase("officer@lch", "/safety/triage/", shows=("event",)),
+    "safety:triage_queue, unit outside": ScopeCase("officer@lch", "/safety/triage/?unit={rgh/4w}"),
     "safety:analysis, left out": ScopeCase("officer@lch", "/safety/analysis/", shows=("name",)),
     "safety:analysis, unit outside": ScopeCase("officer@lch", "/safety/analysis/?unit={rgh/4w}"),
     "safety:analysis, facility outside": ScopeCase("officer@lch", "/safety/analysis/?facility={rgh}"),

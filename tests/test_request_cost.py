@@ -105,10 +105,18 @@ def ward(hospital, make_user, safety_taxonomy):
 # Session, user, grants (with their two-factor marks), then the page's own queries. Raise a
 # maximum only for a reason the page itself has, and say it in the commit.
 PAGES = {
-    "home page (reporter)": ("nurse", lambda events: reverse("home"), 8),
+    # 9: anyone may be on an RCA team, and the home page lists the open analyses whose team they
+    # are on (issue 15: a team member who is not an officer had no way to find them).
+    "home page (reporter)": ("nurse", lambda events: reverse("home"), 9),
     "report form": ("nurse", lambda events: reverse("safety:report"), 7),
-    "triage queue": ("officer", lambda events: reverse("safety:triage_queue"), 7),
-    "event page": ("officer", lambda events: reverse("safety:event", args=[events[0].pk]), 10),
+    # 8: the queue's unit filter lists the officer's units (issue 15, item 8).
+    "triage queue": ("officer", lambda events: reverse("safety:triage_queue"), 8),
+    # No count of the whole list: a page is read with one more row to know if there is a next.
+    "event list": ("officer", lambda events: reverse("safety:event_list"), 7),
+    # 12: opening the event marks the officer's notifications about it read (one UPDATE), so its
+    # line leaves their home page (issue 15, defect 3); and the page lists who was alerted about
+    # a severe report (one read of its escalations, issue 15 item 8).
+    "event page": ("officer", lambda events: reverse("safety:event", args=[events[0].pk]), 12),
     "analysis": ("officer", lambda events: reverse("safety:analysis"), 6),
 }
 

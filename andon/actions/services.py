@@ -137,6 +137,11 @@ def due_soon(queryset, today: date | None = None, within: timedelta = DUE_SOON):
     return queryset.filter(status__in=OPEN_STATUSES, due_date__gte=today, due_date__lte=today + within)
 
 
+def open_actions_of(user):
+    """The user's own open actions (planned or in progress), the earliest due first."""
+    return Action.objects.filter(owner=user, status__in=OPEN_STATUSES).order_by("due_date", "pk")
+
+
 def awaiting_decision(user):
     """Actions awaiting a decision that the user may take (approve or reject)."""
     units = permissions.units_where(user, "actions.approve")

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.platform import audit, concurrency, permissions
+from andon.platform import audit, concurrency, notifications, permissions
 from andon.platform.permissions import requires
 
 from . import services
@@ -56,6 +56,7 @@ def action_new(request):
 @requires("actions.use")
 def action_detail(request, pk):
     action = services.access_action(request.user, pk)
+    notifications.mark_read(request.user, request.path)  # "Action assigned to you" is read
     return render(request, "actions/detail.html", _detail_context(request, action))
 
 

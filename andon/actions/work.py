@@ -6,7 +6,6 @@ from django.utils import timezone
 from andon.platform.services import WorkItem
 
 from . import services
-from .models import Action
 from .rules import owns_actions
 
 LIMIT = 20
@@ -22,14 +21,18 @@ def actions_work(user) -> list[WorkItem]:
 
 
 def _own_actions(user) -> list[WorkItem]:
+    """Every open action the person owns: overdue ones as alerts, then the rest by due date (those
+    due within two weeks first, being the nearest), so an owner is never told "Nothing due"."""
     today = timezone.localdate()
-    mine = Action.objects.filter(owner=user)
     items = []
-    for action in services.overdue(mine, today)[:LIMIT]:
-        days = (today - action.due_date).days
-        items.append(WorkItem(f"Action overdue: {action.title}", reverse("actions:detail", args=[action.pk]), "alert",
-                              f"Was due {action.due_date:%Y-%m-%d} ({days} day{'s' if days != 1 else ''} ago)"))
-    for action in services.due_soon(mine, today)[:LIMIT]:
-        items.append(WorkItem(f"Action due {action.due_date:%Y-%m-%d}: {action.title}",
-                              reverse("actions:detail", args=[action.pk]), "due", action.get_status_display()))
+    for action in services.open_actions_of(user)[:LIMIT]:
+        url = reverse("actions:detail", args=[action.pk])
+        if action.due_date < today:
+            days = (today - action.due_date).days
+            items.append(WorkItem(f"Action overdue: {action.title}", url, "alert",
+                                  f"Was due {action.due_date:%Y-%m-%d} ({days} day{'s' if days != 1 else ''} ago)"))
+        else:
+            soon = action.due_date <= today + services.DUE_SOON
+            items.append(WorkItem(f"Action due {action.due_date:%Y-%m-%d}: {action.title}", url, "due",
+                                  action.get_status_display() + ("" if soon else " · not due for two weeks or more")))
     return items

@@ -331,6 +331,7 @@ class Notification(models.Model):
     body = models.TextField(max_length=4000, blank=True)
     url = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when the person opens the page it points to (notifications.mark_read).
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

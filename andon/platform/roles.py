@@ -74,6 +74,12 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "safety.record_review": frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER}),
     "safety.waive_review": frozenset({Role.CQO, Role.CMO}),
     "safety.approve_investigation": frozenset({Role.CQO, Role.CMO}),
+    # Alerted at once, in the app and by e-mail, when a report of severe harm, death or a
+    # sentinel event arrives in their scope (services.escalate): the officers covering the unit,
+    # and the CQO and CMO of the organisation or the facility.
+    "safety.receive_escalations": frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
+    # Carries out the local review triage asks of a unit (its home page lists them).
+    "safety.review_locally": frozenset({Role.UNIT_MANAGER}),
     "safety.view_aggregates": frozenset({
         Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER,
         Role.CQO, Role.CMO, Role.BOARD_MEMBER,

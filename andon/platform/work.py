@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from . import permissions, security
+from . import notifications, permissions, security
 from .models import AccessToken, Job
 from .services import WorkItem
 
@@ -30,6 +30,19 @@ def platform_work(user) -> list[WorkItem]:
         items.append(WorkItem(f"API token “{token.name}” expires {token.expires_at:%Y-%m-%d}", reverse("platform:tokens"), "due"))
     if permissions.can(user, "platform.manage_people"):
         items.extend(_people_without_required_mfa())
+    items.extend(_unread_notifications(user))
+    return items
+
+
+def _unread_notifications(user) -> list[WorkItem]:
+    """One line per page the person's unread notifications point to; it clears when they open
+    that page (notifications.mark_read)."""
+    items = []
+    for group in notifications.unread_by_link(user):
+        more = group["count"] - 1
+        detail = group["body"][:200] if not more else f"{group['body'][:160]} (and {more} earlier update{'s' if more != 1 else ''})"
+        items.append(WorkItem(group["title"], group["url"] or reverse("home"), "review",
+                              detail))
     return items
 
 

@@ -21,6 +21,7 @@ class SafetyConfig(AppConfig):
         audit.register(models.Transition)
         audit.register(models.Deescalation)
         audit.register(models.ReviewWaiver)
+        audit.register(models.Escalation)
         audit.register(models.ReporterMessage)
         audit.register(models.ReporterQuestion)
         audit.register(models.Attachment)

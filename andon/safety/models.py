@@ -27,6 +27,9 @@ class Kind(models.TextChoices):
 KINDS_WITH_HARM = {Kind.INCIDENT}
 # Kinds that are safety events (they go to triage); excellent-care reports are recognition.
 SAFETY_KINDS = {Kind.INCIDENT, Kind.NEAR_MISS, Kind.UNSAFE_CONDITION, Kind.GOOD_CATCH}
+# Harm (AHRQ scale codes) that makes a report urgent: it tops the triage queue and is escalated
+# at once to the safety officers, the CQO and the CMO (services.escalate), as a sentinel event is.
+SEVERE_HARMS = ("death", "severe")
 
 
 class Status(models.TextChoices):
@@ -164,6 +167,10 @@ class SafetyEvent(FSMModelMixin, Versioned):
             models.Index(fields=["status", "reported_at"]),
             models.Index(fields=["unit", "reported_at"]),
             models.Index(fields=["category", "reported_at"]),
+            # The event list's orders (newest reported, occurred), read a page at a time along
+            # the index whatever the table's size (views.triage.Window; docs/benchmarks.md).
+            models.Index(fields=["reported_at", "id"], name="safety_event_reported"),
+            models.Index(fields=["occurred_at", "id"], name="safety_event_occurred"),
             # The triage queue (services.triage_queue): the few events waiting, oldest first,
             # whatever the table's size; with the unit, the queue's count reads the index alone.
             models.Index(fields=["reported_at", "id", "unit"], name="safety_event_waiting",
@@ -177,6 +184,18 @@ class SafetyEvent(FSMModelMixin, Versioned):
     @property
     def is_safety_event(self) -> bool:
         return self.kind in SAFETY_KINDS
+
+    @property
+    def is_severe(self) -> bool:
+        """Severe harm, death or a sentinel event: first in the triage queue, escalated at once."""
+        return self.harm in SEVERE_HARMS or self.is_sentinel
+
+    @property
+    def severity_label(self) -> str:
+        """The words of the queue's and list's badge (never colour alone)."""
+        if self.is_sentinel:
+            return "Sentinel event"
+        return {"death": "Death", "severe": "Severe harm"}.get(self.harm, "")
 
     @property
     def is_work_product(self) -> bool:
@@ -253,6 +272,31 @@ class ReviewWaiver(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+
+
+class Escalation(models.Model):
+    """Who was alerted about a report of severe harm, death or a sentinel event, when, and by
+    which channel (services.escalate): one row per person and channel, shown on the event page.
+
+    Ids are random and, for an anonymous report, `at` keeps only the day, as every time of that
+    report does: a sequential id or an exact time would place it among the named reports."""
+
+    class Channel(models.TextChoices):
+        IN_APP = "in_app", "In-app alert"
+        EMAIL = "email", "E-mail"
+
+    id = models.BigIntegerField(primary_key=True, default=unordered_id, editable=False)
+    event = models.ForeignKey(SafetyEvent, on_delete=models.CASCADE, related_name="escalations")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    at = models.DateTimeField()
+    reason = models.CharField(max_length=200)
+    # In-app alerts: when the person opened the event (its line leaves their home page).
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "person_id", "channel"]
+        indexes = [models.Index(fields=["person", "read_at"], name="safety_escalation_unread")]
 
 
 class Transition(models.Model):

@@ -4,8 +4,13 @@ The forms parse and present; the rules (what a SAC 3 requires, what a close need
 `services`, whose ValidationError keys are put back next to the fields with `add_service_errors`.
 """
 
+import re
+from datetime import timedelta
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.utils import timezone
 
 from andon.platform.concurrency import VersionField
 
@@ -218,26 +223,121 @@ class DeescalationForm(forms.Form):
                 "sentinel": event.is_sentinel, "version": event.version}
 
 
-class EventFilterForm(forms.Form):
-    status = forms.ChoiceField(required=False, choices=[("", "Any status")] + Status.choices)
+# A whole reference, named (EV-2026-000123) or anonymous (EV-2026-A-7KQ3MX), in any case.
+REFERENCE = re.compile(r"EV-\d{4}-(\d{6}|A-[0-9A-Z]{6})", re.IGNORECASE)
+# Harm, most severe first (AHRQ harm scale codes; none given sorts last).
+HARM_RANK = {"death": 0, "severe": 1, "moderate": 2, "mild": 3, "none": 4, "unknown": 5}
+
+
+def harm_rank():
+    """The harm's rank as a query expression, for sorting by severity."""
+    return Case(*(When(harm=code, then=Value(rank)) for code, rank in HARM_RANK.items()),
+                default=Value(len(HARM_RANK)), output_field=IntegerField())
+
+
+class _ListFilters(forms.Form):
+    """Filters shared by the triage queue and the event list: in the address (GET), so a
+    filtered list can be bookmarked and sent; each field has its label on the page."""
+
     category = forms.ChoiceField(required=False)
+    harm = forms.ChoiceField(required=False)
     unit = forms.ModelChoiceField(required=False, queryset=None, empty_label="Any unit")
-    kind = forms.ChoiceField(required=False, choices=[("", "Any kind")] + Kind.choices)
-    overdue = forms.BooleanField(required=False, label="RCA overdue only")
+    sort = forms.ChoiceField(required=False)
+    SORTS: dict = {}
 
     def __init__(self, *args, taxonomy, units, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [("", "Any category")] + [(c["code"], c["label"]) for c in taxonomy.categories]
+        self.fields["harm"].choices = [("", "Any harm")] + [(h["code"], h["label"]) for h in taxonomy.harm_scale]
         self.fields["unit"].queryset = units
         self.fields["unit"].label_from_instance = lambda unit: f"{unit.facility.code.upper()} · {unit.name}"
+        self.fields["sort"].choices = [(key, label) for key, (label, _) in self.SORTS.items()]
+        self.fields["sort"].label = "Sort by"
 
     def apply(self, events):
-        if not self.is_valid():
-            return events
-        data = self.cleaned_data
-        for name in ("status", "category", "kind"):
-            if data[name]:
+        """The events filtered and sorted as asked; an invalid form (its errors shown) filters
+        nothing and sorts as by default."""
+        data = self.cleaned_data if self.is_valid() else {}
+        events = self.narrow(events, data)
+        _, order = self.SORTS.get(data.get("sort") or "", next(iter(self.SORTS.values())))
+        if "harm_rank" in order:
+            events = events.annotate(harm_rank=harm_rank())
+        return events.order_by(*order)
+
+    def narrow(self, events, data):
+        for name in ("category", "harm"):
+            if data.get(name):
                 events = events.filter(**{name: data[name]})
-        if data["unit"] is not None:
+        if data.get("unit") is not None:
             events = events.filter(unit__path__startswith=data["unit"].path)
+        return self.filter_more(events, data)
+
+    def filter_more(self, events, data):
+        return events
+
+
+class TriageFilterForm(_ListFilters):
+    """The triage queue's filters and order (services.triage_queue annotates `urgent`)."""
+
+    AGES = {"1": 1, "3": 3, "7": 7, "14": 14}
+    SORTS = {
+        "": ("Urgent first, then oldest", ("urgent", "reported_at", "pk")),
+        "oldest": ("Oldest first", ("reported_at", "pk")),
+        "newest": ("Newest first", ("-reported_at", "-pk")),
+        "harm": ("Harm, most severe first", ("harm_rank", "reported_at", "pk")),
+        "unit": ("Unit", ("unit__facility__code", "unit__path", "reported_at", "pk")),
+    }
+    age = forms.ChoiceField(required=False, label="Waiting",
+                            choices=[("", "Any time")] + [(key, f"More than {days} day{'s' if days > 1 else ''}")
+                                                         for key, days in AGES.items()])
+    sac = forms.ChoiceField(required=False, label="SAC", choices=[("", "Any SAC"), ("3", "SAC 3"), ("2", "SAC 2"),
+                                                               ("1", "SAC 1"), ("none", "Not scored yet")])
+    field_order = ["harm", "category", "unit", "age", "sac", "sort"]
+
+    def narrow(self, events, data):
+        """The filters pick ids among the waiting reports (the queue's partial index), and the
+        page reads those: asked together with the page's joins, SQLite walked every event of
+        each unit instead (3 s at 200,000 events; docs/benchmarks.md)."""
+        if not any(data.get(name) for name in ("category", "harm", "unit", "age", "sac")):
+            return events
+        return events.filter(pk__in=super().narrow(events.order_by(), data).values("pk"))
+
+    def filter_more(self, events, data):
+        if data.get("age"):
+            events = events.filter(reported_at__lt=timezone.now() - timedelta(days=self.AGES[data["age"]]))
+        if data.get("sac") == "none":
+            events = events.filter(sac_score=None)
+        elif data.get("sac"):
+            events = events.filter(sac_score=int(data["sac"]))
+        return events
+
+
+class EventFilterForm(_ListFilters):
+    """The event list's search, filters and order. Every order ends with the id, so a page
+    boundary is the same on every request."""
+
+    SORTS = {
+        "": ("Newest reported first", ("-reported_at", "-pk")),
+        "reported": ("Oldest reported first", ("reported_at", "pk")),
+        "-occurred": ("Most recent occurrence first", ("-occurred_at", "-pk")),
+        "occurred": ("Earliest occurrence first", ("occurred_at", "pk")),
+        "harm": ("Harm, most severe first", ("harm_rank", "-reported_at", "-pk")),
+        "sac": ("SAC, highest first", (F("sac_score").desc(nulls_last=True), "-reported_at", "-pk")),
+    }
+    q = forms.CharField(required=False, max_length=200, label="Search",
+                        help_text="A reference (EV-2026-000123) or words of what happened")
+    status = forms.ChoiceField(required=False, choices=[("", "Any status")] + Status.choices)
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind")] + Kind.choices)
+    overdue = forms.BooleanField(required=False, label="RCA overdue only")
+    field_order = ["q", "status", "harm", "category", "unit", "kind", "sort", "overdue"]
+
+    def filter_more(self, events, data):
+        for name in ("status", "kind"):
+            if data.get(name):
+                events = events.filter(**{name: data[name]})
+        text = (data.get("q") or "").strip()
+        if REFERENCE.fullmatch(text):  # a whole reference: one look-up in its unique index
+            events = events.filter(reference=text.upper())
+        elif text:
+            events = events.filter(Q(reference__icontains=text) | Q(narrative__icontains=text))
         return events

@@ -12,7 +12,7 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from andon.platform import audit, concurrency, inputs, permissions
 from andon.platform.models import Unit
+from andon.platform import notifications
 from andon.platform.notifications import notify
 
 from . import sac, taxonomy
@@ -27,9 +28,11 @@ from .models import (
     KINDS_WITH_HARM,
     NARRATIVE_MAX,
     SAFETY_KINDS,
+    SEVERE_HARMS,
     Attachment,
     ConductConcern,
     Deescalation,
+    Escalation,
     HeldFile,
     Investigation,
     Kind,
@@ -230,7 +233,8 @@ def submit_report(user, report: Report, uploads=(), draft: ReportDraft | None = 
         with audit.acting_as(user):
             event.save()
             _attach(event, uploads, now)
-        _notify_new_event(event)
+            if not escalate(event):  # a severe report's alert replaces the routine one
+                _notify_new_event(event)
     if draft is not None:
         ReportDraft.objects.filter(pk=draft.pk, author=user).delete()
     return event, receipt
@@ -289,6 +293,7 @@ def _store_anonymously(event: SafetyEvent, uploads, now) -> str:
         attachments = _attach(event, uploads, day, held=True)
     for record in [event, *attachments]:
         audit.record_unattributed(record, LogEntry.Action.CREATE, when=day, reason="anonymous report")
+    escalate(event)  # severe harm, death: alerted at once, with the reference only
     return receipt
 
 
@@ -359,12 +364,85 @@ def safety_officers_for(unit: Unit):
     return list(permissions.people_who("safety.triage", unit))
 
 
+def _to_triage(event: SafetyEvent) -> str:
+    return f"New safety report {event.reference} to triage"
+
+
 def _notify_new_event(event: SafetyEvent) -> None:
     notify(
-        safety_officers_for(event.unit), f"New safety report {event.reference} to triage",
+        safety_officers_for(event.unit), _to_triage(event),
         body="A new safety report is waiting for triage. Open Andon to read it.",
         url=reverse("safety:event", args=[event.pk]),
     )
+
+
+ESCALATION_TITLE = "Urgent safety report {reference}: triage at once"
+ESCALATION_BODY = ("A report of severe harm, death or a sentinel event is waiting for triage. "
+                   "Open Andon to read it.")
+
+
+def escalation_recipients(event: SafetyEvent):
+    """Who is alerted at once about a severe report: the patient safety officers whose grant
+    covers the event's unit, and the CQO and CMO of the organisation or its facility."""
+    return list(permissions.people_who("safety.receive_escalations", event.unit))
+
+
+def escalate(event: SafetyEvent) -> list[Escalation]:
+    """Alert at once, in the app and by e-mail, everyone `escalation_recipients` names about a
+    report of severe harm, death or a sentinel event, and record who was alerted, when and how
+    (`Escalation`, shown on the event page). Once per event: a report escalated at submission is
+    not escalated again when triage confirms it; one that triage finds severe is escalated then.
+
+    The alert names the event's reference only (no unit, no narrative, no reporter), the same for
+    named and anonymous reports. An anonymous report's rows are written as its other records are
+    (random ids, the day only, audit entries held; see _store_anonymously); the e-mail itself
+    leaves at once: a mail server's log knows when, which docs/safety.md says.
+    Returns the rows written (none when the event is not severe or was escalated before)."""
+    if not event.is_severe or not event.is_safety_event or event.source != Source.REPORT:
+        return []
+    if Escalation.objects.filter(event=event).exists():
+        return []
+    now = timezone.now()
+    at = audit.start_of_day(now) if event.is_anonymous else now
+    title = ESCALATION_TITLE.format(reference=event.reference)
+    url = reverse("safety:event", args=[event.pk])
+    reason = event.severity_label
+    rows = []
+    for person in escalation_recipients(event):
+        rows.append(Escalation(event=event, person=person, channel=Escalation.Channel.IN_APP, at=at, reason=reason))
+        if notifications.send_email(person, title, body=ESCALATION_BODY, url=url):
+            rows.append(Escalation(event=event, person=person, channel=Escalation.Channel.EMAIL, at=at, reason=reason))
+    if event.is_anonymous:
+        with disable_auditlog():
+            for row in rows:
+                row.save()
+        for row in rows:
+            audit.record_unattributed(row, LogEntry.Action.CREATE, when=at, reason="alert about an anonymous report")
+    else:
+        for row in rows:
+            row.save()
+    return rows
+
+
+def local_reviews_for(user):
+    """Events whose triage asked for a local review by the unit, under review in the units where
+    the user reviews locally (unit managers), the oldest first."""
+    units = list(permissions.units_where(user, "safety.review_locally").values_list("pk", flat=True))
+    return (SafetyEvent.objects.filter(unit__in=units, status=Status.REVIEW, review=Review.LOCAL)
+            .select_related("unit").only("reference", "unit__name").order_by("reported_at", "pk"))
+
+
+def open_investigations_of(user):
+    """The RCAs not yet complete whose team the user is on (a team member works on the analysis
+    without being a safety officer: the home page is where they find it)."""
+    return (Investigation.objects.filter(team__person=user, completed_at=None)
+            .select_related("event").only("event__reference", "event__rca_complete_due").order_by("started_at"))
+
+
+def unread_escalations(user):
+    """The in-app alerts the person has not opened yet, newest first, with their events."""
+    return (Escalation.objects.filter(person=user, channel=Escalation.Channel.IN_APP, read_at=None)
+            .select_related("event").order_by("-at"))
 
 
 # --- drafts ------------------------------------------------------------------------------------
@@ -487,6 +565,16 @@ def open_event(user, event: SafetyEvent, reason: str = "viewed") -> SafetyEvent:
     return event
 
 
+def notifications_read(user, event: SafetyEvent, escalations=None) -> None:
+    """The person has opened the event (or, as its reporter, their report): the notifications
+    and in-app alerts pointing to it are read, and its lines on their home page clear.
+    `escalations`: the event's alerts when the caller has read them (nothing to write when none
+    is the person's unread one)."""
+    notifications.mark_read(user, *(reverse(name, args=[event.pk]) for name in ("safety:event", "safety:my_report")))
+    if escalations is None or any(e.person_id == user.pk and e.read_at is None for e in escalations):
+        Escalation.objects.filter(event=event, person=user, read_at=None).update(read_at=timezone.now())
+
+
 def reporter_view(event) -> dict:
     """What the reporter may read: their report and the feedback; no triage internals."""
     tax = taxonomy.version_or_current(event.taxonomy_version)
@@ -585,10 +673,17 @@ def triage_queue(user):
     # A list of ids, not a subquery: PostgreSQL misplans the subquery on the tiny unit table
     # (benchmark at 200,000 events: first page 81 ms -> 15 ms).
     # The same conditions as the partial index safety_event_waiting (models.py).
+    # Severe harm, death and sentinel events first (marked on the page), then oldest first.
     units = list(permissions.units_where(user, "safety.triage").values_list("pk", flat=True))
     return (SafetyEvent.objects.filter(unit__in=units, status__in=[Status.SUBMITTED, Status.TRIAGE],
                                        kind__in=sorted(SAFETY_KINDS), source=Source.REPORT)
-            .select_related("unit", "unit__facility").order_by("reported_at", "pk"))
+            .select_related("unit", "unit__facility")
+            .annotate(urgent=Case(When(SEVERE, then=Value(0)), default=Value(1), output_field=IntegerField()))
+            .order_by("urgent", "reported_at", "pk"))
+
+
+# Severe harm, death or a sentinel event (SafetyEvent.is_severe, as a query).
+SEVERE = Q(harm__in=SEVERE_HARMS) | Q(is_sentinel=True)
 
 
 # --- triage and workflow ------------------------------------------------------------------------
@@ -698,6 +793,8 @@ def triage(user, event: SafetyEvent, decision: Triage, version: int | None = Non
         raise ValidationError(errors)
     if event.status == Status.SUBMITTED:
         _move(event, user, "start_triage", "Triage started.")
+        # The other officers' "to triage" notifications are done with.
+        notifications.settle(reverse("safety:event", args=[event.pk]), _to_triage(event))
     now = timezone.now()
     event.category = decision.category
     event.harm = decision.harm if event.kind in KINDS_WITH_HARM else ""
@@ -709,6 +806,7 @@ def triage(user, event: SafetyEvent, decision: Triage, version: int | None = Non
     else:  # a re-triage after reopening may drop an earlier RCA decision not yet begun
         event.rca_start_due = event.rca_complete_due = None
     event.save()
+    escalate(event)  # triage found severe harm, death or a sentinel event not escalated yet
     if decision.review in (Review.LOCAL, Review.AGGREGATED):
         _move(event, user, "send_to_review", reason)
     elif decision.review == Review.RCA:
@@ -951,7 +1049,7 @@ def tell_reporter(event: SafetyEvent, text: str, closing: bool = False) -> Repor
         event.first_feedback_at = message.created_at
         SafetyEvent.objects.filter(pk=event.pk).update(first_feedback_at=message.created_at)
     if event.reporter_id:
-        notify([event.reporter], f"Update on your report {event.reference}", body=text,
+        notify([event.reporter], f"Feedback on your report {event.reference}", body=text,
                url=reverse("safety:my_report", args=[event.pk]))
     return message
 

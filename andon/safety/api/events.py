@@ -432,6 +432,7 @@ def my_report(request, event_id: Id):
     # The same query and audit as the My reports page: someone else's report is not found.
     event = services.access_own_report(request.user, event_id)
     services.open_event(request.user, event, reason="reporter read own report")
+    services.notifications_read(request.user, event, escalations=())
     shown = services.reporter_view(event)  # as on the My reports page
     return {
         "id": event.pk, "reference": event.reference, "kind": event.kind, "kind_label": shown["kind_label"],

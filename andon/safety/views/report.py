@@ -332,6 +332,7 @@ def delete_draft(request, pk):
 def my_report(request, pk):
     event = services.access_own_report(request.user, pk)
     services.open_event(request.user, event, reason="reporter read own report")
+    services.notifications_read(request.user, event, escalations=())
     return render(request, "safety/report/my_report.html", services.reporter_view(event))
 
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.platform import audit, concurrency, permissions
+from andon.platform import audit, concurrency, notifications, permissions
 from andon.platform.permissions import can, requires
 
 from .. import sac, services, taxonomy
@@ -31,6 +31,7 @@ from ..officer_forms import (
     PsesRemovalForm,
     ReviewFindingsForm,
     ReviewWaiverForm,
+    TriageFilterForm,
     TriageForm,
     add_service_errors,
 )
@@ -53,14 +54,41 @@ def _page(request, items, per_page=PAGE_SIZE):
     return Paginator(items, per_page).get_page(request.GET.get("page"))
 
 
+class Window:
+    """One page of a long list without counting the list: the page's rows and one more, read
+    with an offset along an indexed order (the event list at 200,000 events: counting every
+    matching row on every page costs more than the page itself; docs/benchmarks.md)."""
+
+    MAX_PAGE = 10_000
+
+    def __init__(self, request, items, per_page=PAGE_SIZE):
+        raw = request.GET.get("page") or "1"
+        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 1
+        self.number = min(max(number, 1), self.MAX_PAGE)
+        start = (self.number - 1) * per_page
+        rows = list(items[start:start + per_page + 1])
+        self.object_list = rows[:per_page]
+        self.has_next = len(rows) > per_page and self.number < self.MAX_PAGE
+        self.has_previous = self.number > 1
+        self.start_index = start + 1 if self.object_list else 0
+        self.end_index = start + len(self.object_list)
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self):
+        return len(self.object_list)
+
+
 def _taxonomy_of(event):
     """The taxonomy the event was reported with (so an old report keeps its meaning)."""
     return taxonomy.version_or_current(event.taxonomy_version) or taxonomy.current()
 
 
-def _taxonomies():
-    """`_taxonomy_of` for the rows of one page, reading each version once."""
-    seen = {}
+def _taxonomies(current=None):
+    """`_taxonomy_of` for the rows of one page, reading each version once (`current`, already
+    read by the page, serves the rows reported with it)."""
+    seen = {current.version: current} if current is not None else {}
 
     def taxonomy_of(event):
         if event.taxonomy_version not in seen:
@@ -163,6 +191,7 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "attachments": event.attachments.order_by("uploaded_at", "pk"),
         "transitions": event.transitions.select_related("by"),
         "deescalations": event.deescalations.select_related("by"),
+        "escalations": list(event.escalations.select_related("person")),
         "reporter_messages": event.reporter_messages.all(),
         "questions": event.questions.select_related("asked_by") if event.is_anonymous else [],
         "ask_form": ask_form if may_ask else None,
@@ -203,15 +232,19 @@ def _event_url_maker():
 
 # The queue's columns only: an event row has some forty (texts, answers as JSON, ten times),
 # and the queue reads a page of fifty.
-_QUEUE_COLUMNS = ("reference", "is_anonymous", "reported_at", "kind", "category", "harm", "status",
+_QUEUE_COLUMNS = ("reference", "is_anonymous", "is_sentinel", "reported_at", "kind", "category", "harm", "status",
                   "taxonomy_version", "unit__name", "unit__facility__code")
 
 
 @requires("safety.triage")
 def triage_queue(request):
-    page = _page(request, services.triage_queue(request.user).only(*_QUEUE_COLUMNS))
+    units = permissions.units_where(request.user, "safety.triage").select_related("facility").order_by(
+        "facility__code", "path")
+    current = taxonomy.current()
+    form = TriageFilterForm(request.GET or None, taxonomy=current, units=units)
+    page = _page(request, form.apply(services.triage_queue(request.user).only(*_QUEUE_COLUMNS)))
     now = timezone.now()
-    taxonomy_of = _taxonomies()
+    taxonomy_of = _taxonomies(current)
     rows = []
     # The rows' words are made here rather than by template tags: the queue is the officers'
     # busiest page, and tags cost several times more per row.
@@ -225,9 +258,10 @@ def triage_queue(request):
                      "unit": event.unit.name, "facility": event.unit.facility.code.upper(),
                      "kind": _KIND_LABELS.get(event.kind, event.kind),
                      "status": _STATUS_LABELS.get(event.status, event.status),
-                     "waiting": waiting, "late": waiting > WAITING_DAYS})
+                     "waiting": waiting, "late": waiting > WAITING_DAYS, "severity": event.severity_label})
     return render(request, "safety/officer/queue.html",
-                  {"page": page, "rows": rows, "waiting_days": WAITING_DAYS})
+                  {"page": page, "rows": rows, "waiting_days": WAITING_DAYS, "form": form,
+                   "filtered": form.is_bound and form.is_valid() and any(form.cleaned_data.values())})
 
 
 @requires("safety.view_events")
@@ -237,19 +271,23 @@ def event_list(request):
         "facility__code", "path")
     current = taxonomy.current()
     form = EventFilterForm(request.GET or None, taxonomy=current, units=units)
-    events = form.apply(services.events_visible_to(user)).order_by("-reported_at", "-pk")
+    events = form.apply(services.events_visible_to(user).defer("narrative", "immediate_action", "details"))
     if form.is_valid() and form.cleaned_data["overdue"]:
         events = services.overdue_rcas(events)
-    page = _page(request, events)
-    late = set(services.overdue_rcas(SafetyEvent.objects.filter(pk__in=[e.pk for e in page]))
-               .values_list("pk", flat=True))
+    page = Window(request, events)
     now = timezone.now()
-    taxonomy_of = _taxonomies()
+    taxonomy_of = _taxonomies(current)
     rows = []
+    event_url = _event_url_maker()
     for event in page:
         tax = taxonomy_of(event)
-        rows.append({"event": event, "category": tax.category_label(event.category),
-                     "overdue": _overdue(event, now) if event.pk in late else None})
+        overdue = _overdue(event, now)  # the same test as services.overdue_rcas, on the row in hand
+        rows.append({"event": event, "url": event_url(event.pk), "category": tax.category_label(event.category),
+                     "harm": tax.harm_label(event.harm) if event.harm else "",
+                     "kind": _KIND_LABELS.get(event.kind, event.kind),
+                     "status": _STATUS_LABELS.get(event.status, event.status),
+                     "severity": event.severity_label,
+                     "overdue": overdue if any(overdue.values()) else None})
     return render(request, "safety/officer/events.html", {"form": form, "page": page, "rows": rows})
 
 
@@ -262,7 +300,9 @@ def event(request, pk):
         # A reporter reads their own report on the reporter's page: feedback without the analysis.
         return redirect("safety:my_report", pk=event.pk)
     services.open_event(request.user, event)
-    return render(request, "safety/officer/event.html", _event_context(request, event))
+    context = _event_context(request, event)
+    services.notifications_read(request.user, event, context["escalations"])
+    return render(request, "safety/officer/event.html", context)
 
 
 def _decide(request, pk, capability: str, form_key: str, reason: str, make_form, decide, done):
@@ -409,6 +449,7 @@ def conduct_concerns(request):
     concerns = (ConductConcern.objects.filter(unit__in=units).select_related("raised_by", "unit", "unit__facility")
                 .order_by("-raised_at", "-pk"))
     page = _page(request, concerns)
+    notifications.mark_read(request.user, request.path)
     for concern in page:
         audit.record_read(concern, actor=request.user, reason="conduct concern list")
     return render(request, "safety/officer/conduct_concerns.html", {"page": page})
