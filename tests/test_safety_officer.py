@@ -138,6 +138,24 @@ def test_triage_as_sac_3_with_an_rca_starts_the_investigation_with_its_deadlines
     assert 'value="plan_actions"' in page and 'value="close"' not in page
 
 
+def test_the_event_page_tells_the_changes_of_the_record_in_words(hospital, people, client):
+    """Friction 12: who changed what, by name and label; no ids, field names or ∅."""
+    event = submit(hospital, people.nurse)
+    client.force_login(people.officer)
+    client.post(reverse("safety:triage_event", args=[event.pk]), triage_post())
+    response = client.get(reverse("safety:event", args=[event.pk]))
+    lines = response.context["changes"]
+    said = [sentence for line in lines for sentence in line.changes]
+    assert lines[0].who == "Pat Okafor"
+    for sentence in ("Harm changed from Mild harm to Moderate harm", "SAC set to SAC 3",
+                     "SAC severity set to Catastrophic", "SAC probability set to Remote",
+                     "Review set to Root cause analysis (RCA²)", "Triaged by set to Pat Okafor"):
+        assert sentence in said
+    shown = response.content.decode().split('id="changes-heading"')[1].split("</section>")[0]
+    assert "Harm changed from Mild harm to Moderate harm" in shown
+    assert "∅" not in shown and "triaged_by" not in shown and "sac_score" not in shown
+
+
 def test_the_triage_form_shows_the_definitions_and_the_matrix(hospital, people, client):
     event = submit(hospital, people.nurse)
     client.force_login(people.officer)

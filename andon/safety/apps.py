@@ -26,6 +26,7 @@ class SafetyConfig(AppConfig):
         for model in (models.Investigation, models.TeamMember, models.TimelineEntry, models.WhyChain,
                       models.ContributingFactor, models.RootCause):
             audit.register(model)
+        _history_words(models)
         content.register_loader("taxonomies", taxonomy.load_taxonomy_file)
         navigation.add(navigation.NavEntry("Report", "safety:report", "safety.report", "exclamation-triangle"))
         navigation.add(navigation.NavEntry("Triage", "safety:triage_queue", "safety.triage", "inboxes"))
@@ -37,3 +38,36 @@ class SafetyConfig(AppConfig):
         for model in (models.SafetyEvent, models.Investigation, models.ContributingFactor, Unit):
             post_save.connect(analysis.forget_aggregates, sender=model, dispatch_uid=f"aggregates-{model.__name__}")
             post_delete.connect(analysis.forget_aggregates, sender=model, dispatch_uid=f"aggregates-del-{model.__name__}")
+
+
+def _history_words(models) -> None:
+    """How an event's history names its fields and the codes the taxonomy and SAC scheme hold."""
+    from andon.platform import history
+
+    from . import sac, taxonomy
+
+    def taxonomy_label(kind):
+        def label(code):
+            try:
+                current = taxonomy.current()
+            except taxonomy.TaxonomyMissing:
+                return code
+            return current.category_label(code) if kind == "category" else current.harm_label(code)
+        return label
+
+    history.register(models.SafetyEvent, labels={
+        "category": "Category", "reported_category": "Category as reported", "harm": "Harm",
+        "sac_scheme": "SAC scheme", "sac_severity": "SAC severity", "sac_probability": "SAC probability",
+        "sac_score": "SAC", "is_sentinel": "Sentinel event", "review": "Review",
+        "triaged_by": "Triaged by", "rca_start_due": "RCA to start by", "rca_complete_due": "RCA to be complete by",
+        "rca_started_at": "RCA started", "pses_entered_at": "Entered the PSES",
+        "pses_removed_at": "Removed from the PSES", "pses_removed_by": "Removed from the PSES by",
+        "pses_removal_reason": "Reason for removal from the PSES",
+    }, values={
+        "category": taxonomy_label("category"), "reported_category": taxonomy_label("category"),
+        "harm": taxonomy_label("harm"),
+        "sac_severity": lambda code: sac.SEVERITIES.get(code, code).split(":")[0],
+        "sac_probability": lambda code: sac.PROBABILITIES.get(code, code).split(":")[0],
+        "sac_score": lambda score: f"SAC {score}",
+        "sac_scheme": lambda code: "VA NCPS" if code == sac.SCHEME else code,
+    })

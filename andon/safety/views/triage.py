@@ -7,6 +7,7 @@ lists are not audited per row, except conduct concerns, which are sensitive in t
 
 from datetime import datetime
 
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.platform import audit, concurrency, permissions
+from andon.platform import audit, concurrency, history, permissions
 from andon.platform.permissions import can, requires
 
 from .. import sac, services, taxonomy
@@ -140,6 +141,10 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "reporter": reporter_label(user, event),
         "attachments": event.attachments.order_by("uploaded_at", "pk"),
         "transitions": event.transitions.select_related("by"),
+        # Changes of the record itself in words; its moves are in the workflow history above.
+        # A record still at its first version was never changed: no need to read the trail.
+        "changes": history.history_of(event, actions=[LogEntry.Action.UPDATE], leave_out=("status",))
+                   if event.version > 1 else [],
         "deescalations": event.deescalations.select_related("by"),
         "reporter_messages": event.reporter_messages.all(),
         "overdue": _overdue(event, timezone.now()),
