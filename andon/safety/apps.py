@@ -32,6 +32,10 @@ class SafetyConfig(AppConfig):
         navigation.add(navigation.NavEntry("Triage", "safety:triage_queue", "safety.triage", "inboxes"))
         navigation.add(navigation.NavEntry("Events", "safety:event_list", "safety.view_events", "list-ul"))
         navigation.add(navigation.NavEntry("Analysis", "safety:analysis", "safety.view_aggregates", "bar-chart"))
+        navigation.add(navigation.NavEntry("Reporter feedback", "safety:feedback_stats", "safety.view_feedback_stats",
+                                           "chat-square-text"))
+        navigation.add(navigation.NavEntry("Conduct concerns", "safety:conduct_concerns",
+                                           "safety.review_conduct_concerns", "person-exclamation"))
         services.register_work_provider(work.safety_work)
         demo.register_demo_loader(safety_demo.load_demo_events)
         # Kept analyses are out of date when what they count (or a unit's name) changes.
