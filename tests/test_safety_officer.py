@@ -167,6 +167,21 @@ def test_the_triage_form_shows_the_definitions_and_the_matrix(hospital, people, 
     assert "Severe harm: Bodily or psychological injury" in page
 
 
+def test_the_sac_matrix_marks_the_chosen_cell_on_the_event_page_and_a_refused_triage(hospital, people, client):
+    """Friction 17: the cell of the SAC chosen is marked (and named for screen readers)."""
+    chosen = re.compile(r'<td data-severity="(\w+)" data-probability="(\w+)" class="[^"]*sac-chosen" aria-current="true">SAC (\d)</td>')
+    event = submit(hospital, people.nurse)
+    client.force_login(people.officer)
+    assert chosen.findall(client.get(reverse("safety:event", args=[event.pk])).content.decode()) == []
+    refused = client.post(reverse("safety:triage_event", args=[event.pk]),
+                          triage_post(sac_severity="major", sac_probability="occasional", reason=" "))
+    assert refused.status_code == 400
+    assert chosen.findall(refused.content.decode()) == [("major", "occasional", "2")]
+    client.post(reverse("safety:triage_event", args=[event.pk]), triage_post())
+    page = client.get(reverse("safety:event", args=[event.pk])).content.decode()
+    assert chosen.findall(page) == [("catastrophic", "remote", "3")]
+
+
 def test_close_needs_a_closing_summary_then_reopen(hospital, people, client):
     event = submit(hospital, people.nurse)
     client.force_login(people.officer)

@@ -160,10 +160,12 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
 
 
 def _sac_matrix():
+    """The matrix with its codes, so a page can mark the cell chosen (the triage form as the
+    officer picks, the event page once triaged)."""
     severities = list(sac.SEVERITIES)
     return {
         "severities": [s.capitalize() for s in severities],
-        "rows": [(p.capitalize(), [sac.MATRIX[p][s] for s in severities]) for p in sac.PROBABILITIES],
+        "rows": [(p, p.capitalize(), [(s, sac.MATRIX[p][s]) for s in severities]) for p in sac.PROBABILITIES],
     }
 
 
