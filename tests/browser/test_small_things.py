@@ -117,3 +117,26 @@ def test_the_sac_matrix_marks_the_cell_picked_and_the_focus_ring_is_strong(brows
     finally:
         context.close()
     assert not problems.problems
+
+
+def test_the_pareto_labels_are_drawn_whole_inside_the_chart(page):
+    """Friction 17 (Pareto labels cut): every text of the drawing, as the browser lays it out,
+    lies inside the drawing."""
+    from andon.platform import charts
+
+    class Row:
+        def __init__(self, label, count, cumulative_percent):
+            self.label, self.count, self.cumulative_percent = label, count, cumulative_percent
+
+    rows = [Row("Medication or other substance", 40, 40.0), Row("Care management and handover", 30, 70.0)] + [
+        Row(f"Category number {i}", 3, 70.0 + 3 * i) for i in range(1, 11)]
+    chart = charts.pareto_chart(rows, title="Events by category", desc="d", noun="events")
+    page.set_content(f"<!doctype html><html><body style='margin:0'>{chart.svg}</body></html>")
+    outside = page.evaluate("""() => {
+        const svg = document.querySelector("svg").getBoundingClientRect();
+        return [...document.querySelectorAll("svg text")].map(t => [t.textContent, t.getBoundingClientRect()])
+            .filter(([_, b]) => b.left < svg.left - 0.5 || b.right > svg.right + 0.5 || b.top < svg.top - 0.5
+                                || b.bottom > svg.bottom + 0.5)
+            .map(([text]) => text);
+    }""")
+    assert outside == []
