@@ -106,3 +106,12 @@ def test_every_refused_page_says_what_and_whom_to_ask(client, hospital, make_use
     response = client.get(reverse("measures:dashboard"))
     assert response.status_code == 403
     assert "This page is for: " in response.content.decode() and "Quality analyst" in response.content.decode()
+
+
+def test_the_analysis_page_tells_the_risk_manager_events_are_in_aggregate_only(client, make_user, safety_taxonomy):
+    client.force_login(make_user(Role.RISK_MANAGER, ""))
+    page = client.get(reverse("safety:analysis")).content.decode()
+    assert "Your role sees safety events in aggregate only." in page
+    assert "ask the patient safety officer of its unit" in page
+    client.force_login(make_user(Role.PATIENT_SAFETY_OFFICER, ""))
+    assert "Your role sees safety events in aggregate only." not in client.get(reverse("safety:analysis")).content.decode()
