@@ -104,3 +104,21 @@ def _unlabelled(client, world, name, case, role):
     fields = Fields()
     fields.feed(response.content.decode())
     return fields.unlabelled()
+
+
+@pytest.mark.parametrize("name", ["account_login", "account_reset_password"])
+def test_the_sign_in_pages_label_every_field(client, db, name):
+    fields = Fields()
+    fields.feed(client.get(reverse(name)).content.decode())
+    assert fields.fields and fields.unlabelled() == []
+
+
+@pytest.mark.parametrize("name", ["account_set_password", "platform:tokens"])
+def test_the_account_pages_label_every_field(client, world, db, name):
+    user = world.people[Role.QUALITY_ANALYST]
+    client.force_login(user)
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    fields = Fields()
+    fields.feed(response.content.decode())
+    assert fields.fields and fields.unlabelled() == []
