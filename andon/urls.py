@@ -4,6 +4,8 @@ from django.urls import include, path
 from andon.api.api import api
 from andon.web import views as web_views
 
+handler403 = web_views.refused
+
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("health", web_views.health, name="health"),

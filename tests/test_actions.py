@@ -688,3 +688,27 @@ def test_the_owner_is_told_of_a_new_action(hospital, make_user):
     told = Notification.objects.get(recipient=owner)
     assert told.title == "Action assigned to you: Bed alarms on every night"
     assert told.url == f"/actions/{action.pk}/"
+
+
+def test_history_reads_in_plain_words_with_names_not_ids(client, hospital, people):
+    """Friction 12: people, units and states by name; no ids, field names or empty signs."""
+    action = new_action(people.pso, hospital.unit("rgh/4w"), people.pso, source=hospital.unit("rgh/4w"),
+                        source_label="RCA for EV-2026-000123")
+    services.update_action(people.pso, action, owner=people.nurse, unit=hospital.unit("rgh/4w"))
+    services.set_status(people.nurse, Action.objects.get(pk=action.pk), Status.IN_PROGRESS, note="Pumps ordered")
+    client.force_login(people.cqo)
+    page = client.get(reverse("actions:detail", args=[action.pk]))
+    lines = page.context["history"]
+    assert [line.changes for line in lines[:2]] == [
+        ["Status changed from Planned to In progress"],
+        ["Owner changed from Pat Officer to Nia Nurse"],
+    ]
+    assert (lines[0].who, lines[0].note) == ("Nia Nurse", "Pumps ordered")
+    created = lines[-1].changes
+    assert "Unit set to 4 West Medical (rgh)" in created and "Owner set to Pat Officer" in created
+    assert "Strength set to Stronger" in created and "Decision set to Awaiting decision" in created
+    assert "Source set to RCA for EV-2026-000123" in created
+    assert not any(sentence.startswith(("Source id", "Source type")) for sentence in created)
+    shown = page.content.decode().split('id="history-heading"')[1]
+    assert "Status changed from Planned to In progress" in shown and "Owner changed from Pat Officer to Nia Nurse" in shown
+    assert "∅" not in shown and "owner" not in shown and f">{people.nurse.pk}<" not in shown

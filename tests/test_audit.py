@@ -135,3 +135,22 @@ def test_admin_site_offers_no_way_to_change_or_delete_audit_entries(hospital, ma
     response = client.post(reverse("admin:auditlog_logentry_delete", args=[entry.pk]), {"post": "yes"})
     assert response.status_code == 403
     assert LogEntry.objects.get(pk=entry.pk).object_repr == entry.object_repr
+
+
+def test_audit_viewer_says_each_change_in_words(client, hospital, make_user):
+    """Friction 12: the trail names fields by label, records by name, and never shows ∅."""
+    admin = make_user(Role.ADMINISTRATOR, "", username="admin.words")
+    client.force_login(admin)
+    unit = hospital.unit("rgh/4w")
+    old_name = unit.name
+    from auditlog.context import set_actor
+
+    with set_actor(admin):
+        unit.name = "Ward 4B"
+        unit.save()
+    response = client.get(reverse("platform:audit"), {"model": "platform.unit", "action": LogEntry.Action.UPDATE})
+    line = response.context["lines"][0]
+    assert (line.who, line.what, line.changes) == (
+        "admin.words", "Changed", [f"Name changed from {old_name} to Ward 4B"])
+    page = response.content.decode()
+    assert f"Name changed from {old_name} to Ward 4B" in page and "∅" not in page

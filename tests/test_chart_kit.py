@@ -177,3 +177,51 @@ def test_an_empty_pareto_says_so():
 def test_the_kit_imports_no_django():
     code = "import sys, andon.platform.charts; print(any(m.split('.')[0] == 'django' for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def _left_axis_ticks(chart) -> list[str]:
+    """The tick labels of the left value axis (text anchored at its end, left of the plot)."""
+    root = ET.fromstring(chart.svg)
+    return [t.text for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "end" and t.get("transform") is None
+            and not t.get("class") and t.text and t.text.replace(".", "").replace(",", "").isdigit()]
+
+
+def test_counts_never_get_fractional_ticks():
+    """Friction 17: an axis of counts reads 0, 1, 2…, never 0.2 events."""
+    assert nice_ticks(0, 1, integer=True) == [0, 1]
+    assert nice_ticks(0, 3, integer=True) == [0, 1, 2, 3]
+    assert nice_ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1]  # a rate keeps its fine steps
+    small = [
+        charts.pareto_chart([_Row("Fall", 1, 100.0)], title="T", desc="d", noun="events"),
+        charts.bar_chart([("Fall", 1), ("Medication", 2)], title="T", desc="d", y_label="Events"),
+        charts.line_chart(["Jan", "Feb"], {"Events": [0, 1]}, title="T", desc="d", y_label="Events"),
+        charts.control_chart([charts.PeriodPoint("Jan", 0), charts.PeriodPoint("Feb", 1)], title="T", desc="d",
+                             y_label="Events", integer=True),
+    ]
+    for chart in small:
+        ticks = _left_axis_ticks(chart)
+        assert ticks and all("." not in tick for tick in ticks), (chart.kind, ticks)
+    rates = charts.bar_chart([("A", 0.4), ("B", 0.9)], title="T", desc="d", y_label="Rate")
+    assert "0.2" in _left_axis_ticks(rates)
+
+
+def test_slanted_category_labels_are_not_cut_at_the_left_or_the_bottom():
+    """Friction 17: the Pareto's first labels run down and left of their bar; the drawing makes
+    room for them (the browser test measures the same labels as drawn)."""
+    import math
+
+    from andon.platform.charts import bars
+
+    rows = [_Row("Medication or other substance", 40, 40.0), _Row("Care management and handover", 30, 70.0)] + [
+        _Row(f"Category {i}", 3, 70.0 + 3 * i) for i in range(1, 11)]
+    for chart in (charts.pareto_chart(rows, title="T", desc="d", noun="events"),
+                  charts.bar_chart([(row.label, row.count) for row in rows], title="T", desc="d", y_label="Events")):
+        root = ET.fromstring(chart.svg)
+        height = float(root.get("height"))
+        slanted = [t for t in root.iter(f"{SVG}text") if (t.get("transform") or "").startswith("rotate(-40 ")]
+        assert len(slanted) == len(rows)
+        for label in slanted:
+            x, y = float(label.get("x")), float(label.get("y"))
+            length = len(label.text) * bars.CHARACTER_WIDTH
+            assert x - length * math.cos(math.radians(bars.SLANT)) >= 0, label.text
+            assert y + length * math.sin(math.radians(bars.SLANT)) <= height, label.text

@@ -490,3 +490,22 @@ def test_an_ecqm_without_its_content_fails_its_job_with_the_reason_on_the_job_an
                              .url.rstrip("/").split("/")[-1])
     assert partly.status == Job.Status.SUCCEEDED and partly.result["problems"] == [reason]
     assert "Done in part." in client.get(reverse("platform:job", args=[partly.pk])).content.decode()
+
+
+def test_the_measure_page_tells_its_history_in_words(client, results, cqo):
+    """Friction 12: a change of the measure in plain words, by the person's name."""
+    from andon.platform import audit
+
+    before = results.target
+    cqo.first_name, cqo.last_name = "Dana", "Ortiz"
+    cqo.save()
+    with audit.acting_as(cqo):
+        results.target, results.improvement = 9.5, "increase"
+        results.save()
+    response = client.get(reverse("measures:measure", args=[results.key]))
+    latest = response.context["history"][0]
+    assert latest.who == "Dana Ortiz"
+    old = "Target set to 9.5" if before is None else f"Target changed from {before} to 9.5"
+    assert old in latest.changes and "Improvement changed from Lower is better to Higher is better" in latest.changes
+    shown = response.content.decode().split('id="history-heading"')[1]
+    assert old in shown and "∅" not in shown and "compute_error" not in shown

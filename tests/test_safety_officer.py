@@ -140,6 +140,24 @@ def test_triage_as_sac_3_with_an_rca_starts_the_investigation_with_its_deadlines
     assert "its root cause analysis has not been started" in page
 
 
+def test_the_event_page_tells_the_changes_of_the_record_in_words(hospital, people, client):
+    """Friction 12: who changed what, by name and label; no ids, field names or ∅."""
+    event = submit(hospital, people.nurse)
+    client.force_login(people.officer)
+    client.post(reverse("safety:triage_event", args=[event.pk]), triage_post())
+    response = client.get(reverse("safety:event", args=[event.pk]))
+    lines = response.context["changes"]
+    said = [sentence for line in lines for sentence in line.changes]
+    assert lines[0].who == "Pat Okafor"
+    for sentence in ("Harm changed from Mild harm to Moderate harm", "SAC set to SAC 3",
+                     "SAC severity set to Catastrophic", "SAC probability set to Remote",
+                     "Review set to Root cause analysis (RCA²)", "Triaged by set to Pat Okafor"):
+        assert sentence in said
+    shown = response.content.decode().split('id="changes-heading"')[1].split("</section>")[0]
+    assert "Harm changed from Mild harm to Moderate harm" in shown
+    assert "∅" not in shown and "triaged_by" not in shown and "sac_score" not in shown
+
+
 def test_the_triage_form_shows_the_definitions_and_the_matrix(hospital, people, client):
     event = submit(hospital, people.nurse)
     client.force_login(people.officer)
@@ -149,6 +167,21 @@ def test_the_triage_form_shows_the_definitions_and_the_matrix(hospital, people, 
     assert "Probability ↓ / Severity →" in page and page.count("SAC 3</td>") == 5
     assert "reaches the patient and results in death, permanent harm, or severe temporary harm" in page
     assert "Severe harm: Bodily or psychological injury" in page
+
+
+def test_the_sac_matrix_marks_the_chosen_cell_on_the_event_page_and_a_refused_triage(hospital, people, client):
+    """Friction 17: the cell of the SAC chosen is marked (and named for screen readers)."""
+    chosen = re.compile(r'<td data-severity="(\w+)" data-probability="(\w+)" class="[^"]*sac-chosen" aria-current="true">SAC (\d)</td>')
+    event = submit(hospital, people.nurse)
+    client.force_login(people.officer)
+    assert chosen.findall(client.get(reverse("safety:event", args=[event.pk])).content.decode()) == []
+    refused = client.post(reverse("safety:triage_event", args=[event.pk]),
+                          triage_post(sac_severity="major", sac_probability="occasional", reason=" "))
+    assert refused.status_code == 400
+    assert chosen.findall(refused.content.decode()) == [("major", "occasional", "2")]
+    client.post(reverse("safety:triage_event", args=[event.pk]), triage_post())
+    page = client.get(reverse("safety:event", args=[event.pk])).content.decode()
+    assert chosen.findall(page) == [("catastrophic", "remote", "3")]
 
 
 def test_close_needs_a_closing_summary_then_reopen(hospital, people, client):

@@ -94,6 +94,12 @@ class EffectivenessForm(forms.Form):
                            help_text="What the measure showed; required unless effective.")
     version = VersionField()
 
+    def __init__(self, *args, **kwargs):
+        # Its own ids: the status form on the same page has a "note" too, and a label names
+        # only the first element of an id (the effectiveness note was left without one).
+        kwargs.setdefault("auto_id", "id_effectiveness_%s")
+        super().__init__(*args, **kwargs)
+
 
 class FilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), ("open", "Open (planned or in progress)"),

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.platform import audit, concurrency, notifications, permissions
+from andon.platform import concurrency, history, notifications, permissions
 from andon.platform.permissions import requires
 
 from . import services
@@ -78,7 +78,7 @@ def _detail_context(request, action, **forms):
         "decision_form": forms.get("decision_form") or DecisionForm(initial=version),
         "effectiveness_form": forms.get("effectiveness_form") or EffectivenessForm(
             initial={"checked_on": timezone.localdate(), **version}),
-        "history": audit.entries_for(action)[:50] if permissions.can(user, "actions.view", action) else [],
+        "history": history.history_of(action) if permissions.can(user, "actions.view", action) else [],
     }
 
 

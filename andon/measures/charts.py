@@ -184,7 +184,8 @@ def spc_chart(measure: Measure, view: ChartView, annotations=(), title: str | No
         if view.target is not None else []
     return kit.control_chart(period_points, title=title or f"{measure.title}: {view.kind} chart", desc=desc,
                              y_label=measure.unit_label, lines=lines, references=targets,
-                             markers=_markers(view, annotations))
+                             markers=_markers(view, annotations),
+                             integer=measure.scoring == Scoring.COUNT and measure.multiplier == 1)
 
 
 def spc_svg(measure: Measure, view: ChartView, annotations=(), title: str | None = None) -> str:

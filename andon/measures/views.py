@@ -4,6 +4,7 @@ entry, peers' reports and computation. Thin: parse, ask the services, render."""
 
 from datetime import date
 
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from andon.actions import services as actions_services
-from andon.platform import inputs, permissions
+from andon.platform import history, inputs, permissions
 from andon.platform import services as platform_services
 from andon.platform.exports import streaming_csv
 from andon.platform.models import Organisation, Unit
@@ -96,6 +97,7 @@ def measure_page(request, key):
         "may_manage": permissions.can(request.user, "measures.manage"),
         "peers": PeerResult.objects.filter(measure=measure).order_by("peer", "period_start")[:200],
         "upload_form": UploadForm(), "small_cell_threshold": settings.ANDON_SMALL_CELL_THRESHOLD,
+        "history": history.history_of(measure, limit=20, actions=[LogEntry.Action.CREATE, LogEntry.Action.UPDATE]),
     })
 
 

@@ -150,10 +150,18 @@ def can(user, permission: str, obj=ANYWHERE) -> bool:
     return policy.test_rule(permission, user, obj)
 
 
+class Refused(PermissionDenied):
+    """A refusal that knows the permission it refused, so the 403 page can say what and why."""
+
+    def __init__(self, permission: str, where: str = ""):
+        self.permission = permission
+        super().__init__(f"not permitted: {permission}" + (f" in {where}" if where else ""))
+
+
 def check(user, permission: str, obj=ANYWHERE) -> None:
     """Raise PermissionDenied unless the user may; for services and API handlers."""
     if not can(user, permission, obj):
-        raise PermissionDenied(f"not permitted: {permission}")
+        raise Refused(permission)
 
 
 def holds_everywhere(user, capability: str) -> bool:
@@ -243,7 +251,7 @@ def scope_for(user, capability: str, *, unit: Unit | None = None, facility: Faci
     if facility is not None:
         units = units.filter(facility=facility)
         if not units.exists():
-            raise PermissionDenied(f"not permitted: {capability} in {facility.code}")
+            raise Refused(capability, facility.code)
         return Scope(capability, units, facility=facility)
     return Scope(capability, units, everything=holds_everywhere(user, capability))
 
@@ -322,3 +330,24 @@ def is_job_requester(user, job):
 
 
 add_rule("platform.view_job", (holds("platform.view_own_jobs") & is_job_requester) | holds("platform.view_all_jobs"))
+
+
+def refusal(user, exception) -> dict:
+    """What a refused page tells the person: what was refused, why, and whom to ask."""
+    from .roles import REFUSALS, Role, explained_capability
+
+    permission = getattr(exception, "permission", None)
+    capability = explained_capability(permission)
+    what, why, whom = REFUSALS.get(capability or "") or ("what your roles do not include", "", "")
+    roles = sorted(Role(role).label for role in roles_with(capability)) if capability else []
+    held = {grant.role for grant in active_grants(user)} if getattr(user, "is_authenticated", False) else set()
+    elsewhere = bool(capability and held & set(roles_with(capability)))
+    return {
+        "what": what,
+        "why": why or (f"This page is for: {', '.join(roles)}." if roles else ""),
+        "whom": whom or ("If you need it for your work, ask an administrator to grant you the role for the "
+                         "unit where you need it."),
+        "roles": roles,
+        "elsewhere": elsewhere,
+        "your_roles": sorted({Role(role).label for role in held if role in Role.values}),
+    }

@@ -112,3 +112,52 @@ def roles_with(capability: str) -> frozenset[Role]:
         return CAPABILITIES[capability]
     except KeyError:
         raise KeyError(f"unknown capability {capability!r}; add it to andon/platform/roles.py") from None
+
+
+# What a refused page says (the 403 page, `permissions.refusal`): permission or capability ->
+# (why it is refused, whom to ask). Object rules are explained by the capability they rest on.
+_OBJECT_RULES = {
+    "safety.view_event": "safety.view_events", "safety.view_investigation": "safety.view_events",
+    "safety.edit_investigation": "safety.investigate", "actions.view_action": "actions.view",
+    "actions.set_status": "actions.manage", "actions.use": "actions.view",
+    "platform.view_job": "platform.view_own_jobs",
+}
+_EVENTS_ARE_WORK_PRODUCT = (
+    "Safety event records are patient safety work product (docs/safety.md, Confidentiality): each "
+    "event is open to the patient safety officers and unit managers of its unit, the CQO and the CMO. "
+    "Risk managers, analysts, auditors and the board see events in aggregate on the Analysis page, "
+    "never one by one; claims and legal work are kept apart from the safety review.")
+REFUSALS: dict[str, tuple[str, str, str]] = {  # capability -> (what, why, whom to ask)
+    "safety.view_events": ("safety events one by one", _EVENTS_ARE_WORK_PRODUCT,
+                           "For a specific event, ask the patient safety officer of its unit: they decide "
+                           "what may be shared, and can take a report out of the safety evaluation system "
+                           "with a recorded reason when it must serve another purpose."),
+    "safety.view_reporter": ("who reported an event", "Who reported an event is seen only by the patient "
+                             "safety officers, the CQO and the CMO, and never for an anonymous report.",
+                             "Ask the patient safety officer."),
+    "safety.triage": ("the triage of safety events", "Triage is the patient safety officers' work.",
+                      "Ask the patient safety officer of the event's unit."),
+    "safety.manage_workflow": ("the workflow of safety events", "Moving an event through its workflow is the "
+                               "patient safety officers' work.", "Ask the patient safety officer of the event's unit."),
+    "safety.investigate": ("root cause analyses", "Root cause analyses are run by the patient safety officers "
+                           "and the RCA team.", "Ask the event's patient safety officer to add you to the RCA team."),
+    "safety.review_conduct_concerns": (
+        "conduct concerns", "Concerns about an individual's conduct are kept apart from safety events (just "
+        "culture) and are read by the CMO and the medical staff office only.", "Ask the medical staff office."),
+    "safety.view_feedback_stats": ("the feedback statistics", "The feedback statistics are for the patient safety "
+                                   "officers, the CQO and the CMO.", "Ask the patient safety officer."),
+    "measures.view_patients": ("patient-level data", "Patient-level data is open to quality analysts, the CQO "
+                               "and the CMO, and every viewing is recorded.", "Ask the quality department."),
+    "platform.use_admin_site": ("the administration site", "Administration is for administrators.",
+                                "Ask an administrator."),
+    "platform.manage_people": ("people and roles", "People and roles are managed by administrators.",
+                               "Ask an administrator."),
+    "platform.view_audit": ("the audit trail", "The audit trail is read by administrators.", "Ask an administrator."),
+}
+
+
+def explained_capability(permission: str | None) -> str | None:
+    """The capability a permission rests on (itself, or the capability of an object rule)."""
+    if permission in CAPABILITIES:
+        return permission
+    return _OBJECT_RULES.get(permission or "")

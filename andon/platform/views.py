@@ -7,7 +7,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from . import audit, permissions, services
+from . import audit, history, permissions, services
 from .exports import exports_dir
 from .forms import AuditFilterForm, TokenForm
 from .jobs import start_job
@@ -54,8 +54,9 @@ def job_download(request, pk):
 def audit_trail(request):
     form = AuditFilterForm(request.GET or None)
     filters = form.filters() if form.is_valid() else {}
-    entries = audit.search(**filters)
-    return render(request, "platform/audit.html", {"form": form, "page": _page(request, entries), "filters": filters})
+    page = _page(request, audit.search(**filters))
+    return render(request, "platform/audit.html", {"form": form, "page": page, "lines": history.describe(page),
+                                                   "filters": filters})
 
 
 @require_POST

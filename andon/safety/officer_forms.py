@@ -127,6 +127,9 @@ class MoveForm(forms.Form):
     version = VersionField()
 
     def __init__(self, *args, **kwargs):
+        # Its own ids: the triage form on the same page has a "reason" too, and a label names
+        # only the first element of an id.
+        kwargs.setdefault("auto_id", "id_move_%s")
         super().__init__(*args, **kwargs)
         self.extra_errors = {}
         self.moves = []

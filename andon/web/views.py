@@ -35,3 +35,8 @@ def health(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def refused(request, exception=None):
+    """Every refused page (403): what was refused, why, and whom to ask, not a bare status."""
+    return render(request, "403.html", {"refusal": permissions.refusal(request.user, exception)}, status=403)

@@ -67,11 +67,12 @@ class Marker:
 
 
 def control_chart(points: list[PeriodPoint], *, title: str, desc: str, y_label: str, lines=(), references=(),
-                  markers=()) -> Chart:
+                  markers=(), integer: bool = False) -> Chart:
+    """`integer`: the values are counts, so the value axis has whole-number ticks."""
     every_value = [p.value for p in points] + [v for s in lines for v in s.values] + [r.value for r in references]
     labels, top = _place_labels(markers, BandScale(max(len(points), 1), CANVAS.plot_left, CANVAS.plot_right))
     canvas = Canvas(CANVAS.width, CANVAS.height - CANVAS.top + top, top=top)
-    scale = LinearScale.covering(every_value, canvas.plot_bottom, canvas.plot_top)
+    scale = LinearScale.covering(every_value, canvas.plot_bottom, canvas.plot_top, integer=integer)
     band = BandScale(max(len(points), 1), canvas.plot_left, canvas.plot_right)
     body = value_axis(canvas, scale, y_label)
     for step_line in lines:

@@ -9,12 +9,15 @@ import math
 from dataclasses import dataclass
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+def nice_ticks(low: float, high: float, count: int = 5, *, integer: bool = False) -> list[float]:
     """Round tick values from at or below `low` to at or above `high`, about `count` steps of
-    1, 2 or 5 × 10ⁿ. An empty range (high ≤ low) is widened by one so that it still has ticks."""
+    1, 2 or 5 × 10ⁿ. An empty range (high ≤ low) is widened by one so that it still has ticks.
+    `integer`: whole-number steps only (an axis of counts never reads 0.5 events)."""
     if high <= low:
         high = low + 1
     raw = (high - low) / count
+    if integer:
+        raw = max(raw, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     tick = math.floor(low / step) * step
@@ -44,17 +47,19 @@ class LinearScale:
     end: float
 
     @classmethod
-    def covering(cls, values, start: float, end: float, *, zero: str = "near", count: int = 5) -> LinearScale:
+    def covering(cls, values, start: float, end: float, *, zero: str = "near", count: int = 5,
+                 integer: bool = False) -> LinearScale:
         """A scale whose round ticks cover every value that is not None.
 
         zero: "always" starts the axis at 0 (counts, percentages); "near" does so when 0 is
         close to the data (the lowest value is less than 0.6 × the data's range above 0), so a
-        small change far from 0 is not flattened; "never" fits the data only."""
+        small change far from 0 is not flattened; "never" fits the data only. `integer`: the
+        values are counts, so the ticks are whole numbers."""
         present = [v for v in values if v is not None]
         low, high = (min(present), max(present)) if present else (0.0, 1.0)
         if zero == "always" or (zero == "near" and 0 <= low < (high - low) * 0.6):
             low = min(low, 0.0)
-        return cls(tuple(nice_ticks(low, high, count)), start, end)
+        return cls(tuple(nice_ticks(low, high, count, integer=integer)), start, end)
 
     @property
     def low(self) -> float:

@@ -7,6 +7,7 @@ lists are not audited per row, except conduct concerns, which are sensitive in t
 
 from datetime import datetime
 
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.platform import audit, concurrency, notifications, permissions
+from andon.platform import audit, concurrency, history, notifications, permissions
 from andon.platform.permissions import can, requires
 
 from .. import sac, services, taxonomy
@@ -190,6 +191,10 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "patient": services.patient_of(event),
         "attachments": event.attachments.order_by("uploaded_at", "pk"),
         "transitions": event.transitions.select_related("by"),
+        # Changes of the record itself in words; its moves are in the workflow history above.
+        # A record still at its first version was never changed: no need to read the trail.
+        "changes": history.history_of(event, actions=[LogEntry.Action.UPDATE], leave_out=("status",))
+                   if event.version > 1 else [],
         "deescalations": event.deescalations.select_related("by"),
         "escalations": list(event.escalations.select_related("person")),
         "reporter_messages": event.reporter_messages.all(),
@@ -213,10 +218,12 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
 
 
 def _sac_matrix():
+    """The matrix with its codes, so a page can mark the cell chosen (the triage form as the
+    officer picks, the event page once triaged)."""
     severities = list(sac.SEVERITIES)
     return {
         "severities": [s.capitalize() for s in severities],
-        "rows": [(p.capitalize(), [sac.MATRIX[p][s] for s in severities]) for p in sac.PROBABILITIES],
+        "rows": [(p, p.capitalize(), [(s, sac.MATRIX[p][s]) for s in severities]) for p in sac.PROBABILITIES],
     }
 
 

@@ -33,6 +33,21 @@
       });
     });
   }
+  // The SAC matrix of the triage form marks the cell of the severity and probability picked.
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (!field.form || (field.name !== "sac_severity" && field.name !== "sac_probability")) { return; }
+    var matrix = field.form.querySelector(".sac-matrix");
+    if (!matrix) { return; }
+    var severity = field.form.querySelector("input[name=sac_severity]:checked");
+    var probability = field.form.querySelector("input[name=sac_probability]:checked");
+    matrix.querySelectorAll("td[data-severity]").forEach(function (cell) {
+      var chosen = !!(severity && probability && cell.getAttribute("data-severity") === severity.value &&
+                      cell.getAttribute("data-probability") === probability.value);
+      cell.classList.toggle("sac-chosen", chosen);
+      if (chosen) { cell.setAttribute("aria-current", "true"); } else { cell.removeAttribute("aria-current"); }
+    });
+  });
   document.addEventListener("DOMContentLoaded", function () { paintProgress(document); chartTips(document); });
   document.addEventListener("htmx:afterSwap", function (event) { paintProgress(event.target); chartTips(event.target); });
 })();
