@@ -705,10 +705,15 @@ def test_the_drill_down_links_each_ecqm_case_to_why(vte_store, make_user, client
     services.compute_measures(["vte-prophylaxis"], first=start, last=end, jobs=1)
     busiest = max(stored("vte-prophylaxis").values(), key=lambda r: r.cases)
     sign_in_with_mfa(make_user(Role.QUALITY_ANALYST))
-    listing = client.get(reverse("measures:cases", args=["vte-prophylaxis"]),
-                         {"period": f"{busiest.period_start:%Y-%m}"}).content.decode()
-    links = re.findall(r'href="([^"]*/cases/why/[^"]*)"', listing)
-    assert len(links) == busiest.cases
+    links, number = [], 1
+    while True:  # every page of the drill-down (50 cases a page)
+        listing = client.get(reverse("measures:cases", args=["vte-prophylaxis"]),
+                             {"period": f"{busiest.period_start:%Y-%m}", "page": number}).content.decode()
+        links += re.findall(r'href="([^"]*/cases/why/[^"]*)"', listing)
+        if 'rel="next"' not in listing:
+            break
+        number += 1
+    assert number == -(-busiest.cases // 50) and len(links) == len(set(links)) == busiest.cases
     page = client.get(html.unescape(links[0]))
     assert page.status_code == 200
     text = page.content.decode()

@@ -10,6 +10,8 @@ import statistics
 from dataclasses import dataclass
 from datetime import date
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.db.models import Max
 
 from andon.analytics import kpi
@@ -206,3 +208,90 @@ def cases_behind(user, measure: Measure, *, period_start: date, kind: str = "mon
     audit.record_read(measure, actor=user, reason=(
         f"patients behind {period_start:%Y-%m} {scope}" + (f", {stratum} = {value}" if stratum else "")))
     return found
+
+
+@dataclass
+class Review:
+    """One page of the patients behind a cell, for chart review (kpi.review.case_page), with the
+    filters it answers and the units whose patients the viewer may see there."""
+
+    rows: list[dict]
+    total: int
+    page: int
+    pages: int
+    scope: permissions.Scope
+    store_missing: bool
+
+
+REVIEW_PAGE = 50
+
+
+def _review(user, measure: Measure, *, period_start: date, kind: str, unit: Unit | None, stratum: str, value: str,
+            counted: str, search: str, sort: str, descending: bool, page: int | None, what: str):
+    from andon.analytics.kpi import review
+
+    from .services import open_store
+
+    scope = patients_scope(user, unit)
+    if measure.source_kind not in (SourceKind.SQL, SourceKind.ECQM):
+        raise DrillDownUnavailable(f"{measure.title} is counted from {measure.get_source_kind_display().lower()}, "
+                                   "which name no patients")
+    table = cases.kept(measure.key, kind, period_start)
+    if table is None:
+        raise DrillDownUnavailable("No cases are kept for this period: it has not been computed since patients were kept.")
+    unit_keys = scope.unit_keys()
+    if unit_keys is not None:
+        table = table.filter(pc.is_in(table["unit_key"], pa.array(list(unit_keys), pa.string())))
+    store = open_store()
+    try:
+        patients, encounters = review.chart_facts(store, table["patient_id"].to_pylist(),
+                                                  table["encounter_id"].to_pylist())
+    finally:
+        if store is not None:
+            store.close()
+    names = {str(pk): name for pk, name in Unit.objects.filter(
+        pk__in={int(k) for k in pc.unique(table["unit_key"]).to_pylist() if k and k.isdigit()}).values_list("pk", "name")}
+    offset = (page - 1) * REVIEW_PAGE if page else 0
+    found = review.case_page(table, patients, encounters, unit_keys=None, unit_names=names, stratum=stratum,
+                             stratum_value=value, counted=counted, search=search, sort=sort, descending=descending,
+                             offset=offset, limit=REVIEW_PAGE if page else None)
+    filters = [f"{period_start:%Y-%m} {scope}"]
+    if stratum:
+        filters.append(f"{stratum} = {value}")
+    if counted:
+        filters.append(f"counted: {counted}")
+    if search.strip():
+        filters.append(f"search: {search.strip()!r}")
+    filters.append(f"sorted by {sort}{' descending' if descending else ''}")
+    if page:
+        filters.append(f"page {page}")
+    audit.record_read(measure, actor=user, reason=f"{what} {', '.join(filters)} ({found.total} cases)"[:500])
+    return found, scope, store is None
+
+
+def review_cases(user, measure: Measure, *, period_start: date, kind: str = "month", unit: Unit | None = None,
+                 stratum: str = "", value: str = "", counted: str = "", search: str = "", sort: str = "at",
+                 descending: bool = False, page: int = 1) -> Review:
+    """One page of the patients behind a stored cell, with their names, MRNs, ages, sex, units
+    and encounter dates read from the FHIR store, filtered and sorted; audited with the filters.
+    A page past the last is the last."""
+    page = max(1, page)
+    found, scope, missing = _review(user, measure, period_start=period_start, kind=kind, unit=unit, stratum=stratum,
+                                    value=value, counted=counted, search=search, sort=sort, descending=descending,
+                                    page=page, what="patients behind")
+    pages = max(1, math.ceil(found.total / REVIEW_PAGE))
+    if page > pages:
+        return review_cases(user, measure, period_start=period_start, kind=kind, unit=unit, stratum=stratum, value=value,
+                            counted=counted, search=search, sort=sort, descending=descending, page=pages)
+    return Review(found.rows, found.total, page, pages, scope, missing)
+
+
+def export_cases(user, measure: Measure, *, period_start: date, kind: str = "month", unit: Unit | None = None,
+                 stratum: str = "", value: str = "", counted: str = "", search: str = "", sort: str = "at",
+                 descending: bool = False) -> list[dict]:
+    """Every patient behind a stored cell that the filters keep, for the permitted analyst's CSV
+    (identifiable: never for sharing); the export is an `access` entry naming its filters."""
+    found, _scope, _missing = _review(user, measure, period_start=period_start, kind=kind, unit=unit, stratum=stratum,
+                                      value=value, counted=counted, search=search, sort=sort, descending=descending,
+                                      page=None, what="exported to CSV the patients behind")
+    return found.rows

@@ -17,6 +17,7 @@ urlpatterns = [
     path("measures/m/<slug:key>/equity/", views.equity, name="equity"),
     path("measures/m/<slug:key>/units/", views.units, name="units"),
     path("measures/m/<slug:key>/cases/", views.cases, name="cases"),
+    path("measures/m/<slug:key>/cases.csv", views.cases_csv, name="cases_csv"),
     path("measures/m/<slug:key>/cases/why/", views.case_why, name="case_why"),
     path("measures/m/<slug:key>/counts/", views.counts, name="counts"),
     path("measures/m/<slug:key>/peers/", views.peers, name="peers"),

@@ -2,13 +2,14 @@
 annotations and table, the equity and unit comparisons, the drill-down to patients, counts
 entry, peers' reports and computation. Thin: parse, ask the services, render."""
 
-from datetime import date
+from datetime import UTC, date
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from andon.actions import services as actions_services
@@ -19,7 +20,7 @@ from andon.platform.models import Organisation, Unit
 from andon.platform.permissions import requires
 
 from . import charts, definitions, exchange, results, services, why
-from .forms import AnnotationForm, ComputeForm, CountForm, MappingForm, UploadForm
+from .forms import AnnotationForm, CaseReviewForm, ComputeForm, CountForm, MappingForm, UploadForm
 from .models import PeerResult, SourceKind
 
 
@@ -181,21 +182,74 @@ def units(request, key):
         "levels": Unit.Kind.choices, "level": level})
 
 
-@requires("measures.view")
-def cases(request, key):
+def _review_request(request, key):
+    """(measure, unit, stratum, value, period, form) of a drill-down or its export."""
     measure = services.access_measure(request.user, key)
     unit = _unit(request, "measures.view_patients")
     stratum, value = _stratum(request)
-    period = _period(request)
+    return measure, unit, stratum, value, _period(request), CaseReviewForm(request.GET)
+
+
+@requires("measures.view")
+def cases(request, key):
+    """The patients behind a cell, for chart review: sorted, filtered and paged (audited)."""
+    measure, unit, stratum, value, period, form = _review_request(request, key)
+    found, error = None, ""
+    if form.is_valid():
+        try:
+            found = results.review_cases(request.user, measure, period_start=period, unit=unit, stratum=stratum,
+                                         value=value, page=form.cleaned_data.get("page") or 1, **form.filters())
+        except results.DrillDownUnavailable as unavailable:
+            error = str(unavailable)
+    query = request.GET.copy()
+    query.pop("page", None)
+    sorting = query.copy()
+    for name in ("sort", "dir"):
+        sorting.pop(name, None)
+    return render(request, "measures/cases.html", {
+        "measure": measure, "review": found, "error": error, "period": period, "unit": unit, "stratum": stratum,
+        "value": value, "form": form, "scope": results.patients_scope(request.user, unit),
+        "units": permissions.units_where(request.user, "measures.view_patients").select_related("facility")
+                                                                                 .order_by("facility__name", "path"),
+        "filters": form.filters() if form.is_valid() else {"sort": "at", "descending": False},
+        "query": query.urlencode(), "sorting": sorting.urlencode(), "columns": CASE_COLUMNS,
+        "explainable": measure.source_kind == SourceKind.ECQM})
+
+
+# (sort key, heading, right-aligned) of the drill-down's table, each heading a link that sorts by it
+CASE_COLUMNS = [("name", "Name", False), ("mrn", "MRN", False), ("age", "Age", True), ("sex", "Sex", False),
+                ("unit", "Unit", False), ("admitted", "Admitted", False), ("discharged", "Discharged", False),
+                ("numerator", "Numerator", True), ("denominator", "Denominator", True), ("value", "Value", True)]
+CASES_CSV = ["name", "mrn", "birth_date", "age", "sex", "unit", "admitted", "discharged", "counted_at", "numerator",
+             "denominator", "value", "patient", "encounter", "case"]
+
+
+@requires("measures.view")
+def cases_csv(request, key):
+    """The drill-down as CSV: every patient the filters keep (identifiable, for the permitted
+    analyst; the export is audited with its filters)."""
+    measure, unit, stratum, value, period, form = _review_request(request, key)
+    if not form.is_valid():
+        return HttpResponse("; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()),
+                            status=400, content_type="text/plain; charset=utf-8")
     try:
-        found = results.cases_behind(request.user, measure, period_start=period, unit=unit, stratum=stratum, value=value)
-        error = ""
+        rows = results.export_cases(request.user, measure, period_start=period, unit=unit, stratum=stratum, value=value,
+                                    **form.filters())
     except results.DrillDownUnavailable as unavailable:
-        found, error = [], str(unavailable)
-    return render(request, "measures/cases.html", {"measure": measure, "cases": found, "error": error, "period": period,
-                                                   "unit": unit, "stratum": stratum, "value": value,
-                                                   "scope": results.patients_scope(request.user, unit),
-                                                   "explainable": measure.source_kind == SourceKind.ECQM})
+        return HttpResponse(str(unavailable), status=404, content_type="text/plain; charset=utf-8")
+    def shown(moment):  # in the organisation's time zone, as the page shows it
+        if not moment:
+            return ""
+        return timezone.localtime(moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)).strftime(
+            "%Y-%m-%d %H:%M")
+
+    lines = ({"name": ", ".join(part for part in (row["family"], row["given"]) if part), "mrn": row["mrn"],
+              "birth_date": row["birth_date"], "age": row["age"], "sex": row["sex"], "unit": row["unit_name"],
+              "admitted": shown(row["admitted"]), "discharged": shown(row["discharged"]), "counted_at": shown(row["at"]),
+              "numerator": row["numerator"], "denominator": row["denominator"], "value": row["value"],
+              "patient": row["patient_id"], "encounter": row["encounter_id"], "case": row["case_id"]} for row in rows)
+    suffix = f"-{unit.facility.code}-{unit.code}" if unit else ""
+    return streaming_csv(CASES_CSV, lines, f"{measure.key}-patients-{period:%Y-%m}{suffix}.csv", count=len(rows))
 
 
 def _period(request) -> date:
