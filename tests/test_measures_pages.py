@@ -6,6 +6,7 @@ drill-down, counts entry with its error report, peers' reports and the computati
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import date
 
@@ -73,6 +74,64 @@ def test_dashboard_groups_measures_by_domain_with_variation_and_assurance(client
     assert 'data-variation="special_cause_concern"' in tile  # readmissions rose: lower is better
     assert "Special cause: concern" in tile and "No target" in tile
     assert "33 " in tile or "33<" in tile  # the latest month: 66 of 200
+
+
+def _tile(page, key):
+    return page[page.index(f'data-measure="{key}"'):][:6000]
+
+
+def test_the_dashboard_filters_by_hospital_unit_and_months_with_a_sparkline_in_every_tile(
+        client, results, cqo, hospital, make_user, sign_in_with_mfa):
+    measure = results
+    # Medicine holds 4 West's and 5 East's cells (as a computation rolls them up); Lakeside has its own
+    cells = []
+    for start, numerator, denominator in zip(months(24), NUMERATORS, DENOMINATORS, strict=True):
+        n = round(numerator * 0.6) + round(numerator * 0.4)
+        cells.append(compute.Cell(start, hospital.unit("rgh/medicine").pk, "", "", denominator, n, denominator,
+                                  compute.score(measure, n, denominator)))
+        cells.append(compute.Cell(start, hospital.unit("lch/medicine").pk, "", "", 50, 5, 50, compute.score(measure, 5, 50)))
+    MeasureResult.objects.bulk_create([
+        MeasureResult(measure=measure, definition_version="1", data_load="test", period_kind="month",
+                      period_start=c.period_start, period_end=date(c.period_start.year + (c.period_start.month == 12),
+                                                                   c.period_start.month % 12 + 1, 1),
+                      unit_id=c.unit_id, stratum="", stratum_value="", cases=c.cases, numerator=c.numerator,
+                      denominator=c.denominator, value=c.value) for c in cells])
+    url = reverse("measures:dashboard")
+
+    def latest(query):
+        tile = _tile(client.get(url, query).content.decode(), "readmission-30-day")
+        found = re.search(r"<div class=\"fs-4 text-body\">([^<]*) <span", tile)
+        assert found, tile[:3000]
+        return found.group(1), tile
+
+    # the whole organisation (a CQO sees it all): 66 of 200 in December 2025, a line of 24 months
+    value, tile = latest({})
+    assert value == "33" and "Whole organisation" in client.get(url).content.decode()
+    spark = re.search(r'<svg[^>]*class="andon-chart sparkline"[^>]*>.*?</svg>', tile, re.S).group(0)
+    assert 'role="img"' in spark and "aria-labelledby" in spark
+    assert "<desc" in spark and "from 20 % in Jan 2024 to 33 % in Dec 2025; lowest 18.5 % in Aug 2024" in spark
+    assert len(re.search(r'<polyline points="([^"]*)"', spark).group(1).split()) == 24
+    # Riverside as a whole (its top units added up: Medicine alone has results) and Lakeside
+    assert latest({"facility": hospital.facility("rgh").pk})[0] == "33"
+    assert latest({"facility": hospital.facility("lch").pk})[0] == "10"
+    # one ward: 40 of 120
+    value, tile = latest({"unit": hospital.unit("rgh/4w").pk})
+    assert value == "33.33" and f'?unit={hospital.unit("rgh/4w").pk}' in tile
+    # a range of months: December 2024 is the latest, and the line has 12 points
+    value, tile = latest({"first": "2024-01", "last": "2024-12"})
+    assert value == "20" and "December 2024" in tile
+    assert len(re.search(r'<polyline points="([^"]*)"', tile).group(1).split()) == 12
+    wrong = client.get(url, {"first": "2024-13"}).content.decode()
+    assert "first: Give the month as YYYY-MM" in wrong
+    assert "swap them" in client.get(url, {"first": "2025-01", "last": "2024-01"}).content.decode()
+    # a ward manager: their ward by default; no whole organisation, and another hospital is refused
+    sign_in_with_mfa(make_user(Role.UNIT_MANAGER, "rgh/5e"))
+    page = client.get(url).content.decode()
+    assert "Whole organisation" not in page and '<strong>5 East Cardiology</strong>' in page
+    assert latest({})[0] == "32.5"  # 26 of 80
+    assert client.get(url, {"facility": hospital.facility("lch").pk}).status_code == 403
+    assert client.get(url, {"unit": hospital.unit("rgh/4w").pk}).status_code == 403
+    assert "(your units)" in client.get(url, {"facility": hospital.facility("rgh").pk}).content.decode()
 
 
 def test_measure_page_shows_the_chart_the_rule_and_the_table(client, results, cqo):

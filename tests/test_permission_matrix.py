@@ -831,6 +831,9 @@ SCOPE_CELLS = {
                                                                     (404,)),
     "measures:case_why, unit outside": ScopeCase("analyst@lch", WHY + "&case={case_rgh-4w}&unit={rgh/4w}", (403,)),
     # Charts, comparisons, counts and exports of a measure.
+    "measures:dashboard, left out": ScopeCase("analyst@lch", "/measures/", shows=("name",)),
+    "measures:dashboard, unit outside": ScopeCase("analyst@lch", "/measures/?unit={rgh/4w}", (403,)),
+    "measures:dashboard, facility outside": ScopeCase("analyst@lch", "/measures/?facility={rgh}", (403,)),
     "measures:measure, unit left out": ScopeCase("analyst@lch", M + "/", shows=("name",)),
     "measures:measure, unit outside": ScopeCase("analyst@lch", M + "/?unit={rgh/4w}", (403,)),
     "measures:chart_svg, unit left out": ScopeCase("analyst@lch", M + "/chart.svg"),

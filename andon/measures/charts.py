@@ -298,3 +298,25 @@ def funnel_chart(measure: Measure, points: list[FunnelPoint], centre: float | No
 def funnel_svg(measure: Measure, points: list[FunnelPoint], centre: float | None, curves, title: str,
                volume_label: str) -> str:
     return funnel_chart(measure, points, centre, curves, title, volume_label).svg
+
+
+SPARK_STATUS = {"special_cause_improvement": "improvement", "special_cause_concern": "concern",
+                "special_cause_neutral_high": "neutral", "special_cause_neutral_low": "neutral"}
+
+
+def sparkline(measure: Measure, view: ChartView, place: str) -> kit.Chart:
+    """A dashboard tile's line: the values of its months, the latest coloured by its verdict,
+    and the trend in words (first, lowest, highest and latest values) for screen readers."""
+    points = [kit.SparkPoint(f"{p.period_start:%b %Y}", p.value) for p in view.points]
+    shown = [p for p in view.points if p.value is not None]
+    title = f"{measure.title}, {place}: monthly values"
+    if not shown:
+        return kit.sparkline(points, title=title, desc="No values in these months.")
+    low, high = min(shown, key=lambda p: p.value), max(shown, key=lambda p: p.value)
+
+    def said(point: ChartPoint) -> str:
+        return f"{format_value(point.value)} {measure.unit_label} in {point.period_start:%b %Y}"
+
+    desc = (f"{len(shown)} months: from {said(shown[0])} to {said(shown[-1])}; lowest {said(low)}, highest {said(high)}. "
+            f"Latest: {VARIATION.get(view.variation, 'no verdict')}.")
+    return kit.sparkline(points, title=title, desc=desc, status=SPARK_STATUS.get(view.variation, "common"))

@@ -24,6 +24,8 @@ class MonthField(forms.CharField):
 
     def clean(self, value):
         text = super().clean(value)
+        if not text:  # left empty where it may be (required fields refused it above)
+            return None
         try:
             return inputs.month(text)
         except inputs.InputError:
@@ -121,3 +123,16 @@ class CaseReviewForm(forms.Form):
         data = self.cleaned_data
         return {"counted": data.get("counted") or "", "search": data.get("q") or "", "sort": data.get("sort") or "at",
                 "descending": data.get("dir") == "desc"}
+
+
+class DashboardForm(forms.Form):
+    """The dashboard's months (GET); the facility and unit are read apart (the scope's check)."""
+
+    first = MonthField(required=False, label="From month")
+    last = MonthField(required=False, label="To month")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("first") and data.get("last") and data["first"] > data["last"]:
+            raise forms.ValidationError("The first month comes after the last: swap them.")
+        return data

@@ -52,21 +52,114 @@ def chart(measure: Measure, *, kind: str = "month", unit: Unit | None = None, st
 class Tile:
     measure: Measure
     view: charts.ChartView | None
+    spark: object = None  # the kit's sparkline Chart of the values shown
 
     @property
     def latest(self):
         return self.view.last if self.view else None
 
 
-def dashboard() -> list[tuple[str, str, list[Tile]]]:
+@dataclass
+class Place:
+    """What a dashboard shows: the whole organisation's cells, or the total of some units'
+    (a unit and those below it; a hospital; the units a viewer may see), in a month range."""
+
+    label: str
+    scope: permissions.Scope
+    roots: list[Unit] | None  # None: the organisation's own cells; else the topmost units added up
+    first: date | None = None
+    last: date | None = None
+
+    @property
+    def unit(self) -> Unit | None:
+        return self.roots[0] if self.roots and len(self.roots) == 1 else None
+
+
+def place_for(user, *, unit: Unit | None = None, facility=None, first: date | None = None,
+              last: date | None = None) -> Place:
+    """The dashboard's scope (`permissions.scope_for`: a unit or hospital outside the viewer's
+    grants is refused): a unit; a hospital (the units of it the viewer may see, added up: the whole
+    hospital for those who hold it); or, with neither, the whole organisation for those who see it
+    all and the viewer's own units for the others."""
+    scope = permissions.scope_for(user, "measures.view", unit=unit, facility=None if unit else facility)
+    if unit is not None:
+        return Place(unit.name, scope, [unit], first, last)
+    if facility is None and scope.everything:
+        return Place("Whole organisation", scope, None, first, last)
+    units = list(scope.units.select_related("facility"))
+    keys = {u.pk for u in units}
+    roots = [u for u in units if u.parent_id not in keys]
+    if facility is not None:
+        whole = permissions.can(user, "measures.view", facility)
+        return Place(f"{facility.name}" + (" (whole hospital)" if whole else " (your units)"), scope, roots, first, last)
+    return Place(roots[0].name if len(roots) == 1 else "Your units", scope, roots, first, last)
+
+
+def _place_series(measures, place: Place) -> dict[int, list[tuple]]:
+    """(period start, numerator, denominator, value) per month with results, per measure: the
+    stored cells of the organisation or of one unit, or those of several units added up (a
+    median from their kept cases: a median of medians would be neither)."""
+    rows = MeasureResult.objects.filter(measure__in=measures, period_kind="month", stratum="")
+    if place.roots is None:
+        rows = rows.filter(unit=None)
+    else:
+        rows = rows.filter(unit__in=place.roots)
+    if place.first:
+        rows = rows.filter(period_start__gte=place.first)
+    if place.last:
+        rows = rows.filter(period_start__lte=place.last)
+    summed: dict[int, dict[date, list]] = {}
+    for measure_id, start, numerator, denominator, value in rows.values_list(
+            "measure_id", "period_start", "numerator", "denominator", "value"):
+        cell = summed.setdefault(measure_id, {}).setdefault(start, [0.0, 0.0, value, 0])
+        cell[0] += numerator
+        cell[1] += denominator
+        cell[3] += 1
+    found = {}
+    for measure in measures:
+        cells = summed.get(measure.pk, {})
+        series = []
+        for start, (numerator, denominator, value, parts) in sorted(cells.items()):
+            if parts > 1:
+                value = _summed_value(measure, start, numerator, denominator, place)
+            series.append((start, numerator, denominator, value))
+        found[measure.pk] = series
+    return found
+
+
+def _summed_value(measure: Measure, start: date, numerator: float, denominator: float, place: Place):
+    if measure.scoring != Scoring.CONTINUOUS:
+        return compute.score(measure, numerator, denominator)
+    if definitions.aggregate(measure.definition) != "median":
+        return numerator / denominator if denominator else None
+    table = cases.kept(measure.key, "month", start)
+    if table is None:
+        return None
+    keys = set(place.scope.unit_keys() or [])
+    values = [v for v, key in zip(table["value"].to_pylist(), table["unit_key"].to_pylist(), strict=True)
+              if v is not None and key in keys]
+    return statistics.median(values) if values else None
+
+
+def dashboard(place: Place) -> list[tuple[str, str, list[Tile]]]:
     """(domain code, label, tiles) for the six IOM domains, each tile a listed measure with its
-    organisation-wide monthly chart."""
+    monthly chart for the place and months asked for, and a sparkline of its values."""
     tiles: dict[str, list[Tile]] = {code: [] for code in Domain.values}
-    for measure in Measure.objects.filter(active=True).order_by("title"):
-        if not measure.listed:
+    measures = [m for m in Measure.objects.filter(active=True).order_by("title") if m.listed]
+    series = _place_series(measures, place)
+    rebases: dict[int, list[date]] = {}
+    for measure_id, on in Annotation.objects.filter(measure__in=measures, rebase=True).values_list("measure_id", "date"):
+        rebases.setdefault(measure_id, []).append(on)
+    for measure in measures:
+        found = series[measure.pk]
+        if not found:
+            tiles[measure.domain].append(Tile(measure, None))
             continue
-        view, _ = chart(measure) if MeasureResult.objects.filter(measure=measure, period_kind="month").exists() else (None, [])
-        tiles[measure.domain].append(Tile(measure, view))
+        filled = {start: row for start, *row in found}
+        full = [(start, *filled.get(start, (None, None, None)))
+                for start, _end in period_math.periods(found[0][0], found[-1][0], "month")]
+        view = charts.spc_view(measure, full, rebases.get(measure.pk, []), "month")
+        tiles[measure.domain].append(Tile(measure, view, charts.sparkline(measure, view, place.label)))
     return [(code, label, tiles[code]) for code, label in Domain.choices]
 
 

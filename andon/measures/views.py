@@ -16,11 +16,11 @@ from andon.actions import services as actions_services
 from andon.platform import inputs, permissions
 from andon.platform import services as platform_services
 from andon.platform.exports import streaming_csv
-from andon.platform.models import Organisation, Unit
+from andon.platform.models import Facility, Organisation, Unit
 from andon.platform.permissions import requires
 
 from . import charts, definitions, exchange, results, services, why
-from .forms import AnnotationForm, CaseReviewForm, ComputeForm, CountForm, MappingForm, UploadForm
+from .forms import AnnotationForm, CaseReviewForm, ComputeForm, DashboardForm, CountForm, MappingForm, UploadForm
 from .models import PeerResult, SourceKind
 
 
@@ -47,10 +47,34 @@ def _stratum(request) -> tuple[str, str]:
     return stratum, (request.GET.get("value") or "") if stratum else ""
 
 
+def _facility(request) -> Facility | None:
+    """The facility asked for (?facility=id); whether the viewer may see it is the scope's question."""
+    raw = request.GET.get("facility") or ""
+    if not raw:
+        return None
+    facility_id = inputs.record_id(raw)
+    facility = Facility.objects.filter(pk=facility_id).first() if facility_id else None
+    if facility is None:
+        raise Http404("no such facility")
+    return facility
+
+
 @requires("measures.view")
 def dashboard(request):
+    """Every listed measure as a tile, for the organisation, a hospital or a unit, over a range
+    of months (GET, so a view can be bookmarked and shared)."""
+    form = DashboardForm(request.GET)
+    unit, facility = _unit(request), _facility(request)
+    months = form.cleaned_data if form.is_valid() else {}
+    place = results.place_for(request.user, unit=unit, facility=facility, first=months.get("first"),
+                              last=months.get("last"))
+    units = list(services.visible_units(request.user).select_related("facility").order_by("facility__name", "path"))
+    facilities = list({u.facility_id: u.facility for u in units}.values())
     return render(request, "measures/dashboard.html", {
-        "domains": results.dashboard(), "variation": charts.VARIATION, "assurance": charts.ASSURANCE,
+        "domains": results.dashboard(place) if form.is_valid() else [], "place": place, "form": form,
+        "units": units, "facilities": facilities, "unit": unit, "facility": facility or (unit.facility if unit else None),
+        "organisation_wide": permissions.holds_everywhere(request.user, "measures.view"),
+        "variation": charts.VARIATION, "assurance": charts.ASSURANCE,
         "may_manage": permissions.can(request.user, "measures.manage")})
 
 
