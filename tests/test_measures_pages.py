@@ -251,6 +251,20 @@ def test_equity_view_gives_rates_with_wilson_intervals_and_a_funnel(client, resu
     assert female.low < female.value < female.high
 
 
+def test_funnel_points_are_labelled_on_hover_beside_them_and_in_the_table(client, results, cqo):
+    page = client.get(reverse("measures:units", args=["readmission-30-day"])).content.decode()
+    svg = ET.fromstring(re.search(r"<svg[^>]*class=\"andon-chart scatter\".*?</svg>", page, re.S).group(0))
+    points = {c.get("data-label"): c.find(f"{SVG}title").text for c in svg.iter(f"{SVG}circle")}
+    marks = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "point-mark"]
+    assert set(points) == {"4 West Medical (rgh)", "5 East Cardiology (rgh)"} and sorted(marks) == ["1", "2"]
+    table = page[page.index('id="compare-table"'):]
+    for label, tip in points.items():
+        number = tip.split(".")[0]
+        assert tip.startswith(f"{number}. {label}: ")  # the hover text names the point
+        row = re.search(rf'<tr data-label="{re.escape(label)}">\s*<td[^>]*>(\d+)</td>', table)
+        assert row and row.group(1) == number  # and the table under the chart carries its number
+
+
 def test_unit_funnel_lists_the_units_of_one_kind(client, results, cqo, hospital):
     page = client.get(reverse("measures:units", args=["readmission-30-day"])).content.decode()
     assert "4 West Medical" in page and "5 East Cardiology" in page and "<svg" in page

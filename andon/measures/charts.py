@@ -284,11 +284,12 @@ def funnel_chart(measure: Measure, points: list[FunnelPoint], centre: float | No
     desc = (f"{len(points)} points around the pooled value {format_value(centre or 0)} {measure.unit_label}; "
             + (f"outside the 95% limits: {', '.join(outside)}." if outside else "all within the 95% limits."))
     scattered = []
-    for p in points:
+    for number, p in enumerate(points, start=1):
         status, note = FUNNEL_STATUS[p.outside]
         counts = f"{format_value(p.numerator)}/{format_value(p.denominator)}"
-        tip = f"{p.label}: {format_value(p.value)} {measure.unit_label} ({counts}), {note}"
-        scattered.append(kit.ScatterPoint(p.label, p.denominator, p.value, status=status, tip=tip, note=note))
+        tip = f"{number}. {p.label}: {format_value(p.value)} {measure.unit_label} ({counts}), {note}"
+        scattered.append(kit.ScatterPoint(p.label, p.denominator, p.value, status=status, tip=tip, note=note,
+                                          mark=str(number)))
     limits = [kit.Curve("limit", tuple((c[0], c[position]) for c in curves), dash)
               for position, dash in ((1, theme.DASHED), (2, theme.DASHED), (3, theme.DOTTED), (4, theme.DOTTED))]
     return kit.scatter_chart(scattered, title=title, desc=desc, x_label=volume_label, y_label=measure.unit_label,

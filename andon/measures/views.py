@@ -184,7 +184,7 @@ def equity(request, key):
     return render(request, "measures/compare.html", {
         "measure": measure, "rows": rows, "window": window, "chart": chart, "stratum": stratum,
         "strata": results.STRATA_LABELS, "heading": f"Equity: {results.STRATA_LABELS[stratum].lower()}",
-        "points": {p.label: p for p in points}})
+        "points": {p.label: p for p in points}, "marks": {p.label: i for i, p in enumerate(points, start=1)}})
 
 
 @requires("measures.view")
@@ -203,6 +203,7 @@ def units(request, key):
     return render(request, "measures/compare.html", {
         "measure": measure, "rows": rows + peers, "window": window, "chart": chart, "stratum": "",
         "strata": results.STRATA_LABELS, "heading": "Unit comparison", "points": {p.label: p for p in points},
+        "marks": {p.label: i for i, p in enumerate(points, start=1)},
         "levels": Unit.Kind.choices, "level": level})
 
 
