@@ -346,6 +346,27 @@ def test_compute_page_queues_a_job(client, results, make_user, sign_in_with_mfa)
     assert MeasureResult.objects.filter(measure__key="falls").count() == 0  # queued, not run
 
 
+def test_times_on_job_measure_and_audit_pages_are_in_the_organisations_time_zone(client, results, make_user,
+                                                                                 sign_in_with_mfa, settings):
+    from datetime import UTC, datetime
+
+    settings.TIME_ZONE = "America/Chicago"
+    analyst = make_user(Role.QUALITY_ANALYST)
+    sign_in_with_mfa(analyst)
+    client.post(reverse("measures:compute"), {"measures": ["falls"], "kind": "month", "first": "2025-01-01",
+                                              "last": "2025-12-31"})
+    job = Job.objects.get()
+    Job.objects.filter(pk=job.pk).update(created_at=datetime(2025, 7, 1, 3, 30, tzinfo=UTC),
+                                         started_at=datetime(2025, 7, 1, 3, 31, 5, tzinfo=UTC))
+    page = client.get(reverse("platform:job", args=[job.pk])).content.decode()
+    assert "2025-06-30 22:30:00 CDT" in page and "started 22:31:05 CDT" in page  # not 03:30 (UTC)
+    listed = client.get(reverse("platform:jobs")).content.decode()
+    assert "2025-06-30 22:30 CDT" in listed
+    MeasureResult.objects.filter(measure=results).update(computed_at=datetime(2026, 1, 15, 2, 0, tzinfo=UTC))
+    library = client.get(reverse("measures:library")).content.decode()
+    assert "2026-01-14 20:00 CST" in library
+
+
 def test_only_those_who_manage_measures_everywhere_recompute_them(client, results, make_user, sign_in_with_mfa):
     """A computation replaces the stored cells of every unit of every hospital for its periods: an
     analyst of one hospital does not start one (the page and the API refuse it, nothing queued)."""
