@@ -627,3 +627,16 @@ def test_only_patient_safety_officers_import(client, hospital, safety_taxonomy, 
     for role in (Role.CQO, Role.QUALITY_ANALYST, Role.BOARD_MEMBER):
         client.force_login(make_user(role, ""))
         assert client.get(reverse("safety:import_events")).status_code == 403
+
+
+def test_months_and_days_are_the_organisations_not_utcs(hospital, safety_taxonomy, make_user, settings):
+    """A fall at 21:00 on 31 January in Chicago (03:00 on 1 February UTC) is a January fall, as the
+    measures count it and every page shows its time; a filter to 31 January includes it."""
+    settings.TIME_ZONE = "America/Chicago"
+    make_event(hospital, when=datetime(2025, 2, 1, 3, 0, tzinfo=UTC))
+    make_event(hospital, when=datetime(2025, 2, 1, 6, 30, tzinfo=UTC))  # 00:30 on 1 February in Chicago
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    events = analysis.events_in_scope(officer)
+    assert analysis.by_month(events) == [(date(2025, 1, 1), 1), (date(2025, 2, 1), 1)]
+    january = analysis.apply_filters(events, analysis.Filters(since=date(2025, 1, 31), until=date(2025, 1, 31)))
+    assert [e.occurred_at for e in january] == [datetime(2025, 2, 1, 3, 0, tzinfo=UTC)]
