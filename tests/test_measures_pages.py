@@ -584,3 +584,40 @@ def test_an_ecqm_without_its_content_fails_its_job_with_the_reason_on_the_job_an
                              .url.rstrip("/").split("/")[-1])
     assert partly.status == Job.Status.SUCCEEDED and partly.result["problems"] == [reason]
     assert "Done in part." in client.get(reverse("platform:job", args=[partly.pk])).content.decode()
+
+
+def test_a_comparison_to_share_withholds_rows_below_the_threshold_and_keeps_those_at_it(
+        client, results, cqo, hospital, settings):
+    """ANDON_SMALL_CELL_THRESHOLD (default 11): 10 readmissions are withheld, 11 are shown; with
+    one row withheld among the units, the smallest other is too (else subtraction gives it)."""
+    assert settings.ANDON_SMALL_CELL_THRESHOLD == 11
+    MeasureResult.objects.filter(measure=results).exclude(unit=None).delete()
+    counts = {"rgh/4w": (10, 300), "rgh/5e": (11, 300), "rgh/6n": (40, 500), "rgh/icu": (60, 200)}
+    for path, (numerator, denominator) in counts.items():
+        MeasureResult.objects.create(measure=results, period_kind="month", period_start=date(2025, 12, 1),
+                                     period_end=date(2026, 1, 1), unit=hospital.unit(path), cases=denominator,
+                                     numerator=numerator, denominator=denominator, value=100 * numerator / denominator,
+                                     definition_version="t", data_load="t")
+
+    def export(**query):
+        response = client.get(reverse("measures:compare_csv", args=["readmission-30-day"]), query)
+        assert response.status_code == 200
+        return {r["label"]: r for r in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))}
+
+    whole = export()  # inside the quality department: every count
+    assert {label: (r["numerator"], r["suppressed"]) for label, r in whole.items()} == {
+        "4 West Medical (rgh)": ("10.0", ""), "5 East Cardiology (rgh)": ("11.0", ""),
+        "6 North Surgical (rgh)": ("40.0", ""), "Intensive Care Unit (rgh)": ("60.0", "")}
+    shared = export(share="1")
+    assert (shared["4 West Medical (rgh)"]["numerator"], shared["4 West Medical (rgh)"]["value"],
+            shared["4 West Medical (rgh)"]["suppressed"]) == ("", "", "yes")  # 10: below
+    # 11 is at the threshold, not below it: shown
+    assert (shared["5 East Cardiology (rgh)"]["numerator"], shared["5 East Cardiology (rgh)"]["suppressed"]) == (
+        "11.0", "")
+    # one row withheld of four adding up to a total: the smallest other (200 patients) goes too
+    assert shared["Intensive Care Unit (rgh)"]["suppressed"] == "yes"
+    assert (shared["6 North Surgical (rgh)"]["numerator"], shared["6 North Surgical (rgh)"]["suppressed"]) == ("40.0", "")
+    settings.ANDON_SMALL_CELL_THRESHOLD = 10  # 10 is now at the threshold: nothing withheld
+    assert {r["suppressed"] for r in export(share="1").values()} == {""}
+    equity = export(stratum="sex", share="1")
+    assert set(equity) == {"female", "male"} and {r["suppressed"] for r in equity.values()} == {""}

@@ -16,6 +16,7 @@ urlpatterns = [
     path("measures/m/<slug:key>/results.csv", views.results_csv, name="results_csv"),
     path("measures/m/<slug:key>/equity/", views.equity, name="equity"),
     path("measures/m/<slug:key>/units/", views.units, name="units"),
+    path("measures/m/<slug:key>/compare.csv", views.compare_csv, name="compare_csv"),
     path("measures/m/<slug:key>/cases/", views.cases, name="cases"),
     path("measures/m/<slug:key>/cases.csv", views.cases_csv, name="cases_csv"),
     path("measures/m/<slug:key>/cases/why/", views.case_why, name="case_why"),

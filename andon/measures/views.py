@@ -184,6 +184,7 @@ def equity(request, key):
     return render(request, "measures/compare.html", {
         "measure": measure, "rows": rows, "window": window, "chart": chart, "stratum": stratum,
         "strata": results.STRATA_LABELS, "heading": f"Equity: {results.STRATA_LABELS[stratum].lower()}",
+        "small_cell_threshold": settings.ANDON_SMALL_CELL_THRESHOLD,
         "points": {p.label: p for p in points}, "marks": {p.label: i for i, p in enumerate(points, start=1)}})
 
 
@@ -203,6 +204,7 @@ def units(request, key):
     return render(request, "measures/compare.html", {
         "measure": measure, "rows": rows + peers, "window": window, "chart": chart, "stratum": "",
         "strata": results.STRATA_LABELS, "heading": "Unit comparison", "points": {p.label: p for p in points},
+        "small_cell_threshold": settings.ANDON_SMALL_CELL_THRESHOLD,
         "marks": {p.label: i for i, p in enumerate(points, start=1)},
         "levels": Unit.Kind.choices, "level": level})
 
@@ -213,6 +215,29 @@ def _review_request(request, key):
     unit = _unit(request, "measures.view_patients")
     stratum, value = _stratum(request)
     return measure, unit, stratum, value, _period(request), CaseReviewForm(request.GET)
+
+
+@requires("measures.view")
+def compare_csv(request, key):
+    """The equity (?stratum=) or unit (?level=) comparison as CSV; `?share=1` for one leaving the
+    quality department: small rows withheld (ANDON_SMALL_CELL_THRESHOLD), as the results' export."""
+    measure = services.access_measure(request.user, key)
+    stratum, level = request.GET.get("stratum") or "", request.GET.get("level") or ""
+    if stratum:
+        if stratum not in results.STRATA_LABELS:
+            raise Http404("no such stratum")
+        rows, window = results.compare(measure, stratum=stratum)
+        compared = stratum
+    else:
+        level = level or Unit.Kind.WARD
+        if level not in Unit.Kind.values:
+            raise Http404("no such kind of unit")
+        rows, window = results.compare(measure, units=services.visible_units(request.user), unit_kind=level)
+        compared = level
+    shared = request.GET.get("share") == "1"
+    threshold = settings.ANDON_SMALL_CELL_THRESHOLD if shared else 0
+    return streaming_csv(exchange.COMPARE_COLUMNS, exchange.comparison_rows(measure, rows, window, compared, threshold),
+                         f"{measure.key}-{compared}{'-shared' if shared else ''}.csv")
 
 
 @requires("measures.view")
