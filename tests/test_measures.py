@@ -460,7 +460,11 @@ def test_the_drill_down_shows_each_patient_as_the_fhir_data_gives_them(ward, hos
     second = results.review_cases(ward, measure, period_start=MARCH, sort="name", page=2)
     by_name = sorted(expected, key=lambda c: (expected[c]["name"].lower(), c))
     assert (second.page, second.pages, [r["case_id"] for r in second.rows]) == (2, 2, by_name[4:])
+    viewings = LogEntry.objects.filter(action=LogEntry.Action.ACCESS).count()
     assert results.review_cases(ward, measure, period_start=MARCH, sort="name", page=9).page == 2
+    assert LogEntry.objects.filter(action=LogEntry.Action.ACCESS).count() == viewings + 1  # one viewing, one entry
+    assert LogEntry.objects.filter(action=LogEntry.Action.ACCESS).latest("pk").additional_data["reason"].endswith(
+        "page 2 (6 cases)")
     monkeypatch.setattr(results, "REVIEW_PAGE", 50)
     # by name or MRN, whatever the case of the letters; by unit (the ward the place is mapped to)
     for text, cases in (("ORTIZ", {"Encounter/s1", "Encounter/s6"}), ("dana m", {"Encounter/s1", "Encounter/s6"}),

@@ -132,6 +132,11 @@ def test_the_dashboard_filters_by_hospital_unit_and_months_with_a_sparkline_in_e
     assert client.get(url, {"facility": hospital.facility("lch").pk}).status_code == 403
     assert client.get(url, {"unit": hospital.unit("rgh/4w").pk}).status_code == 403
     assert "(your units)" in client.get(url, {"facility": hospital.facility("rgh").pk}).content.decode()
+    # an analyst of one hospital: that whole hospital by default, not the organisation
+    sign_in_with_mfa(make_user(Role.QUALITY_ANALYST, "lch"))
+    page = client.get(url).content.decode()
+    assert "<strong>Lakeside Community Hospital (whole hospital)</strong>" in page and "Whole organisation" not in page
+    assert latest({})[0] == "10"
 
 
 def test_measure_page_shows_the_chart_the_rule_and_the_table(client, results, cqo):

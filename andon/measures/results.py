@@ -92,7 +92,12 @@ def place_for(user, *, unit: Unit | None = None, facility=None, first: date | No
     if facility is not None:
         whole = permissions.can(user, "measures.view", facility)
         return Place(f"{facility.name}" + (" (whole hospital)" if whole else " (your units)"), scope, roots, first, last)
-    return Place(roots[0].name if len(roots) == 1 else "Your units", scope, roots, first, last)
+    if len(roots) == 1:
+        return Place(roots[0].name, scope, roots, first, last)
+    hospitals = {u.facility_id: u.facility for u in roots}
+    if len(hospitals) == 1 and permissions.can(user, "measures.view", next(iter(hospitals.values()))):
+        return Place(f"{next(iter(hospitals.values())).name} (whole hospital)", scope, roots, first, last)
+    return Place("Your units", scope, roots, first, last)
 
 
 def _place_series(measures, place: Place) -> dict[int, list[tuple]]:
@@ -344,10 +349,17 @@ def _review(user, measure: Measure, *, period_start: date, kind: str, unit: Unit
             store.close()
     names = {str(pk): name for pk, name in Unit.objects.filter(
         pk__in={int(k) for k in pc.unique(table["unit_key"]).to_pylist() if k and k.isdigit()}).values_list("pk", "name")}
-    offset = (page - 1) * REVIEW_PAGE if page else 0
-    found = review.case_page(table, patients, encounters, unit_keys=None, unit_names=names, stratum=stratum,
-                             stratum_value=value, counted=counted, search=search, sort=sort, descending=descending,
-                             offset=offset, limit=REVIEW_PAGE if page else None)
+
+    def listed(page):
+        return review.case_page(table, patients, encounters, unit_keys=None, unit_names=names, stratum=stratum,
+                                stratum_value=value, counted=counted, search=search, sort=sort, descending=descending,
+                                offset=(page - 1) * REVIEW_PAGE if page else 0, limit=REVIEW_PAGE if page else None)
+
+    found = listed(page)
+    last = max(1, math.ceil(found.total / REVIEW_PAGE))
+    if page and page > last:  # a page past the last (the list shrank, or a typed URL) is the last
+        page = last
+        found = listed(page)
     filters = [f"{period_start:%Y-%m} {scope}"]
     if stratum:
         filters.append(f"{stratum} = {value}")
@@ -359,7 +371,7 @@ def _review(user, measure: Measure, *, period_start: date, kind: str, unit: Unit
     if page:
         filters.append(f"page {page}")
     audit.record_read(measure, actor=user, reason=f"{what} {', '.join(filters)} ({found.total} cases)"[:500])
-    return found, scope, store is None
+    return found, scope, store is None, page
 
 
 def review_cases(user, measure: Measure, *, period_start: date, kind: str = "month", unit: Unit | None = None,
@@ -368,15 +380,10 @@ def review_cases(user, measure: Measure, *, period_start: date, kind: str = "mon
     """One page of the patients behind a stored cell, with their names, MRNs, ages, sex, units
     and encounter dates read from the FHIR store, filtered and sorted; audited with the filters.
     A page past the last is the last."""
-    page = max(1, page)
-    found, scope, missing = _review(user, measure, period_start=period_start, kind=kind, unit=unit, stratum=stratum,
-                                    value=value, counted=counted, search=search, sort=sort, descending=descending,
-                                    page=page, what="patients behind")
-    pages = max(1, math.ceil(found.total / REVIEW_PAGE))
-    if page > pages:
-        return review_cases(user, measure, period_start=period_start, kind=kind, unit=unit, stratum=stratum, value=value,
-                            counted=counted, search=search, sort=sort, descending=descending, page=pages)
-    return Review(found.rows, found.total, page, pages, scope, missing)
+    found, scope, missing, page = _review(user, measure, period_start=period_start, kind=kind, unit=unit,
+                                          stratum=stratum, value=value, counted=counted, search=search, sort=sort,
+                                          descending=descending, page=max(1, page), what="patients behind")
+    return Review(found.rows, found.total, page, max(1, math.ceil(found.total / REVIEW_PAGE)), scope, missing)
 
 
 def export_cases(user, measure: Measure, *, period_start: date, kind: str = "month", unit: Unit | None = None,
@@ -384,7 +391,7 @@ def export_cases(user, measure: Measure, *, period_start: date, kind: str = "mon
                  descending: bool = False) -> list[dict]:
     """Every patient behind a stored cell that the filters keep, for the permitted analyst's CSV
     (identifiable: never for sharing); the export is an `access` entry naming its filters."""
-    found, _scope, _missing = _review(user, measure, period_start=period_start, kind=kind, unit=unit, stratum=stratum,
+    found, _scope, _missing, _page = _review(user, measure, period_start=period_start, kind=kind, unit=unit, stratum=stratum,
                                       value=value, counted=counted, search=search, sort=sort, descending=descending,
                                       page=None, what="exported to CSV the patients behind")
     return found.rows
