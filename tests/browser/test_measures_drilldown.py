@@ -69,3 +69,13 @@ def test_analyst_sorts_filters_and_exports_the_patients_behind_a_month(page: Pag
     assert [r["mrn"] for r in exported] == shown and {r["numerator"] for r in exported} == {"1.0"}
     names = page.locator("#cases-table tbody tr td:nth-child(1)").all_inner_texts()
     assert [r["name"] for r in exported] == names
+
+    # 5. On a phone the page does not scroll sideways (the table scrolls within its box), nor
+    # does the dashboard with its filters and sparklines.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    expect(page.locator("#cases-table")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.goto(demo + "/measures/")
+    expect(page.locator("a.measure-tile svg.sparkline").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
