@@ -9,6 +9,8 @@ LOCK := requirements.lock
 PIP_VERSION := 26.3
 UV_VERSION := 0.13.9
 DEMO_DATA ?= var/demo
+# The demo hospital's time zone (ANDON_TIME_ZONE: the organisation's): pages show times in it, not in UTC.
+DEMO_TIME_ZONE ?= America/Chicago
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: demo test test-deep install lock browser pdf-libs bench bench-peers clean
@@ -59,9 +61,9 @@ pdf-libs:
 	fi
 
 demo: install pdf-libs
-	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon demo
+	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 ANDON_TIME_ZONE=$(DEMO_TIME_ZONE) $(BIN)/andon demo
 	@echo "Andon demo on http://127.0.0.1:8000  (Ctrl-C to stop)"
-	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 $(BIN)/andon serve --host 127.0.0.1 --port 8000 --with-worker
+	ANDON_DATA_DIR=$(DEMO_DATA) ANDON_DEMO=1 ANDON_DEBUG=1 ANDON_TIME_ZONE=$(DEMO_TIME_ZONE) $(BIN)/andon serve --host 127.0.0.1 --port 8000 --with-worker
 
 # Tests keep their files (secret key, exports) in their own data directory (one per worker);
 # DATABASE_URL picks the database (SQLite by default; .ci/run also runs the suite on PostgreSQL).

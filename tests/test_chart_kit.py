@@ -225,3 +225,24 @@ def test_slanted_category_labels_are_not_cut_at_the_left_or_the_bottom():
             length = len(label.text) * bars.CHARACTER_WIDTH
             assert x - length * math.cos(math.radians(bars.SLANT)) >= 0, label.text
             assert y + length * math.sin(math.radians(bars.SLANT)) <= height, label.text
+
+
+def test_a_sparkline_breaks_at_missing_values_marks_the_last_and_says_its_trend_in_words():
+    points = [charts.SparkPoint("Jan 2025", 4.0), charts.SparkPoint("Feb 2025", 6.0), charts.SparkPoint("Mar 2025", None),
+              charts.SparkPoint("Apr 2025", 5.0), charts.SparkPoint("May 2025", 9.0)]
+    chart = charts.sparkline(points, title="Falls <4W>", desc="From 4 to 9 & rising.", status="concern")
+    root = ET.fromstring(chart.svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.get("role") == "img" and root.get("class") == "andon-chart sparkline"
+    assert root.find(f"{ns}title").text == "Falls <4W>" and root.find(f"{ns}desc").text == "From 4 to 9 & rising."
+    lines = [line.get("points").split() for line in root.iter(f"{ns}polyline")]
+    assert [len(line) for line in lines] == [2, 2]  # March has no value: two runs, not one line through it
+    top, bottom = min(float(p.split(",")[1]) for p in sum(lines, [])), max(float(p.split(",")[1]) for p in sum(lines, []))
+    assert lines[1][1].endswith(f",{top:.1f}") and lines[0][0].endswith(f",{bottom:.1f}")  # 9 highest, 4 lowest
+    last = next(root.iter(f"{ns}circle"))
+    assert last.get("class") == "spark-last concern" and last.find(f"{ns}title").text == "May 2025: 9"
+    assert chart.table.rows == (("Jan 2025", "4"), ("Feb 2025", "6"), ("Mar 2025", "–"), ("Apr 2025", "5"),
+                                ("May 2025", "9"))
+    assert 'style=' not in chart.svg
+    empty = charts.sparkline([charts.SparkPoint("Jan 2025", None)], title="t", desc="No values.")
+    assert "<polyline" not in empty.svg and "<circle" not in empty.svg

@@ -361,6 +361,195 @@ def hand_made_store(tmp_path_factory):
     return path
 
 
+# --- the drill-down for chart review -------------------------------------------------------------
+
+def person(pid, official, mrn, born, gender, old_name=None):
+    """A patient as an EHR sends them: an older name listed first, the MRN among other identifiers."""
+    names = ([{"use": "old", "family": old_name, "given": ["X"]}] if old_name else []) + [
+        {"use": "official", "family": official[0], "given": official[1]}]
+    identifiers = [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "SS"}]},
+                    "value": f"999-00-{pid[-1]}"}]
+    if mrn:
+        identifiers.append({"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                                 "code": "MR"}]}, "system": "urn:riverside:mrn", "value": mrn})
+    return {"resourceType": "Patient", "id": pid, "gender": gender, "birthDate": born, "name": names,
+            "identifier": identifiers}
+
+
+def stay(eid, pid, start, end, place):
+    return {**encounter(eid, pid, "IMP", start, end), "location": [{"location": {"reference": f"Location/{place}"}}]}
+
+
+WARD = [
+    person("r1", ("Ortiz", ["Dana", "Marie"]), "MRN-0001", "1950-03-15", "female", old_name="Lopez"),
+    person("r2", ("Abbott", ["Lee"]), "MRN-0042", "1990-03-20", "male"),  # 35 the day after discharge: 34
+    person("r3", ("Zhang", ["Wei"]), "MRN-0007", "2000-03-10", "female"),
+    person("r4", ("brown", ["Sam"]), None, "1980-07-01", "male"),  # no MRN in the record; lower-case family
+    person("r5", ("Nakamura", ["Aiko"]), "MRN-0100", "1940-12-31", "female"),
+    stay("s1", "r1", "2025-03-01T08:00:00Z", "2025-03-05T10:00:00Z", "4w"),
+    stay("s2", "r2", "2025-03-10T08:00:00Z", "2025-03-19T16:00:00Z", "4w"),
+    stay("s3", "r3", "2025-03-12T08:00:00Z", "2025-03-14T12:00:00Z", "5e"),
+    stay("s4", "r4", "2025-03-15T08:00:00Z", "2025-03-20T03:30:00Z", "5e"),  # 19 March, 22:30 in Chicago
+    stay("s5", "r5", "2025-03-20T08:00:00Z", "2025-03-28T09:00:00Z", "4w"),
+    stay("s6", "r1", "2025-03-06T08:00:00Z", "2025-03-09T10:00:00Z", "4w"),  # readmitted the day after
+]
+MARCH = date(2025, 3, 1)
+
+
+def reviewed(resource_id):
+    """A stay of WARD as a reviewer reads it, worked out here from the resources: the official name,
+    the MR identifier, the age in whole years on the UTC date of discharge (as its age band)."""
+    found = {r["id"]: r for r in WARD}
+    visit = found[resource_id]
+    patient = found[visit["subject"]["reference"].split("/")[1]]
+    name = next(n for n in patient["name"] if n["use"] == "official")
+    mrn = [i["value"] for i in patient["identifier"] if i["type"]["coding"][0]["code"] == "MR"]
+    born, counted = date.fromisoformat(patient["birthDate"]), instant(visit["period"]["end"]).date()
+    return {"name": f"{name['family']}, {' '.join(name['given'])}", "mrn": mrn[0] if mrn else None,
+            "age": counted.year - born.year - ((counted.month, counted.day) < (born.month, born.day)),
+            "sex": patient["gender"], "admitted": instant(visit["period"]["start"]),
+            "discharged": instant(visit["period"]["end"]), "place": visit["location"][0]["location"]["reference"]}
+
+
+@pytest.fixture
+def ward(library, tmp_path, settings, hospital, make_user):
+    path = tmp_path / "fhir.duckdb"
+    connection = store.connect(path)
+    for resource in WARD:
+        connection.execute("INSERT INTO resources (type, id, resource) VALUES (?, ?, ?)",
+                           [resource["resourceType"], resource["id"], json.dumps(resource)])
+    connection.close()
+    settings.ANDON_FHIR_STORE = path
+    analyst = make_user(Role.QUALITY_ANALYST)
+    services.map_unit(analyst, "location", "4w", hospital.unit("rgh/4w"))
+    done = services.compute_measures(["average-length-of-stay", "readmission-30-day"], first=MARCH,
+                                     last=date(2025, 3, 31))
+    assert [d.error for d in done] == ["", ""]
+    return analyst
+
+
+def test_the_drill_down_shows_each_patient_as_the_fhir_data_gives_them(ward, hospital, make_user, monkeypatch):
+    from auditlog.models import LogEntry
+
+    from andon.measures import results
+
+    measure = Measure.objects.get(key="average-length-of-stay")
+    expected = {f"Encounter/{r['id']}": reviewed(r["id"]) for r in WARD if r["resourceType"] == "Encounter"}
+    assert expected["Encounter/s2"]["age"] == 34 and expected["Encounter/s4"]["mrn"] is None
+
+    def shown(review):
+        return {r["case_id"]: {"name": f"{r['family']}, {r['given']}", "mrn": r["mrn"], "age": r["age"], "sex": r["sex"],
+                               "admitted": r["admitted"], "discharged": r["discharged"],
+                               "place": "Location/4w" if r["unit_name"] == "4 West Medical" else "Location/5e"}
+                for r in review.rows}
+
+    found = results.review_cases(ward, measure, period_start=MARCH, sort="age", descending=True)
+    assert found.total == len(expected) == stored("average-length-of-stay")[MARCH].cases
+    assert shown(found) == expected
+    assert [r["age"] for r in found.rows] == sorted((f["age"] for f in expected.values()), reverse=True)
+    for column, key in (("name", lambda f: f["name"].lower()), ("admitted", lambda f: f["admitted"]),
+                        ("discharged", lambda f: f["discharged"])):
+        ordered = results.review_cases(ward, measure, period_start=MARCH, sort=column)
+        assert [r["case_id"] for r in ordered.rows] == sorted(expected, key=lambda c: (key(expected[c]), c)), column
+    by_mrn = results.review_cases(ward, measure, period_start=MARCH, sort="mrn", descending=True)
+    assert [r["mrn"] for r in by_mrn.rows] == ["MRN-0100", "MRN-0042", "MRN-0007", "MRN-0001", "MRN-0001", None]
+    by_value = results.review_cases(ward, measure, period_start=MARCH, sort="value")
+    assert [r["value"] for r in by_value.rows] == [2, 3, 4, 5, 8, 9]  # days between the dates
+    # one page at a time, in the order asked for; a page past the last is the last
+    monkeypatch.setattr(results, "REVIEW_PAGE", 4)
+    second = results.review_cases(ward, measure, period_start=MARCH, sort="name", page=2)
+    by_name = sorted(expected, key=lambda c: (expected[c]["name"].lower(), c))
+    assert (second.page, second.pages, [r["case_id"] for r in second.rows]) == (2, 2, by_name[4:])
+    viewings = LogEntry.objects.filter(action=LogEntry.Action.ACCESS).count()
+    assert results.review_cases(ward, measure, period_start=MARCH, sort="name", page=9).page == 2
+    assert LogEntry.objects.filter(action=LogEntry.Action.ACCESS).count() == viewings + 1  # one viewing, one entry
+    assert LogEntry.objects.filter(action=LogEntry.Action.ACCESS).latest("pk").additional_data["reason"].endswith(
+        "page 2 (6 cases)")
+    monkeypatch.setattr(results, "REVIEW_PAGE", 50)
+    # by name or MRN, whatever the case of the letters; by unit (the ward the place is mapped to)
+    for text, cases in (("ORTIZ", {"Encounter/s1", "Encounter/s6"}), ("dana m", {"Encounter/s1", "Encounter/s6"}),
+                        ("mrn-00", {"Encounter/s1", "Encounter/s6", "Encounter/s2", "Encounter/s3"}),
+                        ("brown", {"Encounter/s4"}), ("Lopez", set())):
+        hits = results.review_cases(ward, measure, period_start=MARCH, search=text)
+        assert {r["case_id"] for r in hits.rows} == cases, text
+    on_ward = results.review_cases(ward, measure, period_start=MARCH, unit=hospital.unit("rgh/4w"))
+    assert {r["case_id"] for r in on_ward.rows} == {c for c, f in expected.items() if f["place"] == "Location/4w"}
+    entry = LogEntry.objects.filter(action=LogEntry.Action.ACCESS).latest("pk")
+    assert entry.actor == ward and "4 West Medical" in entry.additional_data["reason"]
+    with pytest.raises(PermissionDenied):  # a unit outside the grant
+        results.review_cases(make_user(Role.QUALITY_ANALYST, "rgh/5e"), measure, period_start=MARCH,
+                             unit=hospital.unit("rgh/4w"))
+
+
+def test_the_drill_down_filters_by_numerator_and_denominator(ward):
+    from andon.measures import results
+
+    cell = stored("readmission-30-day")[MARCH]
+    assert cell.numerator == 1  # Dana Ortiz, readmitted the day after
+    measure = Measure.objects.get(key="readmission-30-day")
+
+    def cases(counted):
+        found = results.review_cases(ward, measure, period_start=MARCH, counted=counted)
+        assert len(found.rows) == found.total
+        return {r["case_id"] for r in found.rows}
+
+    assert cases("numerator") == {"Encounter/s1"}
+    assert (len(cases("")), len(cases("denominator")), len(cases("not-numerator")), len(cases("excluded"))) == (
+        cell.cases, cell.denominator, cell.denominator - cell.numerator, cell.cases - cell.denominator)
+    assert cases("not-numerator") == cases("denominator") - {"Encounter/s1"}
+
+
+def test_the_drill_down_page_sorts_and_its_csv_export_is_audited(ward, client, sign_in_with_mfa, settings):
+    import csv
+    import io
+    from zoneinfo import ZoneInfo
+
+    from auditlog.models import LogEntry
+    from django.urls import reverse
+
+    from andon.measures.views import CASES_CSV
+
+    settings.TIME_ZONE = "America/Chicago"  # the organisation's: times are shown in it, not in UTC
+    chicago = ZoneInfo("America/Chicago")
+    expected = {f"Encounter/{r['id']}": reviewed(r["id"]) for r in WARD if r["resourceType"] == "Encounter"}
+    sign_in_with_mfa(ward)
+    query = {"period": "2025-03", "sort": "age", "dir": "desc"}
+    page = client.get(reverse("measures:cases", args=["average-length-of-stay"]), query).content.decode()
+    names = re.findall(r'<tr data-case="[^"]*">\s*<td>([^<]*)</td>', page)
+    by_age = sorted(expected.values(), key=lambda f: -f["age"])
+    assert [html_unescape(n) for n in names] == [f["name"] for f in by_age] and 'aria-sort="descending"' in page
+    assert "2025-03-19 22:30" in page and "2025-03-20 03:30" not in page  # Sam Brown's discharge, in Chicago
+
+    response = client.get(reverse("measures:cases_csv", args=["average-length-of-stay"]), {**query, "q": "mrn-00"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert list(rows[0]) == CASES_CSV
+    wanted = sorted((c for c, f in expected.items() if "mrn-00" in (f["mrn"] or "").lower()),
+                    key=lambda c: (-expected[c]["age"], c))
+    assert [r["case"] for r in rows] == wanted
+    for row in rows:
+        fact = expected[row["case"]]
+        assert (row["name"], row["mrn"], int(row["age"]), row["sex"], row["admitted"], row["discharged"]) == (
+            fact["name"], fact["mrn"], fact["age"], fact["sex"], f"{fact['admitted'].astimezone(chicago):%Y-%m-%d %H:%M}",
+            f"{fact['discharged'].astimezone(chicago):%Y-%m-%d %H:%M}")
+    assert {r["unit"] for r in rows} == {"4 West Medical", ""}
+    entry = LogEntry.objects.filter(action=LogEntry.Action.ACCESS).latest("pk")
+    assert entry.actor == ward and entry.object_pk == str(Measure.objects.get(key="average-length-of-stay").pk)
+    reason = entry.additional_data["reason"]
+    assert reason.startswith("exported to CSV the patients behind 2025-03") and "search: 'mrn-00'" in reason
+    assert "sorted by age descending" in reason and "(4 cases)" in reason
+    # a filter that is not one is refused with what and where, and nothing is exported
+    refused = client.get(reverse("measures:cases_csv", args=["average-length-of-stay"]), {**query, "sort": "shoe"})
+    assert refused.status_code == 400 and "sort" in refused.content.decode()
+    assert LogEntry.objects.filter(action=LogEntry.Action.ACCESS).latest("pk") == entry
+
+
+def html_unescape(text):
+    import html
+
+    return html.unescape(text)
+
+
 def test_each_aggregate_is_the_statistic_of_the_cases_worked_here(library, hand_made_store, settings, tmp_path):
     import statistics
 
@@ -705,10 +894,15 @@ def test_the_drill_down_links_each_ecqm_case_to_why(vte_store, make_user, client
     services.compute_measures(["vte-prophylaxis"], first=start, last=end, jobs=1)
     busiest = max(stored("vte-prophylaxis").values(), key=lambda r: r.cases)
     sign_in_with_mfa(make_user(Role.QUALITY_ANALYST))
-    listing = client.get(reverse("measures:cases", args=["vte-prophylaxis"]),
-                         {"period": f"{busiest.period_start:%Y-%m}"}).content.decode()
-    links = re.findall(r'href="([^"]*/cases/why/[^"]*)"', listing)
-    assert len(links) == busiest.cases
+    links, number = [], 1
+    while True:  # every page of the drill-down (50 cases a page)
+        listing = client.get(reverse("measures:cases", args=["vte-prophylaxis"]),
+                             {"period": f"{busiest.period_start:%Y-%m}", "page": number}).content.decode()
+        links += re.findall(r'href="([^"]*/cases/why/[^"]*)"', listing)
+        if 'rel="next"' not in listing:
+            break
+        number += 1
+    assert number == -(-busiest.cases // 50) and len(links) == len(set(links)) == busiest.cases
     page = client.get(html.unescape(links[0]))
     assert page.status_code == 200
     text = page.content.decode()

@@ -6,6 +6,7 @@ drill-down, counts entry with its error report, peers' reports and the computati
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import date
 
@@ -73,6 +74,69 @@ def test_dashboard_groups_measures_by_domain_with_variation_and_assurance(client
     assert 'data-variation="special_cause_concern"' in tile  # readmissions rose: lower is better
     assert "Special cause: concern" in tile and "No target" in tile
     assert "33 " in tile or "33<" in tile  # the latest month: 66 of 200
+
+
+def _tile(page, key):
+    return page[page.index(f'data-measure="{key}"'):][:6000]
+
+
+def test_the_dashboard_filters_by_hospital_unit_and_months_with_a_sparkline_in_every_tile(
+        client, results, cqo, hospital, make_user, sign_in_with_mfa):
+    measure = results
+    # Medicine holds 4 West's and 5 East's cells (as a computation rolls them up); Lakeside has its own
+    cells = []
+    for start, numerator, denominator in zip(months(24), NUMERATORS, DENOMINATORS, strict=True):
+        n = round(numerator * 0.6) + round(numerator * 0.4)
+        cells.append(compute.Cell(start, hospital.unit("rgh/medicine").pk, "", "", denominator, n, denominator,
+                                  compute.score(measure, n, denominator)))
+        cells.append(compute.Cell(start, hospital.unit("lch/medicine").pk, "", "", 50, 5, 50, compute.score(measure, 5, 50)))
+    MeasureResult.objects.bulk_create([
+        MeasureResult(measure=measure, definition_version="1", data_load="test", period_kind="month",
+                      period_start=c.period_start, period_end=date(c.period_start.year + (c.period_start.month == 12),
+                                                                   c.period_start.month % 12 + 1, 1),
+                      unit_id=c.unit_id, stratum="", stratum_value="", cases=c.cases, numerator=c.numerator,
+                      denominator=c.denominator, value=c.value) for c in cells])
+    url = reverse("measures:dashboard")
+
+    def latest(query):
+        tile = _tile(client.get(url, query).content.decode(), "readmission-30-day")
+        found = re.search(r"<div class=\"fs-4 text-body\">([^<]*) <span", tile)
+        assert found, tile[:3000]
+        return found.group(1), tile
+
+    # the whole organisation (a CQO sees it all): 66 of 200 in December 2025, a line of 24 months
+    value, tile = latest({})
+    assert value == "33" and "Whole organisation" in client.get(url).content.decode()
+    spark = re.search(r'<svg[^>]*class="andon-chart sparkline"[^>]*>.*?</svg>', tile, re.S).group(0)
+    assert 'role="img"' in spark and "aria-labelledby" in spark
+    assert "<desc" in spark and "from 20 % in Jan 2024 to 33 % in Dec 2025; lowest 18.5 % in Aug 2024" in spark
+    assert len(re.search(r'<polyline points="([^"]*)"', spark).group(1).split()) == 24
+    # Riverside as a whole (its top units added up: Medicine alone has results) and Lakeside
+    assert latest({"facility": hospital.facility("rgh").pk})[0] == "33"
+    assert latest({"facility": hospital.facility("lch").pk})[0] == "10"
+    # one ward: 40 of 120
+    value, tile = latest({"unit": hospital.unit("rgh/4w").pk})
+    assert value == "33.33" and f'?unit={hospital.unit("rgh/4w").pk}' in tile
+    # a range of months: December 2024 is the latest, and the line has 12 points
+    value, tile = latest({"first": "2024-01", "last": "2024-12"})
+    assert value == "20" and "December 2024" in tile
+    assert len(re.search(r'<polyline points="([^"]*)"', tile).group(1).split()) == 12
+    wrong = client.get(url, {"first": "2024-13"}).content.decode()
+    assert "first: Give the month as YYYY-MM" in wrong
+    assert "swap them" in client.get(url, {"first": "2025-01", "last": "2024-01"}).content.decode()
+    # a ward manager: their ward by default; no whole organisation, and another hospital is refused
+    sign_in_with_mfa(make_user(Role.UNIT_MANAGER, "rgh/5e"))
+    page = client.get(url).content.decode()
+    assert "Whole organisation" not in page and '<strong>5 East Cardiology</strong>' in page
+    assert latest({})[0] == "32.5"  # 26 of 80
+    assert client.get(url, {"facility": hospital.facility("lch").pk}).status_code == 403
+    assert client.get(url, {"unit": hospital.unit("rgh/4w").pk}).status_code == 403
+    assert "(your units)" in client.get(url, {"facility": hospital.facility("rgh").pk}).content.decode()
+    # an analyst of one hospital: that whole hospital by default, not the organisation
+    sign_in_with_mfa(make_user(Role.QUALITY_ANALYST, "lch"))
+    page = client.get(url).content.decode()
+    assert "<strong>Lakeside Community Hospital (whole hospital)</strong>" in page and "Whole organisation" not in page
+    assert latest({})[0] == "10"
 
 
 def test_measure_page_shows_the_chart_the_rule_and_the_table(client, results, cqo):
@@ -192,6 +256,20 @@ def test_equity_view_gives_rates_with_wilson_intervals_and_a_funnel(client, resu
     assert female.low < female.value < female.high
 
 
+def test_funnel_points_are_labelled_on_hover_beside_them_and_in_the_table(client, results, cqo):
+    page = client.get(reverse("measures:units", args=["readmission-30-day"])).content.decode()
+    svg = ET.fromstring(re.search(r"<svg[^>]*class=\"andon-chart scatter\".*?</svg>", page, re.S).group(0))
+    points = {c.get("data-label"): c.find(f"{SVG}title").text for c in svg.iter(f"{SVG}circle")}
+    marks = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "point-mark"]
+    assert set(points) == {"4 West Medical (rgh)", "5 East Cardiology (rgh)"} and sorted(marks) == ["1", "2"]
+    table = page[page.index('id="compare-table"'):]
+    for label, tip in points.items():
+        number = tip.split(".")[0]
+        assert tip.startswith(f"{number}. {label}: ")  # the hover text names the point
+        row = re.search(rf'<tr data-label="{re.escape(label)}">\s*<td[^>]*>(\d+)</td>', table)
+        assert row and row.group(1) == number  # and the table under the chart carries its number
+
+
 def test_unit_funnel_lists_the_units_of_one_kind(client, results, cqo, hospital):
     page = client.get(reverse("measures:units", args=["readmission-30-day"])).content.decode()
     assert "4 West Medical" in page and "5 East Cardiology" in page and "<svg" in page
@@ -271,6 +349,27 @@ def test_compute_page_queues_a_job(client, results, make_user, sign_in_with_mfa)
     assert response.status_code == 302 and response.url == reverse("platform:job", args=[job.pk])
     assert job.title == "Compute falls (month, 2025-01-01 to 2025-12-31)"
     assert MeasureResult.objects.filter(measure__key="falls").count() == 0  # queued, not run
+
+
+def test_times_on_job_measure_and_audit_pages_are_in_the_organisations_time_zone(client, results, make_user,
+                                                                                 sign_in_with_mfa, settings):
+    from datetime import UTC, datetime
+
+    settings.TIME_ZONE = "America/Chicago"
+    analyst = make_user(Role.QUALITY_ANALYST)
+    sign_in_with_mfa(analyst)
+    client.post(reverse("measures:compute"), {"measures": ["falls"], "kind": "month", "first": "2025-01-01",
+                                              "last": "2025-12-31"})
+    job = Job.objects.get()
+    Job.objects.filter(pk=job.pk).update(created_at=datetime(2025, 7, 1, 3, 30, tzinfo=UTC),
+                                         started_at=datetime(2025, 7, 1, 3, 31, 5, tzinfo=UTC))
+    page = client.get(reverse("platform:job", args=[job.pk])).content.decode()
+    assert "2025-06-30 22:30:00 CDT" in page and "started 22:31:05 CDT" in page  # not 03:30 (UTC)
+    listed = client.get(reverse("platform:jobs")).content.decode()
+    assert "2025-06-30 22:30 CDT" in listed
+    MeasureResult.objects.filter(measure=results).update(computed_at=datetime(2026, 1, 15, 2, 0, tzinfo=UTC))
+    library = client.get(reverse("measures:library")).content.decode()
+    assert "2026-01-14 20:00 CST" in library
 
 
 def test_only_those_who_manage_measures_everywhere_recompute_them(client, results, make_user, sign_in_with_mfa):
@@ -509,3 +608,40 @@ def test_the_measure_page_tells_its_history_in_words(client, results, cqo):
     assert old in latest.changes and "Improvement changed from Lower is better to Higher is better" in latest.changes
     shown = response.content.decode().split('id="history-heading"')[1]
     assert old in shown and "∅" not in shown and "compute_error" not in shown
+
+
+def test_a_comparison_to_share_withholds_rows_below_the_threshold_and_keeps_those_at_it(
+        client, results, cqo, hospital, settings):
+    """ANDON_SMALL_CELL_THRESHOLD (default 11): 10 readmissions are withheld, 11 are shown; with
+    one row withheld among the units, the smallest other is too (else subtraction gives it)."""
+    assert settings.ANDON_SMALL_CELL_THRESHOLD == 11
+    MeasureResult.objects.filter(measure=results).exclude(unit=None).delete()
+    counts = {"rgh/4w": (10, 300), "rgh/5e": (11, 300), "rgh/6n": (40, 500), "rgh/icu": (60, 200)}
+    for path, (numerator, denominator) in counts.items():
+        MeasureResult.objects.create(measure=results, period_kind="month", period_start=date(2025, 12, 1),
+                                     period_end=date(2026, 1, 1), unit=hospital.unit(path), cases=denominator,
+                                     numerator=numerator, denominator=denominator, value=100 * numerator / denominator,
+                                     definition_version="t", data_load="t")
+
+    def export(**query):
+        response = client.get(reverse("measures:compare_csv", args=["readmission-30-day"]), query)
+        assert response.status_code == 200
+        return {r["label"]: r for r in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))}
+
+    whole = export()  # inside the quality department: every count
+    assert {label: (r["numerator"], r["suppressed"]) for label, r in whole.items()} == {
+        "4 West Medical (rgh)": ("10.0", ""), "5 East Cardiology (rgh)": ("11.0", ""),
+        "6 North Surgical (rgh)": ("40.0", ""), "Intensive Care Unit (rgh)": ("60.0", "")}
+    shared = export(share="1")
+    assert (shared["4 West Medical (rgh)"]["numerator"], shared["4 West Medical (rgh)"]["value"],
+            shared["4 West Medical (rgh)"]["suppressed"]) == ("", "", "yes")  # 10: below
+    # 11 is at the threshold, not below it: shown
+    assert (shared["5 East Cardiology (rgh)"]["numerator"], shared["5 East Cardiology (rgh)"]["suppressed"]) == (
+        "11.0", "")
+    # one row withheld of four adding up to a total: the smallest other (200 patients) goes too
+    assert shared["Intensive Care Unit (rgh)"]["suppressed"] == "yes"
+    assert (shared["6 North Surgical (rgh)"]["numerator"], shared["6 North Surgical (rgh)"]["suppressed"]) == ("40.0", "")
+    settings.ANDON_SMALL_CELL_THRESHOLD = 10  # 10 is now at the threshold: nothing withheld
+    assert {r["suppressed"] for r in export(share="1").values()} == {""}
+    equity = export(stratum="sex", share="1")
+    assert set(equity) == {"female", "male"} and {r["suppressed"] for r in equity.values()} == {""}

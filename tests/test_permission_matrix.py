@@ -311,6 +311,28 @@ def a_measure(key):
     return setup
 
 
+def kept_case(key, month):
+    """A measure with one case kept behind a month's cell (placed in no unit), for its drill-down export."""
+    def setup(user, other):
+        from datetime import date, datetime
+
+        import pyarrow as pa
+
+        from andon.analytics.kpi import DIMENSIONS
+        from andon.analytics.kpi.periods import periods
+        from andon.measures import cases
+
+        start = date.fromisoformat(month + "-01")
+        table = pa.table({"case_id": ["Encounter/m1"], "patient_id": ["Patient/m1"], "encounter_id": ["Encounter/m1"],
+                          "at": [datetime(start.year, start.month, 2)], "period_start": [start],
+                          "unit_key": pa.array([None], pa.string()), "numerator": [1.0], "denominator": [1.0],
+                          "value": [None], **{dimension: ["x"] for dimension in DIMENSIONS}})
+        cases.keep(key, "month", table, periods(start, start, "month"))
+        return [key], {}
+
+    return setup
+
+
 # url name -> expectation. Pages guarded against one object are listed once per kind of object.
 PAGES = {
     "home": Case(ALL),
@@ -405,7 +427,10 @@ PAGES = {
     "measures:results_csv": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
     "measures:equity": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
     "measures:units": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
+    "measures:compare_csv": Case(MEASURE_VIEWERS, setup=a_measure("readmission-30-day")),
     "measures:cases": Case(MEASURE_PATIENTS, setup=a_measure("readmission-30-day"), data={"period": "2026-01"}),
+    "measures:cases_csv": Case(MEASURE_PATIENTS, setup=kept_case("readmission-30-day", "2025-06"),
+                               data={"period": "2025-06"}),
     "measures:case_why": Case(MEASURE_PATIENTS, setup=a_measure("readmission-30-day"),
                               data={"period": "2026-01", "case": "p1"}),
     "measures:counts": Case(COUNT_ENTERERS, setup=a_measure("hand-hygiene")),
@@ -935,6 +960,11 @@ SCOPE_CELLS = {
     "measures:cases, unit left out (unit grant)": ScopeCase("analyst@lch/medicine", M + f"/cases/?period={PERIOD}",
                                                             shows=("patient",), hides=("Patient/lch-ed",)),
     "measures:cases, unit outside": ScopeCase("analyst@lch", M + f"/cases/?period={PERIOD}" + "&unit={rgh/4w}", (403,)),
+    "measures:cases_csv, unit left out": ScopeCase("analyst@lch", M + f"/cases.csv?period={PERIOD}", shows=("patient",)),
+    "measures:cases_csv, unit left out (unit grant)": ScopeCase("analyst@lch/medicine", M + f"/cases.csv?period={PERIOD}",
+                                                                shows=("patient",), hides=("Patient/lch-ed",)),
+    "measures:cases_csv, unit outside": ScopeCase("analyst@lch", M + f"/cases.csv?period={PERIOD}" + "&unit={rgh/4w}",
+                                                  (403,)),
     "measures:case_why, unit left out": ScopeCase("analyst@lch", WHY + "&case={case_lch-2a}", shows=("patient",)),
     "measures:case_why, unit left out, another hospital's case": ScopeCase("analyst@lch", WHY + "&case={case_rgh-4w}",
                                                                            (404,)),
@@ -942,11 +972,16 @@ SCOPE_CELLS = {
                                                                     (404,)),
     "measures:case_why, unit outside": ScopeCase("analyst@lch", WHY + "&case={case_rgh-4w}&unit={rgh/4w}", (403,)),
     # Charts, comparisons, counts and exports of a measure.
+    "measures:dashboard, left out": ScopeCase("analyst@lch", "/measures/", shows=("name",)),
+    "measures:dashboard, unit outside": ScopeCase("analyst@lch", "/measures/?unit={rgh/4w}", (403,)),
+    "measures:dashboard, facility outside": ScopeCase("analyst@lch", "/measures/?facility={rgh}", (403,)),
     "measures:measure, unit left out": ScopeCase("analyst@lch", M + "/", shows=("name",)),
     "measures:measure, unit outside": ScopeCase("analyst@lch", M + "/?unit={rgh/4w}", (403,)),
     "measures:chart_svg, unit left out": ScopeCase("analyst@lch", M + "/chart.svg"),
     "measures:chart_svg, unit outside": ScopeCase("analyst@lch", M + "/chart.svg?unit={rgh/4w}", (403,)),
     "measures:units, left out": ScopeCase("analyst@lch", M + "/units/", shows=("name",)),
+    "measures:compare_csv, left out": ScopeCase("analyst@lch", M + "/compare.csv", shows=("name",)),
+    "measures:compare_csv (shared), left out": ScopeCase("analyst@lch", M + "/compare.csv?share=1"),
     "measures:results_csv, left out": ScopeCase("analyst@lch", M + "/results.csv", shows=("code",), hides=(CODE,)),
     "measures:results_csv (shared), left out": ScopeCase("analyst@lch", M + "/results.csv?share=1", hides=(CODE,)),
     "measures:report_json, left out": ScopeCase("analyst@lch", M + "/report.json", shows=("code",), hides=(CODE,)),
@@ -1001,7 +1036,7 @@ def test_scope_matrix(client, world, scoped, db, label):
     import re
 
     case = SCOPE_CELLS[label]
-    kept = kept_cases(world.hospital) if "case_" in case.path or "/cases/" in case.path else {}
+    kept = kept_cases(world.hospital) if "case_" in case.path or "/cases" in case.path else {}
     client.force_login(scoped.people[case.person])
     response = client.get(case.path.format(**scoped.ids, **{f"case_{p}": c for p, c in kept.items()}))
     assert response.status_code in case.status, f"{label}: {response.status_code}"

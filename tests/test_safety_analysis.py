@@ -647,3 +647,16 @@ def test_an_import_takes_who_and_where_and_refuses_a_wrong_person(client, import
     response = _upload(client, header + "near_miss,other,rgh/4w,2024-02-05,Almost,,neighbour,,\n")
     assert response.status_code == 200 and SafetyEvent.objects.count() == 2
     assert "Choose who was affected" in response.content.decode()
+
+
+def test_months_and_days_are_the_organisations_not_utcs(hospital, safety_taxonomy, make_user, settings):
+    """A fall at 21:00 on 31 January in Chicago (03:00 on 1 February UTC) is a January fall, as the
+    measures count it and every page shows its time; a filter to 31 January includes it."""
+    settings.TIME_ZONE = "America/Chicago"
+    make_event(hospital, when=datetime(2025, 2, 1, 3, 0, tzinfo=UTC))
+    make_event(hospital, when=datetime(2025, 2, 1, 6, 30, tzinfo=UTC))  # 00:30 on 1 February in Chicago
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    events = analysis.events_in_scope(officer)
+    assert analysis.by_month(events) == [(date(2025, 1, 1), 1), (date(2025, 2, 1), 1)]
+    january = analysis.apply_filters(events, analysis.Filters(since=date(2025, 1, 31), until=date(2025, 1, 31)))
+    assert [e.occurred_at for e in january] == [datetime(2025, 2, 1, 3, 0, tzinfo=UTC)]

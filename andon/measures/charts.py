@@ -285,11 +285,12 @@ def funnel_chart(measure: Measure, points: list[FunnelPoint], centre: float | No
     desc = (f"{len(points)} points around the pooled value {format_value(centre or 0)} {measure.unit_label}; "
             + (f"outside the 95% limits: {', '.join(outside)}." if outside else "all within the 95% limits."))
     scattered = []
-    for p in points:
+    for number, p in enumerate(points, start=1):
         status, note = FUNNEL_STATUS[p.outside]
         counts = f"{format_value(p.numerator)}/{format_value(p.denominator)}"
-        tip = f"{p.label}: {format_value(p.value)} {measure.unit_label} ({counts}), {note}"
-        scattered.append(kit.ScatterPoint(p.label, p.denominator, p.value, status=status, tip=tip, note=note))
+        tip = f"{number}. {p.label}: {format_value(p.value)} {measure.unit_label} ({counts}), {note}"
+        scattered.append(kit.ScatterPoint(p.label, p.denominator, p.value, status=status, tip=tip, note=note,
+                                          mark=str(number)))
     limits = [kit.Curve("limit", tuple((c[0], c[position]) for c in curves), dash)
               for position, dash in ((1, theme.DASHED), (2, theme.DASHED), (3, theme.DOTTED), (4, theme.DOTTED))]
     return kit.scatter_chart(scattered, title=title, desc=desc, x_label=volume_label, y_label=measure.unit_label,
@@ -299,3 +300,25 @@ def funnel_chart(measure: Measure, points: list[FunnelPoint], centre: float | No
 def funnel_svg(measure: Measure, points: list[FunnelPoint], centre: float | None, curves, title: str,
                volume_label: str) -> str:
     return funnel_chart(measure, points, centre, curves, title, volume_label).svg
+
+
+SPARK_STATUS = {"special_cause_improvement": "improvement", "special_cause_concern": "concern",
+                "special_cause_neutral_high": "neutral", "special_cause_neutral_low": "neutral"}
+
+
+def sparkline(measure: Measure, view: ChartView, place: str) -> kit.Chart:
+    """A dashboard tile's line: the values of its months, the latest coloured by its verdict,
+    and the trend in words (first, lowest, highest and latest values) for screen readers."""
+    points = [kit.SparkPoint(f"{p.period_start:%b %Y}", p.value) for p in view.points]
+    shown = [p for p in view.points if p.value is not None]
+    title = f"{measure.title}, {place}: monthly values"
+    if not shown:
+        return kit.sparkline(points, title=title, desc="No values in these months.")
+    low, high = min(shown, key=lambda p: p.value), max(shown, key=lambda p: p.value)
+
+    def said(point: ChartPoint) -> str:
+        return f"{format_value(point.value)} {measure.unit_label} in {point.period_start:%b %Y}"
+
+    desc = (f"{len(shown)} months: from {said(shown[0])} to {said(shown[-1])}; lowest {said(low)}, highest {said(high)}. "
+            f"Latest: {VARIATION.get(view.variation, 'no verdict')}.")
+    return kit.sparkline(points, title=title, desc=desc, status=SPARK_STATUS.get(view.variation, "common"))

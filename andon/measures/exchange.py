@@ -166,6 +166,33 @@ def small_cells(measure: Measure, rows, threshold: int) -> set[int]:
     return hidden
 
 
+COMPARE_COLUMNS = ["measure", "compared", "label", "first_month", "last_month", "numerator", "denominator", "value",
+                   "low", "high", "unit_of_measure", "suppressed"]
+
+
+def comparison_rows(measure: Measure, rows, window, compared: str, threshold: int = 0):
+    """A comparison (results.compare: each stratum value or unit over the window) as flat rows.
+    With a `threshold` (an export to share), a row counting 1 to threshold - 1 patients or events
+    is withheld, and, the rows adding up to one total, the smallest other too when only one is
+    (small_cells, the rule of the results' exports)."""
+    from types import SimpleNamespace
+
+    cells = [SimpleNamespace(pk=i, period_kind="window", period_start=window[0] if window else None, unit_id=None,
+                             stratum=compared, stratum_value=row.label,
+                             cases=row.denominator if measure.scoring in (Scoring.PROPORTION, Scoring.CONTINUOUS)
+                             else row.numerator, numerator=row.numerator, denominator=row.denominator)
+             for i, row in enumerate(rows)]
+    hidden = small_cells(measure, cells, threshold) if threshold else set()
+    for i, row in enumerate(rows):
+        masked = i in hidden
+        yield {"measure": measure.key, "compared": compared, "label": row.label,
+               "first_month": f"{window[0]:%Y-%m}" if window else "", "last_month": f"{window[1]:%Y-%m}" if window else "",
+               "numerator": "" if masked else row.numerator, "denominator": "" if masked else row.denominator,
+               "value": "" if masked or row.value is None else row.value,
+               "low": "" if masked or row.low is None else row.low, "high": "" if masked or row.high is None else row.high,
+               "unit_of_measure": measure.unit_label, "suppressed": "yes" if masked else ""}
+
+
 # --- peers' reports in --------------------------------------------------------------------------
 
 class PeerReportError(ValueError):

@@ -24,6 +24,8 @@ class MonthField(forms.CharField):
 
     def clean(self, value):
         text = super().clean(value)
+        if not text:  # left empty where it may be (required fields refused it above)
+            return None
         try:
             return inputs.month(text)
         except inputs.InputError:
@@ -98,3 +100,39 @@ class MappingForm(forms.Form):
     def __init__(self, *args, units, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = units.select_related("facility").order_by("facility__name", "path")
+
+
+class CaseReviewForm(forms.Form):
+    """The drill-down's filters, sort and page (GET). The unit is read apart (the scope's check)."""
+
+    COUNTED = [("", "All cases"), ("numerator", "In the numerator"), ("denominator", "In the denominator"),
+               ("not-numerator", "In the denominator, not the numerator"),
+               ("excluded", "Excluded (not in the denominator)")]
+    SORTS = [("at", "When it counts"), ("name", "Name"), ("mrn", "MRN"), ("age", "Age"), ("sex", "Sex"),
+             ("unit", "Unit"), ("admitted", "Admitted"), ("discharged", "Discharged"), ("numerator", "Numerator"),
+             ("denominator", "Denominator"), ("value", "Value")]
+
+    counted = forms.ChoiceField(choices=COUNTED, required=False, label="Counted in")
+    q = forms.CharField(max_length=100, required=False, label="Name or MRN contains",
+                        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}))
+    sort = forms.ChoiceField(choices=SORTS, required=False, label="Sort by")
+    dir = forms.ChoiceField(choices=[("asc", "Ascending"), ("desc", "Descending")], required=False, label="Order")
+    page = forms.IntegerField(min_value=1, max_value=1_000_000, required=False, label="Page")
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        return {"counted": data.get("counted") or "", "search": data.get("q") or "", "sort": data.get("sort") or "at",
+                "descending": data.get("dir") == "desc"}
+
+
+class DashboardForm(forms.Form):
+    """The dashboard's months (GET); the facility and unit are read apart (the scope's check)."""
+
+    first = MonthField(required=False, label="From month")
+    last = MonthField(required=False, label="To month")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("first") and data.get("last") and data["first"] > data["last"]:
+            raise forms.ValidationError("The first month comes after the last: swap them.")
+        return data

@@ -10,6 +10,8 @@ import statistics
 from dataclasses import dataclass
 from datetime import date
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.db.models import Max
 
 from andon.analytics import kpi
@@ -50,21 +52,119 @@ def chart(measure: Measure, *, kind: str = "month", unit: Unit | None = None, st
 class Tile:
     measure: Measure
     view: charts.ChartView | None
+    spark: object = None  # the kit's sparkline Chart of the values shown
 
     @property
     def latest(self):
         return self.view.last if self.view else None
 
 
-def dashboard() -> list[tuple[str, str, list[Tile]]]:
+@dataclass
+class Place:
+    """What a dashboard shows: the whole organisation's cells, or the total of some units'
+    (a unit and those below it; a hospital; the units a viewer may see), in a month range."""
+
+    label: str
+    scope: permissions.Scope
+    roots: list[Unit] | None  # None: the organisation's own cells; else the topmost units added up
+    first: date | None = None
+    last: date | None = None
+
+    @property
+    def unit(self) -> Unit | None:
+        return self.roots[0] if self.roots and len(self.roots) == 1 else None
+
+
+def place_for(user, *, unit: Unit | None = None, facility=None, first: date | None = None,
+              last: date | None = None) -> Place:
+    """The dashboard's scope (`permissions.scope_for`: a unit or hospital outside the viewer's
+    grants is refused): a unit; a hospital (the units of it the viewer may see, added up: the whole
+    hospital for those who hold it); or, with neither, the whole organisation for those who see it
+    all and the viewer's own units for the others."""
+    scope = permissions.scope_for(user, "measures.view", unit=unit, facility=None if unit else facility)
+    if unit is not None:
+        return Place(unit.name, scope, [unit], first, last)
+    if facility is None and scope.everything:
+        return Place("Whole organisation", scope, None, first, last)
+    units = list(scope.units.select_related("facility"))
+    keys = {u.pk for u in units}
+    roots = [u for u in units if u.parent_id not in keys]
+    if facility is not None:
+        whole = permissions.can(user, "measures.view", facility)
+        return Place(f"{facility.name}" + (" (whole hospital)" if whole else " (your units)"), scope, roots, first, last)
+    if len(roots) == 1:
+        return Place(roots[0].name, scope, roots, first, last)
+    hospitals = {u.facility_id: u.facility for u in roots}
+    if len(hospitals) == 1 and permissions.can(user, "measures.view", next(iter(hospitals.values()))):
+        return Place(f"{next(iter(hospitals.values())).name} (whole hospital)", scope, roots, first, last)
+    return Place("Your units", scope, roots, first, last)
+
+
+def _place_series(measures, place: Place) -> dict[int, list[tuple]]:
+    """(period start, numerator, denominator, value) per month with results, per measure: the
+    stored cells of the organisation or of one unit, or those of several units added up (a
+    median from their kept cases: a median of medians would be neither)."""
+    rows = MeasureResult.objects.filter(measure__in=measures, period_kind="month", stratum="")
+    if place.roots is None:
+        rows = rows.filter(unit=None)
+    else:
+        rows = rows.filter(unit__in=place.roots)
+    if place.first:
+        rows = rows.filter(period_start__gte=place.first)
+    if place.last:
+        rows = rows.filter(period_start__lte=place.last)
+    summed: dict[int, dict[date, list]] = {}
+    for measure_id, start, numerator, denominator, value in rows.values_list(
+            "measure_id", "period_start", "numerator", "denominator", "value"):
+        cell = summed.setdefault(measure_id, {}).setdefault(start, [0.0, 0.0, value, 0])
+        cell[0] += numerator
+        cell[1] += denominator
+        cell[3] += 1
+    found = {}
+    for measure in measures:
+        cells = summed.get(measure.pk, {})
+        series = []
+        for start, (numerator, denominator, value, parts) in sorted(cells.items()):
+            if parts > 1:
+                value = _summed_value(measure, start, numerator, denominator, place)
+            series.append((start, numerator, denominator, value))
+        found[measure.pk] = series
+    return found
+
+
+def _summed_value(measure: Measure, start: date, numerator: float, denominator: float, place: Place):
+    if measure.scoring != Scoring.CONTINUOUS:
+        return compute.score(measure, numerator, denominator)
+    if definitions.aggregate(measure.definition) != "median":
+        return numerator / denominator if denominator else None
+    table = cases.kept(measure.key, "month", start)
+    if table is None:
+        return None
+    keys = set(place.scope.unit_keys() or [])
+    values = [v for v, key in zip(table["value"].to_pylist(), table["unit_key"].to_pylist(), strict=True)
+              if v is not None and key in keys]
+    return statistics.median(values) if values else None
+
+
+def dashboard(place: Place) -> list[tuple[str, str, list[Tile]]]:
     """(domain code, label, tiles) for the six IOM domains, each tile a listed measure with its
-    organisation-wide monthly chart."""
+    monthly chart for the place and months asked for, and a sparkline of its values."""
     tiles: dict[str, list[Tile]] = {code: [] for code in Domain.values}
-    for measure in Measure.objects.filter(active=True).order_by("title"):
-        if not measure.listed:
+    measures = [m for m in Measure.objects.filter(active=True).order_by("title") if m.listed]
+    series = _place_series(measures, place)
+    rebases: dict[int, list[date]] = {}
+    for measure_id, on in Annotation.objects.filter(measure__in=measures, rebase=True).values_list("measure_id", "date"):
+        rebases.setdefault(measure_id, []).append(on)
+    for measure in measures:
+        found = series[measure.pk]
+        if not found:
+            tiles[measure.domain].append(Tile(measure, None))
             continue
-        view, _ = chart(measure) if MeasureResult.objects.filter(measure=measure, period_kind="month").exists() else (None, [])
-        tiles[measure.domain].append(Tile(measure, view))
+        filled = {start: row for start, *row in found}
+        full = [(start, *filled.get(start, (None, None, None)))
+                for start, _end in period_math.periods(found[0][0], found[-1][0], "month")]
+        view = charts.spc_view(measure, full, rebases.get(measure.pk, []), "month")
+        tiles[measure.domain].append(Tile(measure, view, charts.sparkline(measure, view, place.label)))
     return [(code, label, tiles[code]) for code, label in Domain.choices]
 
 
@@ -206,3 +306,92 @@ def cases_behind(user, measure: Measure, *, period_start: date, kind: str = "mon
     audit.record_read(measure, actor=user, reason=(
         f"patients behind {period_start:%Y-%m} {scope}" + (f", {stratum} = {value}" if stratum else "")))
     return found
+
+
+@dataclass
+class Review:
+    """One page of the patients behind a cell, for chart review (kpi.review.case_page), with the
+    filters it answers and the units whose patients the viewer may see there."""
+
+    rows: list[dict]
+    total: int
+    page: int
+    pages: int
+    scope: permissions.Scope
+    store_missing: bool
+
+
+REVIEW_PAGE = 50
+
+
+def _review(user, measure: Measure, *, period_start: date, kind: str, unit: Unit | None, stratum: str, value: str,
+            counted: str, search: str, sort: str, descending: bool, page: int | None, what: str):
+    from andon.analytics.kpi import review
+
+    from .services import open_store
+
+    scope = patients_scope(user, unit)
+    if measure.source_kind not in (SourceKind.SQL, SourceKind.ECQM):
+        raise DrillDownUnavailable(f"{measure.title} is counted from {measure.get_source_kind_display().lower()}, "
+                                   "which name no patients")
+    table = cases.kept(measure.key, kind, period_start)
+    if table is None:
+        raise DrillDownUnavailable("No cases are kept for this period: it has not been computed since patients were kept.")
+    unit_keys = scope.unit_keys()
+    if unit_keys is not None:
+        table = table.filter(pc.is_in(table["unit_key"], pa.array(list(unit_keys), pa.string())))
+    store = open_store()
+    try:
+        patients, encounters = review.chart_facts(store, table["patient_id"].to_pylist(),
+                                                  table["encounter_id"].to_pylist())
+    finally:
+        if store is not None:
+            store.close()
+    names = {str(pk): name for pk, name in Unit.objects.filter(
+        pk__in={int(k) for k in pc.unique(table["unit_key"]).to_pylist() if k and k.isdigit()}).values_list("pk", "name")}
+
+    def listed(page):
+        return review.case_page(table, patients, encounters, unit_keys=None, unit_names=names, stratum=stratum,
+                                stratum_value=value, counted=counted, search=search, sort=sort, descending=descending,
+                                offset=(page - 1) * REVIEW_PAGE if page else 0, limit=REVIEW_PAGE if page else None)
+
+    found = listed(page)
+    last = max(1, math.ceil(found.total / REVIEW_PAGE))
+    if page and page > last:  # a page past the last (the list shrank, or a typed URL) is the last
+        page = last
+        found = listed(page)
+    filters = [f"{period_start:%Y-%m} {scope}"]
+    if stratum:
+        filters.append(f"{stratum} = {value}")
+    if counted:
+        filters.append(f"counted: {counted}")
+    if search.strip():
+        filters.append(f"search: {search.strip()!r}")
+    filters.append(f"sorted by {sort}{' descending' if descending else ''}")
+    if page:
+        filters.append(f"page {page}")
+    audit.record_read(measure, actor=user, reason=f"{what} {', '.join(filters)} ({found.total} cases)"[:500])
+    return found, scope, store is None, page
+
+
+def review_cases(user, measure: Measure, *, period_start: date, kind: str = "month", unit: Unit | None = None,
+                 stratum: str = "", value: str = "", counted: str = "", search: str = "", sort: str = "at",
+                 descending: bool = False, page: int = 1) -> Review:
+    """One page of the patients behind a stored cell, with their names, MRNs, ages, sex, units
+    and encounter dates read from the FHIR store, filtered and sorted; audited with the filters.
+    A page past the last is the last."""
+    found, scope, missing, page = _review(user, measure, period_start=period_start, kind=kind, unit=unit,
+                                          stratum=stratum, value=value, counted=counted, search=search, sort=sort,
+                                          descending=descending, page=max(1, page), what="patients behind")
+    return Review(found.rows, found.total, page, max(1, math.ceil(found.total / REVIEW_PAGE)), scope, missing)
+
+
+def export_cases(user, measure: Measure, *, period_start: date, kind: str = "month", unit: Unit | None = None,
+                 stratum: str = "", value: str = "", counted: str = "", search: str = "", sort: str = "at",
+                 descending: bool = False) -> list[dict]:
+    """Every patient behind a stored cell that the filters keep, for the permitted analyst's CSV
+    (identifiable: never for sharing); the export is an `access` entry naming its filters."""
+    found, _scope, _missing, _page = _review(user, measure, period_start=period_start, kind=kind, unit=unit, stratum=stratum,
+                                      value=value, counted=counted, search=search, sort=sort, descending=descending,
+                                      page=None, what="exported to CSV the patients behind")
+    return found.rows

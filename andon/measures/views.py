@@ -2,7 +2,7 @@
 annotations and table, the equity and unit comparisons, the drill-down to patients, counts
 entry, peers' reports and computation. Thin: parse, ask the services, render."""
 
-from datetime import date
+from datetime import UTC, date
 
 from auditlog.models import LogEntry
 from django.conf import settings
@@ -10,17 +10,18 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from andon.actions import services as actions_services
 from andon.platform import history, inputs, permissions
 from andon.platform import services as platform_services
 from andon.platform.exports import streaming_csv
-from andon.platform.models import Organisation, Unit
+from andon.platform.models import Facility, Organisation, Unit
 from andon.platform.permissions import requires
 
 from . import charts, definitions, exchange, results, services, why
-from .forms import AnnotationForm, ComputeForm, CountForm, MappingForm, UploadForm
+from .forms import AnnotationForm, CaseReviewForm, ComputeForm, DashboardForm, CountForm, MappingForm, UploadForm
 from .models import PeerResult, SourceKind
 
 
@@ -47,10 +48,34 @@ def _stratum(request) -> tuple[str, str]:
     return stratum, (request.GET.get("value") or "") if stratum else ""
 
 
+def _facility(request) -> Facility | None:
+    """The facility asked for (?facility=id); whether the viewer may see it is the scope's question."""
+    raw = request.GET.get("facility") or ""
+    if not raw:
+        return None
+    facility_id = inputs.record_id(raw)
+    facility = Facility.objects.filter(pk=facility_id).first() if facility_id else None
+    if facility is None:
+        raise Http404("no such facility")
+    return facility
+
+
 @requires("measures.view")
 def dashboard(request):
+    """Every listed measure as a tile, for the organisation, a hospital or a unit, over a range
+    of months (GET, so a view can be bookmarked and shared)."""
+    form = DashboardForm(request.GET)
+    unit, facility = _unit(request), _facility(request)
+    months = form.cleaned_data if form.is_valid() else {}
+    place = results.place_for(request.user, unit=unit, facility=facility, first=months.get("first"),
+                              last=months.get("last"))
+    units = list(services.visible_units(request.user).select_related("facility").order_by("facility__name", "path"))
+    facilities = list({u.facility_id: u.facility for u in units}.values())
     return render(request, "measures/dashboard.html", {
-        "domains": results.dashboard(), "variation": charts.VARIATION, "assurance": charts.ASSURANCE,
+        "domains": results.dashboard(place) if form.is_valid() else [], "place": place, "form": form,
+        "units": units, "facilities": facilities, "unit": unit, "facility": facility or (unit.facility if unit else None),
+        "organisation_wide": permissions.holds_everywhere(request.user, "measures.view"),
+        "variation": charts.VARIATION, "assurance": charts.ASSURANCE,
         "may_manage": permissions.can(request.user, "measures.manage")})
 
 
@@ -161,7 +186,8 @@ def equity(request, key):
     return render(request, "measures/compare.html", {
         "measure": measure, "rows": rows, "window": window, "chart": chart, "stratum": stratum,
         "strata": results.STRATA_LABELS, "heading": f"Equity: {results.STRATA_LABELS[stratum].lower()}",
-        "points": {p.label: p for p in points}})
+        "small_cell_threshold": settings.ANDON_SMALL_CELL_THRESHOLD,
+        "points": {p.label: p for p in points}, "marks": {p.label: i for i, p in enumerate(points, start=1)}})
 
 
 @requires("measures.view")
@@ -180,24 +206,102 @@ def units(request, key):
     return render(request, "measures/compare.html", {
         "measure": measure, "rows": rows + peers, "window": window, "chart": chart, "stratum": "",
         "strata": results.STRATA_LABELS, "heading": "Unit comparison", "points": {p.label: p for p in points},
+        "small_cell_threshold": settings.ANDON_SMALL_CELL_THRESHOLD,
+        "marks": {p.label: i for i, p in enumerate(points, start=1)},
         "levels": Unit.Kind.choices, "level": level})
+
+
+def _review_request(request, key):
+    """(measure, unit, stratum, value, period, form) of a drill-down or its export."""
+    measure = services.access_measure(request.user, key)
+    unit = _unit(request, "measures.view_patients")
+    stratum, value = _stratum(request)
+    return measure, unit, stratum, value, _period(request), CaseReviewForm(request.GET)
+
+
+@requires("measures.view")
+def compare_csv(request, key):
+    """The equity (?stratum=) or unit (?level=) comparison as CSV; `?share=1` for one leaving the
+    quality department: small rows withheld (ANDON_SMALL_CELL_THRESHOLD), as the results' export."""
+    measure = services.access_measure(request.user, key)
+    stratum, level = request.GET.get("stratum") or "", request.GET.get("level") or ""
+    if stratum:
+        if stratum not in results.STRATA_LABELS:
+            raise Http404("no such stratum")
+        rows, window = results.compare(measure, stratum=stratum)
+        compared = stratum
+    else:
+        level = level or Unit.Kind.WARD
+        if level not in Unit.Kind.values:
+            raise Http404("no such kind of unit")
+        rows, window = results.compare(measure, units=services.visible_units(request.user), unit_kind=level)
+        compared = level
+    shared = request.GET.get("share") == "1"
+    threshold = settings.ANDON_SMALL_CELL_THRESHOLD if shared else 0
+    return streaming_csv(exchange.COMPARE_COLUMNS, exchange.comparison_rows(measure, rows, window, compared, threshold),
+                         f"{measure.key}-{compared}{'-shared' if shared else ''}.csv")
 
 
 @requires("measures.view")
 def cases(request, key):
-    measure = services.access_measure(request.user, key)
-    unit = _unit(request, "measures.view_patients")
-    stratum, value = _stratum(request)
-    period = _period(request)
+    """The patients behind a cell, for chart review: sorted, filtered and paged (audited)."""
+    measure, unit, stratum, value, period, form = _review_request(request, key)
+    found, error = None, ""
+    if form.is_valid():
+        try:
+            found = results.review_cases(request.user, measure, period_start=period, unit=unit, stratum=stratum,
+                                         value=value, page=form.cleaned_data.get("page") or 1, **form.filters())
+        except results.DrillDownUnavailable as unavailable:
+            error = str(unavailable)
+    query = request.GET.copy()
+    query.pop("page", None)
+    sorting = query.copy()
+    for name in ("sort", "dir"):
+        sorting.pop(name, None)
+    return render(request, "measures/cases.html", {
+        "measure": measure, "review": found, "error": error, "period": period, "unit": unit, "stratum": stratum,
+        "value": value, "form": form, "scope": results.patients_scope(request.user, unit),
+        "units": permissions.units_where(request.user, "measures.view_patients").select_related("facility")
+                                                                                 .order_by("facility__name", "path"),
+        "filters": form.filters() if form.is_valid() else {"sort": "at", "descending": False},
+        "query": query.urlencode(), "sorting": sorting.urlencode(), "columns": CASE_COLUMNS,
+        "explainable": measure.source_kind == SourceKind.ECQM})
+
+
+# (sort key, heading, right-aligned) of the drill-down's table, each heading a link that sorts by it
+CASE_COLUMNS = [("name", "Name", False), ("mrn", "MRN", False), ("age", "Age", True), ("sex", "Sex", False),
+                ("unit", "Unit", False), ("admitted", "Admitted", False), ("discharged", "Discharged", False),
+                ("numerator", "Numerator", True), ("denominator", "Denominator", True), ("value", "Value", True)]
+CASES_CSV = ["name", "mrn", "birth_date", "age", "sex", "unit", "admitted", "discharged", "counted_at", "numerator",
+             "denominator", "value", "patient", "encounter", "case"]
+
+
+@requires("measures.view")
+def cases_csv(request, key):
+    """The drill-down as CSV: every patient the filters keep (identifiable, for the permitted
+    analyst; the export is audited with its filters)."""
+    measure, unit, stratum, value, period, form = _review_request(request, key)
+    if not form.is_valid():
+        return HttpResponse("; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()),
+                            status=400, content_type="text/plain; charset=utf-8")
     try:
-        found = results.cases_behind(request.user, measure, period_start=period, unit=unit, stratum=stratum, value=value)
-        error = ""
+        rows = results.export_cases(request.user, measure, period_start=period, unit=unit, stratum=stratum, value=value,
+                                    **form.filters())
     except results.DrillDownUnavailable as unavailable:
-        found, error = [], str(unavailable)
-    return render(request, "measures/cases.html", {"measure": measure, "cases": found, "error": error, "period": period,
-                                                   "unit": unit, "stratum": stratum, "value": value,
-                                                   "scope": results.patients_scope(request.user, unit),
-                                                   "explainable": measure.source_kind == SourceKind.ECQM})
+        return HttpResponse(str(unavailable), status=404, content_type="text/plain; charset=utf-8")
+    def shown(moment):  # in the organisation's time zone, as the page shows it
+        if not moment:
+            return ""
+        return timezone.localtime(moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)).strftime(
+            "%Y-%m-%d %H:%M")
+
+    lines = ({"name": ", ".join(part for part in (row["family"], row["given"]) if part), "mrn": row["mrn"],
+              "birth_date": row["birth_date"], "age": row["age"], "sex": row["sex"], "unit": row["unit_name"],
+              "admitted": shown(row["admitted"]), "discharged": shown(row["discharged"]), "counted_at": shown(row["at"]),
+              "numerator": row["numerator"], "denominator": row["denominator"], "value": row["value"],
+              "patient": row["patient_id"], "encounter": row["encounter_id"], "case": row["case_id"]} for row in rows)
+    suffix = f"-{unit.facility.code}-{unit.code}" if unit else ""
+    return streaming_csv(CASES_CSV, lines, f"{measure.key}-patients-{period:%Y-%m}{suffix}.csv", count=len(rows))
 
 
 def _period(request) -> date:

@@ -3,7 +3,8 @@ kind, Pareto ordering, and the Pareto chart as SVG.
 
 Aggregates only: nothing here returns a narrative, a reference or anything else that names an
 event, so the results may be shown to everyone with `safety.view_aggregates` (board members
-included). Months and date filters are UTC calendar days and months.
+included). Months and date filters are calendar days and months in the organisation's time zone
+(`ANDON_TIME_ZONE`), as the measures count events and as every page shows times.
 
 The de-identified export (`record_export`, `export_row`) lives here too: it checks the
 capability, fixes the set of events and writes the audit entries before the view streams it.
@@ -24,6 +25,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from andon.platform import audit, charts, permissions
 from andon.platform.models import Facility, Organisation, Unit
@@ -36,7 +38,7 @@ AGGREGATES = "safety.view_aggregates"
 
 @dataclass(frozen=True)
 class Filters:
-    """What the viewer narrowed the events to. Dates are inclusive UTC days; a unit includes
+    """What the viewer narrowed the events to. Dates are inclusive local days; a unit includes
     the units below it."""
 
     since: date | None = None
@@ -66,8 +68,9 @@ class ParetoRow:
     cumulative_percent: float  # 0..100
 
 
-def utc_day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def day_start(day: date) -> datetime:
+    """Midnight starting `day` in the organisation's time zone."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
 
 
 def _units_in_scope(user, capability: str) -> list[int]:
@@ -86,9 +89,9 @@ def events_in_scope(user, capability: str = AGGREGATES):
 
 def apply_filters(events, filters: Filters):
     if filters.since:
-        events = events.filter(occurred_at__gte=utc_day_start(filters.since))
+        events = events.filter(occurred_at__gte=day_start(filters.since))
     if filters.until:
-        events = events.filter(occurred_at__lt=utc_day_start(filters.until + timedelta(days=1)))
+        events = events.filter(occurred_at__lt=day_start(filters.until + timedelta(days=1)))
     if filters.facility:
         events = events.filter(unit__facility=filters.facility)
     if filters.unit:
@@ -154,10 +157,11 @@ def _unit_rows(counts: dict) -> list[tuple[str, int]]:
 
 
 def by_month(events) -> list[tuple[date, int]]:
-    """Events by UTC calendar month of occurrence, from the first month to the last with
+    """Events by calendar month of occurrence in the organisation's time zone (a fall at 23:30 on
+    31 January counts in January there, whatever the hour in UTC), from the first month to the last with
     events, months without events included (count 0)."""
     counts = {}
-    for row in (events.order_by().annotate(month=TruncMonth("occurred_at", tzinfo=UTC))
+    for row in (events.order_by().annotate(month=TruncMonth("occurred_at", tzinfo=timezone.get_default_timezone()))
                 .values("month").annotate(n=Count("pk"))):
         month = row["month"]
         key = date(month.year, month.month, 1)
@@ -340,7 +344,8 @@ def analyse(user, filters: Filters) -> Analysis:
     tax = taxonomies.current()
     generation = _generation()  # read before counting: a change while counting makes the result stale at once
     key = "andon:safety:analysis:" + hashlib.sha256(
-        json.dumps([generation, tax.version, units, filters.as_query()]).encode()).hexdigest()
+        json.dumps([generation, tax.version, units, filters.as_query(), str(timezone.get_default_timezone())]).encode()
+    ).hexdigest()
     found = cache.get(key)
     if found is None:
         events = apply_filters(SafetyEvent.objects.filter(unit__in=units), filters)

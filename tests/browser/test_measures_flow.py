@@ -21,7 +21,9 @@ def test_cqo_sees_a_signal_opens_the_chart_annotates_and_exports(page: Page, dem
     # 1. A measure with a special cause of concern: readmissions rose (lower is better).
     tile = page.locator("a.measure-tile[data-measure='readmission-30-day']")
     expect(tile).to_have_attribute("data-variation", "special_cause_concern")
-    expect(tile.get_by_role("img", name="Special cause: concern")).to_be_visible()
+    expect(tile.get_by_role("img", name="Special cause: concern", exact=True)).to_be_visible()
+    # and a sparkline of its months, its trend in words for screen readers
+    expect(tile.locator("svg.sparkline desc")).to_contain_text("Latest: Special cause: concern.")
     tile.click()
 
     # 2. Its chart: 24 months, the signal's points coloured, the numbers and rule on hover.

@@ -28,10 +28,10 @@ def test_the_analyst_sees_why_an_episode_missed_the_numerator(page: Page, demo, 
     expect_home(page, demo, "Jo")
     page.goto(f"{demo}/measures/m/vte-prophylaxis/cases/?period={month:%Y-%m}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Patients behind {month:%B %Y}")
-    missed = page.locator("#cases-table tbody tr").filter(
-        has=page.locator("td:nth-child(5)", has_text=re.compile(r"^0$"))).filter(
-        has=page.locator("td:nth-child(6)", has_text=re.compile(r"^1$"))).first
-    case_id = missed.locator("td").first.inner_text()
+    missed = page.locator("#cases-table tbody tr").filter(  # the numerator and denominator columns
+        has=page.locator("td:nth-child(8)", has_text=re.compile(r"^0$"))).filter(
+        has=page.locator("td:nth-child(9)", has_text=re.compile(r"^1$"))).first
+    case_id = missed.get_attribute("data-case")
     missed.get_by_role("link", name="Why?").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Why case {case_id} is in or out")

@@ -51,11 +51,31 @@ def _end(options: Options) -> date:
     return date(options.first.year + month // 12, month % 12 + 1, 1)
 
 
+FAMILY = ["Ortiz", "Nguyen", "Okafor", "Schmidt", "Kowalski", "Haddad", "Tanaka", "Murphy", "Silva", "Johansson",
+          "Patel", "Cohen", "Rossi", "Dubois", "Kim", "Walker", "Novak", "Mensah", "Garcia", "O'Brien"]
+GIVEN = {"female": ["Dana", "Maria", "Aisha", "Ingrid", "Mei", "Grace", "Fatima", "Olivia", "Rosa", "Hana"],
+         "male": ["Lee", "Tomasz", "Kwame", "Jonas", "Ravi", "Samuel", "Omar", "Diego", "Henrik", "Kenji"]}
+
+
+def _identity(pid: str, gender: str) -> dict:
+    """A made-up name and medical record number, drawn from the patient id alone (not from the
+    population's random stream, so the rest of the data stays as it was for a seed)."""
+    namer = random.Random(pid)
+    parts = pid.split("-")  # syn-<seed>-<number>
+    mrn = f"MRN{parts[1]}{int(parts[2]):06d}" if len(parts) == 3 and parts[2].isdigit() else f"MRN-{pid}"
+    return {"name": [{"use": "official", "family": namer.choice(FAMILY), "given": [namer.choice(GIVEN[gender])]}],
+            "identifier": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR",
+                                                 "display": "Medical record number"}]},
+                            "system": "urn:andon:demo:mrn", "value": mrn}]}
+
+
 def patient(pid: str, chance: random.Random, window_end: date) -> dict:
     race, ethnicity = _pick(chance, RACES), _pick(chance, ETHNICITIES)
     age = min(100, max(18, int(chance.gauss(62, 18))))
     born = window_end - timedelta(days=int(age * 365.25) + chance.randint(0, 364))
-    return {"resourceType": "Patient", "id": pid, "gender": chance.choice(["female", "male"]), "birthDate": born.isoformat(),
+    gender = chance.choice(["female", "male"])
+    return {"resourceType": "Patient", "id": pid, "gender": gender, "birthDate": born.isoformat(),
+            **_identity(pid, gender),
             "extension": [
                 {"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race", "extension": [
                     {"url": "ombCategory", "valueCoding": {"system": OMB, "code": race[0], "display": race[1]}},

@@ -13,9 +13,10 @@ from .fishbone import fishbone_diagram
 from .heatmap import heat_map
 from .scales import BandScale, LinearScale, format_number, nice_ticks
 from .scatter import Curve, ScatterPoint, scatter_chart
+from .spark import SparkPoint, sparkline
 
 __all__ = [
     "BandScale", "Chart", "Curve", "LinearScale", "Marker", "PeriodPoint", "Reference", "ScatterPoint", "StepLine",
-    "Table", "bar_chart", "control_chart", "fishbone_diagram", "format_number", "heat_map", "line_chart",
-    "nice_ticks", "pareto_chart", "scatter_chart",
+    "SparkPoint", "Table", "bar_chart", "control_chart", "fishbone_diagram", "format_number", "heat_map", "line_chart",
+    "nice_ticks", "pareto_chart", "scatter_chart", "sparkline",
 ]

@@ -9,7 +9,7 @@ from . import theme
 from .axes import number_axis, value_axis
 from .figure import Chart, Table
 from .scales import LinearScale, format_number
-from .svg import Canvas, document, element, line, polyline
+from .svg import Canvas, document, element, line, polyline, text
 
 CANVAS = Canvas(860, 340)
 
@@ -22,6 +22,7 @@ class ScatterPoint:
     status: str = "within"  # a class name; the colour comes from theme.STATUS
     tip: str = ""
     note: str = ""  # the verdict in words, for the table
+    mark: str = ""  # a short label drawn beside the point and heading its row of the table ("3")
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,14 @@ def scatter_chart(points: list[ScatterPoint], *, title: str, desc: str, x_label:
                              class_=curve.name, stroke_dasharray=curve.dash))
     for p in points:
         body.append(element("circle", tip=p.tip, class_=f"{point_class} {p.status}".strip(), cx=scale_x(p.x),
-                            cy=scale_y(p.y), r=5, fill=theme.STATUS.get(p.status, theme.BAR)))
+                            cy=scale_y(p.y), r=5, fill=theme.STATUS.get(p.status, theme.BAR),
+                            data_label=p.label))
+        if p.mark:  # on a phone there is no hover: the mark ties the point to its row
+            body.append(text(scale_x(p.x) + 7, scale_y(p.y) - 6, p.mark, font_size=10, class_="point-mark",
+                             aria_hidden="true"))
     body.extend(number_axis(CANVAS, scale_x, x_label))
-    rows = tuple((p.label, format_number(p.x), format_number(p.y), p.note) for p in points)
-    return Chart("scatter", title, desc, document(CANVAS, "scatter", title, desc, body),
-                 Table(title, ("Name", x_label, y_label, "Against the limits"), rows))
+    marked = any(p.mark for p in points)
+    rows = tuple(((p.mark,) if marked else ()) + (p.label, format_number(p.x), format_number(p.y), p.note)
+                 for p in points)
+    headers = (("#",) if marked else ()) + ("Name", x_label, y_label, "Against the limits")
+    return Chart("scatter", title, desc, document(CANVAS, "scatter", title, desc, body), Table(title, headers, rows))

@@ -28,7 +28,7 @@ class CountOut(Schema):
 
 
 class MonthOut(Schema):
-    month: str = PydanticField(description="YYYY-MM (UTC)")
+    month: str = PydanticField(description="YYYY-MM (in the organisation's time zone)")
     count: int
 
 
@@ -94,8 +94,8 @@ def wrong_filters(error: WrongFilters):
 
 
 # The same query parameters as the analysis page's filter form.
-SINCE = Query(None, alias="from", description="First day (UTC), inclusive")
-UNTIL = Query(None, alias="to", description="Last day (UTC), inclusive")
+SINCE = Query(None, alias="from", description="First day (in the organisation's time zone), inclusive")
+UNTIL = Query(None, alias="to", description="Last day (in the organisation's time zone), inclusive")
 FACILITY = Query(None, description="A facility in the caller's scope")
 UNIT = Query(None, description="A unit in the caller's scope (with the units below it)")
 

@@ -30,7 +30,7 @@ PARETO_DIMENSIONS = {  # dimension: (title, what the bars count)
 
 
 class FilterForm(forms.Form):
-    """From and to (inclusive UTC days), facility and unit, limited to the viewer's scope."""
+    """From and to (inclusive days in the organisation's time zone), facility and unit, limited to the viewer's scope."""
 
     def __init__(self, data, *, user, capability):
         super().__init__(data)

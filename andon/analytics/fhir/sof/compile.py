@@ -405,14 +405,16 @@ def _iterates(nodes) -> bool:
     return False
 
 
-def compile_view(view, shape: Shape | None = None, limits: Limits | None = None) -> tuple[str, list[Column]]:
+def compile_view(view, shape: Shape | None = None, limits: Limits | None = None,
+                 table: str = "resources") -> tuple[str, list[Column]]:
     """The DuckDB SQL of a ViewDefinition and its output columns; `ViewError` if invalid or
     beyond `limits` (default `Limits()`).
 
     `shape` (optional, `engine.sample_shape`) is how a sample of the view's resources looks:
     with it, paths ending in first() read the usual array positions directly. It changes
-    speed only, never the rows."""
-    return ViewCompiler(view, shape, limits).sql()
+    speed only, never the rows. `table` is what the resources are read from: the store's
+    `resources`, or a subquery over it choosing some (the patients of one page)."""
+    return ViewCompiler(view, shape, limits).sql(table)
 
 
 def check_expression(text: str) -> None:
