@@ -1,12 +1,15 @@
 """Measures for the demo hospital, computed for real: a made-up EHR population (andon/analytics/
-fhir/synthetic.py) loaded into the FHIR store with its wards mapped to units, hand-hygiene and
+fhir/synthetic.py) loaded into the FHIR store with its wards mapped to units, the CMS eCQMs'
+made-up test patients (content/ecqm/tests) replayed in its months on its wards, hand-hygiene and
 infection counts entered by the quality analyst, and every measure computed over the last 24
 months. Two stories are put in the data: readmissions rise over the last eight months, and
 hand-hygiene compliance improves after ward champions started 8 months ago. Loaded once."""
 
+import json
 import random
+import re
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -22,7 +25,18 @@ DEMO_PATIENTS = 3000
 # EHR location id -> demo unit
 WARDS = {"rgh-4w": "rgh/4w", "rgh-5e": "rgh/5e", "rgh-6n": "rgh/6n", "rgh-icu": "rgh/icu", "lch-2a": "lch/2a"}
 EMERGENCY = ("rgh-ed", "rgh/ed")
+LABOUR = ("rgh-labour", "rgh/labour")
 MONTHS = 24
+# eCQM test patients replayed a month, per measure; the shares drawn of the cases meeting the
+# numerator, missing it, and outside the denominator (excluded); the wards their stays are put on
+ECQM_CASES_A_MONTH = 8
+ECQM_MIX = {"CMS108VTEProphylaxisFHIR": (85, 10, 5), "CMS71FHIRSTKAnticoagAFFlutter": (85, 10, 5),
+            "CMS334FHIRPCCesareanBirth": (25, 65, 10), "CMS816HHHypoFHIR": (5, 95, 0),
+            "CMS871HHHyperFHIR": (15, 80, 5)}
+# Inpatients of the other measures' cases get VTE prophylaxis as most would (a heparin dose, RxNorm
+# 855288 as in the CMS108 cases, the day they come in): else CMS108 would count every one as missed.
+VTE_PROPHYLAXIS = 0.85
+ECQM_WARDS = {"CMS334FHIRPCCesareanBirth": [LABOUR[0]], "CMS71FHIRSTKAnticoagAFFlutter": ["rgh-4w", "rgh-5e", "lch-2a"]}
 
 
 def window(today: date | None = None) -> tuple[date, date]:
@@ -46,7 +60,7 @@ def load_demo_measures() -> None:
     if not settings.ANDON_FHIR_STORE.exists():
         _load_population(first)
     analyst = people["analyst.jo"]
-    for location, unit in [*WARDS.items(), EMERGENCY]:
+    for location, unit in [*WARDS.items(), EMERGENCY, LABOUR]:
         services.map_unit(analyst, "location", location, _unit(unit))
     _enter_counts(analyst, first)
     services.compute_measures(None, first=first, last=last, jobs=1)
@@ -59,6 +73,7 @@ def _load_population(first: date) -> None:
                                 readmission_rate=0.10, readmission_rise=0.25, rise_months=8)
     with tempfile.TemporaryDirectory(prefix="andon-demo-fhir-") as folder:
         synthetic.write_ndjson(options, Path(folder))
+        write_ecqm_patients(settings.SHIPPED_ECQM_CONTENT / "tests", first, Path(folder))
         connection = store.connect(settings.ANDON_FHIR_STORE)
         try:
             ingest.load_paths(connection, [Path(folder)], progress=False)
@@ -95,3 +110,115 @@ def _enter_counts(analyst, first: date) -> None:
 
 def _share(chance: random.Random, rate: float, n: int) -> tuple[int, int]:
     return sum(chance.random() < rate for _ in range(n)), n
+
+
+# --- the eCQMs' test patients, replayed in the demo's months -------------------------------------
+
+DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(.*)$")
+NOT_DATES = {"id", "code", "version", "system", "url", "reference", "display", "text"}
+
+
+def write_ecqm_patients(tests: Path, first: date, folder: Path, seed: int = 2026) -> int:
+    """NDJSON files of the CMS test patients (content/ecqm/tests/<measure>/<case>/), each
+    measure's drawn ECQM_CASES_A_MONTH times a month: every date moved so that the case's stay
+    ends in that month, every id made the replay's own, the stay put on a demo ward (its first
+    location, which attributes it to a unit). Returns the patients written."""
+    chance = random.Random(seed)
+    handles, patients = {}, 0
+    try:
+        for measure in sorted(p for p in tests.iterdir() if p.is_dir()) if tests.is_dir() else []:
+            cases = _cases_by_outcome(measure)
+            mix = ECQM_MIX.get(measure.name, (1, 1, 1))
+            wards = ECQM_WARDS.get(measure.name, list(WARDS))
+            for offset in range(MONTHS):
+                month = _month(first, offset)
+                days = (_month(first, offset + 1) - month).days
+                for _ in range(ECQM_CASES_A_MONTH if cases else 0):
+                    patients += 1
+                    target = month + timedelta(days=chance.randrange(days))
+                    outcome = chance.choices([o for o in range(3) if cases[o]], [mix[o] for o in range(3) if cases[o]])[0]
+                    prophylaxis = measure.name != "CMS108VTEProphylaxisFHIR" and chance.random() < VTE_PROPHYLAXIS
+                    for resource in _replay(chance.choice(cases[outcome]), target, f"d{patients}", chance.choice(wards),
+                                            prophylaxis):
+                        kind = resource["resourceType"]
+                        if kind not in handles:
+                            handles[kind] = (folder / f"ecqm-{kind}.ndjson").open("w", encoding="utf-8")
+                        handles[kind].write(json.dumps(resource, separators=(",", ":")) + "\n")
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return patients
+
+
+def _cases_by_outcome(measure: Path) -> list[list[Path]]:
+    """The measure's test cases as [meeting the numerator, missing it, excluded or other], by
+    their expected MeasureReport (first group)."""
+    found = [[], [], []]
+    for case in sorted(p for p in measure.iterdir() if p.is_dir()):
+        counts = {}
+        for report in case.glob("MeasureReport-*.json"):
+            for population in json.loads(report.read_text(encoding="utf-8"))["group"][0]["population"]:
+                counts[population["code"]["coding"][0]["code"]] = population.get("count", 0)
+        if counts.get("numerator", 0) > 0 and not counts.get("numerator-exclusion"):
+            found[0].append(case)
+        elif counts.get("denominator", 0) > 0 and not (counts.get("denominator-exclusion") or
+                                                       counts.get("denominator-exception")):
+            found[1].append(case)
+        else:
+            found[2].append(case)
+    return found
+
+
+def _replay(case: Path, target: date, suffix: str, ward: str, prophylaxis: bool = False) -> list[dict]:
+    resources, period = [], None
+    for path in sorted(case.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("resourceType") == "MeasureReport":
+            period = data.get("period") or {}
+        else:
+            resources.append(data)
+    start, end = (period or {}).get("start", "")[:10], (period or {}).get("end", "")[:10]
+    stays = sorted(r["period"]["end"][:10] for r in resources if r.get("resourceType") == "Encounter"
+                   and (r.get("period") or {}).get("end", "")[:10] and start <= r["period"]["end"][:10] <= end)
+    anchor = date.fromisoformat(stays[-1]) if stays else date.fromisoformat(start) + timedelta(days=182)
+    shift = target - anchor
+    ids = {f"{r['resourceType']}/{r['id']}": f"{r['resourceType']}/{r['id']}-{suffix}" for r in resources if "id" in r}
+    replayed = []
+    for resource in resources:
+        resource = _moved(resource, shift, ids)
+        if resource["resourceType"] == "Encounter" and resource.get("period", {}).get("end", "")[:10] == target.isoformat():
+            resource["location"] = [{"location": {"reference": f"Location/{ward}"}}, *resource.get("location", [])]
+            if prophylaxis and resource["period"].get("start"):
+                replayed.append(_heparin(resource, suffix))
+        replayed.append(resource)
+    return replayed
+
+
+def _heparin(stay: dict, suffix: str) -> dict:
+    return {"resourceType": "MedicationAdministration", "id": f"vte-{suffix}",
+            "meta": {"profile": ["http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-medicationadministration"]},
+            "status": "completed",
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                      "code": "855288"}]},
+            "subject": stay["subject"], "context": {"reference": f"Encounter/{stay['id']}"},
+            "effectivePeriod": {"start": stay["period"]["start"], "end": stay["period"]["start"]}}
+
+
+def _moved(value, shift: timedelta, ids: dict, key: str = ""):
+    if isinstance(value, dict):
+        moved = {k: _moved(v, shift, ids, k) for k, v in value.items()}
+        if "resourceType" in value and "id" in value:
+            moved["id"] = ids[f"{value['resourceType']}/{value['id']}"].split("/", 1)[1]
+        return moved
+    if isinstance(value, list):
+        return [_moved(v, shift, ids, key) for v in value]
+    if isinstance(value, str):
+        if key == "reference":
+            return ids.get(value, value)
+        match = DATE.match(value) if key not in NOT_DATES else None
+        if match:
+            try:
+                return (date.fromisoformat(match[1]) + shift).isoformat() + match[2]
+            except ValueError:
+                return value
+    return value
