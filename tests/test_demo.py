@@ -80,3 +80,51 @@ def test_the_shipped_ecqm_content_runs_and_its_test_cases_pass():
     assert set(measures) == {"CMS108VTEProphylaxisFHIR", "CMS334FHIRPCCesareanBirth", "CMS71FHIRSTKAnticoagAFFlutter",
                              "CMS816HHHypoFHIR", "CMS871HHHyperFHIR", "CMSFHIR529HybridHospitalWideReadmission"}
     assert [f"{o.measure}/{o.case}" for o in outcomes if not o.passed] == []
+
+
+def check_the_loaded_demo_events():
+    """The loaded demo's safety events (called by the demo test of test_measures_pages.py, which
+    loads the whole demo once): spread, states by age, the workflow's rules, the two RCAs."""
+    from andon.actions.models import Action
+    from andon.platform.models import Notification
+    from andon.safety.models import Investigation, SafetyEvent, Status, Transition
+
+    now = timezone.now()
+    events = list(SafetyEvent.objects.select_related("unit"))
+    months = {_month(e.occurred_at) for e in events}
+    assert len(months) == 25 and max(months) == _month(now) and len(events) > 500
+    # the demo's dates make sense: reported after it happened, moved after it was reported
+    assert all(e.occurred_at <= e.reported_at <= now for e in events if not e.is_anonymous)
+    assert all(e.reference.startswith(f"EV-{e.reported_at.year}-") for e in events)
+    moves = {}
+    for t in Transition.objects.order_by("at", "pk"):
+        moves.setdefault(t.event_id, []).append(t)
+    by_pk = {e.pk: e for e in events}
+    for event_id, found in moves.items():
+        event = by_pk[event_id]
+        assert [t.source for t in found[1:]] == [t.target for t in found[:-1]]  # one chain, in time order
+        assert event.reported_at <= found[0].at and found[-1].target == event.status
+    # states by age: old reports closed, the last days' waiting for triage
+    old = [e for e in events if now - e.occurred_at > timedelta(days=120)]
+    assert {e.status for e in old} == {Status.CLOSED}
+    assert {e.status for e in events if now - e.occurred_at < timedelta(days=2)} <= {Status.SUBMITTED, Status.TRIAGE}
+    recent = Counter(e.status for e in events if now - e.occurred_at < timedelta(days=45))
+    assert recent[Status.REVIEW] and recent[Status.SUBMITTED] and recent[Status.CLOSED]
+    assert all(e.triaged_at for e in events if e.status in (Status.REVIEW, Status.ACTION_PLANNING, Status.CLOSED))
+    # the workflow's rule: an event whose triage requires an RCA has a completed analysis with a
+    # root cause before it is in action planning or closed
+    for event in events:
+        if (event.sac_score == 3 or event.is_sentinel) and event.status in (Status.ACTION_PLANNING, Status.CLOSED):
+            investigation = Investigation.objects.get(event=event)
+            assert investigation.completed_at and investigation.root_causes.exists(), event.reference
+    sentinel = sorted((e.status, e.category) for e in events if e.is_sentinel)
+    assert sentinel == [(Status.CLOSED, "fall"), (Status.INVESTIGATION, "surgery_anaesthesia")]
+    fall = next(e for e in events if e.is_sentinel and e.category == "fall")
+    actions = Action.objects.filter(unit=fall.unit, source_label=f"RCA for {fall.reference}")
+    assert sorted(a.status for a in actions) == ["done", "done"]
+    assert {a.effectiveness_result for a in actions} == {"effective"}
+    assert all(a.completed_at < fall.closed_at < now for a in actions)
+    swab = Investigation.objects.get(event__is_sentinel=True, event__category="surgery_anaesthesia")
+    assert swab.completed_at is None and swab.team.count() == 2
+    # a reporter's home page is not flooded with two years of updates
+    assert Notification.objects.filter(recipient__username="nurse.ana", read_at__isnull=True).count() < 30

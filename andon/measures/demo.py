@@ -13,13 +13,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from andon.analytics.fhir import ingest, store, synthetic
 from andon.platform.models import Unit, User
 
 from . import services
-from .models import Measure, MeasureResult
+from .models import Measure, MeasureResult, SourceKind
 
 DEMO_PATIENTS = 3000
 # EHR location id -> demo unit
@@ -63,7 +64,10 @@ def load_demo_measures() -> None:
     for location, unit in [*WARDS.items(), EMERGENCY, LABOUR]:
         services.map_unit(analyst, "location", location, _unit(unit))
     _enter_counts(analyst, first)
-    services.compute_measures(None, first=first, last=last, jobs=1)
+    measures = list(Measure.objects.filter(active=True))
+    ecqms = [m.key for m in measures if m.source_kind == SourceKind.ECQM]
+    services.compute_measures([m.key for m in measures if m.key not in ecqms], first=first, last=last, jobs=1)
+    _compute_ecqms(ecqms, first, last)
     services.annotate(people["cqo.olivia"], Measure.objects.get(key="hand-hygiene"), on=_month(first, 16),
                       text="Hand-hygiene champions on every ward", kind="qi_change", rebase=True)
 
@@ -72,13 +76,79 @@ def _load_population(first: date) -> None:
     options = synthetic.Options(DEMO_PATIENTS, first, MONTHS, list(WARDS), EMERGENCY[0], seed=2026,
                                 readmission_rate=0.10, readmission_rise=0.25, rise_months=8)
     with tempfile.TemporaryDirectory(prefix="andon-demo-fhir-") as folder:
-        synthetic.write_ndjson(options, Path(folder))
-        write_ecqm_patients(settings.SHIPPED_ECQM_CONTENT / "tests", first, Path(folder))
-        connection = store.connect(settings.ANDON_FHIR_STORE)
-        try:
-            ingest.load_paths(connection, [Path(folder)], progress=False)
-        finally:
-            connection.close()
+        synthetic.write_ndjson(options, Path(folder) / "ehr")
+        write_ecqm_patients(settings.SHIPPED_ECQM_CONTENT / "tests", first, Path(folder) / "ecqm")
+        _load(settings.ANDON_FHIR_STORE, Path(folder))
+
+
+def _load(path: Path, folder: Path) -> None:
+    connection = store.connect(path)
+    try:
+        ingest.load_paths(connection, [folder], progress=False)
+    finally:
+        connection.close()
+
+
+def _compute_ecqms(keys: list[str], first: date, last: date) -> None:
+    """The eCQMs' results: read from the shipped file of results computed beforehand
+    (ECQM_RESULTS, written by scripts/demo_ecqm.py) when it holds them all, else computed."""
+    if not restore_ecqm_results(keys, first):
+        compute_ecqm_results(keys, first, last)
+
+
+def compute_ecqm_results(keys: list[str], first: date, last: date) -> None:
+    """Evaluate the eCQMs over a store of the eCQM patients alone (the same patients as in the
+    demo's store, made again from the seed): the made-up EHR population has none of the data the
+    eCQMs read (no encounter types, diagnoses, medications or observations: tests/test_demo.py
+    checks that it gives no case), so the cases are the same, in a fraction of the time the
+    engine would take over its 3,000 patients more."""
+    with tempfile.TemporaryDirectory(prefix="andon-demo-ecqm-") as folder:
+        write_ecqm_patients(settings.SHIPPED_ECQM_CONTENT / "tests", first, Path(folder) / "ecqm")
+        path = Path(folder) / "ecqm.duckdb"
+        _load(path, Path(folder) / "ecqm")
+        with override_settings(ANDON_FHIR_STORE=path):
+            services.compute_measures(keys, first=first, last=last, jobs=1)
+
+
+# The demo's eCQM results, computed by scripts/demo_ecqm.py (the engine takes about half a
+# minute over the demo's eCQM patients, and every browser test loads the demo): by month of
+# the demo's window (0: its first), so they are placed in the window of the day the demo loads.
+ECQM_RESULTS = Path(__file__).with_name("demo_ecqm_results.json")
+RESULT_COLUMNS = ("measure", "month", "unit", "stratum", "stratum_value", "cases", "numerator", "denominator", "value")
+
+
+def snapshot_ecqm_results(keys: list[str], first: date) -> dict:
+    units = {u.pk: f"{u.facility.code}/{u.code}" for u in Unit.objects.select_related("facility")}
+    rows = []
+    for r in MeasureResult.objects.filter(measure__key__in=keys, period_kind="month").select_related("measure").order_by(
+            "measure__key", "period_start", "unit_id", "stratum", "stratum_value"):
+        month = (r.period_start.year - first.year) * 12 + r.period_start.month - first.month
+        rows.append([r.measure.key, month, units.get(r.unit_id, ""), r.stratum, r.stratum_value, r.cases, r.numerator,
+                     r.denominator, r.value])
+    return {"columns": list(RESULT_COLUMNS), "measures": {m.key: m.version for m in Measure.objects.filter(key__in=keys)},
+            "computed_for": first.isoformat(), "rows": rows}
+
+
+def restore_ecqm_results(keys: list[str], first: date, path: Path | None = None) -> bool:
+    """Store the shipped results in the demo's window; False (nothing stored) when the file is
+    missing or was computed for other measures or other versions of them."""
+    path = path or ECQM_RESULTS
+    if not path.exists():
+        return False
+    data = json.loads(path.read_text(encoding="utf-8"))
+    measures = {m.key: m for m in Measure.objects.filter(key__in=keys)}
+    if data.get("columns") != list(RESULT_COLUMNS) or data.get("measures") != {k: m.version for k, m in measures.items()}:
+        return False
+    units = {f"{u.facility.code}/{u.code}": u for u in Unit.objects.select_related("facility")}
+    label = f"demo eCQM patients, computed by scripts/demo_ecqm.py for the window from {data['computed_for']}"
+    rows = []
+    for key, month, unit, stratum, value_of, cases, numerator, denominator, value in data["rows"]:
+        rows.append(MeasureResult(measure=measures[key], definition_version=measures[key].version, data_load=label,
+                                  period_kind="month", period_start=_month(first, month), period_end=_month(first, month + 1),
+                                  unit=units.get(unit) if unit else None, stratum=stratum, stratum_value=value_of,
+                                  cases=cases, numerator=numerator, denominator=denominator, value=value))
+    MeasureResult.objects.bulk_create(rows, batch_size=2000)
+    return True
 
 
 def _month(first: date, offset: int) -> date:
@@ -125,6 +195,7 @@ def write_ecqm_patients(tests: Path, first: date, folder: Path, seed: int = 2026
     location, which attributes it to a unit). Returns the patients written."""
     chance = random.Random(seed)
     handles, patients = {}, 0
+    folder.mkdir(parents=True, exist_ok=True)
     try:
         for measure in sorted(p for p in tests.iterdir() if p.is_dir()) if tests.is_dir() else []:
             cases = _cases_by_outcome(measure)
@@ -135,7 +206,8 @@ def write_ecqm_patients(tests: Path, first: date, folder: Path, seed: int = 2026
                 days = (_month(first, offset + 1) - month).days
                 for _ in range(ECQM_CASES_A_MONTH if cases else 0):
                     patients += 1
-                    target = month + timedelta(days=chance.randrange(days))
+                    # one draw whatever the month's length: the same patients every month of any year
+                    target = month + timedelta(days=int(chance.random() * days))
                     outcome = chance.choices([o for o in range(3) if cases[o]], [mix[o] for o in range(3) if cases[o]])[0]
                     prophylaxis = measure.name != "CMS108VTEProphylaxisFHIR" and chance.random() < VTE_PROPHYLAXIS
                     for resource in _replay(chance.choice(cases[outcome]), target, f"d{patients}", chance.choice(wards),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -25,9 +26,9 @@ from django.utils import timezone
 from andon.platform import audit
 from andon.platform.models import Notification, Unit, User
 
-from . import rca, services
+from . import rca, sac, services, taxonomy
 from .models import (Investigation, Kind, ReferenceCounter, ReporterMessage, Review, SafetyEvent, Status,
-                     Transition)
+                     Transition, hash_receipt)
 
 SEED = 2026
 # Months of reports before the current one: the measures' 24 months (andon/measures/demo.py,
@@ -228,36 +229,70 @@ def load_demo_events() -> None:
     now = timezone.now()
     chance = random.Random(SEED + 1)
     since = Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    for planned in plan(now):
-        _make(chance, planned, units, people, now)
-    _fall_rca(units, people, now)
+    _history(chance, plan(now), units, people, now)
+    fall_actions, done = _fall_rca(units, people, now)
     _retained_swab_rca(units, people, now)
-    _renumber(since)
+    renamed = _renumber(since)
+    _date_back_actions(people["pso.hana"], fall_actions, done, renamed)
 
 
-def _reporter(chance, planned: Planned, people) -> User:
-    return people[chance.choice(REPORTERS[planned.unit.split("/")[0]])]
+def _history(chance, plans: list[Planned], units, people, now) -> None:
+    """The reports, made as they would stand today: each triaged and moved as far as its age
+    allows, by the rules of the workflow (none of these needs an RCA: a report with severe harm is
+    scored SAC 2 and reviewed by its unit), with its transitions and the reporter's feedback.
+    Written in bulk: made one by one through the services, the demo's 700 reports took half a
+    minute to load, and every browser test loads the demo."""
+    tax = taxonomy.current()
+    events, transitions, messages = [], [], []
+    for number, planned in enumerate(plans):
+        event, moves = _plan_moves(chance, planned, units, people, now, tax)
+        event.reference = f"EV-DEMO-{number}"  # numbered by the year of the report at the end
+        events.append(event)
+        for (source, target, at, by, reason) in moves:
+            transitions.append(Transition(event=event, source=source, target=target, by=by, at=at, reason=reason))
+            text = event.closing_summary if target == Status.CLOSED else services.REPORTER_STATUS_TEXT[target]
+            messages.append(ReporterMessage(event=event, text=text, is_closing_summary=target == Status.CLOSED,
+                                            created_at=at))
+    SafetyEvent.objects.bulk_create(events, batch_size=500)
+    Transition.objects.bulk_create(transitions, batch_size=1000)
+    ReporterMessage.objects.bulk_create(messages, batch_size=1000)
 
 
-def _make(chance, planned: Planned, units, people, now) -> SafetyEvent:
-    """Report, triage and move one event as far as its age allows; then date it back."""
+def _plan_moves(chance, planned: Planned, units, people, now, tax):
     facility = planned.unit.split("/")[0]
     officer = people[OFFICERS[facility]]
     anonymous = chance.random() < 0.08
-    since = Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    event = services.submit_report(_reporter(chance, planned, people), services.Report(
-        kind=planned.kind, category=planned.category, unit_id=units[planned.unit].pk,
-        occurred_at=planned.occurred_at, narrative=planned.narrative, harm=planned.harm, details=planned.details,
-        anonymous=anonymous, share_identity=not anonymous and chance.random() < 0.3))[0]
+    report = services.Report(kind=planned.kind, category=planned.category, unit_id=units[planned.unit].pk,
+                             occurred_at=planned.occurred_at, narrative=planned.narrative, harm=planned.harm,
+                             details=planned.details, anonymous=anonymous,
+                             share_identity=not anonymous and chance.random() < 0.3)
+    errors, details = services.check_report(report, tax=tax)  # what the report page would accept
+    if errors:
+        raise ValueError(f"demo report {planned}: {errors}")
     reported = min(planned.occurred_at + timedelta(hours=chance.uniform(0.5, 30)), now - timedelta(minutes=30))
-    steps = [reported]  # when each transition made below happened, in order
+    event = _Fields(
+        kind=report.kind, category=report.category, reported_category=report.category, taxonomy_version=tax.version,
+        unit_id=report.unit_id, occurred_at=report.occurred_at, narrative=report.narrative, details=details,
+        harm=report.harm, is_anonymous=anonymous, reporter_shares_identity=report.share_identity,
+        reporter=None if anonymous else people[chance.choice(REPORTERS[facility])],
+        reported_at=audit.start_of_day(reported) if anonymous else reported, status=Status.SUBMITTED)
+    event.pses_entered_at = event.reported_at
+    if anonymous:  # the code is not kept: nobody follows these made-up reports
+        event.receipt_hash = hash_receipt(secrets.token_hex(8))
+    moves = []
+
+    def move(target, at, reason):
+        moves.append((event.status, target, at, officer, reason))
+        event.status = target
+        if event.first_feedback_at is None:
+            event.first_feedback_at = at
+
     age = (now - planned.occurred_at).days
     if age < 3 or (age < 6 and chance.random() < 0.5):  # waits for triage
         if chance.random() < 0.4:
-            services.move(officer, event, "start_triage", "Reading the report")
-            steps.append(min(reported + timedelta(hours=chance.uniform(2, 20)), now - timedelta(minutes=10)))
-        _date_back(event, steps, since, now)
-        return event
+            move(Status.TRIAGE, min(reported + timedelta(hours=chance.uniform(2, 20)), now - timedelta(minutes=10)),
+                 "Reading the report")
+        return event.made(), moves
     severe = planned.harm == "severe"
     needs_review = planned.harm in ("mild", "moderate", "severe") or planned.category in ("hai", "vte")
     review = Review.LOCAL if needs_review or chance.random() < 0.15 else Review.NONE
@@ -265,38 +300,52 @@ def _make(chance, planned: Planned, units, people, now) -> SafetyEvent:
     if planned.kind != Kind.INCIDENT:  # a close call is scored by its likely worst outcome
         severity = chance.choice(["minor", "minor", "moderate"])
     probability = chance.choice(["occasional", "uncommon"]) if severe else chance.choice(["frequent", "occasional"])
+    score = sac.score(severity, probability)
+    if sac.requires_rca(score, False):  # the RCAs are the two stories below, made through the services
+        raise ValueError(f"demo report {planned} would need an RCA")
     triaged = min(reported + timedelta(hours=chance.uniform(4, 60)), now - timedelta(minutes=20))
-    event = services.triage(officer, event, services.Triage(
-        category=planned.category, harm=planned.harm, sac_severity=severity, sac_probability=probability,
-        sentinel=False, review=review, reason="Severe harm: unit review with the safety team" if severe else
-        ("Local review by the unit" if review == Review.LOCAL else "Learning shared; no further review")))
-    steps += [triaged, triaged] if review == Review.LOCAL else [triaged]  # start triage, then the review
+    reason = ("Severe harm: unit review with the safety team" if severe else
+              "Local review by the unit" if review == Review.LOCAL else "Learning shared; no further review")
+    event.sac_scheme, event.sac_severity, event.sac_probability, event.sac_score = sac.SCHEME, severity, probability, score
+    event.review, event.triaged_by, event.triaged_at, event.triage_reason = review, officer, triaged, reason
+    move(Status.TRIAGE, triaged, "Triage started.")
     if review == Review.NONE:
         if age > 10 or chance.random() < 0.5:
-            closed = min(triaged + timedelta(days=chance.uniform(1, 8)), now - timedelta(minutes=5))
-            services.move(officer, event, "close", "No further review needed", closing_summary=CLOSING)
-            steps.append(closed)
-        _date_back(event, steps, since, now)
-        return event
+            _close(event, move, min(triaged + timedelta(days=chance.uniform(1, 8)), now - timedelta(minutes=5)),
+                   "No further review needed")
+        return event.made(), moves
+    move(Status.REVIEW, triaged, reason)
     # a local review takes two to six weeks; then the unit plans actions (or has none) and closes
     reviewed = triaged + timedelta(days=chance.uniform(12, 42))
     if reviewed > now:
-        _date_back(event, steps, since, now)
-        return event
-    with_actions = planned.harm in ("moderate", "severe") or chance.random() < 0.25
-    if with_actions:
-        services.move(officer, event, "plan_actions", "Local review done: actions agreed with the unit")
-        steps.append(reviewed)
+        return event.made(), moves
+    closed = reviewed
+    if planned.harm in ("moderate", "severe") or chance.random() < 0.25:
+        move(Status.ACTION_PLANNING, reviewed, "Local review done: actions agreed with the unit")
         closed = reviewed + timedelta(days=chance.uniform(7, 30))
         if closed > now:
-            _date_back(event, steps, since, now)
-            return event
-    else:
-        closed = reviewed
-    services.move(officer, event, "close", "Review complete", closing_summary=CLOSING)
-    steps.append(closed)
-    _date_back(event, steps, since, now)
-    return event
+            return event.made(), moves
+    _close(event, move, closed, "Review complete")
+    return event.made(), moves
+
+
+class _Fields(dict):
+    """A report's fields while its moves are worked out (the model refuses a status set other
+    than by its transitions, once made)."""
+
+    def __getattr__(self, name):
+        return self.get(name)
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def made(self) -> SafetyEvent:
+        return SafetyEvent(**self)
+
+
+def _close(event, move, at, reason) -> None:
+    event.closing_summary, event.closed_at = CLOSING, at
+    move(Status.CLOSED, at, reason)
 
 
 def _date_back(event: SafetyEvent, steps: list[datetime], since: int, now: datetime) -> None:
@@ -329,17 +378,18 @@ def _date_back(event: SafetyEvent, steps: list[datetime], since: int, now: datet
         Notification.objects.filter(pk=note.pk).update(created_at=at, read_at=read)
 
 
-def _renumber(since: int) -> None:
+def _renumber(since: int) -> dict[str, str]:
     """References by the year each report was made, numbered in order (as they would have been
     given on the day): the services number them in the year the demo is loaded."""
     events = list(SafetyEvent.objects.order_by("reported_at", "pk").only("pk", "reference", "reported_at",
                                                                          "is_anonymous"))
     SafetyEvent.objects.update(reference=None)
     numbers, renamed = {}, {}
+    chance = random.Random(SEED + 2)
     for event in events:
         year = event.reported_at.year
-        if event.is_anonymous:
-            new = f"EV-{year}-" + event.reference.split("-", 2)[2]
+        if event.is_anonymous:  # in no numbered series, as services.assign_reference gives them
+            new = f"EV-{year}-A-" + "".join(chance.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(6))
         else:
             numbers[year] = numbers.get(year, 0) + 1
             new = f"EV-{year}-{numbers[year]:06d}"
@@ -352,11 +402,12 @@ def _renumber(since: int) -> None:
         title = " ".join(renamed.get(w, w) for w in words)
         if title != note.title:
             Notification.objects.filter(pk=note.pk).update(title=title)
+    return renamed
 
 
 # --- the two root cause analyses ---------------------------------------------------------------
 
-def _fall_rca(units, people, now) -> None:
+def _fall_rca(units, people, now) -> tuple[list, date]:
     """A sentinel fall with a hip fracture on 4 West: RCA completed, two actions done and checked
     as effective (falls on 4 West halved: see the falls chart), the event closed."""
     officer, manager = people["pso.hana"], people["mgr.fatima"]
@@ -404,11 +455,11 @@ def _fall_rca(units, people, now) -> None:
     closed = timezone.make_aware(datetime.combine(done + timedelta(days=75), datetime.min.time()))
     _date_back(event, [reported, triaged, triaged, completed, closed], since, now)
     _date_investigation(investigation, triaged + timedelta(hours=20), completed)
+    return actions, done
 
 
 def _finish_action(officer, cqo, manager, action, done: date, today: date) -> None:
     from andon.actions import services as actions
-    from andon.actions.models import Action
 
     actions.decide(cqo, action, True, "Approved at the quality committee")
     actions.set_status(manager, action, "in_progress")
@@ -416,10 +467,19 @@ def _finish_action(officer, cqo, manager, action, done: date, today: date) -> No
     checked = min(done + timedelta(days=90), today)
     actions.record_effectiveness(officer, action, "effective", "Falls on 4 West fell by about half in the three "
                                  "months after (falls chart, 4 West).", checked_on=checked)
+
+
+def _date_back_actions(officer, fall_actions, done: date, renamed: dict) -> None:
+    """The fall RCA's actions: made, approved and done when they were, labelled with the
+    event's reference as renumbered."""
+    from andon.actions import services as actions
+
     created = timezone.make_aware(datetime.combine(done - timedelta(days=40), datetime.min.time()))
-    Action.objects.filter(pk=action.pk).update(
-        due_date=done + timedelta(days=7), created_at=created, approved_at=created + timedelta(days=5),
-        completed_at=timezone.make_aware(datetime.combine(done, datetime.min.time())))
+    for action in fall_actions:
+        old = action.source_label.rsplit(" ", 1)[-1]
+        actions.date_back(officer, action, created_at=created, approved_at=created + timedelta(days=5),
+                          completed_at=timezone.make_aware(datetime.combine(done, datetime.min.time())),
+                          due_date=done + timedelta(days=7), source_label=f"RCA for {renamed.get(old, old)}")
 
 
 def _mark_on_the_falls_chart(cqo, action, done: date) -> None:
