@@ -128,3 +128,50 @@ def check_the_loaded_demo_events():
     assert swab.completed_at is None and swab.team.count() == 2
     # a reporter's home page is not flooded with two years of updates
     assert Notification.objects.filter(recipient__username="nurse.ana", read_at__isnull=True).count() < 30
+
+
+def test_the_made_up_ehr_population_gives_the_ecqms_no_case(tmp_path):
+    """Why the demo evaluates its eCQMs over their own patients alone (measures/demo.py): the
+    synthetic population has nothing they read, so leaving it out changes no case."""
+    from datetime import date
+
+    from andon.analytics.cql import run
+    from andon.analytics.fhir import ingest, store, synthetic
+    from andon.measures import demo as measures_demo
+
+    options = synthetic.Options(80, date(2025, 1, 1), 12, list(measures_demo.WARDS), measures_demo.EMERGENCY[0],
+                                seed=2026, readmission_rate=0.1)
+    synthetic.write_ndjson(options, tmp_path / "ehr")
+    connection = store.connect(tmp_path / "fhir.duckdb")
+    try:
+        ingest.load_paths(connection, [tmp_path / "ehr"])
+        names = sorted(p.name for p in (settings.SHIPPED_ECQM_CONTENT / "measures").glob("*.json"))
+        assert len(names) == 6
+        for name in names:
+            cases, evaluated, errors = run.run_cases(connection, [settings.SHIPPED_ECQM_CONTENT], name.removesuffix(".json"),
+                                                     ("2025-01-01", "2025-12-31"), jobs=1)
+            assert (cases, evaluated, errors) == ([], 80, []), name
+    finally:
+        connection.close()
+
+
+def test_the_shipped_ecqm_results_are_for_the_shipped_measures(db):
+    """andon/measures/demo_ecqm_results.json (scripts/demo_ecqm.py) names the shipped eCQM
+    measures at their versions: run the script again when they change (else the demo computes
+    them, slowly). And a file for other versions is not used."""
+    import json
+
+    from andon.measures import demo as measures_demo
+    from andon.measures.models import Measure, MeasureResult
+    from andon.platform import content
+    from andon.platform.demo import SHIPPED_CONTENT
+
+    content.load_content([SHIPPED_CONTENT])
+    data = json.loads(measures_demo.ECQM_RESULTS.read_text(encoding="utf-8"))
+    ecqms = {m.key: m.version for m in Measure.objects.filter(active=True) if m.source_kind == "ecqm"}
+    assert data["measures"] == ecqms and {row[0] for row in data["rows"]} == set(ecqms)
+    assert {row[1] for row in data["rows"]} == set(range(24))
+    stale = settings.DATA_DIR / "stale.json"
+    stale.write_text(json.dumps({**data, "measures": {**ecqms, "vte-prophylaxis": "1900.1"}}), encoding="utf-8")
+    assert not measures_demo.restore_ecqm_results(sorted(ecqms), measures_demo.window()[0], stale)
+    assert not MeasureResult.objects.exists()
