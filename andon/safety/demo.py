@@ -1,16 +1,19 @@
 """Made-up safety events for the demo hospital, as a real hospital's would look on the day the
-demo is loaded: 24 months of reports and the current month's so far, from every unit of both facilities, with a
-plausible mix of categories and harm (most no or low harm, few severe, two sentinel events),
-more falls and more reports in the winter months, and states that follow from their age: old
-reports closed (with actions where a review found some), last weeks' under review or in action
-planning, the last days' waiting for triage. Two root cause analyses tell the loop's story: one
-completed a year ago after a fall with a hip fracture, whose actions (done, checked) show on the
-falls chart as fewer falls on 4 West afterwards; one under way after a retained swab.
+demo is loaded: 24 months of reports and the current month's so far, from every unit of both
+facilities, with a plausible mix of categories and harm (most no or low harm, few severe, two
+sentinel events), more falls and more reports in the winter months, and states that follow from
+their age: old reports closed (with actions where a review found some), last weeks' under review
+or in action planning, the last days' waiting for triage. Two root cause analyses tell the
+loop's story: one completed a year ago after a fall with a hip fracture, whose actions (done,
+checked) show on the falls chart as fewer falls on 4 West afterwards; one under way after a
+retained swab.
 
-Every record is made through the module's services (so each obeys the workflow's rules: an
-event whose triage requires an RCA has a completed investigation with a root cause before it is
-in action planning or closed), then dated back to when it would have happened. Deterministic
-for the seed: the same demo every time, its dates relative to today. Loaded once."""
+The history of the reports is written in bulk, each moved by the workflow's steps as far as its
+age allows (none of them needs an RCA); the two RCA stories are made through the module's
+services (so they obey its rules: an event whose triage requires an RCA has a completed
+investigation with a root cause before it is in action planning or closed), then dated back to
+when they would have happened. Deterministic for the seed: the same demo every time, its dates
+relative to today. Loaded once."""
 
 from __future__ import annotations
 
