@@ -175,3 +175,11 @@ def test_the_shipped_ecqm_results_are_for_the_shipped_measures(db):
     stale.write_text(json.dumps({**data, "measures": {**ecqms, "vte-prophylaxis": "1900.1"}}), encoding="utf-8")
     assert not measures_demo.restore_ecqm_results(sorted(ecqms), measures_demo.window()[0], stale)
     assert not MeasureResult.objects.exists()
+
+
+def test_on_the_first_morning_of_a_month_the_demo_has_reports_of_it_already():
+    first_morning = timezone.make_aware(datetime(2027, 1, 1, 0, 40))
+    planned = demo.plan(first_morning)
+    months = sorted({_month(p.occurred_at) for p in planned})
+    assert (months[-1], len(months)) == ((2027, 1), 25)
+    assert all(p.occurred_at <= first_morning for p in planned)

@@ -172,8 +172,9 @@ def plan(now: datetime, seed: int = SEED) -> list[Planned]:
             for _ in range(count):
                 at = datetime.combine(first + timedelta(days=chance.randrange(days)), datetime.min.time())
                 at = timezone.make_aware(at + timedelta(hours=chance.randint(0, 23), minutes=chance.randint(0, 59)))
-                if at > now - timedelta(hours=2):
-                    at = now - timedelta(hours=chance.randint(2, 30))
+                if at > now - timedelta(hours=2):  # later today: a few hours ago, in this month still
+                    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
+                    at = max(now - timedelta(hours=chance.randint(2, 30)), start + (now - start) / 2)
                 planned.append(_event(chance, path, mix, at, weights))
     planned.sort(key=lambda p: p.occurred_at)
     return planned
@@ -272,7 +273,8 @@ def _plan_moves(chance, planned: Planned, units, people, now, tax):
     errors, details = services.check_report(report, tax=tax)  # what the report page would accept
     if errors:
         raise ValueError(f"demo report {planned}: {errors}")
-    reported = min(planned.occurred_at + timedelta(hours=chance.uniform(0.5, 30)), now - timedelta(minutes=30))
+    reported = max(planned.occurred_at, min(planned.occurred_at + timedelta(hours=chance.uniform(0.5, 30)),
+                                            now - timedelta(minutes=30)))
     event = _Fields(
         kind=report.kind, category=report.category, reported_category=report.category, taxonomy_version=tax.version,
         unit_id=report.unit_id, occurred_at=report.occurred_at, narrative=report.narrative, details=details,
@@ -293,7 +295,8 @@ def _plan_moves(chance, planned: Planned, units, people, now, tax):
     age = (now - planned.occurred_at).days
     if age < 3 or (age < 6 and chance.random() < 0.5):  # waits for triage
         if chance.random() < 0.4:
-            move(Status.TRIAGE, min(reported + timedelta(hours=chance.uniform(2, 20)), now - timedelta(minutes=10)),
+            move(Status.TRIAGE, max(reported, min(reported + timedelta(hours=chance.uniform(2, 20)),
+                                                  now - timedelta(minutes=10))),
                  "Reading the report")
         return event.made(), moves
     severe = planned.harm == "severe"
