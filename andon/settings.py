@@ -290,7 +290,11 @@ ANDON_FHIR_STORE = Path(env.str("ANDON_FHIR_STORE", default=str(DATA_DIR / "fhir
 # A proportion's chart is Laney's p′ when the average denominator reaches this ⚠︎ (with large
 # denominators ordinary p-chart limits flag nearly every point; DOMAIN.md §7).
 ANDON_LANEY_DENOMINATOR = env.int("ANDON_LANEY_DENOMINATOR", default=1000)
-ANDON_ECQM_CONTENT = [Path(p).resolve() for p in env.list("ANDON_ECQM_CONTENT", default=[])]
+# Folders of CMS eCQM content; by default the content shipped with Andon (content/ecqm: the CMS
+# measures content/measures uses, CC0); set to other folders (comma-separated) to replace it.
+SHIPPED_ECQM_CONTENT = BASE_DIR.parent / "content" / "ecqm"
+ANDON_ECQM_CONTENT = [Path(p).resolve() for p in env.list(
+    "ANDON_ECQM_CONTENT", default=[str(SHIPPED_ECQM_CONTENT)] if SHIPPED_ECQM_CONTENT.is_dir() else [])]
 # Exports to be shared outside the quality department hide cells counting 1 to this less one
 # patients or events, and the cells that would give them away by subtraction ⚠︎ (11: the CMS
 # cell size suppression policy, counts 1 to 10; 0 or 1 hides nothing).

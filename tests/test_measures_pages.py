@@ -431,8 +431,30 @@ def test_the_demo_computes_its_measures_with_the_stories_put_in_its_data(db, set
     assert [n.text for n in notes] == ["Hand-hygiene champions on every ward"] and hygiene.rebased_at
     assert MeasureResult.objects.filter(measure__key="falls").exists()
     assert MeasureResult.objects.filter(measure__key="average-length-of-stay", unit__code="4w").exists()
+    # issue 15, friction 16: every tile of the dashboard has data to its latest month, the
+    # eCQMs included (from the shipped content, ANDON_ECQM_CONTENT unset), and none opens with
+    # months of nothing: the demo's safety events span the 24 months (tests/test_demo.py).
+    from tests.test_demo import check_the_loaded_demo_events
+
+    check_the_loaded_demo_events()
+    tiles = [tile for _, _, found in reading.dashboard() for tile in found]
+    assert len(tiles) == sum(m.listed for m in Measure.objects.filter(active=True)) >= 19
+    for tile in tiles:
+        points = tile.view.points if tile.view else []
+        assert len(points) == 24 and all(p.value is not None for p in points[-3:]), tile.measure.key
+        assert any(p.value for p in points[:22]), tile.measure.key  # never 22 months of nothing
+    for key in ["vte-prophylaxis", "stroke-anticoagulation", "cesarean-birth", "severe-hypoglycemia",
+                "severe-hyperglycemia", "hybrid-readmission-cohort"]:
+        measure = Measure.objects.get(key=key)
+        assert measure.compute_error == "", key
+        assert MeasureResult.objects.filter(measure=measure, unit__code="4w").exists() or key == "cesarean-birth"
+    vte = reading.chart(Measure.objects.get(key="vte-prophylaxis"))[0]
+    assert 60 < sum(p.value for p in vte.points) / 24 < 95  # most inpatients get prophylaxis
+    falls, notes = reading.chart(Measure.objects.get(key="falls"))
+    assert [n.text for n in notes] == ["Bed-exit alarms and hourly rounding on 4 West"] and notes[0].action_id
+    assert falls.rebased_at == [notes[0].date]
     load_demo_hospital()  # a second load changes nothing
-    assert Annotation.objects.count() == 1
+    assert Annotation.objects.count() == 2
 
 
 def test_hostile_text_is_escaped_in_the_page_and_the_chart(client, results, cqo):

@@ -1,28 +1,43 @@
 """Measures for the demo hospital, computed for real: a made-up EHR population (andon/analytics/
-fhir/synthetic.py) loaded into the FHIR store with its wards mapped to units, hand-hygiene and
+fhir/synthetic.py) loaded into the FHIR store with its wards mapped to units, the CMS eCQMs'
+made-up test patients (content/ecqm/tests) replayed in its months on its wards, hand-hygiene and
 infection counts entered by the quality analyst, and every measure computed over the last 24
 months. Two stories are put in the data: readmissions rise over the last eight months, and
 hand-hygiene compliance improves after ward champions started 8 months ago. Loaded once."""
 
+import json
 import random
+import re
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from andon.analytics.fhir import ingest, store, synthetic
 from andon.platform.models import Unit, User
 
 from . import services
-from .models import Measure, MeasureResult
+from .models import Measure, MeasureResult, SourceKind
 
 DEMO_PATIENTS = 3000
 # EHR location id -> demo unit
 WARDS = {"rgh-4w": "rgh/4w", "rgh-5e": "rgh/5e", "rgh-6n": "rgh/6n", "rgh-icu": "rgh/icu", "lch-2a": "lch/2a"}
 EMERGENCY = ("rgh-ed", "rgh/ed")
+LABOUR = ("rgh-labour", "rgh/labour")
 MONTHS = 24
+# eCQM test patients replayed a month, per measure; the shares drawn of the cases meeting the
+# numerator, missing it, and outside the denominator (excluded); the wards their stays are put on
+ECQM_CASES_A_MONTH = 8
+ECQM_MIX = {"CMS108VTEProphylaxisFHIR": (85, 10, 5), "CMS71FHIRSTKAnticoagAFFlutter": (85, 10, 5),
+            "CMS334FHIRPCCesareanBirth": (25, 65, 10), "CMS816HHHypoFHIR": (5, 95, 0),
+            "CMS871HHHyperFHIR": (15, 80, 5)}
+# Inpatients of the other measures' cases get VTE prophylaxis as most would (a heparin dose, RxNorm
+# 855288 as in the CMS108 cases, the day they come in): else CMS108 would count every one as missed.
+VTE_PROPHYLAXIS = 0.85
+ECQM_WARDS = {"CMS334FHIRPCCesareanBirth": [LABOUR[0]], "CMS71FHIRSTKAnticoagAFFlutter": ["rgh-4w", "rgh-5e", "lch-2a"]}
 
 
 def window(today: date | None = None) -> tuple[date, date]:
@@ -46,10 +61,13 @@ def load_demo_measures() -> None:
     if not settings.ANDON_FHIR_STORE.exists():
         _load_population(first)
     analyst = people["analyst.jo"]
-    for location, unit in [*WARDS.items(), EMERGENCY]:
+    for location, unit in [*WARDS.items(), EMERGENCY, LABOUR]:
         services.map_unit(analyst, "location", location, _unit(unit))
     _enter_counts(analyst, first)
-    services.compute_measures(None, first=first, last=last, jobs=1)
+    measures = list(Measure.objects.filter(active=True))
+    ecqms = [m.key for m in measures if m.source_kind == SourceKind.ECQM]
+    services.compute_measures([m.key for m in measures if m.key not in ecqms], first=first, last=last, jobs=1)
+    _compute_ecqms(ecqms, first, last)
     services.annotate(people["cqo.olivia"], Measure.objects.get(key="hand-hygiene"), on=_month(first, 16),
                       text="Hand-hygiene champions on every ward", kind="qi_change", rebase=True)
 
@@ -58,12 +76,79 @@ def _load_population(first: date) -> None:
     options = synthetic.Options(DEMO_PATIENTS, first, MONTHS, list(WARDS), EMERGENCY[0], seed=2026,
                                 readmission_rate=0.10, readmission_rise=0.25, rise_months=8)
     with tempfile.TemporaryDirectory(prefix="andon-demo-fhir-") as folder:
-        synthetic.write_ndjson(options, Path(folder))
-        connection = store.connect(settings.ANDON_FHIR_STORE)
-        try:
-            ingest.load_paths(connection, [Path(folder)], progress=False)
-        finally:
-            connection.close()
+        synthetic.write_ndjson(options, Path(folder) / "ehr")
+        write_ecqm_patients(settings.SHIPPED_ECQM_CONTENT / "tests", first, Path(folder) / "ecqm")
+        _load(settings.ANDON_FHIR_STORE, Path(folder))
+
+
+def _load(path: Path, folder: Path) -> None:
+    connection = store.connect(path)
+    try:
+        ingest.load_paths(connection, [folder], progress=False)
+    finally:
+        connection.close()
+
+
+def _compute_ecqms(keys: list[str], first: date, last: date) -> None:
+    """The eCQMs' results: read from the shipped file of results computed beforehand
+    (ECQM_RESULTS, written by scripts/demo_ecqm.py) when it holds them all, else computed."""
+    if not restore_ecqm_results(keys, first):
+        compute_ecqm_results(keys, first, last)
+
+
+def compute_ecqm_results(keys: list[str], first: date, last: date) -> None:
+    """Evaluate the eCQMs over a store of the eCQM patients alone (the same patients as in the
+    demo's store, made again from the seed): the made-up EHR population has none of the data the
+    eCQMs read (no encounter types, diagnoses, medications or observations: tests/test_demo.py
+    checks that it gives no case), so the cases are the same, in a fraction of the time the
+    engine would take over its 3,000 patients more."""
+    with tempfile.TemporaryDirectory(prefix="andon-demo-ecqm-") as folder:
+        write_ecqm_patients(settings.SHIPPED_ECQM_CONTENT / "tests", first, Path(folder) / "ecqm")
+        path = Path(folder) / "ecqm.duckdb"
+        _load(path, Path(folder) / "ecqm")
+        with override_settings(ANDON_FHIR_STORE=path):
+            services.compute_measures(keys, first=first, last=last, jobs=1)
+
+
+# The demo's eCQM results, computed by scripts/demo_ecqm.py (the engine takes about half a
+# minute over the demo's eCQM patients, and every browser test loads the demo): by month of
+# the demo's window (0: its first), so they are placed in the window of the day the demo loads.
+ECQM_RESULTS = Path(__file__).with_name("demo_ecqm_results.json")
+RESULT_COLUMNS = ("measure", "month", "unit", "stratum", "stratum_value", "cases", "numerator", "denominator", "value")
+
+
+def snapshot_ecqm_results(keys: list[str], first: date) -> dict:
+    units = {u.pk: f"{u.facility.code}/{u.code}" for u in Unit.objects.select_related("facility")}
+    rows = []
+    for r in MeasureResult.objects.filter(measure__key__in=keys, period_kind="month").select_related("measure").order_by(
+            "measure__key", "period_start", "unit_id", "stratum", "stratum_value"):
+        month = (r.period_start.year - first.year) * 12 + r.period_start.month - first.month
+        rows.append([r.measure.key, month, units.get(r.unit_id, ""), r.stratum, r.stratum_value, r.cases, r.numerator,
+                     r.denominator, r.value])
+    return {"columns": list(RESULT_COLUMNS), "measures": {m.key: m.version for m in Measure.objects.filter(key__in=keys)},
+            "computed_for": first.isoformat(), "rows": rows}
+
+
+def restore_ecqm_results(keys: list[str], first: date, path: Path | None = None) -> bool:
+    """Store the shipped results in the demo's window; False (nothing stored) when the file is
+    missing or was computed for other measures or other versions of them."""
+    path = path or ECQM_RESULTS
+    if not path.exists():
+        return False
+    data = json.loads(path.read_text(encoding="utf-8"))
+    measures = {m.key: m for m in Measure.objects.filter(key__in=keys)}
+    if data.get("columns") != list(RESULT_COLUMNS) or data.get("measures") != {k: m.version for k, m in measures.items()}:
+        return False
+    units = {f"{u.facility.code}/{u.code}": u for u in Unit.objects.select_related("facility")}
+    label = f"demo eCQM patients, computed by scripts/demo_ecqm.py for the window from {data['computed_for']}"
+    rows = []
+    for key, month, unit, stratum, value_of, cases, numerator, denominator, value in data["rows"]:
+        rows.append(MeasureResult(measure=measures[key], definition_version=measures[key].version, data_load=label,
+                                  period_kind="month", period_start=_month(first, month), period_end=_month(first, month + 1),
+                                  unit=units.get(unit) if unit else None, stratum=stratum, stratum_value=value_of,
+                                  cases=cases, numerator=numerator, denominator=denominator, value=value))
+    MeasureResult.objects.bulk_create(rows, batch_size=2000)
+    return True
 
 
 def _month(first: date, offset: int) -> date:
@@ -95,3 +180,117 @@ def _enter_counts(analyst, first: date) -> None:
 
 def _share(chance: random.Random, rate: float, n: int) -> tuple[int, int]:
     return sum(chance.random() < rate for _ in range(n)), n
+
+
+# --- the eCQMs' test patients, replayed in the demo's months -------------------------------------
+
+DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(.*)$")
+NOT_DATES = {"id", "code", "version", "system", "url", "reference", "display", "text"}
+
+
+def write_ecqm_patients(tests: Path, first: date, folder: Path, seed: int = 2026) -> int:
+    """NDJSON files of the CMS test patients (content/ecqm/tests/<measure>/<case>/), each
+    measure's drawn ECQM_CASES_A_MONTH times a month: every date moved so that the case's stay
+    ends in that month, every id made the replay's own, the stay put on a demo ward (its first
+    location, which attributes it to a unit). Returns the patients written."""
+    chance = random.Random(seed)
+    handles, patients = {}, 0
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for measure in sorted(p for p in tests.iterdir() if p.is_dir()) if tests.is_dir() else []:
+            cases = _cases_by_outcome(measure)
+            mix = ECQM_MIX.get(measure.name, (1, 1, 1))
+            wards = ECQM_WARDS.get(measure.name, list(WARDS))
+            for offset in range(MONTHS):
+                month = _month(first, offset)
+                days = (_month(first, offset + 1) - month).days
+                for _ in range(ECQM_CASES_A_MONTH if cases else 0):
+                    patients += 1
+                    # one draw whatever the month's length: the same patients every month of any year
+                    target = month + timedelta(days=int(chance.random() * days))
+                    outcome = chance.choices([o for o in range(3) if cases[o]], [mix[o] for o in range(3) if cases[o]])[0]
+                    prophylaxis = measure.name != "CMS108VTEProphylaxisFHIR" and chance.random() < VTE_PROPHYLAXIS
+                    for resource in _replay(chance.choice(cases[outcome]), target, f"d{patients}", chance.choice(wards),
+                                            prophylaxis):
+                        kind = resource["resourceType"]
+                        if kind not in handles:
+                            handles[kind] = (folder / f"ecqm-{kind}.ndjson").open("w", encoding="utf-8")
+                        handles[kind].write(json.dumps(resource, separators=(",", ":")) + "\n")
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return patients
+
+
+def _cases_by_outcome(measure: Path) -> list[list[Path]]:
+    """The measure's test cases as [meeting the numerator, missing it, excluded or other], by
+    their expected MeasureReport (first group)."""
+    found = [[], [], []]
+    for case in sorted(p for p in measure.iterdir() if p.is_dir()):
+        counts = {}
+        for report in case.glob("MeasureReport-*.json"):
+            for population in json.loads(report.read_text(encoding="utf-8"))["group"][0]["population"]:
+                counts[population["code"]["coding"][0]["code"]] = population.get("count", 0)
+        if counts.get("numerator", 0) > 0 and not counts.get("numerator-exclusion"):
+            found[0].append(case)
+        elif counts.get("denominator", 0) > 0 and not (counts.get("denominator-exclusion") or
+                                                       counts.get("denominator-exception")):
+            found[1].append(case)
+        else:
+            found[2].append(case)
+    return found
+
+
+def _replay(case: Path, target: date, suffix: str, ward: str, prophylaxis: bool = False) -> list[dict]:
+    resources, period = [], None
+    for path in sorted(case.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("resourceType") == "MeasureReport":
+            period = data.get("period") or {}
+        else:
+            resources.append(data)
+    start, end = (period or {}).get("start", "")[:10], (period or {}).get("end", "")[:10]
+    stays = sorted(r["period"]["end"][:10] for r in resources if r.get("resourceType") == "Encounter"
+                   and (r.get("period") or {}).get("end", "")[:10] and start <= r["period"]["end"][:10] <= end)
+    anchor = date.fromisoformat(stays[-1]) if stays else date.fromisoformat(start) + timedelta(days=182)
+    shift = target - anchor
+    ids = {f"{r['resourceType']}/{r['id']}": f"{r['resourceType']}/{r['id']}-{suffix}" for r in resources if "id" in r}
+    replayed = []
+    for resource in resources:
+        resource = _moved(resource, shift, ids)
+        if resource["resourceType"] == "Encounter" and resource.get("period", {}).get("end", "")[:10] == target.isoformat():
+            resource["location"] = [{"location": {"reference": f"Location/{ward}"}}, *resource.get("location", [])]
+            if prophylaxis and resource["period"].get("start"):
+                replayed.append(_heparin(resource, suffix))
+        replayed.append(resource)
+    return replayed
+
+
+def _heparin(stay: dict, suffix: str) -> dict:
+    return {"resourceType": "MedicationAdministration", "id": f"vte-{suffix}",
+            "meta": {"profile": ["http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-medicationadministration"]},
+            "status": "completed",
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                      "code": "855288"}]},
+            "subject": stay["subject"], "context": {"reference": f"Encounter/{stay['id']}"},
+            "effectivePeriod": {"start": stay["period"]["start"], "end": stay["period"]["start"]}}
+
+
+def _moved(value, shift: timedelta, ids: dict, key: str = ""):
+    if isinstance(value, dict):
+        moved = {k: _moved(v, shift, ids, k) for k, v in value.items()}
+        if "resourceType" in value and "id" in value:
+            moved["id"] = ids[f"{value['resourceType']}/{value['id']}"].split("/", 1)[1]
+        return moved
+    if isinstance(value, list):
+        return [_moved(v, shift, ids, key) for v in value]
+    if isinstance(value, str):
+        if key == "reference":
+            return ids.get(value, value)
+        match = DATE.match(value) if key not in NOT_DATES else None
+        if match:
+            try:
+                return (date.fromisoformat(match[1]) + shift).isoformat() + match[2]
+            except ValueError:
+                return value
+    return value

@@ -61,7 +61,8 @@ def test_cqo_sees_a_signal_opens_the_chart_annotates_and_exports(page: Page, dem
     counts = {p["code"]["coding"][0]["code"]: p["count"] for p in report["group"][0]["population"]}
     assert counts["denominator"] > 0 and 0 <= counts["numerator"] <= counts["denominator"]
     units = {s["code"][0]["text"]: len(s["stratum"]) for s in report["group"][0]["stratifier"]}
-    # the five mapped wards; above them Critical Care (ICU) and the service lines Medicine (4W, 5E),
-    # Surgery (6N) and Lakeside's Medicine (2A)
-    assert (units["ward"], units["department"], units["service line"]) == (5, 1, 3)
+    # the six mapped wards; above them Critical Care (ICU) and the service lines Medicine (4W, 5E),
+    # Surgery (6N), Women's and Children's (Labour and Delivery, where the demo's CMS334 births are) and
+    # Lakeside's Medicine (2A)
+    assert (units["ward"], units["department"], units["service line"]) == (6, 1, 4)
     assert {"age_band", "sex", "race", "ethnicity", "payer"} <= set(units)
