@@ -117,6 +117,13 @@ def check_the_loaded_demo_events():
         if (event.sac_score == 3 or event.is_sentinel) and event.status in (Status.ACTION_PLANNING, Status.CLOSED):
             investigation = Investigation.objects.get(event=event)
             assert investigation.completed_at and investigation.root_causes.exists(), event.reference
+            # signed by its lead, then approved by leadership, after it was completed
+            assert investigation.completed_at < investigation.signed_at < investigation.approved_at < now
+            assert investigation.approved_by.username == "cqo.olivia"
+        # a local review's findings are recorded before the event moves on
+        if event.review == "local" and event.status in (Status.ACTION_PLANNING, Status.CLOSED) and any(
+                t.source == Status.REVIEW for t in moves.get(event.pk, [])):
+            assert event.review_findings and event.review_findings_at <= now, event.reference
     sentinel = sorted((e.status, e.category) for e in events if e.is_sentinel)
     assert sentinel == [(Status.CLOSED, "fall"), (Status.INVESTIGATION, "surgery_anaesthesia")]
     fall = next(e for e in events if e.is_sentinel and e.category == "fall")

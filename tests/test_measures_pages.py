@@ -12,6 +12,7 @@ from datetime import date
 
 import pytest
 from auditlog.models import LogEntry
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -437,7 +438,8 @@ def test_the_demo_computes_its_measures_with_the_stories_put_in_its_data(db, set
     from tests.test_demo import check_the_loaded_demo_events
 
     check_the_loaded_demo_events()
-    tiles = [tile for _, _, found in reading.dashboard() for tile in found]
+    cqo = get_user_model().objects.get(username="cqo.olivia")  # the whole organisation's dashboard
+    tiles = [tile for _, _, found in reading.dashboard(reading.place_for(cqo)) for tile in found]
     assert len(tiles) == sum(m.listed for m in Measure.objects.filter(active=True)) >= 19
     for tile in tiles:
         points = tile.view.points if tile.view else []

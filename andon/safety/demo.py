@@ -456,6 +456,8 @@ def _fall_rca(units, people, now) -> tuple[list, date]:
         "Bed alarms of high-risk patients could be switched off with no check that they were on again, so a "
         "patient at high risk of falling got up unobserved at night.")
     rca.complete_investigation(officer, investigation, "RCA complete: root cause and actions agreed")
+    rca.sign_findings(officer, investigation)  # the lead signs; the CQO approves
+    rca.approve_investigation(people["cqo.olivia"], investigation)
     done = month_start(today, FALL_ACTIONS_MONTHS_AGO) + timedelta(days=14)
     actions = []
     for title, strength in zip(FALL_TITLES, ["stronger", "intermediate"], strict=True):
@@ -553,6 +555,9 @@ def _analyse(officer, event, people, facts, problem, whys, factors, root_cause) 
 
 def _date_investigation(investigation: Investigation, started: datetime, completed: datetime | None) -> None:
     Investigation.objects.filter(pk=investigation.pk).update(started_at=started, completed_at=completed)
+    if completed is not None:  # its sign-offs followed the completion
+        Investigation.objects.filter(pk=investigation.pk, signed_at__isnull=False).update(
+            signed_at=completed + timedelta(hours=2), approved_at=completed + timedelta(days=2))
     event = SafetyEvent.objects.get(pk=investigation.event_id)
     start_due, complete_due = services.rca_deadlines(event.triaged_at)
     SafetyEvent.objects.filter(pk=event.pk).update(rca_started_at=started, rca_start_due=start_due,
