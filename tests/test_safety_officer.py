@@ -131,7 +131,7 @@ def test_triage_as_sac_3_with_an_rca_starts_the_investigation_with_its_deadlines
     page = client.get(reverse("safety:event", args=[event.pk])).content.decode()
     assert "In triage → Under investigation (RCA)" in page
     assert "Discussed at the morning safety huddle" in page and "Pat Okafor" in page
-    assert "SAC 3" in page and "va-ncps" in page
+    assert "SAC 3" in page and "VA NCPS Safety Assessment Code: 3 is the highest risk" in page and "va-ncps" not in page
     assert f"{event.rca_start_due:%Y-%m-%d %H:%M}" in page and f"{event.rca_complete_due:%Y-%m-%d %H:%M}" in page
     assert "Overdue" not in page
     assert 'action="%s"' % reverse("safety:triage_event", args=[event.pk]) not in page  # triaged: no form

@@ -82,5 +82,5 @@ def _history_words(models) -> None:
         "sac_severity": lambda code: sac.SEVERITIES.get(code, code).split(":")[0],
         "sac_probability": lambda code: sac.PROBABILITIES.get(code, code).split(":")[0],
         "sac_score": lambda score: f"SAC {score}",
-        "sac_scheme": lambda code: "VA NCPS" if code == sac.SCHEME else code,
+        "sac_scheme": lambda code: sac.SCHEME_NAMES.get(code, code),
     })

@@ -6,6 +6,8 @@ schemes. For a close call, severity is the most likely worst-case outcome.
 """
 
 SCHEME = "va-ncps"
+# What a page shows for each stored scheme (a code is never shown bare).
+SCHEME_NAMES = {"va-ncps": "VA NCPS Safety Assessment Code"}
 
 SEVERITIES = {
     "catastrophic": "Catastrophic: death or major permanent loss of function not related to the natural "

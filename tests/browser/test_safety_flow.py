@@ -171,7 +171,7 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
         expect(pso).to_have_url(f"{demo}/safety/events/{event.pk}/")
         expect(pso.get_by_role("status")).to_contain_text("The triage is recorded.")
         result = pso.get_by_role("region", name="Triage result")
-        expect(_dd(result, "SAC")).to_have_text("SAC 3 (scheme va-ncps: 3 is the highest risk)")
+        expect(_dd(result, "SAC")).to_have_text("SAC 3 (VA NCPS Safety Assessment Code: 3 is the highest risk)")
         expect(_dd(result, "Severity")).to_have_text(re.compile(r"^Catastrophic: "))
         expect(_dd(result, "Probability")).to_have_text("Occasional: several times in 1 to 2 years")
         expect(_dd(result, "Review")).to_have_text("Root cause analysis (RCA²)")

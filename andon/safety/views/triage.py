@@ -212,6 +212,7 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "findings_form": findings_form if may_record else None,
         "waiver_form": waiver_form if may_waive else None,
         "sac_matrix": _sac_matrix(),
+        "sac_scheme_name": sac.SCHEME_NAMES.get(event.sac_scheme, event.sac_scheme),
         "sac_severity": sac.SEVERITIES.get(event.sac_severity, event.sac_severity),
         "sac_probability": sac.PROBABILITIES.get(event.sac_probability, event.sac_probability),
     }
