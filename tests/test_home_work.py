@@ -45,6 +45,7 @@ def _feedback_four_times(hospital, ward):
     decision = safety.Triage(category="fall", harm="mild", sac_severity="minor", sac_probability="remote",
                              sentinel=False, review="local", reason="Unit review")
     event = safety.triage(ward.officer, event, decision)  # in triage, then under review: two updates
+    event = safety.record_review_findings(ward.officer, event, "Alarms were off at night")  # the review done
     event = safety.move(ward.officer, event, "plan_actions", "Reviewed with the ward")  # three
     safety.move(ward.officer, event, "close", "Done", closing_summary="Bed alarms are now on every bay.")  # four
     return event
@@ -151,5 +152,6 @@ def test_reports_in_triage_local_reviews_and_rca_teams_are_listed_for_those_who_
     assert expert_home.count(f"Root cause analysis of {serious.reference}: you are on its team") == 1
     assert reverse("safety:investigation", args=[serious.pk]) in expert_home
     # Done: the lines leave.
+    local = safety.record_review_findings(manager, local, "Handover checks missed")
     safety.move(ward.officer, local, "plan_actions", "Reviewed")
     assert local.reference not in _home(client, manager)
