@@ -153,5 +153,5 @@ def test_reports_in_triage_local_reviews_and_rca_teams_are_listed_for_those_who_
     assert reverse("safety:investigation", args=[serious.pk]) in expert_home
     # Done: the lines leave.
     local = safety.record_review_findings(manager, local, "Handover checks missed")
+    assert local.reference not in _home(client, manager)  # the unit's part is done
     safety.move(ward.officer, local, "plan_actions", "Reviewed")
-    assert local.reference not in _home(client, manager)

@@ -230,3 +230,22 @@ def test_a_waiver_holds_for_the_triage_in_force_after_a_reopening(hospital, peop
     # The waiver was given for the triage still in force: the step stands.
     event = services.move(people.officer, event, "close", "Still waived", "Thank you again.")
     assert event.status == Status.CLOSED
+
+
+def test_findings_hold_for_the_triage_in_force_and_a_new_triage_asks_again(hospital, people, client):
+    """As a waiver: a local review's findings answer the triage they were recorded after; a new
+    triage after a reopening asks for the review again (and the unit manager's home lists it)."""
+    event = triaged(hospital, people, review=Review.LOCAL, severity="moderate")
+    event = services.record_review_findings(people.manager, event, "Bed alarm left off at night")
+    event = services.move(people.officer, event, "close", "Reviewed", "Thank you for reporting.")
+    event = services.move(people.officer, event, "reopen", "The family raised new facts")
+    event = services.triage(people.officer, event, services.Triage(
+        category="fall", harm="severe", sac_severity="moderate", sac_probability="occasional", sentinel=False,
+        review=Review.LOCAL, reason="New facts: review again"))
+    assert event.status == Status.REVIEW
+    with pytest.raises(services.ValidationError, match="findings of its local review by the unit are not recorded"):
+        services.move(people.officer, event, "close", "Skip", "Thank you again.")
+    client.force_login(people.manager)
+    assert f"Local review asked of your unit: {event.reference}" in client.get(reverse("home")).content.decode()
+    event = services.record_review_findings(people.manager, event, "Second review: alarms now checked hourly")
+    assert services.move(people.officer, event, "close", "Reviewed again", "Thank you again.").status == Status.CLOSED

@@ -426,9 +426,11 @@ def escalate(event: SafetyEvent) -> list[Escalation]:
 
 def local_reviews_for(user):
     """Events whose triage asked for a local review by the unit, under review in the units where
-    the user reviews locally (unit managers), the oldest first."""
+    the user reviews locally (unit managers) and with no findings recorded yet, the oldest first."""
     units = list(permissions.units_where(user, "safety.review_locally").values_list("pk", flat=True))
-    return (SafetyEvent.objects.filter(unit__in=units, status=Status.REVIEW, review=Review.LOCAL)
+    # findings recorded before the triage in force do not count (findings_current)
+    unanswered = Q(review_findings="") | Q(review_findings_at__lt=F("triaged_at"))
+    return (SafetyEvent.objects.filter(unanswered, unit__in=units, status=Status.REVIEW, review=Review.LOCAL)
             .select_related("unit").only("reference", "unit__name").order_by("reported_at", "pk"))
 
 
@@ -886,6 +888,15 @@ def current_waiver(event: SafetyEvent) -> ReviewWaiver | None:
     return waivers.select_related("by").order_by("-at", "-pk").first()
 
 
+def findings_current(event: SafetyEvent) -> bool:
+    """Whether the review's findings were recorded for the triage in force (as a waiver: findings
+    recorded before a new triage do not answer the review it asks for)."""
+    if not event.review_findings.strip():
+        return False
+    return event.triaged_at is None or (event.review_findings_at is not None
+                                        and event.review_findings_at >= event.triaged_at)
+
+
 def review_outstanding(event: SafetyEvent, *, waived: bool = True) -> str:
     """What the review the triage required still lacks, in a sentence ("" when it is done, or,
     with `waived`, waived). An RCA (SAC 3, sentinel, or chosen) is done when the investigation is
@@ -899,7 +910,7 @@ def review_outstanding(event: SafetyEvent, *, waived: bool = True) -> str:
             missing = "its root cause analysis is not complete (with at least one root cause)"
         else:
             return ""
-    elif event.review in REVIEWS_WITH_FINDINGS and not event.review_findings.strip():
+    elif event.review in REVIEWS_WITH_FINDINGS and not findings_current(event):
         missing = f"the findings of its {event.get_review_display().lower()} are not recorded"
     else:
         return ""
