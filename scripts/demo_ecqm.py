@@ -1,5 +1,7 @@
-"""Compute the demo's eCQM results into andon/measures/demo_ecqm_results.json, which `andon demo`
-loads instead of evaluating the eCQMs (about half a minute; every browser test loads the demo).
+"""Evaluate the demo's eCQM patients into andon/measures/demo_ecqm_results.json (the engine's
+output, case by case), which `andon demo` reads instead of evaluating the eCQMs (about half a
+minute; every browser test loads the demo); the demo then makes the cells and the drill-down's
+cases from its own store as for any eCQM.
 
     ANDON_DATA_DIR=$(mktemp -d) .venv/bin/python scripts/demo_ecqm.py
 
@@ -12,8 +14,6 @@ eCQM patients for the 24 months ending last month, in a database of its own (AND
 import json
 import os
 import sys
-import tempfile
-from pathlib import Path
 
 
 def main() -> int:
@@ -25,23 +25,24 @@ def main() -> int:
 
     from andon.measures import demo
     from andon.measures.models import Measure, SourceKind
-    from andon.platform.demo import load_demo_hospital
+    from andon.platform import content
+    from andon.platform.demo import SHIPPED_CONTENT
 
     call_command("migrate", interactive=False, verbosity=0)
     if Measure.objects.exists():
         print("ANDON_DATA_DIR holds a database already: give the script an empty one", file=sys.stderr)
         return 2
-    target, demo.ECQM_RESULTS = demo.ECQM_RESULTS, Path(tempfile.mkdtemp()) / "none.json"  # compute them
-    load_demo_hospital()
-    first, _ = demo.window()
+    content.load_content([SHIPPED_CONTENT])
+    first, last = demo.window()
     keys = sorted(m.key for m in Measure.objects.filter(active=True) if m.source_kind == SourceKind.ECQM)
-    errors = {m.key: m.compute_error for m in Measure.objects.filter(key__in=keys) if m.compute_error}
-    if errors:
-        print(f"not written: {errors}", file=sys.stderr)
+    try:
+        snapshot = demo.snapshot_ecqm_evaluations(demo.evaluate_ecqms(keys, first, last), first)
+    except ValueError as error:
+        print(f"not written: {error}", file=sys.stderr)
         return 1
-    snapshot = demo.snapshot_ecqm_results(keys, first)
-    target.write_text(json.dumps(snapshot, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"{len(snapshot['rows'])} results of {', '.join(keys)} written to {target}")
+    demo.ECQM_RESULTS.write_text(json.dumps(snapshot, separators=(",", ":")) + "\n", encoding="utf-8")
+    cases = sum(len(found["rows"]) for found in snapshot["evaluations"].values())
+    print(f"{cases} evaluated cases of {', '.join(keys)} written to {demo.ECQM_RESULTS}")
     return 0
 
 

@@ -162,10 +162,10 @@ def test_the_made_up_ehr_population_gives_the_ecqms_no_case(tmp_path):
         connection.close()
 
 
-def test_the_shipped_ecqm_results_are_for_the_shipped_measures(db):
-    """andon/measures/demo_ecqm_results.json (scripts/demo_ecqm.py) names the shipped eCQM
-    measures at their versions: run the script again when they change (else the demo computes
-    them, slowly). And a file for other versions is not used."""
+def test_the_shipped_ecqm_evaluations_are_for_the_shipped_measures(db):
+    """andon/measures/demo_ecqm_results.json (scripts/demo_ecqm.py) holds the engine's output
+    for the shipped eCQM measures at their versions: run the script again when they change (else
+    the demo evaluates them, slowly). And a file for other versions is not used."""
     import json
 
     from andon.measures import demo as measures_demo
@@ -176,11 +176,18 @@ def test_the_shipped_ecqm_results_are_for_the_shipped_measures(db):
     content.load_content([SHIPPED_CONTENT])
     data = json.loads(measures_demo.ECQM_RESULTS.read_text(encoding="utf-8"))
     ecqms = {m.key: m.version for m in Measure.objects.filter(active=True) if m.source_kind == "ecqm"}
-    assert data["measures"] == ecqms and {row[0] for row in data["rows"]} == set(ecqms)
-    assert {row[1] for row in data["rows"]} == set(range(24))
+    assert data["measures"] == ecqms and set(data["evaluations"]) == set(ecqms)
+    months = {row[5] for found in data["evaluations"].values() for row in found["rows"]}
+    # episodes: evaluated once over the window (month 0); each counts in its encounter's month
+    assert months <= set(range(24)) and all(found["rows"] for found in data["evaluations"].values())
+    first = measures_demo.window()[0]
+    restored = measures_demo.restore_ecqm_evaluations(sorted(ecqms), first)
+    table, evaluated, errors, measured = restored["vte-prophylaxis"]
+    assert table.num_rows == len(data["evaluations"]["vte-prophylaxis"]["rows"]) and not errors
+    assert min(table.column("period_at").to_pylist()) == first.isoformat() and measured[0][0] == first
     stale = settings.DATA_DIR / "stale.json"
     stale.write_text(json.dumps({**data, "measures": {**ecqms, "vte-prophylaxis": "1900.1"}}), encoding="utf-8")
-    assert not measures_demo.restore_ecqm_results(sorted(ecqms), measures_demo.window()[0], stale)
+    assert measures_demo.restore_ecqm_evaluations(sorted(ecqms), first, stale) is None
     assert not MeasureResult.objects.exists()
 
 

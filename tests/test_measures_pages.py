@@ -450,6 +450,13 @@ def test_the_demo_computes_its_measures_with_the_stories_put_in_its_data(db, set
         measure = Measure.objects.get(key=key)
         assert measure.compute_error == "", key
         assert MeasureResult.objects.filter(measure=measure, unit__code="4w").exists() or key == "cesarean-birth"
+    # the eCQMs' drill-down has its cases in the demo (made from the store, as for any eCQM)
+    from andon.measures import cases as kept_cases
+
+    latest = max(r.period_start for r in MeasureResult.objects.filter(measure__key="vte-prophylaxis"))
+    kept = kept_cases.kept("vte-prophylaxis", "month", latest)
+    latest_cell = MeasureResult.objects.get(measure__key="vte-prophylaxis", period_start=latest, unit=None, stratum="")
+    assert kept is not None and kept.num_rows == latest_cell.cases > 0
     vte = reading.chart(Measure.objects.get(key="vte-prophylaxis"))[0]
     assert 60 < sum(p.value for p in vte.points) / 24 < 95  # most inpatients get prophylaxis
     falls, notes = reading.chart(Measure.objects.get(key="falls"))

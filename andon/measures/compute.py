@@ -219,15 +219,25 @@ def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jo
             for column, value in (("patient_id", case.patient_id), ("episode", case.episode), ("numerator", case.numerator),
                                   ("denominator", case.denominator), ("value", case.value), ("period_at", start.isoformat())):
                 rows[column].append(value)
+    return ecqm_case_table(rows), evaluated, errors, measured
+
+
+def ecqm_case_table(rows: dict):
+    """The engine's cases as ecqm_cases gives them (columns of `rows` by name)."""
+    import pyarrow as pa
+
     schema = pa.schema([("patient_id", pa.string()), ("episode", pa.string()), ("numerator", pa.float64()),
                         ("denominator", pa.float64()), ("value", pa.float64()), ("period_at", pa.string())])
-    return pa.table(rows, schema=schema), evaluated, errors, measured
+    return pa.table(rows, schema=schema)
 
 
 def from_ecqm(measure: Measure, workspace: kpi.Workspace, store, folders, kind: str, first: date, last: date,
-              jobs=None, progress=None) -> tuple[list[Cell], dict]:
+              jobs=None, progress=None, evaluation=None) -> tuple[list[Cell], dict]:
+    """`evaluation`: the engine's output (ecqm_cases) made earlier over the same patients (the
+    demo's, scripts/demo_ecqm.py), used in place of evaluating them again; the cells and the
+    kept cases are then made from the store as always."""
     name = measure.definition["source"]["measure"]
-    table, evaluated, errors, measured = ecqm_cases(store, folders, name, kind, first, last, jobs, progress)
+    table, evaluated, errors, measured = evaluation or ecqm_cases(store, folders, name, kind, first, last, jobs, progress)
     table_name = "ecqm_" + "".join(ch if ch.isalnum() else "_" for ch in measure.key)
     workspace.add_table(table_name, table)
 

@@ -17,9 +17,10 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from andon.analytics.fhir import ingest, store, synthetic
+from andon.analytics.kpi import periods as period_math
 from andon.platform.models import Unit, User
 
-from . import services
+from . import compute, services
 from .models import Measure, MeasureResult, SourceKind
 
 DEMO_PATIENTS = 3000
@@ -90,65 +91,80 @@ def _load(path: Path, folder: Path) -> None:
 
 
 def _compute_ecqms(keys: list[str], first: date, last: date) -> None:
-    """The eCQMs' results: read from the shipped file of results computed beforehand
-    (ECQM_RESULTS, written by scripts/demo_ecqm.py) when it holds them all, else computed."""
-    if not restore_ecqm_results(keys, first):
-        compute_ecqm_results(keys, first, last)
+    """The eCQMs' results and their cases for the drill-down: the engine's output is read from
+    the shipped file made beforehand (ECQM_RESULTS, written by scripts/demo_ecqm.py) when it
+    holds them all, else evaluated; the cells and cases are then made from the demo's store as
+    for any eCQM."""
+    evaluations = restore_ecqm_evaluations(keys, first) or evaluate_ecqms(keys, first, last)
+    services.compute_measures(keys, first=first, last=last, jobs=1, ecqm_evaluations=evaluations)
 
 
-def compute_ecqm_results(keys: list[str], first: date, last: date) -> None:
+def evaluate_ecqms(keys: list[str], first: date, last: date) -> dict:
     """Evaluate the eCQMs over a store of the eCQM patients alone (the same patients as in the
     demo's store, made again from the seed): the made-up EHR population has none of the data the
     eCQMs read (no encounter types, diagnoses, medications or observations: tests/test_demo.py
     checks that it gives no case), so the cases are the same, in a fraction of the time the
-    engine would take over its 3,000 patients more."""
+    engine would take over its 3,000 patients more. By measure key, the engine's output
+    (compute.ecqm_cases)."""
+    last_day = period_math.periods(first, last, "month")[-1][1] - timedelta(days=1)
+    names = {m.key: m.definition["source"]["measure"] for m in Measure.objects.filter(key__in=keys)}
     with tempfile.TemporaryDirectory(prefix="andon-demo-ecqm-") as folder:
         write_ecqm_patients(settings.SHIPPED_ECQM_CONTENT / "tests", first, Path(folder) / "ecqm")
         path = Path(folder) / "ecqm.duckdb"
         _load(path, Path(folder) / "ecqm")
         with override_settings(ANDON_FHIR_STORE=path):
-            services.compute_measures(keys, first=first, last=last, jobs=1)
+            ehr = services.open_store()
+            try:
+                return {key: compute.ecqm_cases(ehr, settings.ANDON_ECQM_CONTENT, names[key], "month", first, last_day,
+                                                jobs=1) for key in keys}
+            finally:
+                ehr.close()
 
 
-# The demo's eCQM results, computed by scripts/demo_ecqm.py (the engine takes about half a
-# minute over the demo's eCQM patients, and every browser test loads the demo): by month of
-# the demo's window (0: its first), so they are placed in the window of the day the demo loads.
+# The engine's output for the demo's eCQMs, made by scripts/demo_ecqm.py (the engine takes about
+# half a minute over the demo's eCQM patients, and every browser test loads the demo): each case
+# by month of the demo's window (0: its first), so it is placed in the window of the day the
+# demo loads, where its patient's replayed stay lies.
 ECQM_RESULTS = Path(__file__).with_name("demo_ecqm_results.json")
-RESULT_COLUMNS = ("measure", "month", "unit", "stratum", "stratum_value", "cases", "numerator", "denominator", "value")
+EVALUATION_FORMAT = "andon-demo-ecqm-evaluations/1"
 
 
-def snapshot_ecqm_results(keys: list[str], first: date) -> dict:
-    units = {u.pk: f"{u.facility.code}/{u.code}" for u in Unit.objects.select_related("facility")}
-    rows = []
-    for r in MeasureResult.objects.filter(measure__key__in=keys, period_kind="month").select_related("measure").order_by(
-            "measure__key", "period_start", "unit_id", "stratum", "stratum_value"):
-        month = (r.period_start.year - first.year) * 12 + r.period_start.month - first.month
-        rows.append([r.measure.key, month, units.get(r.unit_id, ""), r.stratum, r.stratum_value, r.cases, r.numerator,
-                     r.denominator, r.value])
-    return {"columns": list(RESULT_COLUMNS), "measures": {m.key: m.version for m in Measure.objects.filter(key__in=keys)},
-            "computed_for": first.isoformat(), "rows": rows}
+def snapshot_ecqm_evaluations(evaluations: dict, first: date) -> dict:
+    def offset(day: date) -> int:
+        return (day.year - first.year) * 12 + day.month - first.month
+
+    found = {}
+    for key, (table, evaluated, errors, measured) in sorted(evaluations.items()):
+        if errors:
+            raise ValueError(f"{key}: {len(errors)} patients could not be evaluated: {errors[:3]}")
+        rows = [[r["patient_id"], r["episode"], r["numerator"], r["denominator"], r["value"],
+                 offset(date.fromisoformat(r["period_at"]))] for r in table.to_pylist()]
+        found[key] = {"evaluated": evaluated, "measured": [[offset(a), offset(b) + 1] for a, b in measured],
+                      "rows": rows}
+    versions = {m.key: m.version for m in Measure.objects.filter(key__in=list(evaluations))}
+    return {"format": EVALUATION_FORMAT, "measures": versions, "computed_for": first.isoformat(), "evaluations": found}
 
 
-def restore_ecqm_results(keys: list[str], first: date, path: Path | None = None) -> bool:
-    """Store the shipped results in the demo's window; False (nothing stored) when the file is
-    missing or was computed for other measures or other versions of them."""
+def restore_ecqm_evaluations(keys: list[str], first: date, path: Path | None = None) -> dict | None:
+    """The shipped engine output placed in the demo's window; None when the file is missing or
+    was made for other measures or other versions of them."""
     path = path or ECQM_RESULTS
     if not path.exists():
-        return False
+        return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    measures = {m.key: m for m in Measure.objects.filter(key__in=keys)}
-    if data.get("columns") != list(RESULT_COLUMNS) or data.get("measures") != {k: m.version for k, m in measures.items()}:
-        return False
-    units = {f"{u.facility.code}/{u.code}": u for u in Unit.objects.select_related("facility")}
-    label = f"demo eCQM patients, computed by scripts/demo_ecqm.py for the window from {data['computed_for']}"
-    rows = []
-    for key, month, unit, stratum, value_of, cases, numerator, denominator, value in data["rows"]:
-        rows.append(MeasureResult(measure=measures[key], definition_version=measures[key].version, data_load=label,
-                                  period_kind="month", period_start=_month(first, month), period_end=_month(first, month + 1),
-                                  unit=units.get(unit) if unit else None, stratum=stratum, stratum_value=value_of,
-                                  cases=cases, numerator=numerator, denominator=denominator, value=value))
-    MeasureResult.objects.bulk_create(rows, batch_size=2000)
-    return True
+    versions = {m.key: m.version for m in Measure.objects.filter(key__in=keys)}
+    if data.get("format") != EVALUATION_FORMAT or data.get("measures") != versions:
+        return None
+    restored = {}
+    for key, found in data["evaluations"].items():
+        columns = {"patient_id": [], "episode": [], "numerator": [], "denominator": [], "value": [], "period_at": []}
+        for patient_id, episode, numerator, denominator, value, month in found["rows"]:
+            for column, item in zip(columns, (patient_id, episode, numerator, denominator, value,
+                                              _month(first, month).isoformat()), strict=True):
+                columns[column].append(item)
+        measured = [(_month(first, a), _month(first, b) - timedelta(days=1)) for a, b in found["measured"]]
+        restored[key] = (compute.ecqm_case_table(columns), found["evaluated"], [], measured)
+    return restored
 
 
 def _month(first: date, offset: int) -> date:

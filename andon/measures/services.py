@@ -147,10 +147,12 @@ def patient_identity(patient_id: str):
 
 
 def compute_measures(keys=None, *, kind: str = "month", first: date, last: date, job=None, jobs=None,
-                     progress=None) -> list[Computed]:
+                     progress=None, ecqm_evaluations: dict | None = None) -> list[Computed]:
     """Compute the measures named by `keys` (all active ones when None) over the periods of
     `kind` from `first` to `last`, replacing their stored cells for those periods. A measure
-    that cannot be computed keeps its old results and says why; the others go on."""
+    that cannot be computed keeps its old results and says why; the others go on.
+    `ecqm_evaluations`: by measure key, an eCQM engine's output made earlier for these periods
+    (compute.from_ecqm), for the demo's precomputed eCQMs."""
     period_math.check_kind(kind)
     spans = period_math.periods(first, last, kind)
     measures = list(Measure.objects.filter(active=True, **({"key__in": list(keys)} if keys is not None else {})))
@@ -164,7 +166,8 @@ def compute_measures(keys=None, *, kind: str = "month", first: date, last: date,
         workspace = _workspace(store, measures)
         done = []
         for position, measure in enumerate(computation_order(measures)):
-            done.append(_compute_one(measure, workspace, store, kind, spans, job, jobs))
+            done.append(_compute_one(measure, workspace, store, kind, spans, job, jobs,
+                                     (ecqm_evaluations or {}).get(measure.key)))
             if progress is not None:
                 progress(position + 1, len(measures), measure.title)
         return done
@@ -183,11 +186,11 @@ def _workspace(store, measures) -> kpi.Workspace:
     return kpi.Workspace.for_sql(store, views, sqls, unit_map(), unit_tree())
 
 
-def _compute_one(measure: Measure, workspace, store, kind: str, spans, job, jobs) -> Computed:
+def _compute_one(measure: Measure, workspace, store, kind: str, spans, job, jobs, evaluation=None) -> Computed:
     first, last = spans[0][0], spans[-1][1]
     last_day = date.fromordinal(last.toordinal() - 1)
     try:
-        cells, counts, load = _cells(measure, workspace, store, kind, first, last_day, jobs)
+        cells, counts, load = _cells(measure, workspace, store, kind, first, last_day, jobs, evaluation)
         if not cells:
             raise compute.ComputeError(f"{measure.key}: {_nothing_found(measure, counts)}")
         _check_finite(measure, cells)
@@ -225,7 +228,7 @@ def _record_outcome(measure: Measure, error: str, job) -> None:
                                                  compute_error_job=job if error else None)
 
 
-def _cells(measure, workspace, store, kind, first, last_day, jobs):
+def _cells(measure, workspace, store, kind, first, last_day, jobs, evaluation=None):
     source = measure.source_kind
     folders = settings.ANDON_ECQM_CONTENT
     if source == SourceKind.ECQM and not folders:
@@ -235,7 +238,8 @@ def _cells(measure, workspace, store, kind, first, last_day, jobs):
     if source == SourceKind.SQL:
         return (*compute.from_sql(measure, workspace, kind, first, last_day), store_load_label(store))
     if source == SourceKind.ECQM:
-        cells, counts = compute.from_ecqm(measure, workspace, store, folders, kind, first, last_day, jobs)
+        cells, counts = compute.from_ecqm(measure, workspace, store, folders, kind, first, last_day, jobs,
+                                          evaluation=evaluation)
         return cells, counts, store_load_label(store)
     if source == SourceKind.EVENTS:
         census_key = measure.definition["source"]["denominator"]["measure"]
