@@ -30,6 +30,10 @@ CLOSING_SUMMARY = ("Thank you for reporting this fall. We looked at how night-ti
                    "falling, and call bells are checked at each hourly round.")
 
 
+def _yesterday() -> str:
+    return (timezone.localdate() - timedelta(days=1)).isoformat()
+
+
 def _local(moment) -> str:
     """A datetime as the pages show it (`|date:"Y-m-d H:i"` in the site's time zone)."""
     return dateformat.format(timezone.localtime(moment), "Y-m-d H:i")
@@ -201,7 +205,7 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
 
         # A fact, a 5-whys chain, two contributing factors on two bones, a root cause.
         fact = _form(pso, "Add fact")
-        fact.get_by_label("When").fill(timezone.localtime().strftime("%Y-%m-%dT03:10"))
+        fact.get_by_label("When").fill(f"{_yesterday()}T03:10")  # a fixed hour today may not have come yet
         fact.get_by_label("What happened").fill("Patient found on the floor beside the bed; bed alarm off.")
         fact.get_by_role("button", name="Add fact").click()
         expect(pso.get_by_role("region", name="Timeline of facts")).to_contain_text(
@@ -249,7 +253,7 @@ def test_fall_reported_on_a_phone_triaged_investigated_closed_and_fed_back(brows
         expect(causes.locator("[data-root-cause]").first).to_contain_text(ROOT_CAUSE)
         timeline = pso.get_by_role("region", name="Timeline of facts")
         fact = _form(pso, "Add fact")
-        fact.get_by_label("When").fill(timezone.localtime().strftime("%Y-%m-%dT03:20"))
+        fact.get_by_label("When").fill(f"{_yesterday()}T03:20")
         fact.get_by_label("What happened").fill("Entered twice by mistake.")
         fact.get_by_role("button", name="Add fact").click()
         expect(timeline.locator("[data-rca-item]")).to_have_count(2)

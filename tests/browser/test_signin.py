@@ -39,6 +39,8 @@ def expect_home(page: Page, base_url: str, first_name: str) -> None:
     expect(page).to_have_url(base_url + "/")
     expect(page).to_have_title("My work · Andon")
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Good to see you, {first_name}")
+    # The page's scripts (the menu toggler among them) are deferred: a tap before they ran would be lost.
+    page.wait_for_load_state("load")
 
 
 def sign_out(page: Page, base_url: str) -> None:
