@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "andon.safety",
     "andon.actions",
     "andon.measures",
+    "andon.compliance",
     "andon.api",
     "ninja",
 ]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("andon.safety.urls")),
     path("", include("andon.actions.urls")),
     path("", include("andon.measures.urls")),
+    path("", include("andon.compliance.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

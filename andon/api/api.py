@@ -190,3 +190,6 @@ api.add_router("/", actions_router)
 from andon.measures.api import router as measures_router  # noqa: E402
 
 api.add_router("/", measures_router)
+from andon.compliance.api import router as compliance_router  # noqa: E402
+
+api.add_router("/compliance/", compliance_router)

@@ -103,6 +103,31 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "measures.annotate": frozenset({Role.QUALITY_ANALYST, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
     "measures.enter_counts": frozenset({Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.CLINICAL_AUDITOR}),
     "measures.manage": frozenset({Role.QUALITY_ANALYST, Role.CQO}),
+    # Compliance and accreditation (andon/compliance, docs/compliance.md). Frameworks and
+    # readiness are read by the quality department, unit managers and the board; compliance
+    # specialists run assessments, tracers and document control. Item owners, policy owners,
+    # named approvers and a tracer's surveyor for the day act through object rules
+    # (compliance/rules.py); every member of staff reads policies and signs what is asked of them.
+    "compliance.view": frozenset({
+        Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+        Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO, Role.BOARD_MEMBER,
+    }),
+    "compliance.manage_frameworks": frozenset({Role.COMPLIANCE_SPECIALIST}),
+    "compliance.assess": frozenset({Role.COMPLIANCE_SPECIALIST}),
+    "compliance.review_items": frozenset({Role.COMPLIANCE_SPECIALIST, Role.CQO}),
+    "compliance.manage_evidence": frozenset({
+        Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.CQO, Role.CMO,
+    }),
+    "compliance.raise_findings": frozenset({Role.COMPLIANCE_SPECIALIST}),
+    "compliance.plan_tracers": frozenset({Role.COMPLIANCE_SPECIALIST}),
+    "compliance.view_policies": ALL_ROLES,
+    "compliance.author_policies": frozenset({
+        Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.COMPLIANCE_SPECIALIST, Role.CQO, Role.CMO,
+    }),
+    "compliance.approve_policies": frozenset({Role.UNIT_MANAGER, Role.COMPLIANCE_SPECIALIST, Role.CQO, Role.CMO}),
+    "compliance.publish_policies": frozenset({Role.COMPLIANCE_SPECIALIST}),
+    "compliance.attest": ALL_ROLES,
+    "compliance.view_attestations": frozenset({Role.UNIT_MANAGER, Role.COMPLIANCE_SPECIALIST, Role.CQO, Role.CMO}),
 }
 
 

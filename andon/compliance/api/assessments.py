@@ -1,0 +1,5 @@
+"""The compliance API: assessments."""
+
+from andon.platform.api_kit import NamedRouter
+
+router = NamedRouter("andon_compliance_api_")

@@ -1,0 +1,5 @@
+"""The compliance API: evidence."""
+
+from andon.platform.api_kit import NamedRouter
+
+router = NamedRouter("andon_compliance_api_")

@@ -1,0 +1,3 @@
+"""Pages of compliance: assessments."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of compliance: evidence."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of compliance: frameworks."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of compliance: tracers."""
+
+urlpatterns: list = []
