@@ -1,3 +1,52 @@
-"""The compliance module's object rules (permissions.add_rule): facts about a record that grant
-what no role does: the owner of an assessment item, a policy's owner and named approvers, a
-tracer's surveyor for the day. Each subject adds its rules here."""
+"""The compliance module's object rules, added to the one policy (andon/platform/permissions.py):
+facts about a record that grant what no role does.
+
+- compliance.work_on_item: the assessment item's owner, or compliance.assess over its scope.
+- compliance.edit_evidence: the evidence's owner, or compliance.manage_evidence over its unit.
+- compliance.edit_policy: the policy's owner, or compliance.publish_policies (document control).
+- compliance.decide_policy: an approver named on the version with a decision still pending.
+- compliance.fill_tracer: the tracer's surveyor for the day, or compliance.plan_tracers over its unit.
+"""
+
+import rules
+
+from andon.platform.permissions import add_rule, holds
+
+
+def _owner_is_user(user, record) -> bool:
+    return record is not None and getattr(record, "owner_id", None) == user.pk
+
+
+@rules.predicate
+def owns_item(user, item):
+    return _owner_is_user(user, item)
+
+
+@rules.predicate
+def owns_evidence(user, evidence):
+    return _owner_is_user(user, evidence)
+
+
+@rules.predicate
+def owns_policy(user, policy):
+    return _owner_is_user(user, policy)
+
+
+@rules.predicate
+def approves_version(user, version):
+    from .models import Decision
+
+    return version is not None and getattr(version, "pk", None) is not None and version.approvals.filter(
+        approver=user, decision=Decision.PENDING).exists()
+
+
+@rules.predicate
+def surveys_tracer(user, tracer):
+    return tracer is not None and getattr(tracer, "surveyor_id", None) == user.pk
+
+
+add_rule("compliance.work_on_item", owns_item | holds("compliance.assess"))
+add_rule("compliance.edit_evidence", owns_evidence | holds("compliance.manage_evidence"))
+add_rule("compliance.edit_policy", owns_policy | holds("compliance.publish_policies"))
+add_rule("compliance.decide_policy", approves_version)
+add_rule("compliance.fill_tracer", surveys_tracer | holds("compliance.plan_tracers"))

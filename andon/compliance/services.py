@@ -12,5 +12,7 @@ from .assessments import *  # noqa: F401,F403
 from .evidence import *  # noqa: F401,F403
 # Policies, approval and read-and-sign
 from .policies import *  # noqa: F401,F403
+# Findings (from assessments and tracers)
+from .findings import *  # noqa: F401,F403
 # Tracers
 from .tracers import *  # noqa: F401,F403

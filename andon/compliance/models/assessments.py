@@ -59,7 +59,8 @@ class AssessmentItem(Versioned):
 
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="items")
     requirement = models.ForeignKey(Requirement, on_delete=models.PROTECT, related_name="assessment_items")
-    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # For one unit of the scope; none: for the whole scope. (`unit` below is the permission scope.)
+    for_unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                               related_name="+")
     working_status = models.CharField(max_length=12, choices=WorkingStatus.choices, default=WorkingStatus.NOT_STARTED)
@@ -73,15 +74,28 @@ class AssessmentItem(Versioned):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["assessment", "requirement__position", "unit"]
+        ordering = ["assessment", "requirement__position", "for_unit"]
         constraints = [
-            models.UniqueConstraint(fields=["assessment", "requirement", "unit"], name="compliance_item_once"),
-            models.UniqueConstraint(fields=["assessment", "requirement"], condition=models.Q(unit=None),
+            models.UniqueConstraint(fields=["assessment", "requirement", "for_unit"], name="compliance_item_once"),
+            models.UniqueConstraint(fields=["assessment", "requirement"], condition=models.Q(for_unit=None),
                                     name="compliance_item_once_for_scope"),
         ]
 
     def __str__(self):
         return f"{self.requirement} ({self.assessment})"
+
+    # The permission scope (permissions.scope_of): the item's unit, else the assessment's scope.
+    @property
+    def unit(self):
+        return self.for_unit or self.assessment.unit
+
+    @property
+    def facility(self):
+        return self.assessment.facility
+
+    @property
+    def organisation(self):
+        return self.assessment.organisation
 
 
 class ReadinessSnapshot(models.Model):

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from andon.platform.concurrency import Versioned
-from andon.platform.models import Unit
+from andon.platform.models import Organisation, Unit
 
 
 class EvidenceKind(models.TextChoices):
@@ -26,6 +26,7 @@ class Evidence(Versioned):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                              help_text="Whose evidence it is; none for the whole organisation")
     url = models.URLField(max_length=1000, blank=True)

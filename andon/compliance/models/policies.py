@@ -75,6 +75,15 @@ class PolicyVersion(Versioned):
     def __str__(self):
         return f"{self.policy} v{self.number}"
 
+    # The permission scope (permissions.scope_of) is the policy's.
+    @property
+    def unit(self):
+        return self.policy.unit
+
+    @property
+    def organisation(self):
+        return self.policy.organisation
+
 
 class Decision(models.TextChoices):
     PENDING = "pending", "Awaiting decision"

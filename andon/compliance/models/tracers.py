@@ -68,6 +68,10 @@ class TracerItem(Versioned):
     class Meta:
         ordering = ["tracer", "position"]
 
+    @property
+    def unit(self):  # the permission scope is the tracer's
+        return self.tracer.unit
+
 
 def tracer_photo_path(instance, filename):
     return f"compliance/tracers/{secrets.token_hex(16)}"
