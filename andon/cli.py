@@ -17,6 +17,7 @@ import threading
 MODULE_COMMANDS = {
     "fhir": "andon.analytics.fhir.cli",
     "ecqm": "andon.analytics.cql.cli",
+    "compliance": "andon.compliance.commands",
 }
 
 

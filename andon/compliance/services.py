@@ -14,5 +14,7 @@ from .evidence import *  # noqa: F401,F403
 from .policies import *  # noqa: F401,F403
 # Findings (from assessments and tracers)
 from .findings import *  # noqa: F401,F403
+# The daily sweep (each subject registers its part)
+from .sweep import register_sweep, run_sweeps  # noqa: F401
 # Tracers
 from .tracers import *  # noqa: F401,F403
