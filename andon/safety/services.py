@@ -49,7 +49,7 @@ from .models import (
     Transition,
     hash_receipt,
 )
-from .scrub import without_metadata
+from andon.platform.scrub import without_metadata
 
 # Plain words for the reporter about each step (DOMAIN.md §9: feedback without the analysis).
 REPORTER_STATUS_TEXT = {
