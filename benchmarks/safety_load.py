@@ -616,9 +616,10 @@ def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
     return "\n".join(lines)
 
 
-def write_doc(text: str) -> None:
+def write_doc(text: str, section: str = SECTION) -> None:
     """Replace the section in docs/benchmarks.md (or create the file), keeping the notes that
     follow under `### ` headings that the benchmark does not write."""
+    SECTION = section  # noqa: N806 (the heading this benchmark owns)
     if DOC.exists():
         current = DOC.read_text()
     else:
