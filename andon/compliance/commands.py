@@ -10,9 +10,12 @@ def register(parser) -> None:
 
 
 def _run_sweep(args) -> int:
-    from andon.cli import _django
+    import os
 
-    _django()
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "andon.settings")
+    django.setup()
     from datetime import date
 
     from django.utils import timezone
