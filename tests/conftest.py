@@ -120,3 +120,33 @@ def safety_taxonomy(db):
 
     content.load_content([Path(__file__).resolve().parent.parent / "content" / "taxonomies"])
     return taxonomy.current()
+
+
+@pytest.fixture(scope="session")
+def _demo_snapshots():
+    """The demo as each database of this process first loaded it (tests/demo_snapshot.py)."""
+    snapshots = {}
+    yield snapshots
+    for snapshot in snapshots.values():
+        snapshot.discard()
+
+
+@pytest.fixture
+def demo_hospital(db, settings, _demo_snapshots):
+    """The demo hospital in the test database, with its sign-in allowed (settings.DEMO).
+
+    Loaded for real once per test process and database, then restored from a snapshot before
+    each test that asks for it: every such test starts from exactly the same rows, ids, sequences,
+    measure-case files and an empty cache, whatever the tests before it changed. Works inside a
+    test's transaction (`db`) and with `transactional_db` (the browser tests). A test that needs
+    the loader itself to run calls `load_demo_hospital()` instead.
+    """
+    from django.core.cache import cache
+
+    from tests.demo_snapshot import demo_state
+
+    settings.DEMO = True
+    # The cache (a file cache in ANDON_DATA_DIR) outlives the test database: clear sign-in
+    # rate limits and used one-time codes left by earlier runs.
+    cache.clear()
+    demo_state(_demo_snapshots)

@@ -64,20 +64,13 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
-def demo(live_server, settings, transactional_db):
-    """The demo hospital, loaded into the live server's database, with its sign-in allowed.
+def demo(live_server, transactional_db, demo_hospital):
+    """The demo hospital in the live server's database, with its sign-in allowed: restored from
+    the snapshot of the first load in this worker (tests/demo_snapshot.py), so every test starts
+    from the same state and the database is flushed after it.
 
     Returns the live server's base URL.
     """
-    from django.core.cache import cache
-
-    from andon.platform.demo import load_demo_hospital
-
-    settings.DEMO = True
-    # The cache (a file cache in ANDON_DATA_DIR) outlives the test database: clear sign-in
-    # rate limits and used one-time codes left by earlier runs.
-    cache.clear()
-    load_demo_hospital()
     return live_server.url
 
 
