@@ -41,6 +41,7 @@ __all__: list[str] = [
     "mapped_urns", "mappings_of", "version_changes", "import_framework", "import_mappings",
     "load_framework_text", "load_mappings_text", "access_framework_version", "access_requirement",
     "requirement_url", "requirement_by_urn", "current_requirements", "frameworks_with_counts",
+    "version_tree", "ancestors_of", "changes_of", "TreeNode", "MappedRequirement", "FORMATS",
 ]
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # the full CoP is under 100 KB; a standards book of thousands of items fits
@@ -129,6 +130,7 @@ class MappingSpec:
     relation: str
     note: str
     where: Where = field(compare=False, repr=False)
+    field_where: dict = field(default_factory=dict, compare=False, repr=False)  # "source"/"target" -> Where
 
 
 @dataclass
@@ -422,6 +424,7 @@ def check_mapping(raw, where: Where, problems: list, path="") -> MappingSpec | N
                          default=MappingRelation.EQUAL, path=path),
         note=_text(raw, "note", where_of("note"), problems, path=path),
         where=where,
+        field_where={"source": where_of("source"), "target": where_of("target")},
     )
 
 
@@ -434,7 +437,7 @@ def check_mappings_known(mappings: list[MappingSpec], own_urns: set[str], proble
         for end in ("source", "target"):
             urn = getattr(mapping, end)
             if urn and urn not in own_urns and urn not in known:
-                problems.append(mapping.where.problem(end, f"no loaded framework has a requirement {urn}"))
+                problems.append(mapping.field_where.get(end, mapping.where).problem(end, f"no loaded framework has a requirement {urn}"))
         if mapping.source and mapping.source == mapping.target:
             problems.append(mapping.where.problem("target", "a requirement cannot be mapped to itself"))
         pair = (mapping.source, mapping.target)
@@ -926,6 +929,44 @@ def frameworks_with_counts():
         else:
             entry["older"].append(version)
     return list(library.values())
+
+
+@dataclass
+class TreeNode:
+    requirement: Requirement
+    children: list["TreeNode"] = field(default_factory=list)
+    matches: bool = False  # the filter's words are in its citation, title or summary
+    shown: bool = True  # it matches, or something below it does (or there is no filter)
+
+
+def version_tree(version: FrameworkVersion, query: str = "") -> list[TreeNode]:
+    """The version's chapters, each with its requirements nested; with a query, only the
+    requirements whose citation, title or summary hold every word of it, and their ancestors."""
+    words = [word.casefold() for word in query.split()][:10]
+    nodes: dict[int, TreeNode] = {}
+    chapters = []
+    for row in version.requirements.order_by("position"):
+        text = f"{row.citation} {row.title} {row.summary}".casefold()
+        node = nodes[row.pk] = TreeNode(row, matches=bool(words) and all(w in text for w in words), shown=not words)
+        if row.parent_id is None:
+            chapters.append(node)
+        else:
+            nodes[row.parent_id].children.append(node)
+    if words:
+        for node in reversed(list(nodes.values())):  # depth-first order reversed: children before parents
+            node.shown = node.matches or any(child.shown for child in node.children)
+            node.children = [child for child in node.children if child.shown]
+        chapters = [chapter for chapter in chapters if chapter.shown]
+    return chapters
+
+
+def ancestors_of(requirement: Requirement) -> list[Requirement]:
+    """From the chapter down to the requirement's parent."""
+    found, current = [], requirement.parent
+    while current is not None:
+        found.append(current)
+        current = current.parent
+    return found[::-1]
 
 
 # --- comparing versions ----------------------------------------------------------------------------
