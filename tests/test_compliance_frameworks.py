@@ -460,7 +460,7 @@ def test_the_api_reads_versions_requirements_changes_and_mappings(client, make_u
     assert changes["changed"][0]["fields"] == [{"field": "summary", "before": "Triage within a day.",
                                                 "after": "Triage within four hours."}]
     assert client.get(f"/api/v1/compliance/framework-versions/{v1.pk}/changes").status_code == 404
-    assert client.get("/api/v1/compliance/mappings", {"urn": "urn:t:own:B"}).json() == []
+    assert client.get("/api/v1/compliance/mappings", {"urn": "urn:t:own:B"}).json()["items"] == []
 
 
 def test_the_api_imports_and_answers_422_with_the_problems(client, make_user):
@@ -479,3 +479,22 @@ def test_the_api_imports_and_answers_422_with_the_problems(client, make_user):
     response = client.post(url, {"format": "yaml", "text": OWN_V1}, content_type="application/json")
     assert response.status_code == 403
     assert FrameworkVersion.objects.count() == 1
+
+
+def test_mappings_import_from_csv_and_the_api_lists_them(client, cop, make_user):
+    specialist = make_user(Role.COMPLIANCE_SPECIALIST)
+    load(OWN_V1)
+    rows = f"source,target,relation,note\nurn:t:own:A.1,{COP}:482.21(a),subset,QAPI\nurn:t:own:A,{COP}:482.99,equal,\n"
+    with pytest.raises(FrameworkFileError) as caught:
+        frameworks.import_mappings(specialist, rows.encode(), "csv", "map.csv")
+    assert [str(p) for p in caught.value.problems] == [
+        f"map.csv, row 3: target: no loaded framework has a requirement {COP}:482.99"]
+    assert RequirementMapping.objects.count() == 0
+    assert frameworks.import_mappings(specialist, rows.replace("482.99", "482.21(b)").encode(), "csv", "map.csv") == 2
+    client.force_login(specialist)
+    listed = client.get("/api/v1/compliance/mappings").json()
+    assert listed["count"] == 2 and listed["items"][0]["other_urn"] is None
+    mine = client.get("/api/v1/compliance/mappings", {"urn": f"{COP}:482.21(b)"}).json()["items"]
+    assert [(m["other_urn"], m["relation"], m["evidence_shows_here"]) for m in mine] == [("urn:t:own:A", "equal", True)]
+    page = client.get(reverse("compliance:requirement", args=[cop.requirements.get(urn=f"{COP}:482.21(a)").pk]))
+    assert "Triage" in page.content.decode() and "Its evidence shows against this requirement." in page.content.decode()

@@ -11,11 +11,11 @@ from ninja import Schema, Status
 from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import Body, Id, IsoDate, NamedRouter, Pages, documented
+from andon.platform.api_kit import Body, Id, IsoDate, MappedQuery, NamedRouter, Pages, documented
 from andon.platform.permissions import requires
 
 from .. import frameworks
-from ..models import Framework
+from ..models import Framework, RequirementMapping
 
 router = NamedRouter("andon_compliance_api_")
 
@@ -112,9 +112,11 @@ class MappingOut(Schema):
     target_urn: str
     relation: str
     note: str
-    other_urn: str
-    other_requirement_id: int | None = PydanticField(description="The other end in its framework's current version")
-    evidence_shows_here: bool = PydanticField(description="Evidence for the other end shows against the URN asked about")
+    other_urn: str | None = PydanticField(description="With urn: the other end of the mapping")
+    other_requirement_id: int | None = PydanticField(
+        description="With urn: the other end in its framework's current version, if loaded")
+    evidence_shows_here: bool | None = PydanticField(
+        description="With urn: whether evidence for the other end shows against the URN asked about")
 
 
 class FrameworkFieldsIn(Body):
@@ -209,13 +211,20 @@ def version_changes(request, version_id: Id, against: Id | None = None):
 
 
 @router.get("/mappings", response=documented(list[MappingOut]),
-            summary="The mappings of one requirement URN, both ways")
+            summary="Mappings between requirements; with urn, those of one requirement, both ways")
 @requires("compliance.view")
-def list_mappings(request, urn: Annotated[str, PydanticField(min_length=1, max_length=300)]):
-    return [{"source_urn": m.mapping.source_urn, "target_urn": m.mapping.target_urn, "relation": m.mapping.relation,
-             "note": m.mapping.note, "other_urn": m.other_urn,
-             "other_requirement_id": m.requirement.pk if m.requirement else None,
-             "evidence_shows_here": m.evidence_shows_here} for m in frameworks.mappings_of(urn)]
+@paginate(Pages)
+def list_mappings(request, urn: Annotated[str, PydanticField(max_length=300)] = ""):
+    if not urn:
+        return MappedQuery(RequirementMapping.objects.order_by("pk"), _mapping_row)
+    return [_mapping_row(m.mapping, m) for m in frameworks.mappings_of(urn)]
+
+
+def _mapping_row(mapping, mapped=None) -> dict:
+    return {"source_urn": mapping.source_urn, "target_urn": mapping.target_urn, "relation": mapping.relation,
+            "note": mapping.note, "other_urn": mapped.other_urn if mapped else None,
+            "other_requirement_id": mapped.requirement.pk if mapped and mapped.requirement else None,
+            "evidence_shows_here": mapped.evidence_shows_here if mapped else None}
 
 
 @router.post("/frameworks/imports", response={**documented(ImportOut, 201), 422: ProblemsOut},
