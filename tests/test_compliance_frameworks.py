@@ -473,8 +473,9 @@ def test_the_api_imports_and_answers_422_with_the_problems(client, make_user):
                                  "framework": {"urn": "urn:t:x", "name": "X", "kind": "internal", "version": "1"}},
                            content_type="application/json")
     assert response.status_code == 422
-    assert response.json()["problems"] == [{"source": "x.csv", "line": 2, "sheet": "", "field": "title",
-                                            "reason": "required"}]
+    assert response.json()["detail"] == [{"loc": ["body", "text"], "msg": "x.csv, row 2: title: required",
+                                          "type": "file_problem", "source": "x.csv", "line": 2, "sheet": "",
+                                          "field": "title", "reason": "required"}]
     client.force_login(make_user(Role.CQO))
     response = client.post(url, {"format": "yaml", "text": OWN_V1}, content_type="application/json")
     assert response.status_code == 403

@@ -146,19 +146,6 @@ class ImportOut(Schema):
     mappings: int
 
 
-class ProblemOut(Schema):
-    source: str
-    line: int | None
-    sheet: str
-    field: str
-    reason: str
-
-
-class ProblemsOut(Schema):
-    detail: str
-    problems: list[ProblemOut]
-
-
 @router.get("/frameworks", response=documented(list[FrameworkOut]), summary="The framework library")
 @requires("compliance.view")
 @paginate(Pages)
@@ -227,8 +214,10 @@ def _mapping_row(mapping, mapped=None) -> dict:
             "evidence_shows_here": mapped.evidence_shows_here if mapped else None}
 
 
-@router.post("/frameworks/imports", response={**documented(ImportOut, 201), 422: ProblemsOut},
-             summary="Import a framework (a new one, or a new version) or mappings; 422 lists every problem")
+@router.post("/frameworks/imports", response=documented(ImportOut, 201),
+             summary="Import a framework (a new one, or a new version) or mappings; 422 lists every problem",
+             description="A refused file is a 422 whose `detail` lists each problem with its `source`, `line`, "
+                         "`sheet`, `field` and `reason` (and `msg`, all of it in words); nothing is stored.")
 @requires("compliance.manage_frameworks")
 def import_file(request, payload: ImportIn):
     try:
@@ -239,9 +228,9 @@ def import_file(request, payload: ImportIn):
         metadata = payload.framework.model_dump(exclude_defaults=True) if payload.framework else {}
         outcome = frameworks.import_framework(request.user, data, payload.format, payload.source_name, metadata)
     except frameworks.FrameworkFileError as error:
-        return Status(422, {"detail": f"{len(error.problems)} problem(s); nothing was loaded",
-                            "problems": [{"source": p.source, "line": p.line, "sheet": p.sheet, "field": p.field,
-                                          "reason": p.reason} for p in error.problems]})
+        return Status(422, {"detail": [
+            {"loc": ["body", "text"], "msg": str(p), "type": "file_problem", "source": p.source, "line": p.line,
+             "sheet": p.sheet, "field": p.field, "reason": p.reason} for p in error.problems]})
     return Status(201, {"created": outcome.created, "version": outcome.version,
                         "requirements": outcome.version.requirements.count(), "mappings": outcome.mappings})
 
