@@ -57,6 +57,12 @@ MEASURE_PATIENTS = frozenset({Role.QUALITY_ANALYST, Role.CQO, Role.CMO})
 MEASURE_ANNOTATORS = frozenset({Role.QUALITY_ANALYST, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 COUNT_ENTERERS = frozenset({Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.CLINICAL_AUDITOR})
 MEASURE_MANAGERS = frozenset({Role.QUALITY_ANALYST, Role.CQO})
+# Compliance frameworks: read by the quality department, unit managers and the board; imported
+# by compliance specialists.
+FRAMEWORK_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                               Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO,
+                               Role.CMO, Role.BOARD_MEMBER})
+FRAMEWORK_MANAGERS = frozenset({Role.COMPLIANCE_SPECIALIST})
 
 
 @dataclass
@@ -333,6 +339,36 @@ def kept_case(key, month):
     return setup
 
 
+MATRIX_FRAMEWORK = """\
+framework: {urn: "urn:t:matrix", name: Matrix standards, kind: internal, version: "%s"}
+requirements:
+  - {urn: "urn:t:matrix:A", title: A, summary: "Version %s"}
+  - {urn: "urn:t:matrix:A.1", parent: "urn:t:matrix:A", title: A.1}
+"""
+
+
+def two_framework_versions():
+    """A small framework loaded twice (versions 1 and 2): the second is current."""
+    from andon.compliance import frameworks
+
+    frameworks.load_framework_text(MATRIX_FRAMEWORK % (1, 1), "matrix-1.yaml")
+    return frameworks.load_framework_text(MATRIX_FRAMEWORK % (2, 2), "matrix-2.yaml").version
+
+
+def a_framework_version(user, other):
+    return [two_framework_versions().pk], {}
+
+
+def a_requirement(user, other):
+    return [two_framework_versions().requirements.get(urn="urn:t:matrix:A.1").pk], {}
+
+
+def api_framework_version(user, other, hospital):
+    version = two_framework_versions()
+    return {"framework_id": version.framework_id, "version_id": version.pk,
+            "requirement_id": version.requirements.get(urn="urn:t:matrix:A.1").pk}
+
+
 # url name -> expectation. Pages guarded against one object are listed once per kind of object.
 PAGES = {
     "home": Case(ALL),
@@ -435,6 +471,11 @@ PAGES = {
                               data={"period": "2026-01", "case": "p1"}),
     "measures:counts": Case(COUNT_ENTERERS, setup=a_measure("hand-hygiene")),
     "measures:peers": Case(MEASURE_MANAGERS, method="post", setup=a_measure("readmission-30-day")),
+    "compliance:frameworks": Case(FRAMEWORK_VIEWERS),
+    "compliance:framework_import": Case(FRAMEWORK_MANAGERS),
+    "compliance:framework_version": Case(FRAMEWORK_VIEWERS, setup=a_framework_version),
+    "compliance:framework_changes": Case(FRAMEWORK_VIEWERS, setup=a_framework_version),
+    "compliance:requirement": Case(FRAMEWORK_VIEWERS, setup=a_requirement),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
@@ -711,6 +752,19 @@ API = {
         "measures": ["falls"], "kind": "month", "first": "2026-01-01", "last": "2026-06-30"}),
     ("POST", "/api/v1/actions/{action_id}/decision"): ApiCase(ACTION_APPROVERS, setup=api_others_action,
                                                               body={"approve": True}),
+    ("GET", "/api/v1/compliance/frameworks"): ApiCase(FRAMEWORK_VIEWERS, setup=api_framework_version),
+    ("GET", "/api/v1/compliance/frameworks/{framework_id}/versions"): ApiCase(FRAMEWORK_VIEWERS,
+                                                                              setup=api_framework_version),
+    ("GET", "/api/v1/compliance/framework-versions/{version_id}/requirements"): ApiCase(
+        FRAMEWORK_VIEWERS, setup=api_framework_version),
+    ("GET", "/api/v1/compliance/framework-versions/{version_id}/changes"): ApiCase(
+        FRAMEWORK_VIEWERS, setup=api_framework_version),
+    ("GET", "/api/v1/compliance/requirements/{requirement_id}"): ApiCase(FRAMEWORK_VIEWERS,
+                                                                         setup=api_framework_version),
+    ("GET", "/api/v1/compliance/mappings"): ApiCase(FRAMEWORK_VIEWERS),
+    ("POST", "/api/v1/compliance/frameworks/imports"): ApiCase(FRAMEWORK_MANAGERS, body={
+        "format": "csv", "text": "urn,title\nurn:t:matrix-csv:A,A\n", "source_name": "matrix.csv",
+        "framework": {"urn": "urn:t:matrix-csv", "name": "Matrix CSV", "kind": "internal", "version": "1"}}),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
