@@ -275,8 +275,9 @@ def create_assessment(request, payload: AssessmentIn):
     return Status(201, assessment)
 
 
-@router.get("/assessments/comparison", response=documented(ComparisonOut, not_found=True),
-            summary="What moved between two assessments of one framework (matched by requirement URN and unit)")
+@router.get("/assessments/{before}/compared-with/{after}", response=documented(ComparisonOut, not_found=True),
+            summary="What moved from one assessment (before) to another of the same framework (after), items "
+                    "matched by requirement URN and unit")
 @requires("compliance.view")
 def compare(request, before: Id, after: Id):
     try:

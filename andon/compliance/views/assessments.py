@@ -151,6 +151,12 @@ class FindingFilterForm(forms.Form):
     chapter = forms.CharField(required=False, max_length=300, label="Chapter URN")
     unit = forms.ModelChoiceField(queryset=Unit.objects.select_related("facility"), required=False)
 
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Any unit parses (one outside the grants is refused by scope_for); only the user's are offered.
+        mine = permissions.units_where(user, "compliance.view").select_related("facility").order_by("facility", "path")
+        self.fields["unit"].widget.choices = [("", "Any")] + [(u.pk, f"{u.facility.name} · {u.name}") for u in mine]
+
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="The assessment's CSV or XLSX export, edited.")
@@ -437,7 +443,7 @@ def item_finding_new(request, pk):
 
 @requires("compliance.view")
 def finding_list(request):
-    form = FindingFilterForm(request.GET or None)
+    form = FindingFilterForm(request.GET or None, user=request.user)
     data = form.cleaned_data if form.is_valid() else {}
     unit = data.get("unit")
     scope = permissions.scope_for(request.user, "compliance.view", unit=unit) if unit else None
