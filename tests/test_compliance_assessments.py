@@ -15,7 +15,7 @@ from django.utils import timezone
 from andon.compliance import assessments as service
 from andon.compliance import findings
 from andon.compliance.models import (
-    Assessment, AssessmentItem, Framework, FrameworkVersion, ReadinessSnapshot, Requirement, Result, WorkingStatus,
+    Assessment, AssessmentItem, Framework, FrameworkVersion, ReadinessSnapshot, Requirement, WorkingStatus,
 )
 from andon.compliance.sweep import run_sweeps
 from andon.compliance.uploads import check_upload
@@ -38,8 +38,9 @@ def make_framework(version="2025", chapters=CHAPTERS, urn=URN) -> FrameworkVersi
     position = 0
     for key, requirements in chapters.items():
         position += 1
-        chapter = Requirement.objects.create(version=framework_version, urn=f"{urn}:{key}", title=f"Chapter {key.upper()}",
-                                             citation=key.upper(), position=position, depth=0, assessable=False)
+        chapter = Requirement.objects.create(version=framework_version, urn=f"{urn}:{key}", citation=key.upper(),
+                                             title=f"Chapter {key.upper()}", position=position, depth=0,
+                                             assessable=False)
         chapter.chapter = chapter
         chapter.save()
         for suffix, citation, title in requirements:
@@ -404,3 +405,21 @@ def test_api_items_readiness_and_stale_versions(world, client):
     assert sign.status_code == 200 and sign.json()["reviewed_by_id"] == world.specialist.pk
     trend = client.get(f"{base}/assessments/{assessment.pk}/trend").json()
     assert trend == [{"taken_on": timezone.localdate().isoformat(), "score": 0.0}]
+
+
+def test_the_demo_assessment(hospital, make_user):
+    from andon.actions.models import Action
+    from andon.compliance import demo_assessments
+
+    demo_assessments.load()  # without the CoP: nothing, quietly
+    assert Assessment.objects.count() == 0
+    lee = make_user(Role.COMPLIANCE_SPECIALIST, "", username="compliance.lee")
+    make_framework(urn=demo_assessments.COP_URN)
+    demo_assessments.load()
+    demo_assessments.load()  # twice: still one
+    assessment = Assessment.objects.get()
+    assert assessment.items.filter(owner=lee).count() == 4
+    assert sorted(assessment.items.values_list("result", flat=True)) == ["met", "met", "not_met", "partly_met"]
+    finding = assessment.items.get(result="not_met").findings.get()
+    assert Action.objects.get().source == finding
+    assert len(service.trend(assessment)) == 7

@@ -37,7 +37,8 @@ from .sweep import register_sweep
 
 __all__ = [
     "BLOCKING_RISKS", "EXPORT_HEADER", "ImportProblem", "Readiness", "ScoreLine", "access_assessment", "access_item",
-    "assessment_export_rows", "assessments_work", "assign_items", "close_assessment", "compare_assessments", "create_assessment",
+    "assessment_export_rows", "assessments_work", "assign_items", "close_assessment", "compare_assessments",
+    "create_assessment",
     "export_xlsx", "import_items", "items_of", "my_items", "readiness", "readiness_rows", "result_credits",
     "score_readiness", "sign_off", "take_snapshot", "trend", "unit_code", "update_item", "visible_assessments",
 ]
@@ -568,7 +569,8 @@ def _check_row(row: dict, items: dict, owners: dict, seen: set) -> tuple[list[Im
     n, problems = row["_row"], []
     item = items.get((row.get("requirement_urn", ""), row.get("unit", "")))
     if item is None:
-        return [ImportProblem(n, "requirement_urn", f"{row.get('requirement_urn')!r} for unit {row.get('unit') or '(whole scope)'!r} "
+        unit = row.get("unit") or "(whole scope)"
+        return [ImportProblem(n, "requirement_urn", f"{row.get('requirement_urn')!r} for unit {unit!r} "
                                                     "is not an item of this assessment.")], None
     if item.pk in seen:
         problems.append(ImportProblem(n, "requirement_urn", "The item appears on an earlier row too."))

@@ -368,7 +368,8 @@ def get_readiness(request, assessment_id: Id):
             summary="Readiness by day (daily snapshots)")
 @requires("compliance.view")
 def get_trend(request, assessment_id: Id):
-    return [{"taken_on": d, "score": s} for d, s in service.trend(service.access_assessment(request.user, assessment_id))]
+    assessment = service.access_assessment(request.user, assessment_id)
+    return [{"taken_on": day, "score": score} for day, score in service.trend(assessment)]
 
 
 SPREADSHEET_RESPONSE = {"responses": {200: {

@@ -34,17 +34,26 @@ class PersonField(forms.ModelChoiceField):
         return person.get_full_name() or person.username
 
 
+def staff_of(organisations):
+    """Active people with a role in one of the organisations: whom an assessment's work may go to."""
+    return User.objects.filter(is_active=True, role_grants__organisation__in=organisations).distinct().order_by(
+        "last_name", "username")
+
+
 class AssessmentForm(forms.Form):
     title = forms.CharField(max_length=200)
     version = forms.ModelChoiceField(queryset=FrameworkVersion.objects.select_related("framework"),
                                      label="Framework version")
-    scope = forms.ChoiceField(help_text="What is assessed: the organisation, a facility or a unit with the units below it.")
+    scope = forms.ChoiceField(
+        help_text="What is assessed: the organisation, a facility or a unit with the units below it.")
     requirements = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                    label="Part of the framework",
-                                   help_text="Chapter or requirement URNs, one a line; leave empty for every requirement.")
+                                   help_text="Chapter or requirement URNs, one a line; "
+                                             "leave empty for every requirement.")
     per_unit_units = forms.ModelMultipleChoiceField(queryset=Unit.objects.none(), required=False,
                                                     label="Assess unit by unit",
-                                                    help_text="Units of the scope to judge one by one; none: the scope as a whole.")
+                                                    help_text="Units of the scope to judge one by one; "
+                                                              "none: the scope as a whole.")
     lead = PersonField(queryset=User.objects.filter(is_active=True).order_by("last_name", "username"))
     due_on = BoundedDateField(required=False, label="Due on", widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -63,6 +72,7 @@ class AssessmentForm(forms.Form):
         self.fields["scope"].choices = choices
         self.fields["per_unit_units"].queryset = units
         self.fields["per_unit_units"].label_from_instance = lambda u: f"{u.facility.name} · {u.name}"
+        self.fields["lead"].queryset = staff_of(facilities.values("organisation_id"))
 
     def chosen_scope(self):
         from andon.platform.models import Organisation
@@ -108,6 +118,7 @@ class AssignForm(forms.Form):
     def __init__(self, *args, assessment, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["items"].queryset = assessment.items.all()
+        self.fields["owner"].queryset = staff_of([assessment.organisation_id])
 
 
 class FindingForm(forms.Form):
@@ -133,11 +144,15 @@ class FindingForm(forms.Form):
 
 class ActionForm(forms.Form):
     title = forms.CharField(max_length=200)
-    owner = PersonField(queryset=User.objects.filter(is_active=True).order_by("last_name", "username"))
+    owner = PersonField(queryset=User.objects.none())
     due_date = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
     strength = forms.ChoiceField(choices=Strength.choices)
     measure = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
                               help_text="How you will know the action worked.")
+
+    def __init__(self, *args, finding, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = staff_of([finding.unit.facility.organisation_id])
 
 
 class CloseFindingForm(forms.Form):
@@ -224,7 +239,8 @@ def _charts(assessment, scored):
                             title="Readiness by chapter", y_label="% met (weighted)",
                             desc="; ".join(f"{line.label}: {_pct(line)}" for line in scored.by_chapter))
     points = service.trend(assessment)
-    line = charts.line_chart([d.isoformat() for d, _ in points], {"Readiness %": [round(v * 100, 1) for _, v in points]},
+    percents = {"Readiness %": [round(v * 100, 1) for _, v in points]}
+    line = charts.line_chart([d.isoformat() for d, _ in points], percents,
                              title="Readiness over time", y_label="% met (weighted)",
                              desc=", ".join(f"{d:%Y-%m-%d} {v * 100:.1f}%" for d, v in points) or "No points yet")
     return bars, line
@@ -254,7 +270,8 @@ def assessment_detail(request, pk):
 
 
 def _row_context(user, item, form=None) -> dict:
-    may_edit = item.assessment.status == AssessmentStatus.OPEN and permissions.can(user, "compliance.work_on_item", item)
+    may_edit = (item.assessment.status == AssessmentStatus.OPEN
+                and permissions.can(user, "compliance.work_on_item", item))
     if may_edit and form is None:
         form = ItemForm(initial={"working_status": item.working_status, "result": item.result,
                                  "not_applicable_reason": item.not_applicable_reason, "rationale": item.rationale,
@@ -332,7 +349,8 @@ def assessment_import(request, pk):
 
 @requires("compliance.view")
 def assessment_compare(request):
-    before_id, after_id = inputs.record_id(request.GET.get("before", "")), inputs.record_id(request.GET.get("after", ""))
+    before_id = inputs.record_id(request.GET.get("before", ""))
+    after_id = inputs.record_id(request.GET.get("after", ""))
     if before_id is None or after_id is None:
         return render(request, "compliance/assessment_compare.html",
                       {"choices": service.visible_assessments(request.user)[:200], "comparison": None})
@@ -462,7 +480,8 @@ def _finding_context(request, finding, **forms_) -> dict:
         "actions": finding_service.finding_actions(finding, user), "history": history.history_of(finding),
         "may_open_action": may_act and permissions.can(user, "actions.manage", finding.unit),
         "may_close": may_act,
-        "action_form": forms_.get("action_form") or ActionForm(initial={"due_date": timezone.localdate()}),
+        "action_form": forms_.get("action_form") or ActionForm(
+            finding=finding, initial={"due_date": timezone.localdate()}),
         "close_form": forms_.get("close_form") or CloseFindingForm(initial={"version": finding.version}),
     }
 
@@ -477,7 +496,7 @@ def finding_detail(request, pk):
 @requires("compliance.raise_findings")
 def finding_action(request, pk):
     finding = finding_service.access_finding(request.user, pk, "compliance.raise_findings")
-    form = ActionForm(request.POST)
+    form = ActionForm(request.POST, finding=finding)
     if form.is_valid():
         try:
             action = finding_service.open_action_for_finding(request.user, finding, **form.cleaned_data)
