@@ -423,3 +423,15 @@ def test_the_demo_assessment(hospital, make_user):
     finding = assessment.items.get(result="not_met").findings.get()
     assert Action.objects.get().source == finding
     assert len(service.trend(assessment)) == 7
+
+
+def test_assigning_items_on_the_page(world, client):
+    assessment = _assessment(world)
+    items = [_item(assessment, "A.1").pk, _item(assessment, "B.2").pk]
+    client.force_login(world.specialist)
+    answer = client.post(reverse("compliance:assessment_assign", args=[assessment.pk]),
+                         {"assign-items": items, "assign-owner": world.nurse.pk})
+    assert answer.status_code == 302
+    assert sorted(assessment.items.filter(owner=world.nurse).values_list("requirement__citation", flat=True)) == [
+        "A.1", "B.2"]
+    assert Notification.objects.get(recipient=world.nurse).title == "2 assessment items assigned to you"

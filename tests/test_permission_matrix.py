@@ -398,7 +398,7 @@ def own_item_to_edit(user, other):
 
 def assigning_an_item(user, other):
     assessment, item = _compliance_assessment(user)
-    return [assessment.pk], {"items": [item.pk], "owner": ""}
+    return [assessment.pk], {"assign-items": [item.pk], "assign-owner": ""}
 
 
 def a_finding(user, other):

@@ -11,7 +11,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.actions.models import Strength
+from andon.actions import services as actions
 from andon.platform import charts, concurrency, history, inputs, notifications, permissions
 from andon.platform.concurrency import VersionField
 from andon.platform.exports import streaming_csv
@@ -146,7 +146,7 @@ class ActionForm(forms.Form):
     title = forms.CharField(max_length=200)
     owner = PersonField(queryset=User.objects.none())
     due_date = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
-    strength = forms.ChoiceField(choices=Strength.choices)
+    strength = forms.ChoiceField(choices=actions.Strength.choices)
     measure = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
                               help_text="How you will know the action worked.")
 
@@ -263,7 +263,7 @@ def assessment_detail(request, pk):
         "chapter_chart": by_chapter_chart, "trend_chart": trend_chart,
         "findings": finding_service.findings_of_assessment(assessment),
         "may_assess": permissions.can(request.user, "compliance.assess", assessment),
-        "assign_form": AssignForm(assessment=assessment),
+        "assign_form": AssignForm(assessment=assessment, prefix="assign"),
         "others": service.visible_assessments(request.user).filter(
             version_assessed__framework=assessment.version_assessed.framework).exclude(pk=assessment.pk)[:20],
     })
@@ -283,7 +283,7 @@ def _row_context(user, item, form=None) -> dict:
 @requires("compliance.assess")
 def assessment_assign(request, pk):
     assessment = service.access_assessment(request.user, pk, "compliance.assess")
-    form = AssignForm(request.POST, assessment=assessment)
+    form = AssignForm(request.POST, assessment=assessment, prefix="assign")
     if form.is_valid():
         try:
             count = service.assign_items(request.user, list(form.cleaned_data["items"]), form.cleaned_data["owner"])
