@@ -453,7 +453,8 @@ def raise_finding(request, item_id: Id, payload: FindingIn):
     return Status(201, finding)
 
 
-@router.get("/findings", response=documented(list[FindingOut]), summary="Findings in the caller's scope, filtered")
+@router.get("/findings", response=documented(list[FindingOut], not_found=True),
+            summary="Findings in the caller's scope, filtered (a unit_id outside it: 403; no such unit: 404)")
 @requires("compliance.view")
 @paginate(Pages)
 def list_findings(request, status: Literal["open", "closed"] | None = None, risk: RiskName | None = None,
