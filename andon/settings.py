@@ -316,6 +316,8 @@ ANDON_JOB_RETRIES = env.int("ANDON_JOB_RETRIES", default=0)
 # CSV imports (safety events, measure counts) of more rows than this run as background jobs (a
 # request has 30 s).
 ANDON_IMPORT_JOB_ROWS = env.int("ANDON_IMPORT_JOB_ROWS", default=1000)
+# Compliance readiness: the share of an item's weight a "partly met" result earns (docs/compliance.md).
+ANDON_COMPLIANCE_PARTLY_MET_CREDIT = env.float("ANDON_COMPLIANCE_PARTLY_MET_CREDIT", default=0.5)
 
 # Audit trail: typed JSON before/after values, secrets masked.
 AUDITLOG_STORE_JSON_CHANGES = True

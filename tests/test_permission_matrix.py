@@ -369,6 +369,93 @@ def api_framework_version(user, other, hospital):
             "requirement_id": version.requirements.get(urn="urn:t:matrix:A.1").pk}
 
 
+# Compliance assessments (andon/compliance/assessments.py): compliance.view reads them; specialists
+# run them and raise findings; reviewers (specialists, the CQO) sign items off; an item's owner
+# works on it whatever their role.
+COMPLIANCE_VIEWERS = frozenset({
+    Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+    Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO, Role.BOARD_MEMBER,
+})
+ASSESSORS = frozenset({Role.COMPLIANCE_SPECIALIST})
+ITEM_REVIEWERS = frozenset({Role.COMPLIANCE_SPECIALIST, Role.CQO})
+
+
+def _compliance_assessment(lead, owner=None):
+    """A framework of one chapter and two requirements, and Riverside's assessment against it: an
+    item not met, in review, owned by `owner`; and an item not started."""
+    from andon.compliance.models import Assessment, AssessmentItem, Framework, FrameworkVersion, Requirement
+    from andon.platform.models import Facility
+
+    framework = Framework.objects.create(urn=f"urn:matrix:{lead.pk}", name="Matrix", kind="internal")
+    version = FrameworkVersion.objects.create(framework=framework, version="1", is_current=True)
+    chapter = Requirement.objects.create(version=version, urn=f"urn:matrix:{lead.pk}:a", title="A", depth=0,
+                                         assessable=False)
+    first, second = (Requirement.objects.create(version=version, urn=f"urn:matrix:{lead.pk}:a:{n}", title=f"A.{n}",
+                                                parent=chapter, chapter=chapter, depth=1, position=n) for n in (1, 2))
+    riverside = Facility.objects.get(code="rgh")
+    assessment = Assessment.objects.create(title="Matrix assessment", version_assessed=version, lead=lead,
+                                           created_by=lead, organisation=riverside.organisation, facility=riverside)
+    item = AssessmentItem.objects.create(assessment=assessment, requirement=first, owner=owner, result="not_met",
+                                         working_status="in_review", rationale="Seen.")
+    AssessmentItem.objects.create(assessment=assessment, requirement=second)
+    return assessment, item
+
+
+def an_assessment(user, other):
+    return [_compliance_assessment(user)[0].pk], {}
+
+
+def an_item(user, other):
+    return [_compliance_assessment(user)[1].pk], {}
+
+
+def own_item(user, other):
+    return [_compliance_assessment(other, owner=user)[1].pk], {}
+
+
+def owning_an_item(user, other):
+    _compliance_assessment(other, owner=user)
+    return [], {}
+
+
+def _item_form(item):
+    return {f"i{item.pk}-working_status": "in_progress", f"i{item.pk}-result": ""}
+
+
+def an_item_to_edit(user, other):
+    item = _compliance_assessment(user)[1]
+    return [item.pk], _item_form(item)
+
+
+def own_item_to_edit(user, other):
+    item = _compliance_assessment(other, owner=user)[1]
+    return [item.pk], _item_form(item)
+
+
+def assigning_an_item(user, other):
+    assessment, item = _compliance_assessment(user)
+    return [assessment.pk], {"assign-items": [item.pk], "assign-owner": ""}
+
+
+def a_finding(user, other):
+    from andon.compliance.models import Finding
+    from andon.platform.models import Unit
+
+    item = _compliance_assessment(user)[1]
+    unit = Unit.objects.get(facility__code="rgh", code="4w")
+    return [Finding.objects.create(requirement=item.requirement, item=item, unit=unit, title="Matrix finding",
+                                   risk="high", raised_by=user).pk], {}
+
+
+def a_finding_to_act_on(user, other):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    args, _ = a_finding(user, other)
+    return args, {"title": "Matrix action", "owner": user.pk, "strength": "weaker", "measure": "m",
+                  "due_date": (timezone.localdate() + timedelta(days=30)).isoformat()}
+
 # url name -> expectation. Pages guarded against one object are listed once per kind of object.
 PAGES = {
     "home": Case(ALL),
@@ -476,6 +563,24 @@ PAGES = {
     "compliance:framework_version": Case(FRAMEWORK_VIEWERS, setup=a_framework_version),
     "compliance:framework_changes": Case(FRAMEWORK_VIEWERS, setup=a_framework_version),
     "compliance:requirement": Case(FRAMEWORK_VIEWERS, setup=a_requirement),
+    "compliance:assessments": Case(COMPLIANCE_VIEWERS),
+    "compliance:assessment_new": Case(ASSESSORS),
+    "compliance:compare": Case(COMPLIANCE_VIEWERS),
+    "compliance:assessment": Case(COMPLIANCE_VIEWERS, setup=an_assessment),
+    "compliance:assessment_assign": Case(ASSESSORS, method="post", setup=assigning_an_item),
+    "compliance:assessment_close": Case(ASSESSORS, method="post", setup=an_assessment),
+    "compliance:assessment_csv": Case(COMPLIANCE_VIEWERS, setup=an_assessment),
+    "compliance:assessment_xlsx": Case(COMPLIANCE_VIEWERS, setup=an_assessment),
+    "compliance:assessment_import": Case(ASSESSORS, setup=an_assessment),
+    "compliance:my_items": Case(COMPLIANCE_VIEWERS),
+    "compliance:item": Case(COMPLIANCE_VIEWERS, setup=an_item),
+    "compliance:item_edit": Case(ASSESSORS, method="post", setup=an_item_to_edit),
+    "compliance:item_sign_off": Case(ITEM_REVIEWERS, method="post", setup=an_item),
+    "compliance:item_finding_new": Case(ASSESSORS, setup=an_item),
+    "compliance:findings": Case(COMPLIANCE_VIEWERS),
+    "compliance:finding": Case(COMPLIANCE_VIEWERS, setup=a_finding),
+    "compliance:finding_action": Case(ASSESSORS, method="post", setup=a_finding_to_act_on),
+    "compliance:finding_close": Case(ASSESSORS, method="post", setup=a_finding, data={"note": "Resolved."}),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
@@ -496,6 +601,10 @@ OBJECT_CASES = {
     "actions:detail (own)": ("actions:detail", Case(ALL, setup=own_action)),
     "actions:status (own)": ("actions:status", Case(ALL, method="post", setup=own_action, data={"status": "in_progress"})),
     "actions:edit (own)": ("actions:edit", Case(ACTION_MANAGERS, setup=own_action)),
+    # An assessment item's owner opens and works on it, and sees their items, whatever their role.
+    "compliance:my_items (owning an item)": ("compliance:my_items", Case(ALL, setup=owning_an_item)),
+    "compliance:item (own)": ("compliance:item", Case(ALL, setup=own_item)),
+    "compliance:item_edit (own)": ("compliance:item_edit", Case(ALL, method="post", setup=own_item_to_edit)),
 }
 
 @dataclass
@@ -667,6 +776,63 @@ from andon.safety.models import TeamMember as TeamMemberModel  # noqa: E402
 from andon.safety.models import TimelineEntry as TimelineEntryModel  # noqa: E402
 from andon.safety.models import WhyChain as WhyChainModel  # noqa: E402
 
+def api_assessment(user, other, hospital):
+    return {"assessment_id": _compliance_assessment(user)[0].pk}
+
+
+def api_two_assessments(user, other, hospital):
+    before = _compliance_assessment(user)[0]
+    after = type(before).objects.create(title="Matrix, later", version_assessed=before.version_assessed, lead=user,
+                                        created_by=user, organisation=before.organisation, facility=before.facility)
+    return {"before": before.pk, "after": after.pk}
+
+
+def api_item(user, other, hospital):
+    return {"item_id": _compliance_assessment(user)[1].pk}
+
+
+def api_newest_item(hospital):  # the body is made after the setup: an item of its assessment
+    from andon.compliance.models import AssessmentItem
+
+    return {"item_ids": [AssessmentItem.objects.order_by("-pk").first().pk]}
+
+
+def api_finding(user, other, hospital):
+    return {"finding_id": a_finding(user, other)[0][0]}
+
+
+def api_assessment_body(hospital):
+    from andon.compliance.models import FrameworkVersion
+    from andon.platform.models import User
+
+    lead = User.objects.get(username="matrix-other")
+    version = FrameworkVersion.objects.filter(framework__urn=f"urn:matrix:{lead.pk}").first() or \
+        _compliance_assessment(lead)[0].version_assessed
+    return {"title": "Matrix", "version_id": version.pk, "facility_id": hospital.facility("rgh").pk,
+            "lead_id": lead.pk}
+
+
+def api_assessment_file(hospital):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from andon.compliance.assessments import EXPORT_HEADER
+
+    return {"file": SimpleUploadedFile("items.csv", (",".join(EXPORT_HEADER) + "\n").encode(), "text/csv")}
+
+
+def api_finding_action_body(hospital):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.platform.models import User
+
+    return {"title": "Matrix action", "owner_id": User.objects.get(username="matrix-compliance_specialist").pk,
+            "due_date": (timezone.localdate() + timedelta(days=30)).isoformat(), "strength": "weaker",
+            "measure": "m"}
+
+
+CA, CI, CF = "/api/v1/compliance/assessments", "/api/v1/compliance/items", "/api/v1/compliance/findings"
 # (method, path) -> expectation; paths as in the OpenAPI document.
 API = {
     ("GET", "/api/v1/me"): ApiCase(ALL),
@@ -765,6 +931,25 @@ API = {
     ("POST", "/api/v1/compliance/frameworks/imports"): ApiCase(FRAMEWORK_MANAGERS, body={
         "format": "csv", "text": "urn,title\nurn:t:matrix-csv:A,A\n", "source_name": "matrix.csv",
         "framework": {"urn": "urn:t:matrix-csv", "name": "Matrix CSV", "kind": "internal", "version": "1"}}),
+    ("GET", CA): ApiCase(COMPLIANCE_VIEWERS),
+    ("POST", CA): ApiCase(ASSESSORS, body=api_assessment_body),
+    ("GET", CA + "/{assessment_id}"): ApiCase(COMPLIANCE_VIEWERS, setup=api_assessment),
+    ("GET", CA + "/{before}/compared-with/{after}"): ApiCase(COMPLIANCE_VIEWERS, setup=api_two_assessments),
+    ("POST", CA + "/{assessment_id}/close"): ApiCase(ASSESSORS, setup=api_assessment),
+    ("GET", CA + "/{assessment_id}/items"): ApiCase(COMPLIANCE_VIEWERS, setup=api_assessment),
+    ("POST", CA + "/{assessment_id}/assignments"): ApiCase(ASSESSORS, setup=api_assessment, body=api_newest_item),
+    ("GET", CA + "/{assessment_id}/readiness"): ApiCase(COMPLIANCE_VIEWERS, setup=api_assessment),
+    ("GET", CA + "/{assessment_id}/trend"): ApiCase(COMPLIANCE_VIEWERS, setup=api_assessment),
+    ("GET", CA + "/{assessment_id}/export"): ApiCase(COMPLIANCE_VIEWERS, setup=api_assessment),
+    ("POST", CA + "/{assessment_id}/import"): ApiCase(ASSESSORS, setup=api_assessment, files=api_assessment_file),
+    ("POST", CI + "/{item_id}"): ApiCase(ASSESSORS, setup=api_item, body={"working_status": "in_progress"}),
+    ("POST", CI + "/{item_id}/sign-off"): ApiCase(ITEM_REVIEWERS, setup=api_item),
+    ("POST", CI + "/{item_id}/findings"): ApiCase(ASSESSORS, setup=api_item, body=lambda hospital: {
+        "title": "Matrix", "risk": "low", "unit_id": hospital.unit("rgh/4w").pk}),
+    ("GET", CF): ApiCase(COMPLIANCE_VIEWERS),
+    ("GET", CF + "/{finding_id}"): ApiCase(COMPLIANCE_VIEWERS, setup=api_finding),
+    ("POST", CF + "/{finding_id}/close"): ApiCase(ASSESSORS, setup=api_finding, body={"note": "Resolved."}),
+    ("POST", CF + "/{finding_id}/actions"): ApiCase(ASSESSORS, setup=api_finding, body=api_finding_action_body),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
@@ -1082,6 +1267,11 @@ SCOPE_CELLS = {
     "GET /safety/conduct-concerns, left out": ScopeCase("cmo@lch", A + "/safety/conduct-concerns", shows=("concern",),
                                                         api=True),
     "GET /actions, left out": ScopeCase("officer@lch", A + "/actions", shows=("action",), api=True),
+    "compliance:findings, left out": ScopeCase("analyst@lch", "/compliance/findings/"),
+    "compliance:findings, unit outside": ScopeCase("analyst@lch", "/compliance/findings/?unit={rgh/4w}", (403,)),
+    "GET /compliance/findings, left out": ScopeCase("analyst@lch", A + "/compliance/findings", api=True),
+    "GET /compliance/findings, unit_id outside": ScopeCase("analyst@lch", A + "/compliance/findings?unit_id={rgh/4w}",
+                                                           (403,), api=True),
 }
 
 

@@ -13,9 +13,20 @@ from andon.actions import services as actions
 from andon.platform import audit, permissions
 from andon.platform.concurrency import lock
 
-from .models import Finding, FindingRisk, FindingStatus
+from .models import AssessmentStatus, Finding, FindingRisk, FindingStatus, Result
 
-__all__ = ["access_finding", "close_finding", "finding_actions", "open_action_for_finding", "raise_finding"]
+__all__ = ["RISK_WORDS", "access_finding", "close_finding", "finding_actions", "findings_of_assessment",
+           "open_action_for_finding", "raise_finding", "raise_finding_for_item", "visible_findings"]
+
+# What each rating means, shown beside the choice (a survey's citation read against harm).
+RISK_WORDS = {
+    FindingRisk.LOW: "Low: a gap in records or process with no likely harm; fix in the ordinary course.",
+    FindingRisk.MODERATE: "Moderate: could lead to harm or a standard-level citation if it persists.",
+    FindingRisk.HIGH: "High: likely harm or a condition-level citation; act within weeks. "
+                      "The item does not count as met until the finding is closed.",
+    FindingRisk.EXTREME: "Extreme: immediate jeopardy to patients; act now. "
+                         "The item does not count as met until the finding is closed.",
+}
 
 
 def access_finding(user, finding_id, capability: str = "compliance.view") -> Finding:
@@ -48,6 +59,52 @@ def raise_finding(user, *, requirement, unit, title: str, risk: str, description
         raise ValidationError(errors)
     return Finding.objects.create(requirement=requirement, unit=unit, title=title, description=description.strip(),
                                   risk=risk, item=item, tracer=tracer, raised_by=user)
+
+
+def raise_finding_for_item(user, item, *, title: str, risk: str, description: str = "", unit=None) -> Finding:
+    """A finding from an assessment item judged not met or partly met. Its unit is the item's;
+    an item for a whole facility or organisation names the unit the finding is about."""
+    if item.result not in (Result.NOT_MET, Result.PARTLY_MET):
+        raise ValidationError({"item": "A finding is raised from an item judged not met or partly met."})
+    if item.assessment.status != AssessmentStatus.OPEN:
+        raise ValidationError({"item": "The assessment is closed."})
+    unit = item.unit or unit
+    if unit is None:
+        raise ValidationError({"unit": "Choose the unit the finding is about."})
+    if not _in_assessment_scope(unit, item.assessment):
+        raise ValidationError({"unit": f"{unit} is outside the scope of {item.assessment}."})
+    return raise_finding(user, requirement=item.requirement, unit=unit, title=title, risk=risk,
+                         description=description or "", item=item)
+
+
+def _in_assessment_scope(unit, assessment) -> bool:
+    if assessment.unit_id:
+        return unit.path.startswith(assessment.unit.path)
+    if assessment.facility_id:
+        return unit.facility_id == assessment.facility_id
+    return unit.facility.organisation_id == assessment.organisation_id
+
+
+def visible_findings(user, *, status: str = "", risk: str = "", chapter_urn: str = "", units=None):
+    """Findings in units where the user sees compliance (`units`: a narrower scope), filtered."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Finding.objects.none()
+    found = Finding.objects.filter(unit__in=permissions.units_where(user, "compliance.view")).select_related(
+        "requirement__chapter", "unit__facility", "item__assessment", "raised_by")
+    if units is not None:
+        found = found.filter(unit__in=units)
+    if status:
+        found = found.filter(status=status)
+    if risk:
+        found = found.filter(risk=risk)
+    if chapter_urn:
+        found = found.filter(requirement__chapter__urn=chapter_urn)
+    return found
+
+
+def findings_of_assessment(assessment):
+    return Finding.objects.filter(item__assessment=assessment).select_related(
+        "requirement", "unit", "item", "raised_by").order_by("status", "-raised_at")
 
 
 def open_action_for_finding(user, finding: Finding, *, owner, title: str, due_date, strength: str,

@@ -2,6 +2,8 @@
 facts about a record that grant what no role does.
 
 - compliance.work_on_item: the assessment item's owner, or compliance.assess over its scope.
+- compliance.view_item: the assessment item's owner, or compliance.view over its scope.
+- compliance.assessment_work (no object: pages): compliance.view anywhere, or owning an item.
 - compliance.edit_evidence: the evidence's owner, or compliance.manage_evidence over its unit.
 - compliance.edit_policy: the policy's owner, or compliance.publish_policies (document control).
 - compliance.decide_policy: an approver named on the version with a decision still pending.
@@ -10,7 +12,7 @@ facts about a record that grant what no role does.
 
 import rules
 
-from andon.platform.permissions import add_rule, holds
+from andon.platform.permissions import add_rule, holds, remembered
 
 
 def _owner_is_user(user, record) -> bool:
@@ -20,6 +22,18 @@ def _owner_is_user(user, record) -> bool:
 @rules.predicate
 def owns_item(user, item):
     return _owner_is_user(user, item)
+
+
+def owns_items(user) -> bool:
+    """Whether the user owns an item of an assessment, read once per request (the menu asks)."""
+    from .models import AssessmentItem
+
+    return remembered(user, "owns_an_assessment_item", AssessmentItem.objects.filter(owner=user).exists)
+
+
+@rules.predicate
+def owns_an_item(user):
+    return owns_items(user)
 
 
 @rules.predicate
@@ -46,6 +60,9 @@ def surveys_tracer(user, tracer):
 
 
 add_rule("compliance.work_on_item", owns_item | holds("compliance.assess"))
+# An item's owner opens it (and their own items) without compliance.view over its scope.
+add_rule("compliance.view_item", owns_item | holds("compliance.view"))
+add_rule("compliance.assessment_work", owns_an_item | holds("compliance.view"))
 add_rule("compliance.edit_evidence", owns_evidence | holds("compliance.manage_evidence"))
 add_rule("compliance.edit_policy", owns_policy | holds("compliance.publish_policies"))
 add_rule("compliance.decide_policy", approves_version)
