@@ -207,8 +207,8 @@ def create_evidence(request, payload: EvidenceIn):
              summary="Add a document as evidence: a multipart form with its file (its revision 1)")
 @requires("compliance.manage_evidence")
 def create_document(request, file: File[UploadedFile], title: Form[Title], owner_id: Form[Id],
-                    review_on: Form[IsoDate], description: Form[Text] = "", unit_id: Form[Id | None] = None,
-                    note: Form[Text] = ""):
+                    review_on: Form[IsoDate], description: Form[str] = "", unit_id: Form[Id | None] = None,
+                    note: Form[str] = ""):
     try:
         piece = service.add_evidence(
             request.user, kind="document", title=title, description=description, owner=_owner(owner_id),
@@ -271,7 +271,7 @@ def list_revisions(request, evidence_id: Id):
              response=documented(RevisionOut, 201, not_found=True, versioned=True),
              summary="Upload a document's next revision (multipart form)")
 @requires("compliance.view")
-def add_revision(request, evidence_id: Id, file: File[UploadedFile], note: Form[Text] = "",
+def add_revision(request, evidence_id: Id, file: File[UploadedFile], note: Form[str] = "",
                  review_on: Form[IsoDate | None] = None, version: Form[Version] = None):
     piece = service.access_evidence(request.user, evidence_id, "compliance.edit_evidence")
     try:
