@@ -57,6 +57,12 @@ MEASURE_PATIENTS = frozenset({Role.QUALITY_ANALYST, Role.CQO, Role.CMO})
 MEASURE_ANNOTATORS = frozenset({Role.QUALITY_ANALYST, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 COUNT_ENTERERS = frozenset({Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.CLINICAL_AUDITOR})
 MEASURE_MANAGERS = frozenset({Role.QUALITY_ANALYST, Role.CQO})
+# Compliance evidence: read by compliance viewers, kept by its managers (and its owner).
+COMPLIANCE_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                                Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO,
+                                Role.CMO, Role.BOARD_MEMBER})
+EVIDENCE_MANAGERS = frozenset({Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+                               Role.CLINICAL_AUDITOR, Role.CQO, Role.CMO})
 
 
 @dataclass
@@ -334,6 +340,72 @@ def kept_case(key, month):
 
 
 # url name -> expectation. Pages guarded against one object are listed once per kind of object.
+
+def _evidence_world():
+    """A requirement of a framework version and a piece of organisation-wide evidence linked to it
+    (a link owned by a compliance specialist made for the cell), made with the ORM."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.compliance.models import Evidence, EvidenceLink, Framework, FrameworkVersion, Requirement
+    from andon.platform.models import Organisation
+
+    framework, _ = Framework.objects.get_or_create(urn="urn:andon:framework:matrix", defaults={
+        "name": "Matrix", "kind": "regulation"})
+    version, _ = FrameworkVersion.objects.get_or_create(framework=framework, version="1", defaults={"is_current": True})
+    requirement, _ = Requirement.objects.get_or_create(version=version, urn="urn:andon:framework:matrix:1",
+                                                       defaults={"title": "Matrix requirement"})
+    keeper = services.create_user(f"keeper-{timezone.now().timestamp()}")
+    services.grant_role(keeper, Role.COMPLIANCE_SPECIALIST, Organisation.objects.order_by("pk").first())
+    piece = Evidence.objects.create(kind="link", title="Matrix evidence", owner=keeper, created_by=keeper,
+                                    organisation=Organisation.objects.order_by("pk").first(),
+                                    url="https://intranet.example/matrix",
+                                    review_on=timezone.localdate() + timedelta(days=100))
+    EvidenceLink.objects.create(evidence=piece, requirement_urn=requirement.urn, linked_by=keeper)
+    return piece, requirement
+
+
+def others_evidence(user, other):
+    return [_evidence_world()[0].pk], {}
+
+
+def others_document(user, other):
+    from django.core.files.base import ContentFile
+
+    from andon.compliance.models import EvidenceRevision
+
+    piece, _ = _evidence_world()
+    piece.kind = "document"
+    piece.save()
+    EvidenceRevision.objects.create(evidence=piece, number=1, file=ContentFile(b"%PDF-1.4\n", name="x"), name="x.pdf",
+                                    content_type="application/pdf", size=9, sha256="0" * 64, uploaded_by=piece.owner)
+    return [piece.pk, 1], {}
+
+
+def a_requirement(user, other):
+    return [_evidence_world()[1].pk], {}
+
+
+def a_requirement_and_evidence(user, other):
+    piece, requirement = _evidence_world()
+    return [requirement.pk], {"evidence": piece.pk}
+
+
+def others_document_upload(user, other):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    pk = others_document(user, other)[0][0]
+    return [pk], {"upload": SimpleUploadedFile("v2.pdf", b"%PDF-1.4\n", "application/pdf")}
+
+
+def own_evidence(user, other):
+    """Evidence the caller owns, in 4 West, whatever their role."""
+    piece, _ = _evidence_world()
+    piece.owner = user
+    piece.save()
+    return [piece.pk], {}
+
 PAGES = {
     "home": Case(ALL),
     "health": Case(PUBLIC),
@@ -435,6 +507,21 @@ PAGES = {
                               data={"period": "2026-01", "case": "p1"}),
     "measures:counts": Case(COUNT_ENTERERS, setup=a_measure("hand-hygiene")),
     "measures:peers": Case(MEASURE_MANAGERS, method="post", setup=a_measure("readmission-30-day")),
+    # Compliance evidence.
+    "compliance:evidence_list": Case(COMPLIANCE_VIEWERS),
+    "compliance:evidence_new": Case(EVIDENCE_MANAGERS),
+    "compliance:evidence_detail": Case(COMPLIANCE_VIEWERS, setup=others_evidence),
+    "compliance:evidence_edit": Case(EVIDENCE_MANAGERS, setup=others_evidence),
+    "compliance:evidence_revision": Case(EVIDENCE_MANAGERS, method="post", setup=others_document_upload),
+    "compliance:evidence_download": Case(COMPLIANCE_VIEWERS, setup=others_document),
+    "compliance:evidence_link": Case(EVIDENCE_MANAGERS, method="post", setup=others_evidence,
+                                     data={"urns": "urn:andon:framework:matrix:1"}),
+    "compliance:evidence_unlink": Case(EVIDENCE_MANAGERS, method="post", setup=others_evidence,
+                                       data={"urn": "urn:andon:framework:matrix:1"}),
+    "compliance:evidence_retire": Case(EVIDENCE_MANAGERS, method="post", setup=others_evidence),
+    "compliance:evidence_pick": Case(EVIDENCE_MANAGERS, setup=others_evidence),
+    "compliance:requirement_evidence": Case(COMPLIANCE_VIEWERS, setup=a_requirement),
+    "compliance:requirement_evidence_link": Case(EVIDENCE_MANAGERS, method="post", setup=a_requirement_and_evidence),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
@@ -455,6 +542,8 @@ OBJECT_CASES = {
     "actions:detail (own)": ("actions:detail", Case(ALL, setup=own_action)),
     "actions:status (own)": ("actions:status", Case(ALL, method="post", setup=own_action, data={"status": "in_progress"})),
     "actions:edit (own)": ("actions:edit", Case(ACTION_MANAGERS, setup=own_action)),
+    # The owner of evidence edits it whatever their compliance role; others need one that manages it.
+    "compliance:evidence_edit (own)": ("compliance:evidence_edit", Case(COMPLIANCE_VIEWERS, setup=own_evidence)),
 }
 
 @dataclass
@@ -465,6 +554,7 @@ class ApiCase:
     body: dict = field(default_factory=dict)
     # files(hospital) -> {field: uploaded file}: the body and the files go as a multipart form.
     files: object = None
+    query: dict = field(default_factory=dict)  # a GET's query parameters
 
 
 def api_own_job(user, other, hospital):
@@ -619,6 +709,32 @@ def api_manual_measure(user, other, hospital):
     return {"key": "hand-hygiene"}
 
 
+def api_others_evidence(user, other, hospital):
+    return {"evidence_id": _evidence_world()[0].pk}
+
+
+def api_others_document(user, other, hospital):
+    evidence_id, number = others_document(user, other)[0]
+    return {"evidence_id": evidence_id, "number": number}
+
+
+def api_evidence_body(hospital):
+    owner = _evidence_world()[0].owner
+    return {"kind": "link", "title": "Matrix link", "owner_id": owner.pk, "review_on": "2030-01-01",
+            "url": "https://intranet.example/matrix-link"}
+
+
+def api_document_body(hospital):
+    owner = _evidence_world()[0].owner
+    return {"title": "Matrix document", "owner_id": owner.pk, "review_on": "2030-01-01"}
+
+
+def api_evidence_file(hospital):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {"file": SimpleUploadedFile("matrix.pdf", b"%PDF-1.4\n", "application/pdf")}
+
+
 RCA = "/api/v1/safety/events/{event_id}/investigation"
 from andon.safety.models import ContributingFactor as FactorModel  # noqa: E402  (the worksheet's items)
 from andon.safety.models import RootCause as RootCauseModel  # noqa: E402
@@ -711,6 +827,28 @@ API = {
         "measures": ["falls"], "kind": "month", "first": "2026-01-01", "last": "2026-06-30"}),
     ("POST", "/api/v1/actions/{action_id}/decision"): ApiCase(ACTION_APPROVERS, setup=api_others_action,
                                                               body={"approve": True}),
+    # Compliance evidence.
+    ("GET", "/api/v1/compliance/evidence"): ApiCase(COMPLIANCE_VIEWERS),
+    ("POST", "/api/v1/compliance/evidence"): ApiCase(EVIDENCE_MANAGERS, body=api_evidence_body),
+    ("POST", "/api/v1/compliance/evidence/documents"): ApiCase(EVIDENCE_MANAGERS, body=api_document_body,
+                                                               files=api_evidence_file),
+    ("GET", "/api/v1/compliance/evidence/{evidence_id}"): ApiCase(COMPLIANCE_VIEWERS, setup=api_others_evidence),
+    ("POST", "/api/v1/compliance/evidence/{evidence_id}"): ApiCase(EVIDENCE_MANAGERS, setup=api_others_evidence,
+                                                                   body={"title": "Renamed"}),
+    ("POST", "/api/v1/compliance/evidence/{evidence_id}/retirement"): ApiCase(EVIDENCE_MANAGERS,
+                                                                              setup=api_others_evidence),
+    ("GET", "/api/v1/compliance/evidence/{evidence_id}/revisions"): ApiCase(COMPLIANCE_VIEWERS,
+                                                                            setup=api_others_document),
+    ("POST", "/api/v1/compliance/evidence/{evidence_id}/revisions"): ApiCase(
+        EVIDENCE_MANAGERS, setup=api_others_document, files=api_evidence_file),
+    ("GET", "/api/v1/compliance/evidence/{evidence_id}/revisions/{number}/file"): ApiCase(
+        COMPLIANCE_VIEWERS, setup=api_others_document),
+    ("POST", "/api/v1/compliance/evidence/{evidence_id}/links"): ApiCase(
+        EVIDENCE_MANAGERS, setup=api_others_evidence, body={"requirement_urns": ["urn:andon:framework:matrix:1"]}),
+    ("POST", "/api/v1/compliance/evidence/{evidence_id}/unlinks"): ApiCase(
+        EVIDENCE_MANAGERS, setup=api_others_evidence, body={"requirement_urns": ["urn:andon:framework:matrix:1"]}),
+    ("GET", "/api/v1/compliance/requirement-evidence"): ApiCase(
+        COMPLIANCE_VIEWERS, setup=api_others_evidence, query={"urn": "urn:andon:framework:matrix:1"}),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
@@ -808,7 +946,7 @@ def test_api_matrix_with_a_personal_token(client, world, db, method, path, role)
     url = path.format(**(case.setup(user, other, hospital) if case.setup else {}))
     headers = {"Authorization": f"Bearer {raw}"}
     if method == "GET":
-        response = client.get(url, headers=headers)
+        response = client.get(url, case.query, headers=headers)
     else:
         body = case.body(hospital) if callable(case.body) else case.body
         if case.files:
@@ -823,6 +961,7 @@ def test_api_matrix_with_a_personal_token(client, world, db, method, path, role)
 @pytest.mark.parametrize(("method", "path"), list(API))
 def test_api_refuses_callers_without_credentials(client, method, path):
     url = path.replace("{job_id}", "1").replace("{event_id}", "1").replace("{action_id}", "1").replace("{key}", "falls")
+    url = url.replace("{evidence_id}", "1").replace("{number}", "1")
     response = client.get(url) if method == "GET" else client.post(url, {}, content_type="application/json")
     assert response.status_code == 401
 
@@ -1028,6 +1167,9 @@ SCOPE_CELLS = {
     "GET /safety/conduct-concerns, left out": ScopeCase("cmo@lch", A + "/safety/conduct-concerns", shows=("concern",),
                                                         api=True),
     "GET /actions, left out": ScopeCase("officer@lch", A + "/actions", shows=("action",), api=True),
+    "GET /compliance/evidence, left out": ScopeCase("officer@lch", A + "/compliance/evidence", api=True),
+    "GET /compliance/evidence, unit_id outside": ScopeCase("officer@lch", A + "/compliance/evidence?unit_id={rgh/4w}",
+                                                           (403,), api=True),
 }
 
 
