@@ -413,3 +413,23 @@ def test_api_document_upload_and_revisions(world, client):
     fake = client.post(f"/api/v1/compliance/evidence/{piece_id}/revisions",
                        {"file": SimpleUploadedFile("x.pdf", b"nope")}, headers=headers)
     assert fake.status_code == 422 and EvidenceRevision.objects.count() == 2
+
+
+def test_the_demo_loader_adds_its_evidence_once_and_links_only_existing_urns(hospital, make_user, settings, tmp_path):
+    from andon.compliance.demo_evidence import load_demo_evidence
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    make_user(Role.COMPLIANCE_SPECIALIST, "", username="compliance.lee")
+    make_user(Role.QUALITY_ANALYST, "", username="analyst.jo")
+    make_user(Role.UNIT_MANAGER, "rgh/medicine", username="mgr.fatima")
+    cop = framework(COP, {"482.21(a)": "QAPI scope"})
+    load_demo_evidence()
+    load_demo_evidence()  # a second run adds nothing
+    titles = sorted(Evidence.objects.values_list("title", flat=True))
+    assert titles == ["Hand hygiene audit, last quarter", "QAPI programme plan 2026",
+                      "Quality committee minutes (intranet)"]  # no falls measure in this library
+    plan = Evidence.objects.get(title="QAPI programme plan 2026")
+    assert [r.number for r in plan.revisions.order_by("number")] == [1, 2]
+    assert plan.revisions.get(number=2).file.read().startswith(b"%PDF-1.4")
+    assert list(EvidenceLink.objects.values_list("requirement_urn", flat=True)) == [cop["482.21(a)"].urn]
+    assert service.evidence_state(Evidence.objects.get(title__startswith="Hand hygiene")) == "expired"
