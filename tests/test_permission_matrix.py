@@ -63,6 +63,12 @@ FRAMEWORK_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, R
                                Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO,
                                Role.CMO, Role.BOARD_MEMBER})
 FRAMEWORK_MANAGERS = frozenset({Role.COMPLIANCE_SPECIALIST})
+# Compliance evidence: read by compliance viewers, kept by its managers (and its owner).
+COMPLIANCE_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                                Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO,
+                                Role.CMO, Role.BOARD_MEMBER})
+EVIDENCE_MANAGERS = frozenset({Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+                               Role.CLINICAL_AUDITOR, Role.CQO, Role.CMO})
 
 
 @dataclass
@@ -457,6 +463,72 @@ def a_finding_to_act_on(user, other):
                   "due_date": (timezone.localdate() + timedelta(days=30)).isoformat()}
 
 # url name -> expectation. Pages guarded against one object are listed once per kind of object.
+
+def _evidence_world():
+    """A requirement of a framework version and a piece of organisation-wide evidence linked to it
+    (a link owned by a compliance specialist made for the cell), made with the ORM."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.compliance.models import Evidence, EvidenceLink, Framework, FrameworkVersion, Requirement
+    from andon.platform.models import Organisation
+
+    framework, _ = Framework.objects.get_or_create(urn="urn:andon:framework:matrix", defaults={
+        "name": "Matrix", "kind": "regulation"})
+    version, _ = FrameworkVersion.objects.get_or_create(framework=framework, version="1", defaults={"is_current": True})
+    requirement, _ = Requirement.objects.get_or_create(version=version, urn="urn:andon:framework:matrix:1",
+                                                       defaults={"title": "Matrix requirement"})
+    keeper = services.create_user(f"keeper-{timezone.now().timestamp()}")
+    services.grant_role(keeper, Role.COMPLIANCE_SPECIALIST, Organisation.objects.order_by("pk").first())
+    piece = Evidence.objects.create(kind="link", title="Matrix evidence", owner=keeper, created_by=keeper,
+                                    organisation=Organisation.objects.order_by("pk").first(),
+                                    url="https://intranet.example/matrix",
+                                    review_on=timezone.localdate() + timedelta(days=100))
+    EvidenceLink.objects.create(evidence=piece, requirement_urn=requirement.urn, linked_by=keeper)
+    return piece, requirement
+
+
+def others_evidence(user, other):
+    return [_evidence_world()[0].pk], {}
+
+
+def others_document(user, other):
+    from django.core.files.base import ContentFile
+
+    from andon.compliance.models import EvidenceRevision
+
+    piece, _ = _evidence_world()
+    piece.kind = "document"
+    piece.save()
+    EvidenceRevision.objects.create(evidence=piece, number=1, file=ContentFile(b"%PDF-1.4\n", name="x"), name="x.pdf",
+                                    content_type="application/pdf", size=9, sha256="0" * 64, uploaded_by=piece.owner)
+    return [piece.pk, 1], {}
+
+
+def a_requirement(user, other):
+    return [_evidence_world()[1].pk], {}
+
+
+def a_requirement_and_evidence(user, other):
+    piece, requirement = _evidence_world()
+    return [requirement.pk], {"evidence": piece.pk}
+
+
+def others_document_upload(user, other):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    pk = others_document(user, other)[0][0]
+    return [pk], {"upload": SimpleUploadedFile("v2.pdf", b"%PDF-1.4\n", "application/pdf")}
+
+
+def own_evidence(user, other):
+    """Evidence the caller owns, in 4 West, whatever their role."""
+    piece, _ = _evidence_world()
+    piece.owner = user
+    piece.save()
+    return [piece.pk], {}
+
 PAGES = {
     "home": Case(ALL),
     "health": Case(PUBLIC),
@@ -581,6 +653,21 @@ PAGES = {
     "compliance:finding": Case(COMPLIANCE_VIEWERS, setup=a_finding),
     "compliance:finding_action": Case(ASSESSORS, method="post", setup=a_finding_to_act_on),
     "compliance:finding_close": Case(ASSESSORS, method="post", setup=a_finding, data={"note": "Resolved."}),
+    # Compliance evidence.
+    "compliance:evidence_list": Case(COMPLIANCE_VIEWERS),
+    "compliance:evidence_new": Case(EVIDENCE_MANAGERS),
+    "compliance:evidence_detail": Case(COMPLIANCE_VIEWERS, setup=others_evidence),
+    "compliance:evidence_edit": Case(EVIDENCE_MANAGERS, setup=others_evidence),
+    "compliance:evidence_revision": Case(EVIDENCE_MANAGERS, method="post", setup=others_document_upload),
+    "compliance:evidence_download": Case(COMPLIANCE_VIEWERS, setup=others_document),
+    "compliance:evidence_link": Case(EVIDENCE_MANAGERS, method="post", setup=others_evidence,
+                                     data={"urns": "urn:andon:framework:matrix:1"}),
+    "compliance:evidence_unlink": Case(EVIDENCE_MANAGERS, method="post", setup=others_evidence,
+                                       data={"urn": "urn:andon:framework:matrix:1"}),
+    "compliance:evidence_retire": Case(EVIDENCE_MANAGERS, method="post", setup=others_evidence),
+    "compliance:evidence_pick": Case(EVIDENCE_MANAGERS, setup=others_evidence),
+    "compliance:requirement_evidence": Case(COMPLIANCE_VIEWERS, setup=a_requirement),
+    "compliance:requirement_evidence_link": Case(EVIDENCE_MANAGERS, method="post", setup=a_requirement_and_evidence),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
@@ -605,6 +692,8 @@ OBJECT_CASES = {
     "compliance:my_items (owning an item)": ("compliance:my_items", Case(ALL, setup=owning_an_item)),
     "compliance:item (own)": ("compliance:item", Case(ALL, setup=own_item)),
     "compliance:item_edit (own)": ("compliance:item_edit", Case(ALL, method="post", setup=own_item_to_edit)),
+    # The owner of evidence edits it whatever their compliance role; others need one that manages it.
+    "compliance:evidence_edit (own)": ("compliance:evidence_edit", Case(COMPLIANCE_VIEWERS, setup=own_evidence)),
 }
 
 @dataclass
@@ -615,6 +704,7 @@ class ApiCase:
     body: dict = field(default_factory=dict)
     # files(hospital) -> {field: uploaded file}: the body and the files go as a multipart form.
     files: object = None
+    query: dict = field(default_factory=dict)  # a GET's query parameters
 
 
 def api_own_job(user, other, hospital):
@@ -767,6 +857,32 @@ def api_measure(user, other, hospital):
 
 def api_manual_measure(user, other, hospital):
     return {"key": "hand-hygiene"}
+
+
+def api_others_evidence(user, other, hospital):
+    return {"evidence_id": _evidence_world()[0].pk}
+
+
+def api_others_document(user, other, hospital):
+    evidence_id, number = others_document(user, other)[0]
+    return {"evidence_id": evidence_id, "number": number}
+
+
+def api_evidence_body(hospital):
+    owner = _evidence_world()[0].owner
+    return {"kind": "link", "title": "Matrix link", "owner_id": owner.pk, "review_on": "2030-01-01",
+            "url": "https://intranet.example/matrix-link"}
+
+
+def api_document_body(hospital):
+    owner = _evidence_world()[0].owner
+    return {"title": "Matrix document", "owner_id": owner.pk, "review_on": "2030-01-01"}
+
+
+def api_evidence_file(hospital):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {"file": SimpleUploadedFile("matrix.pdf", b"%PDF-1.4\n", "application/pdf")}
 
 
 RCA = "/api/v1/safety/events/{event_id}/investigation"
@@ -950,6 +1066,28 @@ API = {
     ("GET", CF + "/{finding_id}"): ApiCase(COMPLIANCE_VIEWERS, setup=api_finding),
     ("POST", CF + "/{finding_id}/close"): ApiCase(ASSESSORS, setup=api_finding, body={"note": "Resolved."}),
     ("POST", CF + "/{finding_id}/actions"): ApiCase(ASSESSORS, setup=api_finding, body=api_finding_action_body),
+    # Compliance evidence.
+    ("GET", "/api/v1/compliance/evidence"): ApiCase(COMPLIANCE_VIEWERS),
+    ("POST", "/api/v1/compliance/evidence"): ApiCase(EVIDENCE_MANAGERS, body=api_evidence_body),
+    ("POST", "/api/v1/compliance/evidence/documents"): ApiCase(EVIDENCE_MANAGERS, body=api_document_body,
+                                                               files=api_evidence_file),
+    ("GET", "/api/v1/compliance/evidence/{evidence_id}"): ApiCase(COMPLIANCE_VIEWERS, setup=api_others_evidence),
+    ("POST", "/api/v1/compliance/evidence/{evidence_id}"): ApiCase(EVIDENCE_MANAGERS, setup=api_others_evidence,
+                                                                   body={"title": "Renamed"}),
+    ("POST", "/api/v1/compliance/evidence/{evidence_id}/retirement"): ApiCase(EVIDENCE_MANAGERS,
+                                                                              setup=api_others_evidence),
+    ("GET", "/api/v1/compliance/evidence/{evidence_id}/revisions"): ApiCase(COMPLIANCE_VIEWERS,
+                                                                            setup=api_others_document),
+    ("POST", "/api/v1/compliance/evidence/{evidence_id}/revisions"): ApiCase(
+        EVIDENCE_MANAGERS, setup=api_others_document, files=api_evidence_file),
+    ("GET", "/api/v1/compliance/evidence/{evidence_id}/revisions/{number}/file"): ApiCase(
+        COMPLIANCE_VIEWERS, setup=api_others_document),
+    ("POST", "/api/v1/compliance/evidence/{evidence_id}/links"): ApiCase(
+        EVIDENCE_MANAGERS, setup=api_others_evidence, body={"requirement_urns": ["urn:andon:framework:matrix:1"]}),
+    ("POST", "/api/v1/compliance/evidence/{evidence_id}/unlinks"): ApiCase(
+        EVIDENCE_MANAGERS, setup=api_others_evidence, body={"requirement_urns": ["urn:andon:framework:matrix:1"]}),
+    ("GET", "/api/v1/compliance/requirement-evidence"): ApiCase(
+        COMPLIANCE_VIEWERS, setup=api_others_evidence, query={"urn": "urn:andon:framework:matrix:1"}),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
@@ -1047,7 +1185,7 @@ def test_api_matrix_with_a_personal_token(client, world, db, method, path, role)
     url = path.format(**(case.setup(user, other, hospital) if case.setup else {}))
     headers = {"Authorization": f"Bearer {raw}"}
     if method == "GET":
-        response = client.get(url, headers=headers)
+        response = client.get(url, case.query, headers=headers)
     else:
         body = case.body(hospital) if callable(case.body) else case.body
         if case.files:
@@ -1062,6 +1200,7 @@ def test_api_matrix_with_a_personal_token(client, world, db, method, path, role)
 @pytest.mark.parametrize(("method", "path"), list(API))
 def test_api_refuses_callers_without_credentials(client, method, path):
     url = path.replace("{job_id}", "1").replace("{event_id}", "1").replace("{action_id}", "1").replace("{key}", "falls")
+    url = url.replace("{evidence_id}", "1").replace("{number}", "1")
     response = client.get(url) if method == "GET" else client.post(url, {}, content_type="application/json")
     assert response.status_code == 401
 
@@ -1271,6 +1410,8 @@ SCOPE_CELLS = {
     "compliance:findings, unit outside": ScopeCase("analyst@lch", "/compliance/findings/?unit={rgh/4w}", (403,)),
     "GET /compliance/findings, left out": ScopeCase("analyst@lch", A + "/compliance/findings", api=True),
     "GET /compliance/findings, unit_id outside": ScopeCase("analyst@lch", A + "/compliance/findings?unit_id={rgh/4w}",
+    "GET /compliance/evidence, left out": ScopeCase("officer@lch", A + "/compliance/evidence", api=True),
+    "GET /compliance/evidence, unit_id outside": ScopeCase("officer@lch", A + "/compliance/evidence?unit_id={rgh/4w}",
                                                            (403,), api=True),
 }
 

@@ -561,3 +561,22 @@ def start_computation(user, keys=None, *, kind: str = "month", first: date, last
         raise ValidationError(f"Choose a range from 1900 on, ending after it starts, of at most {MAX_YEARS} years.")
     title = f"Compute {'all measures' if keys is None else ', '.join(keys)} ({kind}, {first} to {last})"
     return start_job(tasks.compute_measures, title[:200], user, keys, kind, first.isoformat(), last.isoformat())
+
+
+def latest_verdict(key: str) -> dict | None:
+    """The SPC verdict of the latest point of a measure's organisation-wide chart, in the words
+    the measure pages use (charts.VARIATION), for other modules that show a measure beside their
+    own records (compliance evidence). None when the library has no active measure `key`."""
+    from . import charts, results
+
+    measure = Measure.objects.filter(key=key, active=True).first()
+    if measure is None:
+        return None
+    view, _notes = results.chart(measure)
+    last = view.last
+    found = {"key": measure.key, "title": measure.title, "unit_label": measure.unit_label,
+             "code": None, "words": "No results yet", "period_start": None, "value": None}
+    if last is not None:
+        found.update(code=view.variation, words=charts.VARIATION.get(view.variation, "No verdict"),
+                     period_start=last.period_start, value=last.value)
+    return found
