@@ -317,6 +317,11 @@ ANDON_JOB_RETRIES = env.int("ANDON_JOB_RETRIES", default=0)
 # request has 30 s).
 ANDON_IMPORT_JOB_ROWS = env.int("ANDON_IMPORT_JOB_ROWS", default=1000)
 
+# Compliance policies (docs/compliance.md): overdue read-and-sign and review notices are repeated
+# at most once in this many days; owners hear of a review this many days before it is due.
+ANDON_COMPLIANCE_REMINDER_DAYS = env.int("ANDON_COMPLIANCE_REMINDER_DAYS", default=7)
+ANDON_COMPLIANCE_REVIEW_NOTICE_DAYS = env.int("ANDON_COMPLIANCE_REVIEW_NOTICE_DAYS", default=30)
+
 # Audit trail: typed JSON before/after values, secrets masked.
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_INCLUDE_ALL_MODELS = False
