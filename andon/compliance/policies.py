@@ -34,6 +34,7 @@ from andon.platform import audit, permissions
 from andon.platform.concurrency import lock
 from andon.platform.models import Organisation, RoleGrant, Unit, User
 from andon.platform.notifications import notify
+from andon.platform.pdf import render_template_pdf
 from andon.platform.roles import Role, roles_with
 
 from . import search
@@ -47,6 +48,7 @@ __all__ = [
     "RuleSpec", "access_policy", "access_version", "approver_choices", "ask_new_people", "attestation_of",
     "completion_by_person", "completion_by_unit", "create_policy", "current_version", "decide", "edit_draft",
     "link_requirements", "my_pending_attestations", "new_version", "overdue_attestations", "pending_decisions",
+    "policy_pdf", "policy_work",
     "publish", "remind_attestations", "remind_reviews", "retire", "reviews_due", "search_policies", "sign",
     "submit_for_review", "visible_policies",
 ]
@@ -564,6 +566,17 @@ def sign(user, version: PolicyVersion) -> Attestation:
         attestation.signed_at = timezone.now()
         attestation.save(update_fields=["signed_at"])
     return attestation
+
+
+def policy_pdf(version) -> bytes:
+    """The version as the PDF people print: code, version and approval on every page."""
+    approvals = list(version.approvals.filter(decision=Decision.APPROVED).select_related("approver"))
+    approved_by = ", ".join(a.approver.get_full_name() or a.approver.username for a in approvals)
+    return render_template_pdf("compliance/policy_pdf.html", {
+        "version": version, "policy": version.policy, "approvals": approvals, "approved_by": approved_by or "—",
+        "paragraphs": [p.strip() for p in version.text.split("\n\n") if p.strip()],
+        "printed_at": timezone.now(),
+    })
 
 
 # --- the daily sweep ----------------------------------------------------------------------------
