@@ -44,8 +44,11 @@ def approves_version(user, version):
 
 @rules.predicate
 def reads_policy(user, policy):
+    from .models import PolicyVersion
     from .policies import reads_policy as reads
 
+    if isinstance(policy, PolicyVersion):  # a version is read as its policy
+        policy = policy.policy
     return policy is not None and getattr(policy, "pk", None) is not None and reads(user, policy)
 
 
