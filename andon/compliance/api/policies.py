@@ -208,7 +208,7 @@ def list_policies(request, status: StatusName | None = None, owner_id: Id | None
 @router.get("/policies/search", response=documented(list[SearchHitOut]),
             summary="Search titles, codes and text of the current versions, best match first")
 @requires("compliance.view_policies")
-def search_policies(request, q: Annotated[str, PydanticField(max_length=200)],
+def search_policies(request, q: Annotated[str, PydanticField(max_length=200)] = "",
                     limit: Annotated[int, PydanticField(ge=1, le=100)] = 20):
     return [{"policy": hit.policy, "rank": hit.rank, "snippet_html": hit.snippet_html}
             for hit in services.search_policies(request.user, q, limit)]

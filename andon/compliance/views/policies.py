@@ -314,7 +314,9 @@ def version_decide(request, pk):
     version = services.access_version(request.user, pk)
     notifications.mark_read(request.user, request.path)
     if version.status != PolicyStatus.IN_REVIEW or not permissions.can(request.user, "compliance.decide_policy", version):
-        messages.info(request, "There is no decision of yours pending on this version.")
+        if not version.approvals.filter(approver=request.user).exists():
+            permissions.check(request.user, "compliance.decide_policy", version)  # not an approver: 403
+        messages.info(request, "No decision of yours is pending on this version.")
         return redirect("compliance:policy", pk=version.policy_id)
     form = DecisionForm(request.POST or None, initial={"version": version.version})
     status = 200
