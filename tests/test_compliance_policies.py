@@ -357,12 +357,13 @@ def test_search_finds_titles_codes_and_text_ranked_and_only_visible(hospital, pe
 
 
 def test_search_reads_hostile_queries_as_plain_words(hospital, people):
-    _published(hospital, people, rules=[], text='Say "stop" <script>alert(1)</script> NEAR the bed.')
-    for hostile in ['"', "NEAR(", "*", "falls OR", "AND", "-", "')--", "bed*", "\x00", "(", "NOT NOT", "^"]:
+    _published(hospital, people, rules=[], text='Say "stop" <b>now</b> & NEAR the bed.')
+    for hostile in ['"', "NEAR(", "*", "falls OR", "AND", "-", "')--", "bed*", "\x00", "(", "NOT NOT", "^", "a:b"]:
         services.search_policies(people["lee"], hostile, 10)  # never an error
-    hit = services.search_policies(people["lee"], "script alert", 10)[0]
-    assert "<script>" not in hit.snippet_html and "&lt;" in hit.snippet_html
-    assert services.search_policies(people["lee"], '"stop', 10)[0].policy.code == "PC-101"
+    hit = services.search_policies(people["lee"], '"stop', 10)[0]
+    assert hit.policy.code == "PC-101" and "<mark>" in hit.snippet_html
+    assert "<b>" not in hit.snippet_html  # the policy's own text never puts markup on the page
+    assert services.search_policies(people["lee"], "NEAR(", 10)[0].policy.code == "PC-101"
 
 
 def test_search_follows_the_current_version(hospital, people):

@@ -74,7 +74,9 @@ def search_policies(user, text: str, limit: int = 20, *, policies=None) -> list[
     limit = max(1, min(int(limit), 100))
     allowed = (policies if policies is not None else visible_policies(user)).order_by()
     if connection.vendor == "postgresql":
-        ranked = _postgres(words, allowed, limit)
+        # plainto_tsquery reads any text as plain words (no operators) and parses "IC-201" as the
+        # index did; only NUL, which PostgreSQL refuses in text, is taken out.
+        ranked = _postgres(" ".join(text.replace("\x00", " ").split())[:400], allowed, limit)
     else:
         ranked = _sqlite(words, allowed, limit)
     found = Policy.objects.select_related("unit", "owner").in_bulk([pk for pk, _, _ in ranked])
@@ -100,11 +102,13 @@ def _sqlite(words, allowed, limit):
         return [(pk, -score, snippet) for pk, score, snippet in cursor.fetchall()]
 
 
-def _postgres(words, allowed, limit):
+def _postgres(query, allowed, limit):
     allowed_sql, allowed_params = _allowed_sql(allowed)
-    query = " ".join(words)
     headline = f"StartSel={_START}, StopSel={_END}, MaxWords=30, MinWords=12"
-    sql = ("SELECT p.id, ts_rank_cd(to_tsvector('english', p.search_text), q), "
+    # The index matches; the rank weighs the code and title (A) above the text (D), computed only
+    # for the rows that matched.
+    sql = ("SELECT p.id, ts_rank_cd(setweight(to_tsvector('english', p.code || ' ' || p.title), 'A') || "
+           "setweight(to_tsvector('english', p.search_text), 'D'), q), "
            "ts_headline('english', p.search_text, q, %s) "
            "FROM compliance_policy p, plainto_tsquery('english', %s) q "
            f"WHERE to_tsvector('english', p.search_text) @@ q AND p.id IN ({allowed_sql}) "
