@@ -459,3 +459,19 @@ def test_the_api_runs_the_workflow_and_signing(client, hospital, people):
                                       "signed": 1, "overdue": 0, "percent": 100.0}]
     hits = client.get("/api/v1/compliance/policies/search", {"q": "two hours"}).json()
     assert [hit["policy"]["code"] for hit in hits] == ["PC-400"]
+
+
+def test_the_demo_policies_ask_nurse_ana_and_await_the_cqo(hospital, make_user):
+    from andon.compliance import demo_policies
+
+    make_user(Role.COMPLIANCE_SPECIALIST, "", username="compliance.lee")
+    cqo = make_user(Role.CQO, "", username="cqo.olivia")
+    make_user(Role.UNIT_MANAGER, "rgh/medicine", username="mgr.fatima")
+    ana = make_user(Role.STAFF_REPORTER, "rgh/4w", username="nurse.ana")
+    demo_policies.load()
+    demo_policies.load()  # loading again adds nothing
+    assert [a.version.policy.code for a in services.my_pending_attestations(ana)] == ["PC-101"]
+    assert [a.version.policy.code for a in services.pending_decisions(cqo)] == ["PH-310"]
+    overdue = services.reviews_due(Policy.objects.all(), timezone.localdate())
+    assert list(overdue.values_list("code", flat=True)) == ["IC-201"]
+    assert Policy.objects.count() == 5
