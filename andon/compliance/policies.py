@@ -25,7 +25,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.urls import reverse
 from django.utils import timezone
