@@ -319,6 +319,11 @@ ANDON_IMPORT_JOB_ROWS = env.int("ANDON_IMPORT_JOB_ROWS", default=1000)
 # Compliance readiness: the share of an item's weight a "partly met" result earns (docs/compliance.md).
 ANDON_COMPLIANCE_PARTLY_MET_CREDIT = env.float("ANDON_COMPLIANCE_PARTLY_MET_CREDIT", default=0.5)
 
+# Compliance policies (docs/compliance.md): overdue read-and-sign and review notices are repeated
+# at most once in this many days; owners hear of a review this many days before it is due.
+ANDON_COMPLIANCE_REMINDER_DAYS = env.int("ANDON_COMPLIANCE_REMINDER_DAYS", default=7)
+ANDON_COMPLIANCE_REVIEW_NOTICE_DAYS = env.int("ANDON_COMPLIANCE_REVIEW_NOTICE_DAYS", default=30)
+
 # Audit trail: typed JSON before/after values, secrets masked.
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_INCLUDE_ALL_MODELS = False

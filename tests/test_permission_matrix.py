@@ -344,6 +344,142 @@ def kept_case(key, month):
 
     return setup
 
+# Compliance: policies. A policy of Medicine written by a compliance specialist of its own, so the
+# person asking holds no object rule unless the setup gives them one (a named approver).
+POLICY_READERS = ALL
+POLICY_AUTHORS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.COMPLIANCE_SPECIALIST, Role.CQO,
+                            Role.CMO})
+POLICY_APPROVERS = frozenset({Role.UNIT_MANAGER, Role.COMPLIANCE_SPECIALIST, Role.CQO, Role.CMO})
+POLICY_PUBLISHERS = frozenset({Role.COMPLIANCE_SPECIALIST})
+ATTESTATION_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.COMPLIANCE_SPECIALIST, Role.CQO, Role.CMO})
+_POLICY_NUMBERS = iter(range(1, 1_000_000))
+
+
+def _policy_author():
+    from andon.platform.models import Unit
+
+    author = services.create_user(f"policy-author-{next(_POLICY_NUMBERS)}")
+    services.grant_role(author, Role.COMPLIANCE_SPECIALIST, Unit.objects.get(code="4w").facility.organisation)
+    return author
+
+
+def _draft_policy(file=False, organisation_wide=False):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from andon.compliance import policies
+    from andon.platform.models import Unit
+
+    author = _policy_author()
+    medicine = Unit.objects.get(code="medicine", facility__code="rgh")
+    policy = policies.create_policy(author, organisation=medicine.facility.organisation,
+                                    unit=None if organisation_wide else medicine,
+                                    code=f"MX-{next(_POLICY_NUMBERS)}", title="Matrix policy", owner=author,
+                                    text="Read me.")
+    version = policy.versions.get()
+    if file:
+        policies.edit_draft(author, version, None, text="Read me.", file=SimpleUploadedFile("original.txt", b"Text"))
+    return author, policy, version
+
+
+def _in_review_policy(user):
+    """A version in review naming `user` as approver when they may approve policies here."""
+    from andon.compliance import policies
+
+    author, policy, version = _draft_policy()
+    eligible = policies.approver_choices(policy, author)
+    approver = user if eligible.filter(pk=user.pk).exists() else eligible.exclude(pk=user.pk).first()
+    policies.submit_for_review(author, version, [approver])
+    return author, policy, version, approver
+
+
+def _published_policy(user, file=False, everyone=False):
+    from andon.compliance import policies
+
+    author, policy, version = _draft_policy(file, organisation_wide=everyone)
+    approver = policies.approver_choices(policy, author).exclude(pk=user.pk).first()
+    policies.submit_for_review(author, version, [approver])
+    policies.decide(approver, version, True, "")
+    rules = [policies.RuleSpec(role="", unit=None, due_in_days=30)] if everyone else []
+    policies.publish(author, version, None, rules)
+    return policy, version
+
+
+def a_published_policy(user, other):
+    return [_published_policy(user)[0].pk], {}
+
+
+def a_published_version(user, other):
+    return [_published_policy(user)[1].pk], {}
+
+
+def a_published_version_asking_everyone(user, other):
+    return [_published_policy(user, everyone=True)[1].pk], {}
+
+
+def a_published_version_with_original(user, other):
+    return [_published_policy(user, file=True)[1].pk], {}
+
+
+def a_draft_version(user, other):
+    return [_draft_policy()[2].pk], {}
+
+
+def a_version_in_review(user, other):
+    return [_in_review_policy(user)[2].pk], {}
+
+
+def an_approved_version(user, other):
+    from django.utils import timezone
+
+    from andon.compliance import policies
+
+    author, policy, version, approver = _in_review_policy(user)
+    policies.decide(approver, version, True, "")
+    version.refresh_from_db()
+    return [version.pk], {"effective_on": timezone.localdate().isoformat(), "version": version.version}
+
+
+def api_published_policy(user, other, hospital):
+    return {"policy_id": _published_policy(user)[0].pk}
+
+
+def api_published_version(user, other, hospital):
+    return {"version_id": _published_policy(user)[1].pk}
+
+
+def api_version_asking_everyone(user, other, hospital):
+    return {"version_id": _published_policy(user, everyone=True)[1].pk}
+
+
+def api_draft_version(user, other, hospital):
+    return {"version_id": _draft_policy()[2].pk}
+
+
+def api_version_in_review(user, other, hospital):
+    return {"version_id": _in_review_policy(user)[2].pk}
+
+
+def api_approved_version(user, other, hospital):
+    return {"version_id": an_approved_version(user, other)[0][0]}
+
+
+def api_policy_body(hospital):
+    from andon.platform.models import User
+
+    return {"unit_id": hospital.unit("rgh/medicine").pk, "code": f"API-{next(_POLICY_NUMBERS)}", "title": "Matrix",
+            "owner_id": User.objects.get(username="matrix-other").pk, "text": "Read me."}
+
+
+def api_policy_approver(hospital):
+    """A CQO over the organisation, who may approve any of its policies."""
+    from andon.platform.models import User
+
+    cqo = User.objects.filter(username="policy-approver").first()
+    if cqo is None:
+        cqo = services.create_user("policy-approver")
+        services.grant_role(cqo, Role.CQO, hospital.organisation)
+    return {"approver_ids": [cqo.pk]}
+
 
 MATRIX_FRAMEWORK = """\
 framework: {urn: "urn:t:matrix", name: Matrix standards, kind: internal, version: "%s"}
@@ -668,6 +804,26 @@ PAGES = {
     "compliance:evidence_pick": Case(EVIDENCE_MANAGERS, setup=others_evidence),
     "compliance:requirement_evidence": Case(COMPLIANCE_VIEWERS, setup=a_requirement),
     "compliance:requirement_evidence_link": Case(EVIDENCE_MANAGERS, method="post", setup=a_requirement_and_evidence),
+    # Compliance: policies. Everyone reads and signs; authors write, named approvers decide,
+    # document control (the compliance specialist) publishes, managers and leaders see completion.
+    "compliance:policies": Case(POLICY_READERS),
+    "compliance:policy_new": Case(POLICY_AUTHORS),
+    "compliance:my_attestations": Case(ALL),
+    "compliance:policy_reviews": Case(POLICY_AUTHORS),
+    "compliance:attestations_overdue": Case(ATTESTATION_VIEWERS),
+    "compliance:policy": Case(POLICY_READERS, setup=a_published_policy),
+    "compliance:policy_new_version": Case(POLICY_PUBLISHERS, method="post", setup=a_published_policy),
+    "compliance:policy_retire": Case(POLICY_PUBLISHERS, method="post", setup=a_published_policy,
+                                     data={"reason": "Matrix"}),
+    "compliance:policy_requirements": Case(POLICY_PUBLISHERS, method="post", setup=a_published_policy),
+    "compliance:policy_edit": Case(POLICY_PUBLISHERS, setup=a_draft_version),
+    "compliance:policy_submit": Case(POLICY_PUBLISHERS, setup=a_draft_version),
+    "compliance:policy_decide": Case(POLICY_APPROVERS, setup=a_version_in_review),
+    "compliance:policy_publish": Case(POLICY_PUBLISHERS, method="post", setup=an_approved_version),
+    "compliance:policy_pdf": Case(POLICY_READERS, setup=a_published_version),
+    "compliance:policy_original": Case(POLICY_READERS, setup=a_published_version_with_original),
+    "compliance:attest": Case(ALL, setup=a_published_version_asking_everyone),
+    "compliance:policy_completion": Case(ATTESTATION_VIEWERS, setup=a_published_version),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
@@ -1088,6 +1244,34 @@ API = {
         EVIDENCE_MANAGERS, setup=api_others_evidence, body={"requirement_urns": ["urn:andon:framework:matrix:1"]}),
     ("GET", "/api/v1/compliance/requirement-evidence"): ApiCase(
         COMPLIANCE_VIEWERS, setup=api_others_evidence, query={"urn": "urn:andon:framework:matrix:1"}),
+    # Compliance: policies.
+    ("GET", "/api/v1/compliance/policies"): ApiCase(POLICY_READERS),
+    ("GET", "/api/v1/compliance/policies/search"): ApiCase(POLICY_READERS),
+    ("POST", "/api/v1/compliance/policies"): ApiCase(POLICY_AUTHORS, body=api_policy_body),
+    ("GET", "/api/v1/compliance/policies/{policy_id}"): ApiCase(POLICY_READERS, setup=api_published_policy),
+    ("GET", "/api/v1/compliance/policies/{policy_id}/versions"): ApiCase(POLICY_READERS, setup=api_published_policy),
+    ("POST", "/api/v1/compliance/policies/{policy_id}/versions"): ApiCase(POLICY_PUBLISHERS,
+                                                                         setup=api_published_policy),
+    ("POST", "/api/v1/compliance/policies/{policy_id}/requirements"): ApiCase(
+        POLICY_PUBLISHERS, setup=api_published_policy, body={"requirement_urns": []}),
+    ("POST", "/api/v1/compliance/policies/{policy_id}/retire"): ApiCase(POLICY_PUBLISHERS, setup=api_published_policy,
+                                                                       body={"reason": "Matrix"}),
+    ("GET", "/api/v1/compliance/policy-versions/{version_id}"): ApiCase(POLICY_READERS, setup=api_published_version),
+    ("POST", "/api/v1/compliance/policy-versions/{version_id}"): ApiCase(POLICY_PUBLISHERS, setup=api_draft_version,
+                                                                        body={"text": "Changed"}),
+    ("POST", "/api/v1/compliance/policy-versions/{version_id}/submit"): ApiCase(
+        POLICY_PUBLISHERS, setup=api_draft_version, body=api_policy_approver),
+    ("POST", "/api/v1/compliance/policy-versions/{version_id}/decision"): ApiCase(
+        POLICY_APPROVERS, setup=api_version_in_review, body={"approve": True}),
+    ("POST", "/api/v1/compliance/policy-versions/{version_id}/publish"): ApiCase(
+        POLICY_PUBLISHERS, setup=api_approved_version, body={"attestation_rules": []}),
+    ("GET", "/api/v1/compliance/policy-versions/{version_id}/pdf"): ApiCase(POLICY_READERS,
+                                                                           setup=api_published_version),
+    ("GET", "/api/v1/compliance/policy-versions/{version_id}/completion"): ApiCase(ATTESTATION_VIEWERS,
+                                                                                  setup=api_published_version),
+    ("GET", "/api/v1/compliance/my-attestations"): ApiCase(ALL),
+    ("POST", "/api/v1/compliance/policy-versions/{version_id}/signature"): ApiCase(
+        ALL, setup=api_version_asking_everyone),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).

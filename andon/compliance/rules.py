@@ -7,6 +7,8 @@ facts about a record that grant what no role does.
 - compliance.edit_evidence: the evidence's owner, or compliance.manage_evidence over its unit.
 - compliance.edit_policy: the policy's owner, or compliance.publish_policies (document control).
 - compliance.decide_policy: an approver named on the version with a decision still pending.
+- compliance.read_policy: a policy of the user's units, of a unit above theirs or of their
+  organisation (every member of staff reads the policies that apply to them), or one they own.
 - compliance.fill_tracer: the tracer's surveyor for the day, or compliance.plan_tracers over its unit.
 """
 
@@ -55,6 +57,16 @@ def approves_version(user, version):
 
 
 @rules.predicate
+def reads_policy(user, policy):
+    from .models import PolicyVersion
+    from .policies import reads_policy as reads
+
+    if isinstance(policy, PolicyVersion):  # a version is read as its policy
+        policy = policy.policy
+    return policy is not None and getattr(policy, "pk", None) is not None and reads(user, policy)
+
+
+@rules.predicate
 def surveys_tracer(user, tracer):
     return tracer is not None and getattr(tracer, "surveyor_id", None) == user.pk
 
@@ -66,4 +78,5 @@ add_rule("compliance.assessment_work", owns_an_item | holds("compliance.view"))
 add_rule("compliance.edit_evidence", owns_evidence | holds("compliance.manage_evidence"))
 add_rule("compliance.edit_policy", owns_policy | holds("compliance.publish_policies"))
 add_rule("compliance.decide_policy", approves_version)
+add_rule("compliance.read_policy", reads_policy)
 add_rule("compliance.fill_tracer", surveys_tracer | holds("compliance.plan_tracers"))

@@ -25,6 +25,10 @@ class Policy(Versioned):
     next_review_on = models.DateField(null=True, blank=True)
     review_reminded_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # What search reads: the code, title and text of the current version (the published one, else
+    # the latest), kept by the services (compliance/search.py indexes it: PostgreSQL's GIN index on
+    # its tsvector, SQLite's FTS5 table).
+    search_text = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["code"]
@@ -60,6 +64,7 @@ class PolicyVersion(Versioned):
     submitted_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    effective_on = models.DateField(null=True, blank=True, help_text="The day the published version takes effect")
     published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+")
     retired_at = models.DateTimeField(null=True, blank=True)
