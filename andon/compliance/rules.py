@@ -6,11 +6,14 @@ facts about a record that grant what no role does.
 - compliance.edit_policy: the policy's owner, or compliance.publish_policies (document control).
 - compliance.decide_policy: an approver named on the version with a decision still pending.
 - compliance.fill_tracer: the tracer's surveyor for the day, or compliance.plan_tracers over its unit.
+- compliance.view_tracer: the tracer's surveyor, or compliance.view or compliance.plan_tracers over its unit.
+- compliance.use_tracers (no object: pages and navigation): compliance.view or compliance.plan_tracers
+  anywhere, or being the surveyor of a tracer (a surveyor for the day may be any member of staff).
 """
 
 import rules
 
-from andon.platform.permissions import add_rule, holds
+from andon.platform.permissions import add_rule, holds, remembered
 
 
 def _owner_is_user(user, record) -> bool:
@@ -45,8 +48,22 @@ def surveys_tracer(user, tracer):
     return tracer is not None and getattr(tracer, "surveyor_id", None) == user.pk
 
 
+def surveys_tracers(user) -> bool:
+    """Whether the user is the surveyor of any tracer, read once per request (the menu asks)."""
+    from .models import Tracer
+
+    return remembered(user, "surveys_a_tracer", Tracer.objects.filter(surveyor=user).exists)
+
+
+@rules.predicate
+def surveys_a_tracer(user):
+    return surveys_tracers(user)
+
+
 add_rule("compliance.work_on_item", owns_item | holds("compliance.assess"))
 add_rule("compliance.edit_evidence", owns_evidence | holds("compliance.manage_evidence"))
 add_rule("compliance.edit_policy", owns_policy | holds("compliance.publish_policies"))
 add_rule("compliance.decide_policy", approves_version)
 add_rule("compliance.fill_tracer", surveys_tracer | holds("compliance.plan_tracers"))
+add_rule("compliance.view_tracer", surveys_tracer | holds("compliance.view") | holds("compliance.plan_tracers"))
+add_rule("compliance.use_tracers", holds("compliance.view") | holds("compliance.plan_tracers") | surveys_a_tracer)
