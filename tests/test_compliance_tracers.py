@@ -160,8 +160,7 @@ def test_a_no_needs_an_observation_and_a_stale_answer_is_refused(world):
     assert item.answer == "no"
 
 
-def test_photos_are_checked_by_their_first_bytes_and_lose_their_metadata(world, client, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+def test_photos_are_checked_by_their_first_bytes_and_lose_their_metadata(world, client):
     tracer = plan(world)
     item = items_of(tracer)[0]
     with pytest.raises(ValidationError) as refused:

@@ -333,6 +333,89 @@ def kept_case(key, month):
     return setup
 
 
+# Compliance tracers: readers of compliance see them; compliance specialists plan and fill them; the
+# surveyor for the day fills their own, whatever their role (compliance.fill_tracer).
+TRACER_READERS = frozenset({
+    Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+    Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO, Role.BOARD_MEMBER,
+})
+TRACER_PLANNERS = frozenset({Role.COMPLIANCE_SPECIALIST})
+
+
+def _tracer(surveyor, planner, *, answer="", status="planned"):
+    """A tracer on 4 West with one question drawn from a requirement (answered as given)."""
+    from django.utils import timezone
+
+    from andon.compliance.models import Framework, FrameworkVersion, Requirement, Tracer, TracerItem
+    from andon.platform.models import Unit
+
+    framework, _ = Framework.objects.get_or_create(urn="urn:matrix:cop", defaults={"name": "Matrix", "kind": "regulation"})
+    version, _ = FrameworkVersion.objects.get_or_create(framework=framework, version="1", defaults={"is_current": True})
+    requirement, _ = Requirement.objects.get_or_create(version=version, urn="urn:matrix:cop:1",
+                                                       defaults={"title": "Drugs are stored safely"})
+    tracer = Tracer.objects.create(title="Matrix tracer", kind="system", unit=Unit.objects.get(facility__code="rgh", code="4w"),
+                                   surveyor=surveyor, created_by=planner, planned_on=timezone.localdate(), status=status)
+    TracerItem.objects.create(tracer=tracer, requirement=requirement, position=1, question="Stored safely?",
+                              answer=answer, observation="Fridge unlocked." if answer == "no" else "")
+    return tracer
+
+
+def _tracer_photo(tracer):
+    from django.core.files.base import ContentFile
+
+    from andon.compliance.models import TracerPhoto
+
+    photo = TracerPhoto(item=tracer.items.get(), name="fridge.png", content_type="image/png", size=8,
+                        uploaded_by=tracer.surveyor)
+    photo.file.save("upload", ContentFile(b"\x89PNG\r\n\x1a\n"), save=False)
+    photo.save()
+    return photo
+
+
+def _png_upload():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("fridge.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 16, content_type="image/png")
+
+
+def others_tracer(user, other):
+    return [_tracer(other, other).pk], {}
+
+
+def own_tracer(user, other):
+    return [_tracer(user, other).pk], {}
+
+
+def surveying_a_tracer(user, other):
+    _tracer(user, other)
+    return [], {}
+
+
+def an_item_of(whose, answer=""):
+    def setup(user, other):
+        tracer = _tracer(user if whose == "own" else other, other, answer=answer)
+        return [tracer.pk, tracer.items.get().pk], {}
+
+    return setup
+
+
+def a_photo_upload_to(whose):
+    def setup(user, other):
+        args, _ = an_item_of(whose)(user, other)
+        return args, {"photo": _png_upload()}
+
+    return setup
+
+
+def others_tracer_photo(user, other):
+    tracer = _tracer(other, other)
+    return [tracer.pk, _tracer_photo(tracer).pk], {}
+
+
+def others_completed_tracer(user, other):
+    return [_tracer(other, other, answer="yes", status="completed").pk], {}
+
+
 # url name -> expectation. Pages guarded against one object are listed once per kind of object.
 PAGES = {
     "home": Case(ALL),
@@ -435,6 +518,25 @@ PAGES = {
                               data={"period": "2026-01", "case": "p1"}),
     "measures:counts": Case(COUNT_ENTERERS, setup=a_measure("hand-hygiene")),
     "measures:peers": Case(MEASURE_MANAGERS, method="post", setup=a_measure("readmission-30-day")),
+    # Compliance tracers.
+    "compliance:tracers": Case(TRACER_READERS),
+    "compliance:tracer_plan": Case(TRACER_PLANNERS),
+    "compliance:tracer_requirements": Case(TRACER_PLANNERS),
+    "compliance:tracer_people": Case(TRACER_PLANNERS, data={"q": "matrix"}),
+    "compliance:tracer": Case(TRACER_READERS, setup=others_tracer),
+    "compliance:tracer_checklist": Case(TRACER_PLANNERS, setup=others_tracer),
+    "compliance:tracer_start": Case(TRACER_PLANNERS, method="post", setup=others_tracer),
+    "compliance:tracer_answer": Case(TRACER_PLANNERS, method="post", setup=an_item_of("others"), data={"answer": "yes"}),
+    "compliance:tracer_photo_upload": Case(TRACER_PLANNERS, method="post", setup=a_photo_upload_to("others")),
+    "compliance:tracer_finding": Case(TRACER_PLANNERS, method="post", setup=an_item_of("others", "no"),
+                                      data={"title": "Fridge unlocked", "risk": "low"}),
+    "compliance:tracer_question": Case(TRACER_PLANNERS, method="post", setup=an_item_of("others"),
+                                       data={"question": "Is the fridge locked?"}),
+    "compliance:tracer_photo": Case(TRACER_READERS, setup=others_tracer_photo),
+    "compliance:tracer_complete": Case(TRACER_PLANNERS, setup=others_tracer),
+    "compliance:tracer_reopen": Case(TRACER_PLANNERS, method="post", setup=others_completed_tracer,
+                                     data={"reason": "Fix the answer"}),
+    "compliance:tracer_pdf": Case(TRACER_READERS, setup=others_tracer),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
@@ -455,6 +557,19 @@ OBJECT_CASES = {
     "actions:detail (own)": ("actions:detail", Case(ALL, setup=own_action)),
     "actions:status (own)": ("actions:status", Case(ALL, method="post", setup=own_action, data={"status": "in_progress"})),
     "actions:edit (own)": ("actions:edit", Case(ACTION_MANAGERS, setup=own_action)),
+    # The surveyor for the day fills their tracer whatever their role; planning stays the specialists'.
+    "compliance:tracers (surveying one)": ("compliance:tracers", Case(ALL, setup=surveying_a_tracer)),
+    "compliance:tracer (surveyor)": ("compliance:tracer", Case(ALL, setup=own_tracer)),
+    "compliance:tracer_checklist (surveyor)": ("compliance:tracer_checklist", Case(ALL, setup=own_tracer)),
+    "compliance:tracer_answer (surveyor)": ("compliance:tracer_answer", Case(
+        ALL, method="post", setup=an_item_of("own"), data={"answer": "yes"})),
+    "compliance:tracer_photo_upload (surveyor)": ("compliance:tracer_photo_upload", Case(
+        ALL, method="post", setup=a_photo_upload_to("own"))),
+    "compliance:tracer_finding (surveyor)": ("compliance:tracer_finding", Case(
+        ALL, method="post", setup=an_item_of("own", "no"), data={"title": "Fridge unlocked", "risk": "low"})),
+    "compliance:tracer_complete (surveyor)": ("compliance:tracer_complete", Case(ALL, setup=own_tracer)),
+    "compliance:tracer_question (surveyor)": ("compliance:tracer_question", Case(
+        TRACER_PLANNERS, method="post", setup=an_item_of("own"), data={"question": "Reworded"})),
 }
 
 @dataclass
@@ -577,6 +692,23 @@ def api_others_concern(user, other, hospital):
     safety.raise_conduct_concern(other, unit_id=hospital.unit("rgh/4w").pk, about="A colleague",
                                  narrative="Shouted at a patient.")
     return {}
+
+
+def api_tracer(answer="", status="planned", photo=False):
+    def setup(user, other, hospital):
+        tracer = _tracer(other, other, answer=answer, status=status)
+        found = {"tracer_id": tracer.pk, "item_id": tracer.items.get().pk}
+        return {**found, "photo_id": _tracer_photo(tracer).pk} if photo else found
+
+    return setup
+
+
+def api_tracer_body(hospital):
+    from django.utils import timezone
+
+    return {"title": "Matrix tracer", "kind": "system", "unit_id": hospital.unit("rgh/4w").pk,
+            "surveyor_id": _someone(hospital, "surveyor").pk, "planned_on": timezone.localdate().isoformat(),
+            "extra_questions": ["Is the fridge locked?"]}
 
 
 def _someone(hospital, prefix):
@@ -711,6 +843,24 @@ API = {
         "measures": ["falls"], "kind": "month", "first": "2026-01-01", "last": "2026-06-30"}),
     ("POST", "/api/v1/actions/{action_id}/decision"): ApiCase(ACTION_APPROVERS, setup=api_others_action,
                                                               body={"approve": True}),
+    # Compliance tracers (the surveyor's own cells are in test_compliance_tracers.py).
+    ("GET", "/api/v1/compliance/tracers"): ApiCase(TRACER_READERS),
+    ("POST", "/api/v1/compliance/tracers"): ApiCase(TRACER_PLANNERS, body=api_tracer_body),
+    ("GET", "/api/v1/compliance/tracers/{tracer_id}"): ApiCase(TRACER_READERS, setup=api_tracer()),
+    ("GET", "/api/v1/compliance/tracers/{tracer_id}/items"): ApiCase(TRACER_READERS, setup=api_tracer()),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/start"): ApiCase(TRACER_PLANNERS, setup=api_tracer()),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/answer"): ApiCase(TRACER_PLANNERS, setup=api_tracer(),
+                                                                 body={"answer": "yes"}),
+    ("GET", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/photos"): ApiCase(TRACER_READERS, setup=api_tracer()),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/photos"): ApiCase(TRACER_PLANNERS, setup=api_tracer(),
+                                                                 files=lambda hospital: {"photo": _png_upload()}),
+    ("GET", "/api/v1/compliance/tracers/{tracer_id}/photos/{photo_id}"): ApiCase(TRACER_READERS, setup=api_tracer(photo=True)),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/findings"): ApiCase(TRACER_PLANNERS, setup=api_tracer("no"),
+                                                                   body={"title": "Fridge unlocked", "risk": "low"}),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/complete"): ApiCase(TRACER_PLANNERS, setup=api_tracer("yes"),
+                                                  body={"summary": "Fine."}),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/reopen"): ApiCase(TRACER_PLANNERS, setup=api_tracer("yes", "completed"),
+                                                body={"reason": "Fix the answer"}),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
