@@ -521,8 +521,9 @@ PAGES = {
     # Compliance tracers.
     "compliance:tracers": Case(TRACER_READERS),
     "compliance:tracer_plan": Case(TRACER_PLANNERS),
-    "compliance:tracer_requirements": Case(TRACER_PLANNERS),
-    "compliance:tracer_people": Case(TRACER_PLANNERS, data={"q": "matrix"}),
+    # The plan page's pickers (htmx fragments that answer a search: no one's starting point).
+    "compliance:tracer_requirements": Case(TRACER_PLANNERS, setup=lambda user, other: ([], {"q": "drugs"})),
+    "compliance:tracer_people": Case(TRACER_PLANNERS, setup=lambda user, other: ([], {"q": "matrix"})),
     "compliance:tracer": Case(TRACER_READERS, setup=others_tracer),
     "compliance:tracer_checklist": Case(TRACER_PLANNERS, setup=others_tracer),
     "compliance:tracer_start": Case(TRACER_PLANNERS, method="post", setup=others_tracer),
