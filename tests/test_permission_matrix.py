@@ -598,6 +598,89 @@ def a_finding_to_act_on(user, other):
     return args, {"title": "Matrix action", "owner": user.pk, "strength": "weaker", "measure": "m",
                   "due_date": (timezone.localdate() + timedelta(days=30)).isoformat()}
 
+# Compliance tracers: readers of compliance see them; compliance specialists plan and fill them; the
+# surveyor for the day fills their own, whatever their role (compliance.fill_tracer).
+TRACER_READERS = frozenset({
+    Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+    Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO, Role.BOARD_MEMBER,
+})
+TRACER_PLANNERS = frozenset({Role.COMPLIANCE_SPECIALIST})
+
+
+def _tracer(surveyor, planner, *, answer="", status="planned"):
+    """A tracer on 4 West with one question drawn from a requirement (answered as given)."""
+    from django.utils import timezone
+
+    from andon.compliance.models import Framework, FrameworkVersion, Requirement, Tracer, TracerItem
+    from andon.platform.models import Unit
+
+    framework, _ = Framework.objects.get_or_create(urn="urn:matrix:cop", defaults={"name": "Matrix", "kind": "regulation"})
+    version, _ = FrameworkVersion.objects.get_or_create(framework=framework, version="1", defaults={"is_current": True})
+    requirement, _ = Requirement.objects.get_or_create(version=version, urn="urn:matrix:cop:1",
+                                                       defaults={"title": "Drugs are stored safely"})
+    tracer = Tracer.objects.create(title="Matrix tracer", kind="system", unit=Unit.objects.get(facility__code="rgh", code="4w"),
+                                   surveyor=surveyor, created_by=planner, planned_on=timezone.localdate(), status=status)
+    TracerItem.objects.create(tracer=tracer, requirement=requirement, position=1, question="Stored safely?",
+                              answer=answer, observation="Fridge unlocked." if answer == "no" else "")
+    return tracer
+
+
+def _tracer_photo(tracer):
+    from django.core.files.base import ContentFile
+
+    from andon.compliance.models import TracerPhoto
+
+    photo = TracerPhoto(item=tracer.items.get(), name="fridge.png", content_type="image/png", size=8,
+                        uploaded_by=tracer.surveyor)
+    photo.file.save("upload", ContentFile(b"\x89PNG\r\n\x1a\n"), save=False)
+    photo.save()
+    return photo
+
+
+def _png_upload():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("fridge.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 16, content_type="image/png")
+
+
+def others_tracer(user, other):
+    return [_tracer(other, other).pk], {}
+
+
+def own_tracer(user, other):
+    return [_tracer(user, other).pk], {}
+
+
+def surveying_a_tracer(user, other):
+    _tracer(user, other)
+    return [], {}
+
+
+def an_item_of(whose, answer=""):
+    def setup(user, other):
+        tracer = _tracer(user if whose == "own" else other, other, answer=answer)
+        return [tracer.pk, tracer.items.get().pk], {}
+
+    return setup
+
+
+def a_photo_upload_to(whose):
+    def setup(user, other):
+        args, _ = an_item_of(whose)(user, other)
+        return args, {"photo": _png_upload()}
+
+    return setup
+
+
+def others_tracer_photo(user, other):
+    tracer = _tracer(other, other)
+    return [tracer.pk, _tracer_photo(tracer).pk], {}
+
+
+def others_completed_tracer(user, other):
+    return [_tracer(other, other, answer="yes", status="completed").pk], {}
+
+
 # url name -> expectation. Pages guarded against one object are listed once per kind of object.
 
 def _evidence_world():
@@ -824,6 +907,26 @@ PAGES = {
     "compliance:policy_original": Case(POLICY_READERS, setup=a_published_version_with_original),
     "compliance:attest": Case(ALL, setup=a_published_version_asking_everyone),
     "compliance:policy_completion": Case(ATTESTATION_VIEWERS, setup=a_published_version),
+    # Compliance tracers.
+    "compliance:tracers": Case(TRACER_READERS),
+    "compliance:tracer_plan": Case(TRACER_PLANNERS),
+    # The plan page's pickers (htmx fragments that answer a search: no one's starting point).
+    "compliance:tracer_requirements": Case(TRACER_PLANNERS, setup=lambda user, other: ([], {"q": "drugs"})),
+    "compliance:tracer_people": Case(TRACER_PLANNERS, setup=lambda user, other: ([], {"q": "matrix"})),
+    "compliance:tracer": Case(TRACER_READERS, setup=others_tracer),
+    "compliance:tracer_checklist": Case(TRACER_PLANNERS, setup=others_tracer),
+    "compliance:tracer_start": Case(TRACER_PLANNERS, method="post", setup=others_tracer),
+    "compliance:tracer_answer": Case(TRACER_PLANNERS, method="post", setup=an_item_of("others"), data={"answer": "yes"}),
+    "compliance:tracer_photo_upload": Case(TRACER_PLANNERS, method="post", setup=a_photo_upload_to("others")),
+    "compliance:tracer_finding": Case(TRACER_PLANNERS, method="post", setup=an_item_of("others", "no"),
+                                      data={"title": "Fridge unlocked", "risk": "low"}),
+    "compliance:tracer_question": Case(TRACER_PLANNERS, method="post", setup=an_item_of("others"),
+                                       data={"question": "Is the fridge locked?"}),
+    "compliance:tracer_photo": Case(TRACER_READERS, setup=others_tracer_photo),
+    "compliance:tracer_complete": Case(TRACER_PLANNERS, setup=others_tracer),
+    "compliance:tracer_reopen": Case(TRACER_PLANNERS, method="post", setup=others_completed_tracer,
+                                     data={"reason": "Fix the answer"}),
+    "compliance:tracer_pdf": Case(TRACER_READERS, setup=others_tracer),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
@@ -850,6 +953,19 @@ OBJECT_CASES = {
     "compliance:item_edit (own)": ("compliance:item_edit", Case(ALL, method="post", setup=own_item_to_edit)),
     # The owner of evidence edits it whatever their compliance role; others need one that manages it.
     "compliance:evidence_edit (own)": ("compliance:evidence_edit", Case(COMPLIANCE_VIEWERS, setup=own_evidence)),
+    # The surveyor for the day fills their tracer whatever their role; planning stays the specialists'.
+    "compliance:tracers (surveying one)": ("compliance:tracers", Case(ALL, setup=surveying_a_tracer)),
+    "compliance:tracer (surveyor)": ("compliance:tracer", Case(ALL, setup=own_tracer)),
+    "compliance:tracer_checklist (surveyor)": ("compliance:tracer_checklist", Case(ALL, setup=own_tracer)),
+    "compliance:tracer_answer (surveyor)": ("compliance:tracer_answer", Case(
+        ALL, method="post", setup=an_item_of("own"), data={"answer": "yes"})),
+    "compliance:tracer_photo_upload (surveyor)": ("compliance:tracer_photo_upload", Case(
+        ALL, method="post", setup=a_photo_upload_to("own"))),
+    "compliance:tracer_finding (surveyor)": ("compliance:tracer_finding", Case(
+        ALL, method="post", setup=an_item_of("own", "no"), data={"title": "Fridge unlocked", "risk": "low"})),
+    "compliance:tracer_complete (surveyor)": ("compliance:tracer_complete", Case(ALL, setup=own_tracer)),
+    "compliance:tracer_question (surveyor)": ("compliance:tracer_question", Case(
+        TRACER_PLANNERS, method="post", setup=an_item_of("own"), data={"question": "Reworded"})),
 }
 
 @dataclass
@@ -973,6 +1089,23 @@ def api_others_concern(user, other, hospital):
     safety.raise_conduct_concern(other, unit_id=hospital.unit("rgh/4w").pk, about="A colleague",
                                  narrative="Shouted at a patient.")
     return {}
+
+
+def api_tracer(answer="", status="planned", photo=False):
+    def setup(user, other, hospital):
+        tracer = _tracer(other, other, answer=answer, status=status)
+        found = {"tracer_id": tracer.pk, "item_id": tracer.items.get().pk}
+        return {**found, "photo_id": _tracer_photo(tracer).pk} if photo else found
+
+    return setup
+
+
+def api_tracer_body(hospital):
+    from django.utils import timezone
+
+    return {"title": "Matrix tracer", "kind": "system", "unit_id": hospital.unit("rgh/4w").pk,
+            "surveyor_id": _someone(hospital, "surveyor").pk, "planned_on": timezone.localdate().isoformat(),
+            "extra_questions": ["Is the fridge locked?"]}
 
 
 def _someone(hospital, prefix):
@@ -1272,6 +1405,24 @@ API = {
     ("GET", "/api/v1/compliance/my-attestations"): ApiCase(ALL),
     ("POST", "/api/v1/compliance/policy-versions/{version_id}/signature"): ApiCase(
         ALL, setup=api_version_asking_everyone),
+    # Compliance tracers (the surveyor's own cells are in test_compliance_tracers.py).
+    ("GET", "/api/v1/compliance/tracers"): ApiCase(TRACER_READERS),
+    ("POST", "/api/v1/compliance/tracers"): ApiCase(TRACER_PLANNERS, body=api_tracer_body),
+    ("GET", "/api/v1/compliance/tracers/{tracer_id}"): ApiCase(TRACER_READERS, setup=api_tracer()),
+    ("GET", "/api/v1/compliance/tracers/{tracer_id}/items"): ApiCase(TRACER_READERS, setup=api_tracer()),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/start"): ApiCase(TRACER_PLANNERS, setup=api_tracer()),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/answer"): ApiCase(TRACER_PLANNERS, setup=api_tracer(),
+                                                                 body={"answer": "yes"}),
+    ("GET", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/photos"): ApiCase(TRACER_READERS, setup=api_tracer()),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/photos"): ApiCase(TRACER_PLANNERS, setup=api_tracer(),
+                                                                 files=lambda hospital: {"photo": _png_upload()}),
+    ("GET", "/api/v1/compliance/tracers/{tracer_id}/photos/{photo_id}"): ApiCase(TRACER_READERS, setup=api_tracer(photo=True)),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/findings"): ApiCase(TRACER_PLANNERS, setup=api_tracer("no"),
+                                                                   body={"title": "Fridge unlocked", "risk": "low"}),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/complete"): ApiCase(TRACER_PLANNERS, setup=api_tracer("yes"),
+                                                  body={"summary": "Fine."}),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/reopen"): ApiCase(TRACER_PLANNERS, setup=api_tracer("yes", "completed"),
+                                                body={"reason": "Fix the answer"}),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).

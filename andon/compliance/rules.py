@@ -10,6 +10,9 @@ facts about a record that grant what no role does.
 - compliance.read_policy: a policy of the user's units, of a unit above theirs or of their
   organisation (every member of staff reads the policies that apply to them), or one they own.
 - compliance.fill_tracer: the tracer's surveyor for the day, or compliance.plan_tracers over its unit.
+- compliance.view_tracer: the tracer's surveyor, or compliance.view or compliance.plan_tracers over its unit.
+- compliance.use_tracers (no object: pages and navigation): compliance.view or compliance.plan_tracers
+  anywhere, or being the surveyor of a tracer (a surveyor for the day may be any member of staff).
 """
 
 import rules
@@ -71,6 +74,18 @@ def surveys_tracer(user, tracer):
     return tracer is not None and getattr(tracer, "surveyor_id", None) == user.pk
 
 
+def surveys_tracers(user) -> bool:
+    """Whether the user is the surveyor of any tracer, read once per request (the menu asks)."""
+    from .models import Tracer
+
+    return remembered(user, "surveys_a_tracer", Tracer.objects.filter(surveyor=user).exists)
+
+
+@rules.predicate
+def surveys_a_tracer(user):
+    return surveys_tracers(user)
+
+
 add_rule("compliance.work_on_item", owns_item | holds("compliance.assess"))
 # An item's owner opens it (and their own items) without compliance.view over its scope.
 add_rule("compliance.view_item", owns_item | holds("compliance.view"))
@@ -80,3 +95,5 @@ add_rule("compliance.edit_policy", owns_policy | holds("compliance.publish_polic
 add_rule("compliance.decide_policy", approves_version)
 add_rule("compliance.read_policy", reads_policy)
 add_rule("compliance.fill_tracer", surveys_tracer | holds("compliance.plan_tracers"))
+add_rule("compliance.view_tracer", surveys_tracer | holds("compliance.view") | holds("compliance.plan_tracers"))
+add_rule("compliance.use_tracers", holds("compliance.view") | holds("compliance.plan_tracers") | surveys_a_tracer)

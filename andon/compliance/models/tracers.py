@@ -68,6 +68,9 @@ class TracerItem(Versioned):
     class Meta:
         ordering = ["tracer", "position"]
 
+    def __str__(self):
+        return self.question if len(self.question) <= 80 else self.question[:79] + "…"
+
     @property
     def unit(self):  # the permission scope is the tracer's
         return self.tracer.unit
@@ -85,3 +88,10 @@ class TracerPhoto(models.Model):
     size = models.PositiveIntegerField()
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def unit(self):  # the permission scope is the tracer's
+        return self.item.tracer.unit
