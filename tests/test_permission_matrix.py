@@ -514,10 +514,6 @@ def api_framework_version(user, other, hospital):
 # Compliance assessments (andon/compliance/assessments.py): compliance.view reads them; specialists
 # run them and raise findings; reviewers (specialists, the CQO) sign items off; an item's owner
 # works on it whatever their role.
-COMPLIANCE_VIEWERS = frozenset({
-    Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
-    Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO, Role.BOARD_MEMBER,
-})
 ASSESSORS = frozenset({Role.COMPLIANCE_SPECIALIST})
 ITEM_REVIEWERS = frozenset({Role.COMPLIANCE_SPECIALIST, Role.CQO})
 
@@ -725,7 +721,7 @@ def others_document(user, other):
     return [piece.pk, 1], {}
 
 
-def a_requirement(user, other):
+def an_evidence_requirement(user, other):
     return [_evidence_world()[1].pk], {}
 
 
@@ -885,7 +881,7 @@ PAGES = {
                                        data={"urn": "urn:andon:framework:matrix:1"}),
     "compliance:evidence_retire": Case(EVIDENCE_MANAGERS, method="post", setup=others_evidence),
     "compliance:evidence_pick": Case(EVIDENCE_MANAGERS, setup=others_evidence),
-    "compliance:requirement_evidence": Case(COMPLIANCE_VIEWERS, setup=a_requirement),
+    "compliance:requirement_evidence": Case(COMPLIANCE_VIEWERS, setup=an_evidence_requirement),
     "compliance:requirement_evidence_link": Case(EVIDENCE_MANAGERS, method="post", setup=a_requirement_and_evidence),
     # Compliance: policies. Everyone reads and signs; authors write, named approvers decide,
     # document control (the compliance specialist) publishes, managers and leaders see completion.
@@ -1745,6 +1741,7 @@ SCOPE_CELLS = {
     "compliance:findings, unit outside": ScopeCase("analyst@lch", "/compliance/findings/?unit={rgh/4w}", (403,)),
     "GET /compliance/findings, left out": ScopeCase("analyst@lch", A + "/compliance/findings", api=True),
     "GET /compliance/findings, unit_id outside": ScopeCase("analyst@lch", A + "/compliance/findings?unit_id={rgh/4w}",
+                                                           (403,), api=True),
     "GET /compliance/evidence, left out": ScopeCase("officer@lch", A + "/compliance/evidence", api=True),
     "GET /compliance/evidence, unit_id outside": ScopeCase("officer@lch", A + "/compliance/evidence?unit_id={rgh/4w}",
                                                            (403,), api=True),
