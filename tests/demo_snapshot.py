@@ -38,6 +38,17 @@ from django.db import connection, transaction
 UNTOUCHED = {"django_migrations"}
 
 
+def _fts_shadow_tables(cursor) -> set[str]:
+    """SQLite's FTS5 keeps a virtual table's index in shadow tables that only the virtual table
+    may write (writing them directly corrupts the index): the snapshot copies the virtual
+    table's rows, and FTS5 rebuilds its shadows from them."""
+    if connection.vendor != "sqlite":
+        return set()
+    cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")
+    return {f"{name}_{suffix}" for (name,) in cursor.fetchall()
+            for suffix in ("data", "idx", "content", "docsize", "config")}
+
+
 @dataclass
 class DemoSnapshot:
     """Every table's rows (and sequences, and case files) as the first demo load left them."""
@@ -51,7 +62,8 @@ class DemoSnapshot:
     @classmethod
     def take(cls, cases_dir: Path) -> "DemoSnapshot":
         with connection.cursor() as cursor:
-            tables = [t for t in connection.introspection.table_names(cursor) if t not in UNTOUCHED]
+            tables = [t for t in connection.introspection.table_names(cursor)
+                      if t not in UNTOUCHED and t not in _fts_shadow_tables(cursor)]
         snapshot = cls(connection.vendor, tables)
         with transaction.atomic():
             if snapshot.vendor == "postgresql":
@@ -86,8 +98,12 @@ class DemoSnapshot:
 
     def _take_sqlite(self) -> None:
         raw = connection.connection  # the sqlite3 connection: "?" placeholders, no debug wrapper
+        virtual = {name for (name,) in raw.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")}
         for table in self.tables:
             columns = [row[1] for row in raw.execute(f"PRAGMA table_info({_quote(table)})")]
+            if table in virtual:  # a full-text index: its rowid is the indexed record's id
+                columns = ["rowid", *columns]
             select = ", ".join(f"+{_quote(c)}" for c in columns)
             self.rows[table] = (columns, raw.execute(f"SELECT {select} FROM {_quote(table)}").fetchall())
         self.sequences = raw.execute("SELECT name, seq FROM sqlite_sequence").fetchall()

@@ -1,0 +1,171 @@
+"""Compliance in real Chromium (issue 16): the compliance specialist assesses CoP 482.21, marks
+requirements, attaches a policy and a measure as evidence, records a finding that opens an
+action and sees readiness move; a nurse on a phone reads and signs a newly published policy and
+it leaves her home page."""
+
+import re
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from .conftest import watch
+from .test_signin import expect_home, main_nav, sign_in
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+COP = "urn:andon:framework:cms-cop-482"
+QAPI = COP + ":482.21"
+
+
+def _page(browser, context_args, extra):
+    context = browser.new_context(**{**context_args, **extra})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return context, page, watch(page)
+
+
+def _choose(select, pattern):
+    """Select the option whose text matches `pattern` (Playwright's labels are exact strings)."""
+    select.select_option(select.locator("option", has_text=pattern).first.get_attribute("value"))
+
+
+def _open_item(page, citation: str):
+    page.get_by_role("link", name=citation, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(citation)
+
+
+def _record(page, result: str, rationale: str):
+    work = page.get_by_role("region", name="Record the work")
+    work.get_by_label("Working status").select_option(label="Done")
+    work.get_by_label("Result").select_option(label=result)
+    work.get_by_label("Rationale").fill(rationale)
+    work.get_by_role("button", name="Save").click()
+
+
+def _add_evidence(page, kind: str, title: str, choose):
+    panel = page.locator("#item-evidence")
+    panel.get_by_role("link", name="Add new evidence for this requirement").click()
+    page.get_by_role("link", name=kind, exact=True).click()
+    page.get_by_label("Title").fill(title)
+    _choose(page.get_by_label("Owner"), re.compile(r"Lee Chen"))
+    page.get_by_label("Review or expiry date").fill((timezone.localdate() + timedelta(days=180)).isoformat())
+    choose(page)
+    page.get_by_role("button", name="Add the evidence").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+
+
+def test_specialist_assesses_qapi_with_evidence_and_a_finding(browser, browser_context_args, demo):
+    from andon.actions.models import Action
+    from andon.compliance import services
+    from andon.compliance.models import Assessment, Evidence, Finding
+
+    context, page, problems = _page(browser, browser_context_args, DESKTOP)
+    try:
+        sign_in(page, demo, "compliance.lee")
+        expect_home(page, demo, "Lee")
+        main_nav(page).get_by_role("link", name="Assessments", exact=True).click()
+        page.get_by_role("link", name="New assessment").click()
+        page.get_by_label("Title").fill("QAPI mock survey")
+        _choose(page.get_by_label("Framework version"), re.compile(r"^CMS Conditions of Participation"))
+        _choose(page.get_by_label("Scope"), re.compile(r"whole organisation"))
+        page.get_by_label("Part of the framework").fill(QAPI)
+        _choose(page.get_by_label("Lead"), re.compile(r"Lee Chen"))
+        page.get_by_role("button", name="Create the assessment").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("QAPI mock survey")
+        assessment = Assessment.objects.get(title="QAPI mock survey")
+        items = list(assessment.items.select_related("requirement"))
+        assert {i.requirement.urn.rsplit(":", 1)[1] for i in items} >= {"482.21(a)", "482.21(b)"}
+        # The condition (surveyors cite compliance with it as a whole) and each of its standards.
+        assert all(i.requirement.urn == QAPI or i.requirement.urn.startswith(QAPI + "(") for i in items)
+        expect(page.get_by_role("region", name="Readiness").locator("p.display-6")).to_have_text("0.0%")
+
+        # 482.21(a) met, with a policy and a measure as its evidence.
+        _open_item(page, "42 CFR 482.21(a)")
+        _record(page, "Met", "The QAPI plan covers every service; indicators include adverse events.")
+        expect(page.locator("dl")).to_contain_text("Met")
+        _add_evidence(page, "Policy", "Falls prevention policy",
+                      lambda p: _choose(p.get_by_label("Policy"), re.compile(r"PC-101")))
+        item_a = next(i for i in items if i.requirement.urn.endswith("(a)"))
+        page.goto(demo + reverse("compliance:item", args=[item_a.pk]))
+        _add_evidence(page, "Measure", "Falls per 1,000 patient days",
+                      lambda p: _choose(p.get_by_label("Measure"), re.compile(r"Falls per 1,000")))
+        requirement_a = next(i.requirement for i in items if i.requirement.urn.endswith("(a)"))
+        linked = Evidence.objects.filter(links__requirement_urn=requirement_a.urn, owner__username="compliance.lee",
+                                         title__in=["Falls prevention policy", "Falls per 1,000 patient days"])
+        assert sorted(linked.values_list("kind", "policy__code", "measure_key")) == [
+            ("measure", None, "falls"), ("policy", "PC-101", "")]
+        page.goto(f"{demo}/compliance/assessments/{assessment.pk}/")
+        _open_item(page, "42 CFR 482.21(a)")
+        panel = page.locator("#item-evidence")
+        expect(panel).to_contain_text("Falls prevention policy")
+        expect(panel).to_contain_text("Falls per 1,000 patient days")
+        expect(panel).to_contain_text("Current evidence")
+
+        # 482.21(b) not met: a finding, and an action in the shared tracker.
+        page.goto(f"{demo}/compliance/assessments/{assessment.pk}/")
+        _open_item(page, "42 CFR 482.21(b)")
+        _record(page, "Not met", "Data collection frequency is not set by the governing body.")
+        page.get_by_role("link", name="Raise a finding").click()
+        page.get_by_label("Title").fill("No board-approved data collection schedule")
+        page.get_by_role("radio", name=re.compile(r"^High")).check()
+        _choose(page.get_by_label("Unit"), re.compile(r"Medicine"))  # a finding for the organisation names a unit
+        page.get_by_role("button", name="Raise the finding").click()
+        finding = Finding.objects.get(title="No board-approved data collection schedule")
+        expect(page.get_by_role("heading", level=1)).to_contain_text(finding.title)
+        page.get_by_label("Title").fill("Board to approve the QAPI data schedule")
+        _choose(page.get_by_label("Owner"), re.compile(r"Olivia Grant"))
+        page.get_by_label("Due date").fill((timezone.localdate() + timedelta(days=30)).isoformat())
+        page.get_by_label("Strength").select_option(label="Intermediate")
+        page.get_by_label("Measure").fill("Schedule approved in the board minutes.")
+        page.get_by_role("button", name="Open the action").click()
+        expect(page.locator("main")).to_contain_text("Board to approve the QAPI data schedule")
+        action = Action.objects.get(title="Board to approve the QAPI data schedule")
+        assert action.source_id == finding.pk and action.owner.username == "cqo.olivia"
+
+        # Readiness moved: one of the chapter's items met, the rest not (not assessed counts as 0).
+        page.goto(f"{demo}/compliance/assessments/{assessment.pk}/")
+        expected = 100 * 1 / len(items)
+        expect(page.get_by_role("region", name="Readiness").locator("p.display-6")).to_have_text(f"{expected:.1f}%")
+        assert float(services.readiness(assessment).overall.percent) == round(expected, 2)
+        expect(page.get_by_role("region", name="Readiness")).to_contain_text("high 1")
+        assert problems.problems == []
+    finally:
+        context.close()
+
+
+def test_nurse_reads_and_signs_a_new_policy_on_her_phone(browser, browser_context_args, demo):
+    from andon.compliance import services
+    from andon.compliance.models import Attestation
+    from andon.platform import content
+    from andon.platform.models import User
+    from andon.platform.roles import Role
+
+    lee, olivia = User.objects.get(username="compliance.lee"), User.objects.get(username="cqo.olivia")
+    policy = services.create_policy(lee, organisation=content.resolve_scope(""), unit=None, code="PC-150",
+                                    title="Bed alarms at night", owner=lee, review_every_months=24,
+                                    text="Every patient at risk of falling has the bed alarm on at night.")
+    version = policy.versions.get()
+    services.submit_for_review(lee, version, [olivia])
+    services.decide(olivia, version, True, "Approved.")
+    services.publish(lee, version, timezone.localdate(),
+                     [services.RuleSpec(role=Role.STAFF_REPORTER, unit=content.resolve_scope("rgh/4w"), due_in_days=7)])
+
+    context, page, problems = _page(browser, browser_context_args, PHONE)
+    try:
+        sign_in(page, demo, "nurse.ana")
+        expect_home(page, demo, "Ana")
+        line = page.get_by_role("link", name=re.compile(r"Read and sign: PC-150 Bed alarms at night"))
+        expect(line).to_be_visible()
+        line.click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Bed alarms at night")
+        expect(page.locator("main")).to_contain_text("bed alarm on at night")
+        page.get_by_role("button", name="I have read and understood").click()
+        expect_home(page, demo, "Ana")
+        expect(page.get_by_role("link", name=re.compile(r"PC-150"))).to_have_count(0)
+        signed = Attestation.objects.get(version=version, person__username="nurse.ana")
+        assert signed.signed_at is not None
+        assert problems.problems == []
+    finally:
+        context.close()
