@@ -143,16 +143,19 @@ def seed_staff(args, units, password_hash):
 def seed_policies(args, organisation, owner, chance, now):
     from andon.compliance.models import Policy, PolicyVersion
 
-    policies = Policy.objects.bulk_create([
-        Policy(organisation=organisation, code=f"BP-{i + 1:05}", owner=owner, review_every_months=36,
-               next_review_on=(now + timedelta(days=chance.randint(-60, 900))).date(),
-               title=f"{TOPICS[i % len(TOPICS)]} in {AREAS[(i // len(TOPICS)) % len(AREAS)]} ({i + 1})")
-        for i in range(args.policies)], batch_size=5000)
+    texts = ["\n\n".join(" ".join(_sentence(chance) for _ in range(5)) for _ in range(4)) for _ in range(args.policies)]
+    policies = []
+    for i, text in enumerate(texts):
+        code, title = f"BP-{i + 1:05}", f"{TOPICS[i % len(TOPICS)]} in {AREAS[(i // len(TOPICS)) % len(AREAS)]} ({i + 1})"
+        # search_text as search.index_policy writes it (PostgreSQL's GIN index reads it)
+        policies.append(Policy(organisation=organisation, code=code, owner=owner, review_every_months=36, title=title,
+                               next_review_on=(now + timedelta(days=chance.randint(-60, 900))).date(),
+                               search_text=f"{code}\n{title}\n{text}"))
+    policies = Policy.objects.bulk_create(policies, batch_size=5000)
     return PolicyVersion.objects.bulk_create([
         PolicyVersion(policy=policy, number=1, status="published", created_by=owner, published_by=owner,
-                      published_at=now - timedelta(days=chance.randint(1, 700)),
-                      text="\n\n".join(" ".join(_sentence(chance) for _ in range(5)) for _ in range(4)))
-        for policy in policies], batch_size=5000)
+                      published_at=now - timedelta(days=chance.randint(1, 700)), text=text)
+        for policy, text in zip(policies, texts, strict=True)], batch_size=5000)
 
 
 def seed_attestations(args, staff, versions, chance, today):
@@ -180,7 +183,6 @@ def phase_seed(args) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from andon.compliance import search
     from andon.compliance.models import Attestation, PolicyVersion, Requirement
     from andon.platform import demo
     from andon.platform.models import Organisation, Unit, User
@@ -201,7 +203,6 @@ def phase_seed(args) -> dict:
     staff = seed_staff(args, units, make_password(safety_load.DEMO_PASSWORD))
     policy_versions = seed_policies(args, organisation, specialist, chance, now)
     attestations = seed_attestations(args, staff, policy_versions, chance, today)
-    search.rebuild_index()  # as the services keep it for each version they publish
     seeded = time.perf_counter()
     with connection.cursor() as cursor:  # as autovacuum would, soon after a bulk load
         cursor.execute("VACUUM ANALYZE")
