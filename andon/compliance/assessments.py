@@ -416,13 +416,17 @@ def readiness_rows(assessment: Assessment) -> list[dict]:
     for item_id, risk in Finding.objects.filter(item__assessment=assessment, status=FindingStatus.OPEN).values_list(
             "item_id", "risk"):
         findings[item_id].append(risk)
+    # Plain values, not model instances: the readiness page reads every item of the assessment.
+    items = assessment.items.order_by("requirement__position").values_list(
+        "pk", "requirement__urn", "result", "weight", "requirement__chapter__urn", "requirement__chapter__citation",
+        "requirement__chapter__title", "requirement__citation", "requirement__title", "for_unit_id", "for_unit__name")
     rows = []
-    for item in assessment.items.select_related("requirement__chapter", "for_unit").order_by("requirement__position"):
-        chapter = item.requirement.chapter or item.requirement
-        rows.append({"item": item.pk, "urn": item.requirement.urn, "result": item.result, "weight": item.weight,
-                     "chapter": (chapter.urn, str(chapter)),
-                     "unit": (str(item.for_unit_id), item.for_unit.name) if item.for_unit_id else WHOLE_SCOPE,
-                     "open_findings": findings[item.pk]})
+    for (pk, urn, result, weight, chapter_urn, chapter_citation, chapter_title, citation, title, unit_id,
+         unit_name) in items:
+        chapter = (chapter_urn, f"{chapter_citation} {chapter_title}".strip()) if chapter_urn else \
+            (urn, f"{citation} {title}".strip())
+        rows.append({"item": pk, "urn": urn, "result": result, "weight": weight, "chapter": chapter,
+                     "unit": (str(unit_id), unit_name) if unit_id else WHOLE_SCOPE, "open_findings": findings[pk]})
     return rows
 
 

@@ -117,7 +117,12 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args, assessment, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["items"].queryset = assessment.items.all()
+        # Every item of the assessment is an option: read with what their labels name, in one query.
+        self.fields["items"].queryset = assessment.items.select_related("requirement", "for_unit").order_by(
+            "requirement__position", "for_unit__name")
+        self.fields["items"].label_from_instance = lambda item: " · ".join(
+            filter(None, [item.requirement.citation or item.requirement.urn, item.requirement.title,
+                          item.for_unit.name if item.for_unit else ""]))
         self.fields["owner"].queryset = staff_of([assessment.organisation_id])
 
 
@@ -255,7 +260,9 @@ def assessment_detail(request, pk):
     assessment = service.access_assessment(request.user, pk)
     scored = service.readiness(assessment)
     form = FilterForm(request.GET or None, assessment=assessment)
-    page = Paginator(_filtered_items(assessment, form), 100).get_page(request.GET.get("page"))
+    page = Paginator(_filtered_items(assessment, form), 25).get_page(request.GET.get("page"))
+    for item in page:
+        item.assessment = assessment  # each row's permission check reads the assessment's scope
     by_chapter_chart, trend_chart = _charts(assessment, scored)
     return render(request, "compliance/assessment_detail.html", {
         "assessment": assessment, "readiness": scored, "form": form, "page": page,
