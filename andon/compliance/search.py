@@ -3,9 +3,10 @@ published one, else the latest draft).
 
 One function, `search_policies(user, text, limit)`, hides the two engines:
 
-- PostgreSQL: `to_tsvector('english', search_text)` under a GIN index (migration
-  `policies_search`), matched with `plainto_tsquery`, ranked with `ts_rank_cd` and shown with
-  `ts_headline`.
+- PostgreSQL: a stored, weighted tsvector column `search_vector` (code and title A, text D)
+  under a GIN index (migration `policies_search`; not a model field: the database computes it
+  from `search_text`), matched with `plainto_tsquery`, ranked with `ts_rank_cd` and shown with
+  `ts_headline` for the page of hits only.
 - SQLite (the default install): an FTS5 table `compliance_policy_fts` (rowid = the policy's id),
   ranked by `bm25` with `snippet`.
 
@@ -105,14 +106,13 @@ def _sqlite(words, allowed, limit):
 def _postgres(query, allowed, limit):
     allowed_sql, allowed_params = _allowed_sql(allowed)
     headline = f"StartSel={_START}, StopSel={_END}, MaxWords=30, MinWords=12"
-    # The index matches; the rank weighs the code and title (A) above the text (D), computed only
-    # for the rows that matched.
-    sql = ("SELECT p.id, ts_rank_cd(setweight(to_tsvector('english', p.code || ' ' || p.title), 'A') || "
-           "setweight(to_tsvector('english', p.search_text), 'D'), q), "
-           "ts_headline('english', p.search_text, q, %s) "
+    # The GIN index matches; the rank reads the stored vector (code and title weigh A, the text D:
+    # migration policies_search); the headline is made for the page of hits only.
+    sql = ("SELECT id, rank, ts_headline('english', search_text, q, %s) FROM ("
+           "SELECT p.id, p.search_text, q, ts_rank_cd(p.search_vector, q) AS rank, p.code "
            "FROM compliance_policy p, plainto_tsquery('english', %s) q "
-           f"WHERE to_tsvector('english', p.search_text) @@ q AND p.id IN ({allowed_sql}) "
-           "ORDER BY 2 DESC, p.code LIMIT %s")
+           f"WHERE p.search_vector @@ q AND p.id IN ({allowed_sql}) "
+           "ORDER BY rank DESC, p.code LIMIT %s) hits ORDER BY rank DESC, code")
     with connection.cursor() as cursor:
         cursor.execute(sql, [headline, query, *allowed_params, limit])
         return [(pk, float(rank), snippet) for pk, rank, snippet in cursor.fetchall()]

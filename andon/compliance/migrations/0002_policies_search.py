@@ -6,18 +6,27 @@ from django.db import migrations, models
 SQLITE_CREATE = ("CREATE VIRTUAL TABLE IF NOT EXISTS compliance_policy_fts USING fts5(code, title, body, "
                  "tokenize='porter unicode61')")
 SQLITE_DROP = "DROP TABLE IF EXISTS compliance_policy_fts"
-POSTGRES_CREATE = ("CREATE INDEX IF NOT EXISTS compliance_policy_search_gin ON compliance_policy "
-                   "USING GIN (to_tsvector('english', search_text))")
-POSTGRES_DROP = "DROP INDEX IF EXISTS compliance_policy_search_gin"
+# PostgreSQL keeps the weighted tsvector stored beside the row (code and title weigh A, the text D),
+# so matching reads the GIN index and ranking reads the stored vector instead of parsing each
+# matching policy's text again (at 5,000 policies a two-word search parsed thousands).
+POSTGRES_CREATE = [
+    "ALTER TABLE compliance_policy ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
+    "setweight(to_tsvector('english'::regconfig, coalesce(code, '') || ' ' || coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, coalesce(search_text, '')), 'D')) STORED",
+    "CREATE INDEX IF NOT EXISTS compliance_policy_search_gin ON compliance_policy USING GIN (search_vector)",
+]
+POSTGRES_DROP = ["DROP INDEX IF EXISTS compliance_policy_search_gin",
+                 "ALTER TABLE compliance_policy DROP COLUMN IF EXISTS search_vector"]
 
 
 def create_search_index(apps, schema_editor):
-    """SQLite: the FTS5 table; PostgreSQL: the GIN index on the search text's tsvector."""
+    """SQLite: the FTS5 table; PostgreSQL: the stored tsvector column and its GIN index."""
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
         schema_editor.execute(SQLITE_CREATE)
     elif vendor == "postgresql":
-        schema_editor.execute(POSTGRES_CREATE)
+        for statement in POSTGRES_CREATE:
+            schema_editor.execute(statement)
 
 
 def drop_search_index(apps, schema_editor):
@@ -25,7 +34,8 @@ def drop_search_index(apps, schema_editor):
     if vendor == "sqlite":
         schema_editor.execute(SQLITE_DROP)
     elif vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DROP)
+        for statement in POSTGRES_DROP:
+            schema_editor.execute(statement)
 
 
 class Migration(migrations.Migration):
