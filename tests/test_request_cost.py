@@ -107,8 +107,13 @@ def ward(hospital, make_user, safety_taxonomy):
 PAGES = {
     # 9: anyone may be on an RCA team, and the home page lists the open analyses whose team they
     # are on (issue 15: a team member who is not an officer had no way to find them).
-    "home page (reporter)": ("nurse", lambda events: reverse("home"), 9),
-    "report form": ("nurse", lambda events: reverse("safety:report"), 7),
+    # 13: compliance (issue 16) gives every member of staff four kinds of work, one query each:
+    # assessment items they own, policies to read and sign, policies they own due for review, and
+    # tracers they survey (anyone may be the surveyor for a day or own an item or a policy).
+    "home page (reporter)": ("nurse", lambda events: reverse("home"), 13),
+    # 8: the menu asks whether the person surveys a tracer (a surveyor for the day holds no
+    # compliance role; the Tracers entry is theirs then), once per request.
+    "report form": ("nurse", lambda events: reverse("safety:report"), 8),
     # 8: the queue's unit filter lists the officer's units (issue 15, item 8).
     "triage queue": ("officer", lambda events: reverse("safety:triage_queue"), 8),
     # No count of the whole list: a page is read with one more row to know if there is a next.

@@ -653,7 +653,9 @@ def policy_work(user) -> list:
         items.append(WorkItem(f"Read and sign: {policy.code} {policy.title}",
                               reverse("compliance:attest", args=[attestation.version_id]),
                               "alert" if late > 0 else "due", detail))
-    for approval in pending_decisions(user)[:WORK_LIMIT]:
+    # Approvers are named among holders of compliance.approve_policies: nobody else is asked.
+    decisions = pending_decisions(user)[:WORK_LIMIT] if permissions.can(user, "compliance.approve_policies") else []
+    for approval in decisions:
         version = approval.version
         items.append(WorkItem(f"Policy awaiting your decision: {version.policy.code} v{version.number}",
                               reverse("compliance:policy_decide", args=[version.pk]), "review", version.policy.title))
