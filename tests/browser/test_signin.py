@@ -88,6 +88,9 @@ def test_staff_reporter_signs_in_and_out_on_a_phone(page: Page, demo):
 
     toggler.click()
     expect(toggler).to_have_attribute("aria-expanded", "true")
+    # Wait until the menu has finished sliding open: a tap during the slide lands where the
+    # account button was a moment ago (the longer the menu, the longer the slide).
+    expect(page.locator("#main-nav")).to_have_class(re.compile(r"\bshow\b"))
     expect(nav.get_by_role("link", name="Home")).to_be_visible()
     expect(nav.get_by_role("link", name="Organisation")).to_be_visible()
     expect(nav.get_by_role("link", name="Audit trail")).to_have_count(0)

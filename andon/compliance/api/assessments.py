@@ -55,7 +55,7 @@ class AssessmentOut(Schema):
         return assessment.version_assessed.version
 
 
-class ItemOut(Schema):
+class AssessmentItemOut(Schema):
     id: int
     assessment_id: int
     requirement_id: int
@@ -142,7 +142,7 @@ class ComparisonOut(Schema):
     chapters: list[ChapterMoveOut]
 
 
-class FindingOut(Schema):
+class AssessmentFindingOut(Schema):
     id: int
     title: str
     description: str
@@ -163,15 +163,15 @@ class FindingOut(Schema):
         return finding.requirement.urn
 
 
-class ImportProblemOut(Schema):
+class AssessmentImportProblemOut(Schema):
     row: int = PydanticField(description="The row of the file; the header is row 1")
     field: str
     reason: str
 
 
-class ImportOut(Schema):
+class AssessmentImportOut(Schema):
     changed: int
-    problems: list[ImportProblemOut]
+    problems: list[AssessmentImportProblemOut]
 
 
 class AssessmentIn(Body):
@@ -206,7 +206,7 @@ class VersionIn(Body):
     version: Version = None
 
 
-class FindingIn(Body):
+class ItemFindingIn(Body):
     title: Annotated[str, PydanticField(min_length=1, max_length=200)]
     risk: RiskName
     description: Text = ""
@@ -218,7 +218,7 @@ class CloseIn(Body):
     version: Version = None
 
 
-class ActionIn(Body):
+class FindingActionIn(Body):
     title: Annotated[str, PydanticField(min_length=1, max_length=200)]
     owner_id: Id
     due_date: IsoDate
@@ -227,7 +227,7 @@ class ActionIn(Body):
     description: Text = ""
 
 
-class ActionOut(Schema):
+class FindingActionOut(Schema):
     id: int
     title: str
     source_label: str
@@ -319,7 +319,7 @@ def close_assessment(request, assessment_id: Id, payload: VersionIn):
         return refused(error)
 
 
-@router.get("/assessments/{assessment_id}/items", response=documented(list[ItemOut], not_found=True),
+@router.get("/assessments/{assessment_id}/items", response=documented(list[AssessmentItemOut], not_found=True),
             summary="The assessment's items, in framework order, filtered")
 @requires("compliance.view")
 @paginate(Pages)
@@ -395,7 +395,7 @@ def export(request, assessment_id: Id, format: Literal["csv", "xlsx"] = "csv"):
     return response
 
 
-@router.post("/assessments/{assessment_id}/import", response=documented(ImportOut, not_found=True),
+@router.post("/assessments/{assessment_id}/import", response=documented(AssessmentImportOut, not_found=True),
              summary="Load an edited export back: every row checked first; with any problem nothing changes "
                      "(the problems by row, field and reason, with status 422)")
 @requires("compliance.assess")
@@ -411,7 +411,7 @@ def import_items(request, assessment_id: Id, file: File[UploadedFile]):
     return {"changed": changed, "problems": []}
 
 
-@router.post("/items/{item_id}", response=documented(ItemOut, not_found=True, versioned=True),
+@router.post("/items/{item_id}", response=documented(AssessmentItemOut, not_found=True, versioned=True),
              summary="Record an item's working status, result, reason and rationale (its owner or an assessor)")
 @requires("compliance.assessment_work")
 def update_item(request, item_id: Id, payload: ItemIn):
@@ -424,7 +424,7 @@ def update_item(request, item_id: Id, payload: ItemIn):
         return refused(error)
 
 
-@router.post("/items/{item_id}/sign-off", response=documented(ItemOut, not_found=True, versioned=True),
+@router.post("/items/{item_id}/sign-off", response=documented(AssessmentItemOut, not_found=True, versioned=True),
              summary="A reviewer (not the owner) signs off an item in review or done with a result")
 @requires("compliance.review_items")
 def sign_off(request, item_id: Id, payload: VersionIn):
@@ -435,10 +435,10 @@ def sign_off(request, item_id: Id, payload: VersionIn):
         return refused(error)
 
 
-@router.post("/items/{item_id}/findings", response=documented(FindingOut, 201, not_found=True),
+@router.post("/items/{item_id}/findings", response=documented(AssessmentFindingOut, 201, not_found=True),
              summary="Raise a finding from an item not met or partly met")
 @requires("compliance.raise_findings")
-def raise_finding(request, item_id: Id, payload: FindingIn):
+def raise_finding(request, item_id: Id, payload: ItemFindingIn):
     item = service.access_item(request.user, item_id)
     try:
         unit = None
@@ -453,7 +453,7 @@ def raise_finding(request, item_id: Id, payload: FindingIn):
     return Status(201, finding)
 
 
-@router.get("/findings", response=documented(list[FindingOut], not_found=True),
+@router.get("/findings", response=documented(list[AssessmentFindingOut], not_found=True),
             summary="Findings in the caller's scope, filtered (a unit_id outside it: 403; no such unit: 404)")
 @requires("compliance.view")
 @paginate(Pages)
@@ -465,13 +465,13 @@ def list_findings(request, status: Literal["open", "closed"] | None = None, risk
                                             units=scope.units if scope else None)
 
 
-@router.get("/findings/{finding_id}", response=documented(FindingOut, not_found=True), summary="One finding")
+@router.get("/findings/{finding_id}", response=documented(AssessmentFindingOut, not_found=True), summary="One finding")
 @requires("compliance.view")
 def get_finding(request, finding_id: Id):
     return finding_service.access_finding(request.user, finding_id)
 
 
-@router.post("/findings/{finding_id}/close", response=documented(FindingOut, not_found=True, versioned=True),
+@router.post("/findings/{finding_id}/close", response=documented(AssessmentFindingOut, not_found=True, versioned=True),
              summary="Close a finding with a note on how it was resolved")
 @requires("compliance.raise_findings")
 def close_finding(request, finding_id: Id, payload: CloseIn):
@@ -482,10 +482,10 @@ def close_finding(request, finding_id: Id, payload: CloseIn):
         return refused(error)
 
 
-@router.post("/findings/{finding_id}/actions", response=documented(ActionOut, 201, not_found=True),
+@router.post("/findings/{finding_id}/actions", response=documented(FindingActionOut, 201, not_found=True),
              summary="Open an action in the shared tracker with the finding as its source")
 @requires("compliance.raise_findings")
-def open_action(request, finding_id: Id, payload: ActionIn):
+def open_action(request, finding_id: Id, payload: FindingActionIn):
     finding = finding_service.access_finding(request.user, finding_id, "compliance.raise_findings")
     try:
         owner = User.objects.filter(pk=payload.owner_id).first()

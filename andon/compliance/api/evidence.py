@@ -127,7 +127,7 @@ class EvidenceChangeIn(Body):
     version: Version = None
 
 
-class RetireIn(Body):
+class EvidenceRetireIn(Body):
     version: Version = None
 
 
@@ -252,7 +252,7 @@ def update_evidence(request, evidence_id: Id, payload: EvidenceChangeIn):
              response=documented(EvidenceOut, not_found=True, versioned=True),
              summary="Retire a piece of evidence (kept, but serving no requirement)")
 @requires("compliance.view")
-def retire_evidence(request, evidence_id: Id, payload: RetireIn):
+def retire_evidence(request, evidence_id: Id, payload: EvidenceRetireIn):
     piece = service.access_evidence(request.user, evidence_id, "compliance.edit_evidence")
     try:
         return service.retire_evidence(request.user, piece, payload.version)

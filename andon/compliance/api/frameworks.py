@@ -22,7 +22,7 @@ router = NamedRouter("andon_compliance_api_")
 MAX_TEXT = 7 * 1024 * 1024  # a 5 MB file, base64-encoded for XLSX
 
 
-class VersionOut(Schema):
+class FrameworkVersionOut(Schema):
     id: int
     framework_id: int
     framework_urn: str
@@ -47,7 +47,7 @@ class FrameworkOut(Schema):
     publisher: str
     source_url: str
     description: str
-    current_version: VersionOut | None
+    current_version: FrameworkVersionOut | None
 
     @staticmethod
     def resolve_current_version(framework):
@@ -139,9 +139,9 @@ class ImportIn(Body):
     framework: FrameworkFieldsIn | None = PydanticField(None, description="For CSV and XLSX frameworks: its fields")
 
 
-class ImportOut(Schema):
+class FrameworkImportOut(Schema):
     created: bool = PydanticField(description="False: this version was already loaded unchanged; nothing changed")
-    version: VersionOut | None
+    version: FrameworkVersionOut | None
     requirements: int
     mappings: int
 
@@ -153,7 +153,7 @@ def list_frameworks(request):
     return Framework.objects.order_by("name", "pk")
 
 
-@router.get("/frameworks/{framework_id}/versions", response=documented(list[VersionOut], not_found=True),
+@router.get("/frameworks/{framework_id}/versions", response=documented(list[FrameworkVersionOut], not_found=True),
             summary="A framework's versions, newest first")
 @requires("compliance.view")
 @paginate(Pages)
@@ -214,7 +214,7 @@ def _mapping_row(mapping, mapped=None) -> dict:
             "evidence_shows_here": mapped.evidence_shows_here if mapped else None}
 
 
-@router.post("/frameworks/imports", response=documented(ImportOut, 201),
+@router.post("/frameworks/imports", response=documented(FrameworkImportOut, 201),
              summary="Import a framework (a new one, or a new version) or mappings; 422 lists every problem",
              description="A refused file is a 422 whose `detail` lists each problem with its `source`, `line`, "
                          "`sheet`, `field` and `reason` (and `msg`, all of it in words); nothing is stored.")

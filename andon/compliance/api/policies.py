@@ -66,7 +66,7 @@ class ApprovalOut(Schema):
         return approval.approver.get_full_name() or approval.approver.username
 
 
-class VersionOut(Schema):
+class PolicyVersionOut(Schema):
     id: int
     policy_id: int
     number: int
@@ -160,7 +160,7 @@ class SubmitIn(Body):
     version: Version = None
 
 
-class DecisionIn(Body):
+class PolicyDecisionIn(Body):
     approve: bool
     comment: Annotated[str, PydanticField(max_length=services.COMMENT_MAX)] = ""
     version: Version = None
@@ -178,7 +178,7 @@ class PublishIn(Body):
     version: Version = None
 
 
-class RetireIn(Body):
+class PolicyRetireIn(Body):
     reason: Annotated[str, PydanticField(min_length=1, max_length=services.COMMENT_MAX)]
     version: Version = None
 
@@ -239,7 +239,7 @@ def get_policy(request, policy_id: Id):
     return services.access_policy(request.user, policy_id)
 
 
-@router.get("/policies/{policy_id}/versions", response=documented(list[VersionOut], not_found=True),
+@router.get("/policies/{policy_id}/versions", response=documented(list[PolicyVersionOut], not_found=True),
             summary="A policy's versions, newest first, with their approvals")
 @requires("compliance.view_policies")
 def list_versions(request, policy_id: Id):
@@ -247,7 +247,7 @@ def list_versions(request, policy_id: Id):
     return list(policy.versions.order_by("-number"))
 
 
-@router.post("/policies/{policy_id}/versions", response=documented(VersionOut, 201, not_found=True),
+@router.post("/policies/{policy_id}/versions", response=documented(PolicyVersionOut, 201, not_found=True),
              summary="Start a new draft from the published version")
 @requires("compliance.view_policies")
 def start_version(request, policy_id: Id):
@@ -273,7 +273,7 @@ def set_requirements(request, policy_id: Id, payload: RequirementsIn):
 @router.post("/policies/{policy_id}/retire", response=documented(PolicyOut, not_found=True, versioned=True),
              summary="Retire a policy (document control), with the reason")
 @requires("compliance.publish_policies")
-def retire_policy(request, policy_id: Id, payload: RetireIn):
+def retire_policy(request, policy_id: Id, payload: PolicyRetireIn):
     policy = services.access_policy(request.user, policy_id, "compliance.publish_policies")
     try:
         services.retire(request.user, policy, payload.reason, payload.version)
@@ -282,13 +282,13 @@ def retire_policy(request, policy_id: Id, payload: RetireIn):
     return policy
 
 
-@router.get("/policy-versions/{version_id}", response=documented(VersionOut, not_found=True), summary="One version")
+@router.get("/policy-versions/{version_id}", response=documented(PolicyVersionOut, not_found=True), summary="One version")
 @requires("compliance.view_policies")
 def get_version(request, version_id: Id):
     return services.access_version(request.user, version_id)
 
 
-@router.post("/policy-versions/{version_id}", response=documented(VersionOut, not_found=True, versioned=True),
+@router.post("/policy-versions/{version_id}", response=documented(PolicyVersionOut, not_found=True, versioned=True),
              summary="Change a draft's text")
 @requires("compliance.view_policies")
 def edit_draft(request, version_id: Id, payload: DraftIn):
@@ -300,7 +300,7 @@ def edit_draft(request, version_id: Id, payload: DraftIn):
         return refused(error)
 
 
-@router.post("/policy-versions/{version_id}/submit", response=documented(VersionOut, not_found=True, versioned=True),
+@router.post("/policy-versions/{version_id}/submit", response=documented(PolicyVersionOut, not_found=True, versioned=True),
              summary="Send a draft to named approvers")
 @requires("compliance.view_policies")
 def submit_version(request, version_id: Id, payload: SubmitIn):
@@ -314,10 +314,10 @@ def submit_version(request, version_id: Id, payload: SubmitIn):
         return refused(error)
 
 
-@router.post("/policy-versions/{version_id}/decision", response=documented(VersionOut, not_found=True, versioned=True),
+@router.post("/policy-versions/{version_id}/decision", response=documented(PolicyVersionOut, not_found=True, versioned=True),
              summary="A named approver approves or returns a version (a return needs a comment)")
 @requires("compliance.view_policies")
-def decide_version(request, version_id: Id, payload: DecisionIn):
+def decide_version(request, version_id: Id, payload: PolicyDecisionIn):
     version = services.access_version(request.user, version_id)
     try:
         return services.decide(request.user, version, payload.approve, payload.comment, payload.version)
@@ -325,7 +325,7 @@ def decide_version(request, version_id: Id, payload: DecisionIn):
         return refused(error)
 
 
-@router.post("/policy-versions/{version_id}/publish", response=documented(VersionOut, not_found=True, versioned=True),
+@router.post("/policy-versions/{version_id}/publish", response=documented(PolicyVersionOut, not_found=True, versioned=True),
              summary="Publish an approved version, asking the people its rules name to read and sign it")
 @requires("compliance.publish_policies")
 def publish_version(request, version_id: Id, payload: PublishIn):

@@ -66,7 +66,7 @@ class TracerOut(Schema):
         return tracers.tracer_progress(tracer).total
 
 
-class ItemOut(Schema):
+class TracerItemOut(Schema):
     id: int
     position: int
     question: str
@@ -97,7 +97,7 @@ class PhotoOut(Schema):
     uploaded_at: datetime
 
 
-class FindingOut(Schema):
+class TracerFindingOut(Schema):
     id: int
     title: str
     description: str
@@ -134,13 +134,13 @@ class AnswerIn(Body):
     version: Version = None
 
 
-class FindingIn(Body):
+class TracerFindingIn(Body):
     title: Annotated[str, PydanticField(min_length=1, max_length=200)]
     risk: RiskName
     description: Text4000 = ""
 
 
-class CompleteIn(Body):
+class TracerCompleteIn(Body):
     summary: Annotated[str, PydanticField(min_length=1, max_length=4000)]
     version: Version = None
 
@@ -198,7 +198,7 @@ def get_tracer(request, tracer_id: Id):
     return tracers.access_tracer(request.user, tracer_id)
 
 
-@router.get("/tracers/{tracer_id}/items", response=documented(list[ItemOut], not_found=True),
+@router.get("/tracers/{tracer_id}/items", response=documented(list[TracerItemOut], not_found=True),
             summary="The tracer's questions in order, with their answers")
 @requires("compliance.use_tracers")
 def list_tracer_items(request, tracer_id: Id):
@@ -217,7 +217,7 @@ def start_tracer(request, tracer_id: Id, payload: StartIn):
         return refused(error)
 
 
-@router.post("/tracers/{tracer_id}/items/{item_id}/answer", response=documented(ItemOut, not_found=True, versioned=True),
+@router.post("/tracers/{tracer_id}/items/{item_id}/answer", response=documented(TracerItemOut, not_found=True, versioned=True),
              summary="Answer a question (yes, no, na); a 'no' needs an observation")
 @requires("compliance.use_tracers")
 def answer_tracer_item(request, tracer_id: Id, item_id: Id, payload: AnswerIn):
@@ -264,10 +264,10 @@ def download_tracer_photo(request, tracer_id: Id, photo_id: Id):
     return serve(photo.file, photo.name, photo.content_type)
 
 
-@router.post("/tracers/{tracer_id}/items/{item_id}/findings", response=documented(FindingOut, 201, not_found=True),
+@router.post("/tracers/{tracer_id}/items/{item_id}/findings", response=documented(TracerFindingOut, 201, not_found=True),
              summary="Raise a finding from a question answered 'no', against its requirement in the tracer's unit")
 @requires("compliance.use_tracers")
-def raise_tracer_finding(request, tracer_id: Id, item_id: Id, payload: FindingIn):
+def raise_tracer_finding(request, tracer_id: Id, item_id: Id, payload: TracerFindingIn):
     item = tracers.access_tracer_item(request.user, tracer_id, item_id)
     try:
         return Status(201, tracers.raise_tracer_finding(request.user, item, payload.title, payload.risk,
@@ -279,7 +279,7 @@ def raise_tracer_finding(request, tracer_id: Id, item_id: Id, payload: FindingIn
 @router.post("/tracers/{tracer_id}/complete", response=documented(TracerOut, not_found=True, versioned=True),
              summary="Complete a tracer with its summary; refused while questions are unanswered (they are named)")
 @requires("compliance.use_tracers")
-def complete_tracer(request, tracer_id: Id, payload: CompleteIn):
+def complete_tracer(request, tracer_id: Id, payload: TracerCompleteIn):
     tracer = tracers.access_tracer(request.user, tracer_id, "compliance.fill_tracer")
     try:
         return tracers.complete_tracer(request.user, tracer, payload.summary, payload.version)
