@@ -101,6 +101,37 @@ def test_the_shipped_cop_holds_every_condition_the_issue_names_each_with_its_sta
     assert positions == sorted(positions) == list(range(len(positions)))
 
 
+def test_the_shipped_cop_assesses_the_standards_and_rolls_each_condition_up_from_them(cop, hospital, make_user):
+    from andon.compliance import assessments
+
+    conditions = cop.requirements.filter(depth=0)
+    assert not conditions.filter(assessable=True).exists()  # surveyors judge a condition through its standards
+    # Every standard is assessed but 482.30(a), which only says when the section applies.
+    assert list(cop.requirements.filter(depth=1, assessable=False).values_list("citation", flat=True)) == [
+        "42 CFR 482.30(a)"]
+    lee = make_user(Role.COMPLIANCE_SPECIALIST, "")
+    whole = assessments.create_assessment(lee, title="CoP survey", version=cop, scope=hospital.facility("rgh"),
+                                          lead=lee)
+    assert set(whole.items.values_list("requirement__depth", flat=True)) == {1}  # standards only
+    assert whole.items.count() == cop.requirements.filter(assessable=True).count() == 71
+    qapi = whole.items.filter(requirement__chapter__urn=f"{COP}:482.21").order_by("requirement__position")
+    for item in qapi[:3]:
+        assessments.update_item(lee, item, item.version, working_status="done", result="met",
+                                rationale="Seen in the minutes.")
+    by_chapter = {line.key: line for line in assessments.readiness(whole).by_chapter}
+    assert list(by_chapter) == [f"{COP}:{chapter}" for chapter in CHAPTERS]
+    assert (by_chapter[f"{COP}:482.21"].earned, by_chapter[f"{COP}:482.21"].possible) == (3, 6)  # 3 of 6 standards
+    assert by_chapter[f"{COP}:482.28"].possible == 2  # Organization and Diets, no item for the condition
+
+
+def test_the_shipped_cop_titles_standards_as_the_rule_does(cop):
+    titles = dict(cop.requirements.values_list("citation", "title"))
+    assert titles["42 CFR 482.22(c)"] == "Medical staff bylaws"  # "... and rules" is the survey tag's name
+    assert titles["42 CFR 482.43(a)"] == "Discharge planning process"
+    assert titles["42 CFR 482.30(a)"] == "Applicability"
+    assert cop.version == "2024-11-01 edition 2"  # edition 1 had other content under "2024-11-01"
+
+
 def test_the_content_command_loads_the_frameworks_folder_and_a_reload_changes_nothing(db):
     content.load_content([COP_FILE.parent])
     content.load_content([COP_FILE.parent])
