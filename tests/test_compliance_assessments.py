@@ -407,21 +407,30 @@ def test_api_items_readiness_and_stale_versions(world, client):
     assert trend == [{"taken_on": timezone.localdate().isoformat(), "score": 0.0}]
 
 
-def test_the_demo_assessment(hospital, make_user):
+QAPI_TITLE = "Quality assessment and performance improvement program"
+
+
+def test_the_demo_assessment_works_the_qapi_standards(hospital, make_user):
     from andon.actions.models import Action
-    from andon.compliance import demo_assessments
+    from andon.compliance import demo_assessments, demo_frameworks
+    from andon.compliance.frameworks import load_framework_text
 
     demo_assessments.load()  # without the CoP: nothing, quietly
     assert Assessment.objects.count() == 0
     lee = make_user(Role.COMPLIANCE_SPECIALIST, "", username="compliance.lee")
-    make_framework(urn=demo_assessments.COP_URN)
+    load_framework_text(demo_frameworks.COP_FILE.read_text(encoding="utf-8"), "cms-cop-482.yaml")
     demo_assessments.load()
     demo_assessments.load()  # twice: still one
     assessment = Assessment.objects.get()
-    assert assessment.items.filter(owner=lee).count() == 4
-    assert sorted(assessment.items.values_list("result", flat=True)) == ["met", "met", "not_met", "partly_met"]
+    mine = assessment.items.filter(owner=lee).order_by("requirement__position")
+    assert [(i.requirement.citation, i.result) for i in mine] == [
+        ("42 CFR 482.21(a)", "met"), ("42 CFR 482.21(b)", "partly_met"), ("42 CFR 482.21(c)", "not_met"),
+        ("42 CFR 482.21(d)", "met"), ("42 CFR 482.21(e)", "met"), ("42 CFR 482.21(f)", "")]
     finding = assessment.items.get(result="not_met").findings.get()
-    assert Action.objects.get().source == finding
+    assert finding.item.requirement.citation == "42 CFR 482.21(c)" and Action.objects.get().source == finding
+    qapi = next(line for line in service.readiness(assessment).by_chapter if line.key.endswith(":482.21"))
+    # Three met and one partly met of QAPI's six standards: the condition itself is no item.
+    assert (qapi.earned, qapi.possible, qapi.label) == (Decimal("3.5"), Decimal(6), "42 CFR 482.21 " + QAPI_TITLE)
     assert len(service.trend(assessment)) == 7
 
 

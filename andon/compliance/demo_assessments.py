@@ -14,14 +14,16 @@ from .findings import open_action_for_finding, raise_finding_for_item
 from .models import Assessment, Framework, ReadinessSnapshot, Result, WorkingStatus
 
 COP_URN = "urn:andon:framework:cms-cop-482"
+QAPI = f"{COP_URN}:482.21"
 TITLE = "Riverside General: CoP readiness (demo)"
-# (result, working status, rationale) for the first items, in framework order.
+# The specialist has started with QAPI: (standard, result, working status, rationale). The standards
+# are named, not taken as "the first items": the framework's order starts with 482.11.
 WORKED = [
-    (Result.MET, WorkingStatus.DONE, "QAPI plan approved by the board in March; minutes on file."),
-    (Result.MET, WorkingStatus.IN_REVIEW, "Quality indicators are tracked monthly on the measures dashboard."),
-    (Result.PARTLY_MET, WorkingStatus.IN_PROGRESS, "Adverse events are tracked, but feedback to units is irregular."),
-    (Result.NOT_MET, WorkingStatus.DONE, "No documented prioritisation of high-risk, problem-prone areas this year."),
-    (Result.MET, WorkingStatus.DONE, "Two PIPs documented with measurable progress."),
+    ("(a)", Result.MET, WorkingStatus.IN_REVIEW, "Quality indicators, adverse events included, tracked monthly."),
+    ("(b)", Result.PARTLY_MET, WorkingStatus.IN_PROGRESS, "Data reviewed monthly; feedback to units is irregular."),
+    ("(c)", Result.NOT_MET, WorkingStatus.DONE, "High-risk, problem-prone areas not prioritised this year."),
+    ("(d)", Result.MET, WorkingStatus.DONE, "Two PIPs documented with measurable progress."),
+    ("(e)", Result.MET, WorkingStatus.DONE, "QAPI plan approved by the board in March; minutes on file."),
 ]
 
 
@@ -35,15 +37,22 @@ def load() -> None:
     today = timezone.localdate()
     assessment = create_assessment(lee, title=TITLE, version=version, scope=riverside, lead=lee,
                                    due_on=today + timedelta(days=60))
-    items = list(assessment.items.select_related("requirement").order_by("requirement__position"))
-    assign_items(lee, items[:12], lee)
-    for item, (result, status, rationale) in zip(items, WORKED, strict=False):
+    _work_on_qapi(lee, assessment, riverside, today)
+    _past_weeks(assessment, today)
+
+
+def _work_on_qapi(lee, assessment, riverside, today) -> None:
+    qapi = {item.requirement.urn: item for item in assessment.items.select_related("requirement")
+            .filter(requirement__chapter__urn=QAPI)}
+    assign_items(lee, list(qapi.values()), lee)
+    for standard, result, status, rationale in WORKED:
+        item = qapi.get(QAPI + standard)
+        if item is None:
+            continue  # a CoP version without this standard
         item.refresh_from_db()
         update_item(lee, item, item.version, working_status=status, result=result, rationale=rationale)
-    not_met = next((i for i in items[:len(WORKED)] if i.result == Result.NOT_MET), None)
-    if not_met is not None:
-        _finding_with_action(lee, not_met, riverside, today)
-    _past_weeks(assessment, today)
+        if result == Result.NOT_MET:
+            _finding_with_action(lee, item, riverside, today)
 
 
 def _finding_with_action(lee, item, riverside, today) -> None:

@@ -13,7 +13,7 @@ from .models import Evidence, Requirement
 
 COP = "urn:andon:framework:cms-cop-482"
 QAPI_SCOPE, QAPI_DATA, QAPI_ACTIVITIES = f"{COP}:482.21(a)", f"{COP}:482.21(b)", f"{COP}:482.21(c)"
-INFECTION = f"{COP}:482.42"
+INFECTION = f"{COP}:482.42(a)"  # a standard: a condition is no assessment item, so its evidence showed on none
 
 
 def small_pdf(lines: list[str]) -> bytes:
