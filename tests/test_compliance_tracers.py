@@ -85,16 +85,30 @@ def jpeg_with_exif() -> bytes:
 
 # --- planning -----------------------------------------------------------------------------------
 
-def test_planning_from_a_chapter_gives_one_question_per_assessable_requirement_plus_extras(world):
-    tracer = plan(world)
+def test_planning_from_a_chapter_gives_one_question_per_assessable_requirement_plus_extras(
+        world, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        tracer = plan(world)
     items = items_of(tracer)
     assert [(i.position, i.requirement) for i in items] == [
         (1, world["cop"]["delivery"]), (2, world["cop"]["storage"]), (3, None)]
     assert items[0].question == "482.25(a) Delivery of drugs: Drugs are controlled and distributed."
     assert items[2].question == "Is the medication room locked?"
     assert tracer.status == TracerStatus.PLANNED and tracer.created_by == world["specialist"]
-    told = Notification.objects.get(recipient=world["nurse"])
-    assert told.url == reverse("compliance:tracer_checklist", args=[tracer.pk]) and "surveyor" in told.title
+    # The surveyor is e-mailed only: their home page lists "Tracer to survey" until it is completed.
+    told = [message for message in mailoutbox if message.to == [world["nurse"].email]]
+    assert [message.subject for message in told] == [
+        f"[Andon] You are the surveyor for a tracer on {tracer.planned_on:%Y-%m-%d}: Medication management, 4 West"]
+    assert reverse("compliance:tracer_checklist", args=[tracer.pk]) in told[0].body
+    assert not Notification.objects.filter(recipient=world["nurse"]).exists()
+
+
+def test_the_surveyor_has_the_tracer_once_on_the_home_page(world):
+    from andon.platform.services import work_for
+
+    tracer = plan(world)
+    assert [item.title for item in work_for(world["nurse"]) if "tracer" in item.title.lower()] == [
+        f"Tracer to survey on {tracer.planned_on:%Y-%m-%d}: Medication management, 4 West"]
 
 
 def test_planning_by_urn_with_reworded_questions(world):

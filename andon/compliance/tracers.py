@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from andon.platform import audit, concurrency, inputs, permissions
 from andon.platform.models import RoleGrant, Unit, User
-from andon.platform.notifications import notify
+from andon.platform.notifications import email, notify
 
 from . import findings, uploads
 from .models import (
@@ -343,10 +343,11 @@ def _specialists(tracer: Tracer, *leave_out):
 def _tell_planned(user, tracer: Tracer, questions: int) -> None:
     when = f"{tracer.planned_on:%Y-%m-%d}"
     if tracer.surveyor_id != user.pk:
-        notify([tracer.surveyor], f"You are the surveyor for a tracer on {when}: {tracer.title}",
-               body=f"{tracer.get_kind_display()} in {tracer.unit.name}, {questions} questions. "
-                    f"Open the checklist on your phone on the day.",
-               url=_tracer_url(tracer, "compliance:tracer_checklist"))
+        # E-mail only: the surveyor's home page lists "Tracer to survey" until it is completed (tracer_work).
+        email([tracer.surveyor], f"You are the surveyor for a tracer on {when}: {tracer.title}",
+              body=f"{tracer.get_kind_display()} in {tracer.unit.name}, {questions} questions. "
+                   f"Open the checklist on your phone on the day.",
+              url=_tracer_url(tracer, "compliance:tracer_checklist"))
     notify(_specialists(tracer, user, tracer.surveyor), f"Tracer planned for {when}: {tracer.title}",
            body=f"{tracer.get_kind_display()} in {tracer.unit.name}; surveyor {_name(tracer.surveyor)}.",
            url=_tracer_url(tracer))
