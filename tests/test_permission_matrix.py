@@ -673,6 +673,11 @@ def others_tracer_photo(user, other):
     return [tracer.pk, _tracer_photo(tracer).pk], {}
 
 
+def own_tracer_photo(user, other):
+    tracer = _tracer(user, other)
+    return [tracer.pk, _tracer_photo(tracer).pk], {}
+
+
 def others_completed_tracer(user, other):
     return [_tracer(other, other, answer="yes", status="completed").pk], {}
 
@@ -919,6 +924,7 @@ PAGES = {
     "compliance:tracer_question": Case(TRACER_PLANNERS, method="post", setup=an_item_of("others"),
                                        data={"question": "Is the fridge locked?"}),
     "compliance:tracer_photo": Case(TRACER_READERS, setup=others_tracer_photo),
+    "compliance:tracer_photo_remove": Case(TRACER_PLANNERS, method="post", setup=others_tracer_photo),
     "compliance:tracer_complete": Case(TRACER_PLANNERS, setup=others_tracer),
     "compliance:tracer_reopen": Case(TRACER_PLANNERS, method="post", setup=others_completed_tracer,
                                      data={"reason": "Fix the answer"}),
@@ -960,6 +966,8 @@ OBJECT_CASES = {
     "compliance:tracer_finding (surveyor)": ("compliance:tracer_finding", Case(
         ALL, method="post", setup=an_item_of("own", "no"), data={"title": "Fridge unlocked", "risk": "low"})),
     "compliance:tracer_complete (surveyor)": ("compliance:tracer_complete", Case(ALL, setup=own_tracer)),
+    "compliance:tracer_photo_remove (surveyor)": ("compliance:tracer_photo_remove", Case(
+        ALL, method="post", setup=own_tracer_photo)),
     "compliance:tracer_question (surveyor)": ("compliance:tracer_question", Case(
         TRACER_PLANNERS, method="post", setup=an_item_of("own"), data={"question": "Reworded"})),
 }
@@ -1413,6 +1421,8 @@ API = {
     ("POST", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/photos"): ApiCase(TRACER_PLANNERS, setup=api_tracer(),
                                                                  files=lambda hospital: {"photo": _png_upload()}),
     ("GET", "/api/v1/compliance/tracers/{tracer_id}/photos/{photo_id}"): ApiCase(TRACER_READERS, setup=api_tracer(photo=True)),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/photos/{photo_id}/removal"): ApiCase(
+        TRACER_PLANNERS, setup=api_tracer(photo=True)),
     ("POST", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/findings"): ApiCase(TRACER_PLANNERS, setup=api_tracer("no"),
                                                                    body={"title": "Fridge unlocked", "risk": "low"}),
     ("POST", "/api/v1/compliance/tracers/{tracer_id}/complete"): ApiCase(TRACER_PLANNERS, setup=api_tracer("yes"),
