@@ -196,12 +196,19 @@ def test_photos_are_checked_by_their_first_bytes_and_lose_their_metadata(world, 
     assert client.get(reverse("compliance:tracer_photo", args=[tracer.pk, photo.pk])).status_code == 403
 
 
-def test_a_photo_is_removed_while_the_tracer_is_open_and_kept_for_the_record(world, client, settings, tmp_path):
+@pytest.fixture
+def two_photos(world, settings, tmp_path):
+    """A planned tracer whose first question has two photos taken by the surveyor:
+    (tracer, item, first.jpg, second.jpg)."""
     settings.MEDIA_ROOT = tmp_path
     tracer = plan(world)
     item = items_of(tracer)[0]
-    wrong = services.add_photo(world["nurse"], item, SimpleUploadedFile("wrong.jpg", jpeg_with_exif()))
-    kept = services.add_photo(world["nurse"], item, SimpleUploadedFile("fridge.jpg", jpeg_with_exif()))
+    return tracer, item, *(services.add_photo(world["nurse"], item, SimpleUploadedFile(name, jpeg_with_exif()))
+                           for name in ("first.jpg", "second.jpg"))
+
+
+def test_a_photo_is_removed_while_the_tracer_is_open_and_kept_for_the_record(world, client, two_photos):
+    tracer, item, wrong, kept = two_photos
     for outsider in (world["other_nurse"], world["manager"]):  # a reader of compliance does not fill it
         with pytest.raises(PermissionDenied):
             services.remove_photo(outsider, wrong)
@@ -228,16 +235,12 @@ def test_a_photo_is_removed_while_the_tracer_is_open_and_kept_for_the_record(wor
     assert kept.removed_at is None
 
 
-def test_removing_a_photo_on_the_checklist_and_through_the_api(world, client, settings, tmp_path):
+def test_removing_a_photo_on_the_checklist_and_through_the_api(world, client, two_photos):
     from django.test import Client
 
     from andon.platform.models import AccessToken
 
-    settings.MEDIA_ROOT = tmp_path
-    tracer = plan(world)
-    item = items_of(tracer)[0]
-    first = services.add_photo(world["nurse"], item, SimpleUploadedFile("first.jpg", jpeg_with_exif()))
-    second = services.add_photo(world["nurse"], item, SimpleUploadedFile("second.jpg", jpeg_with_exif()))
+    tracer, item, first, second = two_photos
     url = reverse("compliance:tracer_photo_remove", args=[tracer.pk, first.pk])
     checklist = Client(enforce_csrf_checks=True)
     checklist.force_login(world["nurse"])
