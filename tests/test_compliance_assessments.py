@@ -195,11 +195,14 @@ def test_sign_off_by_a_reviewer_other_than_the_owner(world):
 
 # --- permissions --------------------------------------------------------------------------------
 
-def test_an_owner_outside_assess_works_on_own_item_only(world):
+def test_an_owner_outside_assess_works_on_own_item_only(world, mailoutbox, django_capture_on_commit_callbacks):
     assessment = _assessment(world)
     own, other = _item(assessment, "A.1"), _item(assessment, "A.2")
-    service.assign_items(world.specialist, [own], world.nurse)
-    assert Notification.objects.filter(recipient=world.nurse, title="1 assessment item assigned to you").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        service.assign_items(world.specialist, [own], world.nurse)
+    # E-mail only: the owner's home page lists the item itself.
+    assert [(m.to, m.subject) for m in mailoutbox] == [([world.nurse.email], "[Andon] 1 assessment item assigned to you")]
+    assert not Notification.objects.filter(recipient=world.nurse).exists()
     own.refresh_from_db()
     item = service.update_item(world.nurse, own, own.version, working_status="in_review", result="partly_met",
                                rationale="Two of three audits done.")
@@ -434,13 +437,19 @@ def test_the_demo_assessment_works_the_qapi_standards(hospital, make_user):
     assert len(service.trend(assessment)) == 7
 
 
-def test_assigning_items_on_the_page(world, client):
+def test_assigning_items_on_the_page(world, client, mailoutbox, django_capture_on_commit_callbacks):
     assessment = _assessment(world)
     items = [_item(assessment, "A.1").pk, _item(assessment, "B.2").pk]
     client.force_login(world.specialist)
-    answer = client.post(reverse("compliance:assessment_assign", args=[assessment.pk]),
-                         {"assign-items": items, "assign-owner": world.nurse.pk})
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(reverse("compliance:assessment_assign", args=[assessment.pk]),
+                             {"assign-items": items, "assign-owner": world.nurse.pk})
     assert answer.status_code == 302
     assert sorted(assessment.items.filter(owner=world.nurse).values_list("requirement__citation", flat=True)) == [
         "A.1", "B.2"]
-    assert Notification.objects.get(recipient=world.nurse).title == "2 assessment items assigned to you"
+    assert [m.subject for m in mailoutbox] == ["[Andon] 2 assessment items assigned to you"]
+    # One line per item on the owner's home page, and no notification saying it again.
+    client.force_login(world.nurse)
+    home = client.get(reverse("home")).content.decode()
+    assert home.count("Assessment item: A.1") == 1 and home.count("Assessment item: B.2") == 1
+    assert "assigned to you" not in home

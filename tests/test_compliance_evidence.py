@@ -239,21 +239,36 @@ def test_requirement_status_for_many_urns_in_one_query(world, django_assert_num_
 
 # --- expiry ---------------------------------------------------------------------------------------
 
-def test_the_sweep_notifies_the_owner_once_and_again_after_renewal(world, mailoutbox):
+def test_the_sweep_emails_the_owner_once_and_again_after_renewal(world, mailoutbox,
+                                                                 django_capture_on_commit_callbacks):
     piece = add(world, review_on=TODAY - timedelta(days=1), owner=world.manager, unit=world.medicine,
                 title="Ward audit")
     add(world, title="Still current", review_on=TODAY + timedelta(days=60))
-    assert compliance_services.run_sweeps(TODAY)["expired evidence"] == 1
-    assert compliance_services.run_sweeps(TODAY)["expired evidence"] == 0
-    assert compliance_services.run_sweeps(TODAY + timedelta(days=1))["expired evidence"] == 0
-    told = Notification.objects.filter(recipient=world.manager)
-    assert [n.title for n in told] == ["Evidence expired: Ward audit"]
-    assert told[0].url == reverse("compliance:evidence_detail", args=[piece.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert compliance_services.run_sweeps(TODAY)["expired evidence"] == 1
+        assert compliance_services.run_sweeps(TODAY)["expired evidence"] == 0
+        assert compliance_services.run_sweeps(TODAY + timedelta(days=1))["expired evidence"] == 0
+    told = [message for message in mailoutbox if message.to == [world.manager.email]]
+    assert [message.subject for message in told] == ["[Andon] Evidence expired: Ward audit"]
+    assert reverse("compliance:evidence_detail", args=[piece.pk]) in told[0].body
+    # E-mail only: the owner's home page has its own "Evidence expired" line.
+    assert not Notification.objects.filter(recipient=world.manager).exists()
     piece.refresh_from_db()
     service.update_evidence(world.specialist, piece, piece.version, review_on=TODAY + timedelta(days=10))
     assert piece.expiry_notified_on is None
-    assert compliance_services.run_sweeps(TODAY + timedelta(days=11))["expired evidence"] == 1
-    assert Notification.objects.filter(recipient=world.manager).count() == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert compliance_services.run_sweeps(TODAY + timedelta(days=11))["expired evidence"] == 1
+    assert [message.to for message in mailoutbox].count([world.manager.email]) == 2
+
+
+def test_the_owner_of_expired_evidence_has_it_once_on_the_home_page(world):
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    add(world, title="Ward audit", owner=world.manager, unit=world.medicine, review_on=today - timedelta(days=1))
+    assert service.notify_expired(today) == 1
+    assert [item.title for item in work_for(world.manager) if "Ward audit" in item.title] == [
+        "Evidence expired: Ward audit"]
 
 
 def test_the_owners_home_lists_expired_and_soon_due_evidence(world, settings):

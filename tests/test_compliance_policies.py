@@ -16,6 +16,7 @@ from andon.compliance.models import Attestation, Decision, Policy, PolicyStatus
 from andon.platform.concurrency import Stale
 from andon.platform.models import Notification
 from andon.platform.roles import Role
+from andon.platform.services import work_for
 from auditlog.models import LogEntry
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +52,16 @@ def _approved(hospital, people, **kwargs):
     return policy, version
 
 
+def _mail_to(mailoutbox, person) -> list[str]:
+    return [message.subject for message in mailoutbox if message.to == [person.email]]
+
+
+def _lines(person, words: str) -> list[str]:
+    """The titles of the person's home-page lines that mention `words` (work lines and unread
+    notifications alike)."""
+    return [item.title for item in work_for(person) if words.lower() in item.title.lower()]
+
+
 def _published(hospital, people, rules=None, **kwargs):
     policy, version = _approved(hospital, people, **kwargs)
     if rules is None:
@@ -62,16 +73,19 @@ def _published(hospital, people, rules=None, **kwargs):
 
 # --- the workflow -------------------------------------------------------------------------------
 
-def test_the_whole_workflow_from_draft_to_retired(hospital, people):
+def test_the_whole_workflow_from_draft_to_retired(hospital, people, mailoutbox, django_capture_on_commit_callbacks):
     policy = _policy(hospital, people)
     draft = policy.versions.get()
     assert (draft.number, draft.status, draft.text) == (1, PolicyStatus.DRAFT, FALLS_TEXT)
 
     services.edit_draft(people["fatima"], draft, draft.version, text=FALLS_TEXT + "\n\nCall bell in reach.",
                         change_summary="Call bell")  # the owner edits
-    services.submit_for_review(people["lee"], draft, [people["olivia"], people["fatima"]])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submit_for_review(people["lee"], draft, [people["olivia"], people["fatima"]])
     assert draft.status == PolicyStatus.IN_REVIEW
-    assert Notification.objects.filter(recipient=people["olivia"], title__contains="awaiting your approval").count() == 1
+    # E-mail only: the approver's home page has the decision as a line of its own.
+    assert _mail_to(mailoutbox, people["olivia"]) == ["[Andon] Policy awaiting your approval: PC-101 v1"]
+    assert not Notification.objects.filter(recipient=people["olivia"]).exists()
 
     services.decide(people["olivia"], draft, True, "Good")
     assert draft.status == PolicyStatus.IN_REVIEW  # one approver of two
@@ -198,18 +212,34 @@ def test_authoring_is_refused_outside_the_grant(hospital, people):
 
 # --- read and sign ------------------------------------------------------------------------------
 
-def test_publishing_asks_the_people_of_the_rule_and_no_one_else(hospital, people, make_user):
+def test_publishing_asks_the_people_of_the_rule_and_no_one_else(hospital, people, make_user, mailoutbox,
+                                                                 django_capture_on_commit_callbacks):
     ward_manager = make_user(Role.UNIT_MANAGER, "rgh/4w")
-    policy, version = _published(hospital, people, rules=[
-        services.RuleSpec(role=Role.STAFF_REPORTER, unit=hospital.unit("rgh/4w"), due_in_days=14),
-        services.RuleSpec(role="", unit=hospital.unit("rgh/4w"), due_in_days=30)])
+    with django_capture_on_commit_callbacks(execute=True):
+        policy, version = _published(hospital, people, rules=[
+            services.RuleSpec(role=Role.STAFF_REPORTER, unit=hospital.unit("rgh/4w"), due_in_days=14),
+            services.RuleSpec(role="", unit=hospital.unit("rgh/4w"), due_in_days=30)])
     asked = {a.person.username: a for a in version.attestations.select_related("person", "unit")}
     # The nurse of 4 West (by both rules: the earlier due date), its manager (any role), and the
     # manager of Medicine above it; not the ICU nurse, Lakeside's nurse or organisation-wide roles.
     assert set(asked) == {"ana", ward_manager.username, "fatima"}
     assert asked["ana"].due_on == timezone.localdate() + timedelta(days=14)
     assert asked["ana"].unit == hospital.unit("rgh/4w")
-    assert Notification.objects.filter(recipient=people["ana"], title__startswith="Please read and sign").count() == 1
+    # E-mail only: the home page lists "Read and sign" until they sign.
+    assert _mail_to(mailoutbox, people["ana"]) == ["[Andon] Please read and sign: PC-101 Falls prevention"]
+    assert _mail_to(mailoutbox, people["ben"]) == []
+    assert not Notification.objects.filter(recipient=people["ana"]).exists()
+
+
+def test_someone_asked_to_read_and_sign_has_it_once_on_the_home_page(hospital, people):
+    _published(hospital, people)
+    assert _lines(people["ana"], "read and sign") == ["Read and sign: PC-101 Falls prevention"]
+
+
+def test_an_approver_has_the_decision_once_on_the_home_page(hospital, people):
+    version = _policy(hospital, people).versions.get()
+    services.submit_for_review(people["lee"], version, [people["olivia"]])
+    assert _lines(people["olivia"], "PC-101") == ["Policy awaiting your decision: PC-101 v1"]
 
 
 def test_a_rule_outside_the_policy_is_refused(hospital, people):
@@ -276,40 +306,58 @@ def test_completion_by_unit_and_person(hospital, people, make_user):
     assert [a.person for a in services.overdue_attestations([version])] == [second_nurse]
 
 
-def test_someone_joining_the_unit_later_is_asked_by_the_sweep(hospital, people, make_user):
+def test_someone_joining_the_unit_later_is_asked_by_the_sweep(hospital, people, make_user, mailoutbox,
+                                                              django_capture_on_commit_callbacks):
     policy, version = _published(hospital, people)
     newcomer = make_user(Role.STAFF_REPORTER, "rgh/4w")
-    assert services.ask_new_people(timezone.localdate()) == 1
-    assert services.ask_new_people(timezone.localdate()) == 0  # twice a day does nothing more
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.ask_new_people(timezone.localdate()) == 1
+        assert services.ask_new_people(timezone.localdate()) == 0  # twice a day does nothing more
     assert version.attestations.filter(person=newcomer).exists()
+    assert _mail_to(mailoutbox, newcomer) == ["[Andon] Please read and sign: PC-101 Falls prevention"]
+    assert _lines(newcomer, "read and sign") == ["Read and sign: PC-101 Falls prevention"]
 
 
-def test_overdue_reminders_go_once_per_period(hospital, people, settings):
+def test_overdue_reminders_go_once_per_period(hospital, people, settings, mailoutbox,
+                                              django_capture_on_commit_callbacks):
     settings.ANDON_COMPLIANCE_REMINDER_DAYS = 7
     policy, version = _published(hospital, people)
     today = timezone.localdate()
     Attestation.objects.filter(version=version).update(due_on=today - timedelta(days=2))
-    reminders = Notification.objects.filter(recipient=people["ana"], title__contains="overdue")
-    assert services.remind_attestations(today) == 1
-    assert services.remind_attestations(today) == 0
-    assert services.remind_attestations(today + timedelta(days=6)) == 0
-    assert services.remind_attestations(today + timedelta(days=7)) == 1
-    assert reminders.count() == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.remind_attestations(today) == 1
+        assert services.remind_attestations(today) == 0
+        assert services.remind_attestations(today + timedelta(days=6)) == 0
+        assert services.remind_attestations(today + timedelta(days=7)) == 1
+    assert _mail_to(mailoutbox, people["ana"]) == ["[Andon] 1 policy to read and sign, overdue"] * 2
+    # E-mail only: the home page already shows the overdue one, in red.
+    assert [(item.title, item.kind) for item in work_for(people["ana"]) if "read and sign" in item.title.lower()] == [
+        ("Read and sign: PC-101 Falls prevention", "alert")]
     services.sign(people["ana"], version)
     assert services.remind_attestations(today + timedelta(days=30)) == 0
 
 
-def test_owners_hear_of_reviews_due_within_30_days_or_overdue(hospital, people):
+def test_owners_hear_of_reviews_due_within_30_days_or_overdue(hospital, people, mailoutbox,
+                                                              django_capture_on_commit_callbacks):
     policy, version = _published(hospital, people, rules=[])
     today = timezone.localdate()
     Policy.objects.filter(pk=policy.pk).update(next_review_on=today + timedelta(days=31))
-    assert services.remind_reviews(today) == 0
-    Policy.objects.filter(pk=policy.pk).update(next_review_on=today + timedelta(days=30))
-    assert services.remind_reviews(today) == 1
-    assert services.remind_reviews(today + timedelta(days=1)) == 0  # not again within the period
-    assert Notification.objects.filter(recipient=people["fatima"], title__startswith="Policy review due").count() == 1
-    assert services.remind_reviews(today + timedelta(days=40)) == 1
-    assert Notification.objects.filter(recipient=people["fatima"], title__startswith="Policy review overdue").count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.remind_reviews(today) == 0
+        Policy.objects.filter(pk=policy.pk).update(next_review_on=today + timedelta(days=30))
+        assert services.remind_reviews(today) == 1
+        assert services.remind_reviews(today + timedelta(days=1)) == 0  # not again within the period
+        assert services.remind_reviews(today + timedelta(days=40)) == 1
+    assert _mail_to(mailoutbox, people["fatima"]) == [
+        "[Andon] Policy review due: PC-101 Falls prevention", "[Andon] Policy review overdue: PC-101 Falls prevention"]
+    assert not Notification.objects.filter(recipient=people["fatima"], title__startswith="Policy review").exists()
+
+
+def test_an_owner_has_a_review_due_once_on_the_home_page(hospital, people):
+    policy, version = _published(hospital, people, rules=[])
+    Policy.objects.filter(pk=policy.pk).update(next_review_on=timezone.localdate() + timedelta(days=10))
+    assert services.remind_reviews(timezone.localdate()) == 1
+    assert _lines(people["fatima"], "policy review") == ["Policy review due: PC-101 Falls prevention"]
 
 
 # --- the PDF ------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ phone, with photos stripped of their metadata, findings that open actions, compl
 import io
 import struct
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from auditlog.models import LogEntry
@@ -85,16 +86,30 @@ def jpeg_with_exif() -> bytes:
 
 # --- planning -----------------------------------------------------------------------------------
 
-def test_planning_from_a_chapter_gives_one_question_per_assessable_requirement_plus_extras(world):
-    tracer = plan(world)
+def test_planning_from_a_chapter_gives_one_question_per_assessable_requirement_plus_extras(
+        world, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        tracer = plan(world)
     items = items_of(tracer)
     assert [(i.position, i.requirement) for i in items] == [
         (1, world["cop"]["delivery"]), (2, world["cop"]["storage"]), (3, None)]
     assert items[0].question == "482.25(a) Delivery of drugs: Drugs are controlled and distributed."
     assert items[2].question == "Is the medication room locked?"
     assert tracer.status == TracerStatus.PLANNED and tracer.created_by == world["specialist"]
-    told = Notification.objects.get(recipient=world["nurse"])
-    assert told.url == reverse("compliance:tracer_checklist", args=[tracer.pk]) and "surveyor" in told.title
+    # The surveyor is e-mailed only: their home page lists "Tracer to survey" until it is completed.
+    told = [message for message in mailoutbox if message.to == [world["nurse"].email]]
+    assert [message.subject for message in told] == [
+        f"[Andon] You are the surveyor for a tracer on {tracer.planned_on:%Y-%m-%d}: Medication management, 4 West"]
+    assert reverse("compliance:tracer_checklist", args=[tracer.pk]) in told[0].body
+    assert not Notification.objects.filter(recipient=world["nurse"]).exists()
+
+
+def test_the_surveyor_has_the_tracer_once_on_the_home_page(world):
+    from andon.platform.services import work_for
+
+    tracer = plan(world)
+    assert [item.title for item in work_for(world["nurse"]) if "tracer" in item.title.lower()] == [
+        f"Tracer to survey on {tracer.planned_on:%Y-%m-%d}: Medication management, 4 West"]
 
 
 def test_planning_by_urn_with_reworded_questions(world):
@@ -179,6 +194,74 @@ def test_photos_are_checked_by_their_first_bytes_and_lose_their_metadata(world, 
                                    actor=world["manager"]).count() == 1
     client.force_login(world["other_nurse"])
     assert client.get(reverse("compliance:tracer_photo", args=[tracer.pk, photo.pk])).status_code == 403
+
+
+@pytest.fixture
+def two_photos(world, settings, tmp_path):
+    """A planned tracer whose first question has two photos taken by the surveyor:
+    (tracer, item, first.jpg, second.jpg)."""
+    settings.MEDIA_ROOT = tmp_path
+    tracer = plan(world)
+    item = items_of(tracer)[0]
+    return tracer, item, *(services.add_photo(world["nurse"], item, SimpleUploadedFile(name, jpeg_with_exif()))
+                           for name in ("first.jpg", "second.jpg"))
+
+
+def test_a_photo_is_removed_while_the_tracer_is_open_and_kept_for_the_record(world, client, two_photos):
+    tracer, item, wrong, kept = two_photos
+    for outsider in (world["other_nurse"], world["manager"]):  # a reader of compliance does not fill it
+        with pytest.raises(PermissionDenied):
+            services.remove_photo(outsider, wrong)
+    services.remove_photo(world["nurse"], wrong)
+    wrong.refresh_from_db()
+    assert (wrong.removed_by, wrong.removed_at is not None) == (world["nurse"], True)
+    # Kept, row and file, and in the audit trail with who removed it; shown to nobody again.
+    assert Path(wrong.file.path).read_bytes().startswith(b"\xff\xd8")
+    entry = LogEntry.objects.get(content_type__model="tracerphoto", object_pk=str(wrong.pk),
+                                 action=LogEntry.Action.UPDATE)
+    assert entry.actor == world["nurse"] and "removed_at" in entry.changes_dict
+    assert [line.photos for line in services.tracer_report(world["manager"], tracer)][0] == [kept]
+    client.force_login(world["manager"])
+    assert client.get(reverse("compliance:tracer_photo", args=[tracer.pk, wrong.pk])).status_code == 404
+    # A removed photo no longer counts towards the question's limit.
+    assert services.shown_photos(item).count() == 1
+    services.answer_item(world["nurse"], items_of(tracer)[0], None, "yes")
+    for other in items_of(tracer)[1:]:
+        services.answer_item(world["nurse"], other, None, "na")
+    services.complete_tracer(world["nurse"], tracer, "Done.")
+    with pytest.raises(ValidationError, match="completed"):
+        services.remove_photo(world["nurse"], kept)
+    kept.refresh_from_db()
+    assert kept.removed_at is None
+
+
+def test_removing_a_photo_on_the_checklist_and_through_the_api(world, client, two_photos):
+    from django.test import Client
+
+    from andon.platform.models import AccessToken
+
+    tracer, item, first, second = two_photos
+    url = reverse("compliance:tracer_photo_remove", args=[tracer.pk, first.pk])
+    checklist = Client(enforce_csrf_checks=True)
+    checklist.force_login(world["nurse"])
+    page = checklist.get(reverse("compliance:tracer_checklist", args=[tracer.pk])).content.decode()
+    assert f'hx-post="{url}"' in page and 'hx-confirm="Remove the photo first.jpg from question 1?' in page
+    assert checklist.post(url, HTTP_HX_REQUEST="true").status_code == 403  # no CSRF token
+    client.force_login(world["nurse"])
+    card = client.post(url, HTTP_HX_REQUEST="true")
+    html = card.content.decode()
+    assert card.status_code == 200 and "Photo first.jpg removed." in html
+    assert "second.jpg" in html and reverse("compliance:tracer_photo", args=[tracer.pk, first.pk]) not in html
+    assert client.post(url).status_code == 404  # already removed
+    # The surveyor (a staff reporter) removes the other through the API; the list no longer has them.
+    _, token = AccessToken.issue(world["nurse"], "t")
+    headers = {"Authorization": f"Bearer {token}"}
+    removed = client.post(f"/api/v1/compliance/tracers/{tracer.pk}/photos/{second.pk}/removal", headers=headers)
+    assert removed.status_code == 200 and removed.json()["removed_by_id"] == world["nurse"].pk
+    listed = client.get(f"/api/v1/compliance/tracers/{tracer.pk}/items/{item.pk}/photos", headers=headers)
+    assert listed.json() == []
+    items = client.get(f"/api/v1/compliance/tracers/{tracer.pk}/items", headers=headers).json()
+    assert items[0]["photos"] == 0
 
 
 def test_completion_names_unanswered_questions_then_tells_the_specialists(world):

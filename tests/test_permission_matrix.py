@@ -673,6 +673,11 @@ def others_tracer_photo(user, other):
     return [tracer.pk, _tracer_photo(tracer).pk], {}
 
 
+def own_tracer_photo(user, other):
+    tracer = _tracer(user, other)
+    return [tracer.pk, _tracer_photo(tracer).pk], {}
+
+
 def others_completed_tracer(user, other):
     return [_tracer(other, other, answer="yes", status="completed").pk], {}
 
@@ -919,6 +924,7 @@ PAGES = {
     "compliance:tracer_question": Case(TRACER_PLANNERS, method="post", setup=an_item_of("others"),
                                        data={"question": "Is the fridge locked?"}),
     "compliance:tracer_photo": Case(TRACER_READERS, setup=others_tracer_photo),
+    "compliance:tracer_photo_remove": Case(TRACER_PLANNERS, method="post", setup=others_tracer_photo),
     "compliance:tracer_complete": Case(TRACER_PLANNERS, setup=others_tracer),
     "compliance:tracer_reopen": Case(TRACER_PLANNERS, method="post", setup=others_completed_tracer,
                                      data={"reason": "Fix the answer"}),
@@ -960,6 +966,8 @@ OBJECT_CASES = {
     "compliance:tracer_finding (surveyor)": ("compliance:tracer_finding", Case(
         ALL, method="post", setup=an_item_of("own", "no"), data={"title": "Fridge unlocked", "risk": "low"})),
     "compliance:tracer_complete (surveyor)": ("compliance:tracer_complete", Case(ALL, setup=own_tracer)),
+    "compliance:tracer_photo_remove (surveyor)": ("compliance:tracer_photo_remove", Case(
+        ALL, method="post", setup=own_tracer_photo)),
     "compliance:tracer_question (surveyor)": ("compliance:tracer_question", Case(
         TRACER_PLANNERS, method="post", setup=an_item_of("own"), data={"question": "Reworded"})),
 }
@@ -1413,6 +1421,8 @@ API = {
     ("POST", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/photos"): ApiCase(TRACER_PLANNERS, setup=api_tracer(),
                                                                  files=lambda hospital: {"photo": _png_upload()}),
     ("GET", "/api/v1/compliance/tracers/{tracer_id}/photos/{photo_id}"): ApiCase(TRACER_READERS, setup=api_tracer(photo=True)),
+    ("POST", "/api/v1/compliance/tracers/{tracer_id}/photos/{photo_id}/removal"): ApiCase(
+        TRACER_PLANNERS, setup=api_tracer(photo=True)),
     ("POST", "/api/v1/compliance/tracers/{tracer_id}/items/{item_id}/findings"): ApiCase(TRACER_PLANNERS, setup=api_tracer("no"),
                                                                    body={"title": "Fridge unlocked", "risk": "low"}),
     ("POST", "/api/v1/compliance/tracers/{tracer_id}/complete"): ApiCase(TRACER_PLANNERS, setup=api_tracer("yes"),
@@ -1542,6 +1552,84 @@ def test_job_of_someone_else_is_refused_through_the_api(client, make_user):
     _, raw = services.issue_token(nosy, "nosy")
     response = client.get(f"/api/v1/jobs/{job.pk}", headers={"Authorization": f"Bearer {raw}"})
     assert response.status_code == 403
+
+
+# --- what a refusal of each compliance object rule says (the 403 page) -----------------------------
+
+def surveying_and_someone_elses_tracer(user, other):
+    _tracer(user, other)
+    return others_tracer(user, other)
+
+
+def someone_elses_item_beside_own(user, other):
+    assessment, _ = _compliance_assessment(other, owner=user)
+    return [assessment.items.exclude(owner=user).get().pk], {}
+
+
+def a_version_in_review_for_others(user, other):
+    return [_in_review_policy(other)[2].pk], {}
+
+
+def a_policy_of_lakeside(user, other):
+    from andon.compliance import policies
+    from andon.platform.models import Unit
+
+    author = _policy_author()
+    ward = Unit.objects.get(code="2a", facility__code="lch")
+    return [policies.create_policy(author, organisation=ward.facility.organisation, unit=ward, code="LCH-1",
+                                   title="Lakeside ward only", owner=author).pk], {}
+
+
+# rule -> (page, who asks (a role over the organisation, or "4 West" for the ward's nurse), the
+# record asked for, method, words the refusal must say)
+COMPLIANCE_REFUSALS = {
+    "compliance.use_tracers": ("compliance:tracers", Role.STAFF_REPORTER, None, "get",
+                               "Tracers are open to the people who read compliance records or plan tracers, and to "
+                               "anyone named as the surveyor of one."),
+    "compliance.view_tracer": ("compliance:tracer", Role.STAFF_REPORTER, surveying_and_someone_elses_tracer, "get",
+                               "A tracer is open to its surveyor, the compliance specialists of its unit"),
+    "compliance.fill_tracer": ("compliance:tracer_checklist", Role.UNIT_MANAGER, others_tracer, "get",
+                               "Only the tracer's surveyor or a compliance specialist of its unit may fill this "
+                               "tracer."),
+    "compliance.assessment_work": ("compliance:my_items", Role.STAFF_REPORTER, None, "get",
+                                   "Assessments are open to the people who read compliance records, and to anyone "
+                                   "who owns an item of one."),
+    "compliance.view_item": ("compliance:item", Role.STAFF_REPORTER, someone_elses_item_beside_own, "get",
+                             "An assessment item is open to its owner and to the people who read compliance records"),
+    "compliance.work_on_item": ("compliance:item_edit", Role.UNIT_MANAGER, an_item_to_edit, "post",
+                                "Only the item's owner or a compliance specialist of the assessment's scope may "
+                                "record work on an assessment item."),
+    "compliance.edit_evidence": ("compliance:evidence_edit", Role.RISK_MANAGER, others_evidence, "get",
+                                 "Only the evidence's owner, or someone who manages evidence for its unit, may "
+                                 "change it."),
+    "compliance.edit_policy": ("compliance:policy_edit", Role.STAFF_REPORTER, a_draft_version, "get",
+                               "Only the policy's owner or document control (the compliance specialists) may change "
+                               "a policy and its drafts."),
+    "compliance.decide_policy": ("compliance:policy_decide", Role.STAFF_REPORTER, a_version_in_review_for_others,
+                                 "get", "Only an approver named on the version, whose decision is still pending, may "
+                                        "approve or return it."),
+    "compliance.read_policy": ("compliance:policy", "4 West", a_policy_of_lakeside, "get",
+                               "Staff read the policies of their own units, of the units above theirs and of the "
+                               "whole organisation, and those they own: this one applies elsewhere."),
+}
+
+
+@pytest.mark.parametrize("rule", list(COMPLIANCE_REFUSALS))
+def test_a_refused_compliance_page_says_what_rule_refused_it_and_why(client, world, db, rule, settings, tmp_path):
+    import html
+
+    from django.utils.html import strip_tags
+
+    settings.DATA_DIR = tmp_path
+    name, who, setup, method, words = COMPLIANCE_REFUSALS[rule]
+    user = world.other if who == "4 West" else world.people[who]
+    args, data = setup(user, world.other) if setup else ([], {})
+    client.force_login(user)
+    response = getattr(client, method)(reverse(name, args=args), data)
+    text = " ".join(html.unescape(strip_tags(response.content.decode())).split())
+    assert response.status_code == 403 and "You do not have access to this page" in text
+    assert f"Why: {words}" in text, rule
+    assert "what your roles do not include" not in text
 
 
 @pytest.mark.parametrize("role", list(Role), ids=[role.value for role in Role])

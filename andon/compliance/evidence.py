@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from andon.platform import audit, concurrency, history, navigation, permissions
 from andon.platform.models import Organisation, Unit, User
-from andon.platform.notifications import notify
+from andon.platform.notifications import email
 from andon.platform.roles import roles_with
 
 from . import uploads
@@ -553,10 +553,11 @@ def notify_expired(today: date) -> int:
             if not Evidence.objects.filter(pk=evidence.pk, expiry_notified_on__isnull=True).update(
                     expiry_notified_on=today):
                 continue
-            notify([evidence.owner], f"Evidence expired: {evidence.title}",
-                   body=f"Its review date was {evidence.review_on:%Y-%m-%d}. The requirements it serves show amber "
-                        "until it is renewed (a new revision or a later review date) or replaced.",
-                   url=reverse("compliance:evidence_detail", args=[evidence.pk]))
+            # E-mail only: the owner's home page lists "Evidence expired: …" until it is renewed (_work).
+            email([evidence.owner], f"Evidence expired: {evidence.title}",
+                  body=f"Its review date was {evidence.review_on:%Y-%m-%d}. The requirements it serves show amber "
+                       "until it is renewed (a new revision or a later review date) or replaced.",
+                  url=reverse("compliance:evidence_detail", args=[evidence.pk]))
             told += 1
     return told
 

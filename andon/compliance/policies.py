@@ -33,7 +33,7 @@ from django.utils import timezone
 from andon.platform import audit, permissions
 from andon.platform.concurrency import lock
 from andon.platform.models import Organisation, RoleGrant, Unit, User
-from andon.platform.notifications import notify
+from andon.platform.notifications import email, notify
 from andon.platform.pdf import render_template_pdf
 from andon.platform.roles import Role, roles_with
 
@@ -325,7 +325,7 @@ def new_version(user, policy: Policy) -> PolicyVersion:
 @transaction.atomic
 def submit_for_review(user, version: PolicyVersion, approvers, ver: int | None = None) -> PolicyVersion:
     """Send a draft to named approvers (each holds compliance.approve_policies over the policy's
-    scope and is not the author); they are notified."""
+    scope and is not the author); they are e-mailed, and their home page lists the decision."""
     permissions.check(user, "compliance.edit_policy", version.policy)
     version = lock(version, ver)
     _check_draft(version)
@@ -351,8 +351,9 @@ def submit_for_review(user, version: PolicyVersion, approvers, ver: int | None =
     version.submitted_at = timezone.now()
     version.save()
     url = reverse("compliance:policy_decide", args=[version.pk])
-    notify(approvers, f"Policy awaiting your approval: {version.policy.code} v{version.number}", url=url,
-           body=f"{user.get_full_name() or user.username} asks you to approve {version.policy}.")
+    # E-mail only: each approver's home page lists "Policy awaiting your decision" (policy_work).
+    email(approvers, f"Policy awaiting your approval: {version.policy.code} v{version.number}", url=url,
+          body=f"{user.get_full_name() or user.username} asks you to approve {version.policy}.")
     return version
 
 
@@ -487,9 +488,10 @@ def publish(user, version: PolicyVersion, effective_on: date | None = None, atte
     asked = _ask(version, today)
     if asked:
         people = User.objects.filter(pk__in=[a.person_id for a in asked])
-        notify(people, f"Please read and sign: {policy.code} {policy.title}",
-               url=reverse("compliance:attest", args=[version.pk]),
-               body=f"Version {version.number} is published; read it and sign by {min(a.due_on for a in asked):%Y-%m-%d}.")
+        # E-mail only: each person's home page lists "Read and sign: …" until they sign (policy_work).
+        email(people, f"Please read and sign: {policy.code} {policy.title}",
+              url=reverse("compliance:attest", args=[version.pk]),
+              body=f"Version {version.number} is published; read it and sign by {min(a.due_on for a in asked):%Y-%m-%d}.")
     return version
 
 
@@ -589,10 +591,10 @@ def ask_new_people(today: date) -> int:
             .select_related("policy"):
         with transaction.atomic():
             asked = _ask(version, today)
-            if asked:
-                notify(User.objects.filter(pk__in=[a.person_id for a in asked]),
-                       f"Please read and sign: {version.policy.code} {version.policy.title}",
-                       url=reverse("compliance:attest", args=[version.pk]))
+            if asked:  # e-mail only, as at publication: the home page lists it
+                email(User.objects.filter(pk__in=[a.person_id for a in asked]),
+                      f"Please read and sign: {version.policy.code} {version.policy.title}",
+                      url=reverse("compliance:attest", args=[version.pk]))
             count += len(asked)
     return count
 
@@ -606,9 +608,10 @@ def remind_attestations(today: date) -> int:
     with transaction.atomic():
         for row in people:
             person = User.objects.get(pk=row["person"])
-            notify([person], f"{row['n']} polic{'y' if row['n'] == 1 else 'ies'} to read and sign, overdue",
-                   url=reverse("compliance:my_attestations"),
-                   body=f"The first was due {row['first']:%Y-%m-%d}. Open Andon to read and sign.")
+            # E-mail only: the home page already shows each overdue one as a red "Read and sign" line.
+            email([person], f"{row['n']} polic{'y' if row['n'] == 1 else 'ies'} to read and sign, overdue",
+                  url=reverse("compliance:my_attestations"),
+                  body=f"The first was due {row['first']:%Y-%m-%d}. Open Andon to read and sign.")
         overdue.filter(person__in=[row["person"] for row in people]).update(reminded_on=today)
     return len(people)
 
@@ -624,10 +627,11 @@ def remind_reviews(today: date) -> int:
     with transaction.atomic():
         for policy in policies:
             late = policy.next_review_on < today
-            notify([policy.owner], f"Policy review {'overdue' if late else 'due'}: {policy.code} {policy.title}",
-                   url=reverse("compliance:policy", args=[policy.pk]),
-                   body=f"The review was due {policy.next_review_on:%Y-%m-%d}." if late else
-                   f"The review is due {policy.next_review_on:%Y-%m-%d}.")
+            # E-mail only: the owner's home page has the same "Policy review due/overdue" line.
+            email([policy.owner], f"Policy review {'overdue' if late else 'due'}: {policy.code} {policy.title}",
+                  url=reverse("compliance:policy", args=[policy.pk]),
+                  body=f"The review was due {policy.next_review_on:%Y-%m-%d}." if late else
+                  f"The review is due {policy.next_review_on:%Y-%m-%d}.")
             Policy.objects.filter(pk=policy.pk).update(review_reminded_on=today)
             count += 1
     return count

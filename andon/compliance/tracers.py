@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from andon.platform import audit, concurrency, inputs, permissions
 from andon.platform.models import RoleGrant, Unit, User
-from andon.platform.notifications import notify
+from andon.platform.notifications import email, notify
 
 from . import findings, uploads
 from .models import (
@@ -31,8 +31,8 @@ from .models import (
 __all__ = [
     "TracerProgress", "access_tracer", "access_tracer_item", "access_tracer_photo", "add_photo", "answer_item",
     "complete_tracer", "edit_question", "open_tracer_photo", "people_to_survey", "plan_tracer", "question_for",
-    "raise_tracer_finding", "reopen_tracer", "requirements_to_trace", "start_tracer", "tracer_progress",
-    "tracer_report", "tracers_to_survey", "visible_tracers",
+    "raise_tracer_finding", "remove_photo", "reopen_tracer", "requirements_to_trace", "shown_photos", "start_tracer",
+    "tracer_progress", "tracer_report", "tracers_to_survey", "visible_tracers",
 ]
 
 QUESTION_MAX = 500
@@ -83,10 +83,22 @@ def access_tracer_item(user, tracer_id, item_id, capability: str = "compliance.f
     return item
 
 
-def access_tracer_photo(user, tracer_id, photo_id) -> TracerPhoto:
-    """A photo of a tracer the user may see; reading it is `open_tracer_photo` (audited)."""
-    tracer = access_tracer(user, tracer_id)
-    return get_object_or_404(TracerPhoto.objects.select_related("item"), pk=photo_id, item__tracer=tracer)
+def access_tracer_photo(user, tracer_id, photo_id, capability: str = "compliance.view_tracer") -> TracerPhoto:
+    """A photo of a tracer the user may `capability` (seeing it comes first); reading it is
+    `open_tracer_photo` (audited). A removed photo is a 404 for everyone."""
+    tracer = access_tracer(user, tracer_id, capability)
+    photo = get_object_or_404(TracerPhoto.objects.select_related("item"), pk=photo_id, item__tracer=tracer)
+    if photo.removed_at is not None:
+        raise permissions.Missing("This photo was removed from the tracer.")
+    photo.item.tracer = tracer
+    return photo
+
+
+def shown_photos(photos):
+    """The photos (of an item, or any queryset of them) that were not removed."""
+    if isinstance(photos, TracerItem):
+        photos = photos.photos.all()
+    return photos.filter(removed_at__isnull=True)
 
 
 def open_tracer_photo(user, photo: TracerPhoto) -> TracerPhoto:
@@ -129,7 +141,8 @@ def tracer_report(user, tracer: Tracer) -> list[ReportLine]:
     (with their actions). A finding belongs to the line of its requirement."""
     permissions.check(user, "compliance.view_tracer", tracer)
     items = list(tracer.items.select_related("requirement").prefetch_related(
-        Prefetch("photos", queryset=TracerPhoto.objects.order_by("uploaded_at", "pk"))).order_by("position", "pk"))
+        Prefetch("photos", queryset=shown_photos(TracerPhoto.objects.order_by("uploaded_at", "pk")))).order_by(
+        "position", "pk"))
     lines = [ReportLine(item, list(item.photos.all())) for item in items]
     by_requirement = {line.item.requirement_id: line for line in lines if line.item.requirement_id}
     for finding in tracer.findings.select_related("requirement").order_by("raised_at", "pk"):
@@ -343,10 +356,11 @@ def _specialists(tracer: Tracer, *leave_out):
 def _tell_planned(user, tracer: Tracer, questions: int) -> None:
     when = f"{tracer.planned_on:%Y-%m-%d}"
     if tracer.surveyor_id != user.pk:
-        notify([tracer.surveyor], f"You are the surveyor for a tracer on {when}: {tracer.title}",
-               body=f"{tracer.get_kind_display()} in {tracer.unit.name}, {questions} questions. "
-                    f"Open the checklist on your phone on the day.",
-               url=_tracer_url(tracer, "compliance:tracer_checklist"))
+        # E-mail only: the surveyor's home page lists "Tracer to survey" until it is completed (tracer_work).
+        email([tracer.surveyor], f"You are the surveyor for a tracer on {when}: {tracer.title}",
+              body=f"{tracer.get_kind_display()} in {tracer.unit.name}, {questions} questions. "
+                   f"Open the checklist on your phone on the day.",
+              url=_tracer_url(tracer, "compliance:tracer_checklist"))
     notify(_specialists(tracer, user, tracer.surveyor), f"Tracer planned for {when}: {tracer.title}",
            body=f"{tracer.get_kind_display()} in {tracer.unit.name}; surveyor {_name(tracer.surveyor)}.",
            url=_tracer_url(tracer))
@@ -427,7 +441,7 @@ def add_photo(user, item: TracerItem, upload) -> TracerPhoto:
     permissions.check(user, "compliance.fill_tracer", tracer)
     concurrency.lock(tracer)
     _still_open(tracer, "photo")
-    if item.photos.count() >= PHOTOS_PER_ITEM:
+    if shown_photos(item).count() >= PHOTOS_PER_ITEM:
         raise ValidationError({"photo": f"A question takes at most {PHOTOS_PER_ITEM} photos."})
     checked = uploads.check_upload(upload, uploads.PHOTOS, field="photo")
     photo = TracerPhoto(item=item, name=checked.name, content_type=checked.content_type, size=checked.size,
@@ -435,6 +449,24 @@ def add_photo(user, item: TracerItem, upload) -> TracerPhoto:
     photo.file.save("upload", checked.as_file(), save=False)
     photo.save()
     _begin(tracer)
+    return photo
+
+
+@audit.changes_by_user
+@transaction.atomic
+def remove_photo(user, photo: TracerPhoto) -> TracerPhoto:
+    """Take a photo off its question (the wrong one, or one showing more than it should) while the
+    tracer is open: whoever may fill the tracer, as for adding one. The photo is kept, row and file,
+    and shown to nobody again; the audit trail names who removed it and when."""
+    tracer = photo.item.tracer
+    permissions.check(user, "compliance.fill_tracer", tracer)
+    concurrency.lock(tracer)
+    _still_open(tracer, "photo")
+    concurrency.lock(photo)  # read again under the lock: two taps remove it once
+    if photo.removed_at is not None:
+        raise ValidationError({"photo": f"{photo.name} was already removed."})
+    photo.removed_at, photo.removed_by = timezone.now(), user
+    photo.save(update_fields=["removed_at", "removed_by"])
     return photo
 
 

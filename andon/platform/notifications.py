@@ -26,15 +26,29 @@ def without_email():
         _sending_email.reset(token)
 
 
+def _each_active(recipients):
+    """Each active person of `recipients` once (None and repeats left out)."""
+    return {p.pk: p for p in recipients if p is not None and p.is_active}.values()
+
+
 def notify(recipients, title: str, *, body: str = "", url: str = "", email: bool = True) -> list[Notification]:
     """An in-app notification per person and, with `email`, an e-mail to each who has an
     address, after commit."""
     created = []
-    for person in {p.pk: p for p in recipients if p is not None and p.is_active}.values():
+    for person in _each_active(recipients):
         created.append(Notification.objects.create(recipient=person, title=title[:200], body=body[:4000], url=url))
         if email:
             send_email(person, title, body=body, url=url)
     return created
+
+
+def email(recipients, title: str, *, body: str = "", url: str = "") -> int:
+    """An e-mail to each active person, after commit, and no in-app notification: for what the
+    home page already lists as a line of its own (a policy to read and sign, a decision asked of
+    an approver, expired evidence). The line is worked out from the records and leaves when the
+    work is done; an unread notification pointing to the same page would say it a second time and
+    stay until opened. Returns how many e-mails are sent."""
+    return sum(send_email(person, title, body=body, url=url) for person in _each_active(recipients))
 
 
 def send_email(person, title: str, *, body: str = "", url: str = "") -> bool:

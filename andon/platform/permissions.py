@@ -338,7 +338,8 @@ def refusal(user, exception) -> dict:
 
     permission = getattr(exception, "permission", None)
     capability = explained_capability(permission)
-    what, why, whom = REFUSALS.get(capability or "") or ("what your roles do not include", "", "")
+    what, why, whom = (REFUSALS.get(permission or "") or REFUSALS.get(capability or "")
+                       or ("what your roles do not include", "", ""))
     roles = sorted(Role(role).label for role in roles_with(capability)) if capability else []
     held = {grant.role for grant in active_grants(user)} if getattr(user, "is_authenticated", False) else set()
     elsewhere = bool(capability and held & set(roles_with(capability)))

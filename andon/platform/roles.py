@@ -140,12 +140,19 @@ def roles_with(capability: str) -> frozenset[Role]:
 
 
 # What a refused page says (the 403 page, `permissions.refusal`): permission or capability ->
-# (why it is refused, whom to ask). Object rules are explained by the capability they rest on.
+# (what, why it is refused, whom to ask). An object rule is explained by its own words when it has
+# them, else by the capability it rests on (whose roles also say whether the person holds it for
+# other units). compliance.decide_policy rests on none: being named approver is not a role's.
 _OBJECT_RULES = {
     "safety.view_event": "safety.view_events", "safety.view_investigation": "safety.view_events",
     "safety.edit_investigation": "safety.investigate", "actions.view_action": "actions.view",
     "actions.set_status": "actions.manage", "actions.use": "actions.view",
     "platform.view_job": "platform.view_own_jobs",
+    "compliance.work_on_item": "compliance.assess", "compliance.view_item": "compliance.view",
+    "compliance.assessment_work": "compliance.view", "compliance.edit_evidence": "compliance.manage_evidence",
+    "compliance.edit_policy": "compliance.publish_policies", "compliance.read_policy": "compliance.view_policies",
+    "compliance.fill_tracer": "compliance.plan_tracers", "compliance.view_tracer": "compliance.view",
+    "compliance.use_tracers": "compliance.view",
 }
 _EVENTS_ARE_WORK_PRODUCT = (
     "Safety event records are patient safety work product (docs/safety.md, Confidentiality): each "
@@ -178,6 +185,41 @@ REFUSALS: dict[str, tuple[str, str, str]] = {  # capability -> (what, why, whom 
     "platform.manage_people": ("people and roles", "People and roles are managed by administrators.",
                                "Ask an administrator."),
     "platform.view_audit": ("the audit trail", "The audit trail is read by administrators.", "Ask an administrator."),
+    # Compliance's object rules (andon/compliance/rules.py): the fact about the record each asks for.
+    "compliance.work_on_item": (
+        "the work on this assessment item", "Only the item's owner or a compliance specialist of the "
+        "assessment's scope may record work on an assessment item.",
+        "Ask the assessment's lead to assign the item to you."),
+    "compliance.view_item": (
+        "this assessment item", "An assessment item is open to its owner and to the people who read compliance "
+        "records of the assessment's scope.", "Ask the assessment's lead or a compliance specialist."),
+    "compliance.assessment_work": (
+        "assessments", "Assessments are open to the people who read compliance records, and to anyone who owns "
+        "an item of one.", "If you are to work on a requirement, ask a compliance specialist to assign it to you."),
+    "compliance.edit_evidence": (
+        "the editing of this evidence", "Only the evidence's owner, or someone who manages evidence for its unit, may "
+        "change it.", "Ask its owner, or a compliance specialist to make you its owner."),
+    "compliance.edit_policy": (
+        "the editing of this policy", "Only the policy's owner or document control (the compliance specialists) may "
+        "change a policy and its drafts.", "Ask the policy's owner or document control."),
+    "compliance.decide_policy": (
+        "the decision on this policy version", "Only an approver named on the version, whose decision is still "
+        "pending, may approve or return it.",
+        "Ask the policy's owner or document control to name you as an approver."),
+    "compliance.read_policy": (
+        "this policy", "Staff read the policies of their own units, of the units above theirs and of the whole "
+        "organisation, and those they own: this one applies elsewhere.",
+        "If you need it for your work, ask the policy's owner or document control."),
+    "compliance.fill_tracer": (
+        "the checklist of this tracer", "Only the tracer's surveyor or a compliance specialist of its unit may fill "
+        "this tracer.", "Ask the compliance specialist who planned it to make you its surveyor."),
+    "compliance.view_tracer": (
+        "this tracer", "A tracer is open to its surveyor, the compliance specialists of its unit and the people "
+        "who read compliance records of its unit.", "Ask a compliance specialist of the unit."),
+    "compliance.use_tracers": (
+        "mock-survey tracers", "Tracers are open to the people who read compliance records or plan tracers, and "
+        "to anyone named as the surveyor of one.",
+        "If you are to survey one, ask a compliance specialist to name you as its surveyor."),
 }
 
 

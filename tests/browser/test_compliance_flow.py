@@ -1,7 +1,7 @@
 """Compliance in real Chromium (issue 16): the compliance specialist assesses CoP 482.21, marks
 requirements, attaches a policy and a measure as evidence, records a finding that opens an
 action and sees readiness move; a nurse on a phone reads and signs a newly published policy and
-it leaves her home page."""
+it leaves her home page; a surveyor for the day removes a wrong photo from her checklist."""
 
 import re
 from datetime import timedelta
@@ -166,6 +166,41 @@ def test_nurse_reads_and_signs_a_new_policy_on_her_phone(browser, browser_contex
         expect(page.get_by_role("link", name=re.compile(r"PC-150"))).to_have_count(0)
         signed = Attestation.objects.get(version=version, person__username="nurse.ana")
         assert signed.signed_at is not None
+        assert problems.problems == []
+    finally:
+        context.close()
+
+
+def test_surveyor_removes_a_wrong_photo_on_her_phone(browser, browser_context_args, demo):
+    import io
+
+    from PIL import Image
+
+    from andon.compliance.models import Tracer
+
+    tracer = Tracer.objects.get(title="Patient tracer: ED to 4 West to discharge", surveyor__username="mgr.fatima")
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), (30, 120, 200)).save(picture, "JPEG")
+    context, page, problems = _page(browser, browser_context_args, PHONE)
+    try:
+        sign_in(page, demo, "mgr.fatima")
+        expect_home(page, demo, "Fatima")
+        # Said once: the work line, and no notification about the same tracer beside it.
+        line = page.get_by_role("link", name=re.compile(r"Tracer to survey .*ED to 4 West"))
+        expect(line).to_have_count(1)
+        expect(page.get_by_role("link", name=re.compile(r"You are the surveyor"))).to_have_count(0)
+        line.click()
+        card = page.locator("section.tracer-card").first
+        card.locator("input[type=file]").set_input_files(
+            {"name": "wrong-room.jpg", "mimeType": "image/jpeg", "buffer": picture.getvalue()})
+        card.get_by_role("button", name="Upload").click()
+        expect(card.get_by_role("link", name="wrong-room.jpg")).to_be_visible()
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("section.tracer-card").first.get_by_role("button", name="Remove wrong-room.jpg").click()
+        card = page.locator("section.tracer-card").first
+        expect(card).to_contain_text("Photo wrong-room.jpg removed.")
+        expect(card.get_by_role("link", name="wrong-room.jpg")).to_have_count(0)
+        assert tracer.items.order_by("position").first().photos.get().removed_by.username == "mgr.fatima"
         assert problems.problems == []
     finally:
         context.close()

@@ -1,6 +1,6 @@
-"""The compliance API: tracers. Plan, read, answer, add photos, raise findings and complete,
-under the same policy and services as the pages (compliance.fill_tracer lets a surveyor for the
-day who holds no compliance role fill their own tracer)."""
+"""The compliance API: tracers. Plan, read, answer, add and remove photos, raise findings and
+complete, under the same policy and services as the pages (compliance.fill_tracer lets a surveyor
+for the day who holds no compliance role fill their own tracer)."""
 
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -84,7 +84,7 @@ class TracerItemOut(Schema):
 
     @staticmethod
     def resolve_photos(item):
-        return item.photos.count()
+        return tracers.shown_photos(item).count()
 
 
 class PhotoOut(Schema):
@@ -95,6 +95,8 @@ class PhotoOut(Schema):
     size: int
     uploaded_by_id: int
     uploaded_at: datetime
+    removed_at: datetime | None
+    removed_by_id: int | None
 
 
 class TracerFindingOut(Schema):
@@ -233,7 +235,7 @@ def answer_tracer_item(request, tracer_id: Id, item_id: Id, payload: AnswerIn):
 @requires("compliance.use_tracers")
 def list_tracer_photos(request, tracer_id: Id, item_id: Id):
     item = tracers.access_tracer_item(request.user, tracer_id, item_id, "compliance.view_tracer")
-    return item.photos.order_by("uploaded_at", "pk")
+    return tracers.shown_photos(item).order_by("uploaded_at", "pk")
 
 
 @router.post("/tracers/{tracer_id}/items/{item_id}/photos", response=documented(PhotoOut, 201, not_found=True),
@@ -262,6 +264,18 @@ def download_tracer_photo(request, tracer_id: Id, photo_id: Id):
     photo = tracers.access_tracer_photo(request.user, tracer_id, photo_id)
     tracers.open_tracer_photo(request.user, photo)
     return serve(photo.file, photo.name, photo.content_type)
+
+
+@router.post("/tracers/{tracer_id}/photos/{photo_id}/removal", response=documented(PhotoOut, not_found=True),
+             summary="Remove a photo while the tracer is open (whoever may fill it); it is kept for the record and "
+                     "shown to nobody again")
+@requires("compliance.use_tracers")
+def remove_tracer_photo(request, tracer_id: Id, photo_id: Id):
+    photo = tracers.access_tracer_photo(request.user, tracer_id, photo_id, "compliance.fill_tracer")
+    try:
+        return tracers.remove_photo(request.user, photo)
+    except ValidationError as error:
+        return refused(error)
 
 
 @router.post("/tracers/{tracer_id}/items/{item_id}/findings", response=documented(TracerFindingOut, 201, not_found=True),

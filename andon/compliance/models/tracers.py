@@ -88,6 +88,11 @@ class TracerPhoto(models.Model):
     size = models.PositiveIntegerField()
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(default=timezone.now)
+    # A removed photo is shown to nobody again but kept, row and file, as retired evidence keeps
+    # its files: the record of the survey stays whole, and the audit trail says who removed it.
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
 
     def __str__(self):
         return self.name

@@ -187,7 +187,7 @@ def _requirement_asked(request):
 @requires("compliance.view")
 def evidence_detail(request, pk):
     piece = service.access_evidence(request.user, pk)
-    notifications.mark_read(request.user, request.path)  # "Evidence expired" is read
+    notifications.mark_read(request.user, request.path)  # "Evidence expired" notified before it went by e-mail alone
     return render(request, "compliance/evidence_detail.html", _detail_context(request, piece))
 
 

@@ -257,6 +257,19 @@ def tracer_photo_upload(request, pk, item_pk):
 
 @require_POST
 @requires("compliance.use_tracers")
+def tracer_photo_remove(request, pk, photo_pk):
+    """Take a photo off its question (the card confirms first); the card comes back without it."""
+    photo = tracers.access_tracer_photo(request.user, pk, photo_pk, "compliance.fill_tracer")
+    item = photo.item
+    try:
+        tracers.remove_photo(request.user, photo)
+    except ValidationError as error:
+        return _card_answer(request, item.tracer, item, 400, refused=" ".join(error.messages))
+    return _card_answer(request, item.tracer, item, saved=f"Photo {photo.name} removed.")
+
+
+@require_POST
+@requires("compliance.use_tracers")
 def tracer_finding(request, pk, item_pk):
     item = tracers.access_tracer_item(request.user, pk, item_pk)
     form = FindingForm(request.POST)
@@ -382,6 +395,7 @@ urlpatterns = [
     path("compliance/tracers/<int:pk>/items/<int:item_pk>/finding/", tracer_finding, name="tracer_finding"),
     path("compliance/tracers/<int:pk>/items/<int:item_pk>/question/", tracer_question, name="tracer_question"),
     path("compliance/tracers/<int:pk>/photos/<int:photo_pk>/", tracer_photo, name="tracer_photo"),
+    path("compliance/tracers/<int:pk>/photos/<int:photo_pk>/removal/", tracer_photo_remove, name="tracer_photo_remove"),
     path("compliance/tracers/<int:pk>/complete/", tracer_complete, name="tracer_complete"),
     path("compliance/tracers/<int:pk>/reopen/", tracer_reopen, name="tracer_reopen"),
     path("compliance/tracers/<int:pk>/report.pdf", tracer_pdf, name="tracer_pdf"),
