@@ -67,11 +67,18 @@
   function dropChosenMatches(matches) {
     if (!matches.matches("[data-picker-matches]")) { return; }
     var chosen = matches.parentElement.querySelector("[data-picker-chosen]");
+    var dropped = 0;
     chosen.querySelectorAll("input[data-person]").forEach(function (kept) {
       matches.querySelectorAll("input[data-person]").forEach(function (shown) {
-        if (shown.value === kept.value) { shown.closest(".form-check").remove(); }
+        if (shown.value === kept.value) { shown.closest(".form-check").remove(); dropped += 1; }
       });
     });
+    if (dropped && !matches.querySelector("input")) {
+      var note = document.createElement("p");
+      note.className = "small text-body-secondary mb-0";
+      note.textContent = "Already chosen above.";
+      matches.appendChild(note);
+    }
   }
   document.addEventListener("DOMContentLoaded", function () { paintProgress(document); chartTips(document); });
   document.addEventListener("htmx:afterSwap", function (event) {
