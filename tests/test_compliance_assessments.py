@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +22,7 @@ from andon.compliance.models import (
 from andon.compliance.sweep import run_sweeps
 from andon.compliance.uploads import check_upload
 from andon.platform.concurrency import Stale
+from andon.platform.models import RoleGrant, User
 from andon.platform.notifications import Notification
 from andon.platform.roles import Role
 from andon.platform.services import work_for
@@ -453,3 +456,58 @@ def test_assigning_items_on_the_page(world, client, mailoutbox, django_capture_o
     home = client.get(reverse("home")).content.decode()
     assert home.count("Assessment item: A.1") == 1 and home.count("Assessment item: B.2") == 1
     assert "assigned to you" not in home
+
+
+def _more_staff(hospital, count: int) -> None:
+    """`count` members of staff on 4 West, written in bulk (no password to hash, no audit)."""
+    people = User.objects.bulk_create([User(username=f"extra{n:03}", first_name="Extra", last_name=f"Staffer{n:03}",
+                                            password="!") for n in range(count)])
+    ward = hospital.unit("rgh/4w")
+    RoleGrant.objects.bulk_create([RoleGrant(user=person, role=Role.STAFF_REPORTER, organisation=hospital.organisation,
+                                             facility=ward.facility, unit=ward) for person in people])
+
+
+def test_the_assessment_page_costs_the_same_whatever_the_number_of_staff(world, client, hospital):
+    """Issue 16: the owner pickers listed every member of staff (3,000 options a picker in the
+    benchmark). They search now: 300 more staff add nothing to the page, nor a query."""
+    assessment = _assessment(world)
+    url = reverse("compliance:assessment", args=[assessment.pk])
+    client.force_login(world.specialist)
+    client.get(url)
+    with CaptureQueriesContext(connection) as before:
+        small = client.get(url).content.decode()
+    _more_staff(hospital, 300)
+    with CaptureQueriesContext(connection) as after:
+        large = client.get(url).content.decode()
+    assert "Staffer" not in large and large.count("<option") == small.count("<option")
+    assert len(after.captured_queries) == len(before.captured_queries)
+    assert 'name="assign-owner"' in large and 'name="owner"' in large  # the assign and filter pickers
+    found = client.get(reverse("compliance:assessment_assignees", args=[assessment.pk]), {"q": "staffer29"})
+    assert found.content.decode().count('name="assign-owner"') == 10  # Staffer290 to Staffer299
+
+
+def test_the_owner_pickers_offer_and_accept_only_whom_their_forms_allow(world, client, make_user):
+    assessment = _assessment(world)
+    service.assign_items(world.specialist, [_item(assessment, "A.1")], world.nurse)
+    stranger = make_user()  # no role in the organisation
+    client.force_login(world.specialist)
+
+    def search(name, words):
+        return client.get(reverse(name, args=[assessment.pk]), {"q": words}).content.decode()
+
+    assert f'value="{world.nurse.pk}"' in search("compliance:assessment_owners", "ana")  # owns an item
+    assert "No one matches" in search("compliance:assessment_owners", "olivia")  # owns none
+    assert f'value="{world.reviewer.pk}"' in search("compliance:assessment_assignees", "olivia")  # staff
+    assert "No one matches" in search("compliance:assessment_assignees", stranger.username)
+
+    page = client.get(reverse("compliance:assessment", args=[assessment.pk]), {"owner": world.nurse.pk})
+    assert [row["item"].requirement.citation for row in page.context["rows"]] == ["A.1"]
+    assert f'id="id_owner-chosen-{world.nurse.pk}" value="{world.nurse.pk}" checked' in page.content.decode()
+    page = client.get(reverse("compliance:assessment", args=[assessment.pk]), {"owner": "none"})
+    assert [row["item"].requirement.citation for row in page.context["rows"]] == ["A.2", "B.1", "B.2"]
+
+    answer = client.post(reverse("compliance:assessment_assign", args=[assessment.pk]),
+                         {"assign-items": [_item(assessment, "B.1").pk], "assign-owner": stranger.pk}, follow=True)
+    assert [str(m) for m in answer.context["messages"]] == [
+        "Nothing was assigned. Owner: Select a valid choice. That choice is not one of the available choices."]
+    assert _item(assessment, "B.1").owner is None

@@ -523,3 +523,30 @@ def test_the_demo_policies_ask_nurse_ana_and_await_the_cqo(hospital, make_user):
     overdue = services.reviews_due(Policy.objects.all(), timezone.localdate())
     assert list(overdue.values_list("code", flat=True)) == ["IC-201"]
     assert Policy.objects.count() == 5
+
+
+def test_the_people_pickers_offer_whom_their_forms_accept(client, hospital, people):
+    """The approver picker searches the policy's approvers, never its author; a person the field
+    does not offer is refused on the page, which keeps the approvers chosen."""
+    version = _policy(hospital, people).versions.get()
+    olivia, ana = people["olivia"], people["ana"]
+    client.force_login(people["lee"])
+
+    def found(name, words, *args):
+        return client.get(reverse(name, args=args), {"q": words}).content.decode()
+
+    assert (f'type="checkbox" name="approvers" id="id_approvers-match-{olivia.pk}" value="{olivia.pk}">'
+            in found("compliance:policy_approvers", "olivia", version.pk))
+    assert "No one matches" in found("compliance:policy_approvers", "alvarez", version.pk)  # not an approver
+    assert "No one matches" in found("compliance:policy_approvers", "lee", version.pk)  # the author
+    assert f'value="{people["fatima"].pk}"' in found("compliance:policy_owners", "hassan")  # owns PC-101
+    assert "No one matches" in found("compliance:policy_owners", "grant")
+    assert f'value="{people["chloe"].pk}"' in found("compliance:policy_new_owners", "chloe")  # any staff
+
+    refused = client.post(reverse("compliance:policy_submit", args=[version.pk]),
+                          {"approvers": [olivia.pk, ana.pk], "version": version.version})
+    html = refused.content.decode()
+    assert refused.status_code == 400 and f"{ana.pk} is not one of the available choices" in html
+    assert f'id="id_approvers-chosen-{olivia.pk}" value="{olivia.pk}" checked' in html and "Alvarez" not in html
+    version.refresh_from_db()
+    assert version.status == PolicyStatus.DRAFT and not version.approvals.exists()

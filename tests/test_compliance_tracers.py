@@ -376,3 +376,18 @@ def test_the_api_plans_answers_and_completes(world, client):
     done = client.post(f"/api/v1/compliance/tracers/{tracer_id}/complete", {"summary": "Fine."},
                        content_type="application/json", headers=headers)
     assert done.status_code == 200 and done.json()["status"] == "completed" and done.json()["answered"] == 1
+
+
+def test_the_surveyor_picker_searches_the_staff_the_plan_accepts(world, client, make_user):
+    stranger = make_user()  # no role in the organisation
+    client.force_login(world["specialist"])
+    nurse = world["nurse"]
+    html = client.get(reverse("compliance:tracer_people"), {"q": "patel pharmacy"}).content.decode()
+    assert f'name="surveyor" id="id_surveyor-match-{nurse.pk}" value="{nurse.pk}">' in html
+    assert "Staff reporter, Pharmacy" in html
+    assert "No one matches" in client.get(reverse("compliance:tracer_people"), {"q": stranger.username}).content.decode()
+    refused = client.post(reverse("compliance:tracer_plan"), {"surveyor": stranger.pk})
+    assert refused.status_code == 400 and refused.context["form"].errors["surveyor"] == [
+        "Select a valid choice. That choice is not one of the available choices."]
+    chosen = client.post(reverse("compliance:tracer_plan"), {"surveyor": nurse.pk}).content.decode()
+    assert f'id="id_surveyor-chosen-{nurse.pk}" value="{nurse.pk}" checked' in chosen  # kept while the rest is fixed

@@ -539,6 +539,15 @@ def _compliance_assessment(lead, owner=None):
     return assessment, item
 
 
+def searching(setup=None):
+    """A people picker's search (an htmx fragment of a page, no one's starting point): the record
+    `setup` makes, and words to look for."""
+    def search(user, other):
+        return (setup(user, other)[0] if setup else []), {"q": "matrix"}
+
+    return search
+
+
 def an_assessment(user, other):
     return [_compliance_assessment(user)[0].pk], {}
 
@@ -857,9 +866,12 @@ PAGES = {
     "compliance:requirement": Case(FRAMEWORK_VIEWERS, setup=a_requirement),
     "compliance:assessments": Case(COMPLIANCE_VIEWERS),
     "compliance:assessment_new": Case(ASSESSORS),
+    "compliance:assessment_leads": Case(ASSESSORS, setup=searching()),
     "compliance:compare": Case(COMPLIANCE_VIEWERS),
     "compliance:assessment": Case(COMPLIANCE_VIEWERS, setup=an_assessment),
+    "compliance:assessment_owners": Case(COMPLIANCE_VIEWERS, setup=searching(an_assessment)),
     "compliance:assessment_assign": Case(ASSESSORS, method="post", setup=assigning_an_item),
+    "compliance:assessment_assignees": Case(ASSESSORS, setup=searching(an_assessment)),
     "compliance:assessment_close": Case(ASSESSORS, method="post", setup=an_assessment),
     "compliance:assessment_csv": Case(COMPLIANCE_VIEWERS, setup=an_assessment),
     "compliance:assessment_xlsx": Case(COMPLIANCE_VIEWERS, setup=an_assessment),
@@ -872,9 +884,11 @@ PAGES = {
     "compliance:findings": Case(COMPLIANCE_VIEWERS),
     "compliance:finding": Case(COMPLIANCE_VIEWERS, setup=a_finding),
     "compliance:finding_action": Case(ASSESSORS, method="post", setup=a_finding_to_act_on),
+    "compliance:finding_owners": Case(ASSESSORS, setup=searching(a_finding)),
     "compliance:finding_close": Case(ASSESSORS, method="post", setup=a_finding, data={"note": "Resolved."}),
     # Compliance evidence.
     "compliance:evidence_list": Case(COMPLIANCE_VIEWERS),
+    "compliance:evidence_owners": Case(COMPLIANCE_VIEWERS, setup=searching()),
     "compliance:evidence_new": Case(EVIDENCE_MANAGERS),
     "compliance:evidence_detail": Case(COMPLIANCE_VIEWERS, setup=others_evidence),
     "compliance:evidence_edit": Case(EVIDENCE_MANAGERS, setup=others_evidence),
@@ -891,7 +905,9 @@ PAGES = {
     # Compliance: policies. Everyone reads and signs; authors write, named approvers decide,
     # document control (the compliance specialist) publishes, managers and leaders see completion.
     "compliance:policies": Case(POLICY_READERS),
+    "compliance:policy_owners": Case(POLICY_READERS, setup=searching()),
     "compliance:policy_new": Case(POLICY_AUTHORS),
+    "compliance:policy_new_owners": Case(POLICY_AUTHORS, setup=searching()),
     "compliance:my_attestations": Case(ALL),
     "compliance:policy_reviews": Case(POLICY_AUTHORS),
     "compliance:attestations_overdue": Case(ATTESTATION_VIEWERS),
@@ -902,6 +918,7 @@ PAGES = {
     "compliance:policy_requirements": Case(POLICY_PUBLISHERS, method="post", setup=a_published_policy),
     "compliance:policy_edit": Case(POLICY_PUBLISHERS, setup=a_draft_version),
     "compliance:policy_submit": Case(POLICY_PUBLISHERS, setup=a_draft_version),
+    "compliance:policy_approvers": Case(POLICY_PUBLISHERS, setup=searching(a_draft_version)),
     "compliance:policy_decide": Case(POLICY_APPROVERS, setup=a_version_in_review),
     "compliance:policy_publish": Case(POLICY_PUBLISHERS, method="post", setup=an_approved_version),
     "compliance:policy_pdf": Case(POLICY_READERS, setup=a_published_version),
@@ -913,7 +930,7 @@ PAGES = {
     "compliance:tracer_plan": Case(TRACER_PLANNERS),
     # The plan page's pickers (htmx fragments that answer a search: no one's starting point).
     "compliance:tracer_requirements": Case(TRACER_PLANNERS, setup=lambda user, other: ([], {"q": "drugs"})),
-    "compliance:tracer_people": Case(TRACER_PLANNERS, setup=lambda user, other: ([], {"q": "matrix"})),
+    "compliance:tracer_people": Case(TRACER_PLANNERS, setup=searching()),
     "compliance:tracer": Case(TRACER_READERS, setup=others_tracer),
     "compliance:tracer_checklist": Case(TRACER_PLANNERS, setup=others_tracer),
     "compliance:tracer_start": Case(TRACER_PLANNERS, method="post", setup=others_tracer),

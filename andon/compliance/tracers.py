@@ -30,7 +30,7 @@ from .models import (
 
 __all__ = [
     "TracerProgress", "access_tracer", "access_tracer_item", "access_tracer_photo", "add_photo", "answer_item",
-    "complete_tracer", "edit_question", "open_tracer_photo", "people_to_survey", "plan_tracer", "question_for",
+    "complete_tracer", "edit_question", "open_tracer_photo", "plan_tracer", "possible_surveyors", "question_for",
     "raise_tracer_finding", "remove_photo", "reopen_tracer", "requirements_to_trace", "shown_photos", "start_tracer",
     "tracer_progress", "tracer_report", "tracers_to_survey", "visible_tracers",
 ]
@@ -39,7 +39,6 @@ QUESTION_MAX = 500
 TEXT_MAX = 4000
 PATH_MAX = 200
 PHOTOS_PER_ITEM = 10
-PICKER_LIMIT = 20
 # A path is a description of where the patient went, never who they are: a long run of digits is
 # most likely a medical record or account number, so it is refused (names cannot be detected offline).
 RECORD_NUMBER = re.compile(r"\d{6,}")
@@ -170,27 +169,11 @@ def requirements_to_trace(version: FrameworkVersion, query: str = "", limit: int
     return found.order_by("position")[:limit]
 
 
-def people_to_survey(user, query: str, limit: int = PICKER_LIMIT) -> list[dict]:
-    """Active staff of the organisations where `user` plans tracers, matching `query` (name,
-    username, job title, role or unit): any of them may be the surveyor for the day.
-    [{person, name, roles}]"""
-    from andon.platform.roles import Role
-
-    words = " ".join((query or "").split())[:100]
+def possible_surveyors(user):
+    """Active staff of the organisations where `user` plans tracers: any of them may be the
+    surveyor for the day."""
     organisations = permissions.units_where(user, "compliance.plan_tracers").values("facility__organisation_id")
-    people = User.objects.filter(is_active=True, role_grants__organisation_id__in=organisations)
-    for word in words.split(" ") if words else []:
-        roles = [role.value for role in Role if word.lower() in role.label.lower()]
-        people = people.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word)
-                               | Q(username__icontains=word) | Q(job_title__icontains=word)
-                               | Q(role_grants__unit__name__icontains=word) | Q(role_grants__role__in=roles))
-    grants = RoleGrant.objects.select_related("unit", "facility", "organisation").order_by("role")
-    found = (people.distinct().order_by("last_name", "first_name", "username")
-             .prefetch_related(Prefetch("role_grants", queryset=grants))[:limit])
-    return [{"person": person, "name": _name(person),
-             "roles": "; ".join(f"{grant.get_role_display()}, {grant.unit.name if grant.unit_id else grant.scope_label}"
-                                for grant in person.role_grants.all())}
-            for person in found]
+    return User.objects.filter(is_active=True, role_grants__organisation_id__in=organisations).distinct()
 
 
 def _name(person) -> str:

@@ -2,9 +2,11 @@ from datetime import timedelta
 
 from auditlog.models import LogEntry
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
+from django.shortcuts import render
 from django.utils import timezone
 
-from . import audit, inputs
+from . import audit, inputs, services
 
 
 # --- fields every module's forms use at their boundary (see inputs.py) ---------------------------
@@ -55,6 +57,88 @@ class BoundedDateTimeField(_Checked, forms.DateTimeField):
     takes ISO 8601 with an offset, and 0001-01-01T00:00+14:00 cannot be moved to UTC."""
 
     check = staticmethod(inputs.moment)
+
+
+# --- people pickers: a search, never a list of every member of staff ------------------------------
+
+class PeoplePicker(forms.Widget):
+    """A search box that asks `search_url` for matches as one types (htmx), above the people chosen
+    so far as checked radio buttons (one person) or checkboxes (several). The form posts the
+    field's name with user ids as a <select> would, also without JavaScript, and the page holds the
+    chosen alone: a hospital's thousands of staff are never its options. The field's queryset
+    still decides who is accepted; `search_url` is a view that answers with `people_search` for the
+    same field, so the search offers exactly those people."""
+
+    template_name = "platform/people_picker.html"
+
+    def __init__(self, attrs=None, *, multiple=False):
+        super().__init__(attrs)
+        self.multiple = multiple
+        self.search_url = ""  # set by the form, whose search view often needs a record's id
+
+    def format_value(self, value):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return [str(v) for v in values if v is not None and str(v) != ""]
+
+    def value_from_datadict(self, data, files, name):
+        return data.getlist(name) if self.multiple and hasattr(data, "getlist") else data.get(name)
+
+    def use_required_attribute(self, initial):
+        return False  # the box stays empty once someone is chosen: the server says what is missing
+
+    def get_context(self, name, value, attrs):
+        if not self.search_url:
+            raise ImproperlyConfigured(f"The people picker of {name!r} has no search_url.")
+        context = super().get_context(name, value, attrs)
+        values = context["widget"]["value"]
+        field = self.choices.field  # ModelChoiceField gives its widget this iterator, which knows it
+        ids = [pk for pk in map(inputs.record_id, values) if pk is not None]
+        context["widget"].update({
+            "search_url": self.search_url, "multiple": self.multiple,
+            "others": [(other, label, other in values if other else not values)
+                       for other, label in field.others_offered()],
+            # Only people the field accepts: a forged id shows no one (and the field refuses it).
+            "chosen": [{"person": person, "name": person.get_full_name() or person.username}
+                       for person in field.queryset.filter(pk__in=ids)] if ids else [],
+        })
+        return context
+
+
+class PersonField(forms.ModelChoiceField):
+    """One person, picked by searching (PeoplePicker). Not required, it offers its `empty_label`
+    ("Anyone", "Nobody") beside the search; `others` are further choices that are not a person
+    (("none", "Nobody") in a filter), cleaned to their value."""
+
+    widget = PeoplePicker
+
+    def __init__(self, queryset=None, *, others=(), empty_label="Nobody", **kwargs):
+        super().__init__(queryset, empty_label=empty_label, **kwargs)
+        self.others = dict(others)
+
+    def others_offered(self) -> list[tuple[str, str]]:
+        blank = [] if self.required or self.empty_label is None else [("", self.empty_label)]
+        return blank + list(self.others.items())
+
+    def to_python(self, value):
+        return value if isinstance(value, str) and value in self.others else super().to_python(value)
+
+
+class PeopleField(forms.ModelMultipleChoiceField):
+    """Several people, picked by searching (PeoplePicker with checkboxes)."""
+
+    widget = PeoplePicker(multiple=True)
+
+    def others_offered(self) -> list[tuple[str, str]]:
+        return []
+
+
+def people_search(request, field: forms.BoundField):
+    """A people picker's matches for the words in ?q= (the fragment htmx puts under its search
+    box), from the field's own queryset: whom the form would accept, and no one else."""
+    query = " ".join(request.GET.get("q", "").split())[:100]
+    return render(request, "platform/people_matches.html", {
+        "query": query, "name": field.html_name, "id": field.auto_id, "multiple": field.field.widget.multiple,
+        "matches": services.people_matching(field.field.queryset, query) if query else []})
 
 
 class AuditFilterForm(forms.Form):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from . import permissions
@@ -121,6 +122,29 @@ def organisation_trees(user) -> list[dict]:
             facilities.append({"facility": facility, "units": unit_tree(facility.units.filter(active=True))})
         trees.append({"organisation": organisation, "facilities": facilities})
     return trees
+
+
+PICKER_LIMIT = 20  # matches a people picker shows: type more to narrow
+
+
+def people_matching(people, query: str, limit: int = PICKER_LIMIT) -> list[dict]:
+    """Those of `people` (the users a picker may offer) with every word of `query` in their name,
+    username or job title, or in a role they hold or its unit, in name order, each with their
+    roles and where they hold them: [{person, name, roles}]."""
+    matching = User.objects.filter(is_active=True)
+    for word in " ".join((query or "").split())[:100].split():
+        roles = [role.value for role in Role if word.lower() in role.label.lower()]
+        matching = matching.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word)
+                                   | Q(username__icontains=word) | Q(job_title__icontains=word)
+                                   | Q(role_grants__unit__name__icontains=word) | Q(role_grants__role__in=roles))
+    grants = RoleGrant.objects.select_related("unit", "facility", "organisation").order_by("role")
+    # Matched apart from `people`, whose own joins (and distinct) then stay as the caller wrote them.
+    found = (people.filter(pk__in=matching.values("pk")).order_by("last_name", "first_name", "username")
+             .prefetch_related(Prefetch("role_grants", queryset=grants))[:limit])
+    return [{"person": person, "name": person.get_full_name() or person.username,
+             "roles": "; ".join(f"{grant.get_role_display()}, {grant.unit.name if grant.unit_id else grant.scope_label}"
+                                for grant in person.role_grants.all())}
+            for person in found]
 
 
 def units_of(organisation_ids):

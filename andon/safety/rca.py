@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from andon.platform import audit, concurrency, permissions
+from andon.platform import services as platform_services
 from andon.platform.models import User
 
 from . import taxonomy
@@ -413,32 +414,12 @@ def changes(investigation: Investigation, limit: int = 100):
     return investigation.changes.select_related("by")[:limit]
 
 
-PICKER_LIMIT = 20
-
-
-def people_to_pick(investigation: Investigation, query: str, limit: int = PICKER_LIMIT) -> list[dict]:
+def people_to_pick(investigation: Investigation, query: str) -> list[dict]:
     """Active staff of the event's organisation matching `query` (name, username, job title, role
     or unit), each with their roles and where they hold them: {person, name, roles}."""
-    from django.db.models import Prefetch, Q
-
-    from andon.platform.models import RoleGrant
-    from andon.platform.roles import Role
-
-    words = " ".join((query or "").split())[:100]
     organisation = investigation.event.unit.facility.organisation_id
-    people = User.objects.filter(is_active=True, role_grants__organisation_id=organisation)
-    for word in words.split(" ") if words else []:
-        roles = [role.value for role in Role if word.lower() in role.label.lower()]
-        people = people.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word)
-                               | Q(username__icontains=word) | Q(job_title__icontains=word)
-                               | Q(role_grants__unit__name__icontains=word) | Q(role_grants__role__in=roles))
-    grants = RoleGrant.objects.select_related("unit", "facility", "organisation").order_by("role")
-    found = (people.distinct().order_by("last_name", "first_name", "username")
-             .prefetch_related(Prefetch("role_grants", queryset=grants))[:limit])
-    return [{"person": person, "name": _person(person),
-             "roles": "; ".join(f"{grant.get_role_display()}, {grant.unit.name if grant.unit_id else grant.scope_label}"
-                                for grant in person.role_grants.all())}
-            for person in found]
+    staff = User.objects.filter(is_active=True, role_grants__organisation_id=organisation).distinct()
+    return platform_services.people_matching(staff, query)
 
 
 def fishbone(investigation: Investigation) -> list[dict]:

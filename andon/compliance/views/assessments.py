@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -15,7 +15,7 @@ from andon.actions import services as actions
 from andon.platform import charts, concurrency, history, inputs, notifications, permissions
 from andon.platform.concurrency import VersionField
 from andon.platform.exports import streaming_csv
-from andon.platform.forms import BoundedDateField
+from andon.platform.forms import BoundedDateField, PersonField, people_search
 from andon.platform.models import Facility, Unit, User
 from andon.platform.permissions import requires
 
@@ -28,11 +28,6 @@ from ..uploads import SPREADSHEETS, check_upload
 
 
 # --- forms --------------------------------------------------------------------------------------
-
-class PersonField(forms.ModelChoiceField):
-    def label_from_instance(self, person):
-        return person.get_full_name() or person.username
-
 
 def staff_of(organisations):
     """Active people with a role in one of the organisations: whom an assessment's work may go to."""
@@ -54,7 +49,7 @@ class AssessmentForm(forms.Form):
                                                     label="Assess unit by unit",
                                                     help_text="Units of the scope to judge one by one; "
                                                               "none: the scope as a whole.")
-    lead = PersonField(queryset=User.objects.filter(is_active=True).order_by("last_name", "username"))
+    lead = PersonField(queryset=User.objects.none())
     due_on = BoundedDateField(required=False, label="Due on", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, user, **kwargs):
@@ -73,6 +68,7 @@ class AssessmentForm(forms.Form):
         self.fields["per_unit_units"].queryset = units
         self.fields["per_unit_units"].label_from_instance = lambda u: f"{u.facility.name} · {u.name}"
         self.fields["lead"].queryset = staff_of(facilities.values("organisation_id"))
+        self.fields["lead"].widget.search_url = reverse("compliance:assessment_leads")
 
     def chosen_scope(self):
         from andon.platform.models import Organisation
@@ -95,7 +91,7 @@ class ItemForm(forms.Form):
 
 class FilterForm(forms.Form):
     chapter = forms.ChoiceField(required=False)
-    owner = forms.ChoiceField(required=False)
+    owner = PersonField(queryset=User.objects.none(), required=False, empty_label="Anyone", others=[("none", "Nobody")])
     working_status = forms.ChoiceField(required=False, choices=[("", "Any")] + WorkingStatus.choices,
                                        label="Working status")
     result = forms.ChoiceField(required=False, choices=[("", "Any"), ("none", "Not assessed")] + [
@@ -105,15 +101,14 @@ class FilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         chapters = Requirement.objects.filter(version=assessment.version_assessed, depth=0).order_by("position")
         self.fields["chapter"].choices = [("", "Any")] + [(c.urn, str(c)) for c in chapters]
-        owners = User.objects.filter(pk__in=assessment.items.values("owner_id")).order_by("username")
-        self.fields["owner"].choices = [("", "Anyone"), ("none", "Nobody")] + [
-            (str(o.pk), o.get_full_name() or o.username) for o in owners]
+        self.fields["owner"].queryset = User.objects.filter(pk__in=assessment.items.values("owner_id"))
+        self.fields["owner"].widget.search_url = reverse("compliance:assessment_owners", args=[assessment.pk])
 
 
 class AssignForm(forms.Form):
-    owner = PersonField(queryset=User.objects.filter(is_active=True).order_by("last_name", "username"),
-                        required=False, help_text="Leave empty to take the items from their owner.")
-    items = forms.ModelMultipleChoiceField(queryset=None)
+    owner = PersonField(queryset=User.objects.none(), required=False,
+                        empty_label="Nobody (take the items from their owner)")
+    items = forms.ModelMultipleChoiceField(queryset=None, error_messages={"required": "Choose the items to assign."})
 
     def __init__(self, *args, assessment, **kwargs):
         super().__init__(*args, **kwargs)
@@ -124,6 +119,7 @@ class AssignForm(forms.Form):
             filter(None, [item.requirement.citation or item.requirement.urn, item.requirement.title,
                           item.for_unit.name if item.for_unit else ""]))
         self.fields["owner"].queryset = staff_of([assessment.organisation_id])
+        self.fields["owner"].widget.search_url = reverse("compliance:assessment_assignees", args=[assessment.pk])
 
 
 class FindingForm(forms.Form):
@@ -158,6 +154,7 @@ class ActionForm(forms.Form):
     def __init__(self, *args, finding, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = staff_of([finding.unit.facility.organisation_id])
+        self.fields["owner"].widget.search_url = reverse("compliance:finding_owners", args=[finding.pk])
 
 
 class CloseFindingForm(forms.Form):
@@ -221,6 +218,12 @@ def assessment_new(request):
     return render(request, "compliance/assessment_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
+@requires("compliance.assess")
+def assessment_leads(request):
+    """The new assessment's lead picker (htmx): staff of the organisations the user assesses in."""
+    return people_search(request, AssessmentForm(user=request.user)["lead"])
+
+
 def _filtered_items(assessment, form):
     items = service.items_of(assessment).order_by("requirement__position", "for_unit__name")
     if not form.is_valid():
@@ -231,7 +234,7 @@ def _filtered_items(assessment, form):
     if data["owner"] == "none":
         items = items.filter(owner=None)
     elif data["owner"]:
-        items = items.filter(owner_id=int(data["owner"]))
+        items = items.filter(owner=data["owner"])
     if data["working_status"]:
         items = items.filter(working_status=data["working_status"])
     if data["result"]:
@@ -286,6 +289,20 @@ def _row_context(user, item, form=None) -> dict:
     return {"item": item, "form": form if may_edit else None}
 
 
+@requires("compliance.view")
+def assessment_owners(request, pk):
+    """The items filter's owner picker (htmx): people who own an item of the assessment."""
+    assessment = service.access_assessment(request.user, pk)
+    return people_search(request, FilterForm(assessment=assessment)["owner"])
+
+
+@requires("compliance.assess")
+def assessment_assignees(request, pk):
+    """The assign form's owner picker (htmx): staff of the assessment's organisation."""
+    assessment = service.access_assessment(request.user, pk, "compliance.assess")
+    return people_search(request, AssignForm(assessment=assessment, prefix="assign")["owner"])
+
+
 @require_POST
 @requires("compliance.assess")
 def assessment_assign(request, pk):
@@ -298,8 +315,9 @@ def assessment_assign(request, pk):
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, f"{count} item{'s' if count != 1 else ''} assigned.")
-    else:
-        messages.error(request, "Choose the items to assign.")
+    else:  # the form is folded away on the page: say which field, and why
+        messages.error(request, "Nothing was assigned. " + " ".join(
+            f"{form[name].label}: {' '.join(problems)}" for name, problems in form.errors.items()))
     return redirect("compliance:assessment", pk=assessment.pk)
 
 
@@ -499,6 +517,13 @@ def finding_detail(request, pk):
     return render(request, "compliance/finding_detail.html", _finding_context(request, finding))
 
 
+@requires("compliance.raise_findings")
+def finding_owners(request, pk):
+    """The action form's owner picker (htmx): staff of the finding's organisation."""
+    finding = finding_service.access_finding(request.user, pk, "compliance.raise_findings")
+    return people_search(request, ActionForm(finding=finding)["owner"])
+
+
 @require_POST
 @requires("compliance.raise_findings")
 def finding_action(request, pk):
@@ -539,9 +564,12 @@ def finding_close(request, pk):
 urlpatterns = [
     path("compliance/assessments/", assessment_list, name="assessments"),
     path("compliance/assessments/new/", assessment_new, name="assessment_new"),
+    path("compliance/assessments/new/leads/", assessment_leads, name="assessment_leads"),
     path("compliance/assessments/compare/", assessment_compare, name="compare"),
     path("compliance/assessments/<int:pk>/", assessment_detail, name="assessment"),
+    path("compliance/assessments/<int:pk>/owners/", assessment_owners, name="assessment_owners"),
     path("compliance/assessments/<int:pk>/assign/", assessment_assign, name="assessment_assign"),
+    path("compliance/assessments/<int:pk>/assign/people/", assessment_assignees, name="assessment_assignees"),
     path("compliance/assessments/<int:pk>/close/", assessment_close, name="assessment_close"),
     path("compliance/assessments/<int:pk>/export.csv", assessment_export_csv, name="assessment_csv"),
     path("compliance/assessments/<int:pk>/export.xlsx", assessment_export_xlsx, name="assessment_xlsx"),
@@ -554,5 +582,6 @@ urlpatterns = [
     path("compliance/findings/", finding_list, name="findings"),
     path("compliance/findings/<int:pk>/", finding_detail, name="finding"),
     path("compliance/findings/<int:pk>/actions/", finding_action, name="finding_action"),
+    path("compliance/findings/<int:pk>/actions/owners/", finding_owners, name="finding_owners"),
     path("compliance/findings/<int:pk>/close/", finding_close, name="finding_close"),
 ]

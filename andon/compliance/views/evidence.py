@@ -8,11 +8,11 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, history, inputs, notifications, permissions
-from andon.platform.forms import BoundedDateField
+from andon.platform.forms import BoundedDateField, PersonField, people_search
 from andon.platform.models import Organisation, Unit, User
 from andon.platform.permissions import requires
 
@@ -36,16 +36,22 @@ def _people(user):
     return User.objects.filter(is_active=True).order_by("last_name", "first_name", "username")
 
 
+def _owner_picker(form, user):
+    """The owner field of the filter and of the evidence form: the same people, the same search."""
+    form.fields["owner"].queryset = _people(user)
+    form.fields["owner"].widget.search_url = reverse("compliance:evidence_owners")
+
+
 class FilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Title contains")
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *EvidenceKind.choices])
     state = forms.ChoiceField(required=False, choices=[("", "Any state"), *service.STATE_WORDS.items()])
-    owner = forms.ModelChoiceField(required=False, queryset=User.objects.none(), empty_label="Anyone")
+    owner = PersonField(required=False, queryset=User.objects.none(), empty_label="Anyone")
     unit = forms.ModelChoiceField(required=False, queryset=Unit.objects.none(), empty_label="Any unit")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = _people(user)
+        _owner_picker(self, user)
         self.fields["unit"].queryset = permissions.units_where(user, "compliance.view").select_related(
             "facility").order_by("facility__name", "path")
 
@@ -53,7 +59,7 @@ class FilterForm(forms.Form):
 class EvidenceForm(forms.Form):
     title = forms.CharField(max_length=200)
     description = forms.CharField(required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
-    owner = forms.ModelChoiceField(queryset=User.objects.none(), help_text="Told when the evidence expires.")
+    owner = PersonField(queryset=User.objects.none(), help_text="Told when the evidence expires.")
     unit = forms.ModelChoiceField(required=False, queryset=Unit.objects.none(), empty_label="The whole organisation")
     review_on = BoundedDateField(label="Review or expiry date", widget=forms.DateInput(attrs={"type": "date"}))
     url = forms.CharField(required=False, max_length=1000, label="Address (https://…)")
@@ -66,7 +72,7 @@ class EvidenceForm(forms.Form):
     def __init__(self, *args, user, kind, organisation, editing=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
-        self.fields["owner"].queryset = _people(user)
+        _owner_picker(self, user)
         self.fields["unit"].queryset = permissions.units_where(user, "compliance.manage_evidence").select_related(
             "facility").order_by("facility__name", "path")
         self.fields["policy"].queryset = Policy.objects.filter(organisation=organisation)
@@ -146,6 +152,13 @@ def evidence_list(request):
         "form": form, "page": page, "rows": rows,
         "may_add": permissions.units_where(request.user, "compliance.manage_evidence").exists()
         or bool(service._organisations_held(request.user, "compliance.manage_evidence"))})
+
+
+@requires("compliance.view")
+def evidence_owners(request):
+    """The owner picker (htmx) of the library's filter and of the evidence form, which offer the
+    same people under the same field name."""
+    return people_search(request, FilterForm(user=request.user)["owner"])
 
 
 @requires("compliance.manage_evidence")
@@ -381,6 +394,7 @@ def requirement_evidence_link(request, pk):
 
 urlpatterns: list = [
     path("compliance/evidence/", evidence_list, name="evidence_list"),
+    path("compliance/evidence/owners/", evidence_owners, name="evidence_owners"),
     path("compliance/evidence/new/", evidence_new, name="evidence_new"),
     path("compliance/evidence/<int:pk>/", evidence_detail, name="evidence_detail"),
     path("compliance/evidence/<int:pk>/edit/", evidence_edit, name="evidence_edit"),

@@ -8,13 +8,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, history, inputs, notifications, permissions
 from andon.platform.concurrency import VersionField
-from andon.platform.forms import BoundedDateField
+from andon.platform.forms import BoundedDateField, PeopleField, PersonField, people_search
 from andon.platform.models import Unit, User
 from andon.platform.permissions import requires
 from andon.platform.roles import Role
@@ -27,18 +27,6 @@ PAGE_SIZE = 50
 
 
 # --- forms --------------------------------------------------------------------------------------
-
-class PersonChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, person):
-        name = person.get_full_name() or person.username
-        return f"{name} ({person.job_title})" if person.job_title else name
-
-
-class PeopleChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, person):
-        name = person.get_full_name() or person.username
-        return f"{name} ({person.job_title})" if person.job_title else name
-
 
 class UnitChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, unit):
@@ -56,14 +44,15 @@ def add_errors(form, error) -> None:
 class LibraryFilter(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Search titles, codes and text")
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *PolicyStatus.choices])
-    owner = PersonChoiceField(queryset=None, required=False, empty_label="Any owner")
+    owner = PersonField(queryset=None, required=False, empty_label="Any owner")
     unit = UnitChoiceField(queryset=None, required=False, empty_label="Any unit")
     review_overdue = forms.BooleanField(required=False, label="Review overdue only")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         visible = services.visible_policies(user)
-        self.fields["owner"].queryset = User.objects.filter(pk__in=visible.values("owner_id")).order_by("last_name")
+        self.fields["owner"].queryset = User.objects.filter(pk__in=visible.values("owner_id"))
+        self.fields["owner"].widget.search_url = reverse("compliance:policy_owners")
         self.fields["unit"].queryset = Unit.objects.filter(pk__in=visible.values("unit_id")).select_related("facility")
 
 
@@ -72,7 +61,7 @@ class PolicyForm(forms.Form):
     title = forms.CharField(max_length=200)
     unit = UnitChoiceField(queryset=None, required=False, empty_label="The whole organisation",
                            help_text="Where the policy applies, with the units below it.")
-    owner = PersonChoiceField(queryset=None, help_text="Who keeps it up to date and is told when its review is due.")
+    owner = PersonField(queryset=None, help_text="Who keeps it up to date and is told when its review is due.")
     review_every_months = forms.IntegerField(min_value=1, max_value=120, initial=36, label="Review every (months)")
     text = forms.CharField(required=False, max_length=services.TEXT_MAX, widget=forms.Textarea(attrs={"rows": 12}),
                            help_text="The policy's text in plain paragraphs; it is printed on the PDF and read by staff.")
@@ -89,6 +78,7 @@ class PolicyForm(forms.Form):
         organisation_ids = {grant.organisation_id for grant in permissions.active_grants(user)}
         self.fields["owner"].queryset = User.objects.filter(
             is_active=True, role_grants__organisation_id__in=organisation_ids).distinct().order_by("last_name", "username")
+        self.fields["owner"].widget.search_url = reverse("compliance:policy_new_owners")
 
 
 class DraftForm(forms.Form):
@@ -101,13 +91,14 @@ class DraftForm(forms.Form):
 
 
 class SubmitForm(forms.Form):
-    approvers = PeopleChoiceField(queryset=None, widget=forms.SelectMultiple(attrs={"size": 8}),
-                                  help_text="People who may approve policies here; type in the search box to narrow.")
+    approvers = PeopleField(queryset=None, help_text="People who may approve policies here: search by name, role "
+                                                     "or unit and tick each approver.")
     version = VersionField()
 
     def __init__(self, *args, policy_version, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["approvers"].queryset = services.approver_choices(policy_version.policy, policy_version.created_by)
+        self.fields["approvers"].widget.search_url = reverse("compliance:policy_approvers", args=[policy_version.pk])
 
 
 class DecisionForm(forms.Form):
@@ -197,6 +188,18 @@ def _statuses(policies) -> dict:
             status=PolicyStatus.RETIRED).values_list("policy_id", "number", "status").order_by("policy_id", "-number"):
         states.setdefault(policy_id, []).append(f"{PolicyStatus(status).label} v{number}")
     return {pk: ", ".join(words) for pk, words in states.items()}
+
+
+@requires("compliance.view_policies")
+def policy_owners(request):
+    """The library filter's owner picker (htmx): owners of the policies the user sees."""
+    return people_search(request, LibraryFilter(user=request.user)["owner"])
+
+
+@requires("compliance.author_policies")
+def policy_new_owners(request):
+    """The new policy's owner picker (htmx): staff of the user's organisations."""
+    return people_search(request, PolicyForm(user=request.user)["owner"])
 
 
 @requires("compliance.author_policies")
@@ -307,6 +310,13 @@ def version_submit(request, pk):
     elif request.method == "POST":
         status = 400
     return render(request, "compliance/policy_submit.html", {"form": form, "version": version}, status=status)
+
+
+@requires("compliance.view_policies")
+def version_approvers(request, pk):
+    """The approver picker (htmx): people who may approve the policy, not the version's author."""
+    version = services.access_version(request.user, pk, "compliance.edit_policy")
+    return people_search(request, SubmitForm(policy_version=version)["approvers"])
 
 
 @requires("compliance.view_policies")
@@ -487,7 +497,9 @@ def review_list(request):
 
 urlpatterns = [
     path("compliance/policies/", policy_library, name="policies"),
+    path("compliance/policies/owners/", policy_owners, name="policy_owners"),
     path("compliance/policies/new/", policy_new, name="policy_new"),
+    path("compliance/policies/new/owners/", policy_new_owners, name="policy_new_owners"),
     path("compliance/policies/to-read/", my_attestations, name="my_attestations"),
     path("compliance/policies/reviews/", review_list, name="policy_reviews"),
     path("compliance/policies/overdue-signatures/", overdue_attestation_list, name="attestations_overdue"),
@@ -497,6 +509,7 @@ urlpatterns = [
     path("compliance/policies/<int:pk>/requirements/", policy_requirements, name="policy_requirements"),
     path("compliance/policies/versions/<int:pk>/edit/", version_edit, name="policy_edit"),
     path("compliance/policies/versions/<int:pk>/submit/", version_submit, name="policy_submit"),
+    path("compliance/policies/versions/<int:pk>/approvers/", version_approvers, name="policy_approvers"),
     path("compliance/policies/versions/<int:pk>/decide/", version_decide, name="policy_decide"),
     path("compliance/policies/versions/<int:pk>/publish/", version_publish, name="policy_publish"),
     path("compliance/policies/versions/<int:pk>/pdf/", version_pdf, name="policy_pdf"),

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, history, inputs, notifications, permissions
 from andon.platform.concurrency import VersionField
-from andon.platform.forms import BoundedDateField
+from andon.platform.forms import BoundedDateField, PersonField, people_search
 from andon.platform.models import Unit, User
 from andon.platform.pdf import render_template_pdf
 from andon.platform.permissions import requires
@@ -39,7 +39,8 @@ class PlanForm(forms.Form):
     version = forms.ModelChoiceField(label="Framework version", required=False,
                                      queryset=FrameworkVersion.objects.select_related("framework"))
     requirements = forms.ModelMultipleChoiceField(queryset=Requirement.objects.all(), required=False)
-    surveyor = forms.ModelChoiceField(label="Surveyor for the day", queryset=User.objects.filter(is_active=True))
+    surveyor = PersonField(label="Surveyor for the day", queryset=User.objects.none(),
+                           help_text="Any member of staff: they fill the checklist on their phone.")
     extra_questions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
                                       help_text="One question a line, asked after the requirements.")
 
@@ -50,6 +51,8 @@ class PlanForm(forms.Form):
         self.fields["unit"].label_from_instance = lambda unit: f"{unit.facility.name} · {unit.name}"
         self.fields["version"].queryset = (FrameworkVersion.objects.select_related("framework")
                                            .order_by("framework__name", "-is_current", "-loaded_at"))
+        self.fields["surveyor"].queryset = tracers.possible_surveyors(user)
+        self.fields["surveyor"].widget.search_url = reverse("compliance:tracer_people")
 
 
 class AnswerForm(forms.Form):
@@ -143,8 +146,6 @@ def tracer_plan(request):
         "form": form, "path_help": PATH_HELP,
         "chosen": Requirement.objects.filter(pk__in=[int(pk) for pk in chosen if str(pk).isdigit()])
         .order_by("position"),
-        "selected_surveyor": form.cleaned_data.get("surveyor") if form.is_bound and hasattr(form, "cleaned_data")
-        else None,
     }, status=status)
 
 
@@ -166,9 +167,7 @@ def tracer_requirements(request):
 @requires("compliance.plan_tracers")
 def tracer_people(request):
     """The surveyor picker's matches (htmx): active staff of the organisations the planner plans in."""
-    query = request.GET.get("q", "")[:100]
-    return render(request, "compliance/tracer_people.html", {
-        "query": query, "matches": tracers.people_to_survey(request.user, query) if query.strip() else []})
+    return people_search(request, PlanForm(user=request.user)["surveyor"])
 
 
 # --- the tracer, its checklist and report -------------------------------------------------------

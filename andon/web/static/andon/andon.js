@@ -48,6 +48,40 @@
       if (chosen) { cell.setAttribute("aria-current", "true"); } else { cell.removeAttribute("aria-current"); }
     });
   });
+  // A people picker (platform/people_picker.html) keeps whom you tick: a ticked match moves up to
+  // the chosen, so the next search, which replaces the matches, does not drop it. One person: the
+  // match replaces the person chosen before.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    var matches = input.closest && input.closest("[data-picker-matches]");
+    if (!matches || !input.checked) { return; }
+    var chosen = matches.parentElement.querySelector("[data-picker-chosen]");
+    if (input.type === "radio") {
+      chosen.querySelectorAll("input[data-person]").forEach(function (before) {
+        before.closest(".form-check").remove();
+      });
+    }
+    chosen.appendChild(input.closest(".form-check"));
+  });
+  // Matches who are already chosen are not shown twice (nor their boxes posted twice).
+  function dropChosenMatches(matches) {
+    if (!matches.matches("[data-picker-matches]")) { return; }
+    var chosen = matches.parentElement.querySelector("[data-picker-chosen]");
+    var dropped = 0;
+    chosen.querySelectorAll("input[data-person]").forEach(function (kept) {
+      matches.querySelectorAll("input[data-person]").forEach(function (shown) {
+        if (shown.value === kept.value) { shown.closest(".form-check").remove(); dropped += 1; }
+      });
+    });
+    if (dropped && !matches.querySelector("input")) {
+      var note = document.createElement("p");
+      note.className = "small text-body-secondary mb-0";
+      note.textContent = "Already chosen above.";
+      matches.appendChild(note);
+    }
+  }
   document.addEventListener("DOMContentLoaded", function () { paintProgress(document); chartTips(document); });
-  document.addEventListener("htmx:afterSwap", function (event) { paintProgress(event.target); chartTips(event.target); });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    paintProgress(event.target); chartTips(event.target); dropChosenMatches(event.target);
+  });
 })();
