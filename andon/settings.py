@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "andon.actions",
     "andon.measures",
     "andon.compliance",
+    "andon.risk",
     "andon.api",
     "ninja",
 ]

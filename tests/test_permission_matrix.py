@@ -758,6 +758,30 @@ def own_evidence(user, other):
     piece.save()
     return [piece.pk], {}
 
+# Risk: the register is read by managers and the quality department in their scope; a risk
+# placed in 4 West, owned by someone else, at unit level (board members see board-level risks only).
+RISK_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                          Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO})
+_RISK_NUMBERS = iter(range(1, 1_000_000))
+
+
+def a_unit_risk(user, other):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.platform.models import Unit
+    from andon.risk import services as risk
+
+    manager = services.create_user(f"risk-manager-{next(_RISK_NUMBERS)}")
+    ward = Unit.objects.get(facility__code="rgh", code="4w")
+    services.grant_role(manager, Role.RISK_MANAGER, ward.facility.organisation)
+    found = risk.raise_risk(manager, title="Matrix risk", cause="c", event="e", effect="f", category="clinical",
+                            owner=manager, unit=ward, review_on=timezone.localdate() + timedelta(days=30),
+                            scores={"inherent": (4, 4), "current": (4, 2), "target": (2, 2)})
+    return [found.pk], {}
+
+
 PAGES = {
     "home": Case(ALL),
     "health": Case(PUBLIC),
@@ -882,6 +906,8 @@ PAGES = {
     "compliance:item_sign_off": Case(ITEM_REVIEWERS, method="post", setup=an_item),
     "compliance:item_finding_new": Case(ASSESSORS, setup=an_item),
     "compliance:findings": Case(COMPLIANCE_VIEWERS),
+    # Risk: one risk.
+    "risk:risk": Case(RISK_VIEWERS, setup=a_unit_risk),
     "compliance:finding": Case(COMPLIANCE_VIEWERS, setup=a_finding),
     "compliance:finding_action": Case(ASSESSORS, method="post", setup=a_finding_to_act_on),
     "compliance:finding_owners": Case(ASSESSORS, setup=searching(a_finding)),
