@@ -185,7 +185,8 @@ def test_a_risk_matrix_heat_map_colours_cells_by_band_links_them_and_keeps_count
     assert linked.find(f"{SVG}title").text == "1 Rare, 5 Catastrophic: 3"
     assert linked.find(f"{SVG}rect").get("fill") == "#c62828" and linked.find(f"{SVG}rect").get("width") == "100"
     assert linked.find(f"{SVG}text").text == "3" and linked.find(f"{SVG}text").get("fill") == "#ffffff"
-    cells = {rect.find(f"{SVG}title").text: rect for rect in root.iter(f"{SVG}rect") if rect.find(f"{SVG}title") is not None}
+    cells = {rect.find(f"{SVG}title").text: rect for rect in root.iter(f"{SVG}rect")
+             if rect.find(f"{SVG}title") is not None}
     assert cells["2 Unlikely, 1 Negligible: 0"].get("fill") == "#f9a825"  # zero is a count, drawn in its band
     assert cells["1 Rare, 1 Negligible: no value"].get("fill") == charts.theme.BACKGROUND
     assert [t.text for t in root.iter(f"{SVG}text") if t.get("fill") == charts.theme.INK and t.text == "0"] == ["0"]

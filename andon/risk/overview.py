@@ -164,7 +164,8 @@ def matrix_chart(matrix: Matrix) -> charts.Chart:
     """The matrix itself: each cell's score in its band's colour."""
     cells = heat_map_cells(matrix, Counter())
     desc = "; ".join(f"{band.name}: scores {band.low} to {band.high}" for band in matrix.bands)
-    return _matrix_drawing(matrix, cells, {cell: cell.score for cell in cells}, title="Scores and their bands", desc=desc)
+    return _matrix_drawing(matrix, cells, {cell: cell.score for cell in cells}, title="Scores and their bands",
+                           desc=desc)
 
 
 def _column(matrix: Matrix, cell: Cell) -> str:

@@ -29,6 +29,7 @@ CategoryName = Literal[tuple(Category.values)]  # type: ignore[valid-type]
 LevelName = Literal[tuple(Level.values)]  # type: ignore[valid-type]
 WhichName = Literal["current", "target", "inherent"]
 ScaleValue = Annotated[int, PydanticField(ge=1, le=10, description="A value on the matrix's scale (1 to its size)")]
+BandName = Annotated[str, PydanticField(max_length=30, description="A band of the organisation's matrix")]
 
 
 class RiskRegisterScoreOut(Schema):
@@ -251,9 +252,10 @@ def _by_field(error: ValidationError) -> dict:
 @requires("risk.use_register")
 @paginate(Pages)
 def register(request, unit_id: Id | None = None, category: CategoryName | None = None,  # type: ignore[valid-type]
-             level: LevelName | None = None, band: Annotated[str, PydanticField(max_length=30)] = "",  # type: ignore[valid-type]
+             level: LevelName | None = None, band: BandName = "",  # type: ignore[valid-type]
              which: WhichName = "current", status: Literal["open", "closed", "any"] = "open",
-             consequence: ScaleValue | None = None, likelihood: ScaleValue | None = None, asks_escalation: bool = False):
+             consequence: ScaleValue | None = None, likelihood: ScaleValue | None = None,
+             asks_escalation: bool = False):
     organisation, matrix = _organisation_and_matrix(request.user)
     risks = _read(request.user, matrix, organisation, unit=_unit(unit_id), category=category or "",
                   level=level or "", band=band, which=which, status="" if status == "any" else status,
@@ -319,7 +321,8 @@ def change_matrix(request, payload: RiskMatrixChangeIn):
     organisation = overview.organisation_for(request.user, "risk.configure")
     permissions.check(request.user, "risk.configure", organisation)
     try:
-        service.change_matrix(request.user, organisation, payload.config.model_dump(exclude_none=True), payload.reason, payload.version)
+        service.change_matrix(request.user, organisation, payload.config.model_dump(exclude_none=True),
+                              payload.reason, payload.version)
     except Stale as error:
         return refused(error)
     except ValidationError as error:

@@ -50,8 +50,8 @@ class HeatMapFilterForm(forms.Form):
             (unit.pk, f"{unit.facility.name} · {unit.name}") for unit in mine.order_by("facility__name", "path")]
 
     def filters(self) -> dict:
-        return {name: self.cleaned_data.get(name) or ("" if name != "unit" else None)
-                for name in ("unit", "category", "level")}
+        data = self.cleaned_data
+        return {"unit": data.get("unit"), "category": data.get("category") or "", "level": data.get("level") or ""}
 
     def words(self) -> list[tuple[str, str]]:
         """The filters in words, for the PDF and the page's heading."""
@@ -64,8 +64,10 @@ class HeatMapFilterForm(forms.Form):
 class RegisterFilterForm(HeatMapFilterForm):
     which = forms.ChoiceField(required=False, choices=list(overview.WHICH.items()), label="Score",
                               help_text="The score the band and the cell are read from.",
-                              error_messages={"invalid_choice": "%(value)s is not a score: current, target or inherent."})
-    band = forms.ChoiceField(required=False, error_messages={"invalid_choice": "%(value)s is not a band of the matrix."})
+                              error_messages={"invalid_choice": "%(value)s is not a score: current, target or "
+                                                                "inherent."})
+    band = forms.ChoiceField(required=False,
+                             error_messages={"invalid_choice": "%(value)s is not a band of the matrix."})
     consequence = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, error_messages={
         "invalid_choice": "Consequence %(value)s is not on the matrix's scale."})
     likelihood = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, error_messages={
@@ -160,7 +162,8 @@ def _cell_link(query: dict, which: str):
     register_url = reverse("risk:register")
 
     def link(consequence: int, likelihood: int) -> str:
-        return f"{register_url}?{urlencode({**query, 'which': which, 'consequence': consequence, 'likelihood': likelihood})}"
+        cell = {"which": which, "consequence": consequence, "likelihood": likelihood}
+        return f"{register_url}?{urlencode(query | cell)}"
 
     return link
 
@@ -260,8 +263,8 @@ class MatrixForm(forms.Form):
     def config(self) -> dict:
         """The matrix as scoring.Matrix reads it; an empty band row is left out."""
         data = self.cleaned_data
-        config = {scale + "s": [{"label": data[f"{scale}_{value}_label"], "descriptor": data[f"{scale}_{value}_descriptor"]}
-                                for value, _, _ in self.scale_rows(scale)]
+        config = {f"{scale}s": [{"label": data[label.name], "descriptor": data[descriptor.name]}
+                                for _, label, descriptor in self.scale_rows(scale)]
                   for scale in ("consequence", "likelihood")}
         config["bands"] = []
         for i in range(1, self.band_rows + 1):
