@@ -342,4 +342,4 @@ def connect() -> None:
     for model in (models.Escalation, models.RiskLink, models.MatrixRevision):
         audit.register(model)
     history.register(models.Risk, labels={"review_on": "Next review", "review_reminded_on": "Review reminder sent"})
-    navigation.add(navigation.NavEntry("Risks", "risk:register", "risk.use_register", "shield-exclamation"))
+    navigation.add(navigation.NavEntry("Risks", "risk:register", "risk.read_register", "shield-exclamation"))
