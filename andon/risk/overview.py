@@ -183,7 +183,7 @@ def _matrix_drawing(matrix: Matrix, cells: list[Cell], values: dict, *, title: s
     return charts.heat_map(rows, columns, {place[cell]: value for cell, value in values.items()}, title=title,
                            desc=desc, row_label="Likelihood", column_label="Consequence",
                            fills={place[cell]: cell.band.colour for cell in cells},
-                           links={place[cell]: href for cell, href in links.items()} if links else None, cell_width=104)
+                           links={place[cell]: href for cell, href in links.items()} if links else None, cell_width=88)
 
 
 # --- the board assurance framework ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The risk API: the register's list, the heat map, the board assurance framework and the matrix
 settings. The same services, filters and policy as the pages (andon/risk/views/register.py)."""
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -284,7 +285,7 @@ def heat_map(request, unit_id: Id | None = None, category: CategoryName | None =
 def board_framework(request):
     organisation, matrix = _organisation_and_matrix(request.user)
     risks, summary = overview.framework(service.board_framework(request.user).filter(organisation=organisation))
-    return {"summary": summary.__dict__, "risks": [
+    return {"summary": asdict(summary), "risks": [
         {"id": risk.pk, "reference": risk.reference, "title": risk.title, "owner_id": risk.owner_id,
          "owner": str(risk.owner), "current": _score(risk, "current", matrix), "target": _score(risk, "target", matrix),
          "review_on": risk.review_on, "has_gaps": overview.has_gaps(controls),
