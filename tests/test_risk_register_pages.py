@@ -309,6 +309,9 @@ def test_matrix_errors_are_shown_beside_their_field_or_above_the_form_and_nothin
     page = html.unescape(response.content.decode())
     row = page[page.index('name="band_3_name"') - 400:page.index('name="band_4_name"')]
     assert response.status_code == 400 and "bands[3] needs a name of 1 to 30 characters." in row
+    response = client.post(reverse("risk:matrix"), _matrix_post(Matrix(), version=1, tolerance_unit=13))
+    page = html.unescape(response.content.decode())  # names no one field: above the form, with its entry
+    assert "Tolerances: A higher level must tolerate at least what the level below it does." in page
     response = client.post(reverse("risk:matrix"), _matrix_post(Matrix(), version=1, reason=" "))
     assert response.status_code == 400 and "This field is required." in response.content.decode()
     assert MatrixRevision.objects.count() == 1 and Risk.objects.get(pk=three[0].pk).current_band == "High"
