@@ -782,6 +782,18 @@ def a_unit_risk(user, other):
     return [found.pk], {}
 
 
+# Risk: the register's list, heat map (and its PDF) and board assurance framework are read by those
+# who read risks and by the board (board-level risks only); the matrix is the risk manager's.
+RISK_REGISTER_READERS = RISK_VIEWERS | {Role.BOARD_MEMBER}
+RISK_CONFIGURERS = frozenset({Role.RISK_MANAGER})
+
+
+def api_risk_matrix_body(hospital):
+    from andon.risk.scoring import Matrix
+
+    return {"config": Matrix().to_config(), "reason": "Matrix: the same table again"}
+
+
 PAGES = {
     "home": Case(ALL),
     "health": Case(PUBLIC),
@@ -908,6 +920,12 @@ PAGES = {
     "compliance:findings": Case(COMPLIANCE_VIEWERS),
     # Risk: one risk.
     "risk:risk": Case(RISK_VIEWERS, setup=a_unit_risk),
+    # Risk: the register (list, heat map and its PDF, board assurance framework, matrix settings).
+    "risk:register": Case(RISK_REGISTER_READERS),
+    "risk:heat_map": Case(RISK_REGISTER_READERS),
+    "risk:heat_map_pdf": Case(RISK_REGISTER_READERS),
+    "risk:board": Case(RISK_REGISTER_READERS),
+    "risk:matrix": Case(RISK_CONFIGURERS),
     "compliance:finding": Case(COMPLIANCE_VIEWERS, setup=a_finding),
     "compliance:finding_action": Case(ASSESSORS, method="post", setup=a_finding_to_act_on),
     "compliance:finding_owners": Case(ASSESSORS, setup=searching(a_finding)),
@@ -1472,6 +1490,12 @@ API = {
                                                   body={"summary": "Fine."}),
     ("POST", "/api/v1/compliance/tracers/{tracer_id}/reopen"): ApiCase(TRACER_PLANNERS, setup=api_tracer("yes", "completed"),
                                                 body={"reason": "Fix the answer"}),
+    # Risk: the register (list, heat map, board assurance framework, the matrix and its change).
+    ("GET", "/api/v1/risk/register"): ApiCase(RISK_REGISTER_READERS),
+    ("GET", "/api/v1/risk/heat-map"): ApiCase(RISK_REGISTER_READERS),
+    ("GET", "/api/v1/risk/board-framework"): ApiCase(RISK_REGISTER_READERS),
+    ("GET", "/api/v1/risk/matrix"): ApiCase(RISK_REGISTER_READERS),
+    ("PUT", "/api/v1/risk/matrix"): ApiCase(RISK_CONFIGURERS, body=api_risk_matrix_body),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
@@ -1575,7 +1599,8 @@ def test_api_matrix_with_a_personal_token(client, world, db, method, path, role)
         if case.files:
             response = client.post(url, {**body, **case.files(hospital)}, headers=headers)
         else:
-            response = client.post(url, body, content_type="application/json", headers=headers)
+            send = getattr(client, method.lower())  # POST, or PUT for a whole record replaced
+            response = send(url, body, content_type="application/json", headers=headers)
     allowed = role in case.allowed
     expected = (200, 201, 202) if allowed else (403,)
     assert response.status_code in expected, f"{method} {path} as {role.value}: {response.status_code} {response.content[:200]}"
@@ -1585,7 +1610,10 @@ def test_api_matrix_with_a_personal_token(client, world, db, method, path, role)
 def test_api_refuses_callers_without_credentials(client, method, path):
     url = path.replace("{job_id}", "1").replace("{event_id}", "1").replace("{action_id}", "1").replace("{key}", "falls")
     url = url.replace("{evidence_id}", "1").replace("{number}", "1")
-    response = client.get(url) if method == "GET" else client.post(url, {}, content_type="application/json")
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = getattr(client, method.lower())(url, {}, content_type="application/json")
     assert response.status_code == 401
 
 
@@ -1876,6 +1904,18 @@ SCOPE_CELLS = {
     "GET /compliance/evidence, left out": ScopeCase("officer@lch", A + "/compliance/evidence", api=True),
     "GET /compliance/evidence, unit_id outside": ScopeCase("officer@lch", A + "/compliance/evidence?unit_id={rgh/4w}",
                                                            (403,), api=True),
+    # Risk: the register and its heat map (the PDF is the heat map's drawing, asked outside only).
+    "risk:register, left out": ScopeCase("analyst@lch", "/risk/register/"),
+    "risk:register, unit outside": ScopeCase("analyst@lch", "/risk/register/?unit={rgh/4w}", (403,)),
+    "risk:heat_map, left out": ScopeCase("analyst@lch", "/risk/register/heat-map/"),
+    "risk:heat_map, unit outside": ScopeCase("analyst@lch", "/risk/register/heat-map/?unit={rgh/4w}", (403,)),
+    "risk:heat_map_pdf, unit outside": ScopeCase("analyst@lch", "/risk/register/heat-map.pdf?unit={rgh/4w}", (403,)),
+    "GET /risk/register, left out": ScopeCase("analyst@lch", A + "/risk/register", api=True),
+    "GET /risk/register, unit_id outside": ScopeCase("analyst@lch", A + "/risk/register?unit_id={rgh/4w}", (403,),
+                                                     api=True),
+    "GET /risk/heat-map, left out": ScopeCase("analyst@lch", A + "/risk/heat-map", api=True),
+    "GET /risk/heat-map, unit_id outside": ScopeCase("analyst@lch", A + "/risk/heat-map?unit_id={rgh/4w}", (403,),
+                                                     api=True),
 }
 
 

@@ -332,8 +332,8 @@ def board_framework(user):
 
 
 def connect() -> None:
-    """Registries of the register (audit, history), from ready()."""
-    from andon.platform import history
+    """Registries of the register (audit, history, navigation), from ready()."""
+    from andon.platform import history, navigation
 
     from . import models
 
@@ -342,3 +342,4 @@ def connect() -> None:
     for model in (models.Escalation, models.RiskLink, models.MatrixRevision):
         audit.register(model)
     history.register(models.Risk, labels={"review_on": "Next review", "review_reminded_on": "Review reminder sent"})
+    navigation.add(navigation.NavEntry("Risks", "risk:register", "risk.read_register", "shield-exclamation"))

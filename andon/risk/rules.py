@@ -4,8 +4,11 @@ facts about a record that grant what no role does.
 - risk.view_risk: risk.view over its place, its owner, or (a risk on the board assurance
   framework) risk.view_board over its organisation.
 - risk.edit_risk: its owner, or risk.manage over its place (scores, controls, review).
-- risk.use_register (no object: pages and navigation): risk.view or risk.view_board anywhere,
+- risk.use_register (no object: the register's pages): risk.view or risk.view_board anywhere,
   or owning a risk.
+- risk.read_register (no object: the menu's entry): risk.view or risk.view_board anywhere. The
+  menu asks on every page, so it does not ask whether someone owns a risk (a query for everyone
+  without a risk role); an owner whose role has gone reaches their risks from their home page.
 - risk.view_assessment: an FMEA/HFMEA's leader or team member, or risk.view_fmea over its place.
 - risk.work_on_assessment: its leader or team member, or risk.lead_fmea over its place.
 - risk.use_assessments (no object): risk.view_fmea anywhere, or being on an assessment's team.
@@ -61,6 +64,7 @@ def on_an_assessment_team(user):
 add_rule("risk.view_risk", owns_risk | holds("risk.view") | (on_board_framework & holds("risk.view_board")))
 add_rule("risk.edit_risk", owns_risk | holds("risk.manage"))
 add_rule("risk.use_register", holds("risk.view") | holds("risk.view_board") | owns_a_risk)
+add_rule("risk.read_register", holds("risk.view") | holds("risk.view_board"))
 add_rule("risk.view_assessment", on_assessment_team | holds("risk.view_fmea"))
 add_rule("risk.work_on_assessment", on_assessment_team | holds("risk.lead_fmea"))
 add_rule("risk.use_assessments", holds("risk.view_fmea") | on_an_assessment_team)
