@@ -189,3 +189,10 @@ def _reviewed_after(risk: Risk, period_start: date) -> bool:
     end = date(period_start.year + period_start.month // 12, period_start.month % 12 + 1, 1)
     since = timezone.make_aware(datetime.combine(end, time()))
     return risk.scores.filter(reason__in=(ScoreReason.RESCORED, ScoreReason.REVIEWED), at__gte=since).exists()
+
+
+def connect() -> None:
+    """Registries of one risk's side, from ready(): raising a risk is where a risk's work starts."""
+    from andon.platform import navigation
+
+    navigation.add(navigation.NavEntry("Raise a risk", "risk:raise", "risk.raise", "plus-circle"))
