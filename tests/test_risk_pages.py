@@ -179,6 +179,7 @@ def test_controls_are_added_edited_with_errors_beside_the_field_and_retired(clie
         "Hourly rounding, day and night", "effective", timezone.localdate())
     html = client.get(reverse("risk:risk", args=[risk.pk])).content.decode()
     assert "Second line (oversight" in html and "Hourly rounding, day and night" in html
+    assert "risk.Control" not in html  # the history names what changed, not the risk's other records
     client.post(reverse("risk:retire_control", args=[control.pk]), {"version": control.version})
     control.refresh_from_db()
     assert control.retired_at is not None

@@ -61,7 +61,27 @@ def _scores_of(record, name: str) -> dict:
     return {part: getattr(record, f"{name}_{part}") for part in ("consequence", "likelihood", "score", "band")}
 
 
-class RiskDetailOut(Schema):
+class _ThreeScores(Schema):
+    """The inherent, current and target scores of a risk or of one of its score records."""
+
+    inherent: RiskDetailScoreOut
+    current: RiskDetailScoreOut
+    target: RiskDetailScoreOut
+
+    @staticmethod
+    def resolve_inherent(record):
+        return _scores_of(record, "inherent")
+
+    @staticmethod
+    def resolve_current(record):
+        return _scores_of(record, "current")
+
+    @staticmethod
+    def resolve_target(record):
+        return _scores_of(record, "target")
+
+
+class RiskDetailOut(_ThreeScores):
     id: int
     reference: str
     title: str
@@ -75,9 +95,6 @@ class RiskDetailOut(Schema):
     unit_id: int | None
     level: str
     status: str
-    inherent: RiskDetailScoreOut
-    current: RiskDetailScoreOut
-    target: RiskDetailScoreOut
     review_on: date
     flagged_reason: str
     flagged_at: datetime | None
@@ -86,18 +103,6 @@ class RiskDetailOut(Schema):
     closed_reason: str
     escalations: list[RiskMoveOut] = PydanticField(description="Moves between levels, newest first")
     version: int
-
-    @staticmethod
-    def resolve_inherent(risk):
-        return _scores_of(risk, "inherent")
-
-    @staticmethod
-    def resolve_current(risk):
-        return _scores_of(risk, "current")
-
-    @staticmethod
-    def resolve_target(risk):
-        return _scores_of(risk, "target")
 
     @staticmethod
     def resolve_escalations(risk):
@@ -131,27 +136,12 @@ class RiskRescoreIn(Body):
     version: Version = None
 
 
-class RiskTrendRecordOut(Schema):
+class RiskTrendRecordOut(_ThreeScores):
     at: datetime
     by_id: int | None
     reason: str
     note: str
     matrix_revision: int
-    inherent: RiskDetailScoreOut
-    current: RiskDetailScoreOut
-    target: RiskDetailScoreOut
-
-    @staticmethod
-    def resolve_inherent(record):
-        return _scores_of(record, "inherent")
-
-    @staticmethod
-    def resolve_current(record):
-        return _scores_of(record, "current")
-
-    @staticmethod
-    def resolve_target(record):
-        return _scores_of(record, "target")
 
 
 class RiskMoveIn(Body):

@@ -21,8 +21,8 @@ def _date_widget():
     return forms.DateInput(attrs={"type": "date"})
 
 
-def _text(rows: int = 2):
-    return forms.Textarea(attrs={"rows": rows})
+def _text(rows: int = 2, **attrs):
+    return forms.Textarea(attrs={"rows": rows, **attrs})
 
 
 class ScoresForm(forms.Form):
@@ -56,10 +56,12 @@ def scores_of(risk) -> dict:
 class RaiseForm(ScoresForm):
     # The texts are checked by raise_risk (not required here), so that a missing one is said
     # together with every other problem of the form, in the service's words.
-    title = forms.CharField(max_length=200, required=False)
-    cause = forms.CharField(max_length=2000, required=False, widget=_text(), label="Because of (the cause)")
-    event = forms.CharField(max_length=2000, required=False, widget=_text(), label="There is a risk that (the event)")
-    effect = forms.CharField(max_length=2000, required=False, widget=_text(), label="Which would lead to (the effect)")
+    title = forms.CharField(max_length=200, required=False, widget=forms.TextInput(attrs={"required": True}))
+    cause = forms.CharField(max_length=2000, required=False, widget=_text(required=True), label="Because of (the cause)")
+    event = forms.CharField(max_length=2000, required=False, widget=_text(required=True),
+                            label="There is a risk that (the event)")
+    effect = forms.CharField(max_length=2000, required=False, widget=_text(required=True),
+                             label="Which would lead to (the effect)")
     category = forms.ChoiceField(choices=Category.choices)
     place = forms.ChoiceField(label="Where the risk sits",
                               help_text="A unit's register, a facility's, or the whole organisation's.")
