@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -140,8 +141,8 @@ def test_escalation_moves_the_risk_and_its_history_says_who_when_and_why(client,
     client.force_login(world.manager)
     page = client.get(reverse("risk:risk", args=[risk.pk])).content.decode()
     assert "asks to be escalated" in page and '<option value="unit"' not in page  # not to where it is
-    response = client.post(reverse("risk:escalate", args=[risk.pk]), {"move-to_level": "department",
-                                                                       "move-reason": " ", "move-version": risk.version})
+    response = client.post(reverse("risk:escalate", args=[risk.pk]), {
+        "move-to_level": "department", "move-reason": " ", "move-version": risk.version})
     assert response.status_code == 400 and "required" in field_block(response.content.decode(), "move-reason")
     client.post(reverse("risk:escalate", args=[risk.pk]), {"move-to_level": "department",
                                                            "move-reason": "Staffing is beyond the ward",
@@ -206,6 +207,17 @@ def test_an_action_goes_to_the_tracker_and_closing_needs_a_reason(client, world)
     assert (risk.status, risk.closed_reason) == (RiskStatus.CLOSED, "New staffing model")
     html = client.get(reverse("risk:risk", args=[risk.pk])).content.decode()
     assert "Closed " in html and "Record the review" not in html
+
+
+def test_an_action_of_a_facilitys_risk_names_a_unit_of_that_facility(world, hospital):
+    risk = a_risk(world, unit=None, facility=world.w4.facility, owner=world.manager)
+    action = {"owner": world.ward_manager, "title": "Night staffing review", "due_date": NEXT_MONTH,
+              "strength": "intermediate", "measure": "Nurse to bed ratio"}
+    with pytest.raises(ValidationError, match="choose the unit that will act"):
+        services.open_action_for_risk(world.manager, risk, **action)
+    with pytest.raises(ValidationError, match="is outside Riverside General Hospital"):
+        services.open_action_for_risk(world.manager, risk, unit=hospital.unit("lch/2a"), **action)
+    assert services.open_action_for_risk(world.manager, risk, unit=world.e5, **action).unit == world.e5
 
 
 # --- the API ------------------------------------------------------------------------------------

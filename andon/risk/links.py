@@ -127,7 +127,8 @@ def _seen_elsewhere(user, links) -> dict:
     for assessment in visible_assessments(user).filter(pk__in=keys["fmea"]):
         found[("fmea", str(assessment.pk))] = (f"{assessment.reference} {assessment.title}", "")
     for finding in compliance.visible_findings(user).filter(pk__in=keys["compliance_finding"]):
-        found[("compliance_finding", str(finding.pk))] = (finding.title, reverse("compliance:finding", args=[finding.pk]))
+        url = reverse("compliance:finding", args=[finding.pk])
+        found[("compliance_finding", str(finding.pk))] = (finding.title, url)
     return found
 
 
@@ -174,7 +175,9 @@ def flag_from_indicators(today: date | None = None) -> int:
         if link.key not in verdicts:
             verdicts[link.key] = measures.latest_verdict(link.key)
         verdict, risk = verdicts[link.key], link.risk
-        if not verdict or verdict["code"] != CONCERN or risk.pk in flagged or _reviewed_after(risk, verdict["period_start"]):
+        if not verdict or verdict["code"] != CONCERN or risk.pk in flagged:
+            continue
+        if _reviewed_after(risk, verdict["period_start"]):
             continue
         risk.flagged_reason = (f"Key risk indicator “{verdict['title']}” shows a special cause of concern "
                                f"({verdict['period_start']:%Y-%m}).")[:300]

@@ -154,7 +154,8 @@ def open_action_for_risk(user, risk, *, owner, title: str, due_date, strength: s
     unit = risk.unit or unit
     if unit is None:
         raise ValidationError({"unit": "The risk sits in no unit: choose the unit that will act."})
-    if unit.facility.organisation_id != risk.organisation_id or (risk.facility_id and unit.facility_id != risk.facility_id):
+    elsewhere = risk.facility_id and unit.facility_id != risk.facility_id
+    if unit.facility.organisation_id != risk.organisation_id or elsewhere:
         raise ValidationError({"unit": f"{unit} is outside {risk.facility or risk.organisation}, where the risk sits."})
     return actions.create_action(user, source=risk, source_label=f"Risk {risk.reference}: {risk.title}"[:200],
                                  unit=unit, owner=owner, title=title, description=description, due_date=due_date,

@@ -116,7 +116,8 @@ class RiskRaiseIn(Body):
     effect: Text
     category: CategoryName
     owner_id: Id
-    unit_id: Id | None = PydanticField(None, description="Where the risk sits: a unit, or a facility_id, or an organisation_id")
+    unit_id: Id | None = PydanticField(None, description="Where the risk sits: a unit, or a facility_id, or an "
+                                                          "organisation_id")
     facility_id: Id | None = None
     organisation_id: Id | None = None
     review_on: IsoDate
@@ -293,7 +294,8 @@ def raise_risk(request, payload: RiskRaiseIn):
 
 
 @router.get("/risks/{risk_id}", response=documented(RiskDetailOut, not_found=True),
-            summary="One risk: its statement, place, level, three scores with their bands, and its moves between levels")
+            summary="One risk: its statement, place, level, three scores with their bands, and its moves between "
+                    "levels")
 @requires("risk.use_register")
 def get_risk(request, risk_id: Id):
     return service.access_risk(request.user, risk_id)

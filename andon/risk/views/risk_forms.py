@@ -57,7 +57,8 @@ class RaiseForm(ScoresForm):
     # The texts are checked by raise_risk (not required here), so that a missing one is said
     # together with every other problem of the form, in the service's words.
     title = forms.CharField(max_length=200, required=False, widget=forms.TextInput(attrs={"required": True}))
-    cause = forms.CharField(max_length=2000, required=False, widget=_text(required=True), label="Because of (the cause)")
+    cause = forms.CharField(max_length=2000, required=False, widget=_text(required=True),
+                            label="Because of (the cause)")
     event = forms.CharField(max_length=2000, required=False, widget=_text(required=True),
                             label="There is a risk that (the event)")
     effect = forms.CharField(max_length=2000, required=False, widget=_text(required=True),

@@ -37,7 +37,7 @@ def raise_page(request):
     user, places = request.user, service.places_to_raise(request.user)
     root_cause = (request.POST or request.GET).get("root_cause", "")
     draft = service.root_cause_draft(user, root_cause) if root_cause else None
-    matrix = service.matrix_of(_organisation(places, user))
+    matrix = service.matrix_of(_organisation(places))
     form = RaiseForm(request.POST or None, matrix=matrix, places=places, initial=_draft_initial(draft))
     status = 200
     if request.method == "POST":
@@ -55,12 +55,12 @@ def raise_page(request):
     }, status=status)
 
 
-def _organisation(places, user):
+def _organisation(places):
     """The organisation whose matrix scores the new risk (the user's, through their first place)."""
-    if places:
-        found = service.place_from_code(places[0][0])
-        return found["organisation"] or (found["facility"] or found["unit"].facility).organisation
-    permissions.check(user, "risk.raise", None)  # a grant with no active unit under it: nowhere to raise
+    if not places:  # a grant with no active unit under it: nowhere to raise a risk
+        raise permissions.Refused("risk.raise")
+    found = service.place_from_code(places[0][0])
+    return found["organisation"] or (found["facility"] or found["unit"].facility).organisation
 
 
 def _draft_initial(draft) -> dict:
@@ -125,7 +125,8 @@ def _context(request, risk, **bound) -> dict:
         "place": service.place_code(risk.unit, risk.facility, risk.organisation),
         "may_edit": may_edit, "may_escalate": is_open and _may_escalate(user, risk),
         "may_close": is_open and permissions.can(user, "risk.manage", risk),
-        "may_act": may_edit and permissions.can(user, "actions.manage", risk.unit or risk.facility or risk.organisation),
+        "may_act": may_edit and permissions.can(user, "actions.manage",
+                                                risk.unit or risk.facility or risk.organisation),
         "rescore_form": bound.get("rescore") or RescoreForm(
             matrix=matrix, prefix="score", initial={**scores_of(risk), "review_on": risk.review_on,
                                                     "version": risk.version}),
@@ -249,7 +250,8 @@ def open_action(request, pk):
 def link(request, pk):
     risk = service.access_risk(request.user, pk, "risk.edit_risk")
     form = LinkForm(request.POST, prefix="link")
-    return _submit(request, risk, "link", form, lambda data: _link(request.user, risk, data), "The link is added.", section="links")
+    return _submit(request, risk, "link", form, lambda data: _link(request.user, risk, data), "The link is added.",
+                   section="links")
 
 
 def _link(user, risk, data):
