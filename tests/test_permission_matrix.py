@@ -792,6 +792,68 @@ def api_risk_matrix_body(hospital):
     from andon.risk.scoring import Matrix
 
     return {"config": Matrix().to_config(), "reason": "Matrix: the same table again"}
+# Risk: one risk. Those who raise risks raise them; its owner and the risk manager keep it (in the
+# matrix, the risk manager: the risk is someone else's); leadership and the risk manager move it
+# between levels; the owner picker answers those who read or raise risks at the place.
+RISK_RAISERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                          Role.COMPLIANCE_SPECIALIST, Role.RISK_MANAGER, Role.CQO, Role.CMO})
+RISK_KEEPERS = frozenset({Role.RISK_MANAGER})
+RISK_ESCALATORS = frozenset({Role.RISK_MANAGER, Role.CQO, Role.CMO})
+
+
+def _next_review() -> str:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return (timezone.localdate() + timedelta(days=30)).isoformat()
+
+
+def a_unit_risk_with(data):
+    """a_unit_risk and a form's data, made of the risk and `other` (a staff reporter of 4 West)."""
+    def setup(user, other):
+        from andon.risk.models import Risk
+
+        args, _ = a_unit_risk(user, other)
+        return args, data(Risk.objects.get(pk=args[0]), other)
+    return setup
+
+
+def _rescore_data(risk, other):
+    scores = {f"score-{name}_{part}": value for name, pair in (("inherent", (4, 4)), ("current", (4, 3)),
+                                                                ("target", (2, 2)))
+              for part, value in zip(("consequence", "likelihood"), pair)}
+    return scores | {"score-review_on": _next_review(), "score-version": risk.version}
+
+
+def _action_data(risk, other):
+    return {"action-title": "Matrix action", "action-owner": other.pk, "action-due_date": _next_review(),
+            "action-strength": "weaker", "action-measure": "m"}
+
+
+def a_risk_control(user, other):
+    from andon.risk import services as risk
+    from andon.risk.models import Risk
+
+    found = Risk.objects.get(pk=a_unit_risk(user, other)[0][0])
+    control = risk.add_control(found.owner, found, description="Matrix control")
+    prefix = f"control-{control.pk}"
+    return [control.pk], {f"{prefix}-description": "Changed", f"{prefix}-effect": "effective",
+                          f"{prefix}-assurance_level": "first", "version": control.version}
+
+
+def a_risk_link(user, other):
+    from andon.risk import services as risk
+    from andon.risk.models import Risk
+
+    found = Risk.objects.get(pk=a_unit_risk(user, other)[0][0])
+    return [risk.link_record(found.owner, found, "measure", "readmission-30-day").pk], {}
+
+
+def a_place_to_search(user, other):
+    from andon.platform.models import Unit
+
+    return [], {"q": "matrix", "place": f"u{Unit.objects.get(facility__code='rgh', code='4w').pk}"}
 
 
 PAGES = {
@@ -926,6 +988,21 @@ PAGES = {
     "risk:heat_map_pdf": Case(RISK_REGISTER_READERS),
     "risk:board": Case(RISK_REGISTER_READERS),
     "risk:matrix": Case(RISK_CONFIGURERS),
+    "risk:raise": Case(RISK_RAISERS),
+    "risk:people": Case(RISK_VIEWERS, setup=a_place_to_search),
+    "risk:rescore": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(_rescore_data)),
+    "risk:escalate": Case(RISK_ESCALATORS, method="post", setup=a_unit_risk_with(
+        lambda risk, other: {"move-to_level": "department", "move-reason": "Matrix"})),
+    "risk:close": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(
+        lambda risk, other: {"close-reason": "Matrix"})),
+    "risk:add_control": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(lambda risk, other: {
+        "control-description": "Matrix control", "control-effect": "not_tested", "control-assurance_level": "none"})),
+    "risk:edit_control": Case(RISK_KEEPERS, method="post", setup=a_risk_control),
+    "risk:retire_control": Case(RISK_KEEPERS, method="post", setup=a_risk_control),
+    "risk:open_action": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(_action_data)),
+    "risk:link": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(
+        lambda risk, other: {"link-kind": "measure", "link-key": "readmission-30-day"})),
+    "risk:unlink": Case(RISK_KEEPERS, method="post", setup=a_risk_link),
     "compliance:finding": Case(COMPLIANCE_VIEWERS, setup=a_finding),
     "compliance:finding_action": Case(ASSESSORS, method="post", setup=a_finding_to_act_on),
     "compliance:finding_owners": Case(ASSESSORS, setup=searching(a_finding)),
@@ -1240,6 +1317,38 @@ def api_evidence_file(hospital):
 
 
 RCA = "/api/v1/safety/events/{event_id}/investigation"
+# Risk: one risk (the API's cases of the pages' block above).
+RISK = "/api/v1/risk/risks/{risk_id}"
+API_RISK_SCORES = {"inherent": {"consequence": 4, "likelihood": 4}, "current": {"consequence": 4, "likelihood": 3},
+                   "target": {"consequence": 2, "likelihood": 2}}
+
+
+def api_unit_risk(user, other, hospital):
+    return {"risk_id": a_unit_risk(user, other)[0][0]}
+
+
+def api_risk_control(user, other, hospital):
+    return {"control_id": a_risk_control(user, other)[0][0]}
+
+
+def api_risk_link(user, other, hospital):
+    return {"link_id": a_risk_link(user, other)[0][0]}
+
+
+def api_risk_body(hospital):
+    owner = services.create_user(f"risk-owner-{next(_RISK_NUMBERS)}")
+    services.grant_role(owner, Role.RISK_MANAGER, hospital.organisation)
+    return {"title": "Matrix risk", "cause": "c", "event": "e", "effect": "f", "category": "clinical",
+            "unit_id": hospital.unit("rgh/4w").pk, "owner_id": owner.pk, "review_on": _next_review(),
+            **API_RISK_SCORES}
+
+
+def api_risk_action_body(hospital):
+    owner = services.create_user(f"risk-action-owner-{next(_RISK_NUMBERS)}")
+    services.grant_role(owner, Role.STAFF_REPORTER, hospital.unit("rgh/4w"))
+    return {"title": "Matrix action", "owner_id": owner.pk, "due_date": _next_review(), "strength": "weaker",
+            "measure": "m"}
+
 from andon.safety.models import ContributingFactor as FactorModel  # noqa: E402  (the worksheet's items)
 from andon.safety.models import RootCause as RootCauseModel  # noqa: E402
 from andon.safety.models import TeamMember as TeamMemberModel  # noqa: E402
@@ -1496,6 +1605,26 @@ API = {
     ("GET", "/api/v1/risk/board-framework"): ApiCase(RISK_REGISTER_READERS),
     ("GET", "/api/v1/risk/matrix"): ApiCase(RISK_REGISTER_READERS),
     ("PUT", "/api/v1/risk/matrix"): ApiCase(RISK_CONFIGURERS, body=api_risk_matrix_body),
+    # Risk: one risk.
+    ("POST", "/api/v1/risk/risks"): ApiCase(RISK_RAISERS, body=api_risk_body),
+    ("GET", RISK): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
+    ("GET", RISK + "/scores"): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
+    ("POST", RISK + "/scores"): ApiCase(RISK_KEEPERS, setup=api_unit_risk, body=lambda hospital: {
+        **API_RISK_SCORES, "review_on": _next_review()}),
+    ("POST", RISK + "/escalations"): ApiCase(RISK_ESCALATORS, setup=api_unit_risk,
+                                             body={"to_level": "department", "reason": "Matrix"}),
+    ("POST", RISK + "/close"): ApiCase(RISK_KEEPERS, setup=api_unit_risk, body={"reason": "Matrix"}),
+    ("GET", RISK + "/controls"): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
+    ("POST", RISK + "/controls"): ApiCase(RISK_KEEPERS, setup=api_unit_risk, body={"description": "Matrix"}),
+    ("POST", "/api/v1/risk/controls/{control_id}"): ApiCase(RISK_KEEPERS, setup=api_risk_control,
+                                                            body={"effect": "effective"}),
+    ("POST", "/api/v1/risk/controls/{control_id}/retirement"): ApiCase(RISK_KEEPERS, setup=api_risk_control),
+    ("GET", RISK + "/links"): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
+    ("POST", RISK + "/links"): ApiCase(RISK_KEEPERS, setup=api_unit_risk,
+                                       body={"kind": "measure", "key": "readmission-30-day"}),
+    ("POST", "/api/v1/risk/links/{link_id}/removal"): ApiCase(RISK_KEEPERS, setup=api_risk_link),
+    ("GET", RISK + "/actions"): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
+    ("POST", RISK + "/actions"): ApiCase(RISK_KEEPERS, setup=api_unit_risk, body=api_risk_action_body),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).

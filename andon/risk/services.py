@@ -9,3 +9,7 @@ from .matrix import *  # noqa: F401,F403
 from .register import *  # noqa: F401,F403
 # FMEA and HFMEA
 from .fmea import *  # noqa: F401,F403
+# Links to other modules' records (safety, measures as key risk indicators, FMEAs, findings)
+from .links import *  # noqa: F401,F403
+# One risk: where it may be raised and who may own it, its trend, its controls, links and actions by id
+from .record import *  # noqa: F401,F403
