@@ -3,6 +3,7 @@ completed), starting an assessment with searched people, the numbered flow and t
 scoring on the page (the reason a row is acted on, before → after the actions, the HFMEA tree),
 the team, completing and reopening, the settings form, and the API's bodies and refusals."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from andon.platform import services as platform
 from andon.platform.roles import Role
 from andon.risk import services
 from andon.risk.models import Assessment, AssessmentStatus, CauseScoring, FailureCause, FmeaSettings, Method
+from tests.test_risk_fmea import team as fmea_team  # noqa: F401  (a fixture)
 from tests.test_risk_scoring import _table
 
 NEXT_MONTH = timezone.localdate() + timedelta(days=30)
@@ -23,18 +25,18 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def team(hospital, make_user):
-    class Team:
-        analyst = make_user(Role.QUALITY_ANALYST, "", username="quinn", first_name="Quinn", last_name="Analyst")
-        manager = make_user(Role.RISK_MANAGER, "", username="rita", first_name="Rita", last_name="Manager")
-        pharmacist = make_user(Role.UNIT_MANAGER, "rgh/pharmacy", username="phil", first_name="Phil",
-                               last_name="Pharmacist", job_title="Lead pharmacist")
-        nurse = make_user(Role.STAFF_REPORTER, "rgh/4w", username="nina", first_name="Nina", last_name="Nurse")
-        outsider = make_user(Role.UNIT_MANAGER, "rgh/5e", username="eve")
-        executive = make_user(Role.CQO, "", username="cora")
-        pharmacy = hospital.unit("rgh/pharmacy")
-        organisation = hospital.organisation
-    return Team
+def team(fmea_team, make_user):
+    """The FMEA services' team, named (the people picker searches names), with a nurse (no role
+    that reads assessments) and an executive (reads them, leads none)."""
+    for person, first, last in ((fmea_team.analyst, "Quinn", "Analyst"), (fmea_team.manager, "Rita", "Manager"),
+                                (fmea_team.pharmacist, "Phil", "Pharmacist")):
+        person.first_name, person.last_name = first, last
+        person.save()
+    fmea_team.pharmacist.job_title = "Lead pharmacist"
+    fmea_team.pharmacist.save()
+    fmea_team.nurse = make_user(Role.STAFF_REPORTER, "rgh/4w", username="nina", first_name="Nina", last_name="Nurse")
+    fmea_team.executive = make_user(Role.CQO, "", username="cora")
+    return fmea_team
 
 
 def _start(people, method=Method.FMEA, **overrides):
@@ -386,3 +388,116 @@ def test_the_settings_form_saves_and_shows_the_tables_gap_beside_it(client, team
     assert stale.status_code == 409 and FmeaSettings.objects.get().rpn_threshold == 125
     client.force_login(team.analyst)
     assert client.get(reverse("risk:fmea_settings")).status_code == 403
+
+
+def test_every_field_of_an_hfmea_worksheet_with_an_action_form_is_labelled_once(client, team):
+    from tests.test_form_labels import Fields
+
+    hfmea = _start(team, Method.HFMEA, unit=None, facility=team.pharmacy.facility)
+    cause = services.score_hazard(team.pharmacist, _cause(team, hfmea), severity=4, probability=2,
+                                  single_point_weakness=True, effective_control=False, obvious=False)
+    client.force_login(team.analyst)
+    page = _page(client, hfmea)
+    assert f'id="id_c{cause.pk}-action-unit"' in page  # placed in a facility: the action's unit is asked
+    fields = Fields()
+    fields.feed(page)
+    assert fields.unlabelled() == [] and [i for i, n in fields.ids.items() if n > 1] == []
+
+
+# --- people: the organisation's staff only ----------------------------------------------------------
+
+def test_people_to_pick_are_the_organisations_active_staff_matching_every_word(team, make_user):
+    gone = make_user(Role.STAFF_REPORTER, "rgh/4w", username="gone", first_name="Phil", last_name="Gone")
+    gone.is_active = False
+    gone.save()
+    platform.create_user("nobody", first_name="Phil", last_name="Nobody")  # no role: not staff
+    found = services.people_to_pick([team.organisation.pk], "phil pharm")
+    assert [match["name"] for match in found] == ["Phil Pharmacist"]
+    assert found[0]["roles"] == "Unit manager over Pharmacy and its children"
+    assert [m["name"] for m in services.people_to_pick([team.organisation.pk], "phil")] == ["Phil Pharmacist"]
+    with pytest.raises(ValidationError) as error:
+        _start(team, team=[platform.create_user("outside")])
+    assert "team" in error.value.message_dict and not Assessment.objects.exists()
+
+
+# --- the API ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def api(client):
+    def call(user, method, path, body=None):
+        token = platform.issue_token(user, "test")[1]
+        return client.generic(method, f"/api/v1/risk{path}", json.dumps(body or {}), content_type="application/json",
+                              headers={"Authorization": f"Bearer {token}"})
+
+    return call
+
+
+def test_the_api_builds_and_scores_an_fmea_and_answers_it_nested(api, team):
+    response = api(team.analyst, "POST", "/assessments", {
+        "title": "Chemotherapy preparation", "method": "fmea", "unit_id": team.pharmacy.pk,
+        "leader_id": team.analyst.pk, "team_ids": [team.pharmacist.pk]})
+    assert response.status_code == 201, response.content
+    assessment = response.json()
+    assert (assessment["reference"], assessment["team_ids"]) == (f"FMEA-{assessment['year']}-001", [team.pharmacist.pk])
+    step = api(team.pharmacist, "POST", f"/assessments/{assessment['id']}/steps", {"text": "Check the order"}).json()
+    sub = api(team.pharmacist, "POST", f"/assessments/{assessment['id']}/steps",
+              {"text": "Check the dose", "parent_id": step["id"]}).json()
+    assert (step["label"], sub["label"]) == ("1", "1.1")
+    mode = api(team.pharmacist, "POST", f"/steps/{sub['id']}/failure-modes",
+               {"description": "Dose not checked", "effect": "Overdose"}).json()
+    cause = api(team.pharmacist, "POST", f"/failure-modes/{mode['id']}/causes", {"description": "Interruptions"}).json()
+    response = api(team.pharmacist, "POST", f"/causes/{cause['id']}/scores",
+                   {"severity": 11, "occurrence": 4, "detection": 5})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "severity: Severity 11 is out of range: the scale runs from 1 to 10."
+    scored = api(team.pharmacist, "POST", f"/causes/{cause['id']}/scores",
+                 {"severity": 8, "occurrence": 4, "detection": 5, "version": cause["version"]}).json()
+    assert (scored["rpn"], scored["act"], scored["act_reason"]) == (160, True, "RPN 160 ≥ 100")
+    stale = api(team.pharmacist, "POST", f"/causes/{cause['id']}/scores",
+                {"severity": 8, "occurrence": 4, "detection": 5, "version": cause["version"]})
+    assert stale.status_code == 409
+    response = api(team.analyst, "POST", f"/causes/{cause['id']}/actions", {
+        "title": "Protected preparation time", "owner_id": team.pharmacist.pk, "due_date": NEXT_MONTH.isoformat(),
+        "strength": "intermediate", "measure": "Interruptions per preparation"})
+    assert response.status_code == 201 and response.json()["unit_id"] == team.pharmacy.pk
+    api(team.pharmacist, "POST", f"/causes/{cause['id']}/scores",
+        {"severity": 8, "occurrence": 2, "detection": 3, "stage": "after"})
+    detail = api(team.analyst, "GET", f"/assessments/{assessment['id']}").json()
+    assert [(s["label"], s["text"]) for s in detail["steps"]] == [("1", "Check the order"), ("1.1", "Check the dose")]
+    row = detail["steps"][1]["failure_modes"][0]["causes"][0]
+    assert (row["before"]["rpn"], row["after"]["rpn"], len(row["scorings"])) == (160, 48, 2)
+    assert row["action_ids"] == [response.json()["id"]]
+    assert api(team.outsider, "GET", f"/assessments/{assessment['id']}").status_code == 403
+    years = api(team.pharmacist, "GET", "/assessments/by-year").json()
+    assert years == [{"year": assessment["year"], "started": 1, "completed": 0, "assessment_ids": [assessment["id"]]}]
+
+
+def test_the_api_scores_the_hfmea_tree_and_names_the_question_left_unanswered(api, team):
+    cause = _cause(team, _start(team, Method.HFMEA))
+    response = api(team.pharmacist, "POST", f"/causes/{cause.pk}/hazard-scores",
+                   {"severity": 3, "probability": 3, "single_point_weakness": False})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("effective_control: Answer yes or no: Does an effective control")
+    response = api(team.pharmacist, "POST", f"/causes/{cause.pk}/hazard-scores", {"severity": 5, "probability": 3})
+    assert response.json()["detail"] == "severity: Severity 5 is out of range: the scale runs from 1 to 4."
+    answer = api(team.pharmacist, "POST", f"/causes/{cause.pk}/hazard-scores", {
+        "severity": 3, "probability": 3, "single_point_weakness": False, "effective_control": True}).json()
+    assert (answer["hazard_score"], answer["act"], [d["answer"] for d in answer["scorings"][0]["decision"]]) == (
+        9, False, [True, False, True])
+
+
+def test_the_api_settings_refuse_a_table_with_a_gap_and_store_nothing(api, team):
+    assert api(team.analyst, "GET", "/fmea-settings").json()["rpn_threshold"] == 100
+    response = api(team.manager, "PUT", "/fmea-settings", {"rpn_threshold": 125, "severity_threshold": 9,
+                                                           "action_priority": _table()[:-1]})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "action_priority"]
+    assert "no row covers S=1, O=1, D=1" in response.json()["detail"][0]["msg"]
+    assert FmeaSettings.objects.get().rpn_threshold == 100
+    scales = {name: [f"{name} {n}" for n in range(1, 11)] for name in ("severity", "occurrence", "detection")}
+    saved = api(team.manager, "PUT", "/fmea-settings", {"rpn_threshold": 125, "severity_threshold": None,
+                                                        "scales": scales, "action_priority": _table(), "version": 1})
+    assert saved.status_code == 200 and (saved.json()["rpn_threshold"], saved.json()["severity_threshold"]) == (125, None)
+    assert saved.json()["scales"]["detection"][9] == "detection 10" and saved.json()["action_priority"] == _table()
+    assert api(team.manager, "PUT", "/fmea-settings", {"rpn_threshold": 90, "severity_threshold": 9,
+                                                       "version": 1}).status_code == 409
+    assert api(team.analyst, "PUT", "/fmea-settings", {"rpn_threshold": 90, "severity_threshold": 9}).status_code == 403

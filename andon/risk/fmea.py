@@ -183,13 +183,25 @@ def _letters(position: int) -> str:
     return text
 
 
+STEP_WORDS = (300, "Describe the step in 1 to 300 characters.")
+MODE_WORDS = (500, "Describe how the step could fail in 1 to 500 characters.")
+CAUSE_WORDS = (500, "Describe the cause in 1 to 500 characters.")
+
+
+def _described(text, field_name: str, rule: tuple[int, str]) -> str:
+    """The words of a step, failure mode or cause, stripped; none, or too many, refused."""
+    most, message = rule
+    text = (text or "").strip()
+    if not text or len(text) > most:
+        raise ValidationError({field_name: message})
+    return text
+
+
 @audit.changes_by_user
 @transaction.atomic
 def add_step(user, assessment: Assessment, text: str, parent: ProcessStep | None = None) -> ProcessStep:
     _check_working(user, assessment)
-    text = (text or "").strip()
-    if not text or len(text) > 300:
-        raise ValidationError({"text": "Describe the step in 1 to 300 characters."})
+    text = _described(text, "text", STEP_WORDS)
     if parent is not None and (parent.assessment_id != assessment.pk or parent.parent_id is not None):
         raise ValidationError({"parent": "A sub-step belongs under a step of the same process (one level down)."})
     siblings = assessment.steps.filter(parent=parent)
@@ -201,9 +213,7 @@ def add_step(user, assessment: Assessment, text: str, parent: ProcessStep | None
 @transaction.atomic
 def add_failure_mode(user, step: ProcessStep, description: str, effect: str = "") -> FailureMode:
     _check_working(user, step.assessment)
-    description = (description or "").strip()
-    if not description or len(description) > 500:
-        raise ValidationError({"description": "Describe how the step could fail in 1 to 500 characters."})
+    description = _described(description, "description", MODE_WORDS)
     position = (step.failure_modes.aggregate(top=Max("position"))["top"] or 0) + 1
     if step.assessment.status == AssessmentStatus.PLANNING:  # the process is drawn: the hazard analysis begins
         step.assessment.status = AssessmentStatus.ANALYSING
@@ -216,9 +226,7 @@ def add_failure_mode(user, step: ProcessStep, description: str, effect: str = ""
 @transaction.atomic
 def add_cause(user, mode: FailureMode, description: str, current_controls: str = "") -> FailureCause:
     _check_working(user, mode.step.assessment)
-    description = (description or "").strip()
-    if not description or len(description) > 500:
-        raise ValidationError({"description": "Describe the cause in 1 to 500 characters."})
+    description = _described(description, "description", CAUSE_WORDS)
     position = (mode.causes.aggregate(top=Max("position"))["top"] or 0) + 1
     return FailureCause.objects.create(mode=mode, position=position, description=description,
                                        current_controls=(current_controls or "").strip()[:2000])
@@ -435,16 +443,16 @@ def completion_problems(assessment: Assessment) -> list[str]:
 
 # --- changes while analysing ---------------------------------------------------------------------
 
-def _described(text, field_name: str, most: int, message: str) -> str:
-    text = (text or "").strip()
-    if not text or len(text) > most:
-        raise ValidationError({field_name: message})
-    return text
-
-
-def _close_the_gap(siblings, removed_position: int) -> None:
-    """Number the rows after a removed one down by one, so the labels stay 1, 2, 3."""
-    for later in siblings.filter(position__gt=removed_position).order_by("position"):
+def _remove(user, assessment: Assessment, row, siblings, refusal) -> None:
+    """Remove a step, failure mode or cause unless `refusal()` names what would be lost with it,
+    then number the rows after it down by one, so the labels stay 1, 2, 3."""
+    _check_working(user, assessment)
+    problem = refusal()
+    if problem:
+        raise ValidationError(problem)
+    position = row.position
+    row.delete()
+    for later in siblings.filter(position__gt=position).order_by("position"):
         later.position -= 1
         later.save(update_fields=["position"])
 
@@ -453,7 +461,7 @@ def _close_the_gap(siblings, removed_position: int) -> None:
 @transaction.atomic
 def edit_step(user, step: ProcessStep, text: str) -> ProcessStep:
     _check_working(user, step.assessment)
-    step.text = _described(text, "text", 300, "Describe the step in 1 to 300 characters.")
+    step.text = _described(text, "text", STEP_WORDS)
     step.save()
     return step
 
@@ -463,22 +471,16 @@ def edit_step(user, step: ProcessStep, text: str) -> ProcessStep:
 def remove_step(user, step: ProcessStep) -> None:
     """A step with nothing under it; one with sub-steps or failure modes is refused, so a slip
     of the finger loses no analysis. The steps after it are numbered down."""
-    assessment = step.assessment
-    _check_working(user, assessment)
-    if step.substeps.exists() or step.failure_modes.exists():
-        raise ValidationError({"step": f"Step {step_label(step)} has sub-steps or failure modes: remove those "
-                                       "first."})
-    position, parent_id = step.position, step.parent_id
-    step.delete()
-    _close_the_gap(assessment.steps.filter(parent_id=parent_id), position)
+    _remove(user, step.assessment, step, step.assessment.steps.filter(parent_id=step.parent_id), lambda: (
+        (step.substeps.exists() or step.failure_modes.exists())
+        and {"step": f"Step {step_label(step)} has sub-steps or failure modes: remove those first."}))
 
 
 @audit.changes_by_user
 @transaction.atomic
 def edit_failure_mode(user, mode: FailureMode, description: str, effect: str = "") -> FailureMode:
     _check_working(user, mode.step.assessment)
-    mode.description = _described(description, "description", 500,
-                                  "Describe how the step could fail in 1 to 500 characters.")
+    mode.description = _described(description, "description", MODE_WORDS)
     mode.effect = (effect or "").strip()[:2000]
     mode.save()
     return mode
@@ -487,12 +489,8 @@ def edit_failure_mode(user, mode: FailureMode, description: str, effect: str = "
 @audit.changes_by_user
 @transaction.atomic
 def remove_failure_mode(user, mode: FailureMode) -> None:
-    _check_working(user, mode.step.assessment)
-    if mode.causes.exists():
-        raise ValidationError({"mode": f"“{mode.description}” has causes: remove them first."})
-    position, step = mode.position, mode.step
-    mode.delete()
-    _close_the_gap(step.failure_modes.all(), position)
+    _remove(user, mode.step.assessment, mode, mode.step.failure_modes.all(), lambda: (
+        mode.causes.exists() and {"mode": f"“{mode.description}” has causes: remove them first."}))
 
 
 @audit.changes_by_user
@@ -502,7 +500,7 @@ def edit_cause(user, cause: FailureCause, description: str, current_controls: st
     """A cause's words; its scores change by scoring it again (each scoring is kept)."""
     cause = lock(cause, ver)
     _check_working(user, cause.mode.step.assessment)
-    cause.description = _described(description, "description", 500, "Describe the cause in 1 to 500 characters.")
+    cause.description = _described(description, "description", CAUSE_WORDS)
     cause.current_controls = (current_controls or "").strip()[:2000]
     cause.save()
     return cause
@@ -513,13 +511,9 @@ def edit_cause(user, cause: FailureCause, description: str, current_controls: st
 def remove_cause(user, cause: FailureCause) -> None:
     """A cause without actions (one with actions in the tracker stays: they point at it); the
     audit trail keeps what it was and its last scores."""
-    _check_working(user, cause.mode.step.assessment)
-    if cause_actions(cause).exists():
-        raise ValidationError({"cause": f"“{cause.description}” has actions in the tracker: it stays, so they "
-                                        "keep their source."})
-    position, mode = cause.position, cause.mode
-    cause.delete()
-    _close_the_gap(mode.causes.all(), position)
+    _remove(user, cause.mode.step.assessment, cause, cause.mode.causes.all(), lambda: (
+        cause_actions(cause).exists()
+        and {"cause": f"“{cause.description}” has actions in the tracker: it stays, so they keep their source."}))
 
 
 # --- the team, completing and reopening ----------------------------------------------------------

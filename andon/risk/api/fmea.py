@@ -326,6 +326,15 @@ def _mode(mode, causes) -> dict:
 
 # --- the register and assessments ---------------------------------------------------------------
 
+def _answered(change, status: int = 200, refuse=refused):
+    """What the service call `change()` gives (with `status`), or its refusal as the API says it."""
+    try:
+        found = change()
+    except ValidationError as error:
+        return refuse(error)
+    return Status(status, found)
+
+
 @router.get("/assessments", response=documented(list[RiskAssessmentOut]),
             summary="Proactive risk assessments (FMEA, HFMEA) the caller may see")
 @requires("risk.use_assessments")
@@ -353,17 +362,16 @@ def assessments_by_year(request):
              summary="Start an assessment of a process (its leader and team from the organisation's staff)")
 @requires("risk.lead_fmea")
 def start_assessment(request, payload: RiskAssessmentIn):
-    try:
+    def start():
         team = list(User.objects.filter(pk__in=payload.team_ids))
         if len(team) != len(set(payload.team_ids)):
             raise ValidationError({"team_ids": "One of the people does not exist."})
-        assessment = service.start_assessment(
+        return service.start_assessment(
             request.user, title=payload.title, method=payload.method, scope=payload.scope,
             priority_method=payload.priority_method, leader=_person(payload.leader_id, "leader_id"), team=team,
             **_place(payload))
-    except ValidationError as error:
-        return refused(error)
-    return Status(201, assessment)
+
+    return _answered(start, 201)
 
 
 @router.get("/assessments/{assessment_id}", response=documented(RiskAssessmentDetailOut, not_found=True),
@@ -379,15 +387,16 @@ def get_assessment(request, assessment_id: Id):
 @requires("risk.use_assessments")
 def add_step(request, assessment_id: Id, payload: RiskStepIn):
     assessment = service.access_assessment(request.user, assessment_id, "risk.work_on_assessment")
-    try:
+
+    def add():
         parent = assessment.steps.filter(pk=payload.parent_id).first() if payload.parent_id else None
         if payload.parent_id and parent is None:
             raise ValidationError({"parent_id": f"The assessment has no step {payload.parent_id}."})
         step = service.add_step(request.user, assessment, payload.text, parent=parent)
-    except ValidationError as error:
-        return refused(error)
-    return Status(201, {"id": step.pk, "label": service.step_label(step), "parent_id": step.parent_id,
-                        "position": step.position, "text": step.text, "failure_modes": []})
+        return {"id": step.pk, "label": service.step_label(step), "parent_id": step.parent_id,
+                "position": step.position, "text": step.text, "failure_modes": []}
+
+    return _answered(add, 201)
 
 
 @router.post("/steps/{step_id}/failure-modes", response=documented(RiskFailureModeOut, 201, not_found=True),
@@ -395,11 +404,8 @@ def add_step(request, assessment_id: Id, payload: RiskStepIn):
 @requires("risk.use_assessments")
 def add_failure_mode(request, step_id: Id, payload: RiskFailureModeIn):
     step = service.access_step(request.user, step_id, "risk.work_on_assessment")
-    try:
-        mode = service.add_failure_mode(request.user, step, payload.description, payload.effect)
-    except ValidationError as error:
-        return refused(error)
-    return Status(201, _mode(mode, []))
+    return _answered(lambda: _mode(service.add_failure_mode(request.user, step, payload.description, payload.effect),
+                                   []), 201)
 
 
 @router.post("/failure-modes/{mode_id}/causes", response=documented(RiskCauseOut, 201, not_found=True),
@@ -407,11 +413,7 @@ def add_failure_mode(request, step_id: Id, payload: RiskFailureModeIn):
 @requires("risk.use_assessments")
 def add_cause(request, mode_id: Id, payload: RiskCauseIn):
     mode = service.access_failure_mode(request.user, mode_id, "risk.work_on_assessment")
-    try:
-        cause = service.add_cause(request.user, mode, payload.description, payload.current_controls)
-    except ValidationError as error:
-        return refused(error)
-    return Status(201, cause)
+    return _answered(lambda: service.add_cause(request.user, mode, payload.description, payload.current_controls), 201)
 
 
 @router.post("/causes/{cause_id}/scores", response=documented(RiskCauseOut, not_found=True, versioned=True),
@@ -420,12 +422,9 @@ def add_cause(request, mode_id: Id, payload: RiskCauseIn):
 @requires("risk.use_assessments")
 def score_cause(request, cause_id: Id, payload: RiskCauseScoreIn):
     cause = service.access_cause(request.user, cause_id, "risk.work_on_assessment")
-    try:
-        return service.score_cause(request.user, cause, severity=payload.severity, occurrence=payload.occurrence,
-                                   detection=payload.detection, stage=payload.stage, note=payload.note,
-                                   ver=payload.version)
-    except ValidationError as error:
-        return _score_refused(error)
+    return _answered(lambda: service.score_cause(
+        request.user, cause, severity=payload.severity, occurrence=payload.occurrence, detection=payload.detection,
+        stage=payload.stage, note=payload.note, ver=payload.version), refuse=_score_refused)
 
 
 @router.post("/causes/{cause_id}/hazard-scores", response=documented(RiskCauseOut, not_found=True, versioned=True),
@@ -434,13 +433,10 @@ def score_cause(request, cause_id: Id, payload: RiskCauseScoreIn):
 @requires("risk.use_assessments")
 def score_hazard(request, cause_id: Id, payload: RiskHazardScoreIn):
     cause = service.access_cause(request.user, cause_id, "risk.work_on_assessment")
-    try:
-        return service.score_hazard(
-            request.user, cause, severity=payload.severity, probability=payload.probability,
-            single_point_weakness=payload.single_point_weakness, effective_control=payload.effective_control,
-            obvious=payload.obvious, stage=payload.stage, note=payload.note, ver=payload.version)
-    except ValidationError as error:
-        return _score_refused(error)
+    return _answered(lambda: service.score_hazard(
+        request.user, cause, severity=payload.severity, probability=payload.probability,
+        single_point_weakness=payload.single_point_weakness, effective_control=payload.effective_control,
+        obvious=payload.obvious, stage=payload.stage, note=payload.note, ver=payload.version), refuse=_score_refused)
 
 
 @router.post("/causes/{cause_id}/actions", response=documented(RiskCauseActionOut, 201, not_found=True),
@@ -448,19 +444,19 @@ def score_hazard(request, cause_id: Id, payload: RiskHazardScoreIn):
 @requires("risk.use_assessments")
 def add_action(request, cause_id: Id, payload: RiskCauseActionIn):
     cause = service.access_cause(request.user, cause_id, "risk.work_on_assessment")
-    try:
+
+    def act():
         unit = None
         if payload.unit_id is not None:
             unit = Unit.objects.select_related("facility").filter(pk=payload.unit_id).first()
             if unit is None:
                 raise ValidationError({"unit_id": f"No unit {payload.unit_id}."})
-        action = service.cause_action(
+        return service.cause_action(
             request.user, cause, title=payload.title, owner=_person(payload.owner_id, "owner_id"),
             due_date=payload.due_date, strength=payload.strength, measure=payload.measure,
             description=payload.description, unit=unit)
-    except ValidationError as error:
-        return refused(error)
-    return Status(201, action)
+
+    return _answered(act, 201)
 
 
 @router.post("/assessments/{assessment_id}/team", response=documented(RiskAssessmentOut, not_found=True),
@@ -469,10 +465,8 @@ def add_action(request, cause_id: Id, payload: RiskCauseActionIn):
 @requires("risk.use_assessments")
 def add_team_member(request, assessment_id: Id, payload: RiskTeamMemberIn):
     assessment = service.access_assessment(request.user, assessment_id)
-    try:
-        return service.add_team_member(request.user, assessment, _person(payload.person_id, "person_id"))
-    except ValidationError as error:
-        return refused(error)
+    return _answered(lambda: service.add_team_member(request.user, assessment,
+                                                     _person(payload.person_id, "person_id")))
 
 
 @router.post("/assessments/{assessment_id}/complete",
@@ -482,10 +476,7 @@ def add_team_member(request, assessment_id: Id, payload: RiskTeamMemberIn):
 @requires("risk.use_assessments")
 def complete_assessment(request, assessment_id: Id, payload: RiskAssessmentVersionIn):
     assessment = service.access_assessment(request.user, assessment_id)
-    try:
-        return service.complete_assessment(request.user, assessment, payload.version)
-    except ValidationError as error:
-        return refused(error)
+    return _answered(lambda: service.complete_assessment(request.user, assessment, payload.version))
 
 
 @router.post("/assessments/{assessment_id}/reopen",
@@ -494,10 +485,7 @@ def complete_assessment(request, assessment_id: Id, payload: RiskAssessmentVersi
 @requires("risk.use_assessments")
 def reopen_assessment(request, assessment_id: Id, payload: RiskAssessmentVersionIn):
     assessment = service.access_assessment(request.user, assessment_id)
-    try:
-        return service.reopen_assessment(request.user, assessment, payload.version)
-    except ValidationError as error:
-        return refused(error)
+    return _answered(lambda: service.reopen_assessment(request.user, assessment, payload.version))
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -515,13 +503,9 @@ def get_fmea_settings(request):
 @requires("risk.configure")
 def put_fmea_settings(request, payload: RiskFmeaSettingsIn):
     organisation = service.organisation_for_settings(request.user, "risk.configure")
-    try:
-        return service.change_fmea_settings(
-            request.user, organisation, rpn_threshold=payload.rpn_threshold,
-            severity_threshold=payload.severity_threshold,
-            scales=payload.scales.model_dump() if payload.scales else None,
-            action_priority_rows=None if payload.action_priority is None else [
-                row.model_dump() for row in payload.action_priority],
-            ver=payload.version)
-    except ValidationError as error:
-        return refused(error)
+    return _answered(lambda: service.change_fmea_settings(
+        request.user, organisation, rpn_threshold=payload.rpn_threshold, severity_threshold=payload.severity_threshold,
+        scales=payload.scales.model_dump() if payload.scales else None,
+        action_priority_rows=None if payload.action_priority is None else [
+            row.model_dump() for row in payload.action_priority],
+        ver=payload.version))

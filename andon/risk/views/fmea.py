@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -430,10 +430,13 @@ def _part(assessment, part: str, item):
     if part not in PARTS or item is None:
         raise Http404("No such part of the assessment.")
     model, to_assessment = PARTS[part]
-    found = model.objects.filter(**{to_assessment: assessment}, pk=item).first()
-    if found is None:
-        raise Http404("No such part of the assessment.")
-    return found
+    return get_object_or_404(model, **{to_assessment: assessment}, pk=item)
+
+
+def _working_on(request, pk, part: str | None = None, item=None):
+    """The assessment, which the user works on, and (`part`) one of its steps, modes or causes."""
+    assessment = service.access_assessment(request.user, pk, "risk.work_on_assessment")
+    return assessment, _part(assessment, part, item) if part else None
 
 
 @require_POST
@@ -441,7 +444,7 @@ def _part(assessment, part: str, item):
 def fmea_add(request, pk, part):
     """Add a step or sub-step, a failure mode to a step, or a cause to a failure mode (`?under=`)."""
     user = request.user
-    assessment = service.access_assessment(user, pk, "risk.work_on_assessment")
+    assessment, _ = _working_on(request, pk)
     under = inputs.record_id(request.GET.get("under", ""))
     if part == "step":
         form = StepForm(request.POST, prefix="step", sheet=service.worksheet(assessment))
@@ -462,8 +465,7 @@ def fmea_add(request, pk, part):
 @requires("risk.use_assessments")
 def fmea_edit(request, pk, part, item):
     user = request.user
-    assessment = service.access_assessment(user, pk, "risk.work_on_assessment")
-    found = _part(assessment, part, item)
+    assessment, found = _working_on(request, pk, part, item)
     if part == "step":
         return _apply(request, assessment, StepEditForm(request.POST, prefix=f"s{found.pk}-edit"),
                       lambda data: service.edit_step(user, found, data["text"]))
@@ -480,8 +482,7 @@ def fmea_edit(request, pk, part, item):
 def fmea_remove(request, pk, part, item):
     """Remove a step, failure mode or cause (the service refuses one with work under it)."""
     user = request.user
-    assessment = service.access_assessment(user, pk, "risk.work_on_assessment")
-    found = _part(assessment, part, item)
+    assessment, found = _working_on(request, pk, part, item)
     remove = {"step": service.remove_step, "mode": service.remove_failure_mode, "cause": service.remove_cause}[part]
     try:
         remove(user, found)
@@ -496,8 +497,7 @@ def fmea_score(request, pk, item):
     """Score a cause: severity, occurrence and detection (FMEA), or the hazard score and the
     decision tree (HFMEA), at a stage (before actions, after them, revised)."""
     user = request.user
-    assessment = service.access_assessment(user, pk, "risk.work_on_assessment")
-    cause = _part(assessment, "cause", item)
+    assessment, cause = _working_on(request, pk, "cause", item)
     prefix = f"c{cause.pk}-score"
     if assessment.method == Method.HFMEA:
         return _apply(request, assessment, HazardForm(request.POST, prefix=prefix), lambda data: service.score_hazard(
@@ -516,8 +516,7 @@ def fmea_score(request, pk, item):
 def fmea_action(request, pk, item):
     """An action for a row acted on, in the shared tracker."""
     user = request.user
-    assessment = service.access_assessment(user, pk, "risk.work_on_assessment")
-    cause = _part(assessment, "cause", item)
+    assessment, cause = _working_on(request, pk, "cause", item)
     form = ActionForm(request.POST, prefix=f"c{cause.pk}-action", assessment=assessment, user=user)
     return _apply(request, assessment, form, lambda data: service.cause_action(
         user, cause, title=data["title"], owner=data["owner"], due_date=data["due_date"], strength=data["strength"],
@@ -531,6 +530,23 @@ def _led(request, pk):
     if not service.may_lead(request.user, assessment):
         permissions.check(request.user, "risk.lead_fmea", assessment)
     return assessment
+
+
+def _leading(request, pk, change, done) -> object:
+    """A change its leader (or one who leads assessments there) makes from a button: back to the
+    page, saying what happened or why not."""
+    assessment = _led(request, pk)
+    try:
+        said = done(change(assessment))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, said)
+    return redirect("risk:fmea_assessment", pk=assessment.pk)
+
+
+def _version(request):
+    return inputs.record_id(request.POST.get("version", ""))
 
 
 @require_POST
@@ -552,43 +568,24 @@ def fmea_team(request, pk):
 @require_POST
 @requires("risk.use_assessments")
 def fmea_team_remove(request, pk, person):
-    assessment = _led(request, pk)
-    member = assessment.team.filter(pk=person).first()
-    if member is None:
-        raise Http404("No such member of the team.")
-    try:
-        service.remove_team_member(request.user, assessment, member)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"{history.person_name(member)} left the team.")
-    return redirect("risk:fmea_assessment", pk=assessment.pk)
+    return _leading(request, pk, lambda assessment: service.remove_team_member(
+        request.user, assessment, get_object_or_404(assessment.team, pk=person)),
+        lambda assessment: "The team is changed.")
 
 
 @require_POST
 @requires("risk.use_assessments")
 def fmea_complete(request, pk):
-    assessment = _led(request, pk)
-    try:
-        service.complete_assessment(request.user, assessment, inputs.record_id(request.POST.get("version", "")))
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"{assessment.reference} is completed: it counts for {assessment.year}.")
-    return redirect("risk:fmea_assessment", pk=assessment.pk)
+    return _leading(request, pk, lambda assessment: service.complete_assessment(
+        request.user, assessment, _version(request)),
+        lambda assessment: f"{assessment.reference} is completed: it counts for {assessment.year}.")
 
 
 @require_POST
 @requires("risk.use_assessments")
 def fmea_reopen(request, pk):
-    assessment = _led(request, pk)
-    try:
-        service.reopen_assessment(request.user, assessment, inputs.record_id(request.POST.get("version", "")))
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"{assessment.reference} is reopened.")
-    return redirect("risk:fmea_assessment", pk=assessment.pk)
+    return _leading(request, pk, lambda assessment: service.reopen_assessment(
+        request.user, assessment, _version(request)), lambda assessment: f"{assessment.reference} is reopened.")
 
 
 # --- the organisation's FMEA settings ------------------------------------------------------------
