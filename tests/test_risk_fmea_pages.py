@@ -154,6 +154,7 @@ def test_the_page_draws_the_numbered_flow_and_the_worksheet_with_labels_and_rpn(
     assert '<span class="badge text-bg-danger">Acted on</span> RPN 160 ≥ 100' in page
     assert "RPN ≥ 100 or severity ≥ 9, whatever the RPN." in page
     assert "Score<span" not in page and 'hx-post' not in page  # no forms for a reader
+    assert "RPN threshold set to 100" in page and "Steps set to" not in page
     hfmea = _start(team, Method.HFMEA)
     step = services.add_step(team.analyst, hfmea, "Dispense")
     services.add_step(team.analyst, hfmea, "Pick the vial", parent=step)
@@ -240,6 +241,8 @@ def test_the_hfmea_tree_is_answered_on_the_page_with_proceed_or_stop(client, tea
     other = services.add_cause(team.pharmacist, cause.mode, "Vials restocked by agency staff")
     page = _score(client, hfmea, other, severity=1, probability=2, single_point_weakness="no",
                   stage="initial").content.decode()
+    assert services.completion_problems(hfmea) == [
+        "Step 1, “Look-alike vials side by side”: acted on (Proceed) but has no action yet."]
     assert "<li>Is it a single-point weakness (its failure alone causes the system to fail or an adverse " \
            "event)? <strong>No</strong></li>" in page
     assert '<span class="badge text-bg-secondary">Stop</span>' in page
@@ -318,8 +321,8 @@ def test_the_leader_adds_and_removes_team_members_from_the_organisations_staff(c
     client.force_login(team.analyst)
     client.post(reverse("risk:fmea_team_remove", args=[fmea.pk, team.nurse.pk]))
     assert not fmea.team.exists()
-    changes = [entry.changes_dict.get("team", {}).get("operation") for entry in LogEntry.objects.filter(
-        object_pk=str(fmea.pk), content_type__model="assessment").order_by("pk") if "team" in (entry.changes_dict or {})]
+    entries = LogEntry.objects.filter(object_pk=str(fmea.pk), content_type__model="assessment").order_by("pk")
+    changes = [entry.changes_dict["team"]["operation"] for entry in entries if "team" in (entry.changes_dict or {})]
     assert changes == ["add", "delete"]
 
 
@@ -380,7 +383,8 @@ def test_the_settings_form_saves_and_shows_the_tables_gap_beside_it(client, team
     response = client.post(reverse("risk:fmea_settings"), _settings_post(_table(), version="1"))
     assert response.status_code == 302
     saved = FmeaSettings.objects.get()
-    assert (saved.rpn_threshold, saved.scales["severity"][0], saved.scales["severity"][9]) == (125, "No effect", "Death")
+    assert (saved.rpn_threshold, saved.scales["severity"][0], saved.scales["severity"][9]) == (
+        125, "No effect", "Death")
     assert saved.action_priority == _table()
     page = _page(client, _cause(team, _start(team)).mode.step.assessment)
     assert "<option value=\"10\">10 · Death</option>" in page
@@ -496,7 +500,8 @@ def test_the_api_settings_refuse_a_table_with_a_gap_and_store_nothing(api, team)
     scales = {name: [f"{name} {n}" for n in range(1, 11)] for name in ("severity", "occurrence", "detection")}
     saved = api(team.manager, "PUT", "/fmea-settings", {"rpn_threshold": 125, "severity_threshold": None,
                                                         "scales": scales, "action_priority": _table(), "version": 1})
-    assert saved.status_code == 200 and (saved.json()["rpn_threshold"], saved.json()["severity_threshold"]) == (125, None)
+    assert saved.status_code == 200
+    assert (saved.json()["rpn_threshold"], saved.json()["severity_threshold"]) == (125, None)
     assert saved.json()["scales"]["detection"][9] == "detection 10" and saved.json()["action_priority"] == _table()
     assert api(team.manager, "PUT", "/fmea-settings", {"rpn_threshold": 90, "severity_threshold": 9,
                                                        "version": 1}).status_code == 409

@@ -436,7 +436,9 @@ def completion_problems(assessment: Assessment) -> list[str]:
     if not rows:
         return ["No failure mode has a cause yet: analyse the process first."]
     problems = [f"Step {label}, “{cause.description}”: not scored yet." for label, cause in rows if cause.act is None]
-    problems += [f"Step {label}, “{cause.description}”: acted on ({cause.act_reason}) but has no action yet."
+    # An HFMEA's reason is the whole tree: "Proceed" says it here.
+    why = (lambda cause: "Proceed") if assessment.method == Method.HFMEA else (lambda cause: cause.act_reason)
+    problems += [f"Step {label}, “{cause.description}”: acted on ({why(cause)}) but has no action yet."
                  for label, cause in rows if cause.act and not cause_actions(cause).exists()]
     return problems
 
@@ -639,6 +641,8 @@ def connect() -> None:
     for model in (models.ProcessStep, models.FailureMode):
         audit.register(model)
     # auditlog also lists the reverse relation on creation ("Steps set to risk.ProcessStep.None").
-    history.register(models.Assessment, hidden={"steps"})
+    history.register(models.Assessment, labels={"rpn_threshold": "RPN threshold",
+                                                "severity_threshold": "Severity override"},
+                     hidden={"steps", "created_at"})
     navigation.add(navigation.NavEntry("Proactive risk", "risk:fmea_register", "risk.use_assessments",
                                        "diagram-2"))

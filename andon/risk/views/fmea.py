@@ -335,7 +335,8 @@ def _context(request, assessment, bound=None) -> dict:
         "step_form": _form(StepForm, "step", bound, sheet=sheet) if may_work else None,
         "team_form": _form(TeamForm, "team", bound, assessment=assessment) if may_lead and working else None,
         "problems": service.completion_problems(assessment) if may_lead and working else [],
-        "thresholds": _thresholds(assessment), "history": history.history_of(assessment),
+        "thresholds": _thresholds(assessment),
+        "history": history.history_of(assessment, leave_out={"team"}),  # the team is listed above
     }
 
 
@@ -378,8 +379,8 @@ def _cause_row(cause, assessment, bound, *, may_work, may_act, user, scales) -> 
     if may_work:
         stage = ScoringStage.AFTER_ACTIONS if row["actions"] else ScoringStage.INITIAL
         scoring = (HazardForm, {}) if assessment.method == Method.HFMEA else (ScoreForm, {"scales": scales})
-        row["score"] = _form(scoring[0], f"c{cause.pk}-score", bound, initial={"stage": stage, "version": cause.version},
-                             **scoring[1])
+        row["score"] = _form(scoring[0], f"c{cause.pk}-score", bound,
+                             initial={"stage": stage, "version": cause.version}, **scoring[1])
         row["edit"] = _form(CauseEditForm, f"c{cause.pk}-edit", bound, initial={
             "description": cause.description, "current_controls": cause.current_controls, "version": cause.version})
     if may_act and cause.act:
@@ -449,7 +450,8 @@ def fmea_add(request, pk, part):
     if part == "step":
         form = StepForm(request.POST, prefix="step", sheet=service.worksheet(assessment))
         return _apply(request, assessment, form, lambda data: service.add_step(
-            user, assessment, data["text"], parent=_part(assessment, "step", data["parent"]) if data["parent"] else None))
+            user, assessment, data["text"],
+            parent=_part(assessment, "step", data["parent"]) if data["parent"] else None))
     if part == "mode":
         step = _part(assessment, "step", under)
         return _apply(request, assessment, ModeForm(request.POST, prefix=f"s{step.pk}-mode"),
