@@ -177,6 +177,13 @@ def test_scoring_a_cause_over_the_threshold_on_the_page_shows_why_in_place(clien
     response = _score(client, fmea, cause, severity=9, occurrence=1, detection=2, stage="revised",
                       version=cause.version)
     assert "Acted on</span> severity 9 ≥ 9, whatever the RPN" in response.content.decode()
+    # Sent again from the page as it was: refused on the form, which now carries the current version.
+    page = _score(client, fmea, cause, severity=2, occurrence=1, detection=2, stage="revised",
+                  version=cause.version).content.decode()
+    assert page.count("was changed by Phil Pharmacist") == 1
+    assert f'name="c{cause.pk}-score-version" value="{cause.version + 1}"' in page
+    cause.refresh_from_db()
+    assert (cause.severity, cause.scorings.count()) == (9, 2)
 
 
 def test_a_score_out_of_range_on_the_page_is_refused_beside_its_field_and_nothing_is_stored(client, team):
@@ -258,6 +265,9 @@ def test_a_team_member_works_on_the_assessment_and_an_outsider_may_not(client, t
     response = client.post(reverse("risk:fmea_add", args=[fmea.pk, "mode"]) + f"?under={step.pk}",
                            {f"s{step.pk}-mode-description": "Order unreadable"}, headers=HTMX)
     assert "Failure mode: Order unreadable" in response.content.decode()
+    # She picks no one (she leads nothing, and opens no actions): the staff search is not hers.
+    people = reverse("risk:fmea_assessment_people", args=[fmea.pk])
+    assert client.get(people, {"q": "phil", "name": "team-person"}).status_code == 403
     client.force_login(team.outsider)  # a unit manager of another ward
     assert client.get(reverse("risk:fmea_assessment", args=[fmea.pk])).status_code == 403
     response = client.post(reverse("risk:fmea_add", args=[fmea.pk, "step"]), {"step-text": "Sneak a step"})

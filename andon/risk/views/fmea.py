@@ -299,8 +299,12 @@ def fmea_people(request):
 
 @requires("risk.use_assessments")
 def fmea_assessment_people(request, pk):
-    """Whom an assessment may add to its team or give an action to: its organisation's staff."""
-    assessment = service.access_assessment(request.user, pk, "risk.work_on_assessment")
+    """Whom an assessment may add to its team or give an action to: its organisation's staff, for
+    those who pick them (its leaders, and who may open actions where it is placed)."""
+    user = request.user
+    assessment = service.access_assessment(user, pk, "risk.work_on_assessment")
+    if not service.may_lead(user, assessment):
+        permissions.check(user, "actions.manage", assessment.unit or permissions.ANYWHERE)
     return _people(request, [assessment.organisation_id])
 
 
@@ -415,10 +419,14 @@ def _apply(request, assessment, form, change, record=None):
     except ValidationError as error:
         if record is not None:
             record.refresh_from_db()
-        status = concurrency.refused_on_page(request, form, error, record, add_errors)
-        if status == 409:  # said above the page; on the form too, as htmx swaps the worksheet alone
-            form.add_error(None, error.messages)
-        return _answer(request, assessment, form, status)
+        if isinstance(error, concurrency.Stale) and _htmx(request):
+            # htmx swaps the worksheet alone: said on the form, which carries the current version.
+            form.data = form.data.copy()
+            form.data[form.add_prefix("version")] = str(record.version)
+            add_errors(form, error)
+            return _answer(request, assessment, form, 409)
+        return _answer(request, assessment, form,
+                       concurrency.refused_on_page(request, form, error, record, add_errors))
     return _answer(request, assessment)
 
 
@@ -669,8 +677,8 @@ def fmea_settings_page(request):
                     ver=form.cleaned_data["version"])
             except ValidationError as error:
                 found.refresh_from_db()
-                table_errors = _table_errors(error)
-                status = concurrency.refused_on_page(request, form, _without_table(error), found, add_errors)
+                table_errors, rest = _table_errors(error), _without_table(error)
+                status = concurrency.refused_on_page(request, form, rest, found, add_errors) if rest else 400
             else:
                 messages.success(request, "The FMEA settings are saved; assessments started from now on use them.")
                 return redirect("risk:fmea_settings")
@@ -687,11 +695,12 @@ def _table_errors(error: ValidationError) -> list[str]:
             for message in found]
 
 
-def _without_table(error: ValidationError) -> ValidationError:
+def _without_table(error: ValidationError) -> ValidationError | None:
+    """The rest of a refusal, for the form's fields (None when the table was all that was wrong)."""
     if isinstance(error, concurrency.Stale) or not hasattr(error, "error_dict"):
         return error
     rest = {name: found for name, found in error.message_dict.items() if not name.startswith("action_priority")}
-    return ValidationError(rest or {"action_priority": []})
+    return ValidationError(rest) if rest else None
 
 
 urlpatterns = [
