@@ -51,8 +51,9 @@ def _cause(team, assessment, step_text="Verify the order"):
     return services.add_cause(team.pharmacist, mode, "Look-alike vials side by side", "Second check by a technician")
 
 
-def _page(client, assessment):
-    response = client.get(reverse("risk:fmea_assessment", args=[assessment.pk]))
+def _page(client, assessment, form=""):
+    """The assessment's page (with one of the worksheet's forms open: `form`, its prefix)."""
+    response = client.get(reverse("risk:fmea_assessment", args=[assessment.pk]), {"form": form} if form else {})
     assert response.status_code == 200
     return response.content.decode()
 
@@ -166,6 +167,11 @@ def test_scoring_a_cause_over_the_threshold_on_the_page_shows_why_in_place(clien
     cause = _cause(team, fmea)
     client.force_login(team.pharmacist)
     page = _page(client, fmea)
+    score = reverse("risk:fmea_assessment", args=[fmea.pk]) + f"?form=c{cause.pk}-score"
+    assert f'<a class="btn btn-sm btn-outline-primary" href="{score}#slot-c{cause.pk}-score" hx-get="{score}"' in page
+    assert f'for="id_c{cause.pk}-score-severity"' not in page  # the form is fetched when asked for
+    page = client.get(score, headers=HTMX).content.decode()
+    assert page.strip().startswith(f'<div id="slot-c{cause.pk}-score">') and page.count("<form") == 1
     assert f'<label class="form-label small mb-1" for="id_c{cause.pk}-score-severity">Severity (1–10)</label>' in page
     assert "Scored inversely: 10 means the failure is unlikely to be caught" in page
     response = _score(client, fmea, cause, severity=8, occurrence=4, detection=5, stage="initial",
@@ -194,7 +200,7 @@ def test_a_score_out_of_range_on_the_page_is_refused_beside_its_field_and_nothin
     page = response.content.decode()
     assert response.status_code == 200  # htmx swaps the worksheet with the error in place
     assert "Select a valid choice. 11 is not one of the available choices." in page
-    assert f'<details open><summary class="btn btn-sm btn-outline-primary">Score' in page
+    assert f'<div id="slot-c{cause.pk}-score">\n<form' in page  # open, with the error
     response = client.post(reverse("risk:fmea_score", args=[fmea.pk, cause.pk]), {
         f"c{cause.pk}-score-severity": "5", f"c{cause.pk}-score-occurrence": "", f"c{cause.pk}-score-detection": "5",
         f"c{cause.pk}-score-stage": "initial"})
@@ -218,7 +224,7 @@ def test_after_the_action_the_rescore_shows_the_rpn_before_and_after(client, tea
     assert (action.source, action.unit, action.owner) == (cause, team.pharmacy, team.pharmacist)
     assert f'<a href="{reverse("actions:detail", args=[action.pk])}">' in response.content.decode()
     cause.refresh_from_db()
-    page = _page(client, fmea)
+    page = _page(client, fmea, f"c{cause.pk}-score")  # without JavaScript: the page with the form open
     assert f'name="c{cause.pk}-score-stage"' in page and '<option value="after" selected>' in page
     response = _score(client, fmea, cause, severity=8, occurrence=2, detection=3, stage="after",
                       version=cause.version)
@@ -231,7 +237,7 @@ def test_the_hfmea_tree_is_answered_on_the_page_with_proceed_or_stop(client, tea
     hfmea = _start(team, Method.HFMEA)
     cause = _cause(team, hfmea)
     client.force_login(team.pharmacist)
-    page = _page(client, hfmea)
+    page = _page(client, hfmea, f"c{cause.pk}-score")
     assert "Is it a single-point weakness" in page and '<option value="" selected>Not reached</option>' in page
     response = _score(client, hfmea, cause, severity=3, probability=3, single_point_weakness="no",
                       effective_control="", obvious="", stage="initial")
@@ -243,8 +249,9 @@ def test_the_hfmea_tree_is_answered_on_the_page_with_proceed_or_stop(client, tea
     assert "<li>Is the hazard score 8 or more? <strong>Yes</strong></li>" in page
     assert "<li>Does an effective control measure already exist for this hazard? <strong>No</strong></li>" in page
     assert '<span class="badge text-bg-danger">Proceed</span>' in page
-    assert '<label class="form-label small mb-1" for="id_c{}-action-measure">Outcome measure</label>'.format(
-        cause.pk) in page
+    assert f"Add an action<span class=\"visually-hidden\"> for the cause" in page
+    page = _page(client, hfmea, f"c{cause.pk}-action")
+    assert f'<label class="form-label small mb-1" for="id_c{cause.pk}-action-measure">Outcome measure</label>' in page
     other = services.add_cause(team.pharmacist, cause.mode, "Vials restocked by agency staff")
     page = _score(client, hfmea, other, severity=1, probability=2, single_point_weakness="no",
                   stage="initial").content.decode()
@@ -396,26 +403,41 @@ def test_the_settings_form_saves_and_shows_the_tables_gap_beside_it(client, team
     assert (saved.rpn_threshold, saved.scales["severity"][0], saved.scales["severity"][9]) == (
         125, "No effect", "Death")
     assert saved.action_priority == _table()
-    page = _page(client, _cause(team, _start(team)).mode.step.assessment)
-    assert "<option value=\"10\">10 · Death</option>" in page
+    cause = _cause(team, _start(team))
+    assert "<option value=\"10\">10 · Death</option>" in _page(client, cause.mode.step.assessment, f"c{cause.pk}-score")
     stale = client.post(reverse("risk:fmea_settings"), _settings_post(_table(), version="1", rpn_threshold="90"))
     assert stale.status_code == 409 and FmeaSettings.objects.get().rpn_threshold == 125
     client.force_login(team.analyst)
     assert client.get(reverse("risk:fmea_settings")).status_code == 403
 
 
-def test_every_field_of_an_hfmea_worksheet_with_an_action_form_is_labelled_once(client, team):
+def test_every_field_of_an_hfmea_worksheet_and_its_forms_is_labelled_once(client, team):
     from tests.test_form_labels import Fields
 
     hfmea = _start(team, Method.HFMEA, unit=None, facility=team.pharmacy.facility)
     cause = services.score_hazard(team.pharmacist, _cause(team, hfmea), severity=4, probability=2,
                                   single_point_weakness=True, effective_control=False, obvious=False)
     client.force_login(team.analyst)
-    page = _page(client, hfmea)
+    for form in ("", f"c{cause.pk}-score", f"c{cause.pk}-action", f"c{cause.pk}-edit", f"m{cause.mode.pk}-cause",
+                 f"s{cause.mode.step.pk}-mode"):
+        page = _page(client, hfmea, form)
+        fields = Fields()
+        fields.feed(page)
+        assert fields.unlabelled() == [] and [i for i, n in fields.ids.items() if n > 1] == [], form
+    page = _page(client, hfmea, f"c{cause.pk}-action")
     assert f'id="id_c{cause.pk}-action-unit"' in page  # placed in a facility: the action's unit is asked
-    fields = Fields()
-    fields.feed(page)
-    assert fields.unlabelled() == [] and [i for i, n in fields.ids.items() if n > 1] == []
+
+
+def test_a_form_is_fetched_only_by_who_may_fill_it(client, team):
+    fmea = _start(team)
+    cause = _cause(team, fmea)
+    url = reverse("risk:fmea_assessment", args=[fmea.pk])
+    client.force_login(team.executive)  # reads, works on nothing
+    assert client.get(url, {"form": f"c{cause.pk}-score"}, headers=HTMX).status_code == 404
+    assert "<form" not in _page(client, fmea, f"c{cause.pk}-score").split('id="sheet-h"')[1]
+    client.force_login(team.pharmacist)
+    assert client.get(url, {"form": f"c{cause.pk}-action"}, headers=HTMX).status_code == 404  # not acted on
+    assert client.get(url, {"form": "c1-delete"}).status_code == 404
 
 
 # --- people: the organisation's staff only ----------------------------------------------------------

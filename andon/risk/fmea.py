@@ -390,8 +390,9 @@ def access_cause(user, cause_id, capability: str = "risk.view_assessment") -> Fa
 
 def worksheet(assessment: Assessment) -> list[dict]:
     """The process in order: each step with its label, failure modes (each with its causes, their
-    scorings read with them) and sub-steps (the same, one level down). Four queries, whatever
-    the size of the analysis."""
+    scorings read with them, and `tracked_actions`: their actions in the tracker) and sub-steps
+    (the same, one level down). Four queries, and one per cause ever acted on (only those can
+    have actions)."""
     steps = list(assessment.steps.all())
     modes = _grouped(FailureMode.objects.filter(step__assessment=assessment), "step_id")
     causes = _grouped(FailureCause.objects.filter(mode__step__assessment=assessment).prefetch_related("scorings"),
@@ -404,6 +405,8 @@ def worksheet(assessment: Assessment) -> list[dict]:
             mode.step = step
             for cause in causes.get(mode.pk, []):
                 cause.mode = mode
+                ever_acted_on = any(scoring.act for scoring in cause.scorings.all())
+                cause.tracked_actions = list(cause_actions(cause)) if ever_acted_on else []
         return {"step": step, "label": step_label(step, parent.position if parent else None),
                 "modes": [{"mode": mode, "causes": causes.get(mode.pk, [])} for mode in modes.get(step.pk, [])],
                 "substeps": [node(sub, step) for sub in sorted(substeps.get(step.pk, []), key=_position)]}
@@ -428,10 +431,11 @@ def cause_actions(cause: FailureCause):
     return actions.actions_for_source(cause).order_by("due_date", "pk")
 
 
-def completion_problems(assessment: Assessment) -> list[str]:
+def completion_problems(assessment: Assessment, sheet: list[dict] | None = None) -> list[str]:
     """What keeps an assessment from being completed, in words naming each row; empty when it
-    may be: a process with causes, every cause scored, every row acted on with an action."""
-    rows = [(part["label"], cause) for step in worksheet(assessment) for part in (step, *step["substeps"])
+    may be: a process with causes, every cause scored, every row acted on with an action.
+    `sheet`: its worksheet, when the caller has read it already."""
+    rows = [(part["label"], cause) for step in (sheet or worksheet(assessment)) for part in (step, *step["substeps"])
             for mode in part["modes"] for cause in mode["causes"]]
     if not rows:
         return ["No failure mode has a cause yet: analyse the process first."]
@@ -439,7 +443,7 @@ def completion_problems(assessment: Assessment) -> list[str]:
     # An HFMEA's reason is the whole tree: "Proceed" says it here.
     why = (lambda cause: "Proceed") if assessment.method == Method.HFMEA else (lambda cause: cause.act_reason)
     problems += [f"Step {label}, “{cause.description}”: acted on ({why(cause)}) but has no action yet."
-                 for label, cause in rows if cause.act and not cause_actions(cause).exists()]
+                 for label, cause in rows if cause.act and not cause.tracked_actions]
     return problems
 
 

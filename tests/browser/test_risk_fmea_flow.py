@@ -47,21 +47,21 @@ def test_a_team_scores_a_failure_mode_acts_on_it_and_sees_the_rpn_fall(browser, 
         _form(page, "Add the step").get_by_label("Step").fill("Verify the order")
         page.get_by_role("button", name="Add the step").click()
         expect(page.get_by_role("heading", name="1 Verify the order")).to_be_visible()
-        page.get_by_text("Add a failure mode").click()
+        page.get_by_role("link", name="Add a failure mode to step 1").click()
         _form(page, "Add the failure mode").get_by_label("Failure mode").fill("Wrong concentration selected")
         page.get_by_role("button", name="Add the failure mode").click()
-        page.get_by_text("Add a cause").click()
+        page.get_by_role("link", name=re.compile(r"^Add a cause")).click()
         _form(page, "Add the cause").get_by_label("Cause").fill("Look-alike vials side by side")
         page.get_by_role("button", name="Add the cause").click()
 
-        page.locator("summary", has_text="Score").click()
+        page.get_by_role("link", name=re.compile(r"^Score")).click()  # the form comes in place
         scores = _form(page, "Save the scores")
         for label, value in (("Severity (1–10)", "8"), ("Occurrence (1–10)", "4"), ("Detection (1–10)", "5")):
             scores.get_by_label(label).select_option(value)
         scores.get_by_role("button", name="Save the scores").click()
         expect(page.locator("#fmea-worksheet")).to_contain_text("Acted on RPN 160 ≥ 100")
 
-        page.locator("summary", has_text="Add an action").click()
+        page.get_by_role("link", name=re.compile(r"^Add an action")).click()
         action = _form(page, "Add the action")
         action.get_by_label("Action").fill("Store the concentrations apart")
         action.get_by_label("Owner").fill("Patel")
@@ -72,7 +72,7 @@ def test_a_team_scores_a_failure_mode_acts_on_it_and_sees_the_rpn_fall(browser, 
         action.get_by_role("button", name="Add the action").click()
         expect(page.get_by_role("link", name="Store the concentrations apart")).to_be_visible()
 
-        page.locator("summary", has_text="Score").click()
+        page.get_by_role("link", name=re.compile(r"^Score")).click()
         scores = _form(page, "Save the scores")
         expect(scores.get_by_label("Stage")).to_have_value("after")
         for label, value in (("Severity (1–10)", "8"), ("Occurrence (1–10)", "2"), ("Detection (1–10)", "3")):

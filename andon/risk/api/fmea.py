@@ -118,7 +118,8 @@ class RiskCauseOut(Schema):
 
     @staticmethod
     def resolve_action_ids(cause):
-        return [action.pk for action in service.cause_actions(cause)]
+        tracked = getattr(cause, "tracked_actions", None)  # read with the worksheet
+        return [action.pk for action in (service.cause_actions(cause) if tracked is None else tracked)]
 
 
 class RiskFailureModeOut(Schema):

@@ -4,6 +4,7 @@ scores and actions, changed in place with htmx; the team; completing and reopeni
 organisation's FMEA settings. Thin: parse, call one service, render."""
 
 import re
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import messages
@@ -315,30 +316,128 @@ def _htmx(request) -> bool:
 
 
 def _form(form_class, prefix: str, bound, **kwargs):
-    """The form a row shows: the one just sent with its errors, or a fresh one."""
+    """The form a page shows: the one just sent with its errors, or a fresh one."""
     if bound is not None and bound.prefix == prefix:
         return bound
     return form_class(prefix=prefix, **kwargs)
 
 
-def _context(request, assessment, bound=None) -> dict:
+@dataclass
+class Slot:
+    """One of the worksheet's small forms. It is open when it was just sent with errors, or asked
+    for (`?form=<prefix>`); otherwise a link fetches it in place (htmx), or opens the page with it
+    (without JavaScript). A worksheet of a hundred rows so carries no hundred forms."""
+
+    prefix: str
+    opener: str  # the link's words ("Score"), and what they are about for a screen reader
+    about: str
+    action: str  # where the form posts
+    button: str
+    url: str  # the page with the form open
+    form: forms.Form | None = None
+    style: str = "primary"
+
+
+def _score_form(sheet, cause, prefix):
+    initial = {"stage": ScoringStage.AFTER_ACTIONS if cause.tracked_actions else ScoringStage.INITIAL,
+               "version": cause.version}
+    if sheet.hfmea:
+        return HazardForm(prefix=prefix, initial=initial)
+    return ScoreForm(prefix=prefix, initial=initial, scales=sheet.scales)
+
+
+def _edit_url(part):
+    return lambda assessment, row: reverse("risk:fmea_edit", args=[assessment.pk, part, row.pk])
+
+
+def _add_url(part):
+    return lambda assessment, row: f"{reverse('risk:fmea_add', args=[assessment.pk, part])}?under={row.pk}"
+
+
+# kind -> (opener, style, button, where it posts, the form: make(sheet, row, prefix))
+SLOTS = {
+    "s-edit": ("Edit", "secondary", "Save", _edit_url("step"),
+               lambda sheet, step, prefix: StepEditForm(prefix=prefix, initial={"text": step.text})),
+    "s-mode": ("Add a failure mode", "primary", "Add the failure mode", _add_url("mode"),
+               lambda sheet, step, prefix: ModeForm(prefix=prefix)),
+    "m-edit": ("Edit", "secondary", "Save", _edit_url("mode"), lambda sheet, mode, prefix: ModeForm(
+        prefix=prefix, initial={"description": mode.description, "effect": mode.effect})),
+    "m-cause": ("Add a cause", "primary", "Add the cause", _add_url("cause"),
+                lambda sheet, mode, prefix: CauseForm(prefix=prefix)),
+    "c-score": ("Score", "primary", "Save the scores",
+                lambda assessment, cause: reverse("risk:fmea_score", args=[assessment.pk, cause.pk]), _score_form),
+    "c-action": ("Add an action", "primary", "Add the action",
+                 lambda assessment, cause: reverse("risk:fmea_action", args=[assessment.pk, cause.pk]),
+                 lambda sheet, cause, prefix: ActionForm(prefix=prefix, assessment=sheet.assessment, user=sheet.user,
+                                                         initial={"measure": cause.outcome_measure})),
+    "c-edit": ("Edit", "secondary", "Save", _edit_url("cause"), lambda sheet, cause, prefix: CauseEditForm(
+        prefix=prefix, initial={"description": cause.description, "current_controls": cause.current_controls,
+                                "version": cause.version})),
+}
+ASKED = re.compile(r"([smc])(\d{1,18})-(edit|mode|cause|score|action)")
+
+
+class Sheet:
+    """The worksheet as one person sees it: what they may do, and its slots (the form just sent,
+    `bound`, and the one asked for, `asked`, open)."""
+
+    def __init__(self, request, assessment, bound=None, asked: str = ""):
+        self.user, self.assessment, self.bound, self.asked = request.user, assessment, bound, asked
+        self.hfmea = assessment.method == Method.HFMEA
+        self.page = reverse("risk:fmea_assessment", args=[assessment.pk])
+        working = assessment.status != AssessmentStatus.COMPLETED
+        self.may_work = working and permissions.can(self.user, "risk.work_on_assessment", assessment)
+        self.may_act = self.may_work and permissions.can(self.user, "actions.manage",
+                                                         assessment.unit or permissions.ANYWHERE)
+        self.slots = {}  # prefix -> Slot, for the one a fetch asks for
+        self._scales = None
+
+    @property
+    def scales(self) -> dict:
+        if self._scales is None:
+            self._scales = service.fmea_settings(self.assessment.organisation).scales
+        return self._scales
+
+    def slot(self, kind: str, row, label: str = "") -> Slot | None:
+        """The slot of `kind` for a step (its `label`), failure mode or cause; None when it is not
+        the person's to fill."""
+        if not self.may_work or (kind == "c-action" and not (self.may_act and row.act)):
+            return None
+        opener, style, button, action, make = SLOTS[kind]
+        prefix = f"{kind[0]}{row.pk}-{kind[2:]}"
+        if self.bound is not None and self.bound.prefix == prefix:
+            form = self.bound
+        else:
+            form = make(self, row, prefix) if prefix == self.asked else None
+        self.slots[prefix] = Slot(prefix, opener, _about(kind, row, label), action(self.assessment, row), button,
+                                  f"{self.page}?form={prefix}", form, style)
+        return self.slots[prefix]
+
+
+def _about(kind: str, row, label: str) -> str:
+    """What a slot's link is about, for a screen reader ("Score the cause “…”")."""
+    if kind.startswith("s"):
+        return f"{'to ' if kind == 's-mode' else ''}step {label}"
+    what = f"“{row.description}”"
+    return {"m-edit": f"the failure mode {what}", "m-cause": f"of {what}", "c-action": f"for the cause {what}"}.get(
+        kind, f"the cause {what}")
+
+
+def _context(request, assessment, bound=None, asked: str = "") -> dict:
     user = request.user
-    working = assessment.status != AssessmentStatus.COMPLETED
-    may_work = working and permissions.can(user, "risk.work_on_assessment", assessment)
-    may_act = may_work and permissions.can(user, "actions.manage", assessment.unit or permissions.ANYWHERE)
-    sheet = service.worksheet(assessment)
-    hfmea = assessment.method == Method.HFMEA
-    scales = service.fmea_settings(assessment.organisation).scales if not hfmea else {}
-    for node in sheet:
+    sheet = Sheet(request, assessment, bound, asked)
+    nodes = service.worksheet(assessment)
+    for node in nodes:
         for part in (node, *node["substeps"]):
-            _dress_step(part, assessment, bound, may_work=may_work, may_act=may_act, user=user, scales=scales)
+            _dress_step(part, sheet)
+    working = assessment.status != AssessmentStatus.COMPLETED
     may_lead = service.may_lead(user, assessment)
     return {
-        "assessment": assessment, "sheet": sheet, "hfmea": hfmea, "may_work": may_work, "may_act": may_act,
-        "may_lead": may_lead, "team": assessment.team.order_by("last_name", "username"),
-        "step_form": _form(StepForm, "step", bound, sheet=sheet) if may_work else None,
+        "assessment": assessment, "sheet": nodes, "slots": sheet.slots, "hfmea": sheet.hfmea,
+        "may_work": sheet.may_work, "may_lead": may_lead, "team": assessment.team.order_by("last_name", "username"),
+        "step_form": _form(StepForm, "step", bound, sheet=nodes) if sheet.may_work else None,
         "team_form": _form(TeamForm, "team", bound, assessment=assessment) if may_lead and working else None,
-        "problems": service.completion_problems(assessment) if may_lead and working else [],
+        "problems": service.completion_problems(assessment, nodes) if may_lead and working else [],
         "thresholds": _thresholds(assessment),
         "history": history.history_of(assessment, leave_out={"team"}),  # the team is listed above
     }
@@ -354,49 +453,53 @@ def _thresholds(assessment) -> str:
     return " or ".join(part for part in parts if part) + "."
 
 
-def _dress_step(node, assessment, bound, *, may_work, may_act, user, scales) -> None:
-    """A step's forms, and each of its causes as a row: scores before and after, the latest
-    scoring (its decision tree), actions and the row's forms."""
+def _dress_step(node, sheet: Sheet) -> None:
+    """A step's slots, and each of its causes as a row: scores before and after, the latest
+    scoring (its decision tree), actions and the row's slots."""
     step = node["step"]
-    if may_work:
-        node["edit"] = _form(StepEditForm, f"s{step.pk}-edit", bound, initial={"text": step.text})
-        node["add_mode"] = _form(ModeForm, f"s{step.pk}-mode", bound)
+    node["edit"], node["add_mode"] = (sheet.slot(kind, step, node["label"]) for kind in ("s-edit", "s-mode"))
     for entry in node["modes"]:
-        mode = entry["mode"]
-        if may_work:
-            entry["edit"] = _form(ModeForm, f"m{mode.pk}-edit", bound,
-                                  initial={"description": mode.description, "effect": mode.effect})
-            entry["add_cause"] = _form(CauseForm, f"m{mode.pk}-cause", bound)
-        entry["rows"] = [_cause_row(cause, assessment, bound, may_work=may_work, may_act=may_act, user=user,
-                                    scales=scales) for cause in entry["causes"]]
+        entry["edit"], entry["add_cause"] = (sheet.slot(kind, entry["mode"]) for kind in ("m-edit", "m-cause"))
+        entry["rows"] = [_cause_row(cause, sheet) for cause in entry["causes"]]
 
 
-def _cause_row(cause, assessment, bound, *, may_work, may_act, user, scales) -> dict:
+def _cause_row(cause, sheet: Sheet) -> dict:
     before, after = service.scores_before_after(cause)
     scorings = list(cause.scorings.all())
-    score = "hazard_score" if assessment.method == Method.HFMEA else "rpn"
-    row = {"cause": cause, "latest": scorings[-1] if scorings else None, "actions": list(service.cause_actions(cause)),
-           "moved": (getattr(before, score), getattr(after, score)) if before and after else None,
-           "priority": PRIORITY_LABELS.get(cause.priority, ""),
-           "severity_words": HFMEA_SEVERITIES.get(cause.hazard_severity, ""),
-           "probability_words": HFMEA_PROBABILITIES.get(cause.hazard_probability, "")}
-    if may_work:
-        stage = ScoringStage.AFTER_ACTIONS if row["actions"] else ScoringStage.INITIAL
-        scoring = (HazardForm, {}) if assessment.method == Method.HFMEA else (ScoreForm, {"scales": scales})
-        row["score"] = _form(scoring[0], f"c{cause.pk}-score", bound,
-                             initial={"stage": stage, "version": cause.version}, **scoring[1])
-        row["edit"] = _form(CauseEditForm, f"c{cause.pk}-edit", bound, initial={
-            "description": cause.description, "current_controls": cause.current_controls, "version": cause.version})
-    if may_act and cause.act:
-        row["action"] = _form(ActionForm, f"c{cause.pk}-action", bound, assessment=assessment, user=user,
-                              initial={"measure": cause.outcome_measure})
-    return row
+    score = "hazard_score" if sheet.hfmea else "rpn"
+    return {"cause": cause, "latest": scorings[-1] if scorings else None, "actions": cause.tracked_actions,
+            "moved": (getattr(before, score), getattr(after, score)) if before and after else None,
+            "priority": PRIORITY_LABELS.get(cause.priority, ""),
+            "severity_words": HFMEA_SEVERITIES.get(cause.hazard_severity, ""),
+            "probability_words": HFMEA_PROBABILITIES.get(cause.hazard_probability, ""),
+            **{name: sheet.slot(f"c-{name}", cause) for name in ("score", "action", "edit")}}
 
 
 @requires("risk.use_assessments")
 def fmea_assessment(request, pk):
+    """The assessment; with `?form=` one of the worksheet's forms open (htmx: that form alone)."""
     assessment = service.access_assessment(request.user, pk)
-    return render(request, "risk/fmea_assessment.html", _context(request, assessment))
+    asked = request.GET.get("form", "")
+    if asked and not ASKED.fullmatch(asked):
+        raise Http404("No such form.")
+    if asked and _htmx(request):
+        return render(request, "risk/_fmea_slot.html", {"slot": _asked_slot(request, assessment, asked)})
+    return render(request, "risk/fmea_assessment.html", _context(request, assessment, asked=asked))
+
+
+def _asked_slot(request, assessment, asked: str) -> Slot:
+    """The one form a link fetches, read alone: its row, not the whole worksheet."""
+    letter, key, what = ASKED.fullmatch(asked).groups()
+    kind = f"{letter}-{what}"
+    if kind not in SLOTS:
+        raise Http404("No such form.")
+    row = _part(assessment, {"s": "step", "m": "mode", "c": "cause"}[letter], int(key))
+    if letter == "c":
+        row.tracked_actions = list(service.cause_actions(row))
+    slot = Sheet(request, assessment, asked=asked).slot(kind, row, service.step_label(row) if letter == "s" else "")
+    if slot is None:
+        raise Http404("No such form here, or not yours to fill.")
+    return slot
 
 
 def _answer(request, assessment, bound=None, status: int = 200):
