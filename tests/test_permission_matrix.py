@@ -10,6 +10,7 @@ taxonomy, the measure library and one person per role are made once for the modu
 made per cell, they cost more than the cells themselves.
 """
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -802,6 +803,52 @@ RISK_ESCALATORS = frozenset({Role.RISK_MANAGER, Role.CQO, Role.CMO})
 
 
 def _next_review() -> str:
+# Risk: FMEA. Proactive assessments are read by managers and the quality department in their
+# scope, led and worked on by safety officers, analysts and the risk manager, and by their team
+# whatever its members' roles; the settings are the risk manager's. An FMEA of 4 West led by
+# someone else, with a step, a failure mode and a cause (scored when a cell needs it).
+FMEA_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                          Role.COMPLIANCE_SPECIALIST, Role.RISK_MANAGER, Role.CQO, Role.CMO})
+FMEA_LEADS = frozenset({Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER})
+FMEA_CONFIGURERS = frozenset({Role.RISK_MANAGER})
+OVER = {"severity": 8, "occurrence": 4, "detection": 5}  # RPN 160: acted on
+UNDER = {"severity": 2, "occurrence": 2, "detection": 2}
+
+
+def _an_fmea(score=None, team=(), completed=False, method="fmea"):
+    from andon.platform.models import Unit
+    from andon.risk import services as risk
+
+    leader = services.create_user(f"fmea-leader-{next(_RISK_NUMBERS)}")
+    ward = Unit.objects.get(facility__code="rgh", code="4w")
+    services.grant_role(leader, Role.QUALITY_ANALYST, ward.facility.organisation)
+    assessment = risk.start_assessment(leader, title="Matrix FMEA", method=method, leader=leader, unit=ward,
+                                       team=list(team))
+    step = risk.add_step(leader, assessment, "Matrix step")
+    cause = risk.add_cause(leader, risk.add_failure_mode(leader, step, "Matrix mode"), "Matrix cause")
+    if score:
+        cause = risk.score_cause(leader, cause, **score)
+    if completed:
+        risk.complete_assessment(leader, assessment)
+    return assessment, step, cause
+
+
+def an_fmea(user, other):
+    return [_an_fmea()[0].pk], {}
+
+
+def an_fmea_part(part, data=lambda assessment, step, cause, other: {}, score=None, team=False):
+    """setup(user, other) -> ([assessment, part's args…], data) for a page of the worksheet."""
+    def setup(user, other):
+        assessment, step, cause = _an_fmea(score, team=[user] if team else [])
+        args = {"assessment": [], "step": ["step"], "edit": ["step", step.pk], "remove": ["cause", cause.pk],
+                "cause": [cause.pk], "member": [other.pk]}[part]
+        return [assessment.pk, *args], data(assessment, step, cause, other)
+
+    return setup
+
+
+def fmea_action_data(assessment, step, cause, other):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -854,6 +901,13 @@ def a_place_to_search(user, other):
     from andon.platform.models import Unit
 
     return [], {"q": "matrix", "place": f"u{Unit.objects.get(facility__code='rgh', code='4w').pk}"}
+    prefix = f"c{cause.pk}-action-"
+    return {prefix + "title": "Matrix action", prefix + "owner": other.pk, prefix + "strength": "weaker",
+            prefix + "due_date": (timezone.localdate() + timedelta(days=30)).isoformat(), prefix + "measure": "m"}
+
+
+def on_an_fmea_team(user, other):
+    return [_an_fmea(team=[user])[0].pk], {}
 
 
 PAGES = {
@@ -1003,6 +1057,30 @@ PAGES = {
     "risk:link": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(
         lambda risk, other: {"link-kind": "measure", "link-key": "readmission-30-day"})),
     "risk:unlink": Case(RISK_KEEPERS, method="post", setup=a_risk_link),
+    # Risk: FMEA.
+    "risk:fmea_register": Case(FMEA_VIEWERS),
+    "risk:fmea_start": Case(FMEA_LEADS),
+    "risk:fmea_people": Case(FMEA_LEADS, setup=lambda user, other: ([], {"q": "matrix", "name": "team"})),
+    "risk:fmea_settings": Case(FMEA_CONFIGURERS),
+    "risk:fmea_assessment": Case(FMEA_VIEWERS, setup=an_fmea),
+    "risk:fmea_assessment_people": Case(FMEA_LEADS, setup=an_fmea_part(
+        "assessment", lambda *_: {"q": "matrix", "name": "team-person"})),
+    "risk:fmea_add": Case(FMEA_LEADS, method="post", setup=an_fmea_part(
+        "step", lambda *_: {"step-text": "Another step"})),
+    "risk:fmea_edit": Case(FMEA_LEADS, method="post", setup=an_fmea_part(
+        "edit", lambda assessment, step, *_: {f"s{step.pk}-edit-text": "Renamed"})),
+    "risk:fmea_remove": Case(FMEA_LEADS, method="post", setup=an_fmea_part("remove")),
+    "risk:fmea_score": Case(FMEA_LEADS, method="post", setup=an_fmea_part(
+        "cause", lambda assessment, step, cause, other: {f"c{cause.pk}-score-{name}": value for name, value in (
+            OVER | {"stage": "initial"}).items()})),
+    "risk:fmea_action": Case(FMEA_LEADS, method="post", setup=an_fmea_part("cause", fmea_action_data, OVER)),
+    "risk:fmea_team": Case(FMEA_LEADS, method="post", setup=an_fmea_part(
+        "assessment", lambda assessment, step, cause, other: {"team-person": other.pk})),
+    "risk:fmea_team_remove": Case(FMEA_LEADS, method="post", setup=lambda user, other: (
+        [_an_fmea(team=[other])[0].pk, other.pk], {})),
+    "risk:fmea_complete": Case(FMEA_LEADS, method="post", setup=an_fmea_part("assessment", score=UNDER)),
+    "risk:fmea_reopen": Case(FMEA_LEADS, method="post", setup=lambda user, other: (
+        [_an_fmea(UNDER, completed=True)[0].pk], {})),
     "compliance:finding": Case(COMPLIANCE_VIEWERS, setup=a_finding),
     "compliance:finding_action": Case(ASSESSORS, method="post", setup=a_finding_to_act_on),
     "compliance:finding_owners": Case(ASSESSORS, setup=searching(a_finding)),
@@ -1108,6 +1186,14 @@ OBJECT_CASES = {
         ALL, method="post", setup=own_tracer_photo)),
     "compliance:tracer_question (surveyor)": ("compliance:tracer_question", Case(
         TRACER_PLANNERS, method="post", setup=an_item_of("own"), data={"question": "Reworded"})),
+    # Risk: FMEA. Its team reads and works on an assessment whatever their roles; leading stays the leads'.
+    "risk:fmea_register (on a team)": ("risk:fmea_register", Case(ALL, setup=lambda user, other: (
+        [], on_an_fmea_team(user, other)[1]))),
+    "risk:fmea_assessment (on the team)": ("risk:fmea_assessment", Case(ALL, setup=on_an_fmea_team)),
+    "risk:fmea_add (on the team)": ("risk:fmea_add", Case(ALL, method="post", setup=an_fmea_part(
+        "step", lambda *_: {"step-text": "Another step"}, team=True))),
+    "risk:fmea_complete (on the team)": ("risk:fmea_complete", Case(FMEA_LEADS, method="post", setup=an_fmea_part(
+        "assessment", score=UNDER, team=True))),
 }
 
 @dataclass
@@ -1272,6 +1358,25 @@ def api_related_body(hospital):
 def api_rca_action_body(hospital):
     body = api_action_body(hospital)
     del body["unit_id"]  # an RCA's action is in its event's unit
+    return body
+
+
+def api_fmea(score=None, completed=False, method="fmea"):
+    def setup(user, other, hospital):
+        assessment, step, cause = _an_fmea(score, completed=completed, method=method)
+        return {"assessment_id": assessment.pk, "step_id": step.pk, "mode_id": cause.mode_id, "cause_id": cause.pk}
+
+    return setup
+
+
+def api_fmea_start_body(hospital):
+    return {"title": "Matrix FMEA", "method": "hfmea", "unit_id": hospital.unit("rgh/4w").pk,
+            "leader_id": _someone(hospital, "fmea-leader").pk}
+
+
+def api_fmea_action_body(hospital):
+    body = api_action_body(hospital)
+    del body["unit_id"]  # the assessment's unit
     return body
 
 
@@ -1625,6 +1730,30 @@ API = {
     ("POST", "/api/v1/risk/links/{link_id}/removal"): ApiCase(RISK_KEEPERS, setup=api_risk_link),
     ("GET", RISK + "/actions"): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
     ("POST", RISK + "/actions"): ApiCase(RISK_KEEPERS, setup=api_unit_risk, body=api_risk_action_body),
+    # Risk: FMEA.
+    ("GET", "/api/v1/risk/assessments"): ApiCase(FMEA_VIEWERS),
+    ("GET", "/api/v1/risk/assessments/by-year"): ApiCase(FMEA_VIEWERS),
+    ("POST", "/api/v1/risk/assessments"): ApiCase(FMEA_LEADS, body=api_fmea_start_body),
+    ("GET", "/api/v1/risk/assessments/{assessment_id}"): ApiCase(FMEA_VIEWERS, setup=api_fmea()),
+    ("POST", "/api/v1/risk/assessments/{assessment_id}/steps"): ApiCase(FMEA_LEADS, setup=api_fmea(),
+                                                                       body={"text": "Another step"}),
+    ("POST", "/api/v1/risk/steps/{step_id}/failure-modes"): ApiCase(FMEA_LEADS, setup=api_fmea(),
+                                                                   body={"description": "Another mode"}),
+    ("POST", "/api/v1/risk/failure-modes/{mode_id}/causes"): ApiCase(FMEA_LEADS, setup=api_fmea(),
+                                                                    body={"description": "Another cause"}),
+    ("POST", "/api/v1/risk/causes/{cause_id}/scores"): ApiCase(FMEA_LEADS, setup=api_fmea(), body=OVER),
+    ("POST", "/api/v1/risk/causes/{cause_id}/hazard-scores"): ApiCase(FMEA_LEADS, setup=api_fmea(method="hfmea"), body={
+        "severity": 1, "probability": 1, "single_point_weakness": False}),
+    ("POST", "/api/v1/risk/causes/{cause_id}/actions"): ApiCase(FMEA_LEADS, setup=api_fmea(score=OVER),
+                                                               body=api_fmea_action_body),
+    ("POST", "/api/v1/risk/assessments/{assessment_id}/team"): ApiCase(
+        FMEA_LEADS, setup=api_fmea(), body=lambda hospital: {"person_id": _someone(hospital, "member").pk}),
+    ("POST", "/api/v1/risk/assessments/{assessment_id}/complete"): ApiCase(FMEA_LEADS, setup=api_fmea(score=UNDER)),
+    ("POST", "/api/v1/risk/assessments/{assessment_id}/reopen"): ApiCase(FMEA_LEADS, setup=api_fmea(
+        score=UNDER, completed=True)),
+    ("GET", "/api/v1/risk/fmea-settings"): ApiCase(FMEA_VIEWERS),
+    ("PUT", "/api/v1/risk/fmea-settings"): ApiCase(FMEA_CONFIGURERS, body={"rpn_threshold": 120,
+                                                                           "severity_threshold": 9}),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
@@ -1730,6 +1859,9 @@ def test_api_matrix_with_a_personal_token(client, world, db, method, path, role)
         else:
             send = getattr(client, method.lower())  # POST, or PUT for a whole record replaced
             response = send(url, body, content_type="application/json", headers=headers)
+        else:  # POST, or PUT where an operation replaces a record (the FMEA settings)
+            response = client.generic(method, url, json.dumps(body), content_type="application/json",
+                                      headers=headers)
     allowed = role in case.allowed
     expected = (200, 201, 202) if allowed else (403,)
     assert response.status_code in expected, f"{method} {path} as {role.value}: {response.status_code} {response.content[:200]}"
@@ -1743,6 +1875,8 @@ def test_api_refuses_callers_without_credentials(client, method, path):
         response = client.get(url)
     else:
         response = getattr(client, method.lower())(url, {}, content_type="application/json")
+    response = client.get(url) if method == "GET" else client.generic(method, url, "{}",
+                                                                       content_type="application/json")
     assert response.status_code == 401
 
 

@@ -50,10 +50,12 @@ def on_assessment_team(user, assessment):
 
 
 def on_a_team(user) -> bool:
+    from django.db.models import Q
+
     from .models import Assessment
 
-    return remembered(user, "on_an_fmea_team", lambda: Assessment.objects.filter(team=user).exists()
-                      or Assessment.objects.filter(leader=user).exists())
+    # One query: the menu asks it of everyone without risk.view_fmea on every page.
+    return remembered(user, "on_an_fmea_team", Assessment.objects.filter(Q(team=user) | Q(leader=user)).exists)
 
 
 @rules.predicate
