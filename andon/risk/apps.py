@@ -9,7 +9,7 @@ class RiskConfig(AppConfig):
     def ready(self):
         # Each subject connects its own registries (audit, history, navigation, work, demo,
         # sweeps) from its `connect()`, so the subjects stay apart.
-        from . import fmea, register, rules  # noqa: F401
+        from . import exchange, fmea, register, reviews, rules  # noqa: F401
 
-        for subject in (register, fmea):
+        for subject in (register, fmea, reviews, exchange):
             subject.connect()
