@@ -189,8 +189,10 @@ def test_an_import_does_not_move_a_risk_change_its_owner_or_touch_what_is_not_yo
         (2, "unit"): "R-00001 sits in rgh/4w; an import does not move a risk: keep its facility and unit as exported.",
         (2, "owner"): "R-00001 is owned by wanda; an import does not change a risk's owner.",
         (3, "reference"): "R-00002 is closed: reopen it to change it."}
-    result = exchange.import_register(world.lakeside_manager, _csv([falls]))
-    assert [(p.row, p.field) for p in result.problems] == [(2, "reference")]  # not theirs to change
+    result = exchange.import_register(world.lakeside_manager, _csv([falls, _new_row()]))  # Riverside is not theirs
+    assert {(p.row, p.field): p.reason for p in result.problems} == {
+        (2, "reference"): "R-00001 is not a risk you may change (leave the reference empty to raise a new risk).",
+        (3, "unit"): "You may not raise risks in 4 West Medical (rgh)."}
 
 
 @pytest.mark.parametrize(("upload", "message"), [

@@ -18,26 +18,75 @@ from andon.platform.models import User
 from . import fmea, register
 from .models import Level, Method, Risk, RiskLink, ScoreRecord, ScoringStage
 
-FALLS_TITLE = "Falls with harm on 4 West at night"
 # Days back from today at which each score record of a demo risk stands, oldest first.
 MONTHS_BACK = (150, 95, 40, 10)
+# Each risk: who raises and owns it, where, its statement, and its scores (inherent, current,
+# target) as raised and at each later review, with the review's note.
+RISKS = {
+    "falls": {
+        "by": "mgr.fatima", "owner": "mgr.fatima", "place": "rgh/4w", "category": "clinical",
+        "title": "Falls with harm on 4 West at night",
+        "cause": "one registered nurse for fourteen beds at night and a rising share of confused older patients",
+        "event": "patients at risk get up unaided and fall", "effect": "fractures, head injuries and longer stays",
+        "scores": [((4, 4), (4, 2), (4, 1), ""), ((4, 4), (4, 2), (4, 1), "Falls steady; bed alarms on every bay."),
+                   ((4, 4), (4, 3), (4, 1), "Three falls with harm in January, two at night: one nurse for 14 beds.")],
+    },
+    "medication": {
+        "by": "mgr.fatima", "owner": "mgr.fatima", "place": "rgh/5e", "category": "clinical",
+        "title": "Medication administration errors on 5 East",
+        "cause": "interruptions during the morning medicine round",
+        "event": "a patient is given the wrong dose or misses a dose",
+        "effect": "harm from missed anticoagulants or doubled doses",
+        "scores": [((3, 3), (3, 2), (3, 1), ""), ((3, 3), (3, 2), (3, 1), "Reviewed with the ward pharmacist.")],
+    },
+    "staffing": {
+        "by": "risk.noah", "owner": "cqo.olivia", "place": "", "category": "operational",
+        "title": "Nurse staffing below safe levels across Riverside",
+        "cause": "registered nurse vacancies and winter demand",
+        "event": "wards run below their planned staffing for several shifts in a row",
+        "effect": "missed care, harm to patients and staff leaving",
+        "scores": [((5, 4), (4, 4), (4, 2), ""), ((5, 4), (4, 4), (4, 2), "Vacancy rate 11 %; agency use in budget."),
+                   ((5, 4), (4, 4), (4, 2), "Winter: three wards below their planned staffing most nights.")],
+    },
+    "dispensing": {
+        "by": "risk.noah", "owner": "risk.noah", "place": "rgh/pharmacy", "category": "clinical",
+        "title": "Look-alike high-alert medicines in the dispensary",
+        "cause": "two concentrations of the same high-alert medicine in look-alike vials",
+        "event": "the wrong concentration is dispensed", "effect": "a ten-fold overdose",
+        "scores": [((5, 3), (5, 3), (5, 1), ""), ((5, 3), (5, 2), (5, 1), "Look-alike vials separated after the FMEA.")],
+    },
+    "pressure": {
+        "by": "mgr.george", "owner": "mgr.george", "place": "lch/2a", "category": "clinical",
+        "title": "Pressure injuries on 2A",
+        "cause": "too few pressure-relieving mattresses for the ward's frail patients",
+        "event": "patients develop pressure injuries during their stay", "effect": "pain, infection and longer stays",
+        "scores": [((3, 3), (3, 2), (2, 2), ""), ((3, 3), (3, 2), (2, 2), "Mattress audit done; no change.")],
+    },
+    "ventilation": {
+        "by": "risk.noah", "owner": "risk.noah", "place": "rgh/theatres", "category": "operational",
+        "title": "Theatre ventilation fails during maintenance",
+        "cause": "an ageing air handling unit serving two theatres", "event": "ventilation fails during surgery",
+        "effect": "cancelled operations and a higher risk of surgical site infection",
+        "scores": [((4, 2), (4, 2), (4, 1), ""), ((4, 2), (2, 1), (2, 1), "New air handling unit commissioned.")],
+    },
+}
 
 
 def _person(username):
     return User.objects.get(username=username)
 
 
-def _scores(inherent, current, target) -> dict:
-    return {"inherent": inherent, "current": current, "target": target}
-
-
-def _risk(user, owner, place: str, raised: dict, reviews: list, **fields) -> Risk:
-    """A risk raised with the scores `raised` and reviewed with each of `reviews` ((scores, note)),
-    its records then moved back over the months (MONTHS_BACK, the latest last)."""
-    today = timezone.localdate()
-    found = register.raise_risk(user, owner=owner, scores=raised, review_on=today + timedelta(days=30),
-                                **{_place_kind(place): content.resolve_scope(place)}, **fields)
-    for scores, note in reviews:
+def _risk(spec: dict) -> Risk:
+    """The risk of `spec` raised and reviewed as its scores say, its records then moved back over
+    the months (MONTHS_BACK, the latest last)."""
+    user, today = _person(spec["by"]), timezone.localdate()
+    fields = {name: spec[name] for name in ("title", "cause", "event", "effect", "category")}
+    place = spec["place"]
+    kind = "unit" if "/" in place else "facility" if place else "organisation"
+    trend = [({"inherent": i, "current": c, "target": t}, note) for i, c, t, note in spec["scores"]]
+    found = register.raise_risk(user, owner=_person(spec["owner"]), scores=trend[0][0], **fields,
+                                review_on=today + timedelta(days=30), **{kind: content.resolve_scope(place)})
+    for scores, note in trend[1:]:
         found = register.rescore(user, found, scores, review_on=today + timedelta(days=30), note=note)
     records = list(ScoreRecord.objects.filter(risk=found).order_by("pk"))
     for record, days in zip(records, MONTHS_BACK[-len(records):], strict=True):
@@ -47,69 +96,35 @@ def _risk(user, owner, place: str, raised: dict, reviews: list, **fields) -> Ris
     return found
 
 
-def _place_kind(place: str) -> str:
-    return "unit" if "/" in place else "facility" if place else "organisation"
-
-
 def load() -> None:
-    if Risk.objects.filter(title=FALLS_TITLE).exists():
+    if Risk.objects.filter(title=RISKS["falls"]["title"]).exists():
         return  # the demo's risks are there already
-    noah, fatima, george, olivia = (_person(name) for name in ("risk.noah", "mgr.fatima", "mgr.george", "cqo.olivia"))
-    _falls(fatima)
-    _medication_errors(noah, fatima)
-    _staffing(noah, olivia)
-    dispensing = _dispensing(noah)
-    _pressure_injuries(george)
-    _ventilation(noah)
-    _dispensing_fmea(dispensing)
+    risks = {key: _risk(spec) for key, spec in RISKS.items()}
+    noah, today = _person("risk.noah"), timezone.localdate()
+    # Falls ask escalation (12, above a ward's 6) and are due for review within the notice days.
+    Risk.objects.filter(pk=risks["falls"].pk).update(review_on=today + timedelta(days=9))
+    RiskLink.objects.create(risk=risks["falls"], kind="measure", key="falls", indicator=True, linked_by=noah,
+                            label="Inpatient falls per 1,000 bed days")
+    # Medication errors: flagged by their key risk indicator.
+    RiskLink.objects.create(risk=risks["medication"], kind="measure", key="medication-events", indicator=True,
+                            label="Medication events", linked_by=noah)
+    Risk.objects.filter(pk=risks["medication"].pk).update(
+        flagged_reason="Medication events: special cause in the wrong direction (a run above the mean)",
+        flagged_at=timezone.now() - timedelta(days=3))
+    _on_the_board(noah, risks["staffing"])
+    Risk.objects.filter(pk=risks["pressure"].pk).update(review_on=today - timedelta(days=5))  # overdue
+    register.close_risk(noah, risks["ventilation"], "The air handling unit was replaced; the risk no longer applies.")
+    _dispensing_fmea(risks["dispensing"])
     _transfusion_hfmea()
 
 
-def _falls(fatima) -> Risk:
-    """Above what a ward tolerates (6): it asks to be escalated; its review is due within the notice."""
-    falls = _risk(fatima, fatima, "rgh/4w", _scores((4, 4), (4, 2), (4, 1)), [
-        (_scores((4, 4), (4, 2), (4, 1)), "Falls steady; bed alarms on every bay."),
-        (_scores((4, 4), (4, 3), (4, 1)), "Three falls with harm in January, two at night: one nurse for 14 beds."),
-    ], title=FALLS_TITLE, category="clinical",
-        cause="one registered nurse for fourteen beds at night and a rising share of confused older patients",
-        event="patients at risk get up unaided and fall",
-        effect="fractures, head injuries and longer stays")
-    Risk.objects.filter(pk=falls.pk).update(review_on=timezone.localdate() + timedelta(days=9))
-    RiskLink.objects.create(risk=falls, kind="measure", key="falls", label="Inpatient falls per 1,000 bed days",
-                            indicator=True, linked_by=fatima)
-    return falls
-
-
-def _medication_errors(noah, fatima) -> Risk:
-    """Flagged by its key risk indicator: the medication events measure rose above its mean."""
-    errors = _risk(fatima, fatima, "rgh/5e", _scores((3, 3), (3, 2), (3, 1)), [
-        (_scores((3, 3), (3, 2), (3, 1)), "Reviewed with the ward pharmacist; no change."),
-    ], title="Medication administration errors on 5 East", category="clinical",
-        cause="interruptions during the morning medicine round",
-        event="a patient is given the wrong dose or misses a dose",
-        effect="harm from missed anticoagulants or doubled doses")
-    RiskLink.objects.create(risk=errors, kind="measure", key="medication-events", label="Medication events",
-                            indicator=True, linked_by=noah)
-    Risk.objects.filter(pk=errors.pk).update(
-        flagged_reason="Medication events: special cause in the wrong direction (a run above the mean)",
-        flagged_at=timezone.now() - timedelta(days=3))
-    return errors
-
-
-def _staffing(noah, olivia) -> Risk:
-    """On the board assurance framework, with controls, their assurance and the gaps in both."""
-    staffing = _risk(noah, olivia, "", _scores((5, 4), (4, 4), (4, 2)), [
-        (_scores((5, 4), (4, 4), (4, 2)), "Vacancy rate 11 %; agency use within budget."),
-        (_scores((5, 4), (4, 4), (4, 2)), "Winter pressures: three wards below their planned staffing most nights."),
-    ], title="Nurse staffing below safe levels across Riverside", category="operational",
-        cause="registered nurse vacancies and winter demand",
-        event="wards run below their planned staffing for several shifts in a row",
-        effect="missed care, harm to patients and staff leaving")
+def _on_the_board(noah, staffing: Risk) -> None:
+    """Escalated to the board assurance framework, with controls, their assurance and the gaps."""
     register.escalate(noah, staffing, Level.BOARD, "Extreme inherent score across both hospitals; the board "
                                                    "asked to watch it on the assurance framework.")
     today = timezone.localdate()
     register.add_control(noah, staffing, description="Twice-daily staffing huddle that moves nurses between wards",
-                         owner=olivia, effect="partly", assurance_level="second",
+                         owner=_person("cqo.olivia"), effect="partly", assurance_level="second",
                          assurance_source="Safe staffing report to the quality committee, monthly",
                          last_tested_on=today - timedelta(days=40),
                          control_gap="No cover for night shifts called in sick after 18:00")
@@ -118,38 +133,6 @@ def _staffing(noah, olivia) -> Risk:
                          assurance_source="Internal audit of agency use, last year",
                          last_tested_on=today - timedelta(days=200),
                          assurance_gap="The audit covered Riverside General only, not Lakeside")
-    return staffing
-
-
-def _dispensing(noah) -> Risk:
-    return _risk(noah, noah, "rgh/pharmacy", _scores((5, 3), (5, 3), (5, 1)), [
-        (_scores((5, 3), (5, 2), (5, 1)), "Look-alike vials separated after the FMEA."),
-    ], title="Look-alike high-alert medicines in the dispensary", category="clinical",
-        cause="two concentrations of the same high-alert medicine in look-alike vials",
-        event="the wrong concentration is dispensed",
-        effect="a ten-fold overdose")
-
-
-def _pressure_injuries(george) -> Risk:
-    """Its review is overdue: 2A's manager sees it on his home page."""
-    injuries = _risk(george, george, "lch/2a", _scores((3, 3), (3, 2), (2, 2)), [
-        (_scores((3, 3), (3, 2), (2, 2)), "Mattress audit done; no change."),
-    ], title="Pressure injuries on 2A", category="clinical",
-        cause="too few pressure-relieving mattresses for the ward's frail patients",
-        event="patients develop pressure injuries during their stay",
-        effect="pain, infection and longer stays")
-    Risk.objects.filter(pk=injuries.pk).update(review_on=timezone.localdate() - timedelta(days=5))
-    return injuries
-
-
-def _ventilation(noah) -> Risk:
-    ventilation = _risk(noah, noah, "rgh/theatres", _scores((4, 2), (4, 2), (4, 1)), [
-        (_scores((4, 2), (2, 1), (2, 1)), "New air handling unit commissioned."),
-    ], title="Theatre ventilation fails during maintenance", category="operational",
-        cause="an ageing air handling unit serving two theatres",
-        event="ventilation fails during surgery",
-        effect="cancelled operations and a higher risk of surgical site infection")
-    return register.close_risk(noah, ventilation, "The air handling unit was replaced; the risk no longer applies.")
 
 
 def _dispensing_fmea(risk: Risk) -> None:

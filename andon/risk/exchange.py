@@ -431,8 +431,10 @@ def _store(user, row: Row, result: ImportResult) -> None:
         for column, messages in error.message_dict.items():
             row.problems.setdefault(column, " ".join(messages))
     except PermissionDenied:
-        where = "risks there" if row.risk is None else f"{row.risk.reference}"
-        row.problems["unit" if row.risk is None else "reference"] = f"You may not change {where}."
+        if row.risk is None:
+            row.problems["unit"] = f"You may not raise risks in {next(iter(row.place.values()))}."
+        else:
+            row.problems["reference"] = f"You may not change {row.risk.reference}."
 
 
 def _update(user, risk: Risk, values: dict) -> bool:
