@@ -764,6 +764,8 @@ def own_evidence(user, other):
 RISK_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
                           Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO})
 _RISK_NUMBERS = iter(range(1, 1_000_000))
+# The register's import and export are the risk manager's (risk.manage).
+RISK_EXCHANGE = frozenset({Role.RISK_MANAGER})
 
 
 def a_unit_risk(user, other):
@@ -1081,6 +1083,9 @@ PAGES = {
     "risk:fmea_complete": Case(FMEA_LEADS, method="post", setup=an_fmea_part("assessment", score=UNDER)),
     "risk:fmea_reopen": Case(FMEA_LEADS, method="post", setup=lambda user, other: (
         [_an_fmea(UNDER, completed=True)[0].pk], {})),
+    # Risk: the register's import and export, the risk manager's.
+    "risk:exchange": Case(RISK_EXCHANGE),
+    "risk:export": Case(RISK_EXCHANGE),
     "compliance:finding": Case(COMPLIANCE_VIEWERS, setup=a_finding),
     "compliance:finding_action": Case(ASSESSORS, method="post", setup=a_finding_to_act_on),
     "compliance:finding_owners": Case(ASSESSORS, setup=searching(a_finding)),
@@ -1421,6 +1426,21 @@ def api_evidence_file(hospital):
     return {"file": SimpleUploadedFile("matrix.pdf", b"%PDF-1.4\n", "application/pdf")}
 
 
+def api_risk_import_file(hospital):
+    """A sheet raising one risk on 4 West, owned by the matrix's risk manager."""
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from andon.risk.exchange import REQUIRED_COLUMNS
+
+    values = ["Matrix risk", "c", "e", "f", "clinical", "rgh", "4w", f"matrix-{Role.RISK_MANAGER.value}",
+              "4", "4", "4", "2", "2", "2", (timezone.localdate() + timedelta(days=30)).isoformat()]
+    rows = f"{','.join(REQUIRED_COLUMNS)}\n{','.join(values)}\n"
+    return {"file": SimpleUploadedFile("risks.csv", rows.encode(), "text/csv")}
+
+
 RCA = "/api/v1/safety/events/{event_id}/investigation"
 # Risk: one risk (the API's cases of the pages' block above).
 RISK = "/api/v1/risk/risks/{risk_id}"
@@ -1634,6 +1654,9 @@ API = {
     ("GET", CF + "/{finding_id}"): ApiCase(COMPLIANCE_VIEWERS, setup=api_finding),
     ("POST", CF + "/{finding_id}/close"): ApiCase(ASSESSORS, setup=api_finding, body={"note": "Resolved."}),
     ("POST", CF + "/{finding_id}/actions"): ApiCase(ASSESSORS, setup=api_finding, body=api_finding_action_body),
+    # Risk: the register's import and export.
+    ("GET", "/api/v1/risk/export"): ApiCase(RISK_EXCHANGE),
+    ("POST", "/api/v1/risk/import"): ApiCase(RISK_EXCHANGE, files=api_risk_import_file),
     # Compliance evidence.
     ("GET", "/api/v1/compliance/evidence"): ApiCase(COMPLIANCE_VIEWERS),
     ("POST", "/api/v1/compliance/evidence"): ApiCase(EVIDENCE_MANAGERS, body=api_evidence_body),

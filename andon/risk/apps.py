@@ -12,4 +12,7 @@ class RiskConfig(AppConfig):
         from . import fmea, links, register, rules  # noqa: F401
 
         for subject in (register, fmea, links):
+        from . import exchange, fmea, register, reviews, rules  # noqa: F401
+
+        for subject in (register, fmea, reviews, exchange):
             subject.connect()
