@@ -9,10 +9,7 @@ class RiskConfig(AppConfig):
     def ready(self):
         # Each subject connects its own registries (audit, history, navigation, work, demo,
         # sweeps) from its `connect()`, so the subjects stay apart.
-        from . import fmea, links, register, rules  # noqa: F401
+        from . import exchange, fmea, links, register, reviews, rules  # noqa: F401
 
-        for subject in (register, fmea, links):
-        from . import exchange, fmea, register, reviews, rules  # noqa: F401
-
-        for subject in (register, fmea, reviews, exchange):
+        for subject in (register, fmea, links, reviews, exchange):
             subject.connect()
