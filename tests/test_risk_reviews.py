@@ -150,13 +150,16 @@ def test_a_risk_manager_sees_others_risks_asking_escalation_in_their_scope(world
     assert reviews.risk_work(world.lakeside_manager) == []  # Riverside's risks are outside Lakeside's scope
 
 
-def test_more_than_a_few_risks_asking_escalation_are_one_counted_line(world, monkeypatch):
+def test_more_than_a_few_risks_asking_escalation_are_one_counted_line(world, client):
     for n in range(reviews.FEW + 2):
         _raise(world, f"Ward risk {n}", scores=HIGH)
-    monkeypatch.setattr(reviews, "register_url", lambda **filters: "/risk/register/?escalation=asks")
+    _raise(world, "Tolerated")
     [line] = reviews.risk_work(world.manager)
     assert (line.title, line.url, line.kind) == ("5 risks in your scope ask escalation",
-                                                 "/risk/register/?escalation=asks", "review")
+                                                 "/risk/register/?asking=on", "review")
+    client.force_login(world.manager)  # the line's link is the register showing those five
+    rows = client.get(line.url).context["rows"]
+    assert sorted(row.risk.title for row in rows) == [f"Ward risk {n}" for n in range(reviews.FEW + 2)]
 
 
 def test_people_without_risk_roles_pay_no_query_and_non_owners_one(world, django_assert_num_queries):

@@ -67,15 +67,20 @@ def in_cell(risks, matrix: Matrix, which: str, consequence=None, likelihood=None
     return risks
 
 
-def asking_escalation(risks, matrix: Matrix):
-    """Open risks whose current score is above what their level tolerates (the same rule as
+def above_tolerance(matrix: Matrix) -> Q:
+    """Risks whose current score is above what their level tolerates on `matrix` (the rule of
     `asks_escalation`, in SQL)."""
     above = Q(pk__in=[])
     for level in LEVELS:
         ceiling = matrix.tolerance(level)
         if ceiling is not None:
             above |= Q(level=level, current_score__gt=ceiling)
-    return risks.filter(above, status=RiskStatus.OPEN)
+    return above
+
+
+def asking_escalation(risks, matrix: Matrix):
+    """Open risks of one organisation that ask to be escalated."""
+    return risks.filter(above_tolerance(matrix), status=RiskStatus.OPEN)
 
 
 def register(user, organisation, matrix: Matrix, *, unit: Unit | None = None, consequence: int | None = None,

@@ -10,19 +10,19 @@ escalation; and to a risk manager, the risks of others in their scope that ask e
 line each while there are only a few, then one counted line to the register). docs/risk.md."""
 
 from datetime import date, timedelta
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from andon.platform import notifications, permissions
 
 from .models import Risk, RiskMatrix, RiskStatus
+from .overview import above_tolerance
 from .rules import owns_risks
-from .scoring import LEVEL_LABELS, LEVELS, Matrix
+from .scoring import LEVEL_LABELS, Matrix
 
 __all__ = ["asking_escalation", "remind_reviews", "review_notice_days", "reviews_due", "risk_work"]
 
@@ -61,24 +61,15 @@ class Matrices:
 
     def above_tolerance(self) -> Q:
         """Risks whose current score is above their level's tolerance on their organisation's matrix."""
-        found = ~Q(organisation_id__in=list(self.by_organisation)) & _above(self.default)
+        found = ~Q(organisation_id__in=list(self.by_organisation)) & above_tolerance(self.default)
         for organisation_id, matrix in self.by_organisation.items():
-            found |= Q(organisation_id=organisation_id) & _above(matrix)
+            found |= Q(organisation_id=organisation_id) & above_tolerance(matrix)
         return found
-
-
-def _above(matrix: Matrix) -> Q:
-    found = Q(pk__in=[])
-    for level in LEVELS:
-        ceiling = matrix.tolerance(level)
-        if ceiling is not None:
-            found |= Q(level=level, current_score__gt=ceiling)
-    return found
 
 
 def asking_escalation(risks):
     """The open risks of `risks` that ask to be escalated (the register's "asks escalation"
-    filter, `escalation=asks`), in one query and one read of the matrices."""
+    filter, `asking=on`), in one query and one read of the matrices."""
     return risks.filter(Matrices().above_tolerance(), status=RiskStatus.OPEN)
 
 
@@ -172,25 +163,15 @@ def _manager_lines(user, matrices: Matrices) -> list[tuple]:
     asking = (Risk.objects.filter(permissions.placed_where(user, "risk.manage"), matrices.above_tolerance(),
                                   status=RiskStatus.OPEN).exclude(owner=user))
     risks = asking.select_related("owner").order_by("-current_score", "reference")
-    register = register_url(escalation="asks")
-    first = list(risks[:FEW + 1 if register else WORK_LIMIT])
-    if register and len(first) > FEW:
+    first = list(risks[:FEW + 1])
+    if len(first) > FEW:
         count = asking.count()
-        return [(f"{count} risks in your scope ask escalation", register, "review",
+        return [(f"{count} risks in your scope ask escalation", f"{reverse('risk:register')}?asking=on", "review",
                  "Their current scores are above what their levels tolerate: escalate each, or lower its score "
                  "with the controls that work.")]
     return [(f"Risk asks escalation: {risk.reference} {risk.title}", reverse("risk:risk", args=[risk.pk]), "review",
              f"{_escalation_words(risk, matrices.of(risk.organisation_id))}. Owner: "
              f"{risk.owner.get_full_name() or risk.owner.username}") for risk in first]
-
-
-def register_url(**filters) -> str | None:
-    """The register page filtered; None while the module has no register page (the lines then
-    name each risk)."""
-    try:
-        return f"{reverse('risk:register')}?{urlencode(filters)}"
-    except NoReverseMatch:
-        return None
 
 
 def connect() -> None:
