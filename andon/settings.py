@@ -273,6 +273,9 @@ ANDON_ATTACHMENT_MAX_BYTES = env.int("ANDON_ATTACHMENT_MAX_BYTES", default=10 * 
 ANDON_ATTACHMENT_TYPES = env.list("ANDON_ATTACHMENT_TYPES", default=[
     "image/jpeg", "image/png", "application/pdf", "text/plain",
 ])
+# An XLSX file is a ZIP archive: one whose parts unpack to more than this together is refused
+# before it is read (a zip bomb of a few KB can unpack to gigabytes; compliance/uploads.py).
+ANDON_XLSX_MAX_UNPACKED_BYTES = env.int("ANDON_XLSX_MAX_UNPACKED_BYTES", default=50 * 1024 * 1024)
 # Pages open without sign-in (the anonymous report, the receipt page) are rate-limited per
 # client address and overall, per window (platform/ratelimit.py: no address is kept).
 ANDON_RATE_WINDOW_SECONDS = env.int("ANDON_RATE_WINDOW_SECONDS", default=3600)

@@ -9,7 +9,6 @@ reviewer other than the owner signs it off. Readiness is the weighted share met 
 "Assessments and readiness"), snapshotted daily for its trend.
 """
 
-import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from andon.platform.exports import spreadsheet_safe
 from andon.platform.models import Facility, Organisation, Unit, User
 from andon.platform.roles import roles_with
 
+from . import uploads
 from .models import (
     Assessment, AssessmentItem, AssessmentStatus, Finding, FindingRisk, FindingStatus, FrameworkVersion,
     ReadinessSnapshot, Requirement, Result, WorkingStatus,
@@ -406,7 +406,9 @@ def score_readiness(rows, credits: dict | None = None) -> Readiness:
     for row in rows:
         overall.add(row, credits)
         for groups, (key, label) in ((chapters, row["chapter"]), (units, row.get("unit") or WHOLE_SCOPE)):
-            groups.setdefault(key, ScoreLine(key, label)).add(row, credits)
+            # Not setdefault: its ScoreLine would be built (and thrown away) for every row.
+            line = groups.get(key) or groups.setdefault(key, ScoreLine(key, label))
+            line.add(row, credits)
     return Readiness(overall, list(chapters.values()), sorted(units.values(), key=lambda line: (line.key != "",
                                                                                                   line.label)))
 
@@ -536,20 +538,13 @@ def _unquoted(value) -> str:
 
 
 def _read_table(checked) -> list[dict]:
-    if checked.kind == "xlsx":
-        from openpyxl import load_workbook
-
-        try:
-            sheet = load_workbook(io.BytesIO(checked.content), read_only=True, data_only=True).worksheets[0]
-            rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-        except Exception as error:  # a damaged workbook: openpyxl raises many kinds
-            raise ValidationError({"file": f"{checked.name} cannot be read as a workbook ({type(error).__name__})."})
-    else:
-        try:
-            text = inputs.utf8_text(checked.content)
-        except inputs.InputError as error:
-            raise ValidationError({"file": f"{checked.name}: {error}"})
-        rows = list(csv.reader(io.StringIO(text)))
+    try:
+        if checked.kind == "xlsx":
+            rows = next(iter(uploads.read_workbook(checked.content).values()), [])
+        else:
+            rows = uploads.read_csv(inputs.utf8_text(checked.content))
+    except inputs.InputError as error:  # a SheetError too
+        raise ValidationError({"file": f"{checked.name}: {error}"}) from None
     if not rows:
         raise ValidationError({"file": f"{checked.name} is empty."})
     header = [_unquoted(h) for h in rows[0]]

@@ -15,9 +15,7 @@ Nothing is stored while any problem stands. The file format is documented in doc
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -32,6 +30,7 @@ from django.urls import reverse
 
 from andon.platform import audit, content, history, inputs, navigation, permissions
 
+from . import uploads
 from .models import (
     Change, Framework, FrameworkKind, FrameworkVersion, MappingRelation, Requirement, RequirementMapping,
 )
@@ -545,28 +544,23 @@ def parse_mappings_yaml(document, source: str) -> list[MappingSpec]:
 
 def read_csv_rows(text: str, source: str) -> tuple[list[str], list[tuple[int, dict]]]:
     """The header and the rows (numbered as a spreadsheet shows them: the header is row 1)."""
-    reader = csv.reader(io.StringIO(text))
     try:
-        rows = list(reader)
-    except csv.Error as error:
-        raise FrameworkFileError([Problem(source, reader.line_num, "", f"not valid CSV: {error}", unit="row")]) from None
+        rows = uploads.read_csv(text)
+    except uploads.SheetError as error:
+        raise FrameworkFileError([_unreadable(source, error)]) from None
     return _table(rows, source, "")
 
 
 def read_xlsx(data: bytes, source: str) -> dict[str, list[list]]:
     """Each sheet's rows of cell values (text, numbers, dates), by sheet name."""
-    import zipfile
-
-    from openpyxl import load_workbook
-
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise FrameworkFileError([Problem(source, None, "", f"not an XLSX workbook ({error})")]) from None
-    try:
-        return {sheet.title: [list(row) for row in sheet.iter_rows(values_only=True)] for sheet in book.worksheets}
-    finally:
-        book.close()
+        return uploads.read_workbook(data)
+    except uploads.SheetError as error:
+        raise FrameworkFileError([_unreadable(source, error)]) from None
+
+
+def _unreadable(source: str, error) -> Problem:
+    return Problem(source, error.row, "", error.reason, error.sheet, "row")
 
 
 def _cell(value):

@@ -18,9 +18,11 @@ error further down.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
+import zipfile
 from datetime import UTC, date, datetime
 
 from django.utils import timezone
@@ -30,6 +32,11 @@ INTEGER_DIGITS = 100  # longer integers are refused before Python converts them 
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2199, 12, 31)
 ID_LIMIT = 2**63 - 1  # the database's 64-bit keys
+# A ZIP file (XLSX, DOCX) holds a few dozen parts; Apache POI refuses a part that unpacks to more
+# than 100 times its packed size once it is past 100 KB (ZipSecureFile), and so does Andon.
+ZIP_MEMBERS = 1000
+ZIP_RATIO = 100
+ZIP_RATIO_GRACE = 100 * 1024
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?", re.ASCII)
 _DIGITS = re.compile(r"\d{1,19}", re.ASCII)
 
@@ -129,6 +136,29 @@ def utf8_text(data: bytes) -> str:
         raise InputError(f"not text: a NUL character on line {text.count(chr(10), 0, position) + 1} "
                          f"(position {position})")
     return text
+
+
+def check_zip(data: bytes, *, max_unpacked: int, max_members: int = ZIP_MEMBERS, max_ratio: float = ZIP_RATIO) -> None:
+    """A ZIP file checked before anything unpacks it, from its directory alone: a valid archive
+    of at most `max_members` parts that unpack to at most `max_unpacked` bytes together, none of
+    them packed more than `max_ratio` to 1 (a zip bomb: a few KB that unpack to gigabytes).
+    The sizes are those the directory declares; Python's zipfile never unpacks a part past its
+    declared size (a part that tries fails its CRC check), so they bound what a reader gets."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as error:
+        raise InputError(f"not a valid ZIP archive, as an XLSX or DOCX file is ({error})") from None
+    if len(parts) > max_members:
+        raise InputError(f"the archive holds {len(parts):,} parts; at most {max_members:,}")
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > max_unpacked:
+        raise InputError(f"the archive unpacks to {unpacked:,} bytes; at most {max_unpacked:,}")
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > ZIP_RATIO_GRACE and ratio > max_ratio:
+            raise InputError(f"the part {shown(part.filename)} unpacks to {ratio:,.0f} times its packed size "
+                             f"(at most {max_ratio:,.0f}): it looks like a zip bomb")
 
 
 # --- JSON ---------------------------------------------------------------------------------------
