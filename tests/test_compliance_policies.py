@@ -437,6 +437,7 @@ def test_the_library_lists_filters_and_searches(client, hospital, people):
     client.force_login(people["ana"])
     text = client.get(reverse("compliance:policies")).content.decode()
     assert "Falls prevention" in text and "Lakeside only" not in text
+    assert "<td>Published v1</td>" in text  # each row's versions, paired with it by the view
     text = client.get(reverse("compliance:policies"), {"q": "lowest position"}).content.decode()
     assert "Results for" in text and "<mark>" in text
     text = client.get(reverse("compliance:policies"), {"status": "draft"}).content.decode()
