@@ -556,6 +556,66 @@ def test_the_assessment_page_costs_the_same_whatever_the_number_of_staff(world, 
     assert found.content.decode().count('name="assign-owner"') == 10  # Staffer290 to Staffer299
 
 
+def _more_items(world, assessment, count: int) -> None:
+    """`count` more requirements in chapter A of the framework, each with its item in the
+    assessment, written in bulk (no audit)."""
+    chapter = world.version.requirements.get(urn=f"{URN}:a")
+    start = world.version.requirements.count() * 10
+    requirements = Requirement.objects.bulk_create([
+        Requirement(version=world.version, urn=f"{URN}:a:x{start + n}", parent=chapter, chapter=chapter, depth=1,
+                    position=start + n, citation=f"A.x{start + n}", title="Extra requirement")
+        for n in range(count)])
+    AssessmentItem.objects.bulk_create([AssessmentItem(assessment=assessment, requirement=r) for r in requirements])
+
+
+def test_the_assessment_page_costs_the_same_whatever_the_number_of_items(world, client):
+    """Issue 16: every row carried its edit form and the assign form listed every item of the
+    assessment (500 options in the benchmark). Now a row's form is fetched when it is opened and
+    items are ticked on the rows of the page: a page of 25 rows is the same for 300 items as for 30."""
+    assessment = _assessment(world)
+    _more_items(world, assessment, 26)  # 30 items: two pages
+    url = reverse("compliance:assessment", args=[assessment.pk])
+    client.force_login(world.specialist)
+    client.get(url)
+    with CaptureQueriesContext(connection) as before:
+        small = client.get(url).content.decode()
+    _more_items(world, assessment, 270)
+    with CaptureQueriesContext(connection) as after:
+        large = client.get(url).content.decode()
+    assert assessment.items.count() == 300
+    assert small.count('name="assign-items"') == large.count('name="assign-items"') == 25
+    assert large.count("<option") == small.count("<option") and large.count("<textarea") == small.count("<textarea") == 0
+    assert len(after.captured_queries) == len(before.captured_queries)
+    assert len(small) - 100 < len(large) < len(small) + 100  # the pager's and the readiness's figures
+    first = assessment.items.order_by("requirement__position").first()
+    assert f'name="assign-items" value="{first.pk}" form="assign-items"' in large and 'id="assign-items"' in large
+
+
+def test_a_row_fetches_its_edit_form_when_opened(world, client):
+    assessment = _assessment(world)
+    item = _item(assessment, "A.2")
+    row_form = reverse("compliance:item_row_form", args=[item.pk])
+    client.force_login(world.specialist)
+    page = client.get(reverse("compliance:assessment", args=[assessment.pk])).content.decode()
+    # Edit asks for the row with its form (htmx); without JavaScript it opens the item's page.
+    assert f'href="{reverse("compliance:item", args=[item.pk])}"\n       hx-get="{row_form}"' in page
+    assert f'name="i{item.pk}-working_status"' not in page
+    row = client.get(row_form, headers={"HX-Request": "true"}).content.decode()
+    assert row.startswith(f'<tr id="item-{item.pk}">') and f'hx-post="{reverse("compliance:item_edit", args=[item.pk])}"' in row
+    assert f'<select name="i{item.pk}-working_status" autofocus' in row  # the Edit link it replaces had the focus
+    assert f'name="i{item.pk}-version" value="{item.version}"' in row
+    assert client.get(row_form)["Location"] == reverse("compliance:item", args=[item.pk])
+    prefix = f"i{item.pk}-"
+    saved = client.post(reverse("compliance:item_edit", args=[item.pk]), {
+        prefix + "working_status": "in_review", prefix + "result": "met", prefix + "rationale": "Minutes of March.",
+        prefix + "version": item.version},
+        headers={"HX-Request": "true"}).content.decode()
+    assert "Met" in saved and f'hx-get="{row_form}"' in saved and f'name="{prefix}working_status"' not in saved
+    service.close_assessment(world.specialist, assessment)
+    closed = client.get(row_form, headers={"HX-Request": "true"}).content.decode()
+    assert "<form" not in closed and "hx-get" not in closed and 'name="assign-items"' not in closed
+
+
 def test_the_owner_pickers_offer_and_accept_only_whom_their_forms_allow(world, client, make_user):
     assessment = _assessment(world)
     service.assign_items(world.specialist, [_item(assessment, "A.1")], world.nurse)

@@ -1041,6 +1041,7 @@ PAGES = {
     "compliance:my_items": Case(COMPLIANCE_VIEWERS),
     "compliance:item": Case(COMPLIANCE_VIEWERS, setup=an_item),
     "compliance:item_edit": Case(ASSESSORS, method="post", setup=an_item_to_edit),
+    "compliance:item_row_form": Case(ASSESSORS, setup=an_item),
     "compliance:item_sign_off": Case(ITEM_REVIEWERS, method="post", setup=an_item),
     "compliance:item_finding_new": Case(ASSESSORS, setup=an_item),
     "compliance:findings": Case(COMPLIANCE_VIEWERS),
@@ -1182,6 +1183,7 @@ OBJECT_CASES = {
     "compliance:my_items (owning an item)": ("compliance:my_items", Case(ALL, setup=owning_an_item)),
     "compliance:item (own)": ("compliance:item", Case(ALL, setup=own_item)),
     "compliance:item_edit (own)": ("compliance:item_edit", Case(ALL, method="post", setup=own_item_to_edit)),
+    "compliance:item_row_form (own)": ("compliance:item_row_form", Case(ALL, setup=own_item)),
     # The owner of evidence edits it whatever their compliance role; others need one that manages it.
     "compliance:evidence_edit (own)": ("compliance:evidence_edit", Case(COMPLIANCE_VIEWERS, setup=own_evidence)),
     # The surveyor for the day fills their tracer whatever their role; planning stays the specialists'.

@@ -406,7 +406,9 @@ def score_readiness(rows, credits: dict | None = None) -> Readiness:
     for row in rows:
         overall.add(row, credits)
         for groups, (key, label) in ((chapters, row["chapter"]), (units, row.get("unit") or WHOLE_SCOPE)):
-            groups.setdefault(key, ScoreLine(key, label)).add(row, credits)
+            # Not setdefault: its ScoreLine would be built (and thrown away) for every row.
+            line = groups.get(key) or groups.setdefault(key, ScoreLine(key, label))
+            line.add(row, credits)
     return Readiness(overall, list(chapters.values()), sorted(units.values(), key=lambda line: (line.key != "",
                                                                                                   line.label)))
 

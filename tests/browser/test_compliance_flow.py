@@ -34,12 +34,13 @@ def _choose(select, pattern):
     select.select_option(select.locator("option", has_text=pattern).first.get_attribute("value"))
 
 
-def _pick(page, label: str, words: str, person):
-    """Find someone with a people picker's search (the page lists no one else) and tick them."""
-    search = page.get_by_label(label)
+def _pick(page, label, words: str, person, within=None):
+    """Find someone with a people picker's search (the page lists no one else) and tick them;
+    `within` a part of the page when another form there has a picker of the same label."""
+    part = within or page
     with page.expect_response(lambda response: "q=" in response.url):
-        search.fill(words)
-    page.locator("[data-people-picker]", has=search).get_by_role("radio", name=person).first.check()
+        part.get_by_label(label).fill(words)
+    part.locator("[data-people-picker]", has=page.get_by_label(label)).get_by_role("radio", name=person).first.check()
 
 
 def _open_item(page, citation: str):
@@ -91,6 +92,25 @@ def test_specialist_assesses_qapi_with_evidence_and_a_finding(browser, browser_c
         # The condition's standards, no item for the condition: its readiness is theirs rolled up.
         assert all(i.requirement.urn.startswith(QAPI + "(") for i in items)
         expect(page.get_by_role("region", name="Readiness").locator("p.display-6")).to_have_text("0.0%")
+
+        # Every item of the page to Olivia with one tick (issue 16: the rows are ticked, no list of
+        # every item); then one row worked in place: Edit fetches its form, Save swaps the row back.
+        page.get_by_label("Tick every item on this page").check()
+        page.locator("summary", has_text="Assign items").click()
+        assign = page.locator("#assign-items")
+        _pick(page, re.compile(r"^Owner"), "olivia", re.compile(r"Olivia Grant"), within=assign)
+        assign.get_by_role("button", name="Assign the ticked items").click()
+        expect(page.locator("main")).to_contain_text(f"{len(items)} items assigned.")
+        assert assessment.items.filter(owner__username="cqo.olivia").count() == len(items)
+        row = page.locator("tr", has=page.get_by_role("link", name="42 CFR 482.21(c)", exact=True))
+        row.get_by_role("link", name="Edit 42 CFR 482.21(c)").click()
+        expect(row.get_by_label("Working status")).to_be_focused()
+        row.get_by_label("Working status").select_option(label="In progress")
+        row.get_by_role("button", name="Save").click()
+        expect(row.locator("form")).to_have_count(0)
+        expect(row).to_contain_text("Olivia Grant")
+        expect(row).to_contain_text("In progress")
+        assert assessment.items.get(requirement__urn=QAPI + "(c)").working_status == "in_progress"
 
         # 482.21(a) met, with a policy and a measure as its evidence.
         _open_item(page, "42 CFR 482.21(a)")

@@ -108,16 +108,15 @@ class FilterForm(forms.Form):
 class AssignForm(forms.Form):
     owner = PersonField(queryset=User.objects.none(), required=False,
                         empty_label="Nobody (take the items from their owner)")
-    items = forms.ModelMultipleChoiceField(queryset=None, error_messages={"required": "Choose the items to assign."})
+    # Ticked on the rows of the page (checkboxes of this name, assessment_item_row.html), never
+    # listed in the form: an assessment holds hundreds of items, and 500 options were a third of
+    # the page's cost (issue 16). Any item of the assessment is accepted, one query for them all.
+    items = forms.ModelMultipleChoiceField(queryset=None, widget=forms.MultipleHiddenInput,
+                                           error_messages={"required": "Tick the items to assign."})
 
     def __init__(self, *args, assessment, **kwargs):
         super().__init__(*args, **kwargs)
-        # Every item of the assessment is an option: read with what their labels name, in one query.
-        self.fields["items"].queryset = assessment.items.select_related("requirement", "for_unit").order_by(
-            "requirement__position", "for_unit__name")
-        self.fields["items"].label_from_instance = lambda item: " · ".join(
-            filter(None, [item.requirement.citation or item.requirement.urn, item.requirement.title,
-                          item.for_unit.name if item.for_unit else ""]))
+        self.fields["items"].queryset = assessment.items.all()
         self.fields["owner"].queryset = staff_of([assessment.organisation_id])
         self.fields["owner"].widget.search_url = reverse("compliance:assessment_assignees", args=[assessment.pk])
 
@@ -272,21 +271,29 @@ def assessment_detail(request, pk):
         "rows": [_row_context(request.user, item) for item in page],
         "chapter_chart": by_chapter_chart, "trend_chart": trend_chart,
         "findings": finding_service.findings_of_assessment(assessment),
-        "may_assess": permissions.can(request.user, "compliance.assess", assessment),
+        "may_assign": _may_assign(request.user, assessment),
         "assign_form": AssignForm(assessment=assessment, prefix="assign"),
         "others": service.visible_assessments(request.user).filter(
             version_assessed__framework=assessment.version_assessed.framework).exclude(pk=assessment.pk)[:20],
     })
 
 
-def _row_context(user, item, form=None) -> dict:
+def _may_assign(user, assessment) -> bool:
+    return assessment.status == AssessmentStatus.OPEN and permissions.can(user, "compliance.assess", assessment)
+
+
+def _row_context(user, item, form=None, *, with_form=False) -> dict:
+    """A row of the items table. Its edit form is drawn only when asked for (the row's Edit,
+    item_row_form) or when it comes back with errors: 25 forms drawn with every page were two
+    thirds of the page's cost (issue 16)."""
     may_edit = (item.assessment.status == AssessmentStatus.OPEN
                 and permissions.can(user, "compliance.work_on_item", item))
-    if may_edit and form is None:
+    if may_edit and form is None and with_form:
         form = ItemForm(initial={"working_status": item.working_status, "result": item.result,
                                  "not_applicable_reason": item.not_applicable_reason, "rationale": item.rationale,
                                  "weight": item.weight, "version": item.version}, prefix=f"i{item.pk}")
-    return {"item": item, "form": form if may_edit else None}
+    return {"item": item, "may_edit": may_edit, "form": form if may_edit else None,
+            "may_assign": _may_assign(user, item.assessment)}
 
 
 @requires("compliance.view")
@@ -409,7 +416,7 @@ def item_detail(request, pk):
 def _item_context(request, item, **forms_) -> dict:
     user = request.user
     return {
-        **_row_context(user, item, forms_.get("form")), "item": item,
+        **_row_context(user, item, forms_.get("form"), with_form=True), "item": item,
         "findings": item.findings.select_related("unit").order_by("status", "-raised_at"),
         "history": history.history_of(item),
         "may_sign_off": (item.reviewed_by_id is None and item.result and item.owner_id != user.pk
@@ -448,6 +455,19 @@ def item_edit(request, pk):
     if inline:  # htmx swaps only what it is given with 200: the row with its errors
         return render(request, "compliance/assessment_item_row.html", _row_context(request.user, item, form))
     return render(request, "compliance/assessment_item.html", _item_context(request, item, form=form), status=status)
+
+
+@requires("compliance.assessment_work")
+def item_row_form(request, pk):
+    """The row of the assessment page with its edit form, asked for by the row's Edit (htmx);
+    without JavaScript that link opens the item's page, which has the same form."""
+    item = service.access_item(request.user, pk, "compliance.work_on_item")
+    if request.headers.get("HX-Request") != "true":
+        return redirect("compliance:item", pk=item.pk)
+    row = _row_context(request.user, item, with_form=True)
+    if row["form"]:  # htmx focuses it: the Edit link that had the focus is gone with the old row
+        row["form"]["working_status"].field.widget.attrs["autofocus"] = True
+    return render(request, "compliance/assessment_item_row.html", row)
 
 
 @require_POST
@@ -577,6 +597,7 @@ urlpatterns = [
     path("compliance/items/mine/", my_items, name="my_items"),
     path("compliance/items/<int:pk>/", item_detail, name="item"),
     path("compliance/items/<int:pk>/edit/", item_edit, name="item_edit"),
+    path("compliance/items/<int:pk>/edit/row/", item_row_form, name="item_row_form"),
     path("compliance/items/<int:pk>/sign-off/", item_sign_off, name="item_sign_off"),
     path("compliance/items/<int:pk>/findings/new/", item_finding_new, name="item_finding_new"),
     path("compliance/findings/", finding_list, name="findings"),

@@ -80,7 +80,21 @@
       matches.appendChild(note);
     }
   }
-  document.addEventListener("DOMContentLoaded", function () { paintProgress(document); chartTips(document); });
+  // A box that ticks every box of a form on the page (data-tick-all="<form id>"): shown only
+  // here, as without JavaScript it would do nothing.
+  document.addEventListener("change", function (event) {
+    var all = event.target.getAttribute && event.target.getAttribute("data-tick-all");
+    if (!all) { return; }
+    document.querySelectorAll('input[type=checkbox][form="' + all + '"]').forEach(function (box) {
+      box.checked = event.target.checked;
+    });
+  });
+  function showTickAll(root) {
+    root.querySelectorAll("[data-tick-all]").forEach(function (box) { box.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    paintProgress(document); chartTips(document); showTickAll(document);
+  });
   document.addEventListener("htmx:afterSwap", function (event) {
     paintProgress(event.target); chartTips(event.target); dropChosenMatches(event.target);
   });
