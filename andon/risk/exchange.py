@@ -466,10 +466,3 @@ def _update(user, risk: Risk, values: dict) -> bool:
         record_scores(risk, ScoreReason.IMPORTED, matrix_row(risk.organisation).revision, user,
                       note="Imported from a spreadsheet").save()
     return True
-
-
-def connect() -> None:
-    """Registries of the exchange (navigation), from ready()."""
-    from andon.platform import navigation
-
-    navigation.add(navigation.NavEntry("Risk import and export", "risk:exchange", "risk.manage", "arrow-down-up"))

@@ -195,7 +195,7 @@ def _reviewed_after(risk: Risk, period_start: date) -> bool:
 
 
 def connect() -> None:
-    """Registries of one risk's side, from ready(): raising a risk is where a risk's work starts."""
-    from andon.platform import navigation
+    """Registries of the links, from ready(): key risk indicators flag their risks each day."""
+    from .sweep import register_sweep
 
-    navigation.add(navigation.NavEntry("Raise a risk", "risk:raise", "risk.raise", "plus-circle"))
+    register_sweep("key risk indicators", flag_from_indicators)
