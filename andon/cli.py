@@ -18,6 +18,7 @@ MODULE_COMMANDS = {
     "fhir": "andon.analytics.fhir.cli",
     "ecqm": "andon.analytics.cql.cli",
     "compliance": "andon.compliance.commands",
+    "risk": "andon.risk.commands",
 }
 
 

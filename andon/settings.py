@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "andon.actions",
     "andon.measures",
     "andon.compliance",
+    "andon.risk",
     "andon.api",
     "ninja",
 ]
@@ -326,6 +327,11 @@ ANDON_COMPLIANCE_PARTLY_MET_CREDIT = env.float("ANDON_COMPLIANCE_PARTLY_MET_CRED
 # at most once in this many days; owners hear of a review this many days before it is due.
 ANDON_COMPLIANCE_REMINDER_DAYS = env.int("ANDON_COMPLIANCE_REMINDER_DAYS", default=7)
 ANDON_COMPLIANCE_REVIEW_NOTICE_DAYS = env.int("ANDON_COMPLIANCE_REVIEW_NOTICE_DAYS", default=30)
+
+# Risk reviews (docs/risk.md): an owner hears of a risk's review this many days before its date
+# (and while it is overdue), by e-mail, at most once in this many days.
+ANDON_RISK_REVIEW_NOTICE_DAYS = env.int("ANDON_RISK_REVIEW_NOTICE_DAYS", default=14)
+ANDON_RISK_REMINDER_DAYS = env.int("ANDON_RISK_REMINDER_DAYS", default=7)
 
 # Audit trail: typed JSON before/after values, secrets masked.
 AUDITLOG_STORE_JSON_CHANGES = True

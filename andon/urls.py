@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("andon.actions.urls")),
     path("", include("andon.measures.urls")),
     path("", include("andon.compliance.urls")),
+    path("", include("andon.risk.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

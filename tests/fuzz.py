@@ -37,3 +37,19 @@ def hostile_text(max_size: int = 40):
 
     return st.one_of(st.sampled_from(HOSTILE), st.one_of(st.text(max_size=max_size), st.integers().map(str),
                                                          st.floats().map(str)))
+
+
+# What a spreadsheet cell may hold besides: formulas a spreadsheet program would run (the export's
+# business to defuse, the import's to store as text or refuse) and a field past the csv module's
+# limit of 131,072 characters.
+SPREADSHEET_HOSTILE = (
+    "=cmd|' /C calc'!A0", '=HYPERLINK("http://evil.example","Open")', "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1",
+    "'=1", "x" * 200_000,
+)
+
+
+def hostile_cell(max_size: int = 40):
+    """A strategy: hostile_text, or now and then one of SPREADSHEET_HOSTILE."""
+    from hypothesis import strategies as st
+
+    return st.one_of(hostile_text(max_size), st.sampled_from(SPREADSHEET_HOSTILE))

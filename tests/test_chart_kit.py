@@ -169,6 +169,30 @@ def test_markers_at_both_edges_keep_their_labels_whole_inside_the_drawing_and_ap
     assert chart.table.rows[0][-1] == "first" and chart.table.rows[-1][-1] == f"last period; after the last: {words}"
 
 
+def test_a_risk_matrix_heat_map_colours_cells_by_band_links_them_and_keeps_counts_legible():
+    """A risk matrix: each cell takes its band's colour (not the ramp), links to the risks it
+    counts (the address escaped), and writes its count in whichever ink stands out on the band."""
+    link = '/risk/register/?consequence=5&likelihood=1&x="<q>'
+    chart = charts.heat_map(["2 Unlikely", "1 Rare"], ["1 Negligible", "5 Catastrophic"],
+                            {("1 Rare", "5 Catastrophic"): 3, ("2 Unlikely", "1 Negligible"): 0},
+                            title="Current", desc="d", row_label="Likelihood", column_label="Consequence",
+                            fills={("1 Rare", "5 Catastrophic"): "#c62828", ("2 Unlikely", "1 Negligible"): "#f9a825"},
+                            links={("1 Rare", "5 Catastrophic"): link}, cell_width=100)
+    root = ET.fromstring(chart.svg)
+    anchors = list(root.iter(f"{SVG}a"))
+    assert [a.get("href") for a in anchors] == [link]  # one linked cell; the quotes and brackets escaped
+    linked = anchors[0]
+    assert linked.find(f"{SVG}title").text == "1 Rare, 5 Catastrophic: 3"
+    assert linked.find(f"{SVG}rect").get("fill") == "#c62828" and linked.find(f"{SVG}rect").get("width") == "100"
+    assert linked.find(f"{SVG}text").text == "3" and linked.find(f"{SVG}text").get("fill") == "#ffffff"
+    cells = {rect.find(f"{SVG}title").text: rect for rect in root.iter(f"{SVG}rect")
+             if rect.find(f"{SVG}title") is not None}
+    assert cells["2 Unlikely, 1 Negligible: 0"].get("fill") == "#f9a825"  # zero is a count, drawn in its band
+    assert cells["1 Rare, 1 Negligible: no value"].get("fill") == charts.theme.BACKGROUND
+    assert [t.text for t in root.iter(f"{SVG}text") if t.get("fill") == charts.theme.INK and t.text == "0"] == ["0"]
+    assert chart.table.rows == (("2 Unlikely", "0", ""), ("1 Rare", "", "3"))
+
+
 def test_an_empty_pareto_says_so():
     chart = charts.pareto_chart([], title="T", desc="d", noun="factors")
     assert "No factors match the filters" in chart.svg and not chart.table.rows

@@ -3,6 +3,7 @@
 
 import csv
 import io
+import zipfile
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -358,6 +359,75 @@ def test_an_import_with_bad_rows_reports_each_and_changes_nothing(world):
     with pytest.raises(ValidationError, match="lacks the column"):
         service.import_items(world.specialist, assessment, check_upload(
             SimpleUploadedFile("x.csv", b"requirement_urn\nx\n"), ("csv",)))
+
+
+def _unchanged(assessment) -> list[tuple]:
+    return list(service.items_of(assessment).order_by("pk").values_list("pk", "version", "result", "owner"))
+
+
+def test_an_import_that_cannot_be_read_is_refused_naming_the_file_and_the_reason(world, monkeypatch):
+    from openpyxl import Workbook
+
+    from andon.compliance import uploads
+
+    assessment = _assessment(world)
+    before = _unchanged(assessment)
+    rows = _csv(assessment)
+    rows[0].update(result="Met", rationale="x" * 200_000, working_status="done")
+
+    def refusal(upload) -> str:
+        with pytest.raises(ValidationError) as caught:
+            service.import_items(world.specialist, assessment, upload)
+        assert _unchanged(assessment) == before
+        return caught.value.message_dict["file"][0]
+
+    assert refusal(_upload(rows)) == "items.csv: row 2: not valid CSV: field larger than field limit (131072)"
+    book = Workbook()
+    book.active.append(service.EXPORT_HEADER)
+    data = io.BytesIO()
+    book.save(data)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part in zipfile.ZipFile(data).infolist():
+            archive.writestr(part, zipfile.ZipFile(data).read(part))
+        archive.writestr("xl/worksheets/sheet2.xml", b" " * 2**20)
+    message = refusal(check_upload(SimpleUploadedFile("items.xlsx", bomb.getvalue()), ("xlsx",)))
+    assert message.startswith("items.xlsx: not a workbook that can be read: the part 'xl/worksheets/sheet2.xml' "
+                              "unpacks to ") and message.endswith("it looks like a zip bomb")
+    monkeypatch.setattr(uploads, "MAX_ROWS", 3)
+    assert refusal(_upload(_csv(assessment))) == (
+        "items.csv: more than 3 rows; import at most 3 at once (split the file, or delete what is below the table)")
+
+
+def test_exports_defuse_every_cell_a_spreadsheet_would_run_as_a_formula(world, client):
+    from openpyxl import load_workbook
+
+    assessment = _assessment(world)
+    Requirement.objects.filter(citation="A.1").update(title='=HYPERLINK("http://evil.example","Open")')
+    Requirement.objects.filter(citation="A.2").update(title="+1+cmd|' /C calc'!A0")
+    item = _item(assessment, "A.1")
+    service.update_item(world.specialist, item, item.version, working_status="in_progress", result="met",
+                        rationale="@SUM(1+1)*cmd|' /C calc'!A0")
+    item = _item(assessment, "A.2")
+    service.update_item(world.specialist, item, item.version, working_status="in_progress", result="not_applicable",
+                        not_applicable_reason="-2+3+cmd|' /C calc'!A0", rationale="Checked.")
+    expected = {("title", 0): "'=HYPERLINK(\"http://evil.example\",\"Open\")", ("rationale", 0):
+                "'@SUM(1+1)*cmd|' /C calc'!A0", ("title", 1): "'+1+cmd|' /C calc'!A0",
+                ("not_applicable_reason", 1): "'-2+3+cmd|' /C calc'!A0"}
+    client.force_login(world.specialist)
+    for response in (client.get(reverse("compliance:assessment_csv", args=[assessment.pk])),
+                     client.get(f"/api/v1/compliance/assessments/{assessment.pk}/export", {"format": "csv"})):
+        rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert {(column, n): rows[n][column] for column, n in expected} == expected
+    sheet = load_workbook(io.BytesIO(client.get(reverse("compliance:assessment_xlsx", args=[assessment.pk])).content),
+                          data_only=False).active
+    header = [cell.value for cell in sheet[1]]
+    assert {(column, n): sheet.cell(n + 2, header.index(column) + 1).value for column, n in expected} == expected
+    assert "f" not in {cell.data_type for row in sheet.iter_rows() for cell in row}  # no formula cell
+    # Read back, the quotes come off: the import changes nothing.
+    upload = check_upload(SimpleUploadedFile("items.xlsx", client.get(
+        reverse("compliance:assessment_xlsx", args=[assessment.pk])).content), ("xlsx",))
+    assert service.import_items(world.specialist, assessment, upload) == (0, [])
 
 
 # --- pages and API ------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 them, mappings, and the pages and API that read and import them."""
 
 import io
+import re
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import Workbook
 
-from andon.compliance import frameworks
+from andon.compliance import frameworks, uploads
 from andon.compliance.frameworks import FrameworkFileError
 from andon.compliance.models import Change, Framework, FrameworkVersion, Requirement, RequirementMapping
 from andon.platform import content
@@ -411,6 +413,85 @@ def test_an_xlsx_framework_takes_its_fields_from_the_framework_sheet_and_names_s
     with pytest.raises(FrameworkFileError) as caught:
         frameworks.import_framework(specialist, bad, "xlsx", "own.xlsx", {})
     assert [str(p) for p in caught.value.problems] == ["own.xlsx, sheet 'requirements', row 2: title: required"]
+    assert FrameworkVersion.objects.count() == 1
+
+
+def rewritten(data: bytes, changes: dict[str, object]) -> bytes:
+    """An XLSX file with parts replaced (bytes), edited (a function of the old bytes) or added:
+    the files that openpyxl would never write and an attacker would."""
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            change = changes.get(name)
+            old = source.read(name)
+            target.writestr(name, change(old) if callable(change) else change if change is not None else old)
+        for name in changes.keys() - set(source.namelist()):
+            target.writestr(name, changes[name])
+    return out.getvalue()
+
+
+HEADER_ROW = ["urn", "parent", "citation", "title", "summary"]
+FIELDS = [["field", "value"], ["urn", OWN], ["name", "Own standards"], ["kind", "internal"], ["version", "1"]]
+
+
+def refused_xlsx(user, data, metadata=None) -> list[str]:
+    before = (FrameworkVersion.objects.count(), Requirement.objects.count())
+    with pytest.raises(FrameworkFileError) as caught:
+        frameworks.import_framework(user, data, "xlsx", "own.xlsx", metadata or {})
+    assert (FrameworkVersion.objects.count(), Requirement.objects.count()) == before, "nothing is stored"
+    return [str(p) for p in caught.value.problems]
+
+
+def test_an_xlsx_zip_bomb_is_refused_before_openpyxl_reads_it_and_nothing_is_stored(db, make_user, settings):
+    specialist = make_user(Role.COMPLIANCE_SPECIALIST)
+    good = xlsx([HEADER_ROW, ["urn:t:own:A", None, "A", "Reporting", None]], FIELDS)
+    # A part of zeros packs a thousand to one (60 MB would pack into 60 KB); 1 MB shows it.
+    bomb = rewritten(good, {"xl/media/image1.png": b"\x00" * 2**20})
+    assert len(bomb) < len(good) + 5000
+    [problem] = refused_xlsx(specialist, bomb)
+    assert re.fullmatch(r"own\.xlsx: not a workbook that can be read: the part 'xl/media/image1\.png' unpacks to "
+                        r"1,0\d\d times its packed size \(at most 100\): it looks like a zip bomb", problem), problem
+    settings.ANDON_XLSX_MAX_UNPACKED_BYTES = 10_000
+    [problem] = refused_xlsx(specialist, good)
+    assert re.fullmatch(r"own\.xlsx: not a workbook that can be read: the archive unpacks to 1\d,\d\d\d bytes; at "
+                        r"most 10,000", problem), problem
+    settings.ANDON_XLSX_MAX_UNPACKED_BYTES = 50 * 2**20
+    assert refused_xlsx(specialist, good[:len(good) // 2]) == [
+        "own.xlsx: not a workbook that can be read: not a valid ZIP archive, as an XLSX or DOCX file is (File is not "
+        "a zip file)"]
+    assert refused_xlsx(specialist, rewritten(good, {"xl/worksheets/sheet1.xml": b"<worksheet><sheetData><row>"})) == [
+        "own.xlsx: not an XLSX workbook that can be read (ParseError)"]
+    assert frameworks.import_framework(specialist, good, "xlsx", "own.xlsx", {}).version.requirements.count() == 1
+
+
+def test_an_xlsx_sheet_is_read_row_by_row_up_to_the_limit_whatever_size_it_claims(db, make_user, monkeypatch):
+    specialist = make_user(Role.COMPLIANCE_SPECIALIST)
+    rows = [HEADER_ROW] + [[f"urn:t:own:{n}", None, str(n), f"Requirement {n}", None] for n in range(1, 6)]
+    # A sheet claiming to span every row and column is read as the rows it holds (openpyxl pads each
+    # row it reads to the claim)...
+    sheet = "xl/worksheets/sheet1.xml"
+    claims_all = rewritten(xlsx(rows, FIELDS), {sheet: lambda old: re.sub(
+        rb'<dimension ref="[^"]*" ?/>', b'<dimension ref="A1:XFD1048576"/>', old)})
+    assert b"A1:XFD1048576" in zipfile.ZipFile(io.BytesIO(claims_all)).read(sheet)
+    version = frameworks.import_framework(specialist, claims_all, "xlsx", "own.xlsx", {}).version
+    assert version.requirements.count() == 5
+    # ... and one cell a million rows down is past the limit, whether the rows between are there or
+    # not (openpyxl fills them in: 16,384 cells times a million rows, read as it would be).
+    far = rewritten(claims_all, {sheet: lambda old: old.replace(b"</sheetData>", b'<row r="1000000"><c r="A1000000" '
+                                                                b't="inlineStr"><is><t>urn:t:own:far</t></is></c></row>'
+                                                                b"</sheetData>")})
+    assert refused_xlsx(specialist, far, {"version": "2"}) == [
+        "own.xlsx, sheet 'requirements': more than 20,000 rows; import at most 20,000 at once (split the file, or "
+        "delete what is below the table)"]
+    monkeypatch.setattr(uploads, "MAX_ROWS", 5)
+    assert refused_xlsx(specialist, xlsx(rows, FIELDS), {"version": "2"}) == [
+        "own.xlsx, sheet 'requirements': more than 5 rows; import at most 5 at once (split the file, or delete what "
+        "is below the table)"]
+    text = "\n".join(",".join(str(cell or "") for cell in row) for row in rows)
+    with pytest.raises(FrameworkFileError) as caught:
+        frameworks.import_framework(specialist, text.encode(), "csv", "own.csv", {**META, "version": "3"})
+    assert [str(p) for p in caught.value.problems] == [
+        "own.csv: more than 5 rows; import at most 5 at once (split the file, or delete what is below the table)"]
     assert FrameworkVersion.objects.count() == 1
 
 

@@ -35,6 +35,8 @@ from hypothesis import strategies as st
 
 from andon.actions import services as action_services
 from andon.actions.models import Action
+from andon.compliance import assessments, frameworks
+from andon.compliance.models import AssessmentItem, Framework, FrameworkVersion, Requirement, RequirementMapping
 from andon.measures import compute
 from andon.measures import services as measure_services
 from andon.measures.models import Annotation, ManualCount, Measure, PeerResult, UnitMapping
@@ -56,7 +58,8 @@ from andon.safety.models import (
     WhyChain,
 )
 from tests.conftest import Hospital
-from tests.fuzz import HOSTILE, examples, hostile_text
+from tests.fuzz import HOSTILE, examples, hostile_cell, hostile_text
+from tests.test_compliance_frameworks import rewritten
 from tests.test_measures import LIBRARY
 from tests.test_measures_pages import months
 
@@ -151,13 +154,16 @@ def api(world, db, client):
 
 
 MODELS = (SafetyEvent, ConductConcern, TimelineEntry, WhyChain, ContributingFactor, RootCause, TeamMember, Action,
-          ManualCount, PeerResult, Annotation, UnitMapping, Job)
+          ManualCount, PeerResult, Annotation, UnitMapping, Job, Framework, FrameworkVersion, Requirement,
+          RequirementMapping, AssessmentItem)
 
 
 def writes() -> tuple:
     """What a refused input must leave as it was: the rows of every table a form or importer here
-    writes, and the audit trail's entries of changes (reads are audited even when refused)."""
+    writes, the versions of assessment items (an import changes them in place), and the audit
+    trail's entries of changes (reads are audited even when refused)."""
     return (*(model.objects.count() for model in MODELS),
+            tuple(AssessmentItem.objects.order_by("pk").values_list("version", flat=True)),
             LogEntry.objects.exclude(action=LogEntry.Action.ACCESS).count())
 
 
@@ -483,19 +489,24 @@ def test_fuzz_peer_measure_reports(client, boss, data):
                    for v in (peer.numerator, peer.denominator, peer.value) if v is not None)
 
 
-def csv_file(valid_rows: list[list[str]]):
-    """CSV bytes: valid rows with cells replaced by hostile text, written by a CSV writer or
-    joined raw (quotes and separators left in), in UTF-8 or Latin-1."""
+def csv_file(valid_rows: list[list[str]], rows=None, encodings=("utf-8", "latin-1")):
+    """CSV bytes: valid rows with cells replaced by hostile text (or the rows `rows` draws),
+    written by a CSV writer or joined raw (quotes and separators left in), in UTF-8 or Latin-1
+    (or one of `encodings`)."""
     @st.composite
     def build(draw) -> bytes:
-        rows = [[draw(st.one_of(st.just(cell), st.just(cell), hostile_text())) for cell in row] for row in valid_rows]
+        if rows is None:
+            table = [[draw(st.one_of(st.just(cell), st.just(cell), hostile_text())) for cell in row]
+                     for row in valid_rows]
+        else:
+            table = draw(rows)
         if draw(st.booleans()):
             out = io.StringIO()
-            csv.writer(out).writerows(rows)
+            csv.writer(out).writerows(table)
             text = out.getvalue()
         else:
-            text = "\n".join(",".join(row) for row in rows)
-        return text.encode(draw(st.sampled_from(["utf-8", "latin-1"])), errors="replace")
+            text = "\n".join(",".join(row) for row in table)
+        return text.encode(draw(st.sampled_from(encodings)), errors="replace")
     return build()
 
 
@@ -522,6 +533,152 @@ def test_fuzz_safety_events_csv(client, boss, settings, tmp_path, data):
     response = upload(client, reverse("safety:import_events"), "events.csv", data, "file")
     if refused(response):
         assert response.status_code == 200 and writes() == before
+
+
+# --- fuzzing: compliance importers ----------------------------------------------------------------
+
+FUZZ_A, FUZZ_B = "urn:t:fuzz-a", "urn:t:fuzz-b"
+FRAMEWORK_YAML = """\
+framework:
+  urn: {urn}
+  name: {name}
+  kind: internal
+  version: "{version}"
+requirements:
+  - urn: {urn}:A
+    citation: {citation}
+    title: {title}
+    children:
+      - urn: {urn}:A.1
+        citation: A.1
+        title: {child}
+        evidence_hints: [{hint}]
+"""
+FRAMEWORK_FIELDS = {"name": "Fuzz standards", "citation": "A", "title": "Reporting", "child": "Triage",
+                    "hint": "Triage times"}
+FRAMEWORK_ROWS = [["urn", "parent", "citation", "title", "summary", "guidance", "evidence_hints", "assessable"],
+                  [f"{FUZZ_A}:A", "", "A", "Reporting", "Staff report events.", "", "", "false"],
+                  [f"{FUZZ_A}:A.1", f"{FUZZ_A}:A", "A.1", "Triage", "Within a day.", "", "Triage times", "true"]]
+MAPPING_ROWS = [["source", "target", "relation", "note"], [f"{FUZZ_A}:A.1", f"{FUZZ_B}:A.1", "subset", "Triage"]]
+
+
+@pytest.fixture(scope="module")
+def compliance(world, django_db_blocker):
+    """Two small frameworks (mappings join them) and an assessment of the first, over the
+    organisation, made once for the module inside the world's transaction."""
+    with django_db_blocker.unblock():
+        for urn in (FUZZ_A, FUZZ_B):
+            frameworks.load_framework_text(FRAMEWORK_YAML.format(urn=urn, version="1", **FRAMEWORK_FIELDS),
+                                           f"{urn}.yaml")
+        version = FrameworkVersion.objects.get(framework__urn=FUZZ_A)
+        return assessments.create_assessment(world.boss, title="Fuzzed", version=version,
+                                             scope=world.hospital.organisation, lead=world.boss)
+
+
+def xlsx_file(rows: list[list[str]]) -> bytes:
+    """A workbook of one sheet (a text starting with = is written as a formula, as a person's would be)."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    book = Workbook()
+    for row in rows:
+        book.active.append([ILLEGAL_CHARACTERS_RE.sub("", value) for value in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@st.composite
+def damaged(draw, data: bytes) -> bytes:
+    """The file as built, or now and then cut short, or bytes of any kind under its name; a
+    workbook also with its sheet cut short inside an archive that is whole."""
+    how = draw(st.integers(0, 4))
+    if how == 0:
+        return data[:draw(st.integers(0, len(data)))]
+    if how == 1:
+        return draw(st.one_of(st.binary(max_size=300), st.binary(max_size=300).map(lambda b: b"PK\x03\x04" + b)))
+    if how == 2 and data.startswith(b"PK"):
+        cut = draw(st.integers(0, 2000))
+        return rewritten(data, {"xl/worksheets/sheet1.xml": lambda sheet: sheet[:cut]})
+    return data
+
+
+@st.composite
+def hostile_rows(draw, valid_rows: list[list[str]]) -> list[list[str]]:
+    """The valid rows with one to three cells replaced by hostile ones (formulas and huge fields
+    among them), the header's now and then: a file mostly right, so that it is read through."""
+    rows = [list(row) for row in valid_rows]
+    for _ in range(draw(st.integers(1, 3))):
+        row = rows[draw(st.integers(0 if draw(st.integers(0, 5)) == 0 else 1, len(rows) - 1))]
+        row[draw(st.integers(0, len(row) - 1))] = draw(hostile_cell())
+    return rows
+
+
+@st.composite
+def spreadsheet_file(draw, valid_rows: list[list[str]], kinds=("csv", "xlsx")) -> tuple[str, bytes]:
+    """(kind, bytes): the rows with hostile cells, as CSV (UTF-8, Latin-1 or UTF-16) or XLSX,
+    then perhaps damaged."""
+    kind = draw(st.sampled_from(kinds))
+    if kind == "csv":
+        data = draw(csv_file(valid_rows, hostile_rows(valid_rows), ("utf-8", "utf-8", "latin-1", "utf-16")))
+    else:
+        data = xlsx_file(draw(hostile_rows(valid_rows)))
+    return kind, draw(damaged(data))
+
+
+@st.composite
+def framework_yaml(draw, version: str) -> bytes:
+    """The framework YAML with fields replaced by hostile text, raw (YAML reads it as it may) or
+    quoted as a YAML string."""
+    fields = {name: draw(st.one_of(st.just(valid), st.just(valid), hostile_cell().map(json.dumps), hostile_cell()))
+              for name, valid in FRAMEWORK_FIELDS.items()}
+    text = FRAMEWORK_YAML.format(urn=FUZZ_A, version=version, **fields)
+    return draw(damaged(text.encode(draw(st.sampled_from(["utf-8", "latin-1"])), errors="replace")))
+
+
+def check_import(client, url: str, post: dict) -> None:
+    """Whatever the file, the page answers without a server error; a refusal says why (the
+    problems by row, or the form's errors) and changes nothing."""
+    before = writes()
+    response = client.post(url, post)
+    assert response.status_code < 500
+    if response.status_code != 302:
+        assert response.context["problems"] or response.context["form"].errors
+        assert writes() == before
+
+
+@fuzz(14)
+@given(data=st.data())
+def test_fuzz_compliance_framework_files(client, boss, compliance, data):
+    version = str(data.draw(st.integers(2, 10**6)))  # most often a new version: the file is read through
+    kind = data.draw(st.sampled_from(["yaml", "csv", "xlsx"]))
+    post = {"what": "framework"}
+    if kind == "yaml":
+        content = data.draw(framework_yaml(version))
+    else:
+        kind, content = data.draw(spreadsheet_file(FRAMEWORK_ROWS, (kind,)))
+        post |= {"urn": FUZZ_A, "name": "Fuzz standards", "kind": "internal", "version": version}
+    check_import(client, reverse("compliance:framework_import"),
+                 post | {"file": SimpleUploadedFile(f"framework.{kind}", content)})
+
+
+@fuzz(10)
+@given(data=st.data())
+def test_fuzz_compliance_mapping_files(client, boss, compliance, data):
+    kind, content = data.draw(spreadsheet_file(MAPPING_ROWS))
+    check_import(client, reverse("compliance:framework_import"),
+                 {"what": "mappings", "file": SimpleUploadedFile(f"mappings.{kind}", content)})
+
+
+@fuzz(12)
+@given(data=st.data())
+def test_fuzz_assessment_imports(client, boss, compliance, data):
+    rows = [assessments.EXPORT_HEADER] + [[str(row[name]) for name in assessments.EXPORT_HEADER]
+                                          for row in assessments.assessment_export_rows(compliance)]
+    rows[1][5:9] = ["in_progress", "met", "", "Seen on the ward."]  # an import that changes an item
+    kind, content = data.draw(spreadsheet_file(rows))
+    check_import(client, reverse("compliance:assessment_import", args=[compliance.pk]),
+                 {"file": SimpleUploadedFile(f"items.{kind}", content)})
 
 
 # --- fuzzing: forms -----------------------------------------------------------------------------

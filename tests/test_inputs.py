@@ -1,8 +1,11 @@
 """The platform's shared input checks (andon/platform/inputs.py): what each refuses, with what
 words, and that nothing but an InputError comes out of them whatever they are given."""
 
+import io
 import json
 import math
+import re
+import zipfile
 from datetime import UTC, date, datetime
 
 import pytest
@@ -117,6 +120,40 @@ def test_text_files_are_utf8_without_nul(data, reason):
         inputs.utf8_text(data)
     assert str(refused.value) == reason
     assert inputs.utf8_text("\ufeffunit,month\n".encode()) == "unit,month\n"
+
+
+def zipped(parts: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+NOT_A_ZIP = re.escape("not a valid ZIP archive, as an XLSX or DOCX file is (File is not a zip file)")
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"PK\x03\x04" + b"\x00" * 40, NOT_A_ZIP),
+    (zipped({"a.xml": b"<a/>"})[:-10], NOT_A_ZIP),
+    (zipped({f"part{n}.xml": b"<a/>" for n in range(11)}), "the archive holds 11 parts; at most 10"),
+    (zipped({"a.xml": bytes(range(256)) * 4000, "b.xml": bytes(range(256)) * 4000}),
+     "the archive unpacks to 2,048,000 bytes; at most 1,572,864"),
+    # 1 MB of zeros packs into 1 KB (how tight depends on zlib's version): a zip bomb's part,
+    # within the size allowed.
+    (zipped({"xl/worksheets/sheet1.xml": b"\x00" * 2**20}),
+     r"the part 'xl/worksheets/sheet1\.xml' unpacks to 1,0\d\d times its packed size \(at most 100\): it looks "
+     r"like a zip bomb"),
+])
+def test_zip_archives_are_bounded_before_anything_unpacks_them(data, reason):
+    with pytest.raises(inputs.InputError) as refused:
+        inputs.check_zip(data, max_unpacked=int(1.5 * 2**20), max_members=10)
+    assert re.fullmatch(reason, str(refused.value)), str(refused.value)
+
+
+def test_zip_archives_within_the_bounds_pass():
+    # A small part may pack tighter than the ratio: only parts past 100 KB are held to it.
+    inputs.check_zip(zipped({"a.xml": b"\x00" * 50_000, "b.xml": bytes(range(256)) * 400}), max_unpacked=2**20)
 
 
 @pytest.mark.parametrize(("name", "text", "reason"), [

@@ -10,6 +10,7 @@ taxonomy, the measure library and one person per role are made once for the modu
 made per cell, they cost more than the cells themselves.
 """
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -758,6 +759,167 @@ def own_evidence(user, other):
     piece.save()
     return [piece.pk], {}
 
+# Risk: the register is read by managers and the quality department in their scope; a risk
+# placed in 4 West, owned by someone else, at unit level (board members see board-level risks only).
+RISK_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                          Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO})
+_RISK_NUMBERS = iter(range(1, 1_000_000))
+# The register's import and export are the risk manager's (risk.manage).
+RISK_EXCHANGE = frozenset({Role.RISK_MANAGER})
+
+
+def a_unit_risk(user, other):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.platform.models import Unit
+    from andon.risk import services as risk
+
+    manager = services.create_user(f"risk-manager-{next(_RISK_NUMBERS)}")
+    ward = Unit.objects.get(facility__code="rgh", code="4w")
+    services.grant_role(manager, Role.RISK_MANAGER, ward.facility.organisation)
+    found = risk.raise_risk(manager, title="Matrix risk", cause="c", event="e", effect="f", category="clinical",
+                            owner=manager, unit=ward, review_on=timezone.localdate() + timedelta(days=30),
+                            scores={"inherent": (4, 4), "current": (4, 2), "target": (2, 2)})
+    return [found.pk], {}
+
+
+# Risk: the register's list, heat map (and its PDF) and board assurance framework are read by those
+# who read risks and by the board (board-level risks only); the matrix is the risk manager's.
+RISK_REGISTER_READERS = RISK_VIEWERS | {Role.BOARD_MEMBER}
+RISK_CONFIGURERS = frozenset({Role.RISK_MANAGER})
+
+
+def api_risk_matrix_body(hospital):
+    from andon.risk.scoring import Matrix
+
+    return {"config": Matrix().to_config(), "reason": "Matrix: the same table again"}
+
+
+# Risk: one risk. Those who raise risks raise them; its owner and the risk manager keep it (in the
+# matrix, the risk manager: the risk is someone else's); leadership and the risk manager move it
+# between levels; the owner picker answers those who read or raise risks at the place.
+RISK_RAISERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                          Role.COMPLIANCE_SPECIALIST, Role.RISK_MANAGER, Role.CQO, Role.CMO})
+RISK_KEEPERS = frozenset({Role.RISK_MANAGER})
+RISK_ESCALATORS = frozenset({Role.RISK_MANAGER, Role.CQO, Role.CMO})
+
+
+def _next_review() -> str:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return (timezone.localdate() + timedelta(days=30)).isoformat()
+
+
+def a_unit_risk_with(data):
+    """a_unit_risk and a form's data, made of the risk and `other` (a staff reporter of 4 West)."""
+    def setup(user, other):
+        from andon.risk.models import Risk
+
+        args, _ = a_unit_risk(user, other)
+        return args, data(Risk.objects.get(pk=args[0]), other)
+    return setup
+
+
+def _rescore_data(risk, other):
+    scores = {f"score-{name}_{part}": value for name, pair in (("inherent", (4, 4)), ("current", (4, 3)),
+                                                                ("target", (2, 2)))
+              for part, value in zip(("consequence", "likelihood"), pair)}
+    return scores | {"score-review_on": _next_review(), "score-version": risk.version}
+
+
+def _action_data(risk, other):
+    return {"action-title": "Matrix action", "action-owner": other.pk, "action-due_date": _next_review(),
+            "action-strength": "weaker", "action-measure": "m"}
+
+
+def a_risk_control(user, other):
+    from andon.risk import services as risk
+    from andon.risk.models import Risk
+
+    found = Risk.objects.get(pk=a_unit_risk(user, other)[0][0])
+    control = risk.add_control(found.owner, found, description="Matrix control")
+    prefix = f"control-{control.pk}"
+    return [control.pk], {f"{prefix}-description": "Changed", f"{prefix}-effect": "effective",
+                          f"{prefix}-assurance_level": "first", "version": control.version}
+
+
+def a_risk_link(user, other):
+    from andon.risk import services as risk
+    from andon.risk.models import Risk
+
+    found = Risk.objects.get(pk=a_unit_risk(user, other)[0][0])
+    return [risk.link_record(found.owner, found, "measure", "readmission-30-day").pk], {}
+
+
+def a_place_to_search(user, other):
+    from andon.platform.models import Unit
+
+    return [], {"q": "matrix", "place": f"u{Unit.objects.get(facility__code='rgh', code='4w').pk}"}
+
+
+# Risk: FMEA. Proactive assessments are read by managers and the quality department in their
+# scope, led and worked on by safety officers, analysts and the risk manager, and by their team
+# whatever its members' roles; the settings are the risk manager's. An FMEA of 4 West led by
+# someone else, with a step, a failure mode and a cause (scored when a cell needs it).
+FMEA_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                          Role.COMPLIANCE_SPECIALIST, Role.RISK_MANAGER, Role.CQO, Role.CMO})
+FMEA_LEADS = frozenset({Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER})
+FMEA_CONFIGURERS = frozenset({Role.RISK_MANAGER})
+OVER = {"severity": 8, "occurrence": 4, "detection": 5}  # RPN 160: acted on
+UNDER = {"severity": 2, "occurrence": 2, "detection": 2}
+
+
+def _an_fmea(score=None, team=(), completed=False, method="fmea"):
+    from andon.platform.models import Unit
+    from andon.risk import services as risk
+
+    leader = services.create_user(f"fmea-leader-{next(_RISK_NUMBERS)}")
+    ward = Unit.objects.get(facility__code="rgh", code="4w")
+    services.grant_role(leader, Role.QUALITY_ANALYST, ward.facility.organisation)
+    assessment = risk.start_assessment(leader, title="Matrix FMEA", method=method, leader=leader, unit=ward,
+                                       team=list(team))
+    step = risk.add_step(leader, assessment, "Matrix step")
+    cause = risk.add_cause(leader, risk.add_failure_mode(leader, step, "Matrix mode"), "Matrix cause")
+    if score:
+        cause = risk.score_cause(leader, cause, **score)
+    if completed:
+        risk.complete_assessment(leader, assessment)
+    return assessment, step, cause
+
+
+def an_fmea(user, other):
+    return [_an_fmea()[0].pk], {}
+
+
+def an_fmea_part(part, data=lambda assessment, step, cause, other: {}, score=None, team=False):
+    """setup(user, other) -> ([assessment, part's args…], data) for a page of the worksheet."""
+    def setup(user, other):
+        assessment, step, cause = _an_fmea(score, team=[user] if team else [])
+        args = {"assessment": [], "step": ["step"], "edit": ["step", step.pk], "remove": ["cause", cause.pk],
+                "cause": [cause.pk], "member": [other.pk]}[part]
+        return [assessment.pk, *args], data(assessment, step, cause, other)
+
+    return setup
+
+
+def fmea_action_data(assessment, step, cause, other):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    prefix = f"c{cause.pk}-action-"
+    return {prefix + "title": "Matrix action", prefix + "owner": other.pk, prefix + "strength": "weaker",
+            prefix + "due_date": (timezone.localdate() + timedelta(days=30)).isoformat(), prefix + "measure": "m"}
+
+
+def on_an_fmea_team(user, other):
+    return [_an_fmea(team=[user])[0].pk], {}
+
+
 PAGES = {
     "home": Case(ALL),
     "health": Case(PUBLIC),
@@ -883,6 +1045,56 @@ PAGES = {
     "compliance:item_sign_off": Case(ITEM_REVIEWERS, method="post", setup=an_item),
     "compliance:item_finding_new": Case(ASSESSORS, setup=an_item),
     "compliance:findings": Case(COMPLIANCE_VIEWERS),
+    # Risk: one risk.
+    "risk:risk": Case(RISK_VIEWERS, setup=a_unit_risk),
+    # Risk: the register (list, heat map and its PDF, board assurance framework, matrix settings).
+    "risk:register": Case(RISK_REGISTER_READERS),
+    "risk:heat_map": Case(RISK_REGISTER_READERS),
+    "risk:heat_map_pdf": Case(RISK_REGISTER_READERS),
+    "risk:board": Case(RISK_REGISTER_READERS),
+    "risk:matrix": Case(RISK_CONFIGURERS),
+    "risk:raise": Case(RISK_RAISERS),
+    "risk:people": Case(RISK_VIEWERS, setup=a_place_to_search),
+    "risk:rescore": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(_rescore_data)),
+    "risk:escalate": Case(RISK_ESCALATORS, method="post", setup=a_unit_risk_with(
+        lambda risk, other: {"move-to_level": "department", "move-reason": "Matrix"})),
+    "risk:close": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(
+        lambda risk, other: {"close-reason": "Matrix"})),
+    "risk:add_control": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(lambda risk, other: {
+        "control-description": "Matrix control", "control-effect": "not_tested", "control-assurance_level": "none"})),
+    "risk:edit_control": Case(RISK_KEEPERS, method="post", setup=a_risk_control),
+    "risk:retire_control": Case(RISK_KEEPERS, method="post", setup=a_risk_control),
+    "risk:open_action": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(_action_data)),
+    "risk:link": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(
+        lambda risk, other: {"link-kind": "measure", "link-key": "readmission-30-day"})),
+    "risk:unlink": Case(RISK_KEEPERS, method="post", setup=a_risk_link),
+    # Risk: FMEA.
+    "risk:fmea_register": Case(FMEA_VIEWERS),
+    "risk:fmea_start": Case(FMEA_LEADS),
+    "risk:fmea_people": Case(FMEA_LEADS, setup=lambda user, other: ([], {"q": "matrix", "name": "team"})),
+    "risk:fmea_settings": Case(FMEA_CONFIGURERS),
+    "risk:fmea_assessment": Case(FMEA_VIEWERS, setup=an_fmea),
+    "risk:fmea_assessment_people": Case(FMEA_LEADS, setup=an_fmea_part(
+        "assessment", lambda *_: {"q": "matrix", "name": "team-person"})),
+    "risk:fmea_add": Case(FMEA_LEADS, method="post", setup=an_fmea_part(
+        "step", lambda *_: {"step-text": "Another step"})),
+    "risk:fmea_edit": Case(FMEA_LEADS, method="post", setup=an_fmea_part(
+        "edit", lambda assessment, step, *_: {f"s{step.pk}-edit-text": "Renamed"})),
+    "risk:fmea_remove": Case(FMEA_LEADS, method="post", setup=an_fmea_part("remove")),
+    "risk:fmea_score": Case(FMEA_LEADS, method="post", setup=an_fmea_part(
+        "cause", lambda assessment, step, cause, other: {f"c{cause.pk}-score-{name}": value for name, value in (
+            OVER | {"stage": "initial"}).items()})),
+    "risk:fmea_action": Case(FMEA_LEADS, method="post", setup=an_fmea_part("cause", fmea_action_data, OVER)),
+    "risk:fmea_team": Case(FMEA_LEADS, method="post", setup=an_fmea_part(
+        "assessment", lambda assessment, step, cause, other: {"team-person": other.pk})),
+    "risk:fmea_team_remove": Case(FMEA_LEADS, method="post", setup=lambda user, other: (
+        [_an_fmea(team=[other])[0].pk, other.pk], {})),
+    "risk:fmea_complete": Case(FMEA_LEADS, method="post", setup=an_fmea_part("assessment", score=UNDER)),
+    "risk:fmea_reopen": Case(FMEA_LEADS, method="post", setup=lambda user, other: (
+        [_an_fmea(UNDER, completed=True)[0].pk], {})),
+    # Risk: the register's import and export, the risk manager's.
+    "risk:exchange": Case(RISK_EXCHANGE),
+    "risk:export": Case(RISK_EXCHANGE),
     "compliance:finding": Case(COMPLIANCE_VIEWERS, setup=a_finding),
     "compliance:finding_action": Case(ASSESSORS, method="post", setup=a_finding_to_act_on),
     "compliance:finding_owners": Case(ASSESSORS, setup=searching(a_finding)),
@@ -989,6 +1201,14 @@ OBJECT_CASES = {
         ALL, method="post", setup=own_tracer_photo)),
     "compliance:tracer_question (surveyor)": ("compliance:tracer_question", Case(
         TRACER_PLANNERS, method="post", setup=an_item_of("own"), data={"question": "Reworded"})),
+    # Risk: FMEA. Its team reads and works on an assessment whatever their roles; leading stays the leads'.
+    "risk:fmea_register (on a team)": ("risk:fmea_register", Case(ALL, setup=lambda user, other: (
+        [], on_an_fmea_team(user, other)[1]))),
+    "risk:fmea_assessment (on the team)": ("risk:fmea_assessment", Case(ALL, setup=on_an_fmea_team)),
+    "risk:fmea_add (on the team)": ("risk:fmea_add", Case(ALL, method="post", setup=an_fmea_part(
+        "step", lambda *_: {"step-text": "Another step"}, team=True))),
+    "risk:fmea_complete (on the team)": ("risk:fmea_complete", Case(FMEA_LEADS, method="post", setup=an_fmea_part(
+        "assessment", score=UNDER, team=True))),
 }
 
 @dataclass
@@ -1156,6 +1376,25 @@ def api_rca_action_body(hospital):
     return body
 
 
+def api_fmea(score=None, completed=False, method="fmea"):
+    def setup(user, other, hospital):
+        assessment, step, cause = _an_fmea(score, completed=completed, method=method)
+        return {"assessment_id": assessment.pk, "step_id": step.pk, "mode_id": cause.mode_id, "cause_id": cause.pk}
+
+    return setup
+
+
+def api_fmea_start_body(hospital):
+    return {"title": "Matrix FMEA", "method": "hfmea", "unit_id": hospital.unit("rgh/4w").pk,
+            "leader_id": _someone(hospital, "fmea-leader").pk}
+
+
+def api_fmea_action_body(hospital):
+    body = api_action_body(hospital)
+    del body["unit_id"]  # the assessment's unit
+    return body
+
+
 def api_import_file(hospital):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -1197,7 +1436,54 @@ def api_evidence_file(hospital):
     return {"file": SimpleUploadedFile("matrix.pdf", b"%PDF-1.4\n", "application/pdf")}
 
 
+def api_risk_import_file(hospital):
+    """A sheet raising one risk on 4 West, owned by the matrix's risk manager."""
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from andon.risk.exchange import REQUIRED_COLUMNS
+
+    values = ["Matrix risk", "c", "e", "f", "clinical", "rgh", "4w", f"matrix-{Role.RISK_MANAGER.value}",
+              "4", "4", "4", "2", "2", "2", (timezone.localdate() + timedelta(days=30)).isoformat()]
+    rows = f"{','.join(REQUIRED_COLUMNS)}\n{','.join(values)}\n"
+    return {"file": SimpleUploadedFile("risks.csv", rows.encode(), "text/csv")}
+
+
 RCA = "/api/v1/safety/events/{event_id}/investigation"
+# Risk: one risk (the API's cases of the pages' block above).
+RISK = "/api/v1/risk/risks/{risk_id}"
+API_RISK_SCORES = {"inherent": {"consequence": 4, "likelihood": 4}, "current": {"consequence": 4, "likelihood": 3},
+                   "target": {"consequence": 2, "likelihood": 2}}
+
+
+def api_unit_risk(user, other, hospital):
+    return {"risk_id": a_unit_risk(user, other)[0][0]}
+
+
+def api_risk_control(user, other, hospital):
+    return {"control_id": a_risk_control(user, other)[0][0]}
+
+
+def api_risk_link(user, other, hospital):
+    return {"link_id": a_risk_link(user, other)[0][0]}
+
+
+def api_risk_body(hospital):
+    owner = services.create_user(f"risk-owner-{next(_RISK_NUMBERS)}")
+    services.grant_role(owner, Role.RISK_MANAGER, hospital.organisation)
+    return {"title": "Matrix risk", "cause": "c", "event": "e", "effect": "f", "category": "clinical",
+            "unit_id": hospital.unit("rgh/4w").pk, "owner_id": owner.pk, "review_on": _next_review(),
+            **API_RISK_SCORES}
+
+
+def api_risk_action_body(hospital):
+    owner = services.create_user(f"risk-action-owner-{next(_RISK_NUMBERS)}")
+    services.grant_role(owner, Role.STAFF_REPORTER, hospital.unit("rgh/4w"))
+    return {"title": "Matrix action", "owner_id": owner.pk, "due_date": _next_review(), "strength": "weaker",
+            "measure": "m"}
+
 from andon.safety.models import ContributingFactor as FactorModel  # noqa: E402  (the worksheet's items)
 from andon.safety.models import RootCause as RootCauseModel  # noqa: E402
 from andon.safety.models import TeamMember as TeamMemberModel  # noqa: E402
@@ -1378,6 +1664,9 @@ API = {
     ("GET", CF + "/{finding_id}"): ApiCase(COMPLIANCE_VIEWERS, setup=api_finding),
     ("POST", CF + "/{finding_id}/close"): ApiCase(ASSESSORS, setup=api_finding, body={"note": "Resolved."}),
     ("POST", CF + "/{finding_id}/actions"): ApiCase(ASSESSORS, setup=api_finding, body=api_finding_action_body),
+    # Risk: the register's import and export.
+    ("GET", "/api/v1/risk/export"): ApiCase(RISK_EXCHANGE),
+    ("POST", "/api/v1/risk/import"): ApiCase(RISK_EXCHANGE, files=api_risk_import_file),
     # Compliance evidence.
     ("GET", "/api/v1/compliance/evidence"): ApiCase(COMPLIANCE_VIEWERS),
     ("POST", "/api/v1/compliance/evidence"): ApiCase(EVIDENCE_MANAGERS, body=api_evidence_body),
@@ -1448,6 +1737,56 @@ API = {
                                                   body={"summary": "Fine."}),
     ("POST", "/api/v1/compliance/tracers/{tracer_id}/reopen"): ApiCase(TRACER_PLANNERS, setup=api_tracer("yes", "completed"),
                                                 body={"reason": "Fix the answer"}),
+    # Risk: the register (list, heat map, board assurance framework, the matrix and its change).
+    ("GET", "/api/v1/risk/register"): ApiCase(RISK_REGISTER_READERS),
+    ("GET", "/api/v1/risk/heat-map"): ApiCase(RISK_REGISTER_READERS),
+    ("GET", "/api/v1/risk/board-framework"): ApiCase(RISK_REGISTER_READERS),
+    ("GET", "/api/v1/risk/matrix"): ApiCase(RISK_REGISTER_READERS),
+    ("PUT", "/api/v1/risk/matrix"): ApiCase(RISK_CONFIGURERS, body=api_risk_matrix_body),
+    # Risk: one risk.
+    ("POST", "/api/v1/risk/risks"): ApiCase(RISK_RAISERS, body=api_risk_body),
+    ("GET", RISK): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
+    ("GET", RISK + "/scores"): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
+    ("POST", RISK + "/scores"): ApiCase(RISK_KEEPERS, setup=api_unit_risk, body=lambda hospital: {
+        **API_RISK_SCORES, "review_on": _next_review()}),
+    ("POST", RISK + "/escalations"): ApiCase(RISK_ESCALATORS, setup=api_unit_risk,
+                                             body={"to_level": "department", "reason": "Matrix"}),
+    ("POST", RISK + "/close"): ApiCase(RISK_KEEPERS, setup=api_unit_risk, body={"reason": "Matrix"}),
+    ("GET", RISK + "/controls"): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
+    ("POST", RISK + "/controls"): ApiCase(RISK_KEEPERS, setup=api_unit_risk, body={"description": "Matrix"}),
+    ("POST", "/api/v1/risk/controls/{control_id}"): ApiCase(RISK_KEEPERS, setup=api_risk_control,
+                                                            body={"effect": "effective"}),
+    ("POST", "/api/v1/risk/controls/{control_id}/retirement"): ApiCase(RISK_KEEPERS, setup=api_risk_control),
+    ("GET", RISK + "/links"): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
+    ("POST", RISK + "/links"): ApiCase(RISK_KEEPERS, setup=api_unit_risk,
+                                       body={"kind": "measure", "key": "readmission-30-day"}),
+    ("POST", "/api/v1/risk/links/{link_id}/removal"): ApiCase(RISK_KEEPERS, setup=api_risk_link),
+    ("GET", RISK + "/actions"): ApiCase(RISK_VIEWERS, setup=api_unit_risk),
+    ("POST", RISK + "/actions"): ApiCase(RISK_KEEPERS, setup=api_unit_risk, body=api_risk_action_body),
+    # Risk: FMEA.
+    ("GET", "/api/v1/risk/assessments"): ApiCase(FMEA_VIEWERS),
+    ("GET", "/api/v1/risk/assessments/by-year"): ApiCase(FMEA_VIEWERS),
+    ("POST", "/api/v1/risk/assessments"): ApiCase(FMEA_LEADS, body=api_fmea_start_body),
+    ("GET", "/api/v1/risk/assessments/{assessment_id}"): ApiCase(FMEA_VIEWERS, setup=api_fmea()),
+    ("POST", "/api/v1/risk/assessments/{assessment_id}/steps"): ApiCase(FMEA_LEADS, setup=api_fmea(),
+                                                                       body={"text": "Another step"}),
+    ("POST", "/api/v1/risk/steps/{step_id}/failure-modes"): ApiCase(FMEA_LEADS, setup=api_fmea(),
+                                                                   body={"description": "Another mode"}),
+    ("POST", "/api/v1/risk/failure-modes/{mode_id}/causes"): ApiCase(FMEA_LEADS, setup=api_fmea(),
+                                                                    body={"description": "Another cause"}),
+    ("POST", "/api/v1/risk/causes/{cause_id}/scores"): ApiCase(FMEA_LEADS, setup=api_fmea(), body=OVER),
+    ("POST", "/api/v1/risk/causes/{cause_id}/hazard-scores"): ApiCase(FMEA_LEADS, setup=api_fmea(method="hfmea"), body={
+        "severity": 1, "probability": 1, "single_point_weakness": False}),
+    ("POST", "/api/v1/risk/causes/{cause_id}/actions"): ApiCase(FMEA_LEADS, setup=api_fmea(score=OVER),
+                                                               body=api_fmea_action_body),
+    ("POST", "/api/v1/risk/assessments/{assessment_id}/team"): ApiCase(
+        FMEA_LEADS, setup=api_fmea(), body=lambda hospital: {"person_id": _someone(hospital, "member").pk}),
+    ("POST", "/api/v1/risk/assessments/{assessment_id}/complete"): ApiCase(FMEA_LEADS, setup=api_fmea(score=UNDER)),
+    ("POST", "/api/v1/risk/assessments/{assessment_id}/reopen"): ApiCase(FMEA_LEADS, setup=api_fmea(
+        score=UNDER, completed=True)),
+    ("GET", "/api/v1/risk/fmea-settings"): ApiCase(FMEA_VIEWERS),
+    ("PUT", "/api/v1/risk/fmea-settings"): ApiCase(FMEA_CONFIGURERS, body={"rpn_threshold": 120,
+                                                                           "severity_threshold": 9}),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
@@ -1551,7 +1890,8 @@ def test_api_matrix_with_a_personal_token(client, world, db, method, path, role)
         if case.files:
             response = client.post(url, {**body, **case.files(hospital)}, headers=headers)
         else:
-            response = client.post(url, body, content_type="application/json", headers=headers)
+            send = getattr(client, method.lower())  # POST, or PUT for a whole record replaced
+            response = send(url, body, content_type="application/json", headers=headers)
     allowed = role in case.allowed
     expected = (200, 201, 202) if allowed else (403,)
     assert response.status_code in expected, f"{method} {path} as {role.value}: {response.status_code} {response.content[:200]}"
@@ -1561,7 +1901,10 @@ def test_api_matrix_with_a_personal_token(client, world, db, method, path, role)
 def test_api_refuses_callers_without_credentials(client, method, path):
     url = path.replace("{job_id}", "1").replace("{event_id}", "1").replace("{action_id}", "1").replace("{key}", "falls")
     url = url.replace("{evidence_id}", "1").replace("{number}", "1")
-    response = client.get(url) if method == "GET" else client.post(url, {}, content_type="application/json")
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = getattr(client, method.lower())(url, {}, content_type="application/json")
     assert response.status_code == 401
 
 
@@ -1852,6 +2195,18 @@ SCOPE_CELLS = {
     "GET /compliance/evidence, left out": ScopeCase("officer@lch", A + "/compliance/evidence", api=True),
     "GET /compliance/evidence, unit_id outside": ScopeCase("officer@lch", A + "/compliance/evidence?unit_id={rgh/4w}",
                                                            (403,), api=True),
+    # Risk: the register and its heat map (the PDF is the heat map's drawing, asked outside only).
+    "risk:register, left out": ScopeCase("analyst@lch", "/risk/register/"),
+    "risk:register, unit outside": ScopeCase("analyst@lch", "/risk/register/?unit={rgh/4w}", (403,)),
+    "risk:heat_map, left out": ScopeCase("analyst@lch", "/risk/register/heat-map/"),
+    "risk:heat_map, unit outside": ScopeCase("analyst@lch", "/risk/register/heat-map/?unit={rgh/4w}", (403,)),
+    "risk:heat_map_pdf, unit outside": ScopeCase("analyst@lch", "/risk/register/heat-map.pdf?unit={rgh/4w}", (403,)),
+    "GET /risk/register, left out": ScopeCase("analyst@lch", A + "/risk/register", api=True),
+    "GET /risk/register, unit_id outside": ScopeCase("analyst@lch", A + "/risk/register?unit_id={rgh/4w}", (403,),
+                                                     api=True),
+    "GET /risk/heat-map, left out": ScopeCase("analyst@lch", A + "/risk/heat-map", api=True),
+    "GET /risk/heat-map, unit_id outside": ScopeCase("analyst@lch", A + "/risk/heat-map?unit_id={rgh/4w}", (403,),
+                                                     api=True),
 }
 
 

@@ -110,10 +110,13 @@ PAGES = {
     # 13: compliance (issue 16) gives every member of staff four kinds of work, one query each:
     # assessment items they own, policies to read and sign, policies they own due for review, and
     # tracers they survey (anyone may be the surveyor for a day or own an item or a policy).
-    "home page (reporter)": ("nurse", lambda events: reverse("home"), 13),
+    # 14: the menu asks whether the person is on an FMEA team (issue 17: anyone may be, and the
+    # Proactive risk entry is theirs then), once per request.
+    "home page (reporter)": ("nurse", lambda events: reverse("home"), 14),
     # 8: the menu asks whether the person surveys a tracer (a surveyor for the day holds no
-    # compliance role; the Tracers entry is theirs then), once per request.
-    "report form": ("nurse", lambda events: reverse("safety:report"), 8),
+    # compliance role; the Tracers entry is theirs then), once per request. 9: and whether they
+    # are on an FMEA team, likewise.
+    "report form": ("nurse", lambda events: reverse("safety:report"), 9),
     # 8: the queue's unit filter lists the officer's units (issue 15, item 8).
     "triage queue": ("officer", lambda events: reverse("safety:triage_queue"), 8),
     # No count of the whole list: a page is read with one more row to know if there is a next.
@@ -148,8 +151,9 @@ def test_submitting_a_report_reads_the_officers_grants_in_one_query(client, hosp
             "occurred_at": timezone.localtime(timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
             "narrative": "Patient found on the floor beside the bed.", "details.injury_level": "minor",
             "details.assisted": "no"}
-    # 26: the named reference's number in the year is a locked increment and its read.
-    with django_assert_max_num_queries(26):
+    # 26: the named reference's number in the year is a locked increment and its read. 27: the
+    # menu of the answer asks whether the nurse is on an FMEA team.
+    with django_assert_max_num_queries(27):
         assert client.post(reverse("safety:report"), post).status_code == 200
     event = SafetyEvent.objects.latest("reported_at")
     assert Notification.objects.filter(title=f"New safety report {event.reference} to triage").count() == 5

@@ -193,3 +193,6 @@ api.add_router("/", measures_router)
 from andon.compliance.api import router as compliance_router  # noqa: E402
 
 api.add_router("/compliance/", compliance_router)
+from andon.risk.api import router as risk_router  # noqa: E402
+
+api.add_router("/risk/", risk_router)

@@ -205,6 +205,24 @@ def units_where(user, capability: str):
     return Unit.objects.filter(condition)
 
 
+def placed_where(user, capability: str) -> Q:
+    """A filter for records placed by `organisation`, `facility` and `unit` fields (a unit, a whole
+    facility with no unit, or the whole organisation with neither) that the user may have
+    `capability` over: the same answer `can` gives for each, in one query."""
+    roles = roles_with(capability)
+    found = Q(pk__in=[])
+    for grant in active_grants(user):
+        if grant.role not in roles:
+            continue
+        if grant.unit_id:
+            found |= Q(unit__path__startswith=grant.unit.path)
+        elif grant.facility_id:
+            found |= Q(facility_id=grant.facility_id) | Q(unit__facility_id=grant.facility_id)
+        else:
+            found |= Q(organisation_id=grant.organisation_id)
+    return found
+
+
 @dataclass(frozen=True)
 class Scope:
     """What one reading for a capability covers: the unit (or facility) a request asked for,

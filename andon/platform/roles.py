@@ -128,6 +128,28 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "compliance.publish_policies": frozenset({Role.COMPLIANCE_SPECIALIST}),
     "compliance.attest": ALL_ROLES,
     "compliance.view_attestations": frozenset({Role.UNIT_MANAGER, Role.COMPLIANCE_SPECIALIST, Role.CQO, Role.CMO}),
+    # Proactive risk (andon/risk, docs/risk.md). Managers and the quality department read the
+    # register of their scope and raise risks in it; the risk manager keeps the register (scores,
+    # escalation, the matrix); leadership escalates to and from the board assurance framework,
+    # which board members read with the register's aggregates (never a risk's links to safety
+    # records). A risk's owner and an FMEA's team act through object rules (risk/rules.py).
+    "risk.view": frozenset({
+        Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+        Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO,
+    }),
+    "risk.raise": frozenset({
+        Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+        Role.RISK_MANAGER, Role.CQO, Role.CMO,
+    }),
+    "risk.manage": frozenset({Role.RISK_MANAGER}),
+    "risk.escalate": frozenset({Role.RISK_MANAGER, Role.CQO, Role.CMO}),
+    "risk.view_board": frozenset({Role.RISK_MANAGER, Role.CQO, Role.CMO, Role.BOARD_MEMBER}),
+    "risk.configure": frozenset({Role.RISK_MANAGER}),
+    "risk.view_fmea": frozenset({
+        Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+        Role.RISK_MANAGER, Role.CQO, Role.CMO,
+    }),
+    "risk.lead_fmea": frozenset({Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER}),
 }
 
 

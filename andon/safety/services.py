@@ -43,6 +43,7 @@ from .models import (
     ReporterQuestion,
     Review,
     ReviewWaiver,
+    RootCause,
     SafetyEvent,
     Source,
     Status,
@@ -1219,3 +1220,116 @@ def remove_rca_action(user, investigation, action_id: int):
     actions.set_status(user, action, "cancelled", f"Removed from the root cause analysis of {investigation.event}.")
     note_change(user, investigation, f"Action removed (cancelled in the action tracker): {quoted(action.title)}.")
     return action
+
+
+# --- safety records other modules link to (a risk's links) --------------------------------------
+# Events and their analyses are patient safety work product: another module may keep a link to
+# one for those who may see it, and shows everyone else its reference alone, which says nothing
+# of what happened.
+
+LINKABLE_KINDS = ("safety_event", "investigation", "root_cause")
+
+
+@dataclass(frozen=True)
+class Linkable:
+    """A safety record as another module names it: its kind and id, and the event's reference."""
+
+    kind: str
+    key: int
+    event_id: int
+    reference: str
+
+
+@dataclass(frozen=True)
+class RootCauseSeen:
+    """A root cause as a risk raised from it reads it (after the check that the reader may read
+    its analysis)."""
+
+    id: int
+    statement: str
+    investigation_id: int
+    event_id: int
+    event_reference: str
+    unit: Unit
+
+
+def _analysis_read(user, investigation: Investigation, reason: str) -> Investigation:
+    from .rca import open_investigation
+
+    return open_investigation(user, investigation.event, reason)
+
+
+def linkable_record(user, kind: str, key) -> Linkable:
+    """A safety record `user` may see, for another module to link: an event (by id or
+    reference; safety.view_event), a root cause analysis or one of its root causes (by id;
+    safety.view_investigation, the read audited). Http404 when there is none, PermissionDenied
+    when the user may not see it."""
+    if kind not in LINKABLE_KINDS:
+        raise ValidationError({"kind": f"{kind!r} is not a safety record ({', '.join(LINKABLE_KINDS)})."})
+    pk = inputs.record_id(key)
+    if kind == "safety_event":
+        lookup = {"pk": pk} if pk is not None else {"reference__iexact": str(key or "").strip()[:20]}
+        event = permissions.fetch_checked(user, "safety.view_event", SafetyEvent.objects.select_related(
+            *EVENT_RELATED), **lookup)
+        return Linkable(kind, event.pk, event.pk, event.reference or str(event))
+    if kind == "root_cause":
+        investigation = _root_cause(key).investigation
+    elif pk is None:
+        raise Http404("No such root cause analysis.")
+    else:
+        investigation = get_object_or_404(Investigation.objects.select_related("event__unit__facility"), pk=pk)
+    _analysis_read(user, investigation, "linked to a risk")
+    event = investigation.event
+    return Linkable(kind, pk, event.pk, event.reference or str(event))
+
+
+def _root_cause(key):
+    pk = inputs.record_id(key)
+    if pk is None:
+        raise Http404("No such root cause.")
+    return get_object_or_404(RootCause.objects.select_related("investigation__event__unit__facility"), pk=pk)
+
+
+def root_cause_for(user, root_cause_id) -> RootCauseSeen:
+    """A root cause of an analysis `user` may read (the read audited), with its analysis, event
+    and unit: what a risk raised from it needs. Http404 / PermissionDenied as `linkable_record`."""
+    cause = _root_cause(root_cause_id)
+    investigation = _analysis_read(user, cause.investigation, "raised a risk from a root cause")
+    event = investigation.event
+    return RootCauseSeen(cause.pk, cause.statement, investigation.pk, event.pk, event.reference or str(event),
+                         event.unit)
+
+
+def linked_records(user, keys) -> dict[tuple[str, int], dict]:
+    """{(kind, id): {"reference", "title", "url"}} for safety records another module links to:
+    the reference for everyone; the title (what happened, where and when; a root cause's
+    statement) and the page only for those who may see the event or read its analysis. Records
+    since removed are left out. Three queries at most, whatever the number of links."""
+    wanted = {kind: {int(key) for k, key in keys if k == kind} for kind in LINKABLE_KINDS}
+    events = SafetyEvent.objects.select_related("unit").in_bulk(wanted["safety_event"])
+    analyses = Investigation.objects.select_related("event__unit").in_bulk(wanted["investigation"])
+    causes = RootCause.objects.select_related("investigation__event__unit").in_bulk(wanted["root_cause"])
+    found = {}
+    for pk, event in events.items():
+        may = permissions.can(user, "safety.view_event", event)
+        found[("safety_event", pk)] = _shown(event, _event_title(event) if may else "",
+                                             reverse("safety:event", args=[pk]) if may else "")
+    for kind, records in (("investigation", analyses), ("root_cause", causes)):
+        for pk, record in records.items():
+            investigation = record if kind == "investigation" else record.investigation
+            may = permissions.can(user, "safety.view_investigation", investigation)
+            title = (f"Root cause analysis: {_event_title(investigation.event)}" if kind == "investigation"
+                     else record.statement)
+            found[(kind, pk)] = _shown(investigation.event, title if may else "",
+                                       reverse("safety:investigation", args=[investigation.event_id]) if may else "")
+    return found
+
+
+def _shown(event: SafetyEvent, title: str, url: str) -> dict:
+    return {"reference": event.reference or str(event), "title": title, "url": url}
+
+
+def _event_title(event: SafetyEvent) -> str:
+    tax = taxonomy.version_or_current(event.taxonomy_version)
+    category = tax.category_label(event.category) if tax else event.category
+    return f"{category} · {event.unit.name} · {timezone.localtime(event.occurred_at):%Y-%m-%d}"

@@ -1,8 +1,11 @@
 """Compliance in real Chromium (issue 16): the compliance specialist assesses CoP 482.21, marks
 requirements, attaches a policy and a measure as evidence, records a finding that opens an
 action and sees readiness move; a nurse on a phone reads and signs a newly published policy and
-it leaves her home page; a surveyor for the day removes a wrong photo from her checklist."""
+it leaves her home page; a unit manager, surveyor for the day, fills the tracer planned for her on
+her phone (answers, a photo, a wrong photo removed, a finding) and completes it, with nothing wider
+than the screen."""
 
+import io
 import re
 from datetime import timedelta
 
@@ -199,36 +202,110 @@ def test_nurse_reads_and_signs_a_new_policy_on_her_phone(browser, browser_contex
         context.close()
 
 
-def test_surveyor_removes_a_wrong_photo_on_her_phone(browser, browser_context_args, demo):
-    import io
+NOT_RECONCILED = ("No reconciled medicine list in the transfer notes from ICU; the checklist is at "
+                  "https://intranet.example.org/policies/medicines/reconciliation/transfer-from-icu-checklist-2025.pdf")
+PHOTO_NAME = "PXL_20250611_093512345_transfer_notes_from_ICU_bed_12_medicine_list.png"  # no hyphen to break at
 
+
+def _fits_the_screen(page) -> bool:
+    """Nothing wider than the phone. Compared with the phone's width, not innerWidth: on a mobile
+    viewport Chromium widens the layout to whatever overflows, and innerWidth grows with it."""
+    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]
+
+
+def _photo() -> bytes:
     from PIL import Image
 
-    from andon.compliance.models import Tracer
-
-    tracer = Tracer.objects.get(title="Patient tracer: ED to 4 West to discharge", surveyor__username="mgr.fatima")
     picture = io.BytesIO()
-    Image.new("RGB", (8, 8), (30, 120, 200)).save(picture, "JPEG")
+    Image.new("RGB", (16, 12), (40, 90, 200)).save(picture, "PNG")
+    return picture.getvalue()
+
+
+def test_surveyor_for_the_day_fills_a_tracer_on_her_phone(browser, browser_context_args, demo):
+    from andon.compliance.models import Finding, Tracer, TracerPhoto
+
+    # The demo plans a patient tracer on 4 West for the medicine ward's manager: a question per
+    # requirement of the path (482.43 stands for each of its standards) and one of its own.
+    tracer = Tracer.objects.get(surveyor__username="mgr.fatima", status="planned")
+    total = tracer.items.count()
     context, page, problems = _page(browser, browser_context_args, PHONE)
     try:
         sign_in(page, demo, "mgr.fatima")
         expect_home(page, demo, "Fatima")
         # Said once: the work line, and no notification about the same tracer beside it.
-        line = page.get_by_role("link", name=re.compile(r"Tracer to survey .*ED to 4 West"))
+        line = page.get_by_role("link", name=re.compile(rf"Tracer to survey on .*: {re.escape(tracer.title)}"))
         expect(line).to_have_count(1)
         expect(page.get_by_role("link", name=re.compile(r"You are the surveyor"))).to_have_count(0)
         line.click()
-        card = page.locator("section.tracer-card").first
-        card.locator("input[type=file]").set_input_files(
-            {"name": "wrong-room.jpg", "mimeType": "image/jpeg", "buffer": picture.getvalue()})
-        card.get_by_role("button", name="Upload").click()
-        expect(card.get_by_role("link", name="wrong-room.jpg")).to_be_visible()
+        expect(page.get_by_role("heading", level=1)).to_have_text(tracer.title)
+        cards = page.locator("section.tracer-card")
+        expect(cards).to_have_count(total)
+        assert _fits_the_screen(page)
+
+        def answer(number: int, choice: str, observation: str = ""):
+            card = cards.nth(number - 1)
+            card.get_by_text(choice, exact=True).click()  # the big button is the radio's label
+            card.get_by_label(re.compile(r"^What you saw")).fill(observation)
+            card.get_by_role("button", name="Save answer").click()
+            expect(cards.nth(number - 1)).to_contain_text("Saved.")  # swapped in place by htmx
+
+        answer(1, "Yes", "Handover sheet seen at the bedside.")
+        answer(2, "No", NOT_RECONCILED)
+        # A photo of the wrong room, removed; then the right one, named as a phone names a photo,
+        # renamed: one word wider than the screen, as is the link above.
+        cards.nth(1).get_by_label(re.compile(r"Add a photo")).set_input_files(
+            {"name": "wrong-room.png", "mimeType": "image/png", "buffer": _photo()})
+        cards.nth(1).get_by_role("button", name="Upload").click()
+        expect(cards.nth(1).get_by_role("link", name="wrong-room.png")).to_be_visible()
         page.once("dialog", lambda dialog: dialog.accept())
-        page.locator("section.tracer-card").first.get_by_role("button", name="Remove wrong-room.jpg").click()
-        card = page.locator("section.tracer-card").first
-        expect(card).to_contain_text("Photo wrong-room.jpg removed.")
-        expect(card.get_by_role("link", name="wrong-room.jpg")).to_have_count(0)
-        assert tracer.items.order_by("position").first().photos.get().removed_by.username == "mgr.fatima"
+        cards.nth(1).get_by_role("button", name="Remove wrong-room.png").click()
+        expect(cards.nth(1)).to_contain_text("Photo wrong-room.png removed.")
+        expect(cards.nth(1).get_by_role("link", name="wrong-room.png")).to_have_count(0)
+        cards.nth(1).get_by_label(re.compile(r"Add a photo")).set_input_files(
+            {"name": PHOTO_NAME, "mimeType": "image/png", "buffer": _photo()})
+        cards.nth(1).get_by_role("button", name="Upload").click()
+        expect(cards.nth(1)).to_contain_text("Photo added.")
+        expect(cards.nth(1).get_by_role("link", name=PHOTO_NAME)).to_be_visible()
+        cards.nth(1).get_by_text("Raise a finding", exact=True).click()
+        cards.nth(1).get_by_label("What was found, in a few words").fill("Medicines not reconciled on transfer")
+        cards.nth(1).get_by_label("Risk").select_option(label="High")
+        assert _fits_the_screen(page)  # the card at its widest: photo field and finding form open
+        cards.nth(1).get_by_role("button", name="Raise the finding").click()
+        expect(cards.nth(1)).to_contain_text("Finding (High risk): Medicines not reconciled on transfer")
+        answer(3, "N/A", "Discharged to a care home.")
+        for number in range(4, total + 1):
+            answer(number, "Yes")
+        expect(page.locator("#tracer-progress")).to_contain_text(f"Answered {total} of {total}")
+        assert _fits_the_screen(page)
+
+        page.get_by_role("link", name=re.compile(r"Finish: summary and completion")).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Complete the tracer")
+        assert _fits_the_screen(page)
+        page.get_by_label(re.compile(r"^Summary")).fill("Transfers from ICU lose the medicine list; the rest held.")
+        page.get_by_role("button", name="Complete the tracer").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(tracer.title)
+        expect(page.locator("main")).to_contain_text("The tracer is completed")
+        assert _fits_the_screen(page)
         assert problems.problems == []
     finally:
         context.close()
+
+    tracer.refresh_from_db()
+    assert (tracer.status, tracer.summary) == ("completed", "Transfers from ICU lose the medicine list; the rest held.")
+    items = list(tracer.items.order_by("position"))
+    assert [(i.answer, i.observation) for i in items] == [
+        ("yes", "Handover sheet seen at the bedside."),
+        ("no", NOT_RECONCILED),
+        ("na", "Discharged to a care home."), *[("yes", "")] * (total - 3)]
+    removed = TracerPhoto.objects.get(item__tracer=tracer, removed_at__isnull=False)
+    assert (removed.item, removed.name, removed.removed_by.username) == (items[1], "wrong-room.png", "mgr.fatima")
+    photo = TracerPhoto.objects.get(item__tracer=tracer, removed_at=None)
+    with photo.file.open("rb") as stored:
+        content = stored.read()
+    assert (photo.item, photo.name, photo.content_type, photo.uploaded_by.username) == (
+        items[1], PHOTO_NAME, "image/png", "mgr.fatima")
+    assert content.startswith(b"\x89PNG\r\n\x1a\n") and len(content) == photo.size
+    finding = Finding.objects.get(tracer=tracer)
+    assert (finding.title, finding.risk, finding.requirement, finding.unit, finding.description) == (
+        "Medicines not reconciled on transfer", "high", items[1].requirement, tracer.unit,
+        NOT_RECONCILED)

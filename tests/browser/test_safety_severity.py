@@ -101,7 +101,7 @@ def test_a_severe_harm_report_alerts_at_once_and_tops_the_queue(browser, browser
         pso.set_viewport_size({"width": 390, "height": 844})
         pso.goto(demo + "/safety/events/?q=" + reference)
         expect(pso.locator("tbody tr").first).to_contain_text(reference)
-        assert pso.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        assert pso.evaluate("document.documentElement.scrollWidth") <= pso.viewport_size["width"] + 1
     finally:
         problems = [f"{who}: {problem}" for who, watcher in watchers for problem in watcher.problems]
         for context in contexts:

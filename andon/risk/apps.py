@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class RiskConfig(AppConfig):
+    name = "andon.risk"
+    label = "risk"
+    verbose_name = "Risk"
+
+    def ready(self):
+        # Each subject connects its own registries (audit, history, navigation, work, demo,
+        # sweeps) from its `connect()`, so the subjects stay apart.
+        from . import exchange, fmea, links, register, reviews, rules  # noqa: F401
+
+        for subject in (register, fmea, links, reviews, exchange):
+            subject.connect()
