@@ -29,7 +29,7 @@ def test_a_team_scores_a_failure_mode_acts_on_it_and_sees_the_rpn_fall(browser, 
         expect(page.locator("main")).to_contain_text(
             f"No proactive risk assessment has been completed in {timezone.localdate().year} yet.")
         page.get_by_role("link", name="Start an assessment").click()
-        page.get_by_label("Process studied").fill("Dispensing high-alert medicines")
+        page.get_by_label("Process studied").fill("Preparing IV potassium on the ward")
         _choose(page.get_by_label("Where the process runs"), re.compile(r"Pharmacy"))
         expect(page.get_by_role("radio", name=re.compile(r"Jo Williams"))).to_be_checked()
         team = page.get_by_label("Team", exact=True)
@@ -39,8 +39,8 @@ def test_a_team_scores_a_failure_mode_acts_on_it_and_sees_the_rpn_fall(browser, 
         page.get_by_role("checkbox", name=re.compile(r"Fatima Hassan")).check()
         expect(page.get_by_role("checkbox", name=re.compile(r"Dev Patel"))).to_be_checked()
         page.get_by_role("button", name="Start the assessment").click()
-        expect(page.get_by_role("heading", level=1)).to_contain_text("Dispensing high-alert medicines")
-        assessment = Assessment.objects.get(title="Dispensing high-alert medicines")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Preparing IV potassium on the ward")
+        assessment = Assessment.objects.get(title="Preparing IV potassium on the ward")
         assert sorted(p.username for p in assessment.team.all()) == ["mgr.fatima", "pharm.dev"]
 
         page.get_by_text("Add a step or sub-step").click()
