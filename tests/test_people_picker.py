@@ -83,6 +83,16 @@ def test_several_people_are_checkboxes_and_all_stay_chosen(staff):
                 "checked") in html
 
 
+def test_a_search_that_depends_on_another_field_sends_that_field_too(staff):
+    form = OwnerForm(prefix="new", people=_eligible(staff))
+    assert 'hx-params="q" hx-include="this"' in form["owner"].as_widget()  # the words alone
+    form.fields["owner"].widget.search_with = (form.add_prefix("place"),)
+    html = form["owner"].as_widget()
+    # The form around the box, of which only the words and the place are sent.
+    assert 'hx-params="q,new-place" hx-include="closest form"' in html
+    assert 'hx-params="q" hx-include="this"' in form["reviewer"].as_widget()  # one field's, not the others'
+
+
 def test_a_picker_without_its_search_is_an_error_of_the_form(staff):
     form = OwnerForm(people=_eligible(staff))
     form.fields["owner"].widget.search_url = ""

@@ -799,7 +799,8 @@ def api_risk_matrix_body(hospital):
 
 # Risk: one risk. Those who raise risks raise them; its owner and the risk manager keep it (in the
 # matrix, the risk manager: the risk is someone else's); leadership and the risk manager move it
-# between levels; the owner picker answers those who read or raise risks at the place.
+# between levels; the raise form's owner picker answers those who may raise risks (at a place where
+# they read or raise them), the risk page's pickers (controls, actions) those who keep the risk.
 RISK_RAISERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
                           Role.COMPLIANCE_SPECIALIST, Role.RISK_MANAGER, Role.CQO, Role.CMO})
 RISK_KEEPERS = frozenset({Role.RISK_MANAGER})
@@ -1054,7 +1055,10 @@ PAGES = {
     "risk:board": Case(RISK_REGISTER_READERS),
     "risk:matrix": Case(RISK_CONFIGURERS),
     "risk:raise": Case(RISK_RAISERS),
-    "risk:people": Case(RISK_VIEWERS, setup=a_place_to_search),
+    "risk:raise_owners": Case(RISK_RAISERS, setup=a_place_to_search),
+    "risk:new_control_owners": Case(RISK_KEEPERS, setup=searching(a_unit_risk)),
+    "risk:control_owners": Case(RISK_KEEPERS, setup=searching(a_risk_control)),
+    "risk:action_owners": Case(RISK_KEEPERS, setup=searching(a_unit_risk)),
     "risk:rescore": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(_rescore_data)),
     "risk:escalate": Case(RISK_ESCALATORS, method="post", setup=a_unit_risk_with(
         lambda risk, other: {"move-to_level": "department", "move-reason": "Matrix"})),

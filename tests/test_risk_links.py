@@ -173,3 +173,26 @@ def test_a_link_is_removed_by_those_who_edit_the_risk(client, world, hospital):
     client.force_login(world.ward_manager)
     response = client.post(reverse("risk:unlink", args=[link.pk]))
     assert response.status_code == 302 and not RiskLink.objects.exists()
+
+
+def test_a_measure_is_linked_by_choosing_it_from_the_library_by_its_title(client, world, hospital):
+    """The library's pages name a measure by its title, never its key: the link form offers the
+    measures by title (a key typed in the record box still links, as before)."""
+    measure = readmissions_rising(hospital)
+    risk = a_risk(world)
+    client.force_login(world.ward_manager)
+    page = client.get(reverse("risk:risk", args=[risk.pk])).content.decode()
+    assert f'<option value="{measure.key}">{measure.title}</option>' in page
+    url = reverse("risk:link", args=[risk.pk])
+    response = client.post(url, {"link-kind": "measure", "link-key": "", "link-measure": ""})
+    assert response.status_code == 400 and "Choose the measure." in response.content.decode()
+    response = client.post(url, {"link-kind": "safety_event", "link-key": " ", "link-measure": measure.key})
+    assert response.status_code == 400 and "Give the record&#x27;s reference or id." in response.content.decode()
+    assert not RiskLink.objects.exists()
+    response = client.post(url, {"link-kind": "measure", "link-measure": measure.key, "link-indicator": "on"})
+    assert response.status_code == 302
+    assert list(RiskLink.objects.values_list("kind", "key", "label", "indicator")) == [
+        ("measure", measure.key, measure.title, True)]
+    page = client.get(reverse("risk:risk", args=[risk.pk])).content.decode()
+    links = page[page.index('id="links-heading"'):page.index('id="history-heading"')]
+    assert measure.title in links and 'data-verdict="special_cause_concern"' in links and "Key risk indicator" in links

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from andon.actions.models import Action
+from andon.platform import services as platform
 from andon.platform.models import AccessToken
 from andon.platform.roles import Role
 from andon.risk import services
@@ -87,12 +88,48 @@ def test_the_raise_form_speaks_the_matrixs_words_and_offers_the_raisers_places(c
 
 def test_the_owner_picker_finds_only_people_who_read_risks_at_the_place(client, world):
     client.force_login(world.ward_manager)
-    url = reverse("risk:people")
-    found = client.get(url, {"q": "w", "place": f"u{world.w4.pk}", "name": "owner", "picker": "owner"}).content.decode()
+    html = client.get(reverse("risk:raise")).content.decode()
+    # The shared picker: its search sends the place chosen in the form with the words.
+    assert f'hx-get="{reverse("risk:raise_owners")}"' in html and 'hx-params="q,place" hx-include="closest form"' in html
+    url = reverse("risk:raise_owners")
+    found = client.get(url, {"q": "w", "place": f"u{world.w4.pk}"}).content.decode()
     assert "Wanda West" in found and "Rita Reyes" not in found  # the risk manager's name has no w
     assert "Wendy Walker" not in found  # a nurse reads no risks
+    assert f'type="radio" name="owner" id="id_owner-match-{world.ward_manager.pk}"' in found  # the form's field
     assert "Choose where the risk sits first" in client.get(url, {"q": "w"}).content.decode()
     assert client.get(url, {"q": "e", "place": f"u{world.e5.pk}"}).status_code == 403
+
+
+def test_the_control_and_action_pickers_offer_the_organisations_staff_and_keep_a_controls_owner(client, world):
+    risk = a_risk(world)
+    control = services.add_control(world.manager, risk, description="Hourly rounding", owner=world.other_manager)
+    client.force_login(world.manager)
+    html = client.get(reverse("risk:risk", args=[risk.pk])).content.decode()
+    assert "Wendy Walker" not in html  # no list of the staff: the owners are searched
+    for name, url in (("control-owner", reverse("risk:new_control_owners", args=[risk.pk])),
+                      (f"control-{control.pk}-owner", reverse("risk:control_owners", args=[control.pk])),
+                      ("action-owner", reverse("risk:action_owners", args=[risk.pk]))):
+        assert f'hx-get="{url}"' in html
+        found = client.get(url, {"q": "walker"}).content.decode()  # a nurse may own a control or an action
+        assert f'name="{name}" id="id_{name}-match-{world.nurse.pk}"' in found
+    prefix = f"control-{control.pk}"
+    assert f'name="{prefix}-owner" id="id_{prefix}-owner-chosen-{world.other_manager.pk}"' in html
+    outsider = platform.create_user("oscar", first_name="Oscar", last_name="Outsider")  # no one's staff
+    assert "Outsider" not in client.get(reverse("risk:action_owners", args=[risk.pk]), {"q": "outsider"}).content.decode()
+    response = client.post(reverse("risk:open_action", args=[risk.pk]), {
+        "action-title": "Bed alarms", "action-owner": outsider.pk, "action-due_date": NEXT_MONTH.isoformat(),
+        "action-strength": "stronger", "action-measure": "Falls per 1,000"})
+    assert response.status_code == 400 and not Action.objects.exists()
+    html = response.content.decode()
+    assert "Select a valid choice" in html[html.index('id="id_action-owner"'):html.index('id="id_action-due_date"')]
+    # An edit that leaves the owner as it is keeps them, even one no longer on the staff.
+    world.other_manager.role_grants.all().delete()
+    edit = {f"{prefix}-description": "Hourly rounding, day and night", f"{prefix}-effect": "partly",
+            f"{prefix}-assurance_level": "first", f"{prefix}-owner": world.other_manager.pk,
+            f"{prefix}-version": control.version}
+    assert client.post(reverse("risk:edit_control", args=[control.pk]), edit).status_code == 302
+    control.refresh_from_db()
+    assert (control.description, control.owner) == ("Hourly rounding, day and night", world.other_manager)
 
 
 # --- the risk's page ----------------------------------------------------------------------------

@@ -67,7 +67,9 @@ class PeoplePicker(forms.Widget):
     field's name with user ids as a <select> would, also without JavaScript, and the page holds the
     chosen alone: a hospital's thousands of staff are never its options. The field's queryset
     still decides who is accepted; `search_url` is a view that answers with `people_search` for the
-    same field, so the search offers exactly those people."""
+    same field, so the search offers exactly those people. `search_with` names fields of the same
+    form whose values the search sends too, when whom it offers depends on them (the place a risk
+    sits in decides who may own it)."""
 
     template_name = "platform/people_picker.html"
 
@@ -75,6 +77,7 @@ class PeoplePicker(forms.Widget):
         super().__init__(attrs)
         self.multiple = multiple
         self.search_url = ""  # set by the form, whose search view often needs a record's id
+        self.search_with: tuple[str, ...] = ()  # names (with the form's prefix) of fields sent along
 
     def format_value(self, value):
         values = value if isinstance(value, (list, tuple)) else [value]
@@ -94,7 +97,7 @@ class PeoplePicker(forms.Widget):
         field = self.choices.field  # ModelChoiceField gives its widget this iterator, which knows it
         ids = [pk for pk in map(inputs.record_id, values) if pk is not None]
         context["widget"].update({
-            "search_url": self.search_url, "multiple": self.multiple,
+            "search_url": self.search_url, "multiple": self.multiple, "search_with": self.search_with,
             "others": [(other, label, other in values if other else not values)
                        for other, label in field.others_offered()],
             # Only people the field accepts: a forged id shows no one (and the field refuses it).

@@ -28,8 +28,8 @@ from .models import Risk, RiskLink, RiskStatus, ScoreReason
 from .register import raise_risk
 
 __all__ = [
-    "KIND_WORDS", "flag_from_indicators", "link_record", "links_shown", "raise_from_root_cause", "root_cause_draft",
-    "unlink_record",
+    "KIND_WORDS", "flag_from_indicators", "link_record", "links_shown", "measures_to_link", "raise_from_root_cause",
+    "root_cause_draft", "unlink_record",
 ]
 
 KIND_WORDS = {
@@ -86,6 +86,12 @@ def link_record(user, risk: Risk, kind: str, key, *, indicator: bool = False) ->
         raise ValidationError({"key": f"{risk.reference} is already linked to {label}."})
     return RiskLink.objects.create(risk=risk, kind=kind, key=key, label=label[:200], indicator=indicator,
                                    linked_by=user)
+
+
+def measures_to_link() -> list[tuple[str, str]]:
+    """[(key, title)] of the library's measures, by domain and title: what a risk may take as an
+    indicator (whether the user may see one is asked when it is linked)."""
+    return [(measure.key, measure.title) for measure in measures.listed_measures()]
 
 
 @audit.changes_by_user

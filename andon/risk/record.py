@@ -3,7 +3,6 @@ it there, its score history drawn as a trend, a control or link opened by its id
 actions in the shared tracker (andon/actions: the tracker owns them, the risk is their source)."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -15,11 +14,10 @@ from .models import Control, RiskLink, RiskStatus
 from .scoring import Matrix
 
 __all__ = [
-    "access_control", "access_link", "open_action_for_risk", "owners_matching", "place_code", "place_from_code",
+    "access_control", "access_link", "open_action_for_risk", "owners_at", "place_code", "place_from_code",
     "places_to_raise", "risk_actions", "score_history", "trend_chart",
 ]
 
-PICKER_LIMIT = 20
 _PLACE_MODELS = {"o": Organisation, "f": Facility, "u": Unit}
 
 
@@ -57,20 +55,14 @@ def places_to_raise(user) -> list[tuple[str, str]]:
             + [(place_code(unit=u), f"{u.facility.name} · {u.name}") for u in units.order_by("facility__name", "path")])
 
 
-def owners_matching(user, place, query: str, limit: int = PICKER_LIMIT) -> list[dict]:
-    """People who may read risks at `place` (a unit, facility or organisation: whom raise_risk
-    takes as an owner there) matching `query` by name, username or job title: the owner picker's
-    matches, never the whole staff. [{person, name}]. Asked by someone who may read or raise
-    risks there (PermissionDenied otherwise: the picker does not list another place's staff)."""
+def owners_at(user, place):
+    """People who may read risks at `place` (a unit, facility or organisation): whom raise_risk
+    takes as a risk's owner there, and so whom the raise form's owner picker offers. Asked by
+    someone who may read or raise risks there (PermissionDenied otherwise: the picker does not
+    list another place's staff)."""
     if not (permissions.can(user, "risk.view", place) or permissions.can(user, "risk.raise", place)):
         permissions.check(user, "risk.view", place)
-    words = " ".join((query or "").split())[:100].split()
-    people = permissions.people_who("risk.view", place)
-    for word in words:
-        people = people.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word)
-                               | Q(username__icontains=word) | Q(job_title__icontains=word))
-    found = people.order_by("last_name", "first_name", "username")[:limit] if words else []
-    return [{"person": person, "name": person.get_full_name() or person.username} for person in found]
+    return permissions.people_who("risk.view", place)
 
 
 # --- the trend ----------------------------------------------------------------------------------

@@ -2,13 +2,16 @@
 links. They parse input; the rules (and the messages that name a field) live in the services."""
 
 from django import forms
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from andon.actions import services as actions
 from andon.platform.concurrency import VersionField
-from andon.platform.forms import BoundedDateField
+from andon.platform.forms import BoundedDateField, PersonField
 from andon.platform.models import Unit, User
 
+from .. import services as service
 from ..links import KIND_WORDS
 from ..models import Assurance, Category, ControlEffect, Level
 from ..scoring import Matrix
@@ -66,15 +69,37 @@ class RaiseForm(ScoresForm):
     category = forms.ChoiceField(choices=Category.choices)
     place = forms.ChoiceField(label="Where the risk sits",
                               help_text="A unit's register, a facility's, or the whole organisation's.")
-    owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), label="Owner",
-                                   help_text="Someone who may read risks where the risk sits.")
+    owner = PersonField(queryset=User.objects.none(), label="Owner",
+                        help_text="Someone who may read risks where the risk sits: choose the place first.")
     review_on = BoundedDateField(widget=_date_widget(), label="Next review")
     root_cause = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
 
-    def __init__(self, *args, places, **kwargs):
+    def __init__(self, *args, places, organisation, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["place"].choices = [("", "Choose…"), *places]
         self.fields["review_on"].widget.attrs["min"] = timezone.localdate().isoformat()
+        # The organisation's staff parse; raise_risk then refuses, in words beside the field, one
+        # who may not read risks at the place. The search offers only those who may (search_with).
+        owner = self.fields["owner"]
+        owner.queryset = service.staff_of([organisation.pk])
+        owner.widget.search_url = reverse("risk:raise_owners")
+        owner.widget.search_with = (self.add_prefix("place"),)
+
+
+def raise_owner_search(people) -> forms.BoundField:
+    """The raise form's owner field offering `people` alone (those who may read risks at the place
+    the form names): what the owner picker's search answers from."""
+    form = forms.Form()
+    form.fields["owner"] = PersonField(queryset=people)
+    return form["owner"]
+
+
+def _owners(risk, keep=None):
+    """Whom a control or an action of `risk` may have as owner: the staff of its organisation
+    (whom the action tracker takes), and `keep`, the control's owner now, so that an edit that does
+    not change the owner keeps them."""
+    staff = service.staff_of([risk.organisation_id])
+    return User.objects.filter(Q(pk__in=staff.values("pk")) | Q(pk=keep)) if keep else staff
 
 
 class RescoreForm(ScoresForm):
@@ -102,7 +127,7 @@ class CloseForm(forms.Form):
 
 class ControlForm(forms.Form):
     description = forms.CharField(max_length=2000, widget=_text(), label="The control")
-    owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), required=False, label="Owner")
+    owner = PersonField(queryset=User.objects.none(), required=False, label="Owner")
     effect = forms.ChoiceField(choices=ControlEffect.choices)
     assurance_level = forms.ChoiceField(choices=Assurance.choices, label="Assurance")
     assurance_source = forms.CharField(required=False, max_length=300, label="Source of assurance",
@@ -114,12 +139,21 @@ class ControlForm(forms.Form):
                                     help_text="Where evidence that it works is missing.")
     version = VersionField()
 
+    def __init__(self, *args, risk, control=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        owner = self.fields["owner"]
+        owner.queryset = _owners(risk, control.owner_id if control else None)
+        owner.widget.search_url = (reverse("risk:control_owners", args=[control.pk]) if control
+                                   else reverse("risk:new_control_owners", args=[risk.pk]))
+
     def values(self) -> dict:
         return {name: value for name, value in self.cleaned_data.items() if name != "version"}
 
 
-def control_initial(control) -> dict:
-    return {name: getattr(control, name) for name in ControlForm.base_fields}
+def control_form(control, data=None) -> ControlForm:
+    """The form that edits `control` (its fields' names start with control-<id>)."""
+    initial = {name: getattr(control, name) for name in ControlForm.base_fields}
+    return ControlForm(data, risk=control.risk, control=control, prefix=f"control-{control.pk}", initial=initial)
 
 
 class RetireForm(forms.Form):
@@ -128,8 +162,7 @@ class RetireForm(forms.Form):
 
 class ActionForm(forms.Form):
     title = forms.CharField(max_length=200)
-    owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), label="Owner",
-                                   help_text="One person responsible.")
+    owner = PersonField(queryset=User.objects.none(), label="Owner", help_text="One person responsible.")
     due_date = BoundedDateField(widget=_date_widget(), label="Due date")
     strength = forms.ChoiceField(choices=actions.Strength.choices)
     measure = forms.CharField(max_length=2000, widget=_text(), help_text="How you will know the action worked.")
@@ -139,6 +172,8 @@ class ActionForm(forms.Form):
     def __init__(self, *args, risk, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["due_date"].widget.attrs["min"] = timezone.localdate().isoformat()
+        self.fields["owner"].queryset = _owners(risk)
+        self.fields["owner"].widget.search_url = reverse("risk:action_owners", args=[risk.pk])
         if risk.unit_id:
             del self.fields["unit"]
             return
@@ -154,8 +189,24 @@ class ActionForm(forms.Form):
 
 class LinkForm(forms.Form):
     kind = forms.ChoiceField(choices=list(KIND_WORDS.items()), label="Link to")
-    key = forms.CharField(max_length=100, label="Record",
+    key = forms.CharField(max_length=100, required=False, label="Record",
                           help_text="An event's reference (S-2026-00012) or id; an analysis, root cause, assessment "
-                                    "or finding by its id; a measure by its key (readmission-30-day).")
+                                    "or finding by its id.")
+    # A measure is chosen by its title: its key (readmission-30-day) is in no page of the library.
+    measure = forms.ChoiceField(required=False, label="Measure", help_text="For a measure: one of the library's.")
     indicator = forms.BooleanField(required=False, label="A key risk indicator (measures only)",
                                    help_text="Its special cause in the wrong direction flags the risk for review.")
+
+    def __init__(self, *args, measures, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["measure"].choices = [("", "Choose…"), *measures]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == "measure":
+            data["key"] = data.get("measure") or data.get("key", "")  # a key typed still links
+            if not data["key"]:
+                self.add_error("measure", "Choose the measure.")
+        elif not data.get("key"):
+            self.add_error("key", "Give the record's reference or id.")
+        return data

@@ -8,13 +8,14 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, history, permissions
+from andon.platform.forms import people_search
 from andon.platform.permissions import requires
 
 from .. import services as service
 from ..models import Level, RiskStatus
 from .risk_forms import (
-    ActionForm, CloseForm, ControlForm, EscalateForm, LinkForm, RaiseForm, RescoreForm, RetireForm, control_initial,
-    scores_of,
+    ActionForm, CloseForm, ControlForm, EscalateForm, LinkForm, RaiseForm, RescoreForm, RetireForm, control_form,
+    raise_owner_search, scores_of,
 )
 
 # raise_risk names the place by the field it would have set.
@@ -37,8 +38,10 @@ def raise_page(request):
     user, places = request.user, service.places_to_raise(request.user)
     root_cause = (request.POST or request.GET).get("root_cause", "")
     draft = service.root_cause_draft(user, root_cause) if root_cause else None
-    matrix = service.matrix_of(_organisation(places))
-    form = RaiseForm(request.POST or None, matrix=matrix, places=places, initial=_draft_initial(draft))
+    organisation = _organisation(places)
+    matrix = service.matrix_of(organisation)
+    form = RaiseForm(request.POST or None, matrix=matrix, places=places, organisation=organisation,
+                     initial=_draft_initial(draft))
     status = 200
     if request.method == "POST":
         status = 400
@@ -50,9 +53,7 @@ def raise_page(request):
             else:
                 messages.success(request, f"{risk.reference} is raised.")
                 return redirect("risk:risk", pk=risk.pk)
-    return render(request, "risk/risk_raise.html", {
-        "form": form, "matrix": matrix, "draft": draft, "selected_owner": _chosen(form, "owner"),
-    }, status=status)
+    return render(request, "risk/risk_raise.html", {"form": form, "matrix": matrix, "draft": draft}, status=status)
 
 
 def _organisation(places):
@@ -79,24 +80,37 @@ def _raise(user, form, root_cause):
     return service.raise_risk(user, **fields)
 
 
-def _chosen(form, name):
-    """The person a bound form chose (to show them checked again), or None."""
-    return form.cleaned_data.get(name) if form.is_bound and hasattr(form, "cleaned_data") else None
+@requires("risk.raise")
+def raise_owners(request):
+    """The raise form's owner picker (htmx): people who may read risks at the place chosen in the
+    form (whom raise_risk takes as the owner there); 403 for a place the user may neither read
+    nor raise risks at."""
+    try:
+        found = service.place_from_code(request.GET.get("place", ""))
+    except ValidationError:
+        return render(request, "risk/_risk_choose_place.html")
+    place = found["unit"] or found["facility"] or found["organisation"]
+    return people_search(request, raise_owner_search(service.owners_at(request.user, place)))
 
 
 @requires("risk.use_register")
-def people(request):
-    """The owner picker's matches (htmx): people who may read risks at the place asked for."""
-    try:
-        place = service.place_from_code(request.GET.get("place", ""))
-    except ValidationError:
-        place = None
-    query = request.GET.get("q", "")[:100]
-    where = place and (place["unit"] or place["facility"] or place["organisation"])
-    return render(request, "risk/_risk_people.html", {
-        "matches": service.owners_matching(request.user, where, query) if where else [], "query": query,
-        "no_place": where is None, "field_name": request.GET.get("name", "owner")[:80],
-        "picker": request.GET.get("picker", "owner")[:60]})
+def new_control_owners(request, pk):
+    """The new control's owner picker (htmx): the staff of the risk's organisation."""
+    risk = service.access_risk(request.user, pk, "risk.edit_risk")
+    return people_search(request, ControlForm(risk=risk, prefix="control")["owner"])
+
+
+@requires("risk.use_register")
+def control_owners(request, pk):
+    """A control's owner picker (htmx), in the form that edits it."""
+    return people_search(request, control_form(service.access_control(request.user, pk))["owner"])
+
+
+@requires("risk.use_register")
+def action_owners(request, pk):
+    """The owner picker of an action for the risk (htmx): the staff of the risk's organisation."""
+    risk = service.access_risk(request.user, pk, "risk.edit_risk")
+    return people_search(request, ActionForm(risk=risk, prefix="action")["owner"])
 
 
 # --- the risk's page ----------------------------------------------------------------------------
@@ -122,7 +136,6 @@ def _context(request, risk, **bound) -> dict:
         "records": records, "trend": service.trend_chart(risk, records, matrix),
         "escalations": risk.escalations.select_related("by"), "links": service.links_shown(user, risk),
         "actions": service.risk_actions(risk, user), "history": history.history_of(risk),
-        "place": service.place_code(risk.unit, risk.facility, risk.organisation),
         "may_edit": may_edit, "may_escalate": is_open and _may_escalate(user, risk),
         "may_close": is_open and permissions.can(user, "risk.manage", risk),
         "may_act": may_edit and permissions.can(user, "actions.manage",
@@ -133,16 +146,12 @@ def _context(request, risk, **bound) -> dict:
         "escalate_form": bound.get("escalate") or EscalateForm(risk=risk, prefix="move",
                                                                initial={"version": risk.version}),
         "close_form": bound.get("close") or CloseForm(prefix="close", initial={"version": risk.version}),
-        "control_form": bound.get("control") or ControlForm(prefix="control"),
-        "controls": [(control, _control_form(control, bound)) for control in controls],
+        "control_form": bound.get("control") or ControlForm(risk=risk, prefix="control"),
+        "controls": [(control, bound.get(f"control-{control.pk}") or control_form(control)) for control in controls],
         "action_form": bound.get("action") or ActionForm(risk=risk, prefix="action"),
-        "link_form": bound.get("link") or LinkForm(prefix="link"),
+        "link_form": bound.get("link") or (LinkForm(prefix="link", measures=service.measures_to_link())
+                                           if may_edit else None),
     }
-
-
-def _control_form(control, bound):
-    prefix = f"control-{control.pk}"
-    return bound.get(prefix) or ControlForm(prefix=prefix, initial=control_initial(control))
 
 
 def _may_escalate(user, risk) -> bool:
@@ -212,7 +221,7 @@ def close(request, pk):
 @requires("risk.use_register")
 def add_control(request, pk):
     risk = service.access_risk(request.user, pk, "risk.edit_risk")
-    form = ControlForm(request.POST, prefix="control")
+    form = ControlForm(request.POST, risk=risk, prefix="control")
     return _submit(request, risk, "control", form, lambda data: service.add_control(
         request.user, risk, **form.values()), "The control is added.", section="controls")
 
@@ -221,7 +230,7 @@ def add_control(request, pk):
 @requires("risk.use_register")
 def edit_control(request, pk):
     control = service.access_control(request.user, pk)
-    form = ControlForm(request.POST, prefix=f"control-{control.pk}")
+    form = control_form(control, request.POST)
     return _submit(request, control.risk, f"control-{control.pk}", form, lambda data: service.update_control(
         request.user, control, ver=data["version"], **form.values()), "The control is changed.", record=control,
         section="controls")
@@ -249,7 +258,7 @@ def open_action(request, pk):
 @requires("risk.use_register")
 def link(request, pk):
     risk = service.access_risk(request.user, pk, "risk.edit_risk")
-    form = LinkForm(request.POST, prefix="link")
+    form = LinkForm(request.POST, prefix="link", measures=service.measures_to_link())
     return _submit(request, risk, "link", form, lambda data: _link(request.user, risk, data), "The link is added.",
                    section="links")
 
@@ -276,15 +285,18 @@ def unlink(request, pk):
 
 urlpatterns = [
     path("risk/risks/new/", raise_page, name="raise"),
-    path("risk/people/", people, name="people"),
+    path("risk/risks/new/owners/", raise_owners, name="raise_owners"),
     path("risk/risks/<int:pk>/", risk_page, name="risk"),
     path("risk/risks/<int:pk>/rescore/", rescore, name="rescore"),
     path("risk/risks/<int:pk>/escalate/", escalate, name="escalate"),
     path("risk/risks/<int:pk>/close/", close, name="close"),
     path("risk/risks/<int:pk>/controls/", add_control, name="add_control"),
+    path("risk/risks/<int:pk>/controls/owners/", new_control_owners, name="new_control_owners"),
     path("risk/controls/<int:pk>/", edit_control, name="edit_control"),
+    path("risk/controls/<int:pk>/owners/", control_owners, name="control_owners"),
     path("risk/controls/<int:pk>/retire/", retire_control, name="retire_control"),
     path("risk/risks/<int:pk>/actions/", open_action, name="open_action"),
+    path("risk/risks/<int:pk>/actions/owners/", action_owners, name="action_owners"),
     path("risk/risks/<int:pk>/links/", link, name="link"),
     path("risk/links/<int:pk>/remove/", unlink, name="unlink"),
 ]
