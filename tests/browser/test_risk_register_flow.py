@@ -104,7 +104,8 @@ def test_a_risk_manager_raises_a_risk_from_a_root_cause_and_takes_it_to_the_boar
         expect(indicator).to_contain_text("30-day all-cause readmission (crude)")
         expect(indicator).to_contain_text("Key risk indicator")
         expect(indicator.locator(f'[data-verdict="{verdict["code"]}"]')).to_contain_text(verdict["words"])
-        assert sorted(RiskLink.objects.filter(risk=risk).values_list("kind", "key", "indicator", "linked_by__username")) == [
+        linked = RiskLink.objects.filter(risk=risk).values_list("kind", "key", "indicator", "linked_by__username")
+        assert sorted(linked) == [
             ("investigation", str(investigation.pk), False, "risk.noah"),
             ("measure", "readmission-30-day", True, "risk.noah"),
             ("root_cause", str(cause.pk), False, "risk.noah"),
@@ -157,7 +158,8 @@ def test_a_risk_manager_raises_a_risk_from_a_root_cause_and_takes_it_to_the_boar
         assert Risk.objects.get(pk=risk.pk).level == "board"
 
         main_nav(page).get_by_role("link", name="Risks", exact=True).click()
-        page.get_by_role("navigation", name="The register").get_by_role("link", name="Board assurance framework").click()
+        tabs = page.get_by_role("navigation", name="The register")
+        tabs.get_by_role("link", name="Board assurance framework").click()
         card = page.locator("section", has=page.get_by_role("heading", name=f"{risk.reference} {TITLE}"))
         expect(card).to_contain_text("Peter Singh")
         row = card.get_by_role("table", name=f"Controls of {risk.reference}").locator("tbody tr")
