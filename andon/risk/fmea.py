@@ -257,7 +257,7 @@ def score_cause(user, cause: FailureCause, *, severity, occurrence, detection, s
     except ScoringError as error:
         raise scoring_error(error) from None
     cause.severity, cause.occurrence, cause.detection, cause.rpn, cause.priority = s, o, d, value, priority
-    cause.act, cause.act_reason = act, "; ".join(reasons)[:300]
+    cause.act, cause.act_reason = act, "; ".join(reasons)
     cause.save()
     CauseScoring.objects.create(cause=cause, stage=stage, severity=s, occurrence=o, detection=d, rpn=value,
                                 priority=priority, act=act, act_reason=cause.act_reason, by=user,
@@ -298,7 +298,7 @@ def score_hazard(user, cause: FailureCause, *, severity, probability, single_poi
     cause.hazard_severity, cause.hazard_probability, cause.hazard_score = int(severity), int(probability), score
     cause.single_point_weakness = answers.get("single_point_weakness")
     cause.effective_control, cause.obvious = answers.get("effective_control"), answers.get("obvious")
-    cause.act, cause.act_reason = tree.proceed, f"{tree.outcome}: {_tree_words(tree)}"[:300]
+    cause.act, cause.act_reason = tree.proceed, f"{tree.outcome}: {_tree_words(tree)}"
     cause.save()
     CauseScoring.objects.create(cause=cause, stage=stage, hazard_severity=cause.hazard_severity,
                                 hazard_probability=cause.hazard_probability, hazard_score=score,
@@ -333,7 +333,7 @@ def cause_action(user, cause: FailureCause, *, title: str, owner, due_date: date
     if assessment.method == Method.HFMEA:
         if not (measure or "").strip():
             raise ValidationError({"measure": "An HFMEA action needs its outcome measure."})
-        cause.outcome_measure = measure.strip()[:300]
+        cause.outcome_measure = measure.strip()
         cause.save()
     if assessment.status == AssessmentStatus.PLANNING or assessment.status == AssessmentStatus.ANALYSING:
         assessment.status = AssessmentStatus.ACTING
