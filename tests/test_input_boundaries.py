@@ -3,7 +3,8 @@
 JSON, dates at the ends of the calendar with extreme offsets, ids beyond the database's keys.
 
 The first tests are the probes that failed, each with the answer it should have had. Then one
-fuzzing test per importer (peer MeasureReports, counts CSV, historical safety events CSV) and per
+fuzzing test per importer (peer MeasureReports, counts CSV, historical safety events CSV, the
+compliance frameworks, mappings and assessments, the risk register in CSV and XLSX) and per
 form family (reporting, triage and workflow, the RCA worksheet, actions, measures, filters in
 query strings), through Django's test client against the real views: whatever is sent, the
 answer is never a server error, and a refusal changes nothing (no row, no audit entry of a
@@ -20,6 +21,8 @@ import csv
 import io
 import json
 import math
+import re
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -45,6 +48,9 @@ from andon.platform import services as platform_services
 from andon.platform.demo import ORGANISATION_FILE
 from andon.platform.models import AccessToken, Job
 from andon.platform.roles import Role
+from andon.risk import exchange as risk_exchange
+from andon.risk import services as risk_services
+from andon.risk.models import Risk, ScoreRecord
 from andon.safety import rca
 from andon.safety import services as safety_services
 from andon.safety.models import (
@@ -155,15 +161,15 @@ def api(world, db, client):
 
 MODELS = (SafetyEvent, ConductConcern, TimelineEntry, WhyChain, ContributingFactor, RootCause, TeamMember, Action,
           ManualCount, PeerResult, Annotation, UnitMapping, Job, Framework, FrameworkVersion, Requirement,
-          RequirementMapping, AssessmentItem)
+          RequirementMapping, AssessmentItem, Risk, ScoreRecord)
 
 
 def writes() -> tuple:
     """What a refused input must leave as it was: the rows of every table a form or importer here
-    writes, the versions of assessment items (an import changes them in place), and the audit
-    trail's entries of changes (reads are audited even when refused)."""
+    writes, the versions of assessment items and risks (an import changes them in place), and the
+    audit trail's entries of changes (reads are audited even when refused)."""
     return (*(model.objects.count() for model in MODELS),
-            tuple(AssessmentItem.objects.order_by("pk").values_list("version", flat=True)),
+            *(tuple(model.objects.order_by("pk").values_list("version", flat=True)) for model in (AssessmentItem, Risk)),
             LogEntry.objects.exclude(action=LogEntry.Action.ACCESS).count())
 
 
@@ -679,6 +685,156 @@ def test_fuzz_assessment_imports(client, boss, compliance, data):
     kind, content = data.draw(spreadsheet_file(rows))
     check_import(client, reverse("compliance:assessment_import", args=[compliance.pk]),
                  {"file": SimpleUploadedFile(f"items.{kind}", content)})
+
+
+# --- bad input and fuzzing: the risk register's import -------------------------------------------
+
+RISK_NEW = {"title": "Pressure injuries on 4 West", "cause": "too few mattresses", "event": "skin breaks down",
+            "effect": "pain and longer stays", "category": "clinical", "facility": "rgh", "unit": "4w",
+            "owner": "inputs-boss", "inherent_consequence": "3", "inherent_likelihood": "3",
+            "current_consequence": "3", "current_likelihood": "2", "target_consequence": "2",
+            "target_likelihood": "2"}
+
+
+@pytest.fixture(scope="module")
+def risk_rows(world, django_db_blocker) -> list[list[str]]:
+    """The register's import as a risk manager would send it: the export's header, one risk of 4
+    West exported and edited (a new title and current score), and a new risk (no reference). The
+    risk is raised once for the module inside the world's transaction."""
+    review_on = (timezone.localdate() + timedelta(days=30)).isoformat()
+    with django_db_blocker.unblock():
+        risk_services.raise_risk(world.boss, title="Falls on 4 West", cause="one nurse for 14 beds at night",
+                                 event="confused patients get up unaided", effect="a fall with harm",
+                                 category="clinical", owner=world.boss, unit=world.hospital.unit("rgh/4w"),
+                                 review_on=timezone.localdate() + timedelta(days=30),
+                                 scores={"inherent": (4, 4), "current": (4, 2), "target": (4, 1)})
+        [exported] = risk_exchange.export_rows(world.boss)
+    edited = exported | {"title": "Falls with harm on 4 West", "current_likelihood": 3, "current_score": 12,
+                         "current_band": "High"}
+    new = dict.fromkeys(risk_exchange.EXPORT_COLUMNS, "") | RISK_NEW | {"review_on": review_on}
+    return [risk_exchange.EXPORT_COLUMNS] + [[str(row[column]) for column in risk_exchange.EXPORT_COLUMNS]
+                                             for row in (edited, new)]
+
+
+def risk_import(client, name: str, data: bytes):
+    """Send a file to the register's import page: the answer, what it reported (row, column,
+    reason) or the file's refusal, and whether anything changed."""
+    before = writes()
+    response = client.post(reverse("risk:exchange"), {"file": SimpleUploadedFile(name, data)})
+    assert response.status_code in (302, 400), response.status_code
+    if response.status_code == 302:
+        return response, [], []
+    result, form = response.context["result"], response.context["form"]
+    problems = [(p.row, p.field, p.reason) for p in (result.problems if result else [])]
+    assert problems or form.errors["file"], "a refusal says why"
+    assert writes() == before, "a refusal stores nothing"
+    return response, problems, form.errors.get("file", [])
+
+
+def risk_csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode()
+
+
+def _changed(rows: list[list[str]], row: int, **cells) -> list[list[str]]:
+    """The rows with cells of one row (the header is row 1) set by column name."""
+    rows = [list(cells_) for cells_ in rows]
+    for column, value in cells.items():
+        rows[row - 1][rows[0].index(column)] = value
+    return rows
+
+
+@pytest.mark.parametrize(("row", "cells", "problems"), [
+    # A score out of the matrix, however it is written.
+    (3, {"inherent_consequence": "6"}, [(3, "inherent_consequence", "Consequence 6 is out of range")]),
+    (3, {"inherent_consequence": "0"}, [(3, "inherent_consequence", "Consequence 0 is out of range")]),
+    (2, {"current_likelihood": "-1"}, [(2, "current_likelihood", "'-1' is not a whole number of 1 or more.")]),
+    (3, {"target_likelihood": "1e308"}, [(3, "target_likelihood", "'1e308' is not a whole number of 1 or more.")]),
+    (3, {"target_likelihood": "nan"}, [(3, "target_likelihood", "'nan' is not a whole number of 1 or more.")]),
+    (3, {"target_likelihood": "\u0662"}, [(3, "target_likelihood", "'\u0662' is not a whole number of 1 or more.")]),
+    (3, {"inherent_likelihood": "9" * 400}, [(3, "inherent_likelihood", "Likelihood 999")]),
+    (2, {"current_score": "13"}, [(2, "current_score", "'13' is not 4 × 3 = 12.")]),
+    # An unknown band, category, unit, facility or owner.
+    (2, {"current_band": "Severe"}, [(2, "current_band", "'Severe' is not a band of this matrix (bands: Low, ")]),
+    (2, {"current_band": "Low"}, [(2, "current_band", "'Low' does not match the score 12, which is High")]),
+    (3, {"category": "castle"}, [(3, "category", "'castle' is not a category; choose one of Clinical, ")]),
+    (3, {"unit": "9z"}, [(3, "unit", "'9z' is not a unit of Riverside General Hospital (rgh).")]),
+    (3, {"facility": "<script>"}, [(3, "facility", "'<script>' is not a facility code (")]),
+    (3, {"owner": "' OR 1=1 --"}, [(3, "owner", "\"' OR 1=1 --\" is not the username of an active member")]),
+    # Hostile texts: beyond the field, or blank.
+    (3, {"title": "x" * 5000}, [(3, "title", "The title is 5000 characters long; keep it to ")]),
+    (2, {"effect": " "}, [(2, "effect", "The effect is needed: ")]),
+    (3, {"review_on": "0001-01-01"}, [(3, "review_on", "")]),
+    (3, {"review_on": "2024-02-30"}, [(3, "review_on", "'2024-02-30' is not a day of the calendar.")]),
+    (3, {"review_on": "9999-12-31"}, [(3, "review_on", "")]),
+])
+def test_risk_import_refuses_bad_cells_by_row_column_and_reason(client, boss, risk_rows, row, cells, problems):
+    for kind in ("csv", "xlsx"):
+        rows = _changed(risk_rows, row, **cells)
+        data = risk_csv(rows) if kind == "csv" else xlsx_file(rows)
+        response, found, _ = risk_import(client, f"risks.{kind}", data)
+        assert response.status_code == 400 and "Nothing was stored." in response.content.decode()
+        assert [(r, f) for r, f, _ in found] == [(r, f) for r, f, _ in problems], (kind, found)
+        for (_, _, reason), (_, _, expected) in zip(found, problems):
+            assert reason.startswith(expected), (kind, reason)
+
+
+def test_risk_import_of_a_malformed_row_names_it_and_stores_nothing(client, boss, risk_rows):
+    header, edited, new = (",".join(row) for row in risk_rows)
+    # A text with a comma, unquoted: the row's cells move one column along.
+    shifted = new.replace("too few mattresses", "too few mattresses, and old ones")
+    _, found, _ = risk_import(client, "risks.csv", "\n".join([header, edited, shifted]).encode())
+    assert found and {row for row, _, _ in found} == {3}
+    assert ("category", "'pain and longer stays' is not a category; choose one of Clinical, Operational, Financial, "
+            "Compliance, Reputation.") in [(field, reason) for _, field, reason in found]
+    # A row cut short, and a quote left open to the end of the file.
+    _, found, _ = risk_import(client, "risks.csv", "\n".join([header, edited, new[:40]]).encode())
+    assert found and {row for row, _, _ in found} == {3} and (3, "owner", "Name the owner by their username.") in found
+    _, _, refusal = risk_import(client, "risks.csv", "\n".join([header, edited, '"' + new]).encode())
+    assert refusal == ["risks.csv is not valid CSV: unexpected end of data."]
+    # A formula in a CSV is a text, stored as written (the export defuses it): not a refusal. In a
+    # workbook it is read as the value saved with it, never run: none here, so the title is missing.
+    formula = _changed(risk_rows, 3, title="=HYPERLINK(\"http://evil.example\",\"Open\")")
+    _, found, _ = risk_import(client, "risks.xlsx", xlsx_file(formula))
+    assert [(row, field) for row, field, _ in found] == [(3, "title")]
+    response, _, _ = risk_import(client, "risks.csv", risk_csv(formula))
+    assert response.status_code == 302
+    assert Risk.objects.get(title__startswith="=HYPERLINK").cause == "too few mattresses"
+
+
+def test_risk_import_refuses_a_zip_bomb_before_the_workbook_is_read(client, boss, risk_rows):
+    good = xlsx_file(risk_rows)
+    sheet = "xl/worksheets/sheet1.xml"
+    # The sheet padded with a megabyte of blanks packs 500 to one (a gigabyte would pack into 2 MB).
+    bomb = rewritten(good, {sheet: lambda old: old + b" " * 2**20})
+    assert len(bomb) < len(good) + 5000
+    _, _, refusal = risk_import(client, "risks.xlsx", bomb)
+    assert len(refusal) == 1 and re.fullmatch(
+        r"risks\.xlsx cannot be read as a workbook: the part 'xl/worksheets/sheet1\.xml' unpacks to \d{3} times "
+        r"its packed size \(at most 100\): it looks like a zip bomb\.", refusal[0]), refusal
+    _, _, refusal = risk_import(client, "risks.xlsx", good[:len(good) // 2])
+    assert refusal == ["risks.xlsx cannot be read as a workbook: not a valid ZIP archive, as an XLSX or DOCX file "
+                       "is (File is not a zip file)."]
+    # A sheet that claims every row and column is read as the rows it holds, quickly.
+    claims_all = rewritten(good, {sheet: lambda old: re.sub(rb'<dimension ref="[^"]*" ?/>',
+                                                           b'<dimension ref="A1:XFD1048576"/>', old)})
+    started = time.monotonic()
+    response, found, refusal = risk_import(client, "risks.xlsx", claims_all)
+    assert (response.status_code, found, refusal) == (302, [], [])
+    assert time.monotonic() - started < 10
+    assert Risk.objects.filter(title="Pressure injuries on 4 West").exists()
+
+
+@fuzz(16)
+@given(data=st.data())
+def test_fuzz_risk_register_imports(client, boss, risk_rows, data):
+    """Hostile cells in CSV (UTF-8, Latin-1, UTF-16) and XLSX, damaged files: never a server error;
+    a refusal names the row (2 or more) and a column of the export, or the file, and stores nothing."""
+    kind, content = data.draw(spreadsheet_file(risk_rows))
+    _, problems, _ = risk_import(client, f"risks.{kind}", content)
+    for row, column, reason in problems:
+        assert row >= 2 and column in risk_exchange.EXPORT_COLUMNS and reason.strip(), (row, column, reason)
 
 
 # --- fuzzing: forms -----------------------------------------------------------------------------

@@ -143,6 +143,27 @@ def test_the_hfmea_decision_tree_is_recorded_per_cause(team):
                               strength="weaker", measure="m")
 
 
+def test_the_reason_a_row_is_acted_on_and_its_outcome_measure_are_kept_whole(team):
+    """Every question of the decision tree in words runs past 300 characters: the row and its
+    scoring keep the reason whole, and the row its outcome measure as long as the action's."""
+    cause = _cause(team, _start(team, Method.HFMEA))
+    cause = services.score_hazard(team.pharmacist, cause, severity=4, probability=1, single_point_weakness=True,
+                                  effective_control=False, obvious=False)
+    whole = ("Proceed: Is the hazard score 8 or more: no; Is it a single-point weakness (its failure alone causes "
+             "the system to fail or an adverse event): yes; Does an effective control measure already exist for "
+             "this hazard: no; Is the hazard so obvious and readily detectable that a control measure is not "
+             "needed: no")
+    assert len(whole) > 300
+    assert FailureCause.objects.get(pk=cause.pk).act_reason == whole
+    assert CauseScoring.objects.get(cause=cause).act_reason == whole
+    measure = "Selection errors per 1,000 doses, counted from the dispensing log each week. " * 25
+    assert 1500 < len(measure.strip()) <= 2000
+    action = services.cause_action(team.analyst, cause, title="Tall-man lettering", owner=team.pharmacist,
+                                   due_date=NEXT_MONTH, strength="intermediate", measure=measure)
+    assert FailureCause.objects.get(pk=cause.pk).outcome_measure == measure.strip()
+    assert Action.objects.get(pk=action.pk).measure == measure.strip()
+
+
 def test_only_the_team_and_leads_work_on_an_assessment(team):
     fmea = _start(team)
     with pytest.raises(PermissionDenied):

@@ -4,6 +4,7 @@ scoring on the page (the reason a row is acted on, before → after the actions,
 the team, completing and reopening, the settings form, and the API's bodies and refusals."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from andon.actions.models import Action
 from andon.platform import services as platform
+from andon.platform.models import Organisation, User
 from andon.platform.roles import Role
 from andon.risk import services
 from andon.risk.models import Assessment, AssessmentStatus, CauseScoring, FailureCause, FmeaSettings, Method
@@ -100,15 +102,30 @@ def test_starting_an_assessment_searches_people_and_lists_none_of_the_staff(clie
     client.force_login(team.analyst)
     page = client.get(reverse("risk:fmea_start")).content.decode()
     assert "Person1" not in page and "Phil" not in page
-    assert '<label class="form-label small mb-1" for="id_leader-q">Leader</label>' in page
-    assert 'value="{}" checked'.format(team.analyst.pk) in page  # the leader starts as the one starting it
+    # The platform's picker: the label names the search box, which asks the FMEA's search for its field.
     people = reverse("risk:fmea_people")
-    found = client.get(people, {"q": "pharm", "name": "team", "picker": "id_team", "multiple": "1"}).content.decode()
-    assert "Phil Pharmacist" in found and "Lead pharmacist" in found and 'type="checkbox" name="team"' in found
-    # Who was ticked stays ticked through the next search, and is not offered twice.
-    kept = client.get(people, {"q": "phil", "name": "team", "picker": "id_team", "multiple": "1",
-                               "team": [team.pharmacist.pk]}).content.decode()
-    assert kept.count(f'value="{team.pharmacist.pk}"') == 1 and "checked" in kept
+    assert '<label class="form-label small mb-1" for="id_leader">Leader</label>' in page
+    assert '<input type="search" name="q" form="id_team-no-form"' in page
+    assert f'hx-get="{people}?name=leader"' in page and f'hx-get="{people}?name=team"' in page
+    # The leader starts as the one starting it.
+    assert f'name="leader" id="id_leader-chosen-{team.analyst.pk}" value="{team.analyst.pk}" checked' in page
+    found = client.get(people, {"q": "pharm", "name": "team"}).content.decode()
+    assert "Phil Pharmacist" in found and "Lead pharmacist" in found
+    assert (f'type="checkbox" name="team" id="id_team-match-{team.pharmacist.pk}" value="{team.pharmacist.pk}">'
+            in found)
+    found = client.get(people, {"q": "pharm", "name": "leader"}).content.decode()
+    assert f'type="radio" name="leader" id="id_leader-match-{team.pharmacist.pk}"' in found
+    assert client.get(people, {"q": "pharm", "name": "title"}).status_code == 404  # no picker of that name
+    assert client.get(people, {"q": "pharm"}).status_code == 404
+    # Who was ticked stays ticked when the form comes back with an error.
+    response = client.post(reverse("risk:fmea_start"), {
+        "title": "", "method": "fmea", "priority_method": "rpn", "place": f"u{team.pharmacy.pk}",
+        "leader": team.analyst.pk, "team": [team.pharmacist.pk, team.nurse.pk]})
+    assert response.status_code == 400
+    for person in (team.pharmacist, team.nurse):
+        assert (f'type="checkbox" name="team" id="id_team-chosen-{person.pk}" value="{person.pk}" checked'
+                in response.content.decode())
+    assert not Assessment.objects.exists()
     response = client.post(reverse("risk:fmea_start"), {
         "title": "Insulin on the wards", "scope": "From prescription to the dose given", "method": "hfmea",
         "priority_method": "rpn", "place": f"u{team.pharmacy.pk}", "leader": team.analyst.pk,
@@ -325,9 +342,10 @@ def test_a_cause_with_actions_stays(team):
 def test_the_leader_adds_and_removes_team_members_from_the_organisations_staff(client, team):
     fmea = _start(team, team=[])
     client.force_login(team.analyst)
-    found = client.get(reverse("risk:fmea_assessment_people", args=[fmea.pk]),
-                       {"q": "nina", "name": "team-person", "picker": "id_team-person"}).content.decode()
-    assert "Nina Nurse" in found and 'type="radio" name="team-person"' in found
+    people = reverse("risk:fmea_assessment_people", args=[fmea.pk])
+    assert f'hx-get="{people}?name=team-person"' in _page(client, fmea)
+    found = client.get(people, {"q": "nina", "name": "team-person"}).content.decode()
+    assert "Nina Nurse" in found and f'type="radio" name="team-person" id="id_team-person-match-{team.nurse.pk}"' in found
     response = client.post(reverse("risk:fmea_team", args=[fmea.pk]), {"team-person": team.nurse.pk})
     assert response.status_code == 302 and list(fmea.team.all()) == [team.nurse]
     stranger = platform.create_user("stranger")
@@ -442,18 +460,39 @@ def test_a_form_is_fetched_only_by_who_may_fill_it(client, team):
 
 # --- people: the organisation's staff only ----------------------------------------------------------
 
-def test_people_to_pick_are_the_organisations_active_staff_matching_every_word(team, make_user):
+def _names(found: str) -> list[str]:
+    return re.findall(r"<strong>([^<]+)</strong>", found)
+
+
+def test_people_to_pick_are_the_organisations_active_staff_matching_every_word(client, team, make_user, hospital):
     gone = make_user(Role.STAFF_REPORTER, "rgh/4w", username="gone", first_name="Phil", last_name="Gone")
     gone.is_active = False
     gone.save()
     platform.create_user("nobody", first_name="Phil", last_name="Nobody")  # no role: not staff
-    found = services.people_to_pick([team.organisation.pk], "phil pharm")
-    assert [match["name"] for match in found] == ["Phil Pharmacist"]
-    assert found[0]["roles"] == "Unit manager over Pharmacy and its children"
-    assert [m["name"] for m in services.people_to_pick([team.organisation.pk], "phil")] == ["Phil Pharmacist"]
+    elsewhere = Organisation.objects.create(name="Another health system")
+    platform.grant_role(platform.create_user("philx", first_name="Phil", last_name="Elsewhere"),
+                        Role.UNIT_MANAGER, elsewhere)  # staff of another organisation
+    fmea = _start(team)
+    cause = services.score_cause(team.pharmacist, _cause(team, fmea), severity=9, occurrence=2, detection=2)
+    client.force_login(team.analyst)
+    for url, name in ((reverse("risk:fmea_people"), "team"),
+                      (reverse("risk:fmea_assessment_people", args=[fmea.pk]), "team-person"),
+                      (reverse("risk:fmea_assessment_people", args=[fmea.pk]), f"c{cause.pk}-action-owner")):
+        found = client.get(url, {"q": "phil pharm", "name": name}).content.decode()
+        assert _names(found) == ["Phil Pharmacist"]
+        assert "Unit manager, Pharmacy" in found  # the role and where it is held
+        assert _names(client.get(url, {"q": "phil", "name": name}).content.decode()) == ["Phil Pharmacist"]
+    # The action's owner picker answers for the cause's form it was asked from, and no other form.
+    people = reverse("risk:fmea_assessment_people", args=[fmea.pk])
+    assert f'hx-get="{people}?name=c{cause.pk}-action-owner"' in _page(client, fmea, f"c{cause.pk}-action")
+    assert client.get(people, {"q": "phil", "name": f"c{cause.pk}-score-note"}).status_code == 404
+    # Whom the forms accept is whom they offer: someone of another organisation is refused.
+    response = client.post(reverse("risk:fmea_team", args=[fmea.pk]), {"team-person": User.objects.get(
+        username="philx").pk})
+    assert response.status_code == 400 and "Select a valid choice." in response.content.decode()
     with pytest.raises(ValidationError) as error:
         _start(team, team=[platform.create_user("outside")])
-    assert "team" in error.value.message_dict and not Assessment.objects.exists()
+    assert "team" in error.value.message_dict and list(Assessment.objects.all()) == [fmea]  # nothing more
 
 
 # --- the API ------------------------------------------------------------------------------------

@@ -1,21 +1,11 @@
-"""The daily sweep: what compliance does on its own each day (expired evidence turns amber and its
-owner is told, policies due for review and overdue attestations are reminded, readiness is
-snapshotted for its trend). Each subject registers its part from its `connect()`; a scheduler
-runs them all with `andon compliance sweep` (cron or a systemd timer, once a day), and running it
-twice on one day does nothing more the second time.
-"""
+"""Compliance's daily sweep (expired evidence turns amber and its owner is told, policies due for
+review and overdue attestations are reminded, readiness is snapshotted for its trend), kept in the
+platform's registry of daily sweeps (platform/sweeps.py) under "compliance". Each subject
+registers its part from its `connect()`; `andon compliance sweep` runs them all."""
 
-from collections.abc import Callable
-from datetime import date
+from functools import partial
 
-_SWEEPS: list[tuple[str, Callable[[date], int]]] = []
+from andon.platform import sweeps
 
-
-def register_sweep(name: str, sweep: Callable[[date], int]) -> None:
-    """`sweep(today)` does its day's work and returns how many records it acted on."""
-    if name not in {existing for existing, _ in _SWEEPS}:
-        _SWEEPS.append((name, sweep))
-
-
-def run_sweeps(today: date) -> dict[str, int]:
-    return {name: sweep(today) for name, sweep in _SWEEPS}
+register_sweep = partial(sweeps.register_sweep, "compliance")  # register_sweep(name, sweep)
+run_sweeps = partial(sweeps.run_sweeps, "compliance")  # run_sweeps(today) -> {name: records acted on}

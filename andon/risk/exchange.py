@@ -47,6 +47,9 @@ REQUIRED_COLUMNS = ("title", "cause", "event", "effect", "category", "facility",
                     *[f"{name}_{part}" for name in SCORES for part in ("consequence", "likelihood")], "review_on")
 TEXTS = ("title", "cause", "event", "effect")
 MAX_BYTES = 5 * 1024 * 1024
+# Columns of a sheet read: the export's and as many more, which the header's check names as unknown;
+# a cell in column XFD does not make every row 16,384 cells wide.
+MAX_COLUMNS = 2 * len(EXPORT_COLUMNS)
 KINDS = {"csv": lambda head: b"\x00" not in head, "xlsx": lambda head: head.startswith(b"PK\x03\x04")}
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -157,12 +160,20 @@ def _csv_records(name: str, content: bytes) -> list[list[str]]:
 
 
 def _xlsx_records(name: str, content: bytes) -> list[list[str]]:
+    """The first sheet's rows, the archive checked before anything unpacks it (a few KB can unpack
+    to gigabytes) and the sheet read as the rows and columns it holds, not the size it claims."""
     from openpyxl import load_workbook
 
+    try:
+        inputs.check_zip(content, max_unpacked=settings.ANDON_XLSX_MAX_UNPACKED_BYTES)
+    except inputs.InputError as problem:
+        raise ValidationError({"file": f"{name} cannot be read as a workbook: {problem}."}) from None
     records, book = [], None
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        for values in book.worksheets[0].iter_rows(values_only=True):
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # openpyxl would pad every row to a claimed A1:XFD1048576
+        for values in sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True):
             records.append([_cell(value) for value in values])
             _check_length(name, records)  # a sheet is read row by row: stop as soon as it is too long
     except ValidationError:

@@ -11,14 +11,14 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Prefetch, Q
+from django.db.models import Max, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from andon.actions import services as actions
 from andon.platform import audit, history, navigation, permissions
 from andon.platform.concurrency import lock
-from andon.platform.models import RoleGrant, User
+from andon.platform.models import User
 from andon.platform.roles import roles_with
 
 from .matrix import scoring_error
@@ -37,7 +37,7 @@ __all__ = [
     "step_label", "visible_assessments",
     # The pages' and API's further needs (below connect's neighbours, at the end of this file)
     "access_cause", "access_failure_mode", "access_step", "add_team_member", "cause_actions", "complete_assessment",
-    "completion_problems", "edit_cause", "edit_failure_mode", "edit_step", "may_lead", "people_to_pick",
+    "completion_problems", "edit_cause", "edit_failure_mode", "edit_step", "may_lead",
     "remove_cause", "remove_failure_mode", "remove_step", "remove_team_member", "reopen_assessment", "worksheet",
     "staff_of", "organisations_leading", "organisation_for_settings",
 ]
@@ -257,7 +257,7 @@ def score_cause(user, cause: FailureCause, *, severity, occurrence, detection, s
     except ScoringError as error:
         raise scoring_error(error) from None
     cause.severity, cause.occurrence, cause.detection, cause.rpn, cause.priority = s, o, d, value, priority
-    cause.act, cause.act_reason = act, "; ".join(reasons)[:300]
+    cause.act, cause.act_reason = act, "; ".join(reasons)
     cause.save()
     CauseScoring.objects.create(cause=cause, stage=stage, severity=s, occurrence=o, detection=d, rpn=value,
                                 priority=priority, act=act, act_reason=cause.act_reason, by=user,
@@ -298,7 +298,7 @@ def score_hazard(user, cause: FailureCause, *, severity, probability, single_poi
     cause.hazard_severity, cause.hazard_probability, cause.hazard_score = int(severity), int(probability), score
     cause.single_point_weakness = answers.get("single_point_weakness")
     cause.effective_control, cause.obvious = answers.get("effective_control"), answers.get("obvious")
-    cause.act, cause.act_reason = tree.proceed, f"{tree.outcome}: {_tree_words(tree)}"[:300]
+    cause.act, cause.act_reason = tree.proceed, f"{tree.outcome}: {_tree_words(tree)}"
     cause.save()
     CauseScoring.objects.create(cause=cause, stage=stage, hazard_severity=cause.hazard_severity,
                                 hazard_probability=cause.hazard_probability, hazard_score=score,
@@ -333,7 +333,7 @@ def cause_action(user, cause: FailureCause, *, title: str, owner, due_date: date
     if assessment.method == Method.HFMEA:
         if not (measure or "").strip():
             raise ValidationError({"measure": "An HFMEA action needs its outcome measure."})
-        cause.outcome_measure = measure.strip()[:300]
+        cause.outcome_measure = measure.strip()
         cause.save()
     if assessment.status == AssessmentStatus.PLANNING or assessment.status == AssessmentStatus.ANALYSING:
         assessment.status = AssessmentStatus.ACTING
@@ -611,28 +611,6 @@ def reopen_assessment(user, assessment: Assessment, ver: int | None = None) -> A
     assessment.completed_on = None
     assessment.save()
     return assessment
-
-
-# --- people to pick (a search: a hospital's staff are never listed whole) -------------------------
-
-PICKER_LIMIT = 20
-
-
-def people_to_pick(organisation_ids, query: str = "", *, ids=None, leave_out=(),
-                   limit: int = PICKER_LIMIT) -> list[dict]:
-    """Active staff of the organisations with every word of `query` in their name, username or
-    job title (or those of `ids`, the people chosen so far), in name order, each with the roles
-    they hold: [{person, name, roles}]."""
-    found = staff_of(organisation_ids).exclude(pk__in=list(leave_out))
-    if ids is not None:
-        found = found.filter(pk__in=list(ids))
-    for word in " ".join((query or "").split())[:100].split():
-        found = found.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word)
-                             | Q(username__icontains=word) | Q(job_title__icontains=word))
-    people = found.order_by("last_name", "first_name", "username").prefetch_related(
-        Prefetch("role_grants", queryset=RoleGrant.objects.select_related("unit", "facility", "organisation")))
-    return [{"person": person, "name": history.person_name(person),
-             "roles": "; ".join(str(grant) for grant in person.role_grants.all())} for person in people[:limit]]
 
 
 def connect() -> None:

@@ -1,18 +1,10 @@
-"""The risk module's daily sweep: what it does on its own each day (review reminders to owners;
-key risk indicators flagging their risks). Each subject registers its part from its `connect()`;
-`andon risk sweep` runs them all (cron or a systemd timer, once a day), and a second run on the
-same day does nothing more."""
+"""The risk module's daily sweep (review reminders to owners; key risk indicators flagging their
+risks), kept in the platform's registry of daily sweeps (platform/sweeps.py) under "risk". Each
+subject registers its part from its `connect()`; `andon risk sweep` runs them all."""
 
-from collections.abc import Callable
-from datetime import date
+from functools import partial
 
-_SWEEPS: dict[str, Callable[[date], int]] = {}
+from andon.platform import sweeps
 
-
-def register_sweep(name: str, sweep: Callable[[date], int]) -> None:
-    """`sweep(today)` does the day's work of one subject and returns how many records it acted on."""
-    _SWEEPS.setdefault(name, sweep)
-
-
-def run_sweeps(today: date) -> dict[str, int]:
-    return {name: sweep(today) for name, sweep in _SWEEPS.items()}
+register_sweep = partial(sweeps.register_sweep, "risk")  # register_sweep(name, sweep)
+run_sweeps = partial(sweeps.run_sweeps, "risk")  # run_sweeps(today) -> {name: records acted on}

@@ -127,10 +127,13 @@ class FailureCause(Versioned):
     single_point_weakness = models.BooleanField(null=True, blank=True)
     effective_control = models.BooleanField(null=True, blank=True)
     obvious = models.BooleanField(null=True, blank=True)
-    outcome_measure = models.CharField(max_length=300, blank=True, help_text="HFMEA: how the action's effect is measured")
-    # Both: whether the row is acted on, and why in words ("RPN 120 ≥ 100"; "Proceed: …").
+    # As long as an action's measure may be (actions.services.TEXT_MAX), kept whole.
+    outcome_measure = models.TextField(max_length=2000, blank=True,
+                                       help_text="HFMEA: how the action's effect is measured")
+    # Both: whether the row is acted on, and why in words ("RPN 120 ≥ 100"; "Proceed: …"), whole: the
+    # words of a decision tree's every question run past 300 characters.
     act = models.BooleanField(null=True, blank=True)
-    act_reason = models.CharField(max_length=300, blank=True)
+    act_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["mode", "position"]
@@ -161,7 +164,7 @@ class CauseScoring(models.Model):
     hazard_score = models.PositiveSmallIntegerField(null=True, blank=True)
     decision = models.JSONField(default=list, blank=True, help_text="HFMEA: [question, answer] pairs in order")
     act = models.BooleanField()
-    act_reason = models.CharField(max_length=300, blank=True)
+    act_reason = models.TextField(blank=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now)
     note = models.TextField(max_length=2000, blank=True)
