@@ -11,14 +11,19 @@ from datetime import timedelta
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from andon.actions import services as actions
 from andon.actions.models import Strength
-from andon.platform import services
+from andon.platform import permissions, services
 from andon.platform.models import Notification, RoleGrant
 from andon.platform.roles import Role
+from andon.risk import services as risk
+from andon.risk.models import Level, Risk, ScoreRecord
+from andon.risk.scoring import Matrix
 from andon.safety import services as safety
 from andon.safety.models import SafetyEvent
 
@@ -157,3 +162,100 @@ def test_submitting_a_report_reads_the_officers_grants_in_one_query(client, hosp
         assert client.post(reverse("safety:report"), post).status_code == 200
     event = SafetyEvent.objects.latest("reported_at")
     assert Notification.objects.filter(title=f"New safety report {event.reference} to triage").count() == 5
+
+
+# --- the risk register at ten times the risks (issue 17's benchmark, benchmarks/risk_load.py) --------
+
+RISK_PLACES = ["rgh/4w", "rgh/5e", "rgh/medicine", "rgh/icu", "lch/2a", "rgh", ""]
+RISK_SCORES = [{"inherent": (5, 4), "current": (4, 3), "target": (2, 2)},
+               {"inherent": (3, 3), "current": (3, 2), "target": (1, 2)},
+               {"inherent": (4, 4), "current": (4, 4), "target": (4, 1)}]
+
+
+def _more_risks(hospital, owner, count: int) -> None:
+    """`count` risks over wards, a service line, both facilities and the organisation (one in ten
+    closed, one in seven on the board assurance framework), three score records each, written in
+    bulk (no audit), as the benchmark seeds them."""
+    start = Risk.objects.count()
+    risks, records = [], []
+    for n in range(start, start + count):
+        place = hospital.scope(RISK_PLACES[n % len(RISK_PLACES)])
+        unit = place if "/" in RISK_PLACES[n % len(RISK_PLACES)] else None
+        facility = unit.facility if unit else place if RISK_PLACES[n % len(RISK_PLACES)] else None
+        found = Risk(reference=f"R-{n + 1:05d}", title=f"Bulk risk {n + 1}", cause="c", event="e", effect="f",
+                     category="clinical", owner=owner, organisation=hospital.organisation, facility=facility,
+                     unit=unit, level=Level.BOARD if n % 7 == 6 else risk.level_for_place(unit, facility),
+                     status="closed" if n % 10 == 9 else "open", created_by=owner,
+                     review_on=timezone.localdate() + timedelta(days=30),
+                     **risk.scored(Matrix(), RISK_SCORES[n % len(RISK_SCORES)]))
+        risks.append(found)
+    Risk.objects.bulk_create(risks)
+    for found in Risk.objects.filter(reference__in=[r.reference for r in risks]):
+        records += [risk.record_scores(found, "reviewed", 1, owner) for _ in range(3)]
+    ScoreRecord.objects.bulk_create(records)
+
+
+def _open_risks(hospital, under: str = "") -> int:
+    """The open risks of the organisation (under a unit), counted apart from the pages."""
+    found = Risk.objects.filter(organisation=hospital.organisation, status="open")
+    return found.filter(unit__path__startswith=hospital.unit(under).path).count() if under else found.count()
+
+
+REGISTER_PAGES = {  # name: (the page, the unit asked for)
+    "register": ("risk:register", ""), "register of a service line": ("risk:register", "rgh/medicine"),
+    "heat map": ("risk:heat_map", ""),
+}
+
+
+@pytest.mark.parametrize("page", list(REGISTER_PAGES))
+def test_the_register_and_heat_map_cost_the_same_for_ten_times_the_risks(client, hospital, make_user, page):
+    """Issue 17's benchmark has 20,000 risks. A page of the register reads its 25 rows and one
+    count, and the heat map one count per cell of both scores, whatever the number of risks: 30
+    risks and 300 cost the risk manager (the whole organisation's register) the same queries."""
+    manager = make_user(Role.RISK_MANAGER, "", username="risk.cost")
+    name, unit = REGISTER_PAGES[page]
+    url, query = reverse(name), {"unit": hospital.unit(unit).pk} if unit else {}
+    client.force_login(manager)
+    _more_risks(hospital, manager, 30)
+    client.get(url, query)  # the first request of a session reads more than any later one
+    counts = []
+    for more in (0, 270):
+        _more_risks(hospital, manager, more)
+        with CaptureQueriesContext(connection) as captured:
+            answer = client.get(url, query)
+        assert answer.status_code == 200
+        text, risks = answer.content.decode(), _open_risks(hospital, unit)
+        counts.append(len(captured))
+        if page == "heat map":  # every open risk in a cell, of the current score and of the target
+            assert text.count(f"{risks} risks</small>") == 2
+        else:
+            assert f"{risks} risks, highest current score first" in text
+            assert text.count('<a href="/risk/risks/') == min(risks, 25)
+    assert Risk.objects.count() == 300 and _open_risks(hospital, unit) > 25
+    assert counts[0] == counts[1], f"{counts[0]} queries for 30 risks, {counts[1]} for 300"
+
+
+@pytest.mark.parametrize("who", [(Role.RISK_MANAGER, ""), (Role.CQO, ""), (Role.PATIENT_SAFETY_OFFICER, "rgh"),
+                                 (Role.UNIT_MANAGER, "rgh/medicine"), (Role.BOARD_MEMBER, ""),
+                                 (Role.STAFF_REPORTER, "rgh/4w")])
+def test_an_organisations_register_holds_the_risks_the_person_may_open_there(hospital, make_user, who):
+    """Whoever reads the whole organisation's register gets it by a plain filter (which the
+    indexes serve); it holds what the risk's own rule lets each person open (their grants, their
+    own risks, the board's), and no other organisation's risks."""
+    from andon.platform.models import Facility, Organisation, Unit
+
+    owner = make_user(Role.RISK_MANAGER, "", username="risk.owner")
+    _more_risks(hospital, owner, 21)
+    person = make_user(*who)
+    Risk.objects.filter(pk__in=Risk.objects.order_by("pk").values("pk")[:2]).update(owner=person)
+    other = Organisation.objects.create(name="Elsewhere Health")
+    clinic = Facility.objects.create(organisation=other, name="Elsewhere Clinic", code="ec")
+    ward_x = Unit.objects.create(facility=clinic, name="Ward X", code="x", kind="ward")
+    Risk.objects.create(reference="R-99999", title="Elsewhere", cause="c", event="e", effect="f", category="clinical",
+                        owner=person, organisation=other, facility=clinic, unit=ward_x, created_by=owner,
+                        review_on=timezone.localdate(), **risk.scored(Matrix(), RISK_SCORES[0]))
+    found = set(risk.visible_risks(person, hospital.organisation))
+    expected = {r for r in Risk.objects.filter(organisation=hospital.organisation)
+                if permissions.can(person, "risk.view_risk", r)}
+    assert found == expected and found == set(risk.visible_risks(person).filter(organisation=hospital.organisation))
+    assert 2 <= len(found) <= 21 and (len(found) == 21) == (who[0] in (Role.RISK_MANAGER, Role.CQO))

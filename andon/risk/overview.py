@@ -18,7 +18,7 @@ from andon.platform.models import Organisation, Unit
 
 from .matrix import matrix_row
 from .models import ControlEffect, MatrixRevision, Risk, RiskStatus
-from .register import asks_escalation, heat_map_counts, register_filter, visible_risks
+from .register import asks_escalation, heat_maps_counts, register_filter, visible_risks
 from .scoring import LEVELS, Band, Matrix, ScoringError
 
 WHICH = {"current": "Current score", "target": "Target score", "inherent": "Inherent score (before controls)"}
@@ -93,8 +93,7 @@ def register(user, organisation, matrix: Matrix, *, unit: Unit | None = None, co
             matrix.band_named(filters["band"])
         except ScoringError as error:
             raise ValidationError({"band": error.message}) from None
-    risks = register_filter(visible_risks(user).filter(organisation=organisation), unit=checked_unit(user, unit),
-                            **filters)
+    risks = register_filter(visible_risks(user, organisation), unit=checked_unit(user, unit), **filters)
     risks = in_cell(risks, matrix, filters.get("which", "current"), consequence, likelihood)
     if asking:
         risks = asking_escalation(risks, matrix)
@@ -143,8 +142,8 @@ def heat_map_cells(matrix: Matrix, counts: Counter) -> list[Cell]:
 
 
 def heat_maps(risks, matrix: Matrix) -> dict[str, list[Cell]]:
-    """The cells of the current and the target score, side by side."""
-    return {which: heat_map_cells(matrix, heat_map_counts(risks, which)) for which in ("current", "target")}
+    """The cells of the current and the target score, side by side (counted in one query)."""
+    return {which: heat_map_cells(matrix, counts) for which, counts in heat_maps_counts(risks).items()}
 
 
 def band_totals(matrix: Matrix, cells: list[Cell]) -> list[tuple[Band, int]]:
