@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('platform', '0007_held_audit_entries'),
-        ('risk', '0001_initial'),
+        ('risk', '0002_fmea_reasons_whole'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
