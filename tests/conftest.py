@@ -101,6 +101,31 @@ def _fhir_store(settings, _session_fhir_store, tmp_path):
     settings.ANDON_CASES_DIR = tmp_path / "measure-cases"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_listed_once():
+    """Django's test client builds the middleware afresh for every client, and WhiteNoise then
+    lists and stats every static file of the finders (about 200 files, 80 ms: half of a
+    permission-matrix case). A server builds it once per process; so do the tests: the list is
+    made once per process and settings that shape it, and copied into each new middleware."""
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    list_files = WhiteNoiseMiddleware.add_files_from_finders
+    listed = {}
+
+    def add_files_listed_once(middleware):
+        key = (middleware.static_prefix, middleware.max_age, middleware.allow_all_origins,
+               middleware.charset, middleware.index_file)
+        if key not in listed:
+            before = dict(middleware.files)
+            list_files(middleware)
+            listed[key] = {url: file for url, file in middleware.files.items() if before.get(url) is not file}
+        middleware.files.update(listed[key])
+
+    WhiteNoiseMiddleware.add_files_from_finders = add_files_listed_once
+    yield
+    WhiteNoiseMiddleware.add_files_from_finders = list_files
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttling counters and used one-time codes live in the cache: start each test clean."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .. import strict_json
 from .elm import ELMError, LibrarySet
@@ -45,12 +46,51 @@ def _compose_codes(compose: dict) -> set:
     return {(inc.get("system"), c["code"]) for inc in compose.get("include", []) for c in inc.get("concept", []) if "code" in c}
 
 
+# Content read once per process: a measure's "why" page, each run and each explained patient
+# would otherwise parse every library and value set again (about 2 s for the CMS package). An
+# entry is kept while no file it was read from changed (name, size and modification time of each
+# `*.json` in the folders read), so content edited or added on disk is read afresh. What the
+# loaders return is shared between callers: read it, never change it.
+_READ: dict[tuple, tuple[tuple, object]] = {}
+
+
+def _files_of(folders: list[Path]) -> tuple:
+    signature = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.json")):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # gone since the listing: the loader says so when it reads
+            signature.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(signature)
+
+
+def _read_once(kind: str, folders: list[Path], load: Callable[[], object]):
+    key = (kind, tuple(str(folder.resolve()) for folder in folders))
+    signature = _files_of(folders)
+    kept = _READ.get(key)
+    if kept is not None and kept[0] == signature:
+        return kept[1]
+    loaded = load()
+    _READ[key] = (signature, loaded)
+    return loaded
+
+
+def _valueset_folders(folders) -> list[Path]:
+    return [Path(f) / "valuesets" if (Path(f) / "valuesets").is_dir() else Path(f) for f in folders]
+
+
 def load_valuesets(folders) -> dict[str, ValueSet]:
     """Every ValueSet in the folders' `valuesets/` (or the folders themselves), by URL."""
+    where = _valueset_folders(folders)
+    return _read_once("valuesets", where, lambda: _read_valuesets(where))
+
+
+def _read_valuesets(where: list[Path]) -> dict[str, ValueSet]:
     found: dict[str, ValueSet] = {}
-    for folder in folders:
-        folder = Path(folder)
-        for path in sorted((folder / "valuesets" if (folder / "valuesets").is_dir() else folder).glob("*.json")):
+    for folder in where:
+        for path in sorted(folder.glob("*.json")):
             data = _read(path)
             if data.get("resourceType") != "ValueSet" or not data.get("url"):
                 raise ContentError(f"{path}: not a ValueSet with a url")
@@ -65,6 +105,10 @@ def load_valuesets(folders) -> dict[str, ValueSet]:
 
 def load_libraries(folders) -> LibrarySet:
     libraries = [Path(f) / "libraries" for f in folders if (Path(f) / "libraries").is_dir()]
+    return _read_once("libraries", libraries, lambda: _read_libraries(libraries))
+
+
+def _read_libraries(libraries: list[Path]) -> LibrarySet:
     try:
         return LibrarySet.from_folders(libraries)
     except ELMError as error:
@@ -73,9 +117,14 @@ def load_libraries(folders) -> LibrarySet:
 
 def load_measures(folders) -> dict[str, dict]:
     """Measure resources by name (and by id and url, for the test reports' references)."""
+    where = [Path(f) / "measures" for f in folders]
+    return _read_once("measures", where, lambda: _read_measures(where))
+
+
+def _read_measures(where: list[Path]) -> dict[str, dict]:
     measures: dict[str, dict] = {}
-    for folder in folders:
-        for path in sorted((Path(folder) / "measures").glob("*.json")):
+    for folder in where:
+        for path in sorted(folder.glob("*.json")):
             data = _read(path)
             if data.get("resourceType") != "Measure":
                 raise ContentError(f"{path}: not a Measure")

@@ -20,13 +20,21 @@ needs_content = pytest.mark.skipif(not (CONTENT / "tests").is_dir(), reason=f"CM
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
-    """Every CMS108 test patient in one store (their resource ids are all distinct)."""
-    path = tmp_path_factory.mktemp("store") / "fhir.duckdb"
-    connection = store.connect(path)
+    """Every CMS108 test patient in one store (their resource ids are all distinct).
+
+    Written as one NDJSON file, as an EHR's bulk export comes: the loader commits each file in
+    its own transaction, and the cases' thousand small files took a minute and a half to load
+    (each worker running this module loaded them again). Loading case folders as they are is
+    test_cli_runs_over_test_case_folders's."""
+    folder = tmp_path_factory.mktemp("store")
     cases = content.load_cases([CONTENT], MEASURE)
-    ingest.load_paths(connection, [case.folder for case in cases])
+    export = folder / "cases.ndjson"
+    export.write_text("".join(json.dumps(resource) + "\n" for case in cases for resource in case.resources))
+    connection = store.connect(folder / "fhir.duckdb")
+    summary = ingest.load_paths(connection, [export])
     connection.close()
-    return path, cases
+    assert summary.total.quarantined == 0 and summary.total.added > 500
+    return folder / "fhir.duckdb", cases
 
 
 def _patients(path) -> list:

@@ -129,3 +129,28 @@ def test_content_that_is_not_strict_json_or_too_deep_is_refused(tmp_path, text, 
     (tmp_path / "valuesets" / "V.json").write_text(text.replace("library", "compose"))
     with pytest.raises(content.ContentError, match=f"V.json: cannot read JSON.*{message.replace('256', '100')}"):
         content.load_valuesets([tmp_path])
+
+
+def test_content_is_read_once_and_again_when_a_file_changes(tmp_path):
+    from andon.analytics.cql import content
+
+    folder = tmp_path / "valuesets"
+    folder.mkdir()
+
+    def write(name, codes):
+        (folder / name).write_text(json.dumps({"resourceType": "ValueSet", "url": f"urn:{name}", "expansion": {
+            "contains": [{"system": "s", "code": code} for code in codes]}}))
+
+    write("A.json", ["1"])
+    first = content.load_valuesets([tmp_path])
+    assert content.load_valuesets([tmp_path]) is first  # not parsed again
+    write("A.json", ["1", "22"])  # same name, another size
+    changed = content.load_valuesets([tmp_path])
+    assert changed is not first and changed["urn:A.json"].codes == {("s", "1"), ("s", "22")}
+    write("B.json", ["3"])  # a file added
+    assert set(content.load_valuesets([tmp_path])) == {"urn:A.json", "urn:B.json"}
+    (folder / "B.json").unlink()  # and removed
+    assert set(content.load_valuesets([tmp_path])) == {"urn:A.json"}
+    (folder / "A.json").write_text("{not json")
+    with pytest.raises(content.ContentError, match="A.json: cannot read JSON"):
+        content.load_valuesets([tmp_path])  # a broken edit is refused, not hidden by the last good read
