@@ -1067,6 +1067,7 @@ PAGES = {
     "risk:add_control": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(lambda risk, other: {
         "control-description": "Matrix control", "control-effect": "not_tested", "control-assurance_level": "none"})),
     "risk:edit_control": Case(RISK_KEEPERS, method="post", setup=a_risk_control),
+    "risk:control_row": Case(RISK_KEEPERS, setup=a_risk_control),
     "risk:retire_control": Case(RISK_KEEPERS, method="post", setup=a_risk_control),
     "risk:open_action": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(_action_data)),
     "risk:link": Case(RISK_KEEPERS, method="post", setup=a_unit_risk_with(

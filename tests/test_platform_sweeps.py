@@ -54,3 +54,13 @@ def test_the_commands_run_their_modules_sweeps(capsys):
     assert capsys.readouterr().out.splitlines() == [f"{name}: 0" for name in sweeps.sweeps_of("compliance")]
     assert cli.main(["risk", "sweep", "--date", DAY.isoformat()]) == 0
     assert capsys.readouterr().out.splitlines() == [f"{name}: 0" for name in sweeps.sweeps_of("risk")]
+
+
+@pytest.mark.parametrize("module", ["compliance", "risk"])
+def test_a_date_not_written_yyyy_mm_dd_is_refused_by_name_before_anything_runs(module, capsys, monkeypatch):
+    ran = []
+    monkeypatch.setattr(sweeps, "run_sweeps", lambda *args: ran.append(args) or {})
+    with pytest.raises(SystemExit) as refused:
+        cli.main([module, "sweep", "--date", "31/12/2026"])
+    assert refused.value.code == 2 and not ran
+    assert "argument --date: '31/12/2026' is not a date written YYYY-MM-DD" in capsys.readouterr().err

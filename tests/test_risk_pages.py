@@ -107,6 +107,8 @@ def test_the_control_and_action_pickers_offer_the_organisations_staff_and_keep_a
     client.force_login(world.manager)
     html = client.get(reverse("risk:risk", args=[risk.pk])).content.decode()
     assert "Wendy Walker" not in html  # no list of the staff: the owners are searched
+    assert f'name="control-{control.pk}-owner"' not in html  # a control's form comes when asked for
+    html += client.get(reverse("risk:control_row", args=[control.pk]), headers={"HX-Request": "true"}).content.decode()
     for name, url in (("control-owner", reverse("risk:new_control_owners", args=[risk.pk])),
                       (f"control-{control.pk}-owner", reverse("risk:control_owners", args=[control.pk])),
                       ("action-owner", reverse("risk:action_owners", args=[risk.pk]))):
@@ -135,6 +137,31 @@ def test_the_control_and_action_pickers_offer_the_organisations_staff_and_keep_a
 
 
 # --- the risk's page ----------------------------------------------------------------------------
+
+def test_a_controls_edit_form_comes_when_asked_for_with_or_without_javascript(client, world):
+    risk = a_risk(world)
+    first = services.add_control(world.manager, risk, description="Hourly rounding")
+    second = services.add_control(world.manager, risk, description="Bed-exit alarms")
+    client.force_login(world.manager)
+    page = client.get(reverse("risk:risk", args=[risk.pk])).content.decode()
+    row = reverse("risk:control_row", args=[first.pk])
+    assert f'hx-get="{row}"' in page and f'href="{reverse("risk:risk", args=[risk.pk])}?control={first.pk}#control-{first.pk}"' in page
+    assert "Save the control" not in page  # no control's form with the page
+    # htmx: the row with its form, the description focused
+    answer = client.get(row, headers={"HX-Request": "true"}).content.decode()
+    assert answer.count("Save the control") == 1 and f'id="control-{first.pk}"' in answer
+    assert re.search(r'<textarea[^>]*name="control-%d-description"[^>]*autofocus' % first.pk, answer)
+    # no JavaScript: the link opens the page with that control's form alone
+    assert client.get(row).url == f"{reverse('risk:risk', args=[risk.pk])}?control={first.pk}#control-{first.pk}"
+    page = client.get(reverse("risk:risk", args=[risk.pk]), {"control": first.pk}).content.decode()
+    assert page.count("Save the control") == 1 and f'name="control-{first.pk}-description"' in page
+    assert f'name="control-{second.pk}-description"' not in page
+    for junk in ("x", "0", "99999999999999999999"):  # not a control: the page as usual
+        assert "Save the control" not in client.get(reverse("risk:risk", args=[risk.pk]), {"control": junk}).content.decode()
+    client.force_login(world.nurse)  # reads no risks: no control's form either
+    assert client.get(row, headers={"HX-Request": "true"}).status_code == 403
+
+
 
 def test_a_rescore_adds_a_point_to_the_trend_and_a_row_to_its_table(client, world):
     risk = a_risk(world)

@@ -6,6 +6,7 @@ were registered. Write a sweep so that a second run on the same day does nothing
 
 Plain Python, no Django: the command line may import it before Django is set up."""
 
+import argparse
 from collections.abc import Callable
 from datetime import date
 
@@ -31,3 +32,34 @@ def run_sweeps(module: str, today: date) -> dict[str, int]:
 def sweeps_of(module: str) -> list[str]:
     """The names of the module's sweeps, in the order they run."""
     return list(_SWEEPS.get(module, {}))
+
+
+def add_sweep_command(parser, module: str, help_text: str) -> None:
+    """`andon <module> sweep [--date YYYY-MM-DD]`: the module's sweeps for that day (default today
+    in the organisation's time zone), one line per sweep with how many records it acted on."""
+    commands = parser.add_subparsers(dest=f"{module}_command", required=True, metavar="COMMAND")
+    sweep = commands.add_parser("sweep", help=help_text)
+    sweep.add_argument("--date", type=_day, default=None,
+                       help="the day to act as (YYYY-MM-DD; default today in the organisation's time zone)")
+    sweep.set_defaults(run=lambda args: _run_command(module, args.date))
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
+def _run_command(module: str, day: date | None) -> int:
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "andon.settings")
+    django.setup()
+    from django.utils import timezone
+
+    for name, count in run_sweeps(module, day or timezone.localdate()).items():
+        print(f"{name}: {count}")
+    return 0

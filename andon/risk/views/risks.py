@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from andon.platform import concurrency, history, permissions
+from andon.platform import concurrency, history, inputs, permissions
 from andon.platform.forms import people_search
 from andon.platform.permissions import requires
 
@@ -121,10 +121,24 @@ def risk_page(request, pk):
     their bands and trend, where it is managed and whether it asks to go higher, its controls,
     actions and links, and the forms of those who may change them."""
     risk = service.access_risk(request.user, pk)
-    return render(request, "risk/risk_detail.html", _context(request, risk))
+    editing = inputs.record_id(request.GET.get("control"))  # a control's Edit without JavaScript
+    return render(request, "risk/risk_detail.html", _context(request, risk, editing=editing))
 
 
-def _context(request, risk, **bound) -> dict:
+@requires("risk.use_register")
+def control_row(request, pk):
+    """A control's row with its edit form, asked for by the row's Edit (htmx); without
+    JavaScript the same link opens the risk's page with that control's form."""
+    control = service.access_control(request.user, pk)
+    if request.headers.get("HX-Request") != "true" or control.risk.status != RiskStatus.OPEN:
+        return redirect(reverse("risk:risk", args=[control.risk_id]) + f"?control={control.pk}#control-{control.pk}")
+    form = control_form(control)
+    form["description"].field.widget.attrs["autofocus"] = True  # the Edit link that had the focus is gone
+    return render(request, "risk/_risk_control.html", {"risk": control.risk, "control": control, "form": form,
+                                                       "may_edit": True})
+
+
+def _context(request, risk, editing=None, **bound) -> dict:
     user, matrix = request.user, service.matrix_of(risk.organisation)
     records = list(service.score_history(risk))
     is_open = risk.status == RiskStatus.OPEN
@@ -147,7 +161,11 @@ def _context(request, risk, **bound) -> dict:
                                                                initial={"version": risk.version}),
         "close_form": bound.get("close") or CloseForm(prefix="close", initial={"version": risk.version}),
         "control_form": bound.get("control") or ControlForm(risk=risk, prefix="control"),
-        "controls": [(control, bound.get(f"control-{control.pk}") or control_form(control)) for control in controls],
+        # A control's edit form is drawn when asked for (its Edit) or when it comes back with
+        # errors, never for every control with every page (docs/platform.md, "Lists draw no form").
+        "controls": [(control, bound.get(f"control-{control.pk}")
+                      or (control_form(control) if may_edit and control.pk == editing else None))
+                     for control in controls],
         "action_form": bound.get("action") or ActionForm(risk=risk, prefix="action"),
         "link_form": bound.get("link") or (LinkForm(prefix="link", measures=service.measures_to_link())
                                            if may_edit else None),
@@ -293,6 +311,7 @@ urlpatterns = [
     path("risk/risks/<int:pk>/controls/", add_control, name="add_control"),
     path("risk/risks/<int:pk>/controls/owners/", new_control_owners, name="new_control_owners"),
     path("risk/controls/<int:pk>/", edit_control, name="edit_control"),
+    path("risk/controls/<int:pk>/form/", control_row, name="control_row"),
     path("risk/controls/<int:pk>/owners/", control_owners, name="control_owners"),
     path("risk/controls/<int:pk>/retire/", retire_control, name="retire_control"),
     path("risk/risks/<int:pk>/actions/", open_action, name="open_action"),
