@@ -154,3 +154,28 @@ def test_audit_viewer_says_each_change_in_words(client, hospital, make_user):
         "admin.words", "Changed", [f"Name changed from {old_name} to Ward 4B"])
     page = response.content.decode()
     assert f"Name changed from {old_name} to Ward 4B" in page and "∅" not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_emptying_a_test_database_leaves_no_row_in_any_table(make_user):
+    """tests/conftest.py empties PostgreSQL test databases its own faster way: every table ends
+    empty, the append-only audit trail included, and the database takes new rows after it."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    make_user(Role.CQO, "")  # a user, a role grant, an authenticator and their audit entries
+    call_command("flush", verbosity=0, interactive=False)
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    filled = []
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"SELECT 1 FROM {connection.ops.quote_name(table)} LIMIT 1")
+            if cursor.fetchone():
+                filled.append(table)
+    # Django's flush then recreates the content types and permissions (post_migrate), as always.
+    assert set(filled) <= {"django_content_type", "auth_permission"} and len(tables) > 80
+    assert not LogEntry.objects.exists()
+    from andon.platform import services
+
+    services.create_user("after.flush", email="after@example.org", check_password=False)  # writes again
+    assert LogEntry.objects.exists()
