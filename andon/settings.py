@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "andon.measures",
     "andon.compliance",
     "andon.risk",
+    "andon.improvement",
     "andon.api",
     "ninja",
 ]

@@ -33,7 +33,7 @@ PUBLIC = None  # open to anyone, signed in or not
 # Actions (CAPA): quality and safety roles manage them in scope; leadership decides (RCA²).
 ACTION_VIEWERS = frozenset({
     Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
-    Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO,
+    Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO,
 })
 ACTION_MANAGERS = ACTION_VIEWERS
 ACTION_APPROVERS = frozenset({Role.CQO, Role.CMO})
@@ -47,15 +47,16 @@ SEE_EVENTS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.CQO
 FEEDBACK_STATS = frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 CONDUCT_REVIEWERS = frozenset({Role.CMO, Role.MEDICAL_STAFF_OFFICE})
 AGGREGATES = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER,
-                        Role.CQO, Role.CMO, Role.BOARD_MEMBER})
+                        Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO, Role.BOARD_MEMBER})
 EXPORTERS = frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
 # Measures: aggregates for quality, leadership and the board; patients behind them for analysts
 # and leaders; counts entered by units and auditors; the library run by analysts and the CQO.
 MEASURE_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
-                             Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO,
-                             Role.BOARD_MEMBER})
+                             Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER,
+                             Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO, Role.BOARD_MEMBER})
 MEASURE_PATIENTS = frozenset({Role.QUALITY_ANALYST, Role.CQO, Role.CMO})
-MEASURE_ANNOTATORS = frozenset({Role.QUALITY_ANALYST, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO})
+MEASURE_ANNOTATORS = frozenset({Role.QUALITY_ANALYST, Role.PATIENT_SAFETY_OFFICER, Role.IMPROVEMENT_LEAD, Role.CQO,
+                                Role.CMO})
 COUNT_ENTERERS = frozenset({Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.CLINICAL_AUDITOR})
 MEASURE_MANAGERS = frozenset({Role.QUALITY_ANALYST, Role.CQO})
 # Compliance frameworks: read by the quality department, unit managers and the board; imported

@@ -196,3 +196,6 @@ api.add_router("/compliance/", compliance_router)
 from andon.risk.api import router as risk_router  # noqa: E402
 
 api.add_router("/risk/", risk_router)
+from andon.improvement.api import router as improvement_router  # noqa: E402
+
+api.add_router("/improvement/", improvement_router)

@@ -27,6 +27,7 @@ from . import compute, definitions, exchange
 from .models import (
     Annotation,
     AnnotationKind,
+    Domain,  # the IOM six aims, which other modules' records (QI projects) are classed by too
     ManualCount,
     Measure,
     MeasureResult,

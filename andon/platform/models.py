@@ -356,3 +356,19 @@ class HeldAuditEntry(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     day = models.DateField(db_index=True)
     fields = models.JSONField()
+
+
+class Sequence(models.Model):
+    """A named counter for human references (QI-2026-004), taken under a row lock so two records
+    made at once never share one: `Sequence.next("QI-2026")`."""
+
+    name = models.CharField(max_length=40, unique=True)
+    value = models.PositiveIntegerField(default=0)
+
+    @classmethod
+    def next(cls, name: str) -> int:
+        cls.objects.get_or_create(name=name)
+        counter = cls.objects.select_for_update().get(name=name)
+        counter.value += 1
+        counter.save(update_fields=["value"])
+        return counter.value

@@ -16,6 +16,7 @@ class Role(models.TextChoices):
     COMPLIANCE_SPECIALIST = "compliance_specialist", "Compliance specialist"
     CLINICAL_AUDITOR = "clinical_auditor", "Clinical auditor"
     RISK_MANAGER = "risk_manager", "Risk manager"
+    IMPROVEMENT_LEAD = "improvement_lead", "Improvement lead"
     CQO = "cqo", "Chief Quality Officer"
     CMO = "cmo", "Chief Medical Officer"
     MEDICAL_STAFF_OFFICE = "medical_staff_office", "Medical staff office"
@@ -35,7 +36,7 @@ MFA_REQUIRED_BY_DEFAULT = frozenset({
 })
 ACTION_ROLES = frozenset({
     Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
-    Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO,
+    Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO,
 })
 
 # capability -> roles that hold it. Scope (organisation, facility, unit subtree) is applied
@@ -82,7 +83,7 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "safety.review_locally": frozenset({Role.UNIT_MANAGER}),
     "safety.view_aggregates": frozenset({
         Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER,
-        Role.CQO, Role.CMO, Role.BOARD_MEMBER,
+        Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO, Role.BOARD_MEMBER,
     }),
     "safety.view_feedback_stats": frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
     "safety.export_events": frozenset({Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
@@ -97,10 +98,12 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     # patients (audited) for those who analyse care; counts entered by units and auditors.
     "measures.view": frozenset({
         Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
-        Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.CQO, Role.CMO, Role.BOARD_MEMBER,
+        Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO, Role.BOARD_MEMBER,
     }),
     "measures.view_patients": frozenset({Role.QUALITY_ANALYST, Role.CQO, Role.CMO}),
-    "measures.annotate": frozenset({Role.QUALITY_ANALYST, Role.PATIENT_SAFETY_OFFICER, Role.CQO, Role.CMO}),
+    "measures.annotate": frozenset({
+        Role.QUALITY_ANALYST, Role.PATIENT_SAFETY_OFFICER, Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO,
+    }),
     "measures.enter_counts": frozenset({Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.CLINICAL_AUDITOR}),
     "measures.manage": frozenset({Role.QUALITY_ANALYST, Role.CQO}),
     # Compliance and accreditation (andon/compliance, docs/compliance.md). Frameworks and
@@ -150,6 +153,25 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
         Role.RISK_MANAGER, Role.CQO, Role.CMO,
     }),
     "risk.lead_fmea": frozenset({Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.RISK_MANAGER}),
+    # Improvement (andon/improvement, docs/improvement.md): QI projects and clinical audits. The
+    # quality department, unit managers and the board read projects, the portfolio and audit
+    # results; improvement leads (and the quality roles) charter projects in their scope, whose
+    # lead and team then work on them through object rules (improvement/rules.py). Clinical
+    # auditors and analysts design audit tools and run audits; the auditors named on an audit
+    # enter its cases. An audit's cases name patients: only those who audit or analyse care read them.
+    "improvement.view": frozenset({
+        Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
+        Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO, Role.BOARD_MEMBER,
+    }),
+    "improvement.charter": frozenset({
+        Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.IMPROVEMENT_LEAD, Role.CQO,
+        Role.CMO,
+    }),
+    "improvement.manage_projects": frozenset({Role.IMPROVEMENT_LEAD, Role.CQO}),
+    "improvement.configure": frozenset({Role.IMPROVEMENT_LEAD, Role.CQO}),
+    "improvement.manage_audits": frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO}),
+    "improvement.audit": frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST}),
+    "improvement.view_audit_cases": frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO, Role.CMO}),
 }
 
 

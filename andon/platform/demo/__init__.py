@@ -43,6 +43,7 @@ PEOPLE = [
     ("compliance.lee", "Lee", "Chen", "Accreditation specialist", [(Role.COMPLIANCE_SPECIALIST, "")], False),
     ("auditor.mia", "Mia", "Rossi", "Clinical audit coordinator", [(Role.CLINICAL_AUDITOR, "")], False),
     ("risk.noah", "Noah", "Brown", "Risk manager", [(Role.RISK_MANAGER, "")], False),
+    ("qi.uma", "Uma", "Okafor", "Improvement advisor", [(Role.IMPROVEMENT_LEAD, "")], False),
     ("cqo.olivia", "Olivia", "Grant", "Chief Quality Officer", [(Role.CQO, "")], False),
     ("cmo.peter", "Peter", "Singh", "Chief Medical Officer", [(Role.CMO, "")], False),
     ("mso.quinn", "Quinn", "Adams", "Medical staff coordinator", [(Role.MEDICAL_STAFF_OFFICE, "")], False),

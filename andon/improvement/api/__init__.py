@@ -1,0 +1,6 @@
+"""Improvement over the REST API (/api/v1/improvement/), under the same policy and services as the
+pages; one router per subject, assembled here."""
+
+from ninja import Router
+
+router = Router(tags=["improvement"])

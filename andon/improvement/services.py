@@ -1,0 +1,9 @@
+"""The improvement module's door: other modules and the interfaces call only what is named here.
+
+Each subject's logic lives in its own file (projects, audits); this file names what each offers
+to the rest of Andon."""
+
+# QI projects: charter, driver diagram, PDSA cycles, portfolio
+from .projects import *  # noqa: F401,F403
+# Clinical audits: tools, criteria, samples, answers, agreement, results, the cycle
+from .audits import *  # noqa: F401,F403

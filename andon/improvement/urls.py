@@ -1,0 +1,4 @@
+app_name = "improvement"
+
+# Each subject lists its own pages (views/<subject>.py); their paths start with improvement/.
+urlpatterns = []
