@@ -171,8 +171,9 @@ def seed_risks(args, chance, places, owners, manager, now, today):
     """The risks with their trends, controls and escalations, in batches of bulk inserts."""
     from django.db import connection
 
+    from andon.platform.models import Sequence
     from andon.risk.matrix import matrix_of, matrix_row, record_scores, scored
-    from andon.risk.models import Control, Escalation, Risk, ScoreRecord, Sequence
+    from andon.risk.models import Control, Escalation, Risk, ScoreRecord
 
     units, facilities, organisation = places
     matrix, revision = matrix_of(organisation), matrix_row(organisation).revision

@@ -103,7 +103,7 @@ def access_assessment(user, assessment_id, capability: str = "risk.view_assessme
 
 
 def _next_reference(method: str, year: int) -> str:
-    from .models import Sequence
+    from andon.platform.models import Sequence
 
     prefix = "HFMEA" if method == Method.HFMEA else "FMEA"
     return f"{prefix}-{year}-{Sequence.next(f'{prefix}-{year}'):03d}"

@@ -108,7 +108,7 @@ def _clean_owner(errors: dict, owner, unit, facility, organisation) -> None:
 
 
 def _next_reference() -> str:
-    from .models import Sequence
+    from andon.platform.models import Sequence
 
     return f"R-{Sequence.next('risk'):05d}"
 

@@ -3,7 +3,7 @@
 from .matrix import MatrixRevision, RiskMatrix
 from .risks import (
     Assurance, Category, Control, ControlEffect, Escalation, Level, Risk, RiskLink, RiskStatus, ScoreRecord,
-    ScoreReason, Sequence,
+    ScoreReason,
 )
 from .fmea import (
     Assessment, AssessmentStatus, CauseScoring, FailureCause, FailureMode, FmeaSettings, Method, PriorityMethod,
@@ -14,5 +14,5 @@ __all__ = [
     "Assessment", "AssessmentStatus", "Assurance", "Category", "CauseScoring", "Control", "ControlEffect",
     "Escalation", "FailureCause", "FailureMode", "FmeaSettings", "Level", "MatrixRevision", "Method",
     "PriorityMethod", "ProcessStep", "Risk", "RiskLink", "RiskMatrix", "RiskStatus", "ScoreRecord", "ScoreReason",
-    "ScoringStage", "Sequence",
+    "ScoringStage",
 ]

@@ -32,22 +32,6 @@ class RiskStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-class Sequence(models.Model):
-    """A counter for references (R-00042), taken under a row lock so two risks raised at once
-    never share one."""
-
-    name = models.CharField(max_length=20, unique=True)
-    value = models.PositiveIntegerField(default=0)
-
-    @classmethod
-    def next(cls, name: str) -> int:
-        cls.objects.get_or_create(name=name)
-        counter = cls.objects.select_for_update().get(name=name)
-        counter.value += 1
-        counter.save(update_fields=["value"])
-        return counter.value
-
-
 class Risk(Versioned):
     reference = models.CharField(max_length=20, unique=True, help_text="R-00042: given when the risk is raised")
     title = models.CharField(max_length=200)
