@@ -9,6 +9,6 @@ def connect() -> None:
     from . import models
 
     for model in (models.AuditTool, models.Audit):
-        audit.register(model, exclude_fields=["version", *(rel.name for rel in model._meta.related_objects)])
+        audit.register(model, exclude_fields=["version"])
     for model in (models.Criterion, models.AuditCase, models.CaseAnswer):
-        audit.register(model, exclude_fields=[rel.name for rel in model._meta.related_objects])
+        audit.register(model)

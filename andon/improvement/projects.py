@@ -9,6 +9,6 @@ def connect() -> None:
     from . import models
 
     for model in (models.Project, models.PdsaCycle, models.PortfolioSettings):
-        audit.register(model, exclude_fields=["version", *(rel.name for rel in model._meta.related_objects)])
+        audit.register(model, exclude_fields=["version"])
     for model in (models.Driver, models.ProjectsRequired):
-        audit.register(model, exclude_fields=[rel.name for rel in model._meta.related_objects])
+        audit.register(model)

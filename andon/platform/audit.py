@@ -40,7 +40,14 @@ def mask_secret(value) -> str:
 
 
 def register(model, **options) -> None:
-    """Put a domain model under the audit trail (call from the module's AppConfig.ready)."""
+    """Put a domain model under the audit trail (call from the module's AppConfig.ready).
+
+    The records that point at this one (a risk's controls, a unit's children) are left out of
+    its diffs: auditlog would write them as fields ("Controls set to risk.Control.None" on every
+    create), and each of them has entries of its own."""
+    pointing_here = [rel.name for rel in model._meta.related_objects if not rel.many_to_many]
+    excluded = list(options.pop("exclude_fields", None) or [])
+    options["exclude_fields"] = [*excluded, *(name for name in pointing_here if name not in excluded)]
     auditlog.register(model, **options)
 
 

@@ -358,9 +358,7 @@ def connect() -> None:
     from . import models
 
     for model in (models.Risk, models.Control, models.RiskMatrix, models.FmeaSettings):
-        # auditlog diffs reverse relations too ("Controls set to risk.Control.None" in a risk's
-        # history): they are other records, each with its own entries.
-        audit.register(model, exclude_fields=["version", *(rel.name for rel in model._meta.related_objects)])
+        audit.register(model, exclude_fields=["version"])
     for model in (models.Escalation, models.RiskLink, models.MatrixRevision):
         audit.register(model)
     history.register(models.Risk, labels={"review_on": "Next review", "review_reminded_on": "Review reminder sent"})
