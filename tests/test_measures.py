@@ -733,15 +733,17 @@ def test_a_csv_with_any_wrong_row_stores_nothing_and_says_where(library, hospita
             "rgh/nowhere,2025-01,0,100\n"
             "rgh/5e,January,0,100\n"
             "rgh/icu,2025-01,x,100\n"
-            "rgh/4w,2025-01,2,300\n")
+            "rgh/4w,2025-01,2,300\n"
+            "rgh/5e,2025-02,1,200,7\n")  # a cell too many: a comma in a value shifted the row
     report = services.import_counts_csv(analyst, clabsi, text, "clabsi.csv")
     assert report.errors == [
         (3, "unit 'rgh/nowhere' is not a unit (write facility/unit codes, e.g. rgh/4w)"),
         (4, "month: 'January' is not a month as YYYY-MM"),
         (5, "numerator: 'x' is not a number (write it like 12 or 12.5)"),
         (6, "the same unit and month as line 2"),
+        (7, "5 cells where the header names 4 columns; the row's cells may have shifted"),
     ]
-    assert report.rows == 5 and report.stored == 0 and not ManualCount.objects.exists()
+    assert report.rows == 6 and report.stored == 0 and not ManualCount.objects.exists()
     good = "unit,month,numerator,denominator\nrgh/4w,2025-01,1,310\nrgh/icu,2025-01,2,150\n"
     report = services.import_counts_csv(analyst, clabsi, good, "clabsi.csv")
     assert report.ok and report.stored == 2

@@ -398,6 +398,10 @@ def _csv_records(reader, report: ImportReport):
 
 
 def _parse_count_row(measure, row, units, user):
+    if row.get(None):  # csv.DictReader keeps a row's cells past the header's under None
+        columns = len(row) - 1
+        return (f"{columns + len(row[None])} cells where the header names {columns} columns; "
+                "the row's cells may have shifted"), None
     code = (row.get("unit") or "").strip()
     unit = units.get(code)
     if unit is None:
