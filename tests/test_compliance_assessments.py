@@ -394,6 +394,13 @@ def test_an_import_that_cannot_be_read_is_refused_naming_the_file_and_the_reason
     message = refusal(check_upload(SimpleUploadedFile("items.xlsx", bomb.getvalue()), ("xlsx",)))
     assert message.startswith("items.xlsx: not a workbook that can be read: the part 'xl/worksheets/sheet2.xml' "
                               "unpacks to ") and message.endswith("it looks like a zip bomb")
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([service.EXPORT_HEADER, ["x"] * len(service.EXPORT_HEADER),
+                                  ["x"] * len(service.EXPORT_HEADER) + ["a cell past the header"]])
+    shifted = check_upload(SimpleUploadedFile("items.csv", buffer.getvalue().encode()), ("csv",))
+    assert refusal(shifted) == (
+        f"items.csv: row 3 has more cells than the header's {len(service.EXPORT_HEADER)} columns (a comma or tab "
+        "inside a value?).")
     monkeypatch.setattr(uploads, "MAX_ROWS", 3)
     assert refusal(_upload(_csv(assessment))) == (
         "items.csv: more than 3 rows; import at most 3 at once (split the file, or delete what is below the table)")

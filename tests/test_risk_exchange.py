@@ -203,6 +203,9 @@ def test_an_import_does_not_move_a_risk_change_its_owner_or_touch_what_is_not_yo
     (SimpleUploadedFile("risks.csv", b"title\xff\n"), "is not UTF-8 text: byte 0xff on line 1"),
     (SimpleUploadedFile("risks.csv", ",".join([*exchange.EXPORT_COLUMNS, "colour"]).encode()),
      "has the unknown column colour"),
+    (SimpleUploadedFile("risks.csv", (",".join(exchange.EXPORT_COLUMNS) + "\n" + "x," * len(exchange.EXPORT_COLUMNS)
+                                      + "shifted\n").encode()),
+     f"risks.csv: row 2 has more cells than the header's {len(exchange.EXPORT_COLUMNS)} columns"),
 ])
 def test_a_file_that_cannot_be_read_is_refused_naming_why(world, upload, message):
     with pytest.raises(ValidationError) as error:

@@ -552,8 +552,10 @@ def _read_table(checked) -> list[dict]:
                            "rationale", "weight", "item_version") if c not in header]
     if missing:
         raise ValidationError({"file": f"{checked.name}: row 1 lacks the column(s) {', '.join(missing)}."})
-    return [dict(zip(header, [_unquoted(v) for v in row], strict=False)) | {"_row": n}
-            for n, row in enumerate(rows[1:], start=2) if any(v not in (None, "") for v in row)]
+    try:
+        return inputs.table_rows(header, [[_unquoted(v) for v in row] for row in rows[1:]])
+    except inputs.InputError as error:
+        raise ValidationError({"file": f"{checked.name}: {error}."}) from None
 
 
 def _choice(value: str, choices) -> str | None:

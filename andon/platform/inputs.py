@@ -89,6 +89,25 @@ def shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def table_rows(header: list[str], records, first: int = 2) -> list[dict]:
+    """The records under a table's header as dicts, each with its row number under "_row"
+    (counted from `first`), blank rows left out. A row with more filled cells than the header has
+    columns is an InputError naming its row: a comma inside a value shifts the cells after it, and
+    the row read as it stands would put values under the wrong columns."""
+    rows, shifted = [], []
+    for number, cells in enumerate(records, start=first):
+        if not any(cell not in (None, "") for cell in cells):
+            continue
+        if any(cell not in (None, "") for cell in cells[len(header):]):
+            shifted.append(number)
+        rows.append(dict(zip(header, cells, strict=False)) | {"_row": number})
+    if shifted:
+        named = ", ".join(str(number) for number in shifted[:10]) + (" …" if len(shifted) > 10 else "")
+        raise InputError(f"row{'s' if len(shifted) > 1 else ''} {named} {'have' if len(shifted) > 1 else 'has'} "
+                         f"more cells than the header's {len(header)} columns (a comma or tab inside a value?)")
+    return rows
+
+
 # --- dates and moments --------------------------------------------------------------------------
 
 def day(value: date) -> date:

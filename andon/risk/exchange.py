@@ -136,8 +136,10 @@ def read_table(upload) -> list[dict]:
         raise ValidationError({"file": f"{name} does not hold what its name says ({kind.upper()})."})
     records = _xlsx_records(name, content) if kind == "xlsx" else _csv_records(name, content)
     header = _header(name, records)
-    rows = [dict(zip(header, cells, strict=False)) | {"_row": number}
-            for number, cells in enumerate(records[1:], start=2) if any(cells)]
+    try:
+        rows = inputs.table_rows(header, records[1:])
+    except inputs.InputError as problem:
+        raise ValidationError({"file": f"{name}: {problem}."}) from None
     if not rows:
         raise ValidationError({"file": f"{name} has a header but no risks."})
     return rows
