@@ -922,6 +922,92 @@ def on_an_fmea_team(user, other):
     return [_an_fmea(team=[user])[0].pk], {}
 
 
+
+# Improvement: QI projects. Projects, the portfolio and cycles are read by improvement.view's roles
+# (and a project's team); improvement leads and the CQO manage every project in their scope and set
+# the portfolio's numbers; the charter is for the roles that charter. A project on 4 West led by
+# someone else, with a primary driver, a change idea under it and a PDSA cycle at a stage a cell needs.
+QI_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                        Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD,
+                        Role.CQO, Role.CMO, Role.BOARD_MEMBER})
+QI_CHARTERERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                           Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO})
+QI_WORKERS = frozenset({Role.IMPROVEMENT_LEAD, Role.CQO})
+QI_CONFIGURERS = frozenset({Role.IMPROVEMENT_LEAD, Role.CQO})
+_QI_NUMBERS = iter(range(1, 1_000_000))
+
+
+def _qi_project(team=(), stage="plan"):
+    """(project, primary driver, change idea, cycle) of a project led by a new improvement lead."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.improvement import services as improvement
+    from andon.platform.models import Unit
+
+    lead = services.create_user(f"qi-lead-{next(_QI_NUMBERS)}")
+    ward = Unit.objects.get(facility__code="rgh", code="4w")
+    services.grant_role(lead, Role.IMPROVEMENT_LEAD, ward.facility.organisation)
+    today = timezone.localdate()
+    project = improvement.charter_project(
+        lead, place=f"u{ward.pk}", sponsor=lead, lead=lead, team=list(team), title="Matrix project", problem="p",
+        high_risk=True, domain="safe", measure_key="falls", aim="a", baseline=5.0, target=4.0,
+        aim_date=today + timedelta(days=90), year=today.year)
+    primary = improvement.add_driver(lead, project, kind="primary", text="Matrix driver")
+    change = improvement.add_driver(lead, project, kind="change", text="Matrix change", parent=primary)
+    cycle = improvement.plan_cycle(lead, change, title="Matrix cycle", plan="p", prediction="q",
+                                   planned_start=today - timedelta(days=9), planned_end=today - timedelta(days=2))
+    if stage in ("do", "study"):
+        cycle = improvement.start_cycle(lead, cycle, started_on=today - timedelta(days=9))
+    if stage == "study":
+        cycle = improvement.study_cycle(lead, cycle, ended_on=today - timedelta(days=2), study="s")
+    return project, primary, change, cycle
+
+
+def a_qi(part, data=lambda records: {}, stage="plan", team=False):
+    """A page's cell on one record of a new project (`part`: project, primary, change or cycle)."""
+    def setup(user, other):
+        records = dict(zip(("project", "primary", "change", "cycle"),
+                           _qi_project(team=[user] if team else (), stage=stage), strict=True))
+        return [records[part].pk], data(records)
+    return setup
+
+
+def a_bare_qi_driver(user, other):
+    """A primary driver with nothing under it (one with cycles under it is not removed)."""
+    from andon.improvement import services as improvement
+
+    project = _qi_project()[0]
+    return [improvement.add_driver(project.lead, project, kind="primary", text="Bare").pk], {}
+
+
+def _today():
+    from django.utils import timezone
+
+    return timezone.localdate().isoformat()
+
+
+def api_qi(part, stage="plan"):
+    def setup(user, other, hospital):
+        records = dict(zip(("project", "primary", "change", "cycle"), _qi_project(stage=stage), strict=True))
+        return {f"{'driver' if part in ('primary', 'change') else part}_id": records[part].pk}
+    return setup
+
+
+def api_qi_project_body(hospital):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lead = services.create_user(f"qi-api-lead-{next(_QI_NUMBERS)}")
+    services.grant_role(lead, Role.IMPROVEMENT_LEAD, hospital.unit("rgh/4w").facility.organisation)
+    today = timezone.localdate()
+    return {"title": "Matrix project", "problem": "p", "high_risk": True, "domain": "safe", "measure_key": "falls",
+            "aim": "a", "baseline": 5.0, "target": 4.0, "aim_date": (today + timedelta(days=90)).isoformat(),
+            "place": f"u{hospital.unit('rgh/4w').pk}", "sponsor_id": lead.pk, "lead_id": lead.pk, "year": today.year}
+
+
 PAGES = {
     "home": Case(ALL),
     "health": Case(PUBLIC),
@@ -1165,6 +1251,35 @@ PAGES = {
     "compliance:tracer_reopen": Case(TRACER_PLANNERS, method="post", setup=others_completed_tracer,
                                      data={"reason": "Fix the answer"}),
     "compliance:tracer_pdf": Case(TRACER_READERS, setup=others_tracer),
+    # Improvement: QI projects (the portfolio, the charter, a project, its diagram and PDSA cycles).
+    "improvement:portfolio": Case(QI_VIEWERS),
+    "improvement:portfolio_required": Case(QI_CONFIGURERS, method="post", data={
+        "year": 2026, "count": 3, "decided_by": "Board, 12 March"}),
+    "improvement:portfolio_settings": Case(QI_CONFIGURERS, method="post", data={
+        "cost_per_harm_event": "14000", "cost_per_excess_day": "2000", "currency": "USD"}),
+    "improvement:charter": Case(QI_CHARTERERS),
+    "improvement:project_people": Case(QI_VIEWERS, setup=lambda user, other: (["team"], {"q": "matrix"})),
+    "improvement:project": Case(QI_VIEWERS, setup=a_qi("project")),
+    "improvement:project_edit": Case(QI_WORKERS, setup=a_qi("project")),
+    "improvement:project_status": Case(QI_WORKERS, method="post", setup=a_qi("project", lambda r: {
+        "status": "active", "version": r["project"].version})),
+    "improvement:driver_add": Case(QI_WORKERS, method="post", setup=a_qi("project"),
+                                   data={"kind": "primary", "text": "Another driver"}),
+    "improvement:driver_form": Case(QI_WORKERS, setup=a_qi("primary")),
+    "improvement:driver_rename": Case(QI_WORKERS, method="post", setup=a_qi("primary"), data={"text": "Renamed"}),
+    "improvement:driver_move": Case(QI_WORKERS, method="post", setup=a_qi("primary"), data={"direction": "up"}),
+    "improvement:driver_remove": Case(QI_WORKERS, method="post", setup=a_bare_qi_driver),
+    "improvement:cycle_new": Case(QI_WORKERS, setup=a_qi("change")),
+    "improvement:cycle": Case(QI_VIEWERS, setup=a_qi("cycle")),
+    "improvement:cycle_plan": Case(QI_WORKERS, method="post", setup=a_qi("cycle", lambda r: {
+        "title": "Renamed", "plan": "p", "prediction": "q", "planned_start": r["cycle"].planned_start.isoformat(),
+        "planned_end": r["cycle"].planned_end.isoformat(), "version": r["cycle"].version})),
+    "improvement:cycle_do": Case(QI_WORKERS, method="post", setup=a_qi("cycle", lambda r: {"started_on": _today()})),
+    "improvement:cycle_study": Case(QI_WORKERS, method="post", setup=a_qi("cycle", lambda r: {
+        "ended_on": _today(), "study": "s"}, stage="do")),
+    "improvement:cycle_act": Case(QI_WORKERS, method="post", setup=a_qi("cycle", lambda r: {
+        "decision": "adopt", "decided_on": _today(), "rebase": "on"}, stage="study")),
+    "improvement:cycle_remove": Case(QI_WORKERS, method="post", setup=a_qi("cycle")),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
@@ -1213,6 +1328,12 @@ OBJECT_CASES = {
     "risk:fmea_assessment (on the team)": ("risk:fmea_assessment", Case(ALL, setup=on_an_fmea_team)),
     "risk:fmea_add (on the team)": ("risk:fmea_add", Case(ALL, method="post", setup=an_fmea_part(
         "step", lambda *_: {"step-text": "Another step"}, team=True))),
+    # Improvement: a project's team works on it whatever their roles.
+    "improvement:project (on the team)": ("improvement:project", Case(ALL, setup=a_qi("project", team=True))),
+    "improvement:driver_add (on the team)": ("improvement:driver_add", Case(ALL, method="post", setup=a_qi(
+        "project", lambda r: {"kind": "primary", "text": "Team driver"}, team=True))),
+    "improvement:cycle_do (on the team)": ("improvement:cycle_do", Case(ALL, method="post", setup=a_qi(
+        "cycle", lambda r: {"started_on": _today()}, team=True))),
     "risk:fmea_complete (on the team)": ("risk:fmea_complete", Case(FMEA_LEADS, method="post", setup=an_fmea_part(
         "assessment", score=UNDER, team=True))),
 }
@@ -1458,6 +1579,8 @@ def api_risk_import_file(hospital):
 
 
 RCA = "/api/v1/safety/events/{event_id}/investigation"
+QI_PROJECT = "/api/v1/improvement/projects/{project_id}"
+QI_CYCLE = "/api/v1/improvement/cycles/{cycle_id}"
 # Risk: one risk (the API's cases of the pages' block above).
 RISK = "/api/v1/risk/risks/{risk_id}"
 API_RISK_SCORES = {"inherent": {"consequence": 4, "likelihood": 4}, "current": {"consequence": 4, "likelihood": 3},
@@ -1793,6 +1916,34 @@ API = {
     ("GET", "/api/v1/risk/fmea-settings"): ApiCase(FMEA_VIEWERS),
     ("PUT", "/api/v1/risk/fmea-settings"): ApiCase(FMEA_CONFIGURERS, body={"rpn_threshold": 120,
                                                                            "severity_threshold": 9}),
+    # Improvement: QI projects.
+    ("GET", "/api/v1/improvement/projects"): ApiCase(QI_VIEWERS),
+    ("POST", "/api/v1/improvement/projects"): ApiCase(QI_CHARTERERS, body=api_qi_project_body),
+    ("GET", QI_PROJECT): ApiCase(QI_VIEWERS, setup=api_qi("project")),
+    ("POST", QI_PROJECT): ApiCase(QI_WORKERS, setup=api_qi("project"), body=api_qi_project_body),
+    ("POST", QI_PROJECT + "/status"): ApiCase(QI_WORKERS, setup=api_qi("project"), body={"status": "active"}),
+    ("GET", QI_PROJECT + "/progress"): ApiCase(QI_VIEWERS, setup=api_qi("project")),
+    ("GET", QI_PROJECT + "/drivers"): ApiCase(QI_VIEWERS, setup=api_qi("project")),
+    ("POST", QI_PROJECT + "/drivers"): ApiCase(QI_WORKERS, setup=api_qi("project"),
+                                               body={"kind": "primary", "text": "Another"}),
+    ("POST", "/api/v1/improvement/drivers/{driver_id}"): ApiCase(QI_WORKERS, setup=api_qi("primary"),
+                                                                 body={"text": "Renamed"}),
+    ("POST", "/api/v1/improvement/drivers/{driver_id}/move"): ApiCase(QI_WORKERS, setup=api_qi("primary"),
+                                                                      body={"direction": "down"}),
+    ("POST", "/api/v1/improvement/drivers/{driver_id}/removal"): ApiCase(
+        QI_WORKERS, setup=lambda user, other, hospital: {"driver_id": a_bare_qi_driver(user, other)[0][0]}),
+    ("GET", QI_PROJECT + "/cycles"): ApiCase(QI_VIEWERS, setup=api_qi("project")),
+    ("POST", "/api/v1/improvement/drivers/{driver_id}/cycles"): ApiCase(QI_WORKERS, setup=api_qi("change"), body={
+        "title": "Another", "plan": "p", "prediction": "q", "planned_start": "2026-01-05", "planned_end": "2026-01-19"}),
+    ("GET", QI_CYCLE): ApiCase(QI_VIEWERS, setup=api_qi("cycle")),
+    ("POST", QI_CYCLE + "/do"): ApiCase(QI_WORKERS, setup=api_qi("cycle"), body=lambda hospital: {
+        "started_on": _today()}),
+    ("POST", QI_CYCLE + "/study"): ApiCase(QI_WORKERS, setup=api_qi("cycle", stage="do"), body=lambda hospital: {
+        "ended_on": _today(), "study": "s"}),
+    ("POST", QI_CYCLE + "/act"): ApiCase(QI_WORKERS, setup=api_qi("cycle", stage="study"), body=lambda hospital: {
+        "decision": "adopt", "decided_on": _today(), "rebase": True}),
+    ("POST", QI_CYCLE + "/removal"): ApiCase(QI_WORKERS, setup=api_qi("cycle")),
+    ("GET", "/api/v1/improvement/portfolio"): ApiCase(QI_VIEWERS),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).

@@ -1,4 +1,8 @@
+from .views import projects
+
 app_name = "improvement"
 
 # Each subject lists its own pages (views/<subject>.py); their paths start with improvement/.
-urlpatterns = []
+urlpatterns = [
+    *projects.urlpatterns,
+]

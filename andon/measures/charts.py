@@ -163,10 +163,12 @@ def _verdict(point: ChartPoint) -> str:
     return VARIATION[point.special_cause] + (f": {RULE_NAMES[point.rule]}" if point.rule else "")
 
 
-def spc_chart(measure: Measure, view: ChartView, annotations=(), title: str | None = None) -> kit.Chart:
+def spc_chart(measure: Measure, view: ChartView, annotations=(), title: str | None = None,
+              references=()) -> kit.Chart:
     """The control chart: values joined by a line, points coloured by their verdict, the mean,
     the process limits (stepping where they are rebased or vary with the denominator), the
-    target, and the annotations as labelled vertical lines."""
+    target, and the annotations as labelled vertical lines. `references`: further kit
+    References drawn beside the target (a QI project's aim)."""
     points = view.points
     drawn = [p for p in points if p.value is not None]
     signals = sum(p.special_cause != "common_cause" for p in drawn)
@@ -182,6 +184,7 @@ def spc_chart(measure: Measure, view: ChartView, annotations=(), title: str | No
              for name, label, colour, dash in LIMIT_LINES]
     targets = [kit.Reference("target", view.target, f"target {format_value(view.target)}")] \
         if view.target is not None else []
+    targets += list(references)
     return kit.control_chart(period_points, title=title or f"{measure.title}: {view.kind} chart", desc=desc,
                              y_label=measure.unit_label, lines=lines, references=targets,
                              markers=_markers(view, annotations),

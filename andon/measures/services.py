@@ -585,3 +585,99 @@ def latest_verdict(key: str) -> dict | None:
         found.update(code=view.variation, words=charts.VARIATION.get(view.variation, "No verdict"),
                      period_start=last.period_start, value=last.value)
     return found
+
+
+# --- for modules that put their own records on a measure's chart (QI projects) -------------------
+
+@dataclass
+class MeasureChart:
+    """A measure's control chart for a place, drawn, with what a module needs to read progress
+    from it: each period's (start, numerator, denominator, value, mean, verdict code, verdict
+    words), the measure's scoring, multiplier and direction, and the place charted."""
+
+    chart: object  # the kit's Chart
+    points: list[tuple]
+    scoring: str
+    multiplier: float
+    improvement: str
+    unit_label: str
+    place: str
+    rebased_at: list[date]
+
+
+def chart_for(measure: Measure, *, unit: Unit | None = None, references=(), title: str | None = None) -> MeasureChart:
+    """The measure's monthly SPC chart (as its own page draws it: its annotations, rebases and
+    target) for `unit`, or the organisation's when `unit` is None or has no results, with further
+    `references` (charts.Reference: a QI project's aim). For a module that has checked its own
+    permission to show the measure beside its record (a project's team may not hold measures.view)."""
+    from . import charts, results
+
+    view, notes = results.chart(measure, unit=unit) if unit is not None else (None, None)
+    place = unit.name if unit is not None else "Whole organisation"
+    if view is None or view.last is None:
+        view, notes = results.chart(measure)
+        place = "Whole organisation"
+    drawn = charts.spc_chart(measure, view, notes, title=title or f"{measure.title}, {place}: {view.kind} chart",
+                             references=references)
+    points = [(p.period_start, p.numerator, p.denominator, p.value, p.mean, p.special_cause,
+               charts.VARIATION.get(p.special_cause, "")) for p in view.points]
+    return MeasureChart(drawn, points, measure.scoring, measure.multiplier, measure.improvement, measure.unit_label,
+                        place, list(view.rebased_at))
+
+
+def verdict_words(code: str | None) -> str:
+    """The measures pages' words for an SPC verdict code (special_cause_improvement …)."""
+    from . import charts
+
+    return charts.VARIATION.get(code, "No verdict")
+
+
+def _annotation_fields(on: date, text: str, kind: str, source: str) -> tuple[date, str]:
+    errors = {}
+    try:
+        on = inputs.day(on) if isinstance(on, date) else None
+    except inputs.InputError as problem:
+        errors["on"] = str(problem)
+    if on is None and "on" not in errors:
+        errors["on"] = "Give the date."
+    source, text = (source or "").strip(), (text or "").strip()
+    if not source:
+        errors["source"] = "Name the record that puts the annotation on the chart."
+    if not text:
+        errors["text"] = "Say what was done."
+    full = f"{source}: {text}"
+    if len(full) > 500:
+        errors["text"] = f"At most {max(0, 498 - len(source))} characters."
+    if kind not in AnnotationKind.values:
+        errors["kind"] = f"Choose one of: {', '.join(AnnotationKind.values)}."
+    if errors:
+        raise ValidationError(errors)
+    return on, full
+
+
+@audit.changes_by_user
+def annotate_for(user, measure: Measure, *, source: str, on: date, text: str, kind: str = AnnotationKind.QI_CHANGE,
+                 rebase: bool = False) -> Annotation:
+    """`annotate` for a module whose own rule lets `user` mark the chart (a QI project's team
+    records a PDSA cycle whatever their role, and may not hold measures.annotate): the caller has
+    checked that rule. `source` (the record's reference: "QI-2026-001 PDSA 2") starts the text,
+    so every reader of the chart sees whose mark it is; the trail names `user`."""
+    on, full = _annotation_fields(on, text, kind, source)
+    return Annotation.objects.create(measure=measure, date=on, text=full, kind=kind, rebase=rebase, created_by=user)
+
+
+@audit.changes_by_user
+def change_annotation_for(user, annotation_id: int, *, source: str, on: date, text: str, rebase: bool) -> Annotation:
+    """Move or reword an annotation made with `annotate_for` (the caller checked its rule again):
+    a PDSA cycle's date changed moves its mark, a rebase withdrawn stops new limits there."""
+    annotation = Annotation.objects.select_for_update().get(pk=annotation_id)
+    annotation.date, annotation.text = _annotation_fields(on, text, annotation.kind, source)
+    annotation.rebase = rebase
+    annotation.save(update_fields=["date", "text", "rebase"])
+    return annotation
+
+
+@audit.changes_by_user
+def remove_annotation_for(user, annotation_id: int) -> None:
+    """Take off the chart an annotation made with `annotate_for` (its record was undone)."""
+    Annotation.objects.filter(pk=annotation_id).delete()

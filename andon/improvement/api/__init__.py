@@ -3,4 +3,7 @@ pages; one router per subject, assembled here."""
 
 from ninja import Router
 
+from . import projects
+
 router = Router(tags=["improvement"])
+router.add_router("", projects.router)

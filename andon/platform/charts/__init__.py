@@ -8,6 +8,7 @@ See docs/platform.md, "Charts".
 
 from .bars import bar_chart, line_chart, pareto_chart
 from .control import Marker, PeriodPoint, Reference, StepLine, control_chart
+from .driver import DriverNode, driver_diagram
 from .figure import Chart, Table
 from .fishbone import fishbone_diagram
 from .heatmap import heat_map
@@ -16,7 +17,7 @@ from .scatter import Curve, ScatterPoint, scatter_chart
 from .spark import SparkPoint, sparkline
 
 __all__ = [
-    "BandScale", "Chart", "Curve", "LinearScale", "Marker", "PeriodPoint", "Reference", "ScatterPoint", "StepLine",
-    "SparkPoint", "Table", "bar_chart", "control_chart", "fishbone_diagram", "format_number", "heat_map", "line_chart",
+    "BandScale", "Chart", "Curve", "DriverNode", "LinearScale", "Marker", "PeriodPoint", "Reference", "ScatterPoint", "StepLine",
+    "SparkPoint", "Table", "bar_chart", "control_chart", "driver_diagram", "fishbone_diagram", "format_number", "heat_map", "line_chart",
     "nice_ticks", "pareto_chart", "scatter_chart", "sparkline",
 ]
