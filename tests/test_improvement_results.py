@@ -16,7 +16,7 @@ from django.utils import timezone
 from andon.analytics import stats
 from andon.improvement import services as improvement
 from andon.improvement.models import Answer, Audit, AuditCase, AuditStage, AuditTool, CaseAnswer, Criterion
-from andon.platform.models import User
+from andon.platform.models import Unit, User
 from andon.platform.roles import Role
 
 TODAY = timezone.localdate()
@@ -196,3 +196,178 @@ def test_re_audit_verdicts_improved_worse_and_small_counts(ward, auditor):
 def test_an_audit_without_a_previous_one_has_no_comparison(ward, auditor):
     audit = make_audit(make_tool(auditor, ward, 90), auditor, ward)
     assert improvement.compare_with_previous(audit) is None
+
+
+# --- the cycle -------------------------------------------------------------------------------------
+
+def test_the_cycle_moves_one_stage_forward_and_dates_each_stage(ward, auditor, settings):
+    settings.ANDON_RE_AUDIT_MONTHS = 6
+    audit = make_audit(make_tool(auditor, ward, 90), auditor, ward, stage=AuditStage.PLAN)
+    with pytest.raises(ValidationError) as refused:
+        improvement.advance(auditor, audit, "analyse")
+    assert "moves on to Collect only" in str(refused.value)
+    improvement.advance(auditor, audit, "collect")
+    answer_cases(audit, ["m", "n"])
+    improvement.advance(auditor, audit, "analyse")
+    assert improvement.advance(auditor, audit, "act").note == ""  # the tool flows into no measure
+    improvement.advance(auditor, audit, "closed")
+    audit.refresh_from_db()
+    assert (audit.stage, audit.collect_from, audit.analyse_from, audit.act_from, audit.closed_on) == (
+        "closed", TODAY, TODAY, TODAY, TODAY)
+    assert audit.re_audit_due == improvement.re_audit_due_after(TODAY, 6)
+    with pytest.raises(ValidationError):
+        improvement.advance(auditor, audit, "plan")
+
+
+def test_re_audit_due_is_months_later_on_the_same_day_or_the_months_last():
+    assert improvement.re_audit_due_after(date(2026, 8, 31), 6) == date(2027, 2, 28)
+    assert improvement.re_audit_due_after(date(2026, 3, 15), 12) == date(2027, 3, 15)
+
+
+def test_analysis_waits_for_every_case_unless_the_lead_says_with_how_many_and_why(ward, auditor):
+    audit = make_audit(make_tool(auditor, ward, 90, 90), auditor, ward, stage=AuditStage.COLLECT, sample_size=10)
+    answer_cases(audit, ["mm"] * 7 + ["m-"])
+    with pytest.raises(ValidationError) as refused:
+        improvement.advance(auditor, audit, "analyse")
+    assert refused.value.message_dict["with_cases"] == [
+        "7 of 10 sampled cases are answered: answer the rest, or analyse with 7 of 10 and say why."]
+    with pytest.raises(ValidationError) as refused:
+        improvement.advance(auditor, audit, "analyse", with_cases=8, reason="Ward closed")
+    assert "7 of 10 cases are answered now, not 8" in str(refused.value)
+    with pytest.raises(ValidationError) as refused:
+        improvement.advance(auditor, audit, "analyse", with_cases=7)
+    assert "reason" in refused.value.message_dict
+    audit.refresh_from_db()
+    assert (audit.stage, audit.analyse_from) == ("collect", None)  # nothing stored by a refusal
+    improvement.advance(auditor, audit, "analyse", with_cases=7, reason="Ward closed for refurbishment")
+    audit.refresh_from_db()
+    assert (audit.stage, audit.analysed_cases, audit.partial_reason) == ("analyse", 7, "Ward closed for refurbishment")
+
+
+def test_only_the_lead_reopens_analysis_from_act_with_a_reason(ward, auditor, make_user):
+    manager = make_user(Role.QUALITY_ANALYST, "")
+    audit = make_audit(make_tool(auditor, ward, 90), auditor, ward, stage=AuditStage.ACT, act_from=TODAY)
+    with pytest.raises(ValidationError, match="Only the audit's lead"):
+        improvement.advance(manager, audit, "analyse", reason="Recount")
+    with pytest.raises(ValidationError, match="Say why"):
+        improvement.advance(auditor, audit, "analyse")
+    improvement.advance(auditor, audit, "analyse", reason="Two cases were entered on the wrong criterion")
+    audit.refresh_from_db()
+    assert (audit.stage, audit.act_from, audit.reopen_reason) == (
+        "analyse", None, "Two cases were entered on the wrong criterion")
+
+
+def test_the_cycle_is_run_by_its_lead_or_audit_managers_only(ward, auditor, make_user):
+    audit = make_audit(make_tool(auditor, ward, 90), auditor, ward, stage=AuditStage.PLAN)
+    for outsider in (make_user(Role.IMPROVEMENT_LEAD, ""), make_user(Role.UNIT_MANAGER, "rgh/4w")):
+        with pytest.raises(PermissionDenied):
+            improvement.advance(outsider, audit, "collect")
+    improvement.advance(make_user(Role.CQO, ""), audit, "collect")  # improvement.manage_audits
+
+
+def test_a_re_audit_is_the_next_audit_of_the_tool_with_the_same_sample_parameters(ward, auditor, make_user):
+    other = make_user(Role.CLINICAL_AUDITOR, "")
+    audit = make_audit(make_tool(auditor, ward, 90), auditor, ward, stage=AuditStage.ANALYSE, expected=80,
+                       margin=7.5, confidence=90, double_share=20, cohort_kind="list", cohort_source="Discharges")
+    audit.auditors.set([other])
+    with pytest.raises(ValidationError, match="once its findings are acted on"):
+        improvement.plan_re_audit(auditor, audit)
+    Audit.objects.filter(pk=audit.pk).update(stage=AuditStage.CLOSED, act_from=TODAY - timedelta(days=3))
+    audit.refresh_from_db()
+    again = improvement.plan_re_audit(auditor, audit)
+    assert again.reference.startswith(f"AUD-{TODAY.year}-") and again.previous == audit and again.tool == audit.tool
+    assert (again.expected, again.margin, again.confidence, again.double_share, again.cohort_kind,
+            again.cohort_source, again.unit, again.lead) == (80, 7.5, 90, 20, "list", "Discharges", ward, auditor)
+    assert list(again.auditors.all()) == [other]
+    assert (again.stage, again.period_start, again.period_end - again.period_start) == (
+        "plan", TODAY + timedelta(days=1), audit.period_end - audit.period_start)
+    with pytest.raises(ValidationError, match=f"re-audited already by {again.reference}"):
+        improvement.plan_re_audit(auditor, audit)
+
+
+# --- findings into the shared action tracker --------------------------------------------------------
+
+def test_a_criterion_short_of_its_target_opens_an_action_with_the_audit_as_its_source(ward, auditor, make_user):
+    from andon.actions.models import Action
+
+    owner = make_user(Role.UNIT_MANAGER, "rgh/4w")
+    tool = make_tool(auditor, ward, 90, 50)
+    audit = make_audit(tool, auditor, ward)
+    answer_cases(audit, ["mm"] * 6 + ["nm"] * 4)
+    first, second = tool.criteria.order_by("number")
+    due = TODAY + timedelta(days=30)
+    with pytest.raises(ValidationError) as refused:
+        improvement.raise_finding(auditor, audit, second, owner=owner, title="", due_date=due, strength="stronger",
+                                  measure="Re-audit")
+    assert refused.value.message_dict["criterion"] == ["Criterion 2 is not below its target of 50 %: no finding to raise."]
+    action = improvement.raise_finding(auditor, audit, first, owner=owner, title="Gel at every bedside",
+                                       due_date=due, strength="stronger", measure="Re-audit in six months")
+    assert action.title == "Criterion 1: Gel at every bedside"
+    assert (action.unit, action.owner, action.source_id, action.source_label) == (
+        ward, owner, audit.pk, "Audit AUD-T-001: Hand hygiene, 4 West")
+    assert action.description == '6 of 10 applicable cases met "Standard 1" (60 %; target 90 %).'
+    assert list(improvement.audit_actions(auditor, audit)) == [action]
+    assert Action.objects.count() == 1
+
+
+def test_findings_wait_for_the_results(ward, auditor, make_user):
+    tool = make_tool(auditor, ward, 90)
+    audit = make_audit(tool, auditor, ward, stage=AuditStage.COLLECT)
+    answer_cases(audit, ["n"])
+    with pytest.raises(ValidationError, match="in analyse or act"):
+        improvement.raise_finding(auditor, audit, tool.criteria.get(), owner=auditor, title="x",
+                                  due_date=TODAY, strength="weaker", measure="m")
+
+
+# --- results into the measures library --------------------------------------------------------------
+
+@pytest.fixture
+def demo_audit(demo_hospital):
+    """An audit of 4 West this month (the demo's counts end last month) on the hand-hygiene tool."""
+    from andon.measures.models import Measure
+
+    lead = User.objects.get(username="auditor.mia")
+    ward = Unit.objects.get(facility__code="rgh", code="4w")
+    tool = make_tool(lead, ward, 90, measure=Measure.objects.get(key="hand-hygiene"))
+    audit = make_audit(tool, lead, ward, reference="AUD-T-010")
+    answer_cases(audit, ["m"] * 9 + ["n"] + ["a"])
+    return audit
+
+
+def test_moving_to_act_sends_overall_compliance_to_the_measure_and_its_chart_shows_it(demo_audit):
+    from andon.measures import services as measures
+    from andon.measures.models import ManualCount, MeasureResult
+
+    lead, measure, month = demo_audit.lead, demo_audit.tool.measure, TODAY.replace(day=1)
+    moved = improvement.advance(lead, demo_audit, "act")
+    assert moved.note == "The overall compliance was sent to Hand-hygiene compliance."
+    count = ManualCount.objects.get(measure=measure, unit=demo_audit.unit, month=month)
+    assert (count.numerator, count.denominator, count.source, count.entered_by) == (9, 10, "Audit AUD-T-010", lead)
+    result = MeasureResult.objects.get(measure=measure, unit=demo_audit.unit, period_kind="month", period_start=month)
+    assert result.value == pytest.approx(90.0)
+    chart = measures.control_chart_of(measure, unit=demo_audit.unit)
+    assert chart.table.rows[-1][0] == f"{month:%b %y}" and "90" in chart.table.rows[-1][1]
+    # Sent again (after a correction): its own count is replaced, and it says so.
+    answer_cases(demo_audit, ["m"])
+    count, replaced = improvement.send_to_measure(lead, demo_audit)
+    assert replaced and (count.numerator, count.denominator) == (10, 11)
+    assert ManualCount.objects.filter(measure=measure, unit=demo_audit.unit, month=month).count() == 1
+    assert MeasureResult.objects.get(measure=measure, unit=demo_audit.unit, period_kind="month",
+                                     period_start=month).numerator == 10
+
+
+def test_a_count_entered_by_hand_is_not_replaced(demo_audit):
+    from andon.measures.models import ManualCount
+
+    last_month = TODAY.replace(day=1) - timedelta(days=1)
+    Audit.objects.filter(pk=demo_audit.pk).update(period_end=last_month)
+    demo_audit.refresh_from_db()
+    before = ManualCount.objects.get(measure=demo_audit.tool.measure, unit=demo_audit.unit, month=last_month.replace(day=1))
+    with pytest.raises(ValidationError) as refused:
+        improvement.send_to_measure(demo_audit.lead, demo_audit)
+    assert refused.value.message_dict["count"] == [
+        f"4 West Medical already has a count for {last_month:%Y-%m} (Demo data by Jo Williams); it is not replaced"]
+    after = ManualCount.objects.get(pk=before.pk)
+    assert (after.numerator, after.denominator, after.source) == (before.numerator, before.denominator, "Demo data")
+    moved = improvement.advance(demo_audit.lead, demo_audit, "act")  # the cycle moves on and says why
+    assert moved.audit.stage == "act" and moved.note.startswith("The results were not sent to Hand-hygiene compliance")

@@ -36,7 +36,8 @@ from .models import Answer, Audit, AuditRound, AuditStage, CaseAnswer, Criterion
 
 __all__ = [
     "AuditResults", "Comparison", "CriterionComparison", "CriterionResult", "Overall", "READINGS", "VERDICTS",
-    "access_audit", "audit_actions", "audit_results", "compare_with_previous", "raise_finding", "send_to_measure",
+    "access_audit", "audit_actions", "audit_results", "compare_with_previous", "percent", "raise_finding",
+    "send_to_measure", "target_words",
 ]
 
 CONFIDENCE = 0.95
@@ -50,6 +51,17 @@ READINGS = {
 }
 VERDICTS = {"improved": "Improved", "worse": "Worse", "no_change": "No clear change at 95 %",
             "no_cases": "Cannot compare: no applicable cases in one of the audits"}
+
+
+def percent(share: float | None, places: int = 1) -> str:
+    """A share (0.85) as the pages write it: "85 %", "64.0 %"; a dash for none."""
+    if share is None:
+        return "–"
+    return f"{share * 100:.{places}f} %" if places else f"{share * 100:.0f} %"
+
+
+def target_words(criterion: Criterion) -> str:
+    return f"{float(criterion.target):g} %"
 
 
 def access_audit(user, audit_id, capability: str = "improvement.view_audit") -> Audit:
@@ -277,14 +289,14 @@ def raise_finding(user, audit_record: Audit, criterion: Criterion, *, owner, tit
     result = audit_results(audit_record).of(criterion.number)
     if result is None or not result.short_of_target:
         raise ValidationError({"criterion": f"Criterion {criterion.number} is not below its target of "
-                                            f"{criterion.target:g} %: no finding to raise."})
+                                            f"{target_words(criterion)}: no finding to raise."})
     unit = _acting_unit(audit_record, unit)
     heading = f"Criterion {criterion.number}: {(title or criterion.text).strip()}"
     return actions.create_action(
         user, source=audit_record, source_label=f"Audit {audit_record.reference}: {audit_record.title}"[:200],
         unit=unit, owner=owner, title=heading[:200], due_date=due_date, strength=strength, measure=measure,
         description=description or f"{result.met} of {result.n} applicable cases met \"{criterion.text}\" "
-                                   f"({result.compliance:.0%}; target {criterion.target:g} %).")
+                                   f"({percent(result.compliance, 0)}; target {target_words(criterion)}).")
 
 
 def _acting_unit(audit_record: Audit, unit):
