@@ -371,3 +371,63 @@ def test_a_count_entered_by_hand_is_not_replaced(demo_audit):
     assert (after.numerator, after.denominator, after.source) == (before.numerator, before.denominator, "Demo data")
     moved = improvement.advance(demo_audit.lead, demo_audit, "act")  # the cycle moves on and says why
     assert moved.audit.stage == "act" and moved.note.startswith("The results were not sent to Hand-hygiene compliance")
+
+
+# --- pages and the PDF report ---------------------------------------------------------------------
+
+def test_the_results_page_shows_each_criterion_the_comparison_the_cycle_and_the_actions(client, ward, auditor):
+    tool = make_tool(auditor, ward, 90)
+    before = make_audit(tool, auditor, ward, stage=AuditStage.CLOSED, period_end=TODAY - timedelta(days=120))
+    answer_cases(before, cases(12, 8))
+    after = make_audit(tool, auditor, ward, reference="AUD-T-002", previous=before)
+    answer_cases(after, cases(17, 3, 5))
+    client.force_login(auditor)
+    page = client.get(reverse("improvement:audit_results", args=[after.pk])).content.decode()
+    assert "85.0 %" in page and "64.0 % to 94.8 %" in page and "Cannot tell: the target lies within the interval" in page
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in page and "AUD-T-002: compliance by criterion" in page
+    assert "12 of 20" in page and "17 of 20" in page and "+25.0 points" in page  # the comparison
+    assert "Move to Act" in page and "Raise a finding" in page
+    response = client.post(reverse("improvement:audit_stage", args=[after.pk]), {"stage": "act", "version": after.version})
+    assert response.status_code == 302
+    after.refresh_from_db()
+    assert (after.stage, after.act_from) == ("act", TODAY)
+    refused = client.post(reverse("improvement:audit_stage", args=[after.pk]), {"stage": "closed", "version": 1})
+    assert refused.status_code == 409  # the version the page showed is old
+    after.refresh_from_db()
+    assert after.stage == "act"
+
+
+def test_a_finding_is_raised_from_its_page_and_listed_on_the_results(client, ward, auditor, make_user):
+    owner = make_user(Role.UNIT_MANAGER, "rgh/4w")
+    tool = make_tool(auditor, ward, 90)
+    audit = make_audit(tool, auditor, ward)
+    answer_cases(audit, cases(6, 4))
+    client.force_login(auditor)
+    url = reverse("improvement:audit_finding", args=[audit.pk, tool.criteria.get().pk])
+    bad = client.post(url, {"title": "Gel", "owner": owner.pk, "due_date": (TODAY - timedelta(days=1)).isoformat(),
+                            "strength": "stronger", "measure": "Re-audit"})
+    assert bad.status_code == 400 and "is in the past" in bad.content.decode()
+    response = client.post(url, {"title": "Gel at every bedside", "owner": owner.pk,
+                                 "due_date": (TODAY + timedelta(days=30)).isoformat(), "strength": "stronger",
+                                 "measure": "Re-audit"})
+    assert response.status_code == 302
+    page = client.get(reverse("improvement:audit_results", args=[audit.pk])).content.decode()
+    assert "Criterion 1: Gel at every bedside" in page and "Planned" in page
+
+
+def test_the_report_is_a_pdf_attachment_with_the_tables_and_the_chart(client, ward, auditor):
+    from pypdf import PdfReader
+
+    tool = make_tool(auditor, ward, 90)
+    before = make_audit(tool, auditor, ward, stage=AuditStage.CLOSED, period_end=TODAY - timedelta(days=120))
+    answer_cases(before, cases(12, 8))
+    after = make_audit(tool, auditor, ward, reference="AUD-T-002", previous=before)
+    answer_cases(after, cases(18, 2))
+    client.force_login(auditor)
+    response = client.get(reverse("improvement:audit_report", args=[after.pk]))
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == 'attachment; filename="audit-AUD-T-002.pdf"'
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages).split())
+    assert "Audit report: AUD-T-002" in text and "90.0 %" in text and "69.9 % to 97.2 %" in text
+    assert "AUD-T-002: compliance by criterion" in text  # the chart's title, drawn
+    assert "+30.0 points (+2.9 to +52.5)" in text and "0.065" in text and "No clear change at 95 %" in text

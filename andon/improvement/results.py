@@ -31,12 +31,13 @@ from andon.actions import services as actions
 from andon.analytics import stats
 from andon.measures import services as measures
 from andon.platform import audit, permissions
+from andon.platform.models import User
 
 from .models import Answer, Audit, AuditRound, AuditStage, CaseAnswer, Criterion
 
 __all__ = [
     "AuditResults", "Comparison", "CriterionComparison", "CriterionResult", "Overall", "READINGS", "VERDICTS",
-    "access_audit", "audit_actions", "audit_results", "compare_with_previous", "percent", "raise_finding",
+    "access_audit", "audit_actions", "audit_results", "compare_with_previous", "finding_owners", "percent", "raise_finding",
     "send_to_measure", "target_words",
 ]
 
@@ -95,6 +96,14 @@ class CriterionResult:
         return float(self.criterion.target) / 100
 
     @property
+    def shown(self) -> str:
+        return percent(self.compliance)
+
+    @property
+    def interval_shown(self) -> str:
+        return "–" if self.low is None else f"{percent(self.low)} to {percent(self.high)}"
+
+    @property
     def reading(self) -> str:
         return _reading(self.met, self.n, self.low, self.high, self.target)
 
@@ -132,6 +141,14 @@ class Overall:
     @property
     def compliance(self) -> float | None:
         return self.met_all / self.applicable if self.applicable else None
+
+    @property
+    def shown(self) -> str:
+        return percent(self.compliance)
+
+    @property
+    def interval_shown(self) -> str:
+        return "–" if self.low is None else f"{percent(self.low)} to {percent(self.high)}"
 
 
 @dataclass(frozen=True)
@@ -203,6 +220,14 @@ class CriterionComparison:
     @property
     def verdict_words(self) -> str:
         return VERDICTS[self.verdict]
+
+    @property
+    def difference_shown(self) -> str:
+        """p₂ − p₁ in percentage points with its interval: "+30.0 points (2.9 to 52.5)"."""
+        if self.difference is None:
+            return "–"
+        d = self.difference
+        return f"{d.difference * 100:+.1f} points ({d.low * 100:+.1f} to {d.high * 100:+.1f})"
 
     @property
     def verdict_note(self) -> str:
@@ -310,6 +335,12 @@ def _acting_unit(audit_record: Audit, unit):
         raise ValidationError({"unit": f"{unit} is outside {audit_record.facility or audit_record.organisation}, "
                                        "where the audit was done."})
     return unit
+
+
+def finding_owners(audit_record: Audit):
+    """Whom a finding's action may have as owner: the active staff of the audit's organisation
+    (whom the action tracker takes)."""
+    return User.objects.filter(is_active=True, role_grants__organisation_id=audit_record.organisation_id).distinct()
 
 
 def audit_actions(user, audit_record: Audit):

@@ -1,4 +1,8 @@
+from .views import audit_results
+
 app_name = "improvement"
 
 # Each subject lists its own pages (views/<subject>.py); their paths start with improvement/.
-urlpatterns = []
+urlpatterns = [
+    *audit_results.urlpatterns,
+]
