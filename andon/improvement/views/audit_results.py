@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.actions.models import Strength
+from andon.actions import services as actions
 from andon.measures import services as measures
 from andon.platform import charts, permissions
 from andon.platform.concurrency import VersionField
@@ -41,7 +41,7 @@ class FindingForm(forms.Form):
                             help_text="The action's title; the criterion's number goes before it.")
     owner = PersonField(queryset=User.objects.none(), label="Owner", help_text="One person responsible.")
     due_date = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
-    strength = forms.ChoiceField(choices=Strength.choices, help_text="Stronger actions change the system (RCA²).")
+    strength = forms.ChoiceField(choices=actions.Strength.choices, help_text="Stronger actions change the system (RCA²).")
     measure = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
                               help_text="How you will know it worked: the re-audit, for one.")
     unit = forms.ModelChoiceField(queryset=Unit.objects.none(), label="Unit that acts",
