@@ -334,6 +334,10 @@ ANDON_COMPLIANCE_REVIEW_NOTICE_DAYS = env.int("ANDON_COMPLIANCE_REVIEW_NOTICE_DA
 ANDON_RISK_REVIEW_NOTICE_DAYS = env.int("ANDON_RISK_REVIEW_NOTICE_DAYS", default=14)
 ANDON_RISK_REMINDER_DAYS = env.int("ANDON_RISK_REMINDER_DAYS", default=7)
 
+# Clinical audits (docs/improvement.md): closing an audit's cycle sets its re-audit due this many
+# months later (DOMAIN.md §10: the audit cycle ends in a re-audit; the interval is local practice).
+ANDON_RE_AUDIT_MONTHS = env.int("ANDON_RE_AUDIT_MONTHS", default=6)
+
 # Audit trail: typed JSON before/after values, secrets masked.
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_INCLUDE_ALL_MODELS = False

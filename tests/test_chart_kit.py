@@ -89,6 +89,9 @@ def every_kind(label=""):
         charts.heat_map([label, "Low"], ["Rare", label], {(label, "Rare"): 1, ("Low", label): 9}, title=title,
                         desc=f"desc {label}", row_label="Likelihood", column_label="Consequence"),
         charts.fishbone_diagram(label, [(label, [f"factor {label}"]), ("Rules", [])], title=title),
+        charts.interval_chart([charts.IntervalRow(label, 85.0, 64.0, 94.8, 90.0, tip=f"tip {label}"),
+                               charts.IntervalRow("No cases", None, None, None, 80.0)], title=title,
+                              desc=f"desc {label}", x_label=f"Compliance {label}"),
     ]
 
 
@@ -196,6 +199,21 @@ def test_a_risk_matrix_heat_map_colours_cells_by_band_links_them_and_keeps_count
 def test_an_empty_pareto_says_so():
     chart = charts.pareto_chart([], title="T", desc="d", noun="factors")
     assert "No factors match the filters" in chart.svg and not chart.table.rows
+
+
+def test_an_interval_chart_draws_each_rows_dot_whisker_and_target_on_the_axis():
+    chart = charts.interval_chart([charts.IntervalRow("Gel at the bedside", 85.0, 64.0, 94.8, 90.0, "concern"),
+                                   charts.IntervalRow("Bare below the elbows", None, None, None, 80.0)],
+                                  title="Compliance", desc="d", x_label="Compliance (%)")
+    root = ET.fromstring(chart.svg)
+    scale = LinearScale.covering([0, 100], 250, 736, zero="never")
+    dots = root.findall(f"{SVG}circle")
+    assert len(dots) == 1 and float(dots[0].get("cx")) == pytest.approx(scale(85), abs=0.1)
+    whiskers = [e for e in root.iter(f"{SVG}line") if e.get("class") == "interval"]
+    assert {round(float(e.get("x1")), 1) for e in whiskers} >= {round(scale(64), 1), round(scale(94.8), 1)}
+    targets = [e for e in root.iter(f"{SVG}line") if e.get("class") == "target"]
+    assert [round(float(e.get("x1")), 1) for e in targets] == [round(scale(90), 1), round(scale(80), 1)]
+    assert chart.table.rows == (("Gel at the bedside", "85", "64–94.8", "90"), ("Bare below the elbows", "", "", "80"))
 
 
 def test_the_kit_imports_no_django():

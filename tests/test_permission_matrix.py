@@ -1338,6 +1338,80 @@ OBJECT_CASES = {
         "assessment", score=UNDER, team=True))),
 }
 
+# Improvement: audit results and the cycle (andon/improvement/results.py, cycle.py). An audit of
+# 4 West led by a clinical auditor of its own, analysed, one criterion short of its 90 % target (6
+# of 10 met): its results are read by improvement.view and by the people named on it; its cycle,
+# findings, measure and re-audit are run by its lead and the audit managers (improvement.run_audit).
+AUDIT_RESULT_READERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                                  Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER,
+                                  Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO, Role.BOARD_MEMBER})
+AUDIT_RUNNERS = frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO})
+_AUDIT_NUMBERS = iter(range(1, 1_000_000))
+
+
+def _results_audit(stage="analyse", auditor=None):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.improvement.models import Audit, AuditCase, AuditTool, CaseAnswer, Criterion
+    from andon.platform.models import Unit
+
+    number = next(_AUDIT_NUMBERS)
+    ward = Unit.objects.get(facility__code="rgh", code="4w")
+    lead = services.create_user(f"audit-lead-{number}")
+    services.grant_role(lead, Role.CLINICAL_AUDITOR, ward)
+    tool = AuditTool.objects.create(reference=f"AT-M{number}", title="Matrix tool", organisation=ward.facility.organisation,
+                                    unit=ward, created_by=lead)
+    criterion = Criterion.objects.create(tool=tool, number=1, text="Gel at the bedside", target=90)
+    today = timezone.localdate()
+    audit = Audit.objects.create(reference=f"AUD-M-{number}", tool=tool, title="Matrix audit",
+                                 organisation=ward.facility.organisation, facility=ward.facility, unit=ward,
+                                 period_start=today - timedelta(days=30), period_end=today, lead=lead, stage=stage,
+                                 planned_on=today - timedelta(days=31), created_by=lead)
+    if auditor is not None:
+        audit.auditors.add(auditor)
+    for position in range(10):
+        case = AuditCase.objects.create(audit=audit, case_ref=f"c{position}", position=position, added_by=lead)
+        CaseAnswer.objects.create(case=case, criterion=criterion, answer="met" if position < 6 else "not_met",
+                                  auditor=lead)
+    return audit, criterion
+
+
+def an_audit_for_results(stage="analyse"):
+    def setup(user, other):
+        return [_results_audit(stage)[0].pk], {}
+
+    return setup
+
+
+def naming_the_user_on_an_audit(user, other):
+    return [_results_audit(auditor=user)[0].pk], {}
+
+
+def a_criterion_short_of_target(user, other):
+    audit, criterion = _results_audit()
+    return [audit.pk, criterion.pk], {}
+
+
+PAGES.update({
+    "improvement:audit_results": Case(AUDIT_RESULT_READERS, setup=an_audit_for_results()),
+    "improvement:audit_report": Case(AUDIT_RESULT_READERS, setup=an_audit_for_results()),
+    "improvement:audit_stage": Case(AUDIT_RUNNERS, method="post", setup=an_audit_for_results(),
+                                    data={"stage": "act"}),
+    "improvement:audit_re_audit": Case(AUDIT_RUNNERS, method="post", setup=an_audit_for_results("act")),
+    "improvement:audit_send": Case(AUDIT_RUNNERS, method="post", setup=an_audit_for_results()),
+    "improvement:audit_finding": Case(AUDIT_RUNNERS, setup=a_criterion_short_of_target),
+    "improvement:audit_finding_owners": Case(AUDIT_RUNNERS, setup=lambda user, other: (
+        an_audit_for_results()(user, other)[0], {"q": "matrix"})),
+})
+OBJECT_CASES.update({
+    # An auditor named on the audit reads its results whatever their role.
+    "improvement:audit_results (named auditor)": ("improvement:audit_results",
+                                                  Case(ALL, setup=naming_the_user_on_an_audit)),
+})
+
+
 @dataclass
 class ApiCase:
     allowed: frozenset

@@ -7,3 +7,6 @@ to the rest of Andon."""
 from .projects import *  # noqa: F401,F403
 # Clinical audits: tools, criteria, samples, answers, agreement, results, the cycle
 from .audits import *  # noqa: F401,F403
+# Clinical audits: results, re-audit comparison, findings, results into the measure; the cycle
+from .results import *  # noqa: F401,F403
+from .cycle import *  # noqa: F401,F403

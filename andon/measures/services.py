@@ -327,6 +327,50 @@ def enter_count(user, measure: Measure, unit: Unit, month: date, numerator: floa
     return count
 
 
+@audit.changes_by_user
+@transaction.atomic
+def enter_count_from(user, measure: Measure, unit: Unit, month: date, numerator: float, denominator: float, *,
+                     source: str) -> tuple[ManualCount, bool]:
+    """A count another module computed from its own records (an audit's overall compliance),
+    entered on that module's authority: the caller has checked that `user` may act on the record
+    named by `source` (for an audit, its lead or an audit manager, who need not hold
+    measures.enter_counts: the count is the audit's result, not a number typed in). The same
+    checks as `enter_count` otherwise. A count of the unit and month entered before from the same
+    `source` is replaced (a re-send); one entered by hand or from a file is kept and refused by
+    name. The month's results are computed again, so the measure's chart shows the count at once.
+    Returns (count, whether it replaced the source's own)."""
+    source = (source or "").strip()[:200]
+    if not source:
+        raise ValidationError({"source": "Name the record the count comes from."})
+    if measure.source_kind != SourceKind.MANUAL:
+        raise ValidationError({"measure": f"{measure.title} is computed from its source; counts cannot be entered"})
+    problem = _check_month(month) or _check_count(measure, numerator, denominator)
+    if problem:
+        raise ValidationError({"count": problem})
+    month = date(month.year, month.month, 1)
+    existing = ManualCount.objects.select_for_update().filter(measure=measure, unit=unit, month=month).first()
+    if existing is not None and existing.source != source:
+        raise ValidationError({"count": f"{unit.name} already has a count for {month:%Y-%m} ({existing.source or 'entered'} "
+                                        f"by {existing.entered_by}); it is not replaced"})
+    count, created = ManualCount.objects.update_or_create(
+        measure=measure, unit=unit, month=month,
+        defaults={"numerator": numerator, "denominator": denominator, "source": source, "entered_by": user,
+                  "entered_at": timezone.now()})
+    _recompute_counted_month(measure, month)
+    return count, not created
+
+
+def _recompute_counted_month(measure: Measure, month: date) -> None:
+    """The results of a measure counted by hand for the periods holding `month`, from its counts:
+    the month, and the quarter where such results are stored."""
+    kinds = {"month"} | set(MeasureResult.objects.filter(measure=measure, period_kind="quarter")
+                            .values_list("period_kind", flat=True).distinct())
+    for kind in sorted(kinds):
+        spans = period_math.periods(month, month, kind)
+        cells, _counts = compute.from_manual(measure, kind, spans[0][0], spans[-1][0])
+        replace_results(measure, kind, spans[0][0], spans[-1][1], cells, f"counts entered as of {timezone.now():%Y-%m-%dT%H:%M:%SZ}")
+
+
 def import_counts_csv(user, measure: Measure, text: str, filename: str, progress=None) -> ImportReport:
     """Counts from a CSV file with the columns unit ("facility/unit" codes, e.g. rgh/4w), month (YYYY-MM), numerator,
     denominator. Every row is checked first; if any is wrong nothing is stored and the report
@@ -566,6 +610,19 @@ def start_computation(user, keys=None, *, kind: str = "month", first: date, last
         raise ValidationError(f"Choose a range from 1900 on, ending after it starts, of at most {MAX_YEARS} years.")
     title = f"Compute {'all measures' if keys is None else ', '.join(keys)} ({kind}, {first} to {last})"
     return start_job(tasks.compute_measures, title[:200], user, keys, kind, first.isoformat(), last.isoformat())
+
+
+def control_chart_of(measure: Measure, *, unit: Unit | None = None, title: str | None = None):
+    """The measure's monthly control chart (the kit's Chart, as on the measure's page: limits,
+    verdicts, target, annotations) for `unit` (None: the whole organisation), for another module
+    that shows a measure beside its own records (an audit's results); None when it has no
+    results yet. The caller has checked that its reader may see the measure and the unit."""
+    from . import charts, results
+
+    view, notes = results.chart(measure, unit=unit)
+    if not any(point.value is not None for point in view.points):
+        return None
+    return charts.spc_chart(measure, view, notes, title=title)
 
 
 def latest_verdict(key: str) -> dict | None:

@@ -101,6 +101,16 @@ class Audit(Versioned):
     act_from = models.DateField(null=True, blank=True)
     closed_on = models.DateField(null=True, blank=True)
     re_audit_due = models.DateField(null=True, blank=True)
+    # Why the cycle left its usual path (cycle.py): analysed before every sampled case was
+    # answered ("analyse with 8 of 10 cases": the count and the lead's reason), or reopened
+    # from act back to analyse.
+    analysed_cases = models.PositiveIntegerField(null=True, blank=True,
+                                                 help_text="Cases answered when analysed with part of the sample")
+    partial_reason = models.CharField(max_length=1000, blank=True,
+                                      help_text="Why the audit was analysed before every sampled case was answered")
+    reopen_reason = models.CharField(max_length=1000, blank=True, help_text="Why analysis was reopened from act")
+    # When the audit's overall compliance was last sent to its tool's measure (results.py).
+    sent_to_measure_at = models.DateTimeField(null=True, blank=True)
     # The sample: its size from stats.sample_size (expected compliance, margin, confidence and the
     # cohort's size for the finite population correction), the cohort it is drawn from and the
     # seed of the draw, so that the same draw can be made again.

@@ -12,12 +12,14 @@ from .driver import DriverNode, driver_diagram
 from .figure import Chart, Table
 from .fishbone import fishbone_diagram
 from .heatmap import heat_map
+from .intervals import IntervalRow, interval_chart
 from .scales import BandScale, LinearScale, format_number, nice_ticks
 from .scatter import Curve, ScatterPoint, scatter_chart
 from .spark import SparkPoint, sparkline
 
 __all__ = [
-    "BandScale", "Chart", "Curve", "DriverNode", "LinearScale", "Marker", "PeriodPoint", "Reference", "ScatterPoint", "StepLine",
-    "SparkPoint", "Table", "bar_chart", "control_chart", "driver_diagram", "fishbone_diagram", "format_number", "heat_map", "line_chart",
+    "BandScale", "Chart", "Curve", "DriverNode", "IntervalRow", "LinearScale", "Marker", "PeriodPoint", "Reference",
+    "ScatterPoint", "StepLine", "SparkPoint", "Table", "bar_chart", "control_chart", "driver_diagram",
+    "fishbone_diagram", "format_number", "heat_map", "interval_chart", "line_chart",
     "nice_ticks", "pareto_chart", "scatter_chart", "sparkline",
 ]
