@@ -345,7 +345,9 @@ def test_moving_to_act_sends_overall_compliance_to_the_measure_and_its_chart_sho
     assert (count.numerator, count.denominator, count.source, count.entered_by) == (9, 10, "Audit AUD-T-010", lead)
     result = MeasureResult.objects.get(measure=measure, unit=demo_audit.unit, period_kind="month", period_start=month)
     assert result.value == pytest.approx(90.0)
-    chart = measures.control_chart_of(measure, unit=demo_audit.unit)
+    drawn = measures.chart_for(measure, unit=demo_audit.unit)
+    chart = drawn.chart
+    assert drawn.place == demo_audit.unit.name  # the ward's own chart, not the organisation's
     assert chart.table.rows[-1][0] == f"{month:%b %y}" and "90" in chart.table.rows[-1][1]
     # Sent again (after a correction): its own count is replaced, and it says so.
     answer_cases(demo_audit, ["m"])

@@ -612,19 +612,6 @@ def start_computation(user, keys=None, *, kind: str = "month", first: date, last
     return start_job(tasks.compute_measures, title[:200], user, keys, kind, first.isoformat(), last.isoformat())
 
 
-def control_chart_of(measure: Measure, *, unit: Unit | None = None, title: str | None = None):
-    """The measure's monthly control chart (the kit's Chart, as on the measure's page: limits,
-    verdicts, target, annotations) for `unit` (None: the whole organisation), for another module
-    that shows a measure beside its own records (an audit's results); None when it has no
-    results yet. The caller has checked that its reader may see the measure and the unit."""
-    from . import charts, results
-
-    view, notes = results.chart(measure, unit=unit)
-    if not any(point.value is not None for point in view.points):
-        return None
-    return charts.spc_chart(measure, view, notes, title=title)
-
-
 def latest_verdict(key: str) -> dict | None:
     """The SPC verdict of the latest point of a measure's organisation-wide chart, in the words
     the measure pages use (charts.VARIATION), for other modules that show a measure beside their

@@ -104,7 +104,8 @@ def _measure_chart(user, audit):
     measure = audit.tool.measure
     if measure is None or audit.unit is None or not permissions.can(user, "measures.view", audit.unit):
         return None
-    return measures.control_chart_of(measure, unit=audit.unit, title=f"{measure.title}, {audit.unit.name}")
+    drawn = measures.chart_for(measure, unit=audit.unit)
+    return drawn.chart if drawn.points else None
 
 
 def _context(request, audit, **extra):
