@@ -7,3 +7,5 @@ to the rest of Andon."""
 from .projects import *  # noqa: F401,F403
 # Clinical audits: tools, criteria, samples, answers, agreement, results, the cycle
 from .audits import *  # noqa: F401,F403
+from .entry import *  # noqa: F401,F403
+from .sampling import *  # noqa: F401,F403
