@@ -309,6 +309,10 @@ class SampleWorking:
     population: int | None
     n: int
 
+    @property
+    def complement(self) -> float:
+        return 1 - self.expected
+
 
 def sample_working(expected, margin, confidence, population: int | None = None) -> SampleWorking:
     """The working behind `stats.sample_size` from percentages (expected compliance, ± margin
