@@ -3,4 +3,7 @@ pages; one router per subject, assembled here."""
 
 from ninja import Router
 
+from . import audits
+
 router = Router(tags=["improvement"])
+router.add_router("", audits.router)

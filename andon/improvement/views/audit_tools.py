@@ -276,7 +276,8 @@ def audit_list(request):
     page = Paginator(found.order_by("-planned_on", "-pk"), 50).get_page(request.GET.get("page"))
     return render(request, "improvement/audit_plan_list.html", {
         "page": page, "tabs": STAGE_TABS, "shown": shown,
-        "may_view_tools": permissions.can(request.user, "improvement.view")})
+        "may_view_tools": permissions.can(request.user, "improvement.view"),
+        "may_design": permissions.units_where(request.user, "improvement.manage_audits").exists()})
 
 
 @requires("improvement.use_audits")
