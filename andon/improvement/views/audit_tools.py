@@ -30,6 +30,13 @@ def add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
+def _place_code(record) -> str:
+    """The place choice (audits.place_choices) a tool or audit sits in."""
+    if record.unit_id:
+        return f"u{record.unit_id}"
+    return f"f{record.facility_id}" if record.facility_id else f"o{record.organisation_id}"
+
+
 # --- forms --------------------------------------------------------------------------------------
 
 class ToolForm(forms.Form):
@@ -131,8 +138,7 @@ def _tool_form(request, tool):
     initial = {} if tool is None else {
         "title": tool.title, "topic": tool.topic, "standard_source": tool.standard_source, "version": tool.version,
         "measure": tool.measure.key if tool.measure_id else "",
-        "place": f"u{tool.unit_id}" if tool.unit_id else f"f{tool.facility_id}" if tool.facility_id
-        else f"o{tool.organisation_id}"}
+        "place": _place_code(tool)}
     form = ToolForm(request.POST or None, user=request.user, initial=initial)
     status = 200
     if request.method == "POST":
@@ -228,8 +234,7 @@ def criterion_retire(request, pk, criterion_pk):
 @requires("improvement.manage_audits")
 def audit_plan(request, pk):
     tool = audits.access_tool(request.user, pk)
-    initial = {"place": f"u{tool.unit_id}" if tool.unit_id else f"f{tool.facility_id}" if tool.facility_id
-               else f"o{tool.organisation_id}", "lead": request.user.pk, "title": tool.title}
+    initial = {"place": _place_code(tool), "lead": request.user.pk, "title": tool.title}
     form = PlanForm(request.POST or None, user=request.user, tool=tool, initial=initial)
     status = 200
     if request.method == "POST":
