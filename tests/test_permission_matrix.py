@@ -942,6 +942,23 @@ def _qi_project(team=(), stage="plan"):
     from datetime import timedelta
 
     from django.utils import timezone
+# Improvement: clinical audit tools, samples and data entry (c-audcol). Tools and audits of 4 West,
+# made by a clinical auditor of their own: read where improvement is read, designed, planned and run
+# by clinical auditors, analysts and the CQO; the cases (they name patients) read by those who audit
+# or analyse care; entered by the audit's named auditors only, whatever their role.
+AUDIT_READERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                           Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD,
+                           Role.CQO, Role.CMO, Role.BOARD_MEMBER})
+AUDIT_DESIGNERS = frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO})
+AUDIT_CASE_READERS = frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO, Role.CMO})
+NAMED_AUDITORS_ONLY = frozenset()
+_AUDIT_NUMBERS = iter(range(1, 1_000_000))
+
+
+def _an_audit(auditors=(), collecting=False):
+    """(tool, criterion, audit, case or None): a tool and audit of 4 West by a clinical auditor of
+    their own, who leads it; `auditors` named (else the designer); collecting with one case."""
+    from datetime import date
 
     from andon.improvement import services as improvement
     from andon.platform.models import Unit
@@ -1006,6 +1023,62 @@ def api_qi_project_body(hospital):
     return {"title": "Matrix project", "problem": "p", "high_risk": True, "domain": "safe", "measure_key": "falls",
             "aim": "a", "baseline": 5.0, "target": 4.0, "aim_date": (today + timedelta(days=90)).isoformat(),
             "place": f"u{hospital.unit('rgh/4w').pk}", "sponsor_id": lead.pk, "lead_id": lead.pk, "year": today.year}
+
+
+    designer = services.create_user(f"audit-designer-{next(_AUDIT_NUMBERS)}")
+    ward = Unit.objects.select_related("facility__organisation").get(facility__code="rgh", code="4w")
+    services.grant_role(designer, Role.CLINICAL_AUDITOR, ward.facility.organisation)
+    place = {"unit": ward, "facility": ward.facility, "organisation": ward.facility.organisation}
+    tool = improvement.create_tool(designer, title="Matrix tool", place=place)
+    criterion = improvement.add_criterion(designer, tool, text="Matrix standard", target=90)
+    audit = improvement.plan_audit(designer, tool, title="Matrix audit", place=place, period_start=date(2026, 1, 1),
+                                   period_end=date(2026, 1, 31), lead=designer, auditors=list(auditors) or [designer],
+                                   cohort_kind="list", double_share=0)
+    case = None
+    if collecting:
+        case = improvement.add_case(designer, audit, case_ref="MATRIX-1")
+        improvement.start_collection(designer, audit)
+        case.refresh_from_db()
+    return tool, criterion, audit, case
+
+
+def an_audit_tool(user, other):
+    return [_an_audit()[0].pk], {}
+
+
+def an_audit_criterion(user, other):
+    tool, criterion, _, _ = _an_audit()
+    return [tool.pk, criterion.pk], {}
+
+
+def a_planned_audit(user, other):
+    return [_an_audit()[2].pk], {}
+
+
+def a_planned_audit_with_a_case(user, other):
+    from andon.improvement import services as improvement
+
+    audit = _an_audit()[2]
+    improvement.add_case(audit.lead, audit, case_ref="MATRIX-1")
+    return [audit.pk], {}
+
+
+def a_collecting_audit(user, other):
+    return [_an_audit(collecting=True)[2].pk], {}
+
+
+def a_collecting_case(user, other):
+    _, _, audit, case = _an_audit(collecting=True)
+    return [audit.pk, case.pk], {}
+
+
+def auditing(collecting=False, case=False):
+    """An audit of 4 West with `user` as its one named auditor (whatever their role)."""
+    def setup(user, other):
+        _, _, audit, found = _an_audit([user], collecting)
+        return ([audit.pk, found.pk] if case else [audit.pk]), {}
+
+    return setup
 
 
 PAGES = {
@@ -1280,6 +1353,27 @@ PAGES = {
     "improvement:cycle_act": Case(QI_WORKERS, method="post", setup=a_qi("cycle", lambda r: {
         "decision": "adopt", "decided_on": _today(), "rebase": "on"}, stage="study")),
     "improvement:cycle_remove": Case(QI_WORKERS, method="post", setup=a_qi("cycle")),
+    # Improvement: clinical audit tools, samples and data entry (c-audcol).
+    "improvement:audits": Case(AUDIT_READERS),
+    "improvement:audit_tools": Case(AUDIT_READERS),
+    "improvement:audit_tool_new": Case(AUDIT_DESIGNERS),
+    "improvement:audit_tool": Case(AUDIT_READERS, setup=an_audit_tool),
+    "improvement:audit_tool_edit": Case(AUDIT_DESIGNERS, setup=an_audit_tool),
+    "improvement:audit_criterion_add": Case(AUDIT_DESIGNERS, method="post", setup=an_audit_tool,
+                                            data={"new-text": "Another standard", "new-target": "80"}),
+    "improvement:audit_criterion_edit": Case(AUDIT_DESIGNERS, setup=an_audit_criterion),
+    "improvement:audit_criterion_retire": Case(AUDIT_DESIGNERS, method="post", setup=an_audit_criterion),
+    "improvement:audit_plan": Case(AUDIT_DESIGNERS, setup=an_audit_tool),
+    "improvement:audit_plan_people": Case(AUDIT_DESIGNERS, setup=searching(an_audit_tool)),
+    "improvement:audit": Case(AUDIT_READERS, setup=a_planned_audit),
+    "improvement:audit_draw": Case(AUDIT_DESIGNERS, method="post", setup=a_planned_audit,
+                                   data={"references": "MATRIX-1\nMATRIX-2"}),
+    "improvement:audit_cases": Case(AUDIT_CASE_READERS, setup=a_planned_audit),
+    "improvement:audit_case_add": Case(AUDIT_DESIGNERS, method="post", setup=a_planned_audit,
+                                       data={"case-case_ref": "MATRIX-9"}),
+    "improvement:audit_collect": Case(AUDIT_DESIGNERS, method="post", setup=a_planned_audit_with_a_case),
+    "improvement:audit_entry": Case(NAMED_AUDITORS_ONLY, setup=a_collecting_audit),
+    "improvement:audit_entry_case": Case(NAMED_AUDITORS_ONLY, setup=a_collecting_case),
 }
 # The same pages against someone else's object.
 OBJECT_CASES = {
@@ -1336,6 +1430,14 @@ OBJECT_CASES = {
         "cycle", lambda r: {"started_on": _today()}, team=True))),
     "risk:fmea_complete (on the team)": ("risk:fmea_complete", Case(FMEA_LEADS, method="post", setup=an_fmea_part(
         "assessment", score=UNDER, team=True))),
+    # Improvement (c-audcol): an audit's named auditor sees it, its cases and enters them, whatever their role.
+    "improvement:audits (named auditor)": ("improvement:audits", Case(ALL, setup=lambda user, other: (
+        [], auditing()(user, other)[1]))),
+    "improvement:audit (named auditor)": ("improvement:audit", Case(ALL, setup=auditing())),
+    "improvement:audit_cases (named auditor)": ("improvement:audit_cases", Case(ALL, setup=auditing())),
+    "improvement:audit_entry (named auditor)": ("improvement:audit_entry", Case(ALL, setup=auditing(True))),
+    "improvement:audit_entry_case (named auditor)": ("improvement:audit_entry_case", Case(
+        ALL, setup=auditing(True, case=True))),
 }
 
 # Improvement: audit results and the cycle (andon/improvement/results.py, cycle.py). An audit of
@@ -1346,7 +1448,6 @@ AUDIT_RESULT_READERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER
                                   Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER,
                                   Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO, Role.BOARD_MEMBER})
 AUDIT_RUNNERS = frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO})
-_AUDIT_NUMBERS = iter(range(1, 1_000_000))
 
 
 def _results_audit(stage="analyse", auditor=None):
@@ -1751,6 +1852,21 @@ def api_finding_action_body(hospital):
 
 CA, CI, CF = "/api/v1/compliance/assessments", "/api/v1/compliance/items", "/api/v1/compliance/findings"
 # (method, path) -> expectation; paths as in the OpenAPI document.
+def api_audit(*names, collecting=False, with_case=False):
+    """Path parameters of an audit's records (_an_audit): tool_id, criterion_id, audit_id, case_id."""
+    def setup(user, other, hospital):
+        from andon.improvement import services as improvement
+
+        tool, criterion, audit, case = _an_audit(collecting=collecting)
+        if with_case:
+            improvement.add_case(audit.lead, audit, case_ref="MATRIX-1")
+        found = {"tool_id": tool.pk, "criterion_id": criterion.pk, "audit_id": audit.pk,
+                 "case_id": getattr(case, "pk", None)}
+        return {name: found[name] for name in names}
+
+    return setup
+
+
 API = {
     ("GET", "/api/v1/me"): ApiCase(ALL),
     ("GET", "/api/v1/units"): ApiCase(ALL),
@@ -2018,6 +2134,36 @@ API = {
         "decision": "adopt", "decided_on": _today(), "rebase": True}),
     ("POST", QI_CYCLE + "/removal"): ApiCase(QI_WORKERS, setup=api_qi("cycle")),
     ("GET", "/api/v1/improvement/portfolio"): ApiCase(QI_VIEWERS),
+    # Improvement: clinical audit tools, samples and data entry (c-audcol).
+    ("GET", "/api/v1/improvement/audit-tools"): ApiCase(AUDIT_READERS),
+    ("POST", "/api/v1/improvement/audit-tools"): ApiCase(AUDIT_DESIGNERS, body=lambda hospital: {
+        "title": "Matrix tool", "place": f"u{hospital.unit('rgh/4w').pk}"}),
+    ("GET", "/api/v1/improvement/audit-tools/{tool_id}"): ApiCase(AUDIT_READERS, setup=api_audit("tool_id")),
+    ("GET", "/api/v1/improvement/audit-tools/{tool_id}/criteria"): ApiCase(AUDIT_READERS, setup=api_audit("tool_id")),
+    ("POST", "/api/v1/improvement/audit-tools/{tool_id}/criteria"): ApiCase(
+        AUDIT_DESIGNERS, setup=api_audit("tool_id"), body={"text": "Another standard", "target": 80}),
+    ("PUT", "/api/v1/improvement/audit-tools/{tool_id}/criteria/{criterion_id}"): ApiCase(
+        AUDIT_DESIGNERS, setup=api_audit("tool_id", "criterion_id"), body={"text": "Matrix standard", "target": 85}),
+    ("POST", "/api/v1/improvement/audit-tools/{tool_id}/criteria/{criterion_id}/retire"): ApiCase(
+        AUDIT_DESIGNERS, setup=api_audit("tool_id", "criterion_id")),
+    ("GET", "/api/v1/improvement/audits"): ApiCase(AUDIT_READERS),
+    ("POST", "/api/v1/improvement/audit-tools/{tool_id}/audits"): ApiCase(
+        AUDIT_DESIGNERS, setup=api_audit("tool_id"), body=lambda hospital: {
+            "title": "Matrix audit", "period_start": "2026-01-01", "period_end": "2026-01-31",
+            "lead_id": (member := _someone(hospital, "audit-lead")).pk, "auditor_ids": [member.pk]}),
+    ("GET", "/api/v1/improvement/audits/{audit_id}"): ApiCase(AUDIT_READERS, setup=api_audit("audit_id")),
+    ("POST", "/api/v1/improvement/audits/{audit_id}/draw"): ApiCase(
+        AUDIT_DESIGNERS, setup=api_audit("audit_id"), body={"references": ["MATRIX-1", "MATRIX-2"]}),
+    ("GET", "/api/v1/improvement/audits/{audit_id}/cases"): ApiCase(AUDIT_CASE_READERS, setup=api_audit("audit_id")),
+    ("POST", "/api/v1/improvement/audits/{audit_id}/cases"): ApiCase(
+        AUDIT_DESIGNERS, setup=api_audit("audit_id"), body={"case_ref": "MATRIX-9"}),
+    ("POST", "/api/v1/improvement/audits/{audit_id}/collect"): ApiCase(
+        AUDIT_DESIGNERS, setup=api_audit("audit_id", with_case=True)),
+    ("GET", "/api/v1/improvement/audits/{audit_id}/cases/{case_id}/answers"): ApiCase(
+        AUDIT_DESIGNERS, setup=api_audit("audit_id", "case_id", collecting=True)),
+    ("PUT", "/api/v1/improvement/audits/{audit_id}/cases/{case_id}/answers"): ApiCase(
+        NAMED_AUDITORS_ONLY, setup=api_audit("audit_id", "case_id", collecting=True), body={"answers": []}),
+    ("GET", "/api/v1/improvement/audits/{audit_id}/agreement"): ApiCase(AUDIT_READERS, setup=api_audit("audit_id")),
 }
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).

@@ -10,3 +10,5 @@ from .audits import *  # noqa: F401,F403
 # Clinical audits: results, re-audit comparison, findings, results into the measure; the cycle
 from .results import *  # noqa: F401,F403
 from .cycle import *  # noqa: F401,F403
+from .entry import *  # noqa: F401,F403
+from .sampling import *  # noqa: F401,F403

@@ -725,3 +725,57 @@ def change_annotation_for(user, annotation_id: int, *, source: str, on: date, te
 def remove_annotation_for(user, annotation_id: int) -> None:
     """Take off the chart an annotation made with `annotate_for` (its record was undone)."""
     Annotation.objects.filter(pk=annotation_id).delete()
+# --- cohorts for other modules (the improvement module's audit samples) ---------------------------
+
+COHORT_LIMIT = 100_000
+
+
+def encounters_in(first: date, last: date, unit_keys: list[str] | None = None) -> list[dict]:
+    """The encounters of the clinical view `encounter` (FHIR store) that began from `first` to
+    `last` in the given units (ids as text; their locations, else service providers, as the unit
+    map places them; None: every encounter), sorted by id: {"encounter_id", "patient_id", "at",
+    "unit_key"}. An audit's cohort: the caller checks who may read patients and records the
+    reading. Empty when no clinical data is loaded."""
+    store = open_store()
+    if store is None:
+        return []
+    try:
+        workspace = kpi.Workspace.for_sql(store, kpi.load_view_definitions(definitions.views_folder()),
+                                          ["SELECT * FROM encounter"], unit_map(), unit_tree())
+    finally:
+        store.close()
+    try:
+        rows = workspace.connection.execute("""
+            SELECT e.id, e.patient_id, left(e.period_start, 10), coalesce(ml.unit_key, mo.unit_key)
+            FROM encounter e
+            LEFT JOIN unit_map ml ON ml.kind = 'location'
+                 AND ml.external_id = coalesce(e.location_id, e.location_reference)
+            LEFT JOIN unit_map mo ON mo.kind = 'organization'
+                 AND mo.external_id = coalesce(e.service_provider_id, e.service_provider_reference)
+            WHERE TRY_CAST(left(e.period_start, 10) AS DATE) BETWEEN $first AND $last
+            ORDER BY e.id LIMIT $limit""", {"first": first, "last": last, "limit": COHORT_LIMIT}).fetchall()
+    finally:
+        workspace.close()
+    wanted = None if unit_keys is None else set(unit_keys)
+    return [{"encounter_id": pk, "patient_id": patient, "at": at, "unit_key": unit} for pk, patient, at, unit in rows
+            if wanted is None or unit in wanted]
+
+
+def population_cases(key: str, first: date, last: date, unit_keys: list[str] | None = None) -> list[dict]:
+    """The denominator cases kept for an eCQM's (or SQL measure's) monthly results whose month
+    starts from `first` to `last`, in the given units (None: all), as `kpi.cases_in` gives them,
+    each case once, sorted by case id. An audit's cohort: the caller checks who may read patients
+    and records the reading. LookupError when the library has no such measure naming patients."""
+    measure = Measure.objects.filter(key=key, active=True).first()
+    if measure is None or measure.source_kind not in (SourceKind.SQL, SourceKind.ECQM):
+        raise LookupError(f"{key!r} is not a measure of the library whose cases name patients")
+    from . import cases
+
+    found: dict[str, dict] = {}
+    for start, _end in period_math.periods(first.replace(day=1), last, "month"):
+        table = cases.kept(key, "month", start)
+        if table is not None:
+            for row in kpi.cases_in(table, unit_keys=unit_keys, limit=COHORT_LIMIT):
+                if row["denominator"]:
+                    found.setdefault(str(row["case_id"]), row)
+    return [found[k] for k in sorted(found)]

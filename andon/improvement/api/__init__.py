@@ -3,7 +3,8 @@ pages; one router per subject, assembled here."""
 
 from ninja import Router
 
-from . import projects
+from . import audits, projects
 
 router = Router(tags=["improvement"])
-router.add_router("", projects.router)
+for subject in (projects, audits):
+    router.add_router("", subject.router)

@@ -124,6 +124,9 @@ class Audit(Versioned):
     confidence = models.DecimalField(max_digits=4, decimal_places=1, default=95)
     sample_size = models.PositiveIntegerField(null=True, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
+    # SHA-256 of the cohort's sorted references as drawn: the same draw can be shown to be made
+    # again from the same cohort (sampling.check_draw), without keeping every reference of it.
+    cohort_digest = models.CharField(max_length=64, blank=True)
     drawn_at = models.DateTimeField(null=True, blank=True)
     drawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="+")
@@ -147,6 +150,8 @@ class AuditCase(models.Model):
     label = models.CharField(max_length=200, blank=True, help_text="What the auditor sees to find the record")
     position = models.PositiveIntegerField(help_text="Order in the draw (or of entry)")
     drawn = models.BooleanField(default=False, help_text="Drawn at random from the cohort")
+    auditor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+", help_text="Who audits the case (first round), given at collection")
     second_auditor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                        related_name="+", help_text="Set for the cases audited twice")
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
