@@ -942,23 +942,6 @@ def _qi_project(team=(), stage="plan"):
     from datetime import timedelta
 
     from django.utils import timezone
-# Improvement: clinical audit tools, samples and data entry (c-audcol). Tools and audits of 4 West,
-# made by a clinical auditor of their own: read where improvement is read, designed, planned and run
-# by clinical auditors, analysts and the CQO; the cases (they name patients) read by those who audit
-# or analyse care; entered by the audit's named auditors only, whatever their role.
-AUDIT_READERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
-                           Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD,
-                           Role.CQO, Role.CMO, Role.BOARD_MEMBER})
-AUDIT_DESIGNERS = frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO})
-AUDIT_CASE_READERS = frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO, Role.CMO})
-NAMED_AUDITORS_ONLY = frozenset()
-_AUDIT_NUMBERS = iter(range(1, 1_000_000))
-
-
-def _an_audit(auditors=(), collecting=False):
-    """(tool, criterion, audit, case or None): a tool and audit of 4 West by a clinical auditor of
-    their own, who leads it; `auditors` named (else the designer); collecting with one case."""
-    from datetime import date
 
     from andon.improvement import services as improvement
     from andon.platform.models import Unit
@@ -1024,6 +1007,27 @@ def api_qi_project_body(hospital):
             "aim": "a", "baseline": 5.0, "target": 4.0, "aim_date": (today + timedelta(days=90)).isoformat(),
             "place": f"u{hospital.unit('rgh/4w').pk}", "sponsor_id": lead.pk, "lead_id": lead.pk, "year": today.year}
 
+
+# Improvement: clinical audit tools, samples and data entry (c-audcol). Tools and audits of 4 West,
+# made by a clinical auditor of their own: read where improvement is read, designed, planned and run
+# by clinical auditors, analysts and the CQO; the cases (they name patients) read by those who audit
+# or analyse care; entered by the audit's named auditors only, whatever their role.
+AUDIT_READERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST,
+                           Role.COMPLIANCE_SPECIALIST, Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD,
+                           Role.CQO, Role.CMO, Role.BOARD_MEMBER})
+AUDIT_DESIGNERS = frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO})
+AUDIT_CASE_READERS = frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO, Role.CMO})
+NAMED_AUDITORS_ONLY = frozenset()
+_AUDIT_NUMBERS = iter(range(1, 1_000_000))
+
+
+def _an_audit(auditors=(), collecting=False):
+    """(tool, criterion, audit, case or None): a tool and audit of 4 West by a clinical auditor of
+    their own, who leads it; `auditors` named (else the designer); collecting with one case."""
+    from datetime import date
+
+    from andon.improvement import services as improvement
+    from andon.platform.models import Unit
 
     designer = services.create_user(f"audit-designer-{next(_AUDIT_NUMBERS)}")
     ward = Unit.objects.select_related("facility__organisation").get(facility__code="rgh", code="4w")

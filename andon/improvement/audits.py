@@ -27,7 +27,7 @@ from andon.platform.models import Facility, Organisation, Sequence, Unit, User
 from .models import Audit, AuditStage, AuditTool, CaseAnswer, Criterion
 
 __all__ = [
-    "SampleWorking", "access_audit", "access_criterion", "access_tool", "add_criterion", "create_tool",
+    "SampleWorking", "access_audit", "audit_reference", "access_criterion", "access_tool", "add_criterion", "create_tool",
     "edit_criterion", "edit_tool", "feedable_measures", "place_choices", "place_from_code", "plan_audit",
     "possible_auditors", "retire_criterion", "sample_working", "visible_audits", "visible_tools",
 ]
@@ -76,10 +76,15 @@ def access_criterion(user, tool_id, criterion_id, capability: str = "improvement
 def access_audit(user, audit_id, capability: str = "improvement.view_audit") -> Audit:
     """The audit, if the user may see it and `capability` it (Http404 / PermissionDenied)."""
     found = permissions.fetch_checked(user, "improvement.view_audit", Audit.objects.select_related(
-        "tool__measure", "lead", "organisation", "facility", "unit__facility", "drawn_by"), pk=audit_id)
+        "tool__measure", "lead", "organisation", "facility", "unit__facility", "drawn_by", "previous"), pk=audit_id)
     if capability != "improvement.view_audit":
         permissions.check(user, capability, found)
     return found
+
+
+def audit_reference(today: date) -> str:
+    """The next AUD-<year>-NNN, for an audit planned or a re-audit."""
+    return f"AUD-{today.year}-{Sequence.next(f'AUD-{today.year}'):03d}"
 
 
 def feedable_measures():
@@ -400,7 +405,7 @@ def plan_audit(user, tool: AuditTool, *, title: str, place: dict | None = None, 
     if errors:
         raise ValidationError(errors)
     today = timezone.localdate()
-    reference = f"AUD-{today.year}-{Sequence.next(f'AUD-{today.year}'):03d}"
+    reference = audit_reference(today)
     found = Audit.objects.create(
         reference=reference, tool=tool, previous=previous, title=title, period_start=period_start,
         period_end=period_end, lead=lead, planned_on=today, cohort_kind=cohort_kind, cohort_source=cohort_source,

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from andon.platform import audit, concurrency, permissions
-from andon.platform.models import Sequence
 
 from . import results
+from .audits import audit_reference
 from .models import Audit, AuditRound, AuditStage, CaseAnswer
 
 __all__ = ["ORDER", "Advanced", "advance", "cases_answered", "plan_re_audit", "re_audit_due_after"]
@@ -143,10 +143,6 @@ def _send_on_act(user, audit_record: Audit) -> str:
 
 # --- the re-audit ---------------------------------------------------------------------------------
 
-def _reference(today: date) -> str:
-    return f"AUD-{today.year}-{Sequence.next(f'AUD-{today.year}'):03d}"
-
-
 @audit.changes_by_user
 @transaction.atomic
 def plan_re_audit(user, audit_record: Audit, *, period_start: date | None = None,
@@ -166,7 +162,7 @@ def plan_re_audit(user, audit_record: Audit, *, period_start: date | None = None
     copied = {name: getattr(audit_record, name) for name in (
         "tool", "organisation", "facility", "unit", "lead", "cohort_kind", "cohort_source", "expected", "margin",
         "confidence", "double_share")}
-    again = Audit.objects.create(reference=_reference(today), previous=audit_record, title=audit_record.title,
+    again = Audit.objects.create(reference=audit_reference(today), previous=audit_record, title=audit_record.title,
                                  period_start=start, period_end=end, planned_on=today, created_by=user, **copied)
     again.auditors.set(audit_record.auditors.all())
     return again

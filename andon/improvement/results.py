@@ -37,7 +37,7 @@ from .models import Answer, Audit, AuditRound, AuditStage, CaseAnswer, Criterion
 
 __all__ = [
     "AuditResults", "Comparison", "CriterionComparison", "CriterionResult", "Overall", "READINGS", "VERDICTS",
-    "access_audit", "audit_actions", "audit_results", "compare_with_previous", "finding_owners", "percent", "raise_finding",
+    "audit_actions", "audit_results", "compare_with_previous", "finding_owners", "percent", "raise_finding",
     "send_to_measure", "target_words",
 ]
 
@@ -63,12 +63,6 @@ def percent(share: float | None, places: int = 1) -> str:
 
 def target_words(criterion: Criterion) -> str:
     return f"{float(criterion.target):g} %"
-
-
-def access_audit(user, audit_id, capability: str = "improvement.view_audit") -> Audit:
-    """The audit, if the user may `capability` it (Http404, PermissionDenied)."""
-    return permissions.fetch_checked(user, capability, Audit.objects.select_related(
-        "tool__measure", "unit__facility", "facility", "organisation", "lead", "previous"), pk=audit_id)
 
 
 # --- compliance per criterion ---------------------------------------------------------------------

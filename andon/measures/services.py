@@ -725,6 +725,8 @@ def change_annotation_for(user, annotation_id: int, *, source: str, on: date, te
 def remove_annotation_for(user, annotation_id: int) -> None:
     """Take off the chart an annotation made with `annotate_for` (its record was undone)."""
     Annotation.objects.filter(pk=annotation_id).delete()
+
+
 # --- cohorts for other modules (the improvement module's audit samples) ---------------------------
 
 COHORT_LIMIT = 100_000

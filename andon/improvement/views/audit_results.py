@@ -21,7 +21,7 @@ from andon.platform.models import Unit, User
 from andon.platform.pdf import render_template_pdf
 from andon.platform.permissions import requires
 
-from .. import cycle, results
+from .. import audits, cycle, results
 from ..models import AuditStage
 
 STATUS = {"meets": "improvement", "below": "concern", "cannot_tell": "common", "no_cases": "common"}
@@ -128,14 +128,14 @@ def _context(request, audit, **extra):
 
 @requires("improvement.use_audits")
 def audit_results(request, pk):
-    audit = results.access_audit(request.user, pk)
+    audit = audits.access_audit(request.user, pk)
     return render(request, "improvement/audit_results.html", _context(request, audit))
 
 
 @require_POST
 @requires("improvement.use_audits")
 def audit_stage(request, pk):
-    audit = results.access_audit(request.user, pk, "improvement.run_audit")
+    audit = audits.access_audit(request.user, pk, "improvement.run_audit")
     form = StageForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a stage.")
@@ -155,7 +155,7 @@ def audit_stage(request, pk):
 @require_POST
 @requires("improvement.use_audits")
 def audit_re_audit(request, pk):
-    audit = results.access_audit(request.user, pk, "improvement.run_audit")
+    audit = audits.access_audit(request.user, pk, "improvement.run_audit")
     try:
         again = cycle.plan_re_audit(request.user, audit)
     except ValidationError as error:
@@ -169,7 +169,7 @@ def audit_re_audit(request, pk):
 @require_POST
 @requires("improvement.use_audits")
 def audit_send(request, pk):
-    audit = results.access_audit(request.user, pk, "improvement.run_audit")
+    audit = audits.access_audit(request.user, pk, "improvement.run_audit")
     try:
         count, replaced = results.send_to_measure(request.user, audit)
     except ValidationError as error:
@@ -190,7 +190,7 @@ def _criterion(audit, criterion_pk):
 
 @requires("improvement.use_audits")
 def audit_finding(request, pk, criterion_pk):
-    audit = results.access_audit(request.user, pk, "improvement.run_audit")
+    audit = audits.access_audit(request.user, pk, "improvement.run_audit")
     criterion = _criterion(audit, criterion_pk)
     form = FindingForm(request.POST or None, audit=audit, initial={"title": criterion.text[:150]})
     status = 200
@@ -212,13 +212,13 @@ def audit_finding(request, pk, criterion_pk):
 @requires("improvement.use_audits")
 def audit_finding_owners(request, pk):
     """The finding form's owner picker (htmx): the staff of the audit's organisation."""
-    audit = results.access_audit(request.user, pk, "improvement.run_audit")
+    audit = audits.access_audit(request.user, pk, "improvement.run_audit")
     return people_search(request, FindingForm(audit=audit)["owner"])
 
 
 @requires("improvement.use_audits")
 def audit_report(request, pk):
-    audit = results.access_audit(request.user, pk)
+    audit = audits.access_audit(request.user, pk)
     context = _context(request, audit)
     context["printed_at"] = timezone.now()
     pdf = render_template_pdf("improvement/audit_report_pdf.html", context)
