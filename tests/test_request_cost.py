@@ -116,12 +116,15 @@ PAGES = {
     # assessment items they own, policies to read and sign, policies they own due for review, and
     # tracers they survey (anyone may be the surveyor for a day or own an item or a policy).
     # 14: the menu asks whether the person is on an FMEA team (issue 17: anyone may be, and the
-    # Proactive risk entry is theirs then), once per request.
-    "home page (reporter)": ("nurse", lambda events: reverse("home"), 14),
+    # Proactive risk entry is theirs then), once per request. 15: and whether they are on a QI
+    # project or named on a clinical audit (issue 18: anyone may lead a project or audit cases;
+    # one query answers both, for the menu and the home page's work).
+    "home page (reporter)": ("nurse", lambda events: reverse("home"), 15),
     # 8: the menu asks whether the person surveys a tracer (a surveyor for the day holds no
     # compliance role; the Tracers entry is theirs then), once per request. 9: and whether they
-    # are on an FMEA team, likewise.
-    "report form": ("nurse", lambda events: reverse("safety:report"), 9),
+    # are on an FMEA team, likewise. 10: and whether they are on a QI project or named on an
+    # audit (one query for both, issue 18).
+    "report form": ("nurse", lambda events: reverse("safety:report"), 10),
     # 8: the queue's unit filter lists the officer's units (issue 15, item 8).
     "triage queue": ("officer", lambda events: reverse("safety:triage_queue"), 8),
     # No count of the whole list: a page is read with one more row to know if there is a next.

@@ -4,7 +4,7 @@ from django import forms
 
 from andon.platform import permissions
 from andon.platform.concurrency import VersionField
-from andon.platform.forms import BoundedDateField
+from andon.platform.forms import BoundedDateField, add_errors
 from andon.platform.models import User
 
 from .models import STRENGTH_HELP, Approval, Effectiveness, Status, Strength
@@ -54,15 +54,6 @@ class ActionForm(forms.Form):
     def service_fields(self) -> dict:
         """The action's fields as the services take them (the version is passed on its own)."""
         return {name: value for name, value in self.cleaned_data.items() if name != "version"}
-
-
-def add_errors(form: forms.Form, error) -> None:
-    """Put a service's ValidationError on the form: on the field it names when the form has it."""
-    if hasattr(error, "error_dict"):
-        for name, messages in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, messages)
-    else:
-        form.add_error(None, error)
 
 
 class StatusForm(forms.Form):

@@ -293,6 +293,10 @@ def project_work(user):
     planned end without a study (overdue first)."""
     from andon.platform.services import WorkItem
 
+    from .rules import on_a_project
+
+    if not on_a_project(user):  # asked once a request for the menu too: no query for most people
+        return []
     today = timezone.localdate()
     late = (PdsaCycle.objects.filter(change__project__lead=user, change__project__status__in=OPEN,
                                      stage__in=(PdsaStage.PLAN, PdsaStage.DO), planned_end__lt=today)

@@ -42,13 +42,28 @@ def works_on_project(user, project):
     return project.lead_id == user.pk or project.team.filter(pk=user.pk).exists()
 
 
+def _named_on(user) -> dict:
+    """Whether the person is on a project (lead, sponsor, team) and named on an audit (lead,
+    auditor): anyone may be, so the menu and the home page ask it of everyone; one query for both,
+    once per request."""
+    from django.db.models import Exists, OuterRef, Q
+
+    from andon.platform.models import User
+
+    from .models import Audit, Project
+
+    def compute():
+        person = OuterRef("pk")
+        found = User.objects.filter(pk=user.pk).values(
+            project=Exists(Project.objects.filter(Q(lead=person) | Q(sponsor=person) | Q(team=person))),
+            audit=Exists(Audit.objects.filter(Q(lead=person) | Q(auditors=person)))).first()
+        return found or {"project": False, "audit": False}
+
+    return remembered(user, "named_in_improvement", compute)
+
+
 def on_a_project(user) -> bool:
-    from django.db.models import Q
-
-    from .models import Project
-
-    return remembered(user, "on_a_qi_project", Project.objects.filter(
-        Q(lead=user) | Q(sponsor=user) | Q(team=user)).exists)
+    return _named_on(user)["project"]
 
 
 @rules.predicate
@@ -69,11 +84,7 @@ def audits_it(user, audit):
 
 
 def named_on_an_audit(user) -> bool:
-    from django.db.models import Q
-
-    from .models import Audit
-
-    return remembered(user, "named_on_an_audit", Audit.objects.filter(Q(lead=user) | Q(auditors=user)).exists)
+    return _named_on(user)["audit"]
 
 
 @rules.predicate

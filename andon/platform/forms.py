@@ -179,3 +179,12 @@ class TokenForm(forms.Form):
     def expires_at(self):
         days = self.cleaned_data["expires_in_days"]
         return timezone.now() + timedelta(days=days) if days else None
+
+
+def add_errors(form: forms.Form, error, renamed: dict | None = None) -> None:
+    """A service's ValidationError on the form: beside the field it names (through `renamed` where
+    the service calls it otherwise), else above the form."""
+    found = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+    for name, texts in found.items():
+        name = (renamed or {}).get(name, name)
+        form.add_error(name if name in form.fields else None, texts)

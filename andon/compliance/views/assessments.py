@@ -15,7 +15,7 @@ from andon.actions import services as actions
 from andon.platform import charts, concurrency, history, inputs, notifications, permissions
 from andon.platform.concurrency import VersionField
 from andon.platform.exports import streaming_csv
-from andon.platform.forms import BoundedDateField, PersonField, people_search
+from andon.platform.forms import BoundedDateField, PersonField, add_errors, people_search
 from andon.platform.models import Facility, Unit, User
 from andon.platform.permissions import requires
 
@@ -176,11 +176,6 @@ class FindingFilterForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="The assessment's CSV or XLSX export, edited.")
-
-
-def add_errors(form, error: ValidationError) -> None:
-    for name, messages_ in (error.message_dict if hasattr(error, "error_dict") else {None: error.messages}).items():
-        form.add_error(name if name in form.fields else None, messages_)
 
 
 # --- assessments --------------------------------------------------------------------------------

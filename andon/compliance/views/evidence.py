@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, history, inputs, notifications, permissions
-from andon.platform.forms import BoundedDateField, PersonField, people_search
+from andon.platform.forms import BoundedDateField, PersonField, add_errors, people_search
 from andon.platform.models import Organisation, Unit, User
 from andon.platform.permissions import requires
 
@@ -20,15 +20,6 @@ from .. import evidence as service
 from ..models import EvidenceKind, FrameworkVersion, Policy, Requirement
 
 KINDS_OFFERED = [(k, label) for k, label in EvidenceKind.choices if k != EvidenceKind.AUDIT]
-
-
-def add_errors(form, error) -> None:
-    """A service's ValidationError on the form: on the field it names when the form has it."""
-    if hasattr(error, "error_dict"):
-        for name, found in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, found)
-    else:
-        form.add_error(None, error)
 
 
 def _people(user):

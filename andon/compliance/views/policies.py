@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, history, inputs, notifications, permissions
 from andon.platform.concurrency import VersionField
-from andon.platform.forms import BoundedDateField, PeopleField, PersonField, people_search
+from andon.platform.forms import BoundedDateField, PeopleField, PersonField, add_errors, people_search
 from andon.platform.models import Unit, User
 from andon.platform.permissions import requires
 from andon.platform.roles import Role
@@ -31,14 +31,6 @@ PAGE_SIZE = 50
 class UnitChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, unit):
         return f"{unit.facility.name} · {unit.name}"
-
-
-def add_errors(form, error) -> None:
-    if hasattr(error, "error_dict"):
-        for name, problems in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, problems)
-    else:
-        form.add_error(None, error)
 
 
 class LibraryFilter(forms.Form):

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, history, inputs, notifications, permissions
 from andon.platform.concurrency import VersionField
-from andon.platform.forms import BoundedDateField, PersonField, people_search
+from andon.platform.forms import BoundedDateField, PersonField, add_errors, people_search
 from andon.platform.models import Unit, User
 from andon.platform.pdf import render_template_pdf
 from andon.platform.permissions import requires
@@ -85,14 +85,6 @@ class CompleteForm(forms.Form):
 class ReopenForm(forms.Form):
     reason = forms.CharField(max_length=2000, label="What needs correcting")
     version = VersionField()
-
-
-def add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, problems in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, problems)
-    else:
-        form.add_error(None, error)
 
 
 def _htmx(request) -> bool:

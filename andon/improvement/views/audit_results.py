@@ -17,6 +17,7 @@ from andon.measures import services as measures
 from andon.platform import charts, permissions
 from andon.platform.concurrency import VersionField
 from andon.platform.forms import BoundedDateField, PersonField, people_search
+from andon.platform.forms import add_errors as _add_errors
 from andon.platform.models import Unit, User
 from andon.platform.pdf import render_template_pdf
 from andon.platform.permissions import requires
@@ -59,14 +60,6 @@ class FindingForm(forms.Form):
         if audit.facility_id:
             units = units.filter(facility_id=audit.facility_id)
         self.fields["unit"].queryset = units.select_related("facility").order_by("facility__name", "path")
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, problems in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, problems)
-    else:
-        form.add_error(None, error)
 
 
 # --- what the page and the report show ------------------------------------------------------------

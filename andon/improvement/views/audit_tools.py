@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, history, permissions
 from andon.platform.concurrency import VersionField
-from andon.platform.forms import BoundedDateField, PeopleField, PersonField, people_search
+from andon.platform.forms import BoundedDateField, PeopleField, PersonField, add_errors, people_search
 from andon.platform.models import User
 from andon.platform.permissions import requires
 
@@ -20,14 +20,6 @@ from .. import audits, entry, sampling
 from ..models import AuditStage, CohortKind
 
 LIST_BYTES_MAX = 2_000_000
-
-
-def add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, problems in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, problems)
-    else:
-        form.add_error(None, error)
 
 
 def _place_code(record) -> str:

@@ -2,12 +2,15 @@
 the portfolio's settings. They parse input; the rules (and the messages naming a field) live in the
 services."""
 
+from functools import partial
+
 from django import forms
 from django.urls import reverse
 from django.utils import timezone
 
 from andon.platform.concurrency import VersionField
 from andon.platform.forms import BoundedDateField, FiniteNumberField, PeopleField, PersonField
+from andon.platform.forms import add_errors as add_form_errors
 from andon.platform.models import Unit, User
 
 from .. import services as service
@@ -17,6 +20,7 @@ from ..models.projects import Domain
 PEOPLE = ("sponsor", "lead", "team")
 # The services name a measure and a place by what they take; the form by its field.
 FIELD_OF = {"measure_key": "measure", "unit": "place", "facility": "place", "organisation": "place", "on": None}
+add_errors = partial(add_form_errors, renamed=FIELD_OF)
 
 
 def _date():
@@ -25,14 +29,6 @@ def _date():
 
 def _text(rows=2):
     return forms.Textarea(attrs={"rows": rows})
-
-
-def add_errors(form, error) -> None:
-    """A service's refusal on the form: beside the field it names, else above the form."""
-    found = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
-    for name, texts in found.items():
-        name = FIELD_OF.get(name, name)
-        form.add_error(name if name in form.fields else None, texts)
 
 
 class CharterForm(forms.Form):

@@ -307,7 +307,8 @@ def cycle_remove(request, pk):
 def _portfolio_page(request, code=200, **forms):
     user = request.user
     organisation = service.organisation_for(user)
-    filters = FilterForm(request.GET or None, organisation=organisation)
+    # Its own ids: the governing body's form on the same page has a year too.
+    filters = FilterForm(request.GET or None, organisation=organisation, auto_id="filter_%s")
     found = service.portfolio(user, filters.filters())
     settings = service.portfolio_settings(organisation)
     may_configure = permissions.can(user, "improvement.configure", organisation)

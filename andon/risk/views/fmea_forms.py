@@ -6,14 +6,13 @@ who is accepted, and its search view (views/fmea.py) offers the same people."""
 from urllib.parse import urlencode
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.urls import reverse
 
 from andon.actions import services as actions
 from andon.platform import permissions
 from andon.platform.concurrency import VersionField
-from andon.platform.forms import BoundedDateField, PeopleField, PersonField
+from andon.platform.forms import BoundedDateField, PeopleField, PersonField, add_errors
 from andon.platform.models import Facility, Organisation, Unit, User
 
 from .. import fmea as service
@@ -35,11 +34,6 @@ def _picking(form, name: str, people, search: str) -> None:
     field = form.fields[name]
     field.queryset = people
     field.widget.search_url = f"{search}?{urlencode({'name': form.add_prefix(name)})}"
-
-
-def add_errors(form, error: ValidationError) -> None:
-    for name, found in (error.message_dict if hasattr(error, "error_dict") else {None: error.messages}).items():
-        form.add_error(name if name in form.fields else None, found)
 
 
 # --- starting an assessment ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from andon.platform import concurrency, permissions
 from andon.platform.concurrency import VersionField
+from andon.platform.forms import add_errors
 from andon.platform.models import Unit
 from andon.platform.pdf import render_template_pdf
 from andon.platform.permissions import requires
@@ -91,11 +92,6 @@ class RegisterFilterForm(HeatMapFilterForm):
         return {**super().filters(), "which": data.get("which") or "current", "band": data.get("band") or "",
                 "status": "" if status == "any" else status, "consequence": data.get("consequence"),
                 "likelihood": data.get("likelihood"), "asking": bool(data.get("asking"))}
-
-
-def add_errors(form, error: ValidationError) -> None:
-    for name, found in (error.message_dict if hasattr(error, "error_dict") else {None: error.messages}).items():
-        form.add_error(name if name in form.fields else None, found)
 
 
 def _organisation_and_matrix(user):

@@ -1,6 +1,8 @@
 """Risk pages: one risk: its page, raising (also from an RCA's root cause), re-scoring,
 escalation, controls, actions and links. Thin: parse, call one service, render."""
 
+from functools import partial
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
@@ -8,6 +10,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, history, inputs, permissions
+from andon.platform.forms import add_errors as add_form_errors
 from andon.platform.forms import people_search
 from andon.platform.permissions import requires
 
@@ -20,13 +23,7 @@ from .risk_forms import (
 
 # raise_risk names the place by the field it would have set.
 PLACE_FIELDS = {"unit": "place", "facility": "place", "organisation": "place"}
-
-
-def add_errors(form, error: ValidationError) -> None:
-    """A service's refusal on the form: beside the field it names, else above the form."""
-    for name, texts in (error.message_dict if hasattr(error, "error_dict") else {None: error.messages}).items():
-        name = PLACE_FIELDS.get(name, name)
-        form.add_error(name if name in form.fields else None, texts)
+add_errors = partial(add_form_errors, renamed=PLACE_FIELDS)
 
 
 # --- raising ------------------------------------------------------------------------------------
