@@ -86,6 +86,35 @@ class World:
     hospital: Hospital
     people: dict  # role -> a person holding it over the whole organisation
     other: object  # a staff reporter on 4 West, whose records the cells look at
+    sessions: dict = field(default_factory=dict)  # person's id -> the key of a session signed in as them
+
+    def sign_in(self, client, person):
+        """The client carries the person's session, made once with the world (signing in anew
+        for every cell wrote a session, the last sign-in time and its audit entry, and the
+        sign-in log: a sixth of a page cell). What a request writes into the session is rolled
+        back with the cell."""
+        from django.conf import settings
+
+        client.cookies[settings.SESSION_COOKIE_NAME] = self.sessions[person.pk]
+
+
+def _sessions_for(people) -> dict:
+    """A signed-in session for each person, as `client.force_login` makes it, kept for a day:
+    the idle timeout counts from its last save, and the cells' saves are rolled back."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+    from django.utils import timezone
+
+    sessions = {}
+    for person in people:
+        login = Client()
+        login.force_login(person)
+        sessions[person.pk] = login.cookies[settings.SESSION_COOKIE_NAME].value
+    Session.objects.filter(session_key__in=sessions.values()).update(expire_date=timezone.now() + timedelta(days=1))
+    return sessions
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +137,7 @@ def world(django_db_setup, django_db_blocker):
                 enrol_if_required(people[role])  # the matrix is about the policy, not the set-up
             other = services.create_user("matrix-other", email="matrix-other@example.org")
             services.grant_role(other, Role.STAFF_REPORTER, hospital.unit("rgh/4w"))
-            yield World(hospital, people, other)
+            yield World(hospital, people, other, _sessions_for([*people.values(), other]))
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
@@ -1857,7 +1886,7 @@ def test_page_matrix(client, world, db, label, case, role, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     name = OBJECT_CASES[label][0] if label in OBJECT_CASES else label
     user, other = world.people[role], world.other
-    client.force_login(user)
+    world.sign_in(client, user)
     response = _request(client, name, case, user, other)
     _assert_allowed(response, case.allowed is PUBLIC or role in case.allowed, f"{label} as {role.value}")
 
@@ -1991,7 +2020,7 @@ def test_a_refused_compliance_page_says_what_rule_refused_it_and_why(client, wor
     name, who, setup, method, words = COMPLIANCE_REFUSALS[rule]
     user = world.other if who == "4 West" else world.people[who]
     args, data = setup(user, world.other) if setup else ([], {})
-    client.force_login(user)
+    world.sign_in(client, user)
     response = getattr(client, method)(reverse(name, args=args), data)
     text = " ".join(html.unescape(strip_tags(response.content.decode())).split())
     assert response.status_code == 403 and "You do not have access to this page" in text
