@@ -21,7 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from andon.api.api import api
 from andon.platform import content, services
 from andon.platform.exports import exports_dir
-from andon.platform.models import Job
+from andon.platform.models import AccessToken, Job
 from andon.platform.roles import Role
 from tests.conftest import Hospital, enrol_if_required
 
@@ -87,6 +87,7 @@ class World:
     people: dict  # role -> a person holding it over the whole organisation
     other: object  # a staff reporter on 4 West, whose records the cells look at
     sessions: dict = field(default_factory=dict)  # person's id -> the key of a session signed in as them
+    tokens: dict = field(default_factory=dict)  # person's id -> a raw personal access token of theirs
 
     def sign_in(self, client, person):
         """The client carries the person's session, made once with the world (signing in anew
@@ -137,7 +138,11 @@ def world(django_db_setup, django_db_blocker):
                 enrol_if_required(people[role])  # the matrix is about the policy, not the set-up
             other = services.create_user("matrix-other", email="matrix-other@example.org")
             services.grant_role(other, Role.STAFF_REPORTER, hospital.unit("rgh/4w"))
-            yield World(hospital, people, other, _sessions_for([*people.values(), other]))
+            everyone = [*people.values(), other]
+            # Tokens are for TOKEN_HOLDERS; the API's rules are tested for every role, so the
+            # token is issued directly (the page that issues them has its own row below).
+            tokens = {person.pk: AccessToken.issue(person, "matrix")[1] for person in everyone}
+            yield World(hospital, people, other, _sessions_for(everyone), tokens)
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
@@ -1910,13 +1915,8 @@ API_CELLS = [(method, path, role) for (method, path), _ in API.items() for role 
 def test_api_matrix_with_a_personal_token(client, world, db, method, path, role):
     case, hospital = API[(method, path)], world.hospital
     user, other = world.people[role], world.other
-    # Tokens are for TOKEN_HOLDERS; the API's rules are tested for every role, so the token is
-    # issued directly (the page that issues them has its own row above).
-    from andon.platform.models import AccessToken
-
-    _, raw = AccessToken.issue(user, "matrix")
     url = path.format(**(case.setup(user, other, hospital) if case.setup else {}))
-    headers = {"Authorization": f"Bearer {raw}"}
+    headers = {"Authorization": f"Bearer {world.tokens[user.pk]}"}
     if method == "GET":
         response = client.get(url, case.query, headers=headers)
     else:
