@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz import examples
 from andon import cli
+from andon.measures.models import Annotation
 from andon.platform import content
 from andon.platform.demo import DEMO_PASSWORD, PEOPLE, load_demo_hospital
 from andon.platform.models import Facility, Organisation, RoleGrant, Unit, User
@@ -80,6 +81,8 @@ def test_demo_hospital_has_every_role_and_reloads_without_changes(db, settings):
     entries = LogEntry.objects.count()
     load_demo_hospital()
     assert LogEntry.objects.count() == entries  # nothing changed, nothing recorded
+    # the measures' two chart annotations (hand hygiene, falls) are not added again
+    assert Annotation.objects.count() == 2
 
 
 def test_load_content_loads_an_organisation_file_idempotently(db, tmp_path, capsys):

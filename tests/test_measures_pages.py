@@ -420,12 +420,9 @@ def test_the_api_gives_the_chart_as_data(client, results, make_user, settings):
     assert [s["population"][0]["count"] for s in sexes[1]] == [18, 18]
 
 
-def test_the_demo_computes_its_measures_with_the_stories_put_in_its_data(db, settings, tmp_path):
+def test_the_demo_computes_its_measures_with_the_stories_put_in_its_data(demo_hospital):
     from andon.measures import results as reading
-    from andon.platform.demo import load_demo_hospital
 
-    settings.ANDON_FHIR_STORE = tmp_path / "fhir.duckdb"
-    load_demo_hospital()
     readmission, _ = reading.chart(Measure.objects.get(key="readmission-30-day"))
     assert len(readmission.points) == 24 and readmission.variation == "special_cause_concern"
     hygiene, notes = reading.chart(Measure.objects.get(key="hand-hygiene"))
@@ -462,8 +459,7 @@ def test_the_demo_computes_its_measures_with_the_stories_put_in_its_data(db, set
     falls, notes = reading.chart(Measure.objects.get(key="falls"))
     assert [n.text for n in notes] == ["Bed-exit alarms and hourly rounding on 4 West"] and notes[0].action_id
     assert falls.rebased_at == [notes[0].date]
-    load_demo_hospital()  # a second load changes nothing
-    assert Annotation.objects.count() == 2
+    # That a second load adds no annotation: test_cli_and_content.py, which loads the demo twice.
 
 
 def test_hostile_text_is_escaped_in_the_page_and_the_chart(client, results, cqo):

@@ -21,7 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from andon.api.api import api
 from andon.platform import content, services
 from andon.platform.exports import exports_dir
-from andon.platform.models import Job
+from andon.platform.models import AccessToken, Job
 from andon.platform.roles import Role
 from tests.conftest import Hospital, enrol_if_required
 
@@ -87,6 +87,36 @@ class World:
     hospital: Hospital
     people: dict  # role -> a person holding it over the whole organisation
     other: object  # a staff reporter on 4 West, whose records the cells look at
+    sessions: dict = field(default_factory=dict)  # person's id -> the key of a session signed in as them
+    tokens: dict = field(default_factory=dict)  # person's id -> a raw personal access token of theirs
+
+    def sign_in(self, client, person):
+        """The client carries the person's session, made once with the world (signing in anew
+        for every cell wrote a session, the last sign-in time and its audit entry, and the
+        sign-in log: a sixth of a page cell). What a request writes into the session is rolled
+        back with the cell."""
+        from django.conf import settings
+
+        client.cookies[settings.SESSION_COOKIE_NAME] = self.sessions[person.pk]
+
+
+def _sessions_for(people) -> dict:
+    """A signed-in session for each person, as `client.force_login` makes it, kept for a day:
+    the idle timeout counts from its last save, and the cells' saves are rolled back."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+    from django.utils import timezone
+
+    sessions = {}
+    for person in people:
+        login = Client()
+        login.force_login(person)
+        sessions[person.pk] = login.cookies[settings.SESSION_COOKIE_NAME].value
+    Session.objects.filter(session_key__in=sessions.values()).update(expire_date=timezone.now() + timedelta(days=1))
+    return sessions
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +139,11 @@ def world(django_db_setup, django_db_blocker):
                 enrol_if_required(people[role])  # the matrix is about the policy, not the set-up
             other = services.create_user("matrix-other", email="matrix-other@example.org")
             services.grant_role(other, Role.STAFF_REPORTER, hospital.unit("rgh/4w"))
-            yield World(hospital, people, other)
+            everyone = [*people.values(), other]
+            # Tokens are for TOKEN_HOLDERS; the API's rules are tested for every role, so the
+            # token is issued directly (the page that issues them has its own row below).
+            tokens = {person.pk: AccessToken.issue(person, "matrix")[1] for person in everyone}
+            yield World(hospital, people, other, _sessions_for(everyone), tokens)
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
@@ -2233,7 +2267,7 @@ def test_page_matrix(client, world, db, label, case, role, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     name = OBJECT_CASES[label][0] if label in OBJECT_CASES else label
     user, other = world.people[role], world.other
-    client.force_login(user)
+    world.sign_in(client, user)
     response = _request(client, name, case, user, other)
     _assert_allowed(response, case.allowed is PUBLIC or role in case.allowed, f"{label} as {role.value}")
 
@@ -2257,13 +2291,8 @@ API_CELLS = [(method, path, role) for (method, path), _ in API.items() for role 
 def test_api_matrix_with_a_personal_token(client, world, db, method, path, role):
     case, hospital = API[(method, path)], world.hospital
     user, other = world.people[role], world.other
-    # Tokens are for TOKEN_HOLDERS; the API's rules are tested for every role, so the token is
-    # issued directly (the page that issues them has its own row above).
-    from andon.platform.models import AccessToken
-
-    _, raw = AccessToken.issue(user, "matrix")
     url = path.format(**(case.setup(user, other, hospital) if case.setup else {}))
-    headers = {"Authorization": f"Bearer {raw}"}
+    headers = {"Authorization": f"Bearer {world.tokens[user.pk]}"}
     if method == "GET":
         response = client.get(url, case.query, headers=headers)
     else:
@@ -2367,7 +2396,7 @@ def test_a_refused_compliance_page_says_what_rule_refused_it_and_why(client, wor
     name, who, setup, method, words = COMPLIANCE_REFUSALS[rule]
     user = world.other if who == "4 West" else world.people[who]
     args, data = setup(user, world.other) if setup else ([], {})
-    client.force_login(user)
+    world.sign_in(client, user)
     response = getattr(client, method)(reverse(name, args=args), data)
     text = " ".join(html.unescape(strip_tags(response.content.decode())).split())
     assert response.status_code == 403 and "You do not have access to this page" in text
