@@ -2203,6 +2203,51 @@ API = {
         NAMED_AUDITORS_ONLY, setup=api_audit("audit_id", "case_id", collecting=True), body={"answers": []}),
     ("GET", "/api/v1/improvement/audits/{audit_id}/agreement"): ApiCase(AUDIT_READERS, setup=api_audit("audit_id")),
 }
+
+# Improvement: audit results and the cycle over the API (the results pages' block above): read by
+# AUDIT_RESULT_READERS, run by AUDIT_RUNNERS, on an analysed audit of 4 West, 6 of 10 met.
+AUDIT_API = "/api/v1/improvement/audits/{audit_id}"
+
+
+def api_results_audit(stage="analyse", criterion=False, measure=False):
+    def setup(user, other, hospital):
+        audit, found = _results_audit(stage)
+        if measure:  # a measure entered by hand that the audit's results feed
+            from andon.measures.models import Measure
+
+            audit.tool.measure = Measure.objects.create(
+                key=f"matrix-audit-{audit.pk}", version="1", title="Matrix compliance", domain="safe",
+                improvement="increase", scoring="proportion", unit_label="%", multiplier=100, source_kind="manual",
+                definition={})
+            audit.tool.save(update_fields=["measure"])
+        return {"audit_id": audit.pk, **({"criterion_id": found.pk} if criterion else {})}
+
+    return setup
+
+
+def api_audit_finding_body(hospital):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from andon.platform.models import User
+
+    return {"title": "Gel at every bedside", "owner_id": User.objects.get(username="matrix-clinical_auditor").pk,
+            "due_date": (timezone.localdate() + timedelta(days=30)).isoformat(), "strength": "stronger",
+            "measure": "Re-audit"}
+
+
+API.update({
+    ("GET", AUDIT_API + "/results"): ApiCase(AUDIT_RESULT_READERS, setup=api_results_audit()),
+    ("GET", AUDIT_API + "/comparison"): ApiCase(AUDIT_RESULT_READERS, setup=api_results_audit()),
+    ("POST", AUDIT_API + "/stage"): ApiCase(AUDIT_RUNNERS, setup=api_results_audit(), body={"stage": "act"}),
+    ("POST", AUDIT_API + "/re-audit"): ApiCase(AUDIT_RUNNERS, setup=api_results_audit("act")),
+    ("POST", AUDIT_API + "/criteria/{criterion_id}/findings"): ApiCase(
+        AUDIT_RUNNERS, setup=api_results_audit(criterion=True), body=api_audit_finding_body),
+    ("GET", AUDIT_API + "/actions"): ApiCase(AUDIT_RESULT_READERS, setup=api_results_audit()),
+    ("POST", AUDIT_API + "/measure"): ApiCase(AUDIT_RUNNERS, setup=api_results_audit(measure=True)),
+    ("GET", AUDIT_API + "/report"): ApiCase(AUDIT_RESULT_READERS, setup=api_results_audit()),
+})
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
 LIBRARY_NAMESPACES = {"admin", "api-v1"}

@@ -12,3 +12,5 @@ from .results import *  # noqa: F401,F403
 from .cycle import *  # noqa: F401,F403
 from .entry import *  # noqa: F401,F403
 from .sampling import *  # noqa: F401,F403
+# Clinical audits: the results page's content and the audit report as a PDF
+from .report import *  # noqa: F401,F403

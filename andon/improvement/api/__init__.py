@@ -3,8 +3,8 @@ pages; one router per subject, assembled here."""
 
 from ninja import Router
 
-from . import audits, projects
+from . import audit_results, audits, projects
 
 router = Router(tags=["improvement"])
-for subject in (projects, audits):
+for subject in (projects, audits, audit_results):
     router.add_router("", subject.router)

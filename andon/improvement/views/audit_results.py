@@ -13,19 +13,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from andon.actions import services as actions
-from andon.measures import services as measures
-from andon.platform import charts, permissions
 from andon.platform.concurrency import VersionField
 from andon.platform.forms import BoundedDateField, PersonField, people_search
 from andon.platform.forms import add_errors as _add_errors
 from andon.platform.models import Unit, User
-from andon.platform.pdf import render_template_pdf
 from andon.platform.permissions import requires
 
-from .. import audits, cycle, results
+from .. import audits, cycle, report, results
 from ..models import AuditStage
-
-STATUS = {"meets": "improvement", "below": "concern", "cannot_tell": "common", "no_cases": "common"}
 
 
 # --- forms --------------------------------------------------------------------------------------
@@ -62,67 +57,12 @@ class FindingForm(forms.Form):
         self.fields["unit"].queryset = units.select_related("facility").order_by("facility__name", "path")
 
 
-# --- what the page and the report show ------------------------------------------------------------
-
-def compliance_chart(found: results.AuditResults) -> charts.Chart:
-    """Compliance per criterion and overall, each with its 95 % interval and the target."""
-    rows = [charts.IntervalRow(
-        f"{r.criterion.number}. {r.criterion.text}", _pct(r.compliance), _pct(r.low), _pct(r.high),
-        float(r.criterion.target), STATUS[r.reading],
-        tip=f"{r.criterion.number}. {r.met} of {r.n}: {results.percent(r.compliance)} "
-            f"(95 % {results.percent(r.low)}–{results.percent(r.high)}); target {results.target_words(r.criterion)}; "
-            f"{r.reading_words}") for r in found.criteria]
-    overall = found.overall
-    rows.append(charts.IntervalRow("Overall (every applicable criterion met)", _pct(overall.compliance),
-                                   _pct(overall.low), _pct(overall.high)))
-    words = "; ".join(f"{r.criterion.number}: {results.percent(r.compliance)} of {r.n}, {r.reading_words.lower()}"
-                      for r in found.criteria)
-    return charts.interval_chart(rows, title=f"{found.audit.reference}: compliance by criterion",
-                                 desc=f"Compliance with its 95 % Wilson interval and the target. {words}.",
-                                 x_label="Compliance (%)", empty="No criteria")
-
-
-def _pct(share):
-    return None if share is None else share * 100
-
-
-def _stages(audit):
-    dates = {AuditStage.PLAN: audit.planned_on, **{stage: getattr(audit, name) for stage, name in cycle.DATE_OF.items()}}
-    here = cycle.ORDER.index(audit.stage)
-    return [{"stage": stage, "date": dates[stage], "reached": i <= here, "current": i == here}
-            for i, stage in enumerate(cycle.ORDER)]
-
-
-def _measure_chart(user, audit):
-    measure = audit.tool.measure
-    if measure is None or audit.unit is None or not permissions.can(user, "measures.view", audit.unit):
-        return None
-    drawn = measures.chart_for(measure, unit=audit.unit)
-    return drawn.chart if drawn.points else None
-
-
-def _context(request, audit, **extra):
-    found = results.audit_results(audit)
-    done, sampled = cycle.cases_answered(audit)
-    here = cycle.ORDER.index(audit.stage)
-    return {
-        "audit": audit, "results": found, "chart": compliance_chart(found),
-        "comparison": results.compare_with_previous(audit, found), "stages": _stages(audit),
-        "next_stage": cycle.ORDER[here + 1] if here + 1 < len(cycle.ORDER) else None,
-        "answered": done, "sampled": sampled, "actions": results.audit_actions(request.user, audit),
-        "may_run": permissions.can(request.user, "improvement.run_audit", audit),
-        "is_lead": request.user.pk == audit.lead_id, "measure_chart": _measure_chart(request.user, audit),
-        "re_audit": audit.re_audits.order_by("pk").first(), "finding_stages": results.FINDING_STAGES,
-        "sent_stages": results.SENT_STAGES, **extra,
-    }
-
-
 # --- pages ----------------------------------------------------------------------------------------
 
 @requires("improvement.use_audits")
 def audit_results(request, pk):
     audit = audits.access_audit(request.user, pk)
-    return render(request, "improvement/audit_results.html", _context(request, audit))
+    return render(request, "improvement/audit_results.html", report.results_context(request.user, audit))
 
 
 @require_POST
@@ -139,8 +79,8 @@ def audit_stage(request, pk):
                               with_cases=data["with_cases"], version=data["version"])
     except ValidationError as error:
         audit.refresh_from_db()
-        return render(request, "improvement/audit_results.html", _context(
-            request, audit, stage_errors=error.messages, stage_form=form), status=409 if hasattr(error, "by") else 400)
+        return render(request, "improvement/audit_results.html", report.results_context(
+            request.user, audit, stage_errors=error.messages, stage_form=form), status=409 if hasattr(error, "by") else 400)
     messages.success(request, f"{moved.audit.reference} is at {moved.audit.get_stage_display()}. {moved.note}".strip())
     return redirect("improvement:audit_results", pk=pk)
 
@@ -212,11 +152,8 @@ def audit_finding_owners(request, pk):
 @requires("improvement.use_audits")
 def audit_report(request, pk):
     audit = audits.access_audit(request.user, pk)
-    context = _context(request, audit)
-    context["printed_at"] = timezone.now()
-    pdf = render_template_pdf("improvement/audit_report_pdf.html", context)
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="audit-{audit.reference}.pdf"'
+    response = HttpResponse(report.report_pdf(request.user, audit), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{report.report_filename(audit)}"'
     return response
 
 
