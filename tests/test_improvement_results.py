@@ -389,6 +389,9 @@ def test_the_results_page_shows_each_criterion_the_comparison_the_cycle_and_the_
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in page and "AUD-T-002: compliance by criterion" in page
     assert "12 of 20" in page and "17 of 20" in page and "+25.0 points" in page  # the comparison
     assert "Move to Act" in page and "Raise a finding" in page
+    detail_url, results_url = (reverse(f"improvement:{name}", args=[after.pk]) for name in ("audit", "audit_results"))
+    assert f'href="{detail_url}"' in page  # the breadcrumb back to the audit
+    assert f'href="{results_url}"' in client.get(detail_url).content.decode()  # and the audit links here
     response = client.post(reverse("improvement:audit_stage", args=[after.pk]), {"stage": "act", "version": after.version})
     assert response.status_code == 302
     after.refresh_from_db()
