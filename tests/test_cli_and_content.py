@@ -81,8 +81,9 @@ def test_demo_hospital_has_every_role_and_reloads_without_changes(db, settings):
     entries = LogEntry.objects.count()
     load_demo_hospital()
     assert LogEntry.objects.count() == entries  # nothing changed, nothing recorded
-    # the measures' two chart annotations (hand hygiene, falls) are not added again
-    assert Annotation.objects.count() == 2
+    # the measures' two chart annotations (hand hygiene, falls) and the demo QI project's PDSA
+    # start on the falls chart are not added again
+    assert Annotation.objects.count() == 3
 
 
 def test_load_content_loads_an_organisation_file_idempotently(db, tmp_path, capsys):

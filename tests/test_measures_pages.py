@@ -15,6 +15,7 @@ from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from andon.measures import compute, services
 from andon.measures import results as results_module
@@ -457,7 +458,9 @@ def test_the_demo_computes_its_measures_with_the_stories_put_in_its_data(demo_ho
     vte = reading.chart(Measure.objects.get(key="vte-prophylaxis"))[0]
     assert 60 < sum(p.value for p in vte.points) / 24 < 95  # most inpatients get prophylaxis
     falls, notes = reading.chart(Measure.objects.get(key="falls"))
-    assert [n.text for n in notes] == ["Bed-exit alarms and hourly rounding on 4 West"] and notes[0].action_id
+    # The falls action's rebase, then the start of the demo QI project's PDSA cycle (a mark, no rebase).
+    qi_start = f"QI-{timezone.localdate().year}-001 PDSA 1: start of “Hourly rounding on nights, one bay”"
+    assert [n.text for n in notes] == ["Bed-exit alarms and hourly rounding on 4 West", qi_start] and notes[0].action_id
     assert falls.rebased_at == [notes[0].date]
     # That a second load adds no annotation: test_cli_and_content.py, which loads the demo twice.
 

@@ -23,6 +23,7 @@ from andon.analytics import stats
 from andon.measures import services as measures
 from andon.platform import audit, concurrency, inputs, permissions
 from andon.platform.models import Facility, Organisation, Sequence, Unit, User
+from andon.platform.services import staff_of
 
 from .models import Audit, AuditStage, AuditTool, CaseAnswer, Criterion
 
@@ -96,7 +97,7 @@ def feedable_measures():
 def possible_auditors(user):
     """Active staff of the organisations where `user` plans audits: a ward nurse may audit too."""
     organisations = permissions.units_where(user, "improvement.manage_audits").values("facility__organisation_id")
-    return User.objects.filter(is_active=True, role_grants__organisation_id__in=organisations).distinct()
+    return staff_of(organisations)
 
 
 # --- places -------------------------------------------------------------------------------------
@@ -347,7 +348,7 @@ def _checked_period(errors: dict, start, end) -> None:
 
 
 def _checked_people(errors: dict, lead, auditors, organisation) -> list:
-    staff = User.objects.filter(is_active=True, role_grants__organisation=organisation)
+    staff = staff_of([organisation])
     if not isinstance(lead, User):
         errors["lead"] = "Choose the audit's lead."
     elif not staff.filter(pk=lead.pk).exists():

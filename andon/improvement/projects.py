@@ -15,7 +15,8 @@ from django.utils import timezone
 from andon.measures import services as measures
 from andon.platform import audit, inputs, permissions
 from andon.platform.concurrency import lock
-from andon.platform.models import Facility, Organisation, Sequence, Unit, User
+from andon.platform.models import Facility, Organisation, Sequence, Unit
+from andon.platform.services import staff_of
 
 from .models import Driver, DriverKind, Project, ProjectStatus
 from .models.projects import Benefit, Domain
@@ -88,12 +89,6 @@ def baseline_hint(measure_key: str) -> str:
         return f"{measure.title} has no results yet: give the baseline you measured."
     return (f"{measure.title} now: mean {last[4]:.3g} {measure.unit_label} ({drawn.place}, {last[0]:%b %Y}). "
             "In the measure's unit.")
-
-
-def staff_of(organisation_ids):
-    """Active people with a role in one of the organisations: a project's sponsor, lead and team."""
-    return User.objects.filter(is_active=True, role_grants__organisation_id__in=organisation_ids).distinct().order_by(
-        "last_name", "username")
 
 
 # --- where a project sits -----------------------------------------------------------------------

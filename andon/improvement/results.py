@@ -31,7 +31,7 @@ from andon.actions import services as actions
 from andon.analytics import stats
 from andon.measures import services as measures
 from andon.platform import audit, permissions
-from andon.platform.models import User
+from andon.platform.services import staff_of
 
 from .models import Answer, Audit, AuditRound, AuditStage, CaseAnswer, Criterion
 
@@ -334,7 +334,7 @@ def _acting_unit(audit_record: Audit, unit):
 def finding_owners(audit_record: Audit):
     """Whom a finding's action may have as owner: the active staff of the audit's organisation
     (whom the action tracker takes)."""
-    return User.objects.filter(is_active=True, role_grants__organisation_id=audit_record.organisation_id).distinct()
+    return staff_of([audit_record.organisation_id])
 
 
 def audit_actions(user, audit_record: Audit):

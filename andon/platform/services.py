@@ -127,6 +127,13 @@ def organisation_trees(user) -> list[dict]:
 PICKER_LIMIT = 20  # matches a people picker shows: type more to narrow
 
 
+def staff_of(organisations):
+    """Active people with a role in one of the organisations (ids, records or a query of either):
+    whom a team, an owner or an auditor may be picked from, and whom the action tracker takes."""
+    return (User.objects.filter(is_active=True, role_grants__organisation__in=organisations).distinct()
+            .order_by("last_name", "username"))
+
+
 def people_matching(people, query: str, limit: int = PICKER_LIMIT) -> list[dict]:
     """Those of `people` (the users a picker may offer) with every word of `query` in their name,
     username or job title, or in a role they hold or its unit, in name order, each with their

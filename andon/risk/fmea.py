@@ -18,8 +18,8 @@ from django.utils import timezone
 from andon.actions import services as actions
 from andon.platform import audit, history, navigation, permissions
 from andon.platform.concurrency import lock
-from andon.platform.models import User
 from andon.platform.roles import roles_with
+from andon.platform.services import staff_of
 
 from .matrix import scoring_error
 from .models import (
@@ -533,11 +533,6 @@ def may_lead(user, assessment: Assessment) -> bool:
 def _check_leading(user, assessment: Assessment) -> None:
     if assessment.leader_id != user.pk:
         permissions.check(user, "risk.lead_fmea", assessment)
-
-
-def staff_of(organisation_ids):
-    """Active people with a role in one of the organisations: whom a team, or an action, may have."""
-    return User.objects.filter(is_active=True, role_grants__organisation_id__in=organisation_ids).distinct()
 
 
 def organisations_leading(user) -> list[int]:

@@ -18,6 +18,7 @@ from andon.platform.exports import streaming_csv
 from andon.platform.forms import BoundedDateField, PersonField, add_errors, people_search
 from andon.platform.models import Facility, Unit, User
 from andon.platform.permissions import requires
+from andon.platform.services import staff_of
 
 from .. import assessments as service
 from .. import findings as finding_service
@@ -28,12 +29,6 @@ from ..uploads import SPREADSHEETS, check_upload
 
 
 # --- forms --------------------------------------------------------------------------------------
-
-def staff_of(organisations):
-    """Active people with a role in one of the organisations: whom an assessment's work may go to."""
-    return User.objects.filter(is_active=True, role_grants__organisation__in=organisations).distinct().order_by(
-        "last_name", "username")
-
 
 class AssessmentForm(forms.Form):
     title = forms.CharField(max_length=200)

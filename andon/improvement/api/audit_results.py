@@ -82,7 +82,7 @@ class ComparedOut(Schema):
     verdict_note: str
 
 
-class ComparisonOut(Schema):
+class ReAuditComparisonOut(Schema):
     previous_id: int | None = PydanticField(description="The audit this one re-audits; null (and nothing "
                                                         "compared) when it re-audits none")
     previous_reference: str | None
@@ -202,7 +202,7 @@ def get_results(request, audit_id: Id):
                         "wilson_high": overall.high}}
 
 
-@router.get("/audits/{audit_id}/comparison", response=documented(ComparisonOut, not_found=True),
+@router.get("/audits/{audit_id}/comparison", response=documented(ReAuditComparisonOut, not_found=True),
             summary="The re-audit against the audit before it: the difference with Newcombe's 95 % interval and "
                     "Fisher's exact test, per criterion (by number) and overall")
 @requires("improvement.use_audits")

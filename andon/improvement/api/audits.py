@@ -145,7 +145,7 @@ class CriterionIn(Body):
     number: Annotated[int, PydanticField(ge=1, le=999)] | None = None
 
 
-class PlanIn(Body):
+class AuditPlanIn(Body):
     title: Annotated[str, PydanticField(min_length=1, max_length=200)]
     place: Place | None = PydanticField(None, description="Whose care is audited; the tool's place when left out")
     period_start: IsoDate
@@ -170,7 +170,7 @@ class CaseIn(Body):
     label: Annotated[str, PydanticField(max_length=200)] = ""
 
 
-class AnswerIn(Body):
+class CaseAnswerIn(Body):
     criterion: Id
     answer: str = PydanticField(max_length=20, description="met, not_met or na")
     note: Annotated[str, PydanticField(max_length=1000)] = ""
@@ -178,7 +178,7 @@ class AnswerIn(Body):
 
 class AnswersIn(Body):
     round: Literal["first", "second"] = "first"
-    answers: list[AnswerIn] = PydanticField(max_length=200)
+    answers: list[CaseAnswerIn] = PydanticField(max_length=200)
 
 
 class EmptyIn(Body):
@@ -275,7 +275,7 @@ def list_audits(request, stage: Literal["plan", "collect", "analyse", "act", "cl
 @router.post("/audit-tools/{tool_id}/audits", response=documented(AuditOut, 201, not_found=True),
              summary="Plan an audit of a tool (AUD-<year>-NNN) with its sample size")
 @requires("improvement.manage_audits")
-def plan_audit(request, tool_id: Id, payload: PlanIn):
+def plan_audit(request, tool_id: Id, payload: AuditPlanIn):
     tool = audits.access_tool(request.user, tool_id)
     data = payload.model_dump()
     try:

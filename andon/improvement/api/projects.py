@@ -100,7 +100,7 @@ class ProjectOut(Schema):
         return list(project.team.values_list("pk", flat=True))
 
 
-class StatusIn(Body):
+class ProjectStatusIn(Body):
     status: StatusName
     version: Version = None
 
@@ -291,7 +291,7 @@ def edit_project(request, project_id: Id, payload: ProjectEditIn):
 @router.post("/projects/{project_id}/status", response=documented(ProjectOut, not_found=True, versioned=True),
              summary="Move the project to a status (completing it keeps the day)")
 @requires("improvement.use_projects")
-def set_project_status(request, project_id: Id, payload: StatusIn):
+def set_project_status(request, project_id: Id, payload: ProjectStatusIn):
     project = service.access_project(request.user, project_id, "improvement.work_on_project")
     try:
         return service.set_status(request.user, project, payload.status, payload.version)
