@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "andon.compliance",
     "andon.risk",
     "andon.improvement",
+    "andon.medstaff",
     "andon.api",
     "ninja",
 ]

@@ -24,6 +24,7 @@ from andon.platform.exports import exports_dir
 from andon.platform.models import AccessToken, Job
 from andon.platform.roles import Role
 from tests.conftest import Hospital, enrol_if_required
+from tests.matrix_kit import ApiCase, Case, ScopeCase, module_rows
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 ALL = frozenset(Role)
@@ -71,15 +72,6 @@ COMPLIANCE_VIEWERS = frozenset({Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, 
                                 Role.CMO, Role.BOARD_MEMBER})
 EVIDENCE_MANAGERS = frozenset({Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
                                Role.CLINICAL_AUDITOR, Role.CQO, Role.CMO})
-
-
-@dataclass
-class Case:
-    allowed: frozenset | None
-    method: str = "get"
-    # fixture(user, other) -> (args for reverse, data); `other` is a second person.
-    setup: object = None
-    data: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -1551,17 +1543,6 @@ OBJECT_CASES.update({
 })
 
 
-@dataclass
-class ApiCase:
-    allowed: frozenset
-    # setup(user, other, hospital) -> {path parameter: value}
-    setup: object = None
-    body: dict = field(default_factory=dict)
-    # files(hospital) -> {field: uploaded file}: the body and the files go as a multipart form.
-    files: object = None
-    query: dict = field(default_factory=dict)  # a GET's query parameters
-
-
 def api_own_job(user, other, hospital):
     return {"job_id": Job.objects.create(task_name="t", title="Own job", requested_by=user).pk}
 
@@ -2248,6 +2229,8 @@ API.update({
     ("POST", AUDIT_API + "/measure"): ApiCase(AUDIT_RUNNERS, setup=api_results_audit(measure=True)),
     ("GET", AUDIT_API + "/report"): ApiCase(AUDIT_RESULT_READERS, setup=api_results_audit()),
 })
+# The rows modules keep in files of their own (tests/matrix_kit.py).
+module_rows({"PAGES": PAGES, "OBJECT_CASES": OBJECT_CASES, "API": API})
 # Namespaces and pages owned by maintained libraries, covered by their own tests
 # (test_signin.py for allauth, test_admin.py for the admin site).
 LIBRARY_NAMESPACES = {"admin", "api-v1"}
@@ -2552,16 +2535,6 @@ def kept_cases(hospital):
     return {case.partition("|")[0].removeprefix("Patient/"): case for case in rows["case_id"]}
 
 
-@dataclass
-class ScopeCase:
-    person: str
-    path: str  # formatted with Scoped.ids and, for cases, the kept case ids ("case_rgh-4w")
-    status: tuple = (200,)
-    shows: tuple = ()  # keys of Scoped.inside
-    hides: tuple = ()  # more regexes that must not show (beyond Scoped.outside)
-    api: bool = False
-
-
 M = "/measures/m/readmission-30-day"
 WHY = "/measures/m/vte-prophylaxis/cases/why/?period=" + PERIOD
 PARETO = "/safety/analysis/pareto/category.svg"
@@ -2663,6 +2636,8 @@ SCOPE_CELLS = {
     "GET /risk/heat-map, unit_id outside": ScopeCase("analyst@lch", A + "/risk/heat-map?unit_id={rgh/4w}", (403,),
                                                      api=True),
 }
+
+module_rows({"SCOPE_CELLS": SCOPE_CELLS})  # those kept in files of their own (tests/matrix_kit.py)
 
 
 @pytest.mark.parametrize("label", list(SCOPE_CELLS))

@@ -199,3 +199,7 @@ api.add_router("/risk/", risk_router)
 from andon.improvement.api import router as improvement_router  # noqa: E402
 
 api.add_router("/improvement/", improvement_router)
+
+from andon.medstaff.api import router as medstaff_router  # noqa: E402
+
+api.add_router("/medstaff/", medstaff_router)

@@ -20,6 +20,11 @@ class Role(models.TextChoices):
     CQO = "cqo", "Chief Quality Officer"
     CMO = "cmo", "Chief Medical Officer"
     MEDICAL_STAFF_OFFICE = "medical_staff_office", "Medical staff office"
+    DEPARTMENT_CHAIR = "department_chair", "Department chair"
+    CREDENTIALS_COMMITTEE = "credentials_committee", "Credentials committee"
+    PEER_REVIEWER = "peer_reviewer", "Peer reviewer"
+    PEER_REVIEW_COMMITTEE = "peer_review_committee", "Peer review committee"
+    PRACTITIONER = "practitioner", "Practitioner"
     BOARD_MEMBER = "board_member", "Board member"
     ADMINISTRATOR = "administrator", "Administrator"
 
@@ -33,12 +38,63 @@ API_TOKEN_ROLES = ALL_ROLES - {Role.STAFF_REPORTER, Role.BOARD_MEMBER}
 # (`RoleSetting`); a password alone must not open what they can see.
 MFA_REQUIRED_BY_DEFAULT = frozenset({
     Role.ADMINISTRATOR, Role.CQO, Role.CMO, Role.PATIENT_SAFETY_OFFICER, Role.MEDICAL_STAFF_OFFICE,
+    Role.PEER_REVIEW_COMMITTEE,
 })
 ACTION_ROLES = frozenset({
     Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
     Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO,
 })
 
+_MEDICAL_STAFF_READERS = frozenset({
+    Role.MEDICAL_STAFF_OFFICE, Role.CMO, Role.DEPARTMENT_CHAIR, Role.CREDENTIALS_COMMITTEE,
+})
+# Peer review is protected by the state peer-review statutes, apart from patient safety work
+# product and from HR (DOMAIN.md §9, §10): its content is read by the peer review committee and
+# the medical staff office only (and a case's assigned reviewer: an object rule); not by patient
+# safety officers, unit managers, the CMO as such, or the board, which sees aggregates.
+_PEER_REVIEW_READERS = frozenset({Role.PEER_REVIEW_COMMITTEE, Role.MEDICAL_STAFF_OFFICE})
+MEDSTAFF_CAPABILITIES: dict[str, frozenset[Role]] = {
+    # Practitioners, credentials and the credentialing cycle.
+    "medstaff.view_practitioners": _MEDICAL_STAFF_READERS,
+    "medstaff.manage_practitioners": frozenset({Role.MEDICAL_STAFF_OFFICE}),
+    "medstaff.receive_credential_alerts": frozenset({Role.MEDICAL_STAFF_OFFICE}),
+    # Privileges: delineation by department, then requested -> chair -> credentials committee ->
+    # medical executive committee -> board; the office records the MEC's and the board's decisions.
+    "medstaff.manage_privilege_catalogue": frozenset({Role.MEDICAL_STAFF_OFFICE}),
+    "medstaff.request_privileges": frozenset({Role.MEDICAL_STAFF_OFFICE}),
+    "medstaff.recommend_privileges": frozenset({Role.DEPARTMENT_CHAIR}),
+    "medstaff.review_privileges": frozenset({Role.CREDENTIALS_COMMITTEE}),
+    "medstaff.record_privilege_decisions": frozenset({Role.MEDICAL_STAFF_OFFICE}),
+    # OPPE: profiles per department, evaluations and the reviewer's decision.
+    "medstaff.view_oppe": _MEDICAL_STAFF_READERS,
+    "medstaff.configure_oppe": frozenset({Role.MEDICAL_STAFF_OFFICE}),
+    "medstaff.decide_oppe": frozenset({Role.DEPARTMENT_CHAIR, Role.CMO}),
+    # FPPE: planned by the office or the chair, cases recorded by the proctor (object rule) or
+    # them, concluded by the credentials committee.
+    "medstaff.view_fppe": _MEDICAL_STAFF_READERS,
+    "medstaff.manage_fppe": frozenset({Role.MEDICAL_STAFF_OFFICE, Role.DEPARTMENT_CHAIR}),
+    "medstaff.decide_fppe": frozenset({Role.CREDENTIALS_COMMITTEE}),
+    # Peer review: anyone who finds a concern in their work may refer a case (referring opens
+    # nothing of the review); the office and the committee assign reviewers; the committee decides.
+    "medstaff.refer_peer_review": frozenset({
+        Role.PATIENT_SAFETY_OFFICER, Role.MEDICAL_STAFF_OFFICE, Role.DEPARTMENT_CHAIR, Role.CMO,
+        Role.PEER_REVIEW_COMMITTEE,
+    }),
+    "medstaff.view_peer_review": _PEER_REVIEW_READERS,
+    "medstaff.assign_peer_review": _PEER_REVIEW_READERS,
+    "medstaff.be_peer_reviewer": frozenset({Role.PEER_REVIEWER, Role.PEER_REVIEW_COMMITTEE}),
+    "medstaff.decide_peer_review": frozenset({Role.PEER_REVIEW_COMMITTEE}),
+    "medstaff.configure_peer_review": frozenset({Role.MEDICAL_STAFF_OFFICE}),
+    "medstaff.view_peer_review_aggregates": frozenset({
+        Role.PEER_REVIEW_COMMITTEE, Role.MEDICAL_STAFF_OFFICE, Role.CMO, Role.CQO, Role.BOARD_MEMBER,
+    }),
+    # Training and competencies: required by job role and unit, completions imported from the
+    # learning system; compliance per unit is a measure of the library.
+    "medstaff.view_training": frozenset({
+        Role.UNIT_MANAGER, Role.MEDICAL_STAFF_OFFICE, Role.QUALITY_ANALYST, Role.CQO, Role.CMO,
+    }),
+    "medstaff.manage_training": frozenset({Role.MEDICAL_STAFF_OFFICE}),
+}
 # capability -> roles that hold it. Scope (organisation, facility, unit subtree) is applied
 # by the policy, not here.
 CAPABILITIES: dict[str, frozenset[Role]] = {
@@ -172,6 +228,11 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     "improvement.manage_audits": frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO}),
     "improvement.audit": frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST}),
     "improvement.view_audit_cases": frozenset({Role.CLINICAL_AUDITOR, Role.QUALITY_ANALYST, Role.CQO, Role.CMO}),
+    # Medical staff quality (docs/medstaff.md). A practitioner's file (credentials, privileges,
+    # OPPE, FPPE) is the medical staff office's and the practitioner's department chair's (a chair's
+    # grant is over the department), read by the CMO and the credentials committee; a practitioner
+    # reads their own (object rules, andon/medstaff/rules.py).
+    **MEDSTAFF_CAPABILITIES,
 }
 
 
@@ -197,6 +258,7 @@ _OBJECT_RULES = {
     "compliance.edit_policy": "compliance.publish_policies", "compliance.read_policy": "compliance.view_policies",
     "compliance.fill_tracer": "compliance.plan_tracers", "compliance.view_tracer": "compliance.view",
     "compliance.use_tracers": "compliance.view",
+    "medstaff.view_practitioner": "medstaff.view_practitioners",
 }
 _EVENTS_ARE_WORK_PRODUCT = (
     "Safety event records are patient safety work product (docs/safety.md, Confidentiality): each "

@@ -1,0 +1,8 @@
+"""The medical staff module over the REST API (/api/v1/medstaff/), under the same policy and
+services as the pages; one router per subject, assembled here."""
+
+from ninja import Router
+
+router = Router(tags=["medstaff"])
+for subject in ():
+    router.add_router("", subject.router)

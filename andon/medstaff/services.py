@@ -1,0 +1,10 @@
+"""The medical staff module's door: other modules and the interfaces call only what is named here.
+
+Each subject's logic lives in its own file; this file names what each offers to the rest of Andon."""
+
+# Practitioners: identity, department, link to the clinical data, appointment cycle
+from .practitioners import *  # noqa: F401,F403
+# FPPE: started by a new privilege or a concern; plan, cases, conclusion
+from .fppe import *  # noqa: F401,F403
+# Peer review: referral, assignment, review, decision, letter (confidential)
+from .peer_review import *  # noqa: F401,F403
