@@ -40,6 +40,9 @@ class Practitioner(Versioned):
     appointed_on = models.DateField(null=True, blank=True)
     reappointment_due = models.DateField(null=True, blank=True,
                                          help_text="By default two years after the (re)appointment (CMS 482.22)")
+    # Set by the credentials' daily sweep when the practitioner's licence has expired (and cleared
+    # when a current licence is recorded): their privileges are flagged from that day.
+    licence_expired_on = models.DateField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
