@@ -19,6 +19,7 @@ MODULE_COMMANDS = {
     "ecqm": "andon.analytics.cql.cli",
     "compliance": "andon.compliance.commands",
     "risk": "andon.risk.commands",
+    "medstaff": "andon.medstaff.commands",
 }
 
 

@@ -339,6 +339,10 @@ ANDON_RISK_REMINDER_DAYS = env.int("ANDON_RISK_REMINDER_DAYS", default=7)
 # months later (DOMAIN.md §10: the audit cycle ends in a re-audit; the interval is local practice).
 ANDON_RE_AUDIT_MONTHS = env.int("ANDON_RE_AUDIT_MONTHS", default=6)
 
+# Credentials (docs/medstaff.md): the daily sweep alerts the practitioner and the medical staff
+# office this many days before a credential expires (each threshold once), and on the expiry day.
+ANDON_CREDENTIAL_ALERT_DAYS = [int(days) for days in env.list("ANDON_CREDENTIAL_ALERT_DAYS", default=["90", "60", "30"])]
+
 # Audit trail: typed JSON before/after values, secrets masked.
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_INCLUDE_ALL_MODELS = False

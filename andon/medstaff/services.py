@@ -4,6 +4,8 @@ Each subject's logic lives in its own file; this file names what each offers to 
 
 # Practitioners: identity, department, link to the clinical data, appointment cycle
 from .practitioners import *  # noqa: F401,F403
+# Credentials: licences, certifications, registrations, renewals, alerts before and on expiry
+from .credentials import *  # noqa: F401,F403
 # FPPE: started by a new privilege or a concern; plan, cases, conclusion
 from .fppe import *  # noqa: F401,F403
 # Peer review: referral, assignment, review, decision, letter (confidential)

@@ -58,6 +58,8 @@ MEDSTAFF_CAPABILITIES: dict[str, frozenset[Role]] = {
     "medstaff.view_practitioners": _MEDICAL_STAFF_READERS,
     "medstaff.manage_practitioners": frozenset({Role.MEDICAL_STAFF_OFFICE}),
     "medstaff.receive_credential_alerts": frozenset({Role.MEDICAL_STAFF_OFFICE}),
+    # A practitioner opens their own file from their menu (the file itself: medstaff.view_practitioner).
+    "medstaff.view_own_file": frozenset({Role.PRACTITIONER}),
     # Privileges: delineation by department, then requested -> chair -> credentials committee ->
     # medical executive committee -> board; the office records the MEC's and the board's decisions.
     "medstaff.manage_privilege_catalogue": frozenset({Role.MEDICAL_STAFF_OFFICE}),
