@@ -370,3 +370,16 @@ def test_the_api_lists_makes_and_scopes_files_and_credentials(client, people, ho
     assert client.get(f"{api}/practitioners/{made['id']}").json()["npi"] == GOOD_NPI
     assert [c["number"] for c in client.get(f"{api}/practitioners/{made['id']}/credentials").json()] == ["TX-9"]
     assert client.get(f"{api}/practitioners").status_code == 403
+
+
+def test_the_demo_office_sees_the_expiring_licence_and_dr_demir_reads_his_file(client, demo_hospital):
+    from andon.platform.models import User
+
+    client.force_login(User.objects.get(username="mso.quinn"))
+    page = client.get(reverse("medstaff:expiring")).content.decode()
+    expiring = Credential.objects.get(expires_on=TODAY + timedelta(days=45))
+    assert expiring.number in page and ">45<" in page and expiring.practitioner.department.code == "medicine"
+    assert "Board certification" in page
+    client.force_login(User.objects.get(username="dr.yusuf"))
+    own = client.get(reverse("medstaff:my_file"), follow=True).content.decode()
+    assert "Yusuf Demir, MD" in own and "Riverside Hospitalists" in own

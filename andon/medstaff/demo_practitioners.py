@@ -12,7 +12,7 @@ from andon.analytics.kpi.workspace import reference_key
 from andon.platform.models import Unit, User
 
 from .models import Credential, CredentialKind, Practitioner
-from .practitioners import REAPPOINTMENT_YEARS, add_years, store_practitioners, with_check_digit
+from .practitioners import REAPPOINTMENT_YEARS, add_years, npi_is_valid, store_practitioners, with_check_digit
 
 MEDICINE = "rgh/medicine"
 STATE = "TX"
@@ -49,19 +49,27 @@ def _departments_of_locations() -> dict[str, Unit]:
     return {key: (units[pk].parent or units[pk]) for key, pk in mapped.items() if pk in units}
 
 
-def _from_store(today: date, office, medicine: Unit) -> list[Practitioner]:
+def _staff_of_the_store() -> list:
+    """The store's practitioners who work here: those with a role or a valid NPI (the eCQM test
+    patients' practitioners, replayed into the demo's data, have neither: "Dr Evil", NPI 123456)."""
     try:
         found = store_practitioners()
     except LookupError:
         return []
-    departments = _departments_of_locations()
+    return [p for p in found if p.role_id or npi_is_valid(p.npi)]
+
+
+def _from_store(today: date, office, medicine: Unit) -> list[Practitioner]:
+    departments, seen = _departments_of_locations(), set()
     made = []
-    for number, practitioner in enumerate(found):
+    for number, practitioner in enumerate(_staff_of_the_store()):
         department = departments.get(practitioner.location) or medicine
+        npi = practitioner.npi if npi_is_valid(practitioner.npi) and practitioner.npi not in seen else ""
+        seen.add(npi)
         made.append(Practitioner(
             organisation=department.facility.organisation, department=department,
             family_name=practitioner.family[:100] or practitioner.id, given_name=practitioner.given[:100] or "-",
-            degree=practitioner.suffix[:20], npi=practitioner.npi, fhir_id=practitioner.id,
+            degree=practitioner.suffix[:20], npi=npi, fhir_id=practitioner.id,
             specialty=practitioner.specialty[:100], appointed_on=_appointed(today, number), created_by=office))
     return made
 

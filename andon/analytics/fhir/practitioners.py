@@ -23,6 +23,7 @@ class StorePractitioner:
     # reference "Location?identifier=<system>|<value>"), and its display name.
     location: str
     location_display: str
+    role_id: str = ""  # the PractitionerRole read ("" when it has none)
 
     @property
     def name(self) -> str:
@@ -96,6 +97,6 @@ def practitioners(connection, *, search: str = "", exclude_ids=frozenset(), limi
         role = by_id.get(resource_id) or by_npi.get(npi) or {}
         location, display = _location(role)
         found.append(StorePractitioner(resource_id, family, given, " ".join(name.get("suffix") or []), npi,
-                                       _text(role.get("specialty")), location, display))
+                                       _text(role.get("specialty")), location, display, role.get("id", "")))
     found.sort(key=lambda p: (p.family.lower(), p.given.lower(), p.id))
     return found[:limit] if limit else found
