@@ -181,11 +181,17 @@ def _cleaned(errors: dict, values: dict) -> dict:
     return fields
 
 
-def _check_department(errors: dict, department: Unit, organisation=None) -> None:
-    if organisation is not None and department.facility.organisation_id != organisation.pk:
+def _checked_file(errors: dict, values: dict, organisation, exclude=None) -> dict:
+    """A file's fields from the caller's values, each problem named in `errors`."""
+    fields = _cleaned(errors, values)
+    department = fields["department"] = values["department"]
+    if department.facility.organisation_id != organisation.pk:
         errors["department"] = "choose a department of the practitioner's organisation"
     elif not department.active:
         errors["department"] = f"{department} is no longer active"
+    fields["npi"], fields["fhir_id"] = (values["npi"] or "").strip(), (values["fhir_id"] or "").strip()
+    _check_identity(errors, organisation, fields["npi"], fields["fhir_id"], exclude)
+    return fields
 
 
 @audit.changes_by_user
@@ -196,20 +202,18 @@ def create_practitioner(user, *, department: Unit, family_name: str, given_name:
     """A practitioner of the department's organisation; reappointment falls due two years after
     the appointment unless a date is given."""
     permissions.check(user, "medstaff.manage_practitioners", department)
-    npi, fhir_id = (npi or "").strip(), (fhir_id or "").strip()
     errors = {}
-    fields = _cleaned(errors, dict(family_name=family_name, given_name=given_name, degree=degree,
-                                   specialty=specialty, group=group, status=status, appointed_on=appointed_on,
-                                   reappointment_due=reappointment_due))
-    _check_department(errors, department)
-    _check_identity(errors, department.facility.organisation, npi, fhir_id)
+    fields = _checked_file(errors, dict(
+        department=department, family_name=family_name, given_name=given_name, degree=degree, npi=npi, fhir_id=fhir_id,
+        specialty=specialty, group=group, status=status, appointed_on=appointed_on,
+        reappointment_due=reappointment_due), department.facility.organisation)
     if account is not None and Practitioner.objects.filter(user=account).exists():
         errors["user"] = f"{account} is already linked to a practitioner"
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        return Practitioner.objects.create(organisation=department.facility.organisation, department=department,
-                                           npi=npi, fhir_id=fhir_id, user=account, created_by=user, **fields)
+        return Practitioner.objects.create(organisation=department.facility.organisation, user=account,
+                                           created_by=user, **fields)
 
 
 @audit.changes_by_user
@@ -225,16 +229,14 @@ def edit_practitioner(user, practitioner: Practitioner, *, ver: int | None = Non
     permissions.check(user, "medstaff.manage_practitioners", practitioner)
     if department.pk != practitioner.department_id:
         permissions.check(user, "medstaff.manage_practitioners", department)
-    npi, fhir_id = (npi or "").strip(), (fhir_id or "").strip()
     errors = {}
-    fields = _cleaned(errors, dict(family_name=family_name, given_name=given_name, degree=degree,
-                                   specialty=specialty, group=group, status=status, appointed_on=appointed_on,
-                                   reappointment_due=reappointment_due))
-    _check_department(errors, department, practitioner.organisation)
-    _check_identity(errors, practitioner.organisation, npi, fhir_id, exclude=practitioner)
+    fields = _checked_file(errors, dict(
+        department=department, family_name=family_name, given_name=given_name, degree=degree, npi=npi, fhir_id=fhir_id,
+        specialty=specialty, group=group, status=status, appointed_on=appointed_on,
+        reappointment_due=reappointment_due), practitioner.organisation, practitioner)
     if errors:
         raise ValidationError(errors)
-    for name, value in {**fields, "department": department, "npi": npi, "fhir_id": fhir_id}.items():
+    for name, value in fields.items():
         setattr(practitioner, name, value)
     practitioner.save()
     return practitioner

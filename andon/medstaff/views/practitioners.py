@@ -48,7 +48,6 @@ def practitioners(request):
     return render(request, "medstaff/practitioners.html", {
         "filters": filters, "page": page, "today": timezone.localdate(),
         "may_manage": permissions.can(request.user, "medstaff.manage_practitioners"),
-        "query": request.GET.copy().urlencode() if not request.GET.get("page") else "",
     })
 
 
