@@ -252,6 +252,26 @@ def test_the_import_lists_the_stores_practitioners_as_the_raw_json_has_them(peop
     assert Practitioner.objects.count() == before
 
 
+def test_the_import_page_lists_the_store_and_makes_the_chosen_files(client, people, hospital, settings,
+                                                                   synthea_store):
+    settings.ANDON_FHIR_STORE = synthea_store
+    expected = _expected_from_raw_json()
+    client.force_login(people["office"])
+    page = client.get(reverse("medstaff:practitioner_import")).content.decode()
+    assert "43 practitioners of the clinical data not linked yet" in page
+    assert all(npi in page for _given, _family, npi, _specialty in expected.values())
+    chosen = sorted(expected)[:2]
+    medicine = hospital.unit("rgh/medicine")
+    response = client.post(reverse("medstaff:practitioner_import"), {"chosen": chosen, "department": medicine.pk})
+    assert response.status_code == 302
+    assert sorted(Practitioner.objects.filter(department=medicine).values_list("fhir_id", flat=True)) == chosen
+    given, family, npi, _specialty = expected[chosen[0]]
+    found = client.get(reverse("medstaff:practitioner_new"), {"find": npi}).content.decode()
+    assert f"{given} {family}" in found and f"use={chosen[0]}" in found
+    filled = client.get(reverse("medstaff:practitioner_new"), {"use": chosen[0]}).content.decode()
+    assert f'value="{npi}"' in filled and f'value="{family}"' in filled
+
+
 def test_the_demo_loader_makes_practitioners_from_the_store_and_its_own(people, hospital, make_user, settings,
                                                                         synthea_store, tmp_path):
     office = make_user(Role.MEDICAL_STAFF_OFFICE, "", username="mso.quinn", is_demo=True)

@@ -19,7 +19,6 @@ from andon.platform import audit, inputs, notifications, permissions
 from andon.platform.concurrency import lock
 
 from .models import Credential, CredentialKind, Practitioner, PractitionerStatus, ReappointmentAlert
-from .practitioners import visible_practitioners
 
 __all__ = [
     "EXPIRING_WINDOW_DAYS", "CredentialStatus", "access_credential", "add_credential", "alert_thresholds", "credential_status",
@@ -86,9 +85,8 @@ def expiring_credentials(user, today: date | None = None, days: int = EXPIRING_W
     """Credentials in force (not renewed) of the practitioners the user may see by role (their own
     file aside), expired or expiring within `days`, soonest first."""
     today = today or timezone.localdate()
-    practitioners = visible_practitioners(user).filter(department__in=permissions.units_where(
-        user, "medstaff.view_practitioners"))
-    return (Credential.objects.filter(practitioner__in=practitioners, replaced_by__isnull=True,
+    departments = permissions.units_where(user, "medstaff.view_practitioners")
+    return (Credential.objects.filter(practitioner__department__in=departments, replaced_by__isnull=True,
                                       expires_on__lte=today + timedelta(days=days))
             .exclude(practitioner__status=PractitionerStatus.INACTIVE)
             .select_related("practitioner__department__facility").order_by("expires_on", "pk"))
@@ -163,7 +161,9 @@ def add_credential(user, practitioner: Practitioner, *, kind: str, title: str, n
                    verified_on: date | None = None, verification_source: str = "") -> Credential:
     permissions.check(user, "medstaff.manage_practitioners", practitioner)
     today, errors = timezone.localdate(), {}
-    fields = _cleaned(errors, locals(), today)
+    fields = _cleaned(errors, dict(kind=kind, title=title, number=number, issuer=issuer, state=state,
+                                   issued_on=issued_on, expires_on=expires_on, verified_on=verified_on,
+                                   verification_source=verification_source), today)
     if not errors:
         _check_not_twice(errors, practitioner, fields)
     if errors:
@@ -190,7 +190,9 @@ def edit_credential(user, credential: Credential, *, ver: int | None = None, kin
     permissions.check(user, "medstaff.manage_practitioners", credential.practitioner)
     _in_force(credential)
     today, errors = timezone.localdate(), {}
-    fields = _cleaned(errors, locals(), today)
+    fields = _cleaned(errors, dict(kind=kind, title=title, number=number, issuer=issuer, state=state,
+                                   issued_on=issued_on, expires_on=expires_on, verified_on=verified_on,
+                                   verification_source=verification_source), today)
     if not errors:
         _check_not_twice(errors, credential.practitioner, fields, exclude=credential)
     if errors:

@@ -20,6 +20,8 @@ from .practitioner_forms import (
 )
 
 STORE_MATCHES = 20
+# The import page lists at most this many of the store's practitioners; "Find" narrows them.
+IMPORT_ROWS = 200
 
 
 def _saved(request, form, record, act, done: str, again, to):
@@ -141,14 +143,15 @@ def my_file(request):
 def practitioner_import(request):
     words = (request.GET.get("find") or "").strip()[:100]
     try:
-        offered, problem = service.unlinked_store_practitioners(request.user, words), ""
+        offered, problem = service.unlinked_store_practitioners(request.user, words, IMPORT_ROWS + 1), ""
     except LookupError as error:
         offered, problem = [], str(error)
+    more, offered = len(offered) > IMPORT_ROWS, offered[:IMPORT_ROWS]
     form = ImportForm(request.POST or None, offered=offered, departments=service.department_choices(request.user))
 
     def again(form, status):
         return render(request, "medstaff/practitioner_import.html", {
-            "form": form, "offered": offered, "find": words, "store_problem": problem}, status=status)
+            "form": form, "offered": offered, "more": more, "find": words, "store_problem": problem}, status=status)
 
     if request.method != "POST":
         return again(form, 200)
