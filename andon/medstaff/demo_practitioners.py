@@ -101,7 +101,7 @@ def _licence(practitioner: Practitioner, office, today: date, expires_on: date) 
 
 def _board_certification(practitioner: Practitioner, office, today: date, expires_on: date) -> Credential:
     return Credential(practitioner=practitioner, kind=CredentialKind.BOARD_CERTIFICATION,
-                      title=f"Board certification in {practitioner.specialty or 'internal medicine'}".lower().capitalize(),
+                      title=f"Board certification in {(practitioner.specialty or 'internal medicine').lower()}",
                       number=f"ABIM-{practitioner.pk:06d}", issuer="American Board of Internal Medicine",
                       issued_on=add_years(expires_on, -10), expires_on=expires_on,
                       verified_on=add_years(expires_on, -10) + timedelta(days=20), verified_by=office,

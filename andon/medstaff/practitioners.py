@@ -271,10 +271,6 @@ def unlinked_store_practitioners(user, search: str = "", limit: int | None = Non
     return store_practitioners(search, exclude_ids=linked, limit=limit)
 
 
-def _split_degree(suffix: str) -> str:
-    return suffix[:SHORT_LIMIT["degree"]]
-
-
 @audit.changes_by_user
 def import_from_store(user, fhir_ids, department: Unit) -> list[Practitioner]:
     """Practitioners made from the chosen Practitioner resources of the store, into `department`:
@@ -297,7 +293,7 @@ def import_from_store(user, fhir_ids, department: Unit) -> list[Practitioner]:
             found = offered[fhir_id]
             made.append(create_practitioner(
                 user, department=department, family_name=found.family or found.id, given_name=found.given or "-",
-                degree=_split_degree(found.suffix), npi=found.npi, fhir_id=found.id,
+                degree=found.suffix[:SHORT_LIMIT["degree"]], npi=found.npi, fhir_id=found.id,
                 specialty=found.specialty[:SHORT_LIMIT["specialty"]]))
     return made
 
