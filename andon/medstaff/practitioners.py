@@ -18,10 +18,10 @@ from andon.platform.models import Unit
 from .models import Practitioner, PractitionerStatus
 
 __all__ = [
-    "access_practitioner", "add_practitioner_section", "add_years", "appointment_words", "create_practitioner",
-    "department_choices", "edit_practitioner", "find_practitioners", "import_from_store", "npi_is_valid", "own_practitioner",
-    "practitioner_sections", "sections_for", "store_practitioners", "unlinked_store_practitioners",
-    "visible_practitioners",
+    "Section", "access_practitioner", "add_practitioner_section", "add_years", "appointment_words",
+    "create_practitioner", "department_choices", "edit_practitioner", "find_practitioners", "import_from_store",
+    "npi_is_valid", "own_practitioner", "practitioner_sections", "sections_for", "store_practitioners",
+    "unlinked_store_practitioners", "visible_practitioners", "with_check_digit",
 ]
 
 NPI = re.compile(r"[0-9]{10}")
