@@ -403,3 +403,21 @@ def test_the_demo_office_sees_the_expiring_licence_and_dr_demir_reads_his_file(c
     client.force_login(User.objects.get(username="dr.yusuf"))
     own = client.get(reverse("medstaff:my_file"), follow=True).content.decode()
     assert "Yusuf Demir, MD" in own and "Riverside Hospitalists" in own
+
+
+def test_other_subjects_add_sections_to_the_profile_for_whom_they_choose(people, hospital):
+    from andon.medstaff.practitioners import practitioner_sections
+
+    whom = practitioner(people, hospital)
+
+    def privileges(user, shown):
+        return medstaff.Section("medstaff/privileges.html", {"who": shown.name}) if user == people["office"] else None
+
+    medstaff.add_practitioner_section(privileges)
+    medstaff.add_practitioner_section(privileges)  # once, however often it is added
+    try:
+        assert medstaff.sections_for(people["office"], whom) == [
+            medstaff.Section("medstaff/privileges.html", {"who": "Amelia Hart, MD"})]
+        assert medstaff.sections_for(people["chair"], whom) == []
+    finally:
+        practitioner_sections.remove(privileges)
