@@ -16,3 +16,28 @@ def is_the_practitioner(user, practitioner):
 
 
 add_rule("medstaff.view_practitioner", holds("medstaff.view_practitioners") | is_the_practitioner)
+
+
+# --- FPPE (fppe.py): the proctor, another practitioner, records the cases from their own account.
+
+@rules.predicate
+def proctors_fppe(user, fppe):
+    proctor = getattr(fppe, "proctor", None)
+    return proctor is not None and proctor.user_id is not None and proctor.user_id == user.pk
+
+
+@rules.predicate
+def proctors_an_fppe(user):
+    from andon.platform.permissions import remembered
+
+    from .models import Fppe
+
+    return remembered(user, "proctors_an_fppe", Fppe.objects.filter(proctor__user=user).exists)
+
+
+# - medstaff.record_fppe_case: the FPPE's proctor, or medstaff.manage_fppe over the department.
+# - medstaff.view_fppe_record: the proctor, or medstaff.view_fppe over the department.
+# - medstaff.use_fppe (no object: pages and navigation): medstaff.view_fppe anywhere, or proctoring one.
+add_rule("medstaff.record_fppe_case", proctors_fppe | holds("medstaff.manage_fppe"))
+add_rule("medstaff.view_fppe_record", proctors_fppe | holds("medstaff.view_fppe"))
+add_rule("medstaff.use_fppe", holds("medstaff.view_fppe") | proctors_an_fppe)

@@ -1,4 +1,9 @@
+from .views import fppe, privileges
+
 app_name = "medstaff"
 
 # Each subject lists its own pages (views/<subject>.py); their paths start with medstaff/.
-urlpatterns = []
+urlpatterns = [
+    *privileges.urlpatterns,
+    *fppe.urlpatterns,
+]
