@@ -50,7 +50,8 @@ def through_the_board(staff: Staff, found, *, start: int = 30):
     steps = [("chair", staff.chair, "recommend"), ("credentials", staff.committee, "recommend"),
              ("mec", staff.office, "recommend"), ("board", staff.office, "approve")]
     for offset, (step, who, outcome) in enumerate(steps):
-        medstaff.record_step(who, found, step, outcome=outcome, met_on=days_ago(start - 7 * offset), note="Criteria met.")
+        medstaff.record_step(who, found, step, outcome=outcome, met_on=days_ago(start - 7 * offset),
+                             note="Criteria met.")
     found.refresh_from_db()
     return found
 

@@ -30,7 +30,7 @@ def _begun(staff, fppe, **plan):
     return medstaff.begin_fppe(staff.office, fppe)
 
 
-def test_the_plan_needs_a_method_cases_or_days_and_a_proctor_who_is_not_the_one_evaluated(staff):
+def test_the_plan_needs_a_method_cases_or_days_and_a_proctor_who_is_not_the_one_evaluated(staff, make_user):
     _, _, fppe = granted(staff)
     with pytest.raises(ValidationError) as refused:
         medstaff.plan_fppe(staff.office, fppe, methods=[], cases_required=None, duration_days=None,
@@ -39,6 +39,10 @@ def test_the_plan_needs_a_method_cases_or_days_and_a_proctor_who_is_not_the_one_
         "proctor": ["Amara Nwosu, MD is the practitioner evaluated: the proctor must be someone else."],
         "methods": ["Choose at least one method."],
         "cases_required": ["Give a number of cases or a duration in days."]}
+    no_role = medstaff.create_practitioner(staff.office, department=staff.newcomer.department, family_name="Lee",
+                                           given_name="Ann", account=make_user(Role.STAFF_REPORTER, "rgh/4w"))
+    with pytest.raises(ValidationError, match="account does not hold the Practitioner role"):
+        medstaff.plan_fppe(staff.office, fppe, methods=["proctoring"], cases_required=3, proctor=no_role)
     with pytest.raises(ValidationError, match="Proctoring needs a proctor"):
         medstaff.begin_fppe(staff.office, fppe)  # the catalogue's plan has proctoring and no proctor yet
     with pytest.raises(PermissionDenied):
@@ -121,7 +125,8 @@ def test_a_concern_starts_an_fppe_by_hand_and_revoking_names_the_privileges(staf
 def test_the_pages_start_plan_and_record_and_the_proctor_reaches_the_fppe_from_the_menu(staff, client):
     _, _, fppe = granted(staff)
     client.force_login(staff.office)
-    assert f"?practitioner={staff.newcomer.pk}" in client.get(reverse("medstaff:fppe_new"), {"q": "amara"}).content.decode()
+    search = client.get(reverse("medstaff:fppe_new"), {"q": "amara"}).content.decode()
+    assert f"?practitioner={staff.newcomer.pk}" in search
     started = client.post(reverse("medstaff:fppe_new") + f"?practitioner={staff.newcomer.pk}", {
         "trigger": "complaint", "reason": HOSTILE, "source_reference": "C-17"})
     concern = Fppe.objects.get(trigger="complaint")

@@ -54,8 +54,8 @@ def test_the_board_grants_until_reappointment_and_each_privilege_starts_an_fppe_
         ("mec", "recommend", days_ago(16), staff.office), ("board", "approve", days_ago(9), staff.office)]
     assert (grant.granted_from, grant.granted_until, grant.status) == (
         days_ago(9), staff.newcomer.reappointment_due, "active")
-    assert (fppe.trigger, fppe.status, fppe.methods, fppe.cases_required, fppe.source_privilege, fppe.source_reference) \
-        == ("new_privilege", "planning", ["proctoring", "direct_observation"], 5, grant, "Central line insertion")
+    assert (fppe.trigger, fppe.status, fppe.methods, fppe.cases_required, fppe.source_privilege,
+            fppe.source_reference) == ("new_privilege", "planning", ["proctoring", "direct_observation"], 5, grant, "Central line insertion")
     assert fppe.created_by == staff.office
 
 
@@ -227,3 +227,19 @@ def test_the_api_runs_the_catalogue_request_steps_and_grants(staff, hospital, cl
     status = call(staff.office, "post", f"/granted-privileges/{grants.json()['items'][0]['id']}/status",
                   {"status": "relinquished", "reason": "Left the pulmonary service."})
     assert status.status_code == 200 and status.json()["status"] == "relinquished"
+
+
+def test_the_demo_has_a_catalogue_a_request_at_the_chair_and_an_fppe_in_progress(demo_hospital):
+    from andon.medstaff.models import Practitioner, Privilege
+
+    assert set(Privilege.objects.values_list("department__code", flat=True)) == {"medicine", "surgery"}
+    amara = Practitioner.objects.get(family_name="Nwosu", given_name="Amara")
+    waiting = amara.privilege_requests.get()
+    assert (waiting.stage, [p.name for p in waiting.privileges.all()]) == (
+        "chair", ["Central venous catheter insertion"])
+    assert not amara.granted_privileges.exists()
+    core = GrantedPrivilege.objects.filter(privilege__name="Core internal medicine", status="active")
+    assert core.count() == Practitioner.objects.filter(department__code="medicine").exclude(pk=amara.pk).count() >= 2
+    fppe = Fppe.objects.get(status="in_progress")
+    assert (fppe.proctor.user.username, fppe.cases.count(), fppe.source_privilege.privilege.name) == (
+        "dr.yusuf", 3, "Bronchoscopy")

@@ -92,8 +92,8 @@ def _held_before_andon(practitioner, core, today) -> None:
     if practitioner.granted_privileges.filter(privilege=core).exists():
         return
     since = practitioner.appointed_on or today - timedelta(days=365)
-    GrantedPrivilege.objects.create(practitioner=practitioner, privilege=core, granted_from=since,
-                                    granted_until=practitioner.reappointment_due or add_years(since, REAPPOINTMENT_YEARS))
+    until = practitioner.reappointment_due or add_years(since, REAPPOINTMENT_YEARS)
+    GrantedPrivilege.objects.create(practitioner=practitioner, privilege=core, granted_from=since, granted_until=until)
 
 
 def _fppe_in_progress(people, helen, yusuf, bronchoscopy, today) -> None:
@@ -103,9 +103,10 @@ def _fppe_in_progress(people, helen, yusuf, bronchoscopy, today) -> None:
     asked = privileges.request_privileges(office, helen, [bronchoscopy], note="Joined the pulmonary service.")
     asked.requested_on = today - timedelta(days=70)
     asked.save(update_fields=["requested_on"])
-    steps = [(RequestStage.CHAIR, chair, StepOutcome.RECOMMEND, 63), (RequestStage.CREDENTIALS, committee,
-                                                                       StepOutcome.RECOMMEND, 56),
-             (RequestStage.MEC, office, StepOutcome.RECOMMEND, 49), (RequestStage.BOARD, office, StepOutcome.APPROVE, 42)]
+    steps = [(RequestStage.CHAIR, chair, StepOutcome.RECOMMEND, 63),
+             (RequestStage.CREDENTIALS, committee, StepOutcome.RECOMMEND, 56),
+             (RequestStage.MEC, office, StepOutcome.RECOMMEND, 49),
+             (RequestStage.BOARD, office, StepOutcome.APPROVE, 42)]
     for step, who, outcome, days_ago in steps:
         privileges.record_step(who, asked, step, outcome=outcome, met_on=today - timedelta(days=days_ago),
                                note="Criteria met: fellowship and volume verified.")

@@ -21,6 +21,7 @@ from andon.platform.models import Sequence
 
 from .models import (CaseResult, Fppe, FppeCase, FppeDecision, FppeDecisionKind, FppeMethod, FppeStatus, FppeTrigger,
                      Practitioner)
+from .rules import is_a_practitioner, proctors_fppes
 
 __all__ = ["CONCERNS", "Progress", "access_fppe", "begin_fppe", "checked_plan", "decide_fppe", "plan_fppe",
            "progress_of", "record_fppe_case", "start_fppe", "visible_fppes"]
@@ -102,6 +103,9 @@ def _checked_proctor(errors: dict, fppe: Fppe, proctor) -> None:
         errors["proctor"] = f"{proctor} is not on the medical staff of {fppe.practitioner}'s organisation."
     elif proctor.user_id is None:
         errors["proctor"] = f"{proctor} has no Andon account: a proctor records the cases from their own."
+    elif not is_a_practitioner(proctor.user):
+        errors["proctor"] = (f"{proctor}'s account does not hold the Practitioner role: ask an administrator to "
+                             "grant it, so that they find the FPPE in their menu.")
 
 
 @audit.changes_by_user
@@ -345,7 +349,7 @@ def fppe_work(user) -> list:
     """The home page's lines: the FPPEs in progress this person proctors."""
     from andon.platform.services import WorkItem
 
-    if not getattr(user, "is_authenticated", False):
+    if not getattr(user, "is_authenticated", False) or not proctors_fppes(user):
         return []
     proctored = Fppe.objects.filter(proctor__user=user, status=FppeStatus.IN_PROGRESS).select_related("practitioner")
     return [WorkItem(f"{fppe.reference}: record cases of {fppe.practitioner}", _url(fppe), "due",

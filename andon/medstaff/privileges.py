@@ -27,7 +27,8 @@ from .practitioners import REAPPOINTMENT_YEARS, add_years
 
 __all__ = [
     "STEPS", "access_granted_privilege", "access_privilege", "access_privilege_request", "catalogue_of",
-    "create_privilege", "edit_privilege", "privilege_values", "expire_privileges", "granted_privileges_of", "record_step",
+    "create_privilege", "edit_privilege", "expire_privileges", "granted_privileges_of", "privilege_values",
+    "record_step",
     "request_privileges", "requestable_privileges", "retire_privilege", "set_grant_status", "step_capability",
     "visible_granted_privileges", "visible_privilege_requests", "visible_privileges",
 ]
@@ -257,11 +258,13 @@ def _checked_day(errors: dict, met_on, found: PrivilegeRequest) -> date | None:
     if met_on > timezone.localdate():
         errors["met_on"] = f"The meeting's date {met_on:%Y-%m-%d} is in the future: record a meeting that has met."
     elif met_on < found.requested_on:
-        errors["met_on"] = f"The meeting's date {met_on:%Y-%m-%d} is before the request ({found.requested_on:%Y-%m-%d})."
+        errors["met_on"] = (f"The meeting's date {met_on:%Y-%m-%d} is before the request "
+                            f"({found.requested_on:%Y-%m-%d}).")
     else:
         last = found.steps.order_by("-met_on").first()
         if last and met_on < last.met_on:
-            errors["met_on"] = (f"The meeting's date {met_on:%Y-%m-%d} is before the {RequestStage(last.step).label.lower()}'s "
+            before = RequestStage(last.step).label.lower()
+            errors["met_on"] = (f"The meeting's date {met_on:%Y-%m-%d} is before the {before}'s "
                                 f"({last.met_on:%Y-%m-%d}): steps follow one another.")
     return met_on
 
@@ -276,11 +279,12 @@ def _checked_outcome(errors: dict, step: str, outcome) -> None:
 
 def _refuse_out_of_order(found: PrivilegeRequest, step: str) -> None:
     if not found.is_open:
-        raise ValidationError({"step": f"{found.reference} is {found.get_stage_display().lower()}: its steps are over."})
+        raise ValidationError({"step": f"{found.reference} is {found.get_stage_display().lower()}: "
+                                       "its steps are over."})
     if step != found.stage:
-        raise ValidationError({"step": (
-            f"{found.reference} waits for the {found.get_stage_display().lower()}; the "
-            f"{RequestStage(step).label.lower()}'s step comes {'later' if _order(step) > _order(found.stage) else 'earlier and is recorded'}.")})
+        when = "later" if _order(step) > _order(found.stage) else "earlier and is recorded"
+        raise ValidationError({"step": (f"{found.reference} waits for the {found.get_stage_display().lower()}; the "
+                                        f"{RequestStage(step).label.lower()}'s step comes {when}.")})
 
 
 def _order(stage: str) -> int:
@@ -408,6 +412,8 @@ def privilege_work(user) -> list:
         return []
     items = []
     for stage, capability, _ in STEPS:
+        if not permissions.can(user, capability):  # from the grants read already: no query
+            continue
         units = permissions.units_where(user, capability)
         waiting = PrivilegeRequest.objects.filter(stage=stage, practitioner__department__in=units).select_related(
             "practitioner")[:20]

@@ -26,13 +26,29 @@ def proctors_fppe(user, fppe):
     return proctor is not None and proctor.user_id is not None and proctor.user_id == user.pk
 
 
-@rules.predicate
-def proctors_an_fppe(user):
+def is_a_practitioner(user) -> bool:
+    """Whether the account holds the Practitioner role: read from the grants the request has
+    already, so that the menu of everyone else asks the database nothing about proctoring."""
+    from andon.platform.permissions import active_grants
+    from andon.platform.roles import Role
+
+    return any(grant.role == Role.PRACTITIONER for grant in active_grants(user))
+
+
+def proctors_fppes(user) -> bool:
+    """Whether the user proctors an FPPE (a proctor's account holds the Practitioner role), read
+    once per request (the menu and the home page ask)."""
     from andon.platform.permissions import remembered
 
     from .models import Fppe
 
-    return remembered(user, "proctors_an_fppe", Fppe.objects.filter(proctor__user=user).exists)
+    return is_a_practitioner(user) and remembered(user, "proctors_an_fppe",
+                                                  Fppe.objects.filter(proctor__user=user).exists)
+
+
+@rules.predicate
+def proctors_an_fppe(user):
+    return proctors_fppes(user)
 
 
 # - medstaff.record_fppe_case: the FPPE's proctor, or medstaff.manage_fppe over the department.

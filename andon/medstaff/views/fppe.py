@@ -14,6 +14,7 @@ from andon.platform import concurrency, history, permissions
 from andon.platform.concurrency import VersionField
 from andon.platform.forms import BoundedDateField, add_errors
 from andon.platform.permissions import requires
+from andon.platform.roles import Role
 
 from .. import fppe as fppes
 from ..models import CaseResult, FppeDecisionKind, FppeMethod, FppeStatus, GrantedPrivilege, Practitioner
@@ -34,15 +35,16 @@ class PlanForm(forms.Form):
     cases_required = forms.IntegerField(label="Number of cases", required=False, min_value=1, max_value=fppes.CASES_MAX)
     duration_days = forms.IntegerField(label="Duration (days)", required=False, min_value=1, max_value=fppes.DAYS_MAX)
     proctor = forms.ModelChoiceField(queryset=Practitioner.objects.none(), required=False,
-                                     help_text="Another practitioner of the department with an Andon account: they "
-                                               "record the cases.")
+                                     help_text="Another practitioner of the department whose account holds the "
+                                               "Practitioner role: they record the cases.")
     version = VersionField()
 
     def __init__(self, *args, fppe, **kwargs):
         super().__init__(*args, **kwargs)
         # A department's medical staff (tens of people), never the hospital's staff list.
         self.fields["proctor"].queryset = Practitioner.objects.filter(
-            department=fppe.practitioner.department, user__isnull=False).exclude(pk=fppe.practitioner_id)
+            department=fppe.practitioner.department, user__role_grants__role=Role.PRACTITIONER).exclude(
+            pk=fppe.practitioner_id).distinct()
 
 
 class CaseForm(forms.Form):
@@ -58,7 +60,8 @@ class DecisionForm(forms.Form):
     reason = forms.CharField(max_length=fppes.REASON_LIMIT, widget=forms.Textarea(attrs={"rows": 2}))
     decided_on = BoundedDateField(label="Date of the decision", widget=DATE)
     grants = forms.ModelMultipleChoiceField(label="Privileges restricted or revoked", required=False,
-                                            queryset=GrantedPrivilege.objects.none(), widget=forms.CheckboxSelectMultiple,
+                                            queryset=GrantedPrivilege.objects.none(),
+                                            widget=forms.CheckboxSelectMultiple,
                                             help_text="Left empty: the privilege the FPPE evaluates.")
     more_cases = forms.IntegerField(label="Extension: more cases", required=False, min_value=1,
                                     max_value=fppes.CASES_MAX)
