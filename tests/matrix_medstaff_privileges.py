@@ -228,6 +228,8 @@ API = {
     ("GET", MS + "/privilege-requests/{request_id}"): ApiCase(READERS, setup=api_request),
     ("POST", MS + "/privilege-requests/{request_id}/steps"): ApiCase(CHAIR, setup=api_request, body=step_body),
     ("GET", MS + "/granted-privileges"): ApiCase(READERS),
+    ("GET", MS + "/practitioners/{practitioner_id}/privileges"): ApiCase(READERS, setup=lambda user, other, hospital: {
+        "practitioner_id": _grant()[0].practitioner_id}),
     ("POST", MS + "/granted-privileges/{grant_id}/status"): ApiCase(OFFICE, setup=api_grant, body={
         "status": "suspended", "reason": "Matrix"}),
     ("GET", MS + "/fppes"): ApiCase(READERS),

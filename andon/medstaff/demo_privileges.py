@@ -93,6 +93,8 @@ def _held_before_andon(practitioner, core, today) -> None:
         return
     since = practitioner.appointed_on or today - timedelta(days=365)
     until = practitioner.reappointment_due or add_years(since, REAPPOINTMENT_YEARS)
+    while until <= today:  # reappointed since: the grant runs to the end of the current cycle
+        until = add_years(until, REAPPOINTMENT_YEARS)
     GrantedPrivilege.objects.create(practitioner=practitioner, privilege=core, granted_from=since, granted_until=until)
 
 

@@ -222,15 +222,20 @@ def record_step(request, request_id: Id, payload: StepIn):
 
 # --- granted privileges -------------------------------------------------------------------------
 
-@router.get("/granted-privileges", response=documented(list[GrantOut], not_found=True),
-            summary="Granted privileges (of one practitioner when asked), flagged when the licence expired")
+@router.get("/granted-privileges", response=documented(list[GrantOut]),
+            summary="Granted privileges the caller reads, flagged when the practitioner's licence expired")
 @requires("medstaff.view_practitioners")
 @paginate(Pages)
-def list_grants(request, practitioner_id: Id | None = None):
-    found = privileges.visible_granted_privileges(request.user)
-    if practitioner_id is not None:
-        found = found.filter(practitioner=access_practitioner(request.user, practitioner_id))
-    return found.order_by("practitioner_id", "privilege__name", "pk")
+def list_grants(request):
+    return privileges.visible_granted_privileges(request.user).order_by("practitioner_id", "privilege__name", "pk")
+
+
+@router.get("/practitioners/{practitioner_id}/privileges", response=documented(list[GrantOut], not_found=True),
+            summary="One practitioner's granted privileges, every status, flagged when the licence expired")
+@requires("medstaff.view_practitioners")
+def list_grants_of(request, practitioner_id: Id):
+    practitioner = access_practitioner(request.user, practitioner_id, "medstaff.view_practitioners")
+    return list(privileges.granted_privileges_of(practitioner))
 
 
 @router.post("/granted-privileges/{grant_id}/status", response=documented(GrantOut, not_found=True, versioned=True),
