@@ -49,7 +49,7 @@ def visible_fppes(user):
     found = Fppe.objects.filter(Q(practitioner__department__in=permissions.units_where(user, "medstaff.view_fppe"))
                                 | Q(proctor__user=user))
     return found.select_related("practitioner__department", "proctor").annotate(
-        case_count=Count("cases"),
+        case_count=Count("cases"), concern_count=Count("cases", filter=Q(cases__result=CaseResult.CONCERNS)),
         open_order=Case(When(status=FppeStatus.IN_PROGRESS, then=Value(0)), When(status=FppeStatus.PLANNING,
                                                                                 then=Value(1)),
                         default=Value(2), output_field=IntegerField()),
@@ -254,7 +254,10 @@ class Progress:
 def progress_of(fppe: Fppe, today: date | None = None) -> Progress:
     """n of N cases (and how many raised concerns) and the days left of its duration."""
     today = today or timezone.localdate()
-    counts = fppe.cases.aggregate(n=Count("pk"), concerns=Count("pk", filter=Q(result=CaseResult.CONCERNS)))
+    if hasattr(fppe, "case_count"):  # counted with the list (visible_fppes): no query per row
+        counts = {"n": fppe.case_count, "concerns": fppe.concern_count}
+    else:
+        counts = fppe.cases.aggregate(n=Count("pk"), concerns=Count("pk", filter=Q(result=CaseResult.CONCERNS)))
     ends_on = fppe.begun_on + timedelta(days=fppe.duration_days) if fppe.begun_on and fppe.duration_days else None
     return Progress(counts["n"], counts["concerns"], fppe.cases_required, ends_on,
                     (ends_on - today).days if ends_on else None)
