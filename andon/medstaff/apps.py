@@ -8,8 +8,9 @@ class MedstaffConfig(AppConfig):
 
     def ready(self):
         # Each subject connects its own registries (audit, history, navigation, work, sweeps,
-        # demo) from its `connect()`, so the subjects stay apart.
-        from . import credentials, fppe, peer_review, practitioners, rules  # noqa: F401
+        # demo) from its `connect()`, so the subjects stay apart. The order is the demo's: the
+        # practitioners first, then what hangs on them.
+        from . import credentials, fppe, peer_review, practitioners, privileges, rules  # noqa: F401
 
-        for subject in (practitioners, credentials, fppe, peer_review):
+        for subject in (practitioners, credentials, privileges, fppe, peer_review):
             subject.connect()

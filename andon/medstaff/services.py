@@ -8,5 +8,7 @@ from .practitioners import *  # noqa: F401,F403
 from .credentials import *  # noqa: F401,F403
 # FPPE: started by a new privilege or a concern; plan, cases, conclusion
 from .fppe import *  # noqa: F401,F403
+# Privileges: the catalogue by department, requests through their steps, granted privileges
+from .privileges import *  # noqa: F401,F403
 # Peer review: referral, assignment, review, decision, letter (confidential)
 from .peer_review import *  # noqa: F401,F403

@@ -1,8 +1,10 @@
-from .views import practitioners
+from .views import practitioners, privileges, fppe
 
 app_name = "medstaff"
 
 # Each subject lists its own pages (views/<subject>.py); their paths start with medstaff/.
 urlpatterns = [
     *practitioners.urlpatterns,
+    *privileges.urlpatterns,
+    *fppe.urlpatterns,
 ]

@@ -261,6 +261,8 @@ _OBJECT_RULES = {
     "compliance.fill_tracer": "compliance.plan_tracers", "compliance.view_tracer": "compliance.view",
     "compliance.use_tracers": "compliance.view",
     "medstaff.view_practitioner": "medstaff.view_practitioners",
+    "medstaff.record_fppe_case": "medstaff.manage_fppe", "medstaff.view_fppe_record": "medstaff.view_fppe",
+    "medstaff.use_fppe": "medstaff.view_fppe",
 }
 _EVENTS_ARE_WORK_PRODUCT = (
     "Safety event records are patient safety work product (docs/safety.md, Confidentiality): each "
@@ -324,6 +326,16 @@ REFUSALS: dict[str, tuple[str, str, str]] = {  # capability -> (what, why, whom 
     "compliance.view_tracer": (
         "this tracer", "A tracer is open to its surveyor, the compliance specialists of its unit and the people "
         "who read compliance records of its unit.", "Ask a compliance specialist of the unit."),
+    "medstaff.record_fppe_case": (
+        "the recording of this FPPE's cases", "An FPPE's cases are recorded by its proctor, or by the medical staff "
+        "office and the department chair of the practitioner's department.",
+        "Ask the medical staff office to name you as the FPPE's proctor."),
+    "medstaff.view_fppe_record": (
+        "this FPPE", "An FPPE is read by the medical staff office, the CMO, the credentials committee, the "
+        "practitioner's department chair and its proctor.", "Ask the medical staff office."),
+    "medstaff.use_fppe": (
+        "focused professional practice evaluations (FPPE)", "FPPEs are read by the medical staff office, the CMO, "
+        "the credentials committee, department chairs and the proctor of one.", "Ask the medical staff office."),
     "compliance.use_tracers": (
         "mock-survey tracers", "Tracers are open to the people who read compliance records or plan tracers, and "
         "to anyone named as the surveyor of one.",

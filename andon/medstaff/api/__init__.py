@@ -3,8 +3,8 @@ services as the pages; one router per subject, assembled here."""
 
 from ninja import Router
 
-from . import practitioners
+from . import fppe, practitioners, privileges
 
 router = Router(tags=["medstaff"])
-for subject in (practitioners,):
+for subject in (practitioners, privileges, fppe):
     router.add_router("", subject.router)

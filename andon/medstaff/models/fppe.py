@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from andon.platform.concurrency import Versioned
 
-__all__ = ["Fppe", "FppeStatus", "FppeTrigger"]
+__all__ = ["Fppe", "FppeCase", "FppeDecision", "FppeDecisionKind", "FppeMethod", "FppeStatus", "FppeTrigger",
+           "CaseResult"]
 
 
 class FppeTrigger(models.TextChoices):
@@ -26,6 +27,25 @@ class FppeStatus(models.TextChoices):
     CONCLUDED = "concluded", "Concluded"
 
 
+class FppeMethod(models.TextChoices):
+    CHART_REVIEW = "chart_review", "Chart review"
+    PROCTORING = "proctoring", "Proctoring"
+    DIRECT_OBSERVATION = "direct_observation", "Direct observation"
+    OUTCOME_DATA = "outcome_data", "Outcome data"
+
+
+class FppeDecisionKind(models.TextChoices):
+    CONFIRMED = "confirmed", "Privileges confirmed"
+    EXTENDED = "extended", "FPPE extended"
+    RESTRICTED = "restricted", "Privileges restricted"
+    REVOKED = "revoked", "Privileges revoked"
+
+
+class CaseResult(models.TextChoices):
+    MET = "met", "Met expectations"
+    CONCERNS = "concerns", "Concerns"
+
+
 class Fppe(Versioned):
     reference = models.CharField(max_length=20, unique=True, help_text="FPPE-2026-004: given when it starts")
     practitioner = models.ForeignKey("medstaff.Practitioner", on_delete=models.PROTECT, related_name="fppes")
@@ -39,6 +59,19 @@ class Fppe(Versioned):
     started_on = models.DateField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # The privilege whose grant started it (trigger new_privilege): a decision to restrict or
+    # revoke changes that grant.
+    source_privilege = models.ForeignKey("medstaff.GrantedPrivilege", null=True, blank=True,
+                                         on_delete=models.PROTECT, related_name="fppes")
+    # The plan: one or more methods, a number of cases or a duration (or both), and a proctor.
+    methods = models.JSONField(default=list, blank=True)
+    cases_required = models.PositiveIntegerField("Number of cases", null=True, blank=True)
+    duration_days = models.PositiveIntegerField("Duration (days)", null=True, blank=True)
+    # Another practitioner, who records the cases from their own account (rules.py).
+    proctor = models.ForeignKey("medstaff.Practitioner", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="proctored_fppes")
+    begun_on = models.DateField("Evaluation began", null=True, blank=True)
+    concluded_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_on", "-pk"]
@@ -50,3 +83,40 @@ class Fppe(Versioned):
 
     def __str__(self):
         return f"{self.reference} {self.practitioner}"
+
+
+class FppeCase(models.Model):
+    """One case evaluated under the plan: its date, where to find it, whether it met expectations."""
+
+    fppe = models.ForeignKey(Fppe, on_delete=models.CASCADE, related_name="cases")
+    case_date = models.DateField()
+    case_reference = models.CharField(max_length=100, help_text="The encounter, MRN or procedure reviewed")
+    result = models.CharField(max_length=10, choices=CaseResult.choices)
+    notes = models.TextField(max_length=4000, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["case_date", "pk"]
+
+    @property
+    def unit(self):
+        return self.fppe.unit
+
+
+class FppeDecision(models.Model):
+    """The credentials committee's decision on an FPPE: extended keeps it open, the others end it."""
+
+    fppe = models.ForeignKey(Fppe, on_delete=models.CASCADE, related_name="decisions")
+    decision = models.CharField(max_length=12, choices=FppeDecisionKind.choices)
+    reason = models.TextField(max_length=4000)
+    decided_on = models.DateField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["decided_on", "pk"]
+
+    @property
+    def unit(self):
+        return self.fppe.unit
