@@ -16,3 +16,21 @@ def is_the_practitioner(user, practitioner):
 
 
 add_rule("medstaff.view_practitioner", holds("medstaff.view_practitioners") | is_the_practitioner)
+
+
+# Peer review (peer_review.py): a case's assigned reviewers read and review that case, and no
+# other; the committee and the office read every case of their scope. A reviewer who declared a
+# conflict of interest is no longer assigned. Asked without a case (a page's door), the rule asks
+# whether the user is assigned any case.
+@rules.predicate
+def is_assigned_reviewer(user, case=None):
+    from .models import PeerReviewAssignment
+
+    assigned = PeerReviewAssignment.objects.filter(reviewer_id=user.pk, conflict_declared_at__isnull=True)
+    if case is not None:
+        assigned = assigned.filter(case_id=case.pk)
+    return assigned.exists()
+
+
+add_rule("medstaff.view_peer_case", holds("medstaff.view_peer_review") | is_assigned_reviewer)
+add_rule("medstaff.review_peer_case", is_assigned_reviewer)
