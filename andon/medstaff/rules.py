@@ -34,3 +34,16 @@ def is_assigned_reviewer(user, case=None):
 
 add_rule("medstaff.view_peer_case", holds("medstaff.view_peer_review") | is_assigned_reviewer)
 add_rule("medstaff.review_peer_case", is_assigned_reviewer)
+
+
+# The feedback letter of a decided case is the reviewed practitioner's too (their own account).
+@rules.predicate
+def is_the_reviewed_practitioner(user, case=None):
+    from .models import PeerReviewCase, PeerReviewStatus
+
+    decided = PeerReviewCase.objects.filter(practitioner__user_id=user.pk, status__in=[
+        PeerReviewStatus.DECIDED, PeerReviewStatus.CLOSED])
+    return decided.filter(pk=case.pk).exists() if case is not None else decided.exists()
+
+
+add_rule("medstaff.read_peer_letter", holds("medstaff.view_peer_review") | is_the_reviewed_practitioner)

@@ -1,4 +1,8 @@
+from .views import peer_review as peer_review_views
+
 app_name = "medstaff"
 
 # Each subject lists its own pages (views/<subject>.py); their paths start with medstaff/.
-urlpatterns = []
+urlpatterns = [
+    *peer_review_views.urlpatterns,
+]

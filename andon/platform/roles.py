@@ -260,6 +260,7 @@ _OBJECT_RULES = {
     "compliance.use_tracers": "compliance.view",
     "medstaff.view_practitioner": "medstaff.view_practitioners",
     "medstaff.view_peer_case": "medstaff.view_peer_review", "medstaff.review_peer_case": "medstaff.be_peer_reviewer",
+    "medstaff.read_peer_letter": "medstaff.view_peer_review",
 }
 _EVENTS_ARE_WORK_PRODUCT = (
     "Safety event records are patient safety work product (docs/safety.md, Confidentiality): each "
@@ -338,6 +339,9 @@ REFUSALS: dict[str, tuple[str, str, str]] = {  # capability -> (what, why, whom 
     "medstaff.review_peer_case": (
         "the review of this case", "Only a reviewer assigned to the case, without a declared conflict of interest, "
         "may review it.", "Ask the medical staff office or the peer review committee to assign you."),
+    "medstaff.read_peer_letter": (
+        "this feedback letter", "A peer review feedback letter is read by the practitioner it is addressed to, the "
+        "peer review committee and the medical staff office only.", "Ask the medical staff office."),
 }
 
 

@@ -3,6 +3,9 @@ services as the pages; one router per subject, assembled here."""
 
 from ninja import Router
 
+from . import peer_review
+
 router = Router(tags=["medstaff"])
-for subject in ():
+
+for subject in (peer_review,):
     router.add_router("", subject.router)
