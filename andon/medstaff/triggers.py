@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from andon.analytics import kpi
-from andon.platform import content, sweeps
+from andon.platform import audit, content, sweeps
 from andon.platform.models import User
 
 from .models import PeerReviewCase, PeerReviewSource, Practitioner, TriggerMiss
@@ -32,6 +32,7 @@ LOOKBACK_DAYS = 7
 REQUIRED_COLUMNS = ("encounter_id", "patient_id", "practitioner_id", "occurred_at")
 KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+TRIGGER_ACCOUNT = "peer-review-triggers"
 NPI_REFERENCE = "Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|"
 
 
@@ -72,7 +73,8 @@ def check_rule(data, source: str) -> dict:
     if {"since", "until"} & set(parameters):
         raise TriggerError(f"{source}: parameters: since and until are given by the sweep")
     try:
-        kpi.referenced_views(data["sql"], _views())
+        # DuckDB names the tables of a statement only without its parameters: NULL stands in.
+        kpi.referenced_views(PARAMETER.sub("NULL", data["sql"]), _views())
     except kpi.KpiError as error:
         raise TriggerError(f"{source}: sql: {error}") from None
     missing = set(PARAMETER.findall(data["sql"])) - set(parameters) - {"since", "until"}
@@ -109,7 +111,7 @@ def run_rule(rule: dict, since: date, until: date, store=None) -> list[Found]:
     if store is None:
         return []
     try:
-        workspace = kpi.Workspace.for_sql(store, _views(), [rule["sql"]])
+        workspace = kpi.Workspace.for_sql(store, _views(), [PARAMETER.sub("NULL", rule["sql"])])
     except kpi.KpiError as error:
         raise TriggerError(f"{rule['key']}: {error}") from None
     finally:
@@ -131,9 +133,14 @@ def run_rule(rule: dict, since: date, until: date, store=None) -> list[Found]:
         raise TriggerError(f"{rule['key']}: the SQL fails: {str(error).strip().splitlines()[0]}") from None
     finally:
         workspace.close()
-    return [Found(rule["key"], str(row["encounter_id"] or ""), str(row["patient_id"] or ""),
+    # The views give resource keys ("Encounter/12"); a case keeps the ids, as a safety event does.
+    return [Found(rule["key"], _id(row["encounter_id"], "Encounter/"), _id(row["patient_id"], "Patient/"),
                   str(row["practitioner_id"] or ""), _day(row["occurred_at"]))
             for row in rows if row["encounter_id"] and row["practitioner_id"]]
+
+
+def _id(value, prefix: str) -> str:
+    return str(value or "").removeprefix(prefix)
 
 
 def _day(value) -> date | None:
@@ -190,28 +197,31 @@ def refer_found(found: Found, referrer, today: date) -> str:
     return "referred"
 
 
-def system_user():
-    """Who refers what the sweep finds: the account named by ANDON_SYSTEM_USER, else the first
-    active superuser; the audit trail names it."""
-    username = getattr(settings, "ANDON_SYSTEM_USER", "")
-    found = User.objects.filter(username=username, is_active=True).first() if username else None
-    return found or User.objects.filter(is_active=True, is_superuser=True).order_by("pk").first() or \
-        User.objects.filter(is_active=True).order_by("pk").first()
+def trigger_account():
+    """Who refers what the rules find, as the audit trail and the case name it: an account of its
+    own that cannot sign in (inactive, no password), made the first time a rule refers a case."""
+    account, made = User.objects.get_or_create(username=TRIGGER_ACCOUNT, defaults={
+        "is_active": False, "first_name": "Peer review", "last_name": "trigger rules"})
+    if made:
+        account.set_unusable_password()
+        account.save(update_fields=["password"])
+    return account
 
 
 def run_triggers(today: date, *, days: int = LOOKBACK_DAYS, store=None) -> dict[str, int]:
     """Every rule over the last `days` days up to `today`: counts of cases referred, missed (no
     Practitioner record) and known already; a rule that fails is counted and the others run."""
     counts = {"referred": 0, "missed": 0, "known": 0, "failed rules": 0}
-    referrer = system_user()
+    referrer = trigger_account()
     for rule in current_rules():
         try:
             found = run_rule(rule, today - timedelta(days=days), today, store=store)
         except TriggerError:
             counts["failed rules"] += 1
             continue
-        for case in found:
-            counts[refer_found(case, referrer, today)] += 1
+        with audit.acting_as(referrer):
+            for case in found:
+                counts[refer_found(case, referrer, today)] += 1
     return counts
 
 
