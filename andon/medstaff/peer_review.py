@@ -384,7 +384,7 @@ def decide_case(user, case: PeerReviewCase, *, outcome: str, system_level: str, 
             from .fppe import start_fppe as begin
 
             fppe = begin(user, case.practitioner, trigger="peer_review", source_reference=case.reference,
-                         reason=f"Peer review {case.reference} decided at level {outcome}", check=False)
+                         reason=f"Asked by the peer review committee on deciding {case.reference}", check=False)
             case.fppe_reference = fppe.reference
         case.save()
         if case.practitioner.user_id:
