@@ -392,3 +392,16 @@ def test_the_api_refers_assigns_reviews_decides_and_gives_the_letter(client, tea
     assert letter.status_code == 200 and letter.content.startswith(b"%PDF")
     assert client.get(f"{api}/counts").json() == [{"department": "Medicine", "outcome": "3", "status": "Decided",
                                                    "cases": 1}]
+
+
+# --- the demo -------------------------------------------------------------------------------------
+
+def test_the_demo_has_a_decided_case_and_one_waiting_for_dr_yusuf(demo_hospital):
+    cases = {case.status: case for case in PeerReviewCase.objects.select_related("practitioner", "safety_event")}
+    assert set(cases) == {PeerReviewStatus.DECIDED, PeerReviewStatus.ASSIGNED}
+    waiting, decided = cases[PeerReviewStatus.ASSIGNED], cases[PeerReviewStatus.DECIDED]
+    assert waiting.safety_event.unit.code == "4w" and waiting.practitioner.department.code == "medicine"
+    assert [a.reviewer.username for a in waiting.assignments.all()] == ["dr.yusuf"]
+    assert peer_review.conflict_of(waiting, waiting.assignments.get().reviewer) == ""
+    assert (decided.outcome, decided.source) == ("2", "manual")
+    assert peer_review.peer_review_referrals(waiting.safety_event)[0][0] == waiting.reference
