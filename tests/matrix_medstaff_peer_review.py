@@ -181,7 +181,8 @@ API = {
         "reviewer_ids": [_reviewer().pk]}),
     # The rule is the assignment: each caller is assigned the case first (pages: the unassigned refused).
     ("POST", API + "/cases/{case_id}/review"): ApiCase(ALL, setup=_api_case(assign=True), body=REVIEW),
-    ("POST", API + "/cases/{case_id}/conflict"): ApiCase(ALL, setup=_api_case(assign=True), body={"note": "A conflict"}),
+    ("POST", API + "/cases/{case_id}/conflict"): ApiCase(ALL, setup=_api_case(assign=True),
+                                                         body={"note": "A conflict"}),
     ("POST", API + "/cases/{case_id}/decision"): ApiCase(COMMITTEE, setup=_api_case("reviewed"), body={
         "outcome": "1", "system_level": "none", "committee_note": "Words"}),
     ("GET", API + "/cases/{case_id}/letter"): ApiCase(READERS, setup=_api_case("decided")),

@@ -136,7 +136,8 @@ def small_store(settings, tmp_path):
     today = timezone.localdate()
     day = lambda n, hour=10: f"{today - timedelta(days=n)}T{hour:02d}:00:00+00:00"  # noqa: E731
     resources = [
-        _resource("Patient", "p1", birthDate="1960-01-01"), _resource("Patient", "p2", birthDate=str(today.year - 60) + "-01-01"),
+        _resource("Patient", "p1", birthDate="1960-01-01"),
+        _resource("Patient", "p2", birthDate=f"{today.year - 60}-01-01"),
         _resource("Patient", "p3", birthDate="1930-01-01"), _resource("Patient", "p4", birthDate="1990-01-01"),
         _resource("Patient", "p5", birthDate="1980-01-01"), _resource("Patient", "p6", birthDate="1970-01-01"),
         _stay("enc-rt", "p1", day(6), day(1), npi="1234567893"),
@@ -183,7 +184,8 @@ def test_the_trigger_rules_refer_each_case_once_and_keep_the_unknown_practitione
     assert counts == {"referred": 3, "missed": 1, "known": 0, "failed rules": 0}
     cases = {(c.trigger_rule, c.encounter_id, c.practitioner_id, c.source) for c in PeerReviewCase.objects.all()}
     subject = team["subject"].pk
-    assert cases == {("return-to-theatre", "enc-rt", subject, "trigger"), ("unexpected-death", "enc-d", subject, "trigger"),
+    assert cases == {("return-to-theatre", "enc-rt", subject, "trigger"),
+                     ("unexpected-death", "enc-d", subject, "trigger"),
                      ("readmission-72-hours", "enc-r1", subject, "trigger")}
     miss = TriggerMiss.objects.get()
     assert (miss.trigger_rule, miss.encounter_id, miss.practitioner_reference) == (
@@ -243,7 +245,8 @@ def test_a_conflict_of_interest_is_refused_with_its_reason_and_nothing_changes(c
     assert "partner is of the same group" in page
     response = client.post(reverse("medstaff:peer_review_assign", args=[case.pk]),
                            {"reviewers": [team["partner"].pk], "version": case.version})
-    assert response.status_code == 400 and "conflict of interest: partner is of the same group" in response.content.decode()
+    assert response.status_code == 400
+    assert "conflict of interest: partner is of the same group" in response.content.decode()
     client.post(reverse("medstaff:peer_review_assign", args=[case.pk]),
                 {"reviewers": [team["reviewer"].pk], "version": case.version})
     case.refresh_from_db()

@@ -21,7 +21,7 @@ from andon.platform.models import Sequence
 
 from .models import (
     PeerReview, PeerReviewAssignment, PeerReviewCase, PeerReviewSource, PeerReviewStatus, Practitioner,
-    PractitionerStatus, ScaleKind, ScaleLevel, TriggerMiss,
+    PractitionerStatus, ScaleKind, ScaleLevel,
 )
 
 __all__ = [

@@ -263,7 +263,8 @@ def decide(request, case_id: Id, payload: DecideIn):
 
 
 @router.get("/peer-review/cases/{case_id}/letter", response=documented(bytes, not_found=True),
-            summary="The feedback letter of a decided case as a PDF (the practitioner's, the committee's, the office's)")
+            summary="The feedback letter of a decided case as a PDF (the practitioner's, the committee's, "
+                    "the office's)")
 @requires("medstaff.read_peer_letter")
 def letter(request, case_id: Id):
     case = peer_review.access_case(request.user, case_id, "medstaff.read_peer_letter", reason="the feedback letter")

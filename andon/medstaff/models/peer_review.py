@@ -90,7 +90,8 @@ class ScaleLevel(models.Model):
 
     class Meta:
         ordering = ["kind", "position", "code"]
-        constraints = [models.UniqueConstraint(fields=["organisation", "kind", "code"], name="medstaff_scale_code_once")]
+        constraints = [models.UniqueConstraint(fields=["organisation", "kind", "code"],
+                                               name="medstaff_scale_code_once")]
 
     def __str__(self):
         return f"{self.code}: {self.label}"
