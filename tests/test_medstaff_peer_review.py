@@ -19,7 +19,7 @@ from andon.medstaff.models import (
     Fppe, PeerReview, PeerReviewAssignment, PeerReviewCase, PeerReviewStatus, ScaleKind, TriggerMiss,
 )
 from andon.medstaff.practitioners import create_practitioner
-from andon.platform import content
+from andon.platform import content, sweeps
 from andon.platform.models import Notification
 from andon.platform.roles import Role
 from andon.safety import services as safety
@@ -180,6 +180,7 @@ def test_the_trigger_rules_refer_each_case_once_and_keep_the_unknown_practitione
         "unexpected-death": [("enc-d", "Practitioner/prac-osei")],
         "readmission-72-hours": [("enc-r1", "Practitioner/prac-osei"), ("enc-u2", npi_reference + "9999999999")],
     }
+    assert "peer review triggers" in sweeps.sweeps_of("medstaff")  # the daily sweep runs them
     counts = triggers.run_triggers(today, days=30)
     assert counts == {"referred": 3, "missed": 1, "known": 0, "failed rules": 0}
     cases = {(c.trigger_rule, c.encounter_id, c.practitioner_id, c.source) for c in PeerReviewCase.objects.all()}

@@ -101,22 +101,31 @@ def current_rules() -> list[dict]:
     return [content.current_document(KIND, key).document for key in sorted(set(keys))]
 
 
-def run_rule(rule: dict, since: date, until: date, store=None) -> list[Found]:
-    """The cases a rule finds from `since` to `until` in the FHIR store (the session's store
-    unless one is given): TriggerError naming the rule when its SQL fails or misses a column."""
+def open_workspace(rules: list[dict], store=None):
+    """A workspace holding the views the rules read, loaded once from the FHIR store (the
+    session's unless one is given): None when no clinical data is loaded."""
     from andon.measures import services as measures
 
     own = store is None
     store = measures.open_store() if own else store
     if store is None:
-        return []
+        return None
     try:
-        workspace = kpi.Workspace.for_sql(store, _views(), [PARAMETER.sub("NULL", rule["sql"])])
+        return kpi.Workspace.for_sql(store, _views(), [PARAMETER.sub("NULL", rule["sql"]) for rule in rules])
     except kpi.KpiError as error:
-        raise TriggerError(f"{rule['key']}: {error}") from None
+        raise TriggerError(f"{', '.join(rule['key'] for rule in rules)}: {error}") from None
     finally:
         if own:
             store.close()
+
+
+def run_rule(rule: dict, since: date, until: date, store=None, workspace=None) -> list[Found]:
+    """The cases a rule finds from `since` to `until` (in `workspace`, else in one of its own):
+    TriggerError naming the rule when its SQL fails or misses a column."""
+    own = workspace is None
+    workspace = open_workspace([rule], store) if own else workspace
+    if workspace is None:
+        return []
     values = {**rule.get("parameters", {}), "since": since, "until": until}
     used = set(PARAMETER.findall(rule["sql"]))
     try:
@@ -132,7 +141,8 @@ def run_rule(rule: dict, since: date, until: date, store=None) -> list[Found]:
             raise
         raise TriggerError(f"{rule['key']}: the SQL fails: {str(error).strip().splitlines()[0]}") from None
     finally:
-        workspace.close()
+        if own:
+            workspace.close()
     # The views give resource keys ("Encounter/12"); a case keeps the ids, as a safety event does.
     return [Found(rule["key"], _id(row["encounter_id"], "Encounter/"), _id(row["patient_id"], "Patient/"),
                   str(row["practitioner_id"] or ""), _day(row["occurred_at"]))
@@ -212,16 +222,27 @@ def run_triggers(today: date, *, days: int = LOOKBACK_DAYS, store=None) -> dict[
     """Every rule over the last `days` days up to `today`: counts of cases referred, missed (no
     Practitioner record) and known already; a rule that fails is counted and the others run."""
     counts = {"referred": 0, "missed": 0, "known": 0, "failed rules": 0}
+    rules = current_rules()
+    try:  # the store is read once for every rule; a rule whose views are gone runs on its own
+        shared = open_workspace(rules, store) if rules else None
+    except TriggerError:
+        shared = False
+    if shared is None:
+        return counts
     referrer = trigger_account()
-    for rule in current_rules():
-        try:
-            found = run_rule(rule, today - timedelta(days=days), today, store=store)
-        except TriggerError:
-            counts["failed rules"] += 1
-            continue
-        with audit.acting_as(referrer):
-            for case in found:
-                counts[refer_found(case, referrer, today)] += 1
+    try:
+        for rule in rules:
+            try:
+                found = run_rule(rule, today - timedelta(days=days), today, store=store, workspace=shared or None)
+            except TriggerError:
+                counts["failed rules"] += 1
+                continue
+            with audit.acting_as(referrer):
+                for case in found:
+                    counts[refer_found(case, referrer, today)] += 1
+    finally:
+        if shared:
+            shared.close()
     return counts
 
 
