@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from andon.platform import concurrency, permissions
+from andon.platform import concurrency, notifications, permissions
 from andon.platform.forms import BoundedDateField
 from andon.platform.models import User
 from andon.platform.permissions import can, requires
@@ -160,6 +160,7 @@ def _case_context(request, case, **forms_given):
 @requires("medstaff.view_peer_case")
 def case_detail(request, pk):
     case = peer_review.access_case(request.user, pk)
+    notifications.mark_read(request.user, request.path)
     return render(request, "medstaff/peer_review_case.html", _case_context(request, case))
 
 
@@ -244,6 +245,7 @@ def case_letter(request, pk):
         body = peer_review.feedback_letter_pdf(case)
     except ValidationError:
         return render(request, "medstaff/peer_review_case.html", _case_context(request, case), status=400)
+    notifications.mark_read(request.user, request.path)
     response = HttpResponse(body, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{case.reference}-feedback.pdf"'
     return response
