@@ -97,11 +97,6 @@ def an_assigned_case(user, other):
     return [_case(assign=user).pk], {}
 
 
-def assigned_somewhere(user, other):
-    an_assigned_case(user, other)
-    return [], {}
-
-
 def own_decided_case(user, other):
     return [_case("decided", practitioner_user=user).pk], {}
 
@@ -130,7 +125,8 @@ def _decide_data(user, other):
 REVIEW = {"care_level": "1", "system_level": "none", "narrative": "Matrix narrative"}
 
 PAGES = {
-    "medstaff:peer_review_list": Case(READERS),
+    # The readers, and the peer reviewers, who find there the cases assigned to them.
+    "medstaff:peer_review_list": Case(READERS | {Role.PEER_REVIEWER}),
     "medstaff:peer_review_refer": Case(REFERRERS),
     "medstaff:peer_review_counts": Case(COUNTERS),
     "medstaff:peer_review_scale": Case(OFFICE),
@@ -147,7 +143,6 @@ PAGES = {
 OBJECT_CASES = {
     # The assigned reviewer reads and reviews their case, or withdraws from it, whatever their role.
     "medstaff:peer_review_case (assigned)": ("medstaff:peer_review_case", Case(ALL, setup=an_assigned_case)),
-    "medstaff:peer_review_list (assigned)": ("medstaff:peer_review_list", Case(ALL, setup=assigned_somewhere)),
     "medstaff:peer_review_review (assigned)": ("medstaff:peer_review_review", Case(
         ALL, method="post", setup=an_assigned_case, data=REVIEW)),
     "medstaff:peer_review_conflict (assigned)": ("medstaff:peer_review_conflict", Case(
@@ -170,7 +165,7 @@ def _api_event(user, other, hospital):
 
 
 API = {
-    ("GET", API + "/cases"): ApiCase(READERS),
+    ("GET", API + "/cases"): ApiCase(READERS | {Role.PEER_REVIEWER}),
     ("POST", API + "/cases"): ApiCase(REFERRERS, body=lambda hospital: {
         "practitioner_id": _subject().pk, "summary": "Matrix referral"}),
     ("POST", API + "/from-event/{event_id}"): ApiCase(EVENT_REFERRERS, setup=_api_event, body=lambda hospital: {

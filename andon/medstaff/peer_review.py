@@ -431,13 +431,15 @@ def feedback_letter_pdf(case: PeerReviewCase) -> bytes:
 # --- the home page and the registries -------------------------------------------------------------
 
 def peer_review_work(user) -> list:
-    """Cases to review (the reviewer's), to assign and to decide (the office's and committee's)."""
+    """Cases to review (the reviewer's) and to assign (the office's and committee's). Asked only
+    of those whose roles may hold such work, so other people's home pages cost no query."""
     work = []
-    for assignment in PeerReviewAssignment.objects.filter(
-            reviewer=user, conflict_declared_at__isnull=True, review__isnull=True,
-            case__status__in=[PeerReviewStatus.ASSIGNED, PeerReviewStatus.REVIEWED]).select_related("case"):
-        work.append(platform.WorkItem(f"Review {assignment.case.reference}", reverse(
-            "medstaff:peer_review_case", args=[assignment.case_id]), "review", "Peer review"))
+    if permissions.can(user, "medstaff.be_peer_reviewer"):  # assignment asks for it
+        for assignment in PeerReviewAssignment.objects.filter(
+                reviewer=user, conflict_declared_at__isnull=True, review__isnull=True,
+                case__status__in=[PeerReviewStatus.ASSIGNED, PeerReviewStatus.REVIEWED]).select_related("case"):
+            work.append(platform.WorkItem(f"Review {assignment.case.reference}", reverse(
+                "medstaff:peer_review_case", args=[assignment.case_id]), "review", "Peer review"))
     if permissions.can(user, "medstaff.assign_peer_review"):
         units = permissions.units_where(user, "medstaff.assign_peer_review")
         for case in PeerReviewCase.objects.filter(status=PeerReviewStatus.REFERRED,
@@ -456,7 +458,7 @@ def connect() -> None:
     audit.register(PeerReviewAssignment, mask_fields=["conflict_note"])
     audit.register(PeerReview, mask_fields=["narrative", "documentation_note", "communication_note"])
     audit.register(ScaleLevel)
-    navigation.add(navigation.NavEntry("Peer review", "medstaff:peer_review_list", "medstaff.view_peer_case",
+    navigation.add(navigation.NavEntry("Peer review", "medstaff:peer_review_list", "medstaff.use_peer_review",
                                        "clipboard2-pulse"))
     navigation.add(navigation.NavEntry("Refer to peer review", "medstaff:peer_review_refer",
                                        "medstaff.refer_peer_review", "send"))

@@ -47,3 +47,8 @@ def is_the_reviewed_practitioner(user, case=None):
 
 
 add_rule("medstaff.read_peer_letter", holds("medstaff.view_peer_review") | is_the_reviewed_practitioner)
+
+
+# The door of the list of cases and its menu entry: the readers, and the peer reviewers (who find
+# there the cases assigned to them). Decided by the roles alone, so the menu costs no query.
+add_rule("medstaff.use_peer_review", holds("medstaff.view_peer_review") | holds("medstaff.be_peer_reviewer"))

@@ -260,7 +260,7 @@ _OBJECT_RULES = {
     "compliance.use_tracers": "compliance.view",
     "medstaff.view_practitioner": "medstaff.view_practitioners",
     "medstaff.view_peer_case": "medstaff.view_peer_review", "medstaff.review_peer_case": "medstaff.be_peer_reviewer",
-    "medstaff.read_peer_letter": "medstaff.view_peer_review",
+    "medstaff.read_peer_letter": "medstaff.view_peer_review", "medstaff.use_peer_review": "medstaff.view_peer_review",
 }
 _EVENTS_ARE_WORK_PRODUCT = (
     "Safety event records are patient safety work product (docs/safety.md, Confidentiality): each "

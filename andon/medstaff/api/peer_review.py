@@ -153,7 +153,7 @@ def _practitioner(pk) -> Practitioner:
 
 @router.get("/peer-review/cases", response=documented(list[CaseOut]),
             summary="Peer review cases the caller reads (the committee, the office, a case's reviewers)")
-@requires("medstaff.view_peer_case")
+@requires("medstaff.use_peer_review")
 @paginate(Pages)
 def list_cases(request):
     return peer_review.visible_cases(request.user).order_by("-referred_at", "-pk")

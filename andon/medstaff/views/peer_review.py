@@ -114,7 +114,7 @@ def _organisations(user, capability):
 
 # --- the cases ------------------------------------------------------------------------------------
 
-@requires("medstaff.view_peer_case")
+@requires("medstaff.use_peer_review")
 def case_list(request):
     cases = peer_review.visible_cases(request.user).order_by("-referred_at", "-pk")[:500]
     return render(request, "medstaff/peer_review_list.html", {
