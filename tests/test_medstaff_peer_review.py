@@ -11,6 +11,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from pypdf import PdfReader
 
 from andon.analytics.fhir import store as fhir_store
@@ -23,6 +25,7 @@ from andon.platform import content, sweeps
 from andon.platform.models import Notification
 from andon.platform.roles import Role
 from andon.safety import services as safety
+from tests.fuzz import examples, hostile_text
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 
@@ -409,3 +412,28 @@ def test_the_demo_has_a_decided_case_and_one_waiting_for_dr_yusuf(demo_hospital)
     assert peer_review.conflict_of(waiting, waiting.assignments.get().reviewer) == ""
     assert (decided.outcome, decided.source) == ("2", "manual")
     assert peer_review.peer_review_referrals(waiting.safety_event)[0][0] == waiting.reference
+
+
+# --- hostile input --------------------------------------------------------------------------------
+
+@hypothesis_settings(max_examples=examples(25), derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@given(summary=hostile_text(), encounter=hostile_text(), day=hostile_text(), care=hostile_text(),
+       narrative=hostile_text())
+def test_hostile_referrals_and_reviews_are_refused_or_stored_whole_never_a_server_error(
+        client, team, summary, encounter, day, care, narrative):
+    client.force_login(team["office"])
+    before = PeerReviewCase.objects.count()
+    response = client.post(reverse("medstaff:peer_review_refer"), {
+        "practitioner": team["subject"].pk, "summary": summary, "encounter_id": encounter, "occurred_on": day})
+    assert response.status_code in (302, 400)
+    assert PeerReviewCase.objects.count() == before + (response.status_code == 302)
+    case = PeerReviewCase.objects.order_by("-pk").first() or _case(team)
+    if not case.assignments.exists():
+        peer_review.assign_reviewers(team["office"], case, [team["reviewer"]])
+    client.force_login(team["reviewer"])
+    stored = PeerReview.objects.filter(assignment__case=case).values_list("narrative", flat=True).first()
+    response = client.post(reverse("medstaff:peer_review_review", args=[case.pk]), {
+        "care_level": care, "system_level": "none", "narrative": narrative})
+    assert response.status_code in (302, 400)
+    now = PeerReview.objects.filter(assignment__case=case).values_list("narrative", flat=True).first()
+    assert now == (narrative.strip() if response.status_code == 302 else stored)
