@@ -416,7 +416,8 @@ def test_the_demo_has_a_decided_case_and_one_waiting_for_dr_yusuf(demo_hospital)
 
 # --- hostile input --------------------------------------------------------------------------------
 
-@hypothesis_settings(max_examples=examples(25), derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@hypothesis_settings(max_examples=examples(25), derandomize=True, deadline=None,
+                     suppress_health_check=list(HealthCheck))
 @given(summary=hostile_text(), encounter=hostile_text(), day=hostile_text(), care=hostile_text(),
        narrative=hostile_text())
 def test_hostile_referrals_and_reviews_are_refused_or_stored_whole_never_a_server_error(
