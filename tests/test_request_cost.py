@@ -131,8 +131,9 @@ PAGES = {
     "event list": ("officer", lambda events: reverse("safety:event_list"), 7),
     # 12: opening the event marks the officer's notifications about it read (one UPDATE), so its
     # line leaves their home page (issue 15, defect 3); and the page lists who was alerted about
-    # a severe report (one read of its escalations, issue 15 item 8).
-    "event page": ("officer", lambda events: reverse("safety:event", args=[events[0].pk]), 12),
+    # a severe report (one read of its escalations, issue 15 item 8). 13: and whether the event
+    # was referred to medical staff peer review, with the day (one read, issue 19 item 6).
+    "event page": ("officer", lambda events: reverse("safety:event", args=[events[0].pk]), 13),
     "analysis": ("officer", lambda events: reverse("safety:analysis"), 6),
 }
 

@@ -57,3 +57,38 @@ def proctors_an_fppe(user):
 add_rule("medstaff.record_fppe_case", proctors_fppe | holds("medstaff.manage_fppe"))
 add_rule("medstaff.view_fppe_record", proctors_fppe | holds("medstaff.view_fppe"))
 add_rule("medstaff.use_fppe", holds("medstaff.view_fppe") | proctors_an_fppe)
+
+# Peer review (peer_review.py): a case's assigned reviewers read and review that case, and no
+# other; the committee and the office read every case of their scope. A reviewer who declared a
+# conflict of interest is no longer assigned. Asked without a case (a page's door), the rule asks
+# whether the user is assigned any case.
+@rules.predicate
+def is_assigned_reviewer(user, case=None):
+    from .models import PeerReviewAssignment
+
+    assigned = PeerReviewAssignment.objects.filter(reviewer_id=user.pk, conflict_declared_at__isnull=True)
+    if case is not None:
+        assigned = assigned.filter(case_id=case.pk)
+    return assigned.exists()
+
+
+add_rule("medstaff.view_peer_case", holds("medstaff.view_peer_review") | is_assigned_reviewer)
+add_rule("medstaff.review_peer_case", is_assigned_reviewer)
+
+
+# The feedback letter of a decided case is the reviewed practitioner's too (their own account).
+@rules.predicate
+def is_the_reviewed_practitioner(user, case=None):
+    from .models import PeerReviewCase, PeerReviewStatus
+
+    decided = PeerReviewCase.objects.filter(practitioner__user_id=user.pk, status__in=[
+        PeerReviewStatus.DECIDED, PeerReviewStatus.CLOSED])
+    return decided.filter(pk=case.pk).exists() if case is not None else decided.exists()
+
+
+add_rule("medstaff.read_peer_letter", holds("medstaff.view_peer_review") | is_the_reviewed_practitioner)
+
+
+# The door of the list of cases and its menu entry: the readers, and the peer reviewers (who find
+# there the cases assigned to them). Decided by the roles alone, so the menu costs no query.
+add_rule("medstaff.use_peer_review", holds("medstaff.view_peer_review") | holds("medstaff.be_peer_reviewer"))

@@ -1,4 +1,4 @@
-from .views import practitioners, privileges, fppe
+from .views import practitioners, privileges, fppe, peer_review as peer_review_views
 
 app_name = "medstaff"
 
@@ -7,4 +7,5 @@ urlpatterns = [
     *practitioners.urlpatterns,
     *privileges.urlpatterns,
     *fppe.urlpatterns,
+    *peer_review_views.urlpatterns,
 ]

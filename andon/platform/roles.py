@@ -263,6 +263,8 @@ _OBJECT_RULES = {
     "medstaff.view_practitioner": "medstaff.view_practitioners",
     "medstaff.record_fppe_case": "medstaff.manage_fppe", "medstaff.view_fppe_record": "medstaff.view_fppe",
     "medstaff.use_fppe": "medstaff.view_fppe",
+    "medstaff.view_peer_case": "medstaff.view_peer_review", "medstaff.review_peer_case": "medstaff.be_peer_reviewer",
+    "medstaff.read_peer_letter": "medstaff.view_peer_review", "medstaff.use_peer_review": "medstaff.view_peer_review",
 }
 _EVENTS_ARE_WORK_PRODUCT = (
     "Safety event records are patient safety work product (docs/safety.md, Confidentiality): each "
@@ -340,6 +342,20 @@ REFUSALS: dict[str, tuple[str, str, str]] = {  # capability -> (what, why, whom 
         "mock-survey tracers", "Tracers are open to the people who read compliance records or plan tracers, and "
         "to anyone named as the surveyor of one.",
         "If you are to survey one, ask a compliance specialist to name you as its surveyor."),
+    # Peer review (andon/medstaff/rules.py): protected by the state peer-review statutes.
+    "medstaff.view_peer_review": (
+        "peer review cases", "Peer review is confidential under the state peer-review statutes, apart from patient "
+        "safety work and from HR: a case is read by the peer review committee, the medical staff office and its "
+        "assigned reviewers only; others see counts by outcome.", "Ask the medical staff office."),
+    "medstaff.view_peer_case": (
+        "this peer review case", "A peer review case is read by the peer review committee, the medical staff office "
+        "and the reviewers assigned to it only (state peer-review statutes).", "Ask the medical staff office."),
+    "medstaff.review_peer_case": (
+        "the review of this case", "Only a reviewer assigned to the case, without a declared conflict of interest, "
+        "may review it.", "Ask the medical staff office or the peer review committee to assign you."),
+    "medstaff.read_peer_letter": (
+        "this feedback letter", "A peer review feedback letter is read by the practitioner it is addressed to, the "
+        "peer review committee and the medical staff office only.", "Ask the medical staff office."),
 }
 
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from andon.platform.concurrency import Versioned
 
-__all__ = ["PeerReviewCase", "PeerReviewSource", "PeerReviewStatus"]
+__all__ = ["PeerReview", "PeerReviewAssignment", "PeerReviewCase", "PeerReviewSource", "PeerReviewStatus", "ScaleKind",
+           "ScaleLevel", "TriggerMiss"]
 
 
 class PeerReviewSource(models.TextChoices):
@@ -43,6 +44,12 @@ class PeerReviewCase(Versioned):
     # The committee's decision: a level of the scale (ScaleLevel.code) for the practitioner's care.
     outcome = models.CharField(max_length=20, blank=True)
     decided_on = models.DateField(null=True, blank=True)
+    # The committee's words to the practitioner (the feedback letter), and what it started.
+    committee_note = models.TextField(max_length=4000, blank=True)
+    system_level = models.CharField(max_length=20, blank=True, help_text="The committee's level for the system")
+    action_id = models.IntegerField(null=True, blank=True, help_text="The shared tracker's action for system issues")
+    fppe_reference = models.CharField(max_length=20, blank=True)
+    letter_sent_on = models.DateField(null=True, blank=True)
     referred_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     referred_at = models.DateTimeField(default=timezone.now)
 
@@ -61,3 +68,86 @@ class PeerReviewCase(Versioned):
 
     def __str__(self):
         return self.reference
+
+
+class ScaleKind(models.TextChoices):
+    CARE = "care", "The practitioner's care"
+    SYSTEM = "system", "The system's contribution"
+
+
+class ScaleLevel(models.Model):
+    """One level of the peer review scale of an organisation (DOMAIN.md §10 ⚠︎: scales differ
+    between hospitals, so the levels are data, edited by the medical staff office). The care of
+    the practitioner and the system's contribution are scored apart, each on its own levels."""
+
+    organisation = models.ForeignKey("platform.Organisation", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=6, choices=ScaleKind.choices)
+    code = models.CharField(max_length=20, help_text="What the case records: 1, 2, 3…")
+    label = models.CharField(max_length=200)
+    description = models.TextField(max_length=2000, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["kind", "position", "code"]
+        constraints = [models.UniqueConstraint(fields=["organisation", "kind", "code"],
+                                               name="medstaff_scale_code_once")]
+
+    def __str__(self):
+        return f"{self.code}: {self.label}"
+
+
+class PeerReviewAssignment(models.Model):
+    """A reviewer asked to review a case. A reviewer who declares a conflict of interest keeps
+    the row (who declared it, when, why) and loses the case."""
+
+    case = models.ForeignKey(PeerReviewCase, on_delete=models.CASCADE, related_name="assignments")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assigned_at = models.DateTimeField(default=timezone.now)
+    conflict_declared_at = models.DateTimeField(null=True, blank=True)
+    conflict_note = models.TextField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["assigned_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["case", "reviewer"], name="medstaff_peer_reviewer_once")]
+
+    @property
+    def unit(self):
+        return self.case.practitioner.department
+
+
+class PeerReview(models.Model):
+    """A reviewer's structured review of a case: the care and the system's contribution scored
+    apart, documentation and communication issues, a narrative."""
+
+    assignment = models.OneToOneField(PeerReviewAssignment, on_delete=models.CASCADE, related_name="review")
+    care_level = models.CharField(max_length=20, help_text="A care level's code")
+    system_level = models.CharField(max_length=20, help_text="A system level's code")
+    documentation_issue = models.BooleanField(default=False)
+    documentation_note = models.TextField(max_length=2000, blank=True)
+    communication_issue = models.BooleanField(default=False)
+    communication_note = models.TextField(max_length=2000, blank=True)
+    narrative = models.TextField(max_length=8000)
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    @property
+    def unit(self):
+        return self.assignment.case.practitioner.department
+
+
+class TriggerMiss(models.Model):
+    """A case a trigger rule found whose practitioner matches no Practitioner record: kept for
+    the office to link the practitioner (and refer the case by hand), not lost."""
+
+    trigger_rule = models.CharField(max_length=60)
+    encounter_id = models.CharField(max_length=64)
+    patient_id = models.CharField(max_length=64, blank=True)
+    practitioner_reference = models.CharField(max_length=200)
+    occurred_on = models.DateField(null=True, blank=True)
+    found_on = models.DateField()
+
+    class Meta:
+        ordering = ["-found_on", "trigger_rule", "encounter_id"]
+        constraints = [models.UniqueConstraint(fields=["trigger_rule", "encounter_id", "practitioner_reference"],
+                                               name="medstaff_trigger_miss_once")]
