@@ -513,3 +513,11 @@ def practitioner_funnel(measure: Measure, values: list[PractitionerValue], label
     named = [charts.FunnelPoint(labels.get(p.label, p.label), p.numerator, p.denominator, p.value, p.outside)
              for p in points]
     return charts.funnel_chart(measure, named, centre, curves, title, "Cases"), by_key, centre
+
+
+def practitioners_pooled(measure: Measure, values: list[PractitionerValue], key: str, minimum: int) -> PractitionerValue:
+    """The practitioners' cases added up (a department's value over its practitioners; a median
+    measure's is the mean here, as the kept cases are not read again)."""
+    count = sum(v.cases for v in values)
+    numerator, denominator = sum(v.numerator for v in values), sum(v.denominator for v in values)
+    return PractitionerValue(key, count, numerator, denominator, _total_value(measure, numerator, denominator), minimum)

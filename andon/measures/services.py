@@ -850,3 +850,21 @@ def practitioner_funnel(measure: Measure, values, labels: dict[str, str], title:
     from . import results
 
     return results.practitioner_funnel(measure, values, labels, title)
+
+
+def practitioners_pooled(measure: Measure, values, label: str):
+    """The practitioners' values added up into one (a department's), shown with the same minimum."""
+    from . import results
+
+    return results.practitioners_pooled(measure, list(values), label, practitioner_minimum())
+
+
+def measures_by_keys(keys) -> dict[str, Measure]:
+    """The active measures of the library with these keys, by key (for a module that lists
+    measures by key and checks its own permission to show them)."""
+    return {m.key: m for m in Measure.objects.filter(key__in=list(keys), active=True)}
+
+
+def attributable(measure: Measure) -> bool:
+    """Whether a measure's cases name encounters, so that they can be given their practitioner."""
+    return measure.source_kind in (SourceKind.SQL, SourceKind.ECQM)

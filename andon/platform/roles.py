@@ -259,6 +259,8 @@ _OBJECT_RULES = {
     "compliance.fill_tracer": "compliance.plan_tracers", "compliance.view_tracer": "compliance.view",
     "compliance.use_tracers": "compliance.view",
     "medstaff.view_practitioner": "medstaff.view_practitioners",
+    "medstaff.view_practitioner_oppe": "medstaff.view_oppe",
+    "medstaff.view_own_oppe": "medstaff.view_oppe",
 }
 _EVENTS_ARE_WORK_PRODUCT = (
     "Safety event records are patient safety work product (docs/safety.md, Confidentiality): each "
