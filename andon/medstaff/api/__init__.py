@@ -3,6 +3,8 @@ services as the pages; one router per subject, assembled here."""
 
 from ninja import Router
 
+from . import oppe
+
 router = Router(tags=["medstaff"])
-for subject in ():
+for subject in (oppe,):
     router.add_router("", subject.router)
