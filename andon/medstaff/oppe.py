@@ -342,7 +342,12 @@ def decide_oppe(user, practitioner: Practitioner, *, decision: str, reason: str,
 
 
 def connect() -> None:
-    """Registries of OPPE (audit, navigation, the measures computed by practitioner), from ready()."""
+    """Registries of OPPE (audit, navigation, demo, the measures computed by practitioner), from ready()."""
+    from andon.platform import demo
+
+    from .demo_oppe import load_demo_oppe
+
+    demo.register_demo_loader(load_demo_oppe)  # after the practitioners' loader: connect() runs after theirs
     audit.register(OppeProfile, exclude_fields=["version"])
     audit.register(OppeIndicator)
     audit.register(OppeDecision)
