@@ -153,3 +153,22 @@ def test_configuration_refuses_what_cannot_be_evaluated(medicine, make_user):
     with pytest.raises(PermissionDenied):
         medstaff.configure_oppe(make_user(Role.DEPARTMENT_CHAIR, "rgh/medicine"), department,
                                 indicators=[{"measure_key": "readmission-30-day"}])
+
+
+def test_the_demo_medicine_profile_shows_its_outlier(demo_hospital):
+    """The demo's data: the Medicine profile's readmissions by practitioner over its period put
+    the 4 West outlier beyond the 99.8% limits (read through the measures' services, so that it
+    holds before the practitioners' records are made from the store)."""
+    from andon.medstaff.models import OppeProfile
+
+    profile = OppeProfile.objects.get(department__facility__code="rgh", department__code="medicine")
+    assert [i.measure_key for i in profile.indicators.all()] == [
+        "readmission-30-day", "average-length-of-stay", "in-hospital-mortality"]
+    first, last = medstaff.oppe_period(profile)
+    measure = measures.measures_by_keys(["readmission-30-day"])["readmission-30-day"]
+    medicine = [f"syn-2026-prac-{ward}-{n}" for ward in ("rgh-4w", "rgh-5e") for n in range(10)]
+    values = measures.practitioner_results(measure, first, last, medicine, minimum=10)
+    assert len(values) == 20
+    _chart, points, centre = measures.practitioner_funnel(measure, values, {}, "Readmissions")
+    beyond = {key for key, point in points.items() if point.outside == "alarm" and point.value > centre}
+    assert beyond == {"syn-2026-prac-rgh-4w-0"}
