@@ -222,8 +222,10 @@ def evaluate_department(user, profile: OppeProfile, today: date | None = None) -
     indicators = [_indicator(i, known[i.measure_key], practitioners, first, last)
                   for i in profile.indicators.all() if i.measure_key in known]
     events, outcomes = _counts(practitioners, first, last)
-    volume = {p.pk: max([r.value.cases for i in indicators for r in (*i.rows, *i.too_few) if r.practitioner == p] or [0])
-              for p in practitioners}
+    volume = {p.pk: 0 for p in practitioners}  # the largest count of cases over the indicators
+    for item in indicators:
+        for row in (*item.rows, *item.too_few):
+            volume[row.practitioner.pk] = max(volume[row.practitioner.pk], row.value.cases)
     return Evaluation(profile, first, last, practitioners, indicators, events, outcomes, volume)
 
 
