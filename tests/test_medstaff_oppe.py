@@ -56,8 +56,10 @@ def medicine(db, hospital, make_user, population, settings, tmp_path):
     doctors = {}
     for n in range(6):
         account = make_user(Role.PRACTITIONER, "rgh/medicine") if n in (0, 1) else None
+        # one of them filed under a ward of Medicine: the department's evaluation holds them too
+        home = hospital.unit("rgh/4w") if n == 5 else department
         doctors[n] = Practitioner.objects.create(
-            organisation=department.facility.organisation, department=department, family_name=f"Doctor{n}",
+            organisation=department.facility.organisation, department=home, family_name=f"Doctor{n}",
             given_name="Test", degree="MD", fhir_id=f"syn-9-prac-w4-{n}", user=account, created_by=office)
     medstaff.configure_oppe(office, department, indicators=[
         {"measure_key": "readmission-30-day", "minimum_cases": 10, "target": 12},

@@ -126,6 +126,18 @@ def oppe_period(profile: OppeProfile, today: date | None = None) -> tuple[date, 
     return first, date.fromordinal(period_math.next_start(last_month, "month").toordinal() - 1)
 
 
+def _members(profile: OppeProfile):
+    """The practitioners of the profile's department: of it or of a unit below it (a ward)."""
+    return Practitioner.objects.filter(department__path__startswith=profile.department.path)
+
+
+def profile_for(practitioner: Practitioner) -> OppeProfile | None:
+    """The profile of the practitioner's department, or of the nearest unit above it that has one."""
+    above = [int(part) for part in practitioner.department.path.strip("/").split("/") if part]
+    profiles = {p.department_id: p for p in OppeProfile.objects.filter(department_id__in=above)}
+    return next((profiles[pk] for pk in reversed(above) if pk in profiles), None)
+
+
 # --- evaluation -----------------------------------------------------------------------------------
 
 @dataclass
@@ -217,7 +229,7 @@ def evaluate_department(user, profile: OppeProfile, today: date | None = None) -
     × indicator, the department's value, funnel plots, counts and volume."""
     permissions.check(user, "medstaff.view_oppe", profile.department)
     first, last = oppe_period(profile, today)
-    practitioners = list(Practitioner.objects.filter(department=profile.department).exclude(status="inactive"))
+    practitioners = list(_members(profile).exclude(status="inactive"))
     known = measures.measures_by_keys(i.measure_key for i in profile.indicators.all())
     indicators = [_indicator(i, known[i.measure_key], practitioners, first, last)
                   for i in profile.indicators.all() if i.measure_key in known]
@@ -273,13 +285,13 @@ def practitioner_oppe(user, practitioner: Practitioner, today: date | None = Non
     the department's, their own SPC chart over 24 months, and their cases down to the encounters
     for those who may see them (the reading audited); the decisions so far."""
     permissions.check(user, "medstaff.view_practitioner_oppe", practitioner)
-    profile = OppeProfile.objects.filter(department=practitioner.department).first()
+    profile = profile_for(practitioner)
     decisions = list(practitioner.oppe_decisions.select_related("decided_by", "fppe"))
     may_decide = permissions.can(user, "medstaff.decide_oppe", practitioner)
     if profile is None:
         return PractitionerOppe(practitioner, None, None, None, [], decisions, may_decide)
     first, last = oppe_period(profile, today)
-    colleagues = [p.fhir_id for p in Practitioner.objects.filter(department=profile.department).exclude(fhir_id="")]
+    colleagues = [p.fhir_id for p in _members(profile).exclude(fhir_id="")]
     known = measures.measures_by_keys(i.measure_key for i in profile.indicators.all())
     show_cases = may_see_cases(user, practitioner)
     found = []
@@ -326,7 +338,7 @@ def decide_oppe(user, practitioner: Practitioner, *, decision: str, reason: str,
     decided_on = decided_on or today
     if decided_on > today:
         errors["decided_on"] = "a decision cannot be dated in the future"
-    profile = OppeProfile.objects.filter(department=practitioner.department).first()
+    profile = profile_for(practitioner)
     if profile is None:
         errors["practitioner"] = f"{practitioner.department} has no OPPE profile"
     if errors:
