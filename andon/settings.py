@@ -306,6 +306,9 @@ ANDON_ECQM_CONTENT = [Path(p).resolve() for p in env.list(
 # patients or events, and the cells that would give them away by subtraction ⚠︎ (11: the CMS
 # cell size suppression policy, counts 1 to 10; 0 or 1 hides nothing).
 ANDON_SMALL_CELL_THRESHOLD = env.int("ANDON_SMALL_CELL_THRESHOLD", default=11)
+# A practitioner's value over fewer cases than this is shown as "too few cases (n)" (DOMAIN.md §8 ⚠︎;
+# an OPPE indicator may set its own).
+ANDON_OPPE_MIN_CASES = env.int("ANDON_OPPE_MIN_CASES", default=10)
 
 # Background jobs: django-tasks with the database backend, run by `andon worker`.
 TASKS = {

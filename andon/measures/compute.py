@@ -74,13 +74,16 @@ def from_kpi(measure: Measure, cells: list[kpi.Cell]) -> list[Cell]:
 
 
 def from_sql(measure: Measure, workspace: kpi.Workspace, kind: str, first: date, last: date,
-             sql: str | None = None, measured=None) -> tuple[list[Cell], dict]:
+             sql: str | None = None, measured=None, by_practitioner: bool = False) -> tuple[list[Cell], dict]:
     """Cells of the measure's SQL (or of `sql`, an eCQM's cases, with `measured` giving the
-    measurement period of a period's cases); its cases are kept for the drill-down (cases.py)."""
+    measurement period of a period's cases); its cases are kept for the drill-down (cases.py).
+    `by_practitioner` (a workspace made with attribution): also the organisation's cells of each
+    practitioner."""
     sql = sql or measure.definition["source"]["sql"]
     strata = measure.definition.get("strata", list(kpi.DIMENSIONS))
     try:
-        result = kpi.aggregate(workspace, sql, kind=kind, first=first, last=last, dimensions=strata)
+        result = kpi.aggregate(workspace, sql, kind=kind, first=first, last=last, dimensions=strata,
+                               by_practitioner=by_practitioner)
         kept = kpi.framed_table(workspace, sql, kind=kind, first=first, last=last)
     except kpi.KpiError as error:
         raise ComputeError(f"{measure.key}: {error}") from None
@@ -232,7 +235,7 @@ def ecqm_case_table(rows: dict):
 
 
 def from_ecqm(measure: Measure, workspace: kpi.Workspace, store, folders, kind: str, first: date, last: date,
-              jobs=None, progress=None, evaluation=None) -> tuple[list[Cell], dict]:
+              jobs=None, progress=None, evaluation=None, by_practitioner: bool = False) -> tuple[list[Cell], dict]:
     """`evaluation`: the engine's output (ecqm_cases) made earlier over the same patients (the
     demo's, scripts/demo_ecqm.py), used in place of evaluating them again; the cells and the
     kept cases are then made from the store as always."""
@@ -245,5 +248,5 @@ def from_ecqm(measure: Measure, workspace: kpi.Workspace, store, folders, kind: 
         return next(span for span in measured if span[0] <= start <= span[1])
 
     cells, counts = from_sql(measure, workspace, kind, first, last, sql=ECQM_CASES_SQL.format(table=table_name),
-                             measured=measured_over)
+                             measured=measured_over, by_practitioner=by_practitioner)
     return cells, {**counts, "patients": evaluated, "errors": len(errors), "first_errors": errors[:5]}

@@ -29,6 +29,14 @@ WARDS = {"rgh-4w": "rgh/4w", "rgh-5e": "rgh/5e", "rgh-6n": "rgh/6n", "rgh-icu": 
 EMERGENCY = ("rgh-ed", "rgh/ed")
 LABOUR = ("rgh-labour", "rgh/labour")
 MONTHS = 24
+# The wards' practitioners (ids syn-2026-prac-<location>-<n>: the medical staff module's demo
+# practitioners are made from them), drawn apart from the patients, whose data stays the same.
+# One Medicine hospitalist attends most of 4 West's stays that end in a readmission: the outlier
+# the demo's OPPE funnel plot shows (issue 19).
+PRACTITIONERS_PER_WARD = 10
+OUTLIER = "syn-2026-prac-rgh-4w-0"
+SPECIALTIES = {"rgh-5e": ("207RC0000X", "Cardiovascular Disease"), "rgh-6n": ("208600000X", "Surgery"),
+               "rgh-icu": ("207RC0200X", "Critical Care Medicine")}
 # eCQM test patients replayed a month, per measure; the shares drawn of the cases meeting the
 # numerator, missing it, and outside the denominator (excluded); the wards their stays are put on
 ECQM_CASES_A_MONTH = 8
@@ -75,7 +83,9 @@ def load_demo_measures() -> None:
 
 def _load_population(first: date) -> None:
     options = synthetic.Options(DEMO_PATIENTS, first, MONTHS, list(WARDS), EMERGENCY[0], seed=2026,
-                                readmission_rate=0.10, readmission_rise=0.25, rise_months=8)
+                                readmission_rate=0.10, readmission_rise=0.25, rise_months=8,
+                                practitioners_per_ward=PRACTITIONERS_PER_WARD, emergency_practitioners=8,
+                                specialties=SPECIALTIES, outliers={OUTLIER: 40})
     with tempfile.TemporaryDirectory(prefix="andon-demo-fhir-") as folder:
         synthetic.write_ndjson(options, Path(folder) / "ehr")
         write_ecqm_patients(settings.SHIPPED_ECQM_CONTENT / "tests", first, Path(folder) / "ecqm")

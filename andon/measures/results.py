@@ -395,3 +395,129 @@ def export_cases(user, measure: Measure, *, period_start: date, kind: str = "mon
                                       value=value, counted=counted, search=search, sort=sort, descending=descending,
                                       page=None, what="exported to CSV the patients behind")
     return found.rows
+
+
+# --- by practitioner (issue 19: OPPE) ------------------------------------------------------------
+
+PRACTITIONER = kpi.PRACTITIONER
+
+
+@dataclass
+class PractitionerValue:
+    """A practitioner's total over some months: below `minimum` cases the value is not shown
+    (nor plotted), only "too few cases (n)" (DOMAIN.md §8: a value of a few cases says nothing)."""
+
+    key: str  # the FHIR Practitioner id (or npi:…, or kpi.attribution.UNATTRIBUTED)
+    cases: int
+    numerator: float
+    denominator: float
+    value: float | None
+    minimum: int
+
+    @property
+    def too_few(self) -> bool:
+        return self.cases < self.minimum
+
+    @property
+    def shown(self) -> str:
+        """The value as every page, API and export shows it."""
+        if self.too_few:
+            return f"too few cases ({self.cases})"
+        return "no value" if self.value is None else charts.format_value(self.value)
+
+
+def practitioner_results(measure: Measure, first: date, last: date, keys=None, *,
+                         minimum: int) -> list[PractitionerValue]:
+    """Each practitioner's total of the stored monthly cells from the month holding `first` to
+    the one holding `last` (`keys`: only those practitioners), by key."""
+    rows = MeasureResult.objects.filter(measure=measure, period_kind="month", stratum=PRACTITIONER, unit=None,
+                                        period_start__gte=period_math.start_of(first, "month"), period_start__lte=last)
+    if keys is not None:
+        rows = rows.filter(stratum_value__in=list(keys))
+    totals: dict[str, list] = {}
+    for key, count, numerator, denominator in rows.values_list("stratum_value", "cases", "numerator", "denominator"):
+        total = totals.setdefault(key, [0, 0.0, 0.0])
+        total[0] += count
+        total[1] += numerator
+        total[2] += denominator
+    medians = None
+    if measure.scoring == Scoring.CONTINUOUS and definitions.aggregate(measure.definition) == "median":
+        medians = _practitioner_medians(measure, first, last)
+    found = []
+    for key, (count, numerator, denominator) in sorted(totals.items()):
+        value = (medians or {}).get(key) if medians is not None else _total_value(measure, numerator, denominator)
+        found.append(PractitionerValue(key, count, numerator, denominator, value, minimum))
+    return found
+
+
+def _total_value(measure: Measure, numerator: float, denominator: float) -> float | None:
+    if measure.scoring == Scoring.CONTINUOUS:  # numerator: the sum of the values; denominator: the cases
+        return numerator / denominator if denominator else None
+    return compute.score(measure, numerator, denominator)
+
+
+def _kept_months(measure: Measure, first: date, last: date):
+    """The kept case tables of the months, those kept with their practitioner only."""
+    for start, _end in period_math.periods(first, last, "month"):
+        table = cases.kept(measure.key, "month", start)
+        if table is not None and PRACTITIONER in table.column_names:
+            yield table
+
+
+def _practitioner_medians(measure: Measure, first: date, last: date) -> dict[str, float]:
+    values: dict[str, list[float]] = {}
+    for table in _kept_months(measure, first, last):
+        kept = table.select(["value", PRACTITIONER]).to_pydict()
+        for value, key in zip(kept["value"], kept[PRACTITIONER], strict=True):
+            if value is not None:
+                values.setdefault(key, []).append(value)
+    return {key: statistics.median(found) for key, found in values.items() if found}
+
+
+def practitioner_cases(measure: Measure, key: str, first: date, last: date, limit: int = 2000) -> list[dict]:
+    """The cases attributed to a practitioner in the months from `first` to `last`, as kept at
+    the computation: case, patient, encounter, when, numerator, denominator, value. The caller
+    has checked that the reader may see them, and audits the reading."""
+    found: list[dict] = []
+    for table in _kept_months(measure, first, last):
+        found += kpi.cases_in(table, stratum=PRACTITIONER, stratum_value=key, limit=limit - len(found))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def practitioner_series(measure: Measure, key: str):
+    """(period start, numerator, denominator, value, cases) of a practitioner's monthly cells."""
+    return series(measure, stratum=PRACTITIONER, value=key)
+
+
+def practitioner_chart(measure: Measure, key: str, title: str):
+    """A practitioner's own SPC chart from their monthly cells (None without any), drawn as the
+    measure's own chart is."""
+    found = practitioner_series(measure, key)
+    if not found:
+        return None
+    view = charts.spc_view(measure, [(s, n, d, v) for s, n, d, v, _ in found], (), "month")
+    return charts.spc_chart(measure, view, (), title=title)
+
+
+def practitioner_funnel(measure: Measure, values: list[PractitionerValue], labels: dict[str, str], title: str):
+    """The funnel plot of practitioners with enough cases (those with too few are listed apart,
+    never plotted): (chart or None, points by key). A point's `outside` is "alarm" (beyond the
+    99.8 % limits) or "alert" (95 %), on either side; the caller tells the bad side."""
+    shown = [v for v in values if not v.too_few and v.denominator]
+    points, centre, curves = charts.funnel_points(measure, [(v.key, v.numerator, v.denominator) for v in shown])
+    if not points:
+        return None, {}, centre
+    by_key = {p.label: p for p in points}
+    named = [charts.FunnelPoint(labels.get(p.label, p.label), p.numerator, p.denominator, p.value, p.outside)
+             for p in points]
+    return charts.funnel_chart(measure, named, centre, curves, title, "Cases"), by_key, centre
+
+
+def practitioners_pooled(measure: Measure, values: list[PractitionerValue], key: str, minimum: int) -> PractitionerValue:
+    """The practitioners' cases added up (a department's value over its practitioners; a median
+    measure's is the mean here, as the kept cases are not read again)."""
+    count = sum(v.cases for v in values)
+    numerator, denominator = sum(v.numerator for v in values), sum(v.denominator for v in values)
+    return PractitionerValue(key, count, numerator, denominator, _total_value(measure, numerator, denominator), minimum)

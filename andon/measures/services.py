@@ -148,12 +148,15 @@ def patient_identity(patient_id: str):
 
 
 def compute_measures(keys=None, *, kind: str = "month", first: date, last: date, job=None, jobs=None,
-                     progress=None, ecqm_evaluations: dict | None = None) -> list[Computed]:
+                     progress=None, ecqm_evaluations: dict | None = None,
+                     by_practitioner: bool | None = None) -> list[Computed]:
     """Compute the measures named by `keys` (all active ones when None) over the periods of
     `kind` from `first` to `last`, replacing their stored cells for those periods. A measure
     that cannot be computed keeps its old results and says why; the others go on.
     `ecqm_evaluations`: by measure key, an eCQM engine's output made earlier for these periods
-    (compute.from_ecqm), for the demo's precomputed eCQMs."""
+    (compute.from_ecqm), for the demo's precomputed eCQMs. `by_practitioner`: True, every SQL or
+    eCQM measure is also computed by practitioner (stratum "practitioner"); False, none; None
+    (the default), those other modules need by practitioner (`needed_by_practitioner`)."""
     period_math.check_kind(kind)
     spans = period_math.periods(first, last, kind)
     measures = list(Measure.objects.filter(active=True, **({"key__in": list(keys)} if keys is not None else {})))
@@ -164,11 +167,12 @@ def compute_measures(keys=None, *, kind: str = "month", first: date, last: date,
     store = open_store()
     workspace = None
     try:
-        workspace = _workspace(store, measures)
+        attributed = _attributed(measures, by_practitioner)
+        workspace = _workspace(store, measures, bool(attributed))
         done = []
         for position, measure in enumerate(computation_order(measures)):
             done.append(_compute_one(measure, workspace, store, kind, spans, job, jobs,
-                                     (ecqm_evaluations or {}).get(measure.key)))
+                                     (ecqm_evaluations or {}).get(measure.key), measure.key in attributed))
             if progress is not None:
                 progress(position + 1, len(measures), measure.title)
         return done
@@ -179,19 +183,40 @@ def compute_measures(keys=None, *, kind: str = "month", first: date, last: date,
             store.close()
 
 
-def _workspace(store, measures) -> kpi.Workspace:
+# Callables giving the keys of measures another module needs by practitioner (the medical staff
+# module's OPPE indicators): registered at start-up, so measures imports none of them.
+_PRACTITIONER_NEEDS: list = []
+
+
+def needed_by_practitioner(keys_source) -> None:
+    """Register a callable returning the keys of measures to compute by practitioner too."""
+    if keys_source not in _PRACTITIONER_NEEDS:
+        _PRACTITIONER_NEEDS.append(keys_source)
+
+
+def _attributed(measures, by_practitioner: bool | None) -> set[str]:
+    """The keys of the measures to compute by practitioner (SQL and eCQM ones: others name no encounter)."""
+    if by_practitioner is False:
+        return set()
+    wanted = None if by_practitioner else {key for source in _PRACTITIONER_NEEDS for key in source()}
+    return {m.key for m in measures if m.source_kind in (SourceKind.SQL, SourceKind.ECQM)
+            and (wanted is None or m.key in wanted)}
+
+
+def _workspace(store, measures, by_practitioner: bool = False) -> kpi.Workspace:
     views = kpi.load_view_definitions(definitions.views_folder())
     sqls = [m.definition["source"]["sql"] for m in measures if m.source_kind == SourceKind.SQL]
     if any(m.source_kind == SourceKind.ECQM for m in measures):
         sqls.append("SELECT * FROM encounter")
-    return kpi.Workspace.for_sql(store, views, sqls, unit_map(), unit_tree())
+    return kpi.Workspace.for_sql(store, views, sqls, unit_map(), unit_tree(), attribution=by_practitioner)
 
 
-def _compute_one(measure: Measure, workspace, store, kind: str, spans, job, jobs, evaluation=None) -> Computed:
+def _compute_one(measure: Measure, workspace, store, kind: str, spans, job, jobs, evaluation=None,
+                 by_practitioner: bool = False) -> Computed:
     first, last = spans[0][0], spans[-1][1]
     last_day = date.fromordinal(last.toordinal() - 1)
     try:
-        cells, counts, load = _cells(measure, workspace, store, kind, first, last_day, jobs, evaluation)
+        cells, counts, load = _cells(measure, workspace, store, kind, first, last_day, jobs, evaluation, by_practitioner)
         if not cells:
             raise compute.ComputeError(f"{measure.key}: {_nothing_found(measure, counts)}")
         _check_finite(measure, cells)
@@ -229,7 +254,7 @@ def _record_outcome(measure: Measure, error: str, job) -> None:
                                                  compute_error_job=job if error else None)
 
 
-def _cells(measure, workspace, store, kind, first, last_day, jobs, evaluation=None):
+def _cells(measure, workspace, store, kind, first, last_day, jobs, evaluation=None, by_practitioner=False):
     source = measure.source_kind
     folders = settings.ANDON_ECQM_CONTENT
     if source == SourceKind.ECQM and not folders:
@@ -237,10 +262,11 @@ def _cells(measure, workspace, store, kind, first, last_day, jobs, evaluation=No
     if source in (SourceKind.SQL, SourceKind.ECQM) and store is None:
         raise compute.ComputeError(f"{measure.key}: no clinical data is loaded (andon fhir load)")
     if source == SourceKind.SQL:
-        return (*compute.from_sql(measure, workspace, kind, first, last_day), store_load_label(store))
+        return (*compute.from_sql(measure, workspace, kind, first, last_day, by_practitioner=by_practitioner),
+                store_load_label(store))
     if source == SourceKind.ECQM:
         cells, counts = compute.from_ecqm(measure, workspace, store, folders, kind, first, last_day, jobs,
-                                          evaluation=evaluation)
+                                          evaluation=evaluation, by_practitioner=by_practitioner)
         return cells, counts, store_load_label(store)
     if source == SourceKind.EVENTS:
         census_key = measure.definition["source"]["denominator"]["measure"]
@@ -563,8 +589,11 @@ def measure_for(user, key: str) -> Measure:
 
 def result_rows(measure: Measure, *, units, kind: str = "month", first: date | None = None, last: date | None = None):
     """Stored cells of a measure, whole-organisation cells and those of `units` (the viewer's:
-    `visible_units`; there is no default, as no units asked for is not every unit)."""
-    rows = MeasureResult.objects.filter(measure=measure, period_kind=kind).select_related("unit__facility")
+    `visible_units`; there is no default, as no units asked for is not every unit). Never the
+    practitioners' cells: those are read on the OPPE pages of the medical staff module, by
+    those who may (an individual's performance is not a measure's public result)."""
+    rows = MeasureResult.objects.filter(measure=measure, period_kind=kind).exclude(stratum=kpi.PRACTITIONER)
+    rows = rows.select_related("unit__facility")
     if first:
         rows = rows.filter(period_start__gte=first)
     if last:
@@ -781,3 +810,61 @@ def population_cases(key: str, first: date, last: date, unit_keys: list[str] | N
                 if row["denominator"]:
                     found.setdefault(str(row["case_id"]), row)
     return [found[k] for k in sorted(found)]
+
+
+# --- by practitioner (issue 19: OPPE): for the medical staff module -------------------------------
+
+def practitioner_minimum() -> int:
+    """The minimum count below which a practitioner's value is "too few cases (n)" (⚠︎ ANDON_OPPE_MIN_CASES)."""
+    return settings.ANDON_OPPE_MIN_CASES
+
+
+def practitioner_results(measure: Measure, first: date, last: date, keys=None, *, minimum: int | None = None):
+    """Each practitioner's total (results.PractitionerValue: cases, numerator, denominator,
+    value, too_few, shown) over the months from `first` to `last`; `keys` limits the
+    practitioners (FHIR Practitioner ids). The caller checks its own permission."""
+    from . import results
+
+    return results.practitioner_results(measure, first, last, keys,
+                                        minimum=practitioner_minimum() if minimum is None else minimum)
+
+
+def practitioner_cases(measure: Measure, key: str, first: date, last: date) -> list[dict]:
+    """The cases attributed to a practitioner over the months (case, patient, encounter, when,
+    numerator, denominator, value). The caller checks its permission and audits the reading."""
+    from . import results
+
+    return results.practitioner_cases(measure, key, first, last)
+
+
+def practitioner_chart(measure: Measure, key: str, title: str):
+    """A practitioner's own monthly SPC chart (the kit's Chart), None without results."""
+    from . import results
+
+    return results.practitioner_chart(measure, key, title)
+
+
+def practitioner_funnel(measure: Measure, values, labels: dict[str, str], title: str):
+    """(funnel chart or None, funnel points by key, pooled value) of the practitioners with
+    enough cases; `labels` names them on the chart."""
+    from . import results
+
+    return results.practitioner_funnel(measure, values, labels, title)
+
+
+def practitioners_pooled(measure: Measure, values, label: str):
+    """The practitioners' values added up into one (a department's), shown with the same minimum."""
+    from . import results
+
+    return results.practitioners_pooled(measure, list(values), label, practitioner_minimum())
+
+
+def measures_by_keys(keys) -> dict[str, Measure]:
+    """The active measures of the library with these keys, by key (for a module that lists
+    measures by key and checks its own permission to show them)."""
+    return {m.key: m for m in Measure.objects.filter(key__in=list(keys), active=True)}
+
+
+def attributable(measure: Measure) -> bool:
+    """Whether a measure's cases name encounters, so that they can be given their practitioner."""
+    return measure.source_kind in (SourceKind.SQL, SourceKind.ECQM)

@@ -92,3 +92,24 @@ add_rule("medstaff.read_peer_letter", holds("medstaff.view_peer_review") | is_th
 # The door of the list of cases and its menu entry: the readers, and the peer reviewers (who find
 # there the cases assigned to them). Decided by the roles alone, so the menu costs no query.
 add_rule("medstaff.use_peer_review", holds("medstaff.view_peer_review") | holds("medstaff.be_peer_reviewer"))
+
+
+@rules.predicate
+def is_the_oppe_subject(user, practitioner=None):
+    """Being the practitioner; without one (a page's door), being any practitioner's own account:
+    asked of the database only for accounts holding the Practitioner role, once per request, so
+    everyone else's menu costs no query."""
+    if practitioner is None:
+        from andon.platform.permissions import remembered
+
+        from .models import Practitioner
+
+        return is_a_practitioner(user) and remembered(
+            user, "is_a_practitioner_of_record", Practitioner.objects.filter(user_id=user.pk).exists)
+    return practitioner.user_id is not None and practitioner.user_id == user.pk
+
+
+# - medstaff.view_practitioner_oppe: medstaff.view_oppe over the practitioner's department, or being
+#   that practitioner (their own OPPE); medstaff.view_own_oppe: having a practitioner's account.
+add_rule("medstaff.view_practitioner_oppe", holds("medstaff.view_oppe") | is_the_oppe_subject)
+add_rule("medstaff.view_own_oppe", is_the_oppe_subject)

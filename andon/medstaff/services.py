@@ -12,3 +12,5 @@ from .fppe import *  # noqa: F401,F403
 from .privileges import *  # noqa: F401,F403
 # Peer review: referral, assignment, review, decision, letter (confidential)
 from .peer_review import *  # noqa: F401,F403
+# OPPE: department profiles, evaluations by practitioner, the reviewer's decision
+from .oppe import *  # noqa: F401,F403

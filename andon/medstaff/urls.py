@@ -1,4 +1,4 @@
-from .views import practitioners, privileges, fppe, peer_review as peer_review_views
+from .views import practitioners, privileges, fppe, oppe, peer_review as peer_review_views
 
 app_name = "medstaff"
 
@@ -7,5 +7,6 @@ urlpatterns = [
     *practitioners.urlpatterns,
     *privileges.urlpatterns,
     *fppe.urlpatterns,
+    *oppe.urlpatterns,
     *peer_review_views.urlpatterns,
 ]

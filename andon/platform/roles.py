@@ -265,6 +265,8 @@ _OBJECT_RULES = {
     "medstaff.use_fppe": "medstaff.view_fppe",
     "medstaff.view_peer_case": "medstaff.view_peer_review", "medstaff.review_peer_case": "medstaff.be_peer_reviewer",
     "medstaff.read_peer_letter": "medstaff.view_peer_review", "medstaff.use_peer_review": "medstaff.view_peer_review",
+    "medstaff.view_practitioner_oppe": "medstaff.view_oppe",
+    "medstaff.view_own_oppe": "medstaff.view_oppe",
 }
 _EVENTS_ARE_WORK_PRODUCT = (
     "Safety event records are patient safety work product (docs/safety.md, Confidentiality): each "

@@ -18,7 +18,7 @@ SYNTHEA = SHARED / "data" / "synthea-10-patients"
 ECQM_CASES = SHARED / "conformance" / "ecqm-qicore-2024" / "tests"
 CORE = ["patient", "encounter", "encounter_diagnosis", "condition", "procedure", "observation",
         "observation_component", "medication_administration", "medication_request", "device_use", "device",
-        "coverage"]
+        "coverage", "encounter_participant", "practitioner"]
 RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
 
 

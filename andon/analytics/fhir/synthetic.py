@@ -5,6 +5,14 @@ visits, over a window of months. Deterministic for a seed.
 
 `readmission_rise` raises the chance of a readmission in the last `rise_months` of the window,
 so that the demo's charts show a special cause where one was put.
+
+With `practitioners_per_ward`, each inpatient location gets its hospitalists (Practitioner with
+an NPI, PractitionerRole at the ward) and every stay its attending (an ATND participant), every
+emergency visit its primary performer (PPRF) from `emergency_practitioners`. Every choice about
+practitioners is drawn from a stream of its own (per patient), after the stay's outcome is
+known, so that patients, stays, dates and outcomes are exactly those made without them; an
+`outliers` practitioner is chosen `weight` times as often for the stays that were followed by a
+readmission — more readmissions (and, as those stays run longer, longer stays), for the same stays.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +44,10 @@ class Options:
     readmission_rate: float = 0.12  # chance a stay is followed by a readmission within 30 days
     readmission_rise: float = 0.0  # added to the rate in the last rise_months
     rise_months: int = 6
+    practitioners_per_ward: int = 0  # hospitalists per inpatient location (0: no practitioners)
+    emergency_practitioners: int = 0
+    specialties: dict[str, tuple[str, str]] = field(default_factory=dict)  # location -> NUCC (code, display)
+    outliers: dict[str, float] = field(default_factory=dict)  # practitioner id -> weight on poor-outcome stays
 
 
 def _pick(chance: random.Random, weighted):
@@ -121,8 +133,82 @@ def _stays(pid: str, chance: random.Random, options: Options, start_day: date, e
     return found
 
 
+NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
+NUCC = "http://nucc.org/provider-taxonomy"
+HOSPITALIST = ("208M00000X", "Hospitalist")
+EMERGENCY_MEDICINE = ("207P00000X", "Emergency Medicine")
+PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+
+
+def npi_check_digit(first_nine: str) -> int:
+    """The NPI's check digit: Luhn over the nine digits prefixed by 80840 (the card issuer
+    prefix of US health identifiers, CMS NPI standard)."""
+    total = 0
+    for position, digit in enumerate(reversed("80840" + first_nine)):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return (10 - total % 10) % 10
+
+
+def npi(first_nine: str) -> str:
+    return first_nine + str(npi_check_digit(first_nine))
+
+
+def practitioner_id(options: Options, location: str, number: int) -> str:
+    return f"syn-{options.seed}-prac-{location}-{number}"
+
+
+def staff(options: Options) -> dict[str, list[str]]:
+    """The practitioner ids of each location (inpatient wards, then the emergency department)."""
+    found = {location: [practitioner_id(options, location, n) for n in range(options.practitioners_per_ward)]
+             for location in options.inpatient_locations}
+    found[options.emergency_location] = [practitioner_id(options, options.emergency_location, n)
+                                         for n in range(options.emergency_practitioners)]
+    return {location: ids for location, ids in found.items() if ids}
+
+
+def _practitioners(options: Options) -> Iterator[dict]:
+    """Each practitioner (made-up name and NPI, from their id alone) and their role at the location."""
+    number = 0
+    for location, ids in staff(options).items():
+        default = EMERGENCY_MEDICINE if location == options.emergency_location else HOSPITALIST
+        code, display = options.specialties.get(location, default)
+        for prac in ids:
+            namer = random.Random(prac)
+            gender = namer.choice(["female", "male"])
+            number += 1  # nine digits starting with 1 (an individual's NPI), unique in the population
+            yield {"resourceType": "Practitioner", "id": prac, "active": True, "gender": gender,
+                   "identifier": [{"system": NPI_SYSTEM, "value": npi(f"1{options.seed % 1000:03d}{number:05d}")}],
+                   "name": [{"use": "official", "family": namer.choice(FAMILY), "given": [namer.choice(GIVEN[gender])],
+                             "prefix": ["Dr."]}]}
+            yield {"resourceType": "PractitionerRole", "id": f"{prac}-role", "active": True,
+                   "practitioner": {"reference": f"Practitioner/{prac}"},
+                   "location": [{"reference": f"Location/{location}"}],
+                   "specialty": [{"coding": [{"system": NUCC, "code": code, "display": display}], "text": display}]}
+
+
+def _participant(role: str, prac: str, encounter_resource: dict) -> dict:
+    display = {"ATND": "attender", "PPRF": "primary performer"}[role]
+    return {"type": [{"coding": [{"system": PARTICIPATION, "code": role, "display": display}]}],
+            "period": dict(encounter_resource["period"]), "individual": {"reference": f"Practitioner/{prac}"}}
+
+
+def _attend(stays: list[dict], options: Options, team: dict[str, list[str]], chooser: random.Random) -> None:
+    """Give each stay its attending among its ward's practitioners, once the stays are made: a
+    stay followed by a readmission is an outlier's `weight` times as often."""
+    for number, stay in enumerate(stays):
+        ids = team.get(stay["location"][0]["location"]["reference"].removeprefix("Location/"))
+        if not ids:
+            continue
+        poor = number + 1 < len(stays)  # readmitted: the next stay is the readmission
+        weights = [options.outliers.get(prac, 1.0) if poor else 1.0 for prac in ids]
+        stay["participant"] = [_participant("ATND", chooser.choices(ids, weights=weights)[0], stay)]
+
+
 def resources(options: Options) -> Iterator[dict]:
-    """Every resource of the population, patient by patient."""
+    """Every resource of the population, patient by patient (the practitioners first)."""
+    team = staff(options)
+    yield from _practitioners(options)
     chance = random.Random(options.seed)
     end_day = _end(options)
     span = (end_day - options.first).days
@@ -131,12 +217,19 @@ def resources(options: Options) -> Iterator[dict]:
         pid = f"syn-{options.seed}-{number}"
         yield patient(pid, chance, end_day)
         yield coverage(pid, chance, options.first)
+        chooser = random.Random(f"{options.seed}-prac-{pid}")  # never the population's stream
         if chance.random() < 0.45:
-            yield from _stays(pid, chance, options, options.first, end_day)
+            stays = _stays(pid, chance, options, options.first, end_day)
+            _attend(stays, options, team, chooser)
+            yield from stays
         for visit in range(chance.choice([0, 0, 0, 1, 1, 2])):
             arrived = window_start + timedelta(minutes=chance.randint(0, span * 1440))
             left = arrived + timedelta(minutes=max(20, int(chance.lognormvariate(5.4, 0.5))))
-            yield encounter(f"{pid}-ed{visit}", pid, "EMER", arrived, left, options.emergency_location)
+            visit_resource = encounter(f"{pid}-ed{visit}", pid, "EMER", arrived, left, options.emergency_location)
+            if team.get(options.emergency_location):
+                visit_resource["participant"] = [_participant("PPRF", chooser.choice(team[options.emergency_location]),
+                                                              visit_resource)]
+            yield visit_resource
 
 
 def write_ndjson(options: Options, folder: Path) -> dict[str, int]:

@@ -2,11 +2,12 @@
 case, and the cases are added up by period, unit and equity stratum (aggregate.py), in a
 workspace holding the views it reads (workspace.py)."""
 
-from . import periods
+from . import attribution, periods
 from .aggregate import (
                         AGE_BANDS,
                         CASE_COLUMNS,
                         DIMENSIONS,
+                        PRACTITIONER,
                         Aggregation,
                         Cell,
                         age_band_labels,
@@ -17,6 +18,6 @@ from .aggregate import (
 from .periods import KINDS, PeriodError
 from .workspace import KpiError, Workspace, load_view_definitions, referenced_views
 
-__all__ = ["AGE_BANDS", "CASE_COLUMNS", "DIMENSIONS", "KINDS", "Aggregation", "Cell", "KpiError", "PeriodError",
-           "Workspace", "age_band_labels", "aggregate", "cases_in", "framed_table", "load_view_definitions", "periods",
+__all__ = ["AGE_BANDS", "CASE_COLUMNS", "DIMENSIONS", "KINDS", "PRACTITIONER", "Aggregation", "Cell", "KpiError", "PeriodError",
+           "Workspace", "age_band_labels", "aggregate", "attribution", "cases_in", "framed_table", "load_view_definitions", "periods",
            "referenced_views"]

@@ -30,7 +30,7 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 
-from . import periods
+from . import attribution, periods
 from .workspace import KpiError, Workspace
 
 REQUIRED = ("case_id", "patient_id", "at")
@@ -41,8 +41,13 @@ OPTIONAL = {  # column -> the SQL a missing column is replaced by
     "numerator": "0",
     "denominator": "1",
     "value": "CAST(NULL AS DOUBLE)",
+    "practitioner_id": "CAST(NULL AS VARCHAR)",
 }
 DIMENSIONS = ("age_band", "sex", "race", "ethnicity", "payer")
+# One more dimension, apart from the equity strata: the case's responsible practitioner
+# (attribution.py), for the whole organisation only — a practitioner's cases are theirs wherever
+# they were, so they are not multiplied by the unit tree.
+PRACTITIONER = "practitioner"
 # Lower bounds of the age bands (years at the time of the case): 0–17, 18–44, 45–64, 65–74, 75+.
 AGE_BANDS = (0, 18, 45, 65, 75)
 UNKNOWN = "Unknown"
@@ -107,7 +112,8 @@ def _typed_cases(workspace: Workspace, sql: str) -> str:
                CAST({optional['service_provider_id']} AS VARCHAR) AS service_provider_id,
                coalesce(CAST({optional['numerator']} AS DOUBLE), 0) AS numerator,
                coalesce(CAST({optional['denominator']} AS DOUBLE), 0) AS denominator,
-               CAST({optional['value']} AS DOUBLE) AS "value"
+               CAST({optional['value']} AS DOUBLE) AS "value",
+               CAST({optional['practitioner_id']} AS VARCHAR) AS practitioner_id
         FROM ({sql}) AS measure_cases"""
 
 
@@ -130,13 +136,27 @@ def _framed(workspace: Workspace, sql: str, kind: str, age_bands: Sequence[int])
                coalesce(nullif(p.gender, ''), '{UNKNOWN}') AS sex,
                coalesce(nullif(p.race, ''), '{UNKNOWN}') AS race,
                coalesce(nullif(p.ethnicity, ''), '{UNKNOWN}') AS ethnicity,
-               coalesce(nullif(py.payer, ''), '{UNKNOWN}') AS payer
+               coalesce(nullif(py.payer, ''), '{UNKNOWN}') AS payer{_practitioner_column(workspace)}
         FROM typed t
         LEFT JOIN patient p ON p.id = t.patient_id
         LEFT JOIN unit_map ml ON ml.kind = 'location' AND ml.external_id = t.location_id
         LEFT JOIN unit_map mo ON mo.kind = 'organization' AND mo.external_id = t.service_provider_id
-        LEFT JOIN payers py ON py.case_id = t.case_id AND py.at_ts = t.at_ts
+        LEFT JOIN payers py ON py.case_id = t.case_id AND py.at_ts = t.at_ts{_practitioner_joins(workspace)}
         WHERE t.at_ts >= $first AND t.at_ts < $end"""
+
+
+def _practitioner_column(workspace: Workspace) -> str:
+    if not workspace.attribution:
+        return ""
+    return f",\n               {attribution.case_key_sql('t.practitioner_id', 'own_ids', 'attributed')} AS {PRACTITIONER}"
+
+
+def _practitioner_joins(workspace: Workspace) -> str:
+    if not workspace.attribution:
+        return ""
+    return f"""
+        {attribution.ids_join('t.practitioner_id', 'own_ids')}
+        LEFT JOIN encounter_attribution attributed ON attributed.encounter_id = t.encounter_id"""
 
 
 # Each case once for the whole organisation (cell_unit NULL) and once for each unit it counts
@@ -145,6 +165,10 @@ SPREAD = """
     SELECT f.*, CAST(NULL AS VARCHAR) AS cell_unit FROM framed f
     UNION ALL
     SELECT f.*, r.cell_unit FROM framed f JOIN unit_rollup r ON r.unit_key = f.unit_key"""
+
+
+# The organisation's cells only (see PRACTITIONER).
+BY_PRACTITIONER = "SELECT f.*, CAST(NULL AS VARCHAR) AS cell_unit FROM framed f"
 
 
 def _grouped(dimension: str | None) -> str:
@@ -167,12 +191,17 @@ def _check_unit_map(workspace: Workspace) -> None:
 
 
 def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: date, last: date,
-              dimensions: Sequence[str] = DIMENSIONS, age_bands: Sequence[int] = AGE_BANDS) -> Aggregation:
+              dimensions: Sequence[str] = DIMENSIONS, age_bands: Sequence[int] = AGE_BANDS,
+              by_practitioner: bool = False) -> Aggregation:
     """The measure's cells for every period of `kind` from the one holding `first` to the one
-    holding `last`, for the whole organisation and each unit, all cases and each stratum."""
+    holding `last`, for the whole organisation and each unit, all cases and each stratum; with
+    `by_practitioner` (a workspace made with attribution), then the organisation's cells of each
+    practitioner (stratum "practitioner", value the practitioner's key or UNATTRIBUTED)."""
     unknown = sorted(set(dimensions) - set(DIMENSIONS))
     if unknown:
         raise KpiError(f"unknown strata {', '.join(unknown)}: use {', '.join(DIMENSIONS)}")
+    if by_practitioner and not workspace.attribution:
+        raise KpiError("cells by practitioner need a workspace made with attribution")
     _check_unit_map(workspace)
     spans = periods.periods(first, last, kind)
     bounds = {"first": spans[0][0], "end": spans[-1][1]}
@@ -181,6 +210,9 @@ def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: dat
     connection = workspace.connection
     query = f"WITH framed AS ({framed}), spread AS ({SPREAD}) {grouped} ORDER BY 1, 2 NULLS FIRST, 3, 4"
     result = Aggregation(cells=[Cell(*row) for row in _fetch(connection, query, bounds)])
+    if by_practitioner:  # after the others, which stay as they were without it
+        by_whom = f"WITH framed AS ({framed}), spread AS ({BY_PRACTITIONER}) {_grouped(PRACTITIONER)} ORDER BY 1, 4"
+        result.cells += [Cell(*row) for row in _fetch(connection, by_whom, bounds)]
     result.cases, result.undated, result.outside = _fetch(connection, f"""
         SELECT count(*), count(*) FILTER (WHERE at_ts IS NULL), count(*) FILTER (WHERE at_ts < $first OR at_ts >= $end)
         FROM ({_typed_cases(workspace, sql)})""", bounds)[0]
@@ -206,9 +238,10 @@ def framed_table(workspace: Workspace, sql: str, *, kind: str = "month", first: 
     """Every case in the periods from the one holding `first` to the one holding `last`, with
     the cell it counts in (period, unit, strata): kept beside the results for the drill-down."""
     spans = periods.periods(first, last, kind)
+    dimensions = (*DIMENSIONS, PRACTITIONER) if workspace.attribution else DIMENSIONS
     query = f"""WITH framed AS ({_framed(workspace, sql, kind, age_bands)})
         SELECT case_id, patient_id, encounter_id, at_ts AS "at", period_start, unit_key, numerator, denominator, "value",
-               {", ".join(DIMENSIONS)}
+               {", ".join(dimensions)}
         FROM framed ORDER BY period_start, at_ts, case_id"""
     try:
         return workspace.connection.sql(query, params={"first": spans[0][0], "end": spans[-1][1]}).to_arrow_table()
@@ -219,8 +252,9 @@ def framed_table(workspace: Workspace, sql: str, *, kind: str = "month", first: 
 def cases_in(table: pa.Table, *, unit_keys: Sequence[str] | None = None, stratum: str = "", stratum_value: str = "",
              limit: int = 10_000) -> list[dict]:
     """The cases of a kept table (framed_table) behind one cell: all units (`unit_keys` None) or
-    those units (a unit's cell: the unit and those below it), all cases or one stratum value."""
-    if stratum and stratum not in DIMENSIONS:
+    those units (a unit's cell: the unit and those below it), all cases or one stratum value
+    (the practitioner's too, in a table kept with attribution)."""
+    if stratum and (stratum not in (*DIMENSIONS, PRACTITIONER) or stratum not in table.column_names):
         raise KpiError(f"unknown stratum {stratum!r}")
     conditions, parameters = ["TRUE"], {"limit": limit}
     if unit_keys is not None:

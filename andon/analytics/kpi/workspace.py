@@ -20,6 +20,8 @@ import pyarrow as pa
 from andon.analytics import strict_json
 from andon.analytics.fhir import sof
 
+from . import attribution as attribution_rules
+
 
 class KpiError(ValueError):
     """A measure's SQL or data that cannot be used: the message says what and where."""
@@ -67,8 +69,12 @@ class Workspace:
 
     def __init__(self, store: duckdb.DuckDBPyConnection | None, definitions: Mapping[str, dict],
                  views: Iterable[str], unit_map: Iterable[tuple[str, str, str]] = (),
-                 unit_tree: Iterable[tuple[str, str]] = ()):
+                 unit_tree: Iterable[tuple[str, str]] = (), attribution: bool = False):
         self.definitions = dict(definitions)
+        # With attribution, the cases are also given their responsible practitioner (attribution.py).
+        self.attribution = attribution
+        if attribution:
+            views = set(views) | set(attribution_rules.VIEWS)
         self.connection = duckdb.connect()
         self.connection.execute("SET TimeZone = 'UTC'")
         self.loaded: dict[str, int] = {}
@@ -76,16 +82,19 @@ class Workspace:
             self._load_view(store, name)
         self._load_unit_map(unit_map)
         self._load_unit_tree(unit_tree)
+        if attribution:
+            attribution_rules.prepare(self.connection)
         self.connection.execute("SET enable_external_access = false")
         self.connection.execute("SET lock_configuration = true")
 
     @classmethod
-    def for_sql(cls, store, definitions: Mapping[str, dict], sqls: Iterable[str], unit_map=(), unit_tree=()) -> Workspace:
-        """A workspace holding every view the given SQL texts read."""
+    def for_sql(cls, store, definitions: Mapping[str, dict], sqls: Iterable[str], unit_map=(), unit_tree=(),
+                attribution: bool = False) -> Workspace:
+        """A workspace holding every view the given SQL texts read (and those attribution reads)."""
         views: set[str] = set()
         for sql in sqls:
             views |= referenced_views(sql, definitions)
-        return cls(store, definitions, views, unit_map, unit_tree)
+        return cls(store, definitions, views, unit_map, unit_tree, attribution)
 
     def _load_view(self, store, name: str) -> None:
         if name not in self.definitions:

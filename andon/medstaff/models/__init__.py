@@ -5,3 +5,4 @@ from .fppe import *  # noqa: F401,F403
 from .peer_review import *  # noqa: F401,F403
 from .practitioners import *  # noqa: F401,F403
 from .privileges import *  # noqa: F401,F403
+from .oppe import *  # noqa: F401,F403
