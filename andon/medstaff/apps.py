@@ -9,7 +9,7 @@ class MedstaffConfig(AppConfig):
     def ready(self):
         # Each subject connects its own registries (audit, history, navigation, work, sweeps,
         # demo) from its `connect()`, so the subjects stay apart.
-        from . import fppe, peer_review, practitioners, rules  # noqa: F401
+        from . import fppe, peer_review, practitioners, rules, training  # noqa: F401
 
-        for subject in (practitioners, fppe, peer_review):
+        for subject in (practitioners, fppe, peer_review, training):
             subject.connect()

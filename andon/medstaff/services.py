@@ -8,3 +8,5 @@ from .practitioners import *  # noqa: F401,F403
 from .fppe import *  # noqa: F401,F403
 # Peer review: referral, assignment, review, decision, letter (confidential)
 from .peer_review import *  # noqa: F401,F403
+# Training and competencies: requirements, completions imported from the learning system, compliance
+from .training import *  # noqa: F401,F403

@@ -1,4 +1,8 @@
+from .views import training
+
 app_name = "medstaff"
 
 # Each subject lists its own pages (views/<subject>.py); their paths start with medstaff/.
-urlpatterns = []
+urlpatterns = [
+    *training.urlpatterns,
+]

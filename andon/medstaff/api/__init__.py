@@ -3,6 +3,8 @@ services as the pages; one router per subject, assembled here."""
 
 from ninja import Router
 
+from . import training
+
 router = Router(tags=["medstaff"])
-for subject in ():
+for subject in (training,):
     router.add_router("", subject.router)

@@ -3,3 +3,4 @@
 from .fppe import *  # noqa: F401,F403
 from .peer_review import *  # noqa: F401,F403
 from .practitioners import *  # noqa: F401,F403
+from .training import *  # noqa: F401,F403
