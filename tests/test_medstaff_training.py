@@ -279,15 +279,17 @@ def test_compliance_and_the_measure_s_counts_match_an_independent_count(office, 
              and row.required}
     assert found == {ward: counts for ward, counts in expected.items() if counts[1]}
     # The measure: each ward's count of a month is the pairs on the month's last day.
-    for months_back in (0, 1, 5, 14):
+    assert not ManualCount.objects.filter(measure=library, month=TODAY.replace(day=1)).exists()  # under way
+    for months_back in (1, 5, 14, 24):
         month = training.add_months(TODAY.replace(day=1), -months_back)
         last = training.month_end(month)
         wanted = {ward: c for ward, c in independent_counts(text, last, renewals, roles, medicine).items() if c[1]}
         kept = {f"{c.unit.facility.code}/{c.unit.code}": (c.numerator, c.denominator)
                 for c in ManualCount.objects.filter(measure=library, month=month).select_related("unit__facility")}
         assert kept == wanted, month
+    assert not ManualCount.objects.filter(measure=library, month=training.add_months(month, -1)).exists()
     # And the library adds the wards up the tree: Medicine is 4 West and 5 East together.
-    month = TODAY.replace(day=1)
+    month = training.add_months(TODAY.replace(day=1), -1)
     medicine_cell = MeasureResult.objects.get(measure=library, period_kind="month", period_start=month,
                                               unit__code="medicine", unit__facility__code="rgh")
     wards = [c for ward, c in independent_counts(text, training.month_end(month), renewals, roles, medicine).items()

@@ -67,7 +67,7 @@ def export(today) -> bytes:
 def _completions(chance, today, renewal, keeps_up) -> list:
     """Completion days from about two years ago to today, every `renewal` months (a few weeks
     early or, for those who do not keep up, some months late; now and then never renewed)."""
-    days, day = [], today - timedelta(days=chance.randint(400, 700))
+    days, day = [], today - timedelta(days=chance.randint(560, 740))
     while day <= today:
         days.append(day)
         if renewal is None or chance.random() > keeps_up + 0.1:

@@ -55,7 +55,7 @@ MEASURE_SOURCE = "Training compliance (learning system)"  # one source: a re-sen
 CODE_MAX, TITLE_MAX, ROLE_MAX, NAME_MAX, ROLES_MAX = 64, 200, 64, 200, 30
 RENEWAL_MAX = 240  # months: twenty years
 SOON_DAYS = 60  # "expires soon": within two months, time to book a renewal
-MEASURE_MONTHS_BACK = 24  # an import writes the measure's counts of at most this many months
+MEASURE_MONTHS_BACK = 24  # an import writes at most the counts of the measures' 24 months
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 PROBLEMS_SHOWN = 1000
@@ -560,8 +560,8 @@ def check_file(user, data: bytes, progress=None) -> Checked:
 def store(user, checked: Checked, filename: str) -> tuple[TrainingImport, dict]:
     """Store the checked rows (all valid): completions not imported before, the roster from the
     rows (each employee's latest completion in the file gives their name, unit and job role), and
-    the measure's counts of the months the new completions change. Returns the import and what
-    was sent to the measure."""
+    the measure's counts of the ended months the new completions change (at most the last
+    MEASURE_MONTHS_BACK). Returns the import and what was sent to the measure."""
     permissions.check(user, MANAGE, checked.organisation)
     allowed = set(training_units(user).values_list("pk", flat=True))
     if any(row.unit.pk not in allowed for row in checked.valid):  # the scope as it is now, not as checked
@@ -574,10 +574,15 @@ def store(user, checked: Checked, filename: str) -> tuple[TrainingImport, dict]:
     people = _update_roster(organisation, checked.valid, batch)
     batch.stored, batch.people = len(new), people
     batch.save(update_fields=["stored", "people"])
-    today = timezone.localdate()
-    first = max(min((c.completed_on for c in new), default=today),
-                add_months(today.replace(day=1), -(MEASURE_MONTHS_BACK - 1)))
-    return batch, send_months(user, organisation, first, today)
+    # The months that have ended (a month's count is of its last day), from the first one the new
+    # completions change; the month under way is recorded by hand ("record this month").
+    this_month = timezone.localdate().replace(day=1)
+    first = max(min((c.completed_on for c in new), default=this_month).replace(day=1),
+                add_months(this_month, -MEASURE_MONTHS_BACK))
+    last = add_months(this_month, -1)
+    if first > last:
+        return batch, {"months": 0, "counts": 0, "problems": []}
+    return batch, send_months(user, organisation, first, last)
 
 
 def _new_completions(organisation, rows, batch) -> list[TrainingCompletion]:
