@@ -56,18 +56,22 @@ def export(today) -> bytes:
             number += 1
             role = chance.choice(ROLES)
             person = [f"E{number:04d}", f"{chance.choice(GIVEN)} {chance.choice(FAMILY)}", ward, role]
+            # Most came two years ago or more; a few joined since (counted from their first course).
+            days = chance.randint(700, 740) if chance.random() < 0.8 else chance.randint(60, 500)
+            started = today - timedelta(days=days)
             for code, _title, _kind, roles, unit, renewal in REQUIREMENTS:
                 if role not in roles or (unit and ward not in MEDICINE_WARDS):
                     continue
-                for day in _completions(chance, today, renewal, keeps_up):
+                for day in _completions(chance, started, today, renewal, keeps_up):
                     writer.writerow([*person, code, day.isoformat(), ""])
     return out.getvalue().encode()
 
 
-def _completions(chance, today, renewal, keeps_up) -> list:
-    """Completion days from about two years ago to today, every `renewal` months (a few weeks
-    early or, for those who do not keep up, some months late; now and then never renewed)."""
-    days, day = [], today - timedelta(days=chance.randint(560, 740))
+def _completions(chance, started, today, renewal, keeps_up) -> list:
+    """Completion days from the person's first weeks (`started`) to today, every `renewal` months
+    (a few weeks early or, for those who do not keep up, some months late; now and then never
+    renewed)."""
+    days, day = [], started + timedelta(days=chance.randint(0, 21))
     while day <= today:
         days.append(day)
         if renewal is None or chance.random() > keeps_up + 0.1:

@@ -118,7 +118,7 @@ def list_requirements(request):
     return list(training.visible_requirements(request.user).order_by("-active", "title", "pk"))
 
 
-@router.post("/training/requirements", response=documented(RequirementOut, 201),
+@router.post("/training/requirements", response=documented(RequirementOut, 201, not_found=True),
              summary="Require a course or competency of some job roles in a unit (or the whole organisation)")
 @requires(training.MANAGE)
 def create_requirement(request, body: RequirementIn):
@@ -176,7 +176,7 @@ def import_completions(request, file: File[UploadedFile]):
         return refused(ValidationError({"file": str(problem)}))
 
 
-@router.get("/training/compliance", response=documented(ComplianceOut),
+@router.get("/training/compliance", response=documented(ComplianceOut, not_found=True),
             summary="Compliance by unit on a day: each unit of the caller's scope (or of unit_id and below it) with "
                     "the units below it")
 @requires(training.VIEW)
@@ -188,7 +188,7 @@ def compliance(request, unit_id: Id | None = None, on: IsoDate | None = None):
          "compliant": row.compliant, "expiring": row.expiring, "share": row.share} for row in rows]}
 
 
-@router.post("/training/record-month", response=documented(SentOut),
+@router.post("/training/record-month", response=documented(SentOut, not_found=True),
              summary="Send a month's counts (this month by default) to the training-compliance measure")
 @requires(training.MANAGE)
 def record_month(request, body: MonthIn):
