@@ -393,3 +393,32 @@ def test_fuzz_the_completions_import(client, office, required, data):
         assert stored() == before
     for person in TrainingPerson.objects.all():
         assert person.name.strip() and "\x00" not in person.name and len(person.name) <= training.NAME_MAX
+
+
+@pytest.mark.django_db(transaction=True)  # the job runs in the worker, which commits (test_jobs.py)
+def test_a_large_file_is_imported_by_a_job_and_a_bad_one_fails_it_with_the_reasons(client, hospital, make_user,
+                                                                                   settings, tmp_path):
+    from django.core.management import call_command
+
+    from andon.platform.models import Job
+
+    settings.DATA_DIR, settings.ANDON_IMPORT_JOB_ROWS = tmp_path, 4
+    office = make_user(Role.MEDICAL_STAFF_OFFICE, "", username="office")
+    training.create_requirement(office, organisation=hospital.organisation, course_code="HH", title="Hand hygiene",
+                                job_roles=["RN", "HCA", "Physician"], renewal_months=12)
+    client.force_login(office)
+    bad = HEADER + "".join(f"E{n},P{n},rgh/4w,RN,HH,{ago(n)},\n" for n in range(1, 5)) + f"E9,P9,rgh/4w,RN,XX,{ago(1)},\n"
+    response = client.post(reverse("medstaff:training_import"), {"file": upload(bad, "big.csv")})
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("platform:job", args=[job.pk])
+    call_command("db_worker", batch=True, startup_delay=False, verbosity=0)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and job.error.startswith("1 of 5 rows have problems; nothing was imported.")
+    assert "Row 6, course_code: 'XX' is not the course of any requirement" in job.error
+    assert stored() == (0, 0, 0, 0) and not list((tmp_path / "imports").glob("training-*"))
+    client.post(reverse("medstaff:training_import"), {"file": upload(bad.replace(",XX,", ",HH,"), "big.csv")})
+    call_command("db_worker", batch=True, startup_delay=False, verbosity=0)
+    done = Job.objects.exclude(pk=job.pk).get()
+    assert done.status == Job.Status.SUCCEEDED, done.traceback
+    assert (done.result["rows"], done.result["stored"], done.progress_done, done.progress_total) == (5, 5, 5, 5)
+    assert TrainingPerson.objects.count() == 5 and TrainingImport.objects.get().filename == "big.csv"
