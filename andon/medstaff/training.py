@@ -519,41 +519,67 @@ def check_file(user, data: bytes, progress=None) -> Checked:
     permissions.check(user, MANAGE)
     _, rows = read_rows(data)
     units = {unit_code(u).casefold(): u for u in training_units(user)}
-    courses = {(r.organisation_id, r.course_code.casefold()): r for r in TrainingRequirement.objects.filter(
-        organisation__in={u.facility.organisation_id for u in units.values()})}
-    today = timezone.localdate()
+    courses = defaultdict(dict)  # course code (case folded) -> {organisation id: the code as written}
+    for requirement in TrainingRequirement.objects.filter(
+            organisation__in={u.facility.organisation_id for u in units.values()}):
+        courses[requirement.course_code.casefold()][requirement.organisation_id] = requirement.course_code
     checked = Checked(rows=len(rows))
     for done, (number, cells) in enumerate(rows, start=1):
         if progress:
             progress(done, len(rows))
         errors = {}
-        employee_id = _plain(cells.get("employee_id"), "employee_id", CODE_MAX, errors)
-        name = _plain(cells.get("name"), "name", NAME_MAX, errors)
-        job_role = _plain(cells.get("job_role"), "job_role", ROLE_MAX, errors)
-        code = _plain(cells.get("unit"), "unit", 100, errors)
-        unit = units.get(code.casefold()) if "unit" not in errors else None
-        if unit is None and "unit" not in errors:
-            errors["unit"] = f"{inputs.shown(code)} is not a unit whose training you manage (facility/unit, e.g. rgh/4w)"
-        if unit is not None:
-            checked.organisation = checked.organisation or unit.facility.organisation
-            if unit.facility.organisation_id != checked.organisation.pk:
-                errors["unit"] = f"{code} is not in {checked.organisation.name}, the organisation of the file's first rows"
-        course = _plain(cells.get("course_code"), "course_code", CODE_MAX, errors)
-        if "course_code" not in errors and unit is not None and (unit.facility.organisation_id, course.casefold()) not in courses:
-            errors["course_code"] = f"{inputs.shown(course)} is not the course of any requirement"
-        course = courses[(unit.facility.organisation_id, course.casefold())].course_code if (
-            unit is not None and "course_code" not in errors) else course
-        completed = _day(cells.get("completed_on"), "completed_on", errors)
-        if completed is not None and completed > today:
-            errors["completed_on"] = f"{completed.isoformat()} is after today"
-        expires = _day(cells["expires_on"], "expires_on", errors) if (cells.get("expires_on") or "").strip() else None
-        if expires is not None and completed is not None and expires <= completed:
-            errors["expires_on"] = f"{expires.isoformat()} is not after the completion ({completed.isoformat()})"
+        row = _checked_row(number, cells, units, courses, checked, errors)
         if errors:
-            checked.problems.extend(Problem(number, name_, reason) for name_, reason in errors.items())
+            checked.problems.extend(Problem(number, name, reason) for name, reason in errors.items())
         else:
-            checked.valid.append(Row(number, employee_id, name, unit, job_role, course, completed, expires))
+            checked.valid.append(row)
     return checked
+
+
+def _checked_row(number: int, cells: dict, units: dict, courses: dict, checked: Checked, errors: dict) -> Row | None:
+    """One row read into a Row, or its problems put in `errors` (field -> reason)."""
+    employee_id = _plain(cells.get("employee_id"), "employee_id", CODE_MAX, errors)
+    name = _plain(cells.get("name"), "name", NAME_MAX, errors)
+    job_role = _plain(cells.get("job_role"), "job_role", ROLE_MAX, errors)
+    unit = _row_unit(cells.get("unit"), units, checked, errors)
+    course = _row_course(cells.get("course_code"), unit, courses, errors)
+    completed = _day(cells.get("completed_on"), "completed_on", errors)
+    if completed is not None and completed > timezone.localdate():
+        errors["completed_on"] = f"{completed.isoformat()} is after today"
+    expires = _day(cells["expires_on"], "expires_on", errors) if (cells.get("expires_on") or "").strip() else None
+    if expires is not None and completed is not None and expires <= completed:
+        errors["expires_on"] = f"{expires.isoformat()} is not after the completion ({completed.isoformat()})"
+    return None if errors else Row(number, employee_id, name, unit, job_role, course, completed, expires)
+
+
+def _row_unit(value, units: dict, checked: Checked, errors: dict) -> Unit | None:
+    """The row's unit: one whose training the importer manages, in the organisation of the file's
+    first rows (one file, one organisation)."""
+    code = _plain(value, "unit", 100, errors)
+    if "unit" in errors:
+        return None
+    unit = units.get(code.casefold())
+    if unit is None:
+        errors["unit"] = f"{inputs.shown(code)} is not a unit whose training you manage (facility/unit, e.g. rgh/4w)"
+        return None
+    checked.organisation = checked.organisation or unit.facility.organisation
+    if unit.facility.organisation_id != checked.organisation.pk:
+        errors["unit"] = f"{code} is not in {checked.organisation.name}, the organisation of the file's first rows"
+        return None
+    return unit
+
+
+def _row_course(value, unit, courses: dict, errors: dict) -> str:
+    """The course code as its requirement writes it (the file's case may differ)."""
+    code = _plain(value, "course_code", CODE_MAX, errors)
+    if "course_code" in errors:
+        return code
+    known = [written for organisation, written in courses.get(code.casefold(), {}).items()
+             if unit is None or organisation == unit.facility.organisation_id]
+    if not known:
+        errors["course_code"] = f"{inputs.shown(code)} is not the course of any requirement"
+        return code
+    return known[0]
 
 
 @transaction.atomic
