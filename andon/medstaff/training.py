@@ -225,52 +225,77 @@ class PairStatus:
         return "expired" if self.completed_on else "missing"
 
 
-def applies(requirement: TrainingRequirement, person: TrainingPerson, on: date) -> bool:
-    if not requirement.active or person.known_since > on:
+def applies(requirement: TrainingRequirement, person: TrainingPerson, on: date, roles: set | None = None) -> bool:
+    """Whether `requirement` is required of `person` on `on`; `roles`: its job roles case-folded."""
+    if not requirement.active or person.known_since > on or requirement.organisation_id != person.organisation_id:
         return False
-    if person.job_role.casefold() not in {role.casefold() for role in requirement.job_roles}:
+    if person.job_role.casefold() not in (roles if roles is not None else {r.casefold() for r in requirement.job_roles}):
         return False
     return requirement.unit_id is None or person.unit.path.startswith(requirement.unit.path)
 
 
-def expiry(completion: TrainingCompletion, requirement: TrainingRequirement) -> date | None:
+@dataclass(frozen=True)
+class Done:
+    """A completion, as much of it as compliance reads."""
+
+    completed_on: date
+    expires_on: date | None
+
+
+def expiry(completion: Done | TrainingCompletion, requirement: TrainingRequirement) -> date | None:
     if completion.expires_on is not None:
         return completion.expires_on
     return add_months(completion.completed_on, requirement.renewal_months) if requirement.renewal_months else None
 
 
-def pair_statuses(persons, requirements, completions, on: date) -> list[PairStatus]:
-    """Every pair required on `on` among `persons` and `requirements`, with whether a completion
-    (of `completions`) is current then."""
-    by_pair = defaultdict(list)
-    for completion in completions:
-        by_pair[(completion.organisation_id, completion.employee_id, completion.course_code.casefold())].append(
-            completion)
+@dataclass
+class Records:
+    """The people placed in some units, the active requirements of their organisations, and their
+    completions of those requirements' courses up to a day: read once, then counted on any day up
+    to it (a month after month)."""
+
+    persons: list
+    requirements: list
+    done: dict  # (organisation id, employee id, course code case-folded) -> [Done]
+
+
+def records_in(units, until: date) -> Records:
+    persons = list(TrainingPerson.objects.filter(unit__in=units).select_related("unit__facility"))
+    organisations = {p.organisation_id for p in persons}
+    requirements = list(TrainingRequirement.objects.filter(organisation__in=organisations, active=True)
+                        .select_related("unit"))
+    done = defaultdict(list)
+    found = TrainingCompletion.objects.filter(
+        organisation__in=organisations, course_code__in={r.course_code for r in requirements}, completed_on__lte=until,
+        employee_id__in=TrainingPerson.objects.filter(unit__in=units).values("employee_id"))
+    for organisation, employee, course, completed_on, expires_on in found.values_list(
+            "organisation_id", "employee_id", "course_code", "completed_on", "expires_on").iterator(chunk_size=5000):
+        done[(organisation, employee, course.casefold())].append(Done(completed_on, expires_on))
+    return Records(persons, requirements, done)
+
+
+def pair_statuses(records: Records, on: date) -> list[PairStatus]:
+    """Every pair required on `on` among the records' people and requirements, with whether a
+    completion is current then."""
     found = []
-    for person in persons:
-        for requirement in requirements:
-            if requirement.organisation_id != person.organisation_id or not applies(requirement, person, on):
+    roles = {r.pk: {role.casefold() for role in r.job_roles} for r in records.requirements}
+    for person in records.persons:
+        for requirement in records.requirements:
+            if not applies(requirement, person, on, roles[requirement.pk]):
                 continue
-            done = [c for c in by_pair[(person.organisation_id, person.employee_id, requirement.course_code.casefold())]
-                    if c.completed_on <= on]
-            current = [expiry(c, requirement) for c in done if expiry(c, requirement) is None or on < expiry(c, requirement)]
+            done = [c for c in records.done.get((person.organisation_id, person.employee_id,
+                                                  requirement.course_code.casefold()), ()) if c.completed_on <= on]
+            ends = [expiry(c, requirement) for c in done]
+            current = [end for end in ends if end is None or on < end]
             latest = max((c.completed_on for c in done), default=None)
             until = None if not current or None in current else max(current)
             found.append(PairStatus(person, requirement, latest, until, bool(current)))
     return found
 
 
-def _statuses_in(units, on: date, organisation=None) -> list[PairStatus]:
+def _statuses_in(units, on: date) -> list[PairStatus]:
     """The pairs of the people placed in `units` (a queryset) on `on`."""
-    persons = list(TrainingPerson.objects.filter(unit__in=units).select_related("unit__facility"))
-    organisations = {p.organisation_id for p in persons}
-    requirements = list(TrainingRequirement.objects.filter(organisation__in=organisations, active=True)
-                        .select_related("unit"))
-    codes = {r.course_code for r in requirements}
-    employees = {p.employee_id for p in persons}
-    completions = TrainingCompletion.objects.filter(
-        organisation__in=organisations, employee_id__in=employees, course_code__in=codes, completed_on__lte=on)
-    return pair_statuses(persons, requirements, completions, on)
+    return pair_statuses(records_in(units, on), on)
 
 
 @dataclass
@@ -381,13 +406,15 @@ def people_csv_rows(people: list[PersonRow], on: date):
 
 # --- the measure ------------------------------------------------------------------------------------
 
-def monthly_counts(organisation: Organisation, month: date) -> dict[Unit, tuple[int, int]]:
+def monthly_counts(organisation: Organisation, month: date, records: Records | None = None) -> dict:
     """Unit -> (pairs compliant, pairs required) on the month's last day, for the people placed in
-    each unit itself (not those below it); units with nothing required are left out."""
+    each unit itself (not those below it); units with nothing required are left out. `records`
+    read once serve many months."""
     last = month_end(month)
-    units = Unit.objects.filter(facility__organisation=organisation)
+    if records is None:
+        records = records_in(Unit.objects.filter(facility__organisation=organisation), last)
     counts = {}
-    for status in _statuses_in(units, last):
+    for status in pair_statuses(records, last):
         unit = status.person.unit
         compliant, required = counts.get(unit, (0, 0))
         counts[unit] = (compliant + status.current, required + 1)
@@ -408,8 +435,10 @@ def send_months(user, organisation: Organisation, first: date, last: date) -> di
         return {"months": 0, "counts": 0, "problems": [f"The measures library has no {MEASURE_KEY} measure: "
                                                        "load the library's content to chart training compliance."]}
     sent, problems, months = 0, [], periods.periods(first, last, "month")
+    records = records_in(Unit.objects.filter(facility__organisation=organisation), month_end(months[-1][0]))
     for start, _end in months:
-        for unit, (compliant, required) in sorted(monthly_counts(organisation, start).items(), key=lambda i: i[0].path):
+        counts = monthly_counts(organisation, start, records)
+        for unit, (compliant, required) in sorted(counts.items(), key=lambda item: item[0].path):
             try:
                 measures.enter_count_from(user, measure, unit, start, compliant, required, source=MEASURE_SOURCE)
             except ValidationError as refusal:
@@ -613,9 +642,10 @@ def store(user, checked: Checked, filename: str) -> tuple[TrainingImport, dict]:
 
 def _new_completions(organisation, rows, batch) -> list[TrainingCompletion]:
     """The rows' completions not stored already (nor twice in the file)."""
-    employees = {row.employee_id for row in rows}
-    seen = set(TrainingCompletion.objects.filter(organisation=organisation, employee_id__in=employees)
-               .values_list("employee_id", "course_code", "completed_on"))
+    seen = set()
+    for employees in _chunks(sorted({row.employee_id for row in rows})):
+        seen |= set(TrainingCompletion.objects.filter(organisation=organisation, employee_id__in=employees)
+                    .values_list("employee_id", "course_code", "completed_on"))
     new = []
     for row in rows:
         key = (row.employee_id, row.course_code, row.completed_on)
@@ -635,15 +665,27 @@ def _update_roster(organisation, rows, batch) -> int:
         if row.employee_id not in latest or row.completed_on >= latest[row.employee_id].completed_on:
             latest[row.employee_id] = row
         earliest[row.employee_id] = min(earliest.get(row.employee_id, row.completed_on), row.completed_on)
-    known = {p.employee_id: p for p in TrainingPerson.objects.filter(organisation=organisation,
-                                                                      employee_id__in=latest)}
+    known = {}
+    for employees in _chunks(sorted(latest)):
+        known |= {p.employee_id: p for p in TrainingPerson.objects.filter(organisation=organisation,
+                                                                          employee_id__in=employees)}
     for employee_id, row in latest.items():
         person = known.get(employee_id) or TrainingPerson(organisation=organisation, employee_id=employee_id,
                                                           known_since=earliest[employee_id])
         person.name, person.unit, person.job_role, person.last_import = row.name, row.unit, row.job_role, batch
         person.known_since = min(person.known_since, earliest[employee_id])
-        person.save()
+        known[employee_id] = person
+    TrainingPerson.objects.bulk_create([p for p in known.values() if p.pk is None], batch_size=1000)
+    TrainingPerson.objects.bulk_update([p for p in known.values() if p.pk is not None],
+                                       ["name", "unit", "job_role", "known_since", "last_import"], batch_size=1000)
     return len(latest)
+
+
+def _chunks(items: list, size: int = 500):
+    """`items` in lists of `size`: an IN list of each stays well inside every database's limit of
+    parameters."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def recent_imports(user, count: int = 10):
