@@ -659,7 +659,8 @@ def _new_completions(organisation, rows, batch) -> list[TrainingCompletion]:
 
 def _update_roster(organisation, rows, batch) -> int:
     """Each employee of the file placed as their latest completion in it says (ties: the later
-    row); a person first named now is known from their earliest completion."""
+    row); a person first named now is known from their earliest completion. `last_import` is the
+    import that last changed the person."""
     latest, earliest = {}, {}
     for row in rows:
         if row.employee_id not in latest or row.completed_on >= latest[row.employee_id].completed_on:
@@ -669,15 +670,21 @@ def _update_roster(organisation, rows, batch) -> int:
     for employees in _chunks(sorted(latest)):
         known |= {p.employee_id: p for p in TrainingPerson.objects.filter(organisation=organisation,
                                                                           employee_id__in=employees)}
+    new, changed = [], []
     for employee_id, row in latest.items():
-        person = known.get(employee_id) or TrainingPerson(organisation=organisation, employee_id=employee_id,
-                                                          known_since=earliest[employee_id])
-        person.name, person.unit, person.job_role, person.last_import = row.name, row.unit, row.job_role, batch
-        person.known_since = min(person.known_since, earliest[employee_id])
-        known[employee_id] = person
-    TrainingPerson.objects.bulk_create([p for p in known.values() if p.pk is None], batch_size=1000)
-    TrainingPerson.objects.bulk_update([p for p in known.values() if p.pk is not None],
-                                       ["name", "unit", "job_role", "known_since", "last_import"], batch_size=1000)
+        person = known.get(employee_id)
+        since = min(person.known_since, earliest[employee_id]) if person else earliest[employee_id]
+        if person is None:
+            new.append(TrainingPerson(organisation=organisation, employee_id=employee_id, name=row.name, unit=row.unit,
+                                      job_role=row.job_role, known_since=since, last_import=batch))
+        elif (person.name, person.unit_id, person.job_role, person.known_since) != (
+                row.name, row.unit.pk, row.job_role, since):
+            person.name, person.unit, person.job_role, person.known_since = row.name, row.unit, row.job_role, since
+            person.last_import = batch
+            changed.append(person)
+    TrainingPerson.objects.bulk_update(changed, ["name", "unit", "job_role", "known_since", "last_import"],
+                                       batch_size=500)
+    TrainingPerson.objects.bulk_create(new, batch_size=1000)
     return len(latest)
 
 

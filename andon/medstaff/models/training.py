@@ -69,9 +69,10 @@ class TrainingPerson(models.Model):
     name = models.CharField(max_length=200)
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
     job_role = models.CharField(max_length=64)
-    # From when the person counts: their first completion or the import that first named them,
-    # whichever is earlier (a newcomer is not counted as missing training before they came).
+    # From when the person counts: their earliest completion (a newcomer is not counted as missing
+    # training before they came).
     known_since = models.DateField()
+    # The import that last changed their name, unit, job role or known_since.
     last_import = models.ForeignKey(TrainingImport, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
