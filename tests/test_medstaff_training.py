@@ -178,7 +178,8 @@ def test_the_same_file_twice_imports_nothing_twice_and_the_latest_import_places_
     assert list(ManualCount.objects.order_by("unit", "month").values_list(
         "unit", "month", "numerator", "denominator")) == counts  # sent again: replaced, the same
     # A later export: E1 moved to the ICU as a Physician, and one new completion among old ones.
-    later = HEADER + f"E1,Ana Alvarez,rgh/icu,Physician,HH,{ago(200)},\nE1,Ana Alvarez,rgh/icu,Physician,BLS,{ago(2)},\n"
+    later = HEADER + (f"E1,Ana Alvarez,rgh/icu,Physician,HH,{ago(200)},\n"
+                      f"E1,Ana Alvarez,rgh/icu,Physician,BLS,{ago(2)},\n")
     outcome = training.import_completions(office, later.encode(), "april.csv")
     assert outcome["stored"] == 1 and TrainingCompletion.objects.count() == 10
     moved = TrainingPerson.objects.get(employee_id="E1")
@@ -240,9 +241,9 @@ def independent_counts(text: str, on: date, renewals: dict, roles: dict, medicin
                 continue
             good = 0
             for row in rows:
-                if row["employee_id"] != employee or row["course_code"] != course or row["completed_on"] > on.isoformat():
-                    continue
                 done = date.fromisoformat(row["completed_on"])
+                if (row["employee_id"], row["course_code"]) != (employee, course) or done > on:
+                    continue
                 if months is None:
                     good = 1
                 else:
@@ -336,7 +337,8 @@ def test_pages_add_a_requirement_import_a_file_and_show_compliance(client, offic
     unit = client.get(reverse("medstaff:training_unit", args=[hospital.unit("rgh/4w").pk])).content.decode()
     assert "&lt;b&gt;B&lt;/b&gt;" in unit and "expired" in unit
     client.force_login(make_user(Role.UNIT_MANAGER, "lch/2a"))
-    assert client.get(reverse("medstaff:training_compliance") + f"?unit={hospital.unit('rgh/4w').pk}").status_code == 403
+    outside = reverse("medstaff:training_compliance") + f"?unit={hospital.unit('rgh/4w').pk}"
+    assert client.get(outside).status_code == 403
     page = client.get(reverse("medstaff:training_compliance")).content.decode()
     assert "2A Medical" in page and "4 West Medical" not in page
     assert client.get(reverse("medstaff:training_requirements")).status_code == 403
@@ -370,7 +372,8 @@ def test_the_api_creates_imports_and_reads_compliance(client, office, hospital, 
 # --- fuzzing (the pattern of test_input_boundaries.py, a small budget) --------------------------------
 
 VALID = [["employee_id", "name", "unit", "job_role", "course_code", "completed_on", "expires_on"],
-         ["E1", "Ana", "rgh/4w", "RN", "HH", "2025-01-03", ""], ["E2", "Ben", "lch/2a", "HCA", "HH", "2025-02-04", "2026-02-04"]]
+         ["E1", "Ana", "rgh/4w", "RN", "HH", "2025-01-03", ""],
+         ["E2", "Ben", "lch/2a", "HCA", "HH", "2025-02-04", "2026-02-04"]]
 
 
 @st.composite
@@ -407,7 +410,8 @@ def test_a_large_file_is_imported_by_a_job_and_a_bad_one_fails_it_with_the_reaso
     training.create_requirement(office, organisation=hospital.organisation, course_code="HH", title="Hand hygiene",
                                 job_roles=["RN", "HCA", "Physician"], renewal_months=12)
     client.force_login(office)
-    bad = HEADER + "".join(f"E{n},P{n},rgh/4w,RN,HH,{ago(n)},\n" for n in range(1, 5)) + f"E9,P9,rgh/4w,RN,XX,{ago(1)},\n"
+    bad = HEADER + "".join(f"E{n},P{n},rgh/4w,RN,HH,{ago(n)},\n" for n in range(1, 5))
+    bad += f"E9,P9,rgh/4w,RN,XX,{ago(1)},\n"
     response = client.post(reverse("medstaff:training_import"), {"file": upload(bad, "big.csv")})
     job = Job.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("platform:job", args=[job.pk])

@@ -44,9 +44,9 @@ from andon.platform.models import Organisation, Unit
 from .models import RequirementKind, TrainingCompletion, TrainingImport, TrainingPerson, TrainingRequirement
 
 __all__ = [
-    "access_requirement", "compliance_by_requirement", "compliance_by_unit", "create_requirement", "edit_requirement",
-    "import_completions", "monthly_counts", "people_of_unit", "record_month", "set_requirement_active",
-    "visible_requirements",
+    "access_requirement", "compliance_by_requirement", "compliance_by_unit", "compliance_summary", "create_requirement",
+    "edit_requirement", "import_completions", "monthly_counts", "people_of_unit", "record_month",
+    "set_requirement_active", "visible_requirements",
 ]
 
 VIEW, MANAGE = "medstaff.view_training", "medstaff.manage_training"
@@ -229,7 +229,8 @@ def applies(requirement: TrainingRequirement, person: TrainingPerson, on: date, 
     """Whether `requirement` is required of `person` on `on`; `roles`: its job roles case-folded."""
     if not requirement.active or person.known_since > on or requirement.organisation_id != person.organisation_id:
         return False
-    if person.job_role.casefold() not in (roles if roles is not None else {r.casefold() for r in requirement.job_roles}):
+    roles = roles if roles is not None else {role.casefold() for role in requirement.job_roles}
+    if person.job_role.casefold() not in roles:
         return False
     return requirement.unit_id is None or person.unit.path.startswith(requirement.unit.path)
 
@@ -327,15 +328,16 @@ def _today(on):
     return on or timezone.localdate()
 
 
-def compliance_by_unit(user, *, unit: Unit | None = None, on: date | None = None) -> tuple[permissions.Scope, list]:
+def compliance_by_unit(user, *, unit: Unit | None = None, on: date | None = None,
+                       statuses: list | None = None) -> tuple[permissions.Scope, list]:
     """Each unit of the user's scope (`unit` and those below it, or every unit where the user
-    views training) with the compliance of its people and of the units below it, on `on`."""
+    views training) with the compliance of its people and of the units below it, on `on`
+    (`statuses`: the scope's pairs on `on`, when the caller has them already)."""
     on = _today(on)
     scope = permissions.scope_for(user, VIEW, unit=unit)
     units = list(scope.units.select_related("facility").order_by("facility__name", "path"))
-    statuses = _statuses_in(scope.units, on)
     by_unit = defaultdict(list)
-    for status in statuses:
+    for status in _statuses_in(scope.units, on) if statuses is None else statuses:
         by_unit[status.person.unit.path].append(status)
     rows = []
     for each in units:
@@ -354,16 +356,26 @@ def _add(row: Share, statuses, on: date) -> None:
         row.expiring += status.expires_within(on)
 
 
-def compliance_by_requirement(user, *, unit: Unit | None = None, on: date | None = None) -> list[Share]:
-    """Each active requirement with the compliance of the pairs of the user's scope."""
+def compliance_by_requirement(user, *, unit: Unit | None = None, on: date | None = None,
+                              statuses: list | None = None) -> list[Share]:
+    """Each active requirement with the compliance of the pairs of the user's scope, the least
+    compliant first."""
     on = _today(on)
     scope = permissions.scope_for(user, VIEW, unit=unit)
     rows = {}
-    for status in _statuses_in(scope.units, on):
+    for status in _statuses_in(scope.units, on) if statuses is None else statuses:
         requirement = status.requirement
         row = rows.setdefault(requirement.pk, Share(requirement.title, requirement=requirement))
         _add(row, [status], on)
     return sorted(rows.values(), key=lambda row: (row.share if row.share is not None else 2, row.label))
+
+
+def compliance_summary(user, *, unit: Unit | None = None, on: date | None = None):
+    """(scope, by unit, by requirement) from one reading of the scope's records."""
+    on = _today(on)
+    statuses = _statuses_in(permissions.scope_for(user, VIEW, unit=unit).units, on)
+    scope, by_unit = compliance_by_unit(user, unit=unit, on=on, statuses=statuses)
+    return scope, by_unit, compliance_by_requirement(user, unit=unit, on=on, statuses=statuses)
 
 
 @dataclass
@@ -401,7 +413,8 @@ def people_csv_rows(people: list[PersonRow], on: date):
         yield {"employee_id": row.person.employee_id, "name": row.person.name, "unit": unit_code(row.person.unit),
                "job_role": row.person.job_role, "required": len(row.statuses),
                "missing": "; ".join(f"{s.requirement.course_code} ({s.state})" for s in row.missing),
-               "expiring": "; ".join(f"{s.requirement.course_code} {s.expires_on.isoformat()}" for s in row.expiring(on))}
+               "expiring": "; ".join(f"{s.requirement.course_code} {s.expires_on.isoformat()}"
+                                     for s in row.expiring(on))}
 
 
 # --- the measure ------------------------------------------------------------------------------------

@@ -81,7 +81,9 @@ def requirement_edit(request, pk):
 
 
 def _saved(request, data, requirement):
-    unit = Unit.objects.select_related("facility__organisation").filter(pk=data["unit"]).first() if data["unit"] else None
+    unit = None
+    if data["unit"]:
+        unit = Unit.objects.select_related("facility__organisation").filter(pk=data["unit"]).first()
     values = {"course_code": data["course_code"], "title": data["title"], "kind": data["kind"],
               "job_roles": [r for r in (part.strip() for part in data["job_roles"].split(",")) if r],
               "unit": unit, "renewal_months": data["renewal_months"]}
@@ -193,14 +195,14 @@ def compliance(request):
     unit = _asked_unit(request)
     form, on = _asked_day(request)
     on = on or timezone.localdate()
-    scope, rows = training.compliance_by_unit(request.user, unit=unit, on=on)
+    scope, rows, by_requirement = training.compliance_summary(request.user, unit=unit, on=on)
     shown = [row for row in rows if row.required]
     chart = charts.bar_chart(
         [(row.label, round(row.share * 100, 1)) for row in shown], title=f"Training compliance by unit, {on:%Y-%m-%d}",
         desc="; ".join(f"{row.label} {row.shown}" for row in shown) or "No required training in these units.",
         y_label="% current", empty="No one on the roster has required training here")
     return render(request, "medstaff/training_compliance.html", {
-        "rows": rows, "by_requirement": training.compliance_by_requirement(request.user, unit=unit, on=on),
+        "rows": rows, "by_requirement": by_requirement,
         "on": on, "form": form, "unit": unit, "scope": scope, "chart": chart, "measure_key": training.MEASURE_KEY,
         "may_manage": permissions.can(request.user, MANAGE), "month_form": MonthForm()})
 
