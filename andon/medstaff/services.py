@@ -14,3 +14,5 @@ from .privileges import *  # noqa: F401,F403
 from .peer_review import *  # noqa: F401,F403
 # OPPE: department profiles, evaluations by practitioner, the reviewer's decision
 from .oppe import *  # noqa: F401,F403
+# Training and competencies: requirements, completions imported from the learning system, compliance
+from .training import *  # noqa: F401,F403

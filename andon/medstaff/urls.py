@@ -1,4 +1,4 @@
-from .views import practitioners, privileges, fppe, oppe, peer_review as peer_review_views
+from .views import practitioners, privileges, fppe, oppe, peer_review as peer_review_views, training
 
 app_name = "medstaff"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     *fppe.urlpatterns,
     *oppe.urlpatterns,
     *peer_review_views.urlpatterns,
+    *training.urlpatterns,
 ]

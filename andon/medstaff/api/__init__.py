@@ -3,8 +3,8 @@ services as the pages; one router per subject, assembled here."""
 
 from ninja import Router
 
-from . import fppe, oppe, peer_review, practitioners, privileges
+from . import fppe, oppe, peer_review, practitioners, privileges, training
 
 router = Router(tags=["medstaff"])
-for subject in (practitioners, privileges, fppe, oppe, peer_review):
+for subject in (practitioners, privileges, fppe, oppe, peer_review, training):
     router.add_router("", subject.router)
