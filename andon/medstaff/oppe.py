@@ -25,6 +25,7 @@ from andon.platform import audit, navigation, permissions
 from andon.platform.models import Unit
 
 from .fppe import start_fppe
+from .practitioners import add_practitioner_section
 from .models import (
     FppeTrigger,
     OppeDecision,
@@ -355,6 +356,20 @@ def decide_oppe(user, practitioner: Practitioner, *, decision: str, reason: str,
                                            fppe=fppe)
 
 
+def oppe_section(user, practitioner: Practitioner):
+    """The profile's part: a link to the practitioner's OPPE, for those who may read it."""
+    from django.urls import reverse
+
+    from .practitioners import Section
+
+    if not permissions.can(user, "medstaff.view_practitioner_oppe", practitioner):
+        return None
+    return Section("medstaff/_practitioner_links.html", {
+        "key": "oppe", "title": "Ongoing professional practice evaluation", "lines": [],
+        "empty": "Indicators from the clinical data, against the department's, with the reviewer's decisions.",
+        "links": [("OPPE", reverse("medstaff:oppe_practitioner", args=[practitioner.pk]))]})
+
+
 def connect() -> None:
     """Registries of OPPE (audit, navigation, demo, the measures computed by practitioner), from ready()."""
     from andon.platform import demo
@@ -366,5 +381,6 @@ def connect() -> None:
     audit.register(OppeIndicator)
     audit.register(OppeDecision)
     measures.needed_by_practitioner(indicator_keys)
+    add_practitioner_section(oppe_section)
     navigation.add(navigation.NavEntry("OPPE", "medstaff:oppe", "medstaff.view_oppe", "clipboard-data"))
     navigation.add(navigation.NavEntry("My OPPE", "medstaff:oppe_mine", "medstaff.view_own_oppe", "clipboard-data"))

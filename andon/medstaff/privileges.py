@@ -23,7 +23,7 @@ from andon.platform.models import Sequence, Unit
 from .fppe import checked_plan, start_fppe
 from .models import (FppeTrigger, GrantedPrivilege, GrantStatus, Practitioner, Privilege, PrivilegeKind,
                      PrivilegeRequest, PrivilegeStep, RequestStage, StepOutcome)
-from .practitioners import REAPPOINTMENT_YEARS, add_years
+from .practitioners import REAPPOINTMENT_YEARS, add_practitioner_section, add_years
 
 __all__ = [
     "STEPS", "access_granted_privilege", "access_privilege", "access_privilege_request", "catalogue_of",
@@ -401,7 +401,25 @@ def connect() -> None:
     navigation.add(NavEntry("Privileges", "medstaff:privilege_requests", "medstaff.view_practitioners", "award"))
     platform_services.register_work_provider(privilege_work)
     sweeps.register_sweep("medstaff", "expired privileges", expire_privileges)
+    add_practitioner_section(privileges_section)
     register_demo_loader(load_demo_privileges)
+
+
+def privileges_section(user, practitioner: Practitioner):
+    """The profile's part: the privileges held (flagged while the licence is expired), for those
+    who read the practitioner's privileges."""
+    from django.urls import reverse
+
+    from .practitioners import Section
+
+    if not permissions.can(user, "medstaff.view_practitioners", practitioner):
+        return None
+    held = [grant for grant in granted_privileges_of(practitioner) if grant.status in HELD]
+    lines = [{"text": f"{grant.privilege.name} ({grant.get_status_display().lower()}, until {grant.granted_until:%d %b %Y})",
+              "flag": grant.licence_flag} for grant in held]
+    return Section("medstaff/_practitioner_links.html", {
+        "key": "privileges", "title": "Privileges", "lines": lines, "empty": "No privileges held.",
+        "links": [("Privileges, requests and FPPE", reverse("medstaff:practitioner_privileges", args=[practitioner.pk]))]})
 
 
 def privilege_work(user) -> list:
