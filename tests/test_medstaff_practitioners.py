@@ -400,9 +400,15 @@ def test_the_demo_office_sees_the_expiring_licence_and_dr_demir_reads_his_file(c
     expiring = Credential.objects.get(expires_on=TODAY + timedelta(days=45))
     assert expiring.number in page and ">45<" in page and expiring.practitioner.department.code == "medicine"
     assert "Board certification" in page
+    # The other subjects' parts of the profile: the privileges held, flagged or not, and the OPPE.
+    profile = client.get(reverse("medstaff:practitioner", args=[expiring.practitioner.pk])).content.decode()
+    assert "Core privileges in internal medicine (active, until" in profile and "Licence expired" not in profile
+    assert reverse("medstaff:oppe_practitioner", args=[expiring.practitioner.pk]) in profile
     client.force_login(User.objects.get(username="dr.yusuf"))
     own = client.get(reverse("medstaff:my_file"), follow=True).content.decode()
     assert "Yusuf Demir, MD" in own and "Riverside Hospitalists" in own
+    # His own OPPE, but the privileges' pages are the office's and the chairs'.
+    assert "medstaff/oppe/practitioner/" in own and "Privileges, requests and FPPE" not in own
 
 
 def test_other_subjects_add_sections_to_the_profile_for_whom_they_choose(people, hospital):
@@ -413,6 +419,8 @@ def test_other_subjects_add_sections_to_the_profile_for_whom_they_choose(people,
     def privileges(user, shown):
         return medstaff.Section("medstaff/privileges.html", {"who": shown.name}) if user == people["office"] else None
 
+    registered = list(practitioner_sections)  # the subjects' own sections, set aside for the test
+    practitioner_sections.clear()
     medstaff.add_practitioner_section(privileges)
     medstaff.add_practitioner_section(privileges)  # once, however often it is added
     try:
@@ -420,4 +428,4 @@ def test_other_subjects_add_sections_to_the_profile_for_whom_they_choose(people,
             medstaff.Section("medstaff/privileges.html", {"who": "Amelia Hart, MD"})]
         assert medstaff.sections_for(people["chair"], whom) == []
     finally:
-        practitioner_sections.remove(privileges)
+        practitioner_sections[:] = registered
