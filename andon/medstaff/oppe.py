@@ -2,7 +2,7 @@
 indicators from the measures library, each practitioner's value over the evaluation period
 against the department's on a funnel plot, their own SPC chart and cases, counts of safety
 events and peer review outcomes, volume; the reviewer's decision (continue, FPPE, other).
-docs/medstaff_oppe.md.
+docs/medstaff.md.
 
 The indicators are measures computed by practitioner (andon/analytics/kpi/attribution.py: a
 case's responsible practitioner); the measures library computes them so because this module

@@ -1,6 +1,6 @@
 """Peer review: cases referred from a safety event, from trigger rules over the clinical data or by
 hand; reviewers without a conflict of interest; a structured review on a configurable scale; the
-committee's decision and the feedback letter. Confidential: docs/medstaff_peer_review.md.
+committee's decision and the feedback letter. Confidential: docs/medstaff.md.
 
 Peer review records are protected by the state peer-review statutes, apart from patient safety
 work product and from HR (DOMAIN.md §9, §10): a case is read by the peer review committee, the
@@ -214,7 +214,7 @@ def refer_by_hand(user, *, practitioner: Practitioner, summary: str, encounter_i
 def conflict_of(case: PeerReviewCase, reviewer) -> str:
     """Why the reviewer may not review the case ("" when they may): the practitioner under review
     themself, a practitioner of the same practice group, or the person who referred the case
-    (who has formed a view of it already: docs/medstaff_peer_review.md)."""
+    (who has formed a view of it already: docs/medstaff.md)."""
     practitioner = case.practitioner
     if practitioner.user_id and practitioner.user_id == reviewer.pk:
         return f"{reviewer} is the practitioner under review"

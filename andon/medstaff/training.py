@@ -1,7 +1,7 @@
 """Training and competencies: requirements by job role and unit, completions imported from the
 learning system's CSV export, compliance per unit, requirement and person, and each unit's
 monthly compliance sent to the measures library as the measure "training-compliance".
-docs/medstaff_training.md.
+docs/medstaff.md.
 
 Readings (written down so that the pages, the API, the measure and the tests agree):
 - a requirement applies to a person of the roster when their job role is one of its job roles

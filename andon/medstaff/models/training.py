@@ -1,6 +1,6 @@
 """Training and competencies: what the hospital requires of whom (by job role and unit, renewed
 every so many months), the completions a learning system exports, and the roster those exports
-make of who works where in what job role. docs/medstaff_training.md."""
+make of who works where in what job role. docs/medstaff.md."""
 
 from django.conf import settings
 from django.db import models

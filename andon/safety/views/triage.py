@@ -216,7 +216,7 @@ def _event_context(request, event, *, triage_form=None, move_form=None, pses_for
         "sac_scheme_name": sac.SCHEME_NAMES.get(event.sac_scheme, event.sac_scheme),
         "sac_severity": sac.SEVERITIES.get(event.sac_severity, event.sac_severity),
         "sac_probability": sac.PROBABILITIES.get(event.sac_probability, event.sac_probability),
-        # Peer review is confidential and kept apart (docs/medstaff_peer_review.md): the event
+        # Peer review is confidential and kept apart (docs/medstaff.md): the event
         # shows only that a case was referred, its reference and the day.
         "peer_review_referrals": medstaff.peer_review_referrals(event),
         "may_refer_to_peer_review": can(user, "medstaff.refer_peer_review", event),
