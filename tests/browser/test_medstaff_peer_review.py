@@ -1,7 +1,8 @@
-"""Peer review in real Chromium (issue 19 item 6): dr.yusuf, the hospitalist peer reviewer, opens
-the demo's case referred from a 4 West safety event from his home page and scores it; prc.zara,
-the committee's chair, decides it and the practitioner's letter is ready; pso.hana, who referred
-it, sees on the event only that it was referred, and is refused the case."""
+"""Peer review in real Chromium (issue 19 item 6): pso.hana refers a 4 West safety event to peer
+review from the event's page; prc.zara, the committee's chair, assigns dr.yusuf; dr.yusuf, the
+hospitalist peer reviewer, opens the case from his home page and scores it; prc.zara decides it and
+the practitioner's letter is ready; pso.hana, who referred it, sees on the event only that it was
+referred, and is refused the case."""
 
 import re
 
@@ -27,8 +28,36 @@ def _person(browser, demo, username, first_name):
 
 
 def test_a_referred_event_is_scored_decided_and_refused_to_the_safety_officer(demo, browser):
-    case = PeerReviewCase.objects.get(status=PeerReviewStatus.ASSIGNED)
+    from andon.medstaff.models import Practitioner
+    from andon.safety.models import SafetyEvent
+
+    referred = set(PeerReviewCase.objects.exclude(safety_event=None).values_list("safety_event_id", flat=True))
+    event = SafetyEvent.objects.filter(unit__facility__code="rgh", unit__code="4w").exclude(pk__in=referred).first()
+    subject = Practitioner.objects.filter(department__facility__code="rgh", department__code="medicine",
+                                          user=None).exclude(group="Riverside Hospitalists").first()
     watchers = []
+
+    context, page, watcher = _person(browser, demo, "pso.hana", "Hana")
+    watchers.append(("pso.hana", watcher))
+    page.goto(f"{demo}/safety/events/{event.pk}/")
+    page.locator("#main").get_by_role("link", name="Refer to peer review").click()
+    page.locator("select[name=practitioner]").select_option(label=f"{subject.name} ({subject.department})")
+    page.locator("textarea[name=summary]").fill("Patient on 4 West developed a pulmonary embolism on day 4; "
+                                                "no VTE prophylaxis was prescribed on admission.")
+    page.get_by_role("button", name="Refer").click()
+    case = PeerReviewCase.objects.get(safety_event=event)
+    assert (case.practitioner, case.status, case.referred_by.username) == (subject, PeerReviewStatus.REFERRED,
+                                                                           "pso.hana")
+    context.close()
+
+    context, page, watcher = _person(browser, demo, "prc.zara", "Zara")
+    watchers.append(("prc.zara", watcher))
+    page.goto(f"{demo}/medstaff/peer-review/{case.pk}/")
+    page.get_by_label(re.compile("Yusuf Demir")).check()
+    page.get_by_role("button", name="Assign").click()
+    case.refresh_from_db()
+    assert case.status == PeerReviewStatus.ASSIGNED
+    context.close()
 
     context, page, watcher = _person(browser, demo, "dr.yusuf", "Yusuf")
     watchers.append(("dr.yusuf", watcher))
