@@ -65,7 +65,10 @@ PAGES = {
 OBJECT_CASES = {
     # A practitioner reads their own OPPE whatever their role (and decides nothing on it).
     "medstaff:oppe_practitioner (own)": ("medstaff:oppe_practitioner", Case(ALL, setup=own)),
-    "medstaff:oppe_mine (own)": ("medstaff:oppe_mine", Case(ALL, setup=own_file)),
+    # "My OPPE" is the practitioner role's door (as "My file" is): an account linked to a file
+    # without the role reads its OPPE from the practitioner's page above, so that everyone else's
+    # menu asks the database nothing.
+    "medstaff:oppe_mine (own)": ("medstaff:oppe_mine", Case(frozenset({Role.PRACTITIONER}), setup=own_file)),
 }
 
 

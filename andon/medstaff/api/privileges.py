@@ -105,7 +105,7 @@ class StepIn(Body):
     version: Version = None
 
 
-class GrantOut(Schema):
+class GrantedPrivilegeOut(Schema):
     id: int
     practitioner_id: int
     privilege_id: int
@@ -222,7 +222,7 @@ def record_step(request, request_id: Id, payload: StepIn):
 
 # --- granted privileges -------------------------------------------------------------------------
 
-@router.get("/granted-privileges", response=documented(list[GrantOut]),
+@router.get("/granted-privileges", response=documented(list[GrantedPrivilegeOut]),
             summary="Granted privileges the caller reads, flagged when the practitioner's licence expired")
 @requires("medstaff.view_practitioners")
 @paginate(Pages)
@@ -230,7 +230,8 @@ def list_grants(request):
     return privileges.visible_granted_privileges(request.user).order_by("practitioner_id", "privilege__name", "pk")
 
 
-@router.get("/practitioners/{practitioner_id}/privileges", response=documented(list[GrantOut], not_found=True),
+@router.get("/practitioners/{practitioner_id}/privileges",
+            response=documented(list[GrantedPrivilegeOut], not_found=True),
             summary="One practitioner's granted privileges, every status, flagged when the licence expired")
 @requires("medstaff.view_practitioners")
 def list_grants_of(request, practitioner_id: Id):
@@ -238,7 +239,8 @@ def list_grants_of(request, practitioner_id: Id):
     return list(privileges.granted_privileges_of(practitioner))
 
 
-@router.post("/granted-privileges/{grant_id}/status", response=documented(GrantOut, not_found=True, versioned=True),
+@router.post("/granted-privileges/{grant_id}/status",
+             response=documented(GrantedPrivilegeOut, not_found=True, versioned=True),
              summary="Change a granted privilege's status, with the reason")
 @requires("medstaff.record_privilege_decisions")
 def set_status(request, grant_id: Id, payload: StatusIn):

@@ -75,7 +75,9 @@ def oppe_department(request, unit_id):
     return render(request, "medstaff/oppe_department.html", {"evaluation": evaluation, "profile": profile})
 
 
-@requires("medstaff.view_practitioner_oppe")
+# The door is every signed-in person's and the practitioner is checked by the object rule (as the
+# profile's): a practitioner reads their own OPPE whatever their role.
+@requires("platform.view_home")
 def oppe_practitioner(request, pk):
     practitioner = oppe.access_oppe_practitioner(request.user, pk)
     found = oppe.practitioner_oppe(request.user, practitioner)
