@@ -21,7 +21,7 @@ router = NamedRouter("andon_medstaff_api_fppe_")
 Reason = Annotated[str, PydanticField(min_length=1, max_length=4000)]
 
 
-class ProgressOut(Schema):
+class FppeProgressOut(Schema):
     cases: int
     concerns: int
     cases_required: int | None
@@ -45,7 +45,7 @@ class FppeOut(Schema):
     cases_required: int | None
     duration_days: int | None
     proctor_id: int | None
-    progress: ProgressOut
+    progress: FppeProgressOut
     version: int
 
     @staticmethod
@@ -53,7 +53,7 @@ class FppeOut(Schema):
         return fppes.progress_of(fppe).__dict__
 
 
-class CaseOut(Schema):
+class FppeCaseOut(Schema):
     id: int
     case_date: date
     case_reference: str
@@ -62,7 +62,7 @@ class CaseOut(Schema):
     recorded_by_id: int
 
 
-class DecisionOut(Schema):
+class FppeDecisionOut(Schema):
     id: int
     decision: str
     reason: str
@@ -70,14 +70,14 @@ class DecisionOut(Schema):
     decided_by_id: int
 
 
-class ConcernIn(Body):
+class FppeConcernIn(Body):
     practitioner_id: Id
     trigger: Literal[tuple(v for v, _ in fppes.CONCERNS)]
     reason: Reason
     source_reference: Annotated[str, PydanticField(max_length=200)] = ""
 
 
-class PlanIn(Body):
+class FppePlanIn(Body):
     methods: list[Literal[tuple(FppeMethod.values)]] = PydanticField(min_length=1, max_length=4)
     cases_required: Annotated[int, PydanticField(ge=1, le=500)] | None = None
     duration_days: Annotated[int, PydanticField(ge=1, le=730)] | None = None
@@ -89,14 +89,14 @@ class BeginIn(Body):
     version: Version = None
 
 
-class CaseIn(Body):
+class FppeCaseIn(Body):
     case_date: IsoDate
     case_reference: Annotated[str, PydanticField(min_length=1, max_length=100)]
     result: Literal[tuple(CaseResult.values)]
     notes: Annotated[str, PydanticField(max_length=4000)] = ""
 
 
-class DecisionIn(Body):
+class FppeDecisionIn(Body):
     decision: Literal[tuple(FppeDecisionKind.values)]
     reason: Reason
     decided_on: IsoDate
@@ -117,7 +117,7 @@ def list_fppes(request, status: Literal["planning", "in_progress", "concluded"] 
 
 @router.post("/fppes", response=documented(FppeOut, 201, not_found=True), summary="Start an FPPE for a concern")
 @requires("medstaff.manage_fppe")
-def start_fppe(request, payload: ConcernIn):
+def start_fppe(request, payload: FppeConcernIn):
     practitioner = access_practitioner(request.user, payload.practitioner_id, "medstaff.manage_fppe")
     try:
         return Status(201, fppes.start_fppe(request.user, practitioner, trigger=payload.trigger, reason=payload.reason,
@@ -135,7 +135,7 @@ def get_fppe(request, fppe_id: Id):
 @router.put("/fppes/{fppe_id}/plan", response=documented(FppeOut, not_found=True, versioned=True),
             summary="The FPPE's plan: methods, cases or days, proctor")
 @requires("medstaff.manage_fppe")
-def plan_fppe(request, fppe_id: Id, payload: PlanIn):
+def plan_fppe(request, fppe_id: Id, payload: FppePlanIn):
     fppe = fppes.access_fppe(request.user, fppe_id, "medstaff.manage_fppe")
     proctor = Practitioner.objects.filter(pk=payload.proctor_id).first() if payload.proctor_id else None
     if payload.proctor_id and proctor is None:
@@ -159,17 +159,17 @@ def begin_fppe(request, fppe_id: Id, payload: BeginIn):
         return refused(error)
 
 
-@router.get("/fppes/{fppe_id}/cases", response=documented(list[CaseOut], not_found=True),
+@router.get("/fppes/{fppe_id}/cases", response=documented(list[FppeCaseOut], not_found=True),
             summary="The FPPE's cases")
 @requires("medstaff.use_fppe")
 def list_cases(request, fppe_id: Id):
     return list(fppes.access_fppe(request.user, fppe_id).cases.all())
 
 
-@router.post("/fppes/{fppe_id}/cases", response=documented(CaseOut, 201, not_found=True),
+@router.post("/fppes/{fppe_id}/cases", response=documented(FppeCaseOut, 201, not_found=True),
              summary="Record a case (the proctor, or those who manage FPPE)")
 @requires("medstaff.use_fppe")
-def record_case(request, fppe_id: Id, payload: CaseIn):
+def record_case(request, fppe_id: Id, payload: FppeCaseIn):
     fppe = fppes.access_fppe(request.user, fppe_id, "medstaff.record_fppe_case")
     try:
         return Status(201, fppes.record_fppe_case(request.user, fppe, **payload.model_dump()))
@@ -177,10 +177,10 @@ def record_case(request, fppe_id: Id, payload: CaseIn):
         return refused(error)
 
 
-@router.post("/fppes/{fppe_id}/decision", response=documented(DecisionOut, 201, not_found=True, versioned=True),
+@router.post("/fppes/{fppe_id}/decision", response=documented(FppeDecisionOut, 201, not_found=True, versioned=True),
              summary="The credentials committee's decision (restricted or revoked changes the privilege)")
 @requires("medstaff.decide_fppe")
-def decide_fppe(request, fppe_id: Id, payload: DecisionIn):
+def decide_fppe(request, fppe_id: Id, payload: FppeDecisionIn):
     fppe = fppes.access_fppe(request.user, fppe_id, "medstaff.decide_fppe")
     grants = list(GrantedPrivilege.objects.filter(pk__in=payload.grant_ids))
     if len(grants) != len(set(payload.grant_ids)):

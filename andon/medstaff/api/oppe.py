@@ -74,7 +74,7 @@ class EvaluationOut(Schema):
     indicators: list[EvaluatedIndicatorOut]
 
 
-class CaseOut(Schema):
+class OppeCaseOut(Schema):
     case_id: str
     patient_id: str | None
     encounter_id: str | None
@@ -89,10 +89,10 @@ class OwnIndicatorOut(Schema):
     minimum_cases: int
     own: ValueOut
     department: ValueOut
-    cases: list[CaseOut] | None = PydanticField(description="null: the reader may not see patient-level data")
+    cases: list[OppeCaseOut] | None = PydanticField(description="null: the reader may not see patient-level data")
 
 
-class DecisionOut(Schema):
+class OppeDecisionOut(Schema):
     id: int
     period_start: IsoDate
     period_end: IsoDate
@@ -107,10 +107,10 @@ class PractitionerOppeOut(Schema):
     first: IsoDate | None
     last: IsoDate | None
     indicators: list[OwnIndicatorOut]
-    decisions: list[DecisionOut]
+    decisions: list[OppeDecisionOut]
 
 
-class DecisionIn(Body):
+class OppeDecisionIn(Body):
     decision: Literal["continue", "fppe", "other"]
     reason: Annotated[str, PydanticField(min_length=1, max_length=oppe.REASON_LIMIT)] = PydanticField(description="Why")
     decided_on: IsoDate | None = None
@@ -190,10 +190,10 @@ def get_practitioner_oppe(request, practitioner_id: Id):
             "decisions": [_decision(d) for d in found.decisions]}
 
 
-@router.post("/oppe/practitioners/{practitioner_id}/decisions", response=documented(DecisionOut, 201, not_found=True),
+@router.post("/oppe/practitioners/{practitioner_id}/decisions", response=documented(OppeDecisionOut, 201, not_found=True),
              summary="Record the reviewer's decision (continue, FPPE: starts one, other)")
 @requires("medstaff.decide_oppe")
-def post_decision(request, practitioner_id: Id, payload: DecisionIn):
+def post_decision(request, practitioner_id: Id, payload: OppeDecisionIn):
     practitioner = oppe.access_oppe_practitioner(request.user, practitioner_id)
     try:
         decided = oppe.decide_oppe(request.user, practitioner, decision=payload.decision, reason=payload.reason,

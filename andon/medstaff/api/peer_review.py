@@ -29,7 +29,7 @@ Note = Annotated[str, PydanticField(max_length=peer_review.NOTE_LIMIT)]
 FhirId = Annotated[str, PydanticField(max_length=64)]
 
 
-class CaseOut(Schema):
+class PeerCaseOut(Schema):
     id: int
     reference: str
     practitioner_id: int
@@ -89,7 +89,7 @@ class ReviewOut(Schema):
         return review.assignment.reviewer_id
 
 
-class CountOut(Schema):
+class PeerReviewCountOut(Schema):
     department: str
     outcome: str
     status: str
@@ -109,7 +109,7 @@ class ReferEventIn(Body):
     summary: Summary
 
 
-class AssignIn(Body):
+class PeerAssignIn(Body):
     reviewer_ids: list[Id] = PydanticField(min_length=1, max_length=20)
     version: Version = None
 
@@ -151,7 +151,7 @@ def _practitioner(pk) -> Practitioner:
     return found
 
 
-@router.get("/peer-review/cases", response=documented(list[CaseOut]),
+@router.get("/peer-review/cases", response=documented(list[PeerCaseOut]),
             summary="Peer review cases the caller reads (the committee, the office, a case's reviewers)")
 @requires("medstaff.use_peer_review")
 @paginate(Pages)
@@ -185,7 +185,7 @@ def refer_event(request, event_id: Id, payload: ReferEventIn):
     return Status(201, {"reference": case.reference, "referred_on": timezone.localtime(case.referred_at).date()})
 
 
-@router.get("/peer-review/cases/{case_id}", response=documented(CaseOut, not_found=True),
+@router.get("/peer-review/cases/{case_id}", response=documented(PeerCaseOut, not_found=True),
             summary="One peer review case (its reading is recorded)")
 @requires("medstaff.view_peer_case")
 def get_case(request, case_id: Id):
@@ -207,7 +207,7 @@ def get_reviews(request, case_id: Id):
                                                                               not_found=True, versioned=True),
              summary="Assign reviewers (a conflict of interest is refused by name)")
 @requires("medstaff.assign_peer_review")
-def assign(request, case_id: Id, payload: AssignIn):
+def assign(request, case_id: Id, payload: PeerAssignIn):
     case = peer_review.access_case(request.user, case_id, "medstaff.assign_peer_review", reason="assigning")
     people = {person.pk: person for person in User.objects.filter(pk__in=payload.reviewer_ids, is_active=True)}
     missing = [pk for pk in payload.reviewer_ids if pk not in people]
@@ -243,7 +243,7 @@ def conflict(request, case_id: Id, payload: ConflictIn):
         return refused(error)
 
 
-@router.post("/peer-review/cases/{case_id}/decision", response=documented(CaseOut, not_found=True, versioned=True),
+@router.post("/peer-review/cases/{case_id}/decision", response=documented(PeerCaseOut, not_found=True, versioned=True),
              summary="The committee's decision: outcome, system level, words to the practitioner, FPPE, action")
 @requires("medstaff.decide_peer_review")
 def decide(request, case_id: Id, payload: DecideIn):
@@ -277,7 +277,7 @@ def letter(request, case_id: Id):
     return response
 
 
-@router.get("/peer-review/counts", response=documented(list[CountOut]),
+@router.get("/peer-review/counts", response=documented(list[PeerReviewCountOut]),
             summary="Cases by department, outcome and status: aggregates, no case, no name")
 @requires("medstaff.view_peer_review_aggregates")
 def counts(request):

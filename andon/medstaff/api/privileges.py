@@ -123,7 +123,7 @@ class GrantedPrivilegeOut(Schema):
         return grant.privilege.name
 
 
-class StatusIn(Body):
+class GrantStatusIn(Body):
     status: Literal[tuple(privileges.SETTABLE)]
     reason: Annotated[str, PydanticField(min_length=1, max_length=4000)]
     version: Version = None
@@ -243,7 +243,7 @@ def list_grants_of(request, practitioner_id: Id):
              response=documented(GrantedPrivilegeOut, not_found=True, versioned=True),
              summary="Change a granted privilege's status, with the reason")
 @requires("medstaff.record_privilege_decisions")
-def set_status(request, grant_id: Id, payload: StatusIn):
+def set_status(request, grant_id: Id, payload: GrantStatusIn):
     grant = privileges.access_granted_privilege(request.user, grant_id, "medstaff.record_privilege_decisions")
     try:
         return privileges.set_grant_status(request.user, grant, payload.status, reason=payload.reason,

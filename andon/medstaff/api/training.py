@@ -22,7 +22,7 @@ router = NamedRouter("andon_medstaff_api_training_")
 Code = Annotated[str, PydanticField(min_length=1, max_length=training.CODE_MAX)]
 
 
-class RequirementOut(Schema):
+class TrainingRequirementOut(Schema):
     id: int
     organisation_id: int
     course_code: str
@@ -57,7 +57,7 @@ class ProblemOut(Schema):
     reason: str
 
 
-class ImportOut(Schema):
+class TrainingImportOut(Schema):
     rows: int
     stored: int = PydanticField(description="Completions not imported before")
     invalid_rows: int
@@ -87,7 +87,7 @@ class MonthIn(Body):
         None, description="YYYY-MM; this month when left out")
 
 
-class SentOut(Schema):
+class TrainingSentOut(Schema):
     months: int
     counts: int
     problems: list[str]
@@ -111,14 +111,14 @@ def _organisation(user, unit) -> Organisation:
     return first.facility.organisation
 
 
-@router.get("/training/requirements", response=documented(list[RequirementOut]),
+@router.get("/training/requirements", response=documented(list[TrainingRequirementOut]),
             summary="Training and competency requirements of the caller's organisations")
 @requires(training.VIEW)
 def list_requirements(request):
     return list(training.visible_requirements(request.user).order_by("-active", "title", "pk"))
 
 
-@router.post("/training/requirements", response=documented(RequirementOut, 201, not_found=True),
+@router.post("/training/requirements", response=documented(TrainingRequirementOut, 201, not_found=True),
              summary="Require a course or competency of some job roles in a unit (or the whole organisation)")
 @requires(training.MANAGE)
 def create_requirement(request, body: RequirementIn):
@@ -132,7 +132,7 @@ def create_requirement(request, body: RequirementIn):
     return Status(201, found)
 
 
-@router.put("/training/requirements/{requirement_id}", response=documented(RequirementOut, not_found=True,
+@router.put("/training/requirements/{requirement_id}", response=documented(TrainingRequirementOut, not_found=True,
                                                                            versioned=True),
             summary="Change a requirement (the whole record)")
 @requires(training.MANAGE)
@@ -147,7 +147,7 @@ def edit_requirement(request, requirement_id: Id, body: RequirementIn):
 
 
 @router.post("/training/requirements/{requirement_id}/active", response=documented(
-    RequirementOut, not_found=True, versioned=True), summary="Retire a requirement (active false) or require it again")
+    TrainingRequirementOut, not_found=True, versioned=True), summary="Retire a requirement (active false) or require it again")
 @requires(training.MANAGE)
 def set_active(request, requirement_id: Id, body: ActiveIn):
     requirement = training.access_requirement(request.user, requirement_id)
@@ -157,7 +157,7 @@ def set_active(request, requirement_id: Id, body: ActiveIn):
         return refused(error)
 
 
-@router.post("/training/imports", response={**documented(ImportOut), 202: JobOut},
+@router.post("/training/imports", response={**documented(TrainingImportOut), 202: JobOut},
              summary="Import completions from the learning system's CSV (employee_id, name, unit, job_role, "
                      "course_code, completed_on, optional expires_on): a file with any problem stores nothing and "
                      "the answer lists each by row and field; completions imported before are not imported again. "
@@ -188,7 +188,7 @@ def compliance(request, unit_id: Id | None = None, on: IsoDate | None = None):
          "compliant": row.compliant, "expiring": row.expiring, "share": row.share} for row in rows]}
 
 
-@router.post("/training/record-month", response=documented(SentOut, not_found=True),
+@router.post("/training/record-month", response=documented(TrainingSentOut, not_found=True),
              summary="Send a month's counts (this month by default) to the training-compliance measure")
 @requires(training.MANAGE)
 def record_month(request, body: MonthIn):
