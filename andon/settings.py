@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "andon.risk",
     "andon.improvement",
     "andon.medstaff",
+    "andon.voice",
     "andon.api",
     "ninja",
 ]

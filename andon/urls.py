@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("andon.risk.urls")),
     path("", include("andon.improvement.urls")),
     path("", include("andon.medstaff.urls")),
+    path("", include("andon.voice.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

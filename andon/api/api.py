@@ -203,3 +203,7 @@ api.add_router("/improvement/", improvement_router)
 from andon.medstaff.api import router as medstaff_router  # noqa: E402
 
 api.add_router("/medstaff/", medstaff_router)
+
+from andon.voice.api import router as voice_router  # noqa: E402
+
+api.add_router("/voice/", voice_router)

@@ -25,6 +25,9 @@ class Role(models.TextChoices):
     PEER_REVIEWER = "peer_reviewer", "Peer reviewer"
     PEER_REVIEW_COMMITTEE = "peer_review_committee", "Peer review committee"
     PRACTITIONER = "practitioner", "Practitioner"
+    PATIENT_RELATIONS = "patient_relations", "Patient relations"
+    PATIENT_EXPERIENCE_LEAD = "patient_experience_lead", "Patient experience lead"
+    GRIEVANCE_COMMITTEE = "grievance_committee", "Grievance committee"
     BOARD_MEMBER = "board_member", "Board member"
     ADMINISTRATOR = "administrator", "Administrator"
 
@@ -38,11 +41,14 @@ API_TOKEN_ROLES = ALL_ROLES - {Role.STAFF_REPORTER, Role.BOARD_MEMBER}
 # (`RoleSetting`); a password alone must not open what they can see.
 MFA_REQUIRED_BY_DEFAULT = frozenset({
     Role.ADMINISTRATOR, Role.CQO, Role.CMO, Role.PATIENT_SAFETY_OFFICER, Role.MEDICAL_STAFF_OFFICE,
-    Role.PEER_REVIEW_COMMITTEE,
+    Role.PEER_REVIEW_COMMITTEE, Role.PATIENT_RELATIONS, Role.GRIEVANCE_COMMITTEE,
 })
 ACTION_ROLES = frozenset({
     Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
     Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO,
+    # The patient's voice acts on what patients tell: the grievance committee's decisions and
+    # patient experience's improvements are actions of the shared tracker.
+    Role.PATIENT_RELATIONS, Role.PATIENT_EXPERIENCE_LEAD, Role.GRIEVANCE_COMMITTEE,
 })
 
 _MEDICAL_STAFF_READERS = frozenset({
@@ -96,6 +102,38 @@ MEDSTAFF_CAPABILITIES: dict[str, frozenset[Role]] = {
         Role.UNIT_MANAGER, Role.MEDICAL_STAFF_OFFICE, Role.QUALITY_ANALYST, Role.CQO, Role.CMO,
     }),
     "medstaff.manage_training": frozenset({Role.MEDICAL_STAFF_OFFICE}),
+}
+# The patient's voice (andon/voice, docs/voice.md). Survey scores are aggregates: the patient
+# experience lead, the quality department, unit managers (their units) and the board read them.
+# Comments are patients' own words, which may name staff: read and tagged by patient experience,
+# patient relations and unit managers, not the board. Complaints and grievances name patients:
+# patient relations runs them, the grievance committee decides what is escalated to it, unit
+# managers see (and log complaints of) their units, leadership reads them.
+_SURVEY_READERS = frozenset({
+    Role.PATIENT_EXPERIENCE_LEAD, Role.PATIENT_RELATIONS, Role.UNIT_MANAGER, Role.QUALITY_ANALYST, Role.CQO,
+    Role.CMO, Role.BOARD_MEMBER,
+})
+_COMMENT_READERS = frozenset({Role.PATIENT_EXPERIENCE_LEAD, Role.PATIENT_RELATIONS, Role.UNIT_MANAGER, Role.CQO})
+_GRIEVANCE_READERS = frozenset({
+    Role.PATIENT_RELATIONS, Role.GRIEVANCE_COMMITTEE, Role.UNIT_MANAGER, Role.CQO, Role.CMO,
+})
+VOICE_CAPABILITIES: dict[str, frozenset[Role]] = {
+    # Surveys: the vendor's file imported through a saved column mapping; scores by month, unit,
+    # service line and stratum; question sets and mappings are the patient experience lead's.
+    "voice.view_surveys": _SURVEY_READERS,
+    "voice.import_surveys": frozenset({Role.PATIENT_EXPERIENCE_LEAD}),
+    "voice.configure_surveys": frozenset({Role.PATIENT_EXPERIENCE_LEAD}),
+    # Comments: searched and tagged by theme; one that describes harm raises a safety event.
+    "voice.view_comments": _COMMENT_READERS,
+    "voice.tag_comments": _COMMENT_READERS,
+    "voice.manage_themes": frozenset({Role.PATIENT_EXPERIENCE_LEAD}),
+    # Complaints and grievances (42 CFR 482.13(a)(2)).
+    "voice.view_grievances": _GRIEVANCE_READERS,
+    "voice.log_complaints": frozenset({Role.PATIENT_RELATIONS, Role.UNIT_MANAGER}),
+    "voice.manage_grievances": frozenset({Role.PATIENT_RELATIONS}),
+    "voice.approve_letters": frozenset({Role.PATIENT_RELATIONS, Role.GRIEVANCE_COMMITTEE, Role.CQO}),
+    "voice.decide_grievances": frozenset({Role.GRIEVANCE_COMMITTEE}),
+    "voice.receive_grievance_alerts": frozenset({Role.PATIENT_RELATIONS}),
 }
 # capability -> roles that hold it. Scope (organisation, facility, unit subtree) is applied
 # by the policy, not here.
@@ -235,6 +273,7 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     # grant is over the department), read by the CMO and the credentials committee; a practitioner
     # reads their own (object rules, andon/medstaff/rules.py).
     **MEDSTAFF_CAPABILITIES,
+    **VOICE_CAPABILITIES,
 }
 
 

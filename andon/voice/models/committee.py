@@ -1,0 +1,3 @@
+"""(Being written.) Records: committee"""
+
+__all__: list[str] = []

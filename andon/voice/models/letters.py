@@ -1,0 +1,3 @@
+"""(Being written.) Records: letters"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""(Being written.) Pages: public"""
+
+urlpatterns: list = []
