@@ -347,6 +347,17 @@ ANDON_RE_AUDIT_MONTHS = env.int("ANDON_RE_AUDIT_MONTHS", default=6)
 # office this many days before a credential expires (each threshold once), and on the expiry day.
 ANDON_CREDENTIAL_ALERT_DAYS = [int(days) for days in env.list("ANDON_CREDENTIAL_ALERT_DAYS", default=["90", "60", "30"])]
 
+# The patient's voice (docs/voice.md). A grievance is answered within this many calendar days of
+# the day it was received, in the organisation's time zone (DOMAIN.md §8: CMS's interpretive
+# guidance says about 7 days; it is surveyor guidance, so it is a setting). Survey scores from
+# fewer returned surveys than the minimum carry a warning (⚠︎ local practice; CMS star ratings
+# need 100 surveys over four quarters). The public complaint form and its receipt lookups are
+# rate-limited per client address and overall, per window (platform/ratelimit.py).
+ANDON_GRIEVANCE_DAYS = env.int("ANDON_GRIEVANCE_DAYS", default=7)
+ANDON_SURVEY_MIN_COUNT = env.int("ANDON_SURVEY_MIN_COUNT", default=30)
+ANDON_PUBLIC_COMPLAINTS_PER_ADDRESS = env.int("ANDON_PUBLIC_COMPLAINTS_PER_ADDRESS", default=5)
+ANDON_PUBLIC_COMPLAINTS_OVERALL = env.int("ANDON_PUBLIC_COMPLAINTS_OVERALL", default=200)
+
 # Audit trail: typed JSON before/after values, secrets masked.
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_INCLUDE_ALL_MODELS = False

@@ -725,6 +725,30 @@ def test_counts_entered_by_hand_and_summed_by_quarter(library, hospital, make_us
     assert "entered by month" in done[0].error
 
 
+def test_counts_from_another_module_in_one_call_replace_their_own_and_compute_once(library, hospital, make_user):
+    """enter_counts_from (a survey file's counts for every unit and month): stored, results for
+    each month and unit, a re-send replaces the source's own, a count entered by hand is kept and
+    the whole call refused by name (nothing of it stored)."""
+    lead, manager = make_user(Role.QUALITY_ANALYST), make_user(Role.UNIT_MANAGER, "rgh/4w")
+    hygiene = library["hand-hygiene"]
+    ward, icu = hospital.unit("rgh/4w"), hospital.unit("rgh/icu")
+    jan, feb = date(2025, 1, 1), date(2025, 2, 1)
+    stored = services.enter_counts_from(lead, hygiene, [(ward, jan, 18, 20), (icu, jan, 5, 10), (ward, feb, 7, 10)],
+                                        source="Survey file A")
+    assert stored == 3
+    cell = {(r.unit_id, r.period_start): (r.numerator, r.denominator)
+            for r in MeasureResult.objects.filter(measure=hygiene, period_kind="month", stratum="")}
+    assert cell[(ward.pk, jan)] == (18, 20) and cell[(icu.pk, jan)] == (5, 10) and cell[(ward.pk, feb)] == (7, 10)
+    services.enter_counts_from(lead, hygiene, [(ward, jan, 19, 20)], source="Survey file A")  # a re-send
+    assert ManualCount.objects.get(measure=hygiene, unit=ward, month=jan).numerator == 19
+    services.enter_count(manager, hygiene, ward, feb, 1, 10)  # entered by hand: never replaced by a module
+    with pytest.raises(ValidationError, match="4 West Medical already has a count for 2025-02"):
+        services.enter_counts_from(lead, hygiene, [(icu, feb, 3, 4), (ward, feb, 2, 2)], source="Survey file A")
+    assert not ManualCount.objects.filter(measure=hygiene, unit=icu, month=feb).exists()
+    with pytest.raises(ValidationError, match="larger than the denominator"):
+        services.enter_counts_from(lead, hygiene, [(icu, feb, 5, 4)], source="Survey file A")
+
+
 def test_a_csv_with_any_wrong_row_stores_nothing_and_says_where(library, hospital, make_user):
     analyst = make_user(Role.QUALITY_ANALYST)
     clabsi = library["clabsi"]

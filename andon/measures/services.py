@@ -386,13 +386,57 @@ def enter_count_from(user, measure: Measure, unit: Unit, month: date, numerator:
     return count, not created
 
 
+@audit.changes_by_user
+@transaction.atomic
+def enter_counts_from(user, measure: Measure, counts, *, source: str) -> int:
+    """Many counts another module computed from its own records (a survey file's top-box answers
+    for every unit and month it holds), as `enter_count_from` enters one: the same checks, a count
+    of the same `source` replaced and one from elsewhere refused by name (nothing is stored then),
+    and the results computed again once for the whole span rather than once per count.
+    `counts` is an iterable of (unit, month, numerator, denominator); returns how many were stored."""
+    source = (source or "").strip()[:200]
+    if not source:
+        raise ValidationError({"source": "Name the record the counts come from."})
+    if measure.source_kind != SourceKind.MANUAL:
+        raise ValidationError({"measure": f"{measure.title} is computed from its source; counts cannot be entered"})
+    wanted = {}
+    for unit, month, numerator, denominator in counts:
+        month = date(month.year, month.month, 1)
+        problem = _check_month(month) or _check_count(measure, numerator, denominator)
+        if problem:
+            raise ValidationError({"count": f"{unit.name} {month:%Y-%m}: {problem}"})
+        wanted[(unit.pk, month)] = (unit, numerator, denominator)
+    if not wanted:
+        return 0
+    months = sorted({month for _, month in wanted})
+    existing = {(c.unit_id, c.month): c for c in ManualCount.objects.select_for_update().filter(
+        measure=measure, month__in=months, unit_id__in={unit_pk for unit_pk, _ in wanted})}
+    for key, (unit, _, _) in wanted.items():
+        count = existing.get(key)
+        if count is not None and count.source != source:
+            raise ValidationError({"count": f"{unit.name} already has a count for {key[1]:%Y-%m} ({count.source or 'entered'} "
+                                            f"by {count.entered_by}); it is not replaced"})
+    now = timezone.now()
+    for (_, month), (unit, numerator, denominator) in wanted.items():  # saved one by one: each is in the audit trail
+        ManualCount.objects.update_or_create(
+            measure=measure, unit=unit, month=month,
+            defaults={"numerator": numerator, "denominator": denominator, "source": source, "entered_by": user,
+                      "entered_at": now})
+    _recompute_counted_months(measure, months[0], months[-1])
+    return len(wanted)
+
+
 def _recompute_counted_month(measure: Measure, month: date) -> None:
-    """The results of a measure counted by hand for the periods holding `month`, from its counts:
-    the month, and the quarter where such results are stored."""
+    _recompute_counted_months(measure, month, month)
+
+
+def _recompute_counted_months(measure: Measure, first: date, last: date) -> None:
+    """The results of a measure counted by hand for the periods holding the months from `first`
+    to `last`, from its counts: the months, and the quarters where such results are stored."""
     kinds = {"month"} | set(MeasureResult.objects.filter(measure=measure, period_kind="quarter")
                             .values_list("period_kind", flat=True).distinct())
     for kind in sorted(kinds):
-        spans = period_math.periods(month, month, kind)
+        spans = period_math.periods(first, last, kind)
         cells, _counts = compute.from_manual(measure, kind, spans[0][0], spans[-1][0])
         replace_results(measure, kind, spans[0][0], spans[-1][1], cells, f"counts entered as of {timezone.now():%Y-%m-%dT%H:%M:%SZ}")
 

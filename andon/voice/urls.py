@@ -1,4 +1,4 @@
-from .views import comments, committee, grievances, letters, public, surveys
+from .views import comments, committee, dashboard, grievances, letters, public, surveys
 
 app_name = "voice"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     *public.urlpatterns,
     *letters.urlpatterns,
     *committee.urlpatterns,
+    *dashboard.urlpatterns,
 ]

@@ -1,0 +1,3 @@
+"""(Being written.) Pages: the grievance dashboard"""
+
+urlpatterns: list = []
