@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -32,9 +33,11 @@ def proportion_limits(target: float, n: float, coverage: float = ALERT, phi: flo
     return FunnelLimits(max(0.0, target - spread), min(1.0, target + spread))
 
 
+@functools.lru_cache(maxsize=4096)
 def proportion_limits_exact(target: float, n: int, coverage: float = ALERT) -> FunnelLimits:
-    def cdf(r: int) -> float:
-        return _binomial_cdf(r, n, target)
+    """Kept for the process: a funnel plot asks for the same (target, n) at every volume it
+    draws, page after page, and the limits of one n take a pass over 0..n."""
+    cdf = _binomial_cdf_table(n, target).__getitem__
 
     low, high = ((1 - coverage) / 2, 1 - (1 - coverage) / 2)
     return FunnelLimits(_interpolated(cdf, low, n) / n, _interpolated(cdf, high, n) / n)
@@ -72,6 +75,21 @@ def _interpolated(cdf, quantile: float, most: int) -> float:
             return max(0.0, r - alpha)
         previous = current
     return float(most)
+
+
+def _binomial_cdf_table(n: int, p: float) -> list[float]:
+    """F(0), …, F(n) of Binomial(n, p) in one pass (each term as `_binomial_cdf` writes it, summed
+    as they come), where asking `_binomial_cdf` for each r in turn would sum 0..r again each time."""
+    if p <= 0:
+        return [1.0] * (n + 1)
+    if p >= 1:
+        return [0.0] * n + [1.0]
+    table, total = [], 0.0
+    for k in range(n + 1):
+        total += math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                          + k * math.log(p) + (n - k) * math.log1p(-p))
+        table.append(min(1.0, total))
+    return table
 
 
 def _binomial_cdf(r: int, n: int, p: float) -> float:
