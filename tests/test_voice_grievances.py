@@ -202,7 +202,7 @@ def test_classifying_opens_it_and_a_harm_category_needs_a_linked_event(
     safety_officer_relations = make_user((Role.PATIENT_RELATIONS, ""), (Role.PATIENT_SAFETY_OFFICER, "rgh"))
     with pytest.raises(ValidationError) as outside:
         services.link_event(safety_officer_relations, g, hidden.reference)
-    assert "that you may see" in outside.value.message_dict["reference"][0]
+    assert "that you may see or reported" in outside.value.message_dict["reference"][0]
     services.link_event(safety_officer_relations, g, event.reference)
     services.classify(relations, g, harm, g.version)
     g.refresh_from_db()

@@ -115,7 +115,7 @@ def category_choices():
 
 def public_units():
     """The units the public form offers, by their public names."""
-    return (Unit.objects.filter(active=True, facility__active=True).select_related("facility")
+    return (Unit.objects.filter(active=True).select_related("facility")
             .order_by("facility__name", "name"))
 
 
@@ -453,16 +453,14 @@ def classify(user, grievance: Grievance, change: Classification, version: int | 
 @audit.changes_by_user
 @transaction.atomic
 def link_event(user, grievance: Grievance, reference: str):
-    """Link a safety event the user may see, by its reference (R-… or an anonymous one)."""
+    """Link a safety event the user may see (or reported), by its reference (R-… or an anonymous one)."""
     from andon.safety import services as safety
 
     permissions.check(user, "voice.manage_grievances", grievance)
     reference = (reference or "").strip()
-    event_id = safety.events_visible_to(user).filter(reference__iexact=reference[:40]).values_list(
-        "pk", flat=True).first() if reference else None
-    if event_id is None:  # none, or one the user may not see: the same answer
-        raise ValidationError({"reference": f"No safety event {inputs.shown(reference)} that you may see."})
-    event = safety.access_event(user, event_id)
+    event = safety.events_visible_to(user, own=True).filter(reference__iexact=reference[:40]).first() if reference else None
+    if event is None:  # none, or one the user may not see: the same answer
+        raise ValidationError({"reference": f"No safety event {inputs.shown(reference)} that you may see or reported."})
     grievance.safety_events.add(event)
     return event
 
@@ -495,7 +493,8 @@ def linked_events(user, grievance: Grievance) -> list:
     """The linked events the user may see."""
     from andon.safety import services as safety
 
-    return list(safety.events_visible_to(user).filter(pk__in=grievance.safety_events.values("pk")).order_by("pk"))
+    visible = safety.events_visible_to(user, own=True)
+    return list(visible.filter(pk__in=grievance.safety_events.values("pk")).order_by("pk"))
 
 
 # --- sections of the record page, added by other subjects (the clock, letters, committee) -----
