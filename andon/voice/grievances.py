@@ -93,12 +93,25 @@ def _text(errors: dict, name: str, value, limit: int, *, required: str = "") -> 
     return text
 
 
-def _units(ids) -> list[Unit]:
-    wanted = {int(i) for i in ids or ()}
-    found = list(Unit.objects.filter(pk__in=wanted, active=True).select_related("facility__organisation"))
-    if len(found) != len(wanted):
-        raise ValidationError({"other_units": "Choose units from the list."})
-    return found
+def _places(errors: dict, unit_id, other_unit_ids) -> tuple[Unit | None, list[Unit]]:
+    """The unit concerned and the others involved, active units all; a problem goes in `errors`."""
+    unit = None
+    if unit_id:
+        unit = Unit.objects.filter(pk=unit_id, active=True).select_related("facility__organisation").first()
+        if unit is None:
+            errors["unit"] = "Choose the unit from the list."
+    wanted = {int(i) for i in other_unit_ids or ()}
+    others = list(Unit.objects.filter(pk__in=wanted, active=True))
+    if len(others) != len(wanted):
+        errors["other_units"] = "Choose units from the list."
+    return unit, others
+
+
+def _save_with_links(grievance: Grievance, categories, others) -> Grievance:
+    grievance.save()
+    grievance.categories.set(categories)
+    grievance.other_units.set(others)
+    return grievance
 
 
 def _categories(errors: dict, ids) -> list[GrievanceCategory]:
@@ -167,16 +180,7 @@ def _checked_intake(intake: Intake) -> tuple[Grievance, list, list]:
     for name, limit in SHORT_MAX.items():
         setattr(grievance, name, _text(errors, name, getattr(intake, name), limit))
     categories = _categories(errors, intake.category_ids)
-    unit = None
-    if intake.unit_id:
-        unit = Unit.objects.filter(pk=intake.unit_id, active=True).select_related("facility__organisation").first()
-        if unit is None:
-            errors["unit"] = "Choose the unit from the list."
-    try:
-        others = _units(intake.other_unit_ids)
-    except ValidationError as problem:
-        errors.update(problem.message_dict and {k: v[0] for k, v in problem.message_dict.items()})
-        others = []
+    unit, others = _places(errors, intake.unit_id, intake.other_unit_ids)
     if errors:
         raise ValidationError(errors)
     grievance.unit = unit
@@ -199,10 +203,7 @@ def log_complaint(user, intake: Intake) -> Grievance:
                         else GrievanceStatus.OPEN)
     grievance.logged_by = user
     grievance.reference = _next_reference(grievance.received_on)
-    grievance.save()
-    grievance.categories.set(categories)
-    grievance.other_units.set(others)
-    return grievance
+    return _save_with_links(grievance, categories, others)
 
 
 @audit.changes_by_user
@@ -418,16 +419,7 @@ def classify(user, grievance: Grievance, change: Classification, version: int | 
     for name in ("people_involved", "patient_identifier", "patient_name", "encounter_reference"):
         setattr(grievance, name, _text(errors, name, getattr(change, name), SHORT_MAX[name]))
     categories = _categories(errors, change.category_ids)
-    unit = None
-    if change.unit_id:
-        unit = Unit.objects.filter(pk=change.unit_id, active=True).first()
-        if unit is None:
-            errors["unit"] = "Choose the unit from the list."
-    try:
-        others = _units(change.other_unit_ids)
-    except ValidationError:
-        errors["other_units"] = "Choose units from the list."
-        others = []
+    unit, others = _places(errors, change.unit_id, change.other_unit_ids)
     owner = _owner(errors, change.owner_id, grievance)
     harm = [c.label for c in categories if c.alleges_harm]
     if harm and not grievance.safety_events.exists():
@@ -442,10 +434,7 @@ def classify(user, grievance: Grievance, change: Classification, version: int | 
     if grievance.status == GrievanceStatus.RECEIVED:
         grievance.status = GrievanceStatus.OPEN
         grievance.classified_at = timezone.now()
-    grievance.save()
-    grievance.categories.set(categories)
-    grievance.other_units.set(others)
-    return grievance
+    return _save_with_links(grievance, categories, others)
 
 
 # --- safety events ---------------------------------------------------------------------------

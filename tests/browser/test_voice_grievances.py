@@ -105,5 +105,7 @@ def test_a_family_member_complains_and_patient_relations_classifies_it(browser, 
     finally:
         for context in contexts:
             context.close()
-    problems = [f"{who}: {problem}" for who, watcher in watchers for problem in watcher.problems]
+    # The refused classification (400, the harm rule) is the one answer the browser may report.
+    problems = [f"{who}: {problem}" for who, watcher in watchers for problem in watcher.problems
+                if not ("status of 400" in problem and "/classify/" in problem)]
     assert not problems, "The browser reported problems:\n" + "\n".join(problems)

@@ -31,11 +31,9 @@ def _category_choices():
     return [(c.pk, c.label) for c in service.category_choices()]
 
 
-class LogForm(forms.Form):
-    channel = forms.ChoiceField(choices=Channel.choices, label="How it came in")
-    received_at = BoundedDateTimeField(label="Received at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    resolved_at_time = forms.BooleanField(required=False, label="Resolved at the time by the staff present (verbal only)")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=service.DESCRIPTION_MAX)
+class _Involved(forms.Form):
+    """What logging and classifying both ask: the unit, others involved, people, the patient."""
+
     categories = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
     unit = forms.ChoiceField(required=False, label="Unit concerned")
     other_units = forms.MultipleChoiceField(required=False, label="Other units involved")
@@ -43,36 +41,36 @@ class LogForm(forms.Form):
     patient_identifier = forms.CharField(required=False, max_length=64, label="Patient MRN or identifier")
     patient_name = forms.CharField(required=False, max_length=200)
     encounter_reference = forms.CharField(required=False, max_length=64, label="Encounter")
+
+    def offer(self, units) -> None:
+        self.fields["unit"].choices = units
+        self.fields["other_units"].choices = units[1:]
+        self.fields["categories"].choices = _category_choices()
+
+
+class LogForm(_Involved):
+    channel = forms.ChoiceField(choices=Channel.choices, label="How it came in")
+    received_at = BoundedDateTimeField(label="Received at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    resolved_at_time = forms.BooleanField(required=False, label="Resolved at the time by the staff present (verbal only)")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=service.DESCRIPTION_MAX)
     contact_name = forms.CharField(required=False, max_length=200, label="Complainant's name")
     relationship = forms.CharField(required=False, max_length=60, label="Relationship to the patient")
     contact_details = forms.CharField(required=False, max_length=400, label="How to answer them")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        units = _unit_choices(user, "voice.log_complaints")
-        self.fields["unit"].choices = units
-        self.fields["other_units"].choices = units[1:]
-        self.fields["categories"].choices = _category_choices()
+        self.offer(_unit_choices(user, "voice.log_complaints"))
+        self.order_fields(["channel", "received_at", "resolved_at_time", "description"])
 
 
-class ClassifyForm(forms.Form):
+class ClassifyForm(_Involved):
     version = concurrency.VersionField()
-    categories = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
-    unit = forms.ChoiceField(required=False, label="Unit concerned")
-    other_units = forms.MultipleChoiceField(required=False, label="Other units involved")
-    people_involved = forms.CharField(required=False, max_length=400, label="Staff involved, as told")
-    patient_identifier = forms.CharField(required=False, max_length=64, label="Patient MRN or identifier")
-    patient_name = forms.CharField(required=False, max_length=200)
-    encounter_reference = forms.CharField(required=False, max_length=64, label="Encounter")
     i_own_it = forms.BooleanField(required=False, label="I handle it (owner: me)")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        units = [("", "—")] + [(u.pk, f"{u.facility.name} · {u.name}") for u in
-                               Unit.objects.filter(active=True).select_related("facility").order_by("facility__name", "name")]
-        self.fields["unit"].choices = units
-        self.fields["other_units"].choices = units[1:]
-        self.fields["categories"].choices = _category_choices()
+        self.offer([("", "—")] + [(u.pk, f"{u.facility.name} · {u.name}") for u in Unit.objects.filter(
+            active=True).select_related("facility").order_by("facility__name", "name")])
 
 
 class FilterForm(forms.Form):
