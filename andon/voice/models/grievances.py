@@ -87,6 +87,16 @@ class Grievance(Versioned):
     due_on = models.DateField(null=True, blank=True)
     resolved_on = models.DateField(null=True, blank=True)
     reopened_count = models.PositiveSmallIntegerField(default=0)
+    # What the public form asks beyond the record's fields: the day it happened, the patient's
+    # date of birth, and whether the complainant chose to stay anonymous (no way to answer).
+    occurred_on = models.DateField(null=True, blank=True)
+    patient_birth_date = models.DateField(null=True, blank=True)
+    anonymous = models.BooleanField(default=False)
+    # A complaint resolved at the time that came back unresolved: when it became a grievance, by whom.
+    converted_at = models.DateTimeField(null=True, blank=True)
+    converted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    classified_at = models.DateTimeField(null=True, blank=True)
     logged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="+", help_text="Empty for the public form")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
@@ -95,7 +105,9 @@ class Grievance(Versioned):
     class Meta:
         ordering = ["-received_at", "-pk"]
         indexes = [models.Index(fields=["status", "due_on"], name="voice_grievance_due"),
-                   models.Index(fields=["unit", "received_at"], name="voice_grievance_unit")]
+                   models.Index(fields=["unit", "received_at"], name="voice_grievance_unit"),
+                   models.Index(fields=["due_on", "id"], name="voice_grievance_due_order"),
+                   models.Index(fields=["received_on"], name="voice_grievance_received")]
 
     def __str__(self):
         return self.reference
