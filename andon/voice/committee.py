@@ -104,7 +104,12 @@ def committee_section(user, grievance: Grievance) -> dict | None:
 
 def connect() -> None:
     """Registries of this subject, from ready()."""
+    from andon.platform import navigation
+
     audit.register(Escalation)
+    entry = navigation.NavEntry("Grievance committee", "voice:committee", "voice.decide_grievances", "people")
+    if entry not in navigation.ENTRIES:  # ready() may run twice (tests)
+        navigation.add(entry)
     history.register(Escalation)
     try:
         from .grievances import add_grievance_section

@@ -20,7 +20,7 @@ from andon.platform import audit, concurrency, history, inputs, pdf, permissions
 from .clock import clock_of
 from .models import Grievance, GrievanceStatus, Letter, LetterKind, LetterStatus, SendingMethod
 
-__all__ = ["FOUR_ELEMENTS", "access_letter", "approve_letter", "draft_letter", "edit_letter", "letter_pdf",
+__all__ = ["EDITABLE", "FOUR_ELEMENTS", "missing_elements", "access_letter", "approve_letter", "draft_letter", "edit_letter", "letter_pdf",
            "letters_of", "letters_section", "letters_to_approve", "redraft_letter", "send_letter"]
 
 FOUR_ELEMENTS = ("contact_person", "investigation_steps", "results", "completed_on")
@@ -230,7 +230,12 @@ def connect() -> None:
     """Registries of this subject, from ready()."""
     from andon.platform import services as platform_services
 
+    from andon.platform import navigation
+
     audit.register(Letter)
+    entry = navigation.NavEntry("Letters to approve", "voice:letters", "voice.approve_letters", "envelope-check")
+    if entry not in navigation.ENTRIES:  # ready() may run twice (tests)
+        navigation.add(entry)
     history.register(Letter)
     platform_services.register_work_provider(letters_work)
     try:
