@@ -106,7 +106,7 @@ def test_reopening_needs_a_reason_a_resolved_grievance_and_the_capability(chicag
     assert grievance.status == GrievanceStatus.RESOLVED and grievance.reopened_count == 0
 
 
-def test_the_sweep_asks_once_on_day_seven(chicago, hospital, make_user):
+def test_the_sweep_asks_once_on_day_seven(chicago, hospital, make_user, django_capture_on_commit_callbacks):
     officer = make_user(Role.PATIENT_RELATIONS)
     other = make_user(Role.PATIENT_RELATIONS)
     owned = make_grievance(hospital, datetime(2026, 3, 2, 8, tzinfo=CHICAGO), owner=officer)
@@ -118,13 +118,18 @@ def test_the_sweep_asks_once_on_day_seven(chicago, hospital, make_user):
 
     assert sweeps.run_sweeps("voice", date(2026, 3, 8))["interim letters"] == 0  # day 6
     mail.outbox.clear()
-    assert sweeps.run_sweeps("voice", date(2026, 3, 9))["interim letters"] == 2  # day 7
-    assert sweeps.run_sweeps("voice", date(2026, 3, 9))["interim letters"] == 0  # the second run that day
-    assert sweeps.run_sweeps("voice", date(2026, 3, 10))["interim letters"] == 1  # the third, a day later
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweeps.run_sweeps("voice", date(2026, 3, 9))["interim letters"] == 2  # day 7
+        assert sweeps.run_sweeps("voice", date(2026, 3, 9))["interim letters"] == 0  # the second run that day
+        assert sweeps.run_sweeps("voice", date(2026, 3, 10))["interim letters"] == 1  # the third, a day later
 
-    to = {tuple(message.to): message.subject for message in mail.outbox if "G-2026-0000" in message.subject}
-    assert to[(officer.email,)] == "Interim letter needed: G-2026-00001"  # the owner alone
-    assert {(other.email,), (officer.email,)} <= set(to)  # the unowned one: everyone who receives alerts
+    sent = sorted((message.subject.removeprefix("[Andon] "), tuple(message.to)) for message in mail.outbox)
+    assert sent == [("Interim letter needed: G-2026-00001", (officer.email,)),  # the owner alone
+                    # the unowned ones: everyone who receives grievance alerts over them
+                    ("Interim letter needed: G-2026-00002", (officer.email,)),
+                    ("Interim letter needed: G-2026-00002", (other.email,)),
+                    ("Interim letter needed: G-2026-00003", (officer.email,)),
+                    ("Interim letter needed: G-2026-00003", (other.email,))]
     assert GrievanceClock.objects.get(grievance=unowned).interim_asked_on == date(2026, 3, 9)
     assert list(services.interim_letters_owed(Grievance.objects.all()).order_by("pk")) == [
         owned, unowned, Grievance.objects.get(reference="G-2026-00003")]
