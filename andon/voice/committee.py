@@ -106,7 +106,13 @@ def connect() -> None:
     """Registries of this subject, from ready()."""
     from andon.platform import navigation
 
+    from andon.platform import demo
+
+    from . import demo_letters
+
     audit.register(Escalation)
+    if demo_letters.load not in demo.DEMO_LOADERS:  # after the intake's demo grievances (connect order)
+        demo.register_demo_loader(demo_letters.load)
     entry = navigation.NavEntry("Grievance committee", "voice:committee", "voice.decide_grievances", "people")
     if entry not in navigation.ENTRIES:  # ready() may run twice (tests)
         navigation.add(entry)
