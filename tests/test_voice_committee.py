@@ -110,3 +110,28 @@ def test_the_dashboard_figures(hospital, people):
 
     manager = services.dashboard_figures(people["manager"], today=today)  # rgh/medicine: not Lakeside's 2A
     assert manager.due_soon == 1 and manager.overdue == 1
+
+
+def test_the_demo_loader(hospital, make_user):
+    from andon.actions.models import Action
+    from andon.voice import demo_letters
+    from andon.voice.models import Letter
+
+    demo_letters.load()  # nobody and no grievances: nothing
+    assert not Letter.objects.exists()
+    make_user(Role.PATIENT_RELATIONS, username="pr.pablo", first_name="Pablo", last_name="Reyes")
+    make_user(Role.GRIEVANCE_COMMITTEE, username="gc.grace")
+    make_user(Role.UNIT_MANAGER, "rgh/medicine", username="mgr.fatima")
+    demo_letters.load()  # no grievances: nothing
+    assert not Letter.objects.exists()
+    today = timezone.localdate()
+    for n in range(3):
+        grievance_in(hospital, "rgh/4w", f"G-{n}", today - timedelta(days=5 - n))
+    demo_letters.load()
+    demo_letters.load()  # nothing twice
+    assert Letter.objects.filter(grievance__reference="G-0", kind="interim", status="sent").count() == 1
+    resolved = Grievance.objects.get(reference="G-1")
+    assert resolved.status == GrievanceStatus.RESOLVED and resolved.letters.get().approved_by.username == "pr.pablo"
+    escalation = Escalation.objects.get(grievance__reference="G-2")
+    assert escalation.decision == "partly_upheld"
+    assert Action.objects.get().owner.username == "mgr.fatima"
