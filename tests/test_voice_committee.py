@@ -135,3 +135,39 @@ def test_the_demo_loader(hospital, make_user):
     escalation = Escalation.objects.get(grievance__reference="G-2")
     assert escalation.decision == "partly_upheld"
     assert Action.objects.get().owner.username == "mgr.fatima"
+
+
+def test_feeding_the_measures(hospital, people):
+    from pathlib import Path
+
+    from andon.measures.models import ManualCount, Measure, MeasureResult
+    from andon.platform import content
+
+    content.load_content([Path(__file__).resolve().parent.parent / "content" / "measures"])
+    census = Measure.objects.get(key="inpatient-days")
+    jan, feb = date(2026, 1, 1), date(2026, 2, 1)
+    w4, icu = hospital.unit("rgh/4w"), hospital.unit("rgh/icu")
+    for unit, month, days in ((w4, jan, 800), (w4, feb, 750), (icu, jan, 200)):
+        MeasureResult.objects.create(measure=census, definition_version="1", data_load="test", period_kind="month",
+                                     period_start=month, period_end=date(month.year, month.month + 1, 1),
+                                     unit=unit, cases=days, numerator=days, denominator=1, value=days)
+    grievance_in(hospital, "rgh/4w", "G-1", date(2026, 1, 2), resolved_on=date(2026, 1, 5))
+    grievance_in(hospital, "rgh/4w", "G-2", date(2026, 1, 20), resolved_on=date(2026, 1, 30))
+    grievance_in(hospital, "rgh/icu", "G-3", date(2026, 1, 15), resolved_on=date(2026, 2, 3))
+    grievance_in(hospital, "lch/2a", "G-4", date(2026, 1, 15))  # no inpatient days: named, no rate
+
+    with pytest.raises(PermissionDenied):
+        services.feed_grievance_measures(people["manager"], jan, feb)
+    outcome = services.feed_grievance_measures(people["officer"], jan, feb)
+
+    def counts(key):
+        return {(c.unit_id, c.month): (c.numerator, c.denominator)
+                for c in ManualCount.objects.filter(measure__key=key)}
+    # Rate: 2 grievances over 800 days in 4W in January, none over 750 in February, 1 over 200 in the ICU.
+    assert counts("grievance-rate") == {(w4.pk, jan): (2, 800), (w4.pk, feb): (0, 750), (icu.pk, jan): (1, 200)}
+    rate = MeasureResult.objects.get(measure__key="grievance-rate", period_kind="month", period_start=jan, unit=w4,
+                                     stratum="")
+    assert rate.value == pytest.approx(2 / 800 * 1000)
+    assert counts("grievance-days-to-resolution")[(w4.pk, jan)] == (13, 2)  # 3 + 10 days
+    assert any("2A" in problem and "inpatient days" in problem for problem in outcome["problems"])
+    assert outcome["counts"] == sum(len(counts(key)) for key in services.GRIEVANCE_MEASURES)
