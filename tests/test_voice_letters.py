@@ -3,7 +3,7 @@
 the grievance (within the time frame or not), and the PDF read back."""
 
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
