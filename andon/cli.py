@@ -20,6 +20,7 @@ MODULE_COMMANDS = {
     "compliance": "andon.compliance.commands",
     "risk": "andon.risk.commands",
     "medstaff": "andon.medstaff.commands",
+    "voice": "andon.voice.commands",
 }
 
 
