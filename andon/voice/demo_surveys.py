@@ -18,7 +18,7 @@ from .models import SurveyImport
 
 DEMO_MONTHS = 18
 WARDS = {"rgh/4w": 0.00, "rgh/5e": 0.04, "rgh/6n": -0.05, "rgh/icu": 0.06, "lch/2a": -0.02}  # each ward's lean
-SERVICE_LINES = {"rgh/4w": "Medicine", "rgh/5e": "Surgery", "rgh/6n": "Medicine", "rgh/icu": "Critical care",
+SERVICE_LINES = {"rgh/4w": "Medicine", "rgh/5e": "Cardiology", "rgh/6n": "Surgery", "rgh/icu": "Critical care",
                  "lch/2a": "Medicine"}
 SURVEYS_A_MONTH = (14, 26)
 VENDOR_COLUMNS = {
