@@ -18,6 +18,7 @@ from andon.platform import content
 from andon.platform.roles import Role
 from andon.voice import surveys
 from andon.voice.models import SurveyComment, SurveyImport, SurveyMapping, SurveyResponse, SurveyScoreCell
+from tests.test_voice_scores import lead, library  # noqa: F401 (fixtures)
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 QUESTION_SET = CONTENT / "survey-question-sets" / "hcahps.yaml"
@@ -27,16 +28,6 @@ COLUMNS = {"Survey ID": "survey_id", "Discharge Date": "discharge_date", "Unit":
 GOOD = HEADER + ("A1,2026-02-03,rgh/4w,Medicine,F,4,4,\n"
                  "A2,2026-02-10,rgh/4w,Medicine,M,3,,The nurse gave me the wrong tablets\n"
                  "A3,2026-02-11,lch/2a,Medicine,M,4,2,Kind staff\n")
-
-
-@pytest.fixture
-def library(db):
-    content.load_content([CONTENT / "measures", CONTENT / "survey-question-sets"])
-
-
-@pytest.fixture
-def lead(make_user, library):
-    return make_user(Role.PATIENT_EXPERIENCE_LEAD, "", username="lead")
 
 
 @pytest.fixture
