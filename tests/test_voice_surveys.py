@@ -270,3 +270,22 @@ def test_the_demo_surveys_come_through_the_import(demo_hospital):
     assert counts.exists() and set(counts.values_list("source", flat=True)) == {"Patient experience survey imports"}
     recount = SurveyScoreCell.objects.filter(question="recommend", dimension="")
     assert sum(c.valid for c in recount) == sum(c.denominator for c in counts)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_background_job_imports_the_file(lead, mapping, settings):
+    from django.core.management import call_command
+
+    from andon.platform.models import Job
+
+    settings.ANDON_IMPORT_JOB_ROWS = 2
+    job = surveys.queue_survey_import(lead, mapping, GOOD, "big.csv")
+    call_command("db_worker", batch=True, startup_delay=False, verbosity=0)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.result["rows_imported"] == 3 and SurveyResponse.objects.count() == 3
+    failing = surveys.queue_survey_import(lead, mapping, GOOD + "B1,2026-02-03,rgh/4w,M,F,9,4,\n" * 2, "bad.csv")
+    call_command("db_worker", batch=True, startup_delay=False, verbosity=0)
+    failing.refresh_from_db()
+    assert failing.status == Job.Status.FAILED and "Nothing was imported. row 5, Q_RECOMMEND" in failing.error
+    assert SurveyResponse.objects.count() == 3

@@ -530,7 +530,7 @@ def queue_survey_import(user, mapping: SurveyMapping, text: str, filename: str):
 
 @job_task
 def import_surveys_job(job, mapping_id, text, filename):
-    user = job.requested_by
+    user = job.job.requested_by
     mapping = SurveyMapping.objects.get(pk=mapping_id)
     report = import_survey_file(user, mapping, text, filename, progress=job.progress)
     if not report.ok:
