@@ -123,7 +123,7 @@ def world(django_db_setup, django_db_blocker):
         outer.__enter__()
         try:
             organisation = content.load_organisation(content.read_file(ORGANISATION_FILE), str(ORGANISATION_FILE))
-            content.load_content([CONTENT / "taxonomies", CONTENT / "measures"])
+            content.load_content([CONTENT / "taxonomies", CONTENT / "measures", CONTENT / "survey-question-sets"])
             hospital = Hospital(organisation)
             people = {}
             for role in Role:

@@ -184,8 +184,9 @@ def _month(first: date, offset: int) -> date:
 
 def _enter_counts(analyst, first: date) -> None:
     chance = random.Random(2026)
-    manual = {m.key: m for m in Measure.objects.filter(key__in=["hand-hygiene", "clabsi", "cauti", "interpreter-use",
-                                                                "hcahps-recommend"])}
+    # hcahps-recommend (and the other HCAHPS measures) are fed by the demo's survey imports
+    # (andon/voice/demo_surveys.py), as a real import feeds them.
+    manual = {m.key: m for m in Measure.objects.filter(key__in=["hand-hygiene", "clabsi", "cauti", "interpreter-use"])}
     for offset in range(MONTHS):
         month = _month(first, offset)
         for path in WARDS.values():
@@ -197,6 +198,7 @@ def _enter_counts(analyst, first: date) -> None:
                 "clabsi": (chance.choice([0, 0, 0, 1, 1, 2]), chance.randint(180, 320)),
                 "cauti": (chance.choice([0, 0, 1, 1, 2]), chance.randint(220, 380)),
                 "interpreter-use": _share(chance, 0.86, chance.randint(8, 20)),
+                # drawn still (not entered), so that the other measures' demo numbers stay as they were
                 "hcahps-recommend": _share(chance, 0.72, chance.randint(25, 60)),
             }
             for key, (numerator, denominator) in entries.items():

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["SurveyImport", "SurveyMapping", "SurveyResponse"]
+__all__ = ["SurveyImport", "SurveyMapping", "SurveyResponse", "SurveyScoreCell"]
 
 
 class SurveyMapping(models.Model):
@@ -74,3 +74,30 @@ class SurveyResponse(models.Model):
 
     def __str__(self):
         return f"{self.question_set} {self.survey_id}"
+
+
+class SurveyScoreCell(models.Model):
+    """Counts behind the scores, kept up to date in each import's transaction so that the
+    dashboard sums a few thousand cells instead of reading millions of responses.
+
+    One cell per question set, discharge month, unit (the response's own: a department's score
+    sums the units below it), dimension and its value, and question: `dimension` is "" for the
+    unit's whole month, "service_line", or one equity stratum (kpi.DIMENSIONS); dimensions are
+    never crossed. `question` "" counts the surveys themselves (`valid` = returned surveys,
+    `top` unused), which is the n of a composite."""
+
+    question_set = models.CharField(max_length=60)
+    month = models.DateField()
+    unit = models.ForeignKey("platform.Unit", on_delete=models.PROTECT, related_name="+")
+    dimension = models.CharField(max_length=20, blank=True)
+    value = models.CharField(max_length=80, blank=True)
+    question = models.CharField(max_length=60, blank=True)
+    top = models.PositiveIntegerField(default=0)
+    valid = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["question_set", "dimension", "month", "unit", "value", "question"],
+                                               name="voice_score_cell_once")]
+
+    def __str__(self):
+        return f"{self.question_set} {self.month:%Y-%m} {self.dimension}={self.value} {self.question}: {self.top}/{self.valid}"
