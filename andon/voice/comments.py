@@ -294,7 +294,9 @@ def connect() -> None:
 
     audit.register(SurveyComment, include_fields=["themes", "safety_event"], m2m_fields={"themes"})
     audit.register(CommentTheme)
-    history.register(SurveyComment, labels={"themes": "Themes", "safety_event": "Safety event"})
+    # The event's reference is shown only to those who may see the event (the page says "a safety
+    # event was raised" to the others), so the history leaves the link out.
+    history.register(SurveyComment, labels={"themes": "Themes"}, hidden={"safety_event"})
     history.register(CommentTheme, labels={"active": "In use"})
     content.register_loader("comment-themes", load_comment_themes)
     navigation.add(NavEntry("Patient comments", "voice:comments", "voice.view_comments", "chat-quote"))

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 from ninja import Schema, Status
 from ninja.pagination import paginate
+from pydantic import AfterValidator
 from pydantic import Field as PydanticField
 
 from andon.platform import inputs
@@ -20,7 +21,16 @@ from .. import comments
 from ..models import CommentTheme
 
 router = NamedRouter("andon_voice_api_comments_")
-Month = Annotated[str, PydanticField(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
+
+
+def _month(text: str):
+    try:
+        return inputs.month(text)
+    except inputs.InputError as problem:
+        raise ValueError(str(problem)) from problem
+
+
+Month = Annotated[str, PydanticField(max_length=7, description="YYYY-MM"), AfterValidator(_month)]
 
 
 class CommentThemeOut(Schema):
@@ -75,15 +85,6 @@ def _out(user, comment) -> dict:
             "safety_event_id": comment.safety_event_id if visible else None}
 
 
-def _month(name: str, text: str | None):
-    if not text:
-        return None
-    try:
-        return inputs.month(text)
-    except inputs.InputError as problem:
-        raise ValidationError({name: str(problem)}) from problem
-
-
 @router.get("/comments", response=documented(list[SurveyCommentOut], not_found=True),
             summary="Search comments: every word of q in the text; of unit_id and below it (else the caller's "
                     "units), months, theme, untagged only, question; newest month first")
@@ -97,8 +98,8 @@ def search_comments(request, q: Annotated[str, PydanticField(max_length=comments
     theme = CommentTheme.objects.filter(pk=theme_id).first() if theme_id else None
     if (unit_id and unit is None) or (theme_id and theme is None):
         raise Http404("no such unit or theme")
-    filters = comments.CommentFilters(words=q, unit=unit, month_from=_month("month_from", month_from),
-                                      month_to=_month("month_to", month_to), theme=theme, untagged=untagged,
+    filters = comments.CommentFilters(words=q, unit=unit, month_from=month_from,
+                                      month_to=month_to, theme=theme, untagged=untagged,
                                       question=question)
     found = comments.search_comments(request.user, filters).prefetch_related("themes", "safety_event__unit")
     return _Outs(request.user, found)
