@@ -144,7 +144,8 @@ def test_search_page_and_api_keep_the_unit_scope(client, people, ward_comments):
     assert page.status_code == 200
     text = page.content.decode()
     assert "<mark>NOISY</mark>" in text and "rude" not in text and "2A Medical" not in text
-    assert client.get(reverse("voice:comments"), {"unit": c["lakeside"].unit_id}).status_code == 400  # not offered
+    assert client.get(reverse("voice:comments"), {"unit": c["lakeside"].unit_id}).status_code == 403
+    assert "2A Medical" not in client.get(reverse("voice:comments")).content.decode()  # not offered
     found = client.get("/api/v1/voice/comments", {"q": "noisy"}).json()
     assert [item["id"] for item in found["items"]] == [c["noise"].pk]
     assert client.get("/api/v1/voice/comments", {"unit_id": c["lakeside"].unit_id}).status_code == 403

@@ -52,7 +52,11 @@ class SearchForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["unit"].queryset = permissions.units_where(user, "voice.view_comments").select_related("facility")
+        # Any unit is accepted, so one outside the grants is the service's refusal (403, as every
+        # refusal), while only the user's units are offered.
+        self.fields["unit"].queryset = Unit.objects.all()
+        offered = permissions.units_where(user, "voice.view_comments").select_related("facility").order_by("path")
+        self.fields["unit"].widget.choices = [("", "All my units")] + [(u.pk, str(u)) for u in offered]
 
     def filters(self) -> service.CommentFilters:
         clean = self.cleaned_data
