@@ -203,12 +203,14 @@ def comment_row(request, pk):
     the_comment = service.access_comment(request.user, pk, "voice.tag_comments")
     if request.method == "POST":
         form, saved = _save_themes(request, the_comment)
-        if saved:
-            return render(request, "voice/comment_row.html", {"row": _row(request.user, the_comment)})
-        return render(request, "voice/comment_row.html", {"row": _row(request.user, the_comment), "form": form},
-                      status=400)
-    return render(request, "voice/comment_row.html",
-                  {"row": _row(request.user, the_comment), "form": ThemesForm(comment=the_comment)})
+        return _row_response(request, the_comment, None if saved else form, status=200 if saved else 400)
+    return _row_response(request, the_comment, ThemesForm(comment=the_comment))
+
+
+def _row_response(request, the_comment, themes_form, status=200):
+    # may_tag: the list's tick column, which the row keeps (the user may tag: the view's door).
+    return render(request, "voice/comment_row.html", {"row": _row(request.user, the_comment), "may_tag": True,
+                                                      "themes_form": themes_form}, status=status)
 
 
 # --- raising a safety event -----------------------------------------------------------------------
