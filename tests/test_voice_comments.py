@@ -368,3 +368,41 @@ def test_the_demo_loader_tags_by_keywords_and_does_nothing_without_comments(db, 
     assert set(fall.themes.values_list("key", flat=True)) == {"safety-harm", "praise"}
     assert not quiet.themes.exists()
     assert yaml.safe_load((CONTENT / "comment-themes" / "default.yaml").read_text())["themes"]
+
+
+def test_postgresql_matches_the_words_through_their_index(people, ward_comments):
+    """The search's expression is the GIN index's (migration 0002_comments), so the planner can use it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the words' index is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'voice_comment_words'")
+        assert "to_tsvector('simple'::regconfig, text)" in cursor.fetchone()[0]
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        found = comments.search_comments(people["priya"], comments.CommentFilters(words="noisy night"))
+        sql, params = found.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "voice_comment_words" in plan
+
+
+def test_the_search_page_costs_the_same_queries_for_5_or_25_comments(client, people, themes, make_comment):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(people["fatima"])
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("voice:comments"), {"q": "noisy"}).status_code == 200
+        return len(captured)
+
+    for n in range(5):
+        comment = make_comment("rgh/4w", date(2026, 1, 1), f"Noisy night {n}")
+        comment.themes.add(themes["noise"])
+    few = queries()
+    for n in range(20):
+        comment = make_comment("rgh/5e", date(2026, 2, 1), f"Noisy ward {n}")
+        comment.themes.add(themes["noise"], themes["pain"])
+    assert queries() == few
