@@ -2482,7 +2482,8 @@ def scoped(world, django_db_blocker):
         people = {}
         for label, role, scope in [("analyst@lch", Role.QUALITY_ANALYST, "lch"),
                                    ("analyst@lch/medicine", Role.QUALITY_ANALYST, "lch/medicine"),
-                                   ("officer@lch", Role.PATIENT_SAFETY_OFFICER, "lch"), ("cmo@lch", Role.CMO, "lch")]:
+                                   ("officer@lch", Role.PATIENT_SAFETY_OFFICER, "lch"), ("cmo@lch", Role.CMO, "lch"),
+                                   ("manager@lch", Role.UNIT_MANAGER, "lch")]:
             people[label] = services.create_user(f"scoped-{label.replace('@', '-').replace('/', '-')}")
             services.grant_role(people[label], role, hospital.scope(scope))
             enrol_if_required(people[label])

@@ -34,6 +34,10 @@ class SurveyComment(models.Model):
     class Meta:
         ordering = ["-month", "-pk"]
         indexes = [models.Index(fields=["unit", "month"], name="voice_comment_unit_month")]
+        # The whole organisation's comments by month (the patient experience lead's search); the
+        # words' GIN index on PostgreSQL is written in migration 0002_comments (not a model index:
+        # SQLite has no GIN).
+        indexes += [models.Index(fields=["month"], name="voice_comment_month")]
 
     def __str__(self):
         return self.text[:60]
