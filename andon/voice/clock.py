@@ -348,8 +348,6 @@ def connect() -> None:
     history.register(GrievanceClock, labels={"interim_asked_on": "Interim letter asked for on"})
     platform_services.register_work_provider(clock_work)
     register_sweep("interim letters", ask_for_interim_letters)
-    try:
-        from .grievances import add_grievance_section
-    except ImportError:  # the intake's registry arrives with its branch
-        return
+    from .grievances import add_grievance_section
+
     add_grievance_section("The clock", "voice/clock_section.html", clock_section, 10)

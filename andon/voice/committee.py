@@ -117,8 +117,6 @@ def connect() -> None:
     if entry not in navigation.ENTRIES:  # ready() may run twice (tests)
         navigation.add(entry)
     history.register(Escalation)
-    try:
-        from .grievances import add_grievance_section
-    except ImportError:  # the intake's registry arrives with its branch
-        return
+    from .grievances import add_grievance_section
+
     add_grievance_section("Grievance committee", "voice/committee_section.html", committee_section, 30)

@@ -226,6 +226,14 @@ def letters_work(user) -> list:
                      "Grievance letters drafted by patient relations, waiting for approval.")]
 
 
+def letters_sent(grievance) -> list[tuple[str, object]]:
+    """What the complainant's follow page may show of the letters: which were sent, and when."""
+    words = {LetterKind.INTERIM: "A letter saying we are still working on it was sent",
+             LetterKind.RESOLUTION: "The written answer was sent"}
+    return [(words[letter.kind], letter.sent_on)
+            for letter in Letter.objects.filter(grievance=grievance, status=LetterStatus.SENT).order_by("sent_on", "pk")]
+
+
 def connect() -> None:
     """Registries of this subject, from ready()."""
     from andon.platform import services as platform_services
@@ -238,8 +246,7 @@ def connect() -> None:
         navigation.add(entry)
     history.register(Letter)
     platform_services.register_work_provider(letters_work)
-    try:
-        from .grievances import add_grievance_section
-    except ImportError:  # the intake's registry arrives with its branch
-        return
+    from .grievances import add_follow_dates, add_grievance_section
+
     add_grievance_section("Letters", "voice/letters_section.html", letters_section, 20)
+    add_follow_dates(letters_sent)

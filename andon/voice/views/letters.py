@@ -64,9 +64,10 @@ def _grievance(user, pk, capability="voice.view_grievances") -> Grievance:
 @requires("voice.view_grievances")
 def grievance_letters(request, pk, reopen_form=None, draft_form=None, status=200):
     grievance = _grievance(request.user, pk)
-    context = {**(services.clock_section(request.user, grievance) or {}),
-               **services.letters_section(request.user, grievance),
-               **services.committee_section(request.user, grievance),
+    clock = services.clock_section(request.user, grievance) or {}
+    committee = services.committee_section(request.user, grievance)
+    context = {**clock, **services.letters_section(request.user, grievance), **committee,
+               "clock_context": clock, "committee_context": committee,
                "draft_form": draft_form or DraftForm(),
                "reopen_form": reopen_form or ReopenForm(initial={"version": grievance.version})}
     return render(request, "voice/letters_grievance.html", context, status=status)
