@@ -371,7 +371,7 @@ def test_the_demo_loader_tags_by_keywords_and_does_nothing_without_comments(db, 
 
 
 def test_postgresql_matches_the_words_through_their_index(people, ward_comments):
-    """The search's expression is the GIN index's (migration 0002_comments), so the planner can use it."""
+    """The search's expression is the GIN index's (migration 0002_comment_words_index), so the planner can use it."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
