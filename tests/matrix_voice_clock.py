@@ -102,6 +102,9 @@ PAGES = {
     "voice:committee": Case(COMMITTEE),
     "voice:escalation": Case(READERS, setup=an_escalation),
     "voice:escalation_action": Case(COMMITTEE, method="post", setup=a_decided_escalation),
+    # the action form's owner picker (a people search of the escalation's page)
+    "voice:escalation_action_owners": Case(COMMITTEE, setup=lambda user, other: ([_escalation(other, decided=True).pk],
+                                                                                  {"q": "matrix"})),
 }
 
 

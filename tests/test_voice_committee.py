@@ -71,6 +71,27 @@ def test_an_action_needs_the_decision_first(hospital, people):
     assert Escalation.objects.get().decision == ""
 
 
+def test_the_action_owner_is_found_by_a_search_of_those_who_may_manage_actions_there(hospital, people, make_user,
+                                                                                     client, sign_in_with_mfa):
+    from django.urls import reverse
+
+    grievance = grievance_in(hospital, "rgh/4w", "G-2026-00001", timezone.localdate())
+    escalation = services.escalate_grievance(people["officer"], grievance, "Review please.")
+    services.decide_escalation(people["committee"], escalation, "upheld", "Findings.")
+    make_user(Role.UNIT_MANAGER, "lch/2a", first_name="Fiona", last_name="Lakeside")  # another hospital's ward
+    make_user(Role.STAFF_REPORTER, "rgh/4w", first_name="Fiona", last_name="Nurse")  # may not manage actions
+    people["manager"].first_name = "Fiona"
+    people["manager"].save()
+    sign_in_with_mfa(people["committee"])
+    found = client.get(reverse("voice:escalation_action_owners", args=[escalation.pk]), {"q": "fiona"},
+                       HTTP_HX_REQUEST="true")
+    assert found.status_code == 200
+    page = found.content.decode()
+    assert f'value="{people["manager"].pk}"' in page and "Lakeside" not in page and "Nurse" not in page
+    escalation_page = client.get(reverse("voice:escalation", args=[escalation.pk])).content.decode()
+    assert "<select" not in escalation_page.split('name="owner"')[0][-400:]  # a search, never a list of the staff
+
+
 def test_grievance_counts_against_hand_counts(hospital):
     w4, icu = "rgh/4w", "rgh/icu"
     # January: 4W receives 3 grievances, ICU 1; a complaint resolved at the time is not counted.

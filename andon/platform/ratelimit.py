@@ -74,3 +74,11 @@ def client_address(request) -> str:
     """The address the request came from, as the server saw it (behind a reverse proxy, the
     proxy's: the per-address limit then acts as a second overall one)."""
     return request.META.get("REMOTE_ADDR", "")
+
+
+def minutes_refused(limit: Limit, request) -> int | None:
+    """Count one request of a page open to anyone: None within the limits, else the whole minutes
+    (at least one) until the client may try again, for the page's words and Retry-After."""
+    if allow(limit, client_address(request)):
+        return None
+    return max(1, -(-retry_after(limit) // 60))

@@ -3,7 +3,7 @@ by theme (themes are data the patient experience lead keeps); a comment that des
 as a safety event in one step, the comment then linking to it.
 
 Search: every word typed must be in the comment. On PostgreSQL the words are matched as prefixes
-against `to_tsvector('simple', text)` under a GIN index (migration 0002_comments): the 'simple'
+against `to_tsvector('simple', text)` under a GIN index (migration 0002_comment_words_index): the 'simple'
 configuration lowercases and does not stem, so "nurse" finds "nurses" and "Nurse" but never a
 different word, and the index answers a word among 300,000 comments without reading them. SQLite
 (the default install) uses LIKE per word (case-insensitive for ASCII). Accents are matched as

@@ -198,10 +198,7 @@ def _limit(kind: str) -> ratelimit.Limit:
 
 def _refused_by_limit(request, kind: str) -> int | None:
     """None when the request is within its limits; else the minutes until it may try again."""
-    limit = _limit(kind)
-    if ratelimit.allow(limit, ratelimit.client_address(request)):
-        return None
-    return max(1, -(-ratelimit.retry_after(limit) // 60))
+    return ratelimit.minutes_refused(_limit(kind), request)
 
 
 @unlogged

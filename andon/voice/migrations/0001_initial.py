@@ -250,6 +250,10 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['received_on'], name='voice_grievance_received'),
         ),
         migrations.AddIndex(
+            model_name='grievance',
+            index=models.Index(fields=['resolved_on'], name='voice_grievance_resolved'),
+        ),
+        migrations.AddIndex(
             model_name='grievanceclock',
             index=models.Index(fields=['interim_asked_on'], name='voice_clock_asked'),
         ),

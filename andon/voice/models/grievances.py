@@ -107,7 +107,9 @@ class Grievance(Versioned):
         indexes = [models.Index(fields=["status", "due_on"], name="voice_grievance_due"),
                    models.Index(fields=["unit", "received_at"], name="voice_grievance_unit"),
                    models.Index(fields=["due_on", "id"], name="voice_grievance_due_order"),
-                   models.Index(fields=["received_on"], name="voice_grievance_received")]
+                   models.Index(fields=["received_on"], name="voice_grievance_received"),
+                   # the dashboard's and the measures' months of resolution
+                   models.Index(fields=["resolved_on"], name="voice_grievance_resolved")]
 
     def __str__(self):
         return self.reference

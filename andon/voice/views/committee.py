@@ -8,12 +8,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, permissions
-from andon.platform.forms import BoundedDateField, add_errors
+from andon.platform.forms import BoundedDateField, PersonField, add_errors, people_search
 from andon.platform.models import User
 from andon.platform.permissions import requires
 
@@ -35,15 +35,15 @@ class DecisionForm(forms.Form):
 
 class ActionForm(forms.Form):
     title = forms.CharField(max_length=200)
-    owner = forms.ModelChoiceField(queryset=User.objects.none(), empty_label=None)
+    owner = PersonField(queryset=User.objects.none())
     due_date = BoundedDateField(widget=forms.DateInput(attrs={"type": "date"}))
     measure = forms.CharField(max_length=2000, label="How you will know it worked")
 
-    def __init__(self, *args, grievance, **kwargs):
+    def __init__(self, *args, escalation, **kwargs):
         super().__init__(*args, **kwargs)
-        # Few people: those who may manage actions over the grievance's unit.
-        self.fields["owner"].queryset = permissions.people_who("actions.manage", grievance.unit).order_by(
-            "last_name", "first_name", "username")
+        # Those who may manage actions over the grievance's unit: a search, as every people picker.
+        self.fields["owner"].queryset = permissions.people_who("actions.manage", escalation.grievance.unit)
+        self.fields["owner"].widget.search_url = reverse("voice:escalation_action_owners", args=[escalation.pk])
 
 
 @requires("voice.decide_grievances")
@@ -80,7 +80,7 @@ def _page(request, escalation, decision_form=None, action_form=None, status=200)
     return render(request, "voice/committee_escalation.html", {
         "escalation": escalation, "grievance": escalation.grievance, "may_decide": may_decide,
         "decision_form": decision_form or DecisionForm(initial={"version": escalation.version}),
-        "action_form": action_form or (ActionForm(grievance=escalation.grievance,
+        "action_form": action_form or (ActionForm(escalation=escalation,
                                                   initial={"due_date": today + timedelta(days=30)})
                                        if may_decide and escalation.decision and escalation.grievance.unit else None),
         "actions": services.committee_section(user, escalation.grievance)["actions"],
@@ -111,7 +111,7 @@ def escalation(request, pk):
 @require_POST
 def escalation_action(request, pk):
     found = services.access_escalation(request.user, pk, "voice.decide_grievances")
-    form = ActionForm(request.POST, grievance=found.grievance)
+    form = ActionForm(request.POST, escalation=found)
     if form.is_valid():
         try:
             services.open_committee_action(request.user, found, **form.cleaned_data)
@@ -123,9 +123,17 @@ def escalation_action(request, pk):
     return _page(request, found, action_form=form, status=400)
 
 
+@requires("voice.decide_grievances")
+def escalation_action_owners(request, pk):
+    """The action form's owner picker (htmx): people who may manage actions over the grievance's unit."""
+    found = services.access_escalation(request.user, pk, "voice.decide_grievances")
+    return people_search(request, ActionForm(escalation=found)["owner"])
+
+
 urlpatterns = [
     path("voice/committee/", committee_queue, name="committee"),
     path("voice/committee/<int:pk>/", escalation, name="escalation"),
     path("voice/committee/<int:pk>/actions/", escalation_action, name="escalation_action"),
+    path("voice/committee/<int:pk>/actions/owners/", escalation_action_owners, name="escalation_action_owners"),
     path("voice/grievances/<int:pk>/escalate/", grievance_escalate, name="grievance_escalate"),
 ]

@@ -63,10 +63,7 @@ def _limit(kind: str) -> ratelimit.Limit:
 
 def _minutes_refused(request, kind: str) -> int | None:
     """None within the limits, else the minutes until the next try."""
-    limit = _limit(kind)
-    if ratelimit.allow(limit, ratelimit.client_address(request)):
-        return None
-    return max(1, -(-ratelimit.retry_after(limit) // 60))
+    return ratelimit.minutes_refused(_limit(kind), request)
 
 
 def _too_many(response, minutes: int):
