@@ -26,7 +26,6 @@ Times are never asserted: read the ratio of each page's p95 to the baseline's in
 import argparse
 import json
 import random
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -64,13 +63,7 @@ def forward(args) -> list[str]:
 
 
 def run_phase(args, phase: str, extra=()) -> dict:
-    """Run this script in a child process for one phase; it prints one JSON line last."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, *forward(args), *extra]
-    done = subprocess.run(command, env=safety_load.bench_env(args), cwd=REPO, stdout=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"phase {phase} failed ({done.returncode})")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    return json.loads(lines[-1])
+    return safety_load.run_phase_of(__file__, args, phase, forward(args), extra)
 
 
 # --- 1. the dataset ----------------------------------------------------------------------------
@@ -250,21 +243,13 @@ def phase_load(args) -> dict:
         ("home page with pending attestations", staff, get("/", must_hold="/compliance/")),
         ("baseline again: /health", specialists, get("/health")),
     ]
-    results = []
-    for name, browsers, make in scenarios:
-        safety_load.run_scenario(name, browsers, make, min(2.0, args.seconds / 5))  # warm-up, not counted
-        results.append(safety_load.run_scenario(name, browsers, make, args.seconds))
-        row = results[-1]
-        print(f"  {name:<38} p50 {row['p50']:7.1f} ms  p95 {row['p95']:7.1f} ms  {row['rps']:6.1f} req/s  "
-              f"errors {row['errors']}", file=sys.stderr, flush=True)
-    return {"results": results, "sign_in_s": sign_in_s}
+    return {"results": safety_load.run_scenarios(scenarios, args.seconds), "sign_in_s": sign_in_s}
 
 
 # --- 4. the report -------------------------------------------------------------------------------
 
 def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
     results = load["results"]
-    baseline = results[0]
     lines = [
         SECTION, "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/compliance_load.py`. Machine: {facts['nproc']} "
@@ -283,22 +268,8 @@ def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
         f"page as {args.users} different members of staff, each with unsigned attestations.",
         "- Baseline: `/health`. Ratio = the page's p95 / the baseline's p95 in the same run.",
         "",
-        "| Scenario | Requests | p50 ms | p95 ms | p99 ms | max ms | req/s | errors | p95 / baseline | "
-        f"p95 < {GOAL_MS:.0f} ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
-    for row in results:
-        ratio = row["p95"] / baseline["p95"] if baseline["p95"] else float("nan")
-        met = "yes" if row["p95"] < GOAL_MS else "**no**"
-        lines.append(f"| {row['scenario']} | {row['requests']:,} | {row['p50']:.0f} | {row['p95']:.0f} | "
-                     f"{row['p99']:.0f} | {row['max']:.0f} | {row['rps']:.1f} | {row['errors']} | {ratio:.1f}× | {met} |")
-    pages = [row for row in results if not row["scenario"].startswith("baseline")]
-    missed = [row["scenario"] for row in pages if row["p95"] >= GOAL_MS]
-    lines += ["", (f"Goal (p95 under {GOAL_MS:.0f} ms for each page at {args.users} users): "
-                   + ("**met** for every page." if not missed else f"**not met** for: {', '.join(missed)}."))]
-    errors = [f"{row['scenario']}: {', '.join(row['error_sample'])}" for row in results if row["errors"]]
-    if errors:
-        lines += ["", "Errors (status codes or exceptions, a sample): " + "; ".join(errors) + "."]
+    lines += safety_load.results_table(results, args.users, errors_label="status codes or exceptions")
     lines += [
         "", "How to run (PostgreSQL on 127.0.0.1:5432, user postgres, trust; the database "
         "`andon_bench_compliance` is dropped and recreated):", "", "```sh",
