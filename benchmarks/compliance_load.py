@@ -57,9 +57,7 @@ WORDS = ("patient staff nurse physician pharmacist ward unit shift handover reco
 def forward(args) -> list[str]:
     return ["--frameworks", str(args.frameworks), "--requirements", str(args.requirements),
             "--policies", str(args.policies), "--staff", str(args.staff), "--attestations", str(args.attestations),
-            "--users", str(args.users), "--seconds", str(args.seconds), "--workers", str(args.workers),
-            "--db-name", args.db_name, "--db-host", args.db_host, "--db-port", str(args.db_port),
-            "--db-user", args.db_user, "--data-dir", str(args.data_dir), "--seed", str(args.seed)]
+            *safety_load.common_forward(args)]
 
 
 def run_phase(args, phase: str, extra=()) -> dict:
@@ -286,20 +284,7 @@ def main(argv=None) -> int:
     parser.add_argument("--policies", type=int, default=5000)
     parser.add_argument("--staff", type=int, default=3000)
     parser.add_argument("--attestations", type=int, default=50)
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (2 cores: 4)")
-    parser.add_argument("--seed", type=int, default=20261203)
-    parser.add_argument("--db-name", default="andon_bench_compliance")
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", type=int, default=5432)
-    parser.add_argument("--db-user", default="postgres")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "var" / "bench-compliance")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
-    parser.add_argument("--reuse", action="store_true", help="keep the seeded database of the last run")
-    parser.add_argument("--phase", choices=["seed", "load"], help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--seeded", help=argparse.SUPPRESS)
+    safety_load.add_common_arguments(parser, db_name="andon_bench_compliance", data_dir="bench-compliance", seed=20261203)
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)

@@ -52,10 +52,7 @@ MEDICINE = ("rgh", "medicine")
 
 
 def forward(args) -> list[str]:
-    return ["--users", str(args.users), "--seconds", str(args.seconds), "--workers", str(args.workers),
-            "--reader", args.reader, "--db-name", args.db_name, "--db-host", args.db_host,
-            "--db-port", str(args.db_port), "--db-user", args.db_user, "--data-dir", str(args.data_dir),
-            "--seed", str(args.seed)]
+    return ["--reader", args.reader, *safety_load.common_forward(args)]
 
 
 def run_phase(args, phase: str, extra=()) -> dict:
@@ -175,13 +172,7 @@ def phase_load(args) -> dict:
         browser.sign_in(args.reader)
     sign_in_s = time.perf_counter() - t0
 
-    def get(page):
-        def make(browser, chance):
-            path, must_hold = page(chance)
-            status, body = browser.request("GET", path)
-            ok = status == 200 and must_hold.encode() in body
-            return ok, f"{status}" if status != 200 else f"{path} lacks {must_hold!r}"
-        return make
+    get = safety_load.checked_get  # 200 and holding what it should, or an error
 
     health = get(lambda chance: ("/health", ""))
     scenarios = [("baseline: /health", health)]
@@ -290,23 +281,11 @@ def _reduced(args) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (2 cores: 4)")
+    safety_load.add_common_arguments(parser, db_name="andon_bench_medstaff", data_dir="bench-medstaff", seed=20261219,
+                                     seed_help="the random choice of practitioners")
     parser.add_argument("--reader", choices=sorted(READERS), default="chair.victor",
                         help="who reads the pages (both may read Medicine's OPPE and its cases)")
-    parser.add_argument("--seed", type=int, default=20261219, help="the random choice of practitioners")
-    parser.add_argument("--db-name", default="andon_bench_medstaff")
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", type=int, default=5432)
-    parser.add_argument("--db-user", default="postgres")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "var" / "bench-medstaff")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--profile", action="store_true", help="also time each page in-process, with its queries")
-    parser.add_argument("--reuse", action="store_true", help="keep the seeded database of the last run")
-    parser.add_argument("--phase", choices=["seed", "load", "profile"], help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--seeded", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)

@@ -81,9 +81,7 @@ FAILURE_CAUSES = ["Interrupted part-way", "No second person free", "Look-alike l
 
 def forward(args) -> list[str]:
     return ["--risks", str(args.risks), "--rescores", str(args.rescores), "--fmeas", str(args.fmeas),
-            "--users", str(args.users), "--seconds", str(args.seconds), "--workers", str(args.workers),
-            "--db-name", args.db_name, "--db-host", args.db_host, "--db-port", str(args.db_port),
-            "--db-user", args.db_user, "--data-dir", str(args.data_dir), "--seed", str(args.seed)]
+            *safety_load.common_forward(args)]
 
 
 def run_phase(args, phase: str, extra=()) -> dict:
@@ -423,13 +421,7 @@ def phase_load(args) -> dict:
         browser.sign_in(MANAGER)
     sign_in_s = time.perf_counter() - t0
 
-    def get(page):
-        def make(browser, chance):
-            path, must_hold = page(chance)
-            status, body = browser.request("GET", path)
-            ok = status == 200 and must_hold.encode() in body
-            return ok, f"{status}" if status != 200 else f"{path} lacks {must_hold!r}"
-        return make
+    get = safety_load.checked_get  # 200 and holding what it should, or an error
 
     health = get(lambda chance: ("/health", ""))
     scenarios = [("baseline: /health", health)]
@@ -528,21 +520,8 @@ def main(argv=None) -> int:
     parser.add_argument("--risks", type=int, default=20_000)
     parser.add_argument("--rescores", type=int, default=10, help="score records of each risk, the first included")
     parser.add_argument("--fmeas", type=int, default=500)
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (2 cores: 4)")
-    parser.add_argument("--seed", type=int, default=20261204)
-    parser.add_argument("--db-name", default="andon_bench_risk")
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", type=int, default=5432)
-    parser.add_argument("--db-user", default="postgres")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "var" / "bench-risk")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    safety_load.add_common_arguments(parser, db_name="andon_bench_risk", data_dir="bench-risk", seed=20261204)
     parser.add_argument("--profile", action="store_true", help="also count each page's queries (in-process)")
-    parser.add_argument("--reuse", action="store_true", help="keep the seeded database of the last run")
-    parser.add_argument("--phase", choices=["seed", "load", "profile"], help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--seeded", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
