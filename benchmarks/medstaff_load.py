@@ -309,22 +309,7 @@ def main(argv=None) -> int:
         seeded = run_phase(args, "seed")
         saved.write_text(json.dumps(seeded))
         print(f"  seeded in {seeded['migrate_s'] + seeded['demo_s']:.1f} s", file=sys.stderr)
-    if args.profile:
-        print(json.dumps(run_phase(args, "profile", ["--seeded", json.dumps(seeded)]), indent=1))
-    shutil.rmtree(args.data_dir / "cache", ignore_errors=True)  # sign-in rate-limit counters of an earlier run
-    facts = {**safety_load.machine_facts(), "load": safety_load.load_average()}
-    port = safety_load.free_port()
-    server, log = safety_load.start_server(args, port)
-    try:
-        load = run_phase(args, "load", ["--port", str(port), "--seeded", json.dumps(seeded)])
-    finally:
-        safety_load.stop_server(server, log)
-    text = report_markdown(args, seeded, load, facts)
-    print(text)
-    if not args.no_doc:
-        safety_load.write_doc(text, SECTION)
-    print(f"Total {time.perf_counter() - began:.0f} s", file=sys.stderr)
-    return 0
+    return safety_load.profile_serve_report(args, seeded, began, run_phase, report_markdown, SECTION)
 
 
 if __name__ == "__main__":

@@ -641,6 +641,23 @@ def serve_and_load(args, run_load) -> dict:
         stop_server(server, log)
 
 
+def profile_serve_report(args, seeded: dict, began: float, run_phase, report_markdown, section: str,
+                         load_extra=()) -> int:
+    """The end of a load benchmark's main(): the in-process profile when asked, the server and the
+    load phase, the report to stdout and (unless --no-doc) to its section of docs/benchmarks.md."""
+    if getattr(args, "profile", False):
+        print(json.dumps(run_phase(args, "profile", ["--seeded", json.dumps(seeded)]), indent=1))
+    facts = {**machine_facts(), "load": load_average()}
+    load = serve_and_load(args, lambda port: run_phase(
+        args, "load", ["--port", str(port), "--seeded", json.dumps(seeded), *load_extra]))
+    text = report_markdown(args, seeded, load, facts)
+    print(text)
+    if not args.no_doc:
+        write_doc(text, section)
+    print(f"Total {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    return 0
+
+
 def where_the_cpu_goes(client, path: str, top: int = 12) -> list[str]:
     """The functions of one request with the most cumulative time (cProfile), ours and the
     libraries' that matter (templates, charts, DuckDB, the database driver)."""

@@ -475,17 +475,8 @@ def main(argv=None) -> int:
         saved.write_text(json.dumps(seeded))
         print(f"  grievances {seeded['grievances_s']:.1f} s, surveys {seeded['surveys_s']:.1f} s, cells "
               f"{seeded['cells_s']:.1f} s, vacuum {seeded['vacuum_s']:.1f} s", file=sys.stderr)
-    if args.profile:
-        print(json.dumps(run_phase(args, "profile", ["--seeded", json.dumps(seeded)]), indent=1))
-    facts = {**safety_load.machine_facts(), "load": safety_load.load_average()}
-    load = safety_load.serve_and_load(args, lambda port: run_phase(
-        args, "load", ["--port", str(port), "--seeded", json.dumps(seeded), *(["--only", args.only] if args.only else [])]))
-    text = report_markdown(args, seeded, load, facts)
-    print(text)
-    if not args.no_doc:
-        safety_load.write_doc(text, SECTION)
-    print(f"Total {time.perf_counter() - began:.0f} s", file=sys.stderr)
-    return 0
+    return safety_load.profile_serve_report(args, seeded, began, run_phase, report_markdown, SECTION,
+                                            ["--only", args.only] if args.only else [])
 
 
 if __name__ == "__main__":
