@@ -437,7 +437,7 @@ def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
 
 
 def _reduced(args) -> list[str]:
-    smaller = [f"{name} {given:,g} (the goal: {full:,g})" for name, given, full in (
+    smaller = [f"{name} {given:,.0f} (the goal: {full:,.0f})" for name, given, full in (
         ("grievances", args.grievances, 200_000), ("surveys", args.surveys, 2_000_000), ("users", args.users, 20),
         ("seconds a scenario", args.seconds, 20)) if given < full]
     if not smaller:
