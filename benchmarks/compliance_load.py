@@ -26,7 +26,6 @@ Times are never asserted: read the ratio of each page's p95 to the baseline's in
 import argparse
 import json
 import random
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -58,19 +57,11 @@ WORDS = ("patient staff nurse physician pharmacist ward unit shift handover reco
 def forward(args) -> list[str]:
     return ["--frameworks", str(args.frameworks), "--requirements", str(args.requirements),
             "--policies", str(args.policies), "--staff", str(args.staff), "--attestations", str(args.attestations),
-            "--users", str(args.users), "--seconds", str(args.seconds), "--workers", str(args.workers),
-            "--db-name", args.db_name, "--db-host", args.db_host, "--db-port", str(args.db_port),
-            "--db-user", args.db_user, "--data-dir", str(args.data_dir), "--seed", str(args.seed)]
+            *safety_load.common_forward(args)]
 
 
 def run_phase(args, phase: str, extra=()) -> dict:
-    """Run this script in a child process for one phase; it prints one JSON line last."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, *forward(args), *extra]
-    done = subprocess.run(command, env=safety_load.bench_env(args), cwd=REPO, stdout=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"phase {phase} failed ({done.returncode})")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    return json.loads(lines[-1])
+    return safety_load.run_phase_of(__file__, args, phase, forward(args), extra)
 
 
 # --- 1. the dataset ----------------------------------------------------------------------------
@@ -250,21 +241,13 @@ def phase_load(args) -> dict:
         ("home page with pending attestations", staff, get("/", must_hold="/compliance/")),
         ("baseline again: /health", specialists, get("/health")),
     ]
-    results = []
-    for name, browsers, make in scenarios:
-        safety_load.run_scenario(name, browsers, make, min(2.0, args.seconds / 5))  # warm-up, not counted
-        results.append(safety_load.run_scenario(name, browsers, make, args.seconds))
-        row = results[-1]
-        print(f"  {name:<38} p50 {row['p50']:7.1f} ms  p95 {row['p95']:7.1f} ms  {row['rps']:6.1f} req/s  "
-              f"errors {row['errors']}", file=sys.stderr, flush=True)
-    return {"results": results, "sign_in_s": sign_in_s}
+    return {"results": safety_load.run_scenarios(scenarios, args.seconds), "sign_in_s": sign_in_s}
 
 
 # --- 4. the report -------------------------------------------------------------------------------
 
 def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
     results = load["results"]
-    baseline = results[0]
     lines = [
         SECTION, "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/compliance_load.py`. Machine: {facts['nproc']} "
@@ -283,22 +266,8 @@ def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
         f"page as {args.users} different members of staff, each with unsigned attestations.",
         "- Baseline: `/health`. Ratio = the page's p95 / the baseline's p95 in the same run.",
         "",
-        "| Scenario | Requests | p50 ms | p95 ms | p99 ms | max ms | req/s | errors | p95 / baseline | "
-        f"p95 < {GOAL_MS:.0f} ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
-    for row in results:
-        ratio = row["p95"] / baseline["p95"] if baseline["p95"] else float("nan")
-        met = "yes" if row["p95"] < GOAL_MS else "**no**"
-        lines.append(f"| {row['scenario']} | {row['requests']:,} | {row['p50']:.0f} | {row['p95']:.0f} | "
-                     f"{row['p99']:.0f} | {row['max']:.0f} | {row['rps']:.1f} | {row['errors']} | {ratio:.1f}× | {met} |")
-    pages = [row for row in results if not row["scenario"].startswith("baseline")]
-    missed = [row["scenario"] for row in pages if row["p95"] >= GOAL_MS]
-    lines += ["", (f"Goal (p95 under {GOAL_MS:.0f} ms for each page at {args.users} users): "
-                   + ("**met** for every page." if not missed else f"**not met** for: {', '.join(missed)}."))]
-    errors = [f"{row['scenario']}: {', '.join(row['error_sample'])}" for row in results if row["errors"]]
-    if errors:
-        lines += ["", "Errors (status codes or exceptions, a sample): " + "; ".join(errors) + "."]
+    lines += safety_load.results_table(results, args.users, errors_label="status codes or exceptions")
     lines += [
         "", "How to run (PostgreSQL on 127.0.0.1:5432, user postgres, trust; the database "
         "`andon_bench_compliance` is dropped and recreated):", "", "```sh",
@@ -315,20 +284,7 @@ def main(argv=None) -> int:
     parser.add_argument("--policies", type=int, default=5000)
     parser.add_argument("--staff", type=int, default=3000)
     parser.add_argument("--attestations", type=int, default=50)
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (2 cores: 4)")
-    parser.add_argument("--seed", type=int, default=20261203)
-    parser.add_argument("--db-name", default="andon_bench_compliance")
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", type=int, default=5432)
-    parser.add_argument("--db-user", default="postgres")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "var" / "bench-compliance")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
-    parser.add_argument("--reuse", action="store_true", help="keep the seeded database of the last run")
-    parser.add_argument("--phase", choices=["seed", "load"], help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--seeded", help=argparse.SUPPRESS)
+    safety_load.add_common_arguments(parser, db_name="andon_bench_compliance", data_dir="bench-compliance", seed=20261203)
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -346,18 +302,7 @@ def main(argv=None) -> int:
         seeded = run_phase(args, "seed")
         saved.write_text(json.dumps(seeded))
         print(f"  seeded in {seeded['seed_s']:.1f} s", file=sys.stderr)
-    port = safety_load.free_port()
-    server, log = safety_load.start_server(args, port)
-    try:
-        load = run_phase(args, "load", ["--port", str(port), "--seeded", json.dumps(seeded)])
-    finally:
-        safety_load.stop_server(server, log)
-    text = report_markdown(args, seeded, load, safety_load.machine_facts())
-    print(text)
-    if not args.no_doc:
-        safety_load.write_doc(text, SECTION)
-    print(f"Total {time.perf_counter() - began:.0f} s", file=sys.stderr)
-    return 0
+    return safety_load.profile_serve_report(args, seeded, began, run_phase, report_markdown, SECTION)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -53,20 +52,11 @@ MEDICINE = ("rgh", "medicine")
 
 
 def forward(args) -> list[str]:
-    return ["--users", str(args.users), "--seconds", str(args.seconds), "--workers", str(args.workers),
-            "--reader", args.reader, "--db-name", args.db_name, "--db-host", args.db_host,
-            "--db-port", str(args.db_port), "--db-user", args.db_user, "--data-dir", str(args.data_dir),
-            "--seed", str(args.seed)]
+    return ["--reader", args.reader, *safety_load.common_forward(args)]
 
 
 def run_phase(args, phase: str, extra=()) -> dict:
-    """Run this script in a child process for one phase; it prints one JSON line last."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, *forward(args), *extra]
-    done = subprocess.run(command, env=safety_load.bench_env(args), cwd=REPO, stdout=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"phase {phase} failed ({done.returncode})")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    return json.loads(lines[-1])
+    return safety_load.run_phase_of(__file__, args, phase, forward(args), extra)
 
 
 def clinical_data_paths(data_dir: Path) -> dict[str, Path]:
@@ -182,48 +172,17 @@ def phase_load(args) -> dict:
         browser.sign_in(args.reader)
     sign_in_s = time.perf_counter() - t0
 
-    def get(page):
-        def make(browser, chance):
-            path, must_hold = page(chance)
-            status, body = browser.request("GET", path)
-            ok = status == 200 and must_hold.encode() in body
-            return ok, f"{status}" if status != 200 else f"{path} lacks {must_hold!r}"
-        return make
+    get = safety_load.checked_get  # 200 and holding what it should, or an error
 
     health = get(lambda chance: ("/health", ""))
     scenarios = [("baseline: /health", health)]
     scenarios += [(name, get(page)) for name, page in scenario_pages(seeded).items()]
     scenarios += [("baseline again: /health", health)]
-    results = []
-    for name, make in scenarios:
-        safety_load.run_scenario(name, readers, make, min(2.0, args.seconds / 5))  # warm-up, not counted
-        results.append(safety_load.run_scenario(name, readers, make, args.seconds))
-        row = results[-1]
-        print(f"  {name:<38} p50 {row['p50']:7.1f} ms  p95 {row['p95']:7.1f} ms  {row['rps']:6.1f} req/s  "
-              f"errors {row['errors']}", file=sys.stderr, flush=True)
-    return {"results": results, "sign_in_s": sign_in_s}
+    scenarios = [(name, readers, make) for name, make in scenarios]
+    return {"results": safety_load.run_scenarios(scenarios, args.seconds), "sign_in_s": sign_in_s}
 
 
 # --- profiling (optional, in-process) ----------------------------------------------------------
-
-def _where_the_cpu_goes(client, path: str, top: int = 12) -> list[str]:
-    """The functions of one request with the most cumulative time (cProfile), ours and the
-    libraries' that matter (templates, charts, DuckDB, the database driver)."""
-    import cProfile
-    import io
-    import pstats
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-    client.get(path)
-    profiler.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-    stats.print_stats(r"andon/|django/template/base|duckdb|psycopg/cursor", top)
-    lines = [line.strip() for line in out.getvalue().splitlines() if line.strip()]
-    start = next((n for n, line in enumerate(lines) if line.startswith("ncalls")), len(lines))
-    return lines[start:start + top + 1]
-
 
 def phase_profile(args) -> dict:
     """One request of each page as the reader (after a first one), five times: status, whether
@@ -260,7 +219,7 @@ def phase_profile(args) -> dict:
                      "queries": len(captured), "db_ms": round(sum(float(q["time"]) for q in captured.captured_queries)
                                                               * 1000, 1),
                      "bytes": len(response.content), "slowest": [(q["time"], q["sql"][:300]) for q in slowest],
-                     "cprofile": _where_the_cpu_goes(client, path) if name != "/health" else []}
+                     "cprofile": safety_load.where_the_cpu_goes(client, path) if name != "/health" else []}
     return out
 
 
@@ -268,7 +227,6 @@ def phase_profile(args) -> dict:
 
 def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
     results = load["results"]
-    baseline = results[0]
     store = seeded["store"]
     lines = [
         SECTION, "",
@@ -297,22 +255,8 @@ def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
         f"- Load average of the machine before the run: {facts['load']}.",
         *_reduced(args),
         "",
-        "| Scenario | Requests | p50 ms | p95 ms | p99 ms | max ms | req/s | errors | p95 / baseline | "
-        f"p95 < {GOAL_MS:.0f} ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
-    for row in results:
-        ratio = row["p95"] / baseline["p95"] if baseline["p95"] else float("nan")
-        met = "yes" if row["p95"] < GOAL_MS else "**no**"
-        lines.append(f"| {row['scenario']} | {row['requests']:,} | {row['p50']:.0f} | {row['p95']:.0f} | "
-                     f"{row['p99']:.0f} | {row['max']:.0f} | {row['rps']:.1f} | {row['errors']} | {ratio:.1f}× | {met} |")
-    pages = [row for row in results if not row["scenario"].startswith("baseline")]
-    missed = [row["scenario"] for row in pages if row["p95"] >= GOAL_MS]
-    lines += ["", (f"Goal (p95 under {GOAL_MS:.0f} ms for each page at {args.users} users): "
-                   + ("**met** for every page." if not missed else f"**not met** for: {', '.join(missed)}."))]
-    errors = [f"{row['scenario']}: {', '.join(row['error_sample'])}" for row in results if row["errors"]]
-    if errors:
-        lines += ["", "Errors (status codes, missing content or exceptions, a sample): " + "; ".join(errors) + "."]
+    lines += safety_load.results_table(results, args.users, errors_label="status codes, missing content or exceptions")
     lines += [
         "", "How to run (PostgreSQL on 127.0.0.1:5432, user postgres, trust; the database "
         "`andon_bench_medstaff` is dropped and recreated, the clinical data made again in `var/bench-medstaff/`):",
@@ -337,23 +281,11 @@ def _reduced(args) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (2 cores: 4)")
+    safety_load.add_common_arguments(parser, db_name="andon_bench_medstaff", data_dir="bench-medstaff", seed=20261219,
+                                     seed_help="the random choice of practitioners")
     parser.add_argument("--reader", choices=sorted(READERS), default="chair.victor",
                         help="who reads the pages (both may read Medicine's OPPE and its cases)")
-    parser.add_argument("--seed", type=int, default=20261219, help="the random choice of practitioners")
-    parser.add_argument("--db-name", default="andon_bench_medstaff")
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", type=int, default=5432)
-    parser.add_argument("--db-user", default="postgres")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "var" / "bench-medstaff")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--profile", action="store_true", help="also time each page in-process, with its queries")
-    parser.add_argument("--reuse", action="store_true", help="keep the seeded database of the last run")
-    parser.add_argument("--phase", choices=["seed", "load", "profile"], help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--seeded", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -377,22 +309,7 @@ def main(argv=None) -> int:
         seeded = run_phase(args, "seed")
         saved.write_text(json.dumps(seeded))
         print(f"  seeded in {seeded['migrate_s'] + seeded['demo_s']:.1f} s", file=sys.stderr)
-    if args.profile:
-        print(json.dumps(run_phase(args, "profile", ["--seeded", json.dumps(seeded)]), indent=1))
-    shutil.rmtree(args.data_dir / "cache", ignore_errors=True)  # sign-in rate-limit counters of an earlier run
-    facts = {**safety_load.machine_facts(), "load": " / ".join(f"{n:.1f}" for n in os.getloadavg()) + " (1, 5, 15 min)"}
-    port = safety_load.free_port()
-    server, log = safety_load.start_server(args, port)
-    try:
-        load = run_phase(args, "load", ["--port", str(port), "--seeded", json.dumps(seeded)])
-    finally:
-        safety_load.stop_server(server, log)
-    text = report_markdown(args, seeded, load, facts)
-    print(text)
-    if not args.no_doc:
-        safety_load.write_doc(text, SECTION)
-    print(f"Total {time.perf_counter() - began:.0f} s", file=sys.stderr)
-    return 0
+    return safety_load.profile_serve_report(args, seeded, began, run_phase, report_markdown, SECTION)
 
 
 if __name__ == "__main__":

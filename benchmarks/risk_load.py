@@ -33,10 +33,7 @@ Times are never asserted: read the ratio of each page's p95 to the baseline's in
 
 import argparse
 import json
-import os
 import random
-import shutil
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -83,19 +80,11 @@ FAILURE_CAUSES = ["Interrupted part-way", "No second person free", "Look-alike l
 
 def forward(args) -> list[str]:
     return ["--risks", str(args.risks), "--rescores", str(args.rescores), "--fmeas", str(args.fmeas),
-            "--users", str(args.users), "--seconds", str(args.seconds), "--workers", str(args.workers),
-            "--db-name", args.db_name, "--db-host", args.db_host, "--db-port", str(args.db_port),
-            "--db-user", args.db_user, "--data-dir", str(args.data_dir), "--seed", str(args.seed)]
+            *safety_load.common_forward(args)]
 
 
 def run_phase(args, phase: str, extra=()) -> dict:
-    """Run this script in a child process for one phase; it prints one JSON line last."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, *forward(args), *extra]
-    done = subprocess.run(command, env=safety_load.bench_env(args), cwd=REPO, stdout=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"phase {phase} failed ({done.returncode})")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    return json.loads(lines[-1])
+    return safety_load.run_phase_of(__file__, args, phase, forward(args), extra)
 
 
 # --- 1. the dataset ----------------------------------------------------------------------------
@@ -431,26 +420,14 @@ def phase_load(args) -> dict:
         browser.sign_in(MANAGER)
     sign_in_s = time.perf_counter() - t0
 
-    def get(page):
-        def make(browser, chance):
-            path, must_hold = page(chance)
-            status, body = browser.request("GET", path)
-            ok = status == 200 and must_hold.encode() in body
-            return ok, f"{status}" if status != 200 else f"{path} lacks {must_hold!r}"
-        return make
+    get = safety_load.checked_get  # 200 and holding what it should, or an error
 
     health = get(lambda chance: ("/health", ""))
     scenarios = [("baseline: /health", health)]
     scenarios += [(name, get(page)) for name, page in scenario_pages(seeded).items()]
     scenarios += [("baseline again: /health", health)]
-    results = []
-    for name, make in scenarios:
-        safety_load.run_scenario(name, managers, make, min(2.0, args.seconds / 5))  # warm-up, not counted
-        results.append(safety_load.run_scenario(name, managers, make, args.seconds))
-        row = results[-1]
-        print(f"  {name:<38} p50 {row['p50']:7.1f} ms  p95 {row['p95']:7.1f} ms  {row['rps']:6.1f} req/s  "
-              f"errors {row['errors']}", file=sys.stderr, flush=True)
-    return {"results": results, "sign_in_s": sign_in_s}
+    scenarios = [(name, managers, make) for name, make in scenarios]
+    return {"results": safety_load.run_scenarios(scenarios, args.seconds), "sign_in_s": sign_in_s}
 
 
 # --- profiling (optional, in-process) ----------------------------------------------------------
@@ -490,7 +467,6 @@ def phase_profile(args) -> dict:
 
 def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
     results = load["results"]
-    baseline = results[0]
     lines = [
         SECTION, "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/risk_load.py`. Machine: {facts['nproc']} "
@@ -514,22 +490,8 @@ def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
         f"- Load average of the machine before the run: {facts['load']}.",
         *_reduced(args, seeded),
         "",
-        "| Scenario | Requests | p50 ms | p95 ms | p99 ms | max ms | req/s | errors | p95 / baseline | "
-        f"p95 < {GOAL_MS:.0f} ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
-    for row in results:
-        ratio = row["p95"] / baseline["p95"] if baseline["p95"] else float("nan")
-        met = "yes" if row["p95"] < GOAL_MS else "**no**"
-        lines.append(f"| {row['scenario']} | {row['requests']:,} | {row['p50']:.0f} | {row['p95']:.0f} | "
-                     f"{row['p99']:.0f} | {row['max']:.0f} | {row['rps']:.1f} | {row['errors']} | {ratio:.1f}× | {met} |")
-    pages = [row for row in results if not row["scenario"].startswith("baseline")]
-    missed = [row["scenario"] for row in pages if row["p95"] >= GOAL_MS]
-    lines += ["", (f"Goal (p95 under {GOAL_MS:.0f} ms for each page at {args.users} users): "
-                   + ("**met** for every page." if not missed else f"**not met** for: {', '.join(missed)}."))]
-    errors = [f"{row['scenario']}: {', '.join(row['error_sample'])}" for row in results if row["errors"]]
-    if errors:
-        lines += ["", "Errors (status codes, missing content or exceptions, a sample): " + "; ".join(errors) + "."]
+    lines += safety_load.results_table(results, args.users, errors_label="status codes, missing content or exceptions")
     lines += [
         "", "How to run (PostgreSQL on 127.0.0.1:5432, user postgres, trust; the database "
         "`andon_bench_risk` is dropped and recreated):", "", "```sh",
@@ -557,21 +519,8 @@ def main(argv=None) -> int:
     parser.add_argument("--risks", type=int, default=20_000)
     parser.add_argument("--rescores", type=int, default=10, help="score records of each risk, the first included")
     parser.add_argument("--fmeas", type=int, default=500)
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (2 cores: 4)")
-    parser.add_argument("--seed", type=int, default=20261204)
-    parser.add_argument("--db-name", default="andon_bench_risk")
-    parser.add_argument("--db-host", default="127.0.0.1")
-    parser.add_argument("--db-port", type=int, default=5432)
-    parser.add_argument("--db-user", default="postgres")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "var" / "bench-risk")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    safety_load.add_common_arguments(parser, db_name="andon_bench_risk", data_dir="bench-risk", seed=20261204)
     parser.add_argument("--profile", action="store_true", help="also count each page's queries (in-process)")
-    parser.add_argument("--reuse", action="store_true", help="keep the seeded database of the last run")
-    parser.add_argument("--phase", choices=["seed", "load", "profile"], help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--seeded", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -593,22 +542,7 @@ def main(argv=None) -> int:
         seeded = run_phase(args, "seed")
         saved.write_text(json.dumps(seeded))
         print(f"  seeded in {seeded['seed_s']:.1f} s", file=sys.stderr)
-    if args.profile:
-        print(json.dumps(run_phase(args, "profile", ["--seeded", json.dumps(seeded)]), indent=1))
-    shutil.rmtree(args.data_dir / "cache", ignore_errors=True)  # sign-in rate-limit counters of an earlier run
-    facts = {**safety_load.machine_facts(), "load": " / ".join(f"{n:.1f}" for n in os.getloadavg()) + " (1, 5, 15 min)"}
-    port = safety_load.free_port()
-    server, log = safety_load.start_server(args, port)
-    try:
-        load = run_phase(args, "load", ["--port", str(port), "--seeded", json.dumps(seeded)])
-    finally:
-        safety_load.stop_server(server, log)
-    text = report_markdown(args, seeded, load, facts)
-    print(text)
-    if not args.no_doc:
-        safety_load.write_doc(text, SECTION)
-    print(f"Total {time.perf_counter() - began:.0f} s", file=sys.stderr)
-    return 0
+    return safety_load.profile_serve_report(args, seeded, began, run_phase, report_markdown, SECTION)
 
 
 if __name__ == "__main__":

@@ -542,6 +542,141 @@ def phase_profile(args) -> dict:
     return out
 
 
+# --- shared by the load benchmarks (compliance, risk, medstaff, voice) ------------------------------
+
+def run_phase_of(script: str, args, phase: str, forwarded: list[str], extra=()) -> dict:
+    """Run `script` in a child process for one phase with the benchmark's environment; the phase
+    prints one JSON line last."""
+    command = [sys.executable, str(Path(script).resolve()), "--phase", phase, *forwarded, *extra]
+    done = subprocess.run(command, env=bench_env(args), cwd=REPO, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"phase {phase} failed ({done.returncode})")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1])
+
+
+def run_scenarios(scenarios, seconds: float, width: int = 38) -> list[dict]:
+    """Each (name, browsers, make) after a short warm-up (not counted), one after the other; a
+    line per scenario on stderr."""
+    results = []
+    for name, browsers, make in scenarios:
+        run_scenario(name, browsers, make, min(2.0, seconds / 5))  # warm-up: every worker has its views
+        results.append(run_scenario(name, browsers, make, seconds))
+        row = results[-1]
+        print(f"  {name:<{width}} p50 {row['p50']:7.1f} ms  p95 {row['p95']:7.1f} ms  {row['rps']:6.1f} req/s  "
+              f"errors {row['errors']}", file=sys.stderr, flush=True)
+    return results
+
+
+def checked_get(page):
+    """A scenario's request: page(chance) -> (path, what the answer must hold); ok only for a 200
+    holding it, so that an error page is never timed as the page."""
+    def make(browser, chance):
+        path, must_hold = page(chance)
+        status, body = browser.request("GET", path)
+        ok = status == 200 and must_hold.encode() in body
+        return ok, f"{status}" if status != 200 else f"{path} lacks {must_hold!r}"
+    return make
+
+
+def load_average() -> str:
+    return " / ".join(f"{n:.1f}" for n in os.getloadavg()) + " (1, 5, 15 min)"
+
+
+def results_table(results: list[dict], users: int, goal_ms: float = GOAL_MS,
+                  errors_label: str = "status codes, missing content or exceptions") -> list[str]:
+    """The results table (ratio to the first row, the baseline), the goal line and the errors."""
+    baseline = results[0]
+    lines = ["| Scenario | Requests | p50 ms | p95 ms | p99 ms | max ms | req/s | errors | p95 / baseline | "
+             f"p95 < {goal_ms:.0f} ms |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    for row in results:
+        ratio = row["p95"] / baseline["p95"] if baseline["p95"] else float("nan")
+        met = "yes" if row["p95"] < goal_ms else "**no**"
+        lines.append(f"| {row['scenario']} | {row['requests']:,} | {row['p50']:.0f} | {row['p95']:.0f} | "
+                     f"{row['p99']:.0f} | {row['max']:.0f} | {row['rps']:.1f} | {row['errors']} | {ratio:.1f}× | "
+                     f"{met} |")
+    pages = [row for row in results if not row["scenario"].startswith("baseline")]
+    missed = [row["scenario"] for row in pages if row["p95"] >= goal_ms]
+    lines += ["", (f"Goal (p95 under {goal_ms:.0f} ms for each page at {users} users): "
+                   + ("**met** for every page." if not missed else f"**not met** for: {', '.join(missed)}."))]
+    errors = [f"{row['scenario']}: {', '.join(row['error_sample'])}" for row in results if row["errors"]]
+    if errors:
+        lines += ["", f"Errors ({errors_label}, a sample): " + "; ".join(errors) + "."]
+    return lines
+
+
+def add_common_arguments(parser, *, db_name: str, data_dir: str, seed: int, seed_help: str | None = None) -> None:
+    """The options every load benchmark takes."""
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (2 cores: 4)")
+    parser.add_argument("--seed", type=int, default=seed, help=seed_help)
+    parser.add_argument("--db-name", default=db_name)
+    parser.add_argument("--db-host", default="127.0.0.1")
+    parser.add_argument("--db-port", type=int, default=5432)
+    parser.add_argument("--db-user", default="postgres")
+    parser.add_argument("--data-dir", type=Path, default=REPO / "var" / data_dir)
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--reuse", action="store_true", help="keep the seeded database of the last run")
+    parser.add_argument("--phase", choices=["seed", "load", "profile"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--seeded", help=argparse.SUPPRESS)
+
+
+def common_forward(args) -> list[str]:
+    return ["--users", str(args.users), "--seconds", str(args.seconds), "--workers", str(args.workers),
+            "--db-name", args.db_name, "--db-host", args.db_host, "--db-port", str(args.db_port),
+            "--db-user", args.db_user, "--data-dir", str(args.data_dir), "--seed", str(args.seed)]
+
+
+def serve_and_load(args, run_load) -> dict:
+    """Start the server on a free port, run `run_load(port)` (the load phase), stop the server."""
+    shutil.rmtree(args.data_dir / "cache", ignore_errors=True)  # sign-in rate-limit counters of an earlier run
+    port = free_port()
+    server, log = start_server(args, port)
+    try:
+        return run_load(port)
+    finally:
+        stop_server(server, log)
+
+
+def profile_serve_report(args, seeded: dict, began: float, run_phase, report_markdown, section: str,
+                         load_extra=()) -> int:
+    """The end of a load benchmark's main(): the in-process profile when asked, the server and the
+    load phase, the report to stdout and (unless --no-doc) to its section of docs/benchmarks.md."""
+    if getattr(args, "profile", False):
+        print(json.dumps(run_phase(args, "profile", ["--seeded", json.dumps(seeded)]), indent=1))
+    facts = {**machine_facts(), "load": load_average()}
+    load = serve_and_load(args, lambda port: run_phase(
+        args, "load", ["--port", str(port), "--seeded", json.dumps(seeded), *load_extra]))
+    text = report_markdown(args, seeded, load, facts)
+    print(text)
+    if not args.no_doc:
+        write_doc(text, section)
+    print(f"Total {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    return 0
+
+
+def where_the_cpu_goes(client, path: str, top: int = 12) -> list[str]:
+    """The functions of one request with the most cumulative time (cProfile), ours and the
+    libraries' that matter (templates, charts, DuckDB, the database driver)."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    client.get(path)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+    stats.print_stats(r"andon/|django/template/base|duckdb|psycopg/cursor", top)
+    lines = [line.strip() for line in out.getvalue().splitlines() if line.strip()]
+    start = next((n for n, line in enumerate(lines) if line.startswith("ncalls")), len(lines))
+    return lines[start:start + top + 1]
+
+
 # --- 4. the report -------------------------------------------------------------------------------
 
 def machine_facts() -> dict:
@@ -561,7 +696,6 @@ def machine_facts() -> dict:
 
 def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
     results = load["results"]
-    baseline = results[0]
     lines = [
         SECTION, "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/safety_load.py`. "
@@ -581,23 +715,8 @@ def report_markdown(args, seeded: dict, load: dict, facts: dict) -> str:
         "- Baseline: `/health` (a public view, one `SELECT 1`; the session is still read, and saved once a minute). "
         "Ratio = the page's p95 / the baseline's p95 in the same run.",
         "",
-        "| Scenario | Requests | p50 ms | p95 ms | p99 ms | max ms | req/s | errors | p95 / baseline | "
-        f"p95 < {GOAL_MS:.0f} ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
-    for row in results:
-        ratio = row["p95"] / baseline["p95"] if baseline["p95"] else float("nan")
-        met = "yes" if row["p95"] < GOAL_MS else "**no**"
-        lines.append(f"| {row['scenario']} | {row['requests']:,} | {row['p50']:.0f} | {row['p95']:.0f} | "
-                     f"{row['p99']:.0f} | {row['max']:.0f} | {row['rps']:.1f} | {row['errors']} | {ratio:.1f}× | "
-                     f"{met} |")
-    pages = [row for row in results if not row["scenario"].startswith("baseline")]
-    missed = [row["scenario"] for row in pages if row["p95"] >= GOAL_MS]
-    lines += ["", (f"Goal (p95 under {GOAL_MS:.0f} ms for each page at {args.users} users): "
-                   + ("**met** for every page." if not missed else f"**not met** for: {', '.join(missed)}."))]
-    errors = [f"{row['scenario']}: {', '.join(row['error_sample'])}" for row in results if row["errors"]]
-    if errors:
-        lines += ["", "Errors (status codes or exceptions, a sample): " + "; ".join(errors) + "."]
+    lines += results_table(results, args.users, errors_label="status codes or exceptions")
     lines += [
         "",
         "How to run (about 5 minutes at 200,000 events; PostgreSQL on 127.0.0.1:5432, user postgres, trust):",
