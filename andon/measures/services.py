@@ -417,11 +417,14 @@ def enter_counts_from(user, measure: Measure, counts, *, source: str) -> int:
             raise ValidationError({"count": f"{unit.name} already has a count for {key[1]:%Y-%m} ({count.source or 'entered'} "
                                             f"by {count.entered_by}); it is not replaced"})
     now = timezone.now()
-    for (_, month), (unit, numerator, denominator) in wanted.items():  # saved one by one: each is in the audit trail
-        ManualCount.objects.update_or_create(
-            measure=measure, unit=unit, month=month,
-            defaults={"numerator": numerator, "denominator": denominator, "source": source, "entered_by": user,
-                      "entered_at": now})
+    for key, (unit, numerator, denominator) in wanted.items():  # saved one by one: each is in the audit trail
+        count = existing.get(key) or ManualCount(month=key[1])
+        # The caller's measure and unit objects (their facility read once), not one query each for
+        # the audit entry's words about every count.
+        count.measure, count.unit = measure, unit
+        count.numerator, count.denominator, count.source = numerator, denominator, source
+        count.entered_by, count.entered_at = user, now
+        count.save()
     _recompute_counted_months(measure, months[0], months[-1])
     return len(wanted)
 

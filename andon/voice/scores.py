@@ -228,7 +228,7 @@ def feed_measures(user, questions, touched) -> list[str]:
     if not touched:
         return []
     counts = _unit_month_counts(questions, touched)
-    units = {u.pk: u for u in Unit.objects.filter(pk__in={unit for unit, _m in touched})}
+    units = {u.pk: u for u in Unit.objects.select_related("facility").filter(pk__in={unit for unit, _m in touched})}
     library = _measures_by_key(questions)
     fed = []
     for item in (*questions.questions.values(), *questions.composites):
