@@ -21,7 +21,9 @@ NEXT_MONTH = TODAY + timedelta(days=30)
 # The refusal names the date (issue 15): yesterday, in every test below that sends it.
 PAST_DUE = f"The due date {TODAY - timedelta(days=1):%Y-%m-%d} is in the past: choose today or a later day."
 VIEWERS = {Role.UNIT_MANAGER, Role.PATIENT_SAFETY_OFFICER, Role.QUALITY_ANALYST, Role.COMPLIANCE_SPECIALIST,
-           Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO}
+           Role.CLINICAL_AUDITOR, Role.RISK_MANAGER, Role.IMPROVEMENT_LEAD, Role.CQO, Role.CMO,
+           # the patient's voice acts on what patients tell (docs/voice.md)
+           Role.PATIENT_RELATIONS, Role.PATIENT_EXPERIENCE_LEAD, Role.GRIEVANCE_COMMITTEE}
 MANAGERS = VIEWERS
 APPROVERS = {Role.CQO, Role.CMO}
 
