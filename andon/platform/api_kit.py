@@ -59,6 +59,10 @@ Number = Annotated[float, Strict(), PydanticField(allow_inf_nan=False, ge=-input
                                                   le=inputs.NUMBER_LIMIT)]
 Count = Annotated[float, Strict(), PydanticField(allow_inf_nan=False, ge=0, le=inputs.NUMBER_LIMIT)]
 
+# A yes or no in a body: JSON true or false only, so that "no", 0 or "off" is refused with 422,
+# not read as a choice the caller may not have meant.
+Flag = Annotated[bool, Strict()]
+
 # A record's id, in a path, a query or a body: bounded to the database's 64-bit keys, so a huge
 # number is a 422 and never reaches a query (SQLite cannot even bind it: a server error).
 Id = Annotated[int, PydanticField(ge=1, le=2**63 - 1)]

@@ -1,8 +1,11 @@
 """The demo hospital's complaints and grievances: a dozen over the last months, across units and
 channels: some resolved at the time, some open, one overdue, one from the web form not yet
-classified, one alleging harm linked to a demo safety event."""
+classified, one alleging harm linked to a demo safety event. Before them, two years of resolved
+grievances on the wards (a few a month, most answered within the time frame), from which the
+grievance measures are fed for the dashboard's 24 months, as patient relations' button feeds them."""
 
-from datetime import timedelta
+import random
+from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -10,6 +13,7 @@ from andon.platform import audit
 from andon.platform.models import Unit, User
 
 from . import grievances
+from .models import GrievanceClock
 from .models.grievances import Channel, Grievance, GrievanceCategory, GrievanceStatus
 
 # (days ago, channel, resolved at the time, unit, categories, description, contact, resolved after days)
@@ -38,6 +42,16 @@ COMPLAINTS = [
     (3, Channel.IN_PERSON, False, "rgh/4w", ["other"], "Our car was ticketed while we waited for a wheelchair.",
      "Mo Ahmed (husband)", None),
 ]
+# The history's wards and what their grievances were about (drawn a few a month, seeded).
+HISTORY_WARDS = ["rgh/4w", "rgh/5e", "rgh/6n", "rgh/icu", "lch/2a"]
+HISTORY_TOPICS = [
+    (["communication"], "The family was not told of a change in the plan of care."),
+    (["staff-attitude"], "A member of staff was dismissive when asked for help."),
+    (["care"], "Pain relief was slow to come after it was asked for."),
+    (["discharge"], "Discharge was arranged at short notice without the family."),
+    (["food-environment"], "The bay was noisy and the meals were cold."),
+    (["access"], "Visitors were turned away outside the posted hours."),
+]
 HARM = "My husband fell on the way to the bathroom at night and nobody came when he rang the bell."
 WEB_FORM = "The call bell on my aunt's bed did not work for a whole day and nobody fixed it."
 
@@ -57,6 +71,7 @@ def load_demo_grievances() -> None:
         return
     now = timezone.now()
     with audit.acting_as(pablo):
+        _history(pablo)
         for days, channel, at_time, unit, keys, description, contact, resolved_after in COMPLAINTS:
             name, relationship = contact.rstrip(")").split(" (")
             place = _unit(unit)
@@ -90,3 +105,38 @@ def _harm_grievance(pablo, now) -> None:
     if event is not None:
         grievance.safety_events.add(event)
         grievance.categories.set(_categories(["safety", "care"]))
+
+
+def _history(pablo) -> None:
+    """Two years of grievances, received on the wards month by month and resolved in 2 to 12 days
+    (about one in six after the time frame), then the grievance measures fed from them."""
+    from andon.measures.demo import window
+
+    from . import clock
+
+    first, last = window()
+    chance, today = random.Random(2026), timezone.localdate()
+    month = first
+    while month <= last:
+        for _ in range(chance.randint(3, 6)):
+            received_on = month + timedelta(days=chance.randint(0, 17))
+            keys, description = chance.choice(HISTORY_TOPICS)
+            place = _unit(chance.choice(HISTORY_WARDS))
+            grievance = grievances.log_complaint(pablo, grievances.Intake(
+                channel=chance.choice([Channel.PHONE, Channel.EMAIL, Channel.LETTER]),
+                received_at=timezone.make_aware(datetime.combine(received_on, time(10))), description=description,
+                unit_id=place.pk if place else None,
+                category_ids=_categories(keys), contact_name="Former patient", relationship="Patient",
+                contact_details="On file with patient relations"))
+            resolved_on = min(grievance.received_on + timedelta(days=_days_to_answer(chance)), today)
+            Grievance.objects.filter(pk=grievance.pk).update(status=GrievanceStatus.RESOLVED, resolved_on=resolved_on)
+            GrievanceClock.objects.update_or_create(grievance=grievance,
+                                                    defaults={"resolved_in_time": resolved_on <= grievance.due_on})
+        month = clock.month_start(month, -1)
+    fed = clock.feed_grievance_measures(pablo, first, last)
+    if not fed["counts"]:
+        raise RuntimeError(f"the demo's grievance measures were not fed: {fed['problems'][:3]}")
+
+
+def _days_to_answer(chance: random.Random) -> int:
+    return chance.randint(2, 7) if chance.random() < 0.83 else chance.randint(8, 12)

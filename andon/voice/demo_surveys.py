@@ -1,7 +1,7 @@
-"""The demo hospital's returned surveys: 18 months of HCAHPS surveys for five wards, made with a
-seeded random generator and imported through the import service itself (a saved mapping, a CSV
-file, the report), so the demo is what a real import makes: responses, comments, score cells and
-the HCAHPS measures of the library."""
+"""The demo hospital's returned surveys: 24 months (the dashboard's window) of HCAHPS surveys for
+five wards, made with a seeded random generator and imported through the import service itself (a
+saved mapping, a CSV file, the report), so the demo is what a real import makes: responses,
+comments, score cells and the HCAHPS measures of the library."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from andon.platform.models import User
 
 from .models import SurveyImport
 
-DEMO_MONTHS = 18
+DEMO_MONTHS = 24
 WARDS = {"rgh/4w": 0.00, "rgh/5e": 0.04, "rgh/6n": -0.05, "rgh/icu": 0.06, "lch/2a": -0.02}  # each ward's lean
 SERVICE_LINES = {"rgh/4w": "Medicine", "rgh/5e": "Cardiology", "rgh/6n": "Surgery", "rgh/icu": "Critical care",
                  "lch/2a": "Medicine"}
@@ -51,7 +51,7 @@ STRATA = {
 
 
 def demo_file(seed: int = 2026, today: date | None = None) -> tuple[str, dict]:
-    """(CSV text, mapping columns) of the demo's surveys, discharges in the 18 months before this one."""
+    """(CSV text, mapping columns) of the demo's surveys, discharges in the 24 months before this one."""
     from .surveys import question_set
 
     today = today or timezone.localdate()

@@ -11,7 +11,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import Body, Id, IsoDate, NamedRouter, Pages, Version, documented, refused
+from andon.platform.api_kit import Body, Flag, Id, IsoDate, NamedRouter, Pages, Version, documented, refused
 from andon.platform.models import Organisation, Unit, User
 from andon.platform import permissions
 from andon.platform.permissions import requires
@@ -119,7 +119,7 @@ class EvidenceChangeIn(Body):
     description: Text | None = None
     owner_id: Id | None = None
     unit_id: Id | None = None
-    whole_organisation: bool = PydanticField(False, description="Move it to the whole organisation (no unit)")
+    whole_organisation: Flag = PydanticField(False, description="Move it to the whole organisation (no unit)")
     review_on: IsoDate | None = None
     url: Annotated[str, PydanticField(max_length=1000)] | None = None
     policy_id: Id | None = None

@@ -13,7 +13,7 @@ from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
 from andon.platform import permissions
-from andon.platform.api_kit import Body, Id, IsoDate, NamedRouter, Pages, Version, documented, refused
+from andon.platform.api_kit import Body, Flag, Id, IsoDate, NamedRouter, Pages, Version, documented, refused
 from andon.platform.models import Organisation, Unit, User
 from andon.platform.permissions import requires
 from andon.platform.roles import Role
@@ -161,7 +161,7 @@ class SubmitIn(Body):
 
 
 class PolicyDecisionIn(Body):
-    approve: bool
+    approve: Flag
     comment: Annotated[str, PydanticField(max_length=services.COMMENT_MAX)] = ""
     version: Version = None
 

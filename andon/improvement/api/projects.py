@@ -12,7 +12,7 @@ from ninja import Schema, Status
 from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import Body, Id, IsoDate, NamedRouter, Number, Pages, Version, documented, refused
+from andon.platform.api_kit import Body, Flag, Id, IsoDate, NamedRouter, Number, Pages, Version, documented, refused
 from andon.platform.models import Unit, User
 from andon.platform.permissions import requires
 
@@ -30,9 +30,9 @@ StatusName = Literal[tuple(ProjectStatus.values)]
 class ProjectIn(Body):
     title: Title
     problem: Text
-    high_risk: bool = False
-    high_volume: bool = False
-    problem_prone: bool = False
+    high_risk: Flag = False
+    high_volume: Flag = False
+    problem_prone: Flag = False
     rationale: Text = ""
     domain: Literal[tuple(Domain.values)]
     measure_key: Annotated[str, PydanticField(min_length=1, max_length=100, description="The library measure's key")]
@@ -153,7 +153,7 @@ class CycleActIn(Body):
     decision: Literal[tuple(PdsaDecision.values)]
     decided_on: IsoDate
     act_notes: Annotated[str, PydanticField(max_length=2000)] = ""
-    rebase: bool = PydanticField(False, description="An adopted change starts new limits on the chart at its date")
+    rebase: Flag = PydanticField(False, description="An adopted change starts new limits on the chart at its date")
     version: Version = None
 
 

@@ -13,7 +13,7 @@ from ninja import Schema, Status
 from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import Body, Id, IsoDate, NamedRouter, Pages, Version, documented, refused
+from andon.platform.api_kit import Body, Flag, Id, IsoDate, NamedRouter, Pages, Version, documented, refused
 from andon.platform.models import User
 from andon.platform.permissions import can, requires
 from andon.safety import services as safety
@@ -117,9 +117,9 @@ class PeerAssignIn(Body):
 class ReviewIn(Body):
     care_level: Code
     system_level: Code
-    documentation_issue: bool = False
+    documentation_issue: Flag = False
     documentation_note: Note = ""
-    communication_issue: bool = False
+    communication_issue: Flag = False
     communication_note: Note = ""
     narrative: Annotated[str, PydanticField(min_length=1, max_length=peer_review.NARRATIVE_LIMIT)]
 
@@ -139,7 +139,7 @@ class DecideIn(Body):
     outcome: Code
     system_level: Code
     committee_note: Summary
-    start_fppe: bool = False
+    start_fppe: Flag = False
     system_action: SystemActionIn | None = None
     version: Version = None
 

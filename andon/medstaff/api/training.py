@@ -12,7 +12,7 @@ from ninja import File, Schema, Status, UploadedFile
 from pydantic import Field as PydanticField
 
 from andon.platform import inputs
-from andon.platform.api_kit import Body, Id, IsoDate, JobOut, NamedRouter, Version, documented, refused
+from andon.platform.api_kit import Body, Flag, Id, IsoDate, JobOut, NamedRouter, Version, documented, refused
 from andon.platform.models import Organisation, Unit
 from andon.platform.permissions import requires
 
@@ -47,7 +47,7 @@ class RequirementIn(Body):
 
 
 class ActiveIn(Body):
-    active: bool
+    active: Flag
     version: Version = None
 
 

@@ -10,7 +10,7 @@ from ninja import Schema, Status
 from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import Body, Id, IsoDate, NamedRouter, Pages, Version, documented, refused
+from andon.platform.api_kit import Body, Flag, Id, IsoDate, NamedRouter, Pages, Version, documented, refused
 from andon.platform.concurrency import Stale
 from andon.platform.models import Facility, Organisation, Unit, User
 from andon.platform.permissions import requires
@@ -225,9 +225,9 @@ class RiskCauseScoreIn(Body):
 class RiskHazardScoreIn(Body):
     severity: int = PydanticField(description="1 Minor to 4 Catastrophic; out of range: 400 naming it")
     probability: int = PydanticField(description="1 Remote to 4 Frequent")
-    single_point_weakness: bool | None = None
-    effective_control: bool | None = PydanticField(None, description="Asked unless the tree stopped before it")
-    obvious: bool | None = None
+    single_point_weakness: Flag | None = None
+    effective_control: Flag | None = PydanticField(None, description="Asked unless the tree stopped before it")
+    obvious: Flag | None = None
     stage: Stage = "initial"
     note: Annotated[str, PydanticField(max_length=2000)] = ""
     version: Version = None

@@ -12,7 +12,7 @@ from ninja import Schema, Status
 from pydantic import Field as PydanticField
 from pydantic import Strict
 
-from andon.platform.api_kit import Body, Id, IsoDate, NamedRouter, Version, documented, refused
+from andon.platform.api_kit import Body, Flag, Id, IsoDate, NamedRouter, Version, documented, refused
 from andon.platform.models import Facility, Organisation, Unit, User
 from andon.platform.permissions import requires
 
@@ -205,7 +205,7 @@ class RiskLinkNewIn(Body):
     kind: KindName
     key: Annotated[str, PydanticField(min_length=1, max_length=100,
                                       description="The record's id (an event's also by reference); a measure's key")]
-    indicator: bool = PydanticField(False, description="A measure as a key risk indicator")
+    indicator: Flag = PydanticField(False, description="A measure as a key risk indicator")
 
 
 class RiskLinkShownOut(Schema):

@@ -13,7 +13,7 @@ from pydantic import Field as PydanticField
 
 from andon.platform import permissions
 from andon.platform import inputs
-from andon.platform.api_kit import Body, Id, MappedQuery, Moment, NamedRouter, Pages, Version, documented, refused
+from andon.platform.api_kit import Body, Flag, Id, MappedQuery, Moment, NamedRouter, Pages, Version, documented, refused
 from andon.platform.permissions import requires
 
 from .. import sac, services, taxonomy
@@ -38,7 +38,7 @@ class ReportIn(Body):
     harm: Annotated[str, PydanticField(max_length=20)] = ""
     details: Annotated[dict[Annotated[str, PydanticField(max_length=40)], Answer], PydanticField(max_length=50)] = {}
     immediate_action: Annotated[str, PydanticField(max_length=2000)] = ""
-    share_identity: bool = False
+    share_identity: Flag = False
     person_affected: Literal[("", *PersonAffected.values)] = ""  # type: ignore[valid-type]
     patient_identifier: Annotated[str, PydanticField(max_length=64, description=(
         "The patient's MRN, FHIR Patient id, or encounter id or identifier; looked up in the FHIR store"))] = ""
@@ -51,7 +51,7 @@ class TriageIn(Body):
     harm: Annotated[str, PydanticField(max_length=20)] = ""
     sac_severity: Literal["catastrophic", "major", "moderate", "minor"]
     sac_probability: Literal["frequent", "occasional", "uncommon", "remote"]
-    sentinel: bool = False
+    sentinel: Flag = False
     review: Literal[tuple(Review.values)]  # type: ignore[valid-type]
     reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
     version: Version = None
@@ -79,7 +79,7 @@ class ReviewWaiverIn(Body):
 class DeescalationIn(Body):
     sac_severity: Literal[tuple(sac.SEVERITIES)]  # type: ignore[valid-type]
     sac_probability: Literal[tuple(sac.PROBABILITIES)]  # type: ignore[valid-type]
-    sentinel: bool
+    sentinel: Flag
     reason: Annotated[str, PydanticField(min_length=1, max_length=2000)]
     version: Version = None
 

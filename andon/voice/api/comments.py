@@ -13,7 +13,7 @@ from pydantic import AfterValidator
 from pydantic import Field as PydanticField
 
 from andon.platform import inputs
-from andon.platform.api_kit import Body, Id, IsoDate, NamedRouter, Pages, documented, refused
+from andon.platform.api_kit import Body, Flag, Id, IsoDate, NamedRouter, Pages, documented, refused
 from andon.platform.models import Unit
 from andon.platform.permissions import requires
 
@@ -59,7 +59,7 @@ class CommentThemesIn(Body):
 class CommentThemeIn(Body):
     label: Annotated[str, PydanticField(min_length=1, max_length=comments.THEME_LABEL_MAX)]
     description: Annotated[str, PydanticField(max_length=comments.THEME_DESCRIPTION_MAX)] = ""
-    active: bool = True
+    active: Flag = True
 
 
 class CommentEventIn(Body):

@@ -10,7 +10,7 @@ from ninja import Schema, Status
 from ninja.pagination import paginate
 from pydantic import Field as PydanticField
 
-from andon.platform.api_kit import Body, Id, IsoDate, Moment, NamedRouter, Pages, Version, documented, refused
+from andon.platform.api_kit import Body, Flag, Id, IsoDate, Moment, NamedRouter, Pages, Version, documented, refused
 from andon.platform.models import Unit
 from andon.platform.permissions import requires
 
@@ -73,7 +73,7 @@ class GrievanceLogIn(Body):
     channel: Literal[tuple(Channel.values)]
     received_at: Moment
     description: _text(service.DESCRIPTION_MAX)
-    resolved_at_time: bool = False
+    resolved_at_time: Flag = False
     unit_id: Id | None = None
     other_unit_ids: list[Id] = PydanticField(default_factory=list, max_length=20)
     category_ids: list[Id] = PydanticField(default_factory=list, max_length=20)

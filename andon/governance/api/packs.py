@@ -1,0 +1,3 @@
+from andon.platform.api_kit import NamedRouter
+
+router = NamedRouter("andon_governance_api_packs_")
