@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "andon.improvement",
     "andon.medstaff",
     "andon.voice",
+    "andon.governance",
     "andon.api",
     "ninja",
 ]

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("andon.improvement.urls")),
     path("", include("andon.medstaff.urls")),
     path("", include("andon.voice.urls")),
+    path("", include("andon.governance.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

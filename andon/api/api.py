@@ -207,3 +207,7 @@ api.add_router("/medstaff/", medstaff_router)
 from andon.voice.api import router as voice_router  # noqa: E402
 
 api.add_router("/voice/", voice_router)
+
+from andon.governance.api import router as governance_router  # noqa: E402
+
+api.add_router("/governance/", governance_router)

@@ -135,6 +135,22 @@ VOICE_CAPABILITIES: dict[str, frozenset[Role]] = {
     "voice.decide_grievances": frozenset({Role.GRIEVANCE_COMMITTEE}),
     "voice.receive_grievance_alerts": frozenset({Role.PATIENT_RELATIONS}),
 }
+# Governance (andon/governance, docs/governance.md): committees and their meetings, the board's
+# quality pack, schedules. Being a committee's chair, secretary or member is a fact about the
+# committee (governance/rules.py), not a role: anyone may sit on a committee. The quality
+# department's leaders and the board read the committees' work; the CQO and the administrator set
+# committees up; the CQO and the quality analysts write the pack's narratives, the CQO approves it.
+GOVERNANCE_CAPABILITIES: dict[str, frozenset[Role]] = {
+    "governance.view_own_committees": ALL_ROLES,  # the committees one sits on (maybe none)
+    "governance.view_committees": frozenset({Role.CQO, Role.CMO, Role.BOARD_MEMBER, Role.QUALITY_ANALYST,
+                                             Role.ADMINISTRATOR}),
+    "governance.manage_committees": frozenset({Role.CQO, Role.ADMINISTRATOR}),
+    "governance.run_meetings": frozenset({Role.CQO}),  # any committee's; chairs and secretaries run their own
+    "governance.view_packs": frozenset({Role.BOARD_MEMBER, Role.CQO, Role.CMO, Role.QUALITY_ANALYST}),
+    "governance.edit_packs": frozenset({Role.CQO, Role.QUALITY_ANALYST}),
+    "governance.approve_packs": frozenset({Role.CQO}),
+    "platform.manage_schedules": frozenset({Role.ADMINISTRATOR}),
+}
 # capability -> roles that hold it. Scope (organisation, facility, unit subtree) is applied
 # by the policy, not here.
 CAPABILITIES: dict[str, frozenset[Role]] = {
@@ -274,6 +290,7 @@ CAPABILITIES: dict[str, frozenset[Role]] = {
     # reads their own (object rules, andon/medstaff/rules.py).
     **MEDSTAFF_CAPABILITIES,
     **VOICE_CAPABILITIES,
+    **GOVERNANCE_CAPABILITIES,
 }
 
 

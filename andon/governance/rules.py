@@ -1,0 +1,1 @@
+"""The governance module's object rules (committee membership, pack status)."""

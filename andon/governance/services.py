@@ -1,0 +1,1 @@
+"""The governance module's door for other modules: what they may call."""
