@@ -9,8 +9,9 @@ Plain Python, no Django: the contributors do their own queries.
   committee should discuss (a measure with a special cause in the wrong direction, overdue RCAs,
   risks above tolerance...). Counts and words only: confidential content stays in its module
   (an OPPE outlier is a count, never a name).
-- `register_pack_section(key, title, order, fn)`: `fn(context)` returns a `PackSection` (or None
-  when the module has nothing for the month): its HTML (rendered by the module's own template,
+- `register_pack_section(key, title, order, fn)`: `fn(context)` returns a `PackSection`, a list of
+  them (a page per key measure: each its own key, e.g. "measure:falls", so each has its own
+  narrative), or None when the module has nothing for the month: its HTML (rendered by the module's own template,
   escaped there, inline SVG charts from the chart kit so the same markup prints in the PDF) and its
   figures (label -> number or words), which the pack keeps to show what changed since last month
   and which tests compare with the dashboard's cells.
@@ -81,7 +82,7 @@ def register_attention_source(key: str, label: str, fn: Callable[[ReportingConte
 
 
 def register_pack_section(key: str, title: str, order: int,
-                          fn: Callable[[ReportingContext], PackSection | None]) -> None:
+                          fn: Callable[[ReportingContext], PackSection | list[PackSection] | None]) -> None:
     _SECTIONS.setdefault(key, (title, order, fn))
 
 
@@ -117,6 +118,8 @@ def pack_sections(context: ReportingContext) -> tuple[list[PackSection], list[st
             log.exception("pack section %s failed", key)
             problems.append(f"{title}: could not be made ({type(error).__name__}).")
             continue
-        if section is not None:
+        if isinstance(section, PackSection):
             sections.append(section)
+        elif section:
+            sections.extend(section)
     return sections, problems
