@@ -110,12 +110,11 @@ def _harm_grievance(pablo, now) -> None:
 def _history(pablo) -> None:
     """Two years of grievances, received on the wards month by month and resolved in 2 to 12 days
     (about one in six after the time frame), then the grievance measures fed from them."""
-    from andon.measures.demo import window
-
     from . import clock
 
-    first, last = window()
     chance, today = random.Random(2026), timezone.localdate()
+    # The dashboard's window: the 24 months ending with last month.
+    first, last = clock.month_start(today, 24), clock.month_start(today) - timedelta(days=1)
     month = first
     while month <= last:
         for _ in range(chance.randint(3, 6)):
