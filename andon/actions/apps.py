@@ -22,3 +22,5 @@ class ActionsConfig(AppConfig):
         }, hidden={"source_type", "source_id"})
         navigation.add(navigation.NavEntry("Actions", "actions:list", "actions.use", "check2-square"))
         services.register_work_provider(work.actions_work)
+        from . import attention  # what the module proposes to committees (platform/reporting.py)
+        attention.register()

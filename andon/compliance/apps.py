@@ -13,3 +13,5 @@ class ComplianceConfig(AppConfig):
 
         for subject in (frameworks, assessments, evidence, policies, tracers):
             subject.connect()
+        from . import attention  # what the module proposes to committees (platform/reporting.py)
+        attention.register()

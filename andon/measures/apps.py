@@ -25,3 +25,5 @@ class MeasuresConfig(AppConfig):
         content.register_loader("measures", services.load_measure_file)
         demo.register_demo_loader(measures_demo.load_demo_measures)
         navigation.add(navigation.NavEntry("Measures", "measures:dashboard", "measures.view", "graph-up"))
+        from . import attention  # what the module proposes to committees (platform/reporting.py)
+        attention.register()

@@ -14,3 +14,5 @@ class MedstaffConfig(AppConfig):
 
         for subject in (practitioners, credentials, privileges, fppe, oppe, peer_review, training):
             subject.connect()
+        from . import attention  # what the module proposes to committees (platform/reporting.py)
+        attention.register()

@@ -123,3 +123,12 @@ def pack_sections(context: ReportingContext) -> tuple[list[PackSection], list[st
         elif section:
             sections.extend(section)
     return sections, problems
+
+
+def period_words(context: ReportingContext) -> str:
+    """The period as a title says it: "March 2026" for a calendar month, else "1 Jan 2026 to 31 Mar 2026"."""
+    first, last = context.first, context.last
+    next_day = date.fromordinal(last.toordinal() + 1)
+    if first.day == 1 and next_day.day == 1 and (first.year, first.month) == (last.year, last.month):
+        return f"{first:%B %Y}"
+    return f"{first.day} {first:%b %Y} to {last.day} {last:%b %Y}"

@@ -13,3 +13,5 @@ class RiskConfig(AppConfig):
 
         for subject in (register, fmea, links, reviews):
             subject.connect()
+        from . import attention  # what the module proposes to committees (platform/reporting.py)
+        attention.register()

@@ -51,6 +51,8 @@ class SafetyConfig(AppConfig):
         for model in (models.SafetyEvent, models.Investigation, models.ContributingFactor, Unit):
             post_save.connect(analysis.forget_aggregates, sender=model, dispatch_uid=f"aggregates-{model.__name__}")
             post_delete.connect(analysis.forget_aggregates, sender=model, dispatch_uid=f"aggregates-del-{model.__name__}")
+        from . import attention  # what the module proposes to committees (platform/reporting.py)
+        attention.register()
 
 
 def _history_words(models) -> None:

@@ -14,3 +14,5 @@ class VoiceConfig(AppConfig):
 
         for subject in (surveys, scores, comments, grievances, clock, letters, committee):
             subject.connect()
+        from . import attention  # what the module proposes to committees (platform/reporting.py)
+        attention.register()
