@@ -139,7 +139,7 @@ def test_risk_section_equals_the_heat_map_page_and_puts_risks_above_tolerance_fi
     for risk in asking[:5]:
         assert f"{risk.reference} " in html and cell(risk.current_score) in html
     assert "Head of risk" in html and "rita" not in html
-    assert "Up from 4" in html  # risk 0: 4 before March, 6 now
+    assert "Up from 4" in html and "Trend: since 1 March 2026" in html  # risk 0: 4 before March, 6 now
     assert HOSTILE not in html and ESCAPED in html and hostile.reference in html
     assert "Because of a cause" not in html and closed.reference not in html
 

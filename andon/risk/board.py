@@ -89,7 +89,7 @@ def section(context: reporting.ReportingContext) -> reporting.PackSection:
     figures |= {f"Top risk {risk.reference}": risk.score for risk in top}
     html = render_to_string("risk/board_section.html", {
         "top": top, "chart": chart, "bands": bands, "figures": figures, "open": figures["Open risks"],
-        "above": above})
+        "above": above, "today": context.today, "since": context.first})
     return reporting.PackSection(KEY, TITLE, html, figures, ORDER)
 
 
