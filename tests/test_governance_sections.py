@@ -63,7 +63,7 @@ def test_every_module_registers_its_section_in_the_packs_order():
 # --- safety -----------------------------------------------------------------------------------------
 
 def test_safety_section_equals_the_analysis_page_and_keeps_sentinel_events_de_identified(
-        hospital, safety_taxonomy, make_user):
+        hospital, safety_taxonomy, make_user, django_assert_max_num_queries):
     officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
     Unit.objects.filter(pk=hospital.unit("rgh/icu").pk).update(name=HOSTILE)
     at = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -79,7 +79,8 @@ def test_safety_section_equals_the_analysis_page_and_keeps_sentinel_events_de_id
     Investigation.objects.create(event=sentinel, started_by=officer)
     make_event(hospital, "fall", when=datetime(2026, 4, 2, 12, 0, tzinfo=UTC))  # April: not counted
 
-    section = safety_board.section(march(hospital))
+    with django_assert_max_num_queries(8):  # taxonomy, units, the counts, the months, the sentinels
+        section = safety_board.section(march(hospital))
     page = analysis.analyse(officer, analysis.Filters(since=MARCH_FIRST, until=MARCH_LAST))
 
     assert section.figures["Safety events"] == page.summary.safety_events == 6
@@ -109,7 +110,8 @@ def _raise(manager, hospital, title, current, **more):
         scores={"inherent": (5, 5), "current": current, "target": (1, 1)}, **more)
 
 
-def test_risk_section_equals_the_heat_map_page_and_puts_risks_above_tolerance_first(hospital, make_user):
+def test_risk_section_equals_the_heat_map_page_and_puts_risks_above_tolerance_first(
+        hospital, make_user, django_assert_max_num_queries):
     manager = make_user(Role.RISK_MANAGER, "", username="rita", job_title="Head of risk")
     organisation = hospital.organisation
     scores_given = [(2, 2), (4, 4), (3, 2), (5, 4), (2, 3), (4, 5), (1, 2)]
@@ -123,7 +125,8 @@ def test_risk_section_equals_the_heat_map_page_and_puts_risks_above_tolerance_fi
                           review_on=timezone.localdate() + timedelta(days=30))
     context = reporting.ReportingContext(organisation.pk, MARCH_FIRST, MARCH_LAST, timezone.localdate())
 
-    section = risk_board.section(context)
+    with django_assert_max_num_queries(6):  # a fixed number, whatever the register holds (no query per risk)
+        section = risk_board.section(context)
     matrix = matrix_of(organisation)
     page_risks = overview.register(manager, organisation, matrix)
     cells = overview.heat_maps(page_risks, matrix)["current"]
@@ -180,7 +183,8 @@ def test_compliance_section_equals_the_readiness_page_and_counts_expired_evidenc
 
 # --- improvement --------------------------------------------------------------------------------------
 
-def test_improvement_section_equals_the_portfolio_page_for_the_year(hospital, make_user):
+def test_improvement_section_equals_the_portfolio_page_for_the_year(hospital, make_user,
+                                                                   django_assert_max_num_queries):
     content.load_content([CONTENT / "measures"])
     lead = make_user(Role.IMPROVEMENT_LEAD, "", username="uma")
     sponsor = make_user(Role.CQO, "", username="olivia")
@@ -194,7 +198,8 @@ def test_improvement_section_equals_the_portfolio_page_for_the_year(hospital, ma
         improvement.charter_project(lead, **(values | {"title": title, "status": status, "domain": domain}))
     improvement.charter_project(lead, **(values | {"title": "Next year", "status": "proposed", "year": 2027}))
 
-    section = improvement_board.section(march(hospital))
+    with django_assert_max_num_queries(2):  # the projects with their units, and the number asked for
+        section = improvement_board.section(march(hospital))
     page = portfolio.portfolio(lead, {"year": 2026}, with_costs=False)
     assert section.figures["Projects"] == len(page["rows"]) == 3
     assert section.figures["Projects counting for the year"] == page["year_count"] == 2
@@ -286,9 +291,13 @@ def test_voice_section_warns_below_the_minimum_count(hospital, make_user, settin
     assert "Fewer than 30 surveys (4): too few to read a difference" in html
 
 
-def test_a_month_with_nothing_leaves_the_optional_sections_out(hospital, safety_taxonomy):
+def test_a_month_with_nothing_leaves_the_optional_sections_out(hospital):
     context = march(hospital)
     assert improvement_board.section(context) is None
     assert compliance_board.section(context) is None
     assert voice_board.section(context) is None
-    assert safety_board.section(context).figures["Safety events"] == 0  # a month without reports is news too
+    assert safety_board.section(context) is None  # no taxonomy loaded yet: no event can exist
+    content.load_content([CONTENT / "taxonomies"])
+    section = safety_board.section(context)
+    assert (section.figures["Safety events"], section.figures["Sentinel events"]) == (0, 0)  # news too
+    assert "No sentinel events for March 2026." in section.html

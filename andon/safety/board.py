@@ -65,9 +65,13 @@ def period_words(context: reporting.ReportingContext) -> str:
     return first if first == last else f"{first} to {last}"
 
 
-def section(context: reporting.ReportingContext) -> reporting.PackSection:
-    """Shown with its zeros when nothing was reported: a month without reports is news too."""
-    tax = taxonomies.current()
+def section(context: reporting.ReportingContext) -> reporting.PackSection | None:
+    """Shown with its zeros when nothing was reported: a month without reports is news too. None
+    before a taxonomy is loaded (no event can have been reported)."""
+    try:
+        tax = taxonomies.current()
+    except taxonomies.TaxonomyMissing:
+        return None
     events = organisation_events(context.organisation_id, context.first, context.last)
     summary = analysis.summarise(events, tax)
     found = sentinels(events, tax)
