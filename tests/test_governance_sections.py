@@ -160,10 +160,11 @@ def test_compliance_section_equals_the_readiness_page_and_counts_expired_evidenc
         compliance.update_item(specialist, item, item.version, working_status=WorkingStatus.IN_PROGRESS,
                                result=result, rationale="Looked at the minutes.")
     today = timezone.localdate()
-    for title in ("Fire drill log", "Infection audit"):
-        evidence.add_evidence(specialist, kind="link", title=title, owner=specialist,
-                              organisation=hospital.organisation, url="https://example.org/doc",
-                              review_on=today + timedelta(days=200))
+    for title, citation in (("Fire drill log", "A.1"), ("Infection audit", "B.1")):
+        found = evidence.add_evidence(specialist, kind="link", title=title, owner=specialist,
+                                      organisation=hospital.organisation, url="https://example.org/doc",
+                                      review_on=today + timedelta(days=200))
+        evidence.link(specialist, found, [version.requirements.get(citation=citation).urn])
     Evidence.objects.filter(title="Fire drill log").update(review_on=today - timedelta(days=3))
 
     section = compliance_board.section(march(hospital, today=today))
@@ -174,6 +175,7 @@ def test_compliance_section_equals_the_readiness_page_and_counts_expired_evidenc
         page.counts["met"], page.counts["partly_met"] + page.counts["not_met"]) == (1, 2)
     expired = Evidence.objects.filter(retired_at=None, review_on__lt=today).count()
     assert section.figures["Evidence expired"] == expired == 1
+    assert section.figures[key + "requirements with expired evidence"] == 1  # A.1's; B.1's is current
     html = section.html
     assert f"{page.percent:.1f}%" in html and cell(1) in html
     assert "1 item of evidence expired" in text_of(html)

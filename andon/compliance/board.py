@@ -29,6 +29,7 @@ class FrameworkReadiness:
     not_assessed: int
     open_high_findings: int  # high and extreme
     held_back: int
+    expired_evidence: int  # requirements whose evidence has expired (or none is current): the library's amber
 
     @property
     def gaps(self) -> int:
@@ -41,16 +42,19 @@ def open_assessments(organisation_id: int):
             .select_related("version_assessed__framework").order_by("version_assessed__framework__name", "title"))
 
 
-def framework_readiness(assessment: Assessment) -> FrameworkReadiness:
-    """One assessment's overall line, as its readiness page scores it (two queries)."""
-    overall = assessments.readiness(assessment).overall
+def framework_readiness(assessment: Assessment, today) -> FrameworkReadiness:
+    """One assessment's overall line, as its readiness page scores it, and how many of its
+    requirements the evidence library shows amber on `today` (three queries)."""
+    rows = assessments.readiness_rows(assessment)
+    overall = assessments.score_readiness(rows).overall
+    amber = sum(state == "amber" for state in evidence.requirement_status([row["urn"] for row in rows], today).values())
     version = assessment.version_assessed
     counts = overall.counts
     return FrameworkReadiness(
         assessment.title, f"{version.framework.name} ({version.version})",
         None if overall.percent is None else round(overall.percent, 1), counts["met"], counts["partly_met"],
         counts["not_met"], counts["not_assessed"],
-        sum(overall.open_findings.get(risk, 0) for risk in assessments.BLOCKING_RISKS), overall.held_back)
+        sum(overall.open_findings.get(risk, 0) for risk in assessments.BLOCKING_RISKS), overall.held_back, amber)
 
 
 def evidence_states(organisation_id: int, today) -> dict[str, int]:
@@ -64,7 +68,8 @@ def evidence_states(organisation_id: int, today) -> dict[str, int]:
 def section(context: reporting.ReportingContext) -> reporting.PackSection | None:
     """Readiness as it stands on `today` (readiness is a state, not a count of the month); None
     when the organisation has no open assessment and no evidence."""
-    lines = [framework_readiness(assessment) for assessment in open_assessments(context.organisation_id)]
+    lines = [framework_readiness(assessment, context.today)
+             for assessment in open_assessments(context.organisation_id)]
     states = evidence_states(context.organisation_id, context.today)
     if not lines and not states["live"]:
         return None
@@ -72,7 +77,8 @@ def section(context: reporting.ReportingContext) -> reporting.PackSection | None
     for line in lines:
         figures |= {f"{line.assessment}: readiness %": line.percent, f"{line.assessment}: met": line.met,
                     f"{line.assessment}: gaps": line.gaps,
-                    f"{line.assessment}: open high or extreme findings": line.open_high_findings}
+                    f"{line.assessment}: open high or extreme findings": line.open_high_findings,
+                    f"{line.assessment}: requirements with expired evidence": line.expired_evidence}
     html = render_to_string("compliance/board_section.html", {
         "lines": lines, "states": states, "today": context.today, "due_soon_days": evidence.due_soon_days()})
     return reporting.PackSection(KEY, TITLE, html, figures, ORDER)
