@@ -54,6 +54,11 @@ def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+def assert_printable(html: str) -> None:
+    """The page's CSP and the PDF take the markup as it is: no script, no inline style."""
+    assert "<script" not in html and re.search(r"\sstyle=", html) is None
+
+
 def test_every_module_registers_its_section_in_the_packs_order():
     registered = {key: order for key, _title, order in reporting.pack_section_keys()}
     assert {key: registered.get(key) for key in ("safety", "risk", "compliance", "improvement", "voice")} == {
@@ -94,6 +99,7 @@ def test_safety_section_equals_the_analysis_page_and_keeps_sentinel_events_de_id
         assert f"<td>{label}</td>{cell(count)}" in html
     assert "6 safety events reported for March 2026" in text_of(html)
     assert "RCA in progress" in html and "March 2026" in html
+    assert_printable(html)
     assert HOSTILE not in html and ESCAPED in html  # the unit's name, in the sentinel's place
     for secret in ("Quentin", "Zebedee", "floor", sentinel.reference, officer.username):
         assert secret not in html
@@ -143,6 +149,7 @@ def test_risk_section_equals_the_heat_map_page_and_puts_risks_above_tolerance_fi
         assert f"{risk.reference} " in html and cell(risk.current_score) in html
     assert "Head of risk" in html and "rita" not in html
     assert "Up from 4" in html and "Trend: since 1 March 2026" in html  # risk 0: 4 before March, 6 now
+    assert_printable(html)
     assert HOSTILE not in html and ESCAPED in html and hostile.reference in html
     assert "Because of a cause" not in html and closed.reference not in html
 
@@ -179,6 +186,7 @@ def test_compliance_section_equals_the_readiness_page_and_counts_expired_evidenc
     html = section.html
     assert f"{page.percent:.1f}%" in html and cell(1) in html
     assert "1 item of evidence expired" in text_of(html)
+    assert_printable(html)
     assert HOSTILE not in html and ESCAPED in html
     assert "Looked at the minutes" not in html and "example.org" not in html
 
@@ -212,6 +220,7 @@ def test_improvement_section_equals_the_portfolio_page_for_the_year(hospital, ma
     html = section.html
     assert "<td>Active</td>" + cell(2) in html and "<td>Stopped</td>" + cell(1) in html
     assert "3 projects for 2026; 2 count for the year" in text_of(html)
+    assert_printable(html)
     assert HOSTILE not in html and ESCAPED in html
     assert "Ada Quill" not in html and "Next year" not in html
 
@@ -278,6 +287,7 @@ def test_voice_section_equals_the_scores_page_and_the_grievance_figures(hospital
     assert section.figures[f"Theme: {HOSTILE}"] == 3 and section.figures["Theme: Billing"] == 2
     html = section.html
     assert "75.0%" in html and cell(3) in html and cell(2) in html and cell(1) in html
+    assert_printable(html)
     assert HOSTILE not in html and ESCAPED in html
     for secret in ("Horace", "Pinkerton", "call bell", "Vantablack", "G-2026-0000"):
         assert secret not in html
