@@ -75,7 +75,10 @@ def _trend(now: int, before: int | None) -> str:
     return "Steady"
 
 
-def section(context: reporting.ReportingContext) -> reporting.PackSection:
+def section(context: reporting.ReportingContext) -> reporting.PackSection | None:
+    """None for an organisation that has never raised a risk (nor is its default matrix made then)."""
+    if not Risk.objects.filter(organisation_id=context.organisation_id).exists():
+        return None
     organisation = Organisation.objects.get(pk=context.organisation_id)
     matrix = matrix_of(organisation)
     risks = open_risks(context.organisation_id)
