@@ -9,7 +9,7 @@ class ImprovementConfig(AppConfig):
     def ready(self):
         # Each subject connects its own registries (audit, history, navigation, work, demo)
         # from its `connect()`, so the subjects stay apart.
-        from . import audits, projects, rules  # noqa: F401
+        from . import audits, board, projects, rules  # noqa: F401
 
-        for subject in (projects, audits):
+        for subject in (projects, audits, board):
             subject.connect()

@@ -14,7 +14,7 @@ class SafetyConfig(AppConfig):
         from andon.platform import navigation
 
         from . import demo as safety_demo
-        from . import analysis, models, rules, taxonomy, work  # noqa: F401  (rules registers the object rules)
+        from . import analysis, board, models, rules, taxonomy, work  # noqa: F401  (rules registers the object rules)
 
         # The version counts changes (optimistic concurrency); the trail has the changes themselves.
         audit.register(models.SafetyEvent, exclude_fields=["receipt_hash", "version"])
@@ -47,6 +47,7 @@ class SafetyConfig(AppConfig):
                                            "safety.review_conduct_concerns", "person-exclamation"))
         services.register_work_provider(work.safety_work)
         demo.register_demo_loader(safety_demo.load_demo_events)
+        board.connect()  # its section of the board quality pack
         # Kept analyses are out of date when what they count (or a unit's name) changes.
         for model in (models.SafetyEvent, models.Investigation, models.ContributingFactor, Unit):
             post_save.connect(analysis.forget_aggregates, sender=model, dispatch_uid=f"aggregates-{model.__name__}")

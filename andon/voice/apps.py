@@ -10,9 +10,9 @@ class VoiceConfig(AppConfig):
         # Each subject connects its own registries (audit, history, navigation, work, sweeps,
         # demo) from its `connect()`, so the subjects stay apart. The order is the demo's: the
         # surveys before their comments, the grievances before their clock and letters.
-        from . import clock, comments, committee, grievances, letters, rules, scores, surveys  # noqa: F401
+        from . import board, clock, comments, committee, grievances, letters, rules, scores, surveys  # noqa: F401
 
-        for subject in (surveys, scores, comments, grievances, clock, letters, committee):
+        for subject in (surveys, scores, comments, grievances, clock, letters, committee, board):
             subject.connect()
         from . import attention  # what the module proposes to committees (platform/reporting.py)
         attention.register()
