@@ -182,3 +182,48 @@ def test_two_workers_ticking_at_once_start_each_slot_once():
     assert sorted(len(started) for started in results) == [0, 0, 0, 1]
     assert ScheduleRun.objects.filter(schedule__task_key="tests.note_slot").count() == 1
     assert Job.objects.filter(task_name__endswith="run_scheduled_task").count() == 1
+
+
+def test_the_administrator_sets_the_timing_on_the_page_and_a_bad_spec_is_shown(client, make_user):
+    admin = make_user(Role.ADMINISTRATOR, "")
+    client.force_login(admin)
+    row = schedule("tests.note_slot")
+    page = client.get(reverse("platform:schedules")).content.decode()
+    assert "Note the slot" in page and "At 02:00 every day" in page and "and after each FHIR load" in page
+    form = {"spec": "61 * * * *", "enabled": "on", "retries": "1"}
+    page = client.post(reverse("platform:schedule", args=[row.pk]), form).content.decode()
+    assert "&#x27;61 * * * *&#x27;: minute must be 0-59." in page
+    assert schedule("tests.note_slot").spec == "0 2 * * *"
+    response = client.post(reverse("platform:schedule", args=[row.pk]), {**form, "spec": "0 6 * * 1-5"})
+    assert response.status_code == 302
+    saved = schedule("tests.note_slot")
+    assert (saved.spec, saved.retries, saved.enabled, saved.after_fhir_load) == ("0 6 * * 1-5", 1, True, False)
+    assert "At 06:00 on Monday through Friday" in client.get(reverse("platform:schedules")).content.decode()
+
+
+def test_run_now_starts_the_task_as_a_job_of_the_administrator(client, make_user):
+    admin = make_user(Role.ADMINISTRATOR, "")
+    client.force_login(admin)
+    response = client.post(reverse("platform:schedule_run", args=[schedule("tests.note_slot").pk]))
+    run = ScheduleRun.objects.get(schedule__task_key="tests.note_slot")
+    assert response.status_code == 302 and response["Location"] == reverse("platform:job", args=[run.job_id])
+    assert run.trigger == ScheduleRun.Trigger.MANUAL and run.job.requested_by == admin
+    assert schedule("tests.note_slot").last_slot == at("2026-12-01T00:00")  # the clock's slots are not moved
+    run_worker()
+    assert len(RAN) == 1 and Job.objects.get(pk=run.job_id).status == Job.Status.SUCCEEDED
+
+
+def test_the_api_lists_changes_and_runs_schedules(client, make_user):
+    client.force_login(make_user(Role.ADMINISTRATOR, ""))
+    listed = {s["task_key"]: s for s in client.get("/api/v1/schedules").json()}
+    assert listed["platform.morning_reminders"]["in_words"] == "At 07:00 every day"
+    pk = listed["tests.note_slot"]["id"]
+    bad = client.put(f"/api/v1/schedules/{pk}", {"spec": "0 25 * * *", "enabled": True, "retries": 0,
+                                                 "after_fhir_load": True}, content_type="application/json")
+    assert bad.status_code == 422 and bad.json()["detail"][0] == {
+        "loc": ["body", "spec"], "msg": "'0 25 * * *': hour must be 0-23.", "type": "value_error"}
+    ok = client.put(f"/api/v1/schedules/{pk}", {"spec": "0 3 * * *", "enabled": False, "retries": 2,
+                                                "after_fhir_load": True}, content_type="application/json")
+    assert ok.status_code == 200 and (ok.json()["spec"], ok.json()["enabled"], ok.json()["retries"]) == ("0 3 * * *", False, 2)
+    started = client.post(f"/api/v1/schedules/{pk}/runs")
+    assert started.status_code == 202 and started.json()["max_attempts"] == 3

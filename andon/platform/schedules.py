@@ -231,11 +231,19 @@ def schedules_for(user) -> list[Schedule]:
 
 def schedule_for(user, pk: int) -> Schedule:
     permissions.check(user, "platform.manage_schedules")
-    schedule = Schedule.objects.get(pk=pk, task_key__in=list(_TASKS))
+    schedule = _get(pk)
     schedule.task = _TASKS[schedule.task_key]
     schedule.in_words = describe(schedule.spec)
     schedule.upcoming = next_slots(schedule.spec, timezone.now(), 3)
     schedule.recent_runs = list(schedule.runs.select_related("job")[:10])
+    return schedule
+
+
+def _get(pk: int, lock: bool = False) -> Schedule:
+    rows = Schedule.objects.select_for_update() if lock else Schedule.objects
+    schedule = rows.filter(pk=pk, task_key__in=list(_TASKS)).first()
+    if schedule is None:
+        raise permissions.Missing("There is no such schedule.")
     return schedule
 
 
@@ -249,7 +257,7 @@ def update_schedule(user, pk: int, *, spec: str, enabled: bool, retries: int, af
         raise ValidationError({"retries": f"Retries must be a whole number from 0 to {MAX_RETRIES}."})
     now = timezone.now()
     with transaction.atomic():
-        schedule = Schedule.objects.select_for_update().get(pk=pk, task_key__in=list(_TASKS))
+        schedule = _get(pk, lock=True)
         if spec != schedule.spec or (enabled and not schedule.enabled):
             schedule.last_slot = now  # nothing before the change (or while it was off) is owed
         schedule.spec, schedule.enabled, schedule.retries = spec, enabled, retries
@@ -263,7 +271,7 @@ def update_schedule(user, pk: int, *, spec: str, enabled: bool, retries: int, af
 def run_now(user, pk: int) -> ScheduleRun:
     """Start the task at once (a manual slot: now), as the administrator who asked."""
     permissions.check(user, "platform.manage_schedules")
-    schedule = Schedule.objects.get(pk=pk, task_key__in=list(_TASKS))
+    schedule = _get(pk)
     run = _claim(schedule, timezone.now(), ScheduleRun.Trigger.MANUAL, user)
     if run is None:
         raise ValidationError("The task was started a moment ago; see its job.")
