@@ -207,6 +207,8 @@ def keep_ticking(stop: threading.Event) -> None:
             except DatabaseError as error:
                 logger.warning("Could not start the scheduled tasks (%s); trying again", error)
                 connection.close()
+            except Exception:  # noqa: BLE001 - the thread must outlive one bad tick; logged in full
+                logger.exception("The scheduled tasks' tick failed; trying again")
             if stop.wait(every):
                 return
     finally:
