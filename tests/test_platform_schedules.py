@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, connections
 from django.urls import reverse
+from django.utils import timezone
 
-from andon.analytics.fhir.ingest import mark_loaded
+from andon import cli
 from andon.platform import schedules, sweeps
 from andon.platform.models import Job, Schedule, ScheduleRun
 from andon.platform.roles import Role
@@ -139,8 +140,12 @@ def test_a_run_that_keeps_failing_fails_after_its_retries():
 
 def test_a_fhir_load_starts_the_tasks_that_follow_it_once(settings, tmp_path):
     settings.ANDON_FHIR_STORE = tmp_path / "fhir.duckdb"
-    mark_loaded(settings.ANDON_FHIR_STORE)  # what `andon fhir load` writes when it is done
-    loaded = schedules.fhir_loaded_at()
+    patients = tmp_path / "Patient.ndjson"
+    patients.write_text('{"resourceType": "Patient", "id": "p1"}\n')
+    assert schedules.fhir_loaded_at() is None
+    assert cli.main(["fhir", "--store", str(settings.ANDON_FHIR_STORE), "load", "--no-progress", str(patients)]) == 0
+    loaded = schedules.fhir_loaded_at()  # the marker `andon fhir load` wrote when it was done
+    assert abs(loaded - timezone.now()) < timedelta(minutes=1)
     now = loaded + timedelta(seconds=20)
     Schedule.objects.update(updated_at=loaded - timedelta(hours=1), last_slot=now)  # nothing on the clock due
     started = schedules.tick(now)
