@@ -96,7 +96,6 @@ def test_each_slot_runs_when_due_and_a_disabled_schedule_does_not():
     assert [r.slot for r in schedules.tick(at("2026-12-01T02:00")) if r.schedule.task_key == "tests.note_slot"] \
         == [at("2026-12-01T02:00")]
     Schedule.objects.filter(task_key="tests.note_slot").update(enabled=False)
-    assert not ScheduleRun.objects.filter(schedule__task_key="tests.note_slot", slot__gt=at("2026-12-01T02:00")).exists()
     schedules.tick(at("2026-12-02T02:00"))
     assert ScheduleRun.objects.filter(schedule__task_key="tests.note_slot").count() == 1
 
@@ -229,6 +228,7 @@ def test_the_api_lists_changes_and_runs_schedules(client, make_user):
         "loc": ["body", "spec"], "msg": "'0 25 * * *': hour must be 0-23.", "type": "value_error"}
     ok = client.put(f"/api/v1/schedules/{pk}", {"spec": "0 3 * * *", "enabled": False, "retries": 2,
                                                 "after_fhir_load": True}, content_type="application/json")
-    assert ok.status_code == 200 and (ok.json()["spec"], ok.json()["enabled"], ok.json()["retries"]) == ("0 3 * * *", False, 2)
+    saved = ok.json()
+    assert ok.status_code == 200 and (saved["spec"], saved["enabled"], saved["retries"]) == ("0 3 * * *", False, 2)
     started = client.post(f"/api/v1/schedules/{pk}/runs")
     assert started.status_code == 202 and started.json()["max_attempts"] == 3

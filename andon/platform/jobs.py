@@ -226,7 +226,8 @@ def _retry(handle: JobHandle, reason: str, again) -> bool:
     """Queue a failed attempt's job again, the failure kept with the lost attempts (the job page
     lists them). False if the job is no longer this attempt's."""
     job = handle.job
-    entry = {"attempt": job.attempts, "at": timezone.now().isoformat(), "worker": job.worker, "reason": f"It failed: {reason}"}
+    entry = {"attempt": job.attempts, "at": timezone.now().isoformat(), "worker": job.worker,
+             "reason": f"It failed: {reason}"}
     with transaction.atomic():
         if not handle.mine().update(status=Job.Status.QUEUED, worker="", heartbeat_at=None, progress_done=0,
                                     lost_attempts=[*job.lost_attempts, entry],

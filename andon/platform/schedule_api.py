@@ -25,7 +25,8 @@ class ScheduleOut(Schema):
     retries: int
     last_slot: datetime | None
     next_slot: datetime | None
-    last_job_id: int | None = PydanticField(description="The job of the latest run (on schedule, after a load, or run now)")
+    last_job_id: int | None = PydanticField(
+        description="The job of the latest run (on schedule, after a load, or run now)")
 
     @staticmethod
     def resolve_label(schedule):

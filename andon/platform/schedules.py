@@ -182,7 +182,8 @@ def _claim(schedule: Schedule, slot: datetime, trigger: str, user=None) -> Sched
                                      max_attempts=1 + schedule.retries)
             run.save(update_fields=["job"])
             if trigger == ScheduleRun.Trigger.CLOCK:
-                Schedule.objects.filter(Q(last_slot=None) | Q(last_slot__lt=slot), pk=schedule.pk).update(last_slot=slot)
+                earlier = Q(last_slot=None) | Q(last_slot__lt=slot)
+                Schedule.objects.filter(earlier, pk=schedule.pk).update(last_slot=slot)
     except IntegrityError:
         logger.info("Slot %s of %s was claimed by another worker", slot, schedule.task_key)
         return None
