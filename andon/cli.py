@@ -83,15 +83,18 @@ def _give_up_jobs(worker: str, reason: str) -> None:
 
 def cmd_worker(args):
     """django-tasks-db's db_worker, named after its process so that its jobs can be given up on
-    when it stops, with a thread that gives up on the jobs of workers that stopped."""
+    when it stops, with a thread that gives up on the jobs of workers that stopped and one that
+    starts the scheduled tasks when they are due (platform.schedules)."""
     _django()
-    from andon.platform import jobs, processes
+    from andon.platform import jobs, processes, schedules
 
     watching = threading.Event()
     if args.batch:
         jobs.recover_lost_jobs()
+        schedules.tick()
     else:
         threading.Thread(target=jobs.watch_for_lost_jobs, args=(watching,), name="lost-jobs", daemon=True).start()
+        threading.Thread(target=schedules.keep_ticking, args=(watching,), name="schedules", daemon=True).start()
     try:
         # No reloading: it would restart the worker under a running job.
         _call("db_worker", batch=args.batch, interval=args.interval, reload=False, worker_id=processes.worker_identity())

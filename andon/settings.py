@@ -324,6 +324,7 @@ TASKS = {
 ANDON_JOB_HEARTBEAT_SECONDS = env.float("ANDON_JOB_HEARTBEAT_SECONDS", default=10.0)
 ANDON_JOB_LEASE_SECONDS = env.float("ANDON_JOB_LEASE_SECONDS", default=60.0)
 ANDON_JOB_RETRIES = env.int("ANDON_JOB_RETRIES", default=0)
+ANDON_SCHEDULE_TICK_SECONDS = env.float("ANDON_SCHEDULE_TICK_SECONDS", default=30.0)
 # CSV imports (safety events, measure counts) of more rows than this run as background jobs (a
 # request has 30 s).
 ANDON_IMPORT_JOB_ROWS = env.int("ANDON_IMPORT_JOB_ROWS", default=1000)

@@ -181,6 +181,10 @@ def audit_export(request, filters: AuditExportIn):
 
 api.add_router("/", platform)
 
+from andon.platform.schedule_api import router as schedules_router  # noqa: E402
+
+api.add_router("/", schedules_router)
+
 # Module routers (imported last; they use andon.platform.api_kit, never this module).
 from andon.actions.api import router as actions_router  # noqa: E402
 from andon.safety.api import router as safety_router  # noqa: E402

@@ -11,7 +11,7 @@ class MeasuresConfig(AppConfig):
         from andon.platform import navigation
 
         from . import demo as measures_demo
-        from . import models, services
+        from . import models, scheduled, services
 
         # Results are derived data, rewritten by each computation (its job and data load are on
         # every row); the trail covers what people decide: definitions, counts, notes, mappings.
@@ -25,5 +25,6 @@ class MeasuresConfig(AppConfig):
         content.register_loader("measures", services.load_measure_file)
         demo.register_demo_loader(measures_demo.load_demo_measures)
         navigation.add(navigation.NavEntry("Measures", "measures:dashboard", "measures.view", "graph-up"))
+        scheduled.connect()
         from . import attention  # what the module proposes to committees (platform/reporting.py)
         attention.register()

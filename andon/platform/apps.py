@@ -7,7 +7,7 @@ class PlatformConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self):
-        from . import audit, models, services, work
+        from . import audit, models, schedules, services, work
 
         audit.protect_trail()
         audit.register(models.Organisation)
@@ -24,3 +24,5 @@ class PlatformConfig(AppConfig):
         audit.register(models.ContentDocument, exclude_fields=["document"])
         audit.register(models.AccessToken, exclude_fields=["token_hash", "last_used_at"])
         services.register_work_provider(work.platform_work)
+        audit.register(models.Schedule, exclude_fields=["last_slot", "next_slot"])
+        schedules.connect()

@@ -168,24 +168,28 @@ def _beat(handle: JobHandle, stop: threading.Event) -> None:
         connection.close()
 
 
-def job_task(function=None, *, retries: int | None = None, **task_options):
+def job_task(function=None, *, retries: int | None = None, retry_failures: bool = False, **task_options):
     """Make `function(job, *args)` a django-tasks task that keeps its Job row up to date.
 
     `retries`: how often a job whose worker stopped is queued again (default
-    ANDON_JOB_RETRIES); a job that fails on its own (an exception) is never retried."""
+    ANDON_JOB_RETRIES). A job that fails on its own (an exception, JobFailed) is retried only
+    with `retry_failures` (the scheduled tasks: a nightly run that met a passing fault), while
+    it has attempts left; each failed attempt is kept on the job beside the lost ones."""
 
     def decorate(function):
         @wraps(function)
         def run(job_id: int, *args, **kwargs):
-            return _run(function, job_id, args, kwargs)
+            again = (lambda: the_task.enqueue(job_id, *args, **kwargs)) if retry_failures else None
+            return _run(function, job_id, args, kwargs, again)
 
         run.retries = retries
-        return task(**task_options)(run)
+        the_task = task(**task_options)(run)
+        return the_task
 
     return decorate(function) if function is not None else decorate
 
 
-def _run(function, job_id, args, kwargs):
+def _run(function, job_id, args, kwargs, again=None):
     handle = _claim(job_id)
     if handle is None:
         return None  # not queued any more: given up on, or already run
@@ -194,14 +198,8 @@ def _run(function, job_id, args, kwargs):
             result = function(handle, *args, **kwargs)
     except LeaseLost:
         raise
-    except JobFailed as failure:
-        handle.finish(Job.Status.FAILED, error=str(failure))
-        raise
     except Exception as error:
-        handle.finish(Job.Status.FAILED,
-                      error=f"The job stopped on an unexpected error ({type(error).__name__}). "
-                            "An administrator can see the details.",
-                      traceback=traceback.format_exc())
+        _failed(handle, error, again)
         raise
     except BaseException as stop:  # SystemExit, KeyboardInterrupt: the worker is being stopped
         _give_up(handle.job, f"The worker was stopped while the job ran ({type(stop).__name__}).")
@@ -209,6 +207,35 @@ def _run(function, job_id, args, kwargs):
     if not handle.committed:
         handle.finish(Job.Status.SUCCEEDED, result=result)
     return result
+
+
+def _failed(handle: JobHandle, error: Exception, again) -> None:
+    """Record a failed attempt: queued again if it may be retried and has attempts left, else
+    the job failed (a JobFailed's message as written, else a generic one and the traceback)."""
+    if isinstance(error, JobFailed):
+        fields = {"error": str(error)}
+    else:
+        fields = {"error": f"The job stopped on an unexpected error ({type(error).__name__}). "
+                           "An administrator can see the details.", "traceback": traceback.format_exc()}
+    if again is not None and handle.job.attempts < handle.job.max_attempts and _retry(handle, fields["error"], again):
+        return
+    handle.finish(Job.Status.FAILED, **fields)
+
+
+def _retry(handle: JobHandle, reason: str, again) -> bool:
+    """Queue a failed attempt's job again, the failure kept with the lost attempts (the job page
+    lists them). False if the job is no longer this attempt's."""
+    job = handle.job
+    entry = {"attempt": job.attempts, "at": timezone.now().isoformat(), "worker": job.worker,
+             "reason": f"It failed: {reason}"}
+    with transaction.atomic():
+        if not handle.mine().update(status=Job.Status.QUEUED, worker="", heartbeat_at=None, progress_done=0,
+                                    lost_attempts=[*job.lost_attempts, entry],
+                                    message=f"Attempt {job.attempts} failed and the job was queued again."):
+            return False
+        Job.objects.filter(pk=job.pk).update(task_result_id=str(again().id))
+    logger.warning("Job %s (%s): attempt %s failed (%s); queued again", job.pk, job.title, job.attempts, reason)
+    return True
 
 
 def _claim(job_id) -> JobHandle | None:
@@ -224,9 +251,14 @@ def start_job(job_task_, title: str, requested_by, *args, **kwargs) -> Job:
     """Queue a job; the Job row and the queue row commit together."""
     retries = job_task_.func.retries
     retries = settings.ANDON_JOB_RETRIES if retries is None else retries
+    return queue_job(job_task_, title, requested_by, *args, max_attempts=1 + max(0, retries), **kwargs)
+
+
+def queue_job(job_task_, title: str, requested_by, *args, max_attempts: int, **kwargs) -> Job:
+    """start_job with the attempts given (a schedule's retries, set by the administrator)."""
     with transaction.atomic():
         job = Job.objects.create(task_name=job_task_.name, title=title, requested_by=requested_by,
-                                 max_attempts=1 + max(0, retries))
+                                 max_attempts=max_attempts)
         result = job_task_.enqueue(job.pk, *args, **kwargs)
         job.task_result_id = str(result.id)
         job.save(update_fields=["task_result_id"])

@@ -372,3 +372,6 @@ class Sequence(models.Model):
         counter.value += 1
         counter.save(update_fields=["value"])
         return counter.value
+
+
+from .schedule_models import Schedule, ScheduleRun  # noqa: E402, F401  (the tables of platform.schedules)

@@ -31,6 +31,7 @@ ENTRIES: list[NavEntry] = [
     NavEntry("Organisation", "platform:organisation", "platform.view_organisation", "diagram-3"),
     NavEntry("Jobs", "platform:jobs", "platform.view_own_jobs", "hourglass-split"),
     NavEntry("Audit trail", "platform:audit", "platform.view_audit", "journal-text", "admin"),
+    NavEntry("Schedules", "platform:schedules", "platform.manage_schedules", "calendar-event", "admin"),
     # People and their role grants, and the roles' settings, are managed on the admin site.
     NavEntry("People and roles", "admin:platform_user_changelist", "platform.manage_people", "people", "admin"),
     NavEntry("Role settings", "admin:platform_rolesetting_changelist", "platform.manage_role_settings",

@@ -29,6 +29,11 @@ def run_sweeps(module: str, today: date) -> dict[str, int]:
     return {name: sweep(today) for name, sweep in _SWEEPS[module].items()}
 
 
+def sweep_modules() -> list[str]:
+    """The modules that registered sweeps, in the order they first did."""
+    return list(_SWEEPS)
+
+
 def sweeps_of(module: str) -> list[str]:
     """The names of the module's sweeps, in the order they run."""
     return list(_SWEEPS.get(module, {}))

@@ -24,3 +24,14 @@ def export_audit_trail(job, filters: dict):
     count = write_csv(exports_dir() / name, AUDIT_COLUMNS, rows())
     job.progress(count, count, f"Wrote {count} audit entries")
     return {"file": name, "rows": count}
+
+
+@job_task(retry_failures=True)
+def run_scheduled_task(job, key: str, slot: str):
+    """A slot of a scheduled task (platform.schedules); a failed attempt is tried again while
+    the schedule's retries last, each failure kept on the job page."""
+    from datetime import datetime
+
+    from . import schedules
+
+    return schedules.run_scheduled(key, datetime.fromisoformat(slot))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import schedule_views, views
 
 app_name = "platform"
 
@@ -9,6 +9,9 @@ urlpatterns = [
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/<int:pk>/", views.job_detail, name="job"),
     path("jobs/<int:pk>/download/", views.job_download, name="job_download"),
+    path("schedules/", schedule_views.schedule_list, name="schedules"),
+    path("schedules/<int:pk>/", schedule_views.schedule_edit, name="schedule"),
+    path("schedules/<int:pk>/run/", schedule_views.schedule_run, name="schedule_run"),
     path("audit/", views.audit_trail, name="audit"),
     path("audit/export/", views.audit_export, name="audit_export"),
     path("account/tokens/", views.tokens, name="tokens"),

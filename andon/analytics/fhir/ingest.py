@@ -585,6 +585,22 @@ def format_summary(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+def loaded_marker(store_path) -> Path:
+    """The file beside the store that says when `andon fhir load` last finished: the worker's
+    scheduler (platform.schedules) starts the tasks that follow a load when it changes, without
+    opening the store (DuckDB lets one process write it)."""
+    return Path(f"{store_path}.loaded")
+
+
+def mark_loaded(store_path) -> None:
+    from datetime import datetime, timezone
+
+    marker = loaded_marker(store_path)
+    partial = marker.with_name(marker.name + ".part")
+    partial.write_text(datetime.now(timezone.utc).isoformat(timespec="seconds") + "\n")
+    partial.replace(marker)
+
+
 def cli_load(args) -> int:
     from . import store
 
@@ -599,6 +615,8 @@ def cli_load(args) -> int:
         summary = load_paths(connection, files, progress=progress)
     finally:
         connection.close()
+    if summary.files:
+        mark_loaded(args.store)
     print(format_summary(summary))
     if summary.total.quarantined:
         print(f"{summary.total.quarantined} line(s) quarantined: see `andon fhir quarantine`")
