@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
@@ -43,6 +44,15 @@ def previous_month(day: date) -> date:
 
 
 # --- reading ------------------------------------------------------------------------------------
+
+def organisation_for(user, capability: str) -> Organisation:
+    """The organisation whose packs the user reads (the first of their grants' holding `capability`)."""
+    for organisation_id in sorted({g.organisation_id for g in permissions.active_grants(user)}):
+        organisation = Organisation.objects.filter(pk=organisation_id).first()
+        if organisation is not None and permissions.can(user, capability, organisation):
+            return organisation
+    raise Http404("no organisation whose packs you may read")
+
 
 def access_version(user, version_id: int, capability: str = READ) -> PackVersion:
     """One version, if the user may read it (board members: published ones only) and `capability`."""

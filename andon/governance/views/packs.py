@@ -7,14 +7,13 @@ from datetime import date
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from andon.platform import concurrency, inputs, notifications, permissions
-from andon.platform.models import Organisation
 from andon.platform.permissions import requires
 
 from .. import packs, packs_render
@@ -45,18 +44,9 @@ class VersionForm(forms.Form):
     version = concurrency.VersionField()
 
 
-def organisation_for(user, capability: str) -> Organisation:
-    """The organisation whose packs the user reads (the one of their grants holding `capability`)."""
-    for organisation_id in sorted({g.organisation_id for g in permissions.active_grants(user)}):
-        organisation = Organisation.objects.filter(pk=organisation_id).first()
-        if organisation is not None and permissions.can(user, capability, organisation):
-            return organisation
-    raise Http404("no organisation whose packs you may read")
-
-
 @requires(VIEW)
 def pack_list(request):
-    organisation = organisation_for(request.user, VIEW)
+    organisation = packs.organisation_for(request.user, VIEW)
     may_edit = permissions.can(request.user, EDIT, organisation)
     last_month = packs.previous_month(timezone.localdate())
     return render(request, "governance/pack_list.html", {
@@ -67,7 +57,7 @@ def pack_list(request):
 @require_POST
 @requires(EDIT)
 def pack_draft(request):
-    organisation = organisation_for(request.user, EDIT)
+    organisation = packs.organisation_for(request.user, EDIT)
     form = DraftForm(request.POST)
     if form.is_valid():
         try:
