@@ -97,4 +97,4 @@ def test_every_measure_number_in_the_pdf_equals_the_dashboard_cells(counted, mak
             assert (printed, upper, lower, centre) == tuple(format_value(v) for v in (value, high, low, mean))
         # What the pack keeps to compare next month is the same number.
         figures = next(s["figures"] for s in version.sections if s["key"] == f"measure:{key}")
-        assert figures[f"{measure.title}, June 2026"] == pytest.approx(cells[june])
+        assert figures[measure.title] == pytest.approx(cells[june])

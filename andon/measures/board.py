@@ -66,7 +66,8 @@ def _rows(context: reporting.ReportingContext):
 
 
 def _label(measure: Measure, month: date) -> str:
-    return f"{measure.title}, {month:%B %Y}"
+    """A figure's label names the measure, not the month, so next month's pack compares like with like."""
+    return measure.title
 
 
 def glance_section(context: reporting.ReportingContext) -> reporting.PackSection:
