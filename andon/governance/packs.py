@@ -256,8 +256,11 @@ def pdf_for(user, version: PackVersion) -> bytes:
 
 def connect() -> None:
     """Registries of this subject, from ready()."""
+    from andon.platform import navigation
+
     from . import demo_packs
 
+    navigation.add(navigation.NavEntry("Board packs", "governance:packs", VIEW, "journal-richtext"))
     audit.register(BoardPack)
     audit.register(PackVersion, exclude_fields=["sections"])  # the drafted markup is kept whole on the row
     schedules.register_scheduled_task("governance.draft_board_pack", "Draft the board quality pack",
