@@ -47,6 +47,16 @@ def variation_words(measure: Measure, code: str | None) -> str:
     return charts.VARIATION.get(code, code)
 
 
+# Bootstrap's badge colours on the page (the PDF colours the mdc-* classes itself): blue for
+# improvement or passing, orange for concern or failing, grey otherwise, as the dashboard's icons.
+BADGE = {"special_cause_improvement": "text-bg-primary", "pass_consistently": "text-bg-primary",
+         "special_cause_concern": "text-bg-warning", "fail_consistently": "text-bg-warning"}
+
+
+def badge(code: str | None) -> str:
+    return f"mdc-badge badge mdc-{code or 'none'} {BADGE.get(code or '', 'text-bg-light border')}"
+
+
 ASSURANCE_WORDS = {"pass_consistently": "Assurance: passing", "fail_consistently": "Assurance: failing",
                    "hit_and_miss": "Assurance: hit and miss", None: "No target"}
 
@@ -78,9 +88,9 @@ def glance_section(context: reporting.ReportingContext) -> reporting.PackSection
         for measure, view, point in rows:
             lines.append({"measure": measure, "point": point,
                           "variation": variation_words(measure, point.special_cause) if point else "No result",
-                          "variation_code": point.special_cause if point else "none",
+                          "variation_class": badge(point.special_cause if point else None),
                           "assurance": ASSURANCE_WORDS.get(view.assurance if view else None, "No target"),
-                          "assurance_code": (view.assurance if view else None) or "none"})
+                          "assurance_class": badge(view.assurance if view else None)})
             figures[_label(measure, month)] = point.value if point else None
         domains.append({"code": code, "label": label, "lines": lines})
     html = render_to_string("measures/board_glance.html", {"domains": domains, "month": month})
@@ -110,6 +120,8 @@ def key_measure_sections(context: reporting.ReportingContext) -> list[reporting.
         html = render_to_string("measures/board_measure.html", {
             "measure": measure, "view": view, "point": point, "chart": chart, "month": month,
             "variation": variation_words(measure, point.special_cause) if point else "No result",
+            "variation_class": badge(point.special_cause if point else None),
+            "assurance_class": badge(view.assurance if view else None),
             "assurance": ASSURANCE_WORDS.get(view.assurance if view else None, "No target")})
         sections.append(reporting.PackSection(f"measure:{measure.key}", measure.title, html, figures, 20))
     return sections

@@ -35,8 +35,9 @@ def test_the_cqo_approves_the_drafted_pack_and_a_board_member_downloads_it(demo,
     page.locator("[data-save-narrative='measures.equity']").click()
     expect(page.get_by_role("textbox", name="Narrative for Equity gaps")).to_have_value("No gap above the threshold this month.")
 
-    page.get_by_role("button", name="Approve the pack").click()
-    expect(page.locator("[data-pack-status]")).to_have_text("Approved")
+    # Approval prints and stores the PDF (a page per listed measure of the demo: many seconds).
+    page.get_by_role("button", name="Approve the pack").click(no_wait_after=True)
+    expect(page.locator("[data-pack-status]")).to_have_text("Approved", timeout=120_000)
     page.get_by_role("button", name="Publish to the board").click()
     expect(page.locator("[data-pack-status]")).to_have_text("Published")
     sign_out(page, demo)
