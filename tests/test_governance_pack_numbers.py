@@ -83,8 +83,10 @@ def test_every_measure_number_in_the_pdf_equals_the_dashboard_cells(counted, mak
             measure=measure, period_kind="month", unit=None, stratum="")}
         value, mean, low, high = chart(table, 5)
         assert cells[june] == pytest.approx(value)  # the dashboard's cell is the counts' arithmetic
-        # At a glance: the month's value beside the measure's name.
-        assert re.search(re.escape(measure.title) + r" (\S+) ", glance)[1] == format_value(cells[june])
+        # At a glance: the month's value beside the measure's name, then its target.
+        shown = re.search(re.escape(measure.title) + r" (\S+) " + re.escape(measure.unit_label) + r" (\S+) ", glance)
+        target = format_value(measure.target) if measure.target is not None else "–"
+        assert shown.groups() == (format_value(cells[june]), target)
         # The measure's page: the month's value, mean and limits, then the chart's table, every number of it.
         page = next(p for p in pages if p.startswith(measure.title))
         assert f"{format_value(cells[june])} {measure.unit_label} in June 2026 (mean {format_value(mean)}" in page

@@ -178,3 +178,17 @@ def test_the_schedule_drafts_last_month_on_the_fifth_working_day_only_once(world
     version = PackVersion.objects.get(pk=done["drafted"][0])
     assert version.drafted_by is None and version.pack.month == JUNE
     assert packs.scheduled_draft(datetime(2026, 7, 8, 6, tzinfo=zone))["drafted"] == []  # a second run
+
+
+def test_the_draft_button_runs_the_job_that_drafts_the_month(world, client, sign_in_with_mfa, settings):
+    from andon.platform.models import Job
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}  # runs at once
+    sign_in_with_mfa(world.analyst)
+    answer = client.post(reverse("governance:pack_draft"), {"month": "2026-06"})
+    job = Job.objects.get(pk=answer.url.rstrip("/").split("/")[-1])
+    version = PackVersion.objects.get(pk=job.result["pack_version_id"])
+    assert (job.status, version.pack.month, version.drafted_by, version.number) == (
+        Job.Status.SUCCEEDED, JUNE, world.analyst, 1)
+    refused = client.post(reverse("governance:pack_draft"), {"month": "June"})
+    assert refused.status_code == 400 and "is not a month as YYYY-MM" in refused.content.decode()
