@@ -192,3 +192,24 @@ def test_the_draft_button_runs_the_job_that_drafts_the_month(world, client, sign
         Job.Status.SUCCEEDED, JUNE, world.analyst, 1)
     refused = client.post(reverse("governance:pack_draft"), {"month": "June"})
     assert refused.status_code == 400 and "is not a month as YYYY-MM" in refused.content.decode()
+
+
+def test_the_equity_section_shows_the_largest_gap_from_the_equity_views_cells(world):
+    """Cells by race for June (as a computation stores them): the gap between the highest and the
+    lowest group with enough cases; a group under ANDON_SMALL_CELL_THRESHOLD is left out."""
+    from andon.measures import results
+    from andon.measures.models import MeasureResult
+
+    hygiene = Measure.objects.get(key="hand-hygiene")
+    for value, numerator, denominator in (("White", 45, 50), ("Black", 30, 40), ("Asian", 2, 5)):
+        MeasureResult.objects.create(measure=hygiene, definition_version=hygiene.version, data_load="test",
+                                     period_kind="month", period_start=JUNE, period_end=date(2026, 7, 1),
+                                     stratum="race", stratum_value=value, numerator=numerator,
+                                     denominator=denominator, value=numerator / denominator * 100)
+    version = _draft(world)
+    equity = next(s for s in version.sections if s["key"] == "measures.equity")
+    assert equity["figures"] == {"Hand-hygiene compliance gap by race": pytest.approx(90 - 75)}
+    assert "White: 90" in equity["html"] and "Black: 75" in equity["html"] and "Asian" not in equity["html"]
+    rows, _window = results.compare(hygiene, stratum="race", window=(JUNE, JUNE))  # the equity page's reading
+    assert {r.label: r.value for r in rows} == {"Asian": pytest.approx(40), "Black": pytest.approx(75),
+                                                "White": pytest.approx(90)}
