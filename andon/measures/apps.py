@@ -10,6 +10,7 @@ class MeasuresConfig(AppConfig):
         from andon.platform import audit, content, demo, history
         from andon.platform import navigation
 
+        from . import board
         from . import demo as measures_demo
         from . import models, scheduled, services
 
@@ -24,6 +25,7 @@ class MeasuresConfig(AppConfig):
         }, hidden={"compute_error", "compute_error_at", "compute_error_job"})
         content.register_loader("measures", services.load_measure_file)
         demo.register_demo_loader(measures_demo.load_demo_measures)
+        board.register()  # the board pack's sections (governance reads them through the platform's registry)
         navigation.add(navigation.NavEntry("Measures", "measures:dashboard", "measures.view", "graph-up"))
         scheduled.connect()
         from . import attention  # what the module proposes to committees (platform/reporting.py)

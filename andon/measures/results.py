@@ -168,6 +168,13 @@ def dashboard(place: Place) -> list[tuple[str, str, list[Tile]]]:
     return [(code, label, tiles[code]) for code, label in Domain.choices]
 
 
+def organisation_place(first: date, last: date) -> Place:
+    """The whole organisation's cells over a range of months, read for no one in particular: the
+    board's pack is aggregate, and its readers are let in by the governance module's policy."""
+    return Place("Whole organisation", permissions.Scope("measures.view", Unit.objects.all(), everything=True),
+                 None, first, last)
+
+
 def last_computed(measure: Measure):
     return MeasureResult.objects.filter(measure=measure).aggregate(at=Max("computed_at"))["at"]
 
@@ -205,14 +212,15 @@ def _interval(measure: Measure, numerator: float, denominator: float):
 
 
 def compare(measure: Measure, *, stratum: str = "", units=None, unit_kind: str = Unit.Kind.WARD,
-            months: int = 12) -> tuple[list[Comparison], tuple | None]:
+            months: int = 12, window: tuple[date, date] | None = None) -> tuple[list[Comparison], tuple | None]:
     """Each stratum value (or each unit of one kind, with `stratum` empty: wards with wards, a
     department's cell holding its wards' cases) over the last `months` months with results:
     totals, value and 95 % interval (Wilson for a proportion, exact Poisson for a rate). `units`
-    limits the unit rows to those a viewer may see (required for them: none is not every unit)."""
+    limits the unit rows to those a viewer may see (required for them: none is not every unit).
+    `window` (first and last month) replaces the last `months` (the board pack's one month)."""
     if not stratum and units is None:
         raise TypeError("compare units with the units the viewer may see")
-    window = _window(measure, months)
+    window = window or _window(measure, months)
     if window is None:
         return [], None
     rows = MeasureResult.objects.filter(measure=measure, period_kind="month", period_start__gte=window[0],

@@ -7,6 +7,8 @@ changed."""
 from django.conf import settings
 from django.db import models
 
+from andon.platform.concurrency import Versioned
+
 __all__ = ["BoardPack", "PackStatus", "PackVersion"]
 
 
@@ -29,7 +31,7 @@ class BoardPack(models.Model):
         return f"Board quality pack, {self.month:%B %Y}"
 
 
-class PackVersion(models.Model):
+class PackVersion(Versioned):
     pack = models.ForeignKey(BoardPack, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=10, choices=PackStatus.choices, default=PackStatus.DRAFT)
