@@ -6,10 +6,12 @@ with nothing set and production sets only what differs. See README.md, "Configur
 
 import os
 import secrets
+from datetime import date as _date
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 env = environ.Env()
@@ -359,6 +361,17 @@ ANDON_GRIEVANCE_DAYS = env.int("ANDON_GRIEVANCE_DAYS", default=7)
 ANDON_SURVEY_MIN_COUNT = env.int("ANDON_SURVEY_MIN_COUNT", default=30)
 ANDON_PUBLIC_COMPLAINTS_PER_ADDRESS = env.int("ANDON_PUBLIC_COMPLAINTS_PER_ADDRESS", default=5)
 ANDON_PUBLIC_COMPLAINTS_OVERALL = env.int("ANDON_PUBLIC_COMPLAINTS_OVERALL", default=200)
+
+# Governance (docs/governance.md). The board pack's pages per measure: these measure keys, in this
+# order (empty: every measure listed on the dashboard). The pack is drafted on the fifth working
+# day of the month: Monday to Friday, less these holidays (ISO dates, comma-separated).
+ANDON_BOARD_KEY_MEASURES = env.list("ANDON_BOARD_KEY_MEASURES", default=[])
+ANDON_HOLIDAYS = env.list("ANDON_HOLIDAYS", default=[])
+for _holiday in ANDON_HOLIDAYS:  # refused at start, not on the day the pack is due
+    try:
+        _date.fromisoformat(_holiday)
+    except ValueError:
+        raise ImproperlyConfigured(f"ANDON_HOLIDAYS: {_holiday!r} is not a date written YYYY-MM-DD") from None
 
 # Audit trail: typed JSON before/after values, secrets masked.
 AUDITLOG_STORE_JSON_CHANGES = True
