@@ -51,8 +51,9 @@ def committee_list(request):
 @requires("governance.view_own_committees")
 def committee_read(request, committee_id: Id):
     committee = services.access_committee(request.user, committee_id)
-    committee.members = [{"user_id": m.user_id, "name": m.user.get_full_name() or m.user.username, "role": m.role,
-                          "started_on": m.started_on, "ended_on": m.ended_on}
-                         for m in services.current_members(committee)]
-    committee.standing_items = [s.title for s in committee.standing_items.all()]
-    return committee
+    fields = CommitteeOut.model_validate(committee, from_attributes=True).model_dump()
+    return {**fields, "terms_of_reference": committee.terms_of_reference,
+            "members": [{"user_id": m.user_id, "name": m.user.get_full_name() or m.user.username, "role": m.role,
+                         "started_on": m.started_on, "ended_on": m.ended_on}
+                        for m in services.current_members(committee)],
+            "standing_items": [s.title for s in committee.standing_items.all()]}
