@@ -218,3 +218,17 @@ def test_api_meetings_and_decisions(hospital, people, client, attention):
     assert detail["quorum"]["met"] and [d["text"] for d in detail["decisions"]] == ["Adopt the bundle"]
     client.force_login(people["nurse"])
     assert client.get(f"/api/v1/governance/meetings/{meeting_id}").status_code == 403
+
+
+def test_the_meeting_page(hospital, people, client, attention):
+    committee = _committee(hospital, people)
+    meeting = _plan(people["secretary"], committee, 0)
+    _hold(people["secretary"], meeting, [people[k] for k in ("cqo", "secretary", "a")])
+    decision = meetings.record_decision(people["secretary"], meeting, "Adopt the falls bundle")
+    client.force_login(people["secretary"])
+    page = client.get(f"/governance/meetings/{meeting.pk}/", {"action_for": decision.pk}).content.decode()
+    assert 'id="action"' in page and "Open an action from " + decision.reference in page
+    assert "3 falls with harm" in page and "3 voting members present; the quorum is 3: met." in page
+    client.force_login(people["a"])  # a member reads, without the forms
+    page = client.get(f"/governance/meetings/{meeting.pk}/").content.decode()
+    assert "Adopt the falls bundle" in page and "Record the decision" not in page and "3 falls" not in page
