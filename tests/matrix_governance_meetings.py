@@ -113,8 +113,9 @@ def an_item(user, other):
 
 def a_decision(user, other):
     decision = _meeting(other, "held").decisions.get()
-    return [decision.pk], {"title": "Falls bundle", "unit": _unit().pk, "owner": user.pk, "strength": "intermediate",
-                           "due_date": (timezone.localdate() + timedelta(days=30)).isoformat(), "measure": "Rate"}
+    fields = {"title": "Falls bundle", "unit": _unit().pk, "owner": user.pk, "strength": "intermediate",
+              "due_date": (timezone.localdate() + timedelta(days=30)).isoformat(), "measure": "Rate"}
+    return [decision.pk], {f"action-{name}": value for name, value in fields.items()}
 
 
 def _unit():

@@ -22,6 +22,10 @@ from .. import committees, meetings as services
 from ..models import AgendaItem, Attendance, Decision, MeetingStatus
 
 
+# The action form shares the page with the agenda's forms: its fields' ids must not meet theirs.
+ACTION_PREFIX = "action"
+
+
 class MeetingForm(forms.Form):
     starts_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Starts at")
     location = forms.CharField(max_length=200, required=False)
@@ -78,7 +82,7 @@ def _page(request, meeting, status=200, **forms_given):
                                                                                 "version": meeting.version}),
         "decision_form": forms_given.get("decision_form") or DecisionForm(meeting=meeting),
         "action_form": forms_given.get("action_form") or ActionForm(
-            user=user, initial={"due_date": timezone.localdate() + timedelta(days=30), "strength": "intermediate"}),
+            user=user, prefix=ACTION_PREFIX, initial={"due_date": timezone.localdate() + timedelta(days=30), "strength": "intermediate"}),
         "action_for": forms_given.get("action_for") or _number(request.GET.get("action_for")),
         "history": history.history_of(meeting, limit=30),
     }, status=status)
@@ -267,7 +271,7 @@ def decision_add(request, pk):
 def decision_action(request, pk):
     decision = get_object_or_404(Decision.objects.select_related("meeting__committee"), pk=pk)
     permissions.check(request.user, "governance.run_meeting", decision.meeting)
-    form = ActionForm(request.POST, user=request.user)
+    form = ActionForm(request.POST, user=request.user, prefix=ACTION_PREFIX)
     if form.is_valid():
         try:
             services.open_decision_action(request.user, decision, **form.service_fields())
