@@ -190,7 +190,7 @@ def connect() -> None:
     audit.register(StandingItem)
     history.register(Committee, labels={"reports_to": "Reports to"}, hidden={"version"})
     for entry in (navigation.NavEntry("My committees", "governance:my_committees", "governance.view_own_committees",
-                                      "people"),
+                                      "people", "account"),
                   navigation.NavEntry("Committees", "governance:committees", "governance.use_committees", "diagram-2")):
         if entry not in navigation.ENTRIES:  # ready() may run twice (tests)
             navigation.add(entry)
