@@ -10,7 +10,6 @@ from auditlog.models import LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from andon.actions import services as actions
 from andon.governance import committees, meetings
 from andon.governance.models import AgendaKind, MeetingStatus
 from andon.platform import reporting, services as platform_services
