@@ -307,6 +307,8 @@ def roles_with(capability: str) -> frozenset[Role]:
 # them, else by the capability it rests on (whose roles also say whether the person holds it for
 # other units). compliance.decide_policy rests on none: being named approver is not a role's.
 _OBJECT_RULES = {
+    "governance.view_committee": "governance.view_committees", "governance.run_meeting": "governance.run_meetings",
+    "governance.use_committees": "governance.view_committees", "governance.read_pack_version": "governance.view_packs",
     "safety.view_event": "safety.view_events", "safety.view_investigation": "safety.view_events",
     "safety.edit_investigation": "safety.investigate", "actions.view_action": "actions.view",
     "actions.set_status": "actions.manage", "actions.use": "actions.view",
