@@ -153,6 +153,7 @@ PAGES = {
     "governance:committee_new": Case(MANAGERS),
     "governance:committee_edit": Case(MANAGERS, method="post", setup=committee_fields),
     "governance:member_add": Case(MANAGERS, method="post", setup=a_new_member),
+    "governance:member_people": Case(MANAGERS, setup=lambda user, other: ([_committee(other).pk], {"q": "matrix"})),
     "governance:member_end": Case(MANAGERS, method="post", setup=a_membership),
     "governance:standing_item_add": Case(MANAGERS, method="post", setup=lambda u, o: (
         [_committee(o).pk], {"title": "Measures"})),

@@ -90,3 +90,19 @@ def test_standing_items(hospital, people):
     assert "title" in refused.value.message_dict
     committees.remove_standing_item(people["cqo"], first)
     assert [s.title for s in committee.standing_items.all()] == ["Measures"]
+
+
+def test_the_member_picker_searches_the_organisations_staff(client, hospital, people, make_user):
+    """The committee page's member field is a search (no select of every member of staff); the
+    search offers the organisation's active staff and the form accepts one of them."""
+    cqo = people["cqo"]
+    committee = new_committee(hospital, cqo, "Falls group", quorum=1)
+    nurse = make_user(Role.STAFF_REPORTER, "rgh/4w", first_name="Nadia", last_name="Quill")
+    client.force_login(cqo)
+    page = client.get(f"/governance/committees/{committee.pk}/").content.decode()
+    assert f"/governance/committees/{committee.pk}/members/people/" in page and "Quill" not in page
+    found = client.get(f"/governance/committees/{committee.pk}/members/people/", {"q": "quill"}).content.decode()
+    assert "Nadia Quill" in found
+    added = client.post(f"/governance/committees/{committee.pk}/members/",
+                        {"user": nurse.pk, "role": "member", "started_on": "2026-01-01"})
+    assert added.status_code == 302 and committee.memberships.get().user == nurse

@@ -363,3 +363,12 @@ def record_effectiveness(user, action: Action, result, note: str, checked_on: da
         action.save()
     return action
 
+
+
+def action_form(*args, **kwargs):
+    """The tracker's own form for a new action (title, unit and owner among those the user may
+    assign, due date, strength, measure), for a module's page that opens actions from its records:
+    the same choices and checks as the tracker's page. Takes the form's arguments (`user=` first)."""
+    from .forms import ActionForm
+
+    return ActionForm(*args, **kwargs)

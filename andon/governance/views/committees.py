@@ -6,12 +6,11 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from andon.actions.forms import PersonChoiceField
 from andon.platform import concurrency, history, permissions
-from andon.platform.forms import add_errors
+from andon.platform.forms import PersonField, add_errors, people_search
 from andon.platform.models import Organisation, User
 from andon.platform.permissions import requires
 
@@ -40,16 +39,19 @@ class CommitteeForm(forms.Form):
 
 
 class MemberForm(forms.Form):
-    user = PersonChoiceField(queryset=User.objects.none(), label="Person")
+    user = PersonField(queryset=User.objects.none(), label="Person", empty_label=None)
     role = forms.ChoiceField(choices=MemberRole.choices)
     started_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Term starts")
     ended_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Term ends", required=False)
 
     def __init__(self, *args, committee, **kwargs):
         super().__init__(*args, **kwargs)
+        # Anyone of the organisation may sit on a committee: found by searching, as every people
+        # picker (a hospital's thousands of staff are never a select's options).
         self.fields["user"].queryset = User.objects.filter(
             is_active=True, role_grants__organisation_id=committee.organisation_id,
         ).distinct().order_by("last_name", "first_name", "username")
+        self.fields["user"].widget.search_url = reverse("governance:member_people", args=[committee.pk])
 
 
 class StandingItemForm(forms.Form):
@@ -154,6 +156,13 @@ def member_add(request, pk):
 
 
 @requires("governance.manage_committees")
+def member_people(request, pk):
+    """The member picker's matches: the organisation's active staff."""
+    found = services.access_committee(request.user, pk, "governance.manage_committees")
+    return people_search(request, MemberForm(committee=found)["user"])
+
+
+@requires("governance.manage_committees")
 @require_POST
 def member_end(request, pk):
     membership = get_object_or_404(Membership.objects.select_related("committee", "user"), pk=pk)
@@ -198,6 +207,7 @@ urlpatterns = [
     path("governance/committees/<int:pk>/", committee, name="committee"),
     path("governance/committees/<int:pk>/edit/", committee_edit, name="committee_edit"),
     path("governance/committees/<int:pk>/members/", member_add, name="member_add"),
+    path("governance/committees/<int:pk>/members/people/", member_people, name="member_people"),
     path("governance/committees/<int:pk>/standing-items/", standing_item_add, name="standing_item_add"),
     path("governance/memberships/<int:pk>/end/", member_end, name="member_end"),
     path("governance/standing-items/<int:pk>/remove/", standing_item_remove, name="standing_item_remove"),

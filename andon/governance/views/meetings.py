@@ -13,7 +13,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from andon.actions.forms import ActionForm
+from andon.actions import services as actions
 from andon.platform import concurrency, history, permissions
 from andon.platform.forms import add_errors
 from andon.platform.permissions import requires
@@ -81,7 +81,7 @@ def _page(request, meeting, status=200, **forms_given):
         "minutes_form": forms_given.get("minutes_form") or MinutesForm(initial={"minutes": meeting.minutes,
                                                                                 "version": meeting.version}),
         "decision_form": forms_given.get("decision_form") or DecisionForm(meeting=meeting),
-        "action_form": forms_given.get("action_form") or ActionForm(
+        "action_form": forms_given.get("action_form") or actions.action_form(
             user=user, prefix=ACTION_PREFIX, initial={"due_date": timezone.localdate() + timedelta(days=30), "strength": "intermediate"}),
         "action_for": forms_given.get("action_for") or _number(request.GET.get("action_for")),
         "history": history.history_of(meeting, limit=30),
@@ -271,7 +271,7 @@ def decision_add(request, pk):
 def decision_action(request, pk):
     decision = get_object_or_404(Decision.objects.select_related("meeting__committee"), pk=pk)
     permissions.check(request.user, "governance.run_meeting", decision.meeting)
-    form = ActionForm(request.POST, user=request.user, prefix=ACTION_PREFIX)
+    form = actions.action_form(request.POST, user=request.user, prefix=ACTION_PREFIX)
     if form.is_valid():
         try:
             services.open_decision_action(request.user, decision, **form.service_fields())
