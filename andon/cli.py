@@ -17,6 +17,7 @@ import threading
 MODULE_COMMANDS = {
     "fhir": "andon.analytics.fhir.cli",
     "ecqm": "andon.analytics.cql.cli",
+    "actions": "andon.actions.commands",
     "compliance": "andon.compliance.commands",
     "risk": "andon.risk.commands",
     "medstaff": "andon.medstaff.commands",

@@ -24,3 +24,6 @@ class ActionsConfig(AppConfig):
         services.register_work_provider(work.actions_work)
         from . import attention  # what the module proposes to committees (platform/reporting.py)
         attention.register()
+        from . import reminders  # the morning's reminders to owners (platform/sweeps.py)
+
+        reminders.connect()

@@ -73,6 +73,8 @@ class Action(Versioned):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_actions",
                               help_text="The one person responsible (not a committee)")
     due_date = models.DateField(help_text="When the action is to be completed")
+    reminded_on = models.DateField(null=True, blank=True, editable=False,
+                                   help_text="The last morning the owner was reminded of it (actions/reminders.py)")
     strength = models.CharField(max_length=20, choices=Strength.choices)
     measure = models.TextField(max_length=2000, help_text="The measure that will show whether it worked: what is "
                                "measured, how, the expected result and when")
