@@ -100,7 +100,7 @@ class MeetingIn(Body):
     location: Annotated[str, PydanticField(max_length=200)] = ""
 
 
-class VersionIn(Body):
+class MeetingVersionIn(Body):
     version: Version = None
 
 
@@ -118,7 +118,7 @@ class AttendanceIn(Body):
     version: Version = None
 
 
-class DecisionIn(Body):
+class MeetingDecisionIn(Body):
     text: Annotated[str, PydanticField(min_length=1, max_length=4000)]
     agenda_item_id: Id | None = None
 
@@ -133,7 +133,7 @@ class DecisionActionIn(Body):
     description: Annotated[str, PydanticField(max_length=4000)] = ""
 
 
-class ActionOut(Schema):
+class DecisionActionOut(Schema):
     id: int
     title: str
     unit_id: int
@@ -178,7 +178,7 @@ def meeting_read(request, meeting_id: Id):
 @router.post("/meetings/{meeting_id}/agenda", response=documented(AgendaOut, not_found=True, versioned=True),
              summary="Build the agenda (standing items, the last meeting's minutes) and read the modules' proposals")
 @requires("governance.view_own_committees")
-def agenda_build(request, meeting_id: Id, payload: VersionIn):
+def agenda_build(request, meeting_id: Id, payload: MeetingVersionIn):
     meeting = services.access_meeting(request.user, meeting_id, "governance.run_meeting")
     try:
         agenda = services.build_agenda(request.user, meeting, payload.version)
@@ -220,7 +220,7 @@ def attendance(request, meeting_id: Id, payload: AttendanceIn):
 @router.post("/meetings/{meeting_id}/held", response=documented(MeetingOut, not_found=True, versioned=True),
              summary="Record that the meeting took place (its minutes are then in draft)")
 @requires("governance.view_own_committees")
-def held(request, meeting_id: Id, payload: VersionIn):
+def held(request, meeting_id: Id, payload: MeetingVersionIn):
     meeting = services.access_meeting(request.user, meeting_id, "governance.run_meeting")
     try:
         return services.mark_held(request.user, meeting, payload.version)
@@ -233,7 +233,7 @@ def held(request, meeting_id: Id, payload: VersionIn):
              summary="At this (held, quorate) meeting, approve the minutes of the committee's last meeting; "
                      "answers the last meeting")
 @requires("governance.view_own_committees")
-def approve_last_minutes(request, meeting_id: Id, payload: VersionIn):
+def approve_last_minutes(request, meeting_id: Id, payload: MeetingVersionIn):
     meeting = services.access_meeting(request.user, meeting_id, "governance.run_meeting")
     try:
         return services.approve_previous_minutes(request.user, meeting, payload.version)
@@ -251,7 +251,7 @@ def decision_list(request, meeting_id: Id):
 @router.post("/meetings/{meeting_id}/decisions", response=documented(DecisionOut, 201, not_found=True),
              summary="Record a decision (refused while the quorum is not met)")
 @requires("governance.view_own_committees")
-def decision_create(request, meeting_id: Id, payload: DecisionIn):
+def decision_create(request, meeting_id: Id, payload: MeetingDecisionIn):
     meeting = services.access_meeting(request.user, meeting_id, "governance.run_meeting")
     item = None
     if payload.agenda_item_id is not None:
@@ -264,7 +264,7 @@ def decision_create(request, meeting_id: Id, payload: DecisionIn):
         return refused(error)
 
 
-@router.post("/decisions/{decision_id}/actions", response=documented(ActionOut, 201, not_found=True),
+@router.post("/decisions/{decision_id}/actions", response=documented(DecisionActionOut, 201, not_found=True),
              summary="Open an action in the shared tracker from a decision (actions.manage over its unit)")
 @requires("governance.view_own_committees")
 def decision_action(request, decision_id: Id, payload: DecisionActionIn):

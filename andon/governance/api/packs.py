@@ -55,11 +55,11 @@ class NarrativeIn(Body):
     version: Version = None
 
 
-class VersionIn(Body):
+class PackVersionIn(Body):
     version: Version = None
 
 
-class DraftIn(Body):
+class PackDraftIn(Body):
     month: Annotated[str, PydanticField(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
 
 
@@ -111,7 +111,7 @@ def write_pack_narrative(request, version_id: Id, payload: NarrativeIn):
 @router.post("/packs/{version_id}/approve", response=documented(PackVersionOut, not_found=True, versioned=True),
              summary="Approve a draft (the CQO): its PDF is made and stored with its SHA-256")
 @requires(packs.APPROVE)
-def approve_pack_version(request, version_id: Id, payload: VersionIn):
+def approve_pack_version(request, version_id: Id, payload: PackVersionIn):
     version = packs.access_version(request.user, version_id, packs.APPROVE)
     try:
         return _out(packs.approve(request.user, version, payload.version))
@@ -122,7 +122,7 @@ def approve_pack_version(request, version_id: Id, payload: VersionIn):
 @router.post("/packs/{version_id}/publish", response=documented(PackVersionOut, not_found=True, versioned=True),
              summary="Publish an approved version: everyone who may view packs is notified with a link")
 @requires(packs.APPROVE)
-def publish_pack_version(request, version_id: Id, payload: VersionIn):
+def publish_pack_version(request, version_id: Id, payload: PackVersionIn):
     version = packs.access_version(request.user, version_id, packs.APPROVE)
     try:
         return _out(packs.publish(request.user, version, payload.version))
@@ -133,7 +133,7 @@ def publish_pack_version(request, version_id: Id, payload: VersionIn):
 @router.post("/packs", response=documented(JobOut, 202),
              summary="Draft the month's pack: starts the job that drafts it (202 with the job)")
 @requires(packs.EDIT)
-def draft_pack(request, payload: DraftIn):
+def draft_pack(request, payload: PackDraftIn):
     organisation = packs.organisation_for(request.user, packs.EDIT)
     try:
         month = inputs.month(payload.month)
