@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,10 +20,7 @@ def platform_work(user) -> list[WorkItem]:
     jobs = Job.objects.filter(created_at__gte=now - _RECENT)
     if not permissions.can(user, "platform.view_all_jobs"):
         jobs = jobs.filter(requested_by=user)
-    for job in jobs.filter(status=Job.Status.FAILED)[:10]:
-        items.append(WorkItem(f"Job failed: {job.title}", reverse("platform:job", args=[job.pk]), "alert", job.error[:200]))
-    for job in jobs.filter(requested_by=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])[:10]:
-        items.append(WorkItem(f"Job {job.get_status_display().lower()}: {job.title}", reverse("platform:job", args=[job.pk]), "review"))
+    items.extend(_job_lines(user, jobs))
     expiring = AccessToken.objects.filter(
         user=user, revoked_at=None, expires_at__gt=now, expires_at__lte=now + _TOKEN_WARNING
     )
@@ -32,6 +30,20 @@ def platform_work(user) -> list[WorkItem]:
         items.extend(_people_without_required_mfa())
     items.extend(_unread_notifications(user))
     return items
+
+
+def _job_lines(user, jobs) -> list[WorkItem]:
+    """The week's failed jobs (anyone's, for those who see every job) and the person's own jobs
+    still waiting or running, at most ten of each, read in one query: the home page is read
+    on every visit and its query budget is shared by every module."""
+    mine_in_flight = Q(requested_by=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+    failed, in_flight = [], []
+    for job in jobs.filter(Q(status=Job.Status.FAILED) | mine_in_flight)[:20]:
+        (failed if job.status == Job.Status.FAILED else in_flight).append(job)
+    return ([WorkItem(f"Job failed: {job.title}", reverse("platform:job", args=[job.pk]), "alert", job.error[:200])
+             for job in failed[:10]]
+            + [WorkItem(f"Job {job.get_status_display().lower()}: {job.title}", reverse("platform:job", args=[job.pk]),
+                        "review") for job in in_flight[:10]])
 
 
 def _unread_notifications(user) -> list[WorkItem]:
