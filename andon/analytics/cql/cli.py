@@ -27,6 +27,9 @@ def register(parser) -> None:
                           "instead of the store: loaded into a temporary store first")
     run.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--accept-ucum-misspellings", action="store_true",
+                     help="read a Quantity whose system is http://ucum.org or https://ucum.org as UCUM, counted as a "
+                          "warning in the report, where published FHIRHelpers makes it the patient's error (the default)")
     run.set_defaults(run=_run_measure)
 
 

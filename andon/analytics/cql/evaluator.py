@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import fhir_model
+from . import fhir_model, ucum_spelling
 from .elm import Library, LibrarySet
 from .fhir_model import Node
 from .values import ValueSet
@@ -87,7 +87,7 @@ class Evaluation:
     """Everything one patient's evaluation needs, and its cache of definition results."""
 
     def __init__(self, libraries: LibrarySet, data: PatientData, valuesets: dict[str, ValueSet] | None = None,
-                 parameters: dict | None = None, now=None, default_offset=0):
+                 parameters: dict | None = None, now=None, default_offset=0, accept_ucum_misspellings: bool = False):
         load_handlers()
         self.libraries = libraries
         self.data = data
@@ -99,6 +99,8 @@ class Evaluation:
         self._parameter_values: dict[tuple[str, str], object] = {}
         self._evaluating: set[tuple[str, str]] = set()
         self.missing_valuesets: set[str] = set()  # value sets used but not in the content
+        # None: quantities are converted as published FHIRHelpers does (ucum_spelling.py)
+        self.ucum_corrector = ucum_spelling.Corrector(data.by_type) if accept_ucum_misspellings else None
 
     # -- entry points
     def expression(self, library: Library, name: str):

@@ -184,15 +184,20 @@ class SubjectResult:
     explanation: dict[str, object] = field(default_factory=dict)
     missing_valuesets: set[str] = field(default_factory=set)
     supplemental: dict[str, list[str]] = field(default_factory=dict)  # supplemental data id -> value keys
+    # the resource of each quantity read as UCUM though its system misspells it (ucum_spelling.py)
+    misspelled_ucum: list[str] = field(default_factory=list)
 
 
 def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data: PatientData, valuesets: dict,
-                     parameters: dict, now=None, explained: bool = True) -> SubjectResult:
+                     parameters: dict, now=None, explained: bool = True,
+                     accept_ucum_misspellings: bool = False) -> SubjectResult:
     """One subject's populations in every group of the measure, with observations, strata
-    and supplemental data, and (unless `explained` is False) why."""
+    and supplemental data, and (unless `explained` is False) why. `accept_ucum_misspellings`:
+    quantities with system http(s)://ucum.org read as UCUM, not an error (ucum_spelling.py)."""
     if data.unreadable:  # a result without some of the patient's records would be wrong, silently
         raise EvaluationError("; ".join(data.unreadable[:3]))
-    evaluation = Evaluation(libraries, data, valuesets, parameters, now=now)
+    evaluation = Evaluation(libraries, data, valuesets, parameters, now=now,
+                            accept_ucum_misspellings=accept_ucum_misspellings)
     library = definition.library
     results, explanations = [], []
     for group in definition.groups:
@@ -214,7 +219,8 @@ def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data:
                     for key, expression in definition.supplemental.items()}
     subject = data.patient.value.get("id") if data.patient is not None else None
     explanation = {"groups": explanations} if explained else {}
-    return SubjectResult(subject, results, explanation, set(evaluation.missing_valuesets), supplemental)
+    accepted = evaluation.ucum_corrector.accepted() if evaluation.ucum_corrector is not None else []
+    return SubjectResult(subject, results, explanation, set(evaluation.missing_valuesets), supplemental, accepted)
 
 
 def _members(value, group: Group, definition: MeasureDefinition, code: str) -> dict[str, object]:

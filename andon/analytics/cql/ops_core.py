@@ -337,6 +337,8 @@ def function_ref(ev, node, scope):
 def call_function(ev, library, name: str, arguments: list, signature=None):
     """A function of `library` applied to evaluated arguments, the overload chosen by their
     runtime types (and the ELM's signature, when the call site gives one)."""
+    if ev.ucum_corrector is not None:
+        arguments = ev.ucum_corrector.arguments(library.name, name, arguments)
     overloads = library.functions.get(name)
     if not overloads:
         raise EvaluationError(f"{library.name}: no function named {name!r}")

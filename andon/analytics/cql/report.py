@@ -27,10 +27,12 @@ from decimal import Decimal
 
 from .measure import POPULATION_SYSTEM, GroupResult, MeasureDefinition, SubjectResult
 from .strata import aggregate
+from .ucum_spelling import ACCEPTED_URL, Accepted
 
 OBSERVATION_EXTENSION = "https://andon.dev/fhir/measure-observation"
 SUPPLEMENTAL_EXTENSION = "http://hl7.org/fhir/us/davinci-deqm/StructureDefinition/extension-supplementalData"
 CRITERIA_REFERENCE = "http://hl7.org/fhir/us/davinci-deqm/StructureDefinition/extension-criteriaReference"
+WARNINGS_EXTENSION = "https://andon.dev/fhir/evaluation-warnings"
 
 
 @dataclass
@@ -93,7 +95,10 @@ def measure_score(counts: Counter, scoring: str, observations: dict | None = Non
     return None if divisor <= 0 else Decimal(counts["numerator-membership"]) / Decimal(divisor)
 
 
-def summary_report(definition: MeasureDefinition, totals: Totals, period, now: str, evaluated: int, errors) -> dict:
+def summary_report(definition: MeasureDefinition, totals: Totals, period, now: str, evaluated: int, errors,
+                   accepted: Accepted | None = None) -> dict:
+    """The summary MeasureReport (module docstring); `accepted`, the quantities read as UCUM
+    though their system misspells it, is said as a warning that leaves the report complete."""
     groups = [_group(group, total) for group, total in zip(definition.groups, totals.groups, strict=True)]
     report = {
         "resourceType": "MeasureReport", "status": "complete", "type": "summary", "measure": definition.url,
@@ -108,7 +113,17 @@ def summary_report(definition: MeasureDefinition, totals: Totals, period, now: s
     if errors:
         report["status"] = "error"
         report["extension"].append({"url": "https://andon.dev/fhir/evaluation-errors", "valueString": "\n".join(errors[:100])})
+    if accepted is not None and accepted.count:
+        report["extension"] += _accepted_ucum(accepted)
     return report
+
+
+def _accepted_ucum(accepted: Accepted) -> list[dict]:
+    """The warning in words, and its count and first resources for a program to read."""
+    parts = [{"url": "count", "valueInteger": accepted.count}]
+    parts += [{"url": "resource", "valueReference": {"reference": resource}} for resource in accepted.resources]
+    return [{"url": WARNINGS_EXTENSION, "valueString": accepted.warning()},
+            {"url": ACCEPTED_URL, "extension": parts}]
 
 
 def _group(group, total: GroupTotals) -> dict:

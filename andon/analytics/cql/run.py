@@ -22,15 +22,18 @@ from . import content, episodes, population, temporal
 from .check import measurement_period
 from .evaluator import EvaluationError
 from .measure import MeasureDefinition, MeasureError, SubjectResult, evaluate_subject
-from .report import Totals, summary_report
+from .report import WARNINGS_EXTENSION, Totals, summary_report
+from .ucum_spelling import Accepted
 
 PATIENTS_PER_BATCH = 200
 
 
 class Evaluator:
-    """The content of a measure, loaded once per process, and the evaluation of patients."""
+    """The content of a measure, loaded once per process, and the evaluation of patients.
+    `accept_ucum_misspellings`: quantities with system http(s)://ucum.org are read as UCUM and
+    counted, where published FHIRHelpers rejects them (ucum_spelling.py)."""
 
-    def __init__(self, folders, measure: str, period: tuple[str, str], now: str):
+    def __init__(self, folders, measure: str, period: tuple[str, str], now: str, accept_ucum_misspellings: bool = False):
         self.libraries = content.load_libraries(folders)
         self.valuesets = content.load_valuesets(folders)
         measures = content.load_measures(folders)
@@ -39,45 +42,50 @@ class Evaluator:
         self.definition = MeasureDefinition.from_resource(measures[measure], self.libraries)
         self.parameters = {"Measurement Period": measurement_period(*period)}
         self.now = temporal.DateTime.parse(now)
+        self.accept_ucum_misspellings = accept_ucum_misspellings
+        # what a worker process builds its own Evaluator from (run.py spawns, so nothing is shared)
+        self.initargs = (list(folders), measure, period, now, accept_ucum_misspellings)
 
-    def batch(self, patients) -> tuple[Totals, list[str]]:
-        """The patients' results added up, and the errors (patient: why)."""
+    def batch(self, patients) -> tuple[Totals, list[str], Accepted]:
+        """The patients' results added up, the errors (patient: why), and the quantities read
+        as UCUM though misspelled."""
         totals = Totals.of(self.definition)
-        errors = []
-        for patient_id, data in patients:
-            try:
-                result = evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now,
-                                          explained=False)  # a summary needs no explanation
-            except (EvaluationError, ValueError, TypeError, LookupError) as error:
-                errors.append(f"Patient/{patient_id}: {type(error).__name__}: {error}")
-                continue
-            totals.add(result)
-        return totals, errors
+        errors, accepted = self._evaluate_each(patients, totals.add)
+        return totals, errors, accepted
 
-    def cases(self, patients) -> tuple[list[episodes.Case], list[str]]:
-        """The patients' cases (episodes.py), and the errors (patient: why)."""
-        found, errors = [], []
+    def cases(self, patients) -> tuple[list[episodes.Case], list[str], Accepted]:
+        """The patients' cases (episodes.py), the errors, and the quantities read as UCUM."""
+        found = []
+        errors, accepted = self._evaluate_each(patients, lambda result: found.extend(episodes.cases(self.definition, result)))
+        return found, errors, accepted
+
+    def _evaluate_each(self, patients, take) -> tuple[list[str], Accepted]:
+        """Each patient's result to `take`; the errors (patient: why) and misspelled UCUM found."""
+        errors, accepted = [], Accepted()
         for patient_id, data in patients:
             try:
                 result = evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now,
-                                          explained=False)
+                                          explained=False,  # a summary needs no explanation
+                                          accept_ucum_misspellings=self.accept_ucum_misspellings)
             except (EvaluationError, ValueError, TypeError, LookupError) as error:
                 errors.append(f"Patient/{patient_id}: {type(error).__name__}: {error}")
                 continue
-            found.extend(episodes.cases(self.definition, result))
-        return found, errors
+            take(result)
+            accepted.add(result.misspelled_ucum)
+        return errors, accepted
 
     def explained(self, data) -> SubjectResult:
         """One subject's result with why each population holds or not (explain.py)."""
-        return evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now)
+        return evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now,
+                                accept_ucum_misspellings=self.accept_ucum_misspellings)
 
 
 _WORKER: Evaluator | None = None
 
 
-def _start(folders, measure, period, now) -> None:
+def _start(folders, measure, period, now, accept_ucum_misspellings) -> None:
     global _WORKER
-    _WORKER = Evaluator(folders, measure, period, now)
+    _WORKER = Evaluator(folders, measure, period, now, accept_ucum_misspellings)
 
 
 def _evaluate(patients):
@@ -100,38 +108,39 @@ def _batches(stream, size: int):
 
 
 def run_measure(connection, folders, measure: str, period: tuple[str, str], jobs: int | None = None,
-                progress=None, now: str | None = None) -> dict:
-    """The summary MeasureReport of `measure` over every patient of the store."""
+                progress=None, now: str | None = None, accept_ucum_misspellings: bool = False) -> dict:
+    """The summary MeasureReport of `measure` over every patient of the store.
+    `accept_ucum_misspellings`: see Evaluator; the report then says how many quantities were so read."""
     now = now or _now()
-    evaluator = Evaluator(folders, measure, period, now)  # checks the content before any work
+    evaluator = Evaluator(folders, measure, period, now, accept_ucum_misspellings)  # checks the content before any work
     totals = Totals.of(evaluator.definition)
     errors: list[str] = []
-
-    def take(batch_totals):
-        totals.merge(batch_totals)
-
-    evaluated = _over_patients(connection, evaluator, (list(folders), measure, period, now), "totals", jobs,
-                               take, errors, progress)
-    return summary_report(evaluator.definition, totals, period, now, evaluated, errors)
+    accepted = Accepted()
+    evaluated = _over_patients(connection, evaluator, "totals", jobs, totals.merge, errors, accepted, progress)
+    return summary_report(evaluator.definition, totals, period, now, evaluated, errors, accepted)
 
 
 def run_cases(connection, folders, measure: str, period: tuple[str, str], jobs: int | None = None,
-              progress=None, now: str | None = None) -> tuple[list[episodes.Case], int, list[str]]:
-    """Every patient's cases of `measure` (episodes.py): (cases, patients evaluated, errors)."""
+              progress=None, now: str | None = None, accept_ucum_misspellings: bool = False,
+              warnings: list[str] | None = None) -> tuple[list[episodes.Case], int, list[str]]:
+    """Every patient's cases of `measure` (episodes.py): (cases, patients evaluated, errors).
+    `accept_ucum_misspellings`: see Evaluator; what it accepted is said in `warnings`, if given."""
     now = now or _now()
-    evaluator = Evaluator(folders, measure, period, now)
+    evaluator = Evaluator(folders, measure, period, now, accept_ucum_misspellings)
     found: list[episodes.Case] = []
     errors: list[str] = []
-    evaluated = _over_patients(connection, evaluator, (list(folders), measure, period, now), "cases", jobs,
-                               found.extend, errors, progress)
+    accepted = Accepted()
+    evaluated = _over_patients(connection, evaluator, "cases", jobs, found.extend, errors, accepted, progress)
+    if warnings is not None and accepted.warning():
+        warnings.append(accepted.warning())
     return found, evaluated, errors
 
 
 def explain_patient(connection, folders, measure: str, period: tuple[str, str], patient_id: str,
-                    now: str | None = None) -> tuple[MeasureDefinition, SubjectResult] | None:
+                    now: str | None = None, accept_ucum_misspellings: bool = False) -> tuple[MeasureDefinition, SubjectResult] | None:
     """One patient of the store evaluated with the explanation kept, or None when the store has
     no such patient: what a page shows to say why a case is in or out."""
-    evaluator = Evaluator(folders, measure, period, now or _now())
+    evaluator = Evaluator(folders, measure, period, now or _now(), accept_ucum_misspellings)
     data = population.patient(connection, patient_id)
     if data is None:
         return None
@@ -142,18 +151,20 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _over_patients(connection, evaluator: Evaluator, initargs: tuple, work: str, jobs, take, errors: list,
+def _over_patients(connection, evaluator: Evaluator, work: str, jobs, take, errors: list, accepted: Accepted,
                    progress) -> int:
     """Evaluate every patient of the store in batches, `work` being "totals" or "cases"; each
-    batch's result goes to `take`, its errors to `errors`. Returns the patients evaluated."""
+    batch's result goes to `take`, its errors to `errors`, the quantities it read as UCUM
+    though misspelled to `accepted`. Returns the patients evaluated."""
     jobs = jobs or os.cpu_count() or 1
     evaluated = 0
 
     def absorb(result, size):
         nonlocal evaluated
-        value, failed = result
+        value, failed, misspelled = result
         take(value)
         errors.extend(failed)
+        accepted.merge(misspelled)
         evaluated += size
         if progress is not None:
             progress(size)
@@ -168,7 +179,7 @@ def _over_patients(connection, evaluator: Evaluator, initargs: tuple, work: str,
     # spawned, not forked: the parent holds a DuckDB connection whose threads a fork would copy
     # mid-flight (a lock held there never frees), and a fork would also share the parent's pages
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                             initargs=initargs) as pool:
+                             initargs=evaluator.initargs) as pool:
         pending = {}
         for batch in stream:
             pending[pool.submit(remote, batch)] = len(batch)
@@ -236,7 +247,8 @@ def _run_over_store(args, period, path) -> int:
     try:
         with tqdm(total=population.count_patients(connection), unit="patient", disable=args.no_progress,
                   file=sys.stderr) as bar:
-            report = run_measure(connection, args.content, args.measure, period, args.jobs, progress=bar.update)
+            report = run_measure(connection, args.content, args.measure, period, args.jobs, progress=bar.update,
+                                 accept_ucum_misspellings=args.accept_ucum_misspellings)
     except (content.ContentError, MeasureError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -244,5 +256,7 @@ def _run_over_store(args, period, path) -> int:
         connection.close()
     Path(args.out).write_text(json.dumps(report, indent=1))
     evaluated = report["extension"][0]["valueInteger"]
+    for warning in (e["valueString"] for e in report["extension"] if e["url"] == WARNINGS_EXTENSION):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{evaluated} patients evaluated; report written to {args.out}", file=sys.stderr)
     return 0 if report["status"] == "complete" else 1
