@@ -306,6 +306,10 @@ ANDON_LANEY_DENOMINATOR = env.int("ANDON_LANEY_DENOMINATOR", default=1000)
 SHIPPED_ECQM_CONTENT = BASE_DIR.parent / "content" / "ecqm"
 ANDON_ECQM_CONTENT = [Path(p).resolve() for p in env.list(
     "ANDON_ECQM_CONTENT", default=[str(SHIPPED_ECQM_CONTENT)] if SHIPPED_ECQM_CONTENT.is_dir() else [])]
+# A Quantity whose system is http://ucum.org or https://ucum.org (real EHR data carries them) is
+# an evaluation error for its patient, as published FHIRHelpers gives; true reads them as UCUM,
+# each counted in the computation's warnings (docs/ecqm.md).
+ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS = env.bool("ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS", default=False)
 # Exports to be shared outside the quality department hide cells counting 1 to this less one
 # patients or events, and the cells that would give them away by subtraction ⚠︎ (11: the CMS
 # cell size suppression policy, counts 1 to 10; 0 or 1 hides nothing).

@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from django.conf import settings
 from django.utils import timezone
 
 from andon.analytics import kpi
@@ -187,9 +188,12 @@ ECQM_CASES_SQL = """
     FROM {table} c LEFT JOIN encounter e ON e.id = c.episode"""
 
 
-def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jobs=None, progress=None):
+def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jobs=None, progress=None,
+               warnings: list[str] | None = None):
     """The eCQM's cases as an Arrow table, with the patients evaluated, the errors and the
-    measurement periods evaluated (first day, last day).
+    measurement periods evaluated (first day, last day). The engine's warnings (quantities read
+    as UCUM though misspelled, when ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS asks) go to `warnings`,
+    each naming its period.
 
     An episode measure is evaluated once over the whole range: its episodes are encounters
     ending in the measurement period, so each counts in the period its encounter ends. A
@@ -215,7 +219,11 @@ def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jo
     for start, end in spans:
         measured.append((start, date.fromordinal(end.toordinal() - 1)))
         period = (start.isoformat(), measured[-1][1].isoformat())
-        found, count, failed = run.run_cases(store, folders, name, period, jobs=jobs, progress=progress)
+        said: list[str] = []
+        found, count, failed = run.run_cases(store, folders, name, period, jobs=jobs, progress=progress, warnings=said,
+                                             accept_ucum_misspellings=settings.ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS)
+        if warnings is not None:
+            warnings += [f"{period[0]}..{period[1]}: {warning}" for warning in said]
         evaluated += count
         errors += failed
         for case in found:
@@ -240,7 +248,9 @@ def from_ecqm(measure: Measure, workspace: kpi.Workspace, store, folders, kind: 
     demo's, scripts/demo_ecqm.py), used in place of evaluating them again; the cells and the
     kept cases are then made from the store as always."""
     name = measure.definition["source"]["measure"]
-    table, evaluated, errors, measured = evaluation or ecqm_cases(store, folders, name, kind, first, last, jobs, progress)
+    warnings: list[str] = []
+    table, evaluated, errors, measured = evaluation or ecqm_cases(store, folders, name, kind, first, last, jobs, progress,
+                                                                  warnings)
     table_name = "ecqm_" + "".join(ch if ch.isalnum() else "_" for ch in measure.key)
     workspace.add_table(table_name, table)
 
@@ -249,4 +259,5 @@ def from_ecqm(measure: Measure, workspace: kpi.Workspace, store, folders, kind: 
 
     cells, counts = from_sql(measure, workspace, kind, first, last, sql=ECQM_CASES_SQL.format(table=table_name),
                              measured=measured_over, by_practitioner=by_practitioner)
-    return cells, {**counts, "patients": evaluated, "errors": len(errors), "first_errors": errors[:5]}
+    said = {"warnings": warnings} if warnings else {}  # only when there are some: the results keep their shape
+    return cells, {**counts, "patients": evaluated, "errors": len(errors), "first_errors": errors[:5], **said}

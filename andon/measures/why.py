@@ -95,7 +95,8 @@ def _evaluated(measure: Measure, case: dict, period: tuple[str, str]) -> Why:
     if store is None or not folders:
         raise Unexplained("No clinical data or no eCQM content is configured to evaluate the patient again.")
     try:
-        explained = run.explain_patient(store, folders, measure.definition["source"]["measure"], period, case["patient_id"])
+        explained = run.explain_patient(store, folders, measure.definition["source"]["measure"], period, case["patient_id"],
+                                        accept_ucum_misspellings=settings.ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS)
     except (content.ContentError, MeasureError, EvaluationError, ValueError, TypeError, LookupError) as error:
         raise Unexplained(f"The evaluation of Patient/{case['patient_id']} failed: {type(error).__name__}: {error}") from None
     finally:

@@ -139,7 +139,7 @@ def test_accepted_quantities_add_up_and_name_the_first_resources():
 # -- a measure: CMS816 (hypoglycemia), its shipped test cases with misspelled systems -----------
 
 
-def _misspelled_cases() -> tuple[list[dict], dict[str, int]]:
+def misspelled_hypo_cases() -> tuple[list[dict], dict[str, int]]:
     """The shipped CMS816 cases' resources, each glucose result's system misspelled (the
     numerator case's https, the others' http), and each case's expected populations summed."""
     resources, expected = [], {}
@@ -182,7 +182,7 @@ def test_the_numerator_case_reads_its_misspelled_glucose_below_40_mg_dl():
 @pytest.fixture(scope="module")
 def misspelled_store(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ucum")
-    resources, expected = _misspelled_cases()
+    resources, expected = misspelled_hypo_cases()
     export = folder / "export" / "cases.ndjson"
     export.parent.mkdir()
     export.write_text("".join(json.dumps(r) + "\n" for r in resources))
