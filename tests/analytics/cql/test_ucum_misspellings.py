@@ -265,3 +265,32 @@ def test_cli_flag_over_an_ndjson_folder(misspelled_store, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "warning: 3 quantities with system http://ucum.org or https://ucum.org read as UCUM" in err
     assert "3 patients evaluated" in err
+
+
+CONFORMANCE = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "ecqm-qicore-2024"
+
+
+@pytest.mark.skipif(not (CONFORMANCE / "tests").is_dir(), reason=f"CMS eCQM content not found at {CONFORMANCE}")
+@pytest.mark.parametrize("case_id", ["45b1ce40-0f49-4559-8c3b-5c2a8070b0a7", "7b34e64e-e7fe-402c-9a26-12da90662897"])
+def test_the_cms_cases_known_to_fail_on_https_ucum_org_pass_with_the_option(case_id):
+    """Two PCSBMIScreenAndFollowUpFHIR cases carry a BMI in https://ucum.org (ecqm_known_failures.json):
+    FHIRHelpers' error by default, their expected populations with the option."""
+    from andon.analytics.cql.content import read_case
+
+    measure = "PCSBMIScreenAndFollowUpFHIR"
+    case = read_case(measure, CONFORMANCE / "tests" / measure / case_id)
+    libraries, valuesets = content.load_libraries([CONFORMANCE]), content.load_valuesets([CONFORMANCE])
+    definition = MeasureDefinition.from_resource(content.load_measures([CONFORMANCE])[measure], libraries)
+    parameters = {"Measurement Period": measurement_period(*case.period)}
+
+    def evaluate(accept: bool):
+        return evaluate_subject(definition, libraries, PatientData.from_resources(case.resources), valuesets, parameters,
+                                temporal.DateTime.parse("2026-01-01T00:00:00.000Z"), explained=False,
+                                accept_ucum_misspellings=accept)
+
+    with pytest.raises(EvaluationError, match=r"Invalid FHIR Quantity code: kg/m2 \(https://ucum.org\|kg/m2\)"):
+        evaluate(False)
+    result = evaluate(True)
+    for expected, got in zip(case.expected(), result.groups, strict=True):
+        assert {code: got.counts.get(code) for code in expected} == expected
+    assert result.misspelled_ucum == ["Observation/body-mass-index-bmi-ratio-5d32"]
