@@ -111,6 +111,9 @@ def _populations_of(group: dict, library: Library, where: str, scoring: str) -> 
         if code is None or not expression:
             raise MeasureError(f"{where}: a population without code or criteria")
         codes_by_id[population.get("id")] = code
+        if code in criteria:  # e.g. a ratio's two initial populations: the second would replace the first, silently
+            raise MeasureError(f"{where}: two {code} populations (a ratio measure with an initial population "
+                               "for each side is not supported)")
         if code != "measure-observation":
             criteria[code] = _definition(library, expression, where, code)
     for population in group.get("population", []):

@@ -176,6 +176,15 @@ def test_a_patient_based_observation_takes_no_argument(libraries):
     assert score(entry) == pytest.approx(7 / 5, abs=1e-6)
 
 
+def test_a_ratio_with_an_initial_population_for_each_side_is_refused_not_miscounted(libraries):
+    # the guide lets a ratio's numerator and denominator each name their initial population
+    # (cqfm-criteriaReference); the engine keeps one population per code, so it says so
+    group = sc.ratio_group()
+    group["population"].insert(1, sc.population("initial-population", "Long Encounters", "r-ip2"))
+    with pytest.raises(MeasureError, match="two initial-population populations"):
+        definition_of(sc.measure("ShapesTwoInitial", [group]), libraries)
+
+
 # -- stratifiers ------------------------------------------------------------------------------
 
 def strata(entry: dict, position: int = 0) -> dict:
