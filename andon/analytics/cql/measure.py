@@ -31,7 +31,7 @@ from .evaluator import Evaluation, EvaluationError, PatientData
 from .explain import explain
 from .fhir_model import Node
 from .ops_core import call_function
-from .strata import AGGREGATES, Observation, Stratifier, aggregate, number, observed, value_keys
+from .strata import AGGREGATES, Observation, Stratifier, aggregate, aggregate_method, number, observed, value_keys
 
 BASIS = "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-populationBasis"
 AGGREGATE_METHOD = "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-aggregateMethod"
@@ -111,21 +111,27 @@ def _populations_of(group: dict, library: Library, where: str, scoring: str) -> 
         if code is None or not expression:
             raise MeasureError(f"{where}: a population without code or criteria")
         codes_by_id[population.get("id")] = code
+        if code in criteria:  # e.g. a ratio's two initial populations: the second would replace the first, silently
+            raise MeasureError(f"{where}: two {code} populations (a ratio measure with an initial population "
+                               "for each side is not supported)")
         if code != "measure-observation":
             criteria[code] = _definition(library, expression, where, code)
     for population in group.get("population", []):
         if _code(population.get("code")) != "measure-observation":
             continue
         function = population["criteria"]["expression"]
-        extensions = {e.get("url"): e.get("valueString") for e in population.get("extension", [])}
+        # the guide's extensions hold a string (criteriaReference) and a code (aggregateMethod);
+        # MADiE writes the method as a string: either is read
+        extensions = {e.get("url"): e.get("valueString") or e.get("valueCode") for e in population.get("extension", [])}
         observes = codes_by_id.get(extensions.get(CRITERIA_REFERENCE)) or (
             "measure-population" if scoring == "continuous-variable" else None)
-        method = extensions.get(AGGREGATE_METHOD) or "Sum"
+        written = extensions.get(AGGREGATE_METHOD) or "Sum"
+        method = aggregate_method(written)
         if observes is None or observes not in criteria:
             raise MeasureError(f"{where}: observation {function!r} refers to no population of the group")
-        if method not in AGGREGATES:
-            raise MeasureError(f"{where}: observation {function!r} has aggregate method {method!r}, "
-                               f"not one of {', '.join(AGGREGATES)}")
+        if method is None:
+            raise MeasureError(f"{where}: observation {function!r} has aggregate method {written!r}, "
+                               f"not one of {', '.join(AGGREGATES)} (or the guide's codes)")
         if function not in library.functions:
             raise MeasureError(f"{where}: observation {function!r} is not a function of {library.name}")
         observations.append(Observation(function, observes, method))
@@ -134,11 +140,14 @@ def _populations_of(group: dict, library: Library, where: str, scoring: str) -> 
 
 def _stratifier(stratifier: dict, position: int, library: Library, where: str) -> Stratifier:
     """A stratifier of one criteria expression, or of components (a stratum per combination)."""
-    parts = [stratifier] if (stratifier.get("criteria") or {}).get("expression") else stratifier.get("component", [])
-    expressions = [_definition(library, part["criteria"]["expression"], where, "stratifier")
-                   for part in parts if (part.get("criteria") or {}).get("expression")]
+    whole = bool((stratifier.get("criteria") or {}).get("expression"))
+    parts = [part for part in ([stratifier] if whole else stratifier.get("component", []))
+             if (part.get("criteria") or {}).get("expression")]
+    expressions = [_definition(library, part["criteria"]["expression"], where, "stratifier") for part in parts]
     label = (stratifier.get("code") or {}).get("text") or " & ".join(expressions)
-    return Stratifier(stratifier.get("id") or str(position), label, expressions)
+    components = [] if whole else [(part.get("code") or {}).get("text") or expression
+                                   for part, expression in zip(parts, expressions, strict=True)]
+    return Stratifier(stratifier.get("id") or str(position), label, expressions, components)
 
 
 def _definition(library: Library, expression: str, where: str, code: str = "criteria") -> str:
@@ -169,6 +178,8 @@ class GroupResult:
     observations: dict[str, list] = field(default_factory=dict)  # observation code -> a number per member
     # stratifier key -> stratum key -> the stratum's counts and memberships
     strata: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    # stratifier key -> stratum key -> observation code -> the numbers of the stratum's members
+    strata_observations: dict[str, dict[str, dict[str, list]]] = field(default_factory=dict)
 
     def observation_values(self, group: Group) -> dict[str, object]:
         """Each observation aggregated over this subject's members, as test reports give it."""
@@ -201,18 +212,7 @@ def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data:
     library = definition.library
     results, explanations = [], []
     for group in definition.groups:
-        nodes: dict[str, object] = {}
-        values = {}
-        for code, expression in group.criteria.items():
-            found = _members(evaluation.expression(library, expression), group, definition, code)
-            nodes.update(found)
-            values[code] = set(found)
-        members = populations(values, group.scoring)
-        results.append(GroupResult({code: len(keys) for code, keys in members.items()},
-                                   {} if group.basis == "boolean" else {c: sorted(k) for c, k in members.items()},
-                                   memberships(members),
-                                   _observations(evaluation, library, group, members, nodes),
-                                   _strata(evaluation, definition, group, members)))
+        results.append(_group_result(evaluation, definition, group))
         if explained:
             explanations.append(explain(evaluation, library, group.criteria))
     supplemental = {key: value_keys(evaluation.expression(library, expression))
@@ -221,6 +221,24 @@ def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data:
     explanation = {"groups": explanations} if explained else {}
     accepted = evaluation.ucum_corrector.accepted() if evaluation.ucum_corrector is not None else []
     return SubjectResult(subject, results, explanation, set(evaluation.missing_valuesets), supplemental, accepted)
+
+
+def _group_result(evaluation: Evaluation, definition: MeasureDefinition, group: Group) -> GroupResult:
+    """One group's populations for the subject, with its observations and strata."""
+    nodes: dict[str, object] = {}
+    values = {}
+    for code, expression in group.criteria.items():
+        found = _members(evaluation.expression(definition.library, expression), group, definition, code)
+        nodes.update(found)
+        values[code] = set(found)
+    members = populations(values, group.scoring)
+    observed_by_member = _observations(evaluation, definition.library, group, members, nodes)
+    strata, strata_observations = _strata(evaluation, definition, group, members, observed_by_member)
+    return GroupResult({code: len(keys) for code, keys in members.items()},
+                       {} if group.basis == "boolean" else {c: sorted(k) for c, k in members.items()},
+                       memberships(members),
+                       {code: [by_member[key] for key in sorted(by_member)] for code, by_member in observed_by_member.items()},
+                       strata, strata_observations)
 
 
 def _members(value, group: Group, definition: MeasureDefinition, code: str) -> dict[str, object]:
@@ -235,43 +253,59 @@ def _members(value, group: Group, definition: MeasureDefinition, code: str) -> d
     for item in items:
         if not isinstance(item, Node) or not isinstance(item.value, dict):
             raise EvaluationError(f"measure {definition.name}: {code} should list {group.basis} resources")
+        if item.fhir_type != group.basis:  # a Procedure counted as an Encounter would be counted wrong, silently
+            raise EvaluationError(f"measure {definition.name}: {code} should list {group.basis} resources, "
+                                  f"found {item.fhir_type}")
         found[f"{item.fhir_type}/{item.value.get('id')}"] = item
     return found
 
 
 def _observations(evaluation: Evaluation, library: Library, group: Group, members: dict[str, set], nodes: dict) -> dict:
-    """Each observation's function over the members it observes (none for a patient basis)."""
+    """Each observation's function over the members it observes (no argument for a patient
+    basis): observation code -> member key -> number."""
     values = {}
     for observation in group.observations:
-        values[observation.code] = [
-            number(call_function(evaluation, library, observation.function, [] if key == "subject" else [nodes[key]]))
-            for key in sorted(observed(members, observation.observes))]
+        values[observation.code] = {
+            key: number(call_function(evaluation, library, observation.function, [] if key == "subject" else [nodes[key]]))
+            for key in sorted(observed(members, observation.observes))}
     return values
 
 
-def _strata(evaluation: Evaluation, definition: MeasureDefinition, group: Group, members: dict[str, set]) -> dict:
-    """Each stratifier's strata with the subject's counts in them. A criteria expression listing
-    episodes puts those in its stratum "true"; any other value names the stratum of all the
-    subject's members. Components combine: a stratum per combination of their strata ("a & b"),
-    holding the members all of them hold."""
-    strata = {}
+def _strata(evaluation: Evaluation, definition: MeasureDefinition, group: Group, members: dict[str, set],
+            observed_by_member: dict[str, dict]) -> tuple[dict, dict]:
+    """Each stratifier's strata with the subject's counts in them, and the observations of the
+    members each stratum holds (so that a stratum has its own score). A criteria expression
+    listing episodes puts those in its stratum "true"; any other value names the stratum of all
+    the subject's members. Components combine: a stratum per combination of their strata
+    ("a & b"), holding the members all of them hold."""
+    strata, observations = {}, {}
     everyone = set().union(*members.values()) if members else set()
     for stratifier in group.stratifiers:
         chosen = {"": everyone}
         for expression in stratifier.expressions:
-            value = evaluation.expression(definition.library, expression)
-            episodes = isinstance(value, list) and all(isinstance(v, Node) and isinstance(v.value, dict) for v in value)
-            if group.basis != "boolean" and episodes:
-                part = {"true": set(_members(value, group, definition, stratifier.label))}
-            else:
-                part = {key: everyone for key in value_keys(value)}
+            part = _stratum_members(evaluation.expression(definition.library, expression), group, definition,
+                                    stratifier, everyone)
             chosen = {f"{key} & {more}" if key else more: inside & within
                       for key, inside in chosen.items() for more, within in part.items()}
+        chosen = {stratum: inside for stratum, inside in chosen.items() if everyone & inside}
         strata[stratifier.key] = {
             stratum: {**{code: len(keys & inside) for code, keys in members.items()},
                       **memberships({code: keys & inside for code, keys in members.items()})}
-            for stratum, inside in chosen.items() if everyone & inside}
-    return strata
+            for stratum, inside in chosen.items()}
+        observations[stratifier.key] = {
+            stratum: {code: [value for key, value in sorted(by_member.items()) if key in inside]
+                      for code, by_member in observed_by_member.items()}
+            for stratum, inside in chosen.items()} if observed_by_member else {}
+    return strata, observations
+
+
+def _stratum_members(value, group: Group, definition: MeasureDefinition, stratifier: Stratifier,
+                     everyone: set) -> dict[str, set]:
+    """One stratifier expression's strata: stratum key -> the members in it."""
+    episodes = isinstance(value, list) and all(isinstance(v, Node) and isinstance(v.value, dict) for v in value)
+    if group.basis != "boolean" and episodes:
+        return {"true": set(_members(value, group, definition, stratifier.label))}
+    return {key: everyone for key in value_keys(value)}
 
 
 def populations(values: dict[str, set], scoring: str) -> dict[str, set]:

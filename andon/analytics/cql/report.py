@@ -10,7 +10,8 @@ supplemental data value. `summary_report` turns them into a FHIR MeasureReport:
   numerator and denominator observations, their aggregates' quotient; for a continuous-variable
   measure, the aggregate of its observations;
 - each observation's aggregate and number of values, as an extension of the group;
-- each stratifier's strata with their counts and scores;
+- each stratifier's strata with their counts and scores, a stratum's score from its own
+  members (and their observations); a stratum of components with each component's value;
 - supplemental data as contained Observations, one per element and value, with the number of
   subjects (DEQM's summary representation), referenced from the report's extensions.
 
@@ -40,22 +41,31 @@ class GroupTotals:
     counts: Counter = field(default_factory=Counter)  # populations and memberships
     observations: dict[str, list] = field(default_factory=dict)  # observation code -> every value
     strata: dict[str, dict[str, Counter]] = field(default_factory=dict)  # stratifier -> stratum -> counts
+    # stratifier -> stratum -> observation code -> every value of the stratum's members
+    strata_observations: dict[str, dict[str, dict[str, list]]] = field(default_factory=dict)
 
     def add(self, result: GroupResult) -> None:
         self.counts.update(result.counts)
         self.counts.update(result.memberships)
-        self._absorb(result.observations, result.strata)
+        self._absorb(result.observations, result.strata, result.strata_observations)
 
     def merge(self, other: GroupTotals) -> None:
         self.counts.update(other.counts)
-        self._absorb(other.observations, other.strata)
+        self._absorb(other.observations, other.strata, other.strata_observations)
 
-    def _absorb(self, observations: dict[str, list], strata: dict) -> None:
-        for code, values in observations.items():
-            self.observations.setdefault(code, []).extend(values)
+    def _absorb(self, observations: dict[str, list], strata: dict, strata_observations: dict) -> None:
+        _extend(self.observations, observations)
         for key, by_stratum in strata.items():
             for stratum, counts in by_stratum.items():
                 self.strata.setdefault(key, {}).setdefault(stratum, Counter()).update(counts)
+        for key, by_stratum in strata_observations.items():
+            for stratum, values in by_stratum.items():
+                _extend(self.strata_observations.setdefault(key, {}).setdefault(stratum, {}), values)
+
+
+def _extend(lists: dict[str, list], more: dict[str, list]) -> None:
+    for code, values in more.items():
+        lists.setdefault(code, []).extend(values)
 
 
 @dataclass
@@ -132,13 +142,14 @@ def _group(group, total: GroupTotals) -> dict:
     if group.observations:
         entry["extension"] = [_observation(o, total.observations.get(o.code, [])) for o in group.observations]
     if group.stratifiers:
-        entry["stratifier"] = _stratifiers(group, total.strata)
+        entry["stratifier"] = _stratifiers(group, total.strata, total.strata_observations)
     return entry
 
 
-def _stratifiers(group, strata: dict[str, dict]) -> list[dict]:
+def _stratifiers(group, strata: dict[str, dict], observations: dict[str, dict]) -> list[dict]:
     return [{"id": s.key, "code": [{"text": s.label}],
-             "stratum": [_stratum(group, stratum, Counter(counts)) for stratum, counts in sorted(strata.get(s.key, {}).items())]}
+             "stratum": [_stratum(group, s, stratum, Counter(counts), observations.get(s.key, {}).get(stratum, {}))
+                         for stratum, counts in sorted(strata.get(s.key, {}).items())]}
             for s in group.stratifiers]
 
 
@@ -146,10 +157,17 @@ def _populations(group, counts: Counter) -> list[dict]:
     return [{"code": {"coding": [{"system": POPULATION_SYSTEM, "code": code}]}, "count": counts[code]} for code in group.criteria]
 
 
-def _stratum(group, stratum: str, counts: Counter) -> dict:
-    entry = {"value": {"text": stratum}, "population": _populations(group, counts)}
-    if not group.observations:  # a stratum's observations are not kept apart: no score rather than a wrong one
-        _score(entry, measure_score(counts, group.scoring))
+def _stratum(group, stratifier, stratum: str, counts: Counter, observations: dict[str, list]) -> dict:
+    """A stratum with its counts and its own score (from its own observations, if the group has
+    any). A stratum of components gives each component's value (DEQM), not one value."""
+    values = stratum.split(" & ")
+    if stratifier.components and len(values) == len(stratifier.components):
+        entry = {"component": [{"code": {"text": label}, "value": {"text": value}}
+                               for label, value in zip(stratifier.components, values, strict=True)]}
+    else:  # one criteria, or component values that themselves hold " & ": the stratum's key whole
+        entry = {"value": {"text": stratum}}
+    entry["population"] = _populations(group, counts)
+    _score(entry, measure_score(counts, group.scoring, observations, group))
     return entry
 
 
@@ -188,7 +206,7 @@ def individual_report(definition: MeasureDefinition, result: SubjectResult, peri
         if group.observations:
             entry["extension"] = [_observation(o, outcome.observations.get(o.code, [])) for o in group.observations]
         if group.stratifiers:
-            entry["stratifier"] = _stratifiers(group, outcome.strata)
+            entry["stratifier"] = _stratifiers(group, outcome.strata, outcome.strata_observations)
         groups.append(entry)
     report = {"resourceType": "MeasureReport", "status": "complete", "type": "individual", "measure": definition.url,
               "date": now, "period": {"start": period[0], "end": period[1]}, "group": groups}

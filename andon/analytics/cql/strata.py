@@ -5,12 +5,14 @@ Elements"; DEQM for how they appear in MeasureReports).
 - A **measure observation** is a function of the measure's library applied to each member of
   the population it refers to (`cqfm-criteriaReference`), less that population's exclusions:
   an Encounter for an episode-based measure, nothing for a patient-based one. Its values are
-  aggregated by the `cqfm-aggregateMethod` (Sum, Count, Average, Median, Min, Max), for a
-  subject and again over all subjects.
+  aggregated by the `cqfm-aggregateMethod` (Sum, Count, Average, Median, Min, Max; the guide's
+  codes sum … minimum, maximum too, in a valueCode or a valueString), for a subject and again
+  over all subjects.
 - A **stratifier** is a definition whose value puts a subject, or a subject's episodes, in a
   stratum: a list of the measure's episode type names the episodes of the stratum `true`; any
   other value (a code, a Boolean, an age band) names the stratum of all the subject's members.
-  A stratifier of components has a stratum per combination of theirs ("F & 18-64").
+  A stratifier of components has a stratum per combination of theirs ("F & 18-64"). A
+  stratum's score comes from its own members: their counts, and the observations made of them.
 - A **supplemental data element** is a definition whose value describes the subject (sex,
   race, ethnicity, payer); summary reports count subjects per value.
 
@@ -21,7 +23,7 @@ its codes (`system|code`), a Tuple by its `code`/`codes` element, a list by each
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .fhir_model import Node
@@ -29,6 +31,10 @@ from .quantity import Quantity
 from .values import Code, Concept
 
 AGGREGATES = ("Sum", "Count", "Average", "Median", "Min", "Max")
+# the aggregate method as Measures write it, in any case: the guide's codes (cqfm aggregate-method
+# code system: sum, count, average, median, minimum, maximum) and the short names MADiE and
+# this engine use (Min, Max)
+_METHOD_NAMES = {**{name.lower(): name for name in AGGREGATES}, "minimum": "Min", "maximum": "Max"}
 EXCLUSION_OF = {"denominator": "denominator-exclusion", "numerator": "numerator-exclusion",
                 "measure-population": "measure-population-exclusion"}
 
@@ -51,6 +57,13 @@ class Stratifier:
     key: str  # the stratifier's id, or its position
     label: str  # its code's text, else its definitions' names
     expressions: list[str]  # its criteria, or its components' criteria
+    components: list[str] = field(default_factory=list)  # each component's code text (else its definition)
+
+
+def aggregate_method(written: str) -> str | None:
+    """One of AGGREGATES for a method as a Measure writes it (`median`, `Median`, `minimum`), or
+    None if it names no method."""
+    return _METHOD_NAMES.get(written.strip().lower())
 
 
 def observed(members: dict[str, set], observes: str) -> set:
