@@ -12,6 +12,14 @@ Tables:
 `resources.content_hash` (added by the ingest) is the MD5 of the resource's minified JSON, so
 a reload can tell "unchanged" without comparing whole documents.
 
+`resources.patient` (written by the ingest, `patient_key`) is the patient whose compartment the
+resource is in ('' for none), indexed (`resources_patient`, an ART index) so that reading one
+patient's resources is a seek, not a scan of the store. NULL means "not keyed": a row written
+by anything but the ingest (a test's INSERT, an older Andon); readers look at those rows too. A
+store made before the column existed gets it, filled in, the first time it is opened for
+writing; a read-only connection cannot add it, so readers ask `has_patient_key` and fall back
+to a scan.
+
 Every connection runs with the time zone UTC, so timestamps never depend on the machine.
 """
 
@@ -46,6 +54,11 @@ CREATE TABLE IF NOT EXISTS loads (
 ALTER TABLE resources ADD COLUMN IF NOT EXISTS content_hash UHUGEINT;
 """
 
+PATIENT_INDEX = "resources_patient"
+# DuckDB scans the index instead of the table only when fewer than max(this, 0.1 % of the rows)
+# rows match; its default (2048) is less than the records of a long-stay patient.
+INDEX_SCAN_MAX_COUNT = 1_000_000
+
 DEFAULT_NAME = "fhir.duckdb"
 
 
@@ -61,4 +74,54 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
     connection.execute("SET TimeZone = 'UTC'")
     if not read_only:
         connection.execute(SCHEMA)
+        _add_patient_key(connection)
+    connection.execute(f"SET index_scan_max_count = {INDEX_SCAN_MAX_COUNT}")
     return connection
+
+
+def patient_of(type_sql: str = "type", id_sql: str = "id", resource_sql: str = "resource") -> str:
+    """The SQL of the patient whose compartment a resource is in: the Patient's own id, else the
+    id its `subject`, `patient` or `beneficiary` reference names (`Patient/<id>`, relative or
+    absolute; the first of them present); '' or NULL when none does. The one rule: the ingest
+    stores it, and the measure engine groups by it (cql.population)."""
+    return f"""
+CASE WHEN {type_sql} = 'Patient' THEN {id_sql} ELSE regexp_extract(coalesce(
+    json_extract_string({resource_sql}, '$.subject.reference'),
+    json_extract_string({resource_sql}, '$.patient.reference'),
+    json_extract_string({resource_sql}, '$.beneficiary.reference')), '(^|/)Patient/([^/]+)$', 2) END
+"""
+
+
+def patient_key(type_sql: str = "type", id_sql: str = "id", resource_sql: str = "resource") -> str:
+    """The SQL of the stored patient column: `patient_of`, '' (never NULL) when there is none."""
+    return f"coalesce({patient_of(type_sql, id_sql, resource_sql)}, '')"
+
+
+def key_patients(connection: duckdb.DuckDBPyConnection) -> None:
+    """Fill in the patient column of the rows written without it (NULL)."""
+    connection.execute(f"UPDATE resources SET patient = {patient_key()} WHERE patient IS NULL")
+
+
+def has_patient_key(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `resources` has the stored patient column (a store made before it, opened
+    read-only, has not)."""
+    return bool(connection.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = current_schema() AND table_name = 'resources' AND column_name = 'patient'").fetchall()[0][0])
+
+
+def _add_patient_key(connection: duckdb.DuckDBPyConnection) -> None:
+    """Add the patient column, filled in from every stored resource, once (in one transaction, so
+    that a store with the column always has it filled in); then its index, when missing."""
+    if not has_patient_key(connection):
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            connection.execute("ALTER TABLE resources ADD COLUMN patient VARCHAR")
+            key_patients(connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    # After the backfill's commit: DuckDB cannot create an index in a transaction with updates
+    # pending (and filling an indexed column row by row would be slower).
+    connection.execute(f"CREATE INDEX IF NOT EXISTS {PATIENT_INDEX} ON resources (patient)")
