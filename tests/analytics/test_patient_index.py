@@ -24,7 +24,8 @@ CREATE TABLE loads (file VARCHAR NOT NULL, loaded_at TIMESTAMPTZ NOT NULL DEFAUL
 RESOURCES = [
     {"resourceType": "Patient", "id": "p1"},
     {"resourceType": "Patient", "id": "p2"},
-    {"resourceType": "Encounter", "id": "e1", "subject": {"reference": "Patient/p1"}},
+    {"resourceType": "Encounter", "id": "e1", "subject": {"reference": "Patient/p1"},
+     "location": [{"location": {"reference": "Location/l1"}}]},
     {"resourceType": "Encounter", "id": "e2", "subject": {"reference": "https://ehr.example/fhir/Patient/p2"}},
     {"resourceType": "AllergyIntolerance", "id": "a1", "patient": {"reference": "Patient/p1"}},
     {"resourceType": "Coverage", "id": "c1", "beneficiary": {"reference": "Patient/p2"}},
@@ -34,14 +35,18 @@ RESOURCES = [
      "medicationReference": {"reference": "Medication/med1"}},
     {"resourceType": "Medication", "id": "med1", "code": {"text": "aspirin"}},
     {"resourceType": "Organization", "id": "org1"},
+    {"resourceType": "Location", "id": "l1", "managingOrganization": {"reference": "Organization/org1"}},
+    {"resourceType": "Location", "id": "l2"},
 ]
 KEYS = {
     ("Patient", "p1"): "p1", ("Patient", "p2"): "p2", ("Encounter", "e1"): "p1", ("Encounter", "e2"): "p2",
     ("AllergyIntolerance", "a1"): "p1", ("Coverage", "c1"): "p2", ("Observation", "o1"): "",
     ("Observation", "o2"): "", ("MedicationRequest", "m1"): "p1", ("Medication", "med1"): "",
-    ("Organization", "org1"): "",
+    ("Organization", "org1"): "", ("Location", "l1"): "", ("Location", "l2"): "",
 }
-P1 = ["AllergyIntolerance/a1", "Encounter/e1", "Medication/med1", "MedicationRequest/m1", "Patient/p1"]
+# A patient's own resources and the shared ones they reference, and what those reference in turn.
+P1 = ["AllergyIntolerance/a1", "Encounter/e1", "Location/l1", "Medication/med1", "MedicationRequest/m1",
+      "Organization/org1", "Patient/p1"]
 P2 = ["Coverage/c1", "Encounter/e2", "Patient/p2"]
 
 
@@ -118,7 +123,7 @@ def test_a_stored_row_put_back_within_a_file_keeps_its_key(loaded, tmp_path):
     """A line replaces e1 in one batch; a later line of the same file, equal to what was stored,
     wins: the stored row goes back as it was, its key with it."""
     other = {"resourceType": "Encounter", "id": "e1", "subject": {"reference": "Patient/p2"}}
-    same = {"resourceType": "Encounter", "id": "e1", "subject": {"reference": "Patient/p1"}}
+    same = RESOURCES[2]
     summary = ingest.load_paths(loaded, [ndjson(tmp_path / "again.ndjson", [other, same])], batch_rows=1)
     assert summary.total.unchanged == 2
     assert keys(loaded) == KEYS

@@ -1,11 +1,11 @@
 """Patients for measure evaluation, one at a time, from the FHIR store.
 
 Each resource belongs to the patient its compartment reference names (`subject`, `patient`,
-`beneficiary`, or the Patient itself): the store keeps it with each resource (`resources.patient`,
-indexed; store.patient_of), so one patient is a seek. The whole store is read in passes, each over a bucket of
-patients (a hash of the patient id) sorted by patient and fetched in batches, so memory holds
-one bucket's sort and the patient being assembled, never the population: the bucket count
-grows with the store (about BUCKET_BYTES of records each).
+`beneficiary`, or the Patient itself): the store keeps it with each resource
+(`resources.patient`, indexed; store.patient_of), so that one patient is a seek. The whole store
+is read in passes, each over a bucket of patients (a hash of the patient id) sorted by patient
+and fetched in batches, so memory holds one bucket's sort and the patient being assembled, never
+the population: the bucket count grows with the store (about BUCKET_BYTES of records each).
 
 Resources outside any patient's compartment (Medication, Location, Organization,
 Practitioner) are shared by many patients. A patient gets those their own records reference
@@ -94,9 +94,9 @@ def patients(connection: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Patie
 
 
 def _patient_column(connection: duckdb.DuckDBPyConnection) -> str:
-    """The SQL of each row's patient: the stored key (computed for a row without one: about a
-    third of the time of computing every row's, which each pass over a bucket would), or
-    computed in a store made before the key."""
+    """The SQL of each row's patient: the stored key (computed for a row without one), or
+    computed in a store made before the key. The SQL of the passes over a million resources
+    takes a quarter of the time with the stored key (docs/benchmarks.md)."""
     return f"coalesce(patient, {_PATIENT_OF})" if store.has_patient_key(connection) else _PATIENT_OF
 
 
@@ -104,7 +104,6 @@ def patient(connection: duckdb.DuckDBPyConnection, patient_id: str) -> PatientDa
     """One patient's data, as `patients` gives it, or None when the store has no such Patient:
     for one explanation, not for a population. A seek on the stored patient key, or, in a store
     made before it and opened read-only, a scan of the store."""
-    # Both first: a query on the connection ends the pending result.
     keyed = store.has_patient_key(connection)
     shared = StoredShared(connection)
     rows = connection.execute(_ONE_PATIENT_KEYED if keyed else _ONE_PATIENT_SCANNED,
