@@ -135,14 +135,16 @@ def type_file(resource_type: str) -> Path:
 
 # --- running a step in its own process ----------------------------------------------------------
 
-def run_step(python: str, phase: str, args: dict, limit: float, script: Path | None = None) -> dict:
-    """Run this script (or `script`) with `python` for one phase; return its JSON result with
-    `rss_mb` and `wall_s` added, or {"error": …} when it failed or ran past `limit` seconds."""
+def run_step(python: str, phase: str, args: dict, limit: float, script: Path | None = None,
+             pythonpath: Path = REPO) -> dict:
+    """Run this script (or `script`) with `python` for one phase, importing Andon from
+    `pythonpath`; return its JSON result with `rss_mb` and `wall_s` added, or {"error": …} when
+    it failed or ran past `limit` seconds."""
     with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
         began = time.perf_counter()
         child = subprocess.Popen([python, str(script or Path(__file__).resolve()), "--phase", phase, "--phase-args",
                                   json.dumps(args)], stdout=out, stderr=err, cwd=REPO, start_new_session=True,
-                                 env={**os.environ, "PYTHONPATH": str(REPO)})
+                                 env={**os.environ, "PYTHONPATH": str(pythonpath)})
         timed_out = threading.Event()
 
         def kill():

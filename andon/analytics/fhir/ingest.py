@@ -52,6 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import strict_json
+from . import store
 
 DEFAULT_MAX_LINE = 64 * 1024 * 1024
 DEFAULT_MAX_DEPTH = strict_json.DEFAULT_MAX_DEPTH  # FHIR resources nest about 10 levels
@@ -393,8 +394,8 @@ def _merge_batch(connection, before, batch: pa.Table, declared, name: str, count
         SELECT type, 'unchanged', count(*) FROM _ingest_outcome WHERE earlier AND NOT loses GROUP BY ALL
     """).fetchall())
     run(f"""
-        INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash)
-        SELECT s.type, s.id, s.version_id, s.last_updated, s.raw, {_hash('s')}
+        INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash, patient)
+        SELECT s.type, s.id, s.version_id, s.last_updated, s.raw, {_hash('s')}, {store.patient_key('s.type', 's.id', 's.raw')}
         FROM _ingest_win s JOIN _ingest_outcome o ON o.type = s.type AND o.id = s.id
         WHERE o.outcome <> 'unchanged' AND NOT (o.earlier AND o.loses)
     """).complete()
@@ -406,12 +407,12 @@ def _merge_batch(connection, before, batch: pa.Table, declared, name: str, count
         # A line of this file replaced a stored resource, and a later line equal to (or older
         # than) the stored one wins: the stored row goes back exactly as it was.
         _ingest_restore = before.sql("""
-            SELECT r.type, r.id, r.version_id, r.last_updated, r.resource, (r.content_hash >> 64)::UBIGINT AS h1, (r.content_hash & 18446744073709551615::UHUGEINT)::UBIGINT AS h2
+            SELECT r.type, r.id, r.version_id, r.last_updated, r.resource, (r.content_hash >> 64)::UBIGINT AS h1, (r.content_hash & 18446744073709551615::UHUGEINT)::UBIGINT AS h2, r.patient
             FROM resources r SEMI JOIN _ingest_keys k ON r.type = k.type AND r.id = k.id
         """).to_arrow_table()
         run(f"""
-            INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash)
-            SELECT type, id, version_id, last_updated, resource, {_hash('_ingest_restore')} FROM _ingest_restore
+            INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash, patient)
+            SELECT type, id, version_id, last_updated, resource, {_hash('_ingest_restore')}, patient FROM _ingest_restore
         """).complete()
 
 
@@ -602,8 +603,6 @@ def mark_loaded(store_path) -> None:
 
 
 def cli_load(args) -> int:
-    from . import store
-
     try:
         files = find_files(args.paths)
     except FileNotFoundError as error:
@@ -624,8 +623,6 @@ def cli_load(args) -> int:
 
 
 def cli_quarantine(args) -> int:
-    from . import store
-
     if not Path(args.store).exists():
         print(f"andon fhir quarantine: no store at {args.store}", file=sys.stderr)
         return 2

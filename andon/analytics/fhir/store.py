@@ -12,6 +12,14 @@ Tables:
 `resources.content_hash` (added by the ingest) is the MD5 of the resource's minified JSON, so
 a reload can tell "unchanged" without comparing whole documents.
 
+`resources.patient` (written by the ingest, `patient_key`) is the patient whose compartment the
+resource is in ('' for none), indexed (`resources_patient`, an ART index) so that reading one
+patient's resources is a seek, not a scan of the store. NULL means "not keyed": a row written
+by anything but the ingest (a test's INSERT, an older Andon, an upgrade cut short); readers
+compute those rows' patient, and every connection for writing fills them in. A store made before
+the column existed gets it, filled in, the first time it is opened for writing; a read-only
+connection cannot add it, so readers ask `has_patient_key` and fall back to a scan.
+
 Every connection runs with the time zone UTC, so timestamps never depend on the machine.
 """
 
@@ -46,6 +54,13 @@ CREATE TABLE IF NOT EXISTS loads (
 ALTER TABLE resources ADD COLUMN IF NOT EXISTS content_hash UHUGEINT;
 """
 
+PATIENT_INDEX = "resources_patient"
+# DuckDB scans the index instead of the table only when fewer than max(this, 0.1 % of the rows)
+# rows match; its default (2048) is less than the records of a long-stay patient.
+INDEX_SCAN_MAX_COUNT = 1_000_000
+UPGRADE_MEMORY_LIMIT = "1GB"
+KEY_BATCH_ROWS = 100_000  # rows a statement of the backfill keys (about 150 MB of Synthea's JSON)
+
 DEFAULT_NAME = "fhir.duckdb"
 
 
@@ -61,4 +76,59 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
     connection.execute("SET TimeZone = 'UTC'")
     if not read_only:
         connection.execute(SCHEMA)
+        _add_patient_key(connection)
+    connection.execute(f"SET index_scan_max_count = {INDEX_SCAN_MAX_COUNT}")
     return connection
+
+
+def patient_of(type_sql: str = "type", id_sql: str = "id", resource_sql: str = "resource") -> str:
+    """The SQL of the patient whose compartment a resource is in: the Patient's own id, else the
+    id its `subject`, `patient` or `beneficiary` reference names (`Patient/<id>`, relative or
+    absolute; the first of them present); '' or NULL when none does. The one rule: the ingest
+    stores it, and the measure engine groups by it (cql.population)."""
+    return f"""
+CASE WHEN {type_sql} = 'Patient' THEN {id_sql} ELSE regexp_extract(coalesce(
+    json_extract_string({resource_sql}, '$.subject.reference'),
+    json_extract_string({resource_sql}, '$.patient.reference'),
+    json_extract_string({resource_sql}, '$.beneficiary.reference')), '(^|/)Patient/([^/]+)$', 2) END
+"""
+
+
+def patient_key(type_sql: str = "type", id_sql: str = "id", resource_sql: str = "resource") -> str:
+    """The SQL of the stored patient column: `patient_of`, '' (never NULL) when there is none."""
+    return f"coalesce({patient_of(type_sql, id_sql, resource_sql)}, '')"
+
+
+def key_patients(connection: duckdb.DuckDBPyConnection) -> None:
+    """Fill in the patient column of the rows written without it (NULL), KEY_BATCH_ROWS rows a
+    statement, each committed: an upgrade cut short keeps what it did, and no statement holds the
+    changes of a whole store. Row groups without a NULL key are skipped unread (0.1 s for a keyed
+    store of a million resources)."""
+    last = connection.execute("SELECT max(rowid) FROM resources").fetchall()[0][0]
+    for start in range(0, (last if last is not None else -1) + 1, KEY_BATCH_ROWS):
+        connection.execute(f"UPDATE resources SET patient = {patient_key()} "
+                           "WHERE patient IS NULL AND rowid >= ? AND rowid < ?", [start, start + KEY_BATCH_ROWS])
+
+
+def has_patient_key(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `resources` has the stored patient column (a store made before it, opened
+    read-only, has not)."""
+    return bool(connection.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = current_schema() AND table_name = 'resources' AND column_name = 'patient'").fetchall()[0][0])
+
+
+def _add_patient_key(connection: duckdb.DuckDBPyConnection) -> None:
+    """Add the patient column when missing, fill in the rows without a key (all of them in a
+    store made before it; those an upgrade cut short left; a test's INSERTs), then the index."""
+    if not has_patient_key(connection):
+        connection.execute("ALTER TABLE resources ADD COLUMN patient VARCHAR")
+    previous = connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    connection.execute(f"SET memory_limit = '{UPGRADE_MEMORY_LIMIT}'")  # as the ingest: what it reads is cached up to it
+    try:
+        key_patients(connection)
+    finally:
+        connection.execute(f"SET memory_limit = '{previous}'")
+    # After the backfill: DuckDB cannot create an index in a transaction with updates pending,
+    # and filling an indexed column row by row is slower.
+    connection.execute(f"CREATE INDEX IF NOT EXISTS {PATIENT_INDEX} ON resources (patient)")

@@ -14,4 +14,5 @@ def store_with(resources: list[dict]):
     rows = [(r["resourceType"], str(r.get("id", i)), json.dumps(r, allow_nan=False)) for i, r in enumerate(resources)]
     if rows:
         connection.executemany("INSERT OR REPLACE INTO resources (type, id, resource) VALUES (?, ?, ?)", rows)
+        store.key_patients(connection)
     return connection
