@@ -51,6 +51,9 @@ class PatientData:
     by_type: dict[str, list[Node]] = field(default_factory=dict)
     # why some of the patient's stored resources could not be read (then no result is given)
     unreadable: list[str] = field(default_factory=list)
+    # what every evaluation of this patient (each measure, each period) may reuse, by purpose
+    # ("retrieve", "conversion"): results keyed by everything they depend on (ops_core.py)
+    shared: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_resources(cls, resources) -> PatientData:
