@@ -364,13 +364,25 @@ def call_function(ev, library, name: str, arguments: list, signature=None):
     if definition.get("external"):
         return types.external(library.name, name, arguments)
     key = _conversion_key(ev, library, definition, arguments)
-    if key is None:
+    if key is not None:
+        kept = ev.data.shared.setdefault("conversion", {})
+    elif ev.function_results is not None:
+        kept = ev.function_results
+        key = (id(definition), *map(_identity, arguments))
+    else:
         return _applied(ev, library, definition, arguments)
-    kept = ev.data.shared.setdefault("conversion", {})
     if key not in kept:
-        # the element is kept with its result, so that its id names it as long as the key exists
-        kept[key] = (arguments[0], _applied(ev, library, definition, arguments))
+        # the arguments are kept with the result, so that their ids name them as long as the key exists
+        kept[key] = (arguments, _applied(ev, library, definition, arguments))
     return kept[key][1]
+
+
+def _identity(argument) -> tuple:
+    """What names an argument in a kept function result: the object itself by its id, but a FHIR
+    element by the JSON it wraps, since every read of the element wraps it anew."""
+    if isinstance(argument, Node):
+        return id(argument.value), argument.fhir_type, argument.path, id(argument.extension)
+    return (id(argument),)
 
 
 def _applied(ev, library, definition: dict, arguments: list):

@@ -47,6 +47,11 @@ class Evaluator:
         self.parameters = {"Measurement Period": measurement_period(*period)}
         self.now = temporal.DateTime.parse(now)
         self.accept_ucum_misspellings = accept_ucum_misspellings
+        # the measures of a period share their definitions' results for a patient, unless a value set
+        # is missing (each evaluation must then say which it used: SubjectResult.missing_valuesets)
+        complete = all(v["id"] in self.valuesets for library in _with_includes(self.libraries, self.definition.library)
+                       for v in library.valuesets.values())
+        self.shared_as = (tuple(period), now) if complete else None
         # what a worker process builds its own Evaluator from (run.py spawns, so nothing is shared)
         self.initargs = (list(folders), measure, period, now, accept_ucum_misspellings)
 
@@ -76,7 +81,7 @@ class Evaluator:
         try:
             result = evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now,
                                       explained=False,  # a summary needs no explanation
-                                      accept_ucum_misspellings=self.accept_ucum_misspellings)
+                                      accept_ucum_misspellings=self.accept_ucum_misspellings, shared_as=self.shared_as)
         except (EvaluationError, ValueError, TypeError, LookupError) as error:
             errors.append(f"Patient/{patient_id}: {type(error).__name__}: {error}")
             return
@@ -87,6 +92,17 @@ class Evaluator:
         """One subject's result with why each population holds or not (explain.py)."""
         return evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now,
                                 accept_ucum_misspellings=self.accept_ucum_misspellings)
+
+
+def _with_includes(libraries, library) -> list:
+    """The library and every library it includes, directly or not."""
+    found, todo = {}, [library]
+    while todo:
+        current = todo.pop()
+        if current.key not in found:
+            found[current.key] = current
+            todo += [libraries.included(current, alias) for alias in current.includes]
+    return list(found.values())
 
 
 class Evaluators:
