@@ -8,7 +8,8 @@ observations and strata, and the supplemental data.
 
 `run_cases_together` evaluates several measures (each over its periods) in one pass: the store
 is read once, and each patient is evaluated for every measure in turn, the measures sharing the
-patient's retrieves and FHIRHelpers conversions (PatientData.shared).
+patient's retrieves, FHIRHelpers conversions and, within a period, the results of the
+definitions and functions of the libraries they have in common (PatientData.shared).
 """
 
 from __future__ import annotations
@@ -47,11 +48,12 @@ class Evaluator:
         self.parameters = {"Measurement Period": measurement_period(*period)}
         self.now = temporal.DateTime.parse(now)
         self.accept_ucum_misspellings = accept_ucum_misspellings
-        # the measures of a period share their definitions' results for a patient, unless a value set
+        # the measures of a period share their definitions' results for a patient (the key says all
+        # they depend on besides the patient: content, parameters, Now()), unless a value set
         # is missing (each evaluation must then say which it used: SubjectResult.missing_valuesets)
         complete = all(v["id"] in self.valuesets for library in _with_includes(self.libraries, self.definition.library)
                        for v in library.valuesets.values())
-        self.shared_as = (tuple(period), now) if complete else None
+        self.shared_as = (tuple(map(str, folders)), tuple(period), now) if complete else None
         # what a worker process builds its own Evaluator from (run.py spawns, so nothing is shared)
         self.initargs = (list(folders), measure, period, now, accept_ucum_misspellings)
 
@@ -108,8 +110,9 @@ def _with_includes(libraries, library) -> list:
 class Evaluators:
     """Several evaluations over the same patients, each a measure over a period (`runs`), in one
     pass: each patient is read once and evaluated for every run in turn, the runs sharing what
-    the patient's evaluations keep (PatientData.shared: retrieves, FHIRHelpers conversions) and
-    the content (read once per process by content.py)."""
+    the patient's evaluations keep (PatientData.shared: retrieves, FHIRHelpers conversions, and
+    the definitions' and functions' results of the runs of one period) and the content (read
+    once per process by content.py)."""
 
     def __init__(self, folders, runs: list[tuple[str, tuple[str, str]]], now: str, accept_ucum_misspellings: bool = False):
         self.runs = [(measure, tuple(period)) for measure, period in runs]
