@@ -14,8 +14,9 @@ response time with those results in the database.
 3. Floor: what any computation of the library must do at least, in the same run: read the
    views its SQL uses from the store once, and stream every patient out of the store once per
    eCQM.
-4. Compute: `services.compute_measures` for all measures (eCQMs with a worker per core), in its
-   own process: time and peak RSS, cells stored, time per measure.
+4. Compute: `services.compute_measures` for all measures (the eCQMs all in one pass over the
+   patients, with a worker per core), in its own process: time and peak RSS, cells stored, the
+   eCQMs' pass, time per measure (an eCQM's: making its cells from the pass's cases).
 5. Dashboard: signed in as the CQO, the dashboard page 30 times (after 3 warm-ups) against the
    home page as the baseline: median and p95.
 
@@ -129,6 +130,7 @@ def phase_prepare(args: dict) -> dict:
     platform.grant_role(analyst, Role.QUALITY_ANALYST, organisation)
     cqo = platform.create_user("cqo", password=None)
     platform.grant_role(cqo, Role.CQO, organisation)
+    platform.set_mfa_required(Role.CQO, False)  # signed in by the test client: never past a TOTP step
     units = {path: Unit.objects.get(facility__code=path.split("/")[0], code=path.split("/")[1])
              for path in [*WARDS.values(), EMERGENCY[1]]}
     for location, path in [*WARDS.items(), EMERGENCY]:
@@ -197,13 +199,34 @@ def phase_compute(args: dict) -> dict:
         marks.append(time.perf_counter())
         names.append(title)
 
+    one_pass = _timed_ecqm_pass()
     began = time.perf_counter()
     done = services.compute_measures(None, first=FIRST, last=LAST, progress=progress)
     seconds = time.perf_counter() - began
     per_measure = {d.measure: round(b - a, 2) for d, a, b in zip(done, marks[:-1], marks[1:], strict=True)}
-    return {"s": seconds, "cells": MeasureResult.objects.count(), "per_measure": per_measure,
+    if done and one_pass:  # the eCQMs' pass runs before the first measure's cells: not that measure's time
+        per_measure[done[0].measure] = round(per_measure[done[0].measure] - sum(one_pass), 2)
+    return {"s": seconds, "ecqm_pass_s": sum(one_pass), "cells": MeasureResult.objects.count(), "per_measure": per_measure,
             "errors": {d.measure: d.error for d in done if d.error},
             "ecqm_errors": sum(d.counts.get("errors", 0) for d in done)}
+
+
+def _timed_ecqm_pass() -> list[float]:
+    """The seconds of each one-pass evaluation of the eCQMs (compute.ecqm_cases_together), as
+    the computation makes them."""
+    from andon.measures import compute
+
+    seconds, together = [], compute.ecqm_cases_together
+
+    def timed(*args, **options):
+        began = time.perf_counter()
+        try:
+            return together(*args, **options)
+        finally:
+            seconds.append(time.perf_counter() - began)
+
+    compute.ecqm_cases_together = timed
+    return seconds
 
 
 # --- 5. dashboard -----------------------------------------------------------------------------------
@@ -288,6 +311,9 @@ def report(runs: list[dict]) -> str:
         growth = large["compute"]["s"] / small["compute"]["s"]
         lines += ["", f"From {small['size']:,} to {large['size']:,} patients ({large['size'] / small['size']:.0f}× the "
                       f"patients) the computation took {growth:.1f}× as long."]
+    ecqms = [f"{r['size']:,} patients {r['compute']['ecqm_pass_s']:.1f} s" for r in runs if r.get("compute", {}).get("ecqm_pass_s")]
+    if ecqms:
+        lines += ["", "The eCQMs evaluated together in one pass over the patients (part of compute): " + ", ".join(ecqms) + "."]
     slowest = sorted(runs[-1].get("compute", {}).get("per_measure", {}).items(), key=lambda kv: -kv[1])[:8]
     if slowest:
         lines += ["", f"Slowest measures at {runs[-1]['size']:,} patients: "

@@ -872,6 +872,32 @@ def test_an_ecqm_by_month_adds_up_to_the_test_cases_expected_populations(vte_sto
     assert sum(e["numerator"] for e in episodes) == busiest.numerator
 
 
+def test_a_computation_evaluates_its_ecqms_in_one_pass_each_as_computed_alone(vte_store, monkeypatch):
+    from andon.analytics.cql import run
+
+    start, end = (date.fromisoformat(p[:10]) for p in vte_store[0].period)
+
+    def results():
+        rows = MeasureResult.objects.filter(measure__key="vte-prophylaxis")
+        return sorted((r.period_start, r.unit_id, r.stratum, r.stratum_value, r.cases, r.numerator, r.denominator, r.value)
+                      for r in rows)
+
+    services.compute_measures(["vte-prophylaxis"], first=start, last=end, jobs=1)
+    alone = results()
+    passes = []
+    one_pass = run.run_cases_together
+
+    def counted(store, folders, runs, **options):
+        passes.append(runs)
+        return one_pass(store, folders, runs, **options)
+
+    monkeypatch.setattr(run, "run_cases_together", counted)
+    done = services.compute_measures(["vte-prophylaxis", "severe-hypoglycemia"], first=start, last=end, jobs=1)
+    assert len(passes) == 1 and {measure for measure, _ in passes[0]} == {"CMS108VTEProphylaxisFHIR", "CMS816HHHypoFHIR"}
+    assert next(d for d in done if d.measure == "vte-prophylaxis").error == ""
+    assert results() == alone and alone
+
+
 def test_why_an_ecqm_case_is_in_or_out_agrees_with_its_test_case(vte_store, make_user, settings, tmp_path):
     from auditlog.models import LogEntry
 

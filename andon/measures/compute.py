@@ -199,9 +199,42 @@ def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jo
     ending in the measurement period, so each counts in the period its encounter ends. A
     patient-based measure is evaluated once per period, its cases dated at the period's start.
     """
-    import pyarrow as pa
+    found = ecqm_cases_together(store, folders, [name], kind, first, last, jobs, progress)[name]
+    if isinstance(found, ComputeError):
+        raise found
+    *evaluation, said = found
+    if warnings is not None:
+        warnings += said
+    return tuple(evaluation)
 
-    from andon.analytics.cql import content, run
+
+def ecqm_cases_together(store, folders, names: list[str], kind: str, first: date, last: date, jobs=None,
+                        progress=None) -> dict:
+    """By eCQM name, what ecqm_cases gives for it, with its warnings fifth: (table, patients
+    evaluated, errors, measured, warnings); the store read once for them all (the engine's
+    run_cases_together). An eCQM that cannot be evaluated (not in the content, a measure the
+    engine refuses) has its ComputeError instead, and the others are evaluated all the same."""
+    from andon.analytics.cql import run
+
+    found, measured = {}, {}
+    for name in names:
+        try:
+            measured[name] = _ecqm_periods(folders, name, kind, first, last)
+        except ComputeError as error:
+            found[name] = error
+    runs = [(name, (start.isoformat(), end.isoformat())) for name, spans in measured.items() for start, end in spans]
+    results = iter(run.run_cases_together(store, folders, runs, jobs=jobs, progress=progress,
+                                          accept_ucum_misspellings=settings.ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS)
+                   if runs else [])
+    for name, spans in measured.items():
+        found[name] = _ecqm_evaluation(spans, [next(results) for _ in spans])
+    return found
+
+
+def _ecqm_periods(folders, name: str, kind: str, first: date, last: date) -> list[tuple[date, date]]:
+    """The measurement periods (first day, last day) to evaluate the eCQM over: each period of
+    `kind` for a patient-based measure, the whole range for an episode measure (ecqm_cases)."""
+    from andon.analytics.cql import content
     from andon.analytics.cql.measure import MeasureDefinition, MeasureError
 
     try:
@@ -214,23 +247,22 @@ def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jo
     spans = period_math.periods(first, last, kind)
     if definition.groups[0].basis != "boolean":
         spans = [(spans[0][0], spans[-1][1])]
+    return [(start, date.fromordinal(end.toordinal() - 1)) for start, end in spans]
+
+
+def _ecqm_evaluation(spans, results) -> tuple:
+    """One eCQM's runs (one per measurement period) as ecqm_cases_together gives them."""
     rows = {"patient_id": [], "episode": [], "numerator": [], "denominator": [], "value": [], "period_at": []}
-    evaluated, errors, measured = 0, [], []
-    for start, end in spans:
-        measured.append((start, date.fromordinal(end.toordinal() - 1)))
-        period = (start.isoformat(), measured[-1][1].isoformat())
-        said: list[str] = []
-        found, count, failed = run.run_cases(store, folders, name, period, jobs=jobs, progress=progress, warnings=said,
-                                             accept_ucum_misspellings=settings.ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS)
-        if warnings is not None:
-            warnings += [f"{period[0]}..{period[1]}: {warning}" for warning in said]
+    evaluated, errors, warnings = 0, [], []
+    for (start, end), (found, count, failed, said) in zip(spans, results, strict=True):
+        warnings += [f"{start.isoformat()}..{end.isoformat()}: {warning}" for warning in said]
         evaluated += count
         errors += failed
         for case in found:
             for column, value in (("patient_id", case.patient_id), ("episode", case.episode), ("numerator", case.numerator),
                                   ("denominator", case.denominator), ("value", case.value), ("period_at", start.isoformat())):
                 rows[column].append(value)
-    return ecqm_case_table(rows), evaluated, errors, measured
+    return ecqm_case_table(rows), evaluated, errors, list(spans), warnings
 
 
 def ecqm_case_table(rows: dict):
@@ -244,13 +276,16 @@ def ecqm_case_table(rows: dict):
 
 def from_ecqm(measure: Measure, workspace: kpi.Workspace, store, folders, kind: str, first: date, last: date,
               jobs=None, progress=None, evaluation=None, by_practitioner: bool = False) -> tuple[list[Cell], dict]:
-    """`evaluation`: the engine's output (ecqm_cases) made earlier over the same patients (the
-    demo's, scripts/demo_ecqm.py), used in place of evaluating them again; the cells and the
-    kept cases are then made from the store as always."""
+    """`evaluation`: the engine's output (ecqm_cases, or ecqm_cases_together with its warnings)
+    made earlier over the same patients (with the library's other eCQMs, or the demo's:
+    scripts/demo_ecqm.py), used in place of evaluating them again; the cells and the kept cases
+    are then made from the store as always."""
     name = measure.definition["source"]["measure"]
     warnings: list[str] = []
-    table, evaluated, errors, measured = evaluation or ecqm_cases(store, folders, name, kind, first, last, jobs, progress,
-                                                                  warnings)
+    if evaluation is None:
+        evaluation = ecqm_cases(store, folders, name, kind, first, last, jobs, progress, warnings)
+    table, evaluated, errors, measured, *said = evaluation
+    warnings += said[0] if said else []
     table_name = "ecqm_" + "".join(ch if ch.isalnum() else "_" for ch in measure.key)
     workspace.add_table(table_name, table)
 

@@ -169,10 +169,12 @@ def compute_measures(keys=None, *, kind: str = "month", first: date, last: date,
     try:
         attributed = _attributed(measures, by_practitioner)
         workspace = _workspace(store, measures, bool(attributed))
+        evaluations = {**_evaluate_ecqms(measures, store, kind, spans, jobs, ecqm_evaluations or {}),
+                       **(ecqm_evaluations or {})}
         done = []
         for position, measure in enumerate(computation_order(measures)):
             done.append(_compute_one(measure, workspace, store, kind, spans, job, jobs,
-                                     (ecqm_evaluations or {}).get(measure.key), measure.key in attributed))
+                                     evaluations.get(measure.key), measure.key in attributed))
             if progress is not None:
                 progress(position + 1, len(measures), measure.title)
         return done
@@ -181,6 +183,20 @@ def compute_measures(keys=None, *, kind: str = "month", first: date, last: date,
             workspace.close()
         if store is not None:
             store.close()
+
+
+def _evaluate_ecqms(measures, store, kind: str, spans, jobs, given: dict) -> dict:
+    """By measure key, the engine's output for the eCQMs among `measures` not `given`, all
+    evaluated in one pass over the store (compute.ecqm_cases_together). An eCQM that cannot be
+    evaluated is left out: computed alone, it fails with its reason, and the others go on."""
+    folders = settings.ANDON_ECQM_CONTENT
+    names = {m.key: m.definition["source"]["measure"] for m in measures
+             if m.source_kind == SourceKind.ECQM and m.key not in given}
+    if not names or not folders or store is None:
+        return {}
+    first, last_day = spans[0][0], date.fromordinal(spans[-1][1].toordinal() - 1)
+    found = compute.ecqm_cases_together(store, folders, sorted(set(names.values())), kind, first, last_day, jobs)
+    return {key: found[name] for key, name in names.items() if not isinstance(found[name], compute.ComputeError)}
 
 
 # Callables giving the keys of measures another module needs by practitioner (the medical staff

@@ -51,6 +51,9 @@ class PatientData:
     by_type: dict[str, list[Node]] = field(default_factory=dict)
     # why some of the patient's stored resources could not be read (then no result is given)
     unreadable: list[str] = field(default_factory=list)
+    # what every evaluation of this patient (each measure, each period) may reuse, by purpose
+    # ("retrieve", "conversion"): results keyed by everything they depend on (ops_core.py)
+    shared: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_resources(cls, resources) -> PatientData:
@@ -87,15 +90,26 @@ class Evaluation:
     """Everything one patient's evaluation needs, and its cache of definition results."""
 
     def __init__(self, libraries: LibrarySet, data: PatientData, valuesets: dict[str, ValueSet] | None = None,
-                 parameters: dict | None = None, now=None, default_offset=0, accept_ucum_misspellings: bool = False):
+                 parameters: dict | None = None, now=None, default_offset=0, accept_ucum_misspellings: bool = False,
+                 shared_as=None):
+        """`shared_as`: the definitions' and functions' results are kept with the patient
+        (PatientData.shared) under this key, for any other evaluation of the patient under the
+        same key: a key that says everything a result depends on besides the patient and the
+        content (the parameters, Now()). None: kept for this evaluation alone."""
         load_handlers()
+        if accept_ucum_misspellings:  # the corrector counts what it accepts on each call: nothing may be reused
+            shared_as = None
         self.libraries = libraries
         self.data = data
         self.valuesets = valuesets or {}
         self.parameters = parameters or {}  # name -> value, for the main library's parameters
         self.now = now  # the evaluation's Now(): fixed for the whole evaluation (CQL §22.21)
         self.default_offset = default_offset
-        self._results: dict[tuple[str, str], object] = {}
+        kept = {} if shared_as is None else data.shared.setdefault(("evaluation", shared_as, default_offset), {})
+        # by (library, version, definition): two libraries of one name may come in two versions
+        self._results: dict[tuple[str, str | None, str], object] = kept.setdefault("definitions", {})
+        # a function's results by its definition and arguments (ops_core.call_function), or None: not kept
+        self.function_results: dict | None = None if shared_as is None else kept.setdefault("functions", {})
         self._parameter_values: dict[tuple[str, str], object] = {}
         self._evaluating: set[tuple[str, str]] = set()
         self.missing_valuesets: set[str] = set()  # value sets used but not in the content
@@ -105,7 +119,7 @@ class Evaluation:
     # -- entry points
     def expression(self, library: Library, name: str):
         """The value of definition `name` of `library` for this patient (cached)."""
-        key = (library.name, name)
+        key = (library.name, library.version, name)
         if key in self._results:
             return self._results[key]
         definition = library.expressions.get(name)
@@ -128,7 +142,7 @@ class Evaluation:
     def cached(self, library: Library, name: str):
         """A definition's value if this evaluation computed it, else NOT_EVALUATED (it never
         evaluates anything itself)."""
-        return self._results.get((library.name, name), NOT_EVALUATED)
+        return self._results.get((library.name, library.version, name), NOT_EVALUATED)
 
     def parameter(self, library: Library, name: str):
         key = (library.name, name)

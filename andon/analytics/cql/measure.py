@@ -201,14 +201,15 @@ class SubjectResult:
 
 def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data: PatientData, valuesets: dict,
                      parameters: dict, now=None, explained: bool = True,
-                     accept_ucum_misspellings: bool = False) -> SubjectResult:
+                     accept_ucum_misspellings: bool = False, shared_as=None) -> SubjectResult:
     """One subject's populations in every group of the measure, with observations, strata
     and supplemental data, and (unless `explained` is False) why. `accept_ucum_misspellings`:
-    quantities with system http(s)://ucum.org read as UCUM, not an error (ucum_spelling.py)."""
+    quantities with system http(s)://ucum.org read as UCUM, not an error (ucum_spelling.py).
+    `shared_as`: see Evaluation."""
     if data.unreadable:  # a result without some of the patient's records would be wrong, silently
         raise EvaluationError("; ".join(data.unreadable[:3]))
     evaluation = Evaluation(libraries, data, valuesets, parameters, now=now,
-                            accept_ucum_misspellings=accept_ucum_misspellings)
+                            accept_ucum_misspellings=accept_ucum_misspellings, shared_as=shared_as)
     library = definition.library
     results, explanations = [], []
     for group in definition.groups:

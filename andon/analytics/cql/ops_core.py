@@ -168,16 +168,31 @@ def member_of(value, name: str):
 
 @handles("Retrieve")
 def retrieve(ev, node, scope):
-    resource_type = _model_type(node["dataType"])
-    template = node.get("templateId")
-    found = [r for r in ev.data.of_type(resource_type) if profiles.selects(template, r)]
-    if node.get("codes") is None:
-        return list(found)
-    codes = ev.eval(node["codes"], scope)
-    if codes is None:
+    """The patient's resources of a type, profile and codes. Kept for the patient (PatientData.shared)
+    under everything the result depends on: another definition, measure or period asking the
+    same retrieve (the measures of a library share most of theirs) gets the same list again."""
+    filtered = node.get("codes") is not None
+    codes = ev.eval(node["codes"], scope) if filtered else None
+    if filtered and codes is None:
         return []
-    path = node.get("codeProperty") or "code"
-    comparator = node.get("codeComparator", "in")
+    how = (_model_type(node["dataType"]), node.get("templateId"), node.get("codeProperty") or "code",
+           node.get("codeComparator", "in"))
+    # a value set, code or concept is hashable and equal only to one with the same codes
+    key = (*how, filtered, tuple(codes) if isinstance(codes, list) else codes)
+    try:
+        cache = ev.data.shared.setdefault("retrieve", {})
+        found = cache.get(key)
+    except TypeError:  # codes of an unhashable kind (never in the published ELM): not kept
+        return _retrieved(ev, *how, filtered, codes)
+    if found is None:
+        found = cache[key] = _retrieved(ev, *how, filtered, codes)
+    return list(found)  # a list of its own: the kept one stays as found
+
+
+def _retrieved(ev, resource_type: str, template, path: str, comparator: str, filtered: bool, codes) -> list:
+    found = [r for r in ev.data.of_type(resource_type) if profiles.selects(template, r)]
+    if not filtered:
+        return found
     return [r for r in found if _code_matches(member_of(r, path), codes, comparator)]
 
 
@@ -348,5 +363,43 @@ def call_function(ev, library, name: str, arguments: list, signature=None):
         raise EvaluationError(f"{library.name}.{name}: no overload takes ({kinds})")
     if definition.get("external"):
         return types.external(library.name, name, arguments)
+    key = _conversion_key(ev, library, definition, arguments)
+    if key is not None:
+        kept = ev.data.shared.setdefault("conversion", {})
+    elif ev.function_results is not None:
+        kept = ev.function_results
+        key = (id(definition), *map(_identity, arguments))
+    else:
+        return _applied(ev, library, definition, arguments)
+    if key not in kept:
+        # the arguments are kept with the result, so that their ids name them as long as the key exists
+        kept[key] = (arguments, _applied(ev, library, definition, arguments))
+    return kept[key][1]
+
+
+def _identity(argument) -> tuple:
+    """What names an argument in a kept function result: the object itself by its id, but a FHIR
+    element by the JSON it wraps, since every read of the element wraps it anew."""
+    if isinstance(argument, Node):
+        return id(argument.value), argument.fhir_type, argument.path, id(argument.extension)
+    return (id(argument),)
+
+
+def _applied(ev, library, definition: dict, arguments: list):
     names = {o["name"]: a for o, a in zip(definition.get("operand", []), arguments)}
     return ev.eval(definition["expression"], Scope(library, names))
+
+
+def _conversion_key(ev, library, definition: dict, arguments: list) -> tuple | None:
+    """What a FHIRHelpers conversion of one of the patient's elements (ToInterval of a Period,
+    ToConcept of a CodeableConcept, …) is kept under, or None when it is not kept. Those functions
+    read their argument alone, so every measure converting the same element gets the same value.
+    Not when quantities may be corrected (ucum_spelling.py): the corrector counts what it accepts
+    on each call."""
+    if library.name != "FHIRHelpers" or ev.ucum_corrector is not None or len(arguments) != 1:
+        return None
+    element = arguments[0]
+    if not isinstance(element, Node) or not isinstance(element.value, dict):
+        return None
+    return (id(definition), id(element.value), element.fhir_type, element.path, id(element.extension),
+            ev.default_offset)

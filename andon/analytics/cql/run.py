@@ -5,6 +5,11 @@ core, each with the measure content loaded once; at most two batches per worker 
 flight, so memory is bounded by those batches and the largest patient, not the population.
 The result is a summary MeasureReport (report.py): each group's population counts, score,
 observations and strata, and the supplemental data.
+
+`run_cases_together` evaluates several measures (each over its periods) in one pass: the store
+is read once, and each patient is evaluated for every measure in turn, the measures sharing the
+patient's retrieves, FHIRHelpers conversions and, within a period, the results of the
+definitions and functions of the libraries they have in common (PatientData.shared).
 """
 
 from __future__ import annotations
@@ -43,6 +48,12 @@ class Evaluator:
         self.parameters = {"Measurement Period": measurement_period(*period)}
         self.now = temporal.DateTime.parse(now)
         self.accept_ucum_misspellings = accept_ucum_misspellings
+        # the measures of a period share their definitions' results for a patient (the key says all
+        # they depend on besides the patient: content, parameters, Now()), unless a value set
+        # is missing (each evaluation must then say which it used: SubjectResult.missing_valuesets)
+        complete = all(v["id"] in self.valuesets for library in _with_includes(self.libraries, self.definition.library)
+                       for v in library.valuesets.values())
+        self.shared_as = (tuple(map(str, folders)), tuple(period), now) if complete else None
         # what a worker process builds its own Evaluator from (run.py spawns, so nothing is shared)
         self.initargs = (list(folders), measure, period, now, accept_ucum_misspellings)
 
@@ -63,16 +74,21 @@ class Evaluator:
         """Each patient's result to `take`; the errors (patient: why) and misspelled UCUM found."""
         errors, accepted = [], Accepted()
         for patient_id, data in patients:
-            try:
-                result = evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now,
-                                          explained=False,  # a summary needs no explanation
-                                          accept_ucum_misspellings=self.accept_ucum_misspellings)
-            except (EvaluationError, ValueError, TypeError, LookupError) as error:
-                errors.append(f"Patient/{patient_id}: {type(error).__name__}: {error}")
-                continue
-            take(result)
-            accepted.add(result.misspelled_ucum)
+            self.evaluate(patient_id, data, take, errors, accepted)
+            data.shared.clear()  # the patient's kept retrieves are of no use to the next one
         return errors, accepted
+
+    def evaluate(self, patient_id: str, data, take, errors: list[str], accepted: Accepted) -> None:
+        """One patient's result to `take`, or why not to `errors`; misspelled UCUM to `accepted`."""
+        try:
+            result = evaluate_subject(self.definition, self.libraries, data, self.valuesets, self.parameters, self.now,
+                                      explained=False,  # a summary needs no explanation
+                                      accept_ucum_misspellings=self.accept_ucum_misspellings, shared_as=self.shared_as)
+        except (EvaluationError, ValueError, TypeError, LookupError) as error:
+            errors.append(f"Patient/{patient_id}: {type(error).__name__}: {error}")
+            return
+        take(result)
+        accepted.add(result.misspelled_ucum)
 
     def explained(self, data) -> SubjectResult:
         """One subject's result with why each population holds or not (explain.py)."""
@@ -80,12 +96,56 @@ class Evaluator:
                                 accept_ucum_misspellings=self.accept_ucum_misspellings)
 
 
-_WORKER: Evaluator | None = None
+def _with_includes(libraries, library) -> list:
+    """The library and every library it includes, directly or not."""
+    found, todo = {}, [library]
+    while todo:
+        current = todo.pop()
+        if current.key not in found:
+            found[current.key] = current
+            todo += [libraries.included(current, alias) for alias in current.includes]
+    return list(found.values())
+
+
+class Evaluators:
+    """Several evaluations over the same patients, each a measure over a period (`runs`), in one
+    pass: each patient is read once and evaluated for every run in turn, the runs sharing what
+    the patient's evaluations keep (PatientData.shared: retrieves, FHIRHelpers conversions, and
+    the definitions' and functions' results of the runs of one period) and the content (read
+    once per process by content.py)."""
+
+    def __init__(self, folders, runs: list[tuple[str, tuple[str, str]]], now: str, accept_ucum_misspellings: bool = False):
+        self.runs = [(measure, tuple(period)) for measure, period in runs]
+        self.evaluators = [Evaluator(folders, measure, period, now, accept_ucum_misspellings)
+                           for measure, period in self.runs]
+        self.initargs = (list(folders), self.runs, now, accept_ucum_misspellings)
+
+    def cases(self, patients) -> list[tuple[list[episodes.Case], list[str], Accepted]]:
+        """For each run, in order: the patients' cases, the errors and the quantities read as UCUM."""
+        found = [([], [], Accepted()) for _ in self.evaluators]
+        for patient_id, data in patients:
+            for evaluator, (cases, errors, accepted) in zip(self.evaluators, found, strict=True):
+                take = _cases_into(cases, evaluator.definition)
+                evaluator.evaluate(patient_id, data, take, errors, accepted)
+            data.shared.clear()
+        return found
+
+
+def _cases_into(cases: list, definition: MeasureDefinition):
+    return lambda result: cases.extend(episodes.cases(definition, result))
+
+
+_WORKER: Evaluator | Evaluators | None = None
 
 
 def _start(folders, measure, period, now, accept_ucum_misspellings) -> None:
     global _WORKER
     _WORKER = Evaluator(folders, measure, period, now, accept_ucum_misspellings)
+
+
+def _start_runs(folders, runs, now, accept_ucum_misspellings) -> None:
+    global _WORKER
+    _WORKER = Evaluators(folders, runs, now, accept_ucum_misspellings)
 
 
 def _evaluate(patients):
@@ -116,7 +176,8 @@ def run_measure(connection, folders, measure: str, period: tuple[str, str], jobs
     totals = Totals.of(evaluator.definition)
     errors: list[str] = []
     accepted = Accepted()
-    evaluated = _over_patients(connection, evaluator, "totals", jobs, totals.merge, errors, accepted, progress)
+    evaluated = _over_patients(connection, evaluator.batch, _evaluate, (_start, evaluator.initargs), jobs,
+                               _absorbing(totals.merge, errors, accepted), progress)
     return summary_report(evaluator.definition, totals, period, now, evaluated, errors, accepted)
 
 
@@ -130,10 +191,33 @@ def run_cases(connection, folders, measure: str, period: tuple[str, str], jobs: 
     found: list[episodes.Case] = []
     errors: list[str] = []
     accepted = Accepted()
-    evaluated = _over_patients(connection, evaluator, "cases", jobs, found.extend, errors, accepted, progress)
+    evaluated = _over_patients(connection, evaluator.cases, _evaluate_cases, (_start, evaluator.initargs), jobs,
+                               _absorbing(found.extend, errors, accepted), progress)
     if warnings is not None and accepted.warning():
         warnings.append(accepted.warning())
     return found, evaluated, errors
+
+
+def run_cases_together(connection, folders, runs: list[tuple[str, tuple[str, str]]], jobs: int | None = None,
+                       progress=None, now: str | None = None, accept_ucum_misspellings: bool = False) -> list[tuple]:
+    """Every patient's cases for each run (a measure over a period), the store read once: for
+    each run, in order, (cases, patients evaluated, errors, warnings), as run_cases gives them
+    for that run alone. `progress` is told of each batch of patients once, whatever the runs."""
+    now = now or _now()
+    group = Evaluators(folders, runs, now, accept_ucum_misspellings)  # checks every run's content first
+    found = [([], [], Accepted()) for _ in group.runs]
+
+    def take(results):
+        for (cases, errors, accepted), (more, failed, misspelled) in zip(found, results, strict=True):
+            cases.extend(more)
+            errors.extend(failed)
+            accepted.merge(misspelled)
+
+    # Evaluators.cases in the workers too: _evaluate_cases asks whatever the worker holds
+    evaluated = _over_patients(connection, group.cases, _evaluate_cases, (_start_runs, group.initargs), jobs, take,
+                               progress)
+    return [(cases, evaluated, errors, [accepted.warning()] if accepted.warning() else [])
+            for cases, errors, accepted in found]
 
 
 def explain_patient(connection, folders, measure: str, period: tuple[str, str], patient_id: str,
@@ -151,35 +235,43 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _over_patients(connection, evaluator: Evaluator, work: str, jobs, take, errors: list, accepted: Accepted,
-                   progress) -> int:
-    """Evaluate every patient of the store in batches, `work` being "totals" or "cases"; each
-    batch's result goes to `take`, its errors to `errors`, the quantities it read as UCUM
-    though misspelled to `accepted`. Returns the patients evaluated."""
+def _absorbing(take, errors: list, accepted: Accepted):
+    """What takes one Evaluator's batch result: its value to `take`, its errors to `errors`, the
+    quantities it read as UCUM though misspelled to `accepted`."""
+
+    def absorb(result):
+        value, failed, misspelled = result
+        take(value)
+        errors.extend(failed)
+        accepted.merge(misspelled)
+
+    return absorb
+
+
+def _over_patients(connection, local, remote, start: tuple, jobs, take, progress) -> int:
+    """Evaluate every patient of the store in batches: with `local(batch)` here when one job,
+    else with `remote(batch)` in worker processes each set up by `start` (initializer, initargs);
+    each batch's result goes to `take`. Returns the patients evaluated."""
     jobs = jobs or os.cpu_count() or 1
     evaluated = 0
 
     def absorb(result, size):
         nonlocal evaluated
-        value, failed, misspelled = result
-        take(value)
-        errors.extend(failed)
-        accepted.merge(misspelled)
+        take(result)
         evaluated += size
         if progress is not None:
             progress(size)
 
     stream = _batches(population.patients(connection), PATIENTS_PER_BATCH)
     if jobs == 1:
-        local = evaluator.batch if work == "totals" else evaluator.cases
         for batch in stream:
             absorb(local(batch), len(batch))
         return evaluated
-    remote = _evaluate if work == "totals" else _evaluate_cases
+    initializer, initargs = start
     # spawned, not forked: the parent holds a DuckDB connection whose threads a fork would copy
     # mid-flight (a lock held there never frees), and a fork would also share the parent's pages
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                             initargs=evaluator.initargs) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=initializer,
+                             initargs=initargs) as pool:
         pending = {}
         for batch in stream:
             pending[pool.submit(remote, batch)] = len(batch)
