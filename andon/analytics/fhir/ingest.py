@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import strict_json
-from . import store
+from . import columnar, store
 
 DEFAULT_MAX_LINE = 64 * 1024 * 1024
 DEFAULT_MAX_DEPTH = strict_json.DEFAULT_MAX_DEPTH  # FHIR resources nest about 10 levels
@@ -119,7 +119,7 @@ SELECT
     CASE WHEN reason IS NULL THEN f[2] END AS id,
     CASE WHEN reason IS NULL THEN f[3] END AS version_id,
     CASE WHEN reason IS NULL THEN TRY_CAST(f[4] AS TIMESTAMPTZ) END AS last_updated,
-    CASE WHEN reason IS NULL THEN md5_number(json(raw)) END AS h
+    CASE WHEN reason IS NULL THEN md5_number(json(raw)) END AS h  -- store.CONTENT_HASH
 FROM d
 )
 """
@@ -188,6 +188,8 @@ class Summary:
     by_type: dict[str, Counts] = field(default_factory=dict)
     files: int = 0
     bytes: int = 0
+    # type -> "built" or why not, for the typed tables rebuilt after the load (fhir.columnar)
+    typed: dict[str, str] = field(default_factory=dict)
 
     def count(self, resource_type: str) -> Counts:
         return self.by_type.setdefault(resource_type, Counts())
@@ -273,6 +275,10 @@ def load_paths(
         for path in files:
             _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth)
             summary.files += 1
+        if files:
+            # after the files' commits: a load killed before this leaves the changed types'
+            # typed tables out of step, and views read their JSON until the next load
+            summary.typed = columnar.refresh(connection)
     finally:
         bar.close()
         if previous_limit:
@@ -583,6 +589,10 @@ def format_summary(summary: Summary) -> str:
     t = summary.total
     lines.append(f"{'total':<28}{t.added:>10}{t.updated:>10}{t.unchanged:>11}{t.quarantined:>13}")
     lines.append(f"{summary.files} file(s)")
+    left = {kind: why for kind, why in summary.typed.items() if why != "built"}
+    if summary.typed:
+        lines.append(f"typed columns rebuilt for {len(summary.typed) - len(left)} type(s)"
+                     + "".join(f"\n  {kind}: {why}" for kind, why in sorted(left.items())))
     return "\n".join(lines)
 
 

@@ -62,6 +62,9 @@ UPGRADE_MEMORY_LIMIT = "1GB"
 KEY_BATCH_ROWS = 100_000  # rows a statement of the backfill keys (about 150 MB of Synthea's JSON)
 
 DEFAULT_NAME = "fhir.duckdb"
+# `resources.content_hash` of a resource's JSON text, as the ingest computes it (written out in
+# its query, which is not a format string)
+CONTENT_HASH = "md5_number(json({}))"
 
 
 def default_path(data_dir: str | Path) -> Path:

@@ -405,6 +405,25 @@ def _iterates(nodes) -> bool:
     return False
 
 
+def plain_columns(view: dict) -> list[tuple[str, str, str]] | None:
+    """The columns `(name, path, SQL type)` of a valid view that gives one row per resource and
+    has no `where`, in the view's column order (a node's own columns, then its selects'); None
+    for any other view or one with a `collection: true` column."""
+    if view.get("where") or _iterates(view["select"]):
+        return None
+    found = []
+
+    def walk(node) -> bool:
+        for column in node.get("column", []):
+            info = Column(column["name"], column.get("type"), column.get("collection", False))
+            if info.collection:
+                return False
+            found.append((info.name, column.get("path"), info.sql_type))
+        return all(walk(child) for child in node.get("select", []))
+
+    return found if walk({"select": view["select"]}) else None
+
+
 def compile_view(view, shape: Shape | None = None, limits: Limits | None = None,
                  table: str = "resources") -> tuple[str, list[Column]]:
     """The DuckDB SQL of a ViewDefinition and its output columns; `ViewError` if invalid or

@@ -11,8 +11,10 @@ import duckdb
 import pyarrow as pa
 
 from ... import strict_json
-from .compile import Limits, ViewError, compile_view
+from .. import columnar
+from .compile import Limits, ViewError, compile_view, plain_columns
 from .expressions import Shape
+from .typed import typed_select
 
 
 def sql_for(view: dict, limits: Limits | None = None) -> str:
@@ -46,6 +48,17 @@ def sample_shape(connection: duckdb.DuckDBPyConnection, resource_type) -> Shape 
     return Shape(structure, present) if isinstance(structure, dict) else None
 
 
+def typed_sql(connection: duckdb.DuckDBPyConnection, view: dict) -> str | None:
+    """The view's query over its type's typed table (`fhir.columnar`), or None when the view
+    is not of the form that reads columns (`sof.typed`) or the type has no typed table in
+    step with the stored resources. `view` is valid (compiled already)."""
+    columns = plain_columns(view)
+    if columns is None:
+        return None
+    typed = columnar.typed_table(connection, view["resource"])
+    return None if typed is None else typed_select(columns, typed, view["resource"])
+
+
 def run(connection: duckdb.DuckDBPyConnection, view: dict, limits: Limits | None = None) -> pa.Table:
     """The view's rows as an Arrow table, columns in the view's order.
 
@@ -53,7 +66,9 @@ def run(connection: duckdb.DuckDBPyConnection, view: dict, limits: Limits | None
     flatten (a column that is not a collection meeting several values, a `where` that is not
     boolean)."""
     compile_view(view, limits=limits)  # an invalid view is refused before the store is read
-    sql, _ = compile_view(view, sample_shape(connection, view.get("resource")), limits)
+    sql = typed_sql(connection, view)
+    if sql is None:
+        sql, _ = compile_view(view, sample_shape(connection, view.get("resource")), limits)
     try:
         return connection.sql(sql).to_arrow_table()
     except (duckdb.InvalidInputException, duckdb.ConversionException) as error:

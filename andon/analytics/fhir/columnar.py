@@ -1,0 +1,187 @@
+"""The columnar store: each resource type's resources shredded into typed columns.
+
+Beside the JSON text of `resources` (which stays the record: the ingest validates,
+quarantines, keys and hashes it), each resource type has a table holding the same resources
+as typed columns, one per top-level member: a FHIR object is a `STRUCT`, an array a `LIST`,
+a primitive a `VARCHAR`, `BOOLEAN`, `BIGINT` or `DOUBLE`. A view whose paths are member paths
+reads those columns and never parses JSON (`sof.typed`).
+
+**The schema comes from the data.** DuckDB's `json_group_structure` over every stored
+resource of the type gives a structure that every one of them fits: a member seen as an
+object in one resource and an array (or a string and a number) in another is typed `JSON`,
+and a path through it is read from the JSON text instead. Members no resource has are not
+columns (the path is empty for every resource, which is what FHIRPath says of it); extensions
+are members like any other, so they are kept. `json_transform` then shreds each resource
+into that structure, losing nothing a view can read: the structure fits every row by
+construction. (The FHIR R4 definitions would give the same arrays and objects for valid data;
+the data's own structure also holds invalid data exactly, and needs no table of the model.)
+
+**Kept in step with `resources`.** `typed_tables` records, per type, the table, the
+structure and a fingerprint of the rows it was built from: their count, how many carry the
+ingest's `content_hash`, and the XOR of those hashes. A reader uses a typed table only when
+the fingerprint of the type's rows in `resources` still matches (a few milliseconds: two
+narrow columns), so rows written by anything but the ingest, or a load whose rebuild did not
+run (killed between the file's commit and the rebuild), send views back to the JSON text:
+slower, never stale. The ingest rebuilds the tables of the types a load changed, each in one
+transaction (`refresh`).
+
+Tables are named `typed_<n>` (DuckDB names are case-insensitive; resource types need not be).
+`export_parquet` writes them as one Parquet file per type for other engines.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS typed_tables (
+    type VARCHAR PRIMARY KEY,
+    table_name VARCHAR NOT NULL,
+    structure VARCHAR NOT NULL,
+    row_count BIGINT NOT NULL,
+    hashed BIGINT NOT NULL,
+    hash_xor UHUGEINT,
+    built_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE SEQUENCE IF NOT EXISTS typed_table_numbers;
+"""
+
+PATIENT_COLUMN = "andon_patient"  # the ingest's patient key; no FHIR member has an underscore inside
+TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{0,63}")  # as the ingest checks resourceType
+MAX_STRUCTURE_CHARS = 1_000_000  # a type whose members run past this stays JSON only (hostile data)
+
+
+@dataclass(frozen=True)
+class TypedTable:
+    """A type's typed table: its name and the JSON structure of its resources (member ->
+    "VARCHAR" | "BOOLEAN" | "BIGINT" | "UBIGINT" | "DOUBLE" | "NULL" | "JSON", a dict for an
+    object, a one-item list for an array)."""
+
+    table: str
+    structure: dict
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier for a member name, whatever it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _fingerprint(connection, resource_type: str) -> tuple:
+    return connection.execute(
+        "SELECT count(*), count(content_hash), bit_xor(content_hash) FROM resources WHERE type = ?",
+        [resource_type],
+    ).fetchall()[0]
+
+
+def _has_catalogue(connection) -> bool:
+    return bool(connection.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = current_schema() AND table_name = 'typed_tables'").fetchall()[0][0])
+
+
+def typed_table(connection: duckdb.DuckDBPyConnection, resource_type: str) -> TypedTable | None:
+    """The type's typed table when it holds exactly the stored resources of the type, else None
+    (none built, or `resources` changed since it was)."""
+    if not isinstance(resource_type, str) or not _has_catalogue(connection):
+        return None
+    found = connection.execute(
+        "SELECT table_name, structure, row_count, hashed, hash_xor FROM typed_tables WHERE type = ?",
+        [resource_type],
+    ).fetchall()
+    if not found:
+        return None
+    table, structure, *recorded = found[0]
+    count, hashed, xor = _fingerprint(connection, resource_type)
+    if (count, hashed, xor) != tuple(recorded) or hashed != count:
+        return None
+    return TypedTable(table, json.loads(structure))
+
+
+def stale_types(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """The stored resource types whose typed table is missing or out of step."""
+    types = [t for (t,) in connection.execute("SELECT DISTINCT type FROM resources ORDER BY type").fetchall()]
+    return [t for t in types if typed_table(connection, t) is None]
+
+
+def refresh(connection: duckdb.DuckDBPyConnection, types=None) -> dict[str, str]:
+    """Rebuild the typed tables of `types` (default: every stale one), each in its own
+    transaction. Returns type -> "built" or why it was not (it then has no typed table and
+    views read its JSON): no resources left, rows written without the ingest's hash, or a
+    structure DuckDB cannot make into columns."""
+    connection.execute(SCHEMA)
+    outcome = {}
+    for resource_type in (stale_types(connection) if types is None else types):
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            outcome[resource_type] = _rebuild(connection, resource_type)
+            connection.execute("COMMIT")
+        except duckdb.Error as error:
+            connection.execute("ROLLBACK")
+            _forget(connection, resource_type)
+            outcome[resource_type] = f"left as JSON: {str(error).splitlines()[0][:200]}"
+    return outcome
+
+
+def _forget(connection, resource_type: str) -> None:
+    found = connection.execute("SELECT table_name FROM typed_tables WHERE type = ?", [resource_type]).fetchall()
+    if found:
+        connection.execute(f"DROP TABLE IF EXISTS {quote(found[0][0])}")
+        connection.execute("DELETE FROM typed_tables WHERE type = ?", [resource_type])
+
+
+def _rebuild(connection, resource_type: str) -> str:
+    _forget(connection, resource_type)
+    count, hashed, xor = _fingerprint(connection, resource_type)
+    if count == 0:
+        return "no resources"
+    if hashed != count:
+        return "left as JSON: rows written without the ingest's content hash"
+    structure = connection.execute(
+        "SELECT json_group_structure(resource) FROM resources WHERE type = ?", [resource_type]).fetchall()[0][0]
+    if structure is None or len(structure) > MAX_STRUCTURE_CHARS:
+        return "left as JSON: the resources' structure is too large to make into columns"
+    number = connection.execute("SELECT nextval('typed_table_numbers')").fetchall()[0][0]
+    table = f"typed_{number}"
+    # unnest() of the transformed struct: one column per top-level member (projection reads
+    # only the members a view names)
+    connection.execute(
+        f"CREATE TABLE {quote(table)} AS SELECT patient AS {PATIENT_COLUMN}, "
+        "unnest(json_transform(resource, $structure)) FROM resources WHERE type = $type",
+        {"structure": structure, "type": resource_type},
+    )
+    connection.execute(
+        "INSERT INTO typed_tables (type, table_name, structure, row_count, hashed, hash_xor) VALUES (?, ?, ?, ?, ?, ?)",
+        [resource_type, table, structure, count, hashed, xor],
+    )
+    return "built"
+
+
+def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[str, Path]:
+    """Write each type's typed table as `<folder>/<Type>.parquet` (the type's stale tables
+    rebuilt first), rows ordered by patient so that one patient's resources sit together.
+    Returns type -> file. A type left as JSON is written as its JSON text (`resource`)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    refresh(connection)
+    written = {}
+    types = [t for (t,) in connection.execute("SELECT DISTINCT type FROM resources ORDER BY type").fetchall()]
+    for resource_type in types:
+        if not TYPE_NAME.fullmatch(resource_type):
+            continue  # only the ingest's checked type names make file names
+        path = folder / f"{resource_type}.parquet"
+        typed = typed_table(connection, resource_type)
+        query = (f"SELECT * FROM {quote(typed.table)} ORDER BY {PATIENT_COLUMN}" if typed else
+                 f"SELECT patient AS {PATIENT_COLUMN}, id, resource FROM resources WHERE type = "
+                 f"'{resource_type}' ORDER BY patient")  # a FHIR type name: [A-Z][A-Za-z]*
+        connection.execute(f"COPY ({query}) TO '{_sql_path(path)}' (FORMAT parquet)")
+        written[resource_type] = path
+    return written
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
