@@ -1,6 +1,7 @@
 """FHIR data: load bulk exports into the FHIR store, list quarantined lines, run ViewDefinitions.
 
-`andon fhir load PATH…`, `andon fhir quarantine`, `andon fhir view VIEW.json [--out FILE]`.
+`andon fhir load PATH…`, `andon fhir quarantine`, `andon fhir view VIEW.json [--out FILE]`,
+`andon fhir parquet FOLDER` (the typed tables as one Parquet file per resource type).
 The store is `$ANDON_DATA_DIR/fhir.duckdb` unless `--store` names another file. No Django here.
 """
 
@@ -31,6 +32,10 @@ def register(parser) -> None:
     view.add_argument("view", type=Path, help="the ViewDefinition (JSON)")
     view.add_argument("--out", type=Path, default=None, help="write the rows to FILE.parquet or FILE.csv (default: print)")
     view.set_defaults(run=_run("sof", "cli_view"))
+
+    parquet = commands.add_parser("parquet", help="write the store as Parquet, one file per resource type, in typed columns")
+    parquet.add_argument("folder", type=Path, help="the folder to write <Type>.parquet into (made if missing)")
+    parquet.set_defaults(run=_run("columnar", "cli_parquet"))
 
 
 def _run(module: str, function: str):

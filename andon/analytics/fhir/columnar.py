@@ -185,3 +185,26 @@ def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) ->
 
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def cli_parquet(args) -> int:
+    """`andon fhir parquet FOLDER`: every type's typed table as FOLDER/<Type>.parquet."""
+    import sys
+
+    from . import store
+
+    if not Path(args.store).exists():
+        print(f"error: no FHIR store at {args.store} (load data with `andon fhir load`)", file=sys.stderr)
+        return 2
+    if Path(args.folder).exists() and not Path(args.folder).is_dir():
+        print(f"error: {args.folder} is a file, not a folder", file=sys.stderr)
+        return 2
+    connection = store.connect(args.store)  # for writing: stale typed tables are rebuilt first
+    try:
+        written = export_parquet(connection, args.folder)
+    finally:
+        connection.close()
+    for resource_type, path in written.items():
+        print(f"{resource_type}: {path}")
+    print(f"{len(written)} file(s) written to {args.folder}", file=sys.stderr)
+    return 0

@@ -1,0 +1,230 @@
+"""The columnar store (fhir.columnar) and the views that read it (sof.typed).
+
+Every view is run twice: over the store with its typed tables and over the same resources as
+JSON text only; the rows must be the same. The data is built to break what the columns assume:
+the first item of an array without the path, JSON nulls inside arrays, references of another
+type first, a member that is an object in one resource and an array in another, member names
+DuckDB cannot make into columns."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from andon.analytics.fhir import columnar, ingest, store
+from andon.analytics.fhir.sof import engine
+from andon.analytics.fhir.sof.testing import store_with
+
+VIEWS = Path(__file__).resolve().parents[2] / "content" / "views"
+
+ENCOUNTERS = [
+    {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "IMP"},
+     "type": [{"coding": [{"system": "s", "code": "A", "display": "Ay"}]}], "subject": {"reference": "Patient/p1"},
+     "period": {"start": "2026-01-01T10:00:00Z", "end": "2026-01-03"},
+     "location": [{"location": {"reference": "Location/l1", "display": "Ward 1"}}],
+     "serviceProvider": {"reference": "Organization/o1"}},
+    # the first type has no coding: the first code is the second type's
+    {"resourceType": "Encounter", "id": "e2", "status": "finished",
+     "type": [{"text": "no coding"}, {"coding": [{"code": "B"}]}], "subject": {"reference": "Patient/p2"}},
+    # the first coding has no code; a JSON null inside the array of codings
+    {"resourceType": "Encounter", "id": "e3", "status": "planned",
+     "type": [{"coding": [{"system": "only"}, None, {"code": "C"}]}], "subject": {"reference": "Patient/p3"}},
+    # no type at all; the first location is not a Location
+    {"resourceType": "Encounter", "id": "e4", "status": "finished", "type": [],
+     "location": [{"location": {"reference": "Organization/o9"}}, {"location": {"reference": "Location/l2"}}],
+     "subject": {"reference": "Patient/p4"}},
+    # an absolute reference with a version; a code that is JSON null, then one that is not
+    {"resourceType": "Encounter", "id": "e5", "status": "finished",
+     "type": [{"coding": [{"code": None}, {"code": "D"}]}],
+     "subject": {"reference": "http://example.org/fhir/Patient/p5/_history/2"}},
+    {"resourceType": "Encounter", "id": "e6"},
+]
+
+PATIENTS = [
+    {"resourceType": "Patient", "id": "p1", "active": True, "gender": "female", "birthDate": "1970-02-03",
+     "address": [{"postalCode": "10001", "state": "NY"}], "deceasedBoolean": False},
+    {"resourceType": "Patient", "id": "p2", "active": False, "deceasedDateTime": "2026-03-01",
+     "address": [{"state": "CA"}, {"postalCode": "94000"}]},
+    {"resourceType": "Patient", "id": "p3"},
+]
+
+# `code` is an object in one Observation and an array in the other (invalid FHIR, real data)
+OBSERVATIONS = [
+    {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"coding": [{"code": "x"}]},
+     "subject": {"reference": "Patient/p1"}, "valueQuantity": {"value": 1.50, "unit": "mg"}},
+    {"resourceType": "Observation", "id": "o2", "status": "final", "code": [{"coding": [{"code": "y"}]}],
+     "subject": {"reference": "Patient/p2"}, "valueQuantity": {"value": 7}},
+]
+
+CRAFTED = [
+    {"resource": "Encounter", "select": [{"column": [
+        {"name": "id", "path": "getResourceKey()"},
+        {"name": "first_code", "path": "type.coding.code.first()"},
+        {"name": "first_system", "path": "type.coding.system.first()"},
+        {"name": "location_id", "path": "location.location.getReferenceKey(Location).first()"},
+        {"name": "any_location", "path": "location.location.getReferenceKey().first()"},
+        {"name": "patient_id", "path": "subject.getReferenceKey(Patient)"},
+        {"name": "admit", "path": "hospitalization.admitSource.coding.code.first()"},
+    ]}]},
+    {"resource": "Patient", "select": [{"column": [
+        {"name": "id", "path": "id"},
+        {"name": "active_text", "path": "active"},
+        {"name": "active", "path": "active", "type": "boolean"},
+        {"name": "deceased", "path": "deceased.ofType(boolean)", "type": "boolean"},
+        {"name": "postal_code", "path": "address.postalCode.first()"},
+    ]}, {"select": [{"column": [{"name": "state", "path": "Patient.address.state.first()"}]}]}]},
+    {"resource": "Observation", "select": [{"column": [
+        {"name": "id", "path": "id"},
+        {"name": "value", "path": "value.ofType(Quantity).value", "type": "decimal"},
+        {"name": "unit", "path": "value.ofType(Quantity).unit"},
+    ]}]},
+    # `code` has differing kinds: read from the JSON text
+    {"resource": "Observation", "select": [{"column": [
+        {"name": "id", "path": "id"}, {"name": "code", "path": "code.coding.code.first()"}]}]},
+    # a decimal read as text keeps the JSON's spelling: read from the JSON text
+    {"resource": "Observation", "select": [{"column": [{"name": "value", "path": "value.ofType(Quantity).value"}]}]},
+]
+
+
+def _rows(table):
+    return Counter(json.dumps(row, sort_keys=True, default=str) for row in table.to_pylist())
+
+
+@pytest.fixture(scope="module")
+def stores():
+    resources = ENCOUNTERS + PATIENTS + OBSERVATIONS
+    return store_with(resources, typed=True), store_with(resources)
+
+
+def _views():
+    return [json.loads(p.read_text()) for p in sorted(VIEWS.glob("*.json"))] + CRAFTED
+
+
+@pytest.mark.parametrize("view", _views(), ids=lambda v: v.get("name") or f"{v['resource']}-{len(v['select'][0]['column'])}")
+def test_every_view_gives_the_rows_of_the_json_text(stores, view):
+    typed, plain = stores
+    assert engine.typed_sql(plain, view) is None
+    assert _rows(engine.run(typed, view)) == _rows(engine.run(plain, view))
+
+
+def test_which_views_read_columns(stores):
+    typed, _ = stores
+    reads = {i: engine.typed_sql(typed, view) is not None for i, view in enumerate(CRAFTED)}
+    assert reads == {0: True, 1: True, 2: True, 3: False, 4: False}
+    encounter = json.loads((VIEWS / "encounter.json").read_text())
+    assert engine.typed_sql(typed, encounter) is not None
+
+
+def test_first_items_and_references_from_the_columns(stores):
+    typed, _ = stores
+    rows = {r["id"]: r for r in engine.run(typed, CRAFTED[0]).to_pylist()}
+    assert [rows[f"Encounter/e{k}"]["first_code"] for k in range(1, 7)] == ["A", "B", "C", None, "D", None]
+    assert rows["Encounter/e3"]["first_system"] == "only"
+    assert rows["Encounter/e1"]["location_id"] == "Location/l1"
+    assert rows["Encounter/e4"]["location_id"] == "Location/l2"  # the first Location, not the first reference
+    assert rows["Encounter/e4"]["any_location"] == "Organization/o9"
+    assert rows["Encounter/e5"]["patient_id"] == "Patient/p5"
+    assert {r["admit"] for r in rows.values()} == {None}  # a member no resource has
+    patients = {r["id"]: r for r in engine.run(typed, CRAFTED[1]).to_pylist()}
+    assert patients["p1"] == {"id": "p1", "active_text": "true", "active": True, "deceased": False,
+                              "postal_code": "10001", "state": "NY"}
+    assert patients["p2"]["postal_code"] == "94000" and patients["p2"]["deceased"] is None
+    assert patients["p3"] == {"id": "p3", "active_text": None, "active": None, "deceased": None,
+                              "postal_code": None, "state": None}
+    values = {r["id"]: (r["value"], r["unit"]) for r in engine.run(typed, CRAFTED[2]).to_pylist()}
+    assert values == {"o1": (1.5, "mg"), "o2": (7.0, None)}
+
+
+def test_the_structure_types_every_member_by_what_the_data_holds(stores):
+    typed, _ = stores
+    observation = columnar.typed_table(typed, "Observation").structure
+    assert observation["code"] == "JSON"
+    assert observation["valueQuantity"] == {"value": "DOUBLE", "unit": "VARCHAR"}
+    encounter = columnar.typed_table(typed, "Encounter").structure
+    assert encounter["type"] == [{"coding": [{"system": "VARCHAR", "code": "VARCHAR", "display": "VARCHAR"}], "text": "VARCHAR"}]
+
+
+def _load(connection, folder: Path, resources, name="export.ndjson"):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in resources), encoding="utf-8")
+    return ingest.load_paths(connection, [path])
+
+
+def test_the_ingest_builds_the_tables_of_the_types_it_changed(tmp_path):
+    connection = store.connect(tmp_path / "fhir.duckdb")
+    summary = _load(connection, tmp_path / "a", ENCOUNTERS + PATIENTS)
+    assert summary.typed == {"Encounter": "built", "Patient": "built"}
+    assert "typed columns rebuilt for 2 type(s)" in ingest.format_summary(summary)
+    again = _load(connection, tmp_path / "b", PATIENTS)  # nothing changed: nothing rebuilt
+    assert again.typed == {}
+    changed = [{**PATIENTS[2], "gender": "male"}]
+    assert _load(connection, tmp_path / "c", changed).typed == {"Patient": "built"}
+    view = {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}, {"name": "gender", "path": "gender"}]}]}
+    assert engine.typed_sql(connection, view) is not None
+    assert dict(engine.run(connection, view).to_pylist()[k].values() for k in range(3)) == {
+        "p1": "female", "p2": None, "p3": "male"}
+
+
+def test_rows_changed_without_a_rebuild_send_views_back_to_the_json_text(tmp_path, monkeypatch):
+    connection = store.connect(tmp_path / "fhir.duckdb")
+    _load(connection, tmp_path / "a", PATIENTS)
+    view = {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}, {"name": "gender", "path": "gender"}]}]}
+    genders = lambda: {r["id"]: r["gender"] for r in engine.run(connection, view).to_pylist()}  # noqa: E731
+    # a load killed between its files' commit and the rebuild
+    monkeypatch.setattr(columnar, "refresh", lambda connection, types=None: {})
+    _load(connection, tmp_path / "b", [{**PATIENTS[0], "gender": "other"}])
+    assert columnar.typed_table(connection, "Patient") is None
+    assert engine.typed_sql(connection, view) is None
+    assert genders()["p1"] == "other"
+    monkeypatch.undo()
+    assert columnar.refresh(connection) == {"Patient": "built"}
+    assert engine.typed_sql(connection, view) is not None and genders()["p1"] == "other"
+    # rows written by anything but the ingest (no content hash), then rows taken away
+    connection.execute("""INSERT INTO resources (type, id, resource) VALUES ('Patient', 'p9', '{"resourceType":"Patient","id":"p9","gender":"unknown"}')""")
+    assert columnar.typed_table(connection, "Patient") is None and genders()["p9"] == "unknown"
+    assert columnar.refresh(connection) == {"Patient": "left as JSON: rows written without the ingest's content hash"}
+    connection.execute("DELETE FROM resources WHERE id = 'p9'")
+    assert columnar.refresh(connection) == {"Patient": "built"}
+    connection.execute("DELETE FROM resources WHERE id = 'p3'")
+    assert columnar.typed_table(connection, "Patient") is None and set(genders()) == {"p1", "p2"}
+
+
+def test_members_that_cannot_be_columns_leave_the_type_as_json(tmp_path):
+    odd = [{"resourceType": "Basic", "id": "b1", 'a"b': "quoted", "code": {"text": "one"}},
+           {"resourceType": "Basic", "id": "b2", "Code": "differs only by case", "code": {"text": "two"}}]
+    connection = store.connect(tmp_path / "fhir.duckdb")
+    summary = _load(connection, tmp_path / "a", odd)
+    assert summary.typed["Basic"].startswith("left as JSON: ")
+    assert columnar.typed_table(connection, "Basic") is None
+    view = {"resource": "Basic", "select": [{"column": [{"name": "id", "path": "id"}, {"name": "text", "path": "code.text"}]}]}
+    assert sorted(r["text"] for r in engine.run(connection, view).to_pylist()) == ["one", "two"]
+    quoted = store_with([odd[0]], typed=True)  # a quote alone is a column like any other
+    assert columnar.typed_table(quoted, "Basic") is not None
+    assert quoted.execute(f'SELECT "a""b" FROM {columnar.typed_table(quoted, "Basic").table}').fetchall() == [("quoted",)]
+
+
+def test_parquet_files_by_type_in_typed_columns(tmp_path, capsys):
+    from andon.cli import main
+
+    path = tmp_path / "fhir.duckdb"
+    connection = store.connect(path)
+    _load(connection, tmp_path / "a", ENCOUNTERS + PATIENTS)
+    connection.close()
+    out = tmp_path / "parquet"
+    assert main(["fhir", "--store", str(path), "parquet", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["Encounter.parquet", "Patient.parquet"]
+    encounters = pq.read_table(out / "Encounter.parquet")
+    assert encounters.num_rows == len(ENCOUNTERS)
+    assert str(encounters.schema.field("type").type) == (
+        "list<element: struct<coding: list<element: struct<system: string, code: string, display: string>>, text: string>>")
+    rows = {r["id"]: r for r in encounters.to_pylist()}
+    assert rows["e2"]["type"][1]["coding"][0]["code"] == "B" and rows["e2"]["andon_patient"] == "p2"
+    assert rows["e4"]["andon_patient"] == "p4"
+    assert [r["andon_patient"] for r in encounters.to_pylist()] == sorted(r["andon_patient"] for r in encounters.to_pylist())
+    (tmp_path / "file").write_text("x")
+    assert main(["fhir", "--store", str(path), "parquet", str(tmp_path / "file")]) == 2
+    assert main(["fhir", "--store", str(tmp_path / "none.duckdb"), "parquet", str(out)]) == 2
+    assert "no FHIR store" in capsys.readouterr().err
