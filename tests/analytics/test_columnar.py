@@ -228,3 +228,30 @@ def test_parquet_files_by_type_in_typed_columns(tmp_path, capsys):
     assert main(["fhir", "--store", str(path), "parquet", str(tmp_path / "file")]) == 2
     assert main(["fhir", "--store", str(tmp_path / "none.duckdb"), "parquet", str(out)]) == 2
     assert "no FHIR store" in capsys.readouterr().err
+
+
+def test_a_view_that_fails_part_way_leaves_no_half_written_file(tmp_path, capsys):
+    """The command streams the rows to a hidden file renamed at the end: an error met after
+    the first batch (a column meeting several values) leaves the older file as it was."""
+    from andon.analytics.fhir.sof import engine as sof_engine
+    from andon.cli import main
+
+    path = tmp_path / "fhir.duckdb"
+    connection = store.connect(path)
+    many = [{"resourceType": "Patient", "id": f"p{k}", "name": [{"given": ["A"] if k < 300 else ["A", "B"]}]}
+            for k in range(400)]
+    _load(connection, tmp_path / "a", many)
+    connection.close()
+    view = tmp_path / "view.json"
+    view.write_text(json.dumps({"resource": "Patient", "select": [{"column": [{"name": "given", "path": "name.given"}]}]}))
+    out = tmp_path / "rows.parquet"
+    out.write_text("the older file")
+    original = sof_engine.STREAM_ROWS
+    sof_engine.STREAM_ROWS = 100
+    try:
+        assert main(["fhir", "--store", str(path), "view", str(view), "--out", str(out)]) == 2
+    finally:
+        sof_engine.STREAM_ROWS = original
+    assert "more than one value" in capsys.readouterr().err
+    assert out.read_text() == "the older file"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

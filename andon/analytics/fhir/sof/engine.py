@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -65,12 +67,41 @@ def run(connection: duckdb.DuckDBPyConnection, view: dict, limits: Limits | None
     Raises `ViewError` for an invalid view or one beyond `limits`, and for data the view cannot
     flatten (a column that is not a collection meeting several values, a `where` that is not
     boolean)."""
+    schema, batches = stream(connection, view, limits)
+    return pa.Table.from_batches(list(batches), schema=schema)
+
+
+STREAM_ROWS = 122_880  # rows a batch when streaming (one DuckDB row group)
+
+
+def stream(connection: duckdb.DuckDBPyConnection, view: dict, limits: Limits | None = None,
+           batch_rows: int | None = None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The view's rows as Arrow record batches, made as they are read: memory holds a batch or
+    two, whatever the number of rows. `ViewError` as `run`, raised when the view is compiled or
+    while the batches are read (a value met part-way)."""
     compile_view(view, limits=limits)  # an invalid view is refused before the store is read
     sql = typed_sql(connection, view)
     if sql is None:
         sql, _ = compile_view(view, sample_shape(connection, view.get("resource")), limits)
+    with _view_errors():
+        reader = connection.sql(sql).to_arrow_reader(batch_rows or STREAM_ROWS)
+
+    def batches():
+        while True:
+            with _view_errors():
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+            yield batch
+
+    return reader.schema, batches()
+
+
+@contextmanager
+def _view_errors():
     try:
-        return connection.sql(sql).to_arrow_table()
+        yield
     except (duckdb.InvalidInputException, duckdb.ConversionException) as error:
         # error() in the query names the view's element (a column meeting several values, a
         # where path that is not boolean); a conversion error is a value not of the column's type
@@ -80,25 +111,51 @@ def run(connection: duckdb.DuckDBPyConnection, view: dict, limits: Limits | None
 
 def write(table: pa.Table, path: str | Path) -> Path:
     """Write rows to `path`: Parquet for .parquet, CSV for .csv (anything else: ValueError)."""
+    return write_stream(table.schema, table.to_batches(), path)
+
+
+def write_stream(schema: pa.Schema, batches: Iterable[pa.RecordBatch], path: str | Path) -> Path:
+    """Write batches to `path` (.parquet or .csv) as they come. They go to a hidden file beside
+    it, renamed to `path` once the last is written: a view that fails part-way leaves no
+    half-written file, and an older file of that name stays as it was."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise ValueError(f"{path}: the output must end in .parquet or .csv, not {suffix or 'nothing'!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
 
-        pq.write_table(table, path)
-    else:
-        import pyarrow.csv as pcsv
+            with pq.ParquetWriter(partial, schema) as writer:
+                for batch in batches:
+                    writer.write_batch(batch)
+        else:
+            import pyarrow.csv as pcsv
 
-        flat = table
-        for i, field in enumerate(table.schema):
-            if pa.types.is_list(field.type):  # CSV has no lists: write them as JSON arrays
-                values = [None if v is None else json.dumps(v) for v in table.column(i).to_pylist()]
-                flat = flat.set_column(i, field.name, pa.array(values, pa.string()))
-        pcsv.write_csv(flat, path)
+            with pcsv.CSVWriter(partial, _csv_schema(schema)) as writer:
+                for batch in batches:
+                    writer.write_batch(_csv_batch(batch))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    """CSV has no lists: they are written as JSON arrays (text)."""
+    return pa.schema([pa.field(f.name, pa.string()) if pa.types.is_list(f.type) else f for f in schema])
+
+
+def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    columns = []
+    for i, field in enumerate(batch.schema):
+        column = batch.column(i)
+        if pa.types.is_list(field.type):
+            column = pa.array([None if v is None else json.dumps(v) for v in column.to_pylist()], pa.string())
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=_csv_schema(batch.schema))
 
 
 def cli_view(args) -> int:
@@ -123,20 +180,35 @@ def cli_view(args) -> int:
         print(f"error: no FHIR store at {args.store} (load data with `andon fhir load`)", file=sys.stderr)
         return 2
     connection = store.connect(args.store, read_only=True)
+    rows = 0
     try:
-        table = run(connection, view)
+        schema, batches = stream(connection, view)
+        batches = _counted(batches)
+        if out is None:
+            names = schema.names
+            print("\t".join(names))
+            for batch in batches:
+                for row in batch.to_pylist():
+                    print("\t".join("" if row[n] is None else json.dumps(row[n]) if isinstance(row[n], list) else str(row[n]) for n in names))
+        else:
+            write_stream(schema, batches, out)
+        rows = batches.rows
     except ViewError as error:
         print(f"error: {args.view}: {error}", file=sys.stderr)
         return 2
     finally:
         connection.close()
-    if out is None:
-        names = table.column_names
-        print("\t".join(names))
-        for row in table.to_pylist():
-            print("\t".join("" if row[n] is None else json.dumps(row[n]) if isinstance(row[n], list) else str(row[n]) for n in names))
-        print(f"({table.num_rows} rows)", file=sys.stderr)
-    else:
-        write(table, out)
-        print(f"{table.num_rows} rows written to {out}", file=sys.stderr)
+    print(f"({rows} rows)" if out is None else f"{rows} rows written to {out}", file=sys.stderr)
     return 0
+
+
+class _counted:
+    """Batches passed on, their rows counted."""
+
+    def __init__(self, batches):
+        self.batches, self.rows = batches, 0
+
+    def __iter__(self):
+        for batch in self.batches:
+            self.rows += batch.num_rows
+            yield batch
