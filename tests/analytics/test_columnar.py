@@ -24,12 +24,14 @@ ENCOUNTERS = [
      "type": [{"coding": [{"system": "s", "code": "A", "display": "Ay"}]}], "subject": {"reference": "Patient/p1"},
      "period": {"start": "2026-01-01T10:00:00Z", "end": "2026-01-03"},
      "location": [{"location": {"reference": "Location/l1", "display": "Ward 1"}}],
-     "serviceProvider": {"reference": "Organization/o1"}},
+     "serviceProvider": {"reference": "Organization/o1"},
+     "diagnosis": [{"condition": {"reference": "Condition/c1"}, "use": {"coding": [{"code": "AD"}]}, "rank": 1},
+                   {"condition": {"reference": "Condition/c2"}, "rank": 2}]},
     # the first type has no coding: the first code is the second type's
-    {"resourceType": "Encounter", "id": "e2", "status": "finished",
+    {"resourceType": "Encounter", "id": "e2", "status": "finished", "diagnosis": [None, {"rank": 3}],
      "type": [{"text": "no coding"}, {"coding": [{"code": "B"}]}], "subject": {"reference": "Patient/p2"}},
     # the first coding has no code; a JSON null inside the array of codings
-    {"resourceType": "Encounter", "id": "e3", "status": "planned",
+    {"resourceType": "Encounter", "id": "e3", "status": "planned", "diagnosis": [],
      "type": [{"coding": [{"system": "only"}, None, {"code": "C"}]}], "subject": {"reference": "Patient/p3"}},
     # no type at all; the first location is not a Location
     {"resourceType": "Encounter", "id": "e4", "status": "finished", "type": [],
@@ -46,7 +48,7 @@ PATIENTS = [
     {"resourceType": "Patient", "id": "p1", "active": True, "gender": "female", "birthDate": "1970-02-03",
      "address": [{"postalCode": "10001", "state": "NY"}], "deceasedBoolean": False},
     {"resourceType": "Patient", "id": "p2", "active": False, "deceasedDateTime": "2026-03-01",
-     "address": [{"state": "CA"}, {"postalCode": "94000"}]},
+     "address": [{"state": "CA"}, {"postalCode": "94000"}], "name": [{"given": [None, "Bob"]}]},
     {"resourceType": "Patient", "id": "p3"},
 ]
 
@@ -74,12 +76,29 @@ CRAFTED = [
         {"name": "active", "path": "active", "type": "boolean"},
         {"name": "deceased", "path": "deceased.ofType(boolean)", "type": "boolean"},
         {"name": "postal_code", "path": "address.postalCode.first()"},
+        {"name": "given", "path": "name.given.first()"},
     ]}, {"select": [{"column": [{"name": "state", "path": "Patient.address.state.first()"}]}]}]},
     {"resource": "Observation", "select": [{"column": [
         {"name": "id", "path": "id"},
         {"name": "value", "path": "value.ofType(Quantity).value", "type": "decimal"},
         {"name": "unit", "path": "value.ofType(Quantity).unit"},
     ]}]},
+    {"resource": "Encounter", "select": [
+        {"column": [{"name": "id", "path": "getResourceKey()"}]},
+        {"forEach": "diagnosis", "column": [
+            {"name": "position", "path": "%rowIndex", "type": "integer"},
+            {"name": "condition_id", "path": "condition.getReferenceKey(Condition)"},
+            {"name": "role", "path": "use.coding.code.first()"},
+            {"name": "rank", "path": "rank", "type": "positiveInt"}]}]},
+    {"resource": "Encounter", "select": [
+        {"forEachOrNull": "diagnosis", "column": [
+            {"name": "position", "path": "%rowIndex", "type": "integer"},
+            {"name": "rank", "path": "rank", "type": "positiveInt"}]},
+        {"column": [{"name": "id", "path": "id"}]}]},
+    {"resource": "Encounter", "select": [
+        {"column": [{"name": "id", "path": "id"}]},
+        {"forEach": "type.coding", "column": [
+            {"name": "position", "path": "%rowIndex", "type": "integer"}, {"name": "code", "path": "code"}]}]},
     # `code` has differing kinds: read from the JSON text
     {"resource": "Observation", "select": [{"column": [
         {"name": "id", "path": "id"}, {"name": "code", "path": "code.coding.code.first()"}]}]},
@@ -112,7 +131,7 @@ def test_every_view_gives_the_rows_of_the_json_text(stores, view):
 def test_which_views_read_columns(stores):
     typed, _ = stores
     reads = {i: engine.typed_sql(typed, view) is not None for i, view in enumerate(CRAFTED)}
-    assert reads == {0: True, 1: True, 2: True, 3: False, 4: False}
+    assert reads == {0: True, 1: True, 2: True, 3: True, 4: True, 5: True, 6: False, 7: False}
     encounter = json.loads((VIEWS / "encounter.json").read_text())
     assert engine.typed_sql(typed, encounter) is not None
 
@@ -129,12 +148,31 @@ def test_first_items_and_references_from_the_columns(stores):
     assert {r["admit"] for r in rows.values()} == {None}  # a member no resource has
     patients = {r["id"]: r for r in engine.run(typed, CRAFTED[1]).to_pylist()}
     assert patients["p1"] == {"id": "p1", "active_text": "true", "active": True, "deceased": False,
-                              "postal_code": "10001", "state": "NY"}
+                              "postal_code": "10001", "state": "NY", "given": None}
     assert patients["p2"]["postal_code"] == "94000" and patients["p2"]["deceased"] is None
+    assert patients["p2"]["given"] is None  # the first given name is a null element: no value, as from JSON
     assert patients["p3"] == {"id": "p3", "active_text": None, "active": None, "deceased": None,
-                              "postal_code": None, "state": None}
+                              "postal_code": None, "state": None, "given": None}
     values = {r["id"]: (r["value"], r["unit"]) for r in engine.run(typed, CRAFTED[2]).to_pylist()}
     assert values == {"o1": (1.5, "mg"), "o2": (7.0, None)}
+
+
+def test_each_item_of_a_foreach_from_the_columns(stores):
+    typed, _ = stores
+    rows = sorted(engine.run(typed, CRAFTED[3]).to_pylist(), key=lambda r: (r["id"], r["position"]))
+    assert rows == [
+        {"id": "Encounter/e1", "position": 0, "condition_id": "Condition/c1", "role": "AD", "rank": 1},
+        {"id": "Encounter/e1", "position": 1, "condition_id": "Condition/c2", "role": None, "rank": 2},
+        # an array's null element is an item (as from the JSON text), with nothing in it
+        {"id": "Encounter/e2", "position": 0, "condition_id": None, "role": None, "rank": None},
+        {"id": "Encounter/e2", "position": 1, "condition_id": None, "role": None, "rank": 3},
+    ]
+    or_null = {(r["id"], r["position"]): r["rank"] for r in engine.run(typed, CRAFTED[4]).to_pylist()}
+    assert or_null == {("e1", 0): 1, ("e1", 1): 2, ("e2", 0): None, ("e2", 1): 3, ("e3", 0): None, ("e4", 0): None,
+                       ("e5", 0): None, ("e6", 0): None}
+    codes = sorted((r["id"], r["position"], r["code"]) for r in engine.run(typed, CRAFTED[5]).to_pylist())
+    assert codes == [("e1", 0, "A"), ("e2", 0, "B"), ("e3", 0, None), ("e3", 1, None), ("e3", 2, "C"),
+                     ("e5", 0, None), ("e5", 1, "D")]
 
 
 def test_the_structure_types_every_member_by_what_the_data_holds(stores):

@@ -405,23 +405,43 @@ def _iterates(nodes) -> bool:
     return False
 
 
-def plain_columns(view: dict) -> list[tuple[str, str, str]] | None:
-    """The columns `(name, path, SQL type)` of a valid view that gives one row per resource and
-    has no `where`, in the view's column order (a node's own columns, then its selects'); None
-    for any other view or one with a `collection: true` column."""
-    if view.get("where") or _iterates(view["select"]):
-        return None
-    found = []
+@dataclass(frozen=True)
+class TypedPlan:
+    """A view in the form the typed tables serve (`sof.typed`): its columns in the view's
+    order, each `(name, path, SQL type, scope)`, the scope "root" (the resource) or "item" (an
+    item of the one `forEach` / `forEachOrNull` at the top, whose path is `each`)."""
 
-    def walk(node) -> bool:
+    columns: list
+    each: str | None = None
+    or_null: bool = False
+
+
+def typed_plan(view: dict) -> TypedPlan | None:
+    """The plan of a valid view with no `where`, no `repeat` or `unionAll`, no `collection:
+    true` column, and at most one `forEach` / `forEachOrNull`, among the top selects, with
+    columns only; None for any other view (it reads the JSON text)."""
+    if view.get("where"):
+        return None
+    columns, each = [], []
+
+    def plain(node, scope: str) -> bool:
         for column in node.get("column", []):
             info = Column(column["name"], column.get("type"), column.get("collection", False))
             if info.collection:
                 return False
-            found.append((info.name, column.get("path"), info.sql_type))
-        return all(walk(child) for child in node.get("select", []))
+            columns.append((info.name, column.get("path"), info.sql_type, scope))
+        return "unionAll" not in node and all(not _iterates([child]) and plain(child, scope) for child in node.get("select", []))
 
-    return found if walk({"select": view["select"]}) else None
+    for node in view["select"]:
+        kind = next((k for k in ("forEach", "forEachOrNull") if k in node), None)
+        if kind is None:
+            if _iterates([node]) or not plain(node, "root"):
+                return None
+        elif each or node.get("select") or node.get("unionAll") or not plain(node, "item"):
+            return None
+        else:
+            each.append((node[kind], kind == "forEachOrNull"))
+    return TypedPlan(columns, *each[0]) if each else TypedPlan(columns)
 
 
 def compile_view(view, shape: Shape | None = None, limits: Limits | None = None,

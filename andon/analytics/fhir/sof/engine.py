@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ... import strict_json
 from .. import columnar
-from .compile import Limits, ViewError, compile_view, plain_columns
+from .compile import Limits, ViewError, compile_view, typed_plan
 from .expressions import Shape
 from .typed import typed_select
 
@@ -54,11 +54,11 @@ def typed_sql(connection: duckdb.DuckDBPyConnection, view: dict) -> str | None:
     """The view's query over its type's typed table (`fhir.columnar`), or None when the view
     is not of the form that reads columns (`sof.typed`) or the type has no typed table in
     step with the stored resources. `view` is valid (compiled already)."""
-    columns = plain_columns(view)
-    if columns is None:
+    plan = typed_plan(view)
+    if plan is None:
         return None
     typed = columnar.typed_table(connection, view["resource"])
-    return None if typed is None else typed_select(columns, typed, view["resource"])
+    return None if typed is None else typed_select(plan, typed, view["resource"])
 
 
 def run(connection: duckdb.DuckDBPyConnection, view: dict, limits: Limits | None = None) -> pa.Table:

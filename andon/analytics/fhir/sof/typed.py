@@ -1,25 +1,29 @@
 """A view over the columnar store (`fhir.columnar`): member paths as struct and list access.
 
-A view takes this form when it gives one row per resource (no forEach, forEachOrNull, repeat
-or unionAll), has no `where`, and every column is, by the type's structure, a member path
-from the resource (`period.start`, `value.ofType(Quantity).value`), optionally ending in
-`first()`, `getResourceKey()` or `getReferenceKey([T])`, whose leaf is a primitive of the
-column's type. Any other view reads the JSON text as before (`compile.py`): the same rows,
-more slowly. The structure fits every stored resource (it was made from all of them), so
-what it says of arrays and objects holds for every row:
+A view takes this form (`compile.typed_plan`) when it has no `where`, no `repeat` or
+`unionAll`, and at most one `forEach` / `forEachOrNull` among its top selects, with columns
+only; and when every column is, by the type's structure, a member path from the resource (or
+from the item of the forEach), optionally ending in `first()`, `getResourceKey()` (of the
+resource) or `getReferenceKey([T])`, whose leaf is a primitive of the column's type, or
+`%rowIndex`. Any other view reads the JSON text as before (`compile.py`): the same rows, more
+slowly. The structure fits every stored resource (it was made from all of them), so what it
+says of arrays and objects holds for every row:
 
 - a path through no array reads one value: `"period"."start"`;
 - `first()` reads the first item of each array on the way (`"type"[1]."coding"[1]."code"`);
   everything under `type[1]` comes before `type[2]`, so a value found there is the first.
   Where none is found and an array on the way has a second item, the whole collection is
-  built from the lists (`flatten(list_transform(…))`, nulls dropped, as FHIRPath drops them)
-  and its first item taken: only those rows pay for it;
-- a path through an array without `first()` is a collection: the view reads JSON.
+  built from the lists (`flatten(list_transform(…))`, null members dropped and arrays' null
+  elements kept, as the JSON engine does) and its first item taken: only those rows pay;
+- a path through an array without `first()` is a collection: the view reads JSON;
+- a forEach's items are the collection of its path, built the same way, unnested beside their position (`%rowIndex`, from 0); forEachOrNull unnests one NULL item
+  where there is none, whose columns are then all NULL and whose `%rowIndex` is 0.
 """
 
 from __future__ import annotations
 
 from ..columnar import TypedTable, quote
+from .compile import TypedPlan
 from .expressions import Names, Scope, _fast_form, _reference_key
 
 # the primitives a leaf holds, by the SQL type of the column reading it
@@ -29,67 +33,107 @@ _LEAVES = {
     "BIGINT": ("BIGINT", "UBIGINT"),
     "DOUBLE": ("BIGINT", "UBIGINT", "DOUBLE"),
 }
+ITEM, INDEX = "andon_item", "andon_index"  # no FHIR member has an underscore inside
 
 
-def typed_select(columns: list[tuple[str, str, str]], typed: TypedTable, resource_type: str) -> str | None:
-    """The SELECT of a one-row-per-resource view's columns `(name, path, sql_type)` over the
-    type's typed table, or None when a column has another form (the view then reads JSON)."""
+def typed_select(plan: TypedPlan, typed: TypedTable, resource_type: str) -> str | None:
+    """The SELECT of a view's plan over the type's typed table, or None when a column or the
+    forEach path has another form (the view then reads JSON)."""
     names = Names()
+    source = f"{quote(typed.table)} AS t"
+    item_structure = None
+    if plan.each is not None:
+        if ITEM in typed.structure or INDEX in typed.structure:
+            return None
+        found = _items(plan.each, typed.structure, resource_type, names, plan.or_null)
+        if found is None:
+            return None
+        items, item_structure = found
+        source = f"(SELECT *, unnest({items}) AS {ITEM}, generate_subscripts({items}, 1) - 1 AS {INDEX} FROM {source}) AS t"
     values = []
-    for name, path, sql_type in columns:
-        value = typed_value(path, typed.structure, sql_type, resource_type, names)
+    for name, path, sql_type, scope in plan.columns:
+        if scope == "item":
+            value = typed_value(path, item_structure, sql_type, resource_type, names, base=f"t.{ITEM}", index=f"t.{INDEX}")
+        else:
+            value = typed_value(path, typed.structure, sql_type, resource_type, names)
         if value is None:
             return None
         values.append(f'{value} AS "{name}"')
-    return f"SELECT {', '.join(values)}\nFROM {quote(typed.table)} AS t"
+    return f"SELECT {', '.join(values)}\nFROM {source}"
 
 
-def typed_value(text, structure: dict, sql_type: str, resource_type: str, names: Names) -> str | None:
-    """The SQL of one column's value over the typed table, or None when it has another form."""
+def _items(text, structure: dict, resource_type: str, names: Names, or_null: bool):
+    """(the SQL list of a forEach's items, the structure of an item), or None when the path is
+    not a member path to objects."""
+    parsed = _fast_form(text, Scope("t", "0", {}, names, resource_type, root=True, members={})) if isinstance(text, str) else None
+    if parsed is None or parsed[1] or parsed[2] is not None or not parsed[0]:
+        return None
+    steps = parsed[0]
+    node = structure
+    for step in steps:
+        if not isinstance(node, dict) or step not in node:
+            return None  # no resource has it: rare enough to leave to the JSON text
+        node = node[step]
+        if isinstance(node, list):
+            node = node[0] if node else "NULL"
+    if not isinstance(node, dict):
+        return None
+    items = _collection(steps, structure, names, "t")
+    if or_null:
+        items = f"(CASE WHEN len({items}) = 0 THEN [NULL] ELSE {items} END)"
+    return items, node
+
+
+def typed_value(text, structure: dict, sql_type: str, resource_type: str, names: Names,
+                base: str = "t", index: str = "0") -> str | None:
+    """The SQL of one column's value over the typed table (from `base`: the resource's row, or
+    a forEach's item), or None when it has another form."""
     if not isinstance(text, str):
         return None
-    parsed = _fast_form(text, Scope("t", "0", {}, names, resource_type, root=True, members={}))
+    if text.strip() == "%rowIndex":
+        return index if sql_type == "BIGINT" else None
+    parsed = _fast_form(text, Scope(base, "0", {}, names, resource_type, root=True, members={}))
     if parsed is None:
         return None
     steps, first, terminal = parsed
     if terminal is not None and sql_type != "VARCHAR":
         return None
     if terminal == "resource":
-        if structure.get("resourceType") != "VARCHAR" or structure.get("id") != "VARCHAR":
+        if base != "t" or structure.get("resourceType") != "VARCHAR" or structure.get("id") != "VARCHAR":
             return None
         return "(t.\"resourceType\" || '/' || t.\"id\")"
     reference = terminal is not None
-    walked = _walk(steps + (["reference"] if reference else []), structure)
+    walked = _walk(steps + (["reference"] if reference else []), structure, base)
     if walked is None:
         return None
     leaf, fast, lists = walked
-    if leaf == "absent" or leaf == "NULL":
+    if leaf in ("absent", "NULL"):
         return f"CAST(NULL AS {sql_type})"  # no resource has a value there
     if leaf not in (("VARCHAR",) if reference else _LEAVES.get(sql_type, ())):
         return None
     if lists and not first:
         return None  # a collection by the structure: the view reads JSON
+    x = names("x")
     if not reference:
         value = _cast(fast, leaf, sql_type)
         if not lists:
             return value
-        x = names("x")
-        whole = f"list_filter({_collection(steps, structure, names)}, lambda {x}: {x} IS NOT NULL)[1]"
+        whole = f"{_collection(steps, structure, names, base)}[1]"
         return f"coalesce({value}, CASE WHEN {_any_second(lists)} THEN {_cast(whole, leaf, sql_type)} END)"
     key = _reference_key(fast, terminal[1])
     if not lists:
         return key
-    x, k = names("x"), names("k")
-    keys = f"list_transform({_collection(steps + ['reference'], structure, names)}, lambda {x}: {_reference_key(x, terminal[1])})"
+    k = names("k")
+    keys = f"list_transform({_collection(steps + ['reference'], structure, names, base)}, lambda {x}: {_reference_key(x, terminal[1])})"
     whole = f"list_filter({keys}, lambda {k}: {k} IS NOT NULL)[1]"
     return f"coalesce({key}, CASE WHEN {_any_second(lists)} THEN {whole} END)"
 
 
-def _walk(steps: list[str], structure: dict):
+def _walk(steps: list[str], structure: dict, base: str):
     """(leaf type, the SQL reading the first item of every array on the way, the arrays on
-    the way as SQL) for member `steps` from the resource; leaf "absent" when no resource has
-    the path; None when a member on the way is of differing kinds (JSON)."""
-    node, sql, lists = structure, "t", []
+    the way as SQL) for member `steps` from `base`; leaf "absent" when no resource has the
+    path; None when a member on the way is of differing kinds (JSON)."""
+    node, sql, lists = structure, base, []
     for step in steps:
         if node == "JSON":
             return None
@@ -106,22 +150,28 @@ def _walk(steps: list[str], structure: dict):
     return node, sql, lists
 
 
-def _collection(steps: list[str], structure: dict, names: Names) -> str:
-    """The list of every value at member `steps` (arrays flattened in order)."""
-    node, sql, listed = structure, "t", False
+def _collection(steps: list[str], structure: dict, names: Names, base: str) -> str:
+    """The list of every item at member `steps` from `base`, as the JSON engine makes it
+    (`expressions.children`): a member absent or null is no item; an array is spread, its
+    own null elements kept (FHIR writes them beside `_element` extensions), in order."""
+    node, sql, listed = structure, base, False
     for step in steps:
         node = node[step]
+        spread = isinstance(node, list)
         if not listed:
             sql = f"{sql}.{quote(step)}"
-            if isinstance(node, list):
-                listed = True
+            if spread:
+                sql, listed = f"coalesce({sql}, [])", True
         else:
-            x = names("x")
-            sql = f"list_transform({sql}, lambda {x}: {x}.{quote(step)})"
-            if isinstance(node, list):
+            x, m = names("x"), names("m")
+            sql = f"list_filter(list_transform({sql}, lambda {x}: {x}.{quote(step)}), lambda {m}: {m} IS NOT NULL)"
+            if spread:
                 sql = f"flatten({sql})"
-        if isinstance(node, list):
+        if spread:
             node = node[0] if node else "NULL"
+    if not listed:
+        x = names("x")
+        sql = f"list_filter([{sql}], lambda {x}: {x} IS NOT NULL)"
     return sql
 
 
