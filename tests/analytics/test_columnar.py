@@ -293,3 +293,33 @@ def test_a_view_that_fails_part_way_leaves_no_half_written_file(tmp_path, capsys
     assert "more than one value" in capsys.readouterr().err
     assert out.read_text() == "the older file"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize(("a", "b", "merged"), [
+    ({"a": "VARCHAR"}, {"b": ["BIGINT"]}, {"a": "VARCHAR", "b": ["BIGINT"]}),
+    ({"a": "NULL"}, {"a": {"x": "BOOLEAN"}}, {"a": {"x": "BOOLEAN"}}),
+    ({"a": ["NULL"]}, {"a": [{"x": "VARCHAR"}]}, {"a": [{"x": "VARCHAR"}]}),
+    ({"n": "UBIGINT"}, {"n": "BIGINT"}, {"n": "HUGEINT"}),  # both signs: no 64-bit type holds every value
+    ({"n": "UBIGINT"}, {"n": "DOUBLE"}, {"n": "DOUBLE"}),
+    ({"n": "VARCHAR"}, {"n": "DOUBLE"}, {"n": "JSON"}),
+    ({"n": "BOOLEAN"}, {"n": "VARCHAR"}, {"n": "JSON"}),
+    ({"c": {"x": "VARCHAR"}}, {"c": [{"x": "VARCHAR"}]}, {"c": "JSON"}),
+    ({"c": {"x": "VARCHAR"}}, {"c": "VARCHAR"}, {"c": "JSON"}),
+    ({"c": ["VARCHAR"]}, {"c": ["UBIGINT"]}, {"c": ["JSON"]}),
+])
+def test_structures_merge_into_one_every_resource_fits(a, b, merged):
+    assert columnar.merge_structures(a, b) == merged
+    assert columnar.merge_structures(b, a) == merged
+
+
+def test_integers_of_both_signs_and_decimals_keep_their_values(tmp_path):
+    resources = [{"resourceType": "Observation", "id": "o1", "valueInteger": 9223372036854775807 + 10, "n": 2.5},
+                 {"resourceType": "Observation", "id": "o2", "valueInteger": -3, "n": 4}]
+    connection = store.connect(tmp_path / "fhir.duckdb")
+    assert _load(connection, tmp_path / "a", resources).typed == {"Observation": "built"}
+    view = {"resource": "Observation", "select": [{"column": [
+        {"name": "id", "path": "id"}, {"name": "n", "path": "n", "type": "decimal"},
+        {"name": "v", "path": "value.ofType(integer)", "type": "decimal"}]}]}
+    assert engine.typed_sql(connection, view) is not None
+    assert sorted(engine.run(connection, view).to_pylist(), key=lambda r: r["id"]) == [
+        {"id": "o1", "n": 2.5, "v": float(9223372036854775807 + 10)}, {"id": "o2", "n": 4.0, "v": -3.0}]

@@ -54,6 +54,7 @@ CREATE SEQUENCE IF NOT EXISTS typed_table_numbers;
 PATIENT_COLUMN = "andon_patient"  # the ingest's patient key; no FHIR member has an underscore inside
 TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{0,63}")  # as the ingest checks resourceType
 MAX_STRUCTURE_CHARS = 1_000_000  # a type whose members run past this stays JSON only (hostile data)
+MAX_STRUCTURES = 20_000  # distinct shapes of a type's resources beyond which it stays JSON only
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,8 @@ def _rebuild(connection, resource_type: str) -> str:
         return "no resources"
     if hashed != count:
         return "left as JSON: rows written without the ingest's content hash"
-    structure = connection.execute(
-        "SELECT json_group_structure(resource) FROM resources WHERE type = ?", [resource_type]).fetchall()[0][0]
-    if structure is None or len(structure) > MAX_STRUCTURE_CHARS:
+    structure = _structure_of(connection, resource_type)
+    if structure is None:
         return "left as JSON: the resources' structure is too large to make into columns"
     number = connection.execute("SELECT nextval('typed_table_numbers')").fetchall()[0][0]
     table = f"typed_{number}"
@@ -159,6 +159,49 @@ def _rebuild(connection, resource_type: str) -> str:
         [resource_type, table, structure, count, hashed, xor],
     )
     return "built"
+
+
+def _structure_of(connection, resource_type: str) -> str | None:
+    """The structure every stored resource of the type fits, as JSON text; None when the
+    resources differ in too many ways (hostile data). Each resource's own structure, the
+    distinct ones merged here: DuckDB's `json_group_structure` over a whole type needs more
+    than the load's memory (170,000 Encounters: over 1 GB), the distinct structures are few
+    (3 for Synthea's Encounters)."""
+    found = connection.execute(
+        "SELECT DISTINCT json_structure(resource) FROM resources WHERE type = ? LIMIT ?",
+        [resource_type, MAX_STRUCTURES + 1]).fetchall()
+    if len(found) > MAX_STRUCTURES:
+        return None
+    merged = "NULL"
+    for (one,) in found:
+        merged = merge_structures(merged, json.loads(one))
+    text = json.dumps(merged, separators=(",", ":"))
+    return text if isinstance(merged, dict) and len(text) <= MAX_STRUCTURE_CHARS else None
+
+
+_INTEGERS = {"BIGINT", "UBIGINT", "HUGEINT"}
+
+
+def merge_structures(a, b):
+    """A structure both `a` and `b` fit (`json_structure` spelling): objects merge member by
+    member, arrays item by item; "NULL" (only nulls seen) gives way to the other; integers of
+    both signs are HUGEINT, integers and decimals DOUBLE; anything else that differs is
+    "JSON" (read from the JSON text), so that `json_transform` loses nothing a view reads."""
+    if a == b:
+        return a
+    if a == "NULL":
+        return b
+    if b == "NULL":
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: merge_structures(a.get(k, "NULL"), b.get(k, "NULL")) for k in {**a, **b}}
+    if isinstance(a, list) and isinstance(b, list):
+        return [merge_structures(a[0] if a else "NULL", b[0] if b else "NULL")]
+    if not (isinstance(a, str) and isinstance(b, str)):
+        return "JSON"  # an object, an array and a primitive: differing kinds
+    if a in _INTEGERS and b in _INTEGERS:
+        return "HUGEINT"
+    return "DOUBLE" if {a, b} <= _INTEGERS | {"DOUBLE"} else "JSON"
 
 
 def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[str, Path]:

@@ -30,8 +30,8 @@ from .expressions import Names, Scope, _fast_form, _reference_key
 _LEAVES = {
     "VARCHAR": ("VARCHAR", "BOOLEAN"),  # a boolean reads 'true' / 'false', as from JSON
     "BOOLEAN": ("BOOLEAN",),
-    "BIGINT": ("BIGINT", "UBIGINT"),
-    "DOUBLE": ("BIGINT", "UBIGINT", "DOUBLE"),
+    "BIGINT": ("BIGINT", "UBIGINT", "HUGEINT"),
+    "DOUBLE": ("BIGINT", "UBIGINT", "HUGEINT", "DOUBLE"),
 }
 ITEM, INDEX = "andon_item", "andon_index"  # no FHIR member has an underscore inside
 
