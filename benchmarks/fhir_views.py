@@ -54,7 +54,9 @@ WORK = REPO / "var" / "bench" / "fhir"
 PEERS_DIR = REPO / "var" / "bench" / "peers"
 VIEWS_DIR = REPO / "content" / "views"
 PEERS = ("pysof", "fhir4ds", "sqlonfhir")
-FLOOR_GOAL = 3.0
+FLOOR_GOAL = 1.0  # issue 22: every core view at least as fast as the raw line scan of its type
+INGEST_GOAL = 2.0  # issue 22: the ingest within 2× of DuckDB's bare CREATE TABLE AS
+RATE_GOAL = 1_000_000  # issue 22: rows/s of the encounter view
 UUID = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 # The Encounter view PEERS.md measures every engine on.
@@ -318,10 +320,23 @@ def load_fresh_store(path: Path, sources: list[Path]):
 
 
 def phase_ingest(args: dict) -> dict:
+    from andon.analytics.fhir import columnar
+
     path = WORK / "store.duckdb"
+    rebuild, spent = columnar.refresh, []
+
+    def timed(*a, **k):  # the typed tables' share of the load
+        began = time.perf_counter()
+        try:
+            return rebuild(*a, **k)
+        finally:
+            spent.append(time.perf_counter() - began)
+
+    columnar.refresh = timed
     summary, seconds, closing = load_fresh_store(path, [WORK / "ndjson"])
     total = summary.total
-    return {"s": seconds, "close_s": closing, "files": summary.files,
+    return {"s": seconds, "close_s": closing, "files": summary.files, "typed_s": sum(spent),
+            "typed": summary.typed,
             "bytes": summary.bytes or args["bytes"], "added": total.added, "updated": total.updated,
             "unchanged": total.unchanged, "quarantined": total.quarantined, "store_bytes": path.stat().st_size}
 
@@ -330,6 +345,7 @@ def phase_ingest(args: dict) -> dict:
 
 def phase_andon_view(args: dict) -> dict:
     from andon.analytics.fhir import sof, store
+    from andon.analytics.fhir.sof import engine
 
     view = args["view"]
     connection = store.connect(WORK / "store.duckdb", read_only=True)
@@ -345,7 +361,16 @@ def phase_andon_view(args: dict) -> dict:
         table = sof.run(connection, view)
         times.append(time.perf_counter() - began)
     columns = table.column_names
+    # the same view from the JSON text (as before the typed tables), for the ratio in the same run
+    json_sql, _ = sof.compile_view(view, engine.sample_shape(connection, view["resource"]))
+    json_times = []
+    for _ in range(args["repeat"]):
+        began = time.perf_counter()
+        connection.sql(json_sql).to_arrow_table()
+        json_times.append(time.perf_counter() - began)
     return {"rows": table.num_rows, "s": statistics.median(times), "runs": times, "store_scan_s": store_scan,
+            "reads": "columns" if engine.typed_sql(connection, view) else "JSON text",
+            "json_s": statistics.median(json_times),
             "digest": digest(columns, table.to_pylist(), key_columns(view))}
 
 
@@ -507,7 +532,10 @@ def report_markdown(cli, manifest: dict, floor: dict, floor_load: dict, ingest: 
                      f"**{mb / ingest['s']:,.1f}** | {fmt_rate(ingest['added'], ingest['s'])} | {ingest['rss_mb']:,.0f} MB | "
                      f"{ingest['s'] / base['s']:.0f}× |")
         lines += ["", (f"Ingest: {ingest['added']:,} added, {ingest['quarantined']:,} quarantined; store file "
-                      f"{ingest['store_bytes'] / 1e6:,.0f} MB; closing the store {ingest['close_s']:.1f} s more.")]
+                      f"{ingest['store_bytes'] / 1e6:,.0f} MB; closing the store {ingest['close_s']:.1f} s more. "
+                      f"Of the ingest's time, {ingest.get('typed_s', 0):.1f} s built the typed tables "
+                      f"({sum(1 for v in ingest.get('typed', {}).values() if v == 'built')} of "
+                      f"{len(ingest.get('typed', {}))} types built; see docs/fhir.md, \"The columnar store\").")]
         if floor_load.get("s"):
             lines[-1] += (f" Andon's ingest takes {ingest['s'] / floor_load['s']:.1f}× DuckDB's bare `CREATE TABLE AS` "
                           "(which checks nothing, keys nothing and hashes nothing).")
@@ -515,20 +543,21 @@ def report_markdown(cli, manifest: dict, floor: dict, floor_load: dict, ingest: 
         lines.append(f"| Andon ingest | {ingest.get('error')} | | | {ingest.get('rss_mb', 0):,.0f} MB | |")
 
     lines += ["", "### Views (Andon, over the store)", "",
-              (f"Floor of a view = DuckDB `read_ndjson_objects` counting the lines of that resource type's file. "
-              f"Goal: each view within {FLOOR_GOAL:g}× of its floor. \"Store read\" = reading every resource's JSON "
-              "text of the type from the store (`sum(length(resource))`), no JSON parsed. \"Parse floor\" = the floor "
-              "scan also parsing each object once (`json_extract_string(json, '$.id')`): the least any view that reads "
-              "a JSON member can cost."),
+              ("Floor of a view = DuckDB `read_ndjson_objects` counting the lines of that resource type's file (it "
+              "splits lines and parses nothing). Goal: each view at least as fast as its floor. \"Reads\": the typed "
+              "columns (`fhir.columnar`) or the JSON text (views of other forms, `docs/fhir.md`). \"JSON text\" = the "
+              "same view compiled over the JSON text, as before the typed tables, in the same process. \"Parse "
+              "floor\" = the floor scan also parsing each object once (`json_extract_string(json, '$.id')`): the least "
+              "any view reading JSON can cost. Times include making the Arrow table of the rows."),
               "",
-              ("| view | resource | rows | time | rows/s | peak RSS | floor | view ÷ floor | parse floor | view ÷ parse floor "
-              "| store read | within 3× |"),
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+              ("| view | resource | rows | reads | time | rows/s | peak RSS | floor | view ÷ floor | JSON text | "
+              "JSON text ÷ view | parse floor | as fast as floor |"),
+              "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
     missed = []
     for name, result in views.items():
         resource = result["resource"]
         if result.get("error"):
-            lines.append(f"| {name} | {resource} | {result['error']} | | | {result.get('rss_mb', 0):,.0f} MB | | | | | | |")
+            lines.append(f"| {name} | {resource} | {result['error']} | | | | {result.get('rss_mb', 0):,.0f} MB | | | | | | |")
             missed.append(name)
             continue
         type_floor = floor.get(resource, {}).get("s")
@@ -537,9 +566,11 @@ def report_markdown(cli, manifest: dict, floor: dict, floor_load: dict, ingest: 
         met = ratio <= FLOOR_GOAL
         if not met:
             missed.append(name)
-        lines.append(f"| {name} | {resource} | {result['rows']:,} | {fmt_s(result['s'])} | {fmt_rate(result['rows'], result['s'])} | "
-                     f"{result['rss_mb']:,.0f} MB | {fmt_s(type_floor)} | {ratio:.1f}× | {fmt_s(parse)} | "
-                     f"{result['s'] / parse if parse else float('nan'):.1f}× | {fmt_s(result['store_scan_s'])} | "
+        json_s = result.get("json_s")
+        lines.append(f"| {name} | {resource} | {result['rows']:,} | {result.get('reads', '')} | {fmt_s(result['s'])} | "
+                     f"{fmt_rate(result['rows'], result['s'])} | {result['rss_mb']:,.0f} MB | {fmt_s(type_floor)} | "
+                     f"{ratio:.2f}× | {fmt_s(json_s) if json_s else ''} | "
+                     f"{json_s / result['s'] if json_s else float('nan'):.1f}× | {fmt_s(parse)} | "
                      f"{'yes' if met else '**no**'} |")
     if skipped:
         lines += ["", "Not run (no such resources in the Synthea export): " + ", ".join(skipped) + "."]
@@ -590,8 +621,17 @@ def report_markdown(cli, manifest: dict, floor: dict, floor_load: dict, ingest: 
                                                     for p, v in slower_than.items()) + "."))
     else:
         lines.append("- Faster than every peer: no peer ran.")
-    lines.append(f"- Views within {FLOOR_GOAL:g}× of the raw scan floor: "
+    lines.append("- Every view at least as fast as the raw line scan of its type (floor): "
                  + ("**met** for every view." if not missed else f"**not met** for: {', '.join(missed)}."))
+    encounter = views.get("encounter", {})
+    if encounter.get("s"):
+        rate = encounter["rows"] / encounter["s"]
+        lines.append(f"- The encounter view at ≥ {RATE_GOAL:,} rows/s: {rate:,.0f} rows/s, "
+                     + ("**met**." if rate >= RATE_GOAL else "**not met**."))
+    if ingest.get("s") and floor_load.get("s"):
+        ratio = ingest["s"] / floor_load["s"]
+        lines.append(f"- Ingest within {INGEST_GOAL:g}× of DuckDB's bare `CREATE TABLE AS`: {ratio:.1f}×, "
+                     + ("**met**." if ratio <= INGEST_GOAL else "**not met**."))
     lines += [
         "",
         ("How to run (about 20 minutes at full size with the peers on 2 cores; the data is generated once, about "

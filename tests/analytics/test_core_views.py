@@ -157,3 +157,14 @@ def test_encounter_diagnosis_and_coverage_views_on_ecqm_patients(ecqm):
     coverage = {f"Coverage/{c['id']}": (c["beneficiary"]["reference"], first_code(c.get("type")))
                 for c in of_type(resources, "Coverage")}
     assert {r["id"]: (r["patient_id"], r["type_code"]) for r in rows(connection, "coverage")} == coverage
+
+
+def test_the_core_views_checked_here_read_the_typed_columns(ecqm, synthea):
+    """The values above come from the typed tables the ingest builds (docs/fhir.md, "Which views
+    read columns"); patient and practitioner read the JSON text (extension(), where())."""
+    connection, _ = ecqm
+    on_ecqm = {name for name in CORE if engine.typed_sql(connection, view(name))}
+    assert on_ecqm >= {"encounter", "encounter_diagnosis", "condition", "procedure", "observation",
+                       "observation_component", "medication_request", "coverage"}
+    assert not on_ecqm & {"patient", "practitioner"}
+    assert engine.typed_sql(synthea[0], view("encounter")) is not None
