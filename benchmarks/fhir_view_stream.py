@@ -40,7 +40,8 @@ def generate(encounters: int, seed: int) -> dict:
         if (manifest["encounters"], manifest["seed"]) == (encounters, seed):
             return manifest
     WORK.mkdir(parents=True, exist_ok=True)
-    lines = [line for line in (views.SOURCE / "Encounter.ndjson").read_text(encoding="utf-8").splitlines() if line.strip()]
+    source = next(p for p in views.source_files() if p.name.startswith("Encounter."))
+    lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
     templates = [views.UUID.split(line) for line in lines]
     began, written, replica = time.perf_counter(), 0, 0
     partial = FILE.with_suffix(".partial")
