@@ -46,9 +46,15 @@ ENCOUNTERS = [
 
 PATIENTS = [
     {"resourceType": "Patient", "id": "p1", "active": True, "gender": "female", "birthDate": "1970-02-03",
-     "address": [{"postalCode": "10001", "state": "NY"}], "deceasedBoolean": False},
+     "address": [{"postalCode": "10001", "state": "NY"}], "deceasedBoolean": False,
+     "extension": [{"url": "race", "extension": [{"url": "ombCategory", "valueCoding": {"code": "2106-3"}},
+                                                 {"url": "text", "valueString": "White"}]}],
+     "identifier": [{"system": "other", "value": "x"}, {"value": "no system"}, {"system": "npi", "value": "123"}]},
     {"resourceType": "Patient", "id": "p2", "active": False, "deceasedDateTime": "2026-03-01",
-     "address": [{"state": "CA"}, {"postalCode": "94000"}], "name": [{"given": [None, "Bob"]}]},
+     "address": [{"state": "CA"}, {"postalCode": "94000"}], "name": [{"given": [None, "Bob"]}],
+     "extension": [{"url": "other", "valueString": "no"}, None,
+                   {"url": "race", "extension": [{"url": "text", "valueString": "Asian"},
+                                                 {"url": "ombCategory", "valueCoding": {"code": "2028-9"}}]}]},
     {"resourceType": "Patient", "id": "p3"},
 ]
 
@@ -99,6 +105,15 @@ CRAFTED = [
         {"column": [{"name": "id", "path": "id"}]},
         {"forEach": "type.coding", "column": [
             {"name": "position", "path": "%rowIndex", "type": "integer"}, {"name": "code", "path": "code"}]}]},
+    {"resource": "Patient", "select": [{"column": [
+        {"name": "id", "path": "id"},
+        {"name": "race_code", "path": "extension('race').extension('ombCategory').value.ofType(Coding).code.first()"},
+        {"name": "race", "path": "extension('race').extension('text').value.ofType(string).first()"},
+        {"name": "npi", "path": "identifier.where(system = 'npi').value.first()"},
+        {"name": "none", "path": "extension('nobody').value.ofType(string).first()"}]}]},
+    {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}]}, {
+        "forEach": "extension('race').extension", "column": [
+            {"name": "position", "path": "%rowIndex", "type": "integer"}, {"name": "url", "path": "url"}]}]},
     # `code` has differing kinds: read from the JSON text
     {"resource": "Observation", "select": [{"column": [
         {"name": "id", "path": "id"}, {"name": "code", "path": "code.coding.code.first()"}]}]},
@@ -131,9 +146,9 @@ def test_every_view_gives_the_rows_of_the_json_text(stores, view):
 def test_which_views_read_columns(stores):
     typed, _ = stores
     reads = {i: engine.typed_sql(typed, view) is not None for i, view in enumerate(CRAFTED)}
-    assert reads == {0: True, 1: True, 2: True, 3: True, 4: True, 5: True, 6: False, 7: False}
-    encounter = json.loads((VIEWS / "encounter.json").read_text())
-    assert engine.typed_sql(typed, encounter) is not None
+    assert reads == {0: True, 1: True, 2: True, 3: True, 4: True, 5: True, 6: True, 7: True, 8: False, 9: False}
+    for name in ("encounter", "patient", "encounter_diagnosis"):
+        assert engine.typed_sql(typed, json.loads((VIEWS / f"{name}.json").read_text())) is not None, name
 
 
 def test_first_items_and_references_from_the_columns(stores):
@@ -173,6 +188,18 @@ def test_each_item_of_a_foreach_from_the_columns(stores):
     codes = sorted((r["id"], r["position"], r["code"]) for r in engine.run(typed, CRAFTED[5]).to_pylist())
     assert codes == [("e1", 0, "A"), ("e2", 0, "B"), ("e3", 0, None), ("e3", 1, None), ("e3", 2, "C"),
                      ("e5", 0, None), ("e5", 1, "D")]
+
+
+def test_extensions_and_where_filters_from_the_columns(stores):
+    typed, _ = stores
+    rows = {r["id"]: r for r in engine.run(typed, CRAFTED[6]).to_pylist()}
+    assert rows == {
+        "p1": {"id": "p1", "race_code": "2106-3", "race": "White", "npi": "123", "none": None},
+        "p2": {"id": "p2", "race_code": "2028-9", "race": "Asian", "npi": None, "none": None},
+        "p3": {"id": "p3", "race_code": None, "race": None, "npi": None, "none": None},
+    }
+    assert sorted((r["id"], r["position"], r["url"]) for r in engine.run(typed, CRAFTED[7]).to_pylist()) == [
+        ("p1", 0, "ombCategory"), ("p1", 1, "text"), ("p2", 0, "text"), ("p2", 1, "ombCategory")]
 
 
 def test_the_structure_types_every_member_by_what_the_data_holds(stores):

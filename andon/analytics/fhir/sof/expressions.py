@@ -497,9 +497,10 @@ def fast_column(text: str, scope: Scope, sql_type: str, shape: Shape | None = No
     return f"({scalar} AND ({value} IS NOT NULL OR {only}))", value, empty
 
 
-def _fast_form(text: str, scope: Scope):
+def _fast_form(text: str, scope: Scope, chain=None):
     """(member names, first(), terminal) of a fast path, terminal being None, "resource"
-    (getResourceKey()) or ("reference", "Type/" or None); None when the path is of another form."""
+    (getResourceKey()) or ("reference", "Type/" or None); None when the path is of another form.
+    `chain(node, scope)` reads the steps (default `_chain`: members only)."""
     try:
         node = parse(text)
     except FHIRPathError:
@@ -521,7 +522,7 @@ def _fast_form(text: str, scope: Scope):
             else:
                 return None
         terminal, node = ("reference", prefix), node.base
-    names = _chain(node, scope)
+    names = (chain or _chain)(node, scope)
     if names is None or (terminal == "resource") != (not names):
         return None
     return names, first, terminal

@@ -3,9 +3,9 @@
 A view takes this form (`compile.typed_plan`) when it has no `where`, no `repeat` or
 `unionAll`, and at most one `forEach` / `forEachOrNull` among its top selects, with columns
 only; and when every column is, by the type's structure, a member path from the resource (or
-from the item of the forEach), optionally ending in `first()`, `getResourceKey()` (of the
-resource) or `getReferenceKey([T])`, whose leaf is a primitive of the column's type, or
-`%rowIndex`. Any other view reads the JSON text as before (`compile.py`): the same rows, more
+from the item of the forEach), optionally with `extension('url')` and `where(member = 'text')`
+filters on the way and ending in `first()`, `getResourceKey()` (of the resource) or
+`getReferenceKey([T])`, whose leaf is a primitive of the column's type, or `%rowIndex`. Any other view reads the JSON text as before (`compile.py`): the same rows, more
 slowly. The structure fits every stored resource (it was made from all of them), so what it
 says of arrays and objects holds for every row:
 
@@ -16,15 +16,56 @@ says of arrays and objects holds for every row:
   built from the lists (`flatten(list_transform(…))`, null members dropped and arrays' null
   elements kept, as the JSON engine does) and its first item taken: only those rows pay;
 - a path through an array without `first()` is a collection: the view reads JSON;
+- a filter keeps the items whose text member equals the text (`url` for an extension): the
+  collection is built and, with `first()`, its first item taken;
 - a forEach's items are the collection of its path, built the same way, unnested beside their position (`%rowIndex`, from 0); forEachOrNull unnests one NULL item
   where there is none, whose columns are then all NULL and whose `%rowIndex` is 0.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..columnar import TypedTable, quote
 from .compile import TypedPlan
-from .expressions import Names, Scope, _fast_form, _reference_key
+from .expressions import Names, Scope, _chain, _fast_form, _reference_key, sql_string
+from .fhirpath import Binary, Call, Literal, Member, This
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A step keeping the items whose text member `member` equals `value`: `extension(url)`
+    (after the step to `extension`) and `where(member = 'text')`."""
+
+    member: str
+    value: str
+
+
+def _steps(node, scope: Scope):
+    """The steps of a path of members and filters from the focus, or None for another form:
+    `_chain`'s member paths, and `extension('url')` and `where(m = 'text')` along them."""
+    if isinstance(node, Call) and node.name == "extension" and len(node.args) == 1:
+        url = node.args[0]
+        base = _steps(node.base, scope)
+        if base is None or not (isinstance(url, Literal) and url.kind == "string"):
+            return None
+        return base + ["extension", Filter("url", url.value)]
+    if isinstance(node, Call) and node.name == "where" and len(node.args) == 1:
+        test, base = node.args[0], _steps(node.base, scope)
+        if base is None or not (isinstance(test, Binary) and test.op == "="):
+            return None
+        member, value = test.left, test.right
+        if isinstance(member, Member) and isinstance(member.base, This) and isinstance(value, Literal) and value.kind == "string":
+            return base + [Filter(member.name, value.value)]
+        return None
+    if isinstance(node, Member) and not (isinstance(node.base, This) and node.name == scope.resource_type):
+        base = _steps(node.base, scope)
+        return None if base is None else base + [node.name]
+    if isinstance(node, Call) and node.name in ("ofType", "as") and len(node.args) == 1 and isinstance(node.base, Member):
+        names = _chain(Call(Member(This(), node.base.name), node.name, node.args), scope)
+        base = _steps(node.base.base, scope)
+        return None if base is None or names is None else base + names
+    return _chain(node, scope)
 
 # the primitives a leaf holds, by the SQL type of the column reading it
 _LEAVES = {
@@ -65,20 +106,17 @@ def typed_select(plan: TypedPlan, typed: TypedTable, resource_type: str) -> str 
 def _items(text, structure: dict, resource_type: str, names: Names, or_null: bool):
     """(the SQL list of a forEach's items, the structure of an item), or None when the path is
     not a member path to objects."""
-    parsed = _fast_form(text, Scope("t", "0", {}, names, resource_type, root=True, members={})) if isinstance(text, str) else None
+    parsed = _fast_form(text, Scope("t", "0", {}, names, resource_type, root=True, members={}), _steps) if isinstance(text, str) else None
     if parsed is None or parsed[1] or parsed[2] is not None or not parsed[0]:
         return None
     steps = parsed[0]
-    node = structure
-    for step in steps:
-        if not isinstance(node, dict) or step not in node:
-            return None  # no resource has it: rare enough to leave to the JSON text
-        node = node[step]
-        if isinstance(node, list):
-            node = node[0] if node else "NULL"
-    if not isinstance(node, dict):
+    node = _node_at(steps, structure)
+    if node in ("absent", "NULL"):
+        items, node = "[]", {}  # no resource has an item: every column of one is empty
+    elif isinstance(node, dict):
+        items = _collection(steps, structure, names, "t")
+    else:
         return None
-    items = _collection(steps, structure, names, "t")
     if or_null:
         items = f"(CASE WHEN len({items}) = 0 THEN [NULL] ELSE {items} END)"
     return items, node
@@ -92,7 +130,7 @@ def typed_value(text, structure: dict, sql_type: str, resource_type: str, names:
         return None
     if text.strip() == "%rowIndex":
         return index if sql_type == "BIGINT" else None
-    parsed = _fast_form(text, Scope(base, "0", {}, names, resource_type, root=True, members={}))
+    parsed = _fast_form(text, Scope(base, "0", {}, names, resource_type, root=True, members={}), _steps)
     if parsed is None:
         return None
     steps, first, terminal = parsed
@@ -103,17 +141,24 @@ def typed_value(text, structure: dict, sql_type: str, resource_type: str, names:
             return None
         return "(t.\"resourceType\" || '/' || t.\"id\")"
     reference = terminal is not None
-    walked = _walk(steps + (["reference"] if reference else []), structure, base)
-    if walked is None:
-        return None
-    leaf, fast, lists = walked
+    path = steps + (["reference"] if reference else [])
+    leaf = _node_at(path, structure)
     if leaf in ("absent", "NULL"):
         return f"CAST(NULL AS {sql_type})"  # no resource has a value there
     if leaf not in (("VARCHAR",) if reference else _LEAVES.get(sql_type, ())):
-        return None
+        return None  # an object, mixed kinds, or a primitive of another type
+    x, k = names("x"), names("k")
+    if any(isinstance(step, Filter) for step in steps):
+        if not first:
+            return None  # a collection: the view reads JSON
+        whole = _collection(path, structure, names, base)
+        if not reference:
+            return _cast(f"{whole}[1]", leaf, sql_type)
+        keys = f"list_transform({whole}, lambda {x}: {_reference_key(x, terminal[1])})"
+        return f"list_filter({keys}, lambda {k}: {k} IS NOT NULL)[1]"
+    _, fast, lists = _walk(path, structure, base)
     if lists and not first:
         return None  # a collection by the structure: the view reads JSON
-    x = names("x")
     if not reference:
         value = _cast(fast, leaf, sql_type)
         if not lists:
@@ -123,31 +168,45 @@ def typed_value(text, structure: dict, sql_type: str, resource_type: str, names:
     key = _reference_key(fast, terminal[1])
     if not lists:
         return key
-    k = names("k")
-    keys = f"list_transform({_collection(steps + ['reference'], structure, names, base)}, lambda {x}: {_reference_key(x, terminal[1])})"
+    keys = f"list_transform({_collection(path, structure, names, base)}, lambda {x}: {_reference_key(x, terminal[1])})"
     whole = f"list_filter({keys}, lambda {k}: {k} IS NOT NULL)[1]"
     return f"coalesce({key}, CASE WHEN {_any_second(lists)} THEN {whole} END)"
 
 
-def _walk(steps: list[str], structure: dict, base: str):
-    """(leaf type, the SQL reading the first item of every array on the way, the arrays on
-    the way as SQL) for member `steps` from `base`; leaf "absent" when no resource has the
-    path; None when a member on the way is of differing kinds (JSON)."""
-    node, sql, lists = structure, base, []
+def _node_at(steps: list, structure: dict):
+    """What the structure says is at `steps` (a type name, or a dict for an object): "absent"
+    when no resource has the path, None when a member on the way (or a filter's member, which
+    must be text) is of differing kinds."""
+    node = structure
     for step in steps:
         if node == "JSON":
             return None
+        if isinstance(step, Filter):
+            if not isinstance(node, dict) or step.member not in node:
+                return "absent"  # nothing to compare: no item passes
+            if node[step.member] != "VARCHAR":
+                return None
+            continue
         if not isinstance(node, dict) or step not in node:
-            return "absent", None, lists  # a member of a primitive, or one nobody has: empty
+            return "absent"  # a member of a primitive, or one nobody has: empty
+        node = node[step]
+        if isinstance(node, list):
+            node = node[0] if node else "NULL"
+    return node
+
+
+def _walk(steps: list[str], structure: dict, base: str):
+    """(None, the SQL reading the first item of every array on the way, the arrays on the way
+    as SQL) for member `steps` from `base`, whose leaf `_node_at` has found."""
+    node, sql, lists = structure, base, []
+    for step in steps:
         node = node[step]
         sql = f"{sql}.{quote(step)}"
         if isinstance(node, list):
             lists.append(sql)
             sql = f"{sql}[1]"
             node = node[0] if node else "NULL"
-    if isinstance(node, (dict, list)) or node == "JSON":
-        return None  # an object or mixed kinds at the leaf: not a primitive column
-    return node, sql, lists
+    return None, sql, lists
 
 
 def _collection(steps: list[str], structure: dict, names: Names, base: str) -> str:
@@ -156,6 +215,11 @@ def _collection(steps: list[str], structure: dict, names: Names, base: str) -> s
     own null elements kept (FHIR writes them beside `_element` extensions), in order."""
     node, sql, listed = structure, base, False
     for step in steps:
+        if isinstance(step, Filter):
+            x = names("x")
+            sql = f"list_filter({sql if listed else f'[{sql}]'}, lambda {x}: {x}.{quote(step.member)} = {sql_string(step.value)})"
+            listed = True
+            continue
         node = node[step]
         spread = isinstance(node, list)
         if not listed:
