@@ -156,7 +156,7 @@ def typed_value(text, structure: dict, sql_type: str, resource_type: str, names:
             return _cast(f"{whole}[1]", leaf, sql_type)
         keys = f"list_transform({whole}, lambda {x}: {_reference_key(x, terminal[1])})"
         return f"list_filter({keys}, lambda {k}: {k} IS NOT NULL)[1]"
-    _, fast, lists = _walk(path, structure, base)
+    fast, lists = _walk(path, structure, base)
     if lists and not first:
         return None  # a collection by the structure: the view reads JSON
     if not reference:
@@ -196,8 +196,8 @@ def _node_at(steps: list, structure: dict):
 
 
 def _walk(steps: list[str], structure: dict, base: str):
-    """(None, the SQL reading the first item of every array on the way, the arrays on the way
-    as SQL) for member `steps` from `base`, whose leaf `_node_at` has found."""
+    """(the SQL reading the first item of every array on the way, the arrays on the way as SQL)
+    for member `steps` from `base`, whose leaf `_node_at` has found."""
     node, sql, lists = structure, base, []
     for step in steps:
         node = node[step]
@@ -206,7 +206,7 @@ def _walk(steps: list[str], structure: dict, base: str):
             lists.append(sql)
             sql = f"{sql}[1]"
             node = node[0] if node else "NULL"
-    return None, sql, lists
+    return sql, lists
 
 
 def _collection(steps: list[str], structure: dict, names: Names, base: str) -> str:
