@@ -222,7 +222,7 @@ def test_the_ingest_builds_the_tables_of_the_types_it_changed(tmp_path):
     connection = store.connect(tmp_path / "fhir.duckdb")
     summary = _load(connection, tmp_path / "a", ENCOUNTERS + PATIENTS)
     assert summary.typed == {"Encounter": "built", "Patient": "built"}
-    assert "typed columns rebuilt for 2 type(s)" in ingest.format_summary(summary)
+    assert "typed columns up to date for 2 type(s)" in ingest.format_summary(summary)
     again = _load(connection, tmp_path / "b", PATIENTS)  # nothing changed: nothing rebuilt
     assert again.typed == {}
     changed = [{**PATIENTS[2], "gender": "male"}]
@@ -238,9 +238,10 @@ def test_rows_changed_without_a_rebuild_send_views_back_to_the_json_text(tmp_pat
     _load(connection, tmp_path / "a", PATIENTS)
     view = {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}, {"name": "gender", "path": "gender"}]}]}
     genders = lambda: {r["id"]: r["gender"] for r in engine.run(connection, view).to_pylist()}  # noqa: E731
-    # a load killed between its files' commit and the rebuild
-    monkeypatch.setattr(columnar, "refresh", lambda connection, types=None: {})
-    _load(connection, tmp_path / "b", [{**PATIENTS[0], "gender": "other"}])
+    # a load whose new member leaves the table to be rebuilt after it, killed before that
+    monkeypatch.setattr(columnar.Maintainer, "REBUILD_NOW_ROWS", 0)
+    monkeypatch.setattr(columnar, "refresh", lambda connection, types=None, structures=None: {})
+    _load(connection, tmp_path / "b", [{**PATIENTS[0], "gender": "other", "maritalStatus": {"text": "M"}}])
     assert columnar.typed_table(connection, "Patient") is None
     assert engine.typed_sql(connection, view) is None
     assert genders()["p1"] == "other"
@@ -350,3 +351,47 @@ def test_integers_of_both_signs_and_decimals_keep_their_values(tmp_path):
     assert engine.typed_sql(connection, view) is not None
     assert sorted(engine.run(connection, view).to_pylist(), key=lambda r: r["id"]) == [
         {"id": "o1", "n": 2.5, "v": float(9223372036854775807 + 10)}, {"id": "o2", "n": 4.0, "v": -3.0}]
+
+
+def _typed_rows(connection, resource_type):
+    typed = columnar.typed_table(connection, resource_type)
+    assert typed is not None
+    rows = connection.sql(f"SELECT * FROM {columnar.quote(typed.table)}").to_arrow_table().to_pylist()
+    return typed.table, sorted((json.dumps(r, sort_keys=True, default=str) for r in rows))
+
+
+def test_the_ingest_keeps_the_tables_in_step_batch_by_batch(tmp_path, monkeypatch):
+    """Batches of two: each batch's rows are shredded into the table (made from the first
+    batch, rebuilt at once when a later one needs a wider structure, replaced rows deleted);
+    the table ends as a rebuild from the stored JSON would make it."""
+    connection = store.connect(tmp_path / "fhir.duckdb")
+    folder = tmp_path / "a"
+    folder.mkdir()
+    path = folder / "export.ndjson"
+    updated = {**ENCOUNTERS[0], "status": "cancelled"}  # the same id later in the same file
+    path.write_text("".join(json.dumps(r) + "\n" for r in ENCOUNTERS + [updated] + PATIENTS), encoding="utf-8")
+    summary = ingest.load_paths(connection, [path], batch_rows=2)
+    assert summary.typed == {"Encounter": "built", "Patient": "built"}
+    kept = {t: _typed_rows(connection, t) for t in ("Encounter", "Patient")}
+    columnar.refresh(connection, ["Encounter", "Patient"])  # a rebuild from `resources`
+    for resource_type, (table, rows) in kept.items():
+        rebuilt_table, rebuilt = _typed_rows(connection, resource_type)
+        assert rows == rebuilt and table != rebuilt_table
+    assert connection.execute(f"SELECT status FROM {columnar.typed_table(connection, 'Encounter').table} WHERE id = 'e1'").fetchall() == [("cancelled",)]
+
+    # a later load that fits the structure: rows replaced in the same table, nothing rebuilt
+    table = columnar.typed_table(connection, "Patient").table
+    _load(connection, tmp_path / "b", [{**PATIENTS[0], "gender": "other"}])
+    assert columnar.typed_table(connection, "Patient").table == table
+    assert connection.execute(f"SELECT id, gender FROM {table} ORDER BY id").fetchall() == [("p1", "other"), ("p2", None), ("p3", None)]
+
+    # one that needs a wider structure on a type past REBUILD_NOW_ROWS: rebuilt after the load,
+    # from the structure merged while loading (no pass over the stored resources for it)
+    monkeypatch.setattr(columnar.Maintainer, "REBUILD_NOW_ROWS", 1)
+    monkeypatch.setattr(columnar, "_structure_of", lambda *a: pytest.fail("the merged structure was not used"))
+    summary = _load(connection, tmp_path / "c", [{**PATIENTS[1], "maritalStatus": {"text": "M"}}])
+    assert summary.typed == {"Patient": "built"}
+    widened = columnar.typed_table(connection, "Patient")
+    assert widened.table != table and widened.structure["maritalStatus"] == {"text": "VARCHAR"}
+    assert connection.execute(f"SELECT id, maritalStatus.text FROM {widened.table} ORDER BY id").fetchall() == [
+        ("p1", None), ("p2", "M"), ("p3", None)]

@@ -213,6 +213,15 @@ def test_what_is_not_strict_json_is_quarantined_with_its_reason(db, tmp_path):
         10: (b'{"resourceType": "Patient", "id": "long", "x": ' + b"1" * 5000 + b"}", "invalid JSON: a number of 5000 characters (at most 400)"),
         11: (b'{"resourceType": "Patient", "id": "half", "name": [{"family": "\\ud800"}]}',
              "invalid JSON: a \\u escape of half a surrogate pair (not a character)"),
+        # what the fast path (orjson) takes and strict JSON does not: a duplicate whose kept
+        # value has more ":" than the dropped one, one hidden by a \u escape that spells ":",
+        # and a long number that fits a double
+        12: (b'{"resourceType": "Patient", "id": "dup3", "x": "a", "x": "b:c:d"}', 'invalid JSON: duplicate key "x"'),
+        13: (b'{"resourceType": "Patient", "id": "dup4", "x": "a\\u003ab", "x": "c"}', 'invalid JSON: duplicate key "x"'),
+        14: (b'{"resourceType": "Patient", "id": "tiny", "x": 0.' + b"0" * 500 + b"1}", "invalid JSON: a number of 503 characters (at most 400)"),
+        15: (b'-0', "not a JSON object (bigint)"),  # as DuckDB's json_type() names it
+        16: (b'{"resourceType": "Patient", "id": "\\u00e9"}', 'invalid id "\u00e9" (FHIR ids are 1-64 of A-Z a-z 0-9 - .)'),
+        17: (b'{"resourceType": "\\u3000", "id": "x"}', "blank resourceType"),  # DuckDB's trim(): Unicode spaces
     }
     lines = [line(patient("good-1"))] + [text + b"\n" for text, _ in bad.values()] + [line(patient("good-2"))]
     f = write(tmp_path / "Patient.ndjson", *lines)
@@ -602,3 +611,72 @@ def test_a_bom_opening_a_file_is_not_a_line(tmp_path):
         assert (total.added, total.quarantined) == (1, 1)  # a BOM elsewhere is junk, quarantined
     finally:
         connection.close()
+
+
+def test_lines_split_across_read_blocks_load_as_whole_lines(db, tmp_path, monkeypatch):
+    """The reader takes the file a block at a time: a line may start in one block and end
+    several blocks later; the result is the same as with one block for the whole file."""
+    from andon.analytics.fhir import reading
+
+    lines = [line(patient("a")), b"\n", line(patient("b", text={"div": "y" * 300})), b"  \r\n",
+             line(patient("c", text={"div": "z" * 3000})), line(patient("d"))[:-1]]
+    f = write(tmp_path / "Patient.ndjson", *lines)
+    ingest.load_paths(db, [f], max_line=1000)
+    whole = (snapshot(db), quarantined(db, f))
+    for block in (1, 7, 64, 999, 1000, 1001):
+        other = store.connect(tmp_path / f"fhir-{block}.duckdb")
+        monkeypatch.setattr(reading, "BLOCK", block)
+        ingest.load_paths(other, [f], max_line=1000)
+        assert (snapshot(other), quarantined(other, f)) == whole, block
+        other.close()
+    assert whole[1] == {5: f"line longer than 1000 bytes ({len(lines[4])} bytes)"}  # its newline counted
+    assert {r[0] for r in db.execute("SELECT id FROM resources").fetchall()} == {"a", "b", "d"}
+
+
+def test_the_patient_key_and_versions_read_in_python_are_those_of_the_sql(db, tmp_path):
+    """The ingest reads the patient reference, meta.versionId and meta.lastUpdated of each line
+    in Python (reading.check); the stored columns must be what store.patient_key() and
+    json_extract_string() say of the stored JSON, odd shapes included."""
+    odd = [
+        {"resourceType": "Encounter", "id": "e1", "subject": {"reference": "Patient/p1"}},
+        {"resourceType": "Encounter", "id": "e2", "subject": [{"reference": "Patient/p2"}], "patient": {"reference": "Patient/p3"}},
+        {"resourceType": "Encounter", "id": "e3", "subject": {"reference": 42}, "patient": {"reference": "Patient/p3"}},
+        {"resourceType": "Encounter", "id": "e4", "subject": {"reference": None}, "patient": {"display": "x"},
+         "beneficiary": {"reference": "http://h/fhir/Patient/p4"}},
+        {"resourceType": "Encounter", "id": "e5", "subject": "Patient/p5", "meta": {"versionId": 7, "lastUpdated": 20260101}},
+        {"resourceType": "Encounter", "id": "e6", "subject": {"reference": "Group/g1"}, "meta": [{"versionId": "1"}]},
+        {"resourceType": "Encounter", "id": "e7", "subject": {"reference": {"x": "Patient/p7"}},
+         "meta": {"versionId": 1.50, "lastUpdated": "2026-01-02T03:04:05+02:00"}},
+        {"resourceType": "Patient", "id": "p8", "subject": {"reference": "Patient/other"}, "meta": {"versionId": "3"}},
+    ]
+    f = write(tmp_path / "export.ndjson", *(line(r) for r in odd))
+    assert ingest.load_paths(db, [f]).total.added == len(odd)
+    rows = db.execute(f"""
+        SELECT id, patient, {store.patient_key()}, version_id, json_extract_string(resource, '$.meta.versionId'),
+               last_updated, TRY_CAST(json_extract_string(resource, '$.meta.lastUpdated') AS TIMESTAMPTZ)
+        FROM resources ORDER BY id""").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("e1", "p1"), ("e2", "p3"), ("e3", ""), ("e4", "p4"), ("e5", ""),
+                                            ("e6", ""), ("e7", ""), ("p8", "p8")]
+    for row in rows:
+        assert row[1] == row[2] and row[3] == row[4] and row[5] == row[6], row
+    assert dict((r[0], r[3]) for r in rows)["e7"] == "1.5"
+
+
+def test_an_error_while_reading_reaches_the_load_and_stops_the_reader():
+    from andon.analytics.fhir import reading
+
+    made = []
+
+    def items():
+        for n in range(1000):
+            made.append(n)
+            if n == 3:
+                raise OSError("disk gone")
+            yield n
+
+    with pytest.raises(OSError, match="disk gone"):
+        list(reading.prefetched(items()))
+    early = reading.prefetched(iter(range(10_000)), depth=2)
+    assert next(early) == 0
+    early.close()  # the caller stops: the thread stops too, at most `depth` ahead
+    assert len(made) == 4

@@ -22,8 +22,8 @@ ingest's `content_hash`, and the XOR of those hashes. A reader uses a typed tabl
 the fingerprint of the type's rows in `resources` still matches (a few milliseconds: two
 narrow columns), so rows written by anything but the ingest, or a load whose rebuild did not
 run (killed between the file's commit and the rebuild), send views back to the JSON text:
-slower, never stale. The ingest rebuilds the tables of the types a load changed, each in one
-transaction (`refresh`).
+slower, never stale. The ingest keeps the tables in step batch by batch (`Maintainer`), and
+rebuilds after the load, each in one transaction (`refresh`), the types it could not.
 
 Tables are named `typed_<n>` (DuckDB names are case-insensitive; resource types need not be).
 `export_parquet` writes them as one Parquet file per type for other engines.
@@ -109,17 +109,18 @@ def stale_types(connection: duckdb.DuckDBPyConnection) -> list[str]:
     return [t for t in types if typed_table(connection, t) is None]
 
 
-def refresh(connection: duckdb.DuckDBPyConnection, types=None) -> dict[str, str]:
+def refresh(connection: duckdb.DuckDBPyConnection, types=None, structures: dict | None = None) -> dict[str, str]:
     """Rebuild the typed tables of `types` (default: every stale one), each in its own
     transaction. Returns type -> "built" or why it was not (it then has no typed table and
     views read its JSON): no resources left, rows written without the ingest's hash, or a
-    structure DuckDB cannot make into columns."""
+    structure DuckDB cannot make into columns. `structures` (type -> structure) may give a
+    structure known to fit every stored resource of a type (the ingest's), saving a pass."""
     connection.execute(SCHEMA)
     outcome = {}
     for resource_type in (stale_types(connection) if types is None else types):
         connection.execute("BEGIN TRANSACTION")
         try:
-            outcome[resource_type] = _rebuild(connection, resource_type)
+            outcome[resource_type] = _rebuild(connection, resource_type, (structures or {}).get(resource_type))
             connection.execute("COMMIT")
         except duckdb.Error as error:
             connection.execute("ROLLBACK")
@@ -135,16 +136,16 @@ def _forget(connection, resource_type: str) -> None:
         connection.execute("DELETE FROM typed_tables WHERE type = ?", [resource_type])
 
 
-def _rebuild(connection, resource_type: str) -> str:
+def _rebuild(connection, resource_type: str, structure: dict | None = None) -> str:
     _forget(connection, resource_type)
-    count, hashed, xor = _fingerprint(connection, resource_type)
+    count, hashed, _ = _fingerprint(connection, resource_type)
     if count == 0:
         return "no resources"
     if hashed != count:
         return "left as JSON: rows written without the ingest's content hash"
-    structure = _structure_of(connection, resource_type)
-    if structure is None:
-        return "left as JSON: the resources' structure is too large to make into columns"
+    text = _structure_text(structure) if structure is not None else _structure_of(connection, resource_type)
+    if text is None:
+        return "left as JSON: the resources' structure cannot be made into columns (too large, or members that differ only by case)"
     number = connection.execute("SELECT nextval('typed_table_numbers')").fetchall()[0][0]
     table = f"typed_{number}"
     # unnest() of the transformed struct: one column per top-level member (projection reads
@@ -152,13 +153,140 @@ def _rebuild(connection, resource_type: str) -> str:
     connection.execute(
         f"CREATE TABLE {quote(table)} AS SELECT patient AS {PATIENT_COLUMN}, "
         "unnest(json_transform(resource, $structure)) FROM resources WHERE type = $type",
-        {"structure": structure, "type": resource_type},
+        {"structure": text, "type": resource_type},
     )
+    _record(connection, resource_type, table, text)
+    return "built"
+
+
+def _record(connection, resource_type: str, table: str, structure_text: str) -> None:
+    """The catalogue row of a typed table that holds the type's stored resources as they are."""
+    count, hashed, xor = _fingerprint(connection, resource_type)
+    connection.execute("DELETE FROM typed_tables WHERE type = ?", [resource_type])
     connection.execute(
         "INSERT INTO typed_tables (type, table_name, structure, row_count, hashed, hash_xor) VALUES (?, ?, ?, ?, ?, ?)",
-        [resource_type, table, structure, count, hashed, xor],
+        [resource_type, table, structure_text, count, hashed, xor],
     )
-    return "built"
+
+
+def _structure_text(structure) -> str | None:
+    """The structure as `json_transform` takes it, or None when no table can have it: too
+    large, or members DuckDB cannot make into columns (names that differ only by case, a
+    member named like the patient column). Tried on a scratch database, so that a refused
+    structure never fails a statement inside the ingest's transaction."""
+    text = json.dumps(structure, separators=(",", ":"))
+    if not isinstance(structure, dict) or len(text) > MAX_STRUCTURE_CHARS:
+        return None
+    try:
+        _scratch().execute(
+            f"CREATE OR REPLACE TEMP TABLE shape AS SELECT NULL::VARCHAR AS {PATIENT_COLUMN}, "
+            "unnest(json_transform('{}', $structure)) LIMIT 0", {"structure": text})
+    except duckdb.Error:
+        return None
+    return text
+
+
+_SCRATCH = []
+
+
+def _scratch() -> duckdb.DuckDBPyConnection:
+    if not _SCRATCH:
+        _SCRATCH.append(duckdb.connect(":memory:"))
+    return _SCRATCH[0]
+
+
+class Maintainer:
+    """Keeps the typed tables in step with `resources` during a load, batch by batch, inside
+    the file's transaction (so a file's typed rows commit with it, or not at all).
+
+    A type is kept when its table was in step before its first rows of the load, or it had no
+    rows (its table is made from the first batch). Each batch's resources are checked against
+    the table's structure (`json_structure`, merged): when they fit, the rows they replace are
+    deleted and they are shredded in; when they need a wider structure, the table is rebuilt
+    at once while the type is small, else the type is left stale and `refresh` rebuilds it once
+    after the load, with the structure merged here (no second pass over the resources)."""
+
+    REBUILD_NOW_ROWS = 100_000
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection):
+        connection.execute(SCHEMA)
+        self.connection = connection
+        self.kept: dict[str, list] = {}  # type -> [table or None, structure, structure text]
+        self.stale: dict[str, object] = {}  # type -> structure covering its rows, or None
+        self.seen: dict[str, set] = {}  # type -> structure texts already merged
+        self.touched: set[str] = set()
+
+    def before_write(self, types) -> None:
+        """Note the state of types about to be written for the first time in this load."""
+        for resource_type in types:
+            if resource_type in self.kept or resource_type in self.stale:
+                continue
+            found = typed_table(self.connection, resource_type)
+            if found is not None:
+                self.kept[resource_type] = [found.table, found.structure, json.dumps(found.structure, separators=(",", ":"))]
+            elif _fingerprint(self.connection, resource_type)[0] == 0:
+                _forget(self.connection, resource_type)  # a table of a type since emptied
+                self.kept[resource_type] = [None, "NULL", None]
+            else:
+                self.stale[resource_type] = None  # stored before typed tables, or out of step
+            self.seen[resource_type] = set()
+
+    def written(self, rows) -> None:
+        """Shred the rows just written (Arrow: type, id, raw, patient, present: whether a row
+        of that id was there before) into their types' tables."""
+        _typed_rows = rows  # noqa: F841  (read by DuckDB's replacement scan)
+        run = self.connection.execute
+        found = run("SELECT type, list(DISTINCT json_structure(raw)) FROM _typed_rows GROUP BY type").fetchall()
+        for resource_type, texts in found:
+            self.touched.add(resource_type)
+            state = self.kept.get(resource_type)
+            if state is None and self.stale[resource_type] is None:
+                continue  # rebuilt after the load from all its rows
+            merged = state[1] if state else self.stale[resource_type]
+            for text in texts:
+                if text not in self.seen[resource_type]:
+                    self.seen[resource_type].add(text)
+                    merged = merge_structures(merged, json.loads(text))
+            if state is None:
+                self.stale[resource_type] = merged  # still a structure every row fits
+                continue
+            if merged != state[1]:
+                self._widen(resource_type, merged)
+                continue
+            table = quote(state[0])
+            if run("SELECT bool_or(present) FROM _typed_rows WHERE type = ?", [resource_type]).fetchall()[0][0]:
+                run(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _typed_rows WHERE type = ? AND present)", [resource_type])
+            run(f"INSERT INTO {table} BY NAME SELECT patient AS {PATIENT_COLUMN}, unnest(json_transform(raw, ?)) "
+                "FROM _typed_rows WHERE type = ?", [state[2], resource_type])
+
+    def _widen(self, resource_type: str, merged) -> None:
+        count = _fingerprint(self.connection, resource_type)[0]
+        text = _structure_text(merged)
+        del self.kept[resource_type]
+        if text is None or count > self.REBUILD_NOW_ROWS:
+            self.stale[resource_type] = merged if text is not None else None
+            _forget(self.connection, resource_type)
+            return
+        if _rebuild(self.connection, resource_type, merged) == "built":
+            table = self.connection.execute("SELECT table_name FROM typed_tables WHERE type = ?", [resource_type]).fetchall()[0][0]
+            self.kept[resource_type] = [table, merged, text]
+        else:
+            self.stale[resource_type] = None
+
+    def end_file(self) -> None:
+        """Record the fingerprints of the tables kept through the file (before its commit)."""
+        for resource_type in self.touched:
+            state = self.kept.get(resource_type)
+            if state is not None and state[0] is not None:
+                _record(self.connection, resource_type, state[0], state[2])
+        self.touched = set()
+
+    def finish(self) -> dict[str, str]:
+        """After the load's last commit: rebuild the stale types (and any other out of step)."""
+        outcome = {t: "built" for t, state in self.kept.items() if state[0] is not None}
+        structures = {t: s for t, s in self.stale.items() if s is not None}
+        outcome.update(refresh(self.connection, structures=structures))
+        return outcome
 
 
 def _structure_of(connection, resource_type: str) -> str | None:
@@ -175,8 +303,7 @@ def _structure_of(connection, resource_type: str) -> str | None:
     merged = "NULL"
     for (one,) in found:
         merged = merge_structures(merged, json.loads(one))
-    text = json.dumps(merged, separators=(",", ":"))
-    return text if isinstance(merged, dict) and len(text) <= MAX_STRUCTURE_CHARS else None
+    return _structure_text(merged)
 
 
 _INTEGERS = {"BIGINT", "UBIGINT", "HUGEINT"}

@@ -4,19 +4,21 @@
 
 How a file is loaded (see docs/fhir.md, "Ingest"):
 
-1. Python reads the file in binary, line by line, never more than `max_line` bytes of one line
-   at a time (a longer line is read on in chunks, skipped, and quarantined). It checks only what
-   DuckDB cannot: that the line is UTF-8, and strict JSON (`strict_json`: DuckDB's reader
-   takes NaN, Infinity, numbers that overflow, duplicate keys, trailing commas and any depth,
-   which then break every later step), nested at most `max_depth` levels. Good lines go in
-   batches (at most `batch_rows` lines or `batch_bytes` bytes) to DuckDB as Arrow tables.
-2. DuckDB checks each line (valid JSON, an object, `resourceType` and `id` strings, a FHIR id,
-   the type the file name declares): a reason for a bad line, the type, id, meta.versionId,
-   meta.lastUpdated and a content hash for a good one.
+1. Python reads the file in binary, a block at a time, never holding more than `max_line` bytes
+   of one line (a longer line is read on, skipped, and quarantined), and checks each line once
+   (`reading`): UTF-8, strict JSON (`strict_json`: DuckDB's reader takes NaN, Infinity,
+   numbers that overflow, duplicate keys, trailing commas and any depth, which then break every
+   later step) nested at most `max_depth` levels, an object with `resourceType` and `id`
+   strings, a FHIR type name and id, the type the file name declares. A bad line gets its
+   reason; a good one its type, id, meta.versionId, meta.lastUpdated and patient reference.
+   The rows go in batches (at most `batch_rows` lines or `batch_bytes` bytes) to DuckDB as
+   Arrow tables.
+2. DuckDB completes each batch (`_STAGE`): the content hash and the patient key.
 3. Each batch at once: its quarantined lines are written, its duplicates reduced to the newest,
    each resource compared with the store as committed before the file (a second cursor's
-   snapshot: added, updated, unchanged) and the changes upserted. Nothing per line of the file
-   is kept, so memory does not grow with the file. At the end a `loads` row is written.
+   snapshot: added, updated, unchanged), the changes upserted and the type's typed table kept
+   in step (`columnar.Maintainer`). Nothing per line of the file is kept, so memory does not
+   grow with the file. At the end a `loads` row is written.
 
 All of 2 and 3 happen in one transaction per file: a crash or a kill part-way leaves the store as
 it was before that file. Files already committed stay. Store and counts are those of one pass
@@ -39,88 +41,43 @@ resource with `line` NULL. Entries of a Bundle pass through Python's JSON, so a 
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 import sys
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import strict_json
-from . import columnar, store
+from . import columnar, reading, store
+from .reading import RAW_LIMIT, TRUNCATED  # noqa: F401  (the quarantine's limits, read by tests)
 
 DEFAULT_MAX_LINE = 64 * 1024 * 1024
 DEFAULT_MAX_DEPTH = strict_json.DEFAULT_MAX_DEPTH  # FHIR resources nest about 10 levels
-BUNDLE_LEVELS = 3  # a Bundle's entry resource is 3 levels down: Bundle, entry list, entry
 DEFAULT_BATCH_ROWS = 10_000
 DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
-RAW_LIMIT = 4096  # characters of a bad line kept in the quarantine
-TRUNCATED = "invalid JSON (truncated last line: no newline at the end of the file)"
 DEFAULT_MEMORY_LIMIT = "1GB"
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 JSON_SUFFIXES = (".json",)
-EXPANDED_BUNDLES = {"collection", "transaction", "batch", "searchset", "history", "transaction-response", "batch-response"}
 _DECLARED = re.compile(r"([A-Z][A-Za-z]{0,63})(?:\.[^.]+)*?\.(?:ndjson|jsonl)(?:\.gz)?")
-_BOM = b"\xef\xbb\xbf"
 
-_BATCH_SCHEMA = pa.schema([
-    ("line", pa.int64()),
-    ("raw", pa.string()),
-    ("pre", pa.string()),  # a reason found in Python (encoding, length), else NULL
-    ("unterminated", pa.bool_()),  # the file's last line, with no newline after it
-])
-
-# One pass over a batch: each check runs only on the lines that passed the ones before it. The
-# result (an Arrow table held by Python, one batch at a time) has a reason for a bad line and the
-# type, id, meta.versionId, meta.lastUpdated and content hash of a good one.
-_CHECK = r"""
-SELECT * EXCLUDE (h), (h >> 64)::UBIGINT AS h1, (h & 18446744073709551615::UHUGEINT)::UBIGINT AS h2  -- Arrow has no UHUGEINT
+# The batch as Python checked it (reading.BATCH_SCHEMA), completed by DuckDB: meta.versionId
+# and lastUpdated read from the JSON text when they are not strings, lastUpdated as a
+# timestamp, the content hash (store.CONTENT_HASH, in two halves: Arrow, which carries the
+# batches between statements, has no 128-bit unsigned integer) and the patient key.
+_STAGE = f"""
+SELECT * EXCLUDE (h), (h >> 64)::UBIGINT AS h1, (h & 18446744073709551615::UHUGEINT)::UBIGINT AS h2
 FROM (
-WITH a AS (
-    SELECT line, raw, pre, unterminated, CASE WHEN pre IS NULL THEN json_valid(raw) END AS valid
+    SELECT line, reason, qtype, raw, type, id,
+        CASE WHEN odd THEN json_extract_string(raw, '$.meta.versionId') ELSE version_id END AS version_id,
+        TRY_CAST(CASE WHEN odd THEN json_extract_string(raw, '$.meta.lastUpdated') ELSE last_updated END AS TIMESTAMPTZ) AS last_updated,
+        CASE WHEN reason IS NULL THEN md5_number(json(raw)) END AS h,
+        CASE WHEN reason IS NULL THEN CASE WHEN odd THEN {store.patient_key('type', 'id', 'raw')}
+                                           ELSE {store.patient_key_of_reference('type', 'id', 'patient_ref')} END END AS patient
     FROM _ingest_batch
-), b AS (
-    SELECT *, CASE WHEN valid THEN json_type(raw) END AS jt FROM a
-), c AS (
-    SELECT *,
-        CASE WHEN jt = 'OBJECT' THEN json_extract_string(raw, ['$.resourceType', '$.id', '$.meta.versionId', '$.meta.lastUpdated']) END AS f,
-        CASE WHEN jt = 'OBJECT' THEN json_type(raw, ['$.resourceType', '$.id']) END AS ft
-    FROM b
-), d AS (
-    SELECT *, CASE
-        WHEN pre IS NOT NULL THEN pre
-        WHEN NOT valid AND unterminated THEN '""" + TRUNCATED + r"""'
-        WHEN NOT valid THEN 'invalid JSON'
-        WHEN jt <> 'OBJECT' THEN 'not a JSON object (' || lower(jt) || ')'
-        WHEN ft[1] IS NULL OR ft[1] = 'NULL' THEN 'missing resourceType'
-        WHEN ft[1] <> 'VARCHAR' THEN 'resourceType is not a string'
-        WHEN trim(f[1]) = '' THEN 'blank resourceType'
-        WHEN NOT regexp_full_match(f[1], '[A-Z][A-Za-z]{0,63}') THEN 'resourceType "' || left(f[1], 80) || '" is not a FHIR resource type'
-        WHEN $declared IS NOT NULL AND f[1] <> $declared THEN 'resourceType ' || f[1] || ' in a file of ' || $declared
-        WHEN ft[2] IS NULL OR ft[2] = 'NULL' THEN 'missing id'
-        WHEN ft[2] <> 'VARCHAR' THEN 'id is not a string'
-        WHEN trim(f[2]) = '' THEN 'blank id'
-        WHEN NOT regexp_full_match(f[2], '[A-Za-z0-9\-.]{1,64}') THEN 'invalid id "' || left(f[2], 80) || '" (FHIR ids are 1-64 of A-Z a-z 0-9 - .)'
-    END AS reason
-    FROM c
-)
-SELECT
-    line,
-    reason,
-    CASE WHEN reason IS NOT NULL THEN coalesce($declared, CASE WHEN ft[1] = 'VARCHAR' AND regexp_full_match(f[1], '[A-Z][A-Za-z]{0,63}') THEN f[1] END, '(unknown)') END AS qtype,
-    CASE WHEN reason IS NULL THEN raw ELSE left(raw, """ + str(RAW_LIMIT) + r""") END AS raw,
-    CASE WHEN reason IS NULL THEN f[1] END AS type,
-    CASE WHEN reason IS NULL THEN f[2] END AS id,
-    CASE WHEN reason IS NULL THEN f[3] END AS version_id,
-    CASE WHEN reason IS NULL THEN TRY_CAST(f[4] AS TIMESTAMPTZ) END AS last_updated,
-    CASE WHEN reason IS NULL THEN md5_number(json(raw)) END AS h  -- store.CONTENT_HASH
-FROM d
 )
 """
 
@@ -202,23 +159,6 @@ class Summary:
         return total
 
 
-class _Progress:
-    def __init__(self, total: int, enabled: bool):
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="loading", file=sys.stderr)
-
-    def update(self, n: int) -> None:
-        if self.bar is not None and n:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def find_files(paths: Iterable[Path]) -> list[Path]:
     """The loadable files under `paths` (folders walked recursively, in name order; hidden files
     and other suffixes skipped). A named file is taken whatever its suffix."""
@@ -270,15 +210,17 @@ def load_paths(
     if memory_limit:
         previous_limit = connection.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         connection.execute(f"SET memory_limit = '{memory_limit}'")
-    bar = _Progress(sum(f.stat().st_size for f in files), progress)
+    bar = reading.Progress(sum(f.stat().st_size for f in files), progress)
     try:
+        typed = columnar.Maintainer(connection)
         for path in files:
-            _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth)
+            _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth, typed)
             summary.files += 1
         if files:
-            # after the files' commits: a load killed before this leaves the changed types'
-            # typed tables out of step, and views read their JSON until the next load
-            summary.typed = columnar.refresh(connection)
+            # after the files' commits: the types whose tables could not be kept in step batch
+            # by batch are rebuilt; a load killed before this leaves them out of step, and views
+            # read their JSON until the next load
+            summary.typed = typed.finish()
     finally:
         bar.close()
         if previous_limit:
@@ -289,15 +231,15 @@ def load_paths(
 # -- one file -------------------------------------------------------------------------------
 
 
-def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth) -> None:
+def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth, typed) -> None:
     name = str(path)
     if name.endswith(JSON_SUFFIXES):
-        rows = _json_file_rows(path, max_line, bar, max_depth)
+        lines = reading.json_file_lines(path, max_line, bar, max_depth)
         declared = None
     else:
-        rows = _ndjson_rows(path, max_line, bar)
+        lines = reading.ndjson_lines(path, max_line, bar)
         declared = declared_type(path)
-    rows = _strict(rows, max_depth)
+    rows = (reading.check(line, declared, max_depth) for line in lines)
     # `before` sees the store as committed before this file (its own snapshot, never written):
     # each incoming resource is classified against that, while `connection` writes each batch.
     before = connection.cursor()
@@ -306,8 +248,8 @@ def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes
     connection.execute("BEGIN TRANSACTION")
     try:
         before.execute("SELECT count(*) FROM resources").fetchall()  # pins the snapshot now
-        for batch in _batches(rows, batch_rows, batch_bytes):
-            _merge_batch(connection, before, batch, declared, name, counts)
+        for batch in reading.prefetched(reading.batches(rows, batch_rows, batch_bytes)):
+            _merge_batch(connection, before, batch, name, counts, typed)
             if hook:
                 hook("batch", path)
         total = Counts()
@@ -317,6 +259,7 @@ def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes
             "INSERT INTO loads (file, added, updated, unchanged, quarantined) VALUES (?, ?, ?, ?, ?)",
             [name, total.added, total.updated, total.unchanged, total.quarantined],
         )
+        typed.end_file()
         if hook:
             hook("merged", path)
         connection.execute("COMMIT")
@@ -330,7 +273,7 @@ def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes
         summary.count(resource_type).add(one)
 
 
-def _merge_batch(connection, before, batch: pa.Table, declared, name: str, counts: dict[str, Counts]) -> None:
+def _merge_batch(connection, before, batch: pa.Table, name: str, counts: dict[str, Counts], typed: columnar.Maintainer) -> None:
     """Check one batch, write its quarantined lines, reduce its duplicates, classify each
     resource against the store as it was before the file (`before`'s snapshot) and write the
     changes; add to `counts`.
@@ -351,7 +294,7 @@ def _merge_batch(connection, before, batch: pa.Table, declared, name: str, count
     # a `register`ed one would stay referenced, and in memory, until the transaction ends.
     _ingest_batch = batch
     del batch
-    _ingest_stage = connection.sql(_CHECK, params={"declared": declared}).to_arrow_table()
+    _ingest_stage = connection.sql(_STAGE).to_arrow_table()
     del _ingest_batch
     if pc.any(pc.is_valid(_ingest_stage["reason"])).as_py():
         run("INSERT INTO quarantine (file, line, reason, raw) SELECT $file, line, reason, raw FROM _ingest_stage WHERE reason IS NOT NULL ORDER BY line", {"file": name}).complete()
@@ -379,6 +322,7 @@ def _merge_batch(connection, before, batch: pa.Table, declared, name: str, count
     _ingest_outcome = connection.sql(f"""
         SELECT s.type, s.id,
             r.id IS NOT NULL AS existed,
+            e.id IS NOT NULL AS present,
             e.id IS NOT NULL AND (r.id IS NULL OR e.content_hash IS DISTINCT FROM {_hash('r')}) AS earlier,
             coalesce({_EARLIER_IS_NEWER}, false) AS loses,
             CASE WHEN r.id IS NULL THEN 'added'
@@ -399,12 +343,22 @@ def _merge_batch(connection, before, batch: pa.Table, declared, name: str, count
         UNION ALL
         SELECT type, 'unchanged', count(*) FROM _ingest_outcome WHERE earlier AND NOT loses GROUP BY ALL
     """).fetchall())
-    run(f"""
-        INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash, patient)
-        SELECT s.type, s.id, s.version_id, s.last_updated, s.raw, {_hash('s')}, {store.patient_key('s.type', 's.id', 's.raw')}
+    _ingest_written = connection.sql("""
+        SELECT s.type, s.id, s.version_id, s.last_updated, s.raw, s.h1, s.h2, s.patient, o.present
         FROM _ingest_win s JOIN _ingest_outcome o ON o.type = s.type AND o.id = s.id
         WHERE o.outcome <> 'unchanged' AND NOT (o.earlier AND o.loses)
-    """).complete()
+    """).to_arrow_table()
+    typed.before_write(pc.unique(_ingest_written["type"]).to_pylist())
+    # a plain INSERT where no row of the id is there: the primary key's conflict check of
+    # INSERT OR REPLACE costs about a third more
+    for present, verb in ((False, "INSERT"), (True, "INSERT OR REPLACE")):
+        run(f"""
+            {verb} INTO resources (type, id, version_id, last_updated, resource, content_hash, patient)
+            SELECT type, id, version_id, last_updated, raw, {_hash('_ingest_written')}, patient
+            FROM _ingest_written WHERE present = $present
+        """, {"present": present}).complete()
+    typed.written(_ingest_written.select(["type", "id", "raw", "patient", "present"]))
+    del _ingest_written
     _ingest_keys = connection.sql("""
         SELECT type, id FROM _ingest_outcome WHERE earlier AND NOT loses AND outcome = 'unchanged'
     """).to_arrow_table()
@@ -420,161 +374,7 @@ def _merge_batch(connection, before, batch: pa.Table, declared, name: str, count
             INSERT OR REPLACE INTO resources (type, id, version_id, last_updated, resource, content_hash, patient)
             SELECT type, id, version_id, last_updated, resource, {_hash('_ingest_restore')}, patient FROM _ingest_restore
         """).complete()
-
-
-# -- reading --------------------------------------------------------------------------------
-
-# A row for the batch: (line number, text, reason found in Python or None, unterminated)
-Row = tuple
-
-
-def _batches(rows: Iterator[Row], batch_rows: int, batch_bytes: int) -> Iterator[pa.Table]:
-    lines, texts, reasons, ends = [], [], [], []
-    size = 0
-    for line, text, reason, unterminated in rows:
-        lines.append(line)
-        texts.append(text)
-        reasons.append(reason)
-        ends.append(unterminated)
-        size += len(text)
-        if len(lines) >= batch_rows or size >= batch_bytes:
-            yield pa.Table.from_arrays([pa.array(lines, pa.int64()), pa.array(texts, pa.string()), pa.array(reasons, pa.string()), pa.array(ends, pa.bool_())], schema=_BATCH_SCHEMA)
-            lines, texts, reasons, ends = [], [], [], []
-            size = 0
-    if lines:
-        yield pa.Table.from_arrays([pa.array(lines, pa.int64()), pa.array(texts, pa.string()), pa.array(reasons, pa.string()), pa.array(ends, pa.bool_())], schema=_BATCH_SCHEMA)
-
-
-def _strict(rows: Iterator[Row], max_depth: int) -> Iterator[Row]:
-    """The rows, each line that is not strict JSON within `max_depth` levels given its reason
-    (DuckDB, which checks the rest, would take it as valid)."""
-    for row in rows:
-        number, text, reason, unterminated = row
-        if reason is None:
-            try:
-                strict_json.loads(text, max_depth)
-            except strict_json.JSONError as error:
-                if not error.syntax:
-                    reason = f"invalid JSON: {error}"
-                elif unterminated:
-                    reason = TRUNCATED
-                else:
-                    reason = "invalid JSON"  # as DuckDB says it: position and kind vary by reader
-                row = (number, text[:RAW_LIMIT], reason, unterminated)
-        yield row
-
-
-def _excerpt(data: bytes) -> str:
-    return data[:RAW_LIMIT].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-
-
-def _decode(data: bytes, number: int, unterminated: bool) -> Row | None:
-    """A row for one line (without its newline), or None for a blank line."""
-    if number == 1 and data.startswith(_BOM):
-        data = data[len(_BOM):]
-    if not data.strip():
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return (number, _excerpt(data), f"not UTF-8: byte 0x{data[error.start]:02x} at byte offset {error.start} of the line", unterminated)
-    return (number, text, None, unterminated)
-
-
-class _Counted:
-    """A binary file that counts the bytes read from it (for the progress bar)."""
-
-    def __init__(self, raw, bar: _Progress):
-        self.raw, self.bar = raw, bar
-
-    def read(self, n=-1):
-        data = self.raw.read(n)
-        self.bar.update(len(data))
-        return data
-
-    def readinto(self, buffer):
-        n = self.raw.readinto(buffer)
-        self.bar.update(n or 0)
-        return n
-
-    def readline(self, n=-1):
-        data = self.raw.readline(n)
-        self.bar.update(len(data))
-        return data
-
-    def __getattr__(self, name):
-        return getattr(self.raw, name)
-
-
-def _ndjson_rows(path: Path, max_line: int, bar: _Progress) -> Iterator[Row]:
-    """The rows of an NDJSON file (plain or gzip), streaming; never fails on the file's content:
-    a read error (a truncated or corrupt gzip stream) becomes a quarantined row and ends the file."""
-    number = 0
-    try:
-        with open(path, "rb") as raw:
-            counted = _Counted(raw, bar)
-            stream = gzip.GzipFile(fileobj=counted, mode="rb") if path.name.endswith(".gz") else counted
-            while True:
-                chunk = stream.readline(max_line + 1)
-                if not chunk:
-                    return
-                number += 1
-                if chunk.endswith(b"\n"):
-                    row = _decode(chunk.rstrip(b"\r\n"), number, False)
-                elif len(chunk) > max_line:
-                    excerpt, size = chunk[:RAW_LIMIT], len(chunk)
-                    while True:  # read on to the end of the line, keeping nothing
-                        more = stream.readline(1024 * 1024)
-                        size += len(more)
-                        if not more or more.endswith(b"\n"):
-                            break
-                    row = (number, _excerpt(excerpt), f"line longer than {max_line} bytes ({size} bytes)", False)
-                else:
-                    row = _decode(chunk.rstrip(b"\r"), number, True)
-                if row is not None:
-                    yield row
-    except (OSError, EOFError, zlib.error) as error:
-        yield (number + 1, "", f"file unreadable from here on: {type(error).__name__}: {error}", False)
-
-
-def _json_file_rows(path: Path, max_line: int, bar: _Progress, max_depth: int) -> Iterator[Row]:
-    """The rows of one JSON file: a single resource (line NULL) or a Bundle's entries (line =
-    entry number). The file is read and parsed whole (at most `max_line` bytes), as strict
-    JSON nested at most `max_depth` levels below a Bundle's entries."""
-    try:
-        with open(path, "rb") as raw:
-            data = raw.read(max_line + 1)
-    except OSError as error:
-        yield (None, "", f"file unreadable: {type(error).__name__}: {error}", False)
-        return
-    bar.update(len(data))
-    if len(data) > max_line:
-        yield (None, _excerpt(data), f"file longer than {max_line} bytes", False)
-        return
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        yield (None, _excerpt(data), f"not UTF-8: byte 0x{data[error.start]:02x} at byte offset {error.start}", False)
-        return
-    try:
-        document = strict_json.loads(text, max_depth + BUNDLE_LEVELS)  # each entry is held to max_depth after
-    except strict_json.TooDeep:
-        yield (None, _excerpt(data), f"invalid JSON: nested deeper than {max_depth} levels", False)
-        return
-    except strict_json.JSONError as error:
-        yield (None, _excerpt(data), f"invalid JSON: {error}", False)
-        return
-    if not (isinstance(document, dict) and document.get("resourceType") == "Bundle" and document.get("type") in EXPANDED_BUNDLES):
-        yield (None, text, None, False)  # checked by DuckDB like any line
-        return
-    for number, entry in enumerate(document.get("entry") or [], start=1):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if resource is None:
-            yield (number, _excerpt(json.dumps(entry).encode()), "Bundle entry without a resource", False)
-        else:
-            yield (number, json.dumps(resource, ensure_ascii=False, separators=(",", ":")), None, False)
+        typed.written(connection.sql("SELECT type, id, resource::VARCHAR AS raw, patient, true AS present FROM _ingest_restore").to_arrow_table())
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -591,7 +391,7 @@ def format_summary(summary: Summary) -> str:
     lines.append(f"{summary.files} file(s)")
     left = {kind: why for kind, why in summary.typed.items() if why != "built"}
     if summary.typed:
-        lines.append(f"typed columns rebuilt for {len(summary.typed) - len(left)} type(s)"
+        lines.append(f"typed columns up to date for {len(summary.typed) - len(left)} type(s)"
                      + "".join(f"\n  {kind}: {why}" for kind, why in sorted(left.items())))
     return "\n".join(lines)
 

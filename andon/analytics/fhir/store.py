@@ -84,22 +84,30 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
     return connection
 
 
+_PATIENT_IN_REFERENCE = "regexp_extract({}, '(^|/)Patient/([^/]+)$', 2)"
+
+
 def patient_of(type_sql: str = "type", id_sql: str = "id", resource_sql: str = "resource") -> str:
     """The SQL of the patient whose compartment a resource is in: the Patient's own id, else the
     id its `subject`, `patient` or `beneficiary` reference names (`Patient/<id>`, relative or
     absolute; the first of them present); '' or NULL when none does. The one rule: the ingest
-    stores it, and the measure engine groups by it (cql.population)."""
-    return f"""
-CASE WHEN {type_sql} = 'Patient' THEN {id_sql} ELSE regexp_extract(coalesce(
+    stores it (reading its reference in Python, `reading._patient_reference`, tested equal),
+    and the measure engine groups by it (cql.population)."""
+    reference = f"""coalesce(
     json_extract_string({resource_sql}, '$.subject.reference'),
     json_extract_string({resource_sql}, '$.patient.reference'),
-    json_extract_string({resource_sql}, '$.beneficiary.reference')), '(^|/)Patient/([^/]+)$', 2) END
-"""
+    json_extract_string({resource_sql}, '$.beneficiary.reference'))"""
+    return f"CASE WHEN {type_sql} = 'Patient' THEN {id_sql} ELSE {_PATIENT_IN_REFERENCE.format(reference)} END"
 
 
 def patient_key(type_sql: str = "type", id_sql: str = "id", resource_sql: str = "resource") -> str:
     """The SQL of the stored patient column: `patient_of`, '' (never NULL) when there is none."""
     return f"coalesce({patient_of(type_sql, id_sql, resource_sql)}, '')"
+
+
+def patient_key_of_reference(type_sql: str, id_sql: str, reference_sql: str) -> str:
+    """`patient_key` from the patient reference already read (the ingest's)."""
+    return f"coalesce(CASE WHEN {type_sql} = 'Patient' THEN {id_sql} ELSE {_PATIENT_IN_REFERENCE.format(reference_sql)} END, '')"
 
 
 def key_patients(connection: duckdb.DuckDBPyConnection) -> None:
