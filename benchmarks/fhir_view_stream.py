@@ -95,8 +95,7 @@ def phase_view(args: dict) -> dict:
         if code != 0:
             raise SystemExit(code)
     else:
-        connection = store.connect(WORK / "store.duckdb", read_only=True)
-        connection.execute(f"SET memory_limit = '{engine.STREAM_MEMORY_LIMIT}'")  # as the command does
+        connection = store.connect(WORK / "store.duckdb", read_only=True, memory_limit=store.READ_MEMORY_LIMIT)  # as the command
         sql, _ = compile_view(views.ENCOUNTER_PEERS, engine.sample_shape(connection, "Encounter"))
         reader = connection.sql(sql).to_arrow_reader(engine.STREAM_ROWS)
         engine.write_stream(reader.schema, reader, out)

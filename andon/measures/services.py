@@ -109,7 +109,7 @@ def open_store():
     from andon.analytics.fhir import store
 
     path = settings.ANDON_FHIR_STORE
-    return store.connect(path, read_only=True) if path.exists() else None
+    return store.connect(path, read_only=True, memory_limit=store.READ_MEMORY_LIMIT) if path.exists() else None
 
 
 def find_patient(identifier: str):

@@ -680,3 +680,15 @@ def test_an_error_while_reading_reaches_the_load_and_stops_the_reader():
     assert next(early) == 0
     early.close()  # the caller stops: the thread stops too, at most `depth` ahead
     assert len(made) == 4
+
+
+def test_readers_of_the_whole_store_cap_duckdbs_memory(tmp_path):
+    """`andon fhir view` and the measures read the store under store.READ_MEMORY_LIMIT: DuckDB's
+    buffer pool would otherwise keep all it read (docs/benchmarks.md: 2.7 GB for one view)."""
+    path = tmp_path / "fhir.duckdb"
+    store.connect(path).close()
+    capped = store.connect(path, read_only=True, memory_limit=store.READ_MEMORY_LIMIT)
+    assert capped.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "488.2 MiB"  # 512 MB
+    capped.close()
+    with pytest.raises(ValueError, match="expected a size"):
+        store.connect(path, read_only=True, memory_limit="1GB'; SELECT 1; --")

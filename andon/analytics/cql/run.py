@@ -335,7 +335,7 @@ def _run_over_store(args, period, path) -> int:
 
     from ..fhir import store
 
-    connection = store.connect(path, read_only=True)
+    connection = store.connect(path, read_only=True, memory_limit=store.READ_MEMORY_LIMIT)
     try:
         with tqdm(total=population.count_patients(connection), unit="patient", disable=args.no_progress,
                   file=sys.stderr) as bar:

@@ -72,10 +72,6 @@ def run(connection: duckdb.DuckDBPyConnection, view: dict, limits: Limits | None
 
 
 STREAM_ROWS = 122_880  # rows a batch when streaming (one DuckDB row group)
-# DuckDB's memory while `andon fhir view` streams: without a limit its buffer pool keeps what it
-# read of the store (up to 80 % of the machine), which for a view over the JSON text is the
-# whole text of the type (2.7 GB for 3.3 million Encounters)
-STREAM_MEMORY_LIMIT = "512MB"
 
 
 def stream(connection: duckdb.DuckDBPyConnection, view: dict, limits: Limits | None = None,
@@ -183,8 +179,7 @@ def cli_view(args) -> int:
     if not Path(args.store).exists():
         print(f"error: no FHIR store at {args.store} (load data with `andon fhir load`)", file=sys.stderr)
         return 2
-    connection = store.connect(args.store, read_only=True)
-    connection.execute(f"SET memory_limit = '{STREAM_MEMORY_LIMIT}'")
+    connection = store.connect(args.store, read_only=True, memory_limit=store.READ_MEMORY_LIMIT)
     rows = 0
     try:
         schema, batches = stream(connection, view)
