@@ -11,9 +11,6 @@ and may only be one SELECT.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -67,9 +64,6 @@ def referenced_views(sql: str, known: Iterable[str]) -> set[str]:
     return tables
 
 
-MEMORY_LIMIT = "256MB"  # DuckDB's, per workspace; it spills to disk beyond it
-
-
 class Workspace:
     """Views loaded from a store, the unit map, and a connection to run measure SQL in."""
 
@@ -81,10 +75,7 @@ class Workspace:
         self.attribution = attribution
         if attribution:
             views = set(views) | set(attribution_rules.VIEWS)
-        # DuckDB's memory capped, spilling to a folder of this workspace's own: uncapped, its
-        # buffers for the measures' joins took 560 MB more at 100,000 patients (docs/benchmarks.md)
-        self.spill = str(Path(tempfile.gettempdir()) / f"andon-kpi-{uuid.uuid4().hex}")  # made only to spill
-        self.connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": self.spill})
+        self.connection = duckdb.connect()
         self.connection.execute("SET TimeZone = 'UTC'")
         self.loaded: dict[str, int] = {}
         for name in sorted(set(views) | set(STRATA_VIEWS)):
@@ -148,7 +139,6 @@ class Workspace:
 
     def close(self) -> None:
         self.connection.close()
-        shutil.rmtree(self.spill, ignore_errors=True)
 
 
 def reference_key(kind: str, external_id: str) -> str:

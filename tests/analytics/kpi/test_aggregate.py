@@ -221,22 +221,3 @@ def test_periods():
     with pytest.raises(periods.PeriodError):
         periods.start_of(date(2025, 1, 1), "fortnight")
     assert kpi.age_band_labels() == ["0–17", "18–44", "45–64", "65–74", "75+"]
-
-
-def test_the_workspace_spills_past_its_memory_cap_and_cleans_up(monkeypatch):
-    """DuckDB's memory in a workspace is capped (kpi.workspace.MEMORY_LIMIT); a query that needs
-    more spills to the workspace's own folder, which goes when the workspace is closed."""
-    from pathlib import Path
-
-    from andon.analytics.kpi import workspace
-
-    monkeypatch.setattr(workspace, "MEMORY_LIMIT", "64MB")
-    space = kpi.Workspace(make_store(RESOURCES), VIEWS, ["encounter"])
-    assert space.connection.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "61.0 MiB"
-    rows = space.connection.execute(
-        "SELECT count(*), max(k) FROM (SELECT i % 1000003 AS k, md5(i::VARCHAR) AS v FROM range(3000000) t(i) ORDER BY v)"
-    ).fetchone()
-    assert rows == (3_000_000, 1_000_002)
-    assert Path(space.spill).is_dir()  # it did spill
-    space.close()
-    assert not Path(space.spill).exists()
