@@ -61,10 +61,16 @@ MAX_STRUCTURES = 20_000  # distinct shapes of a type's resources beyond which it
 class TypedTable:
     """A type's typed table: its name and the JSON structure of its resources (member ->
     "VARCHAR" | "BOOLEAN" | "BIGINT" | "UBIGINT" | "DOUBLE" | "NULL" | "JSON", a dict for an
-    object, a one-item list for an array)."""
+    object, a one-item list for an array). During a load, a type with no rows yet has no table
+    (`table` None) and the structure "NULL"."""
 
-    table: str
-    structure: dict
+    table: str | None
+    structure: dict | str
+
+    @property
+    def text(self) -> str:
+        """The structure as `json_transform` takes it (the order of its members kept)."""
+        return json.dumps(self.structure, separators=(",", ":"))
 
 
 def quote(name: str) -> str:
@@ -211,7 +217,7 @@ class Maintainer:
     def __init__(self, connection: duckdb.DuckDBPyConnection):
         connection.execute(SCHEMA)
         self.connection = connection
-        self.kept: dict[str, list] = {}  # type -> [table or None, structure, structure text]
+        self.kept: dict[str, TypedTable] = {}  # the types kept in step batch by batch
         self.stale: dict[str, object] = {}  # type -> structure covering its rows, or None
         self.seen: dict[str, set] = {}  # type -> structure texts already merged
         self.touched: set[str] = set()
@@ -223,10 +229,10 @@ class Maintainer:
                 continue
             found = typed_table(self.connection, resource_type)
             if found is not None:
-                self.kept[resource_type] = [found.table, found.structure, json.dumps(found.structure, separators=(",", ":"))]
+                self.kept[resource_type] = found
             elif _fingerprint(self.connection, resource_type)[0] == 0:
                 _forget(self.connection, resource_type)  # a table of a type since emptied
-                self.kept[resource_type] = [None, "NULL", None]
+                self.kept[resource_type] = TypedTable(None, "NULL")
             else:
                 self.stale[resource_type] = None  # stored before typed tables, or out of step
             self.seen[resource_type] = set()
@@ -242,7 +248,7 @@ class Maintainer:
             state = self.kept.get(resource_type)
             if state is None and self.stale[resource_type] is None:
                 continue  # rebuilt after the load from all its rows
-            merged = state[1] if state else self.stale[resource_type]
+            merged = state.structure if state else self.stale[resource_type]
             for text in texts:
                 if text not in self.seen[resource_type]:
                     self.seen[resource_type].add(text)
@@ -250,14 +256,14 @@ class Maintainer:
             if state is None:
                 self.stale[resource_type] = merged  # still a structure every row fits
                 continue
-            if merged != state[1]:
+            if merged != state.structure:
                 self._widen(resource_type, merged)
                 continue
-            table = quote(state[0])
+            table = quote(state.table)
             if run("SELECT bool_or(present) FROM _typed_rows WHERE type = ?", [resource_type]).fetchall()[0][0]:
                 run(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _typed_rows WHERE type = ? AND present)", [resource_type])
             run(f"INSERT INTO {table} BY NAME SELECT patient AS {PATIENT_COLUMN}, unnest(json_transform(raw, ?)) "
-                "FROM _typed_rows WHERE type = ?", [state[2], resource_type])
+                "FROM _typed_rows WHERE type = ?", [state.text, resource_type])
 
     def _widen(self, resource_type: str, merged) -> None:
         count = _fingerprint(self.connection, resource_type)[0]
@@ -268,8 +274,7 @@ class Maintainer:
             _forget(self.connection, resource_type)
             return
         if _rebuild(self.connection, resource_type, merged) == "built":
-            table = self.connection.execute("SELECT table_name FROM typed_tables WHERE type = ?", [resource_type]).fetchall()[0][0]
-            self.kept[resource_type] = [table, merged, text]
+            self.kept[resource_type] = typed_table(self.connection, resource_type)
         else:
             self.stale[resource_type] = None
 
@@ -277,13 +282,13 @@ class Maintainer:
         """Record the fingerprints of the tables kept through the file (before its commit)."""
         for resource_type in self.touched:
             state = self.kept.get(resource_type)
-            if state is not None and state[0] is not None:
-                _record(self.connection, resource_type, state[0], state[2])
+            if state is not None and state.table is not None:
+                _record(self.connection, resource_type, state.table, state.text)
         self.touched = set()
 
     def finish(self) -> dict[str, str]:
         """After the load's last commit: rebuild the stale types (and any other out of step)."""
-        outcome = {t: "built" for t, state in self.kept.items() if state[0] is not None}
+        outcome = {t: "built" for t, state in self.kept.items() if state.table is not None}
         structures = {t: s for t, s in self.stale.items() if s is not None}
         outcome.update(refresh(self.connection, structures=structures))
         return outcome
