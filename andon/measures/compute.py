@@ -84,12 +84,11 @@ def from_sql(measure: Measure, workspace: kpi.Workspace, kind: str, first: date,
     strata = measure.definition.get("strata", list(kpi.DIMENSIONS))
     try:
         result = kpi.aggregate(workspace, sql, kind=kind, first=first, last=last, dimensions=strata,
-                               by_practitioner=by_practitioner)
-        kept = kpi.framed_table(workspace, sql, kind=kind, first=first, last=last)
+                               by_practitioner=by_practitioner, keep=True)
     except kpi.KpiError as error:
         raise ComputeError(f"{measure.key}: {error}") from None
     counts = {"cases": result.cases, "undated": result.undated, "outside": result.outside, "unmapped": result.unmapped,
-              "kept": cases.keep(measure.key, kind, kept, period_math.periods(first, last, kind), measured)}
+              "kept": cases.keep(measure.key, kind, result.kept, period_math.periods(first, last, kind), measured)}
     return from_kpi(measure, result.cells), counts
 
 

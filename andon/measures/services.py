@@ -169,8 +169,10 @@ def compute_measures(keys=None, *, kind: str = "month", first: date, last: date,
     try:
         attributed = _attributed(measures, by_practitioner)
         workspace = _workspace(store, measures, bool(attributed))
-        evaluations = {**_evaluate_ecqms(measures, store, kind, spans, jobs, ecqm_evaluations or {}),
-                       **(ecqm_evaluations or {})}
+        evaluated = _evaluate_ecqms(measures, store, kind, spans, jobs, ecqm_evaluations or {})
+        if evaluated:
+            store = _reopened(store)
+        evaluations = {**evaluated, **(ecqm_evaluations or {})}
         done = []
         for position, measure in enumerate(computation_order(measures)):
             done.append(_compute_one(measure, workspace, store, kind, spans, job, jobs,
@@ -183,6 +185,14 @@ def compute_measures(keys=None, *, kind: str = "month", first: date, last: date,
             workspace.close()
         if store is not None:
             store.close()
+
+
+def _reopened(store):
+    """The store on a fresh connection. The eCQMs' pass streams every patient through DuckDB's
+    buffers, which keep what they allocated until the database closes: 220 MB at 100,000
+    patients, held through the rest of the computation otherwise."""
+    store.close()
+    return open_store()
 
 
 def _evaluate_ecqms(measures, store, kind: str, spans, jobs, given: dict) -> dict:

@@ -23,7 +23,8 @@ usable `at` are counted apart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -32,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import attribution, periods
+from . import workspace as workspaces
 from .workspace import KpiError, Workspace
 
 REQUIRED = ("case_id", "patient_id", "at")
@@ -77,6 +79,7 @@ class Aggregation:
     undated: int = 0  # rows whose `at` is missing or not a date
     outside: int = 0  # rows dated outside the periods asked for
     unmapped: int = 0  # rows in range whose place maps to no unit
+    kept: pa.Table | None = None  # with keep=True: every case in range, as framed_table gives them
 
 
 def age_band_labels(bounds: Sequence[int] = AGE_BANDS) -> list[str]:
@@ -118,14 +121,14 @@ def _typed_cases(workspace: Workspace, sql: str) -> str:
         FROM ({sql}) AS measure_cases"""
 
 
-def _framed(workspace: Workspace, sql: str, kind: str, age_bands: Sequence[int]) -> str:
-    """Cases in range with their period, unit and strata (parameters $first and $end)."""
+def _framed(workspace: Workspace, typed: str, kind: str, age_bands: Sequence[int]) -> str:
+    """Cases in range with their period, unit and strata (parameters $first and $end), from
+    `typed`: the table of the measure's cases with their contract columns (_typed_cases)."""
     return f"""
-        WITH typed AS ({_typed_cases(workspace, sql)}),
-        payers AS (
+        WITH payers AS (
             SELECT t.case_id, t.at_ts,
                    first(coalesce(c.payor_display, c.payor_reference) ORDER BY c.period_start DESC NULLS LAST) AS payer
-            FROM typed t JOIN coverage c ON c.patient_id = t.patient_id
+            FROM {typed} t JOIN coverage c ON c.patient_id = t.patient_id
             WHERE (c.period_start IS NULL OR TRY_CAST(c.period_start AS TIMESTAMPTZ) <= t.at_ts)
               AND (c.period_end IS NULL OR TRY_CAST(c.period_end AS TIMESTAMPTZ) >= t.at_ts)
               AND coalesce(c.status, 'active') = 'active'
@@ -138,12 +141,34 @@ def _framed(workspace: Workspace, sql: str, kind: str, age_bands: Sequence[int])
                coalesce(nullif(p.race, ''), '{UNKNOWN}') AS race,
                coalesce(nullif(p.ethnicity, ''), '{UNKNOWN}') AS ethnicity,
                coalesce(nullif(py.payer, ''), '{UNKNOWN}') AS payer{_practitioner_column(workspace)}
-        FROM typed t
+        FROM {typed} t
         LEFT JOIN patient p ON p.id = t.patient_id
         LEFT JOIN unit_map ml ON ml.kind = 'location' AND ml.external_id = t.location_id
         LEFT JOIN unit_map mo ON mo.kind = 'organization' AND mo.external_id = t.service_provider_id
         LEFT JOIN payers py ON py.case_id = t.case_id AND py.at_ts = t.at_ts{_practitioner_joins(workspace)}
         WHERE t.at_ts >= $first AND t.at_ts < $end"""
+
+
+# The temporary tables a measure's cases are computed into, once: the cells, the counts and the
+# kept cases all read them. Evaluated as CTEs instead, the measure's SQL and the joins of its
+# framing ran once per reader, and their transient memory was the peak of the measures library
+# (inpatient-days: a row per inpatient day, 340,013 at 100,000 patients).
+TYPED_CASES, FRAMED_CASES = "_kpi_typed_cases", "_kpi_framed_cases"
+
+
+@contextmanager
+def _materialised(workspace: Workspace, sql: str, kind: str, bounds: dict, age_bands: Sequence[int]) -> Iterator[None]:
+    """The measure's cases in TYPED_CASES and those in range, framed, in FRAMED_CASES, for the
+    time of the block."""
+    connection = workspace.connection
+    try:
+        _run(connection, f"CREATE OR REPLACE TEMP TABLE {TYPED_CASES} AS {_typed_cases(workspace, sql)}", {})
+        _run(connection, f"CREATE OR REPLACE TEMP TABLE {FRAMED_CASES} AS {_framed(workspace, TYPED_CASES, kind, age_bands)}",
+             bounds)
+        yield
+    finally:
+        for table in (FRAMED_CASES, TYPED_CASES):
+            connection.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _practitioner_column(workspace: Workspace) -> str:
@@ -162,17 +187,27 @@ def _practitioner_joins(workspace: Workspace) -> str:
 
 # Each case once for the whole organisation (cell_unit NULL) and once for each unit it counts
 # in: its own and those above it. Unmapped cases have no unit_rollup row, so only the first.
-SPREAD = """
-    SELECT f.*, CAST(NULL AS VARCHAR) AS cell_unit FROM framed f
+SPREAD = f"""
+    SELECT f.*, CAST(NULL AS VARCHAR) AS cell_unit FROM {FRAMED_CASES} f
     UNION ALL
-    SELECT f.*, r.cell_unit FROM framed f JOIN unit_rollup r ON r.unit_key = f.unit_key"""
+    SELECT f.*, r.cell_unit FROM {FRAMED_CASES} f JOIN unit_rollup r ON r.unit_key = f.unit_key"""
 
 
 # The organisation's cells only (see PRACTITIONER).
-BY_PRACTITIONER = "SELECT f.*, CAST(NULL AS VARCHAR) AS cell_unit FROM framed f"
+BY_PRACTITIONER = f"SELECT f.*, CAST(NULL AS VARCHAR) AS cell_unit FROM {FRAMED_CASES} f"
 
 
-def _grouped(dimension: str | None) -> str:
+def _grouped(spread: str, dimensions: Sequence[str], *, all_cases: bool = True) -> str:
+    """The cells of all cases (stratum "", unless not `all_cases`) and of each dimension's
+    values, ordered by period, unit (the organisation first), stratum, value. One GROUP BY per
+    stratum, joined by UNION ALL: DuckDB runs them one after another, and each can spill past
+    the workspace's memory cap, where GROUPING SETS held every set's medians at once and could
+    not (tests/analytics/kpi/test_aggregate.py)."""
+    groups = [*([None] if all_cases else []), *dimensions]
+    return " UNION ALL ".join(_grouped_by(spread, dimension) for dimension in groups) + " ORDER BY 1, 2 NULLS FIRST, 3, 4"
+
+
+def _grouped_by(spread: str, dimension: str | None) -> str:
     label = f"'{dimension}'" if dimension else "''"
     value = f"CAST({dimension} AS VARCHAR)" if dimension else "''"
     extra = f", {dimension}" if dimension else ""
@@ -180,7 +215,7 @@ def _grouped(dimension: str | None) -> str:
         SELECT period_start, cell_unit AS unit_key, {label} AS stratum, {value} AS stratum_value, count(*) AS cases,
                sum(numerator) AS numerator, sum(denominator) AS denominator,
                sum("value") AS value_sum, avg("value") AS value_mean, median("value") AS value_median
-        FROM spread
+        FROM ({spread}) AS spread
         GROUP BY period_start, cell_unit{extra}"""
 
 
@@ -193,39 +228,47 @@ def _check_unit_map(workspace: Workspace) -> None:
 
 def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: date, last: date,
               dimensions: Sequence[str] = DIMENSIONS, age_bands: Sequence[int] = AGE_BANDS,
-              by_practitioner: bool = False) -> Aggregation:
+              by_practitioner: bool = False, keep: bool = False) -> Aggregation:
     """The measure's cells for every period of `kind` from the one holding `first` to the one
     holding `last`, for the whole organisation and each unit, all cases and each stratum; with
     `by_practitioner` (a workspace made with attribution), then the organisation's cells of each
-    practitioner (stratum "practitioner", value the practitioner's key or UNATTRIBUTED)."""
+    practitioner (stratum "practitioner", value the practitioner's key or UNATTRIBUTED). With
+    `keep`, also the cases in range (`kept`, as framed_table gives them)."""
     unknown = sorted(set(dimensions) - set(DIMENSIONS))
     if unknown:
         raise KpiError(f"unknown strata {', '.join(unknown)}: use {', '.join(DIMENSIONS)}")
     if by_practitioner and not workspace.attribution:
         raise KpiError("cells by practitioner need a workspace made with attribution")
     _check_unit_map(workspace)
-    spans = periods.periods(first, last, kind)
-    bounds = {"first": spans[0][0], "end": spans[-1][1]}
-    framed = _framed(workspace, sql, kind, age_bands)
-    grouped = " UNION ALL ".join(_grouped(d) for d in (None, *dimensions))
-    connection = workspace.connection
-    query = f"WITH framed AS ({framed}), spread AS ({SPREAD}) {grouped} ORDER BY 1, 2 NULLS FIRST, 3, 4"
-    result = Aggregation(cells=[Cell(*row) for row in _fetch(connection, query, bounds)])
-    if by_practitioner:  # after the others, which stay as they were without it
-        by_whom = f"WITH framed AS ({framed}), spread AS ({BY_PRACTITIONER}) {_grouped(PRACTITIONER)} ORDER BY 1, 4"
-        result.cells += [Cell(*row) for row in _fetch(connection, by_whom, bounds)]
-    result.cases, result.undated, result.outside = _fetch(connection, f"""
-        SELECT count(*), count(*) FILTER (WHERE at_ts IS NULL), count(*) FILTER (WHERE at_ts < $first OR at_ts >= $end)
-        FROM ({_typed_cases(workspace, sql)})""", bounds)[0]
-    result.unmapped = _fetch(connection, f"WITH framed AS ({framed}) SELECT count(*) FROM framed WHERE unit_key IS NULL",
-                             bounds)[0][0]
+    bounds = _bounds(first, last, kind)
+    result = Aggregation()
+    with _materialised(workspace, sql, kind, bounds, age_bands):
+        connection = workspace.connection
+        result.cells = [Cell(*row) for row in _run(connection, _grouped(SPREAD, dimensions))]
+        if by_practitioner:  # after the others, which stay as they were without it
+            result.cells += [Cell(*row) for row in _run(connection, _grouped(BY_PRACTITIONER, [PRACTITIONER], all_cases=False))]
+        result.cases, result.undated, result.outside = _run(connection, f"""
+            SELECT count(*), count(*) FILTER (WHERE at_ts IS NULL), count(*) FILTER (WHERE at_ts < $first OR at_ts >= $end)
+            FROM {TYPED_CASES}""", bounds)[0]
+        result.unmapped = _run(connection, f"SELECT count(*) FROM {FRAMED_CASES} WHERE unit_key IS NULL")[0][0]
+        if keep:
+            result.kept = _kept(workspace)
     return result
 
 
-def _fetch(connection, query: str, parameters: dict) -> list[tuple]:
+def _bounds(first: date, last: date, kind: str) -> dict:
+    """The parameters $first and $end: the start of the period holding `first`, the end of the one holding `last`."""
+    spans = periods.periods(first, last, kind)
+    return {"first": spans[0][0], "end": spans[-1][1]}
+
+
+def _run(connection, query: str, parameters: dict | None = None) -> list[tuple]:
     """Rows of a query over the measure's SQL; a failure on the data is the measure's error."""
     try:
-        return connection.execute(query, parameters).fetchall()
+        return connection.execute(query, parameters or {}).fetchall()
+    except duckdb.OutOfMemoryException as error:
+        raise KpiError(f"the measure's cases need more memory than a workspace may take ({workspaces.MEMORY_LIMIT}, "
+                       f"and disk space past it): {str(error).strip().splitlines()[0]}") from None
     except duckdb.Error as error:
         raise KpiError(f"the SQL failed on the data: {str(error).strip().splitlines()[0]}") from None
 
@@ -237,15 +280,19 @@ CASE_COLUMNS = ("case_id", "patient_id", "encounter_id", "at", "period_start", "
 def framed_table(workspace: Workspace, sql: str, *, kind: str = "month", first: date, last: date,
                  age_bands: Sequence[int] = AGE_BANDS) -> pa.Table:
     """Every case in the periods from the one holding `first` to the one holding `last`, with
-    the cell it counts in (period, unit, strata): kept beside the results for the drill-down."""
-    spans = periods.periods(first, last, kind)
+    the cell it counts in (period, unit, strata): kept beside the results for the drill-down.
+    (`aggregate(..., keep=True)` gives the same table with the cells, computing the cases once.)"""
+    with _materialised(workspace, sql, kind, _bounds(first, last, kind), age_bands):
+        return _kept(workspace)
+
+
+def _kept(workspace: Workspace) -> pa.Table:
     dimensions = (*DIMENSIONS, PRACTITIONER) if workspace.attribution else DIMENSIONS
-    query = f"""WITH framed AS ({_framed(workspace, sql, kind, age_bands)})
-        SELECT case_id, patient_id, encounter_id, at_ts AS "at", period_start, unit_key, numerator, denominator, "value",
-               {", ".join(dimensions)}
-        FROM framed ORDER BY period_start, at_ts, case_id"""
+    query = f"""SELECT case_id, patient_id, encounter_id, at_ts AS "at", period_start, unit_key, numerator, denominator,
+               "value", {", ".join(dimensions)}
+        FROM {FRAMED_CASES} ORDER BY period_start, at_ts, case_id"""
     try:
-        return workspace.connection.sql(query, params={"first": spans[0][0], "end": spans[-1][1]}).to_arrow_table()
+        return workspace.connection.sql(query).to_arrow_table()
     except duckdb.Error as error:
         raise KpiError(f"the SQL failed on the data: {str(error).strip().splitlines()[0]}") from None
 

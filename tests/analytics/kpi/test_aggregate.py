@@ -221,3 +221,56 @@ def test_periods():
     with pytest.raises(periods.PeriodError):
         periods.start_of(date(2025, 1, 1), "fortnight")
     assert kpi.age_band_labels() == ["0–17", "18–44", "45–64", "65–74", "75+"]
+
+
+def _tables(space) -> set[str]:
+    return {row[0] for row in space.connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+
+def test_the_cells_and_the_kept_cases_come_from_one_computation_that_leaves_nothing_behind(workspace):
+    before = _tables(workspace)
+    result = kpi.aggregate(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30), keep=True)
+    kept = kpi.framed_table(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30))
+    assert result.kept.to_pylist() == kept.to_pylist() and kept.num_rows == 4
+    assert kpi.aggregate(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30)).kept is None
+    assert _tables(workspace) == before
+
+
+# Many cases from few resources: one for every 5 minutes of 2025 (105,120), with long ids, on the
+# two mapped wards in turn, for the three patients in turn.
+MANY = """
+    SELECT 'case-' || repeat('x', 60) || i AS case_id, 'Patient/p' || (i % 3 + 1) AS patient_id,
+           TIMESTAMPTZ '2025-01-01 00:00:00+00' + to_minutes(5 * i) AS "at",
+           CASE WHEN i % 2 = 0 THEN 'Location/L-4W' ELSE 'Location/L-5E' END AS location_id,
+           i % 7 AS numerator
+    FROM range(105120) AS t(i)
+"""
+
+
+def test_a_workspace_spills_past_its_memory_cap_and_counts_the_same(monkeypatch):
+    resources = RESOURCES[:3] + RESOURCES[-2:]
+    roomy = kpi.Workspace.for_sql(make_store(resources), VIEWS, [STAYS], UNIT_MAP)
+    expected = kpi.aggregate(roomy, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31), keep=True)
+    roomy.close()
+    # The framed cases alone take 42 MB in DuckDB: under this cap they must go to disk.
+    monkeypatch.setattr(kpi.workspace, "MEMORY_LIMIT", "40MB")
+    tight = kpi.Workspace.for_sql(make_store(resources), VIEWS, [STAYS], UNIT_MAP)
+    spill = Path(tight.connection.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+    found = kpi.aggregate(tight, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31), keep=True)
+    # Each month, for the organisation and each ward: all cases, 3 age bands (4 in March, when p1
+    # turns 75), 2 sexes, 3 races, 1 ethnicity, 2 payers (3 in March, when p2 changes plan).
+    assert len(found.cells) == 3 * (11 * (1 + 3 + 2 + 3 + 1 + 2) + (1 + 4 + 2 + 3 + 1 + 3))
+    assert found.cells == expected.cells
+    assert found.kept.num_rows == 105_120 and found.kept.equals(expected.kept)
+    assert spill.is_dir()
+    tight.close()
+    assert not spill.exists()
+
+
+def test_cases_that_cannot_fit_even_spilling_say_so(monkeypatch):
+    monkeypatch.setattr(kpi.workspace, "MEMORY_LIMIT", "12MB")
+    tight = kpi.Workspace.for_sql(make_store(RESOURCES[:3]), VIEWS, [STAYS], UNIT_MAP)
+    with pytest.raises(kpi.KpiError, match=r"need more memory than a workspace may take \(12MB, and disk space past it\)"):
+        kpi.aggregate(tight, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31))
+    assert "_kpi_framed_cases" not in _tables(tight)
+    tight.close()
