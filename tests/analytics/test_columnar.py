@@ -42,6 +42,9 @@ ENCOUNTERS = [
      "type": [{"coding": [{"code": None}, {"code": "D"}]}],
      "subject": {"reference": "http://example.org/fhir/Patient/p5/_history/2"}},
     {"resourceType": "Encounter", "id": "e6"},
+    # a bundle's urn:uuid reference (no key), and one naming its type only in a query
+    {"resourceType": "Encounter", "id": "e7", "subject": {"reference": "urn:uuid:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"},
+     "location": [{"location": {"reference": "Location?identifier=Patient/l7"}}]},
 ]
 
 PATIENTS = [
@@ -160,6 +163,7 @@ def test_first_items_and_references_from_the_columns(stores):
     assert rows["Encounter/e4"]["location_id"] == "Location/l2"  # the first Location, not the first reference
     assert rows["Encounter/e4"]["any_location"] == "Organization/o9"
     assert rows["Encounter/e5"]["patient_id"] == "Patient/p5"
+    assert (rows["Encounter/e7"]["patient_id"], rows["Encounter/e7"]["location_id"]) == (None, None)
     assert {r["admit"] for r in rows.values()} == {None}  # a member no resource has
     patients = {r["id"]: r for r in engine.run(typed, CRAFTED[1]).to_pylist()}
     assert patients["p1"] == {"id": "p1", "active_text": "true", "active": True, "deceased": False,
@@ -184,7 +188,7 @@ def test_each_item_of_a_foreach_from_the_columns(stores):
     ]
     or_null = {(r["id"], r["position"]): r["rank"] for r in engine.run(typed, CRAFTED[4]).to_pylist()}
     assert or_null == {("e1", 0): 1, ("e1", 1): 2, ("e2", 0): None, ("e2", 1): 3, ("e3", 0): None, ("e4", 0): None,
-                       ("e5", 0): None, ("e6", 0): None}
+                       ("e5", 0): None, ("e6", 0): None, ("e7", 0): None}
     codes = sorted((r["id"], r["position"], r["code"]) for r in engine.run(typed, CRAFTED[5]).to_pylist())
     assert codes == [("e1", 0, "A"), ("e2", 0, "B"), ("e3", 0, None), ("e3", 1, None), ("e3", 2, "C"),
                      ("e5", 0, None), ("e5", 1, "D")]
