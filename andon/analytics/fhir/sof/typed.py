@@ -240,8 +240,9 @@ def _collection(steps: list[str], structure: dict, names: Names, base: str) -> s
 
 
 def _any_second(lists: list[str]) -> str:
-    """Whether any array on the way (read at its first items) has a second item."""
-    return " OR ".join(f"coalesce(len({sql}) > 1, false)" for sql in lists)
+    """Whether any array on the way (read at its first items) has a second item: for a CASE's
+    WHEN, where NULL (no array) is not true, so it needs no coalesce."""
+    return " OR ".join(f"len({sql}) > 1" for sql in lists)
 
 
 def _cast(sql: str, leaf: str, sql_type: str) -> str:
