@@ -263,9 +263,16 @@ def _bounds(first: date, last: date, kind: str) -> dict:
 
 
 def _run(connection, query: str, parameters: dict | None = None) -> list[tuple]:
-    """Rows of a query over the measure's SQL; a failure on the data is the measure's error."""
-    try:
+    """Rows of a query over the measure's SQL."""
+    with _measure_errors():
         return connection.execute(query, parameters or {}).fetchall()
+
+
+@contextmanager
+def _measure_errors() -> Iterator[None]:
+    """A failure on the data is the measure's error (KpiError), worded for who runs it."""
+    try:
+        yield
     except duckdb.OutOfMemoryException as error:
         raise KpiError(f"the measure's cases need more memory than a workspace may take ({workspaces.MEMORY_LIMIT}, "
                        f"and disk space past it): {str(error).strip().splitlines()[0]}") from None
@@ -291,10 +298,8 @@ def _kept(workspace: Workspace) -> pa.Table:
     query = f"""SELECT case_id, patient_id, encounter_id, at_ts AS "at", period_start, unit_key, numerator, denominator,
                "value", {", ".join(dimensions)}
         FROM {FRAMED_CASES} ORDER BY period_start, at_ts, case_id"""
-    try:
+    with _measure_errors():
         return workspace.connection.sql(query).to_arrow_table()
-    except duckdb.Error as error:
-        raise KpiError(f"the SQL failed on the data: {str(error).strip().splitlines()[0]}") from None
 
 
 def cases_in(table: pa.Table, *, unit_keys: Sequence[str] | None = None, stratum: str = "", stratum_value: str = "",
