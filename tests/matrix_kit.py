@@ -6,7 +6,9 @@ with any of the dicts `PAGES`, `OBJECT_CASES`, `API` and `SCOPE_CELLS` built fro
 the matrix merges every such file (`module_rows`), so subjects written side by side do not edit
 one long file. A row written twice (here and in the matrix, or in two files) is an error."""
 
+import dis
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,3 +55,17 @@ def module_rows(tables: dict[str, dict]) -> None:
             twice = set(rows) & set(tables[name])
             assert not twice, f"{path.name} writes rows of {name} that are written already: {sorted(twice)}"
             tables[name].update(rows)
+
+
+def uses_its_person(setup) -> bool:
+    """Whether a row's setup reads its first argument (the person of the role asking): an event of
+    one's own, a name with one's id. One that does not makes the same records for every role."""
+    code = getattr(setup, "__code__", None)
+    if code is None or not code.co_argcount or code.co_flags & inspect.CO_VARARGS:
+        return True
+    person = code.co_varnames[0]
+    if person in code.co_cellvars:  # read by a function defined inside it
+        return True
+    return any(instruction.argval == person or (isinstance(instruction.argval, tuple) and person in instruction.argval)
+               for instruction in dis.get_instructions(code)
+               if "FAST" in instruction.opname or "DEREF" in instruction.opname)

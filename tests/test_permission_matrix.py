@@ -24,7 +24,8 @@ from andon.platform.exports import exports_dir
 from andon.platform.models import AccessToken, Job
 from andon.platform.roles import Role
 from tests.conftest import Hospital, enrol_if_required
-from tests.matrix_kit import ApiCase, Case, ScopeCase, module_rows
+from tests.form_fields import NOT_PAGES, unlabelled_fields
+from tests.matrix_kit import ApiCase, Case, ScopeCase, module_rows, uses_its_person
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 ALL = frozenset(Role)
@@ -212,53 +213,63 @@ def anonymous_report(user, other):
     return [event.pk], {}
 
 
-def others_report_in_triage(user, other):
+# Officers made by the set-ups are numbered: a set-up that names none after the asking person
+# makes the same records for every role, once per row (`uses_its_person`).
+_OFFICER_NUMBERS = iter(range(1, 1_000_000))
+
+
+def others_report_in_triage(_user, other):
     from andon.platform.models import Unit
     from andon.safety import services as safety
 
     event, _ = safety.submit_report(other, _fall_report(Unit.objects.get(code="4w")))
-    officer = services.create_user(f"triager-for-{user.pk}")
+    officer = services.create_user(f"triager-{next(_OFFICER_NUMBERS)}")
     services.grant_role(officer, Role.PATIENT_SAFETY_OFFICER, Unit.objects.get(code="4w").facility.organisation)
     safety.triage(officer, event, safety.Triage(category="fall", harm="none", sac_severity="minor",
                                                 sac_probability="remote", sentinel=False, review="none", reason="x"))
     return [event.pk], {}
 
 
-def others_report_in_local_review(user, other):
+def others_report_in_local_review(_user, other):
     """An event triaged to a local review by the unit, its findings not yet recorded."""
     from andon.platform.models import Unit
     from andon.safety import services as safety
 
     event, _ = safety.submit_report(other, _fall_report(Unit.objects.get(code="4w")))
-    officer = services.create_user(f"reviewer-for-{user.pk}")
+    officer = services.create_user(f"reviewer-{next(_OFFICER_NUMBERS)}")
     services.grant_role(officer, Role.PATIENT_SAFETY_OFFICER, Unit.objects.get(code="4w").facility.organisation)
     safety.triage(officer, event, safety.Triage(category="fall", harm="none", sac_severity="moderate",
                                                 sac_probability="remote", sentinel=False, review="local", reason="x"))
     return [event.pk], {}
 
 
-def others_report_under_rca(user, other):
-    """An event triaged to an RCA whose analysis has started (by an organisation-wide officer)."""
+def _event_under_rca(reporter) -> int:
+    """An event `reporter` reported, triaged to an RCA whose analysis has started (by an
+    organisation-wide officer): its id."""
     from andon.platform.models import Unit
     from andon.safety import rca
     from andon.safety import services as safety
 
-    event, _ = safety.submit_report(other, _fall_report(Unit.objects.get(code="4w")))
-    officer = services.create_user(f"rca-lead-for-{user.pk}")
+    event, _ = safety.submit_report(reporter, _fall_report(Unit.objects.get(code="4w")))
+    officer = services.create_user(f"rca-lead-{next(_OFFICER_NUMBERS)}")
     services.grant_role(officer, Role.PATIENT_SAFETY_OFFICER, Unit.objects.get(code="4w").facility.organisation)
     event = safety.triage(officer, event, safety.Triage(category="fall", harm="none", sac_severity="catastrophic",
                                                         sac_probability="remote", sentinel=False, review="rca",
                                                         reason="x"))
     investigation = rca.start_investigation(officer, event)
     rca.add_root_cause(officer, investigation, "Alarm fatigue.")
-    return [event.pk], {}
+    return event.pk
 
 
-def a_root_cause_of_others_rca(user, other):
+def others_report_under_rca(_user, other):
+    return [_event_under_rca(other)], {}
+
+
+def a_root_cause_of_others_rca(_user, other):
     """(event, "root_cause", cause) and the edit form's data, for the worksheet's edit and remove."""
     from andon.safety.models import RootCause
 
-    args, _ = others_report_under_rca(user, other)
+    args, _ = others_report_under_rca(None, other)
     cause = RootCause.objects.get(investigation__event_id=args[0])
     return [args[0], "root_cause", cause.pk], {f"edit-root_cause-{cause.pk}-statement": "Alarms default to off."}
 
@@ -273,7 +284,7 @@ def a_root_cause_on_the_team(user, other):
 
 def own_report_under_rca(user, other):
     """The user reported the event; someone else analyses it."""
-    return others_report_under_rca(other, user)
+    return [_event_under_rca(user)], {}
 
 
 def on_the_team_of_others_rca(user, other):
@@ -287,8 +298,8 @@ def on_the_team_of_others_rca(user, other):
     return args, data
 
 
-def others_report_for_rca(user, other):
-    args, data = others_report_under_rca(user, other)
+def others_report_for_rca(_user, other):
+    args, data = others_report_under_rca(None, other)
     from andon.safety.models import Investigation
 
     Investigation.objects.filter(event_id=args[0]).delete()
@@ -571,10 +582,9 @@ def _compliance_assessment(lead, owner=None):
 def searching(setup=None):
     """A people picker's search (an htmx fragment of a page, no one's starting point): the record
     `setup` makes, and words to look for."""
-    def search(user, other):
-        return (setup(user, other)[0] if setup else []), {"q": "matrix"}
-
-    return search
+    if setup is not None and uses_its_person(setup):
+        return lambda user, other: (setup(user, other)[0], {"q": "matrix"})
+    return lambda _user, other: ((setup(None, other)[0] if setup else []), {"q": "matrix"})
 
 
 def an_assessment(user, other):
@@ -926,13 +936,13 @@ def an_fmea(user, other):
 
 def an_fmea_part(part, data=lambda assessment, step, cause, other: {}, score=None, team=False):
     """setup(user, other) -> ([assessment, part's args…], data) for a page of the worksheet."""
-    def setup(user, other):
-        assessment, step, cause = _an_fmea(score, team=[user] if team else [])
+    def made(members, other):
+        assessment, step, cause = _an_fmea(score, team=members)
         args = {"assessment": [], "step": ["step"], "edit": ["step", step.pk], "remove": ["cause", cause.pk],
                 "cause": [cause.pk], "member": [other.pk]}[part]
         return [assessment.pk, *args], data(assessment, step, cause, other)
 
-    return setup
+    return (lambda user, other: made([user], other)) if team else (lambda _user, other: made([], other))
 
 
 def fmea_action_data(assessment, step, cause, other):
@@ -993,12 +1003,14 @@ def _qi_project(team=(), stage="plan"):
 
 
 def a_qi(part, data=lambda records: {}, stage="plan", team=False):
-    """A page's cell on one record of a new project (`part`: project, primary, change or cycle)."""
-    def setup(user, other):
-        records = dict(zip(("project", "primary", "change", "cycle"),
-                           _qi_project(team=[user] if team else (), stage=stage), strict=True))
+    """A page's cell on one record of a new project (`part`: project, primary, change or cycle),
+    the asking person on its team if `team`."""
+    def made(members):
+        records = dict(zip(("project", "primary", "change", "cycle"), _qi_project(team=members, stage=stage),
+                           strict=True))
         return [records[part].pk], data(records)
-    return setup
+
+    return (lambda user, other: made([user])) if team else (lambda _user, other: made(()))
 
 
 def a_bare_qi_driver(user, other):
@@ -1166,7 +1178,7 @@ PAGES = {
     "safety:fishbone_svg": Case(SEE_EVENTS, setup=others_report_under_rca),
     "safety:start_investigation": Case(SAFETY_OFFICER, method="post", setup=others_report_for_rca),
     "safety:add_to_investigation": Case(SAFETY_OFFICER, method="post",
-                                        setup=lambda u, o: (others_report_under_rca(u, o)[0] + ["fact"], {}),
+                                        setup=lambda _u, o: ([_event_under_rca(o), "fact"], {}),
                                         data={"at": "2026-01-05T10:00", "fact": "Alarm was off."}),
     "safety:complete_investigation": Case(SAFETY_OFFICER, method="post", setup=others_report_under_rca,
                                           data={"reason": "Analysis approved"}),
@@ -1594,18 +1606,18 @@ def api_own_event(user, other, hospital):
     return {"event_id": event.pk}
 
 
-def api_event_under_rca(user, other, hospital):
-    return {"event_id": others_report_under_rca(user, other)[0][0]}
+def api_event_under_rca(_user, other, hospital):
+    return {"event_id": _event_under_rca(other)}
 
 
 def api_rca_item(model, kind=None):
     """Path parameters naming the first `model` item of an RCA under way (by id, or by person for
     the team), and the removal's kind."""
-    def setup(user, other, hospital):
+    def setup(_user, other, hospital):
         from andon.safety import rca
         from andon.safety.models import Investigation, TeamMember
 
-        event_id = others_report_under_rca(user, other)[0][0]
+        event_id = _event_under_rca(other)
         investigation = Investigation.objects.get(event_id=event_id)
         rca.add_fact(investigation.started_by, investigation, investigation.event.occurred_at, "Alarm was off.")
         rca.add_why_chain(investigation.started_by, investigation, "Why?", ["Fatigue"])
@@ -1625,7 +1637,7 @@ def api_completed_rca_led_by_user(user, other, hospital):
     from andon.safety import rca
     from andon.safety.models import Investigation, TeamMember
 
-    event_id = others_report_under_rca(user, other)[0][0]
+    event_id = _event_under_rca(other)
     investigation = Investigation.objects.get(event_id=event_id)
     rca.complete_investigation(investigation.started_by, investigation, "Done")
     TeamMember.objects.filter(investigation=investigation).update(part=TeamMember.Part.MEMBER)
@@ -1633,11 +1645,11 @@ def api_completed_rca_led_by_user(user, other, hospital):
     return {"event_id": event_id}
 
 
-def api_signed_rca(user, other, hospital):
+def api_signed_rca(_user, other, hospital):
     from andon.safety import rca
     from andon.safety.models import Investigation
 
-    event_id = others_report_under_rca(user, other)[0][0]
+    event_id = _event_under_rca(other)
     investigation = Investigation.objects.get(event_id=event_id)
     rca.complete_investigation(investigation.started_by, investigation, "Done")
     rca.sign_findings(investigation.started_by, investigation)
@@ -2277,28 +2289,85 @@ def _request(client, name, case, user, other):
     return getattr(client, case.method)(url, case.data or data)
 
 
-def _assert_allowed(response, allowed: bool, label: str):
-    if allowed:
-        assert response.status_code in (200, 301, 302), f"{label}: expected allowed, got {response.status_code}"
-        if response.status_code in (301, 302):
-            assert "/accounts/login" not in response["Location"], f"{label}: sent to sign-in"
-    else:
-        assert response.status_code == 403, f"{label}: expected 403, got {response.status_code}"
+def _refusal(response, allowed: bool) -> str | None:
+    """What is wrong with the answer to a cell, or None."""
+    if not allowed:
+        return None if response.status_code == 403 else f"expected 403, got {response.status_code}"
+    if response.status_code not in (200, 301, 302):
+        return f"expected allowed, got {response.status_code}"
+    if response.status_code in (301, 302) and "/accounts/login" in response["Location"]:
+        return "sent to sign-in"
+    return None
 
 
-PAGE_CELLS = [(name, case, role) for name, case in PAGES.items() for role in Role] + [
-    (label, case, role) for label, (name, case) in OBJECT_CASES.items() for role in Role
+def each_role(world, client, cell, setup=None, others=(), *, signed_in=True) -> list[str]:
+    """Runs a row's cell for every role, each inside its own savepoint with a clean cache and a
+    client carrying only that person's session, so that no role sees what another's request
+    changed (`signed_in`: the person's session, else no cookie at all). A setup that does not
+    read the person (`uses_its_person`) runs once for the row, inside the row's savepoint: made
+    per role, such set-ups cost more than the requests. `setup(person, *others)` makes the row's
+    records; `cell(role, made)` gets what it returned (None without a setup) and answers what is
+    wrong, or None. Returns every role's failure, so a policy mistake shows whole."""
+    from django.core.cache import cache
+
+    shared = setup is not None and not uses_its_person(setup)
+    failures = []
+    with transaction.atomic():
+        made = setup(None, *others) if shared else None
+        for role in Role:
+            person = world.people[role]
+            with transaction.atomic():
+                cache.clear()
+                client.cookies.clear()
+                if signed_in:
+                    world.sign_in(client, person)
+                if shared:
+                    _rewind_files(made)
+                try:
+                    failure = cell(role, made if shared or setup is None else setup(person, *others))
+                except Exception as error:
+                    error.add_note(f"as {role.value}")
+                    raise
+                transaction.set_rollback(True)
+            if failure:
+                failures.append(f"as {role.value}: {failure}")
+        transaction.set_rollback(True)
+    return failures
+
+
+def _rewind_files(made) -> None:
+    """A file a shared setup made for the form is read by each role's request in turn."""
+    data = made[1] if isinstance(made, tuple | list) and len(made) == 2 else made
+    for value in data.values() if isinstance(data, dict) else ():
+        if hasattr(value, "seek"):
+            value.seek(0)
+
+
+PAGE_ROWS = [(name, name, case) for name, case in PAGES.items()] + [
+    (label, name, case) for label, (name, case) in OBJECT_CASES.items()
 ]
 
 
-@pytest.mark.parametrize(("label", "case", "role"), PAGE_CELLS, ids=[f"{c[0]}-{c[2].value}" for c in PAGE_CELLS])
-def test_page_matrix(client, world, db, label, case, role, settings, tmp_path):
+@pytest.mark.parametrize(("label", "name", "case"), PAGE_ROWS, ids=[row[0] for row in PAGE_ROWS])
+def test_page_matrix(client, world, db, label, name, case, settings, tmp_path):
+    """Each role asks the page; a role it lets in sees every form field named by a label
+    (tests/form_fields.py: roles see different forms)."""
     settings.DATA_DIR = tmp_path
-    name = OBJECT_CASES[label][0] if label in OBJECT_CASES else label
-    user, other = world.people[role], world.other
-    world.sign_in(client, user)
-    response = _request(client, name, case, user, other)
-    _assert_allowed(response, case.allowed is PUBLIC or role in case.allowed, f"{label} as {role.value}")
+    labelled = case.method == "get" and case.allowed is not PUBLIC and name not in NOT_PAGES
+
+    def cell(role, made):
+        args, data = made or ([], {})
+        response = getattr(client, case.method)(reverse(name, args=args), case.data or data)
+        allowed = case.allowed is PUBLIC or role in case.allowed
+        wrong = _refusal(response, allowed)
+        if wrong or not (allowed and labelled and response.status_code == 200):
+            return wrong
+        if "html" in response.get("Content-Type", ""):
+            unlabelled = unlabelled_fields(response.content.decode())
+            return f"fields without a label: {unlabelled}" if unlabelled else None
+        return None
+
+    assert each_role(world, client, cell, case.setup, (world.other,)) == [], label
 
 
 @pytest.mark.parametrize("name", list(PAGES))
@@ -2313,27 +2382,28 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, make_user, safety_taxon
         assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
 
 
-API_CELLS = [(method, path, role) for (method, path), _ in API.items() for role in Role]
-
-
-@pytest.mark.parametrize(("method", "path", "role"), API_CELLS, ids=[f"{m} {p}-{r.value}" for m, p, r in API_CELLS])
-def test_api_matrix_with_a_personal_token(client, world, db, method, path, role):
+@pytest.mark.parametrize(("method", "path"), list(API), ids=[f"{m} {p}" for m, p in API])
+def test_api_matrix_with_a_personal_token(client, world, db, method, path):
     case, hospital = API[(method, path)], world.hospital
-    user, other = world.people[role], world.other
-    url = path.format(**(case.setup(user, other, hospital) if case.setup else {}))
-    headers = {"Authorization": f"Bearer {world.tokens[user.pk]}"}
-    if method == "GET":
-        response = client.get(url, case.query, headers=headers)
-    else:
-        body = case.body(hospital) if callable(case.body) else case.body
-        if case.files:
-            response = client.post(url, {**body, **case.files(hospital)}, headers=headers)
+
+    def cell(role, made):
+        url = path.format(**(made or {}))
+        headers = {"Authorization": f"Bearer {world.tokens[world.people[role].pk]}"}
+        if method == "GET":
+            response = client.get(url, case.query, headers=headers)
         else:
-            send = getattr(client, method.lower())  # POST, or PUT for a whole record replaced
-            response = send(url, body, content_type="application/json", headers=headers)
-    allowed = role in case.allowed
-    expected = (200, 201, 202) if allowed else (403,)
-    assert response.status_code in expected, f"{method} {path} as {role.value}: {response.status_code} {response.content[:200]}"
+            body = case.body(hospital) if callable(case.body) else case.body
+            if case.files:
+                response = client.post(url, {**body, **case.files(hospital)}, headers=headers)
+            else:
+                send = getattr(client, method.lower())  # POST, or PUT for a whole record replaced
+                response = send(url, body, content_type="application/json", headers=headers)
+        expected = (200, 201, 202) if role in case.allowed else (403,)
+        if response.status_code not in expected:
+            return f"{response.status_code} {response.content[:200]}"
+        return None
+
+    assert each_role(world, client, cell, case.setup, (world.other, hospital), signed_in=False) == [], f"{method} {path}"
 
 
 @pytest.mark.parametrize(("method", "path"), list(API))
@@ -2345,6 +2415,32 @@ def test_api_refuses_callers_without_credentials(client, method, path):
     else:
         response = getattr(client, method.lower())(url, {}, content_type="application/json")
     assert response.status_code == 401
+
+
+def test_a_setup_that_reads_its_person_runs_for_each_role_and_others_once(client, world, db):
+    """The matrix's runner: records of one's own are made per role (each role its own), records
+    that name no one of the row once; each role's changes are rolled back before the next."""
+    assert uses_its_person(own_report) and uses_its_person(lambda user, other: own_report(user, other))
+    assert uses_its_person(a_qi("project", team=True)) and uses_its_person(searching(own_report))
+    assert not uses_its_person(others_report) and not uses_its_person(a_qi("project"))
+    assert not uses_its_person(searching(others_report_under_rca)) and not uses_its_person(api_event_under_rca)
+    seen = {}
+
+    def cell(role, made):
+        from andon.safety.models import SafetyEvent as Event
+
+        seen[role] = (made[0][0], Event.objects.count())
+        Event.objects.filter(pk=made[0][0]).update(narrative="changed by this role")
+        return None if Event.objects.get(pk=made[0][0]).narrative == "changed by this role" else "not changed"
+
+    assert each_role(world, client, cell, own_report, (world.other,)) == []
+    assert len({event for event, _ in seen.values()}) == len(Role) and {n for _, n in seen.values()} == {1}
+    seen.clear()
+    assert each_role(world, client, cell, others_report, (world.other,)) == []
+    assert len({event for event, _ in seen.values()}) == 1 and {n for _, n in seen.values()} == {1}
+    from andon.safety.models import SafetyEvent as Event
+
+    assert not Event.objects.exists()
 
 
 def test_job_of_someone_else_is_refused_through_the_api(client, make_user):

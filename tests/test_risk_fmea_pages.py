@@ -430,7 +430,7 @@ def test_the_settings_form_saves_and_shows_the_tables_gap_beside_it(client, team
 
 
 def test_every_field_of_an_hfmea_worksheet_and_its_forms_is_labelled_once(client, team):
-    from tests.test_form_labels import Fields
+    from tests.form_fields import Fields
 
     hfmea = _start(team, Method.HFMEA, unit=None, facility=team.pharmacy.facility)
     cause = services.score_hazard(team.pharmacist, _cause(team, hfmea), severity=4, probability=2,
