@@ -50,9 +50,16 @@ def _committee(hospital, people, confidential=False):
     return committee
 
 
+def started_earlier_today():
+    """An hour ago, or midnight when the day is younger than an hour: a meeting that has begun
+    (one may be marked held from 12 hours before it starts) and that is still today's, whatever
+    the time the suite runs."""
+    midnight = datetime.combine(timezone.localdate(), time(0), timezone.get_current_timezone())
+    return max(timezone.now() - timedelta(hours=1), midnight)
+
+
 def _plan(user, committee, days_ago):
-    when = datetime.combine(timezone.localdate() - timedelta(days=days_ago), time(14),
-                            timezone.get_current_timezone())
+    when = timezone.localtime(started_earlier_today()) - timedelta(days=days_ago)
     first = (when.date().replace(day=1) - timedelta(days=1)).replace(day=1)
     return meetings.plan_meeting(user, committee, starts_at=when, period_first=first,
                                  period_last=when.date().replace(day=1) - timedelta(days=1))

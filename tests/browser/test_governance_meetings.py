@@ -15,6 +15,8 @@ from andon.governance.models import Meeting, MeetingStatus
 from andon.platform import reporting
 from andon.platform.models import Unit, User
 
+from tests.test_governance_meetings import started_earlier_today
+
 from .test_signin import expect_home, sign_in, sign_out
 
 
@@ -31,8 +33,8 @@ def falls_proposed():
 
 def test_the_secretary_builds_the_agenda_and_a_decision_opens_an_action(demo, page, falls_proposed):
     meeting = Meeting.objects.get(committee__key="qpsc", status=MeetingStatus.PLANNED)
-    # The meeting is today (the demo plans it a few days ahead): it starts an hour ago.
-    Meeting.objects.filter(pk=meeting.pk).update(starts_at=timezone.now() - timedelta(hours=1))
+    # The meeting is today (the demo plans it a few days ahead): it began earlier today.
+    Meeting.objects.filter(pk=meeting.pk).update(starts_at=started_earlier_today())
     people = {u.username: u for u in User.objects.filter(username__in=[
         "cqo.olivia", "analyst.jo", "pso.hana", "cmo.peter", "mgr.fatima", "risk.noah"])}
 
