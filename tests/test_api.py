@@ -43,6 +43,20 @@ def test_a_token_authenticates_as_its_owner(client, make_user):
     assert AccessToken.objects.get(user=analyst).last_used_at is not None
 
 
+def test_a_tokens_time_of_use_is_written_at_most_once_a_minute(client, make_user):
+    from datetime import timedelta
+
+    analyst = make_user(Role.QUALITY_ANALYST, "")
+    token, raw = services.issue_token(analyst, "feed")
+    client.get("/api/v1/me", headers=_bearer(raw))
+    first = AccessToken.objects.get(pk=token.pk).last_used_at
+    client.get("/api/v1/me", headers=_bearer(raw))
+    assert AccessToken.objects.get(pk=token.pk).last_used_at == first  # the same minute: no write
+    AccessToken.objects.filter(pk=token.pk).update(last_used_at=first - timedelta(seconds=61))
+    client.get("/api/v1/me", headers=_bearer(raw))
+    assert AccessToken.objects.get(pk=token.pk).last_used_at > first
+
+
 def test_revoked_expired_and_forged_tokens_are_refused(client, make_user):
     analyst = make_user(Role.QUALITY_ANALYST, "")
     token, raw = services.issue_token(analyst, "feed")
