@@ -263,3 +263,18 @@ def test_an_organisations_register_holds_the_risks_the_person_may_open_there(hos
                 if permissions.can(person, "risk.view_risk", r)}
     assert found == expected and found == set(risk.visible_risks(person).filter(organisation=hospital.organisation))
     assert 2 <= len(found) <= 21 and (len(found) == 21) == (who[0] in (Role.RISK_MANAGER, Role.CQO))
+
+
+def test_who_am_i_reads_every_grant_with_its_scope_in_one_query(client, hospital, make_user,
+                                                                 django_assert_max_num_queries):
+    """`/api/v1/me` names each grant's scope: the organisation, facility or unit comes with the
+    grants, not one query per grant (a person holding many roles made it 23 queries)."""
+    person = make_user(*[(role, scope) for role in (Role.QUALITY_ANALYST, Role.CQO, Role.RISK_MANAGER)
+                         for scope in ("", "rgh", "rgh/4w")])
+    _, raw = services.issue_token(person, "feed")
+    # The token (and its time of use, written at most once a minute), the grants.
+    with django_assert_max_num_queries(3):
+        response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 200 and len(response.json()["grants"]) == 9
+    assert {grant["scope"] for grant in response.json()["grants"]} == {
+        "Riverside General Hospital", "4 West Medical and its children", hospital.organisation.name}

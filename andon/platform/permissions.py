@@ -50,7 +50,7 @@ def _grants_of(users):
     # An administrator's setting for the role, else the role's default (roles.py).
     setting = RoleSetting.objects.filter(role=OuterRef("role")).values("mfa_required")[:1]
     by_default = Case(When(role__in=MFA_REQUIRED_BY_DEFAULT, then=Value(True)), default=Value(False))
-    return (RoleGrant.objects.filter(user__in=users).select_related("unit", "facility")
+    return (RoleGrant.objects.filter(user__in=users).select_related("unit", "facility", "organisation")
             .annotate(mfa_marked=Coalesce(Subquery(setting), by_default)))
 
 
