@@ -15,6 +15,8 @@ from tests import fuzz
 
 fuzz.use_scaled_default()
 
+CONTENT = Path(__file__).resolve().parent.parent / "content"  # what the product ships
+
 
 class Hospital:
     """The demo organisation's structure, by code: hospital.unit("rgh/4w")."""
@@ -233,11 +235,9 @@ def _fresh_cache():
 @pytest.fixture
 def safety_taxonomy(db):
     """The shipped safety-event taxonomy, loaded through the content loader."""
-    from pathlib import Path
-
     from andon.safety import taxonomy
 
-    content.load_content([Path(__file__).resolve().parent.parent / "content" / "taxonomies"])
+    content.load_content([CONTENT / "taxonomies"])
     return taxonomy.current()
 
 

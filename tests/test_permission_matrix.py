@@ -23,11 +23,10 @@ from andon.platform import content, services
 from andon.platform.exports import exports_dir
 from andon.platform.models import AccessToken, Job
 from andon.platform.roles import Role
-from tests.conftest import Hospital, enrol_if_required
+from tests.conftest import CONTENT, Hospital, enrol_if_required
 from tests.form_fields import NOT_PAGES, unlabelled_fields
 from tests.matrix_kit import ApiCase, Case, ScopeCase, module_rows, uses_its_person
 
-CONTENT = Path(__file__).resolve().parent.parent / "content"
 ALL = frozenset(Role)
 ADMIN = frozenset({Role.ADMINISTRATOR})
 TOKEN_HOLDERS = ALL - {Role.STAFF_REPORTER, Role.BOARD_MEMBER}
