@@ -5,9 +5,13 @@ so a mistake in the policy shows as a failed cell. A page or endpoint that exist
 from these tables fails `test_every_page_is_in_the_matrix`: new pages join the matrix by adding
 a row here.
 
-Every cell runs on its own, with its own rolled-back transaction, but the hospital, the safety
-taxonomy, the measure library and one person per role are made once for the module (`world`):
-made per cell, they cost more than the cells themselves.
+A row (a page or an endpoint) is one test; each role's cell runs inside it in a savepoint of its
+own, rolled back before the next role's, and the test reports every role whose answer is wrong
+(`each_role`). The hospital, the safety taxonomy, the measure library and one person per role are
+made once for the module (`world`); a row's records are made once for the row when its setup does
+not read the asking person (`matrix_kit.uses_its_person`), else for each role: made per cell,
+they cost more than the cells themselves. A page that lets a role in is also checked for form
+fields without a label (tests/form_fields.py), as that role sees it.
 """
 
 import json
