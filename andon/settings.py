@@ -385,8 +385,11 @@ AUDITLOG_MASK_CALLABLE = "andon.platform.audit.mask_secret"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"refusals": {"()": "andon.platform.logs.RefusalsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("ANDON_LOG_LEVEL", default="WARNING")},
+    # A refused request (403) is one line naming the permission, not a traceback.
+    "loggers": {"django.request": {"filters": ["refusals"]}},
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

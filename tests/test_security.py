@@ -1,6 +1,7 @@
 """Sign-in security: Argon2, throttling, demo accounts, two-factor with recovery codes, session
 lifetime, CSRF, secure headers and the content security policy."""
 
+import logging
 import re
 import time
 from datetime import timedelta
@@ -164,6 +165,17 @@ def test_non_staff_never_reach_the_admin_site(make_user, sign_in_with_mfa):
     cqo = make_user(Role.CQO, "")
     response = sign_in_with_mfa(cqo).get("/admin/", follow=True)
     assert response.status_code == 403 and "for administrators" in response.content.decode()
+
+
+def test_a_refused_page_is_logged_as_one_line_naming_the_permission(client, make_user, caplog):
+    client.force_login(make_user(Role.STAFF_REPORTER, "rgh/4w"))
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = client.get(reverse("platform:audit"))
+    assert response.status_code == 403
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "Forbidden (Permission denied): /audit/ (refused: platform.view_audit)"
+    assert record.exc_info is None and "Traceback" not in caplog.text
 
 
 def test_sessions_end_after_their_absolute_lifetime(client, make_user, settings):
