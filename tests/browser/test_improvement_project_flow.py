@@ -32,6 +32,10 @@ def _node_forms(page, text: str):
     node.get_by_role("link", name=re.compile(r"^Edit")).click()
     forms = node.locator(".card")
     expect(forms.get_by_role("button", name="Rename")).to_be_visible()
+    # Type only once nothing more is loading (the page polls nothing): twice in four full runs
+    # under load, the change idea below reached the server without its text (a 400), never
+    # alone; htmx loads deferred, so an early click on Edit may also take the page's own link.
+    page.wait_for_load_state("networkidle")
     return forms
 
 
