@@ -32,10 +32,11 @@ def _node_forms(page, text: str):
     node.get_by_role("link", name=re.compile(r"^Edit")).click()
     forms = node.locator(".card")
     expect(forms.get_by_role("button", name="Rename")).to_be_visible()
-    # Type only once nothing more is loading (the page polls nothing; htmx loads deferred, so an
-    # early click on Edit may take the page's own link). Not the cure of the 400 the change idea
-    # below gets in some full PostgreSQL runs (project 44): that is still open (stop 36's note).
-    page.wait_for_load_state("networkidle")
+    # Type only once htmx has settled the forms in: it moves the focus to their `autofocus` field
+    # (Rename's Text) 20 ms after the swap, and a fill caught between its focus and its typing put
+    # the text into Rename's field, so that "Add" posted an empty text (400) in loaded full runs.
+    # htmx takes `htmx-added` off the new content in the same step as it focuses.
+    expect(page.locator(".htmx-added, .htmx-settling")).to_have_count(0)
     return forms
 
 
