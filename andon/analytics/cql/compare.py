@@ -12,29 +12,29 @@ from __future__ import annotations
 import unicodedata
 from decimal import Decimal
 
+from . import interval, quantity, temporal
 from .fhir_model import Node
+from .temporal import Uncertainty
 from .values import Code, Concept, ValueSet
+
+
+# A value's type -> the module that owns its comparisons. Looked up by exact type (these
+# classes have no subclasses): the engine's hottest comparisons (codes, statuses) pass here.
+_OWNERS = {temporal.Date: temporal, temporal.DateTime: temporal, temporal.Time: temporal,
+           quantity.Quantity: quantity, interval.Interval: interval}
 
 
 def _kind_module(value):
     """The module that owns comparisons of `value`'s type, or None for plain values."""
-    from . import interval, quantity, temporal
-
-    if isinstance(value, (temporal.Date, temporal.DateTime, temporal.Time)):
-        return temporal
-    if isinstance(value, quantity.Quantity):
-        return quantity
-    if isinstance(value, interval.Interval):
-        return interval
-    return None
+    return _OWNERS.get(type(value))
 
 
 def equal(a, b):
     if a is None or b is None:
         return None
-    from .temporal import Uncertainty
-
-    if isinstance(a, Uncertainty) or isinstance(b, Uncertainty):
+    if type(a) is str and type(b) is str:  # the common case (codes, statuses): what the end says
+        return a == b
+    if type(a) is Uncertainty or type(b) is Uncertainty:
         order = _compare_ranges(_range(a), _range(b))
         return None if order is None else order == 0
     module = _kind_module(a) or _kind_module(b)
@@ -83,9 +83,7 @@ def equivalent(a, b) -> bool:
 def compare(a, b, precision: str | None = None):
     if a is None or b is None:
         return None
-    from .temporal import Uncertainty
-
-    if isinstance(a, Uncertainty) or isinstance(b, Uncertainty):
+    if type(a) is Uncertainty or type(b) is Uncertainty:
         return _compare_ranges(_range(a), _range(b))
     module = _kind_module(a) or _kind_module(b)
     if module is not None:
@@ -99,8 +97,6 @@ def compare(a, b, precision: str | None = None):
 
 
 def _range(value) -> tuple:
-    from .temporal import Uncertainty
-
     return (value.low, value.high) if isinstance(value, Uncertainty) else (value, value)
 
 

@@ -69,7 +69,7 @@ class PatientData:
         return self.by_type.get(resource_type, [])
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made for every query row and function call (see fhir_model.Node)
 class Scope:
     """Names visible to an expression: query aliases, let clauses, function operands. The
     library is the one whose definitions unqualified references name."""

@@ -51,7 +51,9 @@ def _type_name(choice: str) -> str:
     return lowered if lowered in PRIMITIVES else choice
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: every member read makes Nodes, and a frozen dataclass's __init__ costs 3.5× (its
+# object.__setattr__ per field). Never changed once made; hashed and compared as when frozen.
+@dataclass(slots=True, unsafe_hash=True)
 class Node:
     """A FHIR value: `value` is the JSON (dict for complex types, str/bool/number for
     primitives), `fhir_type` its FHIR type name, `path` what its children are typed by, and
@@ -78,6 +80,7 @@ def resource(data: dict) -> Node:
     return Node(data, kind, kind)
 
 
+@cache  # asked for every member read; the tables never change
 def element_type(path: str, name: str) -> tuple[str | None, str]:
     """(FHIR type, typing path) of member `name` of a value typed by `path`; (None, '') if the
     model has no such element."""
@@ -98,13 +101,14 @@ def element_type(path: str, name: str) -> tuple[str | None, str]:
         return None, ""
 
 
-def choices(path: str, name: str) -> list[str] | None:
+@cache
+def choices(path: str, name: str) -> tuple[str, ...] | None:
     """The FHIR types a choice element `name[x]` may take, or None if it is not a choice."""
     _, choice, elsewhere, _ = _tables()
     while True:
         found = choice.get(f"{path}.{name}")
         if found is not None:
-            return [_type_name(t) for t in found]
+            return tuple(_type_name(t) for t in found)
         if path in elsewhere:
             path = elsewhere[path]
             continue
@@ -145,8 +149,13 @@ def member(node: Node, name: str):
         if name in data or "_" + name in data:
             return _wrap(data.get(name), data.get("_" + name), fhir_type, path)
         return None
-    for candidate in choices(node.path, name) or []:
-        key = name + candidate[:1].upper() + candidate[1:]
+    for candidate, key in _choice_keys(node.path, name):
         if key in data or "_" + key in data:
             return _wrap(data.get(key), data.get("_" + key), candidate, candidate)
     return None
+
+
+@cache
+def _choice_keys(path: str, name: str) -> tuple[tuple[str, str], ...]:
+    """(type, JSON key) of each type a choice element may take: `value` → ("Quantity", "valueQuantity")."""
+    return tuple((candidate, name + candidate[:1].upper() + candidate[1:]) for candidate in choices(path, name) or ())

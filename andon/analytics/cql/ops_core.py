@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 
 from . import compare, fhir_model, profiles, types
 from .evaluator import EvaluationError, Scope, Unsupported, handles
@@ -196,6 +197,7 @@ def _retrieved(ev, resource_type: str, template, path: str, comparator: str, fil
     return [r for r in found if _code_matches(member_of(r, path), codes, comparator)]
 
 
+@cache
 def _model_type(name: str) -> str:
     return name.split("}", 1)[-1] if name.startswith("{") else name.split(".", 1)[-1]
 
