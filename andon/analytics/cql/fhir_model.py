@@ -101,7 +101,6 @@ def element_type(path: str, name: str) -> tuple[str | None, str]:
         return None, ""
 
 
-@cache
 def choices(path: str, name: str) -> tuple[str, ...] | None:
     """The FHIR types a choice element `name[x]` may take, or None if it is not a choice."""
     _, choice, elsewhere, _ = _tables()
