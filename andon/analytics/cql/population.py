@@ -34,6 +34,8 @@ from ..fhir import store
 from . import fhir_model
 from .evaluator import PatientData
 
+Records = list[tuple[str, str]]  # (`Type/id`, JSON text) of stored resources
+
 BATCH = 2000  # rows fetched at a time
 BUCKET_BYTES = 128 * 2**20  # the records one sorted pass holds, about
 SHARED_TYPES = ("Medication", "Location", "Organization", "Practitioner", "PractitionerRole")
@@ -76,9 +78,19 @@ def shared_texts(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def patients(connection: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, PatientData]]:
-    """(patient id, their data) for every Patient in the store: pass by pass over buckets of
-    patients (a hash of the id), each bucket sorted by patient, so that one sort holds about
-    BUCKET_BYTES of records whatever the size of the population."""
+    """(patient id, their data) for every Patient in the store: `records`, each patient parsed."""
+    parser = Parser()
+    for patient_id, records in patient_records(connection):
+        yield patient_id, parser.patient(records)
+
+
+def patient_records(connection: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, Records]]:
+    """(patient id, their records) for every Patient in the store, unparsed: the patient's own
+    (`Type/id`, JSON text) pairs, the Patient first, then the shared ones they reference. Pass by
+    pass over buckets of patients (a hash of the id), each bucket sorted by patient, so that one
+    sort holds about BUCKET_BYTES of records whatever the size of the population. Text is what
+    run.py hands its worker processes: pickling it costs a fraction of pickling parsed
+    resources, and each worker parses its own patients."""
     patient_sql = _patient_column(connection)
     shared = Shared(shared_texts(connection))
     placeholders = ", ".join("?" for _ in SHARED_TYPES)
@@ -105,12 +117,12 @@ def patient(connection: duckdb.DuckDBPyConnection, patient_id: str) -> PatientDa
     for one explanation, not for a population. A seek on the stored patient key, or, in a store
     made before it and opened read-only, a scan of the store."""
     keyed = store.has_patient_key(connection)
-    shared = StoredShared(connection)
     rows = connection.execute(_ONE_PATIENT_KEYED if keyed else _ONE_PATIENT_SCANNED,
                               {"id": patient_id, "reference": f"Patient/{patient_id}"}).fetchall()
-    records = [(key, text) for _, key, text in rows if key.split("/", 1)[0] not in SHARED_TYPES]
-    found = list(_complete(patient_id, records, shared)) if records else []
-    return found[0][1] if found else None
+    own = [(key, text) for _, key, text in rows if key.split("/", 1)[0] not in SHARED_TYPES]
+    if not own or not own[0][0].startswith("Patient/"):
+        return None
+    return Parser().patient(own + StoredShared(connection).referenced(own))
 
 
 def bucket_count(connection: duckdb.DuckDBPyConnection) -> int:
@@ -118,21 +130,26 @@ def bucket_count(connection: duckdb.DuckDBPyConnection) -> int:
     return max(1, math.ceil(total / BUCKET_BYTES))
 
 
-def _assembled(result, shared: Shared) -> Iterator[tuple[str, PatientData]]:
-    """Patients from rows sorted by patient, a patient complete when the next one begins."""
+def _assembled(result, shared: Shared) -> Iterator[tuple[str, Records]]:
+    """Patients' records from rows sorted by patient, a patient complete when the next one begins."""
     current, records = None, []
     while True:
         rows = result.fetchmany(BATCH)
         for patient, key, text in rows:
             if patient != current:
-                if current is not None and records:
+                if current is not None:
                     yield from _complete(current, records, shared)
                 current, records = patient, []
             records.append((key, text))
         if not rows:
             break
-    if current is not None and records:
+    if current is not None:
         yield from _complete(current, records, shared)
+
+
+def _complete(patient: str, records: Records, shared: Shared) -> Iterator[tuple[str, Records]]:
+    if records and records[0][0].startswith("Patient/"):  # else no Patient: not in any population
+        yield patient, records + shared.referenced(records)
 
 
 def parsed(key: str, text: str, unreadable: list[str]):
@@ -145,33 +162,23 @@ def parsed(key: str, text: str, unreadable: list[str]):
 
 
 class Shared:
-    """The shared resources, parsed on first use (at most `CACHED` kept parsed)."""
-
-    CACHED = 20_000
+    """The shared resources' texts by `Type/id`, and which of them a patient's records reference."""
 
     def __init__(self, texts: dict[str, str]):
         self.texts = texts
-        self.node = lru_cache(maxsize=self.CACHED)(self._parse)
 
-    def _parse(self, key: str):
-        """The resource's node, or the reason it cannot be read (a str)."""
-        unreadable: list[str] = []
-        data = parsed(key, self.texts[key], unreadable)
-        return unreadable[0] if data is None else fhir_model.resource(data)
-
-    def referenced(self, texts: list[str], unreadable: list[str]) -> list:
-        """The shared resources these texts reference, and those they reference in turn (those
-        that cannot be read: their reasons added to `unreadable`)."""
-        found, pending = {}, [key for text in texts for key in _SHARED_REFERENCE.findall(text)]
+    def referenced(self, records: Records) -> Records:
+        """The shared records these records reference, and those they reference in turn; a
+        reference to a resource the store lacks resolves to nothing."""
+        found, pending = {}, [key for _, text in records for key in _SHARED_REFERENCE.findall(text)]
         while pending:
             self.fetch(pending)
             key = pending.pop()
             if key in found or key not in self.texts:
-                continue  # a reference to a resource the store lacks resolves to nothing
-            found[key] = self.node(key)
-            pending.extend(_SHARED_REFERENCE.findall(self.texts[key]))
-        unreadable.extend(node for node in found.values() if isinstance(node, str))
-        return [node for node in found.values() if not isinstance(node, str)]
+                continue
+            found[key] = self.texts[key]
+            pending.extend(_SHARED_REFERENCE.findall(found[key]))
+        return list(found.items())
 
     def fetch(self, keys: list[str]) -> None:
         """Make sure `texts` holds those of `keys` the store has (all of them are held here)."""
@@ -202,13 +209,36 @@ class StoredShared(Shared):
         self.texts.update({f"{kind}/{key}": text for kind, key, text in rows if f"{kind}/{key}" in wanted})
 
 
-def _complete(patient: str, records: list[tuple[str, str]], shared: Shared) -> Iterator[tuple[str, PatientData]]:
-    if not records[0][0].startswith("Patient/"):
-        return  # resources of a patient the store has no Patient for: not in any population
-    unreadable: list[str] = []
-    resources = [data for key, text in records if (data := parsed(key, text, unreadable)) is not None]
-    data = PatientData.from_resources(resources)
-    for node in shared.referenced([text for _, text in records], unreadable):
-        data.by_type.setdefault(node.fhir_type, []).append(node)
-    data.unreadable = unreadable
-    yield patient, data
+class Parser:
+    """Patients' records parsed into their data. The shared resources, which many patients
+    reference, are parsed once (at most `CACHED` kept parsed): one Parser serves one run over a
+    store, whose shared resources do not change during it."""
+
+    CACHED = 20_000
+
+    def __init__(self):
+        self.shared_node = lru_cache(maxsize=self.CACHED)(self._parse_shared)
+
+    def patient(self, records: Records) -> PatientData:
+        """The data of one patient's records (`patient_records`: their own, then the shared);
+        the records that cannot be read are left out, and why is in `unreadable`."""
+        unreadable: list[str] = []
+        own, nodes = [], []
+        for key, text in records:
+            if key.split("/", 1)[0] in SHARED_TYPES:
+                node = self.shared_node(key, text)
+                (unreadable if isinstance(node, str) else nodes).append(node)
+            elif (data := parsed(key, text, unreadable)) is not None:
+                own.append(data)
+        data = PatientData.from_resources(own)
+        for node in nodes:
+            data.by_type.setdefault(node.fhir_type, []).append(node)
+        data.unreadable = unreadable
+        return data
+
+    @staticmethod
+    def _parse_shared(key: str, text: str):
+        """The resource's node, or the reason it cannot be read (a str)."""
+        unreadable: list[str] = []
+        data = parsed(key, text, unreadable)
+        return unreadable[0] if data is None else fhir_model.resource(data)

@@ -1,8 +1,9 @@
 """Evaluate a measure over the FHIR store: `andon ecqm run MEASURE --period A..B --out report.json`.
 
-Patients stream from the store (`population.patients`) in batches to one worker process per
-core, each with the measure content loaded once; at most two batches per worker are in
-flight, so memory is bounded by those batches and the largest patient, not the population.
+Patients' records stream from the store (`population.patient_records`, JSON text) in batches to
+one worker process per core, each with the measure content loaded once, which parses and
+evaluates them; at most two batches per worker are in flight, so memory is bounded by those
+batches and the largest patient, not the population.
 The result is a summary MeasureReport (report.py): each group's population counts, score,
 observations and strata, and the supplemental data.
 
@@ -14,6 +15,7 @@ definitions and functions of the libraries they have in common (PatientData.shar
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -48,6 +50,7 @@ class Evaluator:
         self.parameters = {"Measurement Period": measurement_period(*period)}
         self.now = temporal.DateTime.parse(now)
         self.accept_ucum_misspellings = accept_ucum_misspellings
+        self.parser = population.Parser()
         # the measures of a period share their definitions' results for a patient (the key says all
         # they depend on besides the patient: content, parameters, Now()), unless a value set
         # is missing (each evaluation must then say which it used: SubjectResult.missing_valuesets)
@@ -58,14 +61,15 @@ class Evaluator:
         self.initargs = (list(folders), measure, period, now, accept_ucum_misspellings)
 
     def batch(self, patients) -> tuple[Totals, list[str], Accepted]:
-        """The patients' results added up, the errors (patient: why), and the quantities read
-        as UCUM though misspelled."""
+        """The patients' (id and records: population.patient_records) results added up, the
+        errors (patient: why), and the quantities read as UCUM though misspelled."""
         totals = Totals.of(self.definition)
         errors, accepted = self._evaluate_each(patients, totals.add)
         return totals, errors, accepted
 
     def cases(self, patients) -> tuple[list[episodes.Case], list[str], Accepted]:
-        """The patients' cases (episodes.py), the errors, and the quantities read as UCUM."""
+        """The patients' (id and records) cases (episodes.py), the errors, and the quantities
+        read as UCUM."""
         found = []
         errors, accepted = self._evaluate_each(patients, lambda result: found.extend(episodes.cases(self.definition, result)))
         return found, errors, accepted
@@ -73,9 +77,8 @@ class Evaluator:
     def _evaluate_each(self, patients, take) -> tuple[list[str], Accepted]:
         """Each patient's result to `take`; the errors (patient: why) and misspelled UCUM found."""
         errors, accepted = [], Accepted()
-        for patient_id, data in patients:
-            self.evaluate(patient_id, data, take, errors, accepted)
-            data.shared.clear()  # the patient's kept retrieves are of no use to the next one
+        for patient_id, records in patients:
+            self.evaluate(patient_id, self.parser.patient(records), take, errors, accepted)
         return errors, accepted
 
     def evaluate(self, patient_id: str, data, take, errors: list[str], accepted: Accepted) -> None:
@@ -118,16 +121,18 @@ class Evaluators:
         self.runs = [(measure, tuple(period)) for measure, period in runs]
         self.evaluators = [Evaluator(folders, measure, period, now, accept_ucum_misspellings)
                            for measure, period in self.runs]
+        self.parser = population.Parser()
         self.initargs = (list(folders), self.runs, now, accept_ucum_misspellings)
 
     def cases(self, patients) -> list[tuple[list[episodes.Case], list[str], Accepted]]:
-        """For each run, in order: the patients' cases, the errors and the quantities read as UCUM."""
+        """For each run, in order: the patients' (id and records) cases, the errors and the
+        quantities read as UCUM."""
         found = [([], [], Accepted()) for _ in self.evaluators]
-        for patient_id, data in patients:
+        for patient_id, records in patients:
+            data = self.parser.patient(records)
             for evaluator, (cases, errors, accepted) in zip(self.evaluators, found, strict=True):
                 take = _cases_into(cases, evaluator.definition)
                 evaluator.evaluate(patient_id, data, take, errors, accepted)
-            data.shared.clear()
         return found
 
 
@@ -141,11 +146,21 @@ _WORKER: Evaluator | Evaluators | None = None
 def _start(folders, measure, period, now, accept_ucum_misspellings) -> None:
     global _WORKER
     _WORKER = Evaluator(folders, measure, period, now, accept_ucum_misspellings)
+    _spare_the_content()
 
 
 def _start_runs(folders, runs, now, accept_ucum_misspellings) -> None:
     global _WORKER
     _WORKER = Evaluators(folders, runs, now, accept_ucum_misspellings)
+    _spare_the_content()
+
+
+def _spare_the_content() -> None:
+    """A worker's content (ELM trees, value sets: millions of objects) lives as long as the
+    worker: out of the garbage collector's reach, each full collection no longer walks it again
+    (docs/benchmarks.md, "CMS eCQM evaluation")."""
+    gc.collect()
+    gc.freeze()
 
 
 def _evaluate(patients):
@@ -262,7 +277,7 @@ def _over_patients(connection, local, remote, start: tuple, jobs, take, progress
         if progress is not None:
             progress(size)
 
-    stream = _batches(population.patients(connection), PATIENTS_PER_BATCH)
+    stream = _batches(population.patient_records(connection), PATIENTS_PER_BATCH)
     if jobs == 1:
         for batch in stream:
             absorb(local(batch), len(batch))

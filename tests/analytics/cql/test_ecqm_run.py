@@ -59,6 +59,31 @@ def test_patients_stream_one_at_a_time_with_their_own_resources(loaded):
     assert got == mine
 
 
+
+@needs_content
+def test_patient_records_are_the_stored_text_own_first_then_the_shared(loaded):
+    """What run.py hands its worker processes: each patient's records as stored text (the
+    Patient first, their own records, then the shared ones they reference), which parse into
+    exactly the data `patients` gives."""
+    path, _ = loaded
+    connection = store.connect(path, read_only=True)
+    try:
+        records = dict(population.patient_records(connection))
+    finally:
+        connection.close()
+    parsed = dict(_patients(path))
+    assert records.keys() == parsed.keys()
+    with_shared = 0
+    for patient_id, pairs in records.items():
+        assert pairs[0][0] == f"Patient/{patient_id}"
+        is_shared = [key.split("/")[0] in population.SHARED_TYPES for key, _ in pairs]
+        assert is_shared == sorted(is_shared)  # no own record after a shared one
+        with_shared += any(is_shared)
+        assert all(f"{json.loads(text)['resourceType']}/{json.loads(text)['id']}" == key for key, text in pairs)
+        assert sorted(key for key, _ in pairs) == sorted(
+            f"{kind}/{node.value['id']}" for kind, nodes in parsed[patient_id].by_type.items() for node in nodes)
+    assert with_shared > 10
+
 @needs_content
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_summary_report_counts_every_patient(loaded, jobs):
