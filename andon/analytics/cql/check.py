@@ -68,7 +68,7 @@ class Runner:
             start, end = case.period
             parameters = {"Measurement Period": measurement_period(start, end)}
             result = evaluate_subject(definition, self.libraries, PatientData.from_resources(case.resources),
-                                      self.valuesets, parameters, now=temporal.DateTime.parse(NOW))
+                                      self.valuesets, parameters, now=temporal.DateTime.parse(NOW), explained=False)
         except (EvaluationError, MeasureError, ValueError, TypeError, LookupError) as error:
             outcome.error = f"{type(error).__name__}: {error}"
             return outcome

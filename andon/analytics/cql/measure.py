@@ -213,7 +213,7 @@ def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data:
     library = definition.library
     results, explanations = [], []
     for group in definition.groups:
-        results.append(_group_result(evaluation, definition, group))
+        results.append(_group_result(evaluation, definition, group, complete=explained))
         if explained:
             explanations.append(explain(evaluation, library, group.criteria))
     supplemental = {key: value_keys(evaluation.expression(library, expression))
@@ -224,22 +224,38 @@ def evaluate_subject(definition: MeasureDefinition, libraries: LibrarySet, data:
     return SubjectResult(subject, results, explanation, set(evaluation.missing_valuesets), supplemental, accepted)
 
 
-def _group_result(evaluation: Evaluation, definition: MeasureDefinition, group: Group) -> GroupResult:
-    """One group's populations for the subject, with its observations and strata."""
+def _group_result(evaluation: Evaluation, definition: MeasureDefinition, group: Group, complete: bool = True) -> GroupResult:
+    """One group's populations for the subject, with its observations and strata. Every
+    population lies within the initial population (`populations`): unless `complete` (an
+    explanation shows every criterion's value), a subject outside it is not evaluated further,
+    since they hold no member of any population, stratum or observation whatever the other
+    criteria give. Most of a measure's patients are outside it (three in four for CMS165)."""
     nodes: dict[str, object] = {}
-    values = {}
-    for code, expression in group.criteria.items():
-        found = _members(evaluation.expression(definition.library, expression), group, definition, code)
-        nodes.update(found)
-        values[code] = set(found)
+    initial = (_criterion(evaluation, definition, group, "initial-population", nodes)
+               if "initial-population" in group.criteria else None)
+    outside = initial == {} and not complete
+    values = {code: set() if outside else set(initial if code == "initial-population" else
+                                              _criterion(evaluation, definition, group, code, nodes))
+              for code in group.criteria}
     members = populations(values, group.scoring)
     observed_by_member = _observations(evaluation, definition.library, group, members, nodes)
-    strata, strata_observations = _strata(evaluation, definition, group, members, observed_by_member)
+    if complete or any(members.values()):
+        strata, strata_observations = _strata(evaluation, definition, group, members, observed_by_member)
+    else:  # what _strata gives for no members, without evaluating the stratifiers
+        strata = {stratifier.key: {} for stratifier in group.stratifiers}
+        strata_observations = {stratifier.key: {} for stratifier in group.stratifiers}
     return GroupResult({code: len(keys) for code, keys in members.items()},
                        {} if group.basis == "boolean" else {c: sorted(k) for c, k in members.items()},
                        memberships(members),
                        {code: [by_member[key] for key in sorted(by_member)] for code, by_member in observed_by_member.items()},
                        strata, strata_observations)
+
+
+def _criterion(evaluation: Evaluation, definition: MeasureDefinition, group: Group, code: str, nodes: dict) -> dict:
+    """A population's members for the subject (`_members`), added to `nodes` too."""
+    found = _members(evaluation.expression(definition.library, group.criteria[code]), group, definition, code)
+    nodes.update(found)
+    return found
 
 
 def _members(value, group: Group, definition: MeasureDefinition, code: str) -> dict[str, object]:

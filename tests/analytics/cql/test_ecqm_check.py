@@ -83,3 +83,36 @@ def test_explanation_follows_each_population_down_to_the_records():
     # every definition listed either has a value or says it was not reached
     assert all("value" in d or d == {"evaluated": False} or d.get("evaluated") is False for d in definitions.values())
     assert all(uses in definitions for d in definitions.values() for uses in d.get("uses", []))
+
+
+# an episode basis, a boolean one with strata, observations, two groups with six stratifiers
+PARITY_MEASURES = ("CMS108VTEProphylaxisFHIR", "ControllingHighBloodPressureFHIR", "CMS1017HHFIFHIR",
+                   "InitiationandEngagementofSubstanceUseDisorderTreatmentFHIR")
+
+
+@needs_content
+def test_a_summary_evaluates_less_but_gives_what_an_explanation_gives():
+    """`explained=False` (summaries, the check above) stops at a subject outside the initial
+    population; the explained path evaluates every criterion. Same groups, counts, members,
+    observations, strata and supplemental data for every test case of these measures, in and
+    out of the initial population."""
+    from andon.analytics.cql import content, temporal
+    from andon.analytics.cql.check import NOW, Runner, measurement_period
+    from andon.analytics.cql.evaluator import PatientData
+    from andon.analytics.cql.measure import evaluate_subject
+
+    runner = Runner([CONTENT])
+    outside = inside = 0
+    for measure in PARITY_MEASURES:
+        definition = runner.definition(measure)
+        for case in content.load_cases([CONTENT], measure):
+            parameters = {"Measurement Period": measurement_period(*case.period)}
+            both = [evaluate_subject(definition, runner.libraries, PatientData.from_resources(case.resources),
+                                     runner.valuesets, parameters, now=temporal.DateTime.parse(NOW), explained=explained)
+                    for explained in (True, False)]
+            assert both[1].groups == both[0].groups, f"{measure}/{case.case}"
+            assert both[1].supplemental == both[0].supplemental, f"{measure}/{case.case}"
+            in_population = any(group.counts.get("initial-population") for group in both[0].groups)
+            inside += in_population
+            outside += not in_population
+    assert inside > 200 and outside > 10  # 263 and 15: the test cases mostly lie inside
