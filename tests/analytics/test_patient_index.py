@@ -37,17 +37,23 @@ RESOURCES = [
     {"resourceType": "Organization", "id": "org1"},
     {"resourceType": "Location", "id": "l1", "managingOrganization": {"reference": "Organization/org1"}},
     {"resourceType": "Location", "id": "l2"},
+    # versioned references: the patient and the shared resource are those of the version's resource
+    {"resourceType": "Condition", "id": "h1", "subject": {"reference": "Patient/p1/_history/3"}},
+    {"resourceType": "MedicationRequest", "id": "h2", "subject": {"reference": "https://ehr.example/fhir/Patient/p2/_history/1"},
+     "medicationReference": {"reference": "Medication/med2/_history/4"}},
+    {"resourceType": "Medication", "id": "med2"},
 ]
 KEYS = {
     ("Patient", "p1"): "p1", ("Patient", "p2"): "p2", ("Encounter", "e1"): "p1", ("Encounter", "e2"): "p2",
     ("AllergyIntolerance", "a1"): "p1", ("Coverage", "c1"): "p2", ("Observation", "o1"): "",
     ("Observation", "o2"): "", ("MedicationRequest", "m1"): "p1", ("Medication", "med1"): "",
     ("Organization", "org1"): "", ("Location", "l1"): "", ("Location", "l2"): "",
+    ("Condition", "h1"): "p1", ("MedicationRequest", "h2"): "p2", ("Medication", "med2"): "",
 }
 # A patient's own resources and the shared ones they reference, and what those reference in turn.
-P1 = ["AllergyIntolerance/a1", "Encounter/e1", "Location/l1", "Medication/med1", "MedicationRequest/m1",
-      "Organization/org1", "Patient/p1"]
-P2 = ["Coverage/c1", "Encounter/e2", "Patient/p2"]
+P1 = ["AllergyIntolerance/a1", "Condition/h1", "Encounter/e1", "Location/l1", "Medication/med1",
+      "MedicationRequest/m1", "Organization/org1", "Patient/p1"]
+P2 = ["Coverage/c1", "Encounter/e2", "Medication/med2", "MedicationRequest/h2", "Patient/p2"]
 
 
 def ndjson(path: Path, resources) -> Path:
@@ -115,8 +121,9 @@ def test_a_reload_that_moves_a_resource_to_another_patient_moves_its_key(loaded,
     summary = ingest.load_paths(loaded, [ndjson(tmp_path / "update.ndjson", [moved, unlinked])])
     assert summary.total.updated == 2
     assert keys(loaded) == {**KEYS, ("Encounter", "e1"): "p2", ("AllergyIntolerance", "a1"): ""}
-    assert read(loaded, "p1") == ["Medication/med1", "MedicationRequest/m1", "Patient/p1"]
-    assert read(loaded, "p2") == ["Coverage/c1", "Encounter/e1", "Encounter/e2", "Patient/p2"]
+    assert read(loaded, "p1") == ["Condition/h1", "Medication/med1", "MedicationRequest/m1", "Patient/p1"]
+    assert read(loaded, "p2") == ["Coverage/c1", "Encounter/e1", "Encounter/e2", "Medication/med2",
+                                  "MedicationRequest/h2", "Patient/p2"]
 
 
 def test_a_stored_row_put_back_within_a_file_keeps_its_key(loaded, tmp_path):
@@ -205,3 +212,32 @@ def test_one_patient_is_an_index_scan(loaded):
     assert "Index Scan" in plan and "Sequential Scan" not in plan  # no row lacks its key: nothing else is read
     plain = loaded.execute("EXPLAIN ANALYZE SELECT id FROM resources WHERE patient = ?", ["p1"]).fetchall()[0][1]
     assert "Index Scan" in plain and "Sequential Scan" not in plain
+
+
+def test_a_store_keyed_before_versioned_references_were_read_is_keyed_again(loaded, tmp_path):
+    """Keys written before `Patient/p1/_history/3` was read as p1's ('' then): readers compute
+    those rows' patient until the store is opened for writing, which keys them again once and
+    rebuilds the typed tables whose patient column they were in."""
+    from andon.analytics.fhir import columnar
+
+    path = tmp_path / "fhir.duckdb"
+    loaded.execute("UPDATE resources SET patient = '' WHERE id IN ('h1', 'h2')")
+    loaded.execute("DELETE FROM upgrades")
+    loaded.close()
+    read_only = store.connect(path, read_only=True)
+    try:
+        assert not store.keys_current(read_only)
+        assert read(read_only, "p1") == P1 and read(read_only, "p2") == P2
+        assert streamed(read_only) == {"p1": P1, "p2": P2}
+    finally:
+        read_only.close()
+    again = store.connect(path)
+    try:
+        assert store.keys_current(again) and keys(again) == KEYS
+        typed = columnar.typed_table(again, "Condition")
+        assert typed is not None
+        assert again.execute(f"SELECT id, {columnar.PATIENT_COLUMN} FROM {columnar.quote(typed.table)}").fetchall() == [
+            ("h1", "p1")]
+        assert read(again, "p1") == P1 and streamed(again) == {"p1": P1, "p2": P2}
+    finally:
+        again.close()

@@ -39,7 +39,7 @@ Records = list[tuple[str, str]]  # (`Type/id`, JSON text) of stored resources
 BATCH = 2000  # rows fetched at a time
 BUCKET_BYTES = 128 * 2**20  # the records one sorted pass holds, about
 SHARED_TYPES = ("Medication", "Location", "Organization", "Practitioner", "PractitionerRole")
-_SHARED_REFERENCE = re.compile(r'"reference"\s*:\s*"(?:[^"]*/)?((?:' + "|".join(SHARED_TYPES) + r')/[^"/]+)"')
+_SHARED_REFERENCE = re.compile(r'"reference"\s*:\s*"(?:[^"]*/)?((?:' + "|".join(SHARED_TYPES) + r')/[^"/]+)(?:/_history/[^"/]+)?"')
 
 _PATIENT_OF = store.patient_of()  # the rule the ingest keys resources by
 
@@ -109,14 +109,19 @@ def _patient_column(connection: duckdb.DuckDBPyConnection) -> str:
     """The SQL of each row's patient: the stored key (computed for a row without one), or
     computed in a store made before the key. The SQL of the passes over a million resources
     takes a quarter of the time with the stored key (docs/benchmarks.md)."""
-    return f"coalesce(patient, {_PATIENT_OF})" if store.has_patient_key(connection) else _PATIENT_OF
+    if not store.has_patient_key(connection):
+        return _PATIENT_OF
+    if store.keys_current(connection):
+        return f"coalesce(patient, {_PATIENT_OF})"
+    # keyed before versioned references were read, and not opened for writing since
+    return f"CASE WHEN coalesce(patient, '') = '' THEN {_PATIENT_OF} ELSE patient END"
 
 
 def patient(connection: duckdb.DuckDBPyConnection, patient_id: str) -> PatientData | None:
     """One patient's data, as `patients` gives it, or None when the store has no such Patient:
     for one explanation, not for a population. A seek on the stored patient key, or, in a store
-    made before it and opened read-only, a scan of the store."""
-    keyed = store.has_patient_key(connection)
+    made (or keyed) before it could be and opened read-only since, a scan of the store."""
+    keyed = store.keys_current(connection)  # else a scan: rows keyed '' may be the patient's
     rows = connection.execute(_ONE_PATIENT_KEYED if keyed else _ONE_PATIENT_SCANNED,
                               {"id": patient_id, "reference": f"Patient/{patient_id}"}).fetchall()
     own = [(key, text) for _, key, text in rows if key.split("/", 1)[0] not in SHARED_TYPES]

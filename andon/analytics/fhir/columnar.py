@@ -85,7 +85,7 @@ def _fingerprint(connection, resource_type: str) -> tuple:
     ).fetchall()[0]
 
 
-def _has_catalogue(connection) -> bool:
+def has_catalogue(connection) -> bool:
     return bool(connection.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
         "AND schema_name = current_schema() AND table_name = 'typed_tables'").fetchall()[0][0])
@@ -94,7 +94,7 @@ def _has_catalogue(connection) -> bool:
 def typed_table(connection: duckdb.DuckDBPyConnection, resource_type: str) -> TypedTable | None:
     """The type's typed table when it holds exactly the stored resources of the type, else None
     (none built, or `resources` changed since it was)."""
-    if not isinstance(resource_type, str) or not _has_catalogue(connection):
+    if not isinstance(resource_type, str) or not has_catalogue(connection):
         return None
     found = connection.execute(
         "SELECT table_name, structure, row_count, hashed, hash_xor FROM typed_tables WHERE type = ?",

@@ -53,7 +53,14 @@ CREATE TABLE IF NOT EXISTS loads (
     quarantined BIGINT NOT NULL
 );
 ALTER TABLE resources ADD COLUMN IF NOT EXISTS content_hash UHUGEINT;
+CREATE TABLE IF NOT EXISTS upgrades (
+    name VARCHAR PRIMARY KEY,
+    done_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
 """
+# The upgrade that keys again the resources whose patient reference has a version
+# (`Patient/p1/_history/2`): stores keyed before it gave them no patient.
+HISTORY_KEYS = "patient key of versioned references"
 
 PATIENT_INDEX = "resources_patient"
 # DuckDB scans the index instead of the table only when fewer than max(this, 0.1 % of the rows)
@@ -93,17 +100,19 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False,
     if not read_only:
         connection.execute(SCHEMA)
         _add_patient_key(connection)
+        _key_versioned_references(connection)
     connection.execute(f"SET index_scan_max_count = {INDEX_SCAN_MAX_COUNT}")
     return connection
 
 
-_PATIENT_IN_REFERENCE = "regexp_extract({}, '(^|/)Patient/([^/]+)$', 2)"
+# `Patient/<id>` at the end of a reference, relative or absolute, with or without a version
+_PATIENT_IN_REFERENCE = "regexp_extract({}, '(^|/)Patient/([^/]+)(/_history/[^/]+)?$', 2)"
 
 
 def patient_of(type_sql: str = "type", id_sql: str = "id", resource_sql: str = "resource") -> str:
     """The SQL of the patient whose compartment a resource is in: the Patient's own id, else the
     id its `subject`, `patient` or `beneficiary` reference names (`Patient/<id>`, relative or
-    absolute; the first of them present); '' or NULL when none does. The one rule: the ingest
+    absolute, with or without `/_history/<version>`; the first of them present); '' or NULL when none does. The one rule: the ingest
     stores it (reading its reference in Python, `reading._patient_reference`, tested equal),
     and the measure engine groups by it (cql.population)."""
     reference = f"""coalesce(
@@ -156,3 +165,32 @@ def _add_patient_key(connection: duckdb.DuckDBPyConnection) -> None:
     # After the backfill: DuckDB cannot create an index in a transaction with updates pending,
     # and filling an indexed column row by row is slower.
     connection.execute(f"CREATE INDEX IF NOT EXISTS {PATIENT_INDEX} ON resources (patient)")
+
+
+def keys_current(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the stored patient keys read versioned references (`Patient/p1/_history/2`): not
+    in a store keyed before they were, until it is opened for writing (readers then compute the
+    patient of the rows keyed '', cql.population)."""
+    return has_patient_key(connection) and bool(connection.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = current_schema() AND table_name = 'upgrades'").fetchall()[0][0]) and bool(
+        connection.execute("SELECT count(*) FROM upgrades WHERE name = ?", [HISTORY_KEYS]).fetchall()[0][0])
+
+
+def _key_versioned_references(connection: duckdb.DuckDBPyConnection) -> None:
+    """Once per store: the resources keyed '' though their patient reference names a patient
+    with a version keyed again, and the typed tables of the types that hold versioned patient
+    references rebuilt (their fingerprint, of the content alone, would not notice a key change).
+    The mark is written last, so an upgrade cut short is done again whole."""
+    from . import columnar  # columnar reads the store's tables; the store needs it only here
+
+    if keys_current(connection):
+        return
+    connection.execute(f"UPDATE resources SET patient = {patient_key()} WHERE patient = '' AND type <> 'Patient' "
+                       f"AND contains(resource, '/_history/') AND {patient_key()} <> ''")
+    types = [kind for (kind,) in connection.execute(
+        "SELECT DISTINCT type FROM resources WHERE patient <> '' AND type <> 'Patient' "
+        "AND contains(resource, '/_history/') ORDER BY type").fetchall()]
+    if types and columnar.has_catalogue(connection):
+        columnar.refresh(connection, [kind for kind in types if columnar.typed_table(connection, kind) is not None])
+    connection.execute("INSERT INTO upgrades (name) VALUES (?) ON CONFLICT DO NOTHING", [HISTORY_KEYS])
