@@ -33,7 +33,7 @@ install: $(STAMP)
 # requirements.lock with what the upgrade needed.
 lock: | $(BIN)/python
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra spark --universal --python-version 3.11 \
 	  --generate-hashes --quiet --output-file $(LOCK)
 
 # Browser tests drive Debian's chromium (never a browser download). Install it when missing,

@@ -285,7 +285,12 @@ def test_parquet_files_by_type_in_typed_columns(tmp_path, capsys):
     connection.close()
     out = tmp_path / "parquet"
     assert main(["fhir", "--store", str(path), "parquet", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["Encounter.parquet", "Patient.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["Encounter.parquet", "Patient.parquet", "resources"]
+    assert sorted(p.name for p in (out / "resources").iterdir()) == ["type=Encounter", "type=Patient"]
+    texts = pq.read_table(out / "resources" / "type=Encounter")
+    assert sorted(texts.column_names) == ["id", "patient", "resource"]
+    assert sorted(texts.column("id").to_pylist()) == sorted(e["id"] for e in ENCOUNTERS)
+    assert {json.loads(t)["id"] for t in texts.column("resource").to_pylist()} == {e["id"] for e in ENCOUNTERS}
     encounters = pq.read_table(out / "Encounter.parquet")
     assert encounters.num_rows == len(ENCOUNTERS)
     assert str(encounters.schema.field("type").type) == (

@@ -50,17 +50,22 @@ _STORES: dict = {}
 _JSON_STORES: dict = {}
 
 
-def _params():
+def params(known: dict[str, str]):
+    """The suite's tests as pytest parameters, those in `known` marked strict xfail."""
     if not CASES:
         return [pytest.param(None, None, None, marks=pytest.mark.skip(reason=f"conformance suite not found at {SUITE}"))]
-    params = []
+    found = []
     for name, suite, test in CASES:
         case_id = f"{name}::{test['title']}"
         marks = []
-        if case_id in KNOWN_FAILURES:
-            marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[case_id]))
-        params.append(pytest.param(name, suite, test, id=case_id, marks=marks))
-    return params
+        if case_id in known:
+            marks.append(pytest.mark.xfail(strict=True, reason=known[case_id]))
+        found.append(pytest.param(name, suite, test, id=case_id, marks=marks))
+    return found
+
+
+def _params():
+    return params(KNOWN_FAILURES)
 
 
 def _store(name, suite):

@@ -339,7 +339,8 @@ def merge_structures(a, b):
 def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) -> dict[str, Path]:
     """Write each type's typed table as `<folder>/<Type>.parquet` (the type's stale tables
     rebuilt first), rows ordered by patient so that one patient's resources sit together.
-    Returns type -> file. A type left as JSON is written as its JSON text (`resource`)."""
+    Returns type -> file. A type left as JSON is written as its JSON text (`resource`). The
+    JSON text of every resource also goes to `<folder>/resources/type=<Type>/`, for Spark."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     refresh(connection)
@@ -355,7 +356,24 @@ def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) ->
                  f"'{resource_type}' ORDER BY patient")  # a FHIR type name: [A-Z][A-Za-z]*
         connection.execute(f"COPY ({query}) TO '{_sql_path(path)}' (FORMAT parquet)")
         written[resource_type] = path
+    _export_json_text(connection, folder / "resources")
     return written
+
+
+def _export_json_text(connection, folder: Path) -> None:
+    """Every resource's JSON text as `folder/type=<Type>/*.parquet` (id, patient key, text),
+    ordered by patient: what Spark reads (`andon.analytics.spark.views`). Written beside and
+    then moved over the old folder, so a reader never sees half of it."""
+    import shutil
+
+    partial = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    connection.execute(
+        "COPY (SELECT type, id, patient, resource::VARCHAR AS resource FROM resources "
+        f"WHERE regexp_full_match(type, '{TYPE_NAME.pattern}') ORDER BY type, patient, id) "
+        f"TO '{_sql_path(partial)}' (FORMAT parquet, PARTITION_BY (type))")
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
 
 
 def _sql_path(path: Path) -> str:

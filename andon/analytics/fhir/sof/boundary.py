@@ -43,8 +43,15 @@ def _date(g: str, which: str) -> str:
     )
 
 
+def json_text(value: str) -> str:
+    """The JSON text of a JSON value (a string keeps its quotes). The inner cast costs DuckDB
+    nothing (the value is JSON already); it marks the value as JSON for other dialects, where
+    a value's text and its JSON text differ (`spark.dialect`)."""
+    return f"CAST(CAST({value} AS JSON) AS VARCHAR)"
+
+
 def _decimal(v: str, which: str) -> str:
-    text = f"CAST({v} AS VARCHAR)"
+    text = json_text(v)
     places = f"(CASE WHEN contains({text}, '.') THEN length(split_part({text}, '.', 2)) ELSE 0 END)"
     sign = "-" if which == "low" else "+"
     return f"to_json(round(CAST({v} AS DOUBLE) {sign} 0.5 * pow(10, -{places}), CAST({places} + 1 AS INTEGER)))"

@@ -221,12 +221,12 @@ class ViewCompiler:
         nulls = "[{" + ", ".join(f"{sql_string(c.name)}: CAST(NULL AS {c.sql_type})" for c in columns) + "}]"
         items, found = self.names("l"), self.names("r")
         each = (
-            f"list_transform([{rows}], lambda {found}: CASE WHEN len({items}) = 0 AND len({found}) = 0 "
+            f"list_transform([{rows}], lambda {found}: CASE WHEN array_length({items}) = 0 AND array_length({found}) = 0 "
             f"THEN {nulls} ELSE {found} END)[1]"
         )
         return (
             f"list_transform([{elements}], lambda {items}: flatten(list_transform("
-            f"CASE WHEN len({items}) > 0 THEN {items} ELSE [CAST(NULL AS JSON)] END, lambda {e}, {i}: {each})))[1]"
+            f"CASE WHEN array_length({items}) > 0 THEN {items} ELSE [CAST(NULL AS JSON)] END, lambda {e}, {i}: {each})))[1]"
         ), columns
 
     def descendants(self, paths, scope: Scope, where: str) -> str:
@@ -256,7 +256,7 @@ class ViewCompiler:
         deepest = levels.pop()
         s = self.names("s")
         return (
-            f"CASE WHEN len({deepest}) > 0 THEN CAST(error({message}) AS JSON[]) "
+            f"CASE WHEN array_length({deepest}) > 0 THEN CAST(error({message}) AS JSON[]) "
             f"ELSE list_transform(list_sort(list_concat({', '.join(levels)})), lambda {s}: {s}.v) END"
         )
 
@@ -337,7 +337,7 @@ class ViewCompiler:
             return f"list_transform({values}, lambda {v}: {_convert(v, column)})"
         message = sql_string(f"{at} ({column.name}): the path gives more than one value; set collection: true")
         return (
-            f"list_transform([{values}], lambda {v}: CASE WHEN len({v}) > 1 THEN CAST(error({message}) AS {column.sql_type}) "
+            f"list_transform([{values}], lambda {v}: CASE WHEN array_length({v}) > 1 THEN CAST(error({message}) AS {column.sql_type}) "
             f"ELSE {_convert(f'{v}[1]', column)} END)[1]"
         )
 
@@ -361,8 +361,8 @@ class ViewCompiler:
             v = self.names()
             message = sql_string(f"{at}.path {item.get('path')!r} does not give a boolean")
             filters.append(
-                f"list_transform([{values}], lambda {v}: CASE WHEN len({v}) = 0 THEN false "
-                f"WHEN len({v}) = 1 AND json_type({v}[1]) = 'BOOLEAN' THEN CAST({v}[1] AS BOOLEAN) "
+                f"list_transform([{values}], lambda {v}: CASE WHEN array_length({v}) = 0 THEN false "
+                f"WHEN array_length({v}) = 1 AND json_type({v}[1]) = 'BOOLEAN' THEN CAST({v}[1] AS BOOLEAN) "
                 f"ELSE CAST(error({message}) AS BOOLEAN) END)[1]"
             )
         return filters

@@ -183,6 +183,17 @@ def cli_view(args) -> int:
     except ViewError as error:
         print(f"error: {args.view}: invalid ViewDefinition: {error}", file=sys.stderr)
         return 2
+    from ...spark import session
+
+    try:
+        on_spark = session.engine() == "spark"
+    except session.EngineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if on_spark:
+        from ...spark import views
+
+        return views.cli_view(view, out, args.view)
     if not Path(args.store).exists():
         print(f"error: no FHIR store at {args.store} (load data with `andon fhir load`)", file=sys.stderr)
         return 2
@@ -192,11 +203,7 @@ def cli_view(args) -> int:
         schema, batches = stream(connection, view)
         batches = _counted(batches)
         if out is None:
-            names = schema.names
-            print("\t".join(names))
-            for batch in batches:
-                for row in batch.to_pylist():
-                    print("\t".join("" if row[n] is None else json.dumps(row[n]) if isinstance(row[n], list) else str(row[n]) for n in names))
+            print_rows(schema.names, (row for batch in batches for row in batch.to_pylist()))
         else:
             write_stream(schema, batches, out)
         rows = batches.rows
@@ -207,6 +214,13 @@ def cli_view(args) -> int:
         connection.close()
     print(f"({rows} rows)" if out is None else f"{rows} rows written to {out}", file=sys.stderr)
     return 0
+
+
+def print_rows(names: list[str], rows) -> None:
+    """Rows as tab-separated lines under a header (lists as JSON arrays, NULL as nothing)."""
+    print("\t".join(names))
+    for row in rows:
+        print("\t".join("" if row[n] is None else json.dumps(row[n]) if isinstance(row[n], list) else str(row[n]) for n in names))
 
 
 class _counted:

@@ -18,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .boundary import boundary_sql
+from .boundary import boundary_sql, json_text
 from .fhirpath import (
     DEFAULT_MAX_DEPTH,
     Call,
@@ -31,6 +31,7 @@ from .fhirpath import (
 )
 
 EMPTY = "[]::JSON[]"
+
 SHORT = 48  # SQL this short (a literal, a lambda variable, `_m[3]`) is pasted rather than bound
 REFERENCE_KEY = "([A-Za-z]+/[A-Za-z0-9.\\-]+)(/_history/[^/]*)?$"  # Type/id at the end of a reference
 PLAIN_REFERENCE = r"[A-Za-z]+/[A-Za-z0-9.\-]+"  # Type/id and nothing more
@@ -266,8 +267,8 @@ class ExpressionCompiler:
         a, b = singleton(left), singleton(right)
         if op in ("=", "!=", "~", "!~"):
             equal = (
-                f"CASE WHEN len({left}) = 0 OR len({right}) = 0 THEN NULL "
-                f"WHEN len({left}) = 1 AND len({right}) = 1 THEN {compare(a, b, '=')} "
+                f"CASE WHEN array_length({left}) = 0 OR array_length({right}) = 0 THEN NULL "
+                f"WHEN array_length({left}) = 1 AND array_length({right}) = 1 THEN {compare(a, b, '=')} "
                 f"ELSE CAST({left} AS VARCHAR[]) = CAST({right} AS VARCHAR[]) END"
             )
             sql = equal if op in ("=", "~") else f"(NOT ({equal}))"
@@ -324,15 +325,15 @@ class ExpressionCompiler:
     def fn_exists(self, base, args):
         self._arity("exists", args, 0, 1)
         collection = self.fn_where(base, args) if args else self.compile(base)
-        return f"[to_json(len({collection}) > 0)]"
+        return f"[to_json(array_length({collection}) > 0)]"
 
     def fn_empty(self, base, args):
         self._arity("empty", args, 0, 0)
-        return f"[to_json(len({self.compile(base)}) = 0)]"
+        return f"[to_json(array_length({self.compile(base)}) = 0)]"
 
     def fn_count(self, base, args):
         self._arity("count", args, 0, 0)
-        return f"[to_json(len({self.compile(base)}))]"
+        return f"[to_json(array_length({self.compile(base)}))]"
 
     def fn_not(self, base, args):
         self._arity("not", args, 0, 0)
@@ -482,7 +483,7 @@ def fast_column(text: str, scope: Scope, sql_type: str, shape: Shape | None = No
     leaf = names + ["reference"] if reference else names
     found = scope.root_member(tuple(path) + (("reference",) if reference else ()))
     empty = _nothing_found(found, leaf, path, scope, shape)
-    text_of = f"CAST({found} AS VARCHAR)"
+    text_of = json_text(found)
     scalar = f"({found} IS NOT NULL AND NOT (starts_with({text_of}, '[') OR starts_with({text_of}, '{{') OR {text_of} = 'null'))"
     if not reference:
         value = f"json_extract_string({found}, '$')" if sql_type == "VARCHAR" else f"CAST({found} AS {sql_type})"

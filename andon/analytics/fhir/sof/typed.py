@@ -118,7 +118,7 @@ def _items(text, structure: dict, resource_type: str, names: Names, or_null: boo
     else:
         return None
     if or_null:
-        items = f"(CASE WHEN len({items}) = 0 THEN [NULL] ELSE {items} END)"
+        items = f"(CASE WHEN array_length({items}) = 0 THEN [NULL] ELSE {items} END)"
     return items, node
 
 
@@ -242,7 +242,7 @@ def _collection(steps: list[str], structure: dict, names: Names, base: str) -> s
 def _any_second(lists: list[str]) -> str:
     """Whether any array on the way (read at its first items) has a second item: for a CASE's
     WHEN, where NULL (no array) is not true, so it needs no coalesce."""
-    return " OR ".join(f"len({sql}) > 1" for sql in lists)
+    return " OR ".join(f"array_length({sql}) > 1" for sql in lists)
 
 
 def _cast(sql: str, leaf: str, sql_type: str) -> str:

@@ -1,0 +1,70 @@
+"""The Spark session Andon runs on, from its configuration.
+
+    ANDON_ANALYTICS_ENGINE   duckdb (default) or spark
+    ANDON_SPARK_MASTER       Spark's master URL (default local[2]: this machine's two cores);
+                             spark://host:7077, k8s://…, yarn on a cluster
+    ANDON_SPARK_CONF         more Spark settings, "key=value" separated by ";"
+                             (e.g. "spark.executor.memory=8g;spark.executor.instances=16")
+
+Nothing here downloads: Spark's own jars come with PySpark, and no package (`spark.jars.
+packages`) is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+
+ENGINES = ("duckdb", "spark")
+DEFAULT_MASTER = "local[2]"
+
+# Settings that make Spark behave as the DuckDB engine does, whatever the cluster's defaults.
+_SETTINGS = {
+    "spark.ui.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",  # as DuckDB's SET TimeZone='UTC' in the store
+    "spark.sql.ansi.enabled": "true",  # a bad cast is an error, as in DuckDB, never a silent NULL
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.showConsoleProgress": "false",
+    # a view's SQL nests a lambda per path step and per repeat level: more than Spark's 100
+    # resolution rounds for the deepest views of the conformance suite
+    "spark.sql.analyzer.maxIterations": "1000",
+    "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
+}
+
+
+class EngineError(RuntimeError):
+    """Spark asked for but not available (the extra not installed, or no Java)."""
+
+
+def engine() -> str:
+    """The configured analytics engine; a clear error for anything but the two known."""
+    name = os.environ.get("ANDON_ANALYTICS_ENGINE", "duckdb").strip().lower() or "duckdb"
+    if name not in ENGINES:
+        raise EngineError(f"ANDON_ANALYTICS_ENGINE is {name!r}: it must be one of {', '.join(ENGINES)}")
+    return name
+
+
+def extra_settings(text: str | None = None) -> dict[str, str]:
+    """ANDON_SPARK_CONF as a dict; a clear error naming the item that has no '='."""
+    text = os.environ.get("ANDON_SPARK_CONF", "") if text is None else text
+    settings = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise EngineError(f"ANDON_SPARK_CONF: {item!r} is not key=value")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+def spark(master: str | None = None):
+    """The Spark session (made once per process, then shared)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError("Spark is not installed: pip install 'andon[spark]' (PySpark 4 and sqlglot)") from None
+    builder = SparkSession.builder.master(master or os.environ.get("ANDON_SPARK_MASTER") or DEFAULT_MASTER)
+    builder = builder.appName("andon")
+    for key, value in {**_SETTINGS, **extra_settings()}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("OFF")
+    return session

@@ -1,0 +1,133 @@
+"""Views on Spark: the SQL-on-FHIR v2 conformance suite, the dialect's pieces, the command line.
+
+Spark runs in local mode (PySpark from the `spark` extra, the machine's Java 17); the tests skip,
+saying why, where either is missing. One Spark session per test process, made once.
+"""
+
+import json
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+
+from andon.analytics.fhir import sof, store
+from tests.analytics.test_sof_conformance import compare, params
+
+# "file::title" -> why Spark does not give what DuckDB gives (strict xfail: a fix fails the run
+# until the entry goes)
+KNOWN_ON_SPARK = {
+    "fn_boundary.json::decimal lowBoundary": "Spark's VARIANT keeps a decimal's value, not its written "
+                                             "precision (1.0 is stored as 1), which the boundary is computed from",
+    "fn_boundary.json::decimal highBoundary": "the same: 1.0 is read back as 1",
+}
+
+
+@pytest.fixture(scope="session")
+def spark():
+    pytest.importorskip("pyspark", reason="PySpark is not installed (the spark extra: pip install 'andon[spark]')")
+    if shutil.which("java") is None:
+        pytest.skip("no Java on this machine: Spark needs Java 17")
+    from andon.analytics.spark import session
+
+    return session.spark()
+
+
+_REGISTERED = {}
+
+
+@pytest.mark.parametrize(("name", "suite", "test"), params(KNOWN_ON_SPARK))
+def test_conformance_on_spark(spark, name, suite, test):
+    from andon.analytics.spark import views
+
+    if _REGISTERED.get("name") != name:  # each file's resources, registered once for its tests
+        views.register_resources(spark, suite["resources"])
+        _REGISTERED["name"] = name
+    if test.get("expectError"):
+        with pytest.raises(sof.ViewError):
+            views.run(spark, test["view"])
+        return
+    compare(views.run(spark, test["view"]), test)
+
+
+def test_the_dialect_counts_lists_from_one_as_duckdb_does():
+    from andon.analytics.spark.dialect import spark_sql
+
+    sql = spark_sql("SELECT x[1], x[-1], x[i], list_transform(x, lambda e, i: i), x[2:3], x[-1:] FROM t")
+    assert sql == ("SELECT TRY_ELEMENT_AT(x, 1), TRY_ELEMENT_AT(x, -1), TRY_ELEMENT_AT(x, i), "
+                   "TRANSFORM(x, (e, i) -> (i + 1)), FILTER(x, (_e, _i) -> _i + 1 BETWEEN 2 AND 3), "
+                   "FILTER(x, (_e, _i) -> _i + 1 > SIZE(x) - 1) FROM t")
+
+
+def test_the_dialect_reads_json_as_variant(spark):
+    from andon.analytics.spark.dialect import spark_sql
+
+    sql = spark_sql("""SELECT json_extract_string(json_extract(r, '$."a b"[0]'), '$.c') AS c,
+        json_extract_string(r, '$.id') AS id, CAST(CAST(json_extract(r, '$.id') AS JSON) AS VARCHAR) AS text,
+        json_extract_string(CAST('{"x": 1}' AS JSON), '$.x') AS x, array_length([]::JSON[]) AS none
+        FROM (SELECT CAST('{"id": "p1", "a b": [{"c": 1.5}]}' AS JSON) AS r)""")
+    assert "VARIANT_GET(r, '$.id', 'string')" in sql and "TO_JSON(VARIANT_GET(r, '$.id'))" in sql
+    assert spark.sql(sql).collect()[0].asDict() == {"c": "1.5", "id": "p1", "text": '"p1"', "x": "1", "none": 0}
+
+
+def test_a_glob_becomes_a_whole_string_regular_expression():
+    from andon.analytics.spark.dialect import _glob_regex
+
+    assert _glob_regex("Patient/?*") == "^Patient/..*$"
+    assert _glob_regex("Patient/*[!A-Za-z0-9.-]*") == "^Patient/.*[^A-Za-z0-9.-].*$"
+    assert _glob_regex("a.b") == "^a\\.b$"
+
+
+def test_json_types_match_duckdbs_names(spark):
+    from andon.analytics.spark.dialect import spark_sql
+
+    values = ['"x"', "1", "-2", "1.50", "1e3", "true", "null", "[1]", '{"a": 1}']
+    duckdb_names = [store.connect().execute(f"SELECT json_type('{v}')").fetchone()[0] for v in values]
+    row = spark.sql(spark_sql("SELECT " + ", ".join(f"json_type(CAST('{v}' AS JSON)) AS c{k}" for k, v in enumerate(values)))).collect()[0]
+    names = {"UBIGINT": "BIGINT"}  # the compiler takes both as integers; Spark has one kind
+    assert list(row) == [names.get(n, n) for n in duckdb_names]
+
+
+def test_a_value_the_view_cannot_flatten_is_a_view_error(spark):
+    from andon.analytics.spark import views
+
+    views.register_resources(spark, [{"resourceType": "Patient", "id": "p1", "name": [{"family": "A"}, {"family": "B"}]}])
+    _REGISTERED.clear()
+    view = {"resource": "Patient", "select": [{"column": [{"name": "family", "path": "name.family"}]}]}
+    with pytest.raises(sof.ViewError, match=r"family.*more than one value"):
+        views.run(spark, view)
+
+
+def test_the_command_line_runs_a_view_on_spark_over_the_parquet_store(spark, tmp_path, monkeypatch, capsys):
+    """`andon fhir parquet` writes the store for Spark; with ANDON_ANALYTICS_ENGINE=spark,
+    `andon fhir view` reads it and gives the rows DuckDB gives."""
+    from andon.cli import main
+
+    patients = [{"resourceType": "Patient", "id": f"p{k}", "gender": g, "name": [{"family": f"F{k}"}]}
+                for k, g in enumerate(["female", "male", "other"])]
+    conditions = [{"resourceType": "Condition", "id": f"c{k}", "subject": {"reference": f"Patient/p{k % 3}"},
+                   "code": {"coding": [{"system": "http://snomed.info/sct", "code": str(100 + k)}]}} for k in range(5)]
+    (tmp_path / "export.ndjson").write_text("\n".join(json.dumps(r) for r in patients + conditions) + "\n")
+    path = tmp_path / "fhir.duckdb"
+    assert main(["fhir", "--store", str(path), "load", str(tmp_path / "export.ndjson"), "--no-progress"]) == 0
+    folder = tmp_path / "parquet"
+    assert main(["fhir", "--store", str(path), "parquet", str(folder)]) == 0
+    view = {"resource": "Condition", "select": [{"column": [
+        {"name": "id", "path": "getResourceKey()"}, {"name": "patient", "path": "subject.getReferenceKey(Patient)"},
+        {"name": "code", "path": "code.coding.code.first()"}]}]}
+    (tmp_path / "view.json").write_text(json.dumps(view))
+    assert main(["fhir", "--store", str(path), "view", str(tmp_path / "view.json"), "--out", str(tmp_path / "duckdb.parquet")]) == 0
+    monkeypatch.setenv("ANDON_ANALYTICS_ENGINE", "spark")
+    monkeypatch.setenv("ANDON_SPARK_STORE", str(folder))
+    _REGISTERED.clear()
+    assert main(["fhir", "view", str(tmp_path / "view.json"), "--out", str(tmp_path / "spark.parquet")]) == 0
+    assert "5 rows written" in capsys.readouterr().err
+    on_duckdb = sorted(pq.read_table(tmp_path / "duckdb.parquet").to_pylist(), key=lambda r: r["id"])
+    on_spark = sorted(pq.read_table(tmp_path / "spark.parquet").to_pylist(), key=lambda r: r["id"])
+    assert on_spark == on_duckdb
+    assert on_spark[4] == {"id": "Condition/c4", "patient": "Patient/p1", "code": "104"}
+    monkeypatch.setenv("ANDON_SPARK_STORE", str(tmp_path / "nowhere"))
+    assert main(["fhir", "view", str(tmp_path / "view.json")]) == 2
+    assert "cannot read the store" in capsys.readouterr().err
+    monkeypatch.setenv("ANDON_ANALYTICS_ENGINE", "oracle")
+    assert main(["fhir", "view", str(tmp_path / "view.json")]) == 2
+    assert "must be one of duckdb, spark" in capsys.readouterr().err
