@@ -1,11 +1,10 @@
 """Views on Spark: the SQL-on-FHIR v2 conformance suite, the dialect's pieces, the command line.
 
 Spark runs in local mode (PySpark from the `spark` extra, the machine's Java 17); the tests skip,
-saying why, where either is missing. One Spark session per test process, made once.
+saying why, where either is missing (the `spark` fixture, tests/analytics/conftest.py).
 """
 
 import json
-import shutil
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,16 +19,6 @@ KNOWN_ON_SPARK = {
                                              "precision (1.0 is stored as 1), which the boundary is computed from",
     "fn_boundary.json::decimal highBoundary": "the same: 1.0 is read back as 1",
 }
-
-
-@pytest.fixture(scope="session")
-def spark():
-    pytest.importorskip("pyspark", reason="PySpark is not installed (the spark extra: pip install 'andon[spark]')")
-    if shutil.which("java") is None:
-        pytest.skip("no Java on this machine: Spark needs Java 17")
-    from andon.analytics.spark import session
-
-    return session.spark()
 
 
 _REGISTERED = {}

@@ -186,7 +186,7 @@ def run_measure(connection, folders, measure: str, period: tuple[str, str], jobs
                 progress=None, now: str | None = None, accept_ucum_misspellings: bool = False) -> dict:
     """The summary MeasureReport of `measure` over every patient of the store.
     `accept_ucum_misspellings`: see Evaluator; the report then says how many quantities were so read."""
-    now = now or _now()
+    now = now or now_text()
     evaluator = Evaluator(folders, measure, period, now, accept_ucum_misspellings)  # checks the content before any work
     totals = Totals.of(evaluator.definition)
     errors: list[str] = []
@@ -201,7 +201,7 @@ def run_cases(connection, folders, measure: str, period: tuple[str, str], jobs: 
               warnings: list[str] | None = None) -> tuple[list[episodes.Case], int, list[str]]:
     """Every patient's cases of `measure` (episodes.py): (cases, patients evaluated, errors).
     `accept_ucum_misspellings`: see Evaluator; what it accepted is said in `warnings`, if given."""
-    now = now or _now()
+    now = now or now_text()
     evaluator = Evaluator(folders, measure, period, now, accept_ucum_misspellings)
     found: list[episodes.Case] = []
     errors: list[str] = []
@@ -218,7 +218,7 @@ def run_cases_together(connection, folders, runs: list[tuple[str, tuple[str, str
     """Every patient's cases for each run (a measure over a period), the store read once: for
     each run, in order, (cases, patients evaluated, errors, warnings), as run_cases gives them
     for that run alone. `progress` is told of each batch of patients once, whatever the runs."""
-    now = now or _now()
+    now = now or now_text()
     group = Evaluators(folders, runs, now, accept_ucum_misspellings)  # checks every run's content first
     found = [([], [], Accepted()) for _ in group.runs]
 
@@ -239,14 +239,15 @@ def explain_patient(connection, folders, measure: str, period: tuple[str, str], 
                     now: str | None = None, accept_ucum_misspellings: bool = False) -> tuple[MeasureDefinition, SubjectResult] | None:
     """One patient of the store evaluated with the explanation kept, or None when the store has
     no such patient: what a page shows to say why a case is in or out."""
-    evaluator = Evaluator(folders, measure, period, now or _now(), accept_ucum_misspellings)
+    evaluator = Evaluator(folders, measure, period, now or now_text(), accept_ucum_misspellings)
     data = population.patient(connection, patient_id)
     if data is None:
         return None
     return evaluator.definition, evaluator.explained(data)
 
 
-def _now() -> str:
+def now_text() -> str:
+    """Now, as the instant a report is dated and Now() in CQL gives."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
@@ -320,6 +321,13 @@ def cli_run(args) -> int:
     if args.patients:
         with tempfile.TemporaryDirectory(prefix="andon-ecqm-") as folder:
             return _run_over_files(args, period, Path(folder) / "patients.duckdb")
+    from ..spark import session
+
+    chosen = session.engine_for_command()
+    if chosen is None:
+        return 2
+    if chosen == "spark":
+        return _run_on_spark(args, period)
     if not Path(args.store).exists():
         print(f"error: no FHIR store at {args.store} (load data with `andon fhir load`)", file=sys.stderr)
         return 2
@@ -361,9 +369,31 @@ def _run_over_store(args, period, path) -> int:
         return 2
     finally:
         connection.close()
-    Path(args.out).write_text(json.dumps(report, indent=1))
+    return _written(report, args.out)
+
+
+def _run_on_spark(args, period) -> int:
+    """`andon ecqm run` with ANDON_ANALYTICS_ENGINE=spark: over the store at ANDON_SPARK_STORE."""
+    from ..spark import ecqm, session
+
+    spark_store = os.environ.get("ANDON_SPARK_STORE", "").strip()
+    if not spark_store:
+        print("error: ANDON_SPARK_STORE is not set: the folder of the store `andon fhir parquet` writes", file=sys.stderr)
+        return 2
+    try:
+        report = ecqm.run_measure(session.spark(), args.content, args.measure, period, store=spark_store,
+                                  accept_ucum_misspellings=args.accept_ucum_misspellings)
+    except (content.ContentError, MeasureError, session.EngineError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return _written(report, args.out)
+
+
+def _written(report: dict, out) -> int:
+    """The report written to `out`; its warnings and count said; exit 1 unless complete."""
+    Path(out).write_text(json.dumps(report, indent=1))
     evaluated = report["extension"][0]["valueInteger"]
     for warning in (e["valueString"] for e in report["extension"] if e["url"] == WARNINGS_EXTENSION):
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"{evaluated} patients evaluated; report written to {args.out}", file=sys.stderr)
+    print(f"{evaluated} patients evaluated; report written to {out}", file=sys.stderr)
     return 0 if report["status"] == "complete" else 1

@@ -13,6 +13,7 @@ packages`) is asked for.
 from __future__ import annotations
 
 import os
+import sys
 
 ENGINES = ("duckdb", "spark")
 DEFAULT_MASTER = "local[2]"
@@ -43,6 +44,15 @@ def engine() -> str:
     return name
 
 
+def engine_for_command() -> str | None:
+    """The configured engine for a command, or None once the command's error is printed."""
+    try:
+        return engine()
+    except EngineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+
+
 def extra_settings(text: str | None = None) -> dict[str, str]:
     """ANDON_SPARK_CONF as a dict; a clear error naming the item that has no '='."""
     text = os.environ.get("ANDON_SPARK_CONF", "") if text is None else text
@@ -61,8 +71,12 @@ def spark(master: str | None = None):
         from pyspark.sql import SparkSession
     except ImportError:
         raise EngineError("Spark is not installed: pip install 'andon[spark]' (PySpark 4 and sqlglot)") from None
-    builder = SparkSession.builder.master(master or os.environ.get("ANDON_SPARK_MASTER") or DEFAULT_MASTER)
-    builder = builder.appName("andon")
+    master = master or os.environ.get("ANDON_SPARK_MASTER") or DEFAULT_MASTER
+    builder = SparkSession.builder.master(master).appName("andon")
+    if master.startswith("local"):
+        # Python workers (eCQM evaluation) run Andon's own interpreter, with its packages, unless
+        # told otherwise; on a cluster the executors' Python is the cluster's (PYSPARK_PYTHON)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in {**_SETTINGS, **extra_settings()}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

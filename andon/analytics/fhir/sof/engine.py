@@ -185,12 +185,10 @@ def cli_view(args) -> int:
         return 2
     from ...spark import session
 
-    try:
-        on_spark = session.engine() == "spark"
-    except session.EngineError as error:
-        print(f"error: {error}", file=sys.stderr)
+    chosen = session.engine_for_command()
+    if chosen is None:
         return 2
-    if on_spark:
+    if chosen == "spark":
         from ...spark import views
 
         return views.cli_view(view, out, args.view)

@@ -1,0 +1,84 @@
+"""eCQMs on Spark: patients distributed over the cluster, each evaluated by the existing engine.
+
+The store's resources (`views.RESOURCES`) are grouped by patient (a shuffle on the patient
+key); each Spark task evaluates its patients with `cql.run.Evaluator`, made once per Python
+worker from the content folders, and returns its partial totals (population counts, strata,
+observations, supplemental data), errors and UCUM warnings. The driver merges them
+(`report.Totals.merge`, the same merge as the worker processes on one server use) into the
+summary MeasureReport that `cql.run.run_measure` gives.
+
+A patient's records are as on DuckDB (`cql.population`): the Patient first, their own resources,
+then the shared ones (Medication, Location, Organization, Practitioner, PractitionerRole)
+their records reference, read from a broadcast of all the shared resources' texts.
+
+The content folders must be readable at the same path by every executor (a shared file system,
+or the same image on every node); in local mode they are.
+"""
+
+from __future__ import annotations
+
+from ..cql import population
+from ..cql.report import Totals, summary_report
+from ..cql.run import Evaluator, now_text
+from ..cql.ucum_spelling import Accepted
+from .views import RESOURCES
+
+_EVALUATORS: dict[tuple, Evaluator] = {}  # per Python worker: the content loaded once
+
+
+def _evaluator(initargs: tuple) -> Evaluator:
+    key = repr(initargs)
+    if key not in _EVALUATORS:
+        _EVALUATORS.clear()  # one measure's content at a time in a worker
+        _EVALUATORS[key] = Evaluator(*initargs)
+    return _EVALUATORS[key]
+
+
+def patient_records(spark, store: str | None = None):
+    """(patient id, records) of every patient, as an RDD: the records as `population.
+    patient_records` gives them (`Type/id`, JSON text), the Patient first and the shared
+    resources they reference last. `store`: a store folder (`views.register`), else the
+    registered `resources`."""
+    frame = spark.read.parquet(f"{str(store).rstrip('/')}/{RESOURCES}") if store else spark.table(RESOURCES)
+    frame = frame.selectExpr("type", "id", "patient", "CAST(resource AS STRING) AS resource")
+    shared_types = ", ".join(f"'{t}'" for t in population.SHARED_TYPES)  # fixed names: no quoting needed
+    shared = {f"{t}/{i}": text for t, i, text in
+              frame.where(f"type IN ({shared_types})").select("type", "id", "resource").collect()}
+    texts = spark.sparkContext.broadcast(shared)
+    grouped = (frame.where(f"coalesce(patient, '') <> '' AND type NOT IN ({shared_types})")
+               .selectExpr("patient", "concat(type, '/', id) AS key", "resource")
+               .rdd.map(lambda row: (row[0], (row[1], row[2])))
+               .groupByKey())
+
+    def assembled(pair):
+        patient_id, rows = pair
+        records = sorted(rows, key=lambda record: (not record[0].startswith("Patient/"), record[0]))
+        if not records or not records[0][0].startswith("Patient/"):
+            return []  # no Patient: in no population, as on DuckDB
+        return [(patient_id, records + population.Shared(texts.value).referenced(records))]
+
+    return grouped.flatMap(assembled)
+
+
+def run_measure(spark, folders, measure: str, period: tuple[str, str], store: str | None = None,
+                now: str | None = None, accept_ucum_misspellings: bool = False) -> dict:
+    """The summary MeasureReport of `measure` over every patient of the store, evaluated on
+    Spark: the same report as `cql.run.run_measure` on DuckDB (errors sorted by patient)."""
+    now = now or now_text()
+    evaluator = Evaluator(folders, measure, period, now, accept_ucum_misspellings)  # checks the content first
+    initargs = evaluator.initargs
+
+    def evaluate(patients):
+        patients = list(patients)
+        if not patients:
+            return []
+        totals, errors, accepted = _evaluator(initargs).batch(patients)
+        return [(totals, errors, accepted, len(patients))]
+
+    totals, errors, accepted, evaluated = Totals.of(evaluator.definition), [], Accepted(), 0
+    for part, failed, misspelled, count in patient_records(spark, store).mapPartitions(evaluate).collect():
+        totals.merge(part)
+        errors.extend(failed)
+        accepted.merge(misspelled)
+        evaluated += count
+    return summary_report(evaluator.definition, totals, period, now, evaluated, sorted(errors), accepted)
