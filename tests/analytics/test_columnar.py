@@ -286,9 +286,10 @@ def test_parquet_files_by_type_in_typed_columns(tmp_path, capsys):
     out = tmp_path / "parquet"
     assert main(["fhir", "--store", str(path), "parquet", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["Encounter.parquet", "Patient.parquet", "resources"]
-    assert sorted(p.name for p in (out / "resources").iterdir()) == ["type=Encounter", "type=Patient"]
-    texts = pq.read_table(out / "resources" / "type=Encounter")
-    assert sorted(texts.column_names) == ["id", "patient", "resource"]
+    (version,) = (out / "resources").iterdir()  # the store Spark reads: one complete version
+    assert sorted(p.name for p in version.iterdir()) == ["_SUCCESS", "type=Encounter", "type=Patient"]
+    texts = pq.read_table(version / "type=Encounter")
+    assert sorted(texts.column_names) == ["content_hash", "id", "last_updated", "patient", "resource", "version_id"]
     assert sorted(texts.column("id").to_pylist()) == sorted(e["id"] for e in ENCOUNTERS)
     assert {json.loads(t)["id"] for t in texts.column("resource").to_pylist()} == {e["id"] for e in ENCOUNTERS}
     encounters = pq.read_table(out / "Encounter.parquet")
@@ -299,6 +300,9 @@ def test_parquet_files_by_type_in_typed_columns(tmp_path, capsys):
     assert rows["e2"]["type"][1]["coding"][0]["code"] == "B" and rows["e2"]["andon_patient"] == "p2"
     assert rows["e4"]["andon_patient"] == "p4"
     assert [r["andon_patient"] for r in encounters.to_pylist()] == sorted(r["andon_patient"] for r in encounters.to_pylist())
+    assert main(["fhir", "--store", str(path), "parquet", str(out)]) == 0  # again: a new version, the old one gone
+    assert [p.name for p in (out / "resources").iterdir()] != [version.name]
+    assert len(list((out / "resources").iterdir())) == 1
     (tmp_path / "file").write_text("x")
     assert main(["fhir", "--store", str(path), "parquet", str(tmp_path / "file")]) == 2
     assert main(["fhir", "--store", str(tmp_path / "none.duckdb"), "parquet", str(out)]) == 2

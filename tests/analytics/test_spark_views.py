@@ -116,7 +116,7 @@ def test_the_command_line_runs_a_view_on_spark_over_the_parquet_store(spark, tmp
     assert on_spark[4] == {"id": "Condition/c4", "patient": "Patient/p1", "code": "104"}
     monkeypatch.setenv("ANDON_SPARK_STORE", str(tmp_path / "nowhere"))
     assert main(["fhir", "view", str(tmp_path / "view.json")]) == 2
-    assert "cannot read the store" in capsys.readouterr().err
+    assert "no FHIR store at" in capsys.readouterr().err
     monkeypatch.setenv("ANDON_ANALYTICS_ENGINE", "oracle")
     assert main(["fhir", "view", str(tmp_path / "view.json")]) == 2
     assert "must be one of duckdb, spark" in capsys.readouterr().err

@@ -340,7 +340,8 @@ def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) ->
     """Write each type's typed table as `<folder>/<Type>.parquet` (the type's stale tables
     rebuilt first), rows ordered by patient so that one patient's resources sit together.
     Returns type -> file. A type left as JSON is written as its JSON text (`resource`). The
-    JSON text of every resource also goes to `<folder>/resources/type=<Type>/`, for Spark."""
+    JSON text of every resource also goes to `<folder>/resources/<version>/type=<Type>/`, the
+    store Spark reads (`andon.analytics.spark.store`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     refresh(connection)
@@ -361,19 +362,23 @@ def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) ->
 
 
 def _export_json_text(connection, folder: Path) -> None:
-    """Every resource's JSON text as `folder/type=<Type>/*.parquet` (id, patient key, text),
-    ordered by patient: what Spark reads (`andon.analytics.spark.views`). Written beside and
-    then moved over the old folder, so a reader never sees half of it."""
+    """Every resource's JSON text as a new version of the store Spark reads
+    (`andon.analytics.spark.store`): `folder/<version>/type=<Type>/*.parquet`, ordered by
+    patient, with `_SUCCESS` written last; then the older versions are removed."""
     import shutil
+    from datetime import UTC, datetime
 
-    partial = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    version = folder / ("v" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f"))
+    folder.mkdir(parents=True, exist_ok=True)
     connection.execute(
-        "COPY (SELECT type, id, patient, resource::VARCHAR AS resource FROM resources "
+        "COPY (SELECT type, id, patient, version_id, CAST(last_updated AS VARCHAR) AS last_updated, "
+        "md5(resource::VARCHAR) AS content_hash, resource::VARCHAR AS resource FROM resources "
         f"WHERE regexp_full_match(type, '{TYPE_NAME.pattern}') ORDER BY type, patient, id) "
-        f"TO '{_sql_path(partial)}' (FORMAT parquet, PARTITION_BY (type))")
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
+        f"TO '{_sql_path(version)}' (FORMAT parquet, PARTITION_BY (type))")
+    (version / "_SUCCESS").write_bytes(b"")
+    for old in folder.iterdir():
+        if old != version:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
 
 
 def _sql_path(path: Path) -> str:

@@ -418,6 +418,15 @@ def cli_load(args) -> int:
     except FileNotFoundError as error:
         print(f"andon fhir load: {error}", file=sys.stderr)
         return 2
+    from ..spark import session
+
+    chosen = session.engine_for_command()
+    if chosen is None:
+        return 2
+    if chosen == "spark":
+        from ..spark import ingest as spark_ingest
+
+        return spark_ingest.cli_load(files)
     connection = store.connect(args.store)
     try:
         progress = not getattr(args, "no_progress", False) and sys.stderr.isatty()

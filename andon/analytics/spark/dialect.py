@@ -203,6 +203,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return _fn("variant_get", node.this, _path(path))
     if isinstance(node, exp.JSONExtractScalar):
         return _fn("variant_get", node.this, _path(node.expression), exp.Literal.string("string"))
+    if isinstance(node, exp.ParseJSON):
+        return _fn("parse_json", node.this)  # json(text): parsed (sqlglot would drop it for Spark)
     if isinstance(node, exp.JSONType):
         paths = node.expression
         if paths is None:

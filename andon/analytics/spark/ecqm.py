@@ -21,7 +21,7 @@ from ..cql import population
 from ..cql.report import Totals, summary_report
 from ..cql.run import Evaluator, now_text
 from ..cql.ucum_spelling import Accepted
-from .views import RESOURCES
+from .views import RESOURCES, read_resources
 
 _EVALUATORS: dict[tuple, Evaluator] = {}  # per Python worker: the content loaded once
 
@@ -39,7 +39,7 @@ def patient_records(spark, store: str | None = None):
     patient_records` gives them (`Type/id`, JSON text), the Patient first and the shared
     resources they reference last. `store`: a store folder (`views.register`), else the
     registered `resources`."""
-    frame = spark.read.parquet(f"{str(store).rstrip('/')}/{RESOURCES}") if store else spark.table(RESOURCES)
+    frame = read_resources(spark, store) if store else spark.table(RESOURCES)
     frame = frame.selectExpr("type", "id", "patient", "CAST(resource AS STRING) AS resource")
     shared_types = ", ".join(f"'{t}'" for t in population.SHARED_TYPES)  # fixed names: no quoting needed
     shared = {f"{t}/{i}": text for t, i, text in

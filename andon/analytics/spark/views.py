@@ -1,9 +1,9 @@
 """SQL-on-FHIR ViewDefinitions on Spark.
 
-The store on Spark is a folder (a local path or an object-store URL Spark can read) holding
-`resources/type=<Type>/*.parquet`: each resource's `id`, `patient` key and JSON text
-(`resource`), partitioned by type and ordered by patient within it, as `andon fhir parquet`
-writes it. Spark reads the JSON text as a VARIANT; the view's DuckDB SQL (`fhir.sof`, compiled
+The store on Spark (`store`: a folder or an object-store URL, written by `andon fhir load` on
+Spark or by `andon fhir parquet`) holds each resource's `id`, `patient` key and JSON text
+(`resource`), partitioned by type and ordered by patient within it. Spark reads the JSON text
+as a VARIANT; the view's DuckDB SQL (`fhir.sof`, compiled
 without the typed-column shortcut) is turned into Spark SQL (`dialect`) and runs over it.
 """
 
@@ -16,13 +16,25 @@ import pyarrow as pa
 from ..fhir.sof import Limits, ViewError, compile_view
 from . import dialect
 
-RESOURCES = "resources"  # the folder in the store, and the name the compiled SQL reads
+RESOURCES = "resources"  # the name the compiled SQL reads
 
 
 def register(spark, store: str) -> None:
-    """Make the store's resources the `resources` the compiled views read (a temporary view)."""
-    frame = spark.read.parquet(f"{str(store).rstrip('/')}/{RESOURCES}")
+    """Make the store's resources (its newest complete version) the `resources` the compiled
+    views read (a temporary view); `StoreError` when it has none."""
+    frame = read_resources(spark, store)
     frame.selectExpr("type", "id", "patient", "parse_json(resource) AS resource").createOrReplaceTempView(RESOURCES)
+
+
+def read_resources(spark, store: str):
+    """The store's newest complete version as a DataFrame (JSON text in `resource`)."""
+    from . import store as spark_store
+
+    path = spark_store.current(spark, str(store))
+    if path is None:
+        raise spark_store.StoreError(f"no FHIR store at {store} (load data with `andon fhir load`, "
+                                     "or write one with `andon fhir parquet`)")
+    return spark.read.parquet(path)
 
 
 def register_resources(spark, resources: list[dict]) -> None:
@@ -75,6 +87,7 @@ def cli_view(view: dict, out, name) -> int:
 
     from ..fhir.sof.engine import print_rows, write
     from . import session
+    from .store import StoreError
 
     store = os.environ.get("ANDON_SPARK_STORE", "").strip()
     if not store:
@@ -85,7 +98,7 @@ def cli_view(view: dict, out, name) -> int:
         spark = session.spark()
         register(spark, store)
         table = run(spark, view)
-    except (session.EngineError, ViewError) as error:
+    except (session.EngineError, ViewError, StoreError) as error:
         print(f"error: {name}: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # pyspark's AnalysisException for a store it cannot read

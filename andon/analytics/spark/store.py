@@ -1,0 +1,67 @@
+"""The store on Spark: a folder (a local path or an object-store URL) of versions.
+
+    <store>/resources/<version>/type=<Type>/*.parquet   type (the folder), id, patient, version_id,
+                                                         last_updated, content_hash, resource (JSON text)
+    <store>/resources/<version>/_SUCCESS                 written last: the version is complete
+    <store>/quarantine/<version>/*.parquet               the lines a load could not take, and why
+
+A version is written whole beside the others and counts once its `_SUCCESS` marker is there
+(Spark writes it when the job commits; `andon fhir parquet` writes it after its files): readers
+take the newest complete version, so a load killed half-way leaves the previous one readable.
+Versions are named by the UTC time they were begun (sortable text); a load keeps the version it
+read from beside its own, for readers still on it, and removes the older ones. A load that
+changes nothing writes no version. One load at a time.
+
+File operations go through Hadoop's FileSystem (Spark's own), so that the same code serves a
+local folder and an object store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+RESOURCES = "resources"
+QUARANTINE = "quarantine"
+DONE = "_SUCCESS"
+
+
+class StoreError(RuntimeError):
+    """No store where one was expected."""
+
+
+def new_version() -> str:
+    return "v" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+
+
+def _path(spark, text: str):
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(text)
+    return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+
+def complete_versions(spark, store: str) -> list[str]:
+    """The store's complete versions, oldest first."""
+    folder, fs = _path(spark, f"{store.rstrip('/')}/{RESOURCES}")
+    if not fs.exists(folder):
+        return []
+    found = []
+    for status in fs.listStatus(folder):
+        name = status.getPath().getName()
+        if status.isDirectory() and name.startswith("v") and fs.exists(status.getPath().suffix(f"/{DONE}")):
+            found.append(name)
+    return sorted(found)
+
+
+def current(spark, store: str) -> str | None:
+    """The path of the newest complete version, or None for an empty (or no) store."""
+    versions = complete_versions(spark, store)
+    return f"{store.rstrip('/')}/{RESOURCES}/{versions[-1]}" if versions else None
+
+
+def prune(spark, store: str, keep: set[str]) -> None:
+    """Remove every version of the resources but `keep`, complete or not (a killed load's
+    leftovers too; one load at a time). Quarantined lines are kept, every load's."""
+    folder, fs = _path(spark, f"{store.rstrip('/')}/{RESOURCES}")
+    for status in fs.listStatus(folder) if fs.exists(folder) else []:
+        if status.getPath().getName() not in keep:
+            fs.delete(status.getPath(), True)
