@@ -49,20 +49,26 @@ def _fresh(path: Path) -> None:
             stale.unlink()
 
 
+def _timed_views(run, args: dict) -> dict:
+    """Each view of `args` run `repeat` times by `run(view)` (an Arrow table): rows, median s."""
+    found = {}
+    for name in args["views"]:
+        times, rows = [], 0
+        for _ in range(args["repeat"]):
+            began = time.perf_counter()
+            rows = run(_view(name)).num_rows
+            times.append(time.perf_counter() - began)
+        found[name] = {"rows": rows, "s": statistics.median(times)}
+    return found
+
+
 def phase_duckdb(args: dict) -> dict:
     from andon.analytics.fhir import sof, store
 
     path = WORK / "duckdb.duckdb"
     summary, seconds, _ = fhir_views.load_fresh_store(path, [fhir_views.WORK / "ndjson"])
     connection = store.connect(path, read_only=True)
-    views = {}
-    for name in args["views"]:
-        times, rows = [], 0
-        for _ in range(args["repeat"]):
-            began = time.perf_counter()
-            rows = sof.run(connection, _view(name)).num_rows
-            times.append(time.perf_counter() - began)
-        views[name] = {"rows": rows, "s": statistics.median(times)}
+    views = _timed_views(lambda view: sof.run(connection, view), args)
     connection.close()
     return {"ingest_s": seconds, "added": summary.total.added, "views": views}
 
@@ -89,14 +95,7 @@ def phase_spark(args: dict) -> dict:
     summary = ingest.load_paths(spark, str(root), [fhir_views.WORK / "ndjson"])
     seconds = time.perf_counter() - began
     views.register(spark, str(root))
-    found = {}
-    for name in args["views"]:
-        times, rows = [], 0
-        for _ in range(args["repeat"]):
-            began = time.perf_counter()
-            rows = views.run(spark, _view(name)).num_rows
-            times.append(time.perf_counter() - began)
-        found[name] = {"rows": rows, "s": statistics.median(times)}
+    found = _timed_views(lambda view: views.run(spark, view), args)
     peak = _jvm_peak_mb(spark)
     spark.stop()
     return {"ingest_s": seconds, "added": summary.total.added, "views": found, "jvm_mb": peak}
