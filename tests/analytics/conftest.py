@@ -1,8 +1,15 @@
 """Fixtures of the analytics tests."""
 
+import os
 import shutil
 
 import pytest
+
+
+# The tests' data is tiny: compiling each query to Java (Spark's code generation) costs more than
+# running it interpreted, which gives the same results by Spark's design (a third off the
+# conformance suite's time here).
+TEST_SETTINGS = "spark.sql.codegen.wholeStage=false;spark.sql.codegen.factoryMode=NO_CODEGEN"
 
 
 @pytest.fixture(scope="session")
@@ -14,4 +21,12 @@ def spark():
         pytest.skip("no Java on this machine: Spark needs Java 17")
     from andon.analytics.spark import session
 
-    return session.spark()
+    saved = os.environ.get("ANDON_SPARK_CONF")
+    os.environ["ANDON_SPARK_CONF"] = TEST_SETTINGS
+    try:
+        return session.spark()
+    finally:
+        if saved is None:
+            os.environ.pop("ANDON_SPARK_CONF")
+        else:
+            os.environ["ANDON_SPARK_CONF"] = saved
