@@ -94,3 +94,29 @@ def test_andon_ecqm_run_on_spark_writes_the_report(spark, stores, tmp_path, monk
     monkeypatch.delenv("ANDON_SPARK_STORE")
     assert main([*common, "--out", str(tmp_path / "none.json")]) == 2
     assert "ANDON_SPARK_STORE is not set" in capsys.readouterr().err
+
+
+@needs_content
+def test_cases_and_an_explanation_on_spark_are_those_of_duckdb(spark, stores):
+    """The cases of both measures in one pass (what the measure library keeps), and one
+    patient's explanation, on Spark as on DuckDB."""
+    from andon.analytics.spark import ecqm
+
+    path, parquet, periods = stores
+    runs = [(measure, periods[measure]) for measure in IN_CI]
+    connection = store.connect(path, read_only=True)
+    try:
+        on_duckdb = run.run_cases_together(connection, [CONTENT], runs, jobs=1, now=NOW)
+        patient_id = connection.execute("SELECT id FROM resources WHERE type = 'Patient' AND id LIKE 'm1-%' ORDER BY id LIMIT 1").fetchone()[0]
+        explained = run.explain_patient(connection, [CONTENT], IN_CI[1], periods[IN_CI[1]], patient_id, now=NOW)
+    finally:
+        connection.close()
+    on_spark = ecqm.run_cases_together(spark, [CONTENT], runs, store=str(parquet), now=NOW)
+    order = lambda case: (case.patient_id, case.episode or "")  # noqa: E731
+    for (cases, evaluated, errors, warnings), (theirs, their_count, their_errors, their_warnings) in zip(on_spark, on_duckdb, strict=True):
+        assert cases == sorted(theirs, key=order) and cases
+        assert (evaluated, errors, warnings) == (their_count, sorted(their_errors), their_warnings)
+    definition, result = ecqm.explain_patient(spark, [CONTENT], IN_CI[1], periods[IN_CI[1]], patient_id,
+                                              store=str(parquet), now=NOW)
+    assert definition.url == explained[0].url and result == explained[1]
+    assert ecqm.explain_patient(spark, [CONTENT], IN_CI[1], periods[IN_CI[1]], "nobody", store=str(parquet), now=NOW) is None

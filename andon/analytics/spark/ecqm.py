@@ -18,19 +18,21 @@ or the same image on every node); in local mode they are.
 from __future__ import annotations
 
 from ..cql import population
+from ..cql.measure import MeasureDefinition, SubjectResult
 from ..cql.report import Totals, summary_report
-from ..cql.run import Evaluator, now_text
+from ..cql.run import Evaluator, Evaluators, now_text
 from ..cql.ucum_spelling import Accepted
 from .views import RESOURCES, read_resources
 
-_EVALUATORS: dict[tuple, Evaluator] = {}  # per Python worker: the content loaded once
+_EVALUATORS: dict[str, Evaluator | Evaluators] = {}  # per Python worker: the content loaded once
 
 
-def _evaluator(initargs: tuple) -> Evaluator:
-    key = repr(initargs)
+def _evaluator(kind, initargs: tuple):
+    """The worker's Evaluator (or Evaluators) for `initargs`, made on first use."""
+    key = repr((kind.__name__, initargs))
     if key not in _EVALUATORS:
-        _EVALUATORS.clear()  # one measure's content at a time in a worker
-        _EVALUATORS[key] = Evaluator(*initargs)
+        _EVALUATORS.clear()  # one run's content at a time in a worker
+        _EVALUATORS[key] = kind(*initargs)
     return _EVALUATORS[key]
 
 
@@ -72,7 +74,7 @@ def run_measure(spark, folders, measure: str, period: tuple[str, str], store: st
         patients = list(patients)
         if not patients:
             return []
-        totals, errors, accepted = _evaluator(initargs).batch(patients)
+        totals, errors, accepted = _evaluator(Evaluator, initargs).batch(patients)
         return [(totals, errors, accepted, len(patients))]
 
     totals, errors, accepted, evaluated = Totals.of(evaluator.definition), [], Accepted(), 0
@@ -82,3 +84,69 @@ def run_measure(spark, folders, measure: str, period: tuple[str, str], store: st
         accepted.merge(misspelled)
         evaluated += count
     return summary_report(evaluator.definition, totals, period, now, evaluated, sorted(errors), accepted)
+
+
+def run_cases_together(spark, folders, runs: list[tuple[str, tuple[str, str]]], store: str | None = None,
+                       now: str | None = None, accept_ucum_misspellings: bool = False) -> list[tuple]:
+    """Every patient's cases for each run (a measure over a period), the store read once, on
+    Spark: for each run, in order, (cases, patients evaluated, errors, warnings), as
+    `cql.run.run_cases_together` gives them (the cases in patient order, errors sorted)."""
+    now = now or now_text()
+    group = Evaluators(folders, runs, now, accept_ucum_misspellings)  # checks every run's content first
+    initargs = group.initargs
+
+    def evaluate(patients):
+        patients = sorted(patients)
+        return [(_evaluator(Evaluators, initargs).cases(patients), len(patients))] if patients else []
+
+    found = [([], [], Accepted()) for _ in group.runs]
+    evaluated = 0
+    for results, count in patient_records(spark, store).mapPartitions(evaluate).collect():
+        evaluated += count
+        for (cases, errors, accepted), (more, failed, misspelled) in zip(found, results, strict=True):
+            cases.extend(more)
+            errors.extend(failed)
+            accepted.merge(misspelled)
+    return [(sorted(cases, key=_case_order), evaluated, sorted(errors), [accepted.warning()] if accepted.warning() else [])
+            for cases, errors, accepted in found]
+
+
+def _case_order(case) -> tuple:
+    return (case.patient_id, case.episode or "")
+
+
+def explain_patient(spark, folders, measure: str, period: tuple[str, str], patient_id: str, store: str | None = None,
+                    now: str | None = None, accept_ucum_misspellings: bool = False) -> tuple[MeasureDefinition, SubjectResult] | None:
+    """One patient evaluated with the explanation kept (as `cql.run.explain_patient`), their
+    records read from the Spark store on the driver; None when the store has no such patient."""
+    evaluator = Evaluator(folders, measure, period, now or now_text(), accept_ucum_misspellings)
+    frame = read_resources(spark, store) if store else spark.table(RESOURCES)
+    shared_types = population.SHARED_TYPES
+    own = sorted(((f"{t}/{i}", text) for t, i, text in frame.where(
+        (frame.patient == patient_id) & ~frame.type.isin(*shared_types)).select("type", "id", "resource").collect()),
+        key=lambda record: (not record[0].startswith("Patient/"), record[0]))
+    if not own or not own[0][0].startswith("Patient/"):
+        return None
+    shared = _StoredShared(frame).referenced(own)
+    return evaluator.definition, evaluator.explained(evaluator.parser.patient(own + shared))
+
+
+class _StoredShared(population.Shared):
+    """The shared resources one patient references, read from the Spark store when first
+    referenced (as `population.StoredShared` reads them from DuckDB)."""
+
+    def __init__(self, frame):
+        super().__init__({})
+        self.frame = frame
+        self.asked: set[str] = set()
+
+    def fetch(self, keys: list[str]) -> None:
+        wanted = set(keys) - self.asked
+        if not wanted:
+            return
+        self.asked |= wanted
+        pairs = [key.split("/", 1) for key in wanted]
+        frame = self.frame
+        rows = frame.where(frame.type.isin(*{t for t, _ in pairs}) & frame.id.isin(*{i for _, i in pairs})) \
+            .select("type", "id", "resource").collect()
+        self.texts.update({f"{t}/{i}": text for t, i, text in rows if f"{t}/{i}" in wanted})
