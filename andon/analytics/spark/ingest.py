@@ -93,7 +93,26 @@ def load_paths(spark, store_root: str, paths, max_line: int = duckdb_ingest.DEFA
     checked = spark.sparkContext.parallelize(indexed, len(indexed)).mapPartitions(
         lambda part: _checked_lines(part, max_line, max_depth))
     lines = spark.createDataFrame(checked, CHECKED).cache()  # read once, whatever asks below
-    lines.createOrReplaceTempView("checked")
+    try:
+        lines.createOrReplaceTempView("checked")
+        _classify(spark, previous)
+        _count(summary, spark.sql("""
+            SELECT type, outcome, count(*) FROM outcomes GROUP BY ALL
+            UNION ALL SELECT type, 'unchanged', count(*) FROM ranked WHERE rank > 1 GROUP BY ALL
+            UNION ALL SELECT qtype, 'quarantined', count(*) FROM checked WHERE reason IS NOT NULL GROUP BY ALL""").collect())
+        if summary.total.quarantined:  # each load's quarantine is kept, under its version's name
+            spark.sql("SELECT file, line, reason, raw FROM checked WHERE reason IS NOT NULL ORDER BY file, line") \
+                .coalesce(1).write.parquet(f"{root}/{store.QUARANTINE}/{version}")
+        if any(c.added + c.updated for c in summary.by_type.values()):
+            _write_version(spark, root, version, previous)
+    finally:
+        lines.unpersist()
+    return summary
+
+
+def _classify(spark, previous: str | None) -> None:
+    """`incoming` (the good lines, keyed), `ranked` (newest first per resource), `stored` (the
+    current version) and `outcomes` (each resource's newest line: added, updated, unchanged)."""
     spark.sql(_stage_sql()).createOrReplaceTempView("incoming")
     spark.sql(f"""SELECT *, row_number() OVER (PARTITION BY type, id ORDER BY {_NEWEST_FIRST}) AS rank
                   FROM incoming""").createOrReplaceTempView("ranked")
@@ -106,25 +125,20 @@ def load_paths(spark, store_root: str, paths, max_line: int = duckdb_ingest.DEFA
                                    WHEN {_NOT_OLDER} THEN 'updated' ELSE 'unchanged' END AS outcome
                   FROM ranked s LEFT JOIN stored r ON r.type = s.type AND r.id = s.id
                   WHERE s.rank = 1""").createOrReplaceTempView("outcomes")
-    _count(summary, spark.sql("""
-        SELECT type, outcome, count(*) FROM outcomes GROUP BY ALL
-        UNION ALL SELECT type, 'unchanged', count(*) FROM ranked WHERE rank > 1 GROUP BY ALL
-        UNION ALL SELECT qtype, 'quarantined', count(*) FROM checked WHERE reason IS NOT NULL GROUP BY ALL""").collect())
-    changed = sum(c.added + c.updated for c in summary.by_type.values())
-    if summary.total.quarantined:  # each load's quarantine is kept, under its version's name
-        spark.sql("SELECT file, line, reason, raw FROM checked WHERE reason IS NOT NULL ORDER BY file, line") \
-            .coalesce(1).write.parquet(f"{root}/{store.QUARANTINE}/{version}")
-    if changed:
-        written = spark.sql(f"""
-            SELECT {', '.join(COLUMNS)} FROM outcomes WHERE outcome <> 'unchanged'
-            UNION ALL
-            SELECT {', '.join(f'r.{c}' for c in COLUMNS)} FROM stored r
-            LEFT ANTI JOIN outcomes o ON o.type = r.type AND o.id = r.id AND o.outcome <> 'unchanged'""")
-        (written.repartition("type").sortWithinPartitions("type", "patient", "id")
-         .write.partitionBy("type").parquet(f"{root}/{store.RESOURCES}/{version}"))
-        store.prune(spark, root, {version} | ({previous.rsplit("/", 1)[-1]} if previous else set()))
-    lines.unpersist()
-    return summary
+
+
+def _write_version(spark, root: str, version: str, previous: str | None) -> None:
+    """The new version: the stored rows not replaced and the changes, in ranges of (type,
+    patient) (a patient's resources of a type in one file, the files in order); then the
+    versions before `previous` go."""
+    written = spark.sql(f"""
+        SELECT {', '.join(COLUMNS)} FROM outcomes WHERE outcome <> 'unchanged'
+        UNION ALL
+        SELECT {', '.join(f'r.{c}' for c in COLUMNS)} FROM stored r
+        LEFT ANTI JOIN outcomes o ON o.type = r.type AND o.id = r.id AND o.outcome <> 'unchanged'""")
+    (written.repartitionByRange("type", "patient").sortWithinPartitions("type", "patient", "id")
+     .write.partitionBy("type").parquet(f"{root}/{store.RESOURCES}/{version}"))
+    store.prune(spark, root, {version} | ({previous.rsplit("/", 1)[-1]} if previous else set()))
 
 
 def _count(summary: duckdb_ingest.Summary, rows) -> None:

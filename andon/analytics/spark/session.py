@@ -23,11 +23,15 @@ _SETTINGS = {
     "spark.ui.enabled": "false",
     "spark.sql.session.timeZone": "UTC",  # as DuckDB's SET TimeZone='UTC' in the store
     "spark.sql.ansi.enabled": "true",  # a bad cast is an error, as in DuckDB, never a silent NULL
-    "spark.sql.shuffle.partitions": "8",
     "spark.ui.showConsoleProgress": "false",
     # a view's SQL nests a lambda per path step and per repeat level: more than Spark's 100
     # resolution rounds for the deepest views of the conformance suite
     "spark.sql.analyzer.maxIterations": "1000",
+}
+# On this machine's cores (local mode): few shuffle partitions for small data, and Spark's own
+# logging quiet. A cluster keeps its own (adaptive execution sizes the partitions there).
+_LOCAL_SETTINGS = {
+    "spark.sql.shuffle.partitions": "8",
     "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
 }
 
@@ -73,11 +77,12 @@ def spark(master: str | None = None):
         raise EngineError("Spark is not installed: pip install 'andon[spark]' (PySpark 4 and sqlglot)") from None
     master = master or os.environ.get("ANDON_SPARK_MASTER") or DEFAULT_MASTER
     builder = SparkSession.builder.master(master).appName("andon")
-    if master.startswith("local"):
+    local = master.startswith("local")
+    if local:
         # Python workers (eCQM evaluation) run Andon's own interpreter, with its packages, unless
         # told otherwise; on a cluster the executors' Python is the cluster's (PYSPARK_PYTHON)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    for key, value in {**_SETTINGS, **extra_settings()}.items():
+    for key, value in {**_SETTINGS, **(_LOCAL_SETTINGS if local else {}), **extra_settings()}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("OFF")
