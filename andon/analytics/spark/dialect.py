@@ -6,14 +6,17 @@ meaning, and the compiler's SQL leans on DuckDB's JSON type, so these are done h
 sqlglot's expression tree, before Spark SQL is written:
 
 - JSON is Spark's VARIANT. `json_extract(v, path)` -> `variant_get(v, path)`,
-  `json_extract_string(v, path)` -> `variant_get(v, path, 'string')`, `json_type(v)` -> the
-  DuckDB type name of `schema_of_variant(v)`, `CAST(v AS JSON[])` -> `ARRAY<VARIANT>`, a JSON
-  literal -> `parse_json`, `to_json(x)` -> `CAST(x AS VARIANT)`, and a JSON value's text
-  (`CAST(CAST(v AS JSON) AS VARCHAR)`, `sof.boundary.json_text`) -> `to_json(v)`.
-- List indices: `x[i]` -> `try_element_at(x, i)` (NULL past the end, as in DuckDB; Spark's
-  `x[i]` fails there in ANSI mode), and a 1-based lambda index (`lambda e, i:`) counted from 1.
-- `array_length` -> `size`, `error` -> `raise_error`, `GLOB` -> `RLIKE` with the pattern as a
-  regular expression, `list_slice` and `x[-1:]` -> `slice`.
+  `json_extract_string(v, path)` -> `variant_get(v, path, 'string')`, `json_type(v)` -> DuckDB's
+  name for the kind `schema_of_variant(v)` gives, `CAST(v AS JSON[])` -> `ARRAY<VARIANT>`, a
+  JSON literal and `json(text)` -> `parse_json`, `to_json(x)` -> `CAST(x AS VARIANT)`, and a
+  JSON value's text (`CAST(CAST(v AS JSON) AS VARCHAR)`, `sof.boundary.json_text`) -> `to_json(v)`.
+- Lists: `x[i]` -> `try_element_at(x, i)` (NULL past the end, as in DuckDB; Spark's `x[i]` fails
+  there in ANSI mode); a lambda's position (`lambda e, i:`) counted from 1; `x[a:b]`, `x[-n:]`
+  and `list_slice` -> `filter` on the position; `list_sort` (only of `repeat`'s {k, v}) ->
+  `array_sort` comparing k; `array_length` -> `size`.
+- `error` -> `raise_error`; `GLOB` -> `RLIKE` with the pattern as a regular expression;
+  `regexp_extract` with a list of group names -> a struct of the groups; `round(x, n)` with n
+  computed -> `round(x * 10^n) / 10^n` (Spark's round takes a constant).
 
 Anything the compiler writes that is not handled here is either the same in both dialects or
 fails in Spark with its own message; the conformance suite on Spark is the check.
@@ -37,8 +40,8 @@ class DialectError(ValueError):
 def spark_sql(duckdb_sql: str) -> str:
     """The same query in Spark SQL."""
     # sqlglot's transform does not descend into a node it replaced, so the JSON-text marker
-    # (whose inner cast the rewrite below would drop) is read first, top-down, and the rest
-    # rewritten bottom-up, every node once.
+    # (whose inner cast the rewrite below would take for a cast of its own) is read first,
+    # top-down, and the rest rewritten bottom-up, every node once.
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20_000))  # views nest deeply (repeat: one level per depth)
     try:
