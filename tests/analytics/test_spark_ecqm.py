@@ -94,6 +94,9 @@ def test_andon_ecqm_run_on_spark_writes_the_report(spark, stores, tmp_path, monk
     monkeypatch.delenv("ANDON_SPARK_STORE")
     assert main([*common, "--out", str(tmp_path / "none.json")]) == 2
     assert "ANDON_SPARK_STORE is not set" in capsys.readouterr().err
+    monkeypatch.setenv("ANDON_SPARK_STORE", str(tmp_path / "nowhere"))
+    assert main([*common, "--out", str(tmp_path / "none.json")]) == 2
+    assert "no FHIR store at" in capsys.readouterr().err and not (tmp_path / "none.json").exists()
 
 
 @needs_content

@@ -375,15 +375,15 @@ def _run_over_store(args, period, path) -> int:
 def _run_on_spark(args, period) -> int:
     """`andon ecqm run` with ANDON_ANALYTICS_ENGINE=spark: over the store at ANDON_SPARK_STORE."""
     from ..spark import ecqm, session
+    from ..spark.store import StoreError
 
-    spark_store = os.environ.get("ANDON_SPARK_STORE", "").strip()
-    if not spark_store:
-        print("error: ANDON_SPARK_STORE is not set: the folder of the store `andon fhir parquet` writes", file=sys.stderr)
+    spark_store = session.store_for_command()
+    if spark_store is None:
         return 2
     try:
         report = ecqm.run_measure(session.spark(), args.content, args.measure, period, store=spark_store,
                                   accept_ucum_misspellings=args.accept_ucum_misspellings)
-    except (content.ContentError, MeasureError, session.EngineError) as error:
+    except (content.ContentError, MeasureError, session.EngineError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return _written(report, args.out)

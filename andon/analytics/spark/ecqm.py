@@ -41,8 +41,7 @@ def patient_records(spark, store: str | None = None):
     patient_records` gives them (`Type/id`, JSON text), the Patient first and the shared
     resources they reference last. `store`: a store folder (`views.register`), else the
     registered `resources`."""
-    frame = read_resources(spark, store) if store else spark.table(RESOURCES)
-    frame = frame.selectExpr("type", "id", "patient", "CAST(resource AS STRING) AS resource")
+    frame = _resources(spark, store)
     shared_types = ", ".join(f"'{t}'" for t in population.SHARED_TYPES)  # fixed names: no quoting needed
     shared = {f"{t}/{i}": text for t, i, text in
               frame.where(f"type IN ({shared_types})").select("type", "id", "resource").collect()}
@@ -54,12 +53,24 @@ def patient_records(spark, store: str | None = None):
 
     def assembled(pair):
         patient_id, rows = pair
-        records = sorted(rows, key=lambda record: (not record[0].startswith("Patient/"), record[0]))
-        if not records or not records[0][0].startswith("Patient/"):
+        records = _patient_first(rows)
+        if records is None:
             return []  # no Patient: in no population, as on DuckDB
         return [(patient_id, records + population.Shared(texts.value).referenced(records))]
 
     return grouped.flatMap(assembled)
+
+
+def _resources(spark, store: str | None):
+    """The store's resources (or the registered `resources`), the JSON as text."""
+    frame = read_resources(spark, store) if store else spark.table(RESOURCES)
+    return frame.selectExpr("type", "id", "patient", "CAST(resource AS STRING) AS resource")
+
+
+def _patient_first(records) -> list | None:
+    """A patient's own records, the Patient first; None when there is no Patient among them."""
+    records = sorted(records, key=lambda record: (not record[0].startswith("Patient/"), record[0]))
+    return records if records and records[0][0].startswith("Patient/") else None
 
 
 def run_measure(spark, folders, measure: str, period: tuple[str, str], store: str | None = None,
@@ -120,12 +131,10 @@ def explain_patient(spark, folders, measure: str, period: tuple[str, str], patie
     """One patient evaluated with the explanation kept (as `cql.run.explain_patient`), their
     records read from the Spark store on the driver; None when the store has no such patient."""
     evaluator = Evaluator(folders, measure, period, now or now_text(), accept_ucum_misspellings)
-    frame = read_resources(spark, store) if store else spark.table(RESOURCES)
-    shared_types = population.SHARED_TYPES
-    own = sorted(((f"{t}/{i}", text) for t, i, text in frame.where(
-        (frame.patient == patient_id) & ~frame.type.isin(*shared_types)).select("type", "id", "resource").collect()),
-        key=lambda record: (not record[0].startswith("Patient/"), record[0]))
-    if not own or not own[0][0].startswith("Patient/"):
+    frame = _resources(spark, store)
+    own = _patient_first([(f"{t}/{i}", text) for t, i, text in frame.where(
+        (frame.patient == patient_id) & ~frame.type.isin(*population.SHARED_TYPES)).select("type", "id", "resource").collect()])
+    if own is None:
         return None
     shared = _StoredShared(frame).referenced(own)
     return evaluator.definition, evaluator.explained(evaluator.parser.patient(own + shared))

@@ -149,14 +149,12 @@ def _count(summary: duckdb_ingest.Summary, rows) -> None:
 
 def cli_load(files) -> int:
     """`andon fhir load` on Spark (ANDON_ANALYTICS_ENGINE=spark): into ANDON_SPARK_STORE."""
-    import os
     import sys
 
     from . import session
 
-    root = os.environ.get("ANDON_SPARK_STORE", "").strip()
-    if not root:
-        print("error: ANDON_SPARK_STORE is not set: the folder (or object-store URL) of the Spark store", file=sys.stderr)
+    root = session.store_for_command()
+    if root is None:
         return 2
     try:
         summary = load_paths(session.spark(), root, files)

@@ -57,6 +57,15 @@ def engine_for_command() -> str | None:
         return None
 
 
+def store_for_command() -> str | None:
+    """ANDON_SPARK_STORE for a command, or None once the command's error is printed."""
+    store = os.environ.get("ANDON_SPARK_STORE", "").strip()
+    if not store:
+        print("error: ANDON_SPARK_STORE is not set: the folder (or object-store URL) of the Spark store, "
+              "written by `andon fhir load` on Spark or by `andon fhir parquet`", file=sys.stderr)
+    return store or None
+
+
 def extra_settings(text: str | None = None) -> dict[str, str]:
     """ANDON_SPARK_CONF as a dict; a clear error naming the item that has no '='."""
     text = os.environ.get("ANDON_SPARK_CONF", "") if text is None else text

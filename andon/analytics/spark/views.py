@@ -82,17 +82,14 @@ def _view_error(error: Exception) -> Exception:
 def cli_view(view: dict, out, name) -> int:
     """`andon fhir view` on Spark (ANDON_ANALYTICS_ENGINE=spark): the store at
     ANDON_SPARK_STORE, rows printed or written to `out` (.parquet or .csv) as on DuckDB."""
-    import os
     import sys
 
     from ..fhir.sof.engine import print_rows, write
     from . import session
     from .store import StoreError
 
-    store = os.environ.get("ANDON_SPARK_STORE", "").strip()
-    if not store:
-        print("error: ANDON_SPARK_STORE is not set: the folder (or object-store URL) of the store "
-              "that `andon fhir parquet` writes", file=sys.stderr)
+    store = session.store_for_command()
+    if store is None:
         return 2
     try:
         spark = session.spark()
