@@ -357,7 +357,7 @@ def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) ->
                  f"'{resource_type}' ORDER BY patient")  # a FHIR type name: [A-Z][A-Za-z]*
         connection.execute(f"COPY ({query}) TO '{_sql_path(path)}' (FORMAT parquet)")
         written[resource_type] = path
-    _export_json_text(connection, folder / "resources")
+    _export_json_text(connection, folder / "resources")  # spark.store.RESOURCES
     return written
 
 
@@ -366,16 +366,17 @@ def _export_json_text(connection, folder: Path) -> None:
     (`andon.analytics.spark.store`): `folder/<version>/type=<Type>/*.parquet`, ordered by
     patient, with `_SUCCESS` written last; then the older versions are removed."""
     import shutil
-    from datetime import UTC, datetime
 
-    version = folder / ("v" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f"))
+    from ..spark import store as spark_store  # its layout only: no Spark is needed here
+
+    version = folder / spark_store.new_version()
     folder.mkdir(parents=True, exist_ok=True)
-    connection.execute(
-        "COPY (SELECT type, id, patient, version_id, CAST(last_updated AS VARCHAR) AS last_updated, "
+    connection.execute(  # meta's own texts, as the ingest on Spark keeps them
+        "COPY (SELECT type, id, patient, version_id, json_extract_string(resource, '$.meta.lastUpdated') AS last_updated, "
         "md5(resource::VARCHAR) AS content_hash, resource::VARCHAR AS resource FROM resources "
         f"WHERE regexp_full_match(type, '{TYPE_NAME.pattern}') ORDER BY type, patient, id) "
         f"TO '{_sql_path(version)}' (FORMAT parquet, PARTITION_BY (type))")
-    (version / "_SUCCESS").write_bytes(b"")
+    (version / spark_store.DONE).write_bytes(b"")
     for old in folder.iterdir():
         if old != version:
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
