@@ -66,10 +66,34 @@ class Hospital:
         return self.unit(text) if "/" in text else self.facility(text)
 
 
+@pytest.fixture(scope="session")
+def _organisation_loads() -> dict:
+    """The first load of the demo organisation in each database of this process
+    (tests/written_rows.py)."""
+    return {}
+
+
+def _load_organisation() -> Organisation:
+    return content.load_organisation(content.read_file(ORGANISATION_FILE), str(ORGANISATION_FILE))
+
+
 @pytest.fixture
-def hospital(db) -> Hospital:
-    organisation = content.load_organisation(content.read_file(ORGANISATION_FILE), str(ORGANISATION_FILE))
-    return Hospital(organisation)
+def hospital(db, _organisation_loads) -> Hospital:
+    """The demo organisation (two facilities, their units): loaded through the content loader by
+    the first test of a process and database, its rows written again for every later one."""
+    from auditlog.models import LogEntry
+
+    from tests.written_rows import WrittenRows, database_key
+
+    key = database_key()
+    kept = _organisation_loads.get(key)
+    if kept is not None and kept.restore(empty=Organisation):
+        return Hospital(Organisation.objects.get(pk=kept.rows[0][1][0]["id"]))
+    if kept is None:
+        organisation, _organisation_loads[key] = WrittenRows.record(
+            [Organisation, Facility, Unit, LogEntry], [LogEntry], _load_organisation)
+        return Hospital(organisation)
+    return Hospital(_load_organisation())
 
 
 @pytest.fixture
