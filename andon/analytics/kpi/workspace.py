@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -58,6 +59,18 @@ def load_view_definitions(folder: str | Path) -> dict[str, dict]:
 
 def referenced_views(sql: str, known: Iterable[str]) -> set[str]:
     """The views a KPI's SQL reads; KpiError unless it is one SELECT over known views only."""
+    tables = set(_tables_read(sql))
+    unknown = sorted(tables - set(known))
+    if unknown:
+        raise KpiError(f"the SQL reads {', '.join(unknown)}, which are not views (known: {', '.join(sorted(known))})")
+    return tables
+
+
+@lru_cache(maxsize=512)
+def _tables_read(sql: str) -> frozenset[str]:
+    """The tables one SELECT reads, by DuckDB's parser. Remembered by text: loading the measure
+    library checks every measure's SQL, and opening a DuckDB to parse it cost more than the rest of
+    the load (an error is raised again each time, never remembered)."""
     probe = duckdb.connect()
     try:
         statements = probe.extract_statements(sql)
@@ -65,11 +78,7 @@ def referenced_views(sql: str, known: Iterable[str]) -> set[str]:
         raise KpiError(f"the SQL does not parse: {_first_line(error)}") from None
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise KpiError("the SQL must be exactly one SELECT statement")
-    tables = set(probe.get_table_names(sql))
-    unknown = sorted(tables - set(known))
-    if unknown:
-        raise KpiError(f"the SQL reads {', '.join(unknown)}, which are not views (known: {', '.join(sorted(known))})")
-    return tables
+    return frozenset(probe.get_table_names(sql))
 
 
 class Workspace:
