@@ -1,10 +1,11 @@
 """What every page pays before its own work, and the per-request caches that keep it small.
 
 The policy reads a person's role grants (with the two-factor marks of their roles) and facts
-such as "owns an action" once per request. These tests show that nothing read that way outlives
-the request: a grant revoked, a role granted or marked for two-factor between two requests of
-the same signed-in client takes effect on the second. The query counts keep the shared cost of a
-page from creeping back (counts on SQLite; the PostgreSQL benchmark is docs/benchmarks.md).
+such as "owns an action" (all of them in one query) once per request. These tests show that
+nothing read that way outlives the request: a grant revoked, a role granted or marked for
+two-factor between two requests of the same signed-in client takes effect on the second. The
+query counts keep the shared cost of a page from creeping back (counts on SQLite; the PostgreSQL
+benchmark is docs/benchmarks.md).
 """
 
 from datetime import timedelta
@@ -90,6 +91,26 @@ def test_the_actions_entry_appears_on_the_request_after_an_action_is_assigned(cl
     assert reverse("actions:list") in client.get(reverse("home")).content.decode()
 
 
+def test_the_facts_about_a_person_are_read_together_in_one_query_and_named_once(hospital, make_user,
+                                                                                  django_assert_num_queries):
+    from andon.actions.rules import owns_actions
+    from andon.compliance.rules import owns_items, surveys_tracers
+    from andon.improvement.rules import named_on_an_audit, on_a_project
+    from andon.risk.rules import on_a_team, owns_risks
+
+    officer = make_user(Role.PATIENT_SAFETY_OFFICER, "")
+    nurse = make_user(Role.STAFF_REPORTER, "rgh/4w")
+    actions.create_action(officer, unit=hospital.unit("rgh/4w"), owner=nurse, title="Bed alarms on every bay",
+                          due_date=timezone.localdate() + timedelta(days=30), strength=Strength.STRONGER,
+                          measure="Falls per 1,000 bed days")
+    with django_assert_num_queries(1):
+        answers = [fact(nurse) for fact in (surveys_tracers, owns_actions, owns_items, on_a_team, owns_risks,
+                                            on_a_project, named_on_an_audit)]
+    assert answers == [False, True, False, False, False, False, False]
+    with pytest.raises(ValueError, match="owns_an_action"):
+        permissions.person_fact("owns_an_action", lambda person: None)
+
+
 # --- the queries of a page ---------------------------------------------------------------------------
 
 @pytest.fixture
@@ -110,21 +131,16 @@ def ward(hospital, make_user, safety_taxonomy):
 # Session, user, grants (with their two-factor marks), then the page's own queries. Raise a
 # maximum only for a reason the page itself has, and say it in the commit.
 PAGES = {
-    # 9: anyone may be on an RCA team, and the home page lists the open analyses whose team they
-    # are on (issue 15: a team member who is not an officer had no way to find them).
-    # 13: compliance (issue 16) gives every member of staff four kinds of work, one query each:
-    # assessment items they own, policies to read and sign, policies they own due for review, and
-    # tracers they survey (anyone may be the surveyor for a day or own an item or a policy).
-    # 14: the menu asks whether the person is on an FMEA team (issue 17: anyone may be, and the
-    # Proactive risk entry is theirs then), once per request. 15: and whether they are on a QI
-    # project or named on a clinical audit (issue 18: anyone may lead a project or audit cases;
-    # one query answers both, for the menu and the home page's work).
-    "home page (reporter)": ("nurse", lambda events: reverse("home"), 15),
-    # 8: the menu asks whether the person surveys a tracer (a surveyor for the day holds no
-    # compliance role; the Tracers entry is theirs then), once per request. 9: and whether they
-    # are on an FMEA team, likewise. 10: and whether they are on a QI project or named on an
-    # audit (one query for both, issue 18).
-    "report form": ("nurse", lambda events: reverse("safety:report"), 10),
+    # 7: anyone may be on an RCA team, and the home page lists the open analyses whose team they
+    # are on (issue 15: a team member who is not an officer had no way to find them). 8: the facts
+    # about the person that anyone may hold whatever their role (owns an action, an assessment item
+    # or a risk, surveys a tracer, is on an FMEA team, a QI project or an audit: issues 16-18), which
+    # the menu and the home page's work ask, all in one query (permissions.person_fact). 11:
+    # compliance (issue 16) lists every member of staff's assessment items, policies to read and
+    # sign, and policies they own due for review, one query each. 12: the committees they sit on.
+    "home page (reporter)": ("nurse", lambda events: reverse("home"), 12),
+    # 7: the facts about the person the menu asks (above), in one query.
+    "report form": ("nurse", lambda events: reverse("safety:report"), 7),
     # 8: the queue's unit filter lists the officer's units (issue 15, item 8).
     "triage queue": ("officer", lambda events: reverse("safety:triage_queue"), 8),
     # No count of the whole list: a page is read with one more row to know if there is a next.
@@ -160,9 +176,9 @@ def test_submitting_a_report_reads_the_officers_grants_in_one_query(client, hosp
             "occurred_at": timezone.localtime(timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
             "narrative": "Patient found on the floor beside the bed.", "details.injury_level": "minor",
             "details.assisted": "no"}
-    # 26: the named reference's number in the year is a locked increment and its read. 27: the
-    # menu of the answer asks whether the nurse is on an FMEA team.
-    with django_assert_max_num_queries(27):
+    # 23: the named reference's number in the year is a locked increment and its read. 24: the
+    # menu of the answer asks the facts about the nurse (one query: permissions.person_fact).
+    with django_assert_max_num_queries(24):
         assert client.post(reverse("safety:report"), post).status_code == 200
     event = SafetyEvent.objects.latest("reported_at")
     assert Notification.objects.filter(title=f"New safety report {event.reference} to triage").count() == 5

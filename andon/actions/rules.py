@@ -13,7 +13,7 @@ Object rules:
 
 import rules
 
-from andon.platform.permissions import add_rule, holds, remembered
+from andon.platform.permissions import add_rule, holds, person_fact
 
 
 @rules.predicate
@@ -21,11 +21,14 @@ def is_action_owner(user, action):
     return action is not None and getattr(action, "owner_id", None) == user.pk
 
 
-def owns_actions(user) -> bool:
-    """Whether the user owns any action, read once per request: the navigation asks on every page."""
+def _actions_owned(person):
     from .models import Action
 
-    return remembered(user, "owns_an_action", Action.objects.filter(owner=user).exists)
+    return Action.objects.filter(owner=person)
+
+
+# Whether the user owns any action (the navigation asks on every page).
+owns_actions = person_fact("owns_an_action", _actions_owned)
 
 
 @rules.predicate

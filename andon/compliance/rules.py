@@ -17,7 +17,7 @@ facts about a record that grant what no role does.
 
 import rules
 
-from andon.platform.permissions import add_rule, holds, remembered
+from andon.platform.permissions import add_rule, holds, person_fact
 
 
 def _owner_is_user(user, record) -> bool:
@@ -29,11 +29,14 @@ def owns_item(user, item):
     return _owner_is_user(user, item)
 
 
-def owns_items(user) -> bool:
-    """Whether the user owns an item of an assessment, read once per request (the menu asks)."""
+def _items_owned(person):
     from .models import AssessmentItem
 
-    return remembered(user, "owns_an_assessment_item", AssessmentItem.objects.filter(owner=user).exists)
+    return AssessmentItem.objects.filter(owner=person)
+
+
+# Whether the user owns an item of an assessment (the menu asks).
+owns_items = person_fact("owns_an_assessment_item", _items_owned)
 
 
 @rules.predicate
@@ -74,11 +77,14 @@ def surveys_tracer(user, tracer):
     return tracer is not None and getattr(tracer, "surveyor_id", None) == user.pk
 
 
-def surveys_tracers(user) -> bool:
-    """Whether the user is the surveyor of any tracer, read once per request (the menu asks)."""
+def _tracers_surveyed(person):
     from .models import Tracer
 
-    return remembered(user, "surveys_a_tracer", Tracer.objects.filter(surveyor=user).exists)
+    return Tracer.objects.filter(surveyor=person)
+
+
+# Whether the user is the surveyor of any tracer (the menu asks).
+surveys_tracers = person_fact("surveys_a_tracer", _tracers_surveyed)
 
 
 @rules.predicate

@@ -19,7 +19,7 @@ facts about a record that grant what no role does.
 
 import rules
 
-from andon.platform.permissions import add_rule, holds, remembered
+from andon.platform.permissions import add_rule, holds, person_fact
 
 
 def _pk(record):
@@ -42,28 +42,26 @@ def works_on_project(user, project):
     return project.lead_id == user.pk or project.team.filter(pk=user.pk).exists()
 
 
-def _named_on(user) -> dict:
-    """Whether the person is on a project (lead, sponsor, team) and named on an audit (lead,
-    auditor): anyone may be, so the menu and the home page ask it of everyone; one query for both,
-    once per request."""
-    from django.db.models import Exists, OuterRef, Q
+def _projects_named_on(person):
+    from django.db.models import Q
 
-    from andon.platform.models import User
+    from .models import Project
 
-    from .models import Audit, Project
-
-    def compute():
-        person = OuterRef("pk")
-        found = User.objects.filter(pk=user.pk).values(
-            project=Exists(Project.objects.filter(Q(lead=person) | Q(sponsor=person) | Q(team=person))),
-            audit=Exists(Audit.objects.filter(Q(lead=person) | Q(auditors=person)))).first()
-        return found or {"project": False, "audit": False}
-
-    return remembered(user, "named_in_improvement", compute)
+    return Project.objects.filter(Q(lead=person) | Q(sponsor=person) | Q(team=person))
 
 
-def on_a_project(user) -> bool:
-    return _named_on(user)["project"]
+def _audits_named_on(person):
+    from django.db.models import Q
+
+    from .models import Audit
+
+    return Audit.objects.filter(Q(lead=person) | Q(auditors=person))
+
+
+# Whether the person is on a project (lead, sponsor, team) and named on an audit (lead, auditor):
+# anyone may be, so the menu and the home page ask it of everyone.
+on_a_project = person_fact("on_an_improvement_project", _projects_named_on)
+named_on_an_audit = person_fact("named_on_an_audit", _audits_named_on)
 
 
 @rules.predicate
@@ -81,10 +79,6 @@ def audits_it(user, audit):
     if audit is None or _pk(audit) is None:
         return False
     return audit.lead_id == user.pk or audit.auditors.filter(pk=user.pk).exists()
-
-
-def named_on_an_audit(user) -> bool:
-    return _named_on(user)["audit"]
 
 
 @rules.predicate

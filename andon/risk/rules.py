@@ -16,7 +16,7 @@ facts about a record that grant what no role does.
 
 import rules
 
-from andon.platform.permissions import add_rule, holds, remembered
+from andon.platform.permissions import add_rule, holds, person_fact
 
 
 @rules.predicate
@@ -31,10 +31,13 @@ def on_board_framework(user, risk):
     return risk is not None and getattr(risk, "level", None) == Level.BOARD
 
 
-def owns_risks(user) -> bool:
+def _risks_owned(person):
     from .models import Risk
 
-    return remembered(user, "owns_a_risk", Risk.objects.filter(owner=user).exists)
+    return Risk.objects.filter(owner=person)
+
+
+owns_risks = person_fact("owns_a_risk", _risks_owned)
 
 
 @rules.predicate
@@ -49,13 +52,16 @@ def on_assessment_team(user, assessment):
     return assessment.leader_id == user.pk or assessment.team.filter(pk=user.pk).exists()
 
 
-def on_a_team(user) -> bool:
+def _assessments_on(person):
     from django.db.models import Q
 
     from .models import Assessment
 
-    # One query: the menu asks it of everyone without risk.view_fmea on every page.
-    return remembered(user, "on_an_fmea_team", Assessment.objects.filter(Q(team=user) | Q(leader=user)).exists)
+    return Assessment.objects.filter(Q(team=person) | Q(leader=person))
+
+
+# The menu asks it of everyone without risk.view_fmea on every page.
+on_a_team = person_fact("on_an_fmea_team", _assessments_on)
 
 
 @rules.predicate
