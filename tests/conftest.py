@@ -87,13 +87,13 @@ def hospital(db, _organisation_loads) -> Hospital:
 
     key = database_key()
     kept = _organisation_loads.get(key)
-    if kept is not None and kept.restore(empty=Organisation):
-        return Hospital(Organisation.objects.get(pk=kept.rows[0][1][0]["id"]))
     if kept is None:
         organisation, _organisation_loads[key] = WrittenRows.record(
             [Organisation, Facility, Unit, LogEntry], [LogEntry], _load_organisation)
         return Hospital(organisation)
-    return Hospital(_load_organisation())
+    if kept.restore(empty=Organisation):
+        return Hospital(Organisation.objects.get(pk=kept.first_id(Organisation)))
+    return Hospital(_load_organisation())  # an organisation is there already: the loader updates it
 
 
 @pytest.fixture

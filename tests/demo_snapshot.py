@@ -169,7 +169,9 @@ def demo_state(snapshots: dict) -> None:
     by loading it (and keeping a snapshot), every later time by restoring that snapshot."""
     from andon.platform.demo import load_demo_hospital
 
-    key = (connection.vendor, connection.settings_dict["NAME"])
+    from tests.written_rows import database_key
+
+    key = database_key()
     cases_dir = Path(settings.ANDON_CASES_DIR)
     snapshot = snapshots.get(key)
     if snapshot is None:

@@ -42,6 +42,10 @@ class WrittenRows:
             rows.append((model, found))
         return result, cls(rows, frozenset(fresh_ids))
 
+    def first_id(self, model):
+        """The id of the first row the load inserted into `model`."""
+        return next(found for kept, found in self.rows if kept is model)[0]["id"]
+
     def restore(self, empty) -> bool:
         """Writes the rows again, if the model `empty` has no rows yet; else writes nothing and
         answers False."""
