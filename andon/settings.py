@@ -298,6 +298,11 @@ ANDON_CONTENT_DIR = Path(env.str("ANDON_CONTENT_DIR", default=str(BASE_DIR.paren
 # The cases behind computed results, kept for the drill-down (patient-level: Parquet files).
 ANDON_CASES_DIR = Path(env.str("ANDON_CASES_DIR", default=str(DATA_DIR / "measure-cases"))).resolve()
 ANDON_FHIR_STORE = Path(env.str("ANDON_FHIR_STORE", default=str(DATA_DIR / "fhir.duckdb"))).resolve()
+# The engine measures are computed on: duckdb (the store above, on this server) or spark (the
+# store at ANDON_SPARK_STORE, a folder or an object-store URL, on the cluster of
+# ANDON_SPARK_MASTER; docs/scale-out.md). The pages read the results either way.
+ANDON_ANALYTICS_ENGINE = env.str("ANDON_ANALYTICS_ENGINE", default="duckdb")
+ANDON_SPARK_STORE = env.str("ANDON_SPARK_STORE", default="")
 # A proportion's chart is Laney's p′ when the average denominator reaches this ⚠︎ (with large
 # denominators ordinary p-chart limits flag nearly every point; DOMAIN.md §7).
 ANDON_LANEY_DENOMINATOR = env.int("ANDON_LANEY_DENOMINATOR", default=1000)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from andon.analytics import kpi
+from andon.analytics.fhir import store as fhir_store
 from andon.analytics.kpi import periods as period_math
 from andon.platform.models import Unit
 
@@ -176,6 +178,57 @@ def from_manual(measure: Measure, kind: str, first: date, last: date) -> tuple[l
     return cells, {"cases": rows.count()}
 
 
+# --- the engine ---------------------------------------------------------------------------------
+
+def computation_store():
+    """The store measures are computed from, for one computation: DuckDB's file, read-only, or
+    on Spark (ANDON_ANALYTICS_ENGINE=spark) the newest complete version of ANDON_SPARK_STORE
+    (`spark.store.Opened`); None when no clinical data is loaded. ValidationError when Spark is
+    asked for but cannot be used (the extra not installed, no store configured)."""
+    from andon.analytics.spark import session
+
+    try:
+        if session.engine(settings.ANDON_ANALYTICS_ENGINE) == "duckdb":
+            return open_duckdb_store()
+        if not settings.ANDON_SPARK_STORE:
+            raise session.EngineError("ANDON_SPARK_STORE is not set: the folder (or object-store URL) of the Spark store")
+        from andon.analytics.spark import store as spark_store
+
+        return spark_store.open_current(session.spark(), settings.ANDON_SPARK_STORE)
+    except session.EngineError as error:
+        raise ValidationError(f"the analytics engine cannot be used: {error}") from None
+
+
+def open_duckdb_store():
+    """The DuckDB FHIR store, read-only; None when no clinical data has been loaded."""
+    path = settings.ANDON_FHIR_STORE
+    return fhir_store.connect(path, read_only=True, memory_limit=fhir_store.READ_MEMORY_LIMIT) if path.exists() else None
+
+
+def on_spark(store) -> bool:
+    from andon.analytics.spark.store import Opened
+
+    return isinstance(store, Opened)
+
+
+def workspace_for(store, views, sqls, unit_map, unit_tree, attribution: bool = False) -> kpi.Workspace:
+    """A KPI workspace on the store's engine holding the views the SQL texts read."""
+    if on_spark(store):
+        from andon.analytics.spark.workspace import SparkWorkspace
+
+        return SparkWorkspace.for_sql(store, views, sqls, unit_map, unit_tree, attribution=attribution)
+    return kpi.Workspace.for_sql(store, views, sqls, unit_map, unit_tree, attribution=attribution)
+
+
+def load_label(store) -> str:
+    """Which load of the store results came from (MeasureResult.data_load)."""
+    if on_spark(store):
+        return store.label()
+    files, newest = store.execute("SELECT count(*), max(loaded_at) FROM loads").fetchone()
+    stamp = newest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if newest else "never"
+    return f"FHIR store: {files} files, last loaded {stamp}"
+
+
 # --- eCQMs --------------------------------------------------------------------------------------
 
 ECQM_CASES_SQL = """
@@ -222,9 +275,17 @@ def ecqm_cases_together(store, folders, names: list[str], kind: str, first: date
         except ComputeError as error:
             found[name] = error
     runs = [(name, (start.isoformat(), end.isoformat())) for name, spans in measured.items() for start, end in spans]
-    results = iter(run.run_cases_together(store, folders, runs, jobs=jobs, progress=progress,
-                                          accept_ucum_misspellings=settings.ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS)
-                   if runs else [])
+    accept = settings.ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS
+    if not runs:
+        results = iter([])
+    elif on_spark(store):  # patients spread over the cluster, the same cases (spark/ecqm.py)
+        from andon.analytics.spark import ecqm as spark_ecqm
+
+        results = iter(spark_ecqm.run_cases_together(store.spark, folders, runs, store=store,
+                                                     accept_ucum_misspellings=accept))
+    else:
+        results = iter(run.run_cases_together(store, folders, runs, jobs=jobs, progress=progress,
+                                              accept_ucum_misspellings=accept))
     for name, spans in measured.items():
         found[name] = _ecqm_evaluation(spans, [next(results) for _ in spans])
     return found

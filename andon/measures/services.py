@@ -9,7 +9,7 @@ import csv
 import io
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -98,18 +98,16 @@ def unit_tree() -> list[tuple[str, str]]:
 
 
 def store_load_label(store) -> str:
-    """Which load of the FHIR store results came from: files loaded and the newest load."""
-    files, newest = store.execute("SELECT count(*), max(loaded_at) FROM loads").fetchone()
-    stamp = newest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if newest else "never"
-    return f"FHIR store: {files} files, last loaded {stamp}"
+    """Which load of the FHIR store results came from: files loaded and the newest load (on
+    Spark, the store's version)."""
+    return compute.load_label(store)
 
 
 def open_store():
-    """The FHIR store, read-only; None when no clinical data has been loaded."""
-    from andon.analytics.fhir import store
-
-    path = settings.ANDON_FHIR_STORE
-    return store.connect(path, read_only=True, memory_limit=store.READ_MEMORY_LIMIT) if path.exists() else None
+    """The DuckDB FHIR store, read-only, for the pages that read the clinical record (a patient,
+    the places); None when no clinical data has been loaded. Computations open theirs on the
+    configured engine (compute.computation_store)."""
+    return compute.open_duckdb_store()
 
 
 def find_patient(identifier: str):
@@ -164,7 +162,7 @@ def compute_measures(keys=None, *, kind: str = "month", first: date, last: date,
         missing = sorted(set(keys) - {m.key for m in measures})
         if missing:
             raise ValidationError(f"no active measure {', '.join(missing)}")
-    store = open_store()
+    store = compute.computation_store()
     workspace = None
     try:
         attributed = _attributed(measures, by_practitioner)
@@ -190,7 +188,10 @@ def compute_measures(keys=None, *, kind: str = "month", first: date, last: date,
 def _reopened(store):
     """The store on a fresh connection. The eCQMs' pass streams every patient through DuckDB's
     buffers, which keep what they allocated until the database closes: 220 MB at 100,000
-    patients, held through the rest of the computation otherwise."""
+    patients, held through the rest of the computation otherwise. (On Spark the same version
+    is read on.)"""
+    if compute.on_spark(store):
+        return store
     store.close()
     return open_store()
 
@@ -234,7 +235,7 @@ def _workspace(store, measures, by_practitioner: bool = False) -> kpi.Workspace:
     sqls = [m.definition["source"]["sql"] for m in measures if m.source_kind == SourceKind.SQL]
     if any(m.source_kind == SourceKind.ECQM for m in measures):
         sqls.append("SELECT * FROM encounter")
-    return kpi.Workspace.for_sql(store, views, sqls, unit_map(), unit_tree(), attribution=by_practitioner)
+    return compute.workspace_for(store, views, sqls, unit_map(), unit_tree(), attribution=by_practitioner)
 
 
 def _compute_one(measure: Measure, workspace, store, kind: str, spans, job, jobs, evaluation=None,

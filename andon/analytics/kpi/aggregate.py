@@ -28,12 +28,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import attribution, periods
-from . import workspace as workspaces
 from .workspace import KpiError, Workspace
 
 REQUIRED = ("case_id", "patient_id", "at")
@@ -100,10 +98,7 @@ def _age_band_sql(bounds: Sequence[int]) -> str:
 
 def _typed_cases(workspace: Workspace, sql: str) -> str:
     """The measure's SQL wrapped so that every contract column exists with its type."""
-    try:
-        columns = workspace.connection.sql(sql).columns
-    except duckdb.Error as error:
-        raise KpiError(f"the SQL cannot run: {str(error).strip().splitlines()[0]}") from None
+    columns = workspace.columns(sql)
     missing = [name for name in REQUIRED if name not in columns]
     if missing:
         raise KpiError(f"the SQL must return the columns {', '.join(REQUIRED)}; missing: {', '.join(missing)}")
@@ -123,16 +118,20 @@ def _typed_cases(workspace: Workspace, sql: str) -> str:
 
 def _framed(workspace: Workspace, typed: str, kind: str, age_bands: Sequence[int]) -> str:
     """Cases in range with their period, unit and strata (parameters $first and $end), from
-    `typed`: the table of the measure's cases with their contract columns (_typed_cases)."""
+    `typed`: the table of the measure's cases with their contract columns (_typed_cases).
+    The payer at the time of the case is that of the coverage in force begun last (of two begun
+    together, the first payer by name, so that every run and engine picks the same)."""
     return f"""
-        WITH payers AS (
-            SELECT t.case_id, t.at_ts,
-                   first(coalesce(c.payor_display, c.payor_reference) ORDER BY c.period_start DESC NULLS LAST) AS payer
+        WITH covered AS (
+            SELECT t.case_id, t.at_ts, coalesce(c.payor_display, c.payor_reference) AS payer,
+                   row_number() OVER (PARTITION BY t.case_id, t.at_ts
+                                      ORDER BY c.period_start DESC NULLS LAST, coalesce(c.payor_display, c.payor_reference) NULLS LAST) AS position
             FROM {typed} t JOIN coverage c ON c.patient_id = t.patient_id
             WHERE (c.period_start IS NULL OR TRY_CAST(c.period_start AS TIMESTAMPTZ) <= t.at_ts)
               AND (c.period_end IS NULL OR TRY_CAST(c.period_end AS TIMESTAMPTZ) >= t.at_ts)
               AND coalesce(c.status, 'active') = 'active'
-            GROUP BY t.case_id, t.at_ts
+        ), payers AS (
+            SELECT case_id, at_ts, payer FROM covered WHERE position = 1
         )
         SELECT t.*, {periods.sql_start('t.at_ts', kind)} AS period_start,
                coalesce(ml.unit_key, mo.unit_key) AS unit_key,
@@ -160,15 +159,13 @@ TYPED_CASES, FRAMED_CASES = "_kpi_typed_cases", "_kpi_framed_cases"
 def _materialised(workspace: Workspace, sql: str, kind: str, bounds: dict, age_bands: Sequence[int]) -> Iterator[None]:
     """The measure's cases in TYPED_CASES and those in range, framed, in FRAMED_CASES, for the
     time of the block."""
-    connection = workspace.connection
     try:
-        _run(connection, f"CREATE OR REPLACE TEMP TABLE {TYPED_CASES} AS {_typed_cases(workspace, sql)}", {})
-        _run(connection, f"CREATE OR REPLACE TEMP TABLE {FRAMED_CASES} AS {_framed(workspace, TYPED_CASES, kind, age_bands)}",
-             bounds)
+        workspace.create_table(TYPED_CASES, _typed_cases(workspace, sql))
+        workspace.create_table(FRAMED_CASES, _framed(workspace, TYPED_CASES, kind, age_bands), bounds)
         yield
     finally:
         for table in (FRAMED_CASES, TYPED_CASES):
-            connection.execute(f"DROP TABLE IF EXISTS {table}")
+            workspace.drop_table(table)
 
 
 def _practitioner_column(workspace: Workspace) -> str:
@@ -220,10 +217,9 @@ def _grouped_by(spread: str, dimension: str | None) -> str:
 
 
 def _check_unit_map(workspace: Workspace) -> None:
-    clash = workspace.connection.execute(
-        "SELECT kind, external_id FROM unit_map GROUP BY ALL HAVING count(DISTINCT unit_key) > 1 LIMIT 1").fetchone()
+    clash = workspace.rows("SELECT kind, external_id FROM unit_map GROUP BY ALL HAVING count(DISTINCT unit_key) > 1 LIMIT 1")
     if clash:
-        raise KpiError(f"unit map: {clash[0]} {clash[1]!r} is mapped to more than one unit")
+        raise KpiError(f"unit map: {clash[0][0]} {clash[0][1]!r} is mapped to more than one unit")
 
 
 def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: date, last: date,
@@ -243,14 +239,13 @@ def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: dat
     bounds = _bounds(first, last, kind)
     result = Aggregation()
     with _materialised(workspace, sql, kind, bounds, age_bands):
-        connection = workspace.connection
-        result.cells = [Cell(*row) for row in _run(connection, _grouped(SPREAD, dimensions))]
+        result.cells = [Cell(*row) for row in workspace.rows(_grouped(SPREAD, dimensions))]
         if by_practitioner:  # after the others, which stay as they were without it
-            result.cells += [Cell(*row) for row in _run(connection, _grouped(BY_PRACTITIONER, [PRACTITIONER], all_cases=False))]
-        result.cases, result.undated, result.outside = _run(connection, f"""
+            result.cells += [Cell(*row) for row in workspace.rows(_grouped(BY_PRACTITIONER, [PRACTITIONER], all_cases=False))]
+        result.cases, result.undated, result.outside = workspace.rows(f"""
             SELECT count(*), count(*) FILTER (WHERE at_ts IS NULL), count(*) FILTER (WHERE at_ts < $first OR at_ts >= $end)
             FROM {TYPED_CASES}""", bounds)[0]
-        result.unmapped = _run(connection, f"SELECT count(*) FROM {FRAMED_CASES} WHERE unit_key IS NULL")[0][0]
+        result.unmapped = workspace.rows(f"SELECT count(*) FROM {FRAMED_CASES} WHERE unit_key IS NULL")[0][0]
         if keep:
             result.kept = _kept(workspace)
     return result
@@ -260,24 +255,6 @@ def _bounds(first: date, last: date, kind: str) -> dict:
     """The parameters $first and $end: the start of the period holding `first`, the end of the one holding `last`."""
     spans = periods.periods(first, last, kind)
     return {"first": spans[0][0], "end": spans[-1][1]}
-
-
-def _run(connection, query: str, parameters: dict | None = None) -> list[tuple]:
-    """Rows of a query over the measure's SQL."""
-    with _measure_errors():
-        return connection.execute(query, parameters or {}).fetchall()
-
-
-@contextmanager
-def _measure_errors() -> Iterator[None]:
-    """A failure on the data is the measure's error (KpiError), worded for who runs it."""
-    try:
-        yield
-    except duckdb.OutOfMemoryException as error:
-        raise KpiError(f"the measure's cases need more memory than a workspace may take ({workspaces.MEMORY_LIMIT}, "
-                       f"and disk space past it): {str(error).strip().splitlines()[0]}") from None
-    except duckdb.Error as error:
-        raise KpiError(f"the SQL failed on the data: {str(error).strip().splitlines()[0]}") from None
 
 
 CASE_COLUMNS = ("case_id", "patient_id", "encounter_id", "at", "period_start", "unit_key", "numerator", "denominator",
@@ -298,8 +275,7 @@ def _kept(workspace: Workspace) -> pa.Table:
     query = f"""SELECT case_id, patient_id, encounter_id, at_ts AS "at", period_start, unit_key, numerator, denominator,
                "value", {", ".join(dimensions)}
         FROM {FRAMED_CASES} ORDER BY period_start, at_ts, case_id"""
-    with _measure_errors():
-        return workspace.connection.sql(query).to_arrow_table()
+    return workspace.arrow(query)
 
 
 def cases_in(table: pa.Table, *, unit_keys: Sequence[str] | None = None, stratum: str = "", stratum_value: str = "",

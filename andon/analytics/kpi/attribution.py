@@ -57,7 +57,6 @@ def ids_join(reference: str, ids_alias: str) -> str:
 
 # practitioner_ids: each NPI's Practitioner id (the first by id should a store hold two).
 PRACTITIONER_IDS = f"""
-    CREATE TABLE practitioner_ids AS
     SELECT npi, min(regexp_extract(id, '{_LITERAL}', 1)) AS id FROM practitioner
     WHERE nullif(npi, '') IS NOT NULL GROUP BY npi"""
 
@@ -69,7 +68,6 @@ def encounter_attribution_sql() -> str:
     roles = ", ".join(f"'{role}'" for role in ROLES)
     order = " ".join(f"WHEN '{role}' THEN {rank}" for rank, role in enumerate(ROLES))
     return f"""
-    CREATE TABLE encounter_attribution AS
     WITH parts AS (
         SELECT p.encounter_id, p.role_code, p.participant_index,
                TRY_CAST(p.period_start AS TIMESTAMPTZ) AS starts, TRY_CAST(p.period_end AS TIMESTAMPTZ) AS ends,
@@ -89,10 +87,10 @@ def encounter_attribution_sql() -> str:
     SELECT encounter_id, practitioner_key, role_code FROM ranked WHERE position = 1"""
 
 
-def prepare(connection) -> None:
-    """Make the attribution tables in a workspace holding VIEWS."""
-    connection.execute(PRACTITIONER_IDS)
-    connection.execute(encounter_attribution_sql())
+def prepare(workspace) -> None:
+    """Make the attribution tables (practitioner_ids, encounter_attribution) in a workspace holding VIEWS."""
+    workspace.create_table("practitioner_ids", PRACTITIONER_IDS)
+    workspace.create_table("encounter_attribution", encounter_attribution_sql())
 
 
 def case_key_sql(own: str, ids_alias: str, attributed_alias: str) -> str:

@@ -12,7 +12,8 @@ and may only be one SELECT.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -82,29 +83,33 @@ def _tables_read(sql: str) -> frozenset[str]:
 
 
 class Workspace:
-    """Views loaded from a store, the unit map, and a connection to run measure SQL in."""
+    """Views loaded from a store, the unit map, and a connection to run measure SQL in.
 
-    def __init__(self, store: duckdb.DuckDBPyConnection | None, definitions: Mapping[str, dict],
-                 views: Iterable[str], unit_map: Iterable[tuple[str, str, str]] = (),
-                 unit_tree: Iterable[tuple[str, str]] = (), attribution: bool = False):
+    The aggregation (aggregate.py) and the attribution rules reach the engine only through the
+    methods under "The engine" (rows, columns, arrow, create_table, drop_table, add_table,
+    errors), written in DuckDB's SQL: the same code runs on Spark (spark/workspace.py), whose
+    workspace turns that SQL into Spark's."""
+
+    def __init__(self, store, definitions: Mapping[str, dict], views: Iterable[str],
+                 unit_map: Iterable[tuple[str, str, str]] = (), unit_tree: Iterable[tuple[str, str]] = (),
+                 attribution: bool = False):
         self.definitions = dict(definitions)
         # With attribution, the cases are also given their responsible practitioner (attribution.py).
         self.attribution = attribution
         if attribution:
             views = set(views) | set(attribution_rules.VIEWS)
-        self._spill = tempfile.TemporaryDirectory(prefix="andon-kpi-", ignore_cleanup_errors=True)
-        self.connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": self._spill.name,
-                                                 "allocator_flush_threshold": ALLOCATOR_FLUSH_THRESHOLD})
-        self.connection.execute("SET TimeZone = 'UTC'")
         self.loaded: dict[str, int] = {}
-        for name in sorted(set(views) | set(STRATA_VIEWS)):
-            self._load_view(store, name)
+        self._open()
+        names = sorted(set(views) | set(STRATA_VIEWS))
+        unknown = [name for name in names if name not in self.definitions]
+        if unknown:
+            raise KpiError(f"no ViewDefinition named {unknown[0]!r}")
+        self._load_views(store, names)
         self._load_unit_map(unit_map)
         self._load_unit_tree(unit_tree)
         if attribution:
-            attribution_rules.prepare(self.connection)
-        self.connection.execute("SET enable_external_access = false")
-        self.connection.execute("SET lock_configuration = true")
+            attribution_rules.prepare(self)
+        self._seal()
 
     @classmethod
     def for_sql(cls, store, definitions: Mapping[str, dict], sqls: Iterable[str], unit_map=(), unit_tree=(),
@@ -115,15 +120,6 @@ class Workspace:
             views |= referenced_views(sql, definitions)
         return cls(store, definitions, views, unit_map, unit_tree, attribution)
 
-    def _load_view(self, store, name: str) -> None:
-        if name not in self.definitions:
-            raise KpiError(f"no ViewDefinition named {name!r}")
-        table = sof.run(store, self.definitions[name]) if store is not None else _empty(self.definitions[name])
-        self.connection.register(f"_arrow_{name}", table)
-        self.connection.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "_arrow_{name}"')
-        self.connection.unregister(f"_arrow_{name}")
-        self.loaded[name] = table.num_rows
-
     def _load_unit_map(self, unit_map) -> None:
         rows = []
         for kind, external_id, unit in unit_map:
@@ -132,9 +128,9 @@ class Workspace:
             rows.append((kind, reference_key(kind, str(external_id)), str(unit)))
         table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(UNIT_MAP_COLUMNS)},
                          schema=pa.schema([(name, pa.string()) for name in UNIT_MAP_COLUMNS]))
-        self.connection.register("_arrow_unit_map", table)
-        self.connection.execute("CREATE TABLE unit_map AS SELECT DISTINCT * FROM _arrow_unit_map")
-        self.connection.unregister("_arrow_unit_map")
+        self.add_table("_unit_map_rows", table)
+        self.create_table("unit_map", "SELECT DISTINCT * FROM _unit_map_rows")
+        self.drop_table("_unit_map_rows")
 
     def _load_unit_tree(self, unit_tree) -> None:
         """`unit_rollup(unit_key, cell_unit)`: the cells a case of a unit counts in, the unit's own
@@ -142,11 +138,53 @@ class Workspace:
         pairs = [(str(unit), str(ancestor)) for unit, ancestor in unit_tree]
         table = pa.table({"unit_key": [p[0] for p in pairs], "cell_unit": [p[1] for p in pairs]},
                          schema=pa.schema([("unit_key", pa.string()), ("cell_unit", pa.string())]))
-        self.connection.register("_arrow_unit_tree", table)
-        self.connection.execute("""CREATE TABLE unit_rollup AS
+        self.add_table("_unit_tree_rows", table)
+        self.create_table("unit_rollup", """
             SELECT DISTINCT unit_key, unit_key AS cell_unit FROM unit_map
-            UNION SELECT unit_key, cell_unit FROM _arrow_unit_tree""")
-        self.connection.unregister("_arrow_unit_tree")
+            UNION SELECT unit_key, cell_unit FROM _unit_tree_rows""")
+        self.drop_table("_unit_tree_rows")
+
+    # --- The engine: DuckDB, in memory --------------------------------------------------------
+
+    def _open(self) -> None:
+        self._spill = tempfile.TemporaryDirectory(prefix="andon-kpi-", ignore_cleanup_errors=True)
+        self.connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": self._spill.name,
+                                                 "allocator_flush_threshold": ALLOCATOR_FLUSH_THRESHOLD})
+        self.connection.execute("SET TimeZone = 'UTC'")
+
+    def _load_views(self, store, names: list[str]) -> None:
+        for name in names:
+            view = self.definitions[name]
+            table = sof.run(store, view) if store is not None else _empty(view)
+            self.add_table(name, table)
+            self.loaded[name] = table.num_rows
+
+    def _seal(self) -> None:
+        """No files or network from here on: a measure's SQL sees the workspace's tables only."""
+        self.connection.execute("SET enable_external_access = false")
+        self.connection.execute("SET lock_configuration = true")
+
+    def rows(self, query: str, parameters: dict | None = None) -> list[tuple]:
+        """The rows of a query (DuckDB's SQL; named parameters as $name)."""
+        with self.errors():
+            return self.connection.execute(query, parameters or {}).fetchall()
+
+    def columns(self, query: str) -> list[str]:
+        """The names of a query's columns, without running it."""
+        with self.errors(cannot="the SQL cannot run"):
+            return self.connection.sql(query).columns
+
+    def arrow(self, query: str) -> pa.Table:
+        with self.errors():
+            return self.connection.sql(query).to_arrow_table()
+
+    def create_table(self, name: str, query: str, parameters: dict | None = None) -> None:
+        """Keep a query's rows as table `name` (replacing one of that name)."""
+        with self.errors():
+            self.connection.execute(f'CREATE OR REPLACE TABLE "{name}" AS {query}', parameters or {})
+
+    def drop_table(self, name: str) -> None:
+        self.connection.execute(f'DROP TABLE IF EXISTS "{name}"')
 
     def add_table(self, name: str, table: pa.Table) -> None:
         """Keep rows made elsewhere (an eCQM's cases) as a table the SQL can read."""
@@ -155,6 +193,18 @@ class Workspace:
         self.connection.register(f"_arrow_{name}", table)
         self.connection.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "_arrow_{name}"')
         self.connection.unregister(f"_arrow_{name}")
+
+    @contextmanager
+    def errors(self, cannot: str = "the SQL failed on the data") -> Iterator[None]:
+        """A failure of the engine on a measure's SQL is the measure's error (KpiError), worded
+        for who runs it: `cannot` and the engine's first line."""
+        try:
+            yield
+        except duckdb.OutOfMemoryException as error:
+            raise KpiError(f"the measure's cases need more memory than a workspace may take ({MEMORY_LIMIT}, "
+                           f"and disk space past it): {_first_line(error)}") from None
+        except duckdb.Error as error:
+            raise KpiError(f"{cannot}: {_first_line(error)}") from None
 
     def close(self) -> None:
         self.connection.close()

@@ -18,6 +18,18 @@ sqlglot's expression tree, before Spark SQL is written:
   `regexp_extract` with a list of group names -> a struct of the groups; `round(x, n)` with n
   computed -> `round(x * 10^n) / 10^n` (Spark's round takes a constant).
 
+The KPI layer's SQL (andon/analytics/kpi: a measure's SQL and the aggregation around it) is
+turned the same way, with these too, so that its meaning is DuckDB's:
+- `TRY_CAST(x AS DATE | TIMESTAMP | TIMESTAMPTZ)` only of a value that starts as a date
+  (year-month-day): Spark would read '2019' and '2019-03' as their first day, where DuckDB
+  gives NULL (a FHIR partial date is no date to count a case on).
+- `date_diff(part, a, b)` counts the boundaries of `part` crossed, as DuckDB does, where
+  Spark's `timestampdiff` counts whole parts elapsed (10:00:59 to 10:01:00: one minute).
+- `date_sub('year' | 'month', a, b)`: DuckDB's whole years (months) from a to b, a month
+  being whole when b's day of the month is not before a's or b is its month's last day.
+- `regexp_full_match(s, p)` -> `s RLIKE '^(?:p)$'`.
+- `a / b` is a DOUBLE (`double_division`).
+
 Anything the compiler writes that is not handled here is either the same in both dialects or
 fails in Spark with its own message; the conformance suite on Spark is the check.
 """
@@ -37,8 +49,10 @@ class DialectError(ValueError):
     """DuckDB SQL this module cannot turn into Spark SQL."""
 
 
-def spark_sql(duckdb_sql: str) -> str:
-    """The same query in Spark SQL."""
+def spark_sql(duckdb_sql: str, *, double_division: bool = False) -> str:
+    """The same query in Spark SQL. `double_division` (the KPI layer's SQL): `a / b` is a
+    DOUBLE, as DuckDB's always is, where Spark keeps a DECIMAL's scale (125 / 60.0: 2.083333
+    on Spark, 2.0833333333333335 on DuckDB)."""
     # sqlglot's transform does not descend into a node it replaced, so the JSON-text marker
     # (whose inner cast the rewrite below would take for a cast of its own) is read first,
     # top-down, and the rest rewritten bottom-up, every node once.
@@ -50,6 +64,8 @@ def spark_sql(duckdb_sql: str) -> str:
         except sqlglot.errors.ParseError as error:
             raise DialectError(f"the compiled view is not SQL sqlglot reads: {error}") from None
         tree = tree.transform(_mark_json_text)
+        if double_division:
+            tree = _bottom_up(tree, _double_division)
         return _bottom_up(tree, _rewrite).sql(dialect="spark")
     finally:
         sys.setrecursionlimit(limit)
@@ -215,8 +231,14 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         if isinstance(paths, exp.Array):
             return exp.Array(expressions=[_json_type(_fn("variant_get", node.this.copy(), _path(p))) for p in paths.expressions])
         return _json_type(_fn("variant_get", node.this, _path(paths)))
+    if isinstance(node, exp.TryCast) and node.to.this in _DATE_TYPES:
+        return _dated_only(node)
     if isinstance(node, (exp.Cast, exp.TryCast)):
         return _cast(node)
+    if isinstance(node, exp.DateDiff) and node.args.get("date_part_boundary"):
+        return _boundaries_crossed(node)
+    if isinstance(node, exp.RegexpFullMatch):
+        return _full_match(node)
     if isinstance(node, exp.Anonymous):
         name = node.name.lower()
         if name == "to_json":
@@ -227,6 +249,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             return _fn("raise_error", *node.expressions)
         if name == "list_slice":
             return _slice(*node.expressions)
+        if name == "date_sub":
+            return _whole_parts(*node.expressions)
     if isinstance(node, exp.ArraySize):
         return _fn("size", node.this)
     if isinstance(node, exp.Glob):
@@ -279,3 +303,61 @@ def _cast(node: exp.Cast) -> exp.Expression:
     if _is_json_array_type(to):
         return exp.Cast(this=value, to=exp.DataType.build("ARRAY<VARIANT>", dialect="spark"))
     return node
+
+
+# --- the KPI layer's SQL ---------------------------------------------------------------------
+
+_DATE_TYPES = (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ)
+_STARTS_AS_A_DATE = r"^\s*[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}"
+_TRUNCATED_PARTS = ("SECOND", "MINUTE", "HOUR", "DAY", "MONTH", "QUARTER", "YEAR")
+
+
+def _dated_only(node: exp.TryCast) -> exp.Expression:
+    """TRY_CAST to a date or time of a value written as a date (see the module's docstring)."""
+    text = exp.Cast(this=node.this.copy(), to=exp.DataType.build("STRING"))
+    starts = exp.RegexpLike(this=text, expression=exp.Literal.string(_STARTS_AS_A_DATE))
+    return exp.Case(ifs=[exp.If(this=starts, true=node.copy())])
+
+
+def _boundaries_crossed(node: exp.DateDiff) -> exp.Expression:
+    """DuckDB's date_diff(part, a, b): Spark's timestampdiff of a and b each truncated to the part."""
+    unit = node.unit.name.upper() if node.unit else "DAY"
+    if unit not in _TRUNCATED_PARTS:
+        raise DialectError(f"date_diff by {unit.lower()} is not written for Spark (use one of "
+                           f"{', '.join(p.lower() for p in _TRUNCATED_PARTS)})")
+
+    def truncated(value):
+        return _fn("date_trunc", exp.Literal.string(unit), value)
+
+    return _fn("timestampdiff", exp.var(unit), truncated(node.expression), truncated(node.this))
+
+
+def _whole_parts(part, start, end) -> exp.Expression:
+    """DuckDB's date_sub('year' | 'month', start, end), for dates (see the module's docstring);
+    negative, by the same count the other way, when end is before start."""
+    name = part.name.lower() if isinstance(part, exp.Literal) else ""
+    if name not in ("year", "month"):
+        raise DialectError(f"date_sub by {part.sql(dialect='duckdb')} is not written for Spark (year or month)")
+    per = 12 if name == "year" else 1
+    start_sql, end_sql = start.sql(dialect="spark"), end.sql(dialect="spark")
+
+    def months(a: str, b: str) -> str:
+        return (f"((year({b}) - year({a})) * 12 + month({b}) - month({a})"
+                f" - CASE WHEN day({b}) < day({a}) AND {b} <> last_day({b}) THEN 1 ELSE 0 END)")
+
+    sql = (f"CASE WHEN {start_sql} <= {end_sql} THEN CAST(floor({months(start_sql, end_sql)} / {per}) AS BIGINT)"
+           f" ELSE -CAST(floor({months(end_sql, start_sql)} / {per}) AS BIGINT) END")
+    return sqlglot.parse_one(sql, read="spark")
+
+
+def _double_division(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Div):
+        return exp.Div(this=exp.Cast(this=node.this.copy(), to=exp.DataType.build("DOUBLE")), expression=node.expression.copy())
+    return node
+
+
+def _full_match(node: exp.RegexpFullMatch) -> exp.Expression:
+    pattern = node.expression
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        raise DialectError(f"regexp_full_match with a pattern that is not a literal: {node.sql()}")
+    return exp.RegexpLike(this=node.this, expression=exp.Literal.string(f"^(?:{pattern.this})$"))

@@ -22,6 +22,7 @@ from ..cql.measure import MeasureDefinition, SubjectResult
 from ..cql.report import Totals, summary_report
 from ..cql.run import Evaluator, Evaluators, now_text
 from ..cql.ucum_spelling import Accepted
+from .store import Opened
 from .views import RESOURCES, read_resources
 
 _EVALUATORS: dict[str, Evaluator | Evaluators] = {}  # per Python worker: the content loaded once
@@ -61,9 +62,13 @@ def patient_records(spark, store: str | None = None):
     return grouped.flatMap(assembled)
 
 
-def _resources(spark, store: str | None):
-    """The store's resources (or the registered `resources`), the JSON as text."""
-    frame = read_resources(spark, store) if store else spark.table(RESOURCES)
+def _resources(spark, store):
+    """The store's resources (a store folder, or a version opened for a computation: `store.
+    Opened`; else the registered `resources`), the JSON as text."""
+    if isinstance(store, Opened):
+        frame = spark.read.parquet(store.version)
+    else:
+        frame = read_resources(spark, store) if store else spark.table(RESOURCES)
     return frame.selectExpr("type", "id", "patient", "CAST(resource AS STRING) AS resource")
 
 

@@ -27,6 +27,9 @@ _SETTINGS = {
     # a view's SQL nests a lambda per path step and per repeat level: more than Spark's 100
     # resolution rounds for the deepest views of the conformance suite
     "spark.sql.analyzer.maxIterations": "1000",
+    # SQL reads tables, never files named in it (parquet.`/path`): a measure's SQL sees the
+    # workspace's tables and nothing else, as on DuckDB (enable_external_access = false)
+    "spark.sql.runSQLOnFiles": "false",
 }
 # On this machine's cores (local mode): few shuffle partitions for small data, and Spark's own
 # logging quiet. A cluster keeps its own (adaptive execution sizes the partitions there).
@@ -40,9 +43,11 @@ class EngineError(RuntimeError):
     """Spark asked for but not available (the extra not installed, or no Java)."""
 
 
-def engine() -> str:
-    """The configured analytics engine; a clear error for anything but the two known."""
-    name = os.environ.get("ANDON_ANALYTICS_ENGINE", "duckdb").strip().lower() or "duckdb"
+def engine(configured: str | None = None) -> str:
+    """The configured analytics engine (`configured`, else ANDON_ANALYTICS_ENGINE); a clear
+    error for anything but the two known."""
+    configured = os.environ.get("ANDON_ANALYTICS_ENGINE", "duckdb") if configured is None else configured
+    name = configured.strip().lower() or "duckdb"
     if name not in ENGINES:
         raise EngineError(f"ANDON_ANALYTICS_ENGINE is {name!r}: it must be one of {', '.join(ENGINES)}")
     return name

@@ -18,6 +18,7 @@ local folder and an object store.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 RESOURCES = "resources"
@@ -65,3 +66,27 @@ def prune(spark, store: str, keep: set[str]) -> None:
     for status in fs.listStatus(folder) if fs.exists(folder) else []:
         if status.getPath().getName() not in keep:
             fs.delete(status.getPath(), True)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """One version of a store, read by a computation from its start to its end: a load that
+    completes meanwhile is the next computation's, so that every measure of one computation
+    counts the same data (as on DuckDB, where the computation holds one connection)."""
+
+    spark: object
+    folder: str
+    version: str  # the version's path
+
+    def label(self) -> str:
+        """Which data results came from, as the results keep it (`data_load`)."""
+        return f"Spark store {self.folder}, version {self.version.rstrip('/').rsplit('/', 1)[-1]}"
+
+    def close(self) -> None:
+        """Nothing to release: the session stays for the next computation."""
+
+
+def open_current(spark, folder: str) -> Opened | None:
+    """The store's newest complete version, or None when it has none."""
+    path = current(spark, folder)
+    return Opened(spark, folder, path) if path else None

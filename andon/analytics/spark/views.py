@@ -22,7 +22,11 @@ RESOURCES = "resources"  # the name the compiled SQL reads
 def register(spark, store: str) -> None:
     """Make the store's resources (its newest complete version) the `resources` the compiled
     views read (a temporary view); `StoreError` when it has none."""
-    frame = read_resources(spark, store)
+    show_resources(read_resources(spark, store))
+
+
+def show_resources(frame) -> None:
+    """Make a frame of a store version's rows the `resources` the compiled views read."""
     frame.selectExpr("type", "id", "patient", "parse_json(resource) AS resource").createOrReplaceTempView(RESOURCES)
 
 
