@@ -12,6 +12,7 @@ packages`) is asked for.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -100,4 +101,7 @@ def spark(master: str | None = None):
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("OFF")
+    # PySpark logs every failed query's plan and Java stack as an error; Andon reports the
+    # failure itself, in words (a view's or a measure's error), so the log would only repeat it
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     return session
