@@ -1,7 +1,7 @@
 """Views on Spark: the SQL-on-FHIR v2 conformance suite, the dialect's pieces, the command line.
 
 Spark runs in local mode (PySpark from the `spark` extra, the machine's Java 17); the tests skip,
-saying why, where either is missing (the `spark` fixture, tests/analytics/conftest.py).
+saying why, where either is missing (the `spark` fixture, tests/conftest.py).
 """
 
 import json
