@@ -160,12 +160,30 @@ def trigger(event: str, at: datetime | None = None) -> list[ScheduleRun]:
 
 
 def fhir_loaded_at() -> datetime | None:
-    """When `andon fhir load` last finished (the marker it writes beside the store), or None."""
+    """When `andon fhir load` last finished (the marker it writes beside the store), or None.
+    On Spark (ANDON_ANALYTICS_ENGINE=spark), when the Spark store's newest version was begun:
+    it is read only once complete."""
     from andon.analytics.fhir.ingest import loaded_marker
 
+    if settings.ANDON_ANALYTICS_ENGINE.strip().lower() == "spark":
+        return _spark_store_loaded_at()
     try:
         return datetime.fromisoformat(loaded_marker(settings.ANDON_FHIR_STORE).read_text().strip())
     except (OSError, ValueError):
+        return None
+
+
+def _spark_store_loaded_at() -> datetime | None:
+    """The Spark store's newest version's time; None (no load to run after) when the store or
+    Spark cannot be read, which the computation itself then reports."""
+    from andon.analytics.spark import session
+    from andon.analytics.spark import store as spark_store
+
+    if not settings.ANDON_SPARK_STORE:
+        return None
+    try:
+        return spark_store.completed_at(session.spark(), settings.ANDON_SPARK_STORE)
+    except session.EngineError:
         return None
 
 

@@ -162,3 +162,18 @@ def test_an_engine_that_cannot_be_used_is_refused_and_the_results_stay(both_engi
     done = services.compute_measures(["average-length-of-stay"], first=FIRST, last=last)
     assert done[0].error == "average-length-of-stay: no clinical data is loaded (andon fhir load)"
     assert _stored() == cells
+
+
+def test_the_tasks_run_after_each_load_see_a_load_of_the_spark_store(stores, settings, spark, tmp_path):
+    from andon.analytics.spark import store as spark_store
+    from andon.platform import schedules
+
+    _, parquet, _, _ = stores
+    settings.ANDON_ANALYTICS_ENGINE, settings.ANDON_SPARK_STORE = "spark", str(parquet)
+    version = spark_store.complete_versions(spark, str(parquet))[-1]
+    loaded = schedules.fhir_loaded_at()
+    assert loaded is not None and loaded.strftime("v%Y%m%dT%H%M%S%f") == version
+    (parquet / "resources" / "v29991231T000000000000").mkdir()  # a load begun later, not complete
+    assert schedules.fhir_loaded_at() == loaded
+    settings.ANDON_SPARK_STORE = str(tmp_path / "empty")
+    assert schedules.fhir_loaded_at() is None

@@ -90,3 +90,15 @@ def open_current(spark, folder: str) -> Opened | None:
     """The store's newest complete version, or None when it has none."""
     path = current(spark, folder)
     return Opened(spark, folder, path) if path else None
+
+
+def completed_at(spark, folder: str) -> datetime | None:
+    """When the store's newest complete version was begun (its name), or None for no version:
+    what the scheduled tasks that run after each load compare with their last run."""
+    versions = complete_versions(spark, folder)
+    if not versions:
+        return None
+    try:
+        return datetime.strptime(versions[-1], "v%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
+    except ValueError:  # a folder named otherwise: not a version this module wrote
+        return None
