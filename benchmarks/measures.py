@@ -2,7 +2,7 @@
 equity strata, on generated populations of 10,000 and 100,000 patients, and the dashboard's
 response time with those results in the database.
 
-    .venv/bin/python benchmarks/measures.py [--sizes 10000,100000] [--no-doc]
+    .venv/bin/python benchmarks/measures.py [--sizes 10000,100000] [--spark] [--no-doc]
 
 1. Population (per size): made-up EHR patients (andon/analytics/fhir/synthetic.py: stays at
    five wards, emergency visits, coverage) and, for a tenth of the patients, copies of the CMS
@@ -20,7 +20,12 @@ response time with those results in the database.
 5. Dashboard: signed in as the CQO, the dashboard page 30 times (after 3 warm-ups) against the
    home page as the baseline: median and p95.
 
-Figures go to docs/benchmarks.md ("Measures library"). Times are never asserted.
+6. With `--spark`: the same computation on Spark local[2] (ANDON_ANALYTICS_ENGINE=spark) over the
+   Parquet store of the same data, after the DuckDB computation: time, peak RSS and the JVM's,
+   and its cells compared with DuckDB's (identical, differing in a sum's last digits, differing).
+
+Figures go to docs/benchmarks.md ("Measures library"; with --spark also "Measures library on
+Spark"). Times are never asserted.
 """
 
 from __future__ import annotations
@@ -229,6 +234,95 @@ def _timed_ecqm_pass() -> list[float]:
     return seconds
 
 
+# --- 6. on Spark (--spark) ---------------------------------------------------------------------------
+
+SPARK_SECTION = "## Measures library on Spark"
+
+
+def phase_spark(args: dict) -> dict:
+    """The same computation on Spark local[2] over the Parquet store of the same data, after the
+    DuckDB computation (phase compute): time, peak memory, and its cells against DuckDB's."""
+    os.environ["ANDON_SPARK_CONF"] = f"spark.driver.memory={args.get('memory', '4g')}"
+    _django(args["size"])
+    import shutil
+
+    import spark_scale
+    from django.conf import settings
+
+    from andon.analytics.fhir import columnar, store
+    from andon.analytics.spark import session
+    from andon.measures import services
+
+    parquet = folder(args["size"]) / "parquet"
+    shutil.rmtree(parquet, ignore_errors=True)
+    began = time.perf_counter()
+    connection = store.connect(settings.ANDON_FHIR_STORE)
+    columnar.export_parquet(connection, parquet)
+    connection.close()
+    export_s = time.perf_counter() - began
+    on_duckdb = _stored_cells()
+    settings.ANDON_ANALYTICS_ENGINE, settings.ANDON_SPARK_STORE = "spark", str(parquet)
+    spark = session.spark()  # started before the clock: a cluster's session outlives a computation
+    one_pass = _timed_ecqm_pass()
+    began = time.perf_counter()
+    done = services.compute_measures(None, first=FIRST, last=LAST)
+    seconds = time.perf_counter() - began
+    identical, last_digits, differ = _compared(on_duckdb, _stored_cells())
+    return {"export_s": export_s, "s": seconds, "ecqm_pass_s": sum(one_pass), "cells": len(on_duckdb),
+            "identical": identical, "last_digits": last_digits, "differ": differ,
+            "jvm_mb": spark_scale._jvm_peak_mb(spark), "errors": {d.measure: d.error for d in done if d.error}}
+
+
+def _stored_cells() -> list[tuple]:
+    from andon.measures.models import MeasureResult
+
+    return sorted(MeasureResult.objects.values_list("measure__key", "period_kind", "period_start", "unit_id", "stratum",
+                                                    "stratum_value", "cases", "numerator", "denominator", "value"),
+                  key=lambda row: tuple("" if v is None else str(v) for v in row))
+
+
+def _compared(expected: list[tuple], found: list[tuple]) -> tuple[int, int, int]:
+    """Cells identical; differing only in the last digits of a sum (relative 1e-12); differing."""
+    identical = last_digits = differ = 0
+    if [row[:7] for row in found] != [row[:7] for row in expected]:
+        return 0, 0, max(len(found), len(expected))
+    for mine, theirs in zip(found, expected, strict=True):
+        if mine == theirs:
+            identical += 1
+        elif all(a == b or (a is not None and b is not None and math.isclose(a, b, rel_tol=1e-12))
+                 for a, b in zip(mine[7:], theirs[7:], strict=True)):
+            last_digits += 1
+        else:
+            differ += 1
+    return identical, last_digits, differ
+
+
+def spark_report(runs: list[dict]) -> str:
+    lines = [SPARK_SECTION, "",
+             f"Run on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC by `benchmarks/measures.py --spark`: the "
+             "library's computation of the table above (\"Measures library\") on Spark local[2] (the same 2 cores), "
+             "over the Parquet store of the same data (`andon fhir parquet`), after the computation on DuckDB; its "
+             "cells compared with DuckDB's. Spark's session is started before the clock.", "",
+             "| patients | resources | export to Parquet | compute on DuckDB | on Spark | Spark ÷ DuckDB | eCQMs' pass DuckDB / Spark "
+             "| cells identical / last digits / differ | peak RSS DuckDB / Spark (JVM) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for found in runs:
+        duck, spark = found.get("compute", {}), found.get("spark", {})
+        if not spark or spark.get("error") or duck.get("error"):
+            lines.append(f"| {found['size']:,} | | failed: {(spark.get('error') or duck.get('error') or 'not run')[:120]} "
+                         "| | | | | | |")
+            continue
+        lines.append(
+            f"| {found['size']:,} | {found['generate'].get('resources', 0):,} | {spark['export_s']:.1f} s | {duck['s']:.1f} s | "
+            f"{spark['s']:.1f} s | {spark['s'] / duck['s']:.1f}× | {duck['ecqm_pass_s']:.1f} / {spark['ecqm_pass_s']:.1f} s | "
+            f"{spark['identical']:,} / {spark['last_digits']:,} / {spark['differ']:,} | "
+            f"{duck['rss_mb']:,.0f} / {spark['rss_mb']:,.0f} MB ({spark['jvm_mb'] or 0:,.0f} MB) |")
+    errors = runs[-1].get("spark", {}).get("errors")
+    if errors:
+        lines += ["", "Measures that could not be computed on Spark: " + "; ".join(f"{k}: {v}" for k, v in errors.items())]
+    return "\n".join(lines) + "\n"
+
+
 # --- 5. dashboard -----------------------------------------------------------------------------------
 
 def _timed(client, url: str) -> list[float]:
@@ -268,13 +362,13 @@ def phase_dashboard(args: dict) -> dict:
 
 
 PHASES = {"generate": phase_generate, "prepare": phase_prepare, "floor": phase_floor, "compute": phase_compute,
-          "dashboard": phase_dashboard}
+          "spark": phase_spark, "dashboard": phase_dashboard}
 
 
-def run(size: int, limit: float, say) -> dict:
+def run(size: int, limit: float, say, spark: bool = False) -> dict:
     script = Path(__file__).resolve()
     found = {"size": size}
-    for phase in ("generate", "prepare", "floor", "compute", "dashboard"):
+    for phase in ("generate", "prepare", "floor", "compute", *(["spark"] if spark else []), "dashboard"):
         found[phase] = views.run_step(sys.executable, phase, {"size": size}, limit, script=script)
         say(f"  {size:,} {phase}: {found[phase]}")
         if found[phase].get("error"):
@@ -329,6 +423,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--limit", type=float, default=3600, help="seconds one phase may take")
     parser.add_argument("--no-doc", action="store_true")
+    parser.add_argument("--spark", action="store_true", help="also compute on Spark local[2] (the spark extra, Java 17)")
     views.add_phase_arguments(parser, PHASES)
     cli = parser.parse_args(argv)
     if views.ran_phase(cli, PHASES):
@@ -340,11 +435,16 @@ def main(argv=None) -> int:
     def say(text):
         print(text, file=sys.stderr, flush=True)
 
-    runs = [run(int(size), cli.limit, say) for size in cli.sizes.split(",")]
+    runs = [run(int(size), cli.limit, say, cli.spark) for size in cli.sizes.split(",")]
     text = report(runs)
     print(text)
     if not cli.no_doc:
         views.write_doc(text, SECTION)
+    if cli.spark:
+        text = spark_report(runs)
+        print(text)
+        if not cli.no_doc:
+            views.write_doc(text, SPARK_SECTION)
     return 0
 
 
