@@ -42,6 +42,29 @@ def pytest_collection_finish(session):
     _freeze_what_lives_now()
 
 
+# The fixtures and marker through which a test reaches the database (pytest-django refuses the
+# database to any other test).
+_DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+                      "live_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL (.ci/run's second run), only the tests that reach the database run: a test
+    without the database fixtures or marker runs the same code on either database, and ran in
+    the SQLite run already. (A test starting a process that reads DATABASE_URL asks for `db`.)"""
+    from django.conf import settings
+
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    kept, elsewhere = [], []
+    for item in items:
+        reaches = item.get_closest_marker("django_db") or _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (kept if reaches else elsewhere).append(item)
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup):
     """pytest-django's test databases, then what making them left alive is frozen too."""
