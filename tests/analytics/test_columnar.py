@@ -285,9 +285,14 @@ def test_parquet_files_by_type_in_typed_columns(tmp_path, capsys):
     connection.close()
     out = tmp_path / "parquet"
     assert main(["fhir", "--store", str(path), "parquet", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["Encounter.parquet", "Patient.parquet", "resources"]
+    assert sorted(p.name for p in out.iterdir()) == ["Encounter.parquet", "Patient.parquet", "resources", "typed"]
     (version,) = (out / "resources").iterdir()  # the store Spark reads: one complete version
     assert sorted(p.name for p in version.iterdir()) == ["_SUCCESS", "type=Encounter", "type=Patient"]
+    (typed,) = (out / "typed").iterdir()  # and its typed columns, under the version's name
+    assert typed.name == version.name and sorted(p.name for p in typed.iterdir()) == ["Encounter", "Patient", "_structures.json"]
+    assert json.loads((typed / "_structures.json").read_text())["Encounter"] == columnar.typed_table(
+        store.connect(path, read_only=True), "Encounter").structure
+    assert pq.read_table(typed / "Encounter").to_pylist() == pq.read_table(out / "Encounter.parquet").to_pylist()
     texts = pq.read_table(version / "type=Encounter")
     assert sorted(texts.column_names) == ["content_hash", "id", "last_updated", "patient", "resource", "version_id"]
     assert sorted(texts.column("id").to_pylist()) == sorted(e["id"] for e in ENCOUNTERS)
@@ -303,6 +308,7 @@ def test_parquet_files_by_type_in_typed_columns(tmp_path, capsys):
     assert main(["fhir", "--store", str(path), "parquet", str(out)]) == 0  # again: a new version, the old one gone
     assert [p.name for p in (out / "resources").iterdir()] != [version.name]
     assert len(list((out / "resources").iterdir())) == 1
+    assert [p.name for p in (out / "typed").iterdir()] == [p.name for p in (out / "resources").iterdir()]
     (tmp_path / "file").write_text("x")
     assert main(["fhir", "--store", str(path), "parquet", str(tmp_path / "file")]) == 2
     assert main(["fhir", "--store", str(tmp_path / "none.duckdb"), "parquet", str(out)]) == 2

@@ -123,3 +123,50 @@ def test_a_version_left_incomplete_is_never_read_and_goes_at_the_next_load(spark
     assert len(versions) == 2 and versions[0] == complete[0]
     assert not (root / "resources" / "v99991231T000000000000").exists()
     assert {t for t, *_ in _stored(spark, str(root))} == {"Patient", "Condition"}
+
+
+def test_a_load_writes_typed_columns_that_views_read_and_a_version_without_them_reads_json(spark, tmp_path, export):
+    """The typed columns of a version (spark.typed) serve the views of member paths with the rows
+    DuckDB gives; a type whose members differ only by case stays JSON, as on DuckDB; a version
+    whose columns were never completed is read from its JSON text; old versions' columns go."""
+    from andon.analytics.fhir import sof
+    from andon.analytics.spark import ingest as spark_ingest
+    from andon.analytics.spark import store as spark_store
+    from andon.analytics.spark import typed, views
+
+    (export / "Observation.ndjson").write_text(json.dumps(
+        {"resourceType": "Observation", "id": "o1", "status": "final", "Status": "odd"}) + "\n")
+    root = tmp_path / "spark-store"
+    spark_ingest.load_paths(spark, str(root), [export])
+    version = spark_store.current(spark, str(root))
+    structures = json.loads((root / "typed" / version.rsplit("/", 1)[-1] / typed.STRUCTURES).read_text())
+    assert sorted(structures) == ["Condition", "Patient"]  # Observation's status and Status: JSON only
+    assert structures["Condition"]["meta"] == {"versionId": "JSON"}  # "2" and 7: kinds that differ
+
+    connection = store.connect(tmp_path / "fhir.duckdb")
+    ingest.load_paths(connection, [export], progress=False)
+    patients = {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "getResourceKey()"},
+                                                              {"name": "gender", "path": "gender"}]}]}
+    conditions = {"resource": "Condition", "select": [{"column": [
+        {"name": "id", "path": "id"}, {"name": "patient", "path": "subject.getReferenceKey(Patient)"}]}]}
+    observations = {"resource": "Observation", "select": [{"column": [{"name": "status", "path": "status"}]}]}
+    views.register(spark, str(root))
+    assert views.shown_typed() == ["Condition", "Patient"]
+    for view, reads in ((patients, "typed"), (conditions, "typed"), (observations, "json")):
+        assert ("andon_typed_" in views.spark_sql(view)) == (reads == "typed")
+        expected = sorted(map(str, sof.run(connection, view).to_pylist()))
+        assert sorted(map(str, views.run(spark, view).to_pylist())) == expected and expected
+
+    (root / "typed" / version.rsplit("/", 1)[-1] / typed.STRUCTURES).unlink()  # killed before the columns completed
+    views.register(spark, str(root))
+    assert views.shown_typed() == [] and "andon_typed_" not in views.spark_sql(patients)
+    assert sorted(map(str, views.run(spark, patients).to_pylist())) == sorted(map(str, sof.run(connection, patients).to_pylist()))
+    connection.close()
+
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    (newer / "Patient.ndjson").write_text(json.dumps({**PATIENTS[0], "gender": "male"}) + "\n")
+    spark_ingest.load_paths(spark, str(root), [newer])
+    spark_ingest.load_paths(spark, str(root), [newer / "Patient.ndjson", export / "Patient.ndjson"])
+    kept = spark_store.complete_versions(spark, str(root))
+    assert sorted(p.name for p in (root / "typed").iterdir()) == kept  # the older versions' columns went with them

@@ -38,6 +38,31 @@ def test_conformance_on_spark(spark, name, suite, test):
     compare(views.run(spark, test["view"]), test)
 
 
+def test_typed_columns_on_spark_serve_the_views_duckdbs_serve_with_the_suites_rows(spark):
+    """The suite's resources shredded into typed columns on Spark (spark.typed): exactly the views
+    that read typed tables on DuckDB read them on Spark, each with the suite's expected rows."""
+    from andon.analytics.fhir.sof import engine
+    from andon.analytics.spark import views
+    from tests.analytics.test_sof_conformance import CASES, SUITE, _store
+
+    if not CASES:
+        pytest.skip(f"conformance suite not found at {SUITE}")
+    on_duckdb, on_spark = [], []
+    for name in sorted({name for name, _, _ in CASES}):
+        cases = [(suite, test) for n, suite, test in CASES if n == name and not test.get("expectError")]
+        if not cases:
+            continue
+        views.register_resources(spark, cases[0][0]["resources"], typed_columns=True)
+        for suite, test in cases:
+            if engine.typed_sql(_store(name, suite), test["view"]):
+                on_duckdb.append(f"{name}::{test['title']}")
+            if "andon_typed_" in views.spark_sql(test["view"]):
+                on_spark.append(f"{name}::{test['title']}")
+                compare(views.run(spark, test["view"]), test)
+    _REGISTERED.clear()
+    assert on_spark == on_duckdb and len(on_spark) >= 26, on_spark
+
+
 def test_the_dialect_counts_lists_from_one_as_duckdb_does():
     from andon.analytics.spark.dialect import spark_sql
 
@@ -87,8 +112,9 @@ def test_a_value_the_view_cannot_flatten_is_a_view_error(spark):
 
 
 def test_the_command_line_runs_a_view_on_spark_over_the_parquet_store(spark, tmp_path, monkeypatch, capsys):
-    """`andon fhir parquet` writes the store for Spark; with ANDON_ANALYTICS_ENGINE=spark,
-    `andon fhir view` reads it and gives the rows DuckDB gives."""
+    """`andon fhir parquet` writes the store for Spark, typed columns too; with
+    ANDON_ANALYTICS_ENGINE=spark, `andon fhir view` reads it and gives the rows DuckDB gives."""
+    from andon.analytics.spark import views
     from andon.cli import main
 
     patients = [{"resourceType": "Patient", "id": f"p{k}", "gender": g, "name": [{"family": f"F{k}"}]}
@@ -110,6 +136,7 @@ def test_the_command_line_runs_a_view_on_spark_over_the_parquet_store(spark, tmp
     _REGISTERED.clear()
     assert main(["fhir", "view", str(tmp_path / "view.json"), "--out", str(tmp_path / "spark.parquet")]) == 0
     assert "5 rows written" in capsys.readouterr().err
+    assert views.shown_typed() == ["Condition", "Patient"]  # the typed columns `andon fhir parquet` wrote
     on_duckdb = sorted(pq.read_table(tmp_path / "duckdb.parquet").to_pylist(), key=lambda r: r["id"])
     on_spark = sorted(pq.read_table(tmp_path / "spark.parquet").to_pylist(), key=lambda r: r["id"])
     assert on_spark == on_duckdb

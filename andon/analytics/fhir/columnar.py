@@ -149,7 +149,7 @@ def _rebuild(connection, resource_type: str, structure: dict | None = None) -> s
         return "no resources"
     if hashed != count:
         return "left as JSON: rows written without the ingest's content hash"
-    text = _structure_text(structure) if structure is not None else _structure_of(connection, resource_type)
+    text = structure_text(structure) if structure is not None else _structure_of(connection, resource_type)
     if text is None:
         return "left as JSON: the resources' structure cannot be made into columns (too large, or members that differ only by case)"
     number = connection.execute("SELECT nextval('typed_table_numbers')").fetchall()[0][0]
@@ -165,17 +165,17 @@ def _rebuild(connection, resource_type: str, structure: dict | None = None) -> s
     return "built"
 
 
-def _record(connection, resource_type: str, table: str, structure_text: str) -> None:
+def _record(connection, resource_type: str, table: str, text: str) -> None:
     """The catalogue row of a typed table that holds the type's stored resources as they are."""
     count, hashed, xor = _fingerprint(connection, resource_type)
     connection.execute("DELETE FROM typed_tables WHERE type = ?", [resource_type])
     connection.execute(
         "INSERT INTO typed_tables (type, table_name, structure, row_count, hashed, hash_xor) VALUES (?, ?, ?, ?, ?, ?)",
-        [resource_type, table, structure_text, count, hashed, xor],
+        [resource_type, table, text, count, hashed, xor],
     )
 
 
-def _structure_text(structure) -> str | None:
+def structure_text(structure) -> str | None:
     """The structure as `json_transform` takes it, or None when no table can have it: too
     large, or members DuckDB cannot make into columns (names that differ only by case, a
     member named like the patient column). Tried on a scratch database, so that a refused
@@ -267,7 +267,7 @@ class Maintainer:
 
     def _widen(self, resource_type: str, merged) -> None:
         count = _fingerprint(self.connection, resource_type)[0]
-        text = _structure_text(merged)
+        text = structure_text(merged)
         del self.kept[resource_type]
         if text is None or count > self.REBUILD_NOW_ROWS:
             self.stale[resource_type] = merged if text is not None else None
@@ -308,7 +308,7 @@ def _structure_of(connection, resource_type: str) -> str | None:
     merged = "NULL"
     for (one,) in found:
         merged = merge_structures(merged, json.loads(one))
-    return _structure_text(merged)
+    return structure_text(merged)
 
 
 _INTEGERS = {"BIGINT", "UBIGINT", "HUGEINT"}
@@ -369,7 +369,8 @@ def _export_json_text(connection, folder: Path) -> None:
 
     from ..spark import store as spark_store  # its layout only: no Spark is needed here
 
-    version = folder / spark_store.new_version()
+    name = spark_store.new_version()
+    version = folder / name
     folder.mkdir(parents=True, exist_ok=True)
     connection.execute(  # meta's own texts, as the ingest on Spark keeps them
         "COPY (SELECT type, id, patient, version_id, json_extract_string(resource, '$.meta.lastUpdated') AS last_updated, "
@@ -377,9 +378,27 @@ def _export_json_text(connection, folder: Path) -> None:
         f"WHERE regexp_full_match(type, '{TYPE_NAME.pattern}') ORDER BY type, patient, id) "
         f"TO '{_sql_path(version)}' (FORMAT parquet, PARTITION_BY (type))")
     (version / spark_store.DONE).write_bytes(b"")
-    for old in folder.iterdir():
-        if old != version:
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    _export_typed(connection, folder.parent / spark_store.TYPED / name)
+    for kind in (spark_store.RESOURCES, spark_store.TYPED):
+        for old in (folder.parent / kind).iterdir():
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+
+
+def _export_typed(connection, folder: Path) -> None:
+    """The typed tables as the version's typed columns on Spark (`spark.typed`'s layout):
+    `folder/<Type>/data.parquet` by patient, then the structures (written last: complete)."""
+    folder.mkdir(parents=True)
+    written = {}
+    for resource_type, table, text in connection.execute(
+            "SELECT type, table_name, structure FROM typed_tables ORDER BY type").fetchall():
+        if typed_table(connection, resource_type) is None or not TYPE_NAME.fullmatch(resource_type):
+            continue
+        (folder / resource_type).mkdir()
+        connection.execute(f"COPY (SELECT * FROM {quote(table)} ORDER BY {PATIENT_COLUMN}) "
+                           f"TO '{_sql_path(folder / resource_type / 'data.parquet')}' (FORMAT parquet)")
+        written[resource_type] = json.loads(text)
+    (folder / "_structures.json").write_text(json.dumps(written, separators=(",", ":")))  # spark.typed.STRUCTURES
 
 
 def _sql_path(path: Path) -> str:

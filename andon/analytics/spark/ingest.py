@@ -14,6 +14,7 @@ Then, in Spark SQL:
 - the new version (the current one's rows not replaced, and the changes) is written whole
   beside the current one, partitioned by type and ordered by patient within it; it counts once
   Spark has committed it (`store`). A load killed before that leaves the current one as it was.
+- then its resources as typed columns by type (`typed`), which views read once complete.
 
 The files must be readable at the same path by every executor (in local mode they are).
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from ..fhir import ingest as duckdb_ingest
 from ..fhir import reading, store as fhir_store
-from . import dialect, store
+from . import dialect, store, typed
 
 CHECKED = ("file_index INT, file STRING, line BIGINT, reason STRING, qtype STRING, raw STRING, type STRING, "
            "id STRING, version_id STRING, last_updated STRING, patient_ref STRING, odd BOOLEAN")
@@ -138,6 +139,7 @@ def _write_version(spark, root: str, version: str, previous: str | None) -> None
         LEFT ANTI JOIN outcomes o ON o.type = r.type AND o.id = r.id AND o.outcome <> 'unchanged'""")
     (written.repartitionByRange("type", "patient").sortWithinPartitions("type", "patient", "id")
      .write.partitionBy("type").parquet(f"{root}/{store.RESOURCES}/{version}"))
+    typed.write(spark, root, f"{root}/{store.RESOURCES}/{version}")
     store.prune(spark, root, {version} | ({previous.rsplit("/", 1)[-1]} if previous else set()))
 
 

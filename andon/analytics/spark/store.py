@@ -4,6 +4,7 @@
                                                          last_updated, content_hash, resource (JSON text)
     <store>/resources/<version>/_SUCCESS                 written last: the version is complete
     <store>/quarantine/<version>/*.parquet               the lines a load could not take, and why
+    <store>/typed/<version>/...                          the version's resources as typed columns (typed.py)
 
 A version is written whole beside the others and counts once its `_SUCCESS` marker is there
 (Spark writes it when the job commits; `andon fhir parquet` writes it after its files): readers
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 RESOURCES = "resources"
+TYPED = "typed"  # a version's resources as typed columns (typed.py), under the version's name
 QUARANTINE = "quarantine"
 DONE = "_SUCCESS"
 
@@ -60,12 +62,37 @@ def current(spark, store: str) -> str | None:
 
 
 def prune(spark, store: str, keep: set[str]) -> None:
-    """Remove every version of the resources but `keep`, complete or not (a killed load's
-    leftovers too; one load at a time). Quarantined lines are kept, every load's."""
-    folder, fs = _path(spark, f"{store.rstrip('/')}/{RESOURCES}")
-    for status in fs.listStatus(folder) if fs.exists(folder) else []:
-        if status.getPath().getName() not in keep:
-            fs.delete(status.getPath(), True)
+    """Remove every version of the resources (and of their typed columns) but `keep`, complete
+    or not (a killed load's leftovers too; one load at a time). Quarantined lines are kept,
+    every load's."""
+    for kind in (RESOURCES, TYPED):
+        folder, fs = _path(spark, f"{store.rstrip('/')}/{kind}")
+        for status in fs.listStatus(folder) if fs.exists(folder) else []:
+            if status.getPath().getName() not in keep:
+                fs.delete(status.getPath(), True)
+
+
+def write_text(spark, path: str, text: str) -> None:
+    """A small UTF-8 file at `path` (replacing one there), through Hadoop's FileSystem."""
+    target, fs = _path(spark, path)
+    stream = fs.create(target, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def read_text(spark, path: str) -> str | None:
+    """A small UTF-8 file's text, or None where there is none."""
+    target, fs = _path(spark, path)
+    if not fs.exists(target):
+        return None
+    stream = fs.open(target)
+    try:
+        data = spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
+    finally:
+        stream.close()
+    return bytes(data).decode("utf-8")
 
 
 @dataclass(frozen=True)

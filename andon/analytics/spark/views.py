@@ -2,9 +2,14 @@
 
 The store on Spark (`store`: a folder or an object-store URL, written by `andon fhir load` on
 Spark or by `andon fhir parquet`) holds each resource's `id`, `patient` key and JSON text
-(`resource`), partitioned by type and ordered by patient within it. Spark reads the JSON text
-as a VARIANT; the view's DuckDB SQL (`fhir.sof`, compiled
-without the typed-column shortcut) is turned into Spark SQL (`dialect`) and runs over it.
+(`resource`), partitioned by type and ordered by patient within it. A version also holds
+its resources as typed columns by type (`typed`): a view of the form those serve (`sof.typed`:
+member paths) reads its type's columns, compiled over the same structure as on DuckDB; any other
+view reads the JSON text as a VARIANT. Either way the view's DuckDB SQL (`fhir.sof`) is turned
+into Spark SQL (`dialect`).
+
+The resources and typed columns a view reads are those last shown in the Spark session
+(`show_resources`, `register`): temporary views, one store version at a time per session.
 """
 
 from __future__ import annotations
@@ -13,47 +18,81 @@ import re
 
 import pyarrow as pa
 
+from ..fhir.columnar import TypedTable
 from ..fhir.sof import Limits, ViewError, compile_view
-from . import dialect
+from ..fhir.sof.compile import typed_plan
+from ..fhir.sof.typed import typed_select
+from . import dialect, typed
 
 RESOURCES = "resources"  # the name the compiled SQL reads
+_TYPED_VIEW = "andon_typed_{}"  # a type's typed columns, numbered: type names may differ by case only
+_shown: dict[str, TypedTable] = {}  # type -> its typed columns as shown in the session
 
 
 def register(spark, store: str) -> None:
     """Make the store's resources (its newest complete version) the `resources` the compiled
-    views read (a temporary view); `StoreError` when it has none."""
-    show_resources(read_resources(spark, store))
+    views read, and its typed columns theirs (temporary views); `StoreError` when it has none."""
+    path = _current(spark, store)
+    show_resources(spark.read.parquet(path), typed.read(spark, str(store), path))
 
 
-def show_resources(frame) -> None:
-    """Make a frame of a store version's rows the `resources` the compiled views read."""
+def show_resources(frame, typed_columns: dict[str, typed.Typed] | None = None) -> None:
+    """Make a frame of a store version's rows the `resources` the compiled views read, and
+    `typed_columns` (type -> typed.Typed, of the same version) the columns views of their types read."""
+    hide_typed(frame.sparkSession)
     frame.selectExpr("type", "id", "patient", "parse_json(resource) AS resource").createOrReplaceTempView(RESOURCES)
+    for number, (resource_type, columns) in enumerate(sorted((typed_columns or {}).items())):
+        name = _TYPED_VIEW.format(number)
+        columns.frame.createOrReplaceTempView(name)
+        _shown[resource_type] = TypedTable(name, columns.structure)
 
 
 def read_resources(spark, store: str):
     """The store's newest complete version as a DataFrame (JSON text in `resource`)."""
+    return spark.read.parquet(_current(spark, store))
+
+
+def _current(spark, store: str) -> str:
     from . import store as spark_store
 
     path = spark_store.current(spark, str(store))
     if path is None:
         raise spark_store.StoreError(f"no FHIR store at {store} (load data with `andon fhir load`, "
                                      "or write one with `andon fhir parquet`)")
-    return spark.read.parquet(path)
+    return path
 
 
-def register_resources(spark, resources: list[dict]) -> None:
-    """Given resources (dicts) as `resources`, for tests and notebooks, as `register` shows a store."""
+def shown_typed() -> list[str]:
+    """The types whose typed columns views read now."""
+    return sorted(_shown)
+
+
+def hide_typed(spark) -> None:
+    """Forget the typed columns shown: views read the JSON text until others are shown."""
+    for shown in _shown.values():
+        spark.catalog.dropTempView(shown.table)
+    _shown.clear()
+
+
+def register_resources(spark, resources: list[dict], typed_columns: bool = False) -> None:
+    """Given resources (dicts) as `resources`, for tests and notebooks, as `register` shows a
+    store; with `typed_columns`, their typed columns too (computed, not written)."""
     import json
 
-    rows = [(r["resourceType"], str(r.get("id", i)), json.dumps(r, allow_nan=False)) for i, r in enumerate(resources)]
-    frame = spark.createDataFrame(rows, "type string, id string, raw string").coalesce(1)
-    frame.selectExpr("type", "id", "CAST(NULL AS STRING) AS patient", "parse_json(raw) AS resource").createOrReplaceTempView(RESOURCES)
+    rows = [(r["resourceType"], str(r.get("id", i)), None, json.dumps(r, allow_nan=False)) for i, r in enumerate(resources)]
+    frame = spark.createDataFrame(rows, "type string, id string, patient string, resource string").coalesce(1)
+    show_resources(frame, typed.shred(frame) if typed_columns else None)
 
 
 def spark_sql(view: dict, limits: Limits | None = None) -> str:
-    """The view's query in Spark SQL; `ViewError` for an invalid view, as on DuckDB."""
-    sql, _ = compile_view(view, limits=limits)
-    return dialect.spark_sql(sql)
+    """The view's query in Spark SQL, over its type's typed columns when they are shown and the
+    view is of the form they serve, else over the JSON text; `ViewError` for an invalid view, as
+    on DuckDB."""
+    sql, _ = compile_view(view, limits=limits)  # an invalid view is refused either way
+    plan = typed_plan(view)
+    columns = _shown.get(view.get("resource")) if plan is not None else None
+    select = typed_select(plan, columns, view["resource"], one_generator=True) if columns else None
+    return dialect.spark_sql(select if select is not None else sql)
 
 
 def run(spark, view: dict, limits: Limits | None = None) -> pa.Table:

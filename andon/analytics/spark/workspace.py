@@ -23,7 +23,7 @@ from functools import lru_cache
 import pyarrow as pa
 
 from ..kpi.workspace import KpiError, Workspace
-from . import dialect, views
+from . import dialect, typed, views
 
 
 class SparkWorkspace(Workspace):
@@ -39,7 +39,7 @@ class SparkWorkspace(Workspace):
         self._frames: dict[str, object] = {}
 
     def _load_views(self, store, names: list[str]) -> None:
-        views.show_resources(self.spark.read.parquet(store.version))
+        views.show_resources(self.spark.read.parquet(store.version), typed.read(self.spark, store.folder, store.version))
         for name in names:
             query = views.spark_sql(self.definitions[name])
             with self.errors(cannot=f"the view {name} cannot be computed"):
@@ -93,6 +93,7 @@ class SparkWorkspace(Workspace):
         for name in list(self._frames):
             self.drop_table(name)
         self.spark.catalog.dropTempView(views.RESOURCES)
+        views.hide_typed(self.spark)
 
     def _frame(self, query: str, parameters: dict | None = None):
         return self.spark.sql(_spark_sql(query), args=parameters or None)

@@ -77,12 +77,15 @@ _LEAVES = {
 ITEM, INDEX = "andon_item", "andon_index"  # no FHIR member has an underscore inside
 
 
-def typed_select(plan: TypedPlan, typed: TypedTable, resource_type: str) -> str | None:
+def typed_select(plan: TypedPlan, typed: TypedTable, resource_type: str, one_generator: bool = False) -> str | None:
     """The SELECT of a view's plan over the type's typed table, or None when a column or the
-    forEach path has another form (the view then reads JSON)."""
+    forEach path has another form (the view then reads JSON). `one_generator`: a forEach's
+    items and their positions come from one `unnest` of (item, position) pairs, for Spark,
+    which allows one generator a SELECT (DuckDB's two unnests in step are faster there)."""
     names = Names()
     source = f"{quote(typed.table)} AS t"
     item_structure = None
+    item, index = f"t.{ITEM}", f"t.{INDEX}"
     if plan.each is not None:
         if ITEM in typed.structure or INDEX in typed.structure:
             return None
@@ -90,11 +93,17 @@ def typed_select(plan: TypedPlan, typed: TypedTable, resource_type: str) -> str 
         if found is None:
             return None
         items, item_structure = found
-        source = f"(SELECT *, unnest({items}) AS {ITEM}, generate_subscripts({items}, 1) - 1 AS {INDEX} FROM {source}) AS t"
+        if one_generator:
+            x, i = names("x"), names("i")
+            pairs = f"list_transform({items}, lambda {x}, {i}: {{'{ITEM}': {x}, '{INDEX}': {i} - 1}})"
+            source = f"(SELECT *, unnest({pairs}) AS {ITEM} FROM {source}) AS t"
+            item, index = f"t.{ITEM}.{ITEM}", f"t.{ITEM}.{INDEX}"
+        else:
+            source = f"(SELECT *, unnest({items}) AS {ITEM}, generate_subscripts({items}, 1) - 1 AS {INDEX} FROM {source}) AS t"
     values = []
     for name, path, sql_type, scope in plan.columns:
         if scope == "item":
-            value = typed_value(path, item_structure, sql_type, resource_type, names, base=f"t.{ITEM}", index=f"t.{INDEX}")
+            value = typed_value(path, item_structure, sql_type, resource_type, names, base=item, index=index)
         else:
             value = typed_value(path, typed.structure, sql_type, resource_type, names)
         if value is None:
