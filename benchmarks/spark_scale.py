@@ -96,12 +96,22 @@ def phase_spark(args: dict) -> dict:
     seconds = time.perf_counter() - began
     views.register(spark, str(root))
     found = _timed_views(lambda view: views.run(spark, view), args)
+    for name, one in found.items():
+        one["typed"] = "andon_typed_" in views.spark_sql(_view(name))
+    from_text = None
+    if args.get("json_too"):  # the same views over the JSON text alone: the layout before typed columns
+        views.hide_typed(spark)
+        from_text = _timed_views(lambda view: views.run(spark, view), args)
     peak = _jvm_peak_mb(spark)
     spark.stop()
-    return {"ingest_s": seconds, "added": summary.total.added, "views": found, "jvm_mb": peak}
+    return {"ingest_s": seconds, "added": summary.total.added, "views": found, "views_json": from_text, "jvm_mb": peak}
 
 
 PHASES = {"duckdb": phase_duckdb, "spark": phase_spark}
+
+
+def _seconds(one: dict | None) -> str:
+    return f"{one['s']:.2f} s" if one else ""
 
 
 def report(runs: list[dict]) -> str:
@@ -112,22 +122,27 @@ def report(runs: list[dict]) -> str:
              "Data: fhir_views.py's Synthea replicas (fresh ids). Each engine's step in its own process: ingest "
              "into a fresh store, then each view (median of the runs; rows collected into an Arrow table on the "
              "driver). Peak RSS: the largest process (DuckDB: Python; Spark: the JVM's own peak is given too).", "",
-             "| resources | NDJSON | step | DuckDB | Spark local[2] | Spark ÷ DuckDB | rows equal |",
-             "|---:|---:|---|---:|---:|---:|:---:|"]
+             "Spark's views read the version's typed columns where the view is of member paths (\"typed\"), "
+             "else the JSON text; \"Spark, JSON text\" is the same view over the JSON text alone in the same "
+             "run (`--json-too`: the layout before typed columns).", "",
+             "| resources | NDJSON | step | DuckDB | Spark local[2] | Spark ÷ DuckDB | Spark, JSON text | rows equal |",
+             "|---:|---:|---|---:|---:|---:|---:|:---:|"]
     for run in runs:
         duck, spark = run["duckdb"], run["spark"]
         size = f"{run['resources'] / 1e6:.2f} M | {run['bytes'] / 1e9:.2f} GB"
         if "error" in duck or "error" in spark:
-            lines.append(f"| {size} | (failed) | {duck.get('error', '')} | {spark.get('error', '')} | | |")
+            lines.append(f"| {size} | (failed) | {duck.get('error', '')} | {spark.get('error', '')} | | | |")
             continue
         lines.append(f"| {size} | ingest | {duck['ingest_s']:.1f} s | {spark['ingest_s']:.1f} s | "
-                     f"{spark['ingest_s'] / duck['ingest_s']:.1f}× | {'yes' if duck['added'] == spark['added'] else 'no'} |")
+                     f"{spark['ingest_s'] / duck['ingest_s']:.1f}× | | {'yes' if duck['added'] == spark['added'] else 'no'} |")
         for name, one in duck["views"].items():
-            other = spark["views"][name]
-            lines.append(f"| | | view `{name}` ({one['rows']:,} rows) | {one['s']:.2f} s | {other['s']:.2f} s | "
-                         f"{other['s'] / one['s']:.0f}× | {'yes' if one['rows'] == other['rows'] else 'no'} |")
+            other, text = spark["views"][name], (spark.get("views_json") or {}).get(name)
+            reads = "typed" if other.get("typed") else "JSON"
+            lines.append(f"| | | view `{name}` ({one['rows']:,} rows) | {one['s']:.2f} s | {other['s']:.2f} s ({reads}) | "
+                         f"{other['s'] / one['s']:.0f}× | {_seconds(text)} | "
+                         f"{'yes' if one['rows'] == other['rows'] else 'no'} |")
         jvm = f", JVM peak {spark['jvm_mb']:.0f} MB" if spark.get("jvm_mb") else ""
-        lines.append(f"| | | peak RSS | {duck['rss_mb']:.0f} MB | {spark['rss_mb']:.0f} MB{jvm} | | |")
+        lines.append(f"| | | peak RSS | {duck['rss_mb']:.0f} MB | {spark['rss_mb']:.0f} MB{jvm} | | | |")
     lines += ["", "How to run: `.venv/bin/python benchmarks/spark_scale.py --scales 140,700` (the data is "
               "generated once per scale: 1.46 GB of NDJSON per 140).", ""]
     return "\n".join(lines)
@@ -141,20 +156,29 @@ def main(argv=None) -> int:
     parser.add_argument("--spark-memory", default="4g", help="Spark's driver memory (local mode: all of Spark)")
     parser.add_argument("--limit", type=float, default=3600, help="seconds one step may take")
     parser.add_argument("--no-doc", action="store_true")
+    parser.add_argument("--json-too", action="store_true", help="time Spark's views over the JSON text alone too")
+    parser.add_argument("--results", type=Path, help="append each size's figures (a JSON line) to this file, "
+                        "and report every size in it (sizes run apart, one table)")
     fhir_views.add_phase_arguments(parser, PHASES)
     cli = parser.parse_args(argv)
     if fhir_views.ran_phase(cli, PHASES):
         return 0
     WORK.mkdir(parents=True, exist_ok=True)
     runs = []
-    for scale in map(int, cli.scales.split(",")):
+    for scale in map(int, filter(None, cli.scales.split(","))):
         manifest = fhir_views.generate(scale, 20261124)
-        args = {"views": cli.views.split(","), "repeat": cli.repeat, "memory": cli.spark_memory}
+        args = {"views": cli.views.split(","), "repeat": cli.repeat, "memory": cli.spark_memory, "json_too": cli.json_too}
         run = {"resources": manifest["total_resources"], "bytes": manifest["total_bytes"],
                "duckdb": fhir_views.run_step(sys.executable, "duckdb", args, cli.limit, Path(__file__).resolve()),
                "spark": fhir_views.run_step(sys.executable, "spark", args, cli.limit, Path(__file__).resolve())}
         print(json.dumps(run), flush=True)
         runs.append(run)
+        if cli.results:
+            with cli.results.open("a") as out:
+                out.write(json.dumps(run) + "\n")
+    if cli.results and cli.results.exists():
+        runs = sorted((json.loads(line) for line in cli.results.read_text().splitlines() if line.strip()),
+                      key=lambda run: run["resources"])
     text = report(runs)
     print(text)
     if not cli.no_doc:

@@ -125,10 +125,15 @@ def _has_spark_type(structure) -> bool:
 def shred(frame) -> dict[str, Typed]:
     """type -> its resources in `frame` (type, patient, resource as JSON text) as typed columns
     (a frame, not yet computed), for each type whose structure can be columns."""
-    return {resource_type: Typed(frame.where(frame.type == resource_type).selectExpr(
-                f"patient AS {columnar.PATIENT_COLUMN}",
-                f"from_json(resource, '{spark_type(structure)}', map('mode', 'FAILFAST')) AS r",
-            ).select(columnar.PATIENT_COLUMN, "r.*"), structure)
+    from pyspark.sql import functions as F
+
+    def columns(resource_type: str, structure: dict):
+        # the schema as a value, never inside SQL text: member names may hold any character
+        shredded = F.from_json(F.col("resource"), spark_type(structure), {"mode": "FAILFAST"})
+        return frame.where(F.col("type") == resource_type).select(
+            F.col("patient").alias(columnar.PATIENT_COLUMN), shredded.alias("r")).select(columnar.PATIENT_COLUMN, "r.*")
+
+    return {resource_type: Typed(columns(resource_type, structure), structure)
             for resource_type, structure in structures(frame).items()}
 
 
