@@ -102,8 +102,21 @@ def structures(frame) -> dict[str, dict]:
     fits, for each type whose structure can be columns. One Spark job: each task's distinct
     structures, gathered by type (at most one past the limit each: hostile data stays bounded)."""
     found_by_task = frame.select("type", "resource").rdd.mapPartitions(_partition_structures)
+    return _merged(found_by_task.aggregateByKey(set(), _kept, _joined).collect())
+
+
+def structures_of(resources) -> dict[str, dict]:
+    """`structures` of a few (type, JSON text) pairs at hand, computed here rather than by a Spark job."""
+    found: dict[str, set] = {}
+    for resource_type, structure in _partition_structures(resources):
+        _kept(found.setdefault(resource_type, set()), structure)
+    return _merged(found.items())
+
+
+def _merged(found) -> dict[str, dict]:
+    """type -> the merge of its distinct structures (JSON texts), for each type whose structure can be columns."""
     merged = {}
-    for resource_type, shapes in found_by_task.aggregateByKey(set(), _kept, _joined).collect():
+    for resource_type, shapes in found:
         if len(shapes) > columnar.MAX_STRUCTURES or not columnar.TYPE_NAME.fullmatch(resource_type):
             continue  # hostile data, or a type name that makes no folder: JSON only
         structure = "NULL"
@@ -122,9 +135,10 @@ def _has_spark_type(structure) -> bool:
     return True
 
 
-def shred(frame) -> dict[str, Typed]:
+def shred(frame, found: dict[str, dict] | None = None) -> dict[str, Typed]:
     """type -> its resources in `frame` (type, patient, resource as JSON text) as typed columns
-    (a frame, not yet computed), for each type whose structure can be columns."""
+    (a frame, not yet computed), for each type whose structure can be columns (`found`: the
+    structures, when known already)."""
     from pyspark.sql import functions as F
 
     def columns(resource_type: str, structure: dict):
@@ -134,7 +148,7 @@ def shred(frame) -> dict[str, Typed]:
             F.col("patient").alias(columnar.PATIENT_COLUMN), shredded.alias("r")).select(columnar.PATIENT_COLUMN, "r.*")
 
     return {resource_type: Typed(columns(resource_type, structure), structure)
-            for resource_type, structure in structures(frame).items()}
+            for resource_type, structure in (structures(frame) if found is None else found).items()}
 
 
 def write(spark, root: str, version_path: str) -> dict[str, dict]:
@@ -143,7 +157,10 @@ def write(spark, root: str, version_path: str) -> dict[str, dict]:
     target = folder(root, version_path)
     found = shred(spark.read.parquet(version_path))
     for resource_type, columns in found.items():
-        (columns.frame.repartitionByRange(columnar.PATIENT_COLUMN).sortWithinPartitions(columnar.PATIENT_COLUMN)
+        # a patient's resources of a type are in one file of the version (written in ranges of
+        # patient), and a task reads a file (or a large file's part) in order: each typed file
+        # keeps them together, sorted by patient, with no shuffle (nor a range partitioning's sampling job)
+        (columns.frame.sortWithinPartitions(columnar.PATIENT_COLUMN)
          .write.mode("overwrite").parquet(f"{target}/{resource_type}"))
     structures_found = {resource_type: columns.structure for resource_type, columns in found.items()}
     store.write_text(spark, f"{target}/{STRUCTURES}", json.dumps(structures_found, separators=(",", ":")))

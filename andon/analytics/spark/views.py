@@ -81,7 +81,8 @@ def register_resources(spark, resources: list[dict], typed_columns: bool = False
 
     rows = [(r["resourceType"], str(r.get("id", i)), None, json.dumps(r, allow_nan=False)) for i, r in enumerate(resources)]
     frame = spark.createDataFrame(rows, "type string, id string, patient string, resource string").coalesce(1)
-    show_resources(frame, typed.shred(frame) if typed_columns else None)
+    found = typed.structures_of([(row[0], row[3]) for row in rows]) if typed_columns else None
+    show_resources(frame, typed.shred(frame, found) if typed_columns else None)
 
 
 def spark_sql(view: dict, limits: Limits | None = None) -> str:
