@@ -115,8 +115,10 @@ def _seconds(one: dict | None) -> str:
 
 
 def report(runs: list[dict]) -> str:
+    begun = sorted(run.get("at") or datetime.now(UTC).strftime("%Y-%m-%d %H:%M") for run in runs)
     lines = [SECTION, "",
-             f"Run on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC by `benchmarks/spark_scale.py`. Machine: "
+             f"Run on {begun[0]}{f' to {begun[-1]}' if len(begun) > 1 else ''} UTC (each size begun) by "
+             "`benchmarks/spark_scale.py`. Machine: "
              f"{os.cpu_count()} cores, Python {platform.python_version()}; Spark in local mode, `local[2]`, "
              "on the same 2 cores (a cluster's figures are not measured here).", "",
              "Data: fhir_views.py's Synthea replicas (fresh ids). Each engine's step in its own process: ingest "
@@ -143,8 +145,9 @@ def report(runs: list[dict]) -> str:
                          f"{'yes' if one['rows'] == other['rows'] else 'no'} |")
         jvm = f", JVM peak {spark['jvm_mb']:.0f} MB" if spark.get("jvm_mb") else ""
         lines.append(f"| | | peak RSS | {duck['rss_mb']:.0f} MB | {spark['rss_mb']:.0f} MB{jvm} | | | |")
-    lines += ["", "How to run: `.venv/bin/python benchmarks/spark_scale.py --scales 140,700` (the data is "
-              "generated once per scale: 1.46 GB of NDJSON per 140).", ""]
+    lines += ["", "How to run: `.venv/bin/python benchmarks/spark_scale.py --scales 140,700 [--json-too] "
+              "[--results var/bench/spark-results.jsonl]` (the data is generated once per scale: 1.46 GB of NDJSON "
+              "per 140; with `--results`, sizes run apart are reported in one table).", ""]
     return "\n".join(lines)
 
 
@@ -168,7 +171,8 @@ def main(argv=None) -> int:
     for scale in map(int, filter(None, cli.scales.split(","))):
         manifest = fhir_views.generate(scale, 20261124)
         args = {"views": cli.views.split(","), "repeat": cli.repeat, "memory": cli.spark_memory, "json_too": cli.json_too}
-        run = {"resources": manifest["total_resources"], "bytes": manifest["total_bytes"],
+        run = {"at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+               "resources": manifest["total_resources"], "bytes": manifest["total_bytes"],
                "duckdb": fhir_views.run_step(sys.executable, "duckdb", args, cli.limit, Path(__file__).resolve()),
                "spark": fhir_views.run_step(sys.executable, "spark", args, cli.limit, Path(__file__).resolve())}
         print(json.dumps(run), flush=True)
