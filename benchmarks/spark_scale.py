@@ -132,8 +132,14 @@ def report(runs: list[dict]) -> str:
     for run in runs:
         duck, spark = run["duckdb"], run["spark"]
         size = f"{run['resources'] / 1e6:.2f} M | {run['bytes'] / 1e9:.2f} GB"
-        if "error" in duck or "error" in spark:
-            lines.append(f"| {size} | (failed) | {duck.get('error', '')} | {spark.get('error', '')} | | | |")
+        if "error" in duck:
+            lines.append(f"| {size} | (failed) | {duck['error']} | {spark.get('error', '')} | | | |")
+            continue
+        if "error" in spark:  # DuckDB's figures stand on their own
+            lines.append(f"| {size} | ingest | {duck['ingest_s']:.1f} s | failed: {spark['error']} | | | |")
+            lines += [f"| | | view `{name}` ({one['rows']:,} rows) | {one['s']:.2f} s | | | | |"
+                      for name, one in duck["views"].items()]
+            lines.append(f"| | | peak RSS | {duck['rss_mb']:.0f} MB | | | | |")
             continue
         lines.append(f"| {size} | ingest | {duck['ingest_s']:.1f} s | {spark['ingest_s']:.1f} s | "
                      f"{spark['ingest_s'] / duck['ingest_s']:.1f}× | | {'yes' if duck['added'] == spark['added'] else 'no'} |")
