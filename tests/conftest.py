@@ -6,9 +6,11 @@ import itertools
 import os
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from andon.platform import content, security, services
 from andon.platform.demo import ORGANISATION_FILE
@@ -297,6 +299,28 @@ def _static_files_listed_once():
     WhiteNoiseMiddleware.add_files_from_finders = add_files_listed_once
     yield
     WhiteNoiseMiddleware.add_files_from_finders = list_files
+
+
+# The day the suite started. Tests that write dates relative to "today" import it from here,
+# and `_kept_on_the_suites_day` holds their clock on it should the run cross midnight.
+TODAY = timezone.localdate()
+
+
+@pytest.fixture(autouse=True)
+def _kept_on_the_suites_day(request):
+    """A test module reading TODAY when it was collected, and the code under test reading the
+    date again when the test runs, disagreed by a day in a run crossing midnight: a review due
+    "today" was overdue, a training record a day older. For the modules that use TODAY, a test
+    running on a later day runs with the clock moved back by whole days (the time of day kept,
+    ticking), so that both read the same date. On the day the suite started, nothing changes."""
+    days = (timezone.localdate() - TODAY).days
+    if not days or getattr(request.module, "TODAY", None) is not TODAY:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(timezone.now() - timedelta(days=days), tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

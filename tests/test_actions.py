@@ -15,8 +15,8 @@ from andon.platform import permissions
 from andon.platform.models import AccessToken
 from andon.platform.roles import Role
 from andon.platform.services import work_for
+from tests.conftest import TODAY
 
-TODAY = timezone.localdate()
 NEXT_MONTH = TODAY + timedelta(days=30)
 # The refusal names the date (issue 15): yesterday, in every test below that sends it.
 PAST_DUE = f"The due date {TODAY - timedelta(days=1):%Y-%m-%d} is in the past: choose today or a later day."

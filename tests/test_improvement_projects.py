@@ -8,15 +8,14 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
 
 from andon.improvement import services as improvement
 from andon.improvement.models import Driver, PdsaCycle, Project
 from andon.measures.models import Annotation, Measure
 from andon.platform import history
 from andon.platform.models import Unit, User
+from tests.conftest import TODAY
 
-TODAY = timezone.localdate()
 
 
 @pytest.fixture

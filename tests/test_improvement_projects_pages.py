@@ -6,13 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from andon.improvement.models import Driver, PdsaCycle, PortfolioSettings, Project, ProjectsRequired
 from andon.measures.models import Annotation
 from andon.platform.models import Unit, User
+from tests.conftest import TODAY
 
-TODAY = timezone.localdate()
 
 
 @pytest.fixture

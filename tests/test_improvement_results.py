@@ -11,15 +11,14 @@ from fractions import Fraction
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
-from django.utils import timezone
 
 from andon.analytics import stats
 from andon.improvement import services as improvement
 from andon.improvement.models import Answer, Audit, AuditCase, AuditStage, AuditTool, CaseAnswer, Criterion
 from andon.platform.models import Unit, User
 from andon.platform.roles import Role
+from tests.conftest import TODAY
 
-TODAY = timezone.localdate()
 
 
 # --- test data: tools, audits and answers made through the ORM --------------------------------------

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
-from django.utils import timezone
 
 from andon import cli
 from andon.analytics.fhir import ingest, store
@@ -20,9 +19,9 @@ from andon.medstaff.models import Credential, CredentialKind, Practitioner
 from andon.platform.concurrency import Stale
 from andon.platform.models import Notification
 from andon.platform.roles import Role
+from tests.conftest import TODAY
 
 SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "data" / "synthea-10-patients"
-TODAY = timezone.localdate()
 # CMS's worked example of the NPI check digit: 123456789 -> 1234567893.
 GOOD_NPI, OTHER_NPI = "1234567893", "1245319599"
 

@@ -13,7 +13,6 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -24,9 +23,9 @@ from andon.medstaff.models import TrainingCompletion, TrainingImport, TrainingPe
 from andon.platform import concurrency, content, services
 from andon.platform.roles import Role
 from tests.fuzz import examples, hostile_cell
+from tests.conftest import TODAY
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
-TODAY = timezone.localdate()
 HEADER = "employee_id,name,unit,job_role,course_code,completed_on,expires_on\n"
 
 

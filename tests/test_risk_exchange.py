@@ -12,15 +12,14 @@ from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
 from andon.platform.models import AccessToken
 from andon.platform.roles import Role
 from andon.risk import exchange, services
 from andon.risk.models import Risk, ScoreReason, ScoreRecord
+from tests.conftest import TODAY
 
-TODAY = timezone.localdate()
 NEXT_MONTH = TODAY + timedelta(days=30)
 STATEMENT = {"cause": "one nurse for 14 beds at night", "event": "confused patients get up unaided",
              "effect": "a fall with harm", "category": "clinical"}

@@ -18,8 +18,8 @@ from andon.risk import services
 from andon.risk.models import Risk
 from andon.risk.scoring import Matrix
 from andon.risk.sweep import run_sweeps
+from tests.conftest import TODAY
 
-TODAY = timezone.localdate()
 FALLS = {"cause": "one nurse for 14 beds at night", "event": "confused patients get up unaided",
          "effect": "a fall with harm", "category": "clinical"}
 LOW = {"inherent": (2, 2), "current": (2, 1), "target": (1, 1)}  # 2: tolerated everywhere

@@ -8,13 +8,13 @@ at the adopted change's date. The rows behind the page are checked too."""
 import re
 from datetime import timedelta
 
-from django.utils import timezone
 from playwright.sync_api import expect
+
+from tests.conftest import TODAY
 
 from .test_compliance_flow import DESKTOP, _choose, _page, _pick
 from .test_signin import expect_home, main_nav, sign_in
 
-TODAY = timezone.localdate()
 TITLE = "Fewer night falls on 4 West"
 CYCLES = [  # title, start, end, decision day (days back), decision, rebase
     ("Rounding on bay 2", 200, 180, 175, "Adapt", False),

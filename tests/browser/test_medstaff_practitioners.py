@@ -6,13 +6,12 @@ Dr Demir opens his own file from "My file"."""
 import re
 from datetime import timedelta
 
-from django.utils import timezone
 from playwright.sync_api import expect
+
+from tests.conftest import TODAY
 
 from .test_compliance_flow import DESKTOP, _page
 from .test_signin import expect_home, main_nav, sign_in, sign_out
-
-TODAY = timezone.localdate()
 
 
 def test_the_office_renews_an_expiring_licence_and_a_practitioner_reads_his_file(browser, browser_context_args,

@@ -6,13 +6,12 @@ with the catalogue's plan. The rows behind the pages are checked too."""
 
 import re
 
-from django.utils import timezone
 from playwright.sync_api import expect
+
+from tests.conftest import TODAY
 
 from .test_compliance_flow import DESKTOP, _page
 from .test_signin import expect_home, main_nav, sign_in
-
-TODAY = timezone.localdate().isoformat()
 
 
 def _record_step(browser, browser_context_args, demo, username, first_name, outcome):
@@ -23,7 +22,7 @@ def _record_step(browser, browser_context_args, demo, username, first_name, outc
     page.get_by_role("link", name=re.compile(r"PRQ-\d{4}-\d{3} Amara Nwosu, MD")).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Amara Nwosu, MD")
     page.get_by_label(outcome, exact=True).check()
-    page.get_by_label("Meeting date").fill(TODAY)
+    page.get_by_label("Meeting date").fill(TODAY.isoformat())
     page.get_by_label("Note").fill(f"{outcome}: criteria met.")
     page.get_by_role("button", name="Record the decision").click()
     expect(page.locator(".alert-success").first).to_contain_text("decision is recorded")
@@ -40,7 +39,7 @@ def test_a_new_appointees_privilege_goes_to_the_board_and_starts_an_fppe(browser
     context, page, watcher = _record_step(browser, browser_context_args, demo, "mso.quinn", "Quinn", "Recommend")
     expect(page.get_by_role("heading", level=2, name=re.compile("board's decision"))).to_be_visible()
     page.get_by_label("Approve", exact=True).check()
-    page.get_by_label("Meeting date").fill(TODAY)
+    page.get_by_label("Meeting date").fill(TODAY.isoformat())
     page.get_by_role("button", name="Record the decision").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Granted")
     page.get_by_role("link", name=re.compile(r"^FPPE-\d{4}-\d{3}$")).click()
