@@ -97,7 +97,7 @@ def phase_spark(args: dict) -> dict:
     views.register(spark, str(root))
     found = _timed_views(lambda view: views.run(spark, view), args)
     for name, one in found.items():
-        one["typed"] = "andon_typed_" in views.spark_sql(_view(name))
+        one["typed"] = "andon_typed_" in views.spark_sql(spark, _view(name))
     from_text = None
     if args.get("json_too"):  # the same views over the JSON text alone: the layout before typed columns
         views.hide_typed(spark)

@@ -191,7 +191,7 @@ def computation_store():
         if session.engine(settings.ANDON_ANALYTICS_ENGINE) == "duckdb":
             return open_duckdb_store()
         if not settings.ANDON_SPARK_STORE:
-            raise session.EngineError("ANDON_SPARK_STORE is not set: the folder (or object-store URL) of the Spark store")
+            raise session.EngineError(session.NO_STORE)
         from andon.analytics.spark import store as spark_store
 
         return spark_store.open_current(session.spark(), settings.ANDON_SPARK_STORE)

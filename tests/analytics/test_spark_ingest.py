@@ -132,14 +132,15 @@ def test_a_load_writes_typed_columns_that_views_read_and_a_version_without_them_
     from andon.analytics.fhir import sof
     from andon.analytics.spark import ingest as spark_ingest
     from andon.analytics.spark import store as spark_store
-    from andon.analytics.spark import typed, views
+    from andon.analytics.spark import views
 
     (export / "Observation.ndjson").write_text(json.dumps(
         {"resourceType": "Observation", "id": "o1", "status": "final", "Status": "odd"}) + "\n")
     root = tmp_path / "spark-store"
     spark_ingest.load_paths(spark, str(root), [export])
     version = spark_store.current(spark, str(root))
-    structures = json.loads((root / "typed" / version.rsplit("/", 1)[-1] / typed.STRUCTURES).read_text())
+    structures_file = root / spark_store.TYPED / version.rsplit("/", 1)[-1] / spark_store.STRUCTURES
+    structures = json.loads(structures_file.read_text())
     assert sorted(structures) == ["Condition", "Patient"]  # Observation's status and Status: JSON only
     assert structures["Condition"]["meta"] == {"versionId": "JSON"}  # "2" and 7: kinds that differ
 
@@ -151,15 +152,15 @@ def test_a_load_writes_typed_columns_that_views_read_and_a_version_without_them_
         {"name": "id", "path": "id"}, {"name": "patient", "path": "subject.getReferenceKey(Patient)"}]}]}
     observations = {"resource": "Observation", "select": [{"column": [{"name": "status", "path": "status"}]}]}
     views.register(spark, str(root))
-    assert views.shown_typed() == ["Condition", "Patient"]
+    assert views.shown_typed(spark) == ["Condition", "Patient"]
     for view, reads in ((patients, "typed"), (conditions, "typed"), (observations, "json")):
-        assert ("andon_typed_" in views.spark_sql(view)) == (reads == "typed")
+        assert ("andon_typed_" in views.spark_sql(spark, view)) == (reads == "typed")
         expected = sorted(map(str, sof.run(connection, view).to_pylist()))
         assert sorted(map(str, views.run(spark, view).to_pylist())) == expected and expected
 
-    (root / "typed" / version.rsplit("/", 1)[-1] / typed.STRUCTURES).unlink()  # killed before the columns completed
+    structures_file.unlink()  # killed before the columns completed
     views.register(spark, str(root))
-    assert views.shown_typed() == [] and "andon_typed_" not in views.spark_sql(patients)
+    assert views.shown_typed(spark) == [] and "andon_typed_" not in views.spark_sql(spark, patients)
     assert sorted(map(str, views.run(spark, patients).to_pylist())) == sorted(map(str, sof.run(connection, patients).to_pylist()))
     connection.close()
 

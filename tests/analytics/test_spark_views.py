@@ -56,7 +56,7 @@ def test_typed_columns_on_spark_serve_the_views_duckdbs_serve_with_the_suites_ro
         for suite, test in cases:
             if engine.typed_sql(_store(name, suite), test["view"]):
                 on_duckdb.append(f"{name}::{test['title']}")
-            if "andon_typed_" in views.spark_sql(test["view"]):
+            if "andon_typed_" in views.spark_sql(spark, test["view"]):
                 on_spark.append(f"{name}::{test['title']}")
                 compare(views.run(spark, test["view"]), test)
     _REGISTERED.clear()
@@ -136,7 +136,7 @@ def test_the_command_line_runs_a_view_on_spark_over_the_parquet_store(spark, tmp
     _REGISTERED.clear()
     assert main(["fhir", "view", str(tmp_path / "view.json"), "--out", str(tmp_path / "spark.parquet")]) == 0
     assert "5 rows written" in capsys.readouterr().err
-    assert views.shown_typed() == ["Condition", "Patient"]  # the typed columns `andon fhir parquet` wrote
+    assert views.shown_typed(spark) == ["Condition", "Patient"]  # the typed columns `andon fhir parquet` wrote
     on_duckdb = sorted(pq.read_table(tmp_path / "duckdb.parquet").to_pylist(), key=lambda r: r["id"])
     on_spark = sorted(pq.read_table(tmp_path / "spark.parquet").to_pylist(), key=lambda r: r["id"])
     assert on_spark == on_duckdb

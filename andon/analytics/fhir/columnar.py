@@ -388,6 +388,8 @@ def _export_json_text(connection, folder: Path) -> None:
 def _export_typed(connection, folder: Path) -> None:
     """The typed tables as the version's typed columns on Spark (`spark.typed`'s layout):
     `folder/<Type>/data.parquet` by patient, then the structures (written last: complete)."""
+    from ..spark import store as spark_store  # its layout only: no Spark is needed here
+
     folder.mkdir(parents=True)
     written = {}
     for resource_type, table, text in connection.execute(
@@ -398,7 +400,7 @@ def _export_typed(connection, folder: Path) -> None:
         connection.execute(f"COPY (SELECT * FROM {quote(table)} ORDER BY {PATIENT_COLUMN}) "
                            f"TO '{_sql_path(folder / resource_type / 'data.parquet')}' (FORMAT parquet)")
         written[resource_type] = json.loads(text)
-    (folder / "_structures.json").write_text(json.dumps(written, separators=(",", ":")))  # spark.typed.STRUCTURES
+    (folder / spark_store.STRUCTURES).write_text(json.dumps(written, separators=(",", ":")))
 
 
 def _sql_path(path: Path) -> str:

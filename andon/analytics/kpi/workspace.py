@@ -188,11 +188,15 @@ class Workspace:
 
     def add_table(self, name: str, table: pa.Table) -> None:
         """Keep rows made elsewhere (an eCQM's cases) as a table the SQL can read."""
-        if not name.isidentifier() or name in self.loaded:
-            raise KpiError(f"cannot add a table named {name!r}")
+        self._check_added_name(name)
         self.connection.register(f"_arrow_{name}", table)
         self.connection.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "_arrow_{name}"')
         self.connection.unregister(f"_arrow_{name}")
+
+    def _check_added_name(self, name: str) -> None:
+        """An added table is named as SQL can name it, and never hides one of the views loaded."""
+        if not name.isidentifier() or name in self.loaded:
+            raise KpiError(f"cannot add a table named {name!r}")
 
     @contextmanager
     def errors(self, cannot: str = "the SQL failed on the data") -> Iterator[None]:

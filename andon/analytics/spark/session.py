@@ -63,12 +63,15 @@ def engine_for_command() -> str | None:
         return None
 
 
+NO_STORE = "ANDON_SPARK_STORE is not set: the folder (or object-store URL) of the Spark store"
+
+
 def store_for_command() -> str | None:
     """ANDON_SPARK_STORE for a command, or None once the command's error is printed."""
     store = os.environ.get("ANDON_SPARK_STORE", "").strip()
     if not store:
-        print("error: ANDON_SPARK_STORE is not set: the folder (or object-store URL) of the Spark store, "
-              "written by `andon fhir load` on Spark or by `andon fhir parquet`", file=sys.stderr)
+        print(f"error: {NO_STORE}, written by `andon fhir load` on Spark or by `andon fhir parquet`",
+              file=sys.stderr)
     return store or None
 
 

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 RESOURCES = "resources"
 TYPED = "typed"  # a version's resources as typed columns (typed.py), under the version's name
+STRUCTURES = "_structures.json"  # a typed version's structures by type, written last: its columns are complete
 QUARANTINE = "quarantine"
 DONE = "_SUCCESS"
 

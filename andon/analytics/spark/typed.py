@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from ..fhir import columnar
 from . import store
 
-STRUCTURES = "_structures.json"
 EMPTY = "andon_none"  # the one member of an object no resource gives a value: Parquet has no empty struct
 
 # DuckDB's json_structure leaves (and merge_structures' HUGEINT) as Spark types; "JSON" (kinds
@@ -163,13 +162,13 @@ def write(spark, root: str, version_path: str) -> dict[str, dict]:
         (columns.frame.sortWithinPartitions(columnar.PATIENT_COLUMN)
          .write.mode("overwrite").parquet(f"{target}/{resource_type}"))
     structures_found = {resource_type: columns.structure for resource_type, columns in found.items()}
-    store.write_text(spark, f"{target}/{STRUCTURES}", json.dumps(structures_found, separators=(",", ":")))
+    store.write_text(spark, f"{target}/{store.STRUCTURES}", json.dumps(structures_found, separators=(",", ":")))
     return structures_found
 
 
 def read(spark, root: str, version_path: str) -> dict[str, Typed]:
     """type -> its typed columns in the version, or {} for a version without them."""
-    text = store.read_text(spark, f"{folder(root, version_path)}/{STRUCTURES}")
+    text = store.read_text(spark, f"{folder(root, version_path)}/{store.STRUCTURES}")
     if text is None:
         return {}
     target = folder(root, version_path)

@@ -9,12 +9,14 @@ view reads the JSON text as a VARIANT. Either way the view's DuckDB SQL (`fhir.s
 into Spark SQL (`dialect`).
 
 The resources and typed columns a view reads are those last shown in the Spark session
-(`show_resources`, `register`): temporary views, one store version at a time per session.
+(`show_resources`, `register`): temporary views, one store version at a time per session, and
+the structures of the typed columns shown, kept by session beside them.
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 
 import pyarrow as pa
 
@@ -26,7 +28,9 @@ from . import dialect, typed
 
 RESOURCES = "resources"  # the name the compiled SQL reads
 _TYPED_VIEW = "andon_typed_{}"  # a type's typed columns, numbered: type names may differ by case only
-_shown: dict[str, TypedTable] = {}  # type -> its typed columns as shown in the session
+# Spark session -> {type: its typed columns as shown there}: Spark's catalog knows the temporary
+# views, not the structures a view compiles over. Gone with the session.
+_shown: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def register(spark, store: str) -> None:
@@ -39,12 +43,14 @@ def register(spark, store: str) -> None:
 def show_resources(frame, typed_columns: dict[str, typed.Typed] | None = None) -> None:
     """Make a frame of a store version's rows the `resources` the compiled views read, and
     `typed_columns` (type -> typed.Typed, of the same version) the columns views of their types read."""
-    hide_typed(frame.sparkSession)
+    spark = frame.sparkSession
+    hide_typed(spark)
+    shown = _shown.setdefault(spark, {})
     frame.selectExpr("type", "id", "patient", "parse_json(resource) AS resource").createOrReplaceTempView(RESOURCES)
     for number, (resource_type, columns) in enumerate(sorted((typed_columns or {}).items())):
         name = _TYPED_VIEW.format(number)
         columns.frame.createOrReplaceTempView(name)
-        _shown[resource_type] = TypedTable(name, columns.structure)
+        shown[resource_type] = TypedTable(name, columns.structure)
 
 
 def read_resources(spark, store: str):
@@ -62,16 +68,15 @@ def _current(spark, store: str) -> str:
     return path
 
 
-def shown_typed() -> list[str]:
-    """The types whose typed columns views read now."""
-    return sorted(_shown)
+def shown_typed(spark) -> list[str]:
+    """The types whose typed columns views read now in the session."""
+    return sorted(_shown.get(spark, {}))
 
 
 def hide_typed(spark) -> None:
     """Forget the typed columns shown: views read the JSON text until others are shown."""
-    for shown in _shown.values():
+    for shown in _shown.pop(spark, {}).values():
         spark.catalog.dropTempView(shown.table)
-    _shown.clear()
 
 
 def register_resources(spark, resources: list[dict], typed_columns: bool = False) -> None:
@@ -85,13 +90,13 @@ def register_resources(spark, resources: list[dict], typed_columns: bool = False
     show_resources(frame, typed.shred(frame, found) if typed_columns else None)
 
 
-def spark_sql(view: dict, limits: Limits | None = None) -> str:
-    """The view's query in Spark SQL, over its type's typed columns when they are shown and the
-    view is of the form they serve, else over the JSON text; `ViewError` for an invalid view, as
-    on DuckDB."""
+def spark_sql(spark, view: dict, limits: Limits | None = None) -> str:
+    """The view's query in Spark SQL, over its type's typed columns when they are shown in the
+    session and the view is of the form they serve, else over the JSON text; `ViewError` for an
+    invalid view, as on DuckDB."""
     sql, _ = compile_view(view, limits=limits)  # an invalid view is refused either way
     plan = typed_plan(view)
-    columns = _shown.get(view.get("resource")) if plan is not None else None
+    columns = _shown.get(spark, {}).get(view.get("resource")) if plan is not None else None
     select = typed_select(plan, columns, view["resource"], one_generator=True) if columns else None
     return dialect.spark_sql(select if select is not None else sql)
 
@@ -99,7 +104,7 @@ def spark_sql(view: dict, limits: Limits | None = None) -> str:
 def run(spark, view: dict, limits: Limits | None = None) -> pa.Table:
     """The view's rows (the registered `resources`) as an Arrow table, columns in the view's
     order. `ViewError` as `fhir.sof.run`: an invalid view, or data the view cannot flatten."""
-    query = spark_sql(view, limits)
+    query = spark_sql(spark, view, limits)
     try:
         return spark.sql(query).toArrow()
     except Exception as error:  # pyspark's errors: a value met by error() or a failed cast

@@ -41,7 +41,7 @@ class SparkWorkspace(Workspace):
     def _load_views(self, store, names: list[str]) -> None:
         views.show_resources(self.spark.read.parquet(store.version), typed.read(self.spark, store.folder, store.version))
         for name in names:
-            query = views.spark_sql(self.definitions[name])
+            query = views.spark_sql(self.spark, self.definitions[name])
             with self.errors(cannot=f"the view {name} cannot be computed"):
                 self._keep(name, self.spark.sql(query))
                 self.loaded[name] = self._frames[name].count()
@@ -72,8 +72,7 @@ class SparkWorkspace(Workspace):
             self.spark.catalog.dropTempView(name)
 
     def add_table(self, name: str, table: pa.Table) -> None:
-        if not name.isidentifier() or name in self.loaded:
-            raise KpiError(f"cannot add a table named {name!r}")
+        self._check_added_name(name)
         self._keep(name, self.spark.createDataFrame(table, schema=_spark_schema(table.schema)))
 
     @contextmanager
