@@ -116,7 +116,12 @@ def _kept(keys) -> dict:
     return found
 
 
-def test_measures_computed_on_spark_are_the_cells_computed_on_duckdb(both_engines, settings, hospital):
+def _held_by_spark(spark) -> set[int]:
+    """The RDDs whose blocks Spark's executors hold (cached or checkpointed)."""
+    return {info.id() for info in spark.sparkContext._jsc.sc().getRDDStorageInfo()}
+
+
+def test_measures_computed_on_spark_are_the_cells_computed_on_duckdb(both_engines, settings, hospital, spark):
     parquet, last = both_engines
     keys = [*SQL_MEASURES, "vte-prophylaxis", *BROKEN]
     on_duckdb = services.compute_measures(keys, first=FIRST, last=last, jobs=1, by_practitioner=True)
@@ -130,7 +135,7 @@ def test_measures_computed_on_spark_are_the_cells_computed_on_duckdb(both_engine
     assert {hospital.unit(u).pk for u in ("rgh/4w", "rgh/5e", "rgh/medicine")} <= {row[3] for row in cells}
 
     settings.ANDON_ANALYTICS_ENGINE, settings.ANDON_SPARK_STORE = "spark", str(parquet)
-    told = []
+    told, held = [], _held_by_spark(spark)
     on_spark = services.compute_measures(keys, first=FIRST, last=last, by_practitioner=True,
                                          progress=lambda done, total, title: told.append((done, total)))
     errors_on_spark = {d.measure: d.error for d in on_spark}
@@ -146,6 +151,7 @@ def test_measures_computed_on_spark_are_the_cells_computed_on_duckdb(both_engine
     loads = set(MeasureResult.objects.exclude(measure__key="broken-on-spark").values_list("data_load", flat=True))
     assert len(loads) == 1 and loads.pop().startswith(f"Spark store {parquet}, version v")
     assert told == [(n, len(keys)) for n in range(1, len(keys) + 1)]
+    assert _held_by_spark(spark) <= held  # the views and every measure's cases freed with the workspace
 
 
 def test_an_engine_that_cannot_be_used_is_refused_and_the_results_stay(both_engines, settings, tmp_path):

@@ -98,7 +98,7 @@ class Workspace:
         self.attribution = attribution
         if attribution:
             views = set(views) | set(attribution_rules.VIEWS)
-        self.loaded: dict[str, int] = {}
+        self.loaded: set[str] = set()  # the views' tables (an added table may not take their names)
         self._open()
         names = sorted(set(views) | set(STRATA_VIEWS))
         unknown = [name for name in names if name not in self.definitions]
@@ -157,7 +157,7 @@ class Workspace:
             view = self.definitions[name]
             table = sof.run(store, view) if store is not None else _empty(view)
             self.add_table(name, table)
-            self.loaded[name] = table.num_rows
+            self.loaded.add(name)
 
     def _seal(self) -> None:
         """No files or network from here on: a measure's SQL sees the workspace's tables only."""

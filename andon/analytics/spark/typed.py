@@ -21,6 +21,7 @@ same layout from the DuckDB store's typed tables (`columnar.export_parquet`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..fhir import columnar
@@ -166,11 +167,13 @@ def write(spark, root: str, version_path: str) -> dict[str, dict]:
     return structures_found
 
 
-def read(spark, root: str, version_path: str) -> dict[str, Typed]:
-    """type -> its typed columns in the version, or {} for a version without them."""
+def read(spark, root: str, version_path: str, types: Iterable[str] | None = None) -> dict[str, Typed]:
+    """type -> its typed columns in the version (of `types` only, when given: each type read costs
+    Spark a listing and a schema), or {} for a version without them."""
     text = store.read_text(spark, f"{folder(root, version_path)}/{store.STRUCTURES}")
     if text is None:
         return {}
     target = folder(root, version_path)
+    wanted = None if types is None else set(types)
     return {resource_type: Typed(spark.read.parquet(f"{target}/{resource_type}"), structure)
-            for resource_type, structure in json.loads(text).items()}
+            for resource_type, structure in json.loads(text).items() if wanted is None or resource_type in wanted}

@@ -39,12 +39,14 @@ class SparkWorkspace(Workspace):
         self._frames: dict[str, object] = {}
 
     def _load_views(self, store, names: list[str]) -> None:
-        views.show_resources(self.spark.read.parquet(store.version), typed.read(self.spark, store.folder, store.version))
+        types = {self.definitions[name].get("resource") for name in names}
+        views.show_resources(self.spark.read.parquet(store.version),
+                             typed.read(self.spark, store.folder, store.version, types))
         for name in names:
             query = views.spark_sql(self.spark, self.definitions[name])
             with self.errors(cannot=f"the view {name} cannot be computed"):
                 self._keep(name, self.spark.sql(query))
-                self.loaded[name] = self._frames[name].count()
+            self.loaded.add(name)
 
     def _seal(self) -> None:
         """Nothing to close: the tables are all the SQL can name (see the module's docstring)."""
@@ -68,7 +70,7 @@ class SparkWorkspace(Workspace):
     def drop_table(self, name: str) -> None:
         frame = self._frames.pop(name, None)
         if frame is not None:
-            frame.unpersist()
+            _release(frame)
             self.spark.catalog.dropTempView(name)
 
     def add_table(self, name: str, table: pa.Table) -> None:
@@ -103,6 +105,16 @@ class SparkWorkspace(Workspace):
         frame = frame.localCheckpoint(eager=True)
         frame.createOrReplaceTempView(name)
         self._frames[name] = frame
+
+
+def _release(frame) -> None:
+    """Free the blocks of a locally checkpointed frame now. `DataFrame.unpersist` does not (it
+    uncaches `persist`'s data only), and Spark's cleaner frees them only once the JVM has
+    collected the frame: a library's computation kept every measure's cases in the executors'
+    memory and disk until then. The checkpoint is the RDD under the frame's plan (LogicalRDD)."""
+    plan = frame._jdf.queryExecution().analyzed()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
 
 
 @lru_cache(maxsize=256)
