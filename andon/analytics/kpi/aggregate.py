@@ -216,12 +216,6 @@ def _grouped_by(spread: str, dimension: str | None) -> str:
         GROUP BY period_start, cell_unit{extra}"""
 
 
-def _check_unit_map(workspace: Workspace) -> None:
-    clash = workspace.rows("SELECT kind, external_id FROM unit_map GROUP BY ALL HAVING count(DISTINCT unit_key) > 1 LIMIT 1")
-    if clash:
-        raise KpiError(f"unit map: {clash[0][0]} {clash[0][1]!r} is mapped to more than one unit")
-
-
 def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: date, last: date,
               dimensions: Sequence[str] = DIMENSIONS, age_bands: Sequence[int] = AGE_BANDS,
               by_practitioner: bool = False, keep: bool = False) -> Aggregation:
@@ -235,7 +229,7 @@ def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: dat
         raise KpiError(f"unknown strata {', '.join(unknown)}: use {', '.join(DIMENSIONS)}")
     if by_practitioner and not workspace.attribution:
         raise KpiError("cells by practitioner need a workspace made with attribution")
-    _check_unit_map(workspace)
+    workspace.check_unit_map()
     bounds = _bounds(first, last, kind)
     result = Aggregation()
     with _materialised(workspace, sql, kind, bounds, age_bands):

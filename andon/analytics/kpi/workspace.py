@@ -82,6 +82,15 @@ def _tables_read(sql: str) -> frozenset[str]:
     return frozenset(probe.get_table_names(sql))
 
 
+def _first_clash(rows) -> tuple[str, str] | None:
+    """The first (kind, key) of the unit map's rows (kind, key, unit) given two units, if any."""
+    units: dict[tuple[str, str], str] = {}
+    for kind, key, unit in rows:
+        if units.setdefault((kind, key), unit) != unit:
+            return kind, key
+    return None
+
+
 class Workspace:
     """Views loaded from a store, the unit map, and a connection to run measure SQL in.
 
@@ -126,11 +135,18 @@ class Workspace:
             if kind not in UNIT_KINDS:
                 raise KpiError(f"unit map: {kind!r} for {external_id!r} is not one of {', '.join(UNIT_KINDS)}")
             rows.append((kind, reference_key(kind, str(external_id)), str(unit)))
+        self.unit_map_clash = _first_clash(rows)
         table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(UNIT_MAP_COLUMNS)},
                          schema=pa.schema([(name, pa.string()) for name in UNIT_MAP_COLUMNS]))
         self.add_table("_unit_map_rows", table)
         self.create_table("unit_map", "SELECT DISTINCT * FROM _unit_map_rows")
         self.drop_table("_unit_map_rows")
+
+    def check_unit_map(self) -> None:
+        """A place or organisation mapped to two units would count its cases twice: refused."""
+        if self.unit_map_clash:
+            kind, key = self.unit_map_clash
+            raise KpiError(f"unit map: {kind} {key!r} is mapped to more than one unit")
 
     def _load_unit_tree(self, unit_tree) -> None:
         """`unit_rollup(unit_key, cell_unit)`: the cells a case of a unit counts in, the unit's own
