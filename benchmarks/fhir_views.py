@@ -167,14 +167,22 @@ def run_step(python: str, phase: str, args: dict, limit: float, script: Path | N
         out.seek(0)
         lines = [line for line in out.read().splitlines() if line.startswith("{")]
         err.seek(0)
-        complaint = [line.strip() for line in err.read().splitlines() if line.strip()]
+        told = err.read()
+    complaint = [line.strip() for line in told.splitlines() if line.strip()]
     rss_mb = usage.ru_maxrss / 1024
     if timed_out.is_set():
         return {"error": f"stopped at the time limit ({limit:.0f} s)", "rss_mb": rss_mb, "wall_s": wall}
     if child.returncode != 0 or not lines:
+        # The cause (a JVM's "Caused by:" deepest, else the last error line), and the whole of
+        # what the step said kept in a file: a failure at 20 million resources costs an hour to see again.
+        causes = [line for line in complaint if line.startswith("Caused by:")]
         errors = [line for line in complaint if re.match(r"[\w.]*(Error|Exception)\b", line)]
-        last = (errors or complaint or ["no output"])[-1][:300]
-        return {"error": f"failed (exit code {child.returncode}): {last}", "rss_mb": rss_mb, "wall_s": wall}
+        last = (causes or errors or complaint or ["no output"])[-1][:300]
+        kept = REPO / "var" / "bench" / f"failed-{phase}-{time.strftime('%Y%m%dT%H%M%S')}.log"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(told)
+        return {"error": f"failed (exit code {child.returncode}): {last} (all it said: {kept.relative_to(REPO)})",
+                "rss_mb": rss_mb, "wall_s": wall}
     result = json.loads(lines[-1])
     result.update(rss_mb=rss_mb, wall_s=wall)
     return result
