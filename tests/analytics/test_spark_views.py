@@ -5,6 +5,7 @@ saying why, where either is missing (the `spark` fixture, tests/conftest.py).
 """
 
 import json
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -99,6 +100,43 @@ def test_json_types_match_duckdbs_names(spark):
     row = spark.sql(spark_sql("SELECT " + ", ".join(f"json_type(CAST('{v}' AS JSON)) AS c{k}" for k, v in enumerate(values)))).collect()[0]
     names = {"UBIGINT": "BIGINT"}  # the compiler takes both as integers; Spark has one kind
     assert list(row) == [names.get(n, n) for n in duckdb_names]
+
+
+def _nested_items(levels: int) -> dict:
+    """A QuestionnaireResponse whose items nest `levels` deep, one item a level."""
+    item = {"linkId": str(levels)}
+    for level in range(levels - 1, 0, -1):
+        item = {"linkId": str(level), "item": [item]}
+    return {"resourceType": "QuestionnaireResponse", "id": f"deep-{levels}", "status": "completed", "item": [item]}
+
+
+def test_a_repeat_reaches_its_depth_on_spark_as_on_duckdb_and_refuses_deeper_data(spark):
+    """On Spark a repeat's levels are bound to lambda variables (compile_view's bound_levels), on
+    DuckDB written out: the same items in the same order to REPEAT_DEPTH levels, the same refusal
+    past them."""
+    from andon.analytics.fhir.sof.compile import REPEAT_DEPTH
+    from andon.analytics.fhir.sof.testing import store_with
+    from andon.analytics.spark import views
+
+    view = {"resource": "QuestionnaireResponse", "select": [
+        {"column": [{"name": "id", "path": "id"}]},
+        {"repeat": ["item"], "column": [{"name": "linkId", "path": "linkId"}]}]}
+    deepest = _nested_items(REPEAT_DEPTH)
+    connection = store_with([deepest])
+    views.register_resources(spark, [deepest])
+    expected = [{"id": f"deep-{REPEAT_DEPTH}", "linkId": str(level)} for level in range(1, REPEAT_DEPTH + 1)]
+    assert sof.run(connection, view).to_pylist() == expected
+    assert views.run(spark, view).to_pylist() == expected
+    written_out, bound = sof.compile_view(view)[0], sof.compile_view(view, bound_levels=True)[0]
+    assert len(bound) * 3 < len(written_out)  # the paths REPEAT_DEPTH times, not REPEAT_DEPTH²/2
+
+    too_deep = _nested_items(REPEAT_DEPTH + 1)
+    refusal = re.escape(f"view.select[1].repeat: the data nests deeper than {REPEAT_DEPTH} levels")
+    with pytest.raises(sof.ViewError, match=refusal):
+        sof.run(store_with([too_deep]), view)
+    views.register_resources(spark, [too_deep])
+    with pytest.raises(sof.ViewError, match=refusal):
+        views.run(spark, view)
 
 
 def test_a_value_the_view_cannot_flatten_is_a_view_error(spark):

@@ -94,7 +94,7 @@ def spark_sql(spark, view: dict, limits: Limits | None = None) -> str:
     """The view's query in Spark SQL, over its type's typed columns when they are shown in the
     session and the view is of the form they serve, else over the JSON text; `ViewError` for an
     invalid view, as on DuckDB."""
-    sql, _ = compile_view(view, limits=limits)  # an invalid view is refused either way
+    sql, _ = compile_view(view, limits=limits, bound_levels=True)  # an invalid view is refused either way
     plan = typed_plan(view)
     columns = _shown.get(spark, {}).get(view.get("resource")) if plan is not None else None
     select = typed_select(plan, columns, view["resource"], one_generator=True) if columns else None
