@@ -303,6 +303,9 @@ ANDON_FHIR_STORE = Path(env.str("ANDON_FHIR_STORE", default=str(DATA_DIR / "fhir
 # ANDON_SPARK_MASTER; docs/scale-out.md). The pages read the results either way.
 ANDON_ANALYTICS_ENGINE = env.str("ANDON_ANALYTICS_ENGINE", default="duckdb")
 ANDON_SPARK_STORE = env.str("ANDON_SPARK_STORE", default="")
+# Where this server sees the Spark store when ANDON_SPARK_STORE is an object-store URL (a mount):
+# the pages that read the clinical record read its files there with DuckDB.
+ANDON_SPARK_STORE_MOUNT = env.str("ANDON_SPARK_STORE_MOUNT", default="")
 # A proportion's chart is Laney's p′ when the average denominator reaches this ⚠︎ (with large
 # denominators ordinary p-chart limits flag nearly every point; DOMAIN.md §7).
 ANDON_LANEY_DENOMINATOR = env.int("ANDON_LANEY_DENOMINATOR", default=1000)

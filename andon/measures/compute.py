@@ -199,6 +199,25 @@ def computation_store():
         raise ValidationError(f"the analytics engine cannot be used: {error}") from None
 
 
+def open_reading_store():
+    """The FHIR store the pages read the clinical record from (a patient, the places), read-only,
+    as a DuckDB connection; None when no clinical data has been loaded. On Spark, the Spark
+    store's newest complete version, where this server can read its files
+    (ANDON_SPARK_STORE_MOUNT, else ANDON_SPARK_STORE when it is a path), so that the pages read
+    the data the measures were computed from; otherwise the DuckDB store (which a server may
+    keep beside a Spark store at a URL it cannot read)."""
+    from andon.analytics.spark import duckdb_read, session
+
+    try:
+        on_spark_engine = session.engine(settings.ANDON_ANALYTICS_ENGINE) == "spark"
+    except session.EngineError:
+        on_spark_engine = False  # the computations say why; the pages read what there is
+    folder = duckdb_read.local_folder(settings.ANDON_SPARK_STORE_MOUNT or settings.ANDON_SPARK_STORE)
+    if on_spark_engine and folder is not None:
+        return duckdb_read.connect(folder)
+    return open_duckdb_store()
+
+
 def open_duckdb_store():
     """The DuckDB FHIR store, read-only; None when no clinical data has been loaded."""
     path = settings.ANDON_FHIR_STORE

@@ -104,10 +104,11 @@ def store_load_label(store) -> str:
 
 
 def open_store():
-    """The DuckDB FHIR store, read-only, for the pages that read the clinical record (a patient,
-    the places); None when no clinical data has been loaded. Computations open theirs on the
-    configured engine (compute.computation_store)."""
-    return compute.open_duckdb_store()
+    """The FHIR store, read-only, as a DuckDB connection, for the pages that read the clinical
+    record (a patient, the places; on Spark the Spark store's files, compute.open_reading_store);
+    None when no clinical data has been loaded. Computations open theirs on the configured
+    engine (compute.computation_store)."""
+    return compute.open_reading_store()
 
 
 def find_patient(identifier: str):
@@ -193,7 +194,7 @@ def _reopened(store):
     if compute.on_spark(store):
         return store
     store.close()
-    return open_store()
+    return compute.open_duckdb_store()
 
 
 def _evaluate_ecqms(measures, store, kind: str, spans, jobs, given: dict) -> dict:

@@ -91,16 +91,22 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False,
     DuckDB's memory capped at `memory_limit` when given (it spills to disk beyond it)."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path), read_only=read_only)
-    connection.execute("SET TimeZone = 'UTC'")
-    if memory_limit:
-        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):  # SET takes no parameter
-            raise ValueError(f"memory limit {memory_limit!r}: expected a size such as 512MB")
-        connection.execute(f"SET memory_limit = '{memory_limit}'")
+    connection = configured(duckdb.connect(str(path), read_only=read_only), memory_limit)
     if not read_only:
         connection.execute(SCHEMA)
         _add_patient_key(connection)
         _key_versioned_references(connection)
+    return connection
+
+
+def configured(connection: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """The settings of every connection reading the store: time zone UTC, DuckDB's memory capped
+    at `memory_limit` when given, and the patient index used for a long-stay patient too."""
+    if memory_limit and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):  # SET takes no parameter
+        raise ValueError(f"memory limit {memory_limit!r}: expected a size such as 512MB")
+    connection.execute("SET TimeZone = 'UTC'")
+    if memory_limit:
+        connection.execute(f"SET memory_limit = '{memory_limit}'")
     connection.execute(f"SET index_scan_max_count = {INDEX_SCAN_MAX_COUNT}")
     return connection
 
