@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from andon.analytics.cql import population
 from andon.analytics.fhir import columnar, ingest, store
+from andon.analytics.kpi import review
 from andon.analytics.spark import duckdb_read
 from andon.measures import services
 from andon.medstaff import practitioners
@@ -70,7 +71,20 @@ def _readings(settings, unit_key):
         "cohort": services.encounters_in(date(1900, 1, 1), date(2100, 1, 1)),
         "cohort of a unit": services.encounters_in(date(1900, 1, 1), date(2100, 1, 1), [unit_key]),
         "practitioners": practitioners.store_practitioners(),
+        "drill-down facts": _chart_facts([f"Patient/{p['id']}" for p in _ndjson("Patient")[:3]],
+                                         [f"Encounter/{e['id']}" for e in _ndjson("Encounter")[:5]]),
     }
+
+
+def _chart_facts(patient_keys, encounter_keys):
+    """The drill-down's facts about the cases' patients and encounters (`measures.results`, which
+    joins them to the cases by id: in no order)."""
+    connection = services.open_store()
+    try:
+        return [sorted(table.to_pylist(), key=lambda row: row["id"])
+                for table in review.chart_facts(connection, patient_keys, encounter_keys)]
+    finally:
+        connection.close()
 
 
 def test_the_pages_read_from_the_spark_store_what_they_read_from_the_duckdb_store(
@@ -92,6 +106,7 @@ def test_the_pages_read_from_the_spark_store_what_they_read_from_the_duckdb_stor
     assert found["cohort of a unit"] and {e["unit_key"] for e in found["cohort of a unit"]} == {str(ward.pk)}
     assert {p["place"] for p in found["places"]} >= {location}
     assert len(found["practitioners"]) == len(_ndjson("Practitioner"))
+    assert [len(rows) for rows in found["drill-down facts"]] == [3, 5]
 
 
 def _records(data) -> dict[str, list[str]]:
