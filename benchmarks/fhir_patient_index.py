@@ -324,17 +324,10 @@ def main(argv=None) -> int:
     stream = views.run_step(sys.executable, "stream", keyed, 3600, script=script)
     scans = views.run_step(sys.executable, "scans", {"path": str(WORK / "old.duckdb"), "scans": cli.scans}, 3600,
                            script=script)
-    failed = [step.get("error") for step in (*old, *new, upgrade, lookups, rows, stream, scans) if step.get("error")]
-    if failed:
-        say("failed: " + "; ".join(failed))
-        return 1
-    text = report(cli, manifest, old, new, upgrade, lookups, rows, stream, scans, views.machine_facts())
-    print(text)
-    if not cli.no_doc:
-        views.write_doc(text, SECTION)
-        say(f"Written to {views.DOC.relative_to(views.REPO)}")
-    say(f"Total {time.perf_counter() - began:.0f} s")
-    return 0
+    return views.publish(
+        (*old, *new, upgrade, lookups, rows, stream, scans),
+        lambda: report(cli, manifest, old, new, upgrade, lookups, rows, stream, scans, views.machine_facts()),
+        SECTION, cli.no_doc, say, began)
 
 
 if __name__ == "__main__":

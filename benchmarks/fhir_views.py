@@ -673,6 +673,22 @@ def write_doc(text: str, section: str = SECTION) -> None:
     DOC.write_text(current[:start] + text.rstrip() + "\n" + (current[stop:] if stop != -1 else ""))
 
 
+def publish(steps, report, section: str, no_doc: bool, say, began: float) -> int:
+    """A benchmark's end, its exit status: 1 when a step failed (saying why), else its report
+    (`report()`) printed and written to its section of docs/benchmarks.md unless `no_doc`."""
+    failed = [step.get("error") for step in steps if step.get("error")]
+    if failed:
+        say("failed: " + "; ".join(failed))
+        return 1
+    text = report()
+    print(text)
+    if not no_doc:
+        write_doc(text, section)
+        say(f"Written to {DOC.relative_to(REPO)}")
+    say(f"Total {time.perf_counter() - began:.0f} s")
+    return 0
+
+
 def median_of(first: dict, more: list[dict]) -> dict:
     """One peer result from several runs of the same view: the median time (and its load and
     view parts), the largest peak RSS, the runs counted; a run that failed is reported."""

@@ -20,7 +20,8 @@ from andon.measures import services
 from andon.medstaff import practitioners
 from andon.platform.roles import Role
 
-SYNTHEA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "synthea-10-patients"
+REPO = Path(__file__).resolve().parent.parent
+SYNTHEA = REPO.parent / "shared" / "data" / "synthea-10-patients"
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +114,31 @@ def _records(data) -> dict[str, list[str]]:
     """A patient's records by type, in no order: neither store orders a patient's resources of a
     type (the DuckDB store gives them as loaded, the Spark store by id)."""
     return {kind: sorted(json.dumps(node.value, sort_keys=True) for node in nodes) for kind, nodes in data.by_type.items()}
+
+
+def test_views_read_the_versions_typed_columns_and_without_them_its_json(both_stores, tmp_path):
+    """The version's typed columns serve the views of member paths, as the DuckDB store's typed
+    tables do; a version whose columns never completed is read from its JSON text, the same rows."""
+    import shutil
+
+    from andon.analytics import kpi
+    from andon.analytics.fhir import sof
+
+    encounter = kpi.load_view_definitions(REPO / "content" / "views")["encounter"]
+    duck = store.connect(both_stores[0], read_only=True)
+    expected = sorted(map(str, sof.run(duck, encounter).to_pylist()))
+    duck.close()
+    parquet = duckdb_read.connect(both_stores[1])
+    assert columnar.typed_table(parquet, "Encounter") is not None
+    assert sorted(map(str, sof.run(parquet, encounter).to_pylist())) == expected and expected
+    parquet.close()
+    copy = tmp_path / "store"
+    shutil.copytree(both_stores[1], copy)
+    next((copy / "typed").iterdir()).joinpath("_structures.json").unlink()
+    parquet = duckdb_read.connect(copy)
+    assert columnar.typed_table(parquet, "Encounter") is None
+    assert sorted(map(str, sof.run(parquet, encounter).to_pylist())) == expected
+    parquet.close()
 
 
 def test_one_patients_record_is_the_same_from_either_store(both_stores):

@@ -129,7 +129,8 @@ def test_a_load_writes_typed_columns_that_views_read_and_a_version_without_them_
     """The typed columns of a version (spark.typed) serve the views of member paths with the rows
     DuckDB gives; a type whose members differ only by case stays JSON, as on DuckDB; a version
     whose columns were never completed is read from its JSON text; old versions' columns go."""
-    from andon.analytics.fhir import sof
+    from andon.analytics.fhir import columnar, sof
+    from andon.analytics.spark import duckdb_read
     from andon.analytics.spark import ingest as spark_ingest
     from andon.analytics.spark import store as spark_store
     from andon.analytics.spark import views
@@ -153,10 +154,14 @@ def test_a_load_writes_typed_columns_that_views_read_and_a_version_without_them_
     observations = {"resource": "Observation", "select": [{"column": [{"name": "status", "path": "status"}]}]}
     views.register(spark, str(root))
     assert views.shown_typed(spark) == ["Condition", "Patient"]
+    reader = duckdb_read.connect(root)  # the web server's DuckDB, reading Spark's files
     for view, reads in ((patients, "typed"), (conditions, "typed"), (observations, "json")):
         assert ("andon_typed_" in views.spark_sql(spark, view)) == (reads == "typed")
         expected = sorted(map(str, sof.run(connection, view).to_pylist()))
         assert sorted(map(str, views.run(spark, view).to_pylist())) == expected and expected
+        assert (columnar.typed_table(reader, view["resource"]) is not None) == (reads == "typed")
+        assert sorted(map(str, sof.run(reader, view).to_pylist())) == expected
+    reader.close()
 
     structures_file.unlink()  # killed before the columns completed
     views.register(spark, str(root))

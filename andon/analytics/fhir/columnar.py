@@ -103,6 +103,10 @@ def typed_table(connection: duckdb.DuckDBPyConnection, resource_type: str) -> Ty
     if not found:
         return None
     table, structure, *recorded = found[0]
+    if recorded[0] is None:
+        # no fingerprint: the columns of a version that never changes, written from it
+        # (a Spark store's, read by spark.duckdb_read)
+        return TypedTable(table, json.loads(structure))
     count, hashed, xor = _fingerprint(connection, resource_type)
     if (count, hashed, xor) != tuple(recorded) or hashed != count:
         return None
@@ -376,7 +380,7 @@ def _export_json_text(connection, folder: Path) -> None:
         "COPY (SELECT type, id, patient, version_id, json_extract_string(resource, '$.meta.lastUpdated') AS last_updated, "
         "md5(resource::VARCHAR) AS content_hash, resource::VARCHAR AS resource FROM resources "
         f"WHERE regexp_full_match(type, '{TYPE_NAME.pattern}') ORDER BY type, patient, id) "
-        f"TO '{_sql_path(version)}' (FORMAT parquet, PARTITION_BY (type))")
+        f"TO '{_sql_path(version)}' (FORMAT parquet, PARTITION_BY (type), ROW_GROUP_SIZE {spark_store.ROW_GROUP_ROWS})")
     (version / spark_store.DONE).write_bytes(b"")
     _export_typed(connection, folder.parent / spark_store.TYPED / name)
     for kind in (spark_store.RESOURCES, spark_store.TYPED):

@@ -4,10 +4,12 @@ drill-down's facts, why an eCQM case is in or out, the record's practitioners, a
 cohort) read the same data the computations did, with neither Spark nor Java on the server.
 
 The version's Parquet files are read where they lie, through a view named and shaped as the
-DuckDB store's `resources` table (`fhir.store`), so that every reader of that store reads them
-unchanged. A version's files are ordered by patient within each type (`spark.ingest`), so the
-row groups' statistics let DuckDB read one patient's records without scanning the type; the
-type is a folder, so a query of one type opens that type's files only.
+DuckDB store's `resources` table (`fhir.store`), and its typed columns as that store's typed
+tables (`fhir.columnar`), so that every reader of that store reads them unchanged: a view of
+member paths reads columns, not JSON text. A version's files are ordered by patient within each
+type, in small row groups (`spark.store.ROW_GROUP_BYTES`), so the row groups' statistics let
+DuckDB read one patient's records without scanning the type; the type is a folder, so a query
+of one type opens that type's files only.
 
 Only a store on a path this server can read: a local folder, or one mounted (a shared volume, an
 object store mounted with its vendor's file system driver). For a store at an object-store URL,
@@ -16,12 +18,13 @@ ANDON_SPARK_STORE_MOUNT says where this server sees it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import urlparse
 
 import duckdb
 
-from ..fhir import store as fhir_store
+from ..fhir import columnar, store as fhir_store
 from . import store
 
 
@@ -72,4 +75,25 @@ def connect(folder: Path) -> duckdb.DuckDBPyConnection | None:
     # included (fhir.store.patient_key_of_reference): the keys are current
     connection.execute("CREATE TABLE upgrades (name VARCHAR PRIMARY KEY)")
     connection.execute("INSERT INTO upgrades VALUES (?)", [fhir_store.HISTORY_KEYS])
+    _typed_columns(connection, folder / store.TYPED / version.name)
     return connection
+
+
+def _typed_columns(connection, folder: Path) -> None:
+    """The version's typed columns (`spark.typed`'s layout), when complete, as the DuckDB store's
+    typed tables (`fhir.columnar`): a view over each type's files, and the catalogue that sends
+    views of member paths to them. A version and its columns never change, so the catalogue
+    holds no fingerprint to check them by."""
+    structures = folder / store.STRUCTURES
+    if not structures.is_file():
+        return  # written before this layout, or by a load killed before its columns were complete
+    connection.execute("CREATE TABLE typed_tables (type VARCHAR PRIMARY KEY, table_name VARCHAR NOT NULL, "
+                       "structure VARCHAR NOT NULL, row_count BIGINT, hashed BIGINT, hash_xor UHUGEINT)")
+    for number, (kind, structure) in enumerate(sorted(json.loads(structures.read_text()).items())):
+        if not columnar.TYPE_NAME.fullmatch(kind):
+            continue  # only the ingest's checked type names are folders
+        table = f"typed_{number}"
+        files = str(folder / kind / "*.parquet").replace("'", "''")
+        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{files}')")
+        connection.execute("INSERT INTO typed_tables (type, table_name, structure) VALUES (?, ?, ?)",
+                           [kind, table, json.dumps(structure, separators=(",", ":"))])

@@ -138,7 +138,8 @@ def _write_version(spark, root: str, version: str, previous: str | None) -> None
         SELECT {', '.join(f'r.{c}' for c in COLUMNS)} FROM stored r
         LEFT ANTI JOIN outcomes o ON o.type = r.type AND o.id = r.id AND o.outcome <> 'unchanged'""")
     (written.repartitionByRange("type", "patient").sortWithinPartitions("type", "patient", "id")
-     .write.partitionBy("type").parquet(f"{root}/{store.RESOURCES}/{version}"))
+     .write.option("parquet.block.size", store.ROW_GROUP_BYTES)
+     .partitionBy("type").parquet(f"{root}/{store.RESOURCES}/{version}"))
     typed.write(spark, root, f"{root}/{store.RESOURCES}/{version}")
     store.prune(spark, root, {version} | ({previous.rsplit("/", 1)[-1]} if previous else set()))
 

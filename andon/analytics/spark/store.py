@@ -27,6 +27,14 @@ TYPED = "typed"  # a version's resources as typed columns (typed.py), under the 
 STRUCTURES = "_structures.json"  # a typed version's structures by type, written last: its columns are complete
 QUARANTINE = "quarantine"
 DONE = "_SUCCESS"
+# A version's row groups are small: a reader of one patient (the web server's pages,
+# duckdb_read) decompresses, whole, the row group of each type that holds the patient. At a
+# million resources, DuckDB's default (122,880 rows, some 50 MB of JSON text) made that 170 MB
+# for one patient (300 ms, past the readers' memory limit); rows of 4,096 took it to 32 ms, and
+# Spark's writer at 8 MB (not its 128 MB, which a cluster's large files would fill) to 30 ms,
+# without slowing Spark's scans. Smaller still adds footers for a page to read.
+ROW_GROUP_BYTES = 8 * 1024 * 1024  # Spark's writer (parquet.block.size: bytes buffered)
+ROW_GROUP_ROWS = 4096  # DuckDB's (`andon fhir parquet`): rows
 
 
 class StoreError(RuntimeError):
