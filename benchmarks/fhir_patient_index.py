@@ -286,8 +286,7 @@ def report(cli, manifest, old, new, upgrade, lookups, rows, stream, scans, facts
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=int, default=140, help="replicas of the 10-patient export (140: 1.0 M resources)")
-    parser.add_argument("--seed", type=int, default=20261124)
+    views.add_data_arguments(parser)
     parser.add_argument("--lookups", type=int, default=200, help="patients read by the seek")
     parser.add_argument("--cold", type=int, default=30, help="of them, read again on a new connection each")
     parser.add_argument("--scans", type=int, default=10, help="of them, read by the full scan")
@@ -299,12 +298,8 @@ def main(argv=None) -> int:
     cli = parser.parse_args(argv)
     if views.ran_phase(cli, PHASES):
         return 0
-    say = lambda text: print(text, file=sys.stderr, flush=True)
-    began = time.perf_counter()
-    WORK.mkdir(parents=True, exist_ok=True)
-    manifest = views.generate(cli.scale, cli.seed)
+    say, began, manifest = views.start(cli, WORK)
     views.warm_cache((views.WORK / "ndjson").glob("*.ndjson"))
-    say(f"Data: {manifest['total_resources']:,} resources")
     script = Path(__file__).resolve()
     saved = WORK / "ingests.json"
     if cli.reuse and saved.exists():

@@ -188,6 +188,22 @@ def run_step(python: str, phase: str, args: dict, limit: float, script: Path | N
     return result
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """--scale and --seed: the generated data every benchmark over these files reads."""
+    parser.add_argument("--scale", type=int, default=140, help="replicas of the 10-patient export (140: 1.0 M resources)")
+    parser.add_argument("--seed", type=int, default=20261124)
+
+
+def start(cli, work: Path):
+    """A benchmark's start over the generated data: (say, the start time, the data's manifest)."""
+    say = lambda text: print(text, file=sys.stderr, flush=True)
+    began = time.perf_counter()
+    work.mkdir(parents=True, exist_ok=True)
+    manifest = generate(cli.scale, cli.seed)
+    say(f"Data: {manifest['total_resources']:,} resources")
+    return say, began, manifest
+
+
 def add_phase_arguments(parser: argparse.ArgumentParser, phases: dict) -> None:
     """The hidden options by which `run_step` runs one phase of a benchmark in a child process."""
     parser.add_argument("--phase", choices=sorted(phases), help=argparse.SUPPRESS)
@@ -712,8 +728,7 @@ PHASES = {"floor": phase_floor, "floor-load": phase_floor_load, "ingest": phase_
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=int, default=140, help="replicas of the 10-patient export (140: 1.0 M resources)")
-    parser.add_argument("--seed", type=int, default=20261124)
+    add_data_arguments(parser)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each Andon view and floor scan (median)")
     parser.add_argument("--only", default="", help="comma-separated view names (default: all that apply)")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peers to run ('' for none)")

@@ -184,8 +184,7 @@ def report(manifest, ingest, export, duck, spark, facts) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=int, default=140, help="replicas of the 10-patient export (140: 1.0 M resources)")
-    parser.add_argument("--seed", type=int, default=20261124)
+    views.add_data_arguments(parser)
     parser.add_argument("--lookups", type=int, default=200, help="patients read on an open connection")
     parser.add_argument("--cold", type=int, default=30, help="of them, read on a new connection each, and found by MRN")
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
@@ -193,11 +192,7 @@ def main(argv=None) -> int:
     cli = parser.parse_args(argv)
     if views.ran_phase(cli, PHASES):
         return 0
-    say = lambda text: print(text, file=sys.stderr, flush=True)
-    began = time.perf_counter()
-    WORK.mkdir(parents=True, exist_ok=True)
-    manifest = views.generate(cli.scale, cli.seed)
-    say(f"Data: {manifest['total_resources']:,} resources")
+    say, began, manifest = views.start(cli, WORK)
     script = Path(__file__).resolve()
     stores = {"path": str(WORK / "fhir.duckdb"), "folder": str(WORK / "spark-store")}
     ingest = views.run_step(sys.executable, "ingest", stores, 3600, script=script)
