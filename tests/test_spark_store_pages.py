@@ -59,8 +59,8 @@ def _ndjson(kind):
     return [json.loads(line) for line in (SYNTHEA / f"{kind}.000.ndjson").read_text().splitlines() if line.strip()]
 
 
-def _readings(settings, unit_key):
-    """What each page's reader finds in the store the settings name."""
+def _readings(unit_key):
+    """What each page's reader finds in the store the settings name (the test sets them)."""
     patient = _ndjson("Patient")[0]
     mrn = next(i["value"] for i in patient["identifier"] if i.get("type", {}).get("coding", [{}])[0].get("code") == "MR")
     encounter = _ndjson("Encounter")[0]
@@ -94,11 +94,11 @@ def test_the_pages_read_from_the_spark_store_what_they_read_from_the_duckdb_stor
     location = Counter(e["location"][0]["location"]["reference"] for e in _ndjson("Encounter")
                        if e.get("location")).most_common(1)[0][0]
     services.map_unit(make_user(Role.QUALITY_ANALYST), "location", location, ward)
-    expected = _readings(settings, str(ward.pk))
+    expected = _readings(str(ward.pk))
     settings.ANDON_ANALYTICS_ENGINE = "spark"
     settings.ANDON_SPARK_STORE = str(both_stores[1])
     settings.ANDON_FHIR_STORE = both_stores[0].parent / "none.duckdb"
-    found = _readings(settings, str(ward.pk))
+    found = _readings(str(ward.pk))
     assert found == expected
     # and they are the record's: not empty answers that agree
     assert found["identity"].mrn and found["found by MRN"].patient_id == _ndjson("Patient")[0]["id"]
