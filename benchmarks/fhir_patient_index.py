@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_kit  # its command line, start and end
 import fhir_views as views  # the generator, child runner and doc writer
 
 SECTION = "## FHIR: one patient by the patient key"
@@ -293,12 +294,10 @@ def main(argv=None) -> int:
     parser.add_argument("--ingests", type=int, default=2, help="ingests of each kind (median)")
     parser.add_argument("--baseline", default=BASELINE, help="the commit whose ingest and reader are the baseline")
     parser.add_argument("--reuse", action="store_true", help="reuse the stores and ingest figures of the last run")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
-    views.add_phase_arguments(parser, PHASES)
-    cli = parser.parse_args(argv)
-    if views.ran_phase(cli, PHASES):
+    cli = bench_kit.parsed(parser, PHASES, argv)
+    if cli is None:
         return 0
-    say, began, manifest = views.start(cli, WORK)
+    say, began, manifest = bench_kit.start(cli, WORK)
     views.warm_cache((views.WORK / "ndjson").glob("*.ndjson"))
     script = Path(__file__).resolve()
     saved = WORK / "ingests.json"
@@ -319,7 +318,7 @@ def main(argv=None) -> int:
     stream = views.run_step(sys.executable, "stream", keyed, 3600, script=script)
     scans = views.run_step(sys.executable, "scans", {"path": str(WORK / "old.duckdb"), "scans": cli.scans}, 3600,
                            script=script)
-    return views.publish(
+    return bench_kit.publish(
         (*old, *new, upgrade, lookups, rows, stream, scans),
         lambda: report(cli, manifest, old, new, upgrade, lookups, rows, stream, scans, views.machine_facts()),
         SECTION, cli.no_doc, say, began)

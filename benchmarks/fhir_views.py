@@ -194,16 +194,6 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=20261124)
 
 
-def start(cli, work: Path):
-    """A benchmark's start over the generated data: (say, the start time, the data's manifest)."""
-    say = lambda text: print(text, file=sys.stderr, flush=True)
-    began = time.perf_counter()
-    work.mkdir(parents=True, exist_ok=True)
-    manifest = generate(cli.scale, cli.seed)
-    say(f"Data: {manifest['total_resources']:,} resources")
-    return say, began, manifest
-
-
 def add_phase_arguments(parser: argparse.ArgumentParser, phases: dict) -> None:
     """The hidden options by which `run_step` runs one phase of a benchmark in a child process."""
     parser.add_argument("--phase", choices=sorted(phases), help=argparse.SUPPRESS)
@@ -687,22 +677,6 @@ def write_doc(text: str, section: str = SECTION) -> None:
     notes = current.find("\n<!-- notes -->", start)
     stop = notes if notes != -1 and (end == -1 or notes < end) else end
     DOC.write_text(current[:start] + text.rstrip() + "\n" + (current[stop:] if stop != -1 else ""))
-
-
-def publish(steps, report, section: str, no_doc: bool, say, began: float) -> int:
-    """A benchmark's end, its exit status: 1 when a step failed (saying why), else its report
-    (`report()`) printed and written to its section of docs/benchmarks.md unless `no_doc`."""
-    failed = [step.get("error") for step in steps if step.get("error")]
-    if failed:
-        say("failed: " + "; ".join(failed))
-        return 1
-    text = report()
-    print(text)
-    if not no_doc:
-        write_doc(text, section)
-        say(f"Written to {DOC.relative_to(REPO)}")
-    say(f"Total {time.perf_counter() - began:.0f} s")
-    return 0
 
 
 def median_of(first: dict, more: list[dict]) -> dict:

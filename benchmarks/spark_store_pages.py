@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_kit  # its command line, start and end
 import fhir_views as views  # the generator, child runner and doc writer
 
 SECTION = "## The pages on a Spark store"
@@ -187,12 +188,10 @@ def main(argv=None) -> int:
     views.add_data_arguments(parser)
     parser.add_argument("--lookups", type=int, default=200, help="patients read on an open connection")
     parser.add_argument("--cold", type=int, default=30, help="of them, read on a new connection each, and found by MRN")
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
-    views.add_phase_arguments(parser, PHASES)
-    cli = parser.parse_args(argv)
-    if views.ran_phase(cli, PHASES):
+    cli = bench_kit.parsed(parser, PHASES, argv)
+    if cli is None:
         return 0
-    say, began, manifest = views.start(cli, WORK)
+    say, began, manifest = bench_kit.start(cli, WORK)
     script = Path(__file__).resolve()
     stores = {"path": str(WORK / "fhir.duckdb"), "folder": str(WORK / "spark-store")}
     ingest = views.run_step(sys.executable, "ingest", stores, 3600, script=script)
@@ -200,7 +199,7 @@ def main(argv=None) -> int:
     reading = {**stores, "lookups": cli.lookups, "cold": cli.cold}
     duck = views.run_step(sys.executable, "read", {**reading, "kind": "duckdb"}, 3600, script=script)
     spark = views.run_step(sys.executable, "read", {**reading, "kind": "spark"}, 3600, script=script)
-    return views.publish((ingest, export, duck, spark),
+    return bench_kit.publish((ingest, export, duck, spark),
                          lambda: report(manifest, ingest, export, duck, spark, views.machine_facts()),
                          SECTION, cli.no_doc, say, began)
 
