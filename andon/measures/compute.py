@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import reduce
 from datetime import UTC, date, datetime, time
 
 from django.conf import settings
@@ -261,8 +262,8 @@ ECQM_CASES_SQL = """
 
 def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jobs=None, progress=None,
                warnings: list[str] | None = None):
-    """The eCQM's cases as an Arrow table, with the patients evaluated, the errors and the
-    measurement periods evaluated (first day, last day). The engine's warnings (quantities read
+    """The eCQM's cases as an Arrow table (on Spark, a DataFrame the executors hold), with the
+    patients evaluated, the errors and the measurement periods evaluated (first day, last day). The engine's warnings (quantities read
     as UCUM though misspelled, when ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS asks) go to `warnings`,
     each naming its period.
 
@@ -331,17 +332,26 @@ def _ecqm_periods(folders, name: str, kind: str, first: date, last: date) -> lis
 
 def _ecqm_evaluation(spans, results) -> tuple:
     """One eCQM's runs (one per measurement period) as ecqm_cases_together gives them."""
-    rows = {"patient_id": [], "episode": [], "numerator": [], "denominator": [], "value": [], "period_at": []}
     evaluated, errors, warnings = 0, [], []
-    for (start, end), (found, count, failed, said) in zip(spans, results, strict=True):
+    for (start, end), (_, count, failed, said) in zip(spans, results, strict=True):
         warnings += [f"{start.isoformat()}..{end.isoformat()}: {warning}" for warning in said]
         evaluated += count
         errors += failed
-        for case in found:
+    return _case_table(spans, [found for found, *_ in results]), evaluated, errors, list(spans), warnings
+
+
+def _case_table(spans, found: list):
+    """The runs' cases in one table: an Arrow table of the engine's cases, each dated at its
+    period's first day; on Spark, the runs' DataFrames (already dated) as one."""
+    if found and not isinstance(found[0], list):
+        return reduce(lambda frame, more: frame.unionByName(more), found)
+    rows = {"patient_id": [], "episode": [], "numerator": [], "denominator": [], "value": [], "period_at": []}
+    for (start, _end), cases in zip(spans, found, strict=True):
+        for case in cases:
             for column, value in (("patient_id", case.patient_id), ("episode", case.episode), ("numerator", case.numerator),
                                   ("denominator", case.denominator), ("value", case.value), ("period_at", start.isoformat())):
                 rows[column].append(value)
-    return ecqm_case_table(rows), evaluated, errors, list(spans), warnings
+    return ecqm_case_table(rows)
 
 
 def ecqm_case_table(rows: dict):

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from andon.analytics.cql import content, run
+from andon.analytics.cql.episodes import Case
 from andon.analytics.cql.measure import MeasureError
 from andon.analytics.fhir import columnar, ingest, store
 from tests.analytics.cql.test_ecqm_one_pass import CONTENT, NOW, _renamed, needs_content
@@ -116,8 +117,11 @@ def test_cases_and_an_explanation_on_spark_are_those_of_duckdb(spark, stores):
         connection.close()
     on_spark = ecqm.run_cases_together(spark, [CONTENT], runs, store=str(parquet), now=NOW)
     order = lambda case: (case.patient_id, case.episode or "")  # noqa: E731
-    for (cases, evaluated, errors, warnings), (theirs, their_count, their_errors, their_warnings) in zip(on_spark, on_duckdb, strict=True):
-        assert cases == sorted(theirs, key=order) and cases
+    for (run_, period), (frame, evaluated, errors, warnings), (theirs, their_count, their_errors, their_warnings) in zip(
+            runs, on_spark, on_duckdb, strict=True):
+        rows = frame.toArrow().to_pylist()  # the cases stay on the executors until asked for
+        assert {row.pop("period_at") for row in rows} == {period[0]}, run_
+        assert sorted((Case(**row) for row in rows), key=order) == sorted(theirs, key=order) and rows
         assert (evaluated, errors, warnings) == (their_count, sorted(their_errors), their_warnings)
     definition, result = ecqm.explain_patient(spark, [CONTENT], IN_CI[1], periods[IN_CI[1]], patient_id,
                                               store=str(parquet), now=NOW)

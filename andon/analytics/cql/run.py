@@ -171,7 +171,8 @@ def _evaluate_cases(patients):
     return _WORKER.cases(patients)
 
 
-def _batches(stream, size: int):
+def batches(stream, size: int):
+    """`stream`'s items in lists of `size` (the last shorter)."""
     batch = []
     for item in stream:
         batch.append(item)
@@ -278,7 +279,7 @@ def _over_patients(connection, local, remote, start: tuple, jobs, take, progress
         if progress is not None:
             progress(size)
 
-    stream = _batches(population.patient_records(connection), PATIENTS_PER_BATCH)
+    stream = batches(population.patient_records(connection), PATIENTS_PER_BATCH)
     if jobs == 1:
         for batch in stream:
             absorb(local(batch), len(batch))

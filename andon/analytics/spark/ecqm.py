@@ -2,10 +2,12 @@
 
 The store's resources (`views.RESOURCES`) are grouped by patient (a shuffle on the patient
 key); each Spark task evaluates its patients with `cql.run.Evaluator`, made once per Python
-worker from the content folders, and returns its partial totals (population counts, strata,
-observations, supplemental data), errors and UCUM warnings. The driver merges them
-(`report.Totals.merge`, the same merge as the worker processes on one server use) into the
-summary MeasureReport that `cql.run.run_measure` gives.
+worker from the content folders, a batch of patients at a time (as the worker processes on one
+server do: a worker holds one batch's records, never its partition's), and returns its partial
+totals (population counts, strata, observations, supplemental data), errors and UCUM warnings.
+The driver merges them (`report.Totals.merge`, the same merge as on one server) into the
+summary MeasureReport that `cql.run.run_measure` gives. The measure library's cases are not
+brought to the driver at all: they stay a DataFrame on the executors (`run_cases_together`).
 
 A patient's records are as on DuckDB (`cql.population`): the Patient first, their own resources,
 then the shared ones (Medication, Location, Organization, Practitioner, PractitionerRole)
@@ -20,7 +22,7 @@ from __future__ import annotations
 from ..cql import population
 from ..cql.measure import MeasureDefinition, SubjectResult
 from ..cql.report import Totals, summary_report
-from ..cql.run import Evaluator, Evaluators, now_text
+from ..cql.run import PATIENTS_PER_BATCH, Evaluator, Evaluators, batches, now_text
 from ..cql.ucum_spelling import Accepted
 from .store import Opened
 from .views import RESOURCES, read_resources
@@ -86,12 +88,16 @@ def run_measure(spark, folders, measure: str, period: tuple[str, str], store: st
     evaluator = Evaluator(folders, measure, period, now, accept_ucum_misspellings)  # checks the content first
     initargs = evaluator.initargs
 
-    def evaluate(patients):
-        patients = list(patients)
-        if not patients:
-            return []
-        totals, errors, accepted = _evaluator(Evaluator, initargs).batch(patients)
-        return [(totals, errors, accepted, len(patients))]
+    def evaluate(patients):  # the partition's patients a batch at a time: a worker holds one batch
+        worker = _evaluator(Evaluator, initargs)
+        totals, errors, accepted, count = Totals.of(worker.definition), [], Accepted(), 0
+        for batch in batches(patients, PATIENTS_PER_BATCH):
+            part, failed, misspelled = worker.batch(batch)
+            totals.merge(part)
+            errors.extend(failed)
+            accepted.merge(misspelled)
+            count += len(batch)
+        return [(totals, errors, accepted, count)] if count else []
 
     totals, errors, accepted, evaluated = Totals.of(evaluator.definition), [], Accepted(), 0
     for part, failed, misspelled, count in patient_records(spark, store).mapPartitions(evaluate).collect():
@@ -106,29 +112,52 @@ def run_cases_together(spark, folders, runs: list[tuple[str, tuple[str, str]]], 
                        now: str | None = None, accept_ucum_misspellings: bool = False) -> list[tuple]:
     """Every patient's cases for each run (a measure over a period), the store read once, on
     Spark: for each run, in order, (cases, patients evaluated, errors, warnings), as
-    `cql.run.run_cases_together` gives them (the cases in patient order, errors sorted)."""
+    `cql.run.run_cases_together` gives them (errors sorted), but the cases a DataFrame (CASES:
+    the case's fields and `period_at`, the run's first day) held by the executors, not a list on
+    the driver: a health system's cases are more than one process holds. Only the counts, errors
+    and warnings come to the driver. The cases are checkpointed once for all the runs; `store`,
+    when a version opened for a computation (`store.Opened`), holds them until it is closed."""
+    from pyspark import StorageLevel
+
     now = now or now_text()
     group = Evaluators(folders, runs, now, accept_ucum_misspellings)  # checks every run's content first
     initargs = group.initargs
+    starts = [period[0] for _, period in group.runs]
 
-    def evaluate(patients):
-        patients = sorted(patients)
-        return [(_evaluator(Evaluators, initargs).cases(patients), len(patients))] if patients else []
+    def evaluate(patients):  # a batch at a time, each batch's cases kept by Spark as they come
+        worker = _evaluator(Evaluators, initargs)
+        for batch in batches(patients, PATIENTS_PER_BATCH):
+            yield worker.cases(batch), len(batch)
 
-    found = [([], [], Accepted()) for _ in group.runs]
-    evaluated = 0
-    for results, count in patient_records(spark, store).mapPartitions(evaluate).collect():
-        evaluated += count
-        for (cases, errors, accepted), (more, failed, misspelled) in zip(found, results, strict=True):
-            cases.extend(more)
-            errors.extend(failed)
-            accepted.merge(misspelled)
-    return [(sorted(cases, key=_case_order), evaluated, sorted(errors), [accepted.warning()] if accepted.warning() else [])
-            for cases, errors, accepted in found]
+    def case_rows(evaluated):
+        results, _ = evaluated
+        return [(run, case.patient_id, case.episode, _number(case.numerator), _number(case.denominator),
+                 _number(case.value), starts[run]) for run, (cases, _, _) in enumerate(results) for case in cases]
+
+    evaluations = patient_records(spark, store).mapPartitions(evaluate).persist(StorageLevel.MEMORY_AND_DISK)
+    try:  # counted first (the evaluation, kept), then the cases read from the kept evaluation
+        found = [([], Accepted()) for _ in group.runs]
+        evaluated = 0
+        for count, results in evaluations.map(lambda pair: (pair[1], [r[1:] for r in pair[0]])).collect():
+            evaluated += count
+            for (errors, accepted), (failed, misspelled) in zip(found, results, strict=True):
+                errors.extend(failed)
+                accepted.merge(misspelled)
+        cases = spark.createDataFrame(evaluations.flatMap(case_rows), CASES).localCheckpoint(eager=True)
+    finally:
+        evaluations.unpersist()
+    if isinstance(store, Opened):
+        store.hold(cases)
+    return [(cases.where(cases.run == run).drop("run"), evaluated, sorted(errors),
+             [accepted.warning()] if accepted.warning() else []) for run, (errors, accepted) in enumerate(found)]
 
 
-def _case_order(case) -> tuple:
-    return (case.patient_id, case.episode or "")
+CASES = ("run INT, patient_id STRING, episode STRING, numerator DOUBLE, denominator DOUBLE, value DOUBLE, "
+         "period_at STRING")
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def explain_patient(spark, folders, measure: str, period: tuple[str, str], patient_id: str, store: str | None = None,

@@ -108,3 +108,13 @@ def spark(master: str | None = None):
     # failure itself, in words (a view's or a measure's error), so the log would only repeat it
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     return session
+
+
+def release(frame) -> None:
+    """Free the blocks of a locally checkpointed frame now. `DataFrame.unpersist` does not (it
+    uncaches `persist`'s data only), and Spark's cleaner frees them only once the JVM has
+    collected the frame: a library's computation kept every measure's cases in the executors'
+    memory and disk until then. The checkpoint is the RDD under the frame's plan (LogicalRDD)."""
+    plan = frame._jdf.queryExecution().analyzed()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)

@@ -19,7 +19,7 @@ local folder and an object store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 RESOURCES = "resources"
@@ -113,13 +113,22 @@ class Opened:
     spark: object
     folder: str
     version: str  # the version's path
+    held: list = field(default_factory=list, compare=False)  # frames computed from it, freed on close
 
     def label(self) -> str:
         """Which data results came from, as the results keep it (`data_load`)."""
         return f"Spark store {self.folder}, version {self.version.rstrip('/').rsplit('/', 1)[-1]}"
 
+    def hold(self, frame) -> None:
+        """Keep a checkpointed frame computed from this version (every eCQM's cases) until close."""
+        self.held.append(frame)
+
     def close(self) -> None:
-        """Nothing to release: the session stays for the next computation."""
+        """Free the frames held; the session stays for the next computation."""
+        from .session import release
+
+        while self.held:
+            release(self.held.pop())
 
 
 def open_current(spark, folder: str) -> Opened | None:

@@ -23,7 +23,7 @@ from functools import lru_cache
 import pyarrow as pa
 
 from ..kpi.workspace import KpiError, Workspace
-from . import dialect, typed, views
+from . import dialect, session, typed, views
 
 
 class SparkWorkspace(Workspace):
@@ -70,12 +70,16 @@ class SparkWorkspace(Workspace):
     def drop_table(self, name: str) -> None:
         frame = self._frames.pop(name, None)
         if frame is not None:
-            _release(frame)
+            session.release(frame)
             self.spark.catalog.dropTempView(name)
 
-    def add_table(self, name: str, table: pa.Table) -> None:
+    def add_table(self, name: str, table) -> None:
+        """`table`: an Arrow table, or a Spark DataFrame (an eCQM's cases, made on the executors:
+        spark.ecqm.run_cases_together), kept as it is computed, never brought to the driver."""
         self._check_added_name(name)
-        self._keep(name, self.spark.createDataFrame(table, schema=_spark_schema(table.schema)))
+        if isinstance(table, pa.Table):
+            table = self.spark.createDataFrame(table, schema=_spark_schema(table.schema))
+        self._keep(name, table)
 
     @contextmanager
     def errors(self, cannot: str = "the SQL failed on the data") -> Iterator[None]:
@@ -105,16 +109,6 @@ class SparkWorkspace(Workspace):
         frame = frame.localCheckpoint(eager=True)
         frame.createOrReplaceTempView(name)
         self._frames[name] = frame
-
-
-def _release(frame) -> None:
-    """Free the blocks of a locally checkpointed frame now. `DataFrame.unpersist` does not (it
-    uncaches `persist`'s data only), and Spark's cleaner frees them only once the JVM has
-    collected the frame: a library's computation kept every measure's cases in the executors'
-    memory and disk until then. The checkpoint is the RDD under the frame's plan (LogicalRDD)."""
-    plan = frame._jdf.queryExecution().analyzed()
-    if plan.getClass().getSimpleName() == "LogicalRDD":
-        plan.rdd().unpersist(False)
 
 
 @lru_cache(maxsize=256)
