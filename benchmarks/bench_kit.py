@@ -3,6 +3,7 @@ its command line, its start, and its end (the report printed and written to docs
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -43,3 +44,16 @@ def publish(steps, report, section: str, no_doc: bool, say, began: float) -> int
         say(f"Written to {views.DOC.relative_to(views.REPO)}")
     say(f"Total {time.perf_counter() - began:.0f} s")
     return 0
+
+
+def remembered(runs: list[dict], results: Path | None, size) -> list[dict]:
+    """`runs` appended to `results` (a JSON line each), and every run that file holds, by
+    `size(run)`: sizes run apart (one a session: the largest take hours) reported in one table.
+    Without `results`, `runs` alone."""
+    if results is None:
+        return runs
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with results.open("a") as out:
+        for run in runs:
+            out.write(json.dumps(run) + "\n")
+    return sorted((json.loads(line) for line in results.read_text().splitlines() if line.strip()), key=size)

@@ -2,7 +2,7 @@
 equity strata, on generated populations of 10,000 and 100,000 patients, and the dashboard's
 response time with those results in the database.
 
-    .venv/bin/python benchmarks/measures.py [--sizes 10000,100000] [--spark] [--no-doc]
+    .venv/bin/python benchmarks/measures.py [--sizes 10000,100000] [--spark] [--no-doc] [--results FILE]
 
 1. Population (per size): made-up EHR patients (andon/analytics/fhir/synthetic.py: stays at
    five wards, emergency visits, coverage) and, for a tenth of the patients, copies of the CMS
@@ -21,7 +21,8 @@ response time with those results in the database.
    home page as the baseline: median and p95.
 
 6. With `--spark`: the same computation on Spark local[2] (ANDON_ANALYTICS_ENGINE=spark) over the
-   Parquet store of the same data, after the DuckDB computation: time, peak RSS and the JVM's,
+   Parquet store of the same data (written first, in a process of its own), after the DuckDB
+   computation: time, peak RSS and the JVM's,
    and its cells compared with DuckDB's (identical, differing in a sum's last digits, differing).
 
 Figures go to docs/benchmarks.md ("Measures library"; with --spark also "Measures library on
@@ -41,6 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_kit  # noqa: E402
 import fhir_views as views  # the child runner (peak RSS) and the doc writer
 
 REPO = views.REPO
@@ -239,19 +241,15 @@ def _timed_ecqm_pass() -> list[float]:
 SPARK_SECTION = "## Measures library on Spark"
 
 
-def phase_spark(args: dict) -> dict:
-    """The same computation on Spark local[2] over the Parquet store of the same data, after the
-    DuckDB computation (phase compute): time, peak memory, and its cells against DuckDB's."""
-    os.environ["ANDON_SPARK_CONF"] = f"spark.driver.memory={args.get('memory', '4g')}"
+def phase_export(args: dict) -> dict:
+    """The Parquet store Spark reads (`andon fhir parquet`), written from the DuckDB store in a
+    process of its own: its memory is DuckDB's, not the computation's on Spark."""
     _django(args["size"])
     import shutil
 
-    import spark_scale
     from django.conf import settings
 
     from andon.analytics.fhir import columnar, store
-    from andon.analytics.spark import session
-    from andon.measures import services
 
     parquet = folder(args["size"]) / "parquet"
     shutil.rmtree(parquet, ignore_errors=True)
@@ -259,7 +257,22 @@ def phase_spark(args: dict) -> dict:
     connection = store.connect(settings.ANDON_FHIR_STORE)
     columnar.export_parquet(connection, parquet)
     connection.close()
-    export_s = time.perf_counter() - began
+    return {"s": time.perf_counter() - began}
+
+
+def phase_spark(args: dict) -> dict:
+    """The same computation on Spark local[2] over the Parquet store of the same data (phase
+    export), after the DuckDB computation (phase compute): time, peak memory, and its cells
+    against DuckDB's."""
+    os.environ["ANDON_SPARK_CONF"] = f"spark.driver.memory={args.get('memory', '4g')}"
+    _django(args["size"])
+    import spark_scale
+    from django.conf import settings
+
+    from andon.analytics.spark import session
+    from andon.measures import services
+
+    parquet = folder(args["size"]) / "parquet"
     on_duckdb = _stored_cells()
     settings.ANDON_ANALYTICS_ENGINE, settings.ANDON_SPARK_STORE = "spark", str(parquet)
     spark = session.spark()  # started before the clock: a cluster's session outlives a computation
@@ -268,7 +281,7 @@ def phase_spark(args: dict) -> dict:
     done = services.compute_measures(None, first=FIRST, last=LAST)
     seconds = time.perf_counter() - began
     identical, last_digits, differ = _compared(on_duckdb, _stored_cells())
-    return {"export_s": export_s, "s": seconds, "ecqm_pass_s": sum(one_pass), "cells": len(on_duckdb),
+    return {"s": seconds, "ecqm_pass_s": sum(one_pass), "cells": len(on_duckdb),
             "identical": identical, "last_digits": last_digits, "differ": differ,
             "jvm_mb": spark_scale._jvm_peak_mb(spark), "errors": {d.measure: d.error for d in done if d.error}}
 
@@ -309,11 +322,11 @@ def spark_report(runs: list[dict]) -> str:
     for found in runs:
         duck, spark = found.get("compute", {}), found.get("spark", {})
         if not spark or spark.get("error") or duck.get("error"):
-            lines.append(f"| {found['size']:,} | | failed: {(spark.get('error') or duck.get('error') or 'not run')[:120]} "
+            lines.append(f"| {found['size']:,} | | failed: {(spark.get('error') or found.get('export', {}).get('error') or duck.get('error') or 'not run')[:120]} "
                          "| | | | | | |")
             continue
         lines.append(
-            f"| {found['size']:,} | {found['generate'].get('resources', 0):,} | {spark['export_s']:.1f} s | {duck['s']:.1f} s | "
+            f"| {found['size']:,} | {found['generate'].get('resources', 0):,} | {found['export']['s']:.1f} s | {duck['s']:.1f} s | "
             f"{spark['s']:.1f} s | {spark['s'] / duck['s']:.1f}× | {duck['ecqm_pass_s']:.1f} / {spark['ecqm_pass_s']:.1f} s | "
             f"{spark['identical']:,} / {spark['last_digits']:,} / {spark['differ']:,} | "
             f"{duck['rss_mb']:,.0f} / {spark['rss_mb']:,.0f} MB ({spark['jvm_mb'] or 0:,.0f} MB) |")
@@ -362,13 +375,13 @@ def phase_dashboard(args: dict) -> dict:
 
 
 PHASES = {"generate": phase_generate, "prepare": phase_prepare, "floor": phase_floor, "compute": phase_compute,
-          "spark": phase_spark, "dashboard": phase_dashboard}
+          "export": phase_export, "spark": phase_spark, "dashboard": phase_dashboard}
 
 
 def run(size: int, limit: float, say, spark: bool = False) -> dict:
     script = Path(__file__).resolve()
     found = {"size": size}
-    for phase in ("generate", "prepare", "floor", "compute", *(["spark"] if spark else []), "dashboard"):
+    for phase in ("generate", "prepare", "floor", "compute", *(["export", "spark"] if spark else []), "dashboard"):
         found[phase] = views.run_step(sys.executable, phase, {"size": size}, limit, script=script)
         say(f"  {size:,} {phase}: {found[phase]}")
         if found[phase].get("error"):
@@ -424,6 +437,8 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=float, default=3600, help="seconds one phase may take")
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--spark", action="store_true", help="also compute on Spark local[2] (the spark extra, Java 17)")
+    parser.add_argument("--results", type=Path, help="append each size's figures (a JSON line) to this file, "
+                        "and report every size in it (sizes run apart, one table)")
     views.add_phase_arguments(parser, PHASES)
     cli = parser.parse_args(argv)
     if views.ran_phase(cli, PHASES):
@@ -435,7 +450,8 @@ def main(argv=None) -> int:
     def say(text):
         print(text, file=sys.stderr, flush=True)
 
-    runs = [run(int(size), cli.limit, say, cli.spark) for size in cli.sizes.split(",")]
+    runs = bench_kit.remembered([run(int(size), cli.limit, say, cli.spark) for size in cli.sizes.split(",")],
+                                cli.results, lambda found: found["size"])
     text = report(runs)
     print(text)
     if not cli.no_doc:

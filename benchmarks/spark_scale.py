@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_kit  # noqa: E402
 import fhir_views  # noqa: E402  (the data, run_step, the doc writer)
 
 REPO = fhir_views.REPO
@@ -184,13 +185,7 @@ def main(argv=None) -> int:
                "spark": fhir_views.run_step(sys.executable, "spark", args, cli.limit, Path(__file__).resolve())}
         print(json.dumps(run), flush=True)
         runs.append(run)
-        if cli.results:
-            with cli.results.open("a") as out:
-                out.write(json.dumps(run) + "\n")
-    if cli.results and cli.results.exists():
-        runs = sorted((json.loads(line) for line in cli.results.read_text().splitlines() if line.strip()),
-                      key=lambda run: run["resources"])
-    text = report(runs)
+    text = report(bench_kit.remembered(runs, cli.results, lambda run: run["resources"]))
     print(text)
     if not cli.no_doc:
         fhir_views.write_doc(text, SECTION)
