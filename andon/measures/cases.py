@@ -11,6 +11,7 @@ reloaded; recomputing a period replaces its file.
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -31,21 +32,48 @@ def keep(measure_key: str, kind: str, table: pa.Table, spans, measured=None) -> 
     """Write each period's cases of `table` (kpi.framed_table) in place of the kept ones.
     `measured(start)`, for an eCQM, gives the measurement period (first day, last day) its cases
     were evaluated over, kept with them so that a case can be evaluated again the same way."""
-    target = folder(measure_key, kind)
-    target.mkdir(parents=True, exist_ok=True)
+    keeper = Keeper(measure_key, kind, spans, measured)
     for start, _end in spans:
-        path = target / f"{start.isoformat()}.parquet"
-        rows = table.filter(pc.equal(table["period_start"], pa.scalar(start, pa.date32())))
+        keeper.add(start, table.filter(pc.equal(table["period_start"], pa.scalar(start, pa.date32()))))
+    return keeper.done()
+
+
+class Keeper:
+    """A computation's cases of one measure, a period at a time (`add`, as `kpi.aggregate`
+    hands them over), written beside the kept ones and put in their place only when the
+    computation is `done`: a measure that fails keeps its old cases with its old cells. Every
+    period of `spans` without cases loses its old file then."""
+
+    def __init__(self, measure_key: str, kind: str, spans, measured=None):
+        self.target = folder(measure_key, kind)
+        self.staging = self.target.parent / f".{kind}.{os.getpid()}.partial"
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.staging.mkdir(parents=True)
+        self.spans, self.measured, self.rows = spans, measured, 0
+
+    def add(self, start: date, rows: pa.Table) -> None:
         if rows.num_rows == 0:
-            path.unlink(missing_ok=True)
-            continue
-        if measured is not None:
-            first, last = measured(start)
+            return
+        if self.measured is not None:
+            first, last = self.measured(start)
             rows = rows.replace_schema_metadata({MEASUREMENT_PERIOD: f"{first.isoformat()}..{last.isoformat()}".encode()})
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        pq.write_table(rows, partial)
-        partial.replace(path)
-    return table.num_rows
+        pq.write_table(rows, self.staging / f"{start.isoformat()}.parquet")
+        self.rows += rows.num_rows
+
+    def done(self) -> int:
+        """The periods' files in place of the kept ones; the rows kept."""
+        self.target.mkdir(parents=True, exist_ok=True)
+        for start, _end in self.spans:
+            name = f"{start.isoformat()}.parquet"
+            if (self.staging / name).exists():
+                (self.staging / name).replace(self.target / name)
+            else:
+                (self.target / name).unlink(missing_ok=True)
+        self.discard()
+        return self.rows
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def kept(measure_key: str, kind: str, period_start: date) -> pa.Table | None:

@@ -85,13 +85,18 @@ def from_sql(measure: Measure, workspace: kpi.Workspace, kind: str, first: date,
     practitioner."""
     sql = sql or measure.definition["source"]["sql"]
     strata = measure.definition.get("strata", list(kpi.DIMENSIONS))
+    keeper = cases.Keeper(measure.key, kind, period_math.periods(first, last, kind), measured)
     try:
         result = kpi.aggregate(workspace, sql, kind=kind, first=first, last=last, dimensions=strata,
-                               by_practitioner=by_practitioner, keep=True)
+                               by_practitioner=by_practitioner, keep=keeper.add)
     except kpi.KpiError as error:
+        keeper.discard()
         raise ComputeError(f"{measure.key}: {error}") from None
+    except BaseException:
+        keeper.discard()
+        raise
     counts = {"cases": result.cases, "undated": result.undated, "outside": result.outside, "unmapped": result.unmapped,
-              "kept": cases.keep(measure.key, kind, result.kept, period_math.periods(first, last, kind), measured)}
+              "kept": keeper.done()}
     return from_kpi(measure, result.cells), counts
 
 

@@ -55,6 +55,9 @@ PATIENT_COLUMN = "andon_patient"  # the ingest's patient key; no FHIR member has
 TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{0,63}")  # as the ingest checks resourceType
 MAX_STRUCTURE_CHARS = 1_000_000  # a type whose members run past this stays JSON only (hostile data)
 MAX_STRUCTURES = 20_000  # distinct shapes of a type's resources beyond which it stays JSON only
+# DuckDB's memory while exporting (it spills to disk beyond it): uncapped, the export's sorts took
+# what they wanted of DuckDB's default, 80 % of the machine (8.4 GB for 5 million resources)
+EXPORT_MEMORY_LIMIT = "1GB"
 
 
 @dataclass(frozen=True)
@@ -346,9 +349,19 @@ def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) ->
     Returns type -> file. A type left as JSON is written as its JSON text (`resource`). The
     JSON text of every resource also goes to `<folder>/resources/<version>/type=<Type>/`, the
     store Spark reads (`andon.analytics.spark.store`)."""
+    from . import store
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    refresh(connection)
+    with store.memory_capped(connection, EXPORT_MEMORY_LIMIT):
+        refresh(connection)
+        written = _export_types(connection, folder)
+        _export_json_text(connection, folder / "resources")  # spark.store.RESOURCES
+    return written
+
+
+def _export_types(connection, folder: Path) -> dict[str, Path]:
+    """Each type's typed table (else its JSON text) as `<folder>/<Type>.parquet`, by patient."""
     written = {}
     types = [t for (t,) in connection.execute("SELECT DISTINCT type FROM resources ORDER BY type").fetchall()]
     for resource_type in types:
@@ -361,7 +374,6 @@ def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) ->
                  f"'{resource_type}' ORDER BY patient")  # a FHIR type name: [A-Z][A-Za-z]*
         connection.execute(f"COPY ({query}) TO '{_sql_path(path)}' (FORMAT parquet)")
         written[resource_type] = path
-    _export_json_text(connection, folder / "resources")  # spark.store.RESOURCES
     return written
 
 

@@ -206,25 +206,20 @@ def load_paths(
     """
     files = find_files(paths)
     summary = Summary()
-    previous_limit = None
-    if memory_limit:
-        previous_limit = connection.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-        connection.execute(f"SET memory_limit = '{memory_limit}'")
     bar = reading.Progress(sum(f.stat().st_size for f in files), progress)
     try:
-        typed = columnar.Maintainer(connection)
-        for path in files:
-            _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth, typed)
-            summary.files += 1
-        if files:
-            # after the files' commits: the types whose tables could not be kept in step batch
-            # by batch are rebuilt; a load killed before this leaves them out of step, and views
-            # read their JSON until the next load
-            summary.typed = typed.finish()
+        with store.memory_capped(connection, memory_limit):
+            typed = columnar.Maintainer(connection)
+            for path in files:
+                _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth, typed)
+                summary.files += 1
+            if files:
+                # after the files' commits: the types whose tables could not be kept in step batch
+                # by batch are rebuilt; a load killed before this leaves them out of step, and views
+                # read their JSON until the next load
+                summary.typed = typed.finish()
     finally:
         bar.close()
-        if previous_limit:
-            connection.execute(f"SET memory_limit = '{previous_limit}'")
     return summary
 
 

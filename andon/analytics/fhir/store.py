@@ -24,6 +24,7 @@ Every connection runs with the time zone UTC, so timestamps never depend on the 
 """
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -99,16 +100,43 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False,
     return connection
 
 
+@contextmanager
+def memory_capped(connection: duckdb.DuckDBPyConnection, limit: str | None):
+    """DuckDB's memory capped at `limit` (a size such as 1GB) for what the block does, beyond
+    which it spills to its temp directory; the connection's own limit afterwards. None: unchanged.
+
+    DuckDB shows a limit rounded down ("2.7 GiB" for 3GB), and setting what it shows gives less
+    again: the limit is given back by RESET when it was DuckDB's default (exactly), else as shown."""
+    if not limit:
+        yield
+        return
+    _check_size(limit)
+    shown = "SELECT current_setting('memory_limit')"
+    previous = connection.execute(shown).fetchone()[0]
+    connection.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        connection.execute("RESET memory_limit")
+        if connection.execute(shown).fetchone()[0] != previous:
+            connection.execute(f"SET memory_limit = '{previous}'")
+
+
 def configured(connection: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """The settings of every connection reading the store: time zone UTC, DuckDB's memory capped
     at `memory_limit` when given, and the patient index used for a long-stay patient too."""
-    if memory_limit and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):  # SET takes no parameter
-        raise ValueError(f"memory limit {memory_limit!r}: expected a size such as 512MB")
+    if memory_limit:
+        _check_size(memory_limit)
     connection.execute("SET TimeZone = 'UTC'")
     if memory_limit:
         connection.execute(f"SET memory_limit = '{memory_limit}'")
     connection.execute(f"SET index_scan_max_count = {INDEX_SCAN_MAX_COUNT}")
     return connection
+
+
+def _check_size(memory_limit: str) -> None:
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):  # SET takes no parameter
+        raise ValueError(f"memory limit {memory_limit!r}: expected a size such as 512MB")
 
 
 # `Patient/<id>` at the end of a reference, relative or absolute, with or without a version
@@ -162,12 +190,8 @@ def _add_patient_key(connection: duckdb.DuckDBPyConnection) -> None:
     store made before it; those an upgrade cut short left; a test's INSERTs), then the index."""
     if not has_patient_key(connection):
         connection.execute("ALTER TABLE resources ADD COLUMN patient VARCHAR")
-    previous = connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    connection.execute(f"SET memory_limit = '{UPGRADE_MEMORY_LIMIT}'")  # as the ingest: what it reads is cached up to it
-    try:
+    with memory_capped(connection, UPGRADE_MEMORY_LIMIT):  # as the ingest: what it reads is cached up to it
         key_patients(connection)
-    finally:
-        connection.execute(f"SET memory_limit = '{previous}'")
     # After the backfill: DuckDB cannot create an index in a transaction with updates pending,
     # and filling an indexed column row by row is slower.
     connection.execute(f"CREATE INDEX IF NOT EXISTS {PATIENT_INDEX} ON resources (patient)")

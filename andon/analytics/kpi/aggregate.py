@@ -23,7 +23,7 @@ usable `at` are counted apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -77,7 +77,7 @@ class Aggregation:
     undated: int = 0  # rows whose `at` is missing or not a date
     outside: int = 0  # rows dated outside the periods asked for
     unmapped: int = 0  # rows in range whose place maps to no unit
-    kept: pa.Table | None = None  # with keep=True: every case in range, as framed_table gives them
+    kept: int = 0  # with `keep`: the cases in range handed over, period by period
 
 
 def age_band_labels(bounds: Sequence[int] = AGE_BANDS) -> list[str]:
@@ -218,12 +218,13 @@ def _grouped_by(spread: str, dimension: str | None) -> str:
 
 def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: date, last: date,
               dimensions: Sequence[str] = DIMENSIONS, age_bands: Sequence[int] = AGE_BANDS,
-              by_practitioner: bool = False, keep: bool = False) -> Aggregation:
+              by_practitioner: bool = False, keep: Callable[[date, pa.Table], None] | None = None) -> Aggregation:
     """The measure's cells for every period of `kind` from the one holding `first` to the one
     holding `last`, for the whole organisation and each unit, all cases and each stratum; with
     `by_practitioner` (a workspace made with attribution), then the organisation's cells of each
     practitioner (stratum "practitioner", value the practitioner's key or UNATTRIBUTED). With
-    `keep`, also the cases in range (`kept`, as framed_table gives them)."""
+    `keep`, also the cases in range, as framed_table gives them, to `keep(period start, cases)`
+    for each period holding any, in period order (`_keep_by_period`)."""
     unknown = sorted(set(dimensions) - set(DIMENSIONS))
     if unknown:
         raise KpiError(f"unknown strata {', '.join(unknown)}: use {', '.join(DIMENSIONS)}")
@@ -240,9 +241,38 @@ def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: dat
             SELECT count(*), count(*) FILTER (WHERE at_ts IS NULL), count(*) FILTER (WHERE at_ts < $first OR at_ts >= $end)
             FROM {TYPED_CASES}""", bounds)[0]
         result.unmapped = workspace.rows(f"SELECT count(*) FROM {FRAMED_CASES} WHERE unit_key IS NULL")[0][0]
-        if keep:
-            result.kept = _kept(workspace)
+        if keep is not None:
+            result.kept = _keep_by_period(workspace, keep)
     return result
+
+
+# The kept cases brought from the workspace at once: whole periods up to about this many rows (or
+# one larger period). All of them at once were more than a process holds for a health system's
+# data (a measure's 4.6 million cases over 24 months: past Spark's 1 GB for a result on the driver).
+KEPT_ROWS_AT_ONCE = 500_000
+
+
+def _keep_by_period(workspace: Workspace, keep) -> int:
+    """Each period's kept cases to `keep(period start, cases)`, a chunk of periods at a time; the rows kept."""
+    counts = workspace.rows(f"SELECT period_start, count(*) FROM {FRAMED_CASES} GROUP BY period_start ORDER BY period_start")
+    for chunk in _chunks(counts, KEPT_ROWS_AT_ONCE):
+        table = _kept(workspace, f"WHERE period_start BETWEEN DATE '{chunk[0].isoformat()}' AND DATE '{chunk[-1].isoformat()}'")
+        for start in chunk:
+            keep(start, table.filter(pc.equal(table["period_start"], pa.scalar(start, pa.date32()))))
+    return sum(count for _, count in counts)
+
+
+def _chunks(counts: list[tuple[date, int]], rows: int) -> list[list[date]]:
+    """The periods (with their counts, in order) in runs of about `rows` rows: a period that
+    alone holds more is a run of its own."""
+    chunks, current, held = [], [], 0
+    for start, count in counts:
+        if current and held + count > rows:
+            chunks.append(current)
+            current, held = [], 0
+        current.append(start)
+        held += count
+    return chunks + [current] if current else chunks
 
 
 def _bounds(first: date, last: date, kind: str) -> dict:
@@ -259,16 +289,16 @@ def framed_table(workspace: Workspace, sql: str, *, kind: str = "month", first: 
                  age_bands: Sequence[int] = AGE_BANDS) -> pa.Table:
     """Every case in the periods from the one holding `first` to the one holding `last`, with
     the cell it counts in (period, unit, strata): kept beside the results for the drill-down.
-    (`aggregate(..., keep=True)` gives the same table with the cells, computing the cases once.)"""
+    (`aggregate(..., keep=...)` gives the same cases with the cells, period by period, computing them once.)"""
     with _materialised(workspace, sql, kind, _bounds(first, last, kind), age_bands):
         return _kept(workspace)
 
 
-def _kept(workspace: Workspace) -> pa.Table:
+def _kept(workspace: Workspace, where: str = "") -> pa.Table:
     dimensions = (*DIMENSIONS, PRACTITIONER) if workspace.attribution else DIMENSIONS
     query = f"""SELECT case_id, patient_id, encounter_id, at_ts AS "at", period_start, unit_key, numerator, denominator,
                "value", {", ".join(dimensions)}
-        FROM {FRAMED_CASES} ORDER BY period_start, at_ts, case_id"""
+        FROM {FRAMED_CASES} {where} ORDER BY period_start, at_ts, case_id"""
     return workspace.arrow(query)
 
 

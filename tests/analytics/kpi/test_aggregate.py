@@ -2,6 +2,7 @@
 strata (age at the time of the case, payer at the time of the case), unit mapping, cases
 outside the range or without a date, the drill-down, and SQL that must be refused."""
 
+import importlib
 import json
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from andon.analytics import kpi
 from andon.analytics.fhir import store
 from andon.analytics.kpi import periods
+
+aggregate_module = importlib.import_module("andon.analytics.kpi.aggregate")  # kpi.aggregate is the function
 
 VIEWS = kpi.load_view_definitions(Path(__file__).resolve().parents[3] / "content" / "views")
 
@@ -227,13 +230,47 @@ def _tables(space) -> set[str]:
     return {row[0] for row in space.connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
 
 
+class Collected(list):
+    """What `aggregate` hands to `keep`: (period start, its cases) in order."""
+
+    def __call__(self, start, table):
+        self.append((start, table))
+
+    def table(self):
+        return pa.concat_tables([table for _, table in self])
+
+
 def test_the_cells_and_the_kept_cases_come_from_one_computation_that_leaves_nothing_behind(workspace):
     before = _tables(workspace)
-    result = kpi.aggregate(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30), keep=True)
+    collected = Collected()
+    result = kpi.aggregate(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30), keep=collected)
     kept = kpi.framed_table(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30))
-    assert result.kept.to_pylist() == kept.to_pylist() and kept.num_rows == 4
-    assert kpi.aggregate(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30)).kept is None
+    assert collected.table().to_pylist() == kept.to_pylist() and kept.num_rows == 4 == result.kept
+    assert [start for start, _ in collected] == sorted({row["period_start"] for row in kept.to_pylist()})
+    assert all({row["period_start"] for row in table.to_pylist()} == {start} for start, table in collected)
+    assert kpi.aggregate(workspace, STAYS, first=date(2025, 3, 1), last=date(2025, 4, 30)).kept == 0
     assert _tables(workspace) == before
+
+
+def test_the_kept_cases_come_a_chunk_of_whole_periods_at_a_time(monkeypatch):
+    """However many the cases, a process holds one chunk of them: whole periods up to
+    KEPT_ROWS_AT_ONCE rows, or one period alone when it holds more."""
+    march, april, may, june = (date(2025, m, 1) for m in (3, 4, 5, 6))
+    assert aggregate_module._chunks([(march, 5), (april, 5), (may, 20), (june, 1)], 10) == [[march, april], [may], [june]]
+    assert aggregate_module._chunks([(march, 11)], 10) == [[march]] and aggregate_module._chunks([], 10) == []
+    resources = RESOURCES[:3] + RESOURCES[-2:]
+    whole, chunked = Collected(), Collected()
+    space = kpi.Workspace.for_sql(make_store(resources), VIEWS, [STAYS], UNIT_MAP)
+    kpi.aggregate(space, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31), keep=whole)
+    asked = []
+    arrow = space.arrow
+    monkeypatch.setattr(space, "arrow", lambda query: asked.append(query) or arrow(query))
+    monkeypatch.setattr(aggregate_module, "KEPT_ROWS_AT_ONCE", 20_000)  # about two months of MANY's
+    result = kpi.aggregate(space, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31), keep=chunked)
+    space.close()
+    assert result.kept == 105_120 and len(asked) == 6
+    assert [start for start, _ in chunked] == [start for start, _ in whole] == [date(2025, m, 1) for m in range(1, 13)]
+    assert all(mine.equals(theirs) for (_, mine), (_, theirs) in zip(chunked, whole, strict=True))
 
 
 # Many cases from few resources: one for every 5 minutes of 2025 (105,120), with long ids, on the
@@ -250,18 +287,19 @@ MANY = """
 def test_a_workspace_spills_past_its_memory_cap_and_counts_the_same(monkeypatch):
     resources = RESOURCES[:3] + RESOURCES[-2:]
     roomy = kpi.Workspace.for_sql(make_store(resources), VIEWS, [STAYS], UNIT_MAP)
-    expected = kpi.aggregate(roomy, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31), keep=True)
+    expected_cases, found_cases = Collected(), Collected()
+    expected = kpi.aggregate(roomy, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31), keep=expected_cases)
     roomy.close()
     # The framed cases alone take 42 MB in DuckDB: under this cap they must go to disk.
     monkeypatch.setattr(kpi.workspace, "MEMORY_LIMIT", "40MB")
     tight = kpi.Workspace.for_sql(make_store(resources), VIEWS, [STAYS], UNIT_MAP)
     spill = Path(tight.connection.execute("SELECT current_setting('temp_directory')").fetchone()[0])
-    found = kpi.aggregate(tight, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31), keep=True)
+    found = kpi.aggregate(tight, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31), keep=found_cases)
     # Each month, for the organisation and each ward: all cases, 3 age bands (4 in March, when p1
     # turns 75), 2 sexes, 3 races, 1 ethnicity, 2 payers (3 in March, when p2 changes plan).
     assert len(found.cells) == 3 * (11 * (1 + 3 + 2 + 3 + 1 + 2) + (1 + 4 + 2 + 3 + 1 + 3))
     assert found.cells == expected.cells
-    assert found.kept.num_rows == 105_120 and found.kept.equals(expected.kept)
+    assert found.kept == 105_120 and found_cases.table().equals(expected_cases.table())
     assert spill.is_dir()
     tight.close()
     assert not spill.exists()
