@@ -388,11 +388,15 @@ def _export_json_text(connection, folder: Path) -> None:
     name = spark_store.new_version()
     version = folder / name
     folder.mkdir(parents=True, exist_ok=True)
-    connection.execute(  # meta's own texts, as the ingest on Spark keeps them
-        "COPY (SELECT type, id, patient, version_id, json_extract_string(resource, '$.meta.lastUpdated') AS last_updated, "
-        "md5(resource::VARCHAR) AS content_hash, resource::VARCHAR AS resource FROM resources "
-        f"WHERE regexp_full_match(type, '{TYPE_NAME.pattern}') ORDER BY type, patient, id) "
-        f"TO '{_sql_path(version)}' (FORMAT parquet, PARTITION_BY (type), ROW_GROUP_SIZE {spark_store.ROW_GROUP_ROWS})")
+    types = [t for (t,) in connection.execute("SELECT DISTINCT type FROM resources ORDER BY type").fetchall()
+             if TYPE_NAME.fullmatch(t)]  # a FHIR type name: [A-Z][A-Za-z]*, safe in the SQL and the path
+    for resource_type in types:  # a type at a time (the folders of PARTITION_BY): one sort of all types overran the cap
+        part = version / f"type={resource_type}"
+        part.mkdir(parents=True)
+        connection.execute(  # meta's own texts, as the ingest on Spark keeps them
+            "COPY (SELECT id, patient, version_id, json_extract_string(resource, '$.meta.lastUpdated') AS last_updated, "
+            f"md5(resource::VARCHAR) AS content_hash, resource::VARCHAR AS resource FROM resources WHERE type = '{resource_type}' "
+            f"ORDER BY patient, id) TO '{_sql_path(part / 'data_0.parquet')}' (FORMAT parquet, ROW_GROUP_SIZE {spark_store.ROW_GROUP_ROWS})")
     (version / spark_store.DONE).write_bytes(b"")
     _export_typed(connection, folder.parent / spark_store.TYPED / name)
     for kind in (spark_store.RESOURCES, spark_store.TYPED):
