@@ -268,9 +268,9 @@ ECQM_CASES_SQL = """
 def ecqm_cases(store, folders, name: str, kind: str, first: date, last: date, jobs=None, progress=None,
                warnings: list[str] | None = None):
     """The eCQM's cases as an Arrow table (on Spark, a DataFrame the executors hold), with the
-    patients evaluated, the errors and the measurement periods evaluated (first day, last day). The engine's warnings (quantities read
-    as UCUM though misspelled, when ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS asks) go to `warnings`,
-    each naming its period.
+    patients evaluated, the errors and the measurement periods evaluated (first day, last day).
+    The engine's warnings (quantities read as UCUM though misspelled, when
+    ANDON_ECQM_ACCEPT_UCUM_MISSPELLINGS asks) go to `warnings`, each naming its period.
 
     An episode measure is evaluated once over the whole range: its episodes are encounters
     ending in the measurement period, so each counts in the period its encounter ends. A

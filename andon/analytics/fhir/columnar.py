@@ -355,18 +355,18 @@ def export_parquet(connection: duckdb.DuckDBPyConnection, folder: str | Path) ->
     folder.mkdir(parents=True, exist_ok=True)
     with store.memory_capped(connection, EXPORT_MEMORY_LIMIT):
         refresh(connection)
-        written = _export_types(connection, folder)
-        _export_json_text(connection, folder / "resources")  # spark.store.RESOURCES
+        # only the ingest's checked type names ([A-Z][A-Za-z]*) make file names and SQL literals
+        types = [t for (t,) in connection.execute("SELECT DISTINCT type FROM resources ORDER BY type").fetchall()
+                 if TYPE_NAME.fullmatch(t)]
+        written = _export_types(connection, folder, types)
+        _export_json_text(connection, folder / "resources", types)  # spark.store.RESOURCES
     return written
 
 
-def _export_types(connection, folder: Path) -> dict[str, Path]:
+def _export_types(connection, folder: Path, types: list[str]) -> dict[str, Path]:
     """Each type's typed table (else its JSON text) as `<folder>/<Type>.parquet`, by patient."""
     written = {}
-    types = [t for (t,) in connection.execute("SELECT DISTINCT type FROM resources ORDER BY type").fetchall()]
     for resource_type in types:
-        if not TYPE_NAME.fullmatch(resource_type):
-            continue  # only the ingest's checked type names make file names
         path = folder / f"{resource_type}.parquet"
         typed = typed_table(connection, resource_type)
         query = (f"SELECT * FROM {quote(typed.table)} ORDER BY {PATIENT_COLUMN}" if typed else
@@ -377,7 +377,7 @@ def _export_types(connection, folder: Path) -> dict[str, Path]:
     return written
 
 
-def _export_json_text(connection, folder: Path) -> None:
+def _export_json_text(connection, folder: Path, types: list[str]) -> None:
     """Every resource's JSON text as a new version of the store Spark reads
     (`andon.analytics.spark.store`): `folder/<version>/type=<Type>/*.parquet`, ordered by
     patient, with `_SUCCESS` written last; then the older versions are removed."""
@@ -388,15 +388,14 @@ def _export_json_text(connection, folder: Path) -> None:
     name = spark_store.new_version()
     version = folder / name
     folder.mkdir(parents=True, exist_ok=True)
-    types = [t for (t,) in connection.execute("SELECT DISTINCT type FROM resources ORDER BY type").fetchall()
-             if TYPE_NAME.fullmatch(t)]  # a FHIR type name: [A-Z][A-Za-z]*, safe in the SQL and the path
-    for resource_type in types:  # a type at a time (the folders of PARTITION_BY): one sort of all types overran the cap
+    for resource_type in types:  # a type at a time (the folders of PARTITION_BY): one sort of all overran the cap
         part = version / f"type={resource_type}"
         part.mkdir(parents=True)
         connection.execute(  # meta's own texts, as the ingest on Spark keeps them
             "COPY (SELECT id, patient, version_id, json_extract_string(resource, '$.meta.lastUpdated') AS last_updated, "
-            f"md5(resource::VARCHAR) AS content_hash, resource::VARCHAR AS resource FROM resources WHERE type = '{resource_type}' "
-            f"ORDER BY patient, id) TO '{_sql_path(part / 'data_0.parquet')}' (FORMAT parquet, ROW_GROUP_SIZE {spark_store.ROW_GROUP_ROWS})")
+            "md5(resource::VARCHAR) AS content_hash, resource::VARCHAR AS resource FROM resources "
+            f"WHERE type = '{resource_type}' ORDER BY patient, id) TO '{_sql_path(part / 'data_0.parquet')}' "
+            f"(FORMAT parquet, ROW_GROUP_SIZE {spark_store.ROW_GROUP_ROWS})")
     (version / spark_store.DONE).write_bytes(b"")
     _export_typed(connection, folder.parent / spark_store.TYPED / name)
     for kind in (spark_store.RESOURCES, spark_store.TYPED):
