@@ -234,16 +234,39 @@ def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: dat
     bounds = _bounds(first, last, kind)
     result = Aggregation()
     with _materialised(workspace, sql, kind, bounds, age_bands):
-        result.cells = [Cell(*row) for row in workspace.rows(_grouped(SPREAD, dimensions))]
+        counts = workspace.rows(f"SELECT period_start, count(*) FROM {FRAMED_CASES} GROUP BY period_start ORDER BY period_start")
+        chunks = _chunks(counts, GROUPED_ROWS_AT_ONCE)
+        result.cells = _cells(workspace, SPREAD, dimensions, chunks)
         if by_practitioner:  # after the others, which stay as they were without it
-            result.cells += [Cell(*row) for row in workspace.rows(_grouped(BY_PRACTITIONER, [PRACTITIONER], all_cases=False))]
+            result.cells += _cells(workspace, BY_PRACTITIONER, [PRACTITIONER], chunks, all_cases=False)
         result.cases, result.undated, result.outside = workspace.rows(f"""
             SELECT count(*), count(*) FILTER (WHERE at_ts IS NULL), count(*) FILTER (WHERE at_ts < $first OR at_ts >= $end)
             FROM {TYPED_CASES}""", bounds)[0]
         result.unmapped = workspace.rows(f"SELECT count(*) FROM {FRAMED_CASES} WHERE unit_key IS NULL")[0][0]
         if keep is not None:
-            result.kept = _keep_by_period(workspace, keep)
+            result.kept = _keep_by_period(workspace, keep, counts)
     return result
+
+
+# The cases whose cells are computed at once: whole periods up to about this many (or one larger
+# period). A median holds every value of its cell in memory and cannot spill to disk: a year of a
+# health system's stays at once (1.36 million patients' inpatient stays for average length of stay)
+# was past the workspace's memory cap (docs/benchmarks.md, "Measures library").
+GROUPED_ROWS_AT_ONCE = 250_000
+
+
+def _cells(workspace: Workspace, spread: str, dimensions: Sequence[str], chunks: list[list[date]], *,
+           all_cases: bool = True) -> list[Cell]:
+    """The cells of each chunk of periods (`_chunks`) in turn: in order, as one query gives them."""
+    cells = []
+    for chunk in chunks:
+        within = f"SELECT * FROM ({spread}) AS s WHERE {_periods_between(chunk)}"
+        cells += [Cell(*row) for row in workspace.rows(_grouped(within, dimensions, all_cases=all_cases))]
+    return cells
+
+
+def _periods_between(chunk: list[date]) -> str:
+    return f"period_start BETWEEN DATE '{chunk[0].isoformat()}' AND DATE '{chunk[-1].isoformat()}'"
 
 
 # The kept cases brought from the workspace at once: whole periods up to about this many rows (or
@@ -252,11 +275,11 @@ def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: dat
 KEPT_ROWS_AT_ONCE = 500_000
 
 
-def _keep_by_period(workspace: Workspace, keep) -> int:
-    """Each period's kept cases to `keep(period start, cases)`, a chunk of periods at a time; the rows kept."""
-    counts = workspace.rows(f"SELECT period_start, count(*) FROM {FRAMED_CASES} GROUP BY period_start ORDER BY period_start")
+def _keep_by_period(workspace: Workspace, keep, counts: list[tuple[date, int]]) -> int:
+    """Each period's kept cases to `keep(period start, cases)`, a chunk of periods at a time
+    (`counts`: each period's cases, in order); the rows kept."""
     for chunk in _chunks(counts, KEPT_ROWS_AT_ONCE):
-        table = _kept(workspace, f"WHERE period_start BETWEEN DATE '{chunk[0].isoformat()}' AND DATE '{chunk[-1].isoformat()}'")
+        table = _kept(workspace, f"WHERE {_periods_between(chunk)}")
         for start in chunk:
             keep(start, table.filter(pc.equal(table["period_start"], pa.scalar(start, pa.date32()))))
     return sum(count for _, count in counts)

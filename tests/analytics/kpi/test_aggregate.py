@@ -305,6 +305,36 @@ def test_a_workspace_spills_past_its_memory_cap_and_counts_the_same(monkeypatch)
     assert not spill.exists()
 
 
+# 300,000 stays of 2025 evenly spread, each with a length (its median is what cannot spill).
+STAYS_WITH_LENGTHS = """
+    SELECT 'case-' || i AS case_id, 'Patient/p' || (i % 3 + 1) AS patient_id,
+           TIMESTAMPTZ '2025-01-01 00:00:00+00' + to_seconds(CAST(105 * i AS BIGINT)) AS "at",
+           CASE WHEN i % 2 = 0 THEN 'Location/L-4W' ELSE 'Location/L-5E' END AS location_id,
+           (i * 7919) % 1000 AS "value"
+    FROM range(300000) AS t(i)
+"""
+
+
+def test_medians_past_the_memory_cap_are_computed_a_chunk_of_periods_at_a_time(monkeypatch):
+    resources = RESOURCES[:3] + RESOURCES[-2:]
+    year = {"first": date(2025, 1, 1), "last": date(2025, 12, 31)}
+    roomy = kpi.Workspace.for_sql(make_store(resources), VIEWS, [STAYS], UNIT_MAP)
+    expected = kpi.aggregate(roomy, STAYS_WITH_LENGTHS, **year)
+    roomy.close()
+    monkeypatch.setattr(kpi.workspace, "MEMORY_LIMIT", "64MB")
+    tight = kpi.Workspace.for_sql(make_store(resources), VIEWS, [STAYS], UNIT_MAP)
+    monkeypatch.setattr(aggregate_module, "GROUPED_ROWS_AT_ONCE", 1_000_000)  # every period at once
+    with pytest.raises(kpi.KpiError, match=r"need more memory than a workspace may take \(64MB"):
+        kpi.aggregate(tight, STAYS_WITH_LENGTHS, **year)
+    monkeypatch.setattr(aggregate_module, "GROUPED_ROWS_AT_ONCE", 40_000)  # a month is about 25,000
+    found = kpi.aggregate(tight, STAYS_WITH_LENGTHS, **year)
+    tight.close()
+    assert found.cases == 300_000 and found.cells == expected.cells
+    january = [c for c in found.cells if c.period_start == date(2025, 1, 1) and c.unit_key is None and c.stratum == ""]
+    # 0..999 spread evenly over January's 25,509 stays (i up to 25,508): the median is 499 or 500.
+    assert january[0].cases == 25_509 and 499 <= january[0].value_median <= 500
+
+
 def test_cases_that_cannot_fit_even_spilling_say_so(monkeypatch):
     monkeypatch.setattr(kpi.workspace, "MEMORY_LIMIT", "12MB")
     tight = kpi.Workspace.for_sql(make_store(RESOURCES[:3]), VIEWS, [STAYS], UNIT_MAP)
