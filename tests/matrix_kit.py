@@ -69,3 +69,13 @@ def uses_its_person(setup) -> bool:
     return any(instruction.argval == person or (isinstance(instruction.argval, tuple) and person in instruction.argval)
                for instruction in dis.get_instructions(code)
                if "FAST" in instruction.opname or "DEREF" in instruction.opname)
+
+
+def sending(setup, data=dict):
+    """A row's setup: the records `setup` makes, with the form data `data()` gives (made when the
+    cell runs: a date of today). It reads the asking person only where `setup` does, so that a
+    setup that does not runs once for the row (`uses_its_person`)."""
+    if uses_its_person(setup):
+        return lambda user, other: (setup(user, other)[0], data())
+    return lambda _user, other: (setup(None, other)[0], data())
+

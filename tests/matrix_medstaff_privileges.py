@@ -14,7 +14,7 @@ from django.utils import timezone
 from andon.platform import services
 from andon.platform.models import Unit
 from andon.platform.roles import Role
-from tests.matrix_kit import ApiCase, Case
+from tests.matrix_kit import ApiCase, Case, sending
 
 READERS = frozenset({Role.MEDICAL_STAFF_OFFICE, Role.CMO, Role.DEPARTMENT_CHAIR, Role.CREDENTIALS_COMMITTEE})
 OFFICE = frozenset({Role.MEDICAL_STAFF_OFFICE})
@@ -141,8 +141,8 @@ PAGES = {
     "medstaff:privilege_requests": Case(READERS),
     "medstaff:privilege_request_new": Case(OFFICE),
     "medstaff:privilege_request": Case(READERS, setup=a_request),
-    "medstaff:privilege_request_step": Case(CHAIR, method="post", setup=lambda user, other: (
-        a_request(user, other)[0], {"outcome": "recommend", "met_on": _today()})),
+    "medstaff:privilege_request_step": Case(CHAIR, method="post", setup=sending(
+        a_request, lambda: {"outcome": "recommend", "met_on": _today()})),
     "medstaff:privileges_granted": Case(READERS),
     "medstaff:privilege_grant_status": Case(OFFICE, method="post", setup=a_grant),
     "medstaff:practitioner_privileges": Case(READERS, setup=a_practitioner),
@@ -151,20 +151,19 @@ PAGES = {
     "medstaff:fppe": Case(READERS, setup=an_fppe()),
     "medstaff:fppe_plan": Case(FPPE_MANAGERS, setup=an_fppe()),
     "medstaff:fppe_begin": Case(FPPE_MANAGERS, method="post", setup=an_fppe()),
-    "medstaff:fppe_case": Case(FPPE_MANAGERS, method="post", setup=lambda user, other: (
-        an_fppe(True)(user, other)[0], _case_data())),
-    "medstaff:fppe_decide": Case(COMMITTEE, method="post", setup=lambda user, other: (
-        an_fppe(True)(user, other)[0], {"decision": "confirmed", "reason": "Matrix", "decided_on": _today()})),
+    "medstaff:fppe_case": Case(FPPE_MANAGERS, method="post", setup=sending(an_fppe(True), _case_data)),
+    "medstaff:fppe_decide": Case(COMMITTEE, method="post", setup=sending(
+        an_fppe(True), lambda: {"decision": "confirmed", "reason": "Matrix", "decided_on": _today()})),
 }
 
 # The proctor of an FPPE reads it and records its cases whatever their role; deciding stays the committee's.
 OBJECT_CASES = {
     "medstaff:fppes (proctor)": ("medstaff:fppes", Case(ALL, setup=proctoring(listing=True))),
     "medstaff:fppe (proctor)": ("medstaff:fppe", Case(ALL, setup=proctoring())),
-    "medstaff:fppe_case (proctor)": ("medstaff:fppe_case", Case(ALL, method="post", setup=lambda user, other: (
-        proctoring()(user, other)[0], _case_data()))),
-    "medstaff:fppe_decide (proctor)": ("medstaff:fppe_decide", Case(COMMITTEE, method="post", setup=lambda u, o: (
-        proctoring()(u, o)[0], {"decision": "confirmed", "reason": "Matrix", "decided_on": _today()}))),
+    "medstaff:fppe_case (proctor)": ("medstaff:fppe_case", Case(ALL, method="post", setup=sending(
+        proctoring(), _case_data))),
+    "medstaff:fppe_decide (proctor)": ("medstaff:fppe_decide", Case(COMMITTEE, method="post", setup=sending(
+        proctoring(), lambda: {"decision": "confirmed", "reason": "Matrix", "decided_on": _today()}))),
 }
 
 

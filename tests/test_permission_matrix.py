@@ -29,7 +29,7 @@ from andon.platform.models import AccessToken, Job
 from andon.platform.roles import Role
 from tests.conftest import CONTENT, Hospital, enrol_if_required
 from tests.form_fields import NOT_PAGES, unlabelled_fields
-from tests.matrix_kit import ApiCase, Case, ScopeCase, module_rows, uses_its_person
+from tests.matrix_kit import ApiCase, Case, ScopeCase, module_rows, sending, uses_its_person
 
 ALL = frozenset(Role)
 ADMIN = frozenset({Role.ADMINISTRATOR})
@@ -596,9 +596,7 @@ def _compliance_assessment(lead, owner=None):
 def searching(setup=None):
     """A people picker's search (an htmx fragment of a page, no one's starting point): the record
     `setup` makes, and words to look for."""
-    if setup is not None and uses_its_person(setup):
-        return lambda user, other: (setup(user, other)[0], {"q": "matrix"})
-    return lambda _user, other: ((setup(None, other)[0] if setup else []), {"q": "matrix"})
+    return sending(setup or (lambda _user, other: ([], {})), lambda: {"q": "matrix"})
 
 
 def an_assessment(user, other):
@@ -1560,8 +1558,7 @@ PAGES.update({
     "improvement:audit_re_audit": Case(AUDIT_RUNNERS, method="post", setup=an_audit_for_results("act")),
     "improvement:audit_send": Case(AUDIT_RUNNERS, method="post", setup=an_audit_for_results()),
     "improvement:audit_finding": Case(AUDIT_RUNNERS, setup=a_criterion_short_of_target),
-    "improvement:audit_finding_owners": Case(AUDIT_RUNNERS, setup=lambda user, other: (
-        an_audit_for_results()(user, other)[0], {"q": "matrix"})),
+    "improvement:audit_finding_owners": Case(AUDIT_RUNNERS, setup=searching(an_audit_for_results())),
 })
 OBJECT_CASES.update({
     # An auditor named on the audit reads its results whatever their role.
@@ -2438,6 +2435,8 @@ def test_a_setup_that_reads_its_person_runs_for_each_role_and_others_once(client
     assert uses_its_person(a_qi("project", team=True)) and uses_its_person(searching(own_report))
     assert not uses_its_person(others_report) and not uses_its_person(a_qi("project"))
     assert not uses_its_person(searching(others_report_under_rca)) and not uses_its_person(api_event_under_rca)
+    assert uses_its_person(sending(own_report)) and not uses_its_person(sending(others_report, lambda: {"q": "x"}))
+    assert sending(lambda _user, other: ([other.pk], {}), lambda: {"q": "x"})(None, world.other) == ([world.other.pk], {"q": "x"})
     seen = {}
 
     def cell(role, made):

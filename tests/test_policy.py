@@ -231,3 +231,43 @@ def test_no_scope_asked_is_the_users_units_and_a_scope_outside_the_grant_is_refu
     everything = permissions.scope_for(make_user(Role.CQO, ""), capability)
     assert everything.everything and everything.unit_keys() is None  # records in no unit included
     assert _codes(everything.units) == _codes(Unit.objects.all())
+
+
+def test_the_grants_read_at_once_are_those_the_orm_reads_with_their_scopes_and_two_factor_marks(
+        hospital, make_user, django_assert_num_queries):
+    from andon.platform.models import RoleSetting
+
+    RoleSetting.objects.update_or_create(role=Role.QUALITY_ANALYST, defaults={"mfa_required": True})  # not by default
+    RoleSetting.objects.update_or_create(role=Role.CQO, defaults={"mfa_required": False})  # by default (roles.py)
+    RoleSetting.objects.filter(role=Role.PATIENT_SAFETY_OFFICER).delete()  # by default, without a setting
+    person = make_user((Role.UNIT_MANAGER, "rgh/medicine"), (Role.QUALITY_ANALYST, "lch"), (Role.CQO, ""),
+                       (Role.PATIENT_SAFETY_OFFICER, ""), enrol_mfa=False)
+    other = make_user((Role.CMO, "rgh"), enrol_mfa=False)
+    with django_assert_num_queries(1):
+        grants = permissions.active_grants(person)
+        scopes = [(g.role, g.unit and g.unit.path, g.facility and g.facility.code, g.organisation.name, g.mfa_marked)
+                  for g in grants]
+    expected = [(g.role, g.unit and g.unit.path, g.facility and g.facility.code, g.organisation.name, g.mfa_marked)
+                for g in permissions._grants_of([person])]
+    assert scopes == expected
+    assert [(role, marked) for role, *_, marked in scopes] == [
+        (Role.CQO, False), (Role.PATIENT_SAFETY_OFFICER, True), (Role.QUALITY_ANALYST, True), (Role.UNIT_MANAGER, False)]
+    assert scopes[3][1] == hospital.unit("rgh/medicine").path and scopes[2][2] == "lch"
+    assert [g.pk for g in grants] == [g.pk for g in person.role_grants.order_by("role")]
+    assert all(g._state.db == "default" and not g._state.adding for g in grants)
+    # Another person's grants come from the same compiled query with their own id.
+    assert [(g.role, g.facility.code) for g in permissions.active_grants(other)] == [(Role.CMO, "rgh")]
+    assert grants[3].covers(hospital.unit("rgh/4w")) and not grants[3].covers(hospital.unit("rgh/icu"))
+
+
+def test_a_precompiled_query_runs_with_each_value_and_refuses_one_without_its_marker(hospital, make_user):
+    from andon.platform.models import User
+    from andon.platform.precompiled import Precompiled
+
+    first, second = make_user(Role.CQO), make_user(Role.CMO)
+    names = Precompiled(User, lambda person: User.objects.filter(pk=person).values_list("username", "is_active"))
+    assert names.rows(first.pk) == [(first.username, True)] and names.rows(second.pk) == [(second.username, True)]
+    assert names.rows(-1) == []
+    unmarked = Precompiled(User, lambda person: User.objects.filter(pk=1).values_list("username"))
+    with pytest.raises(ValueError, match="does not use its marker"):
+        unmarked.rows(first.pk)

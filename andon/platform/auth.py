@@ -23,9 +23,9 @@ class AndonAuthBackend(AuthenticationBackend):
     def get_user(self, user_id):
         """The signed-in user of a request, read with whether they have set up two-factor: the
         check on every page (platform.middleware) then costs no query of its own."""
-        from .security import with_two_factor_fact
+        from .security import signed_in_user
 
-        user = with_two_factor_fact(get_user_model()._default_manager.filter(pk=user_id)).first()
+        user = signed_in_user(user_id)
         # A session made during the demo stops working once the demo setting is off.
         return user if user is not None and may_sign_in(user) else None
 

@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from . import precompiled
 from .models import Facility, Organisation, RoleGrant, RoleSetting, Unit, User
 from .roles import CAPABILITIES, MFA_REQUIRED_BY_DEFAULT, roles_with
 
@@ -42,9 +43,38 @@ def active_grants(user) -> list[RoleGrant]:
         return []
     cached = getattr(user, _GRANTS_CACHE, None)
     if cached is None:
-        cached = list(_grants_of([user]))
+        scopes = {}
+        cached = [_grant_from(row, scopes) for row in _GRANTS.rows(user.pk)]
         setattr(user, _GRANTS_CACHE, cached)
     return cached
+
+
+# The grant's scopes, read with it (select_related), and the columns of each in a row of _GRANTS.
+_SCOPES = (("unit", Unit), ("facility", Facility), ("organisation", Organisation))
+_GRANT_COLUMNS = len(RoleGrant._meta.concrete_fields)
+
+# What `_grants_of` reads for one person, compiled once (precompiled.py: compiling it cost more than running it).
+_GRANTS = precompiled.Precompiled(RoleGrant, lambda person: _grants_of([person]).values_list(
+    *precompiled.columns(RoleGrant), *(column for name, model in _SCOPES for column in precompiled.columns(model, f"{name}__")),
+    "mfa_marked"))
+
+
+def _grant_from(row: tuple, scopes: dict) -> RoleGrant:
+    """A grant with its scopes and its two-factor mark, as `_grants_of` gives it, from a row of
+    _GRANTS; `scopes` keeps the scopes made for the person's other grants (their organisation is
+    mostly one), so that each is made once."""
+    database = RoleGrant._default_manager.db
+    grant = precompiled.instance(RoleGrant, database, row[:_GRANT_COLUMNS])
+    start = _GRANT_COLUMNS
+    for name, model in _SCOPES:
+        end = start + len(model._meta.concrete_fields)
+        key = (model, row[start])  # a model's key is its first column
+        if key not in scopes:
+            scopes[key] = precompiled.instance(model, database, row[start:end])
+        setattr(grant, name, scopes[key])
+        start = end
+    grant.mfa_marked = row[start]
+    return grant
 
 
 def _grants_of(users):
@@ -86,7 +116,8 @@ _PERSON_FACTS: dict = {}
 
 def person_fact(name: str, rows_of: Callable[[OuterRef], QuerySet]) -> Callable[[User], bool]:
     """Registers a fact: `rows_of(person)` gives the rows that make it true, `person` being the
-    user's id as an outer reference (OuterRef). Returns `fact(user) -> bool`."""
+    user's id as an outer reference (OuterRef). Returns `fact(user) -> bool`. The facts' query is
+    compiled once (precompiled.py), so `rows_of` may read nothing but the person: not today's date."""
     if name in _PERSON_FACTS:
         raise ValueError(f"the person fact {name!r} is named twice")
     _PERSON_FACTS[name] = rows_of
@@ -100,12 +131,20 @@ def person_fact(name: str, rows_of: Callable[[OuterRef], QuerySet]) -> Callable[
 
 def _person_facts(user) -> dict[str, bool]:
     def read():
-        person = OuterRef("pk")
-        found = User.objects.filter(pk=user.pk).values(
-            **{name: Exists(rows_of(person)) for name, rows_of in _PERSON_FACTS.items()}).first()
-        return found or dict.fromkeys(_PERSON_FACTS, False)
+        names = tuple(_PERSON_FACTS)
+        found = _FACTS.rows(user.pk, key=names)
+        return dict(zip(names, found[0], strict=True)) if found else dict.fromkeys(names, False)
 
     return remembered(user, "person_facts", read)
+
+
+def _facts_of(person_id):
+    person = OuterRef("pk")
+    return User.objects.filter(pk=person_id).values_list(*(Exists(rows_of(person)) for rows_of in _PERSON_FACTS.values()))
+
+
+# Every fact in one query, compiled once for the facts registered (precompiled.py).
+_FACTS = precompiled.Precompiled(User, _facts_of)
 
 
 def scope_of(obj):

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from . import permissions
+from . import permissions, precompiled
 from .models import AccessToken, Facility, Job, Organisation, RoleGrant, RoleSetting, Unit, User, hash_token
 from .roles import Role
 
@@ -99,11 +99,27 @@ def revoke_token(user: User, token: AccessToken) -> None:
 TOKEN_USE_PRECISION = timedelta(minutes=1)
 
 
+# A token with its user, by its hash, compiled once (precompiled.py): every API call reads it.
+_TOKEN = precompiled.Precompiled(AccessToken, lambda token_hash: AccessToken.objects.filter(token_hash=token_hash)
+                                 .values_list(*precompiled.columns(AccessToken), *precompiled.columns(User, "user__")),
+                                 marker=precompiled.TEXT_MARKER)
+
+
+def _token_of_hash(token_hash: str) -> AccessToken | None:
+    found = _TOKEN.rows(token_hash)
+    if not found:
+        return None
+    database, width = AccessToken._default_manager.db, len(AccessToken._meta.concrete_fields)
+    token = precompiled.instance(AccessToken, database, found[0][:width])
+    token.user = precompiled.instance(User, database, found[0][width:])
+    return token
+
+
 def user_for_token(raw: str) -> User | None:
     """The active user behind a raw token, or None; marks the token used."""
     if not raw or not raw.startswith(AccessToken.PREFIX):
         return None
-    token = AccessToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
+    token = _token_of_hash(hash_token(raw))
     if token is None or not token.is_active:
         return None
     from .auth import may_sign_in
