@@ -271,3 +271,15 @@ def test_a_precompiled_query_runs_with_each_value_and_refuses_one_without_its_ma
     unmarked = Precompiled(User, lambda person: User.objects.filter(pk=1).values_list("username"))
     with pytest.raises(ValueError, match="does not use its marker"):
         unmarked.rows(first.pk)
+
+
+def test_the_signed_in_user_is_read_with_their_two_factor_fact_by_key_or_its_text(hospital, make_user):
+    from andon.platform import security
+
+    person = make_user(Role.CQO)  # enrolled in two-factor (the role requires it)
+    plain = make_user(Role.STAFF_REPORTER, enrol_mfa=False)
+    for key in (person.pk, str(person.pk)):
+        found = security.signed_in_user(key)
+        assert found.pk == person.pk and found.username == person.username and security.mfa_enabled(found)
+    assert not security.mfa_enabled(security.signed_in_user(plain.pk))
+    assert security.signed_in_user(plain.pk + 10_000) is None

@@ -60,7 +60,7 @@ _SIGNED_IN = precompiled.Precompiled(User, lambda person: with_two_factor_fact(U
 
 def signed_in_user(user_id) -> User | None:
     """The user of that id read with whether they have set up an authenticator app, or None."""
-    found = _SIGNED_IN.rows(user_id)
+    found = _SIGNED_IN.rows(User._meta.pk.to_python(user_id))  # a session's text "42" as the key 42
     if not found:
         return None
     user = precompiled.instance(User, User._default_manager.db, found[0][:-1])
