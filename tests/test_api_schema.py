@@ -75,7 +75,7 @@ def requests_in_the_tests_transaction(db):
 
 @schema.parametrize()
 # Derandomized: the same examples on every run, so CI is reproducible. 25 per operation in the
-# default run (twice in CI: once per database); `make test-deep` tries ten times as many
+# default run (in CI once, on PostgreSQL: .ci/run); `make test-deep` tries ten times as many
 # (tests/fuzz.py). Ids beyond the database's keys, which the fuzzing found once, have their own
 # test in test_api.py.
 @settings(max_examples=examples(25), derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))

@@ -10,6 +10,7 @@ Django applies (SQLite's booleans and times).
 """
 
 from collections.abc import Callable
+from functools import cache
 
 from django.db import connections
 from django.db.models import Model, QuerySet
@@ -55,10 +56,18 @@ class Precompiled:
 def instance(model: type[Model], database: str, values: tuple) -> Model | None:
     """A model instance from its concrete fields' values in their order (`columns`), as Django
     makes it from a row; None when its key is NULL (a LEFT JOIN that found nothing)."""
-    names = [field.attname for field in model._meta.concrete_fields]
-    if values[names.index(model._meta.pk.attname)] is None:
+    names, key_at = _attnames(model)
+    if values[key_at] is None:
         return None
     return model.from_db(database, names, values)
+
+
+@cache
+def _attnames(model: type[Model]) -> tuple[list[str], int]:
+    """A model's concrete fields' attribute names and where its key is among them (a model's
+    fields are fixed once Django has loaded it: found once, not for every row)."""
+    names = [field.attname for field in model._meta.concrete_fields]
+    return names, names.index(model._meta.pk.attname)
 
 
 def columns(model: type[Model], prefix: str = "") -> list[str]:
