@@ -385,10 +385,12 @@ PHASES = {"generate": phase_generate, "prepare": phase_prepare, "floor": phase_f
           "export": phase_export, "spark": phase_spark, "dashboard": phase_dashboard}
 
 
-def run(size: int, limit: float, say, spark: bool = False) -> dict:
+def run(size: int, limit: float, say, spark: bool = False, floor: bool = True) -> dict:
     script = Path(__file__).resolve()
     found = {"size": size}
-    for phase in ("generate", "prepare", "floor", "compute", *(["export", "spark"] if spark else []), "dashboard"):
+    phases = ("generate", "prepare", *(["floor"] if floor else []), "compute", *(["export", "spark"] if spark else []),
+              "dashboard")
+    for phase in phases:
         args = {"size": size, "failed_on_duckdb": sorted(found.get("compute", {}).get("errors") or {})}
         found[phase] = views.run_step(sys.executable, phase, args, limit, script=script)
         say(f"  {size:,} {phase}: {found[phase]}")
@@ -413,11 +415,11 @@ def report(runs: list[dict]) -> str:
         if compute.get("error") or not compute:
             lines.append(f"| {found['size']:,} | | failed: {compute.get('error', 'not run')[:120]} | | | | | | | | {today} |")
             continue
-        ratio = compute["s"] / floor["s"] if floor.get("s") else float("nan")
+        floor_s, ratio = (f"{floor['s']:.1f} s", f"{compute['s'] / floor['s']:.2f}×") if floor.get("s") else ("not run", "")
         resources = found["generate"].get("resources", 0)
         lines.append(
-            f"| {found['size']:,} | {resources:,} | {compute['s']:.1f} s | {floor.get('s', 0):.1f} s | "
-            f"{ratio:.2f}× | {compute['rss_mb']:,.0f} MB | {compute['cells']:,} | "
+            f"| {found['size']:,} | {resources:,} | {compute['s']:.1f} s | {floor_s} | "
+            f"{ratio} | {compute['rss_mb']:,.0f} MB | {compute['cells']:,} | "
             f"{board.get('dashboard', {}).get('median_ms', 0):.0f} / {board.get('dashboard', {}).get('p95_ms', 0):.0f} ms | "
             f"{board.get('home', {}).get('median_ms', 0):.0f} / {board.get('home', {}).get('p95_ms', 0):.0f} ms | "
             f"{board.get('measure', {}).get('p95_ms', 0):.0f} ms | {today} |")
@@ -445,6 +447,7 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=float, default=3600, help="seconds one phase may take")
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--spark", action="store_true", help="also compute on Spark local[2] (the spark extra, Java 17)")
+    parser.add_argument("--no-floor", action="store_true", help="leave the floor out (at the largest sizes: its time)")
     parser.add_argument("--results", type=Path, help="append each size's figures (a JSON line) to this file, "
                         "and report every size in it (sizes run apart, one table)")
     views.add_phase_arguments(parser, PHASES)
@@ -458,7 +461,7 @@ def main(argv=None) -> int:
     def say(text):
         print(text, file=sys.stderr, flush=True)
 
-    runs = bench_kit.remembered([run(int(size), cli.limit, say, cli.spark) for size in cli.sizes.split(",")],
+    runs = bench_kit.remembered([run(int(size), cli.limit, say, cli.spark, not cli.no_floor) for size in cli.sizes.split(",")],
                                 cli.results, lambda found: found["size"])
     text = report(runs)
     print(text)

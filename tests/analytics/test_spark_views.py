@@ -151,7 +151,12 @@ def test_a_value_the_view_cannot_flatten_is_a_view_error(spark):
 
 def test_the_command_line_runs_a_view_on_spark_over_the_parquet_store(spark, tmp_path, monkeypatch, capsys):
     """`andon fhir parquet` writes the store for Spark, typed columns too; with
-    ANDON_ANALYTICS_ENGINE=spark, `andon fhir view` reads it and gives the rows DuckDB gives."""
+    ANDON_ANALYTICS_ENGINE=spark, `andon fhir view` reads it and gives the rows DuckDB gives,
+    printed, or written by Spark as a folder of files (Parquet, or CSV with lists as JSON) that
+    replaces an older one only once complete."""
+    import pyarrow.csv as pcsv
+    import pyarrow.dataset as ds
+
     from andon.analytics.spark import views
     from andon.cli import main
 
@@ -159,6 +164,7 @@ def test_the_command_line_runs_a_view_on_spark_over_the_parquet_store(spark, tmp
                 for k, g in enumerate(["female", "male", "other"])]
     conditions = [{"resourceType": "Condition", "id": f"c{k}", "subject": {"reference": f"Patient/p{k % 3}"},
                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": str(100 + k)}]}} for k in range(5)]
+    conditions[2]["code"]["coding"].append({"system": "http://snomed.info/sct", "code": "999"})
     (tmp_path / "export.ndjson").write_text("\n".join(json.dumps(r) for r in patients + conditions) + "\n")
     path = tmp_path / "fhir.duckdb"
     assert main(["fhir", "--store", str(path), "load", str(tmp_path / "export.ndjson"), "--no-progress"]) == 0
@@ -166,9 +172,14 @@ def test_the_command_line_runs_a_view_on_spark_over_the_parquet_store(spark, tmp
     assert main(["fhir", "--store", str(path), "parquet", str(folder)]) == 0
     view = {"resource": "Condition", "select": [{"column": [
         {"name": "id", "path": "getResourceKey()"}, {"name": "patient", "path": "subject.getReferenceKey(Patient)"},
-        {"name": "code", "path": "code.coding.code.first()"}]}]}
+        {"name": "code", "path": "code.coding.code.first()"},
+        {"name": "codes", "path": "code.coding.code", "collection": True}]}]}
     (tmp_path / "view.json").write_text(json.dumps(view))
-    assert main(["fhir", "--store", str(path), "view", str(tmp_path / "view.json"), "--out", str(tmp_path / "duckdb.parquet")]) == 0
+    for name in ("duckdb.parquet", "duckdb.csv"):
+        assert main(["fhir", "--store", str(path), "view", str(tmp_path / "view.json"), "--out", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    assert main(["fhir", "--store", str(path), "view", str(tmp_path / "view.json")]) == 0
+    printed_by_duckdb = sorted(capsys.readouterr().out.splitlines())
     monkeypatch.setenv("ANDON_ANALYTICS_ENGINE", "spark")
     monkeypatch.setenv("ANDON_SPARK_STORE", str(folder))
     _REGISTERED.clear()
@@ -176,9 +187,30 @@ def test_the_command_line_runs_a_view_on_spark_over_the_parquet_store(spark, tmp
     assert "5 rows written" in capsys.readouterr().err
     assert views.shown_typed(spark) == ["Condition", "Patient"]  # the typed columns `andon fhir parquet` wrote
     on_duckdb = sorted(pq.read_table(tmp_path / "duckdb.parquet").to_pylist(), key=lambda r: r["id"])
-    on_spark = sorted(pq.read_table(tmp_path / "spark.parquet").to_pylist(), key=lambda r: r["id"])
+    on_spark = sorted(ds.dataset(tmp_path / "spark.parquet").to_table().to_pylist(), key=lambda r: r["id"])
     assert on_spark == on_duckdb
-    assert on_spark[4] == {"id": "Condition/c4", "patient": "Patient/p1", "code": "104"}
+    assert on_spark[2] == {"id": "Condition/c2", "patient": "Patient/p2", "code": "102", "codes": ["102", "999"]}
+
+    assert main(["fhir", "view", str(tmp_path / "view.json"), "--out", str(tmp_path / "spark.csv")]) == 0
+    assert "5 rows written" in capsys.readouterr().err
+    parts = sorted((tmp_path / "spark.csv").glob("*.csv"))
+    assert parts and all(p.read_text().startswith("id,patient,code,codes\n") for p in parts if p.stat().st_size)
+    csv_on_spark = [r for p in parts for r in pcsv.read_csv(p).to_pylist()]
+    csv_on_duckdb = pcsv.read_csv(tmp_path / "duckdb.csv").to_pylist()
+    assert sorted(csv_on_spark, key=lambda r: r["id"]) == sorted(csv_on_duckdb, key=lambda r: r["id"])
+    assert {r["id"]: r["codes"] for r in csv_on_spark}["Condition/c2"] == '["102","999"]'
+
+    assert main(["fhir", "view", str(tmp_path / "view.json")]) == 0
+    assert sorted(capsys.readouterr().out.splitlines()) == printed_by_duckdb
+
+    # a view that fails part-way (two codes where one is allowed) leaves the older output whole
+    failing = {**view, "select": [{"column": [{"name": "id", "path": "getResourceKey()"},
+                                              {"name": "code", "path": "code.coding.code"}]}]}
+    (tmp_path / "failing.json").write_text(json.dumps(failing))
+    assert main(["fhir", "view", str(tmp_path / "failing.json"), "--out", str(tmp_path / "spark.parquet")]) == 2
+    assert "more than one value" in capsys.readouterr().err
+    assert sorted(ds.dataset(tmp_path / "spark.parquet").to_table().to_pylist(), key=lambda r: r["id"]) == on_duckdb
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".spark")) == []
     monkeypatch.setenv("ANDON_SPARK_STORE", str(tmp_path / "nowhere"))
     assert main(["fhir", "view", str(tmp_path / "view.json")]) == 2
     assert "no FHIR store at" in capsys.readouterr().err

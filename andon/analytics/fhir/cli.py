@@ -30,7 +30,8 @@ def register(parser) -> None:
 
     view = commands.add_parser("view", help="run a SQL-on-FHIR v2 ViewDefinition over the store")
     view.add_argument("view", type=Path, help="the ViewDefinition (JSON)")
-    view.add_argument("--out", type=Path, default=None, help="write the rows to FILE.parquet or FILE.csv (default: print)")
+    view.add_argument("--out", default=None, help="write the rows to FILE.parquet or FILE.csv (default: print); on "
+                      "Spark, a folder of such files, one per task (a path or an object-store URL)")
     view.set_defaults(run=_run("sof", "cli_view"))
 
     parquet = commands.add_parser("parquet", help="write the store as Parquet, one file per resource type, in typed columns")

@@ -81,6 +81,30 @@ def prune(spark, store: str, keep: set[str]) -> None:
                 fs.delete(status.getPath(), True)
 
 
+def put_in_place(spark, staged: str, target: str) -> None:
+    """Move the complete folder `staged` to `target`, replacing what is there: the older one
+    is moved aside first and removed only once the new one is in its place."""
+    source, fs = _path(spark, staged)
+    place, _ = _path(spark, target)
+    aside = place.suffix(f".replaced-{new_version()}")
+    had_one = fs.exists(place)
+    if had_one and not fs.rename(place, aside):
+        raise OSError(f"cannot move {target} aside to replace it")
+    if not fs.rename(source, place):
+        if had_one:
+            fs.rename(aside, place)
+        raise OSError(f"cannot move {staged} to {target}")
+    if had_one:
+        fs.delete(aside, True)
+
+
+def remove(spark, path: str) -> None:
+    """Remove a file or folder (and all under it), if there is one."""
+    target, fs = _path(spark, path)
+    if fs.exists(target):
+        fs.delete(target, True)
+
+
 def write_text(spark, path: str, text: str) -> None:
     """A small UTF-8 file at `path` (replacing one there), through Hadoop's FileSystem."""
     target, fs = _path(spark, path)

@@ -130,10 +130,10 @@ def _view_error(error: Exception) -> Exception:
 
 def cli_view(view: dict, out, name) -> int:
     """`andon fhir view` on Spark (ANDON_ANALYTICS_ENGINE=spark): the store at
-    ANDON_SPARK_STORE, rows printed or written to `out` (.parquet or .csv) as on DuckDB."""
+    ANDON_SPARK_STORE, rows printed a partition at a time, or written by Spark's executors to
+    `out` (`write_rows`): the driver never holds them all, whatever their number."""
     import sys
 
-    from ..fhir.sof.engine import print_rows, write
     from . import session
     from .store import StoreError
 
@@ -143,19 +143,73 @@ def cli_view(view: dict, out, name) -> int:
     try:
         spark = session.spark()
         register(spark, store)
-        table = run(spark, view)
+        frame = spark.sql(spark_sql(spark, view))
+        rows = _printed(frame) if out is None else write_rows(frame, str(out))
     except (session.EngineError, ViewError, StoreError) as error:
         print(f"error: {name}: {error}", file=sys.stderr)
         return 2
-    except Exception as error:  # pyspark's AnalysisException for a store it cannot read
-        if type(error).__name__ != "AnalysisException":
+    except Exception as error:  # pyspark's: AnalysisException for a store it cannot read, a view's error(…)
+        if type(error).__name__ == "AnalysisException":
+            print(f"error: cannot read the store at {store}: {str(error).splitlines()[0]}", file=sys.stderr)
+            return 2
+        if not isinstance(found := _view_error(error), ViewError):
             raise
-        print(f"error: cannot read the store at {store}: {str(error).splitlines()[0]}", file=sys.stderr)
+        print(f"error: {name}: {found}", file=sys.stderr)
         return 2
-    if out is None:
-        print_rows(table.column_names, table.to_pylist())
-        print(f"({table.num_rows} rows)", file=sys.stderr)
-    else:
-        write(table, out)
-        print(f"{table.num_rows} rows written to {out}", file=sys.stderr)
+    print(f"({rows} rows)" if out is None else f"{rows} rows written to {out}", file=sys.stderr)
     return 0
+
+
+def _printed(frame) -> int:
+    """The frame's rows printed as on DuckDB (`print_rows`), a partition at a time; the rows."""
+    from ..fhir.sof.engine import print_rows
+
+    counted = 0
+
+    def rows():
+        nonlocal counted
+        for row in frame.toLocalIterator():
+            counted += 1
+            yield row.asDict()
+
+    print_rows(frame.columns, rows())
+    return counted
+
+
+def write_rows(frame, out: str) -> int:
+    """The view's rows written by Spark to `out` (a local path or an object-store URL): a
+    folder of Parquet files for .parquet, of CSV files with a header for .csv (lists as JSON
+    arrays, as on DuckDB), one per task, as Spark writes a table; the rows written. They are
+    written to a hidden folder beside `out` and put in its place once complete: a view that
+    fails part-way leaves an older `out` as it was."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from . import store
+
+    leaf = out.rstrip("/").rpartition("/")[2]
+    suffix = leaf.rpartition(".")[2].lower() if "." in leaf else ""
+    if suffix not in ("parquet", "csv"):
+        raise ViewError(f"{out}: the output must end in .parquet or .csv")
+    staged = f"{out.rstrip('/')[:-len(leaf)]}.{leaf}.partial-{store.new_version()}"
+    written = Observation("written")
+    observed = frame.observe(written, F.count(F.lit(1)).alias("rows"))
+    try:
+        if suffix == "parquet":
+            observed.write.parquet(staged)
+        else:
+            # quotes in a value doubled (RFC 4180, as DuckDB's file), not Spark's backslash
+            _csv_ready(observed).write.options(header=True, escape='"').csv(staged)
+        store.put_in_place(frame.sparkSession, staged, out)
+    finally:
+        store.remove(frame.sparkSession, staged)
+    return written.get["rows"]
+
+
+def _csv_ready(frame):
+    """CSV has no lists: they are written as JSON arrays (text), as on DuckDB."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType
+
+    return frame.select([F.to_json(F.col(f"`{f.name}`")).alias(f.name) if isinstance(f.dataType, ArrayType)
+                         else F.col(f"`{f.name}`") for f in frame.schema.fields])

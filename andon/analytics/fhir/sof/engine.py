@@ -151,7 +151,8 @@ def write_stream(schema: pa.Schema, batches: Iterable[pa.RecordBatch], path: str
 
 
 def _csv_schema(schema: pa.Schema) -> pa.Schema:
-    """CSV has no lists: they are written as JSON arrays (text)."""
+    """CSV has no lists: they are written as JSON arrays (text), compact and in UTF-8, as
+    Spark's `to_json` writes them (the same file from either engine)."""
     return pa.schema([pa.field(f.name, pa.string()) if pa.types.is_list(f.type) else f for f in schema])
 
 
@@ -160,7 +161,8 @@ def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     for i, field in enumerate(batch.schema):
         column = batch.column(i)
         if pa.types.is_list(field.type):
-            column = pa.array([None if v is None else json.dumps(v) for v in column.to_pylist()], pa.string())
+            column = pa.array([None if v is None else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+                               for v in column.to_pylist()], pa.string())
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, schema=_csv_schema(batch.schema))
 
