@@ -63,10 +63,11 @@ def instance(model: type[Model], database: str, values: tuple) -> Model | None:
 
 
 @cache
-def _attnames(model: type[Model]) -> tuple[list[str], int]:
+def _attnames(model: type[Model]) -> tuple[tuple[str, ...], int]:
     """A model's concrete fields' attribute names and where its key is among them (a model's
-    fields are fixed once Django has loaded it: found once, not for every row)."""
-    names = [field.attname for field in model._meta.concrete_fields]
+    fields are fixed once Django has loaded it: found once, not for every row; a tuple, as
+    every caller shares it)."""
+    names = tuple(field.attname for field in model._meta.concrete_fields)
     return names, names.index(model._meta.pk.attname)
 
 
