@@ -694,6 +694,33 @@ def test_readers_of_the_whole_store_cap_duckdbs_memory(tmp_path):
         store.connect(path, read_only=True, memory_limit="1GB'; SELECT 1; --")
 
 
+def test_a_loads_cap_grows_with_the_resources_the_stores_indexes_hold(tmp_path):
+    """DuckDB cannot spill the key's and the patient index's ART to disk: a fixed cap failed a
+    commit at 9.3 million resources. The cap rises by INDEX_BYTES_PER_RESOURCE for each
+    resource in the store and in the file so far, and is given back after the load."""
+    connection = store.connect(tmp_path / "fhir.duckdb")
+    shown = []
+
+    def seen(event, _file):
+        if event == "merged":
+            text = connection.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+            number, unit = text.split()
+            shown.append(float(number) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}[unit])
+
+    default = connection.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    for name, first, count in [("a.ndjson", 0, 40_000), ("b.ndjson", 40_000, 20_000)]:
+        (tmp_path / name).write_text("".join(json.dumps({"resourceType": "Patient", "id": f"p{n}"}) + "\n"
+                                             for n in range(first, first + count)))
+        ingest.load_paths(connection, [tmp_path / name], memory_limit="64MB", batch_rows=5_000, hook=seen)
+    per = ingest.INDEX_BYTES_PER_RESOURCE
+    assert shown[0] >= 64_000_000 + 40_000 * per - 2**20 * 0.1  # DuckDB shows a tenth of a MiB
+    assert shown[1] >= 64_000_000 + 60_000 * per - 2**20 * 0.1  # the first file's resources counted too
+    assert shown[1] - shown[0] < 2 * 20_000 * per
+    assert connection.execute("SELECT current_setting('memory_limit')").fetchone()[0] == default
+    assert store.size_bytes("10MB") == 10_000_000 and store.size_bytes("1GiB") == 2**30
+    connection.close()
+
+
 def test_the_writers_cap_duckdbs_memory_while_they_work_and_give_the_connections_back(tmp_path):
     """The load, the export to Parquet and the upgrades work under a cap (store.memory_capped):
     an export's sorts took 8.4 GB for 5 million resources without one (docs/benchmarks.md)."""

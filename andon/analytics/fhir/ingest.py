@@ -59,6 +59,13 @@ DEFAULT_MAX_DEPTH = strict_json.DEFAULT_MAX_DEPTH  # FHIR resources nest about 1
 DEFAULT_BATCH_ROWS = 10_000
 DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
 DEFAULT_MEMORY_LIMIT = "1GB"
+# DuckDB holds the store's indexes (the key and the patient index, ART) in memory and cannot
+# spill them to disk, so the cap of a load grows by this much for every resource they index
+# (the store's and the file's so far). A fixed 1 GB failed at 9.3 million resources, committing
+# a file of 4.9 million more ("failed to allocate", docs/benchmarks.md, "Measures library"); the
+# two indexes of 9.3 million resources read back took 274 MB (29.5 bytes each), and nodes
+# being inserted take about twice that.
+INDEX_BYTES_PER_RESOURCE = 64
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 JSON_SUFFIXES = (".json",)
@@ -210,8 +217,9 @@ def load_paths(
     try:
         with store.memory_capped(connection, memory_limit):
             typed = columnar.Maintainer(connection)
+            cap = _GrowingCap(connection, memory_limit)
             for path in files:
-                _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth, typed)
+                _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth, typed, cap)
                 summary.files += 1
             if files:
                 # after the files' commits: the types whose tables could not be kept in step batch
@@ -226,7 +234,27 @@ def load_paths(
 # -- one file -------------------------------------------------------------------------------
 
 
-def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth, typed) -> None:
+class _GrowingCap:
+    """The load's memory cap, raised with the resources the store's indexes hold
+    (INDEX_BYTES_PER_RESOURCE each, on top of the cap asked for): checked before each batch."""
+
+    def __init__(self, connection, limit: str | None):
+        self.connection, self.base = connection, store.size_bytes(limit) if limit else None
+        self.indexed = connection.execute("SELECT count(*) FROM resources").fetchone()[0] if limit else 0
+        self.set_to = self.base
+
+    def add(self, resources: int) -> None:
+        """`resources` more are indexed (or will be at the commit): raise the cap to fit."""
+        if self.base is None:
+            return
+        self.indexed += resources
+        wanted = self.base + self.indexed * INDEX_BYTES_PER_RESOURCE
+        if wanted > self.set_to:
+            self.connection.execute(f"SET memory_limit = '{wanted // 1_000_000 + 1}MB'")
+            self.set_to = wanted
+
+
+def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes, hook, max_depth, typed, cap) -> None:
     name = str(path)
     if name.endswith(JSON_SUFFIXES):
         lines = reading.json_file_lines(path, max_line, bar, max_depth)
@@ -243,7 +271,9 @@ def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes
     connection.execute("BEGIN TRANSACTION")
     try:
         before.execute("SELECT count(*) FROM resources").fetchall()  # pins the snapshot now
+        cap.add(0)  # the store's own resources
         for batch in reading.prefetched(reading.batches(rows, batch_rows, batch_bytes)):
+            cap.add(batch.num_rows)
             _merge_batch(connection, before, batch, name, counts, typed)
             if hook:
                 hook("batch", path)

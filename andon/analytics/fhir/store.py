@@ -134,9 +134,19 @@ def configured(connection: duckdb.DuckDBPyConnection, memory_limit: str | None =
     return connection
 
 
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT])(i?)B")
+
+
 def _check_size(memory_limit: str) -> None:
-    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):  # SET takes no parameter
+    if not _SIZE.fullmatch(memory_limit):  # SET takes no parameter
         raise ValueError(f"memory limit {memory_limit!r}: expected a size such as 512MB")
+
+
+def size_bytes(memory_limit: str) -> int:
+    """The bytes of a size as DuckDB reads it (`1GB` is 10⁹, `1GiB` 2³⁰); ValueError otherwise."""
+    _check_size(memory_limit)
+    number, unit, binary = _SIZE.fullmatch(memory_limit).groups()
+    return int(float(number) * (1024 if binary else 1000) ** " KMGT".index(unit))
 
 
 # `Patient/<id>` at the end of a reference, relative or absolute, with or without a version
