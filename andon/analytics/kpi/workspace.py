@@ -11,6 +11,8 @@ and may only be one SELECT.
 
 from __future__ import annotations
 
+import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -39,8 +41,20 @@ UNIT_KINDS = ("location", "organization")  # FHIR Location, Organization (the se
 # instead of staying with DuckDB's allocator. Without them a measure with many cases
 # (inpatient-days: a row per day of each stay) grew the process by 480 MB at 100,000 patients,
 # and kept most of it.
+# A health system's data may need more (at 5.4 million patients inpatient days and readmissions
+# did not fit, docs/benchmarks.md, "Measures library"): MEMORY_LIMIT_VARIABLE sets it.
 MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT_VARIABLE = "ANDON_KPI_MEMORY_LIMIT"
 ALLOCATOR_FLUSH_THRESHOLD = "8MB"
+
+
+def memory_limit() -> str:
+    """A workspace's memory cap: MEMORY_LIMIT_VARIABLE when set (a size such as 2GB), else
+    MEMORY_LIMIT; a KpiError naming the variable for anything else."""
+    chosen = os.environ.get(MEMORY_LIMIT_VARIABLE, "").strip() or MEMORY_LIMIT
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", chosen):
+        raise KpiError(f"{MEMORY_LIMIT_VARIABLE}={chosen!r}: expected a size such as 2GB")
+    return chosen
 
 
 def load_view_definitions(folder: str | Path) -> dict[str, dict]:
@@ -163,8 +177,9 @@ class Workspace:
     # --- The engine: DuckDB, in memory --------------------------------------------------------
 
     def _open(self) -> None:
+        self.memory_limit = memory_limit()
         self._spill = tempfile.TemporaryDirectory(prefix="andon-kpi-", ignore_cleanup_errors=True)
-        self.connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": self._spill.name,
+        self.connection = duckdb.connect(config={"memory_limit": self.memory_limit, "temp_directory": self._spill.name,
                                                  "allocator_flush_threshold": ALLOCATOR_FLUSH_THRESHOLD})
         self.connection.execute("SET TimeZone = 'UTC'")
 
@@ -221,8 +236,8 @@ class Workspace:
         try:
             yield
         except duckdb.OutOfMemoryException as error:
-            raise KpiError(f"the measure's cases need more memory than a workspace may take ({MEMORY_LIMIT}, "
-                           f"and disk space past it): {_first_line(error)}") from None
+            raise KpiError(f"the measure's cases need more memory than a workspace may take ({self.memory_limit}, "
+                           f"and disk space past it; {MEMORY_LIMIT_VARIABLE} sets it): {_first_line(error)}") from None
         except duckdb.Error as error:
             raise KpiError(f"{cannot}: {_first_line(error)}") from None
 

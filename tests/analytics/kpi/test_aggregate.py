@@ -338,7 +338,23 @@ def test_medians_past_the_memory_cap_are_computed_a_chunk_of_periods_at_a_time(m
 def test_cases_that_cannot_fit_even_spilling_say_so(monkeypatch):
     monkeypatch.setattr(kpi.workspace, "MEMORY_LIMIT", "12MB")
     tight = kpi.Workspace.for_sql(make_store(RESOURCES[:3]), VIEWS, [STAYS], UNIT_MAP)
-    with pytest.raises(kpi.KpiError, match=r"need more memory than a workspace may take \(12MB, and disk space past it\)"):
+    with pytest.raises(kpi.KpiError, match=r"need more memory than a workspace may take \(12MB, and disk space past "
+                                           r"it; ANDON_KPI_MEMORY_LIMIT sets it\)"):
         kpi.aggregate(tight, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31))
     assert "_kpi_framed_cases" not in _tables(tight)
     tight.close()
+
+
+def test_a_health_system_sets_the_workspaces_memory_cap_and_a_wrong_one_is_named(monkeypatch):
+    """ANDON_KPI_MEMORY_LIMIT raises the cap (5.4 million patients' inpatient days did not fit
+    256 MB): the cases that did not fit under 12 MB fit under it."""
+    monkeypatch.setattr(kpi.workspace, "MEMORY_LIMIT", "12MB")
+    monkeypatch.setenv("ANDON_KPI_MEMORY_LIMIT", "200MB")
+    roomy = kpi.Workspace.for_sql(make_store(RESOURCES[:3]), VIEWS, [STAYS], UNIT_MAP)
+    assert roomy.connection.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "190.7 MiB"
+    assert kpi.aggregate(roomy, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31)).cases > 0
+    roomy.close()
+    for wrong in ("lots", "2GB'; SELECT 1; --"):
+        monkeypatch.setenv("ANDON_KPI_MEMORY_LIMIT", wrong)
+        with pytest.raises(kpi.KpiError, match=r"ANDON_KPI_MEMORY_LIMIT=.*expected a size such as 2GB"):
+            kpi.Workspace.for_sql(make_store(RESOURCES[:3]), VIEWS, [STAYS], UNIT_MAP)
