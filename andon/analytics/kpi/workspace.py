@@ -12,7 +12,6 @@ and may only be one SELECT.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ import pyarrow as pa
 
 from andon.analytics import strict_json
 from andon.analytics.fhir import sof
+from andon.analytics.fhir import store as fhir_store
 
 from . import attribution as attribution_rules
 
@@ -52,8 +52,10 @@ def memory_limit() -> str:
     """A workspace's memory cap: MEMORY_LIMIT_VARIABLE when set (a size such as 2GB), else
     MEMORY_LIMIT; a KpiError naming the variable for anything else."""
     chosen = os.environ.get(MEMORY_LIMIT_VARIABLE, "").strip() or MEMORY_LIMIT
-    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", chosen):
-        raise KpiError(f"{MEMORY_LIMIT_VARIABLE}={chosen!r}: expected a size such as 2GB")
+    try:
+        fhir_store.size_bytes(chosen)  # the store's own check of a size DuckDB's SET takes
+    except ValueError:
+        raise KpiError(f"{MEMORY_LIMIT_VARIABLE}={chosen!r}: expected a size such as 2GB") from None
     return chosen
 
 
