@@ -273,20 +273,24 @@ def phase_spark(args: dict) -> dict:
     from andon.measures import services
 
     parquet = folder(args["size"]) / "parquet"
-    on_duckdb = _stored_cells()
+    compared = args.get("compare", True)
+    on_duckdb = _stored_cells() if compared else []
     settings.ANDON_ANALYTICS_ENGINE, settings.ANDON_SPARK_STORE = "spark", str(parquet)
     spark = session.spark()  # started before the clock: a cluster's session outlives a computation
     one_pass = _timed_ecqm_pass()
     began = time.perf_counter()
     done = services.compute_measures(None, first=FIRST, last=LAST)
     seconds = time.perf_counter() - began
+    found = {"s": seconds, "ecqm_pass_s": sum(one_pass), "jvm_mb": spark_scale._jvm_peak_mb(spark),
+             "errors": {d.measure: d.error for d in done if d.error}}
+    if not compared:
+        return {**found, "cells": len(_stored_cells()), "identical": None, "last_digits": None, "differ": None}
     # the measures DuckDB could not compute keep older results: no comparison for them
     left_out = set(args.get("failed_on_duckdb", ()))
     identical, last_digits, differ = _compared([row for row in on_duckdb if row[0] not in left_out],
                                                [row for row in _stored_cells() if row[0] not in left_out])
-    return {"not_compared": sorted(left_out), "s": seconds, "ecqm_pass_s": sum(one_pass), "cells": len(on_duckdb),
-            "identical": identical, "last_digits": last_digits, "differ": differ,
-            "jvm_mb": spark_scale._jvm_peak_mb(spark), "errors": {d.measure: d.error for d in done if d.error}}
+    return {**found, "not_compared": sorted(left_out), "cells": len(on_duckdb),
+            "identical": identical, "last_digits": last_digits, "differ": differ}
 
 
 def _stored_cells() -> list[tuple]:
@@ -328,11 +332,15 @@ def spark_report(runs: list[dict]) -> str:
             lines.append(f"| {found['size']:,} | | failed: {(spark.get('error') or found.get('export', {}).get('error') or duck.get('error') or 'not run')[:120]} "
                          "| | | | | | |")
             continue
+        compared = ("not compared" if spark["identical"] is None
+                    else f"{spark['identical']:,} / {spark['last_digits']:,} / {spark['differ']:,}")
+        duck_s, ratio, duck_pass, duck_rss = ((f"{duck['s']:.1f} s", f"{spark['s'] / duck['s']:.1f}×",
+                                               f"{duck['ecqm_pass_s']:.1f}", f"{duck['rss_mb']:,.0f}")
+                                              if duck else ("not run (--spark-only)", "–", "–", "–"))
         lines.append(
-            f"| {found['size']:,} | {found['generate'].get('resources', 0):,} | {found['export']['s']:.1f} s | {duck['s']:.1f} s | "
-            f"{spark['s']:.1f} s | {spark['s'] / duck['s']:.1f}× | {duck['ecqm_pass_s']:.1f} / {spark['ecqm_pass_s']:.1f} s | "
-            f"{spark['identical']:,} / {spark['last_digits']:,} / {spark['differ']:,} | "
-            f"{duck['rss_mb']:,.0f} / {spark['rss_mb']:,.0f} MB ({spark['jvm_mb'] or 0:,.0f} MB) |")
+            f"| {found['size']:,} | {found['generate'].get('resources', 0):,} | {found['export']['s']:.1f} s | {duck_s} | "
+            f"{spark['s']:.1f} s | {ratio} | {duck_pass} / {spark['ecqm_pass_s']:.1f} s | "
+            f"{compared} | {duck_rss} / {spark['rss_mb']:,.0f} MB ({spark['jvm_mb'] or 0:,.0f} MB) |")
     errors = runs[-1].get("spark", {}).get("errors")
     if errors:
         lines += ["", "Measures that could not be computed on Spark: " + "; ".join(f"{k}: {v}" for k, v in errors.items())]
@@ -385,13 +393,16 @@ PHASES = {"generate": phase_generate, "prepare": phase_prepare, "floor": phase_f
           "export": phase_export, "spark": phase_spark, "dashboard": phase_dashboard}
 
 
-def run(size: int, limit: float, say, spark: bool = False, floor: bool = True) -> dict:
+def run(size: int, limit: float, say, spark: bool = False, floor: bool = True, spark_only: bool = False) -> dict:
     script = Path(__file__).resolve()
     found = {"size": size}
     phases = ("generate", "prepare", *(["floor"] if floor else []), "compute", *(["export", "spark"] if spark else []),
               "dashboard")
+    if spark_only:  # too large to compute twice in one sitting: Spark's time and memory, no cells compared
+        phases = ("generate", "prepare", "export", "spark")
     for phase in phases:
-        args = {"size": size, "failed_on_duckdb": sorted(found.get("compute", {}).get("errors") or {})}
+        args = {"size": size, "failed_on_duckdb": sorted(found.get("compute", {}).get("errors") or {}),
+                "compare": not spark_only}
         found[phase] = views.run_step(sys.executable, phase, args, limit, script=script)
         say(f"  {size:,} {phase}: {found[phase]}")
         if found[phase].get("error"):
@@ -448,6 +459,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--spark", action="store_true", help="also compute on Spark local[2] (the spark extra, Java 17)")
     parser.add_argument("--no-floor", action="store_true", help="leave the floor out (at the largest sizes: its time)")
+    parser.add_argument("--spark-only", action="store_true",
+                        help="compute on Spark alone, DuckDB's cells not computed nor compared (a size too large to "
+                             "compute twice in one sitting; its DuckDB row comes from an earlier run in --results)")
     parser.add_argument("--results", type=Path, help="append each size's figures (a JSON line) to this file, "
                         "and report every size in it (sizes run apart, one table)")
     views.add_phase_arguments(parser, PHASES)
@@ -461,13 +475,14 @@ def main(argv=None) -> int:
     def say(text):
         print(text, file=sys.stderr, flush=True)
 
-    runs = bench_kit.remembered([run(int(size), cli.limit, say, cli.spark, not cli.no_floor) for size in cli.sizes.split(",")],
+    runs = bench_kit.remembered([run(int(size), cli.limit, say, cli.spark or cli.spark_only, not cli.no_floor, cli.spark_only)
+                                 for size in cli.sizes.split(",")],
                                 cli.results, lambda found: found["size"])
     text = report(runs)
     print(text)
     if not cli.no_doc:
         views.write_doc(text, SECTION)
-    if cli.spark:
+    if cli.spark or cli.spark_only:
         text = spark_report(runs)
         print(text)
         if not cli.no_doc:
