@@ -2,6 +2,7 @@
 DuckDB's meaning where the two engines differ: each construct over a grid of values, run on both
 engines. The measures themselves on both engines: test_spark_measures.py."""
 
+import re
 from datetime import date
 
 import duckdb
@@ -89,3 +90,17 @@ def test_a_measure_s_sql_on_spark_reads_no_files(spark, tmp_path):
     (tmp_path / "secret.json").write_text('{"a": 1}\n')
     with pytest.raises(Exception, match="UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY|TABLE_OR_VIEW_NOT_FOUND"):
         spark.sql(f"SELECT * FROM json.`{tmp_path / 'secret.json'}`").collect()
+
+
+def test_a_failure_inside_the_jvm_is_told_in_java_s_words(spark):
+    """py4j's error names only the call that failed (at 20 million resources a measure on Spark
+    failed with "An error occurred while calling o604.getResult."): the measure's error is the
+    Java exception's first line, which says what went wrong."""
+    from py4j.protocol import Py4JJavaError
+
+    from andon.analytics.spark.workspace import _spark_message
+
+    with pytest.raises(Py4JJavaError) as raised:  # an exception pyspark does not turn into one of its own
+        spark._jvm.java.util.ArrayList().get(0)
+    assert re.fullmatch(r"An error occurred while calling o\d+\.get\.", str(raised.value).splitlines()[0])
+    assert _spark_message(raised.value) == "java.lang.IndexOutOfBoundsException: Index 0 out of bounds for length 0"

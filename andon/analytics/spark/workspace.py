@@ -136,6 +136,18 @@ _SQLSTATE = re.compile(r"\s*SQLSTATE: \w+.*$", re.S)
 
 
 def _spark_message(error: Exception) -> str:
-    """Spark's message, its first line without the SQLSTATE and the plan Spark appends."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return _SQLSTATE.sub("", text)
+    """Spark's message, its first line without the SQLSTATE and the plan Spark appends. For a
+    failure inside the JVM (a job aborted, a result past the driver's limit), py4j's own first
+    line names only the call ("An error occurred while calling o604.getResult."): Java's."""
+    text = (_java_message(error) or str(error)).strip()
+    return _SQLSTATE.sub("", text.splitlines()[0]) if text else type(error).__name__
+
+
+def _java_message(error: Exception) -> str | None:
+    java = getattr(error, "java_exception", None)  # py4j's Py4JJavaError
+    if java is None:
+        return None
+    try:
+        return str(java.toString())
+    except Exception:  # the JVM gone (killed for its memory): py4j's own text then
+        return None
