@@ -104,3 +104,11 @@ def test_a_failure_inside_the_jvm_is_told_in_java_s_words(spark):
         spark._jvm.java.util.ArrayList().get(0)
     assert re.fullmatch(r"An error occurred while calling o\d+\.get\.", str(raised.value).splitlines()[0])
     assert _spark_message(raised.value) == "java.lang.IndexOutOfBoundsException: Index 0 out of bounds for length 0"
+
+    # Spark's "Exception thrown in awaitResult:" wraps the cause, as an ExecutionException does
+    jvm = spark._jvm
+    failed = jvm.java.util.concurrent.CompletableFuture.failedFuture(jvm.java.lang.IllegalStateException("out of room"))
+    with pytest.raises(Py4JJavaError) as raised:
+        failed.get()
+    assert str(raised.value.java_exception.toString()).startswith("java.util.concurrent.ExecutionException")
+    assert _spark_message(raised.value) == "java.lang.IllegalStateException: out of room"

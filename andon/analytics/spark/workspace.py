@@ -138,7 +138,8 @@ _SQLSTATE = re.compile(r"\s*SQLSTATE: \w+.*$", re.S)
 def _spark_message(error: Exception) -> str:
     """Spark's message, its first line without the SQLSTATE and the plan Spark appends. For a
     failure inside the JVM (a job aborted, a result past the driver's limit), py4j's own first
-    line names only the call ("An error occurred while calling o604.getResult."): Java's."""
+    line names only the call ("An error occurred while calling o604.getResult."), and Spark's
+    exception often only wraps the cause ("Exception thrown in awaitResult:"): the root cause's."""
     text = (_java_message(error) or str(error)).strip()
     return _SQLSTATE.sub("", text.splitlines()[0]) if text else type(error).__name__
 
@@ -148,6 +149,8 @@ def _java_message(error: Exception) -> str | None:
     if java is None:
         return None
     try:
+        while java.getCause() is not None:
+            java = java.getCause()
         return str(java.toString())
     except Exception:  # the JVM gone (killed for its memory): py4j's own text then
         return None
