@@ -396,10 +396,11 @@ PHASES = {"generate": phase_generate, "prepare": phase_prepare, "floor": phase_f
 def run(size: int, limit: float, say, spark: bool = False, floor: bool = True, spark_only: bool = False) -> dict:
     script = Path(__file__).resolve()
     found = {"size": size}
-    phases = ("generate", "prepare", *(["floor"] if floor else []), "compute", *(["export", "spark"] if spark else []),
-              "dashboard")
     if spark_only:  # too large to compute twice in one sitting: Spark's time and memory, no cells compared
         phases = ("generate", "prepare", "export", "spark")
+    else:
+        phases = ("generate", "prepare", *(["floor"] if floor else []), "compute",
+                  *(["export", "spark"] if spark else []), "dashboard")
     for phase in phases:
         args = {"size": size, "failed_on_duckdb": sorted(found.get("compute", {}).get("errors") or {}),
                 "compare": not spark_only}
@@ -461,7 +462,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-floor", action="store_true", help="leave the floor out (at the largest sizes: its time)")
     parser.add_argument("--spark-only", action="store_true",
                         help="compute on Spark alone, DuckDB's cells not computed nor compared (a size too large to "
-                             "compute twice in one sitting; its DuckDB row comes from an earlier run in --results)")
+                             "compute twice in one sitting; its row's DuckDB columns say not run)")
     parser.add_argument("--results", type=Path, help="append each size's figures (a JSON line) to this file, "
                         "and report every size in it (sizes run apart, one table)")
     views.add_phase_arguments(parser, PHASES)
