@@ -366,10 +366,44 @@ def demo_hospital(db, settings, _demo_snapshots):
     from tests.demo_snapshot import demo_state
 
     settings.DEMO = True
+    if _held_demo:  # the module's transaction holds it (demo_for_the_module)
+        _held_demo[-1].restore_outside_the_rows(Path(settings.ANDON_CASES_DIR))
+        return
     # The cache (a file cache in ANDON_DATA_DIR) outlives the test database: clear sign-in
     # rate limits and used one-time codes left by earlier runs.
     cache.clear()
     demo_state(_demo_snapshots)
+
+
+_held_demo = []  # the snapshot a module's transaction holds (demo_for_the_module), while it does
+
+
+@pytest.fixture(scope="module")
+def demo_for_the_module(request, django_db_setup, django_db_blocker, _demo_snapshots, _session_fhir_store,
+                        tmp_path_factory):
+    """The demo hospital restored once for a module's tests, in a transaction of the module's,
+    and each test's writes rolled back to it (the test's own transaction is a savepoint inside
+    the module's), as Django's TestCase.setUpTestData does: a restore is a second or two, more
+    than most tests that read the demo. `pytestmark = pytest.mark.usefixtures("demo_for_the_module")`
+    in a module whose every test asks for demo_hospital, not transactional_db, or uses no database
+    (checked). What a rollback does not undo, demo_hospital puts back before each test."""
+    from django.db import transaction
+    from django.test import override_settings
+
+    from tests.demo_snapshot import check_every_test_reads_the_demo, demo_state
+
+    check_every_test_reads_the_demo(request.module, request.session.items)
+    with django_db_blocker.unblock(), override_settings(
+            DEMO=True, ANDON_FHIR_STORE=_session_fhir_store, ANDON_CASES_DIR=tmp_path_factory.mktemp("demo-cases")):
+        module_transaction = transaction.atomic()
+        module_transaction.__enter__()
+        try:
+            _held_demo.append(demo_state(_demo_snapshots))
+            yield
+        finally:
+            _held_demo.clear()
+            transaction.set_rollback(True)
+            module_transaction.__exit__(None, None, None)
 
 
 # --- Spark (tests/analytics, and the measures computed on Spark) --------------------------------

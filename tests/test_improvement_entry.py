@@ -9,7 +9,7 @@ from andon.improvement import services
 from andon.improvement.models import AuditStage, CaseAnswer
 from tests.improvement_audit_helpers import make_audit, make_tool, person, references
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.usefixtures("demo_for_the_module")  # one restore of the demo for the module
 
 
 @pytest.fixture

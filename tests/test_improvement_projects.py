@@ -16,6 +16,7 @@ from andon.platform import history
 from andon.platform.models import Unit, User
 from tests.conftest import TODAY
 
+pytestmark = pytest.mark.usefixtures("demo_for_the_module")  # one restore of the demo for the module
 
 
 @pytest.fixture
