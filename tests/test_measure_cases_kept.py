@@ -48,3 +48,15 @@ def test_a_computation_that_fails_keeps_the_old_cases(cases_dir):
     keeper.discard()  # what compute.from_sql does when the aggregation fails part-way
     assert _kept() == {JAN: ["a"], FEB: None, MAR: None}
     assert [p.name for p in cases_dir.joinpath("falls").iterdir()] == ["month"]
+
+
+def test_a_period_given_in_parts_is_kept_whole_in_their_order(cases_dir):
+    keeper = cases.Keeper("falls", "month", SPANS, measured=lambda start: (start, date(2026, 12, 31)))
+    keeper.add(JAN, _cases(JAN, ["a", "b"]))
+    keeper.add(JAN, _cases(JAN, []))
+    keeper.add(JAN, _cases(JAN, ["c"]))
+    keeper.add(FEB, _cases(FEB, ["d"]))
+    keeper.add(FEB, _cases(FEB, ["e", "f"]))
+    assert keeper.done() == 6
+    assert _kept() == {JAN: ["a", "b", "c"], FEB: ["d", "e", "f"], MAR: None}
+    assert cases.measurement_period(cases.kept("falls", "month", JAN)) == ("2026-01-01", "2026-12-31")

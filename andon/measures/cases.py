@@ -40,9 +40,9 @@ def keep(measure_key: str, kind: str, table: pa.Table, spans, measured=None) -> 
 
 class Keeper:
     """A computation's cases of one measure, a period at a time (`add`, as `kpi.aggregate`
-    hands them over), written beside the kept ones and put in their place only when the
-    computation is `done`: a measure that fails keeps its old cases with its old cells. Every
-    period of `spans` without cases loses its old file then."""
+    hands them over, a large period in several parts, in order), written beside the kept ones
+    and put in their place only when the computation is `done`: a measure that fails keeps its
+    old cases with its old cells. Every period of `spans` without cases loses its old file then."""
 
     def __init__(self, measure_key: str, kind: str, spans, measured=None):
         self.target = folder(measure_key, kind)
@@ -50,18 +50,24 @@ class Keeper:
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir(parents=True)
         self.spans, self.measured, self.rows = spans, measured, 0
+        self._writing: tuple[date, pq.ParquetWriter] | None = None  # the period being written
 
     def add(self, start: date, rows: pa.Table) -> None:
+        """`rows`: cases of the period beginning `start`, added to those given for it before."""
         if rows.num_rows == 0:
             return
         if self.measured is not None:
             first, last = self.measured(start)
             rows = rows.replace_schema_metadata({MEASUREMENT_PERIOD: f"{first.isoformat()}..{last.isoformat()}".encode()})
-        pq.write_table(rows, self.staging / f"{start.isoformat()}.parquet")
+        if self._writing is None or self._writing[0] != start:
+            self._close()
+            self._writing = (start, pq.ParquetWriter(self.staging / f"{start.isoformat()}.parquet", rows.schema))
+        self._writing[1].write_table(rows)
         self.rows += rows.num_rows
 
     def done(self) -> int:
         """The periods' files in place of the kept ones; the rows kept."""
+        self._close()
         self.target.mkdir(parents=True, exist_ok=True)
         for start, _end in self.spans:
             name = f"{start.isoformat()}.parquet"
@@ -73,7 +79,13 @@ class Keeper:
         return self.rows
 
     def discard(self) -> None:
+        self._close()
         shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _close(self) -> None:
+        if self._writing is not None:
+            self._writing[1].close()
+            self._writing = None
 
 
 def kept(measure_key: str, kind: str, period_start: date) -> pa.Table | None:

@@ -2,6 +2,7 @@
 DuckDB's meaning where the two engines differ: each construct over a grid of values, run on both
 engines. The measures themselves on both engines: test_spark_measures.py."""
 
+import importlib
 import re
 from datetime import date
 
@@ -112,3 +113,43 @@ def test_a_failure_inside_the_jvm_is_told_in_java_s_words(spark):
         failed.get()
     assert str(raised.value.java_exception.toString()).startswith("java.util.concurrent.ExecutionException")
     assert _spark_message(raised.value) == "java.lang.IllegalStateException: out of room"
+
+
+def test_a_large_period_s_runs_of_days_are_the_same_on_spark(spark, monkeypatch):
+    """The queries that cut a period past KEPT_ROWS_AT_ONCE into runs of whole days
+    (kpi.aggregate._day_runs) on both engines: the same runs, and each run's condition picks the
+    same cases."""
+    from andon.analytics.spark.workspace import _spark_sql
+
+    aggregate = importlib.import_module("andon.analytics.kpi.aggregate")  # the package's name is the function
+
+    framed = """SELECT CAST(period_start AS DATE) AS period_start, CAST(at_ts AS TIMESTAMP) AS at_ts, case_id
+                FROM (VALUES ('2025-01-01', '2025-01-01 00:00:00', 'a'), ('2025-01-01', '2025-01-01 23:59:59', 'b'),
+                             ('2025-01-01', '2025-01-02 08:00:00', 'c'), ('2025-01-01', '2025-01-04 12:00:00', 'd'),
+                             ('2025-01-01', '2025-01-04 13:00:00', 'e'), ('2025-01-01', '2025-01-31 23:00:00', 'f'),
+                             ('2025-02-01', '2025-02-01 00:00:00', 'g')) AS t(period_start, at_ts, case_id)"""
+    on_duckdb = duckdb.connect()
+    on_duckdb.execute(f"CREATE TABLE {aggregate.FRAMED_CASES} AS {framed}")
+    spark.sql(f"CREATE OR REPLACE TEMP VIEW {aggregate.FRAMED_CASES} AS {_spark_sql(framed)}")
+
+    class Duck:
+        def rows(self, query):
+            return on_duckdb.execute(query).fetchall()
+
+    class Spark:
+        def rows(self, query):
+            return [tuple(row) for row in spark.sql(_spark_sql(query)).collect()]
+
+    def cases(engine, condition):
+        return [row[0] for row in engine.rows(f"SELECT case_id FROM {aggregate.FRAMED_CASES} WHERE {condition} "
+                                              "ORDER BY at_ts")]
+
+    monkeypatch.setattr(aggregate, "KEPT_ROWS_AT_ONCE", 3)
+    try:
+        duck_runs, spark_runs = (aggregate._day_runs(engine, date(2025, 1, 1)) for engine in (Duck(), Spark()))
+        assert duck_runs == spark_runs
+        picked = [cases(Duck(), condition) for condition in duck_runs]
+        assert picked == [["a", "b", "c"], ["d", "e", "f"]]  # January's 1st and 2nd, then its 4th and 31st
+        assert [cases(Spark(), condition) for condition in spark_runs] == picked
+    finally:
+        spark.catalog.dropTempView(aggregate.FRAMED_CASES)

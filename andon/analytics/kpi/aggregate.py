@@ -224,7 +224,8 @@ def aggregate(workspace: Workspace, sql: str, *, kind: str = "month", first: dat
     `by_practitioner` (a workspace made with attribution), then the organisation's cells of each
     practitioner (stratum "practitioner", value the practitioner's key or UNATTRIBUTED). With
     `keep`, also the cases in range, as framed_table gives them, to `keep(period start, cases)`
-    for each period holding any, in period order (`_keep_by_period`)."""
+    for each period holding any, in period order, a large period in several calls
+    (`_keep_by_period`)."""
     unknown = sorted(set(dimensions) - set(DIMENSIONS))
     if unknown:
         raise KpiError(f"unknown strata {', '.join(unknown)}: use {', '.join(DIMENSIONS)}")
@@ -269,20 +270,39 @@ def _periods_between(chunk: list[date]) -> str:
     return f"period_start BETWEEN DATE '{chunk[0].isoformat()}' AND DATE '{chunk[-1].isoformat()}'"
 
 
-# The kept cases brought from the workspace at once: whole periods up to about this many rows (or
-# one larger period). All of them at once were more than a process holds for a health system's
-# data (a measure's 4.6 million cases over 24 months: past Spark's 1 GB for a result on the driver).
+# The kept cases brought from the workspace at once: whole periods up to about this many rows, or
+# one larger period a run of whole days at a time. All of them at once were more than a process
+# holds for a health system's data (a measure's 4.6 million cases over 24 months: past Spark's
+# 1 GB for a result on the driver); one period at once too (inpatient days at 20 million resources:
+# a month of 1.6 million days and one after it larger, past the Spark driver's 4 GB heap).
 KEPT_ROWS_AT_ONCE = 500_000
 
 
 def _keep_by_period(workspace: Workspace, keep, counts: list[tuple[date, int]]) -> int:
-    """Each period's kept cases to `keep(period start, cases)`, a chunk of periods at a time
-    (`counts`: each period's cases, in order); the rows kept."""
+    """Each period's kept cases to `keep(period start, cases)`, in order (`counts`: each period's
+    cases, in order): a chunk of whole periods at a time, and a period past KEPT_ROWS_AT_ONCE a
+    run of its days at a time (`keep` is then called for it once per run, in order of time); the
+    rows kept."""
+    held = dict(counts)
     for chunk in _chunks(counts, KEPT_ROWS_AT_ONCE):
+        if held[chunk[0]] > KEPT_ROWS_AT_ONCE:  # a period alone (_chunks)
+            for days in _day_runs(workspace, chunk[0]):
+                keep(chunk[0], _kept(workspace, f"WHERE {days}"))
+            continue
         table = _kept(workspace, f"WHERE {_periods_between(chunk)}")
         for start in chunk:
             keep(start, table.filter(pc.equal(table["period_start"], pa.scalar(start, pa.date32()))))
     return sum(count for _, count in counts)
+
+
+def _day_runs(workspace: Workspace, start: date) -> list[str]:
+    """The conditions of a period's runs of whole days of about KEPT_ROWS_AT_ONCE cases each (a
+    day that alone holds more is a run of its own), in order."""
+    period = f"period_start = DATE '{start.isoformat()}'"
+    days = workspace.rows(f"SELECT CAST(at_ts AS DATE) AS day, count(*) FROM {FRAMED_CASES} WHERE {period} "
+                          "GROUP BY 1 ORDER BY 1")
+    return [f"{period} AND CAST(at_ts AS DATE) BETWEEN DATE '{run[0].isoformat()}' AND DATE '{run[-1].isoformat()}'"
+            for run in _chunks(days, KEPT_ROWS_AT_ONCE)]
 
 
 def _chunks(counts: list[tuple[date, int]], rows: int) -> list[list[date]]:

@@ -273,6 +273,32 @@ def test_the_kept_cases_come_a_chunk_of_whole_periods_at_a_time(monkeypatch):
     assert all(mine.equals(theirs) for (_, mine), (_, theirs) in zip(chunked, whole, strict=True))
 
 
+
+def test_a_period_past_the_limit_comes_a_run_of_whole_days_at_a_time(monkeypatch):
+    """A period holding more than KEPT_ROWS_AT_ONCE cases comes over in runs of whole days, in
+    order, each within the limit unless one day alone holds more: the same cases in the same
+    order as whole (inpatient days at 20 million resources: a month of 1.6 million)."""
+    resources = RESOURCES[:3] + RESOURCES[-2:]
+    whole, by_days = Collected(), Collected()
+    space = kpi.Workspace.for_sql(make_store(resources), VIEWS, [STAYS], UNIT_MAP)
+    kpi.aggregate(space, MANY, first=date(2025, 1, 1), last=date(2025, 2, 28), keep=whole)
+    monkeypatch.setattr(aggregate_module, "KEPT_ROWS_AT_ONCE", 3_000)  # 288 cases a day: 10 days a run
+    kpi.aggregate(space, MANY, first=date(2025, 1, 1), last=date(2025, 2, 28), keep=by_days)
+    monkeypatch.setattr(aggregate_module, "KEPT_ROWS_AT_ONCE", 100)  # less than a day: a day a run
+    day_by_day = Collected()
+    kpi.aggregate(space, MANY, first=date(2025, 1, 1), last=date(2025, 1, 31), keep=day_by_day)
+    space.close()
+    january, february = date(2025, 1, 1), date(2025, 2, 1)
+    assert [(start, table.num_rows) for start, table in by_days] == [
+        (january, 2_880), (january, 2_880), (january, 2_880), (january, 288),
+        (february, 2_880), (february, 2_880), (february, 2_304)]
+    for month in (january, february):
+        parts = [table for start, table in by_days if start == month]
+        [expected] = [table for start, table in whole if start == month]
+        assert pa.concat_tables(parts).equals(expected)
+    assert [table.num_rows for _, table in day_by_day] == [288] * 31
+    assert pa.concat_tables([table for _, table in day_by_day]).equals(whole[0][1])
+
 # Many cases from few resources: one for every 5 minutes of 2025 (105,120), with long ids, on the
 # two mapped wards in turn, for the three patients in turn.
 MANY = """
