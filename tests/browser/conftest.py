@@ -52,6 +52,25 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def _django_connections_closed():
+    from django.db import connections
+
+    connections.close_all()
+
+
+@pytest.fixture(scope="session")
+def playwright(_django_connections_closed, playwright):
+    """pytest-playwright's, with Django's connections closed before it starts and before it
+    stops: its sync API gives the test thread's code a context of its own, where Django's
+    per-context connections are other ones, and those of the context left were never closed
+    (PostgreSQL then refused to drop the test database: "being accessed by other users")."""
+    from django.db import connections
+
+    yield playwright
+    connections.close_all()
+
+
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     if not _chromium_present():
         pytest.skip(MISSING)
