@@ -116,13 +116,33 @@ def _typed_cases(workspace: Workspace, sql: str) -> str:
         FROM ({sql}) AS measure_cases"""
 
 
-def _framed(workspace: Workspace, typed: str, kind: str, age_bands: Sequence[int]) -> str:
-    """Cases in range with their period, unit and strata (parameters $first and $end), from
-    `typed`: the table of the measure's cases with their contract columns (_typed_cases).
+# The columns of TYPED_CASES (_typed_cases), in order.
+TYPED_COLUMNS = ("case_id", "patient_id", "at_ts", "encounter_id", "location_id", "service_provider_id", "numerator",
+                 "denominator", "value", "practitioner_id")
+
+
+def _framing_steps(workspace: Workspace, typed: str, kind: str, age_bands: Sequence[int],
+                   bounds: dict) -> list[tuple[str, str, dict | None]]:
+    """Cases in range (`bounds`: first and end) with their period, unit and strata, from
+    `typed`: the table of the measure's cases with their contract columns (_typed_cases), as
+    statements (name, SQL, parameters) each reading the one before, the last FRAMED_CASES.
+
+    Each statement holds one large operator over the cases: the payers' window, the join to the
+    payers, the join to the patients, the join to the encounters' practitioners. DuckDB spills
+    each alone past a workspace's memory cap but not two at once: at 5.4 million patients,
+    inpatient days' 18.5 million cases joined to their payers and to the 5.4 million patients in
+    one statement, or to the payers' window in one, failed under 256 MB; each statement here did
+    not (docs/benchmarks.md, "Measures library").
+
     The payer at the time of the case is that of the coverage in force begun last (of two begun
-    together, the first payer by name, so that every run and engine picks the same)."""
-    return f"""
-        WITH covered AS (
+    together, the first payer by name, so that every run and engine picks the same). The payers
+    are found for every case, in range or not: with the range's bounds in that statement it
+    failed past the cap at 5.4 million patients, without them it did not (the bounds are
+    parameters, which DuckDB's planner cannot see when it orders the window's join)."""
+    columns = ", ".join(f't."{name}"' for name in TYPED_COLUMNS)
+    in_range = "t.at_ts >= $first AND t.at_ts < $end"
+    steps = [(CASE_PAYERS, f"""
+        SELECT case_id, at_ts, payer FROM (
             SELECT t.case_id, t.at_ts, coalesce(c.payor_display, c.payor_reference) AS payer,
                    row_number() OVER (PARTITION BY t.case_id, t.at_ts
                                       ORDER BY c.period_start DESC NULLS LAST, coalesce(c.payor_display, c.payor_reference) NULLS LAST) AS position
@@ -130,29 +150,39 @@ def _framed(workspace: Workspace, typed: str, kind: str, age_bands: Sequence[int
             WHERE (c.period_start IS NULL OR TRY_CAST(c.period_start AS TIMESTAMPTZ) <= t.at_ts)
               AND (c.period_end IS NULL OR TRY_CAST(c.period_end AS TIMESTAMPTZ) >= t.at_ts)
               AND coalesce(c.status, 'active') = 'active'
-        ), payers AS (
-            SELECT case_id, at_ts, payer FROM covered WHERE position = 1
-        )
-        SELECT t.*, {periods.sql_start('t.at_ts', kind)} AS period_start,
+        ) AS covered WHERE position = 1""", None),
+        (PAID_CASES, f"""
+        SELECT {columns}, py.payer AS payer_in_force
+        FROM {typed} t LEFT JOIN {CASE_PAYERS} py ON py.case_id = t.case_id AND py.at_ts = t.at_ts
+        WHERE {in_range}""", bounds),
+        (STRATIFIED_CASES if workspace.attribution else FRAMED_CASES, f"""
+        SELECT {columns}, {periods.sql_start('t.at_ts', kind)} AS period_start,
                coalesce(ml.unit_key, mo.unit_key) AS unit_key,
                {_age_band_sql(age_bands)} AS age_band,
                coalesce(nullif(p.gender, ''), '{UNKNOWN}') AS sex,
                coalesce(nullif(p.race, ''), '{UNKNOWN}') AS race,
                coalesce(nullif(p.ethnicity, ''), '{UNKNOWN}') AS ethnicity,
-               coalesce(nullif(py.payer, ''), '{UNKNOWN}') AS payer{_practitioner_column(workspace)}
-        FROM {typed} t
+               coalesce(nullif(t.payer_in_force, ''), '{UNKNOWN}') AS payer
+        FROM {PAID_CASES} t
         LEFT JOIN patient p ON p.id = t.patient_id
         LEFT JOIN unit_map ml ON ml.kind = 'location' AND ml.external_id = t.location_id
-        LEFT JOIN unit_map mo ON mo.kind = 'organization' AND mo.external_id = t.service_provider_id
-        LEFT JOIN payers py ON py.case_id = t.case_id AND py.at_ts = t.at_ts{_practitioner_joins(workspace)}
-        WHERE t.at_ts >= $first AND t.at_ts < $end"""
+        LEFT JOIN unit_map mo ON mo.kind = 'organization' AND mo.external_id = t.service_provider_id""", None)]
+    if workspace.attribution:
+        steps.append((FRAMED_CASES, f"""
+        SELECT t.*, {attribution.case_key_sql('t.practitioner_id', 'own_ids', 'attributed')} AS {PRACTITIONER}
+        FROM {STRATIFIED_CASES} t
+        {attribution.ids_join('t.practitioner_id', 'own_ids')}
+        LEFT JOIN encounter_attribution attributed ON attributed.encounter_id = t.encounter_id""", None))
+    return steps
 
 
 # The temporary tables a measure's cases are computed into, once: the cells, the counts and the
 # kept cases all read them. Evaluated as CTEs instead, the measure's SQL and the joins of its
 # framing ran once per reader, and their transient memory was the peak of the measures library
-# (inpatient-days: a row per inpatient day, 340,013 at 100,000 patients).
+# (inpatient-days: a row per inpatient day, 340,013 at 100,000 patients). The framing's steps
+# in between (_framing_steps) are each dropped once the next is made.
 TYPED_CASES, FRAMED_CASES = "_kpi_typed_cases", "_kpi_framed_cases"
+CASE_PAYERS, PAID_CASES, STRATIFIED_CASES = "_kpi_case_payers", "_kpi_paid_cases", "_kpi_stratified_cases"
 
 
 @contextmanager
@@ -161,25 +191,11 @@ def _materialised(workspace: Workspace, sql: str, kind: str, bounds: dict, age_b
     time of the block."""
     try:
         workspace.create_table(TYPED_CASES, _typed_cases(workspace, sql))
-        workspace.create_table(FRAMED_CASES, _framed(workspace, TYPED_CASES, kind, age_bands), bounds)
+        workspace.create_table_in_steps(_framing_steps(workspace, TYPED_CASES, kind, age_bands, bounds))
         yield
     finally:
         for table in (FRAMED_CASES, TYPED_CASES):
             workspace.drop_table(table)
-
-
-def _practitioner_column(workspace: Workspace) -> str:
-    if not workspace.attribution:
-        return ""
-    return f",\n               {attribution.case_key_sql('t.practitioner_id', 'own_ids', 'attributed')} AS {PRACTITIONER}"
-
-
-def _practitioner_joins(workspace: Workspace) -> str:
-    if not workspace.attribution:
-        return ""
-    return f"""
-        {attribution.ids_join('t.practitioner_id', 'own_ids')}
-        LEFT JOIN encounter_attribution attributed ON attributed.encounter_id = t.encounter_id"""
 
 
 # Each case once for the whole organisation (cell_unit NULL) and once for each unit it counts

@@ -216,6 +216,22 @@ class Workspace:
         with self.errors():
             self.connection.execute(f'CREATE OR REPLACE TABLE "{name}" AS {query}', parameters or {})
 
+    def create_table_in_steps(self, steps: list[tuple[str, str, dict | None]]) -> None:
+        """Keep the last of `steps` (name, query, its parameters), each query reading the steps
+        before it by name: here each step is a table of its own, dropped once the next is made,
+        so that one statement never holds more than its own step's joins (aggregate._framing_steps)."""
+        previous = None
+        try:
+            for name, query, parameters in steps:
+                self.create_table(name, query, parameters)
+                if previous is not None:
+                    self.drop_table(previous)
+                previous = name
+        except BaseException:
+            if previous is not None:  # a step before the one that failed
+                self.drop_table(previous)
+            raise
+
     def drop_table(self, name: str) -> None:
         self.connection.execute(f'DROP TABLE IF EXISTS "{name}"')
 

@@ -67,6 +67,15 @@ class SparkWorkspace(Workspace):
         with self.errors():
             self._keep(name, self._frame(query, parameters))
 
+    def create_table_in_steps(self, steps: list[tuple[str, str, dict | None]]) -> None:
+        """The steps as one query (a WITH clause of the steps before the last): Spark's joins
+        spill whatever their number, and each table kept is a job of its own."""
+        *before, (name, last, parameters) = steps
+        if before:
+            last = "WITH " + ",\n".join(f'"{step}" AS ({query})' for step, query, _ in before) + "\n" + last
+        every = {key: value for *_, given in steps for key, value in (given or {}).items()}
+        self.create_table(name, last, every)
+
     def drop_table(self, name: str) -> None:
         frame = self._frames.pop(name, None)
         if frame is not None:

@@ -4,9 +4,11 @@ outside the range or without a date, the drill-down, and SQL that must be refuse
 
 import importlib
 import json
+import re
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 import pytest
@@ -367,8 +369,35 @@ def test_cases_that_cannot_fit_even_spilling_say_so(monkeypatch):
     with pytest.raises(kpi.KpiError, match=r"need more memory than a workspace may take \(12MB, and disk space past "
                                            r"it; ANDON_KPI_MEMORY_LIMIT sets it\)"):
         kpi.aggregate(tight, MANY, first=date(2025, 1, 1), last=date(2025, 12, 31))
-    assert "_kpi_framed_cases" not in _tables(tight)
+    assert not {name for name in _tables(tight) if name.startswith("_kpi_")}  # nor any step of the framing
     tight.close()
+
+
+def test_each_statement_of_the_framing_reads_one_large_table_besides_the_cases():
+    """DuckDB spills one large join or window past the workspace's cap, not two at once (5.4
+    million patients' inpatient days: docs/benchmarks.md): the coverages, the payers found, the
+    patients and the encounters' practitioners each have a statement of their own."""
+    space = kpi.Workspace.for_sql(make_store(RESOURCES[:3]), VIEWS, [STAYS], UNIT_MAP, attribution=True)
+    steps = aggregate_module._framing_steps(space, aggregate_module.TYPED_CASES, "month", kpi.AGE_BANDS,
+                                            aggregate_module._bounds(date(2025, 1, 1), date(2025, 12, 31), "month"))
+    space.close()
+    large = {"coverage", "_kpi_case_payers", "patient", "encounter_attribution"}
+    parser = duckdb.connect()  # names the tables a statement reads (its parameters as NULL, to parse it)
+    read = [sorted(set(parser.get_table_names(re.sub(r"\$\w+", "NULL", sql))) & large) for _, sql, _ in steps]
+    assert read == [["coverage"], ["_kpi_case_payers"], ["patient"], ["encounter_attribution"]]
+    assert steps[-1][0] == aggregate_module.FRAMED_CASES
+
+
+def test_a_table_made_in_steps_keeps_the_last_and_drops_the_others_even_when_a_step_fails(workspace):
+    before = _tables(workspace)
+    workspace.create_table_in_steps([("_s1", "SELECT 1 AS x", None), ("_s2", "SELECT x + $more AS x FROM _s1", {"more": 1}),
+                                     ("_s3", "SELECT x * 10 AS x FROM _s2", None)])
+    assert workspace.rows("SELECT x FROM _s3") == [(20,)] and _tables(workspace) == before | {"_s3"}
+    workspace.drop_table("_s3")
+    with pytest.raises(kpi.KpiError, match="no_such_column"):
+        workspace.create_table_in_steps([("_s1", "SELECT 1 AS x", None), ("_s2", "SELECT x FROM _s1", None),
+                                         ("_s3", "SELECT no_such_column FROM _s2", None)])
+    assert _tables(workspace) == before
 
 
 def test_a_health_system_sets_the_workspaces_memory_cap_and_a_wrong_one_is_named(monkeypatch):
