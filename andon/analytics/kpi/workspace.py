@@ -41,8 +41,10 @@ UNIT_KINDS = ("location", "organization")  # FHIR Location, Organization (the se
 # instead of staying with DuckDB's allocator. Without them a measure with many cases
 # (inpatient-days: a row per day of each stay) grew the process by 480 MB at 100,000 patients,
 # and kept most of it.
-# A health system's data may need more (at 5.4 million patients inpatient days and readmissions
-# did not fit, docs/benchmarks.md, "Measures library"): MEMORY_LIMIT_VARIABLE sets it.
+# DuckDB spills one large join of a statement, not two at once: the framing makes a statement
+# of each (aggregate._framing_steps), and a measure's SQL that joins two large views at once may
+# need more (at 5.4 million patients readmission-30-day did until 2026.3, docs/benchmarks.md,
+# "Measures library"): MEMORY_LIMIT_VARIABLE sets it.
 MEMORY_LIMIT = "256MB"
 MEMORY_LIMIT_VARIABLE = "ANDON_KPI_MEMORY_LIMIT"
 ALLOCATOR_FLUSH_THRESHOLD = "8MB"
