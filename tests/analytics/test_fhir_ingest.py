@@ -287,10 +287,11 @@ def test_duplicate_ids_within_a_file_keep_the_newest(db, tmp_path):
     assert (summary.total.added, summary.total.unchanged, summary.total.quarantined) == (3, 3, 0)
 
 
-def test_duplicates_across_batches_end_as_one_pass_over_the_whole_file(tmp_path):
+def test_duplicates_across_batches_end_as_one_pass_over_the_whole_file(tmp_path, monkeypatch):
     """Each batch is written as it comes: whatever the batch size, the store and the counts are
     those of the whole file at once (newest line wins, classified against the store before the
-    file; a stored resource a line replaced goes back when a later line equal to it wins)."""
+    file; a stored resource a line replaced goes back when a later line equal to it wins).
+    Nor do the pieces a batch is handed to DuckDB in (SCAN_ROWS, read on every core) change them."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = write(
@@ -316,8 +317,9 @@ def test_duplicates_across_batches_end_as_one_pass_over_the_whole_file(tmp_path)
     ]
     second = write(tmp_path / "b" / "Patient.ndjson", *lines)
     results = []
-    for batch_rows in (1000, 1, 2, 3, 5):
-        connection = store.connect(tmp_path / f"fhir-{batch_rows}.duckdb")
+    for batch_rows, scan_rows in ((1000, 5000), (1000, 1), (1000, 2), (1, 5000), (2, 5000), (3, 5000), (5, 2)):
+        monkeypatch.setattr(ingest, "SCAN_ROWS", scan_rows)
+        connection = store.connect(tmp_path / f"fhir-{batch_rows}-{scan_rows}.duckdb")
         try:
             ingest.load_paths(connection, [first])
             summary = ingest.load_paths(connection, [second], batch_rows=batch_rows)

@@ -56,8 +56,12 @@ from .reading import RAW_LIMIT, TRUNCATED  # noqa: F401  (the quarantine's limit
 
 DEFAULT_MAX_LINE = 64 * 1024 * 1024
 DEFAULT_MAX_DEPTH = strict_json.DEFAULT_MAX_DEPTH  # FHIR resources nest about 10 levels
-DEFAULT_BATCH_ROWS = 10_000
-DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
+DEFAULT_BATCH_ROWS = 40_000
+DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
+# DuckDB scans an Arrow table one record batch per thread: a batch handed over in one piece is
+# read by one core. Each batch's tables go between statements in pieces of this many rows, so
+# that every statement runs on every core (docs/benchmarks.md, "FHIR ingest and views").
+SCAN_ROWS = 5_000
 DEFAULT_MEMORY_LIMIT = "1GB"
 # DuckDB holds the store's indexes (the key and the patient index, ART) in memory and cannot
 # spill them to disk, so the cap of a load grows by this much for every resource they index
@@ -317,7 +321,7 @@ def _merge_batch(connection, before, batch: pa.Table, name: str, counts: dict[st
 
     # The Arrow tables are named in SQL by their Python variables (DuckDB's replacement scan):
     # a `register`ed one would stay referenced, and in memory, until the transaction ends.
-    _ingest_batch = batch
+    _ingest_batch = pa.Table.from_batches(batch.to_batches(max_chunksize=SCAN_ROWS), batch.schema)
     del batch
     _ingest_stage = connection.sql(_STAGE).to_arrow_table()
     del _ingest_batch
