@@ -59,8 +59,10 @@ DEFAULT_MAX_DEPTH = strict_json.DEFAULT_MAX_DEPTH  # FHIR resources nest about 1
 DEFAULT_BATCH_ROWS = 40_000
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 # DuckDB scans an Arrow table one record batch per thread: a batch handed over in one piece is
-# read by one core. Each batch's tables go between statements in pieces of this many rows, so
-# that every statement runs on every core (docs/benchmarks.md, "FHIR ingest and views").
+# read by one core. Each batch goes to DuckDB in pieces of this many rows, so that the statement
+# that parses it (the content hash) runs on every core. The tables DuckDB hands back stay in one
+# piece: asking for them in pieces cost more than it gained (docs/benchmarks.md, "FHIR ingest
+# and views").
 SCAN_ROWS = 5_000
 DEFAULT_MEMORY_LIMIT = "1GB"
 # DuckDB holds the store's indexes (the key and the patient index, ART) in memory and cannot
