@@ -59,10 +59,10 @@ DEFAULT_MAX_DEPTH = strict_json.DEFAULT_MAX_DEPTH  # FHIR resources nest about 1
 DEFAULT_BATCH_ROWS = 40_000
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 # DuckDB scans an Arrow table one record batch per thread: a batch handed over in one piece is
-# read by one core. Each batch goes to DuckDB in pieces of this many rows, so that the statement
-# that parses it (the content hash) runs on every core. The tables DuckDB hands back stay in one
-# piece: asking for them in pieces cost more than it gained (docs/benchmarks.md, "FHIR ingest
-# and views").
+# read by one core. A batch goes to DuckDB in pieces of this many rows (sliced, not copied), and
+# so do the rows to write, so that the statements that parse them (the content hash, the typed
+# columns) and the inserts run on every core. DuckDB's own results are not asked for in pieces:
+# making them so cost more than it gained (docs/benchmarks.md, "FHIR ingest and views").
 SCAN_ROWS = 5_000
 DEFAULT_MEMORY_LIMIT = "1GB"
 # DuckDB holds the store's indexes (the key and the patient index, ART) in memory and cannot
@@ -304,6 +304,11 @@ def _load_file(connection, path, summary, bar, max_line, batch_rows, batch_bytes
         summary.count(resource_type).add(one)
 
 
+def _in_pieces(table: pa.Table) -> pa.Table:
+    """The same rows as record batches of SCAN_ROWS (slices: nothing copied)."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_ROWS), table.schema)
+
+
 def _merge_batch(connection, before, batch: pa.Table, name: str, counts: dict[str, Counts], typed: columnar.Maintainer) -> None:
     """Check one batch, write its quarantined lines, reduce its duplicates, classify each
     resource against the store as it was before the file (`before`'s snapshot) and write the
@@ -323,7 +328,7 @@ def _merge_batch(connection, before, batch: pa.Table, name: str, counts: dict[st
 
     # The Arrow tables are named in SQL by their Python variables (DuckDB's replacement scan):
     # a `register`ed one would stay referenced, and in memory, until the transaction ends.
-    _ingest_batch = pa.Table.from_batches(batch.to_batches(max_chunksize=SCAN_ROWS), batch.schema)
+    _ingest_batch = _in_pieces(batch)
     del batch
     _ingest_stage = connection.sql(_STAGE).to_arrow_table()
     del _ingest_batch
@@ -379,6 +384,7 @@ def _merge_batch(connection, before, batch: pa.Table, name: str, counts: dict[st
         FROM _ingest_win s JOIN _ingest_outcome o ON o.type = s.type AND o.id = s.id
         WHERE o.outcome <> 'unchanged' AND NOT (o.earlier AND o.loses)
     """).to_arrow_table()
+    _ingest_written = _in_pieces(_ingest_written)  # read by the inserts and the typed tables' shredding
     typed.before_write(pc.unique(_ingest_written["type"]).to_pylist())
     # a plain INSERT where no row of the id is there: the primary key's conflict check of
     # INSERT OR REPLACE costs about a third more
